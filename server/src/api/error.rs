@@ -1,0 +1,128 @@
+//! The one place errors become HTTP responses, in Rocket.Chat's envelopes.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::chat::ChatError;
+use crate::store::{StoreError, Ts};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Chat(#[from] ChatError),
+    /// The body is not the JSON the endpoint takes.
+    #[error("{0}")]
+    BadBody(String),
+    #[error("request body over {0} bytes")]
+    TooLarge(usize),
+    #[error("not found")]
+    NotFound,
+}
+
+pub type ApiResult = Result<Response, ApiError>;
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Chat(ChatError::Store(e))
+    }
+}
+
+fn envelope(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, Json(body)).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::BadBody(msg) => envelope(
+                StatusCode::BAD_REQUEST,
+                json!({"success": false, "error": msg, "errorType": "invalid-params"}),
+            ),
+            ApiError::TooLarge(limit) => envelope(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({
+                    "success": false,
+                    "error": format!("The request body is larger than {limit} bytes"),
+                    "errorType": "error-request-too-large",
+                }),
+            ),
+            ApiError::NotFound => envelope(
+                StatusCode::NOT_FOUND,
+                json!({"success": false, "error": "Not found", "errorType": "error-not-found"}),
+            ),
+            ApiError::Chat(e) => chat_error_response(e),
+        }
+    }
+}
+
+fn chat_error_response(e: ChatError) -> Response {
+    let error_type = e.error_type();
+    match e {
+        ChatError::InvalidParams(msg) => envelope(
+            StatusCode::BAD_REQUEST,
+            json!({"success": false, "error": msg, "errorType": error_type}),
+        ),
+        ChatError::Refused { message, .. } => envelope(
+            StatusCode::BAD_REQUEST,
+            json!({
+                "success": false,
+                "error": format!("{message} [{error_type}]"),
+                "errorType": error_type,
+            }),
+        ),
+        ChatError::Forbidden(msg) => envelope(
+            StatusCode::FORBIDDEN,
+            json!({
+                "success": false,
+                "error": format!("{msg} [error-unauthorized]"),
+                "errorType": "error-unauthorized",
+            }),
+        ),
+        ChatError::Unauthorized(_) => envelope(
+            StatusCode::UNAUTHORIZED,
+            json!({"success": false, "error": "You must be logged in to do this."}),
+        ),
+        ChatError::RateLimited {
+            limit,
+            remaining,
+            reset_ms,
+        } => {
+            let wait = ((reset_ms - Ts::now().0).max(0) + 999) / 1000;
+            let mut resp = envelope(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({
+                    "success": false,
+                    "error": format!("Error, too many requests. Please slow down. You must wait {wait} seconds before trying this endpoint again. [error-too-many-requests]"),
+                    "errorType": error_type,
+                }),
+            );
+            let headers = resp.headers_mut();
+            for (name, value) in [
+                ("x-ratelimit-limit", limit as i64),
+                ("x-ratelimit-remaining", remaining as i64),
+                ("x-ratelimit-reset", reset_ms),
+                ("retry-after", wait),
+            ] {
+                headers.insert(name, HeaderValue::from(value));
+            }
+            resp
+        }
+        ChatError::Store(StoreError::Conflict(what)) => envelope(
+            StatusCode::BAD_REQUEST,
+            json!({
+                "success": false,
+                "error": format!("Duplicate {what} [{error_type}]"),
+                "errorType": error_type,
+            }),
+        ),
+        ChatError::Store(StoreError::Backend(detail)) => {
+            tracing::error!(error = %detail, "storage failure while serving a request");
+            envelope(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"success": false, "error": "Internal server error", "errorType": error_type}),
+            )
+        }
+    }
+}

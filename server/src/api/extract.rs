@@ -1,0 +1,224 @@
+//! Request extractors: authentication headers, JSON bodies and query parameters,
+//! each failing with a Rocket.Chat envelope instead of axum's plain-text rejections.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::chat::accounts::Session;
+use crate::chat::ChatError;
+use crate::store::{Direction, Page, Sort, SortKey, Ts};
+
+/// The authenticated caller (`X-User-Id` + `X-Auth-Token`).
+pub struct Auth(pub Session);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let (Some(user_id), Some(token)) = (header("x-user-id"), header("x-auth-token")) else {
+            return Err(ChatError::Unauthorized("missing credentials".into()).into());
+        };
+        let session = state.chat.session_for_token(token, Some(user_id)).await?;
+        Ok(Auth(session))
+    }
+}
+
+/// A JSON body, bounded by the configured size. An empty body reads as `{}`.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.max_body_bytes;
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| ApiError::TooLarge(limit))?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::BadBody(format!("Invalid JSON body: {e}")))
+    }
+}
+
+/// Query-string parameters with typed accessors.
+pub struct Params(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query)
+            .map(Params)
+            .map_err(|e| ApiError::BadBody(format!("Invalid query string: {e}")))
+    }
+}
+
+fn invalid(msg: String) -> ApiError {
+    ApiError::Chat(ChatError::InvalidParams(msg))
+}
+
+impl Params {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some("true" | "1") => Ok(Some(true)),
+            Some("false" | "0") => Ok(Some(false)),
+            Some(other) => Err(invalid(format!(
+                "The parameter \"{key}\" must be true or false, not {other:?}"
+            ))),
+        }
+    }
+
+    fn number(&self, key: &str) -> Result<Option<u64>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| {
+                    invalid(format!(
+                        "The parameter \"{key}\" must be a non-negative integer"
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    /// `offset` and `count` (default 50, at most 100).
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let offset = self.number("offset")?.unwrap_or(0);
+        let count = self.number("count")?.unwrap_or(50).clamp(1, 100);
+        Ok(Page::new(offset, count))
+    }
+
+    /// A date parameter: ISO-8601, or milliseconds since the epoch.
+    pub fn date(&self, key: &str) -> Result<Option<Ts>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                parse_date(v).ok_or_else(|| {
+                    invalid(format!("The parameter \"{key}\" must be an ISO-8601 date"))
+                })
+            })
+            .transpose()
+    }
+
+    /// `sort` as Rocket.Chat's JSON (`{"name": 1}`, `{"ts": -1}`).
+    pub fn sort(&self, default: Sort) -> Result<Sort, ApiError> {
+        let Some(raw) = self.get("sort") else {
+            return Ok(default);
+        };
+        let bad = || invalid(format!("Invalid sort parameter {raw:?}"));
+        let value: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(raw).map_err(|_| bad())?;
+        let Some((field, dir)) = value.iter().next() else {
+            return Ok(default);
+        };
+        let key = match field.as_str() {
+            "name" | "username" | "fname" => SortKey::Name,
+            "ts" | "createdAt" | "_updatedAt" | "lm" => SortKey::Ts,
+            "usersCount" => SortKey::UsersCount,
+            "msgs" => SortKey::Msgs,
+            _ => return Err(invalid(format!("Sorting by {field:?} is not supported"))),
+        };
+        let dir = match dir.as_i64() {
+            Some(1) => Direction::Asc,
+            Some(-1) => Direction::Desc,
+            _ => return Err(bad()),
+        };
+        Ok(Sort { key, dir })
+    }
+
+    /// A name filter from Rocket.Chat's `query` JSON (`{"name": {"$regex": "x"}}`)
+    /// or a plain `filter`/`name` parameter.
+    pub fn name_filter(&self) -> Result<Option<String>, ApiError> {
+        if let Some(raw) = self.get("query") {
+            let value: serde_json::Value = serde_json::from_str(raw)
+                .map_err(|_| invalid(format!("Invalid query parameter {raw:?}")))?;
+            for key in ["name", "username", "fname"] {
+                match value.get(key) {
+                    Some(serde_json::Value::String(s)) => return Ok(Some(s.clone())),
+                    Some(obj) => {
+                        if let Some(s) = obj.get("$regex").and_then(|r| r.as_str()) {
+                            return Ok(Some(s.trim_matches(|c| c == '^' || c == '$').to_string()));
+                        }
+                    }
+                    None => {}
+                }
+            }
+            return Ok(None);
+        }
+        Ok(self.get("filter").or(self.get("name")).map(str::to_string))
+    }
+}
+
+pub fn parse_date(v: &str) -> Option<Ts> {
+    if let Ok(ms) = v.parse::<i64>() {
+        return Some(Ts(ms));
+    }
+    chrono::DateTime::parse_from_rfc3339(v)
+        .ok()
+        .map(|d| Ts(d.timestamp_millis()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn pages_are_bounded() {
+        assert_eq!(params(&[]).page().unwrap(), Page::new(0, 50));
+        assert_eq!(
+            params(&[("offset", "5"), ("count", "500")]).page().unwrap(),
+            Page::new(5, 100)
+        );
+        assert!(params(&[("count", "-1")]).page().is_err());
+    }
+
+    #[test]
+    fn sorts_and_dates_parse() {
+        let default = Sort {
+            key: SortKey::Name,
+            dir: Direction::Asc,
+        };
+        let s = params(&[("sort", r#"{"ts":-1}"#)]).sort(default).unwrap();
+        assert_eq!((s.key, s.dir), (SortKey::Ts, Direction::Desc));
+        assert!(params(&[("sort", r#"{"password":1}"#)])
+            .sort(default)
+            .is_err());
+        assert_eq!(parse_date("1970-01-01T00:00:01.500Z"), Some(Ts(1500)));
+        assert_eq!(parse_date("1500"), Some(Ts(1500)));
+        assert_eq!(parse_date("yesterday"), None);
+    }
+}

@@ -1,0 +1,57 @@
+//! HTTP: the Rocket.Chat-compatible REST API (`/api/v1`), `/api/info`, and the
+//! JSON 404 for everything else.
+
+pub mod error;
+pub mod extract;
+mod v1;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::chat::Chat;
+use error::ApiError;
+
+/// The Rocket.Chat server version whose REST/realtime API Palaver follows.
+pub const COMPATIBLE_ROCKETCHAT_VERSION: &str = "6.13.0";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub chat: Arc<Chat>,
+    pub max_body_bytes: usize,
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/info", get(info))
+        .nest("/api/v1", v1::routes())
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            tracing::error!("request handler panicked");
+            let body = json!({"success": false, "error": "Internal server error", "errorType": "error-internal"});
+            (axum::http::StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+async fn info() -> Json<serde_json::Value> {
+    Json(json!({
+        "version": COMPATIBLE_ROCKETCHAT_VERSION,
+        "success": true,
+        "server": {"name": "palaver", "version": env!("CARGO_PKG_VERSION")},
+    }))
+}

@@ -1,0 +1,136 @@
+//! `login`, `logout`, `me`. Login answers use Rocket.Chat's `status`/`data` shape
+//! rather than the `success` envelope.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::super::error::{ApiError, ApiResult};
+use super::super::extract::{Auth, JsonBody};
+use super::super::AppState;
+use super::ok;
+use crate::chat::accounts::{LoginIdent, Password};
+use crate::chat::ChatError;
+use crate::store::User;
+use crate::wire::{self, DateStyle};
+
+fn login_failed(status: StatusCode, error: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"status": "error", "error": error, "message": message})),
+    )
+        .into_response()
+}
+
+/// The caller's own account, as `me` and the login answer show it.
+fn me_json(user: &User) -> Value {
+    let mut me = wire::user_full(user, DateStyle::Iso);
+    if let Value::Object(map) = &mut me {
+        if let Some(email) = user.emails.first() {
+            map.insert("email".into(), json!(email.address));
+        }
+        map.insert("settings".into(), json!({"preferences": {}}));
+    }
+    me
+}
+
+/// Reads the password field: a plain string, or Meteor's `{digest, algorithm}`.
+fn password_of(body: &Value) -> Option<Password> {
+    match body.get("password")? {
+        Value::String(p) => Some(Password::Plain(p.clone())),
+        Value::Object(o) => {
+            let algo = o
+                .get("algorithm")
+                .and_then(Value::as_str)
+                .unwrap_or("sha-256");
+            let digest = o.get("digest").and_then(Value::as_str)?;
+            (algo == "sha-256").then(|| Password::Sha256Hex(digest.to_string()))
+        }
+        _ => None,
+    }
+}
+
+fn ident_of(body: &Value) -> Option<LoginIdent> {
+    let s = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    if let Some(user) = s("user") {
+        return Some(LoginIdent::from_user_field(user));
+    }
+    if let Some(user) = body.get("user").and_then(Value::as_object) {
+        if let Some(u) = user.get("username").and_then(Value::as_str) {
+            return Some(LoginIdent::Username(u.to_string()));
+        }
+        if let Some(e) = user.get("email").and_then(Value::as_str) {
+            return Some(LoginIdent::Email(e.to_string()));
+        }
+    }
+    s("username")
+        .map(|u| LoginIdent::Username(u.to_string()))
+        .or_else(|| s("email").map(|e| LoginIdent::Email(e.to_string())))
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    JsonBody(body): JsonBody<Value>,
+) -> Response {
+    let result = if let Some(token) = body.get("resume").and_then(Value::as_str) {
+        state.chat.login_with_token(token).await
+    } else {
+        match (ident_of(&body), password_of(&body)) {
+            (Some(ident), Some(password)) => {
+                state
+                    .chat
+                    .login_with_password(&ident, &password, Some(peer.ip()))
+                    .await
+            }
+            _ => return ApiError::Chat(ChatError::invalid(
+                "Login needs \"user\" (or \"username\"/\"email\") and \"password\", or \"resume\"",
+            ))
+            .into_response(),
+        }
+    };
+    match result {
+        Ok(outcome) => Json(json!({
+            "status": "success",
+            "data": {
+                "userId": outcome.user.id,
+                "authToken": outcome.token,
+                "me": me_json(&outcome.user),
+            }
+        }))
+        .into_response(),
+        Err(ChatError::Unauthorized(_)) => {
+            login_failed(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized")
+        }
+        Err(ChatError::Refused {
+            error_type: "error-user-is-not-activated",
+            message,
+        }) => login_failed(
+            StatusCode::UNAUTHORIZED,
+            "error-user-is-not-activated",
+            &message,
+        ),
+        Err(other) => ApiError::Chat(other).into_response(),
+    }
+}
+
+pub async fn logout(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
+    state.chat.logout(&session).await?;
+    Ok(Json(json!({
+        "status": "success",
+        "data": {"message": "You've been logged out!"}
+    }))
+    .into_response())
+}
+
+pub async fn me(Auth(session): Auth) -> ApiResult {
+    ok(me_json(&session.user))
+}

@@ -1,0 +1,220 @@
+//! `chat.*`: posting, editing, deleting, reacting, reading single messages and threads.
+
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::super::error::{ApiError, ApiResult};
+use super::super::extract::{Auth, JsonBody, Params};
+use super::super::AppState;
+use super::{ok, paged, required, rest};
+use crate::chat::messages::NewMessage;
+use crate::chat::rooms::RoomRef;
+use crate::chat::ChatError;
+use crate::store::{Ts, User};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostBody {
+    room_id: Option<String>,
+    channel: Option<String>,
+    text: Option<String>,
+    alias: Option<String>,
+    emoji: Option<String>,
+    avatar: Option<String>,
+    #[serde(default)]
+    attachments: Vec<Value>,
+    tmid: Option<String>,
+    custom_fields: Option<Value>,
+}
+
+/// Resolves `channel` as Rocket.Chat does: `#name`, `@username` (the DM with that
+/// user, opened if needed) or a room id.
+async fn resolve_channel(state: &AppState, user: &User, channel: &str) -> Result<String, ApiError> {
+    if let Some(username) = channel.strip_prefix('@') {
+        return Ok(state
+            .chat
+            .create_direct(user, &[username.to_string()])
+            .await?
+            .id);
+    }
+    let r = match channel.strip_prefix('#') {
+        Some(name) => RoomRef::Name(name),
+        None => RoomRef::Id(channel),
+    };
+    Ok(state.chat.room(r).await?.id)
+}
+
+pub async fn post_message(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<PostBody>,
+) -> ApiResult {
+    let (rid, channel) = match (&body.room_id, &body.channel) {
+        (Some(id), _) if !id.is_empty() => (id.clone(), id.clone()),
+        (_, Some(ch)) if !ch.is_empty() => (
+            resolve_channel(&state, &session.user, ch).await?,
+            ch.clone(),
+        ),
+        _ => {
+            return Err(
+                ChatError::invalid("Body param \"roomId\" or \"channel\" is required").into(),
+            )
+        }
+    };
+    let new = NewMessage {
+        id: None,
+        rid,
+        msg: body.text.unwrap_or_default(),
+        tmid: body.tmid.filter(|t| !t.is_empty()),
+        alias: body.alias,
+        emoji: body.emoji,
+        avatar: body.avatar,
+        attachments: body.attachments,
+        custom_fields: body.custom_fields,
+    };
+    let (_, message) = state.chat.send_message(&session.user, new).await?;
+    ok(json!({
+        "ts": Ts::now().0,
+        "channel": channel,
+        "message": rest(&message),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessage {
+    #[serde(rename = "_id")]
+    id: Option<String>,
+    rid: Option<String>,
+    msg: Option<String>,
+    tmid: Option<String>,
+    alias: Option<String>,
+    emoji: Option<String>,
+    avatar: Option<String>,
+    #[serde(default)]
+    attachments: Vec<Value>,
+    custom_fields: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub struct SendBody {
+    message: Option<SendMessage>,
+}
+
+pub async fn send_message(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<SendBody>,
+) -> ApiResult {
+    let Some(m) = body.message else {
+        return Err(ChatError::invalid("must have required property 'message'").into());
+    };
+    let rid = required(&m.rid, "message.rid")?.to_string();
+    let new = NewMessage {
+        id: m.id.filter(|i| !i.is_empty()),
+        rid,
+        msg: m.msg.unwrap_or_default(),
+        tmid: m.tmid.filter(|t| !t.is_empty()),
+        alias: m.alias,
+        emoji: m.emoji,
+        avatar: m.avatar,
+        attachments: m.attachments,
+        custom_fields: m.custom_fields,
+    };
+    let (_, message) = state.chat.send_message(&session.user, new).await?;
+    ok(json!({"message": rest(&message)}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateBody {
+    room_id: Option<String>,
+    msg_id: Option<String>,
+    text: Option<String>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> ApiResult {
+    let rid = required(&body.room_id, "roomId")?;
+    let mid = required(&body.msg_id, "msgId")?;
+    let Some(text) = body.text.as_deref() else {
+        return Err(ChatError::invalid("must have required property 'text'").into());
+    };
+    let message = state
+        .chat
+        .update_message(&session.user, rid, mid, text)
+        .await?;
+    ok(json!({"message": rest(&message)}))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> ApiResult {
+    let rid = required(&body.room_id, "roomId")?;
+    let mid = required(&body.msg_id, "msgId")?;
+    let message = state.chat.delete_message(&session.user, rid, mid).await?;
+    ok(json!({
+        "_id": message.id,
+        "ts": Ts::now().0,
+        "message": {"_id": message.id, "rid": message.rid, "u": message.u},
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactBody {
+    message_id: Option<String>,
+    emoji: Option<String>,
+    /// Older clients send `reaction`.
+    reaction: Option<String>,
+    should_react: Option<bool>,
+}
+
+pub async fn react(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<ReactBody>,
+) -> ApiResult {
+    let mid = required(&body.message_id, "messageId")?;
+    let emoji = body.emoji.as_ref().or(body.reaction.as_ref()).cloned();
+    let emoji = required(&emoji, "emoji")?;
+    state
+        .chat
+        .react(&session.user, mid, emoji, body.should_react)
+        .await?;
+    ok(json!({}))
+}
+
+pub async fn get_message(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    let Some(mid) = params.get("msgId") else {
+        return Err(ChatError::invalid("The \"msgId\" query parameter must be provided").into());
+    };
+    let (_, message) = state.chat.get_message(&session.user, mid).await?;
+    ok(json!({"message": rest(&message)}))
+}
+
+pub async fn thread_messages(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    let Some(tmid) = params.get("tmid") else {
+        return Err(ChatError::invalid("The \"tmid\" query parameter must be provided").into());
+    };
+    let page = params.page()?;
+    let listing = state
+        .chat
+        .thread_messages(&session.user, tmid, page)
+        .await?;
+    paged("messages", &listing, page)
+}

@@ -1,0 +1,149 @@
+//! `/api/v1`: Rocket.Chat's REST API. Paths, field names and envelopes follow
+//! Rocket.Chat's published API so existing clients and bots work unchanged.
+
+mod auth;
+mod chat;
+mod im;
+mod misc;
+mod rooms;
+mod users;
+
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::Params;
+use super::AppState;
+use crate::chat::rooms::RoomRef;
+use crate::chat::ChatError;
+use crate::store::{Listing, Page, RoomType};
+use crate::wire::{self, DateStyle};
+
+pub fn routes() -> Router<AppState> {
+    use rooms::{CHANNEL, GROUP};
+    Router::new()
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout).get(auth::logout))
+        .route("/me", get(auth::me))
+        .route("/users.create", post(users::create))
+        .route("/users.info", get(users::info))
+        .route("/users.list", get(users::list))
+        .route("/users.update", post(users::update))
+        .route("/users.setActiveStatus", post(users::set_active_status))
+        .route("/channels.create", post(rooms::create::<CHANNEL>))
+        .route("/channels.list", get(rooms::list_public))
+        .route("/channels.list.joined", get(rooms::list_joined::<CHANNEL>))
+        .route("/channels.join", post(rooms::join))
+        .route("/channels.leave", post(rooms::leave::<CHANNEL>))
+        .route("/channels.invite", post(rooms::invite::<CHANNEL>))
+        .route("/channels.kick", post(rooms::kick::<CHANNEL>))
+        .route("/channels.info", get(rooms::info::<CHANNEL>))
+        .route("/channels.history", get(rooms::history::<CHANNEL>))
+        .route("/channels.members", get(rooms::members::<CHANNEL>))
+        .route("/channels.delete", post(rooms::delete::<CHANNEL>))
+        .route("/groups.create", post(rooms::create::<GROUP>))
+        .route("/groups.list", get(rooms::list_joined::<GROUP>))
+        .route("/groups.info", get(rooms::info::<GROUP>))
+        .route("/groups.history", get(rooms::history::<GROUP>))
+        .route("/groups.members", get(rooms::members::<GROUP>))
+        .route("/groups.invite", post(rooms::invite::<GROUP>))
+        .route("/groups.kick", post(rooms::kick::<GROUP>))
+        .route("/groups.leave", post(rooms::leave::<GROUP>))
+        .route("/groups.delete", post(rooms::delete::<GROUP>))
+        .route("/im.create", post(im::create))
+        .route("/dm.create", post(im::create))
+        .route("/im.list", get(im::list))
+        .route("/dm.list", get(im::list))
+        .route("/im.history", get(im::history))
+        .route("/dm.history", get(im::history))
+        .route("/im.members", get(im::members))
+        .route("/dm.members", get(im::members))
+        .route("/chat.postMessage", post(chat::post_message))
+        .route("/chat.sendMessage", post(chat::send_message))
+        .route("/chat.update", post(chat::update))
+        .route("/chat.delete", post(chat::delete))
+        .route("/chat.react", post(chat::react))
+        .route("/chat.getMessage", get(chat::get_message))
+        .route("/chat.getThreadMessages", get(chat::thread_messages))
+        .route("/rooms.get", get(misc::rooms_get))
+        .route("/rooms.info", get(misc::rooms_info))
+        .route("/subscriptions.get", get(misc::subscriptions_get))
+        .route("/subscriptions.getOne", get(misc::subscriptions_get_one))
+        .route("/subscriptions.read", post(misc::subscriptions_read))
+        .route("/settings.public", get(misc::settings_public))
+}
+
+/// A success envelope around `body`.
+fn ok(body: Value) -> ApiResult {
+    Ok(Json(wire::success(body)).into_response())
+}
+
+fn rest<T: serde::Serialize>(record: &T) -> Value {
+    wire::render(record, DateStyle::Iso)
+}
+
+/// Adds Rocket.Chat's pagination fields to a listing response.
+fn paged<T: serde::Serialize>(key: &str, listing: &Listing<T>, page: Page) -> ApiResult {
+    let items: Vec<Value> = listing.items.iter().map(rest).collect();
+    ok(serde_json::json!({
+        key: items,
+        "count": listing.items.len(),
+        "offset": page.offset,
+        "total": listing.total,
+    }))
+}
+
+/// `roomId` or `roomName` from a query string or body.
+fn room_ref<'a>(
+    room_id: Option<&'a str>,
+    room_name: Option<&'a str>,
+) -> Result<RoomRef<'a>, ApiError> {
+    match (
+        room_id.filter(|s| !s.is_empty()),
+        room_name.filter(|s| !s.is_empty()),
+    ) {
+        (Some(id), _) => Ok(RoomRef::Id(id)),
+        (None, Some(name)) => Ok(RoomRef::Name(name)),
+        (None, None) => Err(ChatError::refused(
+            "error-roomid-param-not-provided",
+            "The parameter \"roomId\" or \"roomName\" is required",
+        )
+        .into()),
+    }
+}
+
+fn params_room_ref(params: &Params) -> Result<RoomRef<'_>, ApiError> {
+    room_ref(params.get("roomId"), params.get("roomName"))
+}
+
+/// Refuses a room of another kind than the endpoint family serves, the way
+/// Rocket.Chat answers `channels.info` for a group.
+fn expect_kind(room: &crate::store::Room, kind: RoomType) -> Result<(), ApiError> {
+    if room.t == kind {
+        return Ok(());
+    }
+    let what = match kind {
+        RoomType::Channel => "channel",
+        RoomType::Group => "group",
+        RoomType::Direct => "direct message",
+    };
+    Err(ChatError::refused(
+        "error-room-not-found",
+        format!("The required \"roomId\" or \"roomName\" param provided does not match any {what}"),
+    )
+    .into())
+}
+
+/// Parses a required string field of a JSON body.
+fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
+    value
+        .as_deref()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::Chat(ChatError::InvalidParams(format!(
+                "must have required property '{name}'"
+            )))
+        })
+}

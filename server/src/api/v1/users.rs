@@ -1,0 +1,158 @@
+//! `users.*`: accounts. Only admins create and change accounts and see private fields.
+
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::super::error::ApiResult;
+use super::super::extract::{Auth, JsonBody, Params};
+use super::super::AppState;
+use super::{ok, required};
+use crate::chat::accounts::{NewUser, UserPatch};
+use crate::chat::ChatError;
+use crate::store::{Direction, Sort, SortKey, User};
+use crate::wire::{self, DateStyle};
+
+fn user_view(viewer: &User, user: &User) -> serde_json::Value {
+    if viewer.is_admin() || viewer.id == user.id {
+        wire::user_full(user, DateStyle::Iso)
+    } else {
+        wire::user_public(user, DateStyle::Iso)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateBody {
+    username: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+    name: Option<String>,
+    roles: Option<Vec<String>>,
+    active: Option<bool>,
+    #[serde(default)]
+    verified: bool,
+    #[serde(default)]
+    require_password_change: bool,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> ApiResult {
+    let new = NewUser {
+        username: required(&body.username, "username")?.to_string(),
+        email: required(&body.email, "email")?.to_string(),
+        password: required(&body.password, "password")?.to_string(),
+        name: body.name.unwrap_or_default(),
+        bot: body
+            .roles
+            .as_ref()
+            .is_some_and(|r| r.iter().any(|r| r == "bot")),
+        roles: body.roles,
+        active: body.active,
+        verified: body.verified,
+        require_password_change: body.require_password_change,
+    };
+    let user = state.chat.create_user(&session.user, new).await?;
+    ok(json!({"user": wire::user_full(&user, DateStyle::Iso)}))
+}
+
+pub async fn info(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
+    let user = state
+        .chat
+        .find_user(params.get("userId"), params.get("username"))
+        .await?;
+    ok(json!({"user": user_view(&session.user, &user)}))
+}
+
+pub async fn list(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
+    let page = params.page()?;
+    let sort = params.sort(Sort {
+        key: SortKey::Name,
+        dir: Direction::Asc,
+    })?;
+    let filter = params.name_filter()?;
+    let listing = state.chat.list_users(filter.as_deref(), sort, page).await?;
+    let users: Vec<_> = listing
+        .items
+        .iter()
+        .map(|u| user_view(&session.user, u))
+        .collect();
+    ok(json!({
+        "users": users,
+        "count": users.len(),
+        "offset": page.offset,
+        "total": listing.total,
+    }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateData {
+    username: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+    roles: Option<Vec<String>>,
+    active: Option<bool>,
+    verified: Option<bool>,
+    require_password_change: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateBody {
+    user_id: Option<String>,
+    data: Option<UpdateData>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> ApiResult {
+    let user_id = required(&body.user_id, "userId")?;
+    let Some(d) = body.data else {
+        return Err(ChatError::invalid("must have required property 'data'").into());
+    };
+    let patch = UserPatch {
+        username: d.username,
+        name: d.name,
+        email: d.email,
+        password: d.password.filter(|p| !p.is_empty()),
+        roles: d.roles,
+        active: d.active,
+        verified: d.verified,
+        require_password_change: d.require_password_change,
+    };
+    let user = state
+        .chat
+        .update_user(&session.user, user_id, patch)
+        .await?;
+    ok(json!({"user": wire::user_full(&user, DateStyle::Iso)}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveBody {
+    user_id: Option<String>,
+    active_status: Option<bool>,
+}
+
+pub async fn set_active_status(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<ActiveBody>,
+) -> ApiResult {
+    let user_id = required(&body.user_id, "userId")?;
+    let Some(active) = body.active_status else {
+        return Err(ChatError::invalid("must have required property 'activeStatus'").into());
+    };
+    let user = state
+        .chat
+        .set_active(&session.user, user_id, active)
+        .await?;
+    ok(json!({"user": {"_id": user.id, "active": user.active}}))
+}

@@ -1,0 +1,74 @@
+//! The chat layer's typed errors. Each carries the Rocket.Chat `errorType` it is
+//! reported as; the HTTP and realtime edges map them once into their envelopes.
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    /// Request validation failed (`invalid-params`).
+    #[error("{0}")]
+    InvalidParams(String),
+    /// A domain refusal with Rocket.Chat's error type, e.g. `error-room-not-found`.
+    #[error("{message}")]
+    Refused {
+        error_type: &'static str,
+        message: String,
+    },
+    /// Authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Not (or no longer) authenticated.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Too many attempts; retry after `reset_ms` (epoch ms).
+    #[error("Too many requests, try again later")]
+    RateLimited {
+        limit: u32,
+        remaining: u32,
+        reset_ms: i64,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type ChatResult<T> = Result<T, ChatError>;
+
+impl ChatError {
+    pub fn refused(error_type: &'static str, message: impl Into<String>) -> ChatError {
+        ChatError::Refused {
+            error_type,
+            message: message.into(),
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> ChatError {
+        ChatError::InvalidParams(message.into())
+    }
+    pub fn room_not_found() -> ChatError {
+        ChatError::refused(
+            "error-room-not-found",
+            "The required \"roomId\" or \"roomName\" param provided does not match any channel",
+        )
+    }
+    pub fn user_not_found() -> ChatError {
+        ChatError::refused("error-invalid-user", "The required user was not found")
+    }
+    pub fn message_not_found() -> ChatError {
+        ChatError::refused("error-message-not-found", "The message was not found")
+    }
+    pub fn not_allowed() -> ChatError {
+        ChatError::Forbidden("User does not have the permissions required for this action".into())
+    }
+
+    /// Rocket.Chat's `errorType` for this error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ChatError::InvalidParams(_) => "invalid-params",
+            ChatError::Refused { error_type, .. } => error_type,
+            ChatError::Forbidden(_) => "error-not-allowed",
+            ChatError::Unauthorized(_) => "error-unauthorized",
+            ChatError::RateLimited { .. } => "error-too-many-requests",
+            ChatError::Store(StoreError::Conflict(_)) => "error-duplicate",
+            ChatError::Store(StoreError::Backend(_)) => "error-internal",
+        }
+    }
+}

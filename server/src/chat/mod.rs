@@ -1,0 +1,67 @@
+//! Domain services: accounts, rooms, messages and the rules that govern them.
+//! Every client surface (REST, realtime, apps) goes through these, so one operation
+//! is validated and authorized the same way whichever way it arrives.
+
+pub mod accounts;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod messages;
+pub mod ratelimit;
+pub mod rooms;
+pub mod settings;
+
+use std::sync::Arc;
+
+pub use error::{ChatError, ChatResult};
+pub use events::{Event, EventBus};
+
+use crate::store::DynStore;
+use ratelimit::{LimitRule, RateLimiter};
+
+/// Tunables of the chat services (built from the server configuration).
+#[derive(Clone, Debug)]
+pub struct ChatOptions {
+    pub login_per_ip: LimitRule,
+    pub login_per_user: LimitRule,
+    /// Longest message text accepted, in characters.
+    pub max_message_len: usize,
+    /// How long a login token is valid.
+    pub token_ttl: std::time::Duration,
+    pub site_url: String,
+    pub site_name: String,
+}
+
+/// The chat services, shared by every client surface.
+pub struct Chat {
+    store: DynStore,
+    bus: EventBus,
+    opts: ChatOptions,
+    login_ip_limiter: RateLimiter,
+    login_user_limiter: RateLimiter,
+}
+
+impl Chat {
+    pub fn new(store: DynStore, opts: ChatOptions) -> Arc<Chat> {
+        Arc::new(Chat {
+            store,
+            bus: EventBus::new(16 * 1024),
+            login_ip_limiter: RateLimiter::new(opts.login_per_ip),
+            login_user_limiter: RateLimiter::new(opts.login_per_user),
+            opts,
+        })
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.bus
+    }
+
+    pub fn options(&self) -> &ChatOptions {
+        &self.opts
+    }
+
+    /// Flushes storage; called once at shutdown.
+    pub async fn close(&self) -> ChatResult<()> {
+        Ok(self.store.close().await?)
+    }
+}

@@ -1,0 +1,613 @@
+//! Rooms: channels (public), groups (private), direct messages, and memberships.
+
+use std::collections::BTreeSet;
+
+use super::error::{ChatError, ChatResult};
+use super::events::Event;
+use super::ids;
+use super::Chat;
+use crate::store::{
+    roles, Listing, Page, RemovedSubscription, Room, RoomType, Sort, SortKey, StoreError,
+    Subscription, Ts, User, UserRef,
+};
+
+/// How a request names a room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoomRef<'a> {
+    Id(&'a str),
+    Name(&'a str),
+}
+
+/// A new channel or private group.
+#[derive(Clone, Debug)]
+pub struct NewRoom {
+    pub kind: RoomType,
+    pub name: String,
+    /// Usernames to add besides the creator.
+    pub members: Vec<String>,
+    pub read_only: bool,
+    pub topic: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A room the user no longer has (left, kicked, deleted), for `rooms.get` syncs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemovedRoom {
+    pub id: String,
+    pub deleted_at: Ts,
+}
+
+pub fn validate_room_name(name: &str) -> ChatResult<()> {
+    let ok = (1..=100).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ChatError::refused(
+            "error-invalid-room-name",
+            format!(
+                "{name:?} is not a valid room name: use 1 to 100 letters, digits, '.', '_' or '-'"
+            ),
+        ))
+    }
+}
+
+/// A DM's id: its members' ids, sorted and concatenated (Rocket.Chat's scheme for
+/// one-to-one DMs), so the same members always find the same room.
+fn direct_room_id<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
+    let mut ids: Vec<&str> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.concat()
+}
+
+/// Whether `user` may moderate a room in which they hold `sub`.
+pub fn can_moderate(user: &User, sub: Option<&Subscription>) -> bool {
+    user.is_admin()
+        || sub.is_some_and(|s| {
+            s.roles
+                .iter()
+                .any(|r| r == roles::OWNER || r == roles::MODERATOR)
+        })
+}
+
+fn subscription_for(
+    room: &Room,
+    user: &UserRef,
+    name: String,
+    fname: Option<String>,
+) -> Subscription {
+    let now = Ts::now();
+    Subscription {
+        id: ids::new_id(),
+        rid: room.id.clone(),
+        u: UserRef {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            name: user.name.clone(),
+        },
+        name,
+        fname,
+        t: room.t,
+        open: true,
+        alert: false,
+        unread: 0,
+        user_mentions: 0,
+        group_mentions: 0,
+        ls: Some(now),
+        roles: Vec::new(),
+        ts: now,
+        updated_at: now,
+    }
+}
+
+fn member_subscription(room: &Room, user: &User) -> Subscription {
+    let name = room.name.clone().unwrap_or_default();
+    subscription_for(room, &user.as_ref(), name, room.fname.clone())
+}
+
+impl Chat {
+    /// Looks a room up without any access check (internal use).
+    pub async fn room(&self, r: RoomRef<'_>) -> ChatResult<Room> {
+        let found = match r {
+            RoomRef::Id(id) => self.store.room_by_id(id).await?,
+            RoomRef::Name(name) => {
+                self.store
+                    .room_by_name(name.trim_start_matches('#'))
+                    .await?
+            }
+        };
+        found.ok_or_else(ChatError::room_not_found)
+    }
+
+    /// The room if `user` may read it, with their subscription. Private rooms the user
+    /// is not in are reported as not found, so their existence does not leak.
+    pub async fn readable_room(
+        &self,
+        user: &User,
+        r: RoomRef<'_>,
+    ) -> ChatResult<(Room, Option<Subscription>)> {
+        let room = self.room(r).await?;
+        let sub = self.store.subscription(&room.id, &user.id).await?;
+        if room.t != RoomType::Channel && sub.is_none() {
+            return Err(ChatError::room_not_found());
+        }
+        Ok((room, sub))
+    }
+
+    /// The room if `user` is a member of it, with their subscription.
+    pub async fn joined_room(
+        &self,
+        user: &User,
+        r: RoomRef<'_>,
+    ) -> ChatResult<(Room, Subscription)> {
+        let (room, sub) = self.readable_room(user, r).await?;
+        match sub {
+            Some(sub) => Ok((room, sub)),
+            None => Err(ChatError::refused(
+                "error-user-not-in-room",
+                "You must join the room first",
+            )),
+        }
+    }
+
+    pub async fn create_room(&self, actor: &User, new: NewRoom) -> ChatResult<Room> {
+        if new.kind == RoomType::Direct {
+            return Err(ChatError::invalid("Use im.create for direct messages"));
+        }
+        validate_room_name(&new.name)?;
+        let mut members = Vec::new();
+        let mut seen = BTreeSet::from([actor.id.clone()]);
+        for username in &new.members {
+            let user = self
+                .store
+                .user_by_username(username.trim_start_matches('@'))
+                .await?
+                .ok_or_else(|| {
+                    ChatError::refused("error-invalid-user", format!("No user named {username:?}"))
+                })?;
+            if seen.insert(user.id.clone()) {
+                members.push(user);
+            }
+        }
+        let now = Ts::now();
+        let room = Room {
+            id: ids::new_id(),
+            t: new.kind,
+            name: Some(new.name.clone()),
+            fname: Some(new.name.clone()),
+            u: Some(UserRef {
+                id: actor.id.clone(),
+                username: actor.username.clone(),
+                name: None,
+            }),
+            users_count: 1 + members.len() as i64,
+            msgs: 0,
+            lm: None,
+            last_message: None,
+            ro: new.read_only,
+            default: false,
+            topic: new.topic.filter(|t| !t.is_empty()),
+            description: new.description.filter(|d| !d.is_empty()),
+            usernames: None,
+            uids: None,
+            ts: now,
+            updated_at: now,
+        };
+        let mut owner = member_subscription(&room, actor);
+        owner.roles = vec![roles::OWNER.into()];
+        let mut subs = vec![owner];
+        subs.extend(members.iter().map(|m| member_subscription(&room, m)));
+        self.store
+            .create_room(&room, &subs)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict("room name") => ChatError::refused(
+                    "error-duplicate-channel-name",
+                    format!("A channel with name '{}' exists", new.name),
+                ),
+                other => ChatError::Store(other),
+            })?;
+        tracing::info!(room_id = %room.id, user_id = %actor.id, name = %new.name, "room created");
+        self.bus.publish(Event::RoomCreated { room: room.clone() });
+        for sub in subs {
+            self.bus.publish(Event::SubscriptionChanged {
+                user_id: sub.u.id.clone(),
+                subscription: sub,
+            });
+        }
+        Ok(room)
+    }
+
+    /// Joins a public channel. Joining twice is not an error.
+    pub async fn join_room(&self, actor: &User, rid: &str) -> ChatResult<Room> {
+        let (room, sub) = self.readable_room(actor, RoomRef::Id(rid)).await?;
+        if sub.is_some() {
+            return Ok(room);
+        }
+        if room.t != RoomType::Channel {
+            return Err(ChatError::not_allowed());
+        }
+        self.add_member(actor, &room, actor, "uj").await
+    }
+
+    /// Adds `user` to `room` on `actor`'s behalf, with a system message of type `t`.
+    async fn add_member(
+        &self,
+        actor: &User,
+        room: &Room,
+        user: &User,
+        t: &str,
+    ) -> ChatResult<Room> {
+        let sub = member_subscription(room, user);
+        if !self.store.add_subscription(&sub).await? {
+            return Ok(room.clone());
+        }
+        let room = self.room(RoomRef::Id(&room.id)).await?;
+        tracing::info!(room_id = %room.id, user_id = %user.id, "member added");
+        self.post_system_message(&room, actor, t, &user.username)
+            .await?;
+        self.bus.publish(Event::SubscriptionChanged {
+            user_id: user.id.clone(),
+            subscription: sub,
+        });
+        self.bus.publish(Event::UserJoined {
+            room: room.clone(),
+            user: user.clone(),
+        });
+        Ok(room)
+    }
+
+    async fn remove_member(
+        &self,
+        actor: &User,
+        room: &Room,
+        user: &User,
+        t: &str,
+    ) -> ChatResult<Room> {
+        if !self.store.remove_subscription(&room.id, &user.id).await? {
+            return Err(ChatError::refused(
+                "error-user-not-in-room",
+                format!("{} is not in this room", user.username),
+            ));
+        }
+        let room = self.room(RoomRef::Id(&room.id)).await?;
+        tracing::info!(room_id = %room.id, user_id = %user.id, "member removed");
+        self.post_system_message(&room, actor, t, &user.username)
+            .await?;
+        self.bus.publish(Event::UserLeft {
+            room: room.clone(),
+            user: user.clone(),
+        });
+        Ok(room)
+    }
+
+    /// Refuses to let the last owner walk away from a room others still use.
+    async fn check_not_last_owner(&self, room: &Room, sub: &Subscription) -> ChatResult<()> {
+        if !sub.roles.iter().any(|r| r == roles::OWNER) || room.users_count <= 1 {
+            return Ok(());
+        }
+        let members = self
+            .store
+            .room_subscriptions(&room.id, Page::new(0, u64::MAX >> 1))
+            .await?;
+        let other_owner = members
+            .items
+            .iter()
+            .any(|s| s.u.id != sub.u.id && s.roles.iter().any(|r| r == roles::OWNER));
+        if other_owner {
+            Ok(())
+        } else {
+            Err(ChatError::refused(
+                "error-you-are-last-owner",
+                "You are the last owner. Please set new owner before leaving the room.",
+            ))
+        }
+    }
+
+    pub async fn leave_room(&self, actor: &User, rid: &str) -> ChatResult<Room> {
+        let (room, sub) = self.joined_room(actor, RoomRef::Id(rid)).await?;
+        if room.t == RoomType::Direct {
+            return Err(ChatError::refused(
+                "error-not-allowed",
+                "Direct messages can't be left; hide them instead",
+            ));
+        }
+        self.check_not_last_owner(&room, &sub).await?;
+        self.remove_member(actor, &room, actor, "ul").await
+    }
+
+    pub async fn invite(&self, actor: &User, rid: &str, user: &User) -> ChatResult<Room> {
+        let (room, sub) = self.joined_room(actor, RoomRef::Id(rid)).await?;
+        if room.t == RoomType::Direct {
+            return Err(ChatError::not_allowed());
+        }
+        if !can_moderate(actor, Some(&sub)) {
+            return Err(ChatError::not_allowed());
+        }
+        self.add_member(actor, &room, user, "au").await
+    }
+
+    pub async fn kick(&self, actor: &User, rid: &str, user: &User) -> ChatResult<Room> {
+        let (room, sub) = self.joined_room(actor, RoomRef::Id(rid)).await?;
+        if room.t == RoomType::Direct || !can_moderate(actor, Some(&sub)) {
+            return Err(ChatError::not_allowed());
+        }
+        if let Some(target) = self.store.subscription(&room.id, &user.id).await? {
+            self.check_not_last_owner(&room, &target).await?;
+        }
+        self.remove_member(actor, &room, user, "ru").await
+    }
+
+    /// Deletes a room with its messages; owners and admins only.
+    pub async fn delete_room(&self, actor: &User, rid: &str) -> ChatResult<Room> {
+        let room = self.room(RoomRef::Id(rid)).await?;
+        let sub = self.store.subscription(&room.id, &actor.id).await?;
+        if room.t != RoomType::Channel && sub.is_none() && !actor.is_admin() {
+            return Err(ChatError::room_not_found());
+        }
+        let owner = sub
+            .as_ref()
+            .is_some_and(|s| s.roles.iter().any(|r| r == roles::OWNER));
+        if !(owner || actor.is_admin()) {
+            return Err(ChatError::not_allowed());
+        }
+        let member_ids = self
+            .store
+            .room_subscriptions(&room.id, Page::new(0, u64::MAX >> 1))
+            .await?
+            .items
+            .into_iter()
+            .map(|s| s.u.id)
+            .collect();
+        self.store.delete_room(&room.id).await?;
+        tracing::info!(room_id = %room.id, user_id = %actor.id, "room deleted");
+        self.bus.publish(Event::RoomDeleted {
+            room: room.clone(),
+            member_ids,
+        });
+        Ok(room)
+    }
+
+    /// Members of a readable room, sorted by username.
+    pub async fn room_members(
+        &self,
+        actor: &User,
+        r: RoomRef<'_>,
+        page: Page,
+    ) -> ChatResult<(Room, Listing<Subscription>)> {
+        let (room, _) = self.readable_room(actor, r).await?;
+        let members = self.store.room_subscriptions(&room.id, page).await?;
+        Ok((room, members))
+    }
+
+    /// Every public channel.
+    pub async fn list_channels(
+        &self,
+        filter: Option<&str>,
+        sort: Sort,
+        page: Page,
+    ) -> ChatResult<Listing<Room>> {
+        Ok(self
+            .store
+            .list_rooms(&[RoomType::Channel], filter, sort, page)
+            .await?)
+    }
+
+    /// Rooms of the given kinds the user is a member of.
+    pub async fn user_rooms(
+        &self,
+        actor: &User,
+        kinds: &[RoomType],
+        sort: Sort,
+        page: Page,
+    ) -> ChatResult<Listing<Room>> {
+        let ids: Vec<String> = self
+            .store
+            .user_subscriptions(&actor.id, None)
+            .await?
+            .into_iter()
+            .filter(|s| kinds.contains(&s.t))
+            .map(|s| s.rid)
+            .collect();
+        let mut rooms = self.store.rooms_by_ids(&ids).await?;
+        rooms.sort_by(|a, b| {
+            let ord = match sort.key {
+                SortKey::Name => a.name.cmp(&b.name),
+                SortKey::Ts => a.ts.cmp(&b.ts),
+                SortKey::UsersCount => a.users_count.cmp(&b.users_count),
+                SortKey::Msgs => a.msgs.cmp(&b.msgs),
+            }
+            .then_with(|| a.id.cmp(&b.id));
+            match sort.dir {
+                crate::store::Direction::Asc => ord,
+                crate::store::Direction::Desc => ord.reverse(),
+            }
+        });
+        let total = rooms.len() as u64;
+        let items = rooms
+            .into_iter()
+            .skip(page.offset as usize)
+            .take(page.count as usize)
+            .collect();
+        Ok(Listing { items, total })
+    }
+
+    /// Opens (or finds) the direct conversation between `actor` and `usernames`.
+    /// The id is the members' sorted ids concatenated, as Rocket.Chat does for
+    /// one-to-one DMs, so creating it twice finds the same room.
+    pub async fn create_direct(&self, actor: &User, usernames: &[String]) -> ChatResult<Room> {
+        let mut members = vec![actor.clone()];
+        for name in usernames {
+            let name = name.trim().trim_start_matches('@');
+            if name.is_empty() {
+                continue;
+            }
+            let user = self.store.user_by_username(name).await?.ok_or_else(|| {
+                ChatError::refused("error-invalid-user", format!("No user named {name:?}"))
+            })?;
+            if !members.iter().any(|m| m.id == user.id) {
+                members.push(user);
+            }
+        }
+        if usernames.iter().all(|u| u.trim().is_empty()) {
+            return Err(ChatError::invalid(
+                "Body param \"username\" or \"usernames\" is required",
+            ));
+        }
+        members.sort_by(|a, b| a.id.cmp(&b.id));
+        let rid = direct_room_id(members.iter().map(|m| m.id.as_str()));
+        if let Some(room) = self.store.room_by_id(&rid).await? {
+            self.store
+                .set_subscription_open(&room.id, &actor.id, true)
+                .await?;
+            return Ok(room);
+        }
+        let now = Ts::now();
+        let mut usernames: Vec<String> = members.iter().map(|m| m.username.clone()).collect();
+        usernames.sort();
+        let room = Room {
+            id: rid,
+            t: RoomType::Direct,
+            name: None,
+            fname: None,
+            u: None,
+            users_count: members.len() as i64,
+            msgs: 0,
+            lm: None,
+            last_message: None,
+            ro: false,
+            default: false,
+            topic: None,
+            description: None,
+            usernames: Some(usernames),
+            uids: Some(members.iter().map(|m| m.id.clone()).collect()),
+            ts: now,
+            updated_at: now,
+        };
+        let subs: Vec<Subscription> = members
+            .iter()
+            .map(|m| {
+                let others: Vec<&User> = members.iter().filter(|o| o.id != m.id).collect();
+                let (name, fname) = if others.is_empty() {
+                    (m.username.clone(), m.name.clone())
+                } else {
+                    (
+                        others
+                            .iter()
+                            .map(|o| o.username.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        others
+                            .iter()
+                            .map(|o| o.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )
+                };
+                let mut sub = subscription_for(&room, &m.as_ref(), name, Some(fname));
+                sub.open = m.id == actor.id;
+                sub
+            })
+            .collect();
+        match self.store.create_room(&room, &subs).await {
+            Ok(()) => {}
+            // Created concurrently by the other member: use theirs.
+            Err(StoreError::Conflict("id")) => return self.room(RoomRef::Id(&room.id)).await,
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(room_id = %room.id, user_id = %actor.id, "direct room created");
+        self.bus.publish(Event::RoomCreated { room: room.clone() });
+        for sub in subs {
+            self.bus.publish(Event::SubscriptionChanged {
+                user_id: sub.u.id.clone(),
+                subscription: sub,
+            });
+        }
+        Ok(room)
+    }
+
+    /// The one-to-one DM between `actor` and `username`, if it exists.
+    pub async fn find_direct(&self, actor: &User, username: &str) -> ChatResult<Room> {
+        let other = self
+            .store
+            .user_by_username(username.trim_start_matches('@'))
+            .await?
+            .ok_or_else(ChatError::user_not_found)?;
+        let rid = direct_room_id([actor.id.as_str(), other.id.as_str()]);
+        let room = self.room(RoomRef::Id(&rid)).await?;
+        Ok(room)
+    }
+
+    /// The user's rooms changed after `since` (all with `None`), and those removed.
+    pub async fn rooms_since(
+        &self,
+        actor: &User,
+        since: Option<Ts>,
+    ) -> ChatResult<(Vec<Room>, Vec<RemovedRoom>)> {
+        let ids: Vec<String> = self
+            .store
+            .user_subscriptions(&actor.id, None)
+            .await?
+            .into_iter()
+            .map(|s| s.rid)
+            .collect();
+        let mut rooms = self.store.rooms_by_ids(&ids).await?;
+        if let Some(since) = since {
+            rooms.retain(|r| r.updated_at > since);
+        }
+        rooms.sort_by(|a, b| a.updated_at.cmp(&b.updated_at).then(a.id.cmp(&b.id)));
+        let removed = match since {
+            Some(since) => self
+                .store
+                .removed_subscriptions(&actor.id, since)
+                .await?
+                .into_iter()
+                .filter(|r| !ids.contains(&r.rid))
+                .map(|r| RemovedRoom {
+                    id: r.rid,
+                    deleted_at: r.deleted_at,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok((rooms, removed))
+    }
+
+    /// The user's subscriptions changed after `since` (all with `None`), and those
+    /// removed.
+    pub async fn subscriptions_since(
+        &self,
+        actor: &User,
+        since: Option<Ts>,
+    ) -> ChatResult<(Vec<Subscription>, Vec<RemovedSubscription>)> {
+        let subs = self.store.user_subscriptions(&actor.id, since).await?;
+        let removed = match since {
+            Some(since) => self.store.removed_subscriptions(&actor.id, since).await?,
+            None => Vec::new(),
+        };
+        Ok((subs, removed))
+    }
+
+    /// The user's subscription to one room.
+    pub async fn subscription(&self, actor: &User, rid: &str) -> ChatResult<Subscription> {
+        self.joined_room(actor, RoomRef::Id(rid))
+            .await
+            .map(|(_, s)| s)
+    }
+
+    /// Marks a room read for the user.
+    pub async fn mark_read(&self, actor: &User, rid: &str) -> ChatResult<()> {
+        let (_, _) = self.joined_room(actor, RoomRef::Id(rid)).await?;
+        self.store.mark_read(rid, &actor.id, Ts::now()).await?;
+        if let Some(sub) = self.store.subscription(rid, &actor.id).await? {
+            self.bus.publish(Event::SubscriptionChanged {
+                user_id: actor.id.clone(),
+                subscription: sub,
+            });
+        }
+        Ok(())
+    }
+}

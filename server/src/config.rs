@@ -1,0 +1,219 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `PALAVER_*`
+//! environment variables (nested keys with `__`, e.g.
+//! `PALAVER_LOGIN_RATE_LIMIT__PER_IP`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::chat::ratelimit::LimitRule;
+use crate::chat::ChatOptions;
+use crate::store::StorageTarget;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginRateLimit {
+    /// Login attempts per client address per window.
+    pub per_ip: u32,
+    /// Login attempts per account name per window.
+    pub per_user: u32,
+    pub window_secs: u64,
+}
+
+impl Default for LoginRateLimit {
+    fn default() -> Self {
+        LoginRateLimit {
+            per_ip: 30,
+            per_user: 10,
+            window_secs: 60,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// Holds the SQLite file, app packages and caches.
+    pub data_dir: PathBuf,
+    /// `sqlite` (default), `sqlite:<file>` or a `mongodb://…` URI.
+    pub storage: String,
+    /// SQLite `synchronous`: `full` (survives power loss) or `normal` (survives a
+    /// process crash only).
+    pub sqlite_synchronous: String,
+    pub admin_username: String,
+    /// Generated and printed once when absent.
+    pub admin_password: Option<String>,
+    pub admin_email: String,
+    /// Public base URL; derived from `listen` when absent.
+    pub site_url: Option<String>,
+    pub site_name: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest message text, in characters.
+    pub max_message_chars: usize,
+    /// Days a login token stays valid.
+    pub token_ttl_days: u64,
+    pub login_rate_limit: LoginRateLimit,
+    /// Seconds in-flight requests get to finish at shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:3000".into(),
+            data_dir: PathBuf::from("./data"),
+            storage: "sqlite".into(),
+            sqlite_synchronous: "full".into(),
+            admin_username: "admin".into(),
+            admin_password: None,
+            admin_email: "admin@localhost".into(),
+            site_url: None,
+            site_name: "Palaver".into(),
+            max_body_bytes: 1024 * 1024,
+            max_message_chars: 5000,
+            token_ttl_days: 90,
+            login_rate_limit: LoginRateLimit::default(),
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+}
+
+impl Config {
+    /// Defaults ← `file` (if given) ← environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        // Variables the tests and tools use for themselves are not configuration.
+        let env = Env::prefixed("PALAVER_")
+            .split("__")
+            .ignore(&["test_mongodb_uri", "bin"]);
+        let config: Config = figment.merge(env).extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        self.storage_target()?;
+        if !matches!(self.sqlite_synchronous.as_str(), "full" | "normal") {
+            return Err(ConfigError::Invalid(format!(
+                "sqlite_synchronous must be \"full\" or \"normal\", not {:?}",
+                self.sqlite_synchronous
+            )));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        let rl = &self.login_rate_limit;
+        if rl.per_ip == 0 || rl.per_user == 0 || rl.window_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "login_rate_limit values must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|e| {
+            ConfigError::Invalid(format!(
+                "listen {:?} is not an address:port: {e}",
+                self.listen
+            ))
+        })
+    }
+
+    pub fn storage_target(&self) -> Result<StorageTarget, ConfigError> {
+        StorageTarget::parse(&self.storage, &self.data_dir).map_err(ConfigError::Invalid)
+    }
+
+    pub fn site_url(&self) -> String {
+        match &self.site_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    pub fn chat_options(&self) -> ChatOptions {
+        let window = Duration::from_secs(self.login_rate_limit.window_secs);
+        ChatOptions {
+            login_per_ip: LimitRule {
+                limit: self.login_rate_limit.per_ip,
+                window,
+            },
+            login_per_user: LimitRule {
+                limit: self.login_rate_limit.per_user,
+                window,
+            },
+            max_message_len: self.max_message_chars,
+            token_ttl: Duration::from_secs(self.token_ttl_days * 24 * 3600),
+            site_url: self.site_url(),
+            site_name: self.site_name.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "palaver.toml",
+                "listen = \"127.0.0.1:4000\"\nsite_name = \"Acme\"\n[login_rate_limit]\nper_ip = 5\n",
+            )?;
+            jail.set_env("PALAVER_LISTEN", "127.0.0.1:5000");
+            jail.set_env("PALAVER_LOGIN_RATE_LIMIT__PER_USER", "3");
+            jail.set_env("PALAVER_TEST_MONGODB_URI", "mongodb://ignored");
+            let c = Config::load(Some(Path::new("palaver.toml"))).expect("loads");
+            assert_eq!(c.listen, "127.0.0.1:5000");
+            assert_eq!(c.site_name, "Acme");
+            assert_eq!(c.login_rate_limit.per_ip, 5);
+            assert_eq!(c.login_rate_limit.per_user, 3);
+            assert_eq!(c.site_url(), "http://127.0.0.1:5000");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PALAVER_LISTEN", "nowhere");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("listen"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PALAVER_STORAGE", "postgres://x");
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+        assert!(Config::load(Some(Path::new("/nonexistent/palaver.toml"))).is_err());
+    }
+}

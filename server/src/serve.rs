@@ -1,0 +1,135 @@
+//! `palaver serve`: open storage, bootstrap, serve HTTP until SIGINT/SIGTERM, then
+//! let in-flight requests finish and close storage cleanly.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::api::{self, AppState};
+use crate::chat::Chat;
+use crate::config::Config;
+use crate::store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("storage: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("start-up: {0}")]
+    Chat(#[from] crate::chat::ChatError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the server until a shutdown signal.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let addr = config.listen_addr()?;
+    let target = config.storage_target()?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        ServeError::Io(std::io::Error::new(
+            e.kind(),
+            format!("cannot create data dir {}: {e}", config.data_dir.display()),
+        ))
+    })?;
+    let store = store::open(&target, config.sqlite_synchronous == "full").await?;
+    tracing::info!(backend = store.backend_name(), "storage ready");
+
+    let chat = Chat::new(store, config.chat_options());
+    chat.seed_settings().await?;
+    if let Some((admin, generated)) = chat
+        .bootstrap_admin(
+            &config.admin_username,
+            &config.admin_email,
+            config.admin_password.as_deref(),
+        )
+        .await?
+    {
+        match generated {
+            Some(password) => println!(
+                "Created the admin account (shown once, change it after logging in):\n  \
+                 username: {}\n  password: {password}",
+                admin.username
+            ),
+            None => println!(
+                "Created the admin account {:?} with the configured password",
+                admin.username
+            ),
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })?;
+    let local = listener.local_addr()?;
+    let app = api::router(AppState {
+        chat: chat.clone(),
+        max_body_bytes: config.max_body_bytes,
+    });
+    println!(
+        "Palaver is listening on http://{local} (site URL {})",
+        config.site_url()
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
+    let mut server = server;
+    tokio::select! {
+        result = &mut server => {
+            // The server stopped on its own: that is an error.
+            result.map_err(|e| std::io::Error::other(e.to_string()))??;
+        }
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stop_tx.send(());
+            let grace = Duration::from_secs(config.shutdown_grace_secs);
+            if tokio::time::timeout(grace, &mut server).await.is_err() {
+                tracing::warn!("requests still running after {grace:?}; closing anyway");
+                server.abort();
+            }
+        }
+    }
+    chat.close().await?;
+    tracing::info!("storage closed; bye");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

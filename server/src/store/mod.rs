@@ -1,0 +1,304 @@
+//! Storage: one set of traits, two backends (embedded SQLite, MongoDB) that pass the
+//! same conformance suite (`tests/suite/store_conformance.rs`).
+//!
+//! Every method that returns `Ok` for a write has committed it: callers acknowledge
+//! operations to clients only after that.
+
+pub mod model;
+pub mod mongo;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use model::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint refused the write; the string names what clashed
+    /// (`username`, `email`, `room name`, `id`).
+    #[error("duplicate {0}")]
+    Conflict(&'static str),
+    /// The backend failed; the operation did not happen (or is unknown for a lost
+    /// connection mid-commit, which the backend reports as this too).
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A window of a listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub offset: u64,
+    pub count: u64,
+}
+
+impl Page {
+    pub const fn new(offset: u64, count: u64) -> Page {
+        Page { offset, count }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Direction {
+    #[default]
+    Asc,
+    Desc,
+}
+
+/// Sort keys for room and user listings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Name,
+    Ts,
+    UsersCount,
+    Msgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sort {
+    pub key: SortKey,
+    pub dir: Direction,
+}
+
+/// A listing window with the total number of matching records.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+/// A history query over one room, newest first (`latest` and `oldest` bound `ts`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub latest: Option<Ts>,
+    pub oldest: Option<Ts>,
+    /// Whether `latest`/`oldest` themselves are included.
+    pub inclusive: bool,
+    pub offset: u64,
+    pub count: u64,
+    /// Leave out thread replies (messages with a `tmid`).
+    pub exclude_thread_replies: bool,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts a user; `Conflict("username"|"email"|"id")` when taken (case-insensitive).
+    async fn create_user(&self, user: &User, password_hash: Option<&str>) -> StoreResult<()>;
+    /// Replaces a user record (same id); `Conflict` if the new username/email is taken.
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
+    /// Case-insensitive.
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Case-insensitive, any of the user's addresses.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>>;
+    async fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()>;
+    /// Users sorted by the key; `filter` matches username or name (substring,
+    /// case-insensitive).
+    async fn list_users(
+        &self,
+        filter: Option<&str>,
+        sort: Sort,
+        page: Page,
+    ) -> StoreResult<Listing<User>>;
+    async fn count_users(&self) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn insert_token(&self, token: &LoginToken) -> StoreResult<()>;
+    async fn token(&self, hashed: &str) -> StoreResult<Option<LoginToken>>;
+    /// Returns whether a token was deleted.
+    async fn delete_token(&self, hashed: &str) -> StoreResult<bool>;
+    /// Deletes every token of the user; returns how many.
+    async fn delete_user_tokens(&self, user_id: &str) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait RoomStore: Send + Sync {
+    /// Inserts the room and its initial subscriptions atomically. `usersCount` is
+    /// taken from the room as given. `Conflict("room name"|"id")` when taken.
+    async fn create_room(&self, room: &Room, subs: &[Subscription]) -> StoreResult<()>;
+    async fn room_by_id(&self, id: &str) -> StoreResult<Option<Room>>;
+    /// Case-insensitive; channels and groups share one namespace.
+    async fn room_by_name(&self, name: &str) -> StoreResult<Option<Room>>;
+    /// Rooms of the given types; `filter` is a case-insensitive name substring.
+    async fn list_rooms(
+        &self,
+        types: &[RoomType],
+        filter: Option<&str>,
+        sort: Sort,
+        page: Page,
+    ) -> StoreResult<Listing<Room>>;
+    /// Rooms by id, in no particular order; unknown ids are skipped.
+    async fn rooms_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Room>>;
+    /// Rewrites the room's descriptive fields (name, fname, topic, description, ro,
+    /// default, `_updatedAt`); counters and last message are left alone.
+    async fn update_room_meta(&self, room: &Room) -> StoreResult<()>;
+    /// Deletes the room, its messages and its subscriptions (recording each as removed).
+    async fn delete_room(&self, id: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    async fn subscription(&self, rid: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
+    /// The user's subscriptions, optionally only those updated after `since`.
+    async fn user_subscriptions(
+        &self,
+        user_id: &str,
+        since: Option<Ts>,
+    ) -> StoreResult<Vec<Subscription>>;
+    /// Subscriptions of the user removed after `since`.
+    async fn removed_subscriptions(
+        &self,
+        user_id: &str,
+        since: Ts,
+    ) -> StoreResult<Vec<RemovedSubscription>>;
+    /// Members of a room sorted by username.
+    async fn room_subscriptions(&self, rid: &str, page: Page)
+        -> StoreResult<Listing<Subscription>>;
+    /// Adds a member, bumping the room's `usersCount`; `Ok(false)` if already a member.
+    async fn add_subscription(&self, sub: &Subscription) -> StoreResult<bool>;
+    /// Removes a member (recording the removal), lowering `usersCount`;
+    /// `Ok(false)` if not a member.
+    async fn remove_subscription(&self, rid: &str, user_id: &str) -> StoreResult<bool>;
+    /// Marks the room read up to `ls` for the user: unread, alert and mentions reset.
+    async fn mark_read(&self, rid: &str, user_id: &str, ls: Ts) -> StoreResult<bool>;
+    /// Sets `open` (a DM shown or hidden in the sidebar).
+    async fn set_subscription_open(
+        &self,
+        rid: &str,
+        user_id: &str,
+        open: bool,
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Commits a new message and, in the same transaction: bumps the room's `msgs`,
+    /// `lm`, `lastMessage`; for a thread reply the parent's `tcount`, `tlm`, `replies`;
+    /// every other member's subscription `unread`, `alert`, `open` and mentions.
+    /// `Conflict("id")` if the id exists.
+    async fn insert_message(&self, msg: &Message, effects: &PostEffects) -> StoreResult<()>;
+    async fn message(&self, id: &str) -> StoreResult<Option<Message>>;
+    /// Replaces a message's content (edit); keeps `tcount`/`tlm`/`replies`/reactions
+    /// of the stored copy.
+    async fn update_message(&self, msg: &Message) -> StoreResult<bool>;
+    /// Adds or removes `username` from the reaction `emoji`, atomically; returns the
+    /// message after the change, `None` if it does not exist.
+    async fn set_reaction(
+        &self,
+        id: &str,
+        emoji: &str,
+        username: &str,
+        react: bool,
+        updated_at: Ts,
+    ) -> StoreResult<Option<Message>>;
+    /// Deletes a message; a thread reply lowers its parent's `tcount`.
+    async fn delete_message(&self, id: &str) -> StoreResult<bool>;
+    async fn history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<Listing<Message>>;
+    /// Replies of a thread, oldest first.
+    async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Listing<Message>>;
+}
+
+#[async_trait]
+pub trait SettingStore: Send + Sync {
+    async fn settings(&self) -> StoreResult<Vec<Setting>>;
+    async fn setting(&self, id: &str) -> StoreResult<Option<Setting>>;
+    /// Inserts the setting unless it exists; returns whether it was inserted.
+    async fn insert_setting_if_missing(&self, setting: &Setting) -> StoreResult<bool>;
+    async fn put_setting(&self, setting: &Setting) -> StoreResult<()>;
+}
+
+/// Everything the chat services need from storage.
+#[async_trait]
+pub trait Store:
+    UserStore + TokenStore + RoomStore + SubscriptionStore + MessageStore + SettingStore
+{
+    /// A short name for logs (`sqlite`, `mongodb`).
+    fn backend_name(&self) -> &'static str;
+    /// Flushes and releases the backend (graceful shutdown).
+    async fn close(&self) -> StoreResult<()>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Where the data lives, parsed from `PALAVER_STORAGE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageTarget {
+    Sqlite(std::path::PathBuf),
+    Mongo { uri: String, database: String },
+}
+
+impl StorageTarget {
+    /// `sqlite` (file `<data_dir>/palaver.db`), `sqlite:<path>`, or a
+    /// `mongodb://…`/`mongodb+srv://…` URI whose path names the database
+    /// (default `palaver`).
+    pub fn parse(spec: &str, data_dir: &std::path::Path) -> Result<StorageTarget, String> {
+        let spec = spec.trim();
+        if spec.is_empty() || spec.eq_ignore_ascii_case("sqlite") {
+            return Ok(StorageTarget::Sqlite(data_dir.join("palaver.db")));
+        }
+        if let Some(path) = spec.strip_prefix("sqlite:") {
+            return Ok(StorageTarget::Sqlite(path.into()));
+        }
+        if spec.starts_with("mongodb://") || spec.starts_with("mongodb+srv://") {
+            let database = mongo::database_from_uri(spec).unwrap_or_else(|| "palaver".into());
+            return Ok(StorageTarget::Mongo {
+                uri: spec.to_string(),
+                database,
+            });
+        }
+        Err(format!(
+            "unknown storage {spec:?}: use \"sqlite\", \"sqlite:<file>\" or a mongodb:// URI"
+        ))
+    }
+}
+
+/// Opens the backend named by `target`, creating schema/indexes as needed.
+pub async fn open(target: &StorageTarget, sqlite_sync_full: bool) -> StoreResult<DynStore> {
+    match target {
+        StorageTarget::Sqlite(path) => Ok(Arc::new(
+            sqlite::SqliteStore::open(path, sqlite_sync_full).await?,
+        )),
+        StorageTarget::Mongo { uri, database } => {
+            Ok(Arc::new(mongo::MongoStore::connect(uri, database).await?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_storage_targets() {
+        let dir = std::path::Path::new("/d");
+        assert_eq!(
+            StorageTarget::parse("sqlite", dir).unwrap(),
+            StorageTarget::Sqlite("/d/palaver.db".into())
+        );
+        assert_eq!(
+            StorageTarget::parse("sqlite:/x.db", dir).unwrap(),
+            StorageTarget::Sqlite("/x.db".into())
+        );
+        assert_eq!(
+            StorageTarget::parse("mongodb://h:1/chat?w=majority", dir).unwrap(),
+            StorageTarget::Mongo {
+                uri: "mongodb://h:1/chat?w=majority".into(),
+                database: "chat".into()
+            }
+        );
+        assert_eq!(
+            StorageTarget::parse("mongodb://h:1", dir).unwrap(),
+            StorageTarget::Mongo {
+                uri: "mongodb://h:1".into(),
+                database: "palaver".into()
+            }
+        );
+        assert!(StorageTarget::parse("postgres://x", dir).is_err());
+    }
+}

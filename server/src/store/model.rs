@@ -1,0 +1,290 @@
+//! Stored domain records. Field names follow Rocket.Chat's documents so the API layer
+//! can serialize them without a second set of types; timestamps are [`Ts`]
+//! (milliseconds) and are rendered as ISO-8601 (REST) or EJSON dates (DDP) at the edge.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch (UTC).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Ts(pub i64);
+
+impl Ts {
+    pub fn now() -> Ts {
+        Ts(chrono::Utc::now().timestamp_millis())
+    }
+}
+
+/// An e-mail address of a user; addresses are stored lower-cased.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email {
+    pub address: String,
+    #[serde(default)]
+    pub verified: bool,
+}
+
+/// The account roles Palaver knows about.
+pub mod roles {
+    pub const ADMIN: &str = "admin";
+    pub const USER: &str = "user";
+    pub const BOT: &str = "bot";
+    /// Room-scoped role held through a subscription.
+    pub const OWNER: &str = "owner";
+    pub const MODERATOR: &str = "moderator";
+    pub const ALL: [&str; 3] = [ADMIN, USER, BOT];
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub username: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub emails: Vec<Email>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    pub active: bool,
+    /// `user` or `bot`, as Rocket.Chat's `type`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: Ts,
+    #[serde(rename = "_updatedAt")]
+    pub updated_at: Ts,
+    #[serde(rename = "lastLogin", default, skip_serializing_if = "Option::is_none")]
+    pub last_login: Option<Ts>,
+    #[serde(rename = "requirePasswordChange", default)]
+    pub require_password_change: bool,
+}
+
+impl User {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+    pub fn is_admin(&self) -> bool {
+        self.has_role(roles::ADMIN)
+    }
+    pub fn as_ref(&self) -> UserRef {
+        UserRef {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            name: Some(self.name.clone()),
+        }
+    }
+}
+
+/// The short user reference embedded in rooms, subscriptions and messages (`u`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A login or personal access token. Only the SHA-256 of the token is ever stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginToken {
+    /// base64 (standard) of SHA-256 of the token, as Rocket.Chat's `hashedToken`.
+    pub hashed: String,
+    pub user_id: String,
+    pub created_at: Ts,
+    pub expires_at: Option<Ts>,
+    /// `None` for a login session, `Some(name)` for a personal access token.
+    pub personal_name: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RoomType {
+    /// Public channel.
+    #[serde(rename = "c")]
+    Channel,
+    /// Private group.
+    #[serde(rename = "p")]
+    Group,
+    /// Direct message.
+    #[serde(rename = "d")]
+    Direct,
+}
+
+impl RoomType {
+    pub fn code(self) -> &'static str {
+        match self {
+            RoomType::Channel => "c",
+            RoomType::Group => "p",
+            RoomType::Direct => "d",
+        }
+    }
+    pub fn from_code(code: &str) -> Option<RoomType> {
+        match code {
+            "c" => Some(RoomType::Channel),
+            "p" => Some(RoomType::Group),
+            "d" => Some(RoomType::Direct),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Room {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub t: RoomType,
+    /// Unique (case-insensitively) among channels and groups; absent for DMs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fname: Option<String>,
+    /// The creator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub u: Option<UserRef>,
+    #[serde(rename = "usersCount")]
+    pub users_count: i64,
+    pub msgs: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lm: Option<Ts>,
+    #[serde(
+        rename = "lastMessage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_message: Option<Box<Message>>,
+    #[serde(default)]
+    pub ro: bool,
+    #[serde(default)]
+    pub default: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Members' usernames and ids, kept for direct messages as Rocket.Chat does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usernames: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uids: Option<Vec<String>>,
+    pub ts: Ts,
+    #[serde(rename = "_updatedAt")]
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub rid: String,
+    pub u: UserRef,
+    /// Room name, or for a DM the other member's username.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fname: Option<String>,
+    pub t: RoomType,
+    pub open: bool,
+    pub alert: bool,
+    pub unread: i64,
+    #[serde(rename = "userMentions", default)]
+    pub user_mentions: i64,
+    #[serde(rename = "groupMentions", default)]
+    pub group_mentions: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ls: Option<Ts>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    pub ts: Ts,
+    #[serde(rename = "_updatedAt")]
+    pub updated_at: Ts,
+}
+
+/// A subscription that was removed (leave, kick, room deleted), kept so that clients
+/// syncing with `updatedSince` learn about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedSubscription {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub rid: String,
+    #[serde(rename = "_deletedAt")]
+    pub deleted_at: Ts,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub usernames: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub rid: String,
+    pub msg: String,
+    pub ts: Ts,
+    pub u: UserRef,
+    #[serde(rename = "_updatedAt")]
+    pub updated_at: Ts,
+    /// System message type (`uj` user joined, `ul` left, `au` added, `ru` removed, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t: Option<String>,
+    #[serde(rename = "editedAt", default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Ts>,
+    #[serde(rename = "editedBy", default, skip_serializing_if = "Option::is_none")]
+    pub edited_by: Option<UserRef>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reactions: BTreeMap<String, Reaction>,
+    /// Thread parent id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmid: Option<String>,
+    /// Number of thread replies (on a thread parent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcount: Option<i64>,
+    /// Time of the last thread reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tlm: Option<Ts>,
+    /// Ids of users who replied in the thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<serde_json::Value>,
+    /// Set for messages from bots/integrations (e.g. `{"i": "<app id>"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserRef>,
+    #[serde(
+        rename = "customFields",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub custom_fields: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groupable: Option<bool>,
+}
+
+/// What committing a new message does besides storing it; applied atomically with it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PostEffects {
+    /// Users mentioned by name: their subscriptions' `userMentions` go up.
+    pub mentioned_user_ids: Vec<String>,
+    /// `@all`/`@here`: every other member's `groupMentions` goes up.
+    pub group_mention: bool,
+}
+
+/// A server setting (`settings.public` and friends).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Setting {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub value: serde_json::Value,
+    pub public: bool,
+}

@@ -1,0 +1,496 @@
+//! MongoDB backend (the official `mongodb` driver, 3.x).
+//!
+//! # Layout
+//!
+//! One collection per record kind, `_id` = the record's id (a string):
+//! `users` (plus `usernameKey`, the lower-cased username, `emailKeys`, the lower-cased
+//! addresses, and `passwordHash`), `login_tokens` (`_id` = the hashed token),
+//! `rooms` (plus `nameKey`, the lower-cased name, only when the room has a name),
+//! `subscriptions`, `subscriptions_removed` (tombstones), `messages` and `settings`.
+//! Timestamps are int64 milliseconds, so range queries and sorts work on them.
+//! Uniqueness is enforced by indexes created idempotently at start-up; duplicate-key
+//! errors (11000) are mapped to [`StoreError::Conflict`] by the index they name.
+//!
+//! # Atomicity
+//!
+//! Multi-document transactions need a replica set, serialize badly on the hot
+//! documents (every message of a room bumps the same room document, so concurrent
+//! transactions would abort on write conflicts and retry) and are not available on
+//! a standalone `mongod`. This backend therefore uses **no** transactions. Every
+//! operation is built from single-document atomic writes (`$inc`, `$max`,
+//! `$addToSet`, `$pull`, conditional updates), ordered so that the first write is the
+//! commit point of the operation and the rest are derived effects:
+//!
+//! - `insert_message` inserts the message first (a duplicate id stops everything),
+//!   then bumps the room, the thread parent and the members' subscriptions with
+//!   atomic update operators. Concurrent posts never lose an increment; a crash (or
+//!   a lost connection) between the steps can leave a counter behind, never a
+//!   counter ahead of the messages.
+//! - `create_room` inserts the room, then its subscriptions; if those fail the room
+//!   and the subscriptions already inserted are removed again (compensation).
+//! - `delete_room` writes the tombstones, deletes subscriptions and messages, and
+//!   removes the room document last, so a failure midway can be retried.
+//!
+//! Writes use write concern `majority` with journaling (unless the URI names its own
+//! write concern), so an acknowledged write is durable.
+
+mod messages;
+mod rooms;
+mod users;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mongodb::bson::{self, doc, Bson, Document};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
+use mongodb::{Client, Collection, Database, IndexModel};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{Direction, Page, Store, StoreError, StoreResult};
+
+const USERS: &str = "users";
+const TOKENS: &str = "login_tokens";
+const ROOMS: &str = "rooms";
+const SUBSCRIPTIONS: &str = "subscriptions";
+const REMOVED_SUBSCRIPTIONS: &str = "subscriptions_removed";
+const MESSAGES: &str = "messages";
+const SETTINGS: &str = "settings";
+
+/// Index names; duplicate-key errors are attributed by these.
+const IDX_USERNAME: &str = "uniq_username";
+const IDX_EMAIL: &str = "uniq_email";
+const IDX_ROOM_NAME: &str = "uniq_room_name";
+const IDX_MEMBER: &str = "uniq_member";
+const IDX_ID: &str = "_id_";
+
+/// MongoDB's duplicate-key error code.
+const DUPLICATE_KEY: i32 = 11000;
+
+pub struct MongoStore {
+    client: Client,
+    database: String,
+    users: Collection<Document>,
+    tokens: Collection<Document>,
+    rooms: Collection<Document>,
+    subs: Collection<Document>,
+    removed: Collection<Document>,
+    messages: Collection<Document>,
+    settings: Collection<Document>,
+}
+
+/// The database named by the URI's path (`mongodb://h:1/chat?x=y` → `chat`), if any.
+pub fn database_from_uri(uri: &str) -> Option<String> {
+    let rest = uri
+        .strip_prefix("mongodb://")
+        .or_else(|| uri.strip_prefix("mongodb+srv://"))
+        .unwrap_or(uri);
+    // The host list ends at the first `/` (or at `?` when there is no path).
+    let slash = rest.find('/')?;
+    if let Some(q) = rest.find('?') {
+        if q < slash {
+            return None;
+        }
+    }
+    let path = &rest[slash + 1..];
+    let name = path.split('?').next().unwrap_or_default();
+    let name = percent_decode(name);
+    if name.is_empty() {
+        None
+    } else {
+        Some(name)
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl MongoStore {
+    /// Connects, pings the server and creates the indexes (idempotently).
+    pub async fn connect(uri: &str, database: &str) -> StoreResult<MongoStore> {
+        let mut options = ClientOptions::parse(uri)
+            .await
+            .map_err(|e| StoreError::Backend(format!("invalid MongoDB URI: {e}")))?;
+        if options.write_concern.is_none() {
+            options.write_concern = Some(
+                WriteConcern::builder()
+                    .w(Acknowledgment::Majority)
+                    .journal(true)
+                    .build(),
+            );
+        } else {
+            tracing::info!(
+                write_concern = ?options.write_concern,
+                "using the write concern named by the MongoDB URI"
+            );
+        }
+        if options.server_selection_timeout.is_none() {
+            options.server_selection_timeout = Some(Duration::from_secs(15));
+        }
+        if options.app_name.is_none() {
+            options.app_name = Some("palaver".into());
+        }
+        let client = Client::with_options(options)
+            .map_err(|e| StoreError::Backend(format!("MongoDB client: {e}")))?;
+        let db = client.database(database);
+        db.run_command(doc! { "ping": 1 })
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot reach MongoDB: {e}")))?;
+        let store = MongoStore::new(client, &db, database);
+        store.create_indexes().await?;
+        tracing::info!(database, "mongodb storage open");
+        Ok(store)
+    }
+
+    fn new(client: Client, db: &Database, database: &str) -> MongoStore {
+        MongoStore {
+            users: db.collection(USERS),
+            tokens: db.collection(TOKENS),
+            rooms: db.collection(ROOMS),
+            subs: db.collection(SUBSCRIPTIONS),
+            removed: db.collection(REMOVED_SUBSCRIPTIONS),
+            messages: db.collection(MESSAGES),
+            settings: db.collection(SETTINGS),
+            database: database.to_string(),
+            client,
+        }
+    }
+
+    async fn create_indexes(&self) -> StoreResult<()> {
+        fn index(keys: Document, name: &str) -> IndexModel {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().name(name.to_string()).build())
+                .build()
+        }
+        fn unique(keys: Document, name: &str) -> IndexModel {
+            IndexModel::builder()
+                .keys(keys)
+                .options(
+                    IndexOptions::builder()
+                        .name(name.to_string())
+                        .unique(true)
+                        .build(),
+                )
+                .build()
+        }
+        let plan: Vec<(&Collection<Document>, Vec<IndexModel>)> = vec![
+            (
+                &self.users,
+                vec![
+                    unique(doc! { "usernameKey": 1 }, IDX_USERNAME),
+                    // `emailKeys` is absent for users without addresses.
+                    IndexModel::builder()
+                        .keys(doc! { "emailKeys": 1 })
+                        .options(
+                            IndexOptions::builder()
+                                .name(IDX_EMAIL.to_string())
+                                .unique(true)
+                                .sparse(true)
+                                .build(),
+                        )
+                        .build(),
+                    index(doc! { "createdAt": 1 }, "by_created"),
+                ],
+            ),
+            (&self.tokens, vec![index(doc! { "user_id": 1 }, "by_user")]),
+            (
+                &self.rooms,
+                vec![
+                    // Only rooms with a name take part in the namespace.
+                    IndexModel::builder()
+                        .keys(doc! { "nameKey": 1 })
+                        .options(
+                            IndexOptions::builder()
+                                .name(IDX_ROOM_NAME.to_string())
+                                .unique(true)
+                                .partial_filter_expression(
+                                    doc! { "nameKey": { "$type": "string" } },
+                                )
+                                .build(),
+                        )
+                        .build(),
+                    index(doc! { "t": 1, "nameKey": 1 }, "by_type_name"),
+                ],
+            ),
+            (
+                &self.subs,
+                vec![
+                    unique(doc! { "rid": 1, "u._id": 1 }, IDX_MEMBER),
+                    index(doc! { "u._id": 1, "_updatedAt": 1 }, "by_user_updated"),
+                    index(doc! { "rid": 1, "usernameKey": 1 }, "by_room_username"),
+                ],
+            ),
+            (
+                &self.removed,
+                vec![index(doc! { "uid": 1, "_deletedAt": 1 }, "by_user_deleted")],
+            ),
+            (
+                &self.messages,
+                vec![
+                    index(doc! { "rid": 1, "ts": 1 }, "by_room_ts"),
+                    index(doc! { "tmid": 1, "ts": 1 }, "by_thread_ts"),
+                ],
+            ),
+        ];
+        for (coll, models) in plan {
+            coll.create_indexes(models).await.map_err(|e| {
+                StoreError::Backend(format!(
+                    "creating indexes on {}.{}: {e}",
+                    self.database,
+                    coll.name()
+                ))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    fn backend_name(&self) -> &'static str {
+        "mongodb"
+    }
+
+    async fn close(&self) -> StoreResult<()> {
+        // Ends the sessions and closes the pools; in-flight operations elsewhere fail
+        // with a shutdown error instead of hanging.
+        self.client.clone().shutdown().immediate(true).await;
+        tracing::info!(database = %self.database, "mongodb storage closed");
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Helpers shared by the submodules.
+
+/// `Backend` error for a failed driver call.
+pub(crate) fn backend(op: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("mongodb {op}: {e}"))
+}
+
+/// Adds the operation name to driver errors.
+pub(crate) trait Ctx<T> {
+    fn ctx(self, op: &str) -> StoreResult<T>;
+}
+
+impl<T> Ctx<T> for Result<T, mongodb::error::Error> {
+    fn ctx(self, op: &str) -> StoreResult<T> {
+        self.map_err(|e| backend(op, e))
+    }
+}
+
+/// The server's message if `e` is a duplicate-key error.
+fn duplicate_key_message(e: &mongodb::error::Error) -> Option<&str> {
+    match e.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(we)) if we.code == DUPLICATE_KEY => {
+            Some(we.message.as_str())
+        }
+        ErrorKind::InsertMany(im) => im
+            .write_errors
+            .as_ref()?
+            .iter()
+            .find(|we| we.code == DUPLICATE_KEY)
+            .map(|we| we.message.as_str()),
+        ErrorKind::Command(ce) if ce.code == DUPLICATE_KEY => Some(ce.message.as_str()),
+        _ => None,
+    }
+}
+
+/// The index named by a duplicate-key message (`... index: uniq_username dup key: ...`).
+fn duplicate_index(message: &str) -> Option<&str> {
+    let start = message.find("index: ")? + "index: ".len();
+    message[start..].split_whitespace().next()
+}
+
+/// Maps a write error: duplicate keys on one of `indexes` become `Conflict(name)`
+/// (an unknown index becomes `Conflict(fallback)`); anything else is `Backend`.
+pub(crate) fn write_error(
+    op: &str,
+    e: mongodb::error::Error,
+    indexes: &[(&str, &'static str)],
+    fallback: &'static str,
+) -> StoreError {
+    match duplicate_key_message(&e) {
+        Some(message) => {
+            let index = duplicate_index(message).unwrap_or_default();
+            let what = indexes
+                .iter()
+                .find(|(name, _)| *name == index)
+                .map(|(_, what)| *what)
+                .unwrap_or(fallback);
+            tracing::debug!(op, index, what, "duplicate key");
+            StoreError::Conflict(what)
+        }
+        None => backend(op, e),
+    }
+}
+
+/// Whether `e` is a duplicate-key error.
+pub(crate) fn is_duplicate(e: &mongodb::error::Error) -> bool {
+    duplicate_key_message(e).is_some()
+}
+
+pub(crate) fn to_doc<T: Serialize>(value: &T, what: &str) -> StoreResult<Document> {
+    bson::to_document(value).map_err(|e| StoreError::Backend(format!("encoding {what}: {e}")))
+}
+
+pub(crate) fn from_doc<T: DeserializeOwned>(doc: Document, what: &str) -> StoreResult<T> {
+    bson::from_document(doc).map_err(|e| StoreError::Backend(format!("corrupt {what} record: {e}")))
+}
+
+/// Collects a cursor of documents into records.
+pub(crate) async fn collect<T: DeserializeOwned>(
+    mut cursor: mongodb::Cursor<Document>,
+    what: &str,
+) -> StoreResult<Vec<T>> {
+    let mut out = Vec::new();
+    while cursor.advance().await.ctx(what)? {
+        let raw = cursor.current();
+        let doc = Document::try_from(raw)
+            .map_err(|e| StoreError::Backend(format!("corrupt {what} record: {e}")))?;
+        out.push(from_doc(doc, what)?);
+    }
+    Ok(out)
+}
+
+/// `$set` every field of `new` but `_id` and `keep`, `$unset` every field of
+/// `optional` that `new` lacks: replaces a record's content in place while leaving
+/// the `keep` fields (and any field not named) as stored.
+pub(crate) fn set_unset(mut new: Document, optional: &[&str], keep: &[&str]) -> Document {
+    new.remove("_id");
+    for k in keep {
+        new.remove(*k);
+    }
+    let mut unset = Document::new();
+    for field in optional {
+        if !keep.contains(field) && !new.contains_key(*field) {
+            unset.insert(*field, "");
+        }
+    }
+    let mut update = doc! { "$set": new };
+    if !unset.is_empty() {
+        update.insert("$unset", unset);
+    }
+    update
+}
+
+/// A case-insensitive substring match of `text` (regex metacharacters escaped).
+pub(crate) fn substring(text: &str) -> Bson {
+    let mut pattern = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '^'
+                | '$'
+                | '.'
+                | '|'
+                | '?'
+                | '*'
+                | '+'
+                | '('
+                | ')'
+                | '['
+                | ']'
+                | '{'
+                | '}'
+                | '-'
+                | '#'
+                | '/'
+        ) {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    Bson::RegularExpression(bson::Regex {
+        pattern,
+        options: "i".into(),
+    })
+}
+
+pub(crate) fn sort_dir(dir: Direction) -> i32 {
+    match dir {
+        Direction::Asc => 1,
+        Direction::Desc => -1,
+    }
+}
+
+/// The `find` limit of a page. A page of `count` 0 holds no items (as SQL's
+/// `LIMIT 0`); callers must not query then, since a MongoDB limit of 0 means "all".
+pub(crate) fn page_limit(page: Page) -> i64 {
+    i64::try_from(page.count).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_from_uris() {
+        assert_eq!(
+            database_from_uri("mongodb://h:1/chat?x=y"),
+            Some("chat".into())
+        );
+        assert_eq!(database_from_uri("mongodb://h:1/chat"), Some("chat".into()));
+        assert_eq!(database_from_uri("mongodb://h:1"), None);
+        assert_eq!(database_from_uri("mongodb://h:1/"), None);
+        assert_eq!(database_from_uri("mongodb://h:1/?replicaSet=rs"), None);
+        assert_eq!(database_from_uri("mongodb://h:1?replicaSet=rs"), None);
+        assert_eq!(
+            database_from_uri("mongodb://u:p%40ss@h1:1,h2:2/db1?authSource=admin"),
+            Some("db1".into())
+        );
+        assert_eq!(
+            database_from_uri("mongodb+srv://cluster.example.com/prod"),
+            Some("prod".into())
+        );
+        assert_eq!(
+            database_from_uri("mongodb://h/my%2Ddb"),
+            Some("my-db".into())
+        );
+    }
+
+    #[test]
+    fn finds_the_duplicate_index() {
+        let msg = "E11000 duplicate key error collection: exp.users index: uniq_username \
+                   dup key: { usernameKey: \"a\" }";
+        assert_eq!(duplicate_index(msg), Some("uniq_username"));
+        assert_eq!(duplicate_index("no index here"), None);
+    }
+
+    #[test]
+    fn escapes_regex_metacharacters() {
+        let Bson::RegularExpression(re) = substring("a.b*(c)") else {
+            panic!("not a regex");
+        };
+        assert_eq!(re.pattern, "a\\.b\\*\\(c\\)");
+        assert_eq!(re.options, "i");
+    }
+
+    #[test]
+    fn set_unset_keeps_and_clears_fields() {
+        let update = set_unset(
+            doc! { "_id": "x", "a": 1, "keep": 2 },
+            &["a", "b", "keep"],
+            &["keep"],
+        );
+        assert_eq!(update, doc! { "$set": { "a": 1 }, "$unset": { "b": "" } });
+    }
+}

@@ -1,0 +1,367 @@
+//! Messages on MongoDB: the post path (message, then room, thread parent and
+//! members' counters with atomic update operators), edits, reactions, deletes and
+//! history.
+
+use async_trait::async_trait;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::options::ReturnDocument;
+
+use super::{
+    backend, collect, from_doc, page_limit, set_unset, to_doc, write_error, Ctx, MongoStore, IDX_ID,
+};
+use crate::store::{
+    HistoryQuery, Listing, Message, MessageStore, Page, PostEffects, StoreResult, Ts,
+};
+
+/// Fields of a message document that may be absent.
+const MESSAGE_OPTIONAL: &[&str] = &[
+    "t",
+    "editedAt",
+    "editedBy",
+    "reactions",
+    "tmid",
+    "tcount",
+    "tlm",
+    "replies",
+    "alias",
+    "emoji",
+    "avatar",
+    "attachments",
+    "bot",
+    "mentions",
+    "customFields",
+];
+/// What an edit keeps from the stored copy.
+const EDIT_KEEPS: &[&str] = &["tcount", "tlm", "replies", "reactions"];
+
+/// A reaction name usable as a field name in an update path.
+fn storable_emoji(emoji: &str) -> bool {
+    !emoji.is_empty() && !emoji.contains('.') && !emoji.starts_with('$') && !emoji.contains('\0')
+}
+
+fn usernames_of(doc: &Document, emoji: &str) -> Option<usize> {
+    let reaction = doc
+        .get_document("reactions")
+        .ok()?
+        .get_document(emoji)
+        .ok()?;
+    reaction.get_array("usernames").ok().map(Vec::len)
+}
+
+impl MongoStore {
+    async fn find_message(&self, filter: Document) -> StoreResult<Option<Message>> {
+        self.messages
+            .find_one(filter)
+            .await
+            .ctx("find message")?
+            .map(|d| from_doc(d, "message"))
+            .transpose()
+    }
+
+    async fn list_messages(
+        &self,
+        filter: Document,
+        sort: Document,
+        offset: u64,
+        count: u64,
+    ) -> StoreResult<Listing<Message>> {
+        let total = self
+            .messages
+            .count_documents(filter.clone())
+            .await
+            .ctx("count messages")?;
+        if count == 0 {
+            return Ok(Listing {
+                items: Vec::new(),
+                total,
+            });
+        }
+        let cursor = self
+            .messages
+            .find(filter)
+            .sort(sort)
+            .skip(offset)
+            .limit(page_limit(Page::new(offset, count)))
+            .await
+            .ctx("list messages")?;
+        Ok(Listing {
+            items: collect(cursor, "message").await?,
+            total,
+        })
+    }
+
+    /// Points the room's `lastMessage` at the newest remaining message, if it was the
+    /// (now deleted) message `gone`.
+    async fn replace_last_message(&self, rid: &str, gone: &str) -> StoreResult<()> {
+        let is_last = self
+            .rooms
+            .find_one(doc! { "_id": rid, "lastMessage._id": gone })
+            .projection(doc! { "_id": 1 })
+            .await
+            .ctx("find room of message")?
+            .is_some();
+        if !is_last {
+            return Ok(());
+        }
+        let latest = self
+            .messages
+            .find_one(doc! { "rid": rid })
+            .sort(doc! { "ts": -1, "_id": -1 })
+            .await
+            .ctx("find latest message")?;
+        let update = match latest {
+            Some(latest) => doc! { "$set": { "lastMessage": latest } },
+            None => doc! { "$unset": { "lastMessage": "" } },
+        };
+        // Only if no newer post replaced it meanwhile.
+        self.rooms
+            .update_one(doc! { "_id": rid, "lastMessage._id": gone }, update)
+            .await
+            .ctx("refresh last message")?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MessageStore for MongoStore {
+    async fn insert_message(&self, msg: &Message, effects: &PostEffects) -> StoreResult<()> {
+        let doc = to_doc(msg, "message")?;
+        let ts = msg.ts.0;
+        // The commit point: everything below is derived from this message.
+        self.messages
+            .insert_one(doc.clone())
+            .await
+            .map_err(|e| write_error("insert message", e, &[(IDX_ID, "id")], "id"))?;
+
+        // Room counters; `lastMessage` only moves forward in time. One round trip in
+        // the usual case (the new message is the newest).
+        let counters = doc! { "$inc": { "msgs": 1_i64 }, "$max": { "lm": ts, "_updatedAt": ts } };
+        let mut with_last = counters.clone();
+        with_last.insert("$set", doc! { "lastMessage": doc });
+        let newest = self
+            .rooms
+            .update_one(
+                doc! { "_id": &msg.rid, "$or": [
+                    { "lastMessage.ts": { "$lte": ts } },
+                    { "lastMessage": { "$exists": false } },
+                ] },
+                with_last,
+            )
+            .await
+            .ctx("update room after post")?;
+        if newest.matched_count == 0 {
+            self.rooms
+                .update_one(doc! { "_id": &msg.rid }, counters)
+                .await
+                .ctx("update room after post")?;
+        }
+
+        if let Some(tmid) = &msg.tmid {
+            self.messages
+                .update_one(
+                    doc! { "_id": tmid },
+                    doc! {
+                        "$inc": { "tcount": 1_i64 },
+                        "$max": { "tlm": ts },
+                        "$addToSet": { "replies": &msg.u.id },
+                    },
+                )
+                .await
+                .ctx("update thread parent")?;
+        }
+
+        self.subs
+            .update_many(
+                doc! { "rid": &msg.rid, "u._id": { "$ne": &msg.u.id } },
+                doc! {
+                    "$inc": {
+                        "unread": 1_i64,
+                        "groupMentions": i64::from(effects.group_mention),
+                    },
+                    "$set": { "alert": true, "open": true },
+                    "$max": { "_updatedAt": ts },
+                },
+            )
+            .await
+            .ctx("update subscriptions after post")?;
+        let mentioned: Vec<&str> = effects
+            .mentioned_user_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| *id != msg.u.id)
+            .collect();
+        if !mentioned.is_empty() {
+            self.subs
+                .update_many(
+                    doc! { "rid": &msg.rid, "u._id": { "$in": mentioned } },
+                    doc! { "$inc": { "userMentions": 1_i64 } },
+                )
+                .await
+                .ctx("update mentions after post")?;
+        }
+        Ok(())
+    }
+
+    async fn message(&self, id: &str) -> StoreResult<Option<Message>> {
+        self.find_message(doc! { "_id": id }).await
+    }
+
+    async fn update_message(&self, msg: &Message) -> StoreResult<bool> {
+        // `$set`/`$unset` leaves the thread counters and reactions as stored, even if
+        // they changed since the caller read the message.
+        let update = set_unset(to_doc(msg, "message")?, MESSAGE_OPTIONAL, EDIT_KEEPS);
+        let updated = self
+            .messages
+            .find_one_and_update(doc! { "_id": &msg.id }, update)
+            .return_document(ReturnDocument::After)
+            .await
+            .ctx("update message")?;
+        let Some(updated) = updated else {
+            return Ok(false);
+        };
+        // Keep the room's copy of its last message in step with the edit.
+        self.rooms
+            .update_one(
+                doc! { "_id": &msg.rid, "lastMessage._id": &msg.id },
+                doc! { "$set": { "lastMessage": updated } },
+            )
+            .await
+            .ctx("refresh last message")?;
+        Ok(true)
+    }
+
+    async fn set_reaction(
+        &self,
+        id: &str,
+        emoji: &str,
+        username: &str,
+        react: bool,
+        updated_at: Ts,
+    ) -> StoreResult<Option<Message>> {
+        if !storable_emoji(emoji) {
+            return Err(backend(
+                "set reaction",
+                format!("reaction name {emoji:?} cannot be stored (empty, '.' or leading '$')"),
+            ));
+        }
+        let path = format!("reactions.{emoji}.usernames");
+        let change = if react { "$addToSet" } else { "$pull" };
+        let after = self
+            .messages
+            .find_one_and_update(
+                doc! { "_id": id },
+                doc! { change: { &path: username }, "$set": { "_updatedAt": updated_at.0 } },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .ctx("set reaction")?;
+        let Some(after) = after else {
+            return Ok(None);
+        };
+        if react || usernames_of(&after, emoji) != Some(0) {
+            return from_doc(after, "message").map(Some);
+        }
+        // The last user took their reaction back: drop the emoji, unless someone
+        // reacted again in between.
+        let cleaned = self
+            .messages
+            .find_one_and_update(
+                doc! { "_id": id, &path: { "$size": 0 } },
+                doc! { "$unset": { format!("reactions.{emoji}"): "" } },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .ctx("set reaction")?;
+        match cleaned {
+            Some(doc) => from_doc(doc, "message").map(Some),
+            None => self.message(id).await,
+        }
+    }
+
+    async fn delete_message(&self, id: &str) -> StoreResult<bool> {
+        let deleted = self
+            .messages
+            .find_one_and_delete(doc! { "_id": id })
+            .projection(doc! { "_id": 1, "rid": 1, "tmid": 1 })
+            .await
+            .ctx("delete message")?;
+        let Some(deleted) = deleted else {
+            return Ok(false);
+        };
+        if let Ok(tmid) = deleted.get_str("tmid") {
+            self.messages
+                .update_one(
+                    doc! { "_id": tmid, "tcount": { "$gt": 0_i64 } },
+                    doc! { "$inc": { "tcount": -1_i64 } },
+                )
+                .await
+                .ctx("update thread parent")?;
+        }
+        if let Ok(rid) = deleted.get_str("rid") {
+            self.replace_last_message(rid, id).await?;
+        }
+        Ok(true)
+    }
+
+    async fn history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<Listing<Message>> {
+        let mut filter = doc! { "rid": rid };
+        let mut ts = Document::new();
+        let (lt, gt) = if query.inclusive {
+            ("$lte", "$gte")
+        } else {
+            ("$lt", "$gt")
+        };
+        if let Some(latest) = query.latest {
+            ts.insert(lt, latest.0);
+        }
+        if let Some(oldest) = query.oldest {
+            ts.insert(gt, oldest.0);
+        }
+        if !ts.is_empty() {
+            filter.insert("ts", ts);
+        }
+        if query.exclude_thread_replies {
+            // Matches an absent `tmid` too.
+            filter.insert("tmid", Bson::Null);
+        }
+        self.list_messages(
+            filter,
+            doc! { "ts": -1, "_id": -1 },
+            query.offset,
+            query.count,
+        )
+        .await
+    }
+
+    async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Listing<Message>> {
+        self.list_messages(
+            doc! { "tmid": tmid },
+            doc! { "ts": 1, "_id": 1 },
+            page.offset,
+            page.count,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emoji_names_usable_as_fields() {
+        assert!(storable_emoji(":+1:"));
+        assert!(storable_emoji(":smile:"));
+        assert!(!storable_emoji(""));
+        assert!(!storable_emoji(":a.b:"));
+        assert!(!storable_emoji("$x"));
+    }
+
+    #[test]
+    fn counts_reaction_usernames() {
+        let doc = doc! { "reactions": { ":a:": { "usernames": ["x", "y"] }, ":b:": { "usernames": [] } } };
+        assert_eq!(usernames_of(&doc, ":a:"), Some(2));
+        assert_eq!(usernames_of(&doc, ":b:"), Some(0));
+        assert_eq!(usernames_of(&doc, ":c:"), None);
+    }
+}

@@ -1,0 +1,405 @@
+//! Rooms and subscriptions (memberships) on MongoDB.
+
+use async_trait::async_trait;
+use mongodb::bson::{doc, Bson, Document};
+
+use super::{
+    backend, collect, from_doc, page_limit, sort_dir, substring, to_doc, write_error, Ctx,
+    MongoStore, IDX_ID, IDX_MEMBER, IDX_ROOM_NAME,
+};
+use crate::store::{
+    Listing, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort, SortKey, StoreError,
+    StoreResult, Subscription, SubscriptionStore, Ts,
+};
+
+const ROOM_CONFLICTS: &[(&str, &str)] = &[(IDX_ROOM_NAME, "room name"), (IDX_ID, "id")];
+const SUB_CONFLICTS: &[(&str, &str)] = &[(IDX_MEMBER, "subscription"), (IDX_ID, "id")];
+
+fn room_doc(room: &Room) -> StoreResult<Document> {
+    let mut doc = to_doc(room, "room")?;
+    if let Some(name) = &room.name {
+        doc.insert("nameKey", name.to_lowercase());
+    }
+    Ok(doc)
+}
+
+fn sub_doc(sub: &Subscription) -> StoreResult<Document> {
+    let mut doc = to_doc(sub, "subscription")?;
+    doc.insert("usernameKey", sub.u.username.to_lowercase());
+    Ok(doc)
+}
+
+fn tombstone(sub_id: &Bson, rid: &str, uid: &str, at: Ts) -> Document {
+    doc! { "sid": sub_id.clone(), "rid": rid, "uid": uid, "_deletedAt": at.0 }
+}
+
+/// The members' user id of a stored subscription.
+fn member_id(sub: &Document) -> Option<&str> {
+    sub.get_document("u").ok()?.get_str("_id").ok()
+}
+
+impl MongoStore {
+    async fn find_room(&self, filter: Document) -> StoreResult<Option<Room>> {
+        self.rooms
+            .find_one(filter)
+            .await
+            .ctx("find room")?
+            .map(|d| from_doc(d, "room"))
+            .transpose()
+    }
+
+    /// Lowers `usersCount` by one (not below zero) and stamps `_updatedAt`.
+    async fn leave_room_count(&self, rid: &str, at: Ts) -> StoreResult<()> {
+        let lowered = self
+            .rooms
+            .update_one(
+                doc! { "_id": rid, "usersCount": { "$gt": 0_i64 } },
+                doc! { "$inc": { "usersCount": -1_i64 }, "$set": { "_updatedAt": at.0 } },
+            )
+            .await
+            .ctx("lower usersCount")?;
+        if lowered.matched_count == 0 {
+            self.rooms
+                .update_one(doc! { "_id": rid }, doc! { "$set": { "_updatedAt": at.0 } })
+                .await
+                .ctx("lower usersCount")?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RoomStore for MongoStore {
+    async fn create_room(&self, room: &Room, subs: &[Subscription]) -> StoreResult<()> {
+        let room_doc = room_doc(room)?;
+        let sub_docs = subs.iter().map(sub_doc).collect::<StoreResult<Vec<_>>>()?;
+        self.rooms
+            .insert_one(room_doc)
+            .await
+            .map_err(|e| write_error("create room", e, ROOM_CONFLICTS, "id"))?;
+        if sub_docs.is_empty() {
+            return Ok(());
+        }
+        let Err(e) = self.subs.insert_many(sub_docs).await else {
+            return Ok(());
+        };
+        // No transaction: undo the room (and whichever subscriptions made it in).
+        let err = write_error("create room subscriptions", e, SUB_CONFLICTS, "id");
+        let ids: Vec<&str> = subs.iter().map(|s| s.id.as_str()).collect();
+        if let Err(e) = self
+            .subs
+            .delete_many(doc! { "rid": &room.id, "_id": { "$in": ids } })
+            .await
+        {
+            tracing::error!(room = %room.id, error = %e, "undoing a failed room creation");
+        }
+        if let Err(e) = self.rooms.delete_one(doc! { "_id": &room.id }).await {
+            tracing::error!(room = %room.id, error = %e, "undoing a failed room creation");
+        }
+        Err(err)
+    }
+
+    async fn room_by_id(&self, id: &str) -> StoreResult<Option<Room>> {
+        self.find_room(doc! { "_id": id }).await
+    }
+
+    async fn room_by_name(&self, name: &str) -> StoreResult<Option<Room>> {
+        self.find_room(doc! { "nameKey": name.to_lowercase() })
+            .await
+    }
+
+    async fn list_rooms(
+        &self,
+        types: &[RoomType],
+        filter: Option<&str>,
+        sort: Sort,
+        page: Page,
+    ) -> StoreResult<Listing<Room>> {
+        let codes: Vec<&str> = types.iter().map(|t| t.code()).collect();
+        let mut query = doc! { "t": { "$in": codes } };
+        if let Some(text) = filter {
+            query.insert("nameKey", substring(text));
+        }
+        let key = match sort.key {
+            SortKey::Name => "nameKey",
+            SortKey::Ts => "ts",
+            SortKey::UsersCount => "usersCount",
+            SortKey::Msgs => "msgs",
+        };
+        let dir = sort_dir(sort.dir);
+        let total = self
+            .rooms
+            .count_documents(query.clone())
+            .await
+            .ctx("count rooms")?;
+        if page.count == 0 {
+            return Ok(Listing {
+                items: Vec::new(),
+                total,
+            });
+        }
+        let cursor = self
+            .rooms
+            .find(query)
+            .sort(doc! { key: dir, "_id": dir })
+            .skip(page.offset)
+            .limit(page_limit(page))
+            .await
+            .ctx("list rooms")?;
+        Ok(Listing {
+            items: collect(cursor, "room").await?,
+            total,
+        })
+    }
+
+    async fn rooms_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Room>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cursor = self
+            .rooms
+            .find(doc! { "_id": { "$in": ids } })
+            .await
+            .ctx("rooms by ids")?;
+        collect(cursor, "room").await
+    }
+
+    async fn update_room_meta(&self, room: &Room) -> StoreResult<()> {
+        let mut set = doc! {
+            "ro": room.ro,
+            "default": room.default,
+            "_updatedAt": room.updated_at.0,
+        };
+        let mut unset = Document::new();
+        let name_key = room.name.as_ref().map(|n| n.to_lowercase());
+        let texts = [
+            ("name", &room.name),
+            ("nameKey", &name_key),
+            ("fname", &room.fname),
+            ("topic", &room.topic),
+            ("description", &room.description),
+        ];
+        for (field, value) in texts {
+            match value {
+                Some(v) => set.insert(field, v.as_str()),
+                None => unset.insert(field, ""),
+            };
+        }
+        let mut update = doc! { "$set": set };
+        if !unset.is_empty() {
+            update.insert("$unset", unset);
+        }
+        self.rooms
+            .update_one(doc! { "_id": &room.id }, update)
+            .await
+            .map_err(|e| write_error("update room", e, ROOM_CONFLICTS, "id"))?;
+        Ok(())
+    }
+
+    async fn delete_room(&self, id: &str) -> StoreResult<bool> {
+        let now = Ts::now();
+        // Tombstones first, the room document last: a failure midway leaves a state
+        // that a retry completes.
+        let members = self
+            .subs
+            .find(doc! { "rid": id })
+            .projection(doc! { "_id": 1, "u._id": 1 })
+            .await
+            .ctx("list room members")?;
+        let members: Vec<Document> = collect(members, "subscription").await?;
+        let tombstones: Vec<Document> = members
+            .iter()
+            .filter_map(|m| Some(tombstone(m.get("_id")?, id, member_id(m)?, now)))
+            .collect();
+        if !tombstones.is_empty() {
+            self.removed
+                .insert_many(tombstones)
+                .await
+                .ctx("record removed subscriptions")?;
+        }
+        self.subs
+            .delete_many(doc! { "rid": id })
+            .await
+            .ctx("delete room subscriptions")?;
+        self.messages
+            .delete_many(doc! { "rid": id })
+            .await
+            .ctx("delete room messages")?;
+        let deleted = self
+            .rooms
+            .delete_one(doc! { "_id": id })
+            .await
+            .ctx("delete room")?;
+        Ok(deleted.deleted_count > 0)
+    }
+}
+
+#[async_trait]
+impl SubscriptionStore for MongoStore {
+    async fn subscription(&self, rid: &str, user_id: &str) -> StoreResult<Option<Subscription>> {
+        self.subs
+            .find_one(doc! { "rid": rid, "u._id": user_id })
+            .await
+            .ctx("find subscription")?
+            .map(|d| from_doc(d, "subscription"))
+            .transpose()
+    }
+
+    async fn user_subscriptions(
+        &self,
+        user_id: &str,
+        since: Option<Ts>,
+    ) -> StoreResult<Vec<Subscription>> {
+        let mut query = doc! { "u._id": user_id };
+        if let Some(since) = since {
+            query.insert("_updatedAt", doc! { "$gt": since.0 });
+        }
+        let cursor = self
+            .subs
+            .find(query)
+            .sort(doc! { "_updatedAt": 1, "_id": 1 })
+            .await
+            .ctx("list user subscriptions")?;
+        collect(cursor, "subscription").await
+    }
+
+    async fn removed_subscriptions(
+        &self,
+        user_id: &str,
+        since: Ts,
+    ) -> StoreResult<Vec<RemovedSubscription>> {
+        let cursor = self
+            .removed
+            .find(doc! { "uid": user_id, "_deletedAt": { "$gt": since.0 } })
+            .sort(doc! { "_deletedAt": 1, "_id": 1 })
+            .await
+            .ctx("list removed subscriptions")?;
+        let docs: Vec<Document> = collect(cursor, "removed subscription").await?;
+        docs.into_iter()
+            .map(|d| {
+                let corrupt =
+                    |e| StoreError::Backend(format!("corrupt removed subscription record: {e}"));
+                Ok(RemovedSubscription {
+                    id: d.get_str("sid").map_err(corrupt)?.to_string(),
+                    rid: d.get_str("rid").map_err(corrupt)?.to_string(),
+                    deleted_at: Ts(d.get_i64("_deletedAt").map_err(corrupt)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn room_subscriptions(
+        &self,
+        rid: &str,
+        page: Page,
+    ) -> StoreResult<Listing<Subscription>> {
+        let query = doc! { "rid": rid };
+        let total = self
+            .subs
+            .count_documents(query.clone())
+            .await
+            .ctx("count room members")?;
+        if page.count == 0 {
+            return Ok(Listing {
+                items: Vec::new(),
+                total,
+            });
+        }
+        let cursor = self
+            .subs
+            .find(query)
+            .sort(doc! { "usernameKey": 1, "u._id": 1 })
+            .skip(page.offset)
+            .limit(page_limit(page))
+            .await
+            .ctx("list room members")?;
+        Ok(Listing {
+            items: collect(cursor, "subscription").await?,
+            total,
+        })
+    }
+
+    async fn add_subscription(&self, sub: &Subscription) -> StoreResult<bool> {
+        let doc = sub_doc(sub)?;
+        if let Err(e) = self.subs.insert_one(doc).await {
+            return match write_error("add subscription", e, SUB_CONFLICTS, "id") {
+                StoreError::Conflict("subscription") => Ok(false),
+                // Already a member under another subscription id counts as "already".
+                StoreError::Conflict(what) => match self.subscription(&sub.rid, &sub.u.id).await? {
+                    Some(_) => Ok(false),
+                    None => Err(StoreError::Conflict(what)),
+                },
+                other => Err(other),
+            };
+        }
+        self.rooms
+            .update_one(
+                doc! { "_id": &sub.rid },
+                doc! {
+                    "$inc": { "usersCount": 1_i64 },
+                    "$set": { "_updatedAt": sub.updated_at.0 },
+                },
+            )
+            .await
+            .ctx("raise usersCount")?;
+        Ok(true)
+    }
+
+    async fn remove_subscription(&self, rid: &str, user_id: &str) -> StoreResult<bool> {
+        let now = Ts::now();
+        let removed = self
+            .subs
+            .find_one_and_delete(doc! { "rid": rid, "u._id": user_id })
+            .projection(doc! { "_id": 1 })
+            .await
+            .ctx("remove subscription")?;
+        let Some(removed) = removed else {
+            return Ok(false);
+        };
+        let sid = removed
+            .get("_id")
+            .ok_or_else(|| backend("remove subscription", "record without _id"))?;
+        self.removed
+            .insert_one(tombstone(sid, rid, user_id, now))
+            .await
+            .ctx("record removed subscription")?;
+        self.leave_room_count(rid, now).await?;
+        Ok(true)
+    }
+
+    async fn mark_read(&self, rid: &str, user_id: &str, ls: Ts) -> StoreResult<bool> {
+        let result = self
+            .subs
+            .update_one(
+                doc! { "rid": rid, "u._id": user_id },
+                doc! { "$set": {
+                    "unread": 0_i64,
+                    "alert": false,
+                    "userMentions": 0_i64,
+                    "groupMentions": 0_i64,
+                    "ls": ls.0,
+                    "_updatedAt": ls.0,
+                } },
+            )
+            .await
+            .ctx("mark read")?;
+        Ok(result.matched_count > 0)
+    }
+
+    async fn set_subscription_open(
+        &self,
+        rid: &str,
+        user_id: &str,
+        open: bool,
+    ) -> StoreResult<bool> {
+        let result = self
+            .subs
+            .update_one(
+                doc! { "rid": rid, "u._id": user_id },
+                doc! { "$set": { "open": open, "_updatedAt": Ts::now().0 } },
+            )
+            .await
+            .ctx("set subscription open")?;
+        Ok(result.matched_count > 0)
+    }
+}

@@ -1,0 +1,251 @@
+//! Users, login tokens and settings on MongoDB.
+
+use async_trait::async_trait;
+use mongodb::bson::{doc, Document};
+
+use super::{
+    backend, collect, from_doc, is_duplicate, page_limit, set_unset, sort_dir, substring, to_doc,
+    write_error, Ctx, MongoStore, IDX_EMAIL, IDX_ID, IDX_USERNAME,
+};
+use crate::store::{
+    Listing, LoginToken, Page, Setting, SettingStore, Sort, SortKey, StoreResult, TokenStore, User,
+    UserStore,
+};
+
+/// Fields of a user document that may be absent.
+const USER_OPTIONAL: &[&str] = &["lastLogin", "emailKeys"];
+const USER_CONFLICTS: &[(&str, &str)] = &[
+    (IDX_USERNAME, "username"),
+    (IDX_EMAIL, "email"),
+    (IDX_ID, "id"),
+];
+
+/// Keeps the password hash and the lookup keys out of user reads.
+fn user_projection() -> Document {
+    doc! { "passwordHash": 0, "usernameKey": 0, "emailKeys": 0 }
+}
+
+fn user_doc(user: &User) -> StoreResult<Document> {
+    let mut doc = to_doc(user, "user")?;
+    doc.insert("usernameKey", user.username.to_lowercase());
+    let mut keys: Vec<String> = user
+        .emails
+        .iter()
+        .map(|e| e.address.to_lowercase())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    if !keys.is_empty() {
+        doc.insert("emailKeys", keys);
+    }
+    Ok(doc)
+}
+
+impl MongoStore {
+    async fn find_user(&self, filter: Document) -> StoreResult<Option<User>> {
+        self.users
+            .find_one(filter)
+            .projection(user_projection())
+            .await
+            .ctx("find user")?
+            .map(|d| from_doc(d, "user"))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl UserStore for MongoStore {
+    async fn create_user(&self, user: &User, password_hash: Option<&str>) -> StoreResult<()> {
+        let mut doc = user_doc(user)?;
+        if let Some(hash) = password_hash {
+            doc.insert("passwordHash", hash);
+        }
+        self.users
+            .insert_one(doc)
+            .await
+            .map_err(|e| write_error("create user", e, USER_CONFLICTS, "id"))?;
+        Ok(())
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        // `$set`/`$unset` rather than a replacement keeps the password hash.
+        let update = set_unset(user_doc(user)?, USER_OPTIONAL, &[]);
+        self.users
+            .update_one(doc! { "_id": &user.id }, update)
+            .await
+            .map_err(|e| write_error("update user", e, USER_CONFLICTS, "id"))?;
+        Ok(())
+    }
+
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        self.find_user(doc! { "_id": id }).await
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        self.find_user(doc! { "usernameKey": username.to_lowercase() })
+            .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        self.find_user(doc! { "emailKeys": email.to_lowercase() })
+            .await
+    }
+
+    async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>> {
+        let found = self
+            .users
+            .find_one(doc! { "_id": user_id })
+            .projection(doc! { "_id": 0, "passwordHash": 1 })
+            .await
+            .ctx("read password hash")?;
+        Ok(found.and_then(|d| d.get_str("passwordHash").ok().map(str::to_string)))
+    }
+
+    async fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()> {
+        self.users
+            .update_one(
+                doc! { "_id": user_id },
+                doc! { "$set": { "passwordHash": hash } },
+            )
+            .await
+            .ctx("set password hash")?;
+        Ok(())
+    }
+
+    async fn list_users(
+        &self,
+        filter: Option<&str>,
+        sort: Sort,
+        page: Page,
+    ) -> StoreResult<Listing<User>> {
+        let query = match filter {
+            Some(text) => {
+                let re = substring(text);
+                doc! { "$or": [ { "usernameKey": re.clone() }, { "name": re } ] }
+            }
+            None => Document::new(),
+        };
+        let key = match sort.key {
+            SortKey::Ts => "createdAt",
+            _ => "usernameKey",
+        };
+        let dir = sort_dir(sort.dir);
+        let total = self
+            .users
+            .count_documents(query.clone())
+            .await
+            .ctx("count users")?;
+        if page.count == 0 {
+            return Ok(Listing {
+                items: Vec::new(),
+                total,
+            });
+        }
+        let cursor = self
+            .users
+            .find(query)
+            .sort(doc! { key: dir, "_id": dir })
+            .skip(page.offset)
+            .limit(page_limit(page))
+            .projection(user_projection())
+            .await
+            .ctx("list users")?;
+        Ok(Listing {
+            items: collect(cursor, "user").await?,
+            total,
+        })
+    }
+
+    async fn count_users(&self) -> StoreResult<u64> {
+        self.users.count_documents(doc! {}).await.ctx("count users")
+    }
+}
+
+#[async_trait]
+impl TokenStore for MongoStore {
+    async fn insert_token(&self, token: &LoginToken) -> StoreResult<()> {
+        let mut doc = to_doc(token, "login token")?;
+        doc.insert("_id", &token.hashed);
+        self.tokens
+            .insert_one(doc)
+            .await
+            .map_err(|e| write_error("insert token", e, &[], "id"))?;
+        Ok(())
+    }
+
+    async fn token(&self, hashed: &str) -> StoreResult<Option<LoginToken>> {
+        self.tokens
+            .find_one(doc! { "_id": hashed })
+            .await
+            .ctx("find token")?
+            .map(|d| from_doc(d, "login token"))
+            .transpose()
+    }
+
+    async fn delete_token(&self, hashed: &str) -> StoreResult<bool> {
+        let result = self
+            .tokens
+            .delete_one(doc! { "_id": hashed })
+            .await
+            .ctx("delete token")?;
+        Ok(result.deleted_count > 0)
+    }
+
+    async fn delete_user_tokens(&self, user_id: &str) -> StoreResult<u64> {
+        let result = self
+            .tokens
+            .delete_many(doc! { "user_id": user_id })
+            .await
+            .ctx("delete user tokens")?;
+        Ok(result.deleted_count)
+    }
+}
+
+#[async_trait]
+impl SettingStore for MongoStore {
+    async fn settings(&self) -> StoreResult<Vec<Setting>> {
+        let cursor = self
+            .settings
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .ctx("list settings")?;
+        collect(cursor, "setting").await
+    }
+
+    async fn setting(&self, id: &str) -> StoreResult<Option<Setting>> {
+        self.settings
+            .find_one(doc! { "_id": id })
+            .await
+            .ctx("find setting")?
+            .map(|d| from_doc(d, "setting"))
+            .transpose()
+    }
+
+    async fn insert_setting_if_missing(&self, setting: &Setting) -> StoreResult<bool> {
+        let mut doc = to_doc(setting, "setting")?;
+        doc.remove("_id");
+        // An upsert that only sets fields on insert: atomic. Two racing upserts of
+        // the same id may surface as a duplicate key: the other one inserted it.
+        let result = self
+            .settings
+            .update_one(doc! { "_id": &setting.id }, doc! { "$setOnInsert": doc })
+            .upsert(true)
+            .await;
+        match result {
+            Ok(r) => Ok(r.upserted_id.is_some()),
+            Err(e) if is_duplicate(&e) => Ok(false),
+            Err(e) => Err(backend("insert setting", e)),
+        }
+    }
+
+    async fn put_setting(&self, setting: &Setting) -> StoreResult<()> {
+        let doc = to_doc(setting, "setting")?;
+        self.settings
+            .replace_one(doc! { "_id": &setting.id }, doc)
+            .upsert(true)
+            .await
+            .ctx("put setting")?;
+        Ok(())
+    }
+}

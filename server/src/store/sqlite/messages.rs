@@ -1,0 +1,224 @@
+//! Messages on SQLite: the post path (message + room + thread + unread counters in
+//! one transaction), edits, reactions, deletes and history.
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection};
+
+use super::rooms::{load_room, save_room};
+use super::{exec, query_count, query_doc, query_docs, to_json, SqliteStore};
+use crate::store::{
+    HistoryQuery, Listing, Message, MessageStore, Page, PostEffects, StoreResult, Ts,
+};
+
+fn load_message(conn: &Connection, id: &str) -> StoreResult<Option<Message>> {
+    query_doc(conn, "SELECT doc FROM messages WHERE id = ?1", [id])
+}
+
+fn save_message(conn: &Connection, msg: &Message) -> StoreResult<bool> {
+    Ok(exec(
+        conn,
+        "UPDATE messages SET doc = ?2 WHERE id = ?1",
+        params![msg.id, to_json(msg)?],
+    )? > 0)
+}
+
+/// Keeps the room's `lastMessage` in step with an edited or deleted message.
+fn refresh_last_message(conn: &Connection, rid: &str, changed_id: &str) -> StoreResult<()> {
+    let Some(mut room) = load_room(conn, rid)? else {
+        return Ok(());
+    };
+    if room.last_message.as_ref().map(|m| m.id.as_str()) != Some(changed_id) {
+        return Ok(());
+    }
+    let latest: Option<Message> = query_doc(
+        conn,
+        "SELECT doc FROM messages WHERE rid = ?1 ORDER BY ts DESC, rowid DESC LIMIT 1",
+        [rid],
+    )?;
+    room.last_message = latest.map(Box::new);
+    save_room(conn, &room)
+}
+
+fn apply_post(conn: &Connection, msg: &Message, effects: &PostEffects) -> StoreResult<()> {
+    exec(
+        conn,
+        "INSERT INTO messages (id, rid, ts, tmid, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![msg.id, msg.rid, msg.ts.0, msg.tmid, to_json(msg)?],
+    )?;
+    if let Some(mut room) = load_room(conn, &msg.rid)? {
+        room.msgs += 1;
+        room.lm = Some(msg.ts);
+        room.last_message = Some(Box::new(msg.clone()));
+        room.updated_at = msg.ts;
+        save_room(conn, &room)?;
+    }
+    if let Some(tmid) = &msg.tmid {
+        if let Some(mut parent) = load_message(conn, tmid)? {
+            parent.tcount = Some(parent.tcount.unwrap_or(0) + 1);
+            parent.tlm = Some(msg.ts);
+            let replies = parent.replies.get_or_insert_with(Vec::new);
+            if !replies.contains(&msg.u.id) {
+                replies.push(msg.u.id.clone());
+            }
+            save_message(conn, &parent)?;
+        }
+    }
+    let group = i64::from(effects.group_mention);
+    exec(
+        conn,
+        "UPDATE subscriptions SET updated_at = ?3, doc = json_set(doc,
+            '$.unread', json_extract(doc, '$.unread') + 1,
+            '$.groupMentions', coalesce(json_extract(doc, '$.groupMentions'), 0) + ?4,
+            '$.alert', json('true'), '$.open', json('true'), '$._updatedAt', ?3)
+         WHERE rid = ?1 AND uid <> ?2",
+        params![msg.rid, msg.u.id, msg.ts.0, group],
+    )?;
+    for uid in &effects.mentioned_user_ids {
+        if *uid == msg.u.id {
+            continue;
+        }
+        exec(
+            conn,
+            "UPDATE subscriptions SET doc = json_set(doc,
+                '$.userMentions', coalesce(json_extract(doc, '$.userMentions'), 0) + 1)
+             WHERE rid = ?1 AND uid = ?2",
+            params![msg.rid, uid],
+        )?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn insert_message(&self, msg: &Message, effects: &PostEffects) -> StoreResult<()> {
+        let (msg, effects) = (msg.clone(), effects.clone());
+        self.write(move |conn| apply_post(conn, &msg, &effects))
+            .await
+    }
+
+    async fn message(&self, id: &str) -> StoreResult<Option<Message>> {
+        let id = id.to_string();
+        self.read(move |conn| load_message(conn, &id)).await
+    }
+
+    async fn update_message(&self, msg: &Message) -> StoreResult<bool> {
+        let mut msg = msg.clone();
+        self.write(move |conn| {
+            let Some(stored) = load_message(conn, &msg.id)? else {
+                return Ok(false);
+            };
+            msg.tcount = stored.tcount;
+            msg.tlm = stored.tlm;
+            msg.replies = stored.replies;
+            msg.reactions = stored.reactions;
+            save_message(conn, &msg)?;
+            refresh_last_message(conn, &msg.rid, &msg.id)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn set_reaction(
+        &self,
+        id: &str,
+        emoji: &str,
+        username: &str,
+        react: bool,
+        updated_at: Ts,
+    ) -> StoreResult<Option<Message>> {
+        let (id, emoji, username) = (id.to_string(), emoji.to_string(), username.to_string());
+        self.write(move |conn| {
+            let Some(mut msg) = load_message(conn, &id)? else {
+                return Ok(None);
+            };
+            let entry = msg.reactions.entry(emoji.clone()).or_default();
+            let has = entry.usernames.iter().any(|u| *u == username);
+            if react && !has {
+                entry.usernames.push(username);
+            } else if !react && has {
+                entry.usernames.retain(|u| *u != username);
+            }
+            if entry.usernames.is_empty() {
+                msg.reactions.remove(&emoji);
+            }
+            msg.updated_at = updated_at;
+            save_message(conn, &msg)?;
+            Ok(Some(msg))
+        })
+        .await
+    }
+
+    async fn delete_message(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.write(move |conn| {
+            let Some(msg) = load_message(conn, &id)? else {
+                return Ok(false);
+            };
+            exec(conn, "DELETE FROM messages WHERE id = ?1", [&id])?;
+            if let Some(tmid) = &msg.tmid {
+                if let Some(mut parent) = load_message(conn, tmid)? {
+                    parent.tcount = Some((parent.tcount.unwrap_or(0) - 1).max(0));
+                    save_message(conn, &parent)?;
+                }
+            }
+            refresh_last_message(conn, &msg.rid, &msg.id)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<Listing<Message>> {
+        let rid = rid.to_string();
+        let q = query.clone();
+        self.read(move |conn| {
+            let (lt, gt) = if q.inclusive {
+                ("<=", ">=")
+            } else {
+                ("<", ">")
+            };
+            let threads = if q.exclude_thread_replies {
+                " AND tmid IS NULL"
+            } else {
+                ""
+            };
+            let filter = format!(
+                "rid = ?1 AND (?2 IS NULL OR ts {lt} ?2) AND (?3 IS NULL OR ts {gt} ?3){threads}"
+            );
+            let bounds = (q.latest.map(|t| t.0), q.oldest.map(|t| t.0));
+            let total = query_count(
+                conn,
+                &format!("SELECT count(*) FROM messages WHERE {filter}"),
+                params![rid, bounds.0, bounds.1],
+            )?;
+            let items = query_docs(
+                conn,
+                &format!(
+                    "SELECT doc FROM messages WHERE {filter} ORDER BY ts DESC, rowid DESC
+                     LIMIT ?4 OFFSET ?5"
+                ),
+                params![rid, bounds.0, bounds.1, q.count as i64, q.offset as i64],
+            )?;
+            Ok(Listing { items, total })
+        })
+        .await
+    }
+
+    async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Listing<Message>> {
+        let tmid = tmid.to_string();
+        self.read(move |conn| {
+            let total = query_count(
+                conn,
+                "SELECT count(*) FROM messages WHERE tmid = ?1",
+                [&tmid],
+            )?;
+            let items = query_docs(
+                conn,
+                "SELECT doc FROM messages WHERE tmid = ?1 ORDER BY ts ASC, rowid ASC
+                 LIMIT ?2 OFFSET ?3",
+                params![tmid, page.count as i64, page.offset as i64],
+            )?;
+            Ok(Listing { items, total })
+        })
+        .await
+    }
+}

@@ -1,0 +1,367 @@
+//! Embedded SQLite backend (rusqlite, bundled).
+//!
+//! Writes go to one dedicated writer thread that *group-commits*: it takes every
+//! write queued at that moment, runs each inside its own savepoint of a single
+//! transaction, commits once (one fsync in WAL mode) and only then answers each
+//! caller. An `Ok` therefore always means "on disk", without paying one fsync per
+//! message. Reads use a small pool of read-only connections on tokio's blocking pool,
+//! so no SQLite call ever runs on an async worker thread.
+//!
+//! Records are stored as JSON documents next to the few columns that are indexed or
+//! unique.
+
+mod messages;
+mod rooms;
+mod schema;
+mod users;
+
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::{oneshot, Semaphore};
+
+use super::{Store, StoreError, StoreResult};
+
+/// Most writes one transaction takes; bounds the latency a batch adds.
+const MAX_BATCH: usize = 512;
+const READERS: usize = 4;
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+enum WriterMsg {
+    Job(Job),
+    Close(oneshot::Sender<()>),
+}
+
+pub struct SqliteStore {
+    writer: Mutex<Option<mpsc::Sender<WriterMsg>>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    read_slots: Arc<Semaphore>,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Maps SQLite uniqueness failures to `Conflict` naming what clashed.
+pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(code, Some(msg)) = &e {
+        if code.code == rusqlite::ErrorCode::ConstraintViolation {
+            let what = if msg.contains("username_key") {
+                "username"
+            } else if msg.contains("user_emails") {
+                "email"
+            } else if msg.contains("name_key") {
+                "room name"
+            } else if msg.contains("subscriptions.rid") {
+                "subscription"
+            } else {
+                "id"
+            };
+            return StoreError::Conflict(what);
+        }
+    }
+    backend(e)
+}
+
+pub(crate) fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(backend)
+}
+
+pub(crate) fn from_json<T: DeserializeOwned>(doc: &str) -> StoreResult<T> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Backend(format!("corrupt record: {e}")))
+}
+
+/// Runs a query whose first column is a JSON document; at most one row.
+pub(crate) fn query_doc<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Option<T>> {
+    let doc: Option<String> = conn
+        .prepare_cached(sql)
+        .map_err(map_err)?
+        .query_row(params, |r| r.get(0))
+        .optional()
+        .map_err(map_err)?;
+    doc.map(|d| from_json(&d)).transpose()
+}
+
+/// Runs a query whose first column is a JSON document; every row.
+pub(crate) fn query_docs<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+    let rows = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(map_err)?;
+    rows.map(|doc| from_json(&doc.map_err(map_err)?)).collect()
+}
+
+/// Runs a query returning one integer (a count).
+pub(crate) fn query_count(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<u64> {
+    let n: i64 = conn
+        .prepare_cached(sql)
+        .map_err(map_err)?
+        .query_row(params, |r| r.get(0))
+        .map_err(map_err)?;
+    Ok(n.max(0) as u64)
+}
+
+/// Executes a statement; returns the number of rows changed.
+pub(crate) fn exec(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<usize> {
+    conn.prepare_cached(sql)
+        .map_err(map_err)?
+        .execute(params)
+        .map_err(map_err)
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` substring pattern.
+pub(crate) fn like_pattern(filter: &str) -> String {
+    let mut out = String::with_capacity(filter.len() + 2);
+    out.push('%');
+    for c in filter.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+fn open_connection(path: &Path, flags: OpenFlags, sync_full: bool) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if sync_full { "FULL" } else { "NORMAL" },
+    )?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and migrates its schema.
+    /// `sync_full` makes every commit survive power loss, not only a process crash.
+    pub async fn open(path: &Path, sync_full: bool) -> StoreResult<SqliteStore> {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path, sync_full))
+            .await
+            .map_err(backend)?
+    }
+
+    fn open_blocking(path: &Path, sync_full: bool) -> StoreResult<SqliteStore> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let mut conn = open_connection(path, OpenFlags::default(), sync_full)
+            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+        schema::migrate(&mut conn)?;
+
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let r = Connection::open_with_flags(path, flags).map_err(backend)?;
+            r.busy_timeout(std::time::Duration::from_secs(10))
+                .map_err(backend)?;
+            readers.push(r);
+        }
+
+        let (tx, rx) = mpsc::channel::<WriterMsg>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(backend)?;
+        tracing::info!(path = %path.display(), sync_full, "sqlite storage open");
+        Ok(SqliteStore {
+            writer: Mutex::new(Some(tx)),
+            readers: Arc::new(Mutex::new(readers)),
+            read_slots: Arc::new(Semaphore::new(READERS)),
+        })
+    }
+
+    /// Runs `f` on the writer connection inside a savepoint; resolves once the
+    /// enclosing transaction has committed.
+    pub(crate) async fn write<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<StoreResult<R>>();
+        let job: Job = Box::new(move |conn: &Connection| {
+            let result = run_in_savepoint(conn, f);
+            Box::new(move |committed: Result<(), String>| {
+                let out = match committed {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Backend(format!("commit failed: {e}"))),
+                };
+                let _ = tx.send(out);
+            })
+        });
+        {
+            let guard = self
+                .writer
+                .lock()
+                .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
+            let sender = guard
+                .as_ref()
+                .ok_or_else(|| StoreError::Backend("storage is closed".into()))?;
+            sender
+                .send(WriterMsg::Job(job))
+                .map_err(|_| StoreError::Backend("storage writer stopped".into()))?;
+        }
+        rx.await
+            .map_err(|_| StoreError::Backend("storage writer stopped".into()))?
+    }
+
+    /// Runs `f` on a pooled read-only connection on the blocking pool.
+    pub(crate) async fn read<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    {
+        let permit = self
+            .read_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(backend)?;
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool
+                .lock()
+                .map_err(|_| StoreError::Backend("reader pool poisoned".into()))?
+                .pop()
+                .ok_or_else(|| StoreError::Backend("no reader connection".into()))?;
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(&conn)))
+                .unwrap_or_else(|_| Err(StoreError::Backend("read panicked".into())));
+            if let Ok(mut pool) = pool.lock() {
+                pool.push(conn);
+            }
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+fn run_in_savepoint<R>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> StoreResult<R>,
+) -> StoreResult<R> {
+    conn.execute_batch("SAVEPOINT job").map_err(backend)?;
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
+        .unwrap_or_else(|_| Err(StoreError::Backend("write panicked".into())));
+    let end = if result.is_ok() {
+        "RELEASE job"
+    } else {
+        "ROLLBACK TO job; RELEASE job"
+    };
+    if let Err(e) = conn.execute_batch(end) {
+        return Err(backend(e));
+    }
+    result
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriterMsg>) {
+    let mut close_reply = None;
+    while let Ok(first) = rx.recv() {
+        let mut batch = Vec::new();
+        match first {
+            WriterMsg::Job(j) => batch.push(j),
+            WriterMsg::Close(reply) => {
+                close_reply = Some(reply);
+                break;
+            }
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(WriterMsg::Job(j)) => batch.push(j),
+                Ok(WriterMsg::Close(reply)) => {
+                    close_reply = Some(reply);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        commit_batch(&conn, batch);
+        if close_reply.is_some() {
+            break;
+        }
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        tracing::warn!(error = %e, "sqlite checkpoint at close failed");
+    }
+    drop(conn);
+    if let Some(reply) = close_reply {
+        let _ = reply.send(());
+    }
+}
+
+fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let msg = e.to_string();
+        tracing::error!(error = %msg, "sqlite begin failed");
+        for job in batch {
+            // The job never ran; report the failure without running it.
+            drop(job);
+        }
+        return;
+    }
+    let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
+    let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+    if let Err(e) = &committed {
+        tracing::error!(error = %e, "sqlite commit failed");
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for done in completions {
+        done(committed.clone());
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn close(&self) -> StoreResult<()> {
+        let sender = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?
+            .take();
+        if let Some(sender) = sender {
+            let (tx, rx) = oneshot::channel();
+            if sender.send(WriterMsg::Close(tx)).is_ok() {
+                let _ = rx.await;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,357 @@
+//! Rooms and subscriptions (memberships) on SQLite.
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection};
+
+use super::{exec, like_pattern, query_count, query_doc, query_docs, to_json, SqliteStore};
+use crate::store::{
+    Direction, Listing, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort, SortKey,
+    StoreResult, Subscription, SubscriptionStore, Ts,
+};
+
+pub(super) fn load_room(conn: &Connection, id: &str) -> StoreResult<Option<Room>> {
+    query_doc(conn, "SELECT doc FROM rooms WHERE id = ?1", [id])
+}
+
+pub(super) fn save_room(conn: &Connection, room: &Room) -> StoreResult<()> {
+    exec(
+        conn,
+        "UPDATE rooms SET doc = ?2 WHERE id = ?1",
+        params![room.id, to_json(room)?],
+    )
+    .map(drop)
+}
+
+fn insert_subscription(conn: &Connection, sub: &Subscription) -> StoreResult<()> {
+    exec(
+        conn,
+        "INSERT INTO subscriptions (id, rid, uid, username, updated_at, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            sub.id,
+            sub.rid,
+            sub.u.id,
+            sub.u.username.to_lowercase(),
+            sub.updated_at.0,
+            to_json(sub)?
+        ],
+    )
+    .map(drop)
+}
+
+/// Removes the (rid, uid) subscription, recording the removal. Returns whether one
+/// existed.
+fn remove_subscription_row(conn: &Connection, rid: &str, uid: &str, at: Ts) -> StoreResult<bool> {
+    let n = exec(
+        conn,
+        "INSERT INTO removed_subscriptions (id, rid, uid, deleted_at)
+         SELECT id, rid, uid, ?3 FROM subscriptions WHERE rid = ?1 AND uid = ?2",
+        params![rid, uid, at.0],
+    )?;
+    exec(
+        conn,
+        "DELETE FROM subscriptions WHERE rid = ?1 AND uid = ?2",
+        params![rid, uid],
+    )?;
+    Ok(n > 0)
+}
+
+fn adjust_users_count(conn: &Connection, rid: &str, delta: i64, at: Ts) -> StoreResult<()> {
+    if let Some(mut room) = load_room(conn, rid)? {
+        room.users_count = (room.users_count + delta).max(0);
+        room.updated_at = at;
+        save_room(conn, &room)?;
+    }
+    Ok(())
+}
+
+fn type_list(types: &[RoomType]) -> String {
+    let codes: Vec<String> = types.iter().map(|t| format!("'{}'", t.code())).collect();
+    if codes.is_empty() {
+        "''".into()
+    } else {
+        codes.join(",")
+    }
+}
+
+#[async_trait]
+impl RoomStore for SqliteStore {
+    async fn create_room(&self, room: &Room, subs: &[Subscription]) -> StoreResult<()> {
+        let room = room.clone();
+        let subs = subs.to_vec();
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO rooms (id, t, name_key, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    room.id,
+                    room.t.code(),
+                    room.name.as_ref().map(|n| n.to_lowercase()),
+                    to_json(&room)?
+                ],
+            )?;
+            for sub in &subs {
+                insert_subscription(conn, sub)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn room_by_id(&self, id: &str) -> StoreResult<Option<Room>> {
+        let id = id.to_string();
+        self.read(move |conn| load_room(conn, &id)).await
+    }
+
+    async fn room_by_name(&self, name: &str) -> StoreResult<Option<Room>> {
+        let key = name.to_lowercase();
+        self.read(move |conn| query_doc(conn, "SELECT doc FROM rooms WHERE name_key = ?1", [&key]))
+            .await
+    }
+
+    async fn list_rooms(
+        &self,
+        types: &[RoomType],
+        filter: Option<&str>,
+        sort: Sort,
+        page: Page,
+    ) -> StoreResult<Listing<Room>> {
+        let types = type_list(types);
+        let pattern = filter.map(like_pattern);
+        self.read(move |conn| {
+            let order = match sort.key {
+                SortKey::Name => "name_key",
+                SortKey::Ts => "json_extract(doc, '$.ts')",
+                SortKey::UsersCount => "json_extract(doc, '$.usersCount')",
+                SortKey::Msgs => "json_extract(doc, '$.msgs')",
+            };
+            let dir = match sort.dir {
+                Direction::Asc => "ASC",
+                Direction::Desc => "DESC",
+            };
+            let filter_sql =
+                format!("t IN ({types}) AND (?1 IS NULL OR name_key LIKE ?1 ESCAPE '\\')");
+            let total = query_count(
+                conn,
+                &format!("SELECT count(*) FROM rooms WHERE {filter_sql}"),
+                [&pattern],
+            )?;
+            let items = query_docs(
+                conn,
+                &format!(
+                    "SELECT doc FROM rooms WHERE {filter_sql} ORDER BY {order} {dir}, id {dir}
+                     LIMIT ?2 OFFSET ?3"
+                ),
+                params![pattern, page.count as i64, page.offset as i64],
+            )?;
+            Ok(Listing { items, total })
+        })
+        .await
+    }
+
+    async fn rooms_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Room>> {
+        let ids = serde_json::to_string(ids).map_err(super::backend)?;
+        self.read(move |conn| {
+            query_docs(
+                conn,
+                "SELECT doc FROM rooms WHERE id IN (SELECT value FROM json_each(?1))",
+                [&ids],
+            )
+        })
+        .await
+    }
+
+    async fn update_room_meta(&self, room: &Room) -> StoreResult<()> {
+        let given = room.clone();
+        self.write(move |conn| {
+            let Some(mut stored) = load_room(conn, &given.id)? else {
+                return Ok(());
+            };
+            stored.name = given.name.clone();
+            stored.fname = given.fname.clone();
+            stored.topic = given.topic.clone();
+            stored.description = given.description.clone();
+            stored.ro = given.ro;
+            stored.default = given.default;
+            stored.updated_at = given.updated_at;
+            exec(
+                conn,
+                "UPDATE rooms SET name_key = ?2, doc = ?3 WHERE id = ?1",
+                params![
+                    stored.id,
+                    stored.name.as_ref().map(|n| n.to_lowercase()),
+                    to_json(&stored)?
+                ],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn delete_room(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_string();
+        let now = Ts::now();
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO removed_subscriptions (id, rid, uid, deleted_at)
+                 SELECT id, rid, uid, ?2 FROM subscriptions WHERE rid = ?1",
+                params![id, now.0],
+            )?;
+            exec(conn, "DELETE FROM subscriptions WHERE rid = ?1", [&id])?;
+            exec(conn, "DELETE FROM messages WHERE rid = ?1", [&id])?;
+            Ok(exec(conn, "DELETE FROM rooms WHERE id = ?1", [&id])? > 0)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SubscriptionStore for SqliteStore {
+    async fn subscription(&self, rid: &str, user_id: &str) -> StoreResult<Option<Subscription>> {
+        let (rid, uid) = (rid.to_string(), user_id.to_string());
+        self.read(move |conn| {
+            query_doc(
+                conn,
+                "SELECT doc FROM subscriptions WHERE rid = ?1 AND uid = ?2",
+                [&rid, &uid],
+            )
+        })
+        .await
+    }
+
+    async fn user_subscriptions(
+        &self,
+        user_id: &str,
+        since: Option<Ts>,
+    ) -> StoreResult<Vec<Subscription>> {
+        let uid = user_id.to_string();
+        self.read(move |conn| {
+            query_docs(
+                conn,
+                "SELECT doc FROM subscriptions WHERE uid = ?1 AND (?2 IS NULL OR updated_at > ?2)
+                 ORDER BY updated_at",
+                params![uid, since.map(|t| t.0)],
+            )
+        })
+        .await
+    }
+
+    async fn removed_subscriptions(
+        &self,
+        user_id: &str,
+        since: Ts,
+    ) -> StoreResult<Vec<RemovedSubscription>> {
+        let uid = user_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, rid, deleted_at FROM removed_subscriptions
+                     WHERE uid = ?1 AND deleted_at > ?2 ORDER BY deleted_at",
+                )
+                .map_err(super::map_err)?;
+            let rows = stmt
+                .query_map(params![uid, since.0], |r| {
+                    Ok(RemovedSubscription {
+                        id: r.get(0)?,
+                        rid: r.get(1)?,
+                        deleted_at: Ts(r.get(2)?),
+                    })
+                })
+                .map_err(super::map_err)?;
+            rows.map(|r| r.map_err(super::map_err)).collect()
+        })
+        .await
+    }
+
+    async fn room_subscriptions(
+        &self,
+        rid: &str,
+        page: Page,
+    ) -> StoreResult<Listing<Subscription>> {
+        let rid = rid.to_string();
+        self.read(move |conn| {
+            let total = query_count(
+                conn,
+                "SELECT count(*) FROM subscriptions WHERE rid = ?1",
+                [&rid],
+            )?;
+            let items = query_docs(
+                conn,
+                "SELECT doc FROM subscriptions WHERE rid = ?1 ORDER BY username, uid
+                 LIMIT ?2 OFFSET ?3",
+                params![rid, page.count as i64, page.offset as i64],
+            )?;
+            Ok(Listing { items, total })
+        })
+        .await
+    }
+
+    async fn add_subscription(&self, sub: &Subscription) -> StoreResult<bool> {
+        let sub = sub.clone();
+        self.write(move |conn| {
+            let exists = query_count(
+                conn,
+                "SELECT count(*) FROM subscriptions WHERE rid = ?1 AND uid = ?2",
+                [&sub.rid, &sub.u.id],
+            )? > 0;
+            if exists {
+                return Ok(false);
+            }
+            insert_subscription(conn, &sub)?;
+            adjust_users_count(conn, &sub.rid, 1, sub.updated_at)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn remove_subscription(&self, rid: &str, user_id: &str) -> StoreResult<bool> {
+        let (rid, uid) = (rid.to_string(), user_id.to_string());
+        let now = Ts::now();
+        self.write(move |conn| {
+            let removed = remove_subscription_row(conn, &rid, &uid, now)?;
+            if removed {
+                adjust_users_count(conn, &rid, -1, now)?;
+            }
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn mark_read(&self, rid: &str, user_id: &str, ls: Ts) -> StoreResult<bool> {
+        let (rid, uid) = (rid.to_string(), user_id.to_string());
+        self.write(move |conn| {
+            let n = exec(
+                conn,
+                "UPDATE subscriptions SET updated_at = ?3, doc = json_set(doc,
+                    '$.unread', 0, '$.alert', json('false'), '$.userMentions', 0,
+                    '$.groupMentions', 0, '$.ls', ?3, '$._updatedAt', ?3)
+                 WHERE rid = ?1 AND uid = ?2",
+                params![rid, uid, ls.0],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn set_subscription_open(
+        &self,
+        rid: &str,
+        user_id: &str,
+        open: bool,
+    ) -> StoreResult<bool> {
+        let (rid, uid) = (rid.to_string(), user_id.to_string());
+        let now = Ts::now();
+        self.write(move |conn| {
+            let n = exec(
+                conn,
+                "UPDATE subscriptions SET updated_at = ?4, doc = json_set(doc,
+                    '$.open', json(?3), '$._updatedAt', ?4)
+                 WHERE rid = ?1 AND uid = ?2",
+                params![rid, uid, if open { "true" } else { "false" }, now.0],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+}

@@ -1,0 +1,119 @@
+//! Versioned schema migrations, applied in order inside one transaction each;
+//! `PRAGMA user_version` records how far a database file has come.
+
+use rusqlite::Connection;
+
+use super::backend;
+use crate::store::{StoreError, StoreResult};
+
+/// Each entry migrates from version `index` to `index + 1`. Never edit a shipped
+/// entry: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    r#"
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        username_key TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        password_hash TEXT,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE user_emails (
+        address TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE
+    );
+    CREATE INDEX user_emails_user ON user_emails(user_id);
+    CREATE TABLE tokens (
+        hashed TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX tokens_user ON tokens(user_id);
+    CREATE TABLE rooms (
+        id TEXT PRIMARY KEY,
+        t TEXT NOT NULL,
+        name_key TEXT UNIQUE,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE subscriptions (
+        id TEXT PRIMARY KEY,
+        rid TEXT NOT NULL,
+        uid TEXT NOT NULL,
+        username TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        UNIQUE (rid, uid)
+    );
+    CREATE INDEX subscriptions_user ON subscriptions(uid, updated_at);
+    CREATE INDEX subscriptions_room ON subscriptions(rid, username);
+    CREATE TABLE removed_subscriptions (
+        id TEXT NOT NULL,
+        rid TEXT NOT NULL,
+        uid TEXT NOT NULL,
+        deleted_at INTEGER NOT NULL
+    );
+    CREATE INDEX removed_subscriptions_user ON removed_subscriptions(uid, deleted_at);
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        rid TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        tmid TEXT,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX messages_room_ts ON messages(rid, ts);
+    CREATE INDEX messages_thread ON messages(tmid, ts) WHERE tmid IS NOT NULL;
+    CREATE TABLE settings (
+        id TEXT PRIMARY KEY,
+        doc TEXT NOT NULL
+    );
+    "#,
+];
+
+pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(StoreError::Backend(format!(
+            "database schema version {current} is newer than this palaver understands ({known}); \
+             upgrade palaver"
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = index as i64 + 1;
+        let tx = conn.transaction().map_err(backend)?;
+        tx.execute_batch(sql).map_err(|e| {
+            StoreError::Backend(format!("schema migration to version {version} failed: {e}"))
+        })?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        tracing::info!(version, "sqlite schema migrated");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_fresh_and_is_idempotent() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn refuses_newer_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+        let err = migrate(&mut conn).unwrap_err().to_string();
+        assert!(err.contains("newer"), "{err}");
+    }
+}

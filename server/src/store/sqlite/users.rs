@@ -1,0 +1,248 @@
+//! Users, login tokens and settings on SQLite.
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection};
+
+use super::{exec, like_pattern, query_count, query_doc, query_docs, to_json, SqliteStore};
+use crate::store::{
+    Direction, Listing, LoginToken, Page, Setting, SettingStore, Sort, SortKey, StoreResult,
+    TokenStore, User, UserStore,
+};
+
+fn insert_emails(conn: &Connection, user: &User) -> StoreResult<()> {
+    for email in &user.emails {
+        exec(
+            conn,
+            "INSERT INTO user_emails (address, user_id) VALUES (?1, ?2)",
+            params![email.address.to_lowercase(), user.id],
+        )?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, user: &User, password_hash: Option<&str>) -> StoreResult<()> {
+        let user = user.clone();
+        let doc = to_json(&user)?;
+        let hash = password_hash.map(str::to_string);
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO users (id, username_key, created_at, password_hash, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    user.id,
+                    user.username.to_lowercase(),
+                    user.created_at.0,
+                    hash,
+                    doc
+                ],
+            )?;
+            insert_emails(conn, &user)
+        })
+        .await
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        let user = user.clone();
+        let doc = to_json(&user)?;
+        self.write(move |conn| {
+            exec(
+                conn,
+                "UPDATE users SET username_key = ?2, doc = ?3 WHERE id = ?1",
+                params![user.id, user.username.to_lowercase(), doc],
+            )?;
+            exec(
+                conn,
+                "DELETE FROM user_emails WHERE user_id = ?1",
+                [&user.id],
+            )?;
+            insert_emails(conn, &user)
+        })
+        .await
+    }
+
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        let id = id.to_string();
+        self.read(move |conn| query_doc(conn, "SELECT doc FROM users WHERE id = ?1", [&id]))
+            .await
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let key = username.to_lowercase();
+        self.read(move |conn| {
+            query_doc(
+                conn,
+                "SELECT doc FROM users WHERE username_key = ?1",
+                [&key],
+            )
+        })
+        .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let address = email.to_lowercase();
+        self.read(move |conn| {
+            query_doc(
+                conn,
+                "SELECT doc FROM users WHERE id = (SELECT user_id FROM user_emails WHERE address = ?1)",
+                [&address],
+            )
+        })
+        .await
+    }
+
+    async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>> {
+        let id = user_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT password_hash FROM users WHERE id = ?1")
+                .map_err(super::map_err)?;
+            let mut rows = stmt.query([&id]).map_err(super::map_err)?;
+            match rows.next().map_err(super::map_err)? {
+                Some(row) => row.get::<_, Option<String>>(0).map_err(super::map_err),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()> {
+        let id = user_id.to_string();
+        let hash = hash.to_string();
+        self.write(move |conn| {
+            exec(
+                conn,
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                params![id, hash],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn list_users(
+        &self,
+        filter: Option<&str>,
+        sort: Sort,
+        page: Page,
+    ) -> StoreResult<Listing<User>> {
+        let pattern = filter.map(like_pattern);
+        self.read(move |conn| {
+            let order = match sort.key {
+                SortKey::Ts => "created_at",
+                _ => "username_key",
+            };
+            let dir = match sort.dir {
+                Direction::Asc => "ASC",
+                Direction::Desc => "DESC",
+            };
+            let filter_sql = "(?1 IS NULL OR username_key LIKE ?1 ESCAPE '\\'
+                 OR lower(json_extract(doc, '$.name')) LIKE ?1 ESCAPE '\\')";
+            let total = query_count(
+                conn,
+                &format!("SELECT count(*) FROM users WHERE {filter_sql}"),
+                [&pattern],
+            )?;
+            let items = query_docs(
+                conn,
+                &format!(
+                    "SELECT doc FROM users WHERE {filter_sql} ORDER BY {order} {dir}, id {dir}
+                     LIMIT ?2 OFFSET ?3"
+                ),
+                params![pattern, page.count as i64, page.offset as i64],
+            )?;
+            Ok(Listing { items, total })
+        })
+        .await
+    }
+
+    async fn count_users(&self) -> StoreResult<u64> {
+        self.read(|conn| query_count(conn, "SELECT count(*) FROM users", []))
+            .await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn insert_token(&self, token: &LoginToken) -> StoreResult<()> {
+        let doc = to_json(token)?;
+        let (hashed, user) = (token.hashed.clone(), token.user_id.clone());
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO tokens (hashed, user_id, doc) VALUES (?1, ?2, ?3)",
+                params![hashed, user, doc],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn token(&self, hashed: &str) -> StoreResult<Option<LoginToken>> {
+        let hashed = hashed.to_string();
+        self.read(move |conn| {
+            query_doc(conn, "SELECT doc FROM tokens WHERE hashed = ?1", [&hashed])
+        })
+        .await
+    }
+
+    async fn delete_token(&self, hashed: &str) -> StoreResult<bool> {
+        let hashed = hashed.to_string();
+        self.write(move |conn| {
+            Ok(exec(conn, "DELETE FROM tokens WHERE hashed = ?1", [&hashed])? > 0)
+        })
+        .await
+    }
+
+    async fn delete_user_tokens(&self, user_id: &str) -> StoreResult<u64> {
+        let id = user_id.to_string();
+        self.write(move |conn| {
+            Ok(exec(conn, "DELETE FROM tokens WHERE user_id = ?1", [&id])? as u64)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SettingStore for SqliteStore {
+    async fn settings(&self) -> StoreResult<Vec<Setting>> {
+        self.read(|conn| query_docs(conn, "SELECT doc FROM settings ORDER BY id", []))
+            .await
+    }
+
+    async fn setting(&self, id: &str) -> StoreResult<Option<Setting>> {
+        let id = id.to_string();
+        self.read(move |conn| query_doc(conn, "SELECT doc FROM settings WHERE id = ?1", [&id]))
+            .await
+    }
+
+    async fn insert_setting_if_missing(&self, setting: &Setting) -> StoreResult<bool> {
+        let doc = to_json(setting)?;
+        let id = setting.id.clone();
+        self.write(move |conn| {
+            Ok(exec(
+                conn,
+                "INSERT OR IGNORE INTO settings (id, doc) VALUES (?1, ?2)",
+                params![id, doc],
+            )? > 0)
+        })
+        .await
+    }
+
+    async fn put_setting(&self, setting: &Setting) -> StoreResult<()> {
+        let doc = to_json(setting)?;
+        let id = setting.id.clone();
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO settings (id, doc) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                params![id, doc],
+            )
+            .map(drop)
+        })
+        .await
+    }
+}

@@ -1,0 +1,7 @@
+//! Test harness shared by the end-to-end suite: free ports, a MongoDB-compatible
+//! server (SecantusDB) for the MongoDB backend, and the real `palaver` binary started
+//! as a child process that is always stopped, even when a test fails.
+
+pub mod mongo;
+pub mod net;
+pub mod server;

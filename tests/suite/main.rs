@@ -1,0 +1,15 @@
+//! The one end-to-end test binary: every module drives real code (the storage
+//! backends directly, or the `palaver` binary over HTTP/websocket).
+
+mod store_conformance;
+
+mod common;
+mod durability;
+mod rest_auth;
+mod rest_channels;
+mod rest_dm;
+mod rest_groups;
+mod rest_messages;
+mod rest_misc;
+mod rest_threads;
+mod rest_users;

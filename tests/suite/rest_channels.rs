@@ -1,0 +1,636 @@
+//! REST public channels: `channels.create|list|list.joined|join|leave|invite|info|
+//! history|members|delete`, pagination of lists, read-only channels.
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+fn names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("expected an array: {list}"))
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn has_system(messages: &Value, t: &str, pred: impl Fn(&Value) -> bool) -> bool {
+    messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["t"] == json!(t) && pred(m))
+}
+
+#[tokio::test]
+async fn channel_lifecycle_create_join_invite_leave_delete() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+    let carol = srv.create_user(&admin, "carol").await;
+    let dave = srv.create_user(&admin, "dave").await;
+
+    // create
+    let chan = create_channel(&srv, &alice, "team", &["bob"]).await;
+    assert_room_shape(&chan, "c", Some("team"), "channels.create");
+    let rid = chan["_id"].as_str().unwrap().to_string();
+    assert_rc_id(&chan["_id"], "channel _id");
+    assert_eq!(chan["u"]["_id"], json!(alice.user_id), "creator: {chan}");
+    assert_eq!(chan["u"]["username"], json!("alice"), "creator: {chan}");
+    assert_eq!(chan["usersCount"], json!(2), "creator + bob: {chan}");
+    assert_eq!(chan["msgs"], json!(0), "{chan}");
+    assert_eq!(chan["ro"], json!(false), "{chan}");
+
+    // create failures
+    let (status, body) = srv
+        .post("channels.create", &carol, json!({ "name": "team" }))
+        .await;
+    assert_error_one_of(
+        status,
+        &body,
+        &["error-duplicate-channel-name", "error-field-unavailable"],
+        "duplicate channel",
+    );
+    let (status, body) = srv
+        .post("channels.create", &carol, json!({ "name": "TEAM" }))
+        .await;
+    assert_error_one_of(
+        status,
+        &body,
+        &["error-duplicate-channel-name", "error-field-unavailable"],
+        "duplicate, other case",
+    );
+    let (status, body) = srv.post("channels.create", &carol, json!({})).await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("invalid-params"),
+        "channels.create without name",
+    );
+    let (status, body) = srv
+        .post("channels.create", &carol, json!({ "name": 42 }))
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("invalid-params"),
+        "channels.create with a numeric name",
+    );
+    for bad in ["", "has space", "semi;colon", "#hash"] {
+        let (status, body) = srv
+            .post("channels.create", &carol, json!({ "name": bad }))
+            .await;
+        assert_error(
+            status,
+            &body,
+            400,
+            None,
+            &format!("channels.create with name {bad:?}"),
+        );
+    }
+    let (status, body) = srv
+        .post(
+            "channels.create",
+            &carol,
+            json!({ "name": "x", "members": "bob" }),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        None,
+        "channels.create with members not an array",
+    );
+
+    // info by id and by name
+    let by_id = srv
+        .get_ok(&format!("channels.info?roomId={rid}"), &carol)
+        .await;
+    assert_room_shape(&by_id["channel"], "c", Some("team"), "channels.info");
+    assert_eq!(by_id["channel"]["_id"], json!(rid));
+    let by_name = srv.get_ok("channels.info?roomName=team", &carol).await;
+    assert_eq!(by_name["channel"]["_id"], json!(rid));
+    let (status, body) = srv
+        .get("channels.info?roomId=doesNotExist12345", &carol)
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-room-not-found"),
+        "channels.info unknown id",
+    );
+    let (status, body) = srv.get("channels.info?roomName=nope", &carol).await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-room-not-found"),
+        "channels.info unknown name",
+    );
+    let (status, body) = srv.get("channels.info", &carol).await;
+    assert_error(status, &body, 400, None, "channels.info without a room");
+
+    // list / list.joined
+    let list = srv.get_ok("channels.list", &carol).await;
+    assert!(
+        ids(&list["channels"]).contains(&rid),
+        "a public channel is listed for everyone: {list}"
+    );
+    assert!(
+        list["count"].is_u64() && list["offset"] == json!(0) && list["total"].is_u64(),
+        "{list}"
+    );
+    let joined = srv.get_ok("channels.list.joined", &carol).await;
+    assert!(
+        !ids(&joined["channels"]).contains(&rid),
+        "carol has not joined: {joined}"
+    );
+    assert!(joined["total"].is_u64(), "{joined}");
+    let joined = srv.get_ok("channels.list.joined", &bob).await;
+    assert!(
+        ids(&joined["channels"]).contains(&rid),
+        "bob was added at creation: {joined}"
+    );
+
+    // join
+    let body = srv
+        .post_ok("channels.join", &carol, json!({ "roomId": rid }))
+        .await;
+    assert_eq!(
+        body["channel"]["_id"],
+        json!(rid),
+        "channels.join answer: {body}"
+    );
+    assert_eq!(body["channel"]["usersCount"], json!(3), "{body}");
+    srv.post_ok("channels.join", &carol, json!({ "roomId": rid }))
+        .await; // idempotent
+    let info = srv
+        .get_ok(&format!("channels.info?roomId={rid}"), &carol)
+        .await;
+    assert_eq!(
+        info["channel"]["usersCount"],
+        json!(3),
+        "joining twice counts once: {info}"
+    );
+    let joined = srv.get_ok("channels.list.joined", &carol).await;
+    assert!(ids(&joined["channels"]).contains(&rid));
+    let (status, body) = srv
+        .post(
+            "channels.join",
+            &carol,
+            json!({ "roomId": "doesNotExist12345" }),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-room-not-found"),
+        "channels.join unknown room",
+    );
+    let (status, body) = srv.post("channels.join", &carol, json!({})).await;
+    assert_error(status, &body, 400, None, "channels.join without roomId");
+
+    // members
+    let members = srv
+        .get_ok(&format!("channels.members?roomId={rid}"), &carol)
+        .await;
+    assert_page(&members, "members", 3, 0, 3, "channels.members");
+    let usernames: BTreeSet<&str> = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(usernames, ["alice", "bob", "carol"].into_iter().collect());
+    for m in members["members"].as_array().unwrap() {
+        assert_rc_id(&m["_id"], "member _id");
+        assert!(
+            m.get("emails").is_none(),
+            "channels.members leaks e-mails: {m}"
+        );
+        assert_no_secrets(m, "channels.members");
+    }
+    let page = srv
+        .get_ok(
+            &format!("channels.members?roomId={rid}&count=1&offset=1"),
+            &carol,
+        )
+        .await;
+    assert_page(&page, "members", 1, 1, 3, "channels.members page");
+    let (status, body) = srv
+        .get("channels.members?roomId=doesNotExist12345", &carol)
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-room-not-found"),
+        "channels.members unknown room",
+    );
+
+    // invite
+    let body = srv
+        .post_ok(
+            "channels.invite",
+            &alice,
+            json!({ "roomId": rid, "userId": dave.user_id }),
+        )
+        .await;
+    assert_eq!(
+        body["channel"]["_id"],
+        json!(rid),
+        "channels.invite answer: {body}"
+    );
+    assert_eq!(body["channel"]["usersCount"], json!(4), "{body}");
+    let joined = srv.get_ok("channels.list.joined", &dave).await;
+    assert!(
+        ids(&joined["channels"]).contains(&rid),
+        "dave was invited: {joined}"
+    );
+    let (status, body) = srv
+        .post(
+            "channels.invite",
+            &alice,
+            json!({ "roomId": rid, "userId": "doesNotExist12345" }),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-user"),
+        "channels.invite unknown user",
+    );
+    let (status, body) = srv
+        .post(
+            "channels.invite",
+            &alice,
+            json!({ "roomId": "doesNotExist12345", "userId": dave.user_id }),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-room-not-found"),
+        "channels.invite unknown room",
+    );
+
+    // leave
+    let body = srv
+        .post_ok("channels.leave", &carol, json!({ "roomId": rid }))
+        .await;
+    assert_eq!(
+        body["channel"]["_id"],
+        json!(rid),
+        "channels.leave answer: {body}"
+    );
+    let joined = srv.get_ok("channels.list.joined", &carol).await;
+    assert!(
+        !ids(&joined["channels"]).contains(&rid),
+        "carol left: {joined}"
+    );
+    let members = srv
+        .get_ok(&format!("channels.members?roomId={rid}"), &alice)
+        .await;
+    assert_eq!(members["total"], json!(3), "after carol left: {members}");
+    let (status, body) = srv
+        .post("channels.leave", &carol, json!({ "roomId": rid }))
+        .await;
+    assert_error(status, &body, 400, None, "leaving a channel one is not in");
+    let (status, body) = srv
+        .post(
+            "channels.leave",
+            &carol,
+            json!({ "roomId": "doesNotExist12345" }),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-room-not-found"),
+        "channels.leave unknown room",
+    );
+
+    // system messages for join / add / leave
+    let hist = srv
+        .get_ok(&format!("channels.history?roomId={rid}"), &alice)
+        .await;
+    let msgs = &hist["messages"];
+    assert!(
+        has_system(msgs, "uj", |m| m["u"]["username"] == json!("carol")),
+        "no `uj` for carol: {hist}"
+    );
+    assert!(
+        has_system(msgs, "au", |m| m["msg"] == json!("dave")),
+        "no `au` for dave: {hist}"
+    );
+    assert!(
+        has_system(msgs, "ul", |m| m["u"]["username"] == json!("carol")),
+        "no `ul` for carol: {hist}"
+    );
+
+    // delete: refused to a non-owner, allowed to the admin
+    let (status, body) = srv
+        .post("channels.delete", &carol, json!({ "roomId": rid }))
+        .await;
+    assert_refused(status, &body, "channels.delete by a non-member");
+    let (status, body) = srv
+        .post("channels.delete", &bob, json!({ "roomId": rid }))
+        .await;
+    assert_refused(status, &body, "channels.delete by a plain member");
+    srv.get_ok(&format!("channels.info?roomId={rid}"), &alice)
+        .await;
+    let body = srv
+        .post_ok("channels.delete", &admin, json!({ "roomId": rid }))
+        .await;
+    assert_eq!(body, json!({ "success": true }), "channels.delete answer");
+    let (status, body) = srv
+        .get(&format!("channels.info?roomId={rid}"), &alice)
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-room-not-found"),
+        "channels.info after delete",
+    );
+    let (status, body) = srv
+        .get(&format!("channels.history?roomId={rid}"), &alice)
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-room-not-found"),
+        "channels.history after delete",
+    );
+    let list = srv.get_ok("channels.list?count=100", &carol).await;
+    assert!(
+        !ids(&list["channels"]).contains(&rid),
+        "deleted channel still listed: {list}"
+    );
+    assert!(
+        subscription(&srv, &bob, &rid).await.is_none(),
+        "bob still subscribed to a deleted room"
+    );
+    let (status, body) = srv
+        .post("channels.delete", &admin, json!({ "roomId": rid }))
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-room-not-found"),
+        "deleting twice",
+    );
+}
+
+#[tokio::test]
+async fn channels_owner_can_delete_and_names_are_shared_with_groups() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+
+    let chan = create_channel(&srv, &alice, "mine", &[]).await;
+    let rid = chan["_id"].as_str().unwrap();
+    assert_eq!(chan["usersCount"], json!(1));
+    // The room owner (its creator) may delete it.
+    srv.post_ok("channels.delete", &alice, json!({ "roomId": rid }))
+        .await;
+
+    // A group's name is taken for channels and vice versa.
+    create_group(&srv, &bob, "shared-name", &[]).await;
+    let (status, body) = srv
+        .post("channels.create", &alice, json!({ "name": "shared-name" }))
+        .await;
+    assert_error_one_of(
+        status,
+        &body,
+        &["error-duplicate-channel-name", "error-field-unavailable"],
+        "channel named as a group",
+    );
+    create_channel(&srv, &alice, "chan-name", &[]).await;
+    let (status, body) = srv
+        .post("groups.create", &bob, json!({ "name": "chan-name" }))
+        .await;
+    assert_error_one_of(
+        status,
+        &body,
+        &["error-duplicate-channel-name", "error-field-unavailable"],
+        "group named as a channel",
+    );
+
+    // channels.* do not address groups.
+    let group = create_group(&srv, &bob, "only-group", &["alice"]).await;
+    let gid = group["_id"].as_str().unwrap();
+    let (status, body) = srv.get(&format!("channels.info?roomId={gid}"), &bob).await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-room-not-found"),
+        "channels.info on a group",
+    );
+    let (status, body) = srv
+        .get(&format!("channels.history?roomId={gid}"), &bob)
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-room-not-found"),
+        "channels.history on a group",
+    );
+}
+
+#[tokio::test]
+async fn channels_list_paginates_sorts_and_caps_count_at_100() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let base = srv.get_ok("channels.list", &admin).await["total"]
+        .as_u64()
+        .unwrap();
+    for i in 0..105 {
+        srv.post_ok(
+            "channels.create",
+            &admin,
+            json!({ "name": format!("chan-{i:03}") }),
+        )
+        .await;
+    }
+    let total = base + 105;
+
+    let default = srv.get_ok("channels.list", &admin).await;
+    assert_page(
+        &default,
+        "channels",
+        50,
+        0,
+        total,
+        "channels.list default count is 50",
+    );
+    let capped = srv.get_ok("channels.list?count=500", &admin).await;
+    assert_page(
+        &capped,
+        "channels",
+        100,
+        0,
+        total,
+        "channels.list count is capped at 100",
+    );
+    let capped = srv.get_ok("channels.list?count=101", &admin).await;
+    assert_eq!(
+        capped["channels"].as_array().unwrap().len(),
+        100,
+        "count=101 is capped: {}",
+        capped["count"]
+    );
+
+    // Sorted by name, ascending and descending, via Rocket.Chat's JSON `sort`.
+    let sort_asc = enc(r#"{"name":1}"#);
+    let first = srv
+        .get_ok(&format!("channels.list?count=100&sort={sort_asc}"), &admin)
+        .await;
+    let rest = srv
+        .get_ok(
+            &format!("channels.list?count=100&offset=100&sort={sort_asc}"),
+            &admin,
+        )
+        .await;
+    assert_page(
+        &rest,
+        "channels",
+        (total - 100) as usize,
+        100,
+        total,
+        "second page",
+    );
+    let mut all = names(&first["channels"]);
+    all.extend(names(&rest["channels"]));
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(all, sorted, "sort={{\"name\":1}} is ascending by name");
+    let unique: BTreeSet<_> = all.iter().collect();
+    assert_eq!(unique.len() as u64, total, "pages overlap or miss channels");
+    for i in 0..105 {
+        assert!(
+            unique.contains(&format!("chan-{i:03}")),
+            "chan-{i:03} missing"
+        );
+    }
+    let window = srv
+        .get_ok(
+            &format!("channels.list?offset=10&count=5&sort={sort_asc}"),
+            &admin,
+        )
+        .await;
+    assert_page(&window, "channels", 5, 10, total, "offset=10&count=5");
+    assert_eq!(
+        names(&window["channels"]),
+        all[10..15].to_vec(),
+        "offset/count select the right window"
+    );
+
+    let sort_desc = enc(r#"{"name":-1}"#);
+    let desc = srv
+        .get_ok(&format!("channels.list?count=3&sort={sort_desc}"), &admin)
+        .await;
+    let mut expected = sorted.clone();
+    expected.reverse();
+    assert_eq!(
+        names(&desc["channels"]),
+        expected[..3].to_vec(),
+        "sort={{\"name\":-1}}"
+    );
+
+    // Odd pagination values never produce a server error.
+    for q in [
+        "count=-1",
+        "offset=-5",
+        "count=abc",
+        "offset=xyz",
+        "count=0",
+        "sort=notjson",
+        "sort=%7B%22name%22%3A5%7D",
+    ] {
+        let (status, body) = srv.get(&format!("channels.list?{q}"), &admin).await;
+        assert!(
+            status == StatusCode::OK || status == StatusCode::BAD_REQUEST,
+            "channels.list?{q} → {status} {body}"
+        );
+        if status == StatusCode::BAD_REQUEST {
+            assert_error(status, &body, 400, None, &format!("channels.list?{q}"));
+        } else {
+            assert!(
+                body["channels"].as_array().is_some_and(|c| c.len() <= 100),
+                "channels.list?{q}: {body}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn read_only_channel_refuses_posts_from_non_owners() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+
+    let body = srv
+        .post_ok(
+            "channels.create",
+            &alice,
+            json!({ "name": "announcements", "members": ["bob"], "readOnly": true }),
+        )
+        .await;
+    let chan = &body["channel"];
+    assert_eq!(
+        chan["ro"],
+        json!(true),
+        "readOnly channel has ro:true: {chan}"
+    );
+    let rid = chan["_id"].as_str().unwrap().to_string();
+    let info = srv
+        .get_ok(&format!("channels.info?roomId={rid}"), &bob)
+        .await;
+    assert_eq!(info["channel"]["ro"], json!(true));
+
+    let (status, body) = srv
+        .post(
+            "chat.postMessage",
+            &bob,
+            json!({ "roomId": rid, "text": "from bob" }),
+        )
+        .await;
+    assert_refused(status, &body, "a member posting in a read-only room");
+    let (status, body) = srv
+        .post(
+            "chat.sendMessage",
+            &bob,
+            json!({ "message": { "rid": rid, "msg": "from bob again" } }),
+        )
+        .await;
+    assert_refused(status, &body, "a member sending in a read-only room");
+
+    // The owner posts fine.
+    post(&srv, &alice, &rid, "from the owner").await;
+    let hist = srv
+        .get_ok(&format!("channels.history?roomId={rid}"), &bob)
+        .await;
+    assert_eq!(
+        msg_texts(&hist["messages"]),
+        vec!["from the owner".to_string()],
+        "{hist}"
+    );
+}

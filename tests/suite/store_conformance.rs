@@ -1,0 +1,274 @@
+//! Storage conformance: one set of cases, run against every backend (SQLite in a temp
+//! dir, MongoDB on SecantusDB or `PALAVER_TEST_MONGODB_URI`). Each case is a
+//! `#[tokio::test]` per backend: `store_conformance::sqlite::<case>` and
+//! `store_conformance::mongo::<case>`.
+
+mod messages;
+mod rooms;
+mod users;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use palaver_server::store::{
+    self, DynStore, Email, Message, Room, RoomType, StorageTarget, Subscription, Ts, User, UserRef,
+};
+use tempfile::TempDir;
+
+/// Where one test's data lives; keeps the SQLite temp dir alive.
+pub struct Fixture {
+    pub target: StorageTarget,
+    _dir: Option<TempDir>,
+}
+
+impl Fixture {
+    pub fn sqlite() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Fixture {
+            target: StorageTarget::Sqlite(dir.path().join("palaver.db")),
+            _dir: Some(dir),
+        }
+    }
+
+    pub fn mongo(case: &str) -> Fixture {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let mut database = format!(
+            "conf_{}_{}_{nanos}_{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed),
+            case
+        );
+        database.truncate(60);
+        let uri = palaver_tests::mongo::mongo_uri(&database);
+        Fixture {
+            target: StorageTarget::Mongo { uri, database },
+            _dir: None,
+        }
+    }
+
+    pub async fn open(&self) -> DynStore {
+        match store::open(&self.target, true).await {
+            Ok(store) => store,
+            Err(e) => panic!("opening {:?}: {e}", self.target),
+        }
+    }
+}
+
+macro_rules! conformance {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let fixture = super::Fixture::sqlite();
+                    let store = fixture.open().await;
+                    super::$module::$case(store.clone()).await;
+                    store.close().await.expect("close");
+                }
+            )*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn reopen() {
+                super::reopen(super::Fixture::sqlite()).await;
+            }
+        }
+        mod mongo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let fixture = super::Fixture::mongo(stringify!($case));
+                    let store = fixture.open().await;
+                    super::$module::$case(store.clone()).await;
+                    store.close().await.expect("close");
+                }
+            )*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn reopen() {
+                super::reopen(super::Fixture::mongo("reopen")).await;
+            }
+        }
+    };
+}
+
+conformance! {
+    users::users,
+    users::user_updates,
+    users::list_users,
+    users::tokens,
+    users::settings,
+    rooms::rooms,
+    rooms::room_conflicts,
+    rooms::list_rooms,
+    rooms::subscriptions,
+    rooms::remove_subscriptions,
+    rooms::delete_room,
+    messages::post_effects,
+    messages::threads,
+    messages::edits,
+    messages::reactions,
+    messages::deletes,
+    messages::history,
+    messages::concurrent_posts,
+}
+
+/// What was written is there after closing and opening the store again.
+async fn reopen(fixture: Fixture) {
+    let store = fixture.open().await;
+    let alice = user("u-alice", "alice", Some("alice@example.com"));
+    store.create_user(&alice, Some("hash")).await.unwrap();
+    let room = channel("r-1", "general", 1);
+    store
+        .create_room(&room, &[sub(&room, &alice, Ts(1000))])
+        .await
+        .unwrap();
+    let m = message("m-1", &room.id, &alice, 2000, "hello");
+    store.insert_message(&m, &Default::default()).await.unwrap();
+    store.close().await.unwrap();
+    drop(store);
+
+    let store = fixture.open().await;
+    assert_eq!(store.user_by_id("u-alice").await.unwrap(), Some(alice));
+    assert_eq!(
+        store.password_hash("u-alice").await.unwrap().as_deref(),
+        Some("hash")
+    );
+    assert_eq!(store.message("m-1").await.unwrap(), Some(m));
+    let room = store.room_by_id("r-1").await.unwrap().unwrap();
+    assert_eq!(room.msgs, 1);
+    store.close().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------
+// Record builders.
+
+pub fn user(id: &str, username: &str, email: Option<&str>) -> User {
+    User {
+        id: id.into(),
+        username: username.into(),
+        name: format!("{username} name"),
+        emails: email
+            .map(|a| {
+                vec![Email {
+                    address: a.into(),
+                    verified: false,
+                }]
+            })
+            .unwrap_or_default(),
+        roles: vec!["user".into()],
+        active: true,
+        kind: "user".into(),
+        created_at: Ts(1_000),
+        updated_at: Ts(1_000),
+        last_login: None,
+        require_password_change: false,
+    }
+}
+
+pub fn uref(user: &User) -> UserRef {
+    UserRef {
+        id: user.id.clone(),
+        username: user.username.clone(),
+        name: Some(user.name.clone()),
+    }
+}
+
+pub fn room(id: &str, t: RoomType, name: Option<&str>, users_count: i64) -> Room {
+    Room {
+        id: id.into(),
+        t,
+        name: name.map(Into::into),
+        fname: name.map(Into::into),
+        u: None,
+        users_count,
+        msgs: 0,
+        lm: None,
+        last_message: None,
+        ro: false,
+        default: false,
+        topic: None,
+        description: None,
+        usernames: None,
+        uids: None,
+        ts: Ts(1_000),
+        updated_at: Ts(1_000),
+    }
+}
+
+pub fn channel(id: &str, name: &str, users_count: i64) -> Room {
+    room(id, RoomType::Channel, Some(name), users_count)
+}
+
+pub fn sub(room: &Room, user: &User, at: Ts) -> Subscription {
+    Subscription {
+        id: format!("s-{}-{}", room.id, user.id),
+        rid: room.id.clone(),
+        u: UserRef {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            name: None,
+        },
+        name: room.name.clone().unwrap_or_default(),
+        fname: room.fname.clone(),
+        t: room.t,
+        open: true,
+        alert: false,
+        unread: 0,
+        user_mentions: 0,
+        group_mentions: 0,
+        ls: None,
+        roles: Vec::new(),
+        ts: at,
+        updated_at: at,
+    }
+}
+
+pub fn message(id: &str, rid: &str, from: &User, ts: i64, text: &str) -> Message {
+    Message {
+        id: id.into(),
+        rid: rid.into(),
+        msg: text.into(),
+        ts: Ts(ts),
+        u: uref(from),
+        updated_at: Ts(ts),
+        t: None,
+        edited_at: None,
+        edited_by: None,
+        reactions: BTreeMap::new(),
+        tmid: None,
+        tcount: None,
+        tlm: None,
+        replies: None,
+        alias: None,
+        emoji: None,
+        avatar: None,
+        attachments: Vec::new(),
+        bot: None,
+        mentions: Vec::new(),
+        custom_fields: None,
+        groupable: None,
+    }
+}
+
+pub fn reply(id: &str, parent: &Message, from: &User, ts: i64, text: &str) -> Message {
+    Message {
+        tmid: Some(parent.id.clone()),
+        ..message(id, &parent.rid, from, ts, text)
+    }
+}
+
+/// The ids of a list of records, in order.
+pub fn ids<T, F: Fn(&T) -> &str>(items: &[T], id: F) -> Vec<String> {
+    items.iter().map(|i| id(i).to_string()).collect()
+}
+
+/// Asserts that a result is `Err(Conflict(what))`.
+#[track_caller]
+pub fn assert_conflict<T: std::fmt::Debug>(result: store::StoreResult<T>, what: &str) {
+    match result {
+        Err(store::StoreError::Conflict(w)) if w == what => {}
+        other => panic!("expected Conflict({what:?}), got {other:?}"),
+    }
+}
