@@ -47,6 +47,31 @@ pub enum Event {
     UserUpdated {
         user: User,
     },
+    /// A login token was revoked (logout). Realtime sessions logged in with it end
+    /// their subscriptions, as Meteor does when a token disappears.
+    LoggedOut {
+        user_id: String,
+        token_hash: String,
+    },
+    /// A member's activity in a room (typing, …), not stored. Carries the room and the
+    /// user so that delivery can be limited to those who may read the room.
+    UserActivity {
+        room_id: String,
+        user_id: String,
+        username: String,
+        /// Rocket.Chat activity names, e.g. `user-typing`; empty when the user stopped.
+        activities: Vec<String>,
+        /// Client-supplied extras, passed through (`{}` when none).
+        extras: serde_json::Value,
+        /// Opaque id of the client connection it came from, so it is not echoed back
+        /// to its sender (Rocket.Chat's `retransmitToSelf: false`).
+        origin: Option<String>,
+    },
+    /// A message only `user_id` sees, never stored (server or app notices).
+    Ephemeral {
+        user_id: String,
+        message: Message,
+    },
 }
 
 #[derive(Clone)]

@@ -15,7 +15,6 @@ pub struct LimitRule {
     pub window: Duration,
 }
 
-#[derive(Default)]
 struct Window {
     start_ms: i64,
     count: u32,
@@ -45,7 +44,10 @@ impl RateLimiter {
         if windows.len() > 100_000 {
             windows.retain(|_, w| now.0 - w.start_ms < window_ms);
         }
-        let w = windows.entry(key.to_string()).or_default();
+        let w = windows.entry(key.to_string()).or_insert(Window {
+            start_ms: now.0,
+            count: 0,
+        });
         if now.0 - w.start_ms >= window_ms {
             w.start_ms = now.0;
             w.count = 0;
