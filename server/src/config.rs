@@ -10,6 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::apps::limits::AppLimits;
 use crate::chat::ratelimit::LimitRule;
 use crate::chat::ChatOptions;
 use crate::store::StorageTarget;
@@ -30,6 +31,35 @@ impl Default for LoginRateLimit {
             per_ip: 30,
             per_user: 10,
             window_secs: 60,
+        }
+    }
+}
+
+/// The apps engine's settings (`[apps]`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppsConfig {
+    /// Default limits of every app (`[apps.limits]`).
+    pub limits: AppLimits,
+    /// Private addresses apps may reach over HTTP anyway: `address:port` pairs or
+    /// CIDRs (for on-premise services). Public addresses need no entry.
+    pub http_allow: Vec<String>,
+    /// Refuse packages without a valid signature by a trusted key.
+    pub require_signatures: bool,
+    /// Publisher keys (ed25519, base64 or hex) whose signatures are trusted.
+    pub trusted_keys: Vec<String>,
+    /// Days app log entries are kept.
+    pub log_retention_days: u32,
+}
+
+impl Default for AppsConfig {
+    fn default() -> Self {
+        AppsConfig {
+            limits: AppLimits::default(),
+            http_allow: Vec::new(),
+            require_signatures: false,
+            trusted_keys: Vec::new(),
+            log_retention_days: 14,
         }
     }
 }
@@ -62,6 +92,9 @@ pub struct Config {
     pub login_rate_limit: LoginRateLimit,
     /// Seconds in-flight requests get to finish at shutdown.
     pub shutdown_grace_secs: u64,
+    /// The local marketplace: a folder of app packages admins install from.
+    pub marketplace_dir: PathBuf,
+    pub apps: AppsConfig,
 }
 
 impl Default for Config {
@@ -81,6 +114,8 @@ impl Default for Config {
             token_ttl_days: 90,
             login_rate_limit: LoginRateLimit::default(),
             shutdown_grace_secs: 10,
+            marketplace_dir: PathBuf::from("./marketplace"),
+            apps: AppsConfig::default(),
         }
     }
 }
@@ -128,6 +163,11 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be at least 1024".into(),
             ));
+        }
+        for entry in &self.apps.http_allow {
+            crate::apps::http::OperatorAllow::parse(entry).map_err(|e| {
+                ConfigError::Invalid(format!("apps.http_allow entry {entry:?}: {e}"))
+            })?;
         }
         let rl = &self.login_rate_limit;
         if rl.per_ip == 0 || rl.per_user == 0 || rl.window_secs == 0 {

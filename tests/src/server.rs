@@ -302,7 +302,8 @@ impl Palaver {
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             )
-            .env("RUST_BACKTRACE", "1");
+            .env("RUST_BACKTRACE", "1")
+            .env("NO_COLOR", "1");
         if let Storage::Uri(uri) = &self.storage {
             cmd.env("PALAVER_STORAGE", uri);
         }

@@ -3,8 +3,14 @@
 
 mod store_conformance;
 
+mod apps_build;
 mod common;
 mod durability;
+mod realtime_auth;
+mod realtime_methods;
+mod realtime_protocol;
+mod realtime_slow;
+mod realtime_streams;
 mod rest_auth;
 mod rest_channels;
 mod rest_dm;

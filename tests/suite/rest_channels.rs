@@ -43,6 +43,7 @@ async fn channel_lifecycle_create_join_invite_leave_delete() {
     assert_eq!(chan["usersCount"], json!(2), "creator + bob: {chan}");
     assert_eq!(chan["msgs"], json!(0), "{chan}");
     assert_eq!(chan["ro"], json!(false), "{chan}");
+    assert_eq!(chan["fname"], json!("team"), "fname: {chan}");
 
     // create failures
     let (status, body) = srv
@@ -72,14 +73,18 @@ async fn channel_lifecycle_create_join_invite_leave_delete() {
         "channels.create without name",
     );
     let (status, body) = srv
-        .post("channels.create", &carol, json!({ "name": 42 }))
+        .post(
+            "channels.create",
+            &carol,
+            json!({ "name": { "not": "a string" } }),
+        )
         .await;
     assert_error(
         status,
         &body,
         400,
         Some("invalid-params"),
-        "channels.create with a numeric name",
+        "channels.create with an object as name",
     );
     for bad in ["", "has space", "semi;colon", "#hash"] {
         let (status, body) = srv

@@ -114,7 +114,10 @@ async fn post_send_get_update_delete_messages() {
     // Validation.
     let bad_posts = [
         ("no room", json!({ "text": "x" })),
-        ("text not a string", json!({ "roomId": rid, "text": 5 })),
+        (
+            "text an object",
+            json!({ "roomId": rid, "text": { "a": 1 } }),
+        ),
         (
             "attachments not an array",
             json!({ "roomId": rid, "text": "x", "attachments": "nope" }),

@@ -3,6 +3,7 @@
 //! `#[tokio::test]` per backend: `store_conformance::sqlite::<case>` and
 //! `store_conformance::mongo::<case>`.
 
+mod apps;
 mod messages;
 mod rooms;
 mod users;
@@ -112,6 +113,12 @@ conformance! {
     messages::deletes,
     messages::history,
     messages::concurrent_posts,
+    apps::apps,
+    apps::app_data,
+    apps::app_data_quota_races,
+    apps::app_logs,
+    apps::app_jobs,
+    apps::job_claim_races,
 }
 
 /// What was written is there after closing and opening the store again.

@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/info", get(info))
         .nest("/api/v1", v1::routes())
+        .merge(crate::realtime::routes())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {

@@ -482,6 +482,62 @@ impl Chat {
         .await
     }
 
+    /// The bot user an app acts as (created if missing). Bots have no password,
+    /// so nobody can log in as one.
+    pub async fn ensure_bot_user(&self, username: &str, name: &str) -> ChatResult<User> {
+        validate_username(username)?;
+        if let Some(user) = self.store.user_by_username(username).await? {
+            if !user.has_role(roles::BOT) {
+                return Err(ChatError::refused(
+                    "error-field-unavailable",
+                    format!("{username} is already in use by a person"),
+                ));
+            }
+            if !user.active {
+                let mut user = user;
+                user.active = true;
+                user.updated_at = Ts::now();
+                self.store.update_user(&user).await?;
+                return Ok(user);
+            }
+            return Ok(user);
+        }
+        let now = Ts::now();
+        let user = User {
+            id: ids::new_id(),
+            username: username.to_string(),
+            name: name.to_string(),
+            emails: Vec::new(),
+            roles: vec![roles::BOT.to_string()],
+            active: true,
+            kind: "bot".into(),
+            created_at: now,
+            updated_at: now,
+            last_login: None,
+            require_password_change: false,
+        };
+        self.store
+            .create_user(&user, None)
+            .await
+            .map_err(|e| map_conflict(e, username, ""))?;
+        tracing::info!(user_id = %user.id, username, "bot user created");
+        self.bus.publish(Event::UserCreated { user: user.clone() });
+        Ok(user)
+    }
+
+    /// Deactivates a bot user (its app was uninstalled); its messages stay.
+    pub async fn retire_bot_user(&self, user_id: &str) -> ChatResult<()> {
+        if let Some(mut user) = self.store.user_by_id(user_id).await? {
+            if user.has_role(roles::BOT) && user.active {
+                user.active = false;
+                user.updated_at = Ts::now();
+                self.store.update_user(&user).await?;
+                self.store.delete_user_tokens(&user.id).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// On first start with no users, creates the admin. Returns the user and, when
     /// no password was configured, the generated one (to print once).
     pub async fn bootstrap_admin(

@@ -161,6 +161,13 @@ impl Chat {
             custom_fields: new.custom_fields,
             groupable: None,
         };
+        let message = match self.pre_send.get() {
+            Some(hook) => {
+                let changed = hook.pre_send(actor, &room, message.clone()).await?;
+                self.revalidate(&message, changed)?
+            }
+            None => message,
+        };
         let effects = PostEffects {
             mentioned_user_ids: message.mentions.iter().map(|m| m.id.clone()).collect(),
             group_mention,
@@ -178,6 +185,29 @@ impl Chat {
             message: message.clone(),
         });
         Ok((room, message))
+    }
+
+    /// Checks a message a hook changed: the content may change, not who sent it
+    /// where, and it must still be a message we would accept.
+    fn revalidate(&self, original: &Message, changed: Message) -> ChatResult<Message> {
+        if changed.id != original.id
+            || changed.rid != original.rid
+            || changed.u != original.u
+            || changed.tmid != original.tmid
+        {
+            return Err(ChatError::refused(
+                "error-app-prevented",
+                "An app changed the message's identity, room, sender or thread",
+            ));
+        }
+        if changed.msg.trim().is_empty() && changed.attachments.is_empty() {
+            return Err(ChatError::refused(
+                "error-app-prevented",
+                "An app emptied the message",
+            ));
+        }
+        self.check_text(&changed.msg)?;
+        Ok(changed)
     }
 
     /// A client retrying a post with the same `_id` gets the stored message back;

@@ -5,13 +5,15 @@
 pub mod accounts;
 pub mod error;
 pub mod events;
+pub mod hooks;
 pub mod ids;
 pub mod messages;
+pub mod notify;
 pub mod ratelimit;
 pub mod rooms;
 pub mod settings;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use error::{ChatError, ChatResult};
 pub use events::{Event, EventBus};
@@ -39,6 +41,7 @@ pub struct Chat {
     opts: ChatOptions,
     login_ip_limiter: RateLimiter,
     login_user_limiter: RateLimiter,
+    pre_send: OnceLock<Arc<dyn hooks::PreSendHook>>,
 }
 
 impl Chat {
@@ -48,8 +51,16 @@ impl Chat {
             bus: EventBus::new(16 * 1024),
             login_ip_limiter: RateLimiter::new(opts.login_per_ip),
             login_user_limiter: RateLimiter::new(opts.login_per_user),
+            pre_send: OnceLock::new(),
             opts,
         })
+    }
+
+    /// Plugs in the pre-send hook (the apps engine); once, at start-up.
+    pub fn set_pre_send_hook(&self, hook: Arc<dyn hooks::PreSendHook>) {
+        if self.pre_send.set(hook).is_err() {
+            tracing::warn!("a pre-send hook was already set; keeping the first");
+        }
     }
 
     pub fn events(&self) -> &EventBus {

@@ -4,6 +4,7 @@
 //! Every method that returns `Ok` for a write has committed it: callers acknowledge
 //! operations to clients only after that.
 
+pub mod apps;
 pub mod model;
 pub mod mongo;
 pub mod sqlite;
@@ -216,7 +217,13 @@ pub trait SettingStore: Send + Sync {
 /// Everything the chat services need from storage.
 #[async_trait]
 pub trait Store:
-    UserStore + TokenStore + RoomStore + SubscriptionStore + MessageStore + SettingStore
+    UserStore
+    + TokenStore
+    + RoomStore
+    + SubscriptionStore
+    + MessageStore
+    + SettingStore
+    + apps::AppStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

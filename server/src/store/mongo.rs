@@ -6,7 +6,8 @@
 //! `users` (plus `usernameKey`, the lower-cased username, `emailKeys`, the lower-cased
 //! addresses, and `passwordHash`), `login_tokens` (`_id` = the hashed token),
 //! `rooms` (plus `nameKey`, the lower-cased name, only when the room has a name),
-//! `subscriptions`, `subscriptions_removed` (tombstones), `messages` and `settings`.
+//! `subscriptions`, `subscriptions_removed` (tombstones), `messages` and `settings`;
+//! the apps engine's collections are described in `mongo/apps.rs`.
 //! Timestamps are int64 milliseconds, so range queries and sorts work on them.
 //! Uniqueness is enforced by indexes created idempotently at start-up; duplicate-key
 //! errors (11000) are mapped to [`StoreError::Conflict`] by the index they name.
@@ -34,6 +35,7 @@
 //! Writes use write concern `majority` with journaling (unless the URI names its own
 //! write concern), so an acknowledged write is durable.
 
+mod apps;
 mod messages;
 mod rooms;
 mod users;
@@ -155,6 +157,7 @@ impl MongoStore {
             .map_err(|e| StoreError::Backend(format!("cannot reach MongoDB: {e}")))?;
         let store = MongoStore::new(client, &db, database);
         store.create_indexes().await?;
+        store.create_app_indexes().await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)
     }

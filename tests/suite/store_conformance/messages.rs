@@ -365,6 +365,45 @@ pub async fn reactions(store: DynStore) {
             .unwrap(),
         None
     );
+
+    // Reaction names are opaque: dots and dollars are fine.
+    for odd in [":a.b:", "$x", ":flag.fr:"] {
+        store
+            .set_reaction("m-1", ":+1:", "bob", true, Ts(4_000))
+            .await
+            .unwrap();
+        let after = store
+            .set_reaction("m-1", odd, "alice", true, Ts(4_100))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(names(&after, odd), Some(vec!["alice".into()]), "{odd}");
+        let after = store
+            .set_reaction("m-1", odd, "bob", true, Ts(4_200))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(names(&after, odd), Some(vec!["alice".into(), "bob".into()]));
+        assert_eq!(names(&after, ":+1:"), Some(vec!["bob".into()]));
+        assert_eq!(after, get(&store, "m-1").await);
+        store
+            .set_reaction("m-1", odd, "alice", false, Ts(4_300))
+            .await
+            .unwrap();
+        let after = store
+            .set_reaction("m-1", odd, "bob", false, Ts(4_400))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(names(&after, odd), None, "{odd}");
+        let after = store
+            .set_reaction("m-1", ":+1:", "bob", false, Ts(4_500))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(after.reactions.is_empty(), "{odd}");
+        assert_eq!(after.updated_at, Ts(4_500));
+    }
 }
 
 pub async fn deletes(store: DynStore) {

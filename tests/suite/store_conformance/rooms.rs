@@ -633,7 +633,7 @@ pub async fn delete_room(store: DynStore) {
             .unwrap();
         assert_eq!(
             ids(&removed, |r| r.id.as_str()),
-            [s.id.clone()],
+            [s.id.as_str()],
             "tombstone of {uid}"
         );
         assert_eq!(removed[0].rid, "r-doomed");

@@ -2,6 +2,8 @@
 //! members' counters with atomic update operators), edits, reactions, deletes and
 //! history.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::ReturnDocument;
@@ -10,7 +12,7 @@ use super::{
     backend, collect, from_doc, page_limit, set_unset, to_doc, write_error, Ctx, MongoStore, IDX_ID,
 };
 use crate::store::{
-    HistoryQuery, Listing, Message, MessageStore, Page, PostEffects, StoreResult, Ts,
+    HistoryQuery, Listing, Message, MessageStore, Page, PostEffects, Reaction, StoreResult, Ts,
 };
 
 /// Fields of a message document that may be absent.
@@ -33,6 +35,9 @@ const MESSAGE_OPTIONAL: &[&str] = &[
 ];
 /// What an edit keeps from the stored copy.
 const EDIT_KEEPS: &[&str] = &["tcount", "tlm", "replies", "reactions"];
+
+/// Tries of the compare-and-swap path of `set_reaction` before giving up.
+const REACTION_CAS_ATTEMPTS: usize = 32;
 
 /// A reaction name usable as a field name in an update path.
 fn storable_emoji(emoji: &str) -> bool {
@@ -119,6 +124,68 @@ impl MongoStore {
             .await
             .ctx("refresh last message")?;
         Ok(())
+    }
+}
+
+impl MongoStore {
+    /// `set_reaction` for a reaction name that cannot appear in an update path
+    /// (`.`, leading `$`): reads the whole reactions map, changes it and writes it
+    /// back only if it is still as read (compare-and-swap), retrying on a race.
+    async fn set_reaction_whole(
+        &self,
+        id: &str,
+        emoji: &str,
+        username: &str,
+        react: bool,
+        updated_at: Ts,
+    ) -> StoreResult<Option<Message>> {
+        for _ in 0..REACTION_CAS_ATTEMPTS {
+            let Some(stored) = self
+                .messages
+                .find_one(doc! { "_id": id })
+                .projection(doc! { "reactions": 1 })
+                .await
+                .ctx("read reactions")?
+            else {
+                return Ok(None);
+            };
+            let old = stored.get("reactions").cloned();
+            let mut reactions: BTreeMap<String, Reaction> = match &old {
+                Some(Bson::Document(d)) => from_doc(d.clone(), "reactions")?,
+                _ => BTreeMap::new(),
+            };
+            let entry = reactions.entry(emoji.to_string()).or_default();
+            let has = entry.usernames.iter().any(|u| u == username);
+            if react && !has {
+                entry.usernames.push(username.to_string());
+            } else if !react && has {
+                entry.usernames.retain(|u| u != username);
+            }
+            if entry.usernames.is_empty() {
+                reactions.remove(emoji);
+            }
+            let filter = match old {
+                Some(value) => doc! { "_id": id, "reactions": value },
+                None => doc! { "_id": id, "reactions": { "$exists": false } },
+            };
+            let update = doc! { "$set": {
+                "reactions": to_doc(&reactions, "reactions")?,
+                "_updatedAt": updated_at.0,
+            } };
+            let after = self
+                .messages
+                .find_one_and_update(filter, update)
+                .return_document(ReturnDocument::After)
+                .await
+                .ctx("set reaction")?;
+            if let Some(after) = after {
+                return from_doc(after, "message").map(Some);
+            }
+        }
+        Err(backend(
+            "set reaction",
+            format!("reactions of message {id} kept changing; gave up"),
+        ))
     }
 }
 
@@ -239,10 +306,9 @@ impl MessageStore for MongoStore {
         updated_at: Ts,
     ) -> StoreResult<Option<Message>> {
         if !storable_emoji(emoji) {
-            return Err(backend(
-                "set reaction",
-                format!("reaction name {emoji:?} cannot be stored (empty, '.' or leading '$')"),
-            ));
+            return self
+                .set_reaction_whole(id, emoji, username, react, updated_at)
+                .await;
         }
         let path = format!("reactions.{emoji}.usernames");
         let change = if react { "$addToSet" } else { "$pull" };

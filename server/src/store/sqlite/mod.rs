@@ -10,6 +10,7 @@
 //! Records are stored as JSON documents next to the few columns that are indexed or
 //! unique.
 
+mod apps;
 mod messages;
 mod rooms;
 mod schema;

@@ -67,6 +67,36 @@ const MIGRATIONS: &[&str] = &[
         doc TEXT NOT NULL
     );
     "#,
+    // 2: the apps engine.
+    r#"
+    CREATE TABLE apps (
+        id TEXT PRIMARY KEY,
+        installed_at INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE app_data (
+        app_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (app_id, key)
+    );
+    CREATE TABLE app_logs (
+        app_id TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        level_rank INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX app_logs_app ON app_logs(app_id, ts);
+    CREATE INDEX app_logs_ts ON app_logs(ts);
+    CREATE TABLE app_jobs (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        next_run INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX app_jobs_due ON app_jobs(next_run);
+    CREATE INDEX app_jobs_app ON app_jobs(app_id);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -1,0 +1,14 @@
+//! Users. Needs `user.read`.
+
+use crate::bindings::palaver::apps::users as wit;
+use crate::{Result, User};
+
+/// The user with this id.
+pub fn get(id: &str) -> Result<User> {
+    Ok(wit::get(id)?)
+}
+
+/// The user with this username.
+pub fn get_by_username(username: &str) -> Result<User> {
+    Ok(wit::get_by_username(username)?)
+}

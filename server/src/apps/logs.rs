@@ -1,0 +1,132 @@
+//! Each app's log: rate limited per minute, mirrored to `tracing` with the app id,
+//! and written to storage in batches off the calling path.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use tokio::sync::mpsc;
+
+use crate::store::apps::AppLogEntry;
+use crate::store::{DynStore, Ts};
+
+/// A log entry on its way to storage.
+pub struct LogWriter {
+    tx: mpsc::Sender<AppLogEntry>,
+}
+
+impl LogWriter {
+    /// Starts the background task that writes log entries in batches.
+    pub fn start(store: DynStore) -> LogWriter {
+        let (tx, mut rx) = mpsc::channel::<AppLogEntry>(8192);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(256);
+            while rx.recv_many(&mut batch, 256).await > 0 {
+                if let Err(e) = store.append_app_logs(&batch).await {
+                    tracing::error!(error = %e, entries = batch.len(), "cannot store app log entries");
+                }
+                batch.clear();
+            }
+        });
+        LogWriter { tx }
+    }
+
+    fn send(&self, entry: AppLogEntry) -> bool {
+        self.tx.try_send(entry).is_ok()
+    }
+}
+
+struct Window {
+    minute: i64,
+    count: u32,
+}
+
+/// One app's logger.
+pub struct AppLogger {
+    app_id: String,
+    per_minute: u32,
+    writer: std::sync::Arc<LogWriter>,
+    window: Mutex<Window>,
+    dropped: AtomicU64,
+}
+
+impl AppLogger {
+    pub fn new(app_id: &str, per_minute: u32, writer: std::sync::Arc<LogWriter>) -> AppLogger {
+        AppLogger {
+            app_id: app_id.to_string(),
+            per_minute,
+            writer,
+            window: Mutex::new(Window {
+                minute: 0,
+                count: 0,
+            }),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Entries dropped by the rate limit so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Logs a line from the app (rate limited). Returns whether it was kept.
+    pub fn app_line(&self, level: &str, handler: Option<&str>, message: &str) -> bool {
+        let now = Ts::now();
+        {
+            let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+            let minute = now.0 / 60_000;
+            if w.minute != minute {
+                if w.count > self.per_minute {
+                    let dropped = w.count - self.per_minute;
+                    tracing::warn!(app_id = %self.app_id, dropped, "app log lines dropped by the rate limit");
+                }
+                w.minute = minute;
+                w.count = 0;
+            }
+            w.count += 1;
+            if w.count > self.per_minute {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                if w.count == self.per_minute + 1 {
+                    drop(w);
+                    self.record(
+                        "warn",
+                        handler,
+                        &format!(
+                            "log rate limit reached ({} lines per minute); further lines this minute are dropped",
+                            self.per_minute
+                        ),
+                        Some("log-rate"),
+                    );
+                }
+                return false;
+            }
+        }
+        let message: String = message.chars().take(8 * 1024).collect();
+        self.record(level, handler, &message, None);
+        true
+    }
+
+    /// Records what the host did or refused (not rate limited: these are rare and
+    /// an admin needs every one).
+    pub fn host(&self, level: &str, handler: Option<&str>, message: &str, fault: Option<&str>) {
+        self.record(level, handler, message, fault);
+    }
+
+    fn record(&self, level: &str, handler: Option<&str>, message: &str, fault: Option<&str>) {
+        match level {
+            "error" => tracing::error!(app_id = %self.app_id, handler, fault, "{message}"),
+            "warn" => tracing::warn!(app_id = %self.app_id, handler, fault, "{message}"),
+            _ => tracing::debug!(app_id = %self.app_id, handler, fault, "{message}"),
+        }
+        let entry = AppLogEntry {
+            app_id: self.app_id.clone(),
+            ts: Ts::now(),
+            level: level.to_string(),
+            handler: handler.map(str::to_string),
+            message: message.to_string(),
+            fault: fault.map(str::to_string),
+        };
+        if !self.writer.send(entry) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The apps engine: third-party apps as sandboxed WebAssembly components.
+//!
+//! `manifest`/`package` describe and check what an app is; `runtime` and `pool` run
+//! it in wasmtime under limits; `host` is what apps may call (every call checked
+//! against the admin's grant); `engine` is the lifecycle and dispatch of chat
+//! events, commands, endpoints and jobs.
+
+pub mod engine;
+pub mod host;
+pub mod http;
+pub mod limits;
+pub mod logs;
+pub mod manifest;
+pub mod marketplace;
+pub mod package;
+pub mod permissions;
+pub mod pool;
+pub mod runtime;
+pub mod settings;
+
+pub use engine::{AppsEngine, AppsError, EngineConfig};

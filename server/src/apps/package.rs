@@ -1,0 +1,313 @@
+//! App packages: one `.zip` holding `app.toml`, `app.wasm` and optionally
+//! `icon.png`, `README.md`, `i18n/<lang>.toml`. Read entirely in memory with every
+//! size checked against what is actually decompressed (declared sizes can lie);
+//! nothing in a package can name a path outside it.
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read};
+
+use sha2::{Digest, Sha256};
+
+use super::manifest::{Manifest, ManifestError};
+
+/// Bounds on a package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackageLimits {
+    pub max_package_bytes: usize,
+    pub max_file_bytes: u64,
+    pub max_total_bytes: u64,
+    pub max_entries: usize,
+    /// Largest uncompressed/compressed ratio of one entry (zip bombs).
+    pub max_ratio: u64,
+}
+
+impl Default for PackageLimits {
+    fn default() -> Self {
+        PackageLimits {
+            max_package_bytes: 32 * 1024 * 1024,
+            max_file_bytes: 48 * 1024 * 1024,
+            max_total_bytes: 64 * 1024 * 1024,
+            max_entries: 64,
+            max_ratio: 200,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PackageError {
+    #[error("the package is not a zip file: {0}")]
+    NotZip(String),
+    #[error("the package is {0} bytes, over the {1}-byte limit")]
+    TooLarge(usize, usize),
+    #[error("unsafe entry {0:?}: {1}")]
+    UnsafeEntry(String, &'static str),
+    #[error("entry {0:?} appears twice")]
+    Duplicate(String),
+    #[error("unexpected entry {0:?}: a package holds app.toml, app.wasm, icon.png, README.md and i18n/*.toml only")]
+    Unexpected(String),
+    #[error("entry {0:?} is too large or too compressed (zip bomb protection): {1}")]
+    Bomb(String, String),
+    #[error("the package has no {0}")]
+    Missing(&'static str),
+    #[error("{0} is not UTF-8 text")]
+    NotText(String),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+/// A package's contents.
+#[derive(Clone, Debug)]
+pub struct Package {
+    pub manifest: Manifest,
+    pub manifest_text: String,
+    pub wasm: Vec<u8>,
+    pub readme: Option<String>,
+    pub icon: Option<Vec<u8>>,
+    /// Translations by language code.
+    pub i18n: BTreeMap<String, String>,
+    /// SHA-256 of the package file, hex.
+    pub sha256: String,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Checks an entry name: relative, no `..`, no backslashes or drive letters.
+fn check_name(name: &str) -> Result<(), PackageError> {
+    let unsafe_entry = |why| Err(PackageError::UnsafeEntry(name.to_string(), why));
+    if name.is_empty() || name.contains('\0') {
+        return unsafe_entry("empty or NUL in name");
+    }
+    if name.starts_with('/') || name.contains('\\') || name.contains(':') {
+        return unsafe_entry("absolute or non-portable path");
+    }
+    if name.split('/').any(|seg| seg == "..") {
+        return unsafe_entry("path escapes the package (\"..\")");
+    }
+    Ok(())
+}
+
+fn allowed(name: &str) -> bool {
+    matches!(name, "app.toml" | "app.wasm" | "icon.png" | "README.md")
+        || name
+            .strip_prefix("i18n/")
+            .and_then(|f| f.strip_suffix(".toml"))
+            .is_some_and(|lang| {
+                (2..=16).contains(&lang.len())
+                    && lang
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+}
+
+/// Reads and validates a package (the manifest included; the component is checked
+/// against the WIT world separately, by the runtime).
+pub fn read(bytes: &[u8], limits: &PackageLimits) -> Result<Package, PackageError> {
+    if bytes.len() > limits.max_package_bytes {
+        return Err(PackageError::TooLarge(
+            bytes.len(),
+            limits.max_package_bytes,
+        ));
+    }
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| PackageError::NotZip(e.to_string()))?;
+    if archive.len() > limits.max_entries {
+        return Err(PackageError::Bomb(
+            "*".into(),
+            format!("{} entries, at most {}", archive.len(), limits.max_entries),
+        ));
+    }
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| PackageError::NotZip(e.to_string()))?;
+        let name = entry.name().to_string();
+        check_name(&name)?;
+        if entry.is_symlink() || entry.unix_mode().is_some_and(|m| m & 0o170000 == 0o120000) {
+            return Err(PackageError::UnsafeEntry(name, "links are not allowed"));
+        }
+        if entry.is_dir() {
+            continue;
+        }
+        if !allowed(&name) {
+            return Err(PackageError::Unexpected(name));
+        }
+        if files.contains_key(&name) {
+            return Err(PackageError::Duplicate(name));
+        }
+        let declared = entry.size();
+        let compressed = entry.compressed_size().max(1);
+        if declared > limits.max_file_bytes {
+            return Err(PackageError::Bomb(
+                name,
+                format!("{declared} bytes, at most {}", limits.max_file_bytes),
+            ));
+        }
+        if declared / compressed > limits.max_ratio {
+            return Err(PackageError::Bomb(
+                name,
+                format!(
+                    "compression ratio {} over {}",
+                    declared / compressed,
+                    limits.max_ratio
+                ),
+            ));
+        }
+        // Never trust the declared size: read at most one byte past every limit.
+        let budget = limits
+            .max_file_bytes
+            .min(limits.max_total_bytes.saturating_sub(total));
+        let mut data = Vec::with_capacity(declared.min(budget) as usize);
+        (&mut entry)
+            .take(budget + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| PackageError::NotZip(format!("{name}: {e}")))?;
+        if data.len() as u64 > budget {
+            return Err(PackageError::Bomb(
+                name,
+                "decompresses past the package limits".into(),
+            ));
+        }
+        if data.len() as u64 / compressed > limits.max_ratio {
+            return Err(PackageError::Bomb(
+                name,
+                "compression ratio too high".into(),
+            ));
+        }
+        total += data.len() as u64;
+        files.insert(name, data);
+    }
+    let text = |files: &mut BTreeMap<String, Vec<u8>>,
+                name: &str|
+     -> Result<Option<String>, PackageError> {
+        files
+            .remove(name)
+            .map(|b| String::from_utf8(b).map_err(|_| PackageError::NotText(name.to_string())))
+            .transpose()
+    };
+    let manifest_text = text(&mut files, "app.toml")?.ok_or(PackageError::Missing("app.toml"))?;
+    let manifest = Manifest::parse(&manifest_text)?;
+    let wasm = files
+        .remove("app.wasm")
+        .ok_or(PackageError::Missing("app.wasm"))?;
+    let readme = text(&mut files, "README.md")?;
+    let icon = files.remove("icon.png");
+    let mut i18n = BTreeMap::new();
+    for name in files.keys().cloned().collect::<Vec<_>>() {
+        if let Some(lang) = name
+            .strip_prefix("i18n/")
+            .and_then(|f| f.strip_suffix(".toml"))
+        {
+            let body = text(&mut files, &name)?.unwrap_or_default();
+            i18n.insert(lang.to_string(), body);
+        }
+    }
+    Ok(Package {
+        manifest,
+        manifest_text,
+        wasm,
+        readme,
+        icon,
+        i18n,
+        sha256: sha256_hex(bytes),
+    })
+}
+
+/// Builds a package from its parts (used by `palaver app pack`).
+pub fn write(
+    manifest_text: &str,
+    wasm: &[u8],
+    extras: &[(&str, Vec<u8>)],
+) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    let mut out = Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(0o644);
+        let mut add = |name: &str, data: &[u8]| -> Result<(), String> {
+            zip.start_file(name, options).map_err(|e| e.to_string())?;
+            zip.write_all(data).map_err(|e| e.to_string())
+        };
+        add("app.toml", manifest_text.as_bytes())?;
+        add("app.wasm", wasm)?;
+        for (name, data) in extras {
+            if !allowed(name) {
+                return Err(format!("{name} does not belong in a package"));
+            }
+            add(name, data)?;
+        }
+        zip.finish().map_err(|e| e.to_string())?;
+    }
+    Ok(out.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const MANIFEST: &str = "id = \"t\"\nname = \"T\"\nversion = \"1.0.0\"\napi-version = \"0.1.0\"\n[author]\nname = \"me\"\n";
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        for (name, data) in entries {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(data).unwrap();
+        }
+        zip.finish().unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn round_trips() {
+        let bytes = write(MANIFEST, b"\0asm", &[("README.md", b"hi".to_vec())]).unwrap();
+        let p = read(&bytes, &PackageLimits::default()).unwrap();
+        assert_eq!(p.manifest.id, "t");
+        assert_eq!(p.wasm, b"\0asm");
+        assert_eq!(p.readme.as_deref(), Some("hi"));
+        assert_eq!(p.sha256.len(), 64);
+    }
+
+    #[test]
+    fn refuses_unsafe_packages() {
+        let limits = PackageLimits::default();
+        let err = |entries: &[(&str, &[u8])]| read(&zip_of(entries), &limits).unwrap_err();
+        assert!(matches!(
+            err(&[("../app.toml", b"x")]),
+            PackageError::UnsafeEntry(..)
+        ));
+        assert!(matches!(
+            err(&[("/etc/passwd", b"x")]),
+            PackageError::UnsafeEntry(..)
+        ));
+        assert!(matches!(
+            err(&[("evil.sh", b"x")]),
+            PackageError::Unexpected(_)
+        ));
+        assert!(matches!(
+            err(&[("app.wasm", b"x")]),
+            PackageError::Missing("app.toml")
+        ));
+        assert!(matches!(
+            err(&[("app.toml", MANIFEST.as_bytes())]),
+            PackageError::Missing("app.wasm")
+        ));
+        assert!(matches!(
+            read(b"not a zip", &limits).unwrap_err(),
+            PackageError::NotZip(_)
+        ));
+        let zeros = vec![0u8; 4 * 1024 * 1024];
+        let bomb = zip_of(&[("app.toml", MANIFEST.as_bytes()), ("app.wasm", &zeros)]);
+        assert!(matches!(
+            read(&bomb, &limits).unwrap_err(),
+            PackageError::Bomb(..)
+        ));
+    }
+}

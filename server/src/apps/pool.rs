@@ -1,0 +1,377 @@
+//! Per-app instance pool: a few long-lived instances per app, each in its own
+//! `Store`, so calls are warm (no instantiation on the hot path) and one slow call
+//! (say, an outbound request) does not hold up the app's other events. An instance
+//! that faulted is thrown away, never reused; state that must survive belongs in
+//! `persistence`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use super::host::bindings::exports::palaver::apps::endpoints::{EndpointRequest, EndpointResponse};
+use super::host::bindings::palaver::apps::types as wit;
+use super::host::bindings::{App, AppPre};
+use super::host::state::{AppContext, HostState};
+use super::limits::CallKind;
+
+/// A call into an app's exports.
+#[derive(Debug)]
+pub enum Call {
+    OnInstall,
+    OnEnable,
+    OnDisable,
+    OnUpdate(String),
+    OnUninstall,
+    OnSettingsUpdated(Vec<String>),
+    PreMessageSent(wit::Message, wit::Room),
+    PostMessageSent(wit::Message, wit::Room),
+    PostMessageUpdated(wit::Message, wit::Room),
+    PostMessageDeleted(wit::Message, wit::Room),
+    PostRoomCreated(wit::Room),
+    PostRoomUserJoined(wit::Room, wit::User),
+    PostRoomUserLeft(wit::Room, wit::User),
+    PostUserCreated(wit::User),
+    PostMessageSentToBot(wit::Message, wit::Room),
+    ExecuteCommand(wit::CommandContext),
+    PreviewCommand(wit::CommandContext),
+    HandleRequest(EndpointRequest),
+    RunJob(wit::Job),
+}
+
+impl Call {
+    /// The export's name, for logs.
+    pub fn handler(&self) -> &'static str {
+        match self {
+            Call::OnInstall => "on-install",
+            Call::OnEnable => "on-enable",
+            Call::OnDisable => "on-disable",
+            Call::OnUpdate(_) => "on-update",
+            Call::OnUninstall => "on-uninstall",
+            Call::OnSettingsUpdated(_) => "on-settings-updated",
+            Call::PreMessageSent(..) => "pre-message-sent",
+            Call::PostMessageSent(..) => "post-message-sent",
+            Call::PostMessageUpdated(..) => "post-message-updated",
+            Call::PostMessageDeleted(..) => "post-message-deleted",
+            Call::PostRoomCreated(_) => "post-room-created",
+            Call::PostRoomUserJoined(..) => "post-room-user-joined",
+            Call::PostRoomUserLeft(..) => "post-room-user-left",
+            Call::PostUserCreated(_) => "post-user-created",
+            Call::PostMessageSentToBot(..) => "post-message-sent-to-bot",
+            Call::ExecuteCommand(_) => "execute-command",
+            Call::PreviewCommand(_) => "preview-command",
+            Call::HandleRequest(_) => "handle-request",
+            Call::RunJob(_) => "run-job",
+        }
+    }
+
+    pub fn kind(&self) -> CallKind {
+        match self {
+            Call::OnInstall
+            | Call::OnEnable
+            | Call::OnDisable
+            | Call::OnUpdate(_)
+            | Call::OnUninstall
+            | Call::OnSettingsUpdated(_) => CallKind::Lifecycle,
+            Call::PreMessageSent(..) => CallKind::PreSend,
+            Call::ExecuteCommand(_) | Call::PreviewCommand(_) => CallKind::Command,
+            Call::HandleRequest(_) => CallKind::Endpoint,
+            Call::RunJob(_) => CallKind::Job,
+            _ => CallKind::Event,
+        }
+    }
+}
+
+/// What a call returned.
+#[derive(Debug)]
+pub enum Outcome {
+    Unit,
+    /// `on-install`, `on-enable`, `on-update`, `run-job`: an app-level error text.
+    Checked(Result<(), String>),
+    Decision(wit::PreSendDecision),
+    Command(Result<wit::CommandReply, wit::Error>),
+    Preview(Result<Vec<wit::PreviewItem>, wit::Error>),
+    Response(EndpointResponse),
+}
+
+/// Why a call failed inside the sandbox. The server carries on either way.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    #[error("ran past its {0:?} deadline")]
+    Deadline(Duration),
+    #[error("exceeded its memory limit")]
+    Memory,
+    #[error("overflowed its stack")]
+    StackOverflow,
+    #[error("panicked: {0}")]
+    Panic(String),
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("is busy: no free instance within {0:?}")]
+    Busy(Duration),
+    #[error("could not be instantiated: {0}")]
+    Instantiate(String),
+}
+
+impl Fault {
+    /// A short tag for the log's `fault` field.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Fault::Deadline(_) => "deadline",
+            Fault::Memory => "memory",
+            Fault::StackOverflow => "stack-overflow",
+            Fault::Panic(_) => "panic",
+            Fault::Trap(_) => "trap",
+            Fault::Busy(_) => "busy",
+            Fault::Instantiate(_) => "instantiate",
+        }
+    }
+
+    /// Busy is back-pressure, not misbehaviour: it does not count toward disabling.
+    pub fn counts(&self) -> bool {
+        !matches!(self, Fault::Busy(_))
+    }
+}
+
+struct Instance {
+    store: Store<HostState>,
+    app: App,
+}
+
+pub struct InstancePool {
+    pre: AppPre<HostState>,
+    ctx: Arc<AppContext>,
+    idle: Mutex<Vec<Instance>>,
+    slots: Arc<Semaphore>,
+    consecutive_faults: AtomicU32,
+}
+
+fn classify(err: &wasmtime::Error, stderr: Option<&str>, deadline: Duration) -> Fault {
+    let text = format!("{err:#}");
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => return Fault::Deadline(deadline),
+        Some(Trap::StackOverflow) => return Fault::StackOverflow,
+        _ => {}
+    }
+    if text.contains("growing memory") || text.contains("memory allocation") {
+        return Fault::Memory;
+    }
+    if let Some(panic) = stderr.and_then(|s| s.lines().find(|l| l.contains("panicked"))) {
+        return Fault::Panic(panic.chars().take(1000).collect());
+    }
+    Fault::Trap(
+        text.lines()
+            .next()
+            .unwrap_or("unknown")
+            .chars()
+            .take(1000)
+            .collect(),
+    )
+}
+
+async fn invoke(app: &App, store: &mut Store<HostState>, call: Call) -> wasmtime::Result<Outcome> {
+    let lc = app.palaver_apps_lifecycle();
+    let ev = app.palaver_apps_events();
+    Ok(match call {
+        Call::OnInstall => Outcome::Checked(lc.call_on_install(&mut *store).await?),
+        Call::OnEnable => Outcome::Checked(lc.call_on_enable(&mut *store).await?),
+        Call::OnDisable => {
+            lc.call_on_disable(&mut *store).await?;
+            Outcome::Unit
+        }
+        Call::OnUpdate(v) => Outcome::Checked(lc.call_on_update(&mut *store, &v).await?),
+        Call::OnUninstall => {
+            lc.call_on_uninstall(&mut *store).await?;
+            Outcome::Unit
+        }
+        Call::OnSettingsUpdated(ids) => {
+            lc.call_on_settings_updated(&mut *store, &ids).await?;
+            Outcome::Unit
+        }
+        Call::PreMessageSent(m, r) => {
+            Outcome::Decision(ev.call_pre_message_sent(&mut *store, &m, &r).await?)
+        }
+        Call::PostMessageSent(m, r) => {
+            ev.call_post_message_sent(&mut *store, &m, &r).await?;
+            Outcome::Unit
+        }
+        Call::PostMessageUpdated(m, r) => {
+            ev.call_post_message_updated(&mut *store, &m, &r).await?;
+            Outcome::Unit
+        }
+        Call::PostMessageDeleted(m, r) => {
+            ev.call_post_message_deleted(&mut *store, &m, &r).await?;
+            Outcome::Unit
+        }
+        Call::PostRoomCreated(r) => {
+            ev.call_post_room_created(&mut *store, &r).await?;
+            Outcome::Unit
+        }
+        Call::PostRoomUserJoined(r, u) => {
+            ev.call_post_room_user_joined(&mut *store, &r, &u).await?;
+            Outcome::Unit
+        }
+        Call::PostRoomUserLeft(r, u) => {
+            ev.call_post_room_user_left(&mut *store, &r, &u).await?;
+            Outcome::Unit
+        }
+        Call::PostUserCreated(u) => {
+            ev.call_post_user_created(&mut *store, &u).await?;
+            Outcome::Unit
+        }
+        Call::PostMessageSentToBot(m, r) => {
+            ev.call_post_message_sent_to_bot(&mut *store, &m, &r)
+                .await?;
+            Outcome::Unit
+        }
+        Call::ExecuteCommand(c) => Outcome::Command(
+            app.palaver_apps_commands()
+                .call_execute_command(&mut *store, &c)
+                .await?,
+        ),
+        Call::PreviewCommand(c) => Outcome::Preview(
+            app.palaver_apps_commands()
+                .call_preview_command(&mut *store, &c)
+                .await?,
+        ),
+        Call::HandleRequest(r) => Outcome::Response(
+            app.palaver_apps_endpoints()
+                .call_handle_request(&mut *store, &r)
+                .await?,
+        ),
+        Call::RunJob(j) => Outcome::Checked(
+            app.palaver_apps_jobs()
+                .call_run_job(&mut *store, &j)
+                .await?,
+        ),
+    })
+}
+
+impl InstancePool {
+    pub fn new(pre: AppPre<HostState>, ctx: Arc<AppContext>) -> InstancePool {
+        let slots = Arc::new(Semaphore::new(
+            ctx.limits.max_concurrent_calls.max(1) as usize
+        ));
+        InstancePool {
+            pre,
+            ctx,
+            idle: Mutex::new(Vec::new()),
+            slots,
+            consecutive_faults: AtomicU32::new(0),
+        }
+    }
+
+    pub fn context(&self) -> &Arc<AppContext> {
+        &self.ctx
+    }
+
+    pub fn consecutive_faults(&self) -> u32 {
+        self.consecutive_faults.load(Ordering::Relaxed)
+    }
+
+    async fn instantiate(&self) -> Result<Instance, Fault> {
+        let mut store = Store::new(self.pre.engine(), HostState::new(self.ctx.clone()));
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        let limit = self.ctx.limits.deadline(CallKind::Lifecycle);
+        store
+            .data_mut()
+            .begin_call("instantiate", Instant::now() + limit);
+        store.set_epoch_deadline(1);
+        match self.pre.instantiate_async(&mut store).await {
+            Ok(app) => Ok(Instance { store, app }),
+            Err(e) => {
+                let stderr = store.data_mut().take_stderr();
+                Err(match classify(&e, stderr.as_deref(), limit) {
+                    Fault::Trap(t) => Fault::Instantiate(t),
+                    other => other,
+                })
+            }
+        }
+    }
+
+    /// Makes one instance ready ahead of the first call.
+    pub async fn warm(&self) -> Result<(), Fault> {
+        let instance = self.instantiate().await?;
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(instance);
+        Ok(())
+    }
+
+    /// Runs one call in a free instance, within the call kind's deadline.
+    pub async fn call(&self, call: Call) -> Result<Outcome, Fault> {
+        let handler = call.handler();
+        let limits = &self.ctx.limits;
+        let wait = Duration::from_millis(limits.queue_wait_ms);
+        let _slot = match tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => slot,
+            _ => return Err(self.fault(handler, Fault::Busy(wait))),
+        };
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut instance = match pooled {
+            Some(i) => i,
+            None => match self.instantiate().await {
+                Ok(i) => i,
+                Err(f) => return Err(self.fault(handler, f)),
+            },
+        };
+        let limit = limits.deadline(call.kind());
+        instance
+            .store
+            .data_mut()
+            .begin_call(handler, Instant::now() + limit);
+        instance.store.set_epoch_deadline(1);
+        // The epoch deadline stops wasm; this also bounds time spent in host calls.
+        let grace = limit + Duration::from_millis(500);
+        let Instance { store, app } = &mut instance;
+        let result = tokio::time::timeout(grace, invoke(app, store, call)).await;
+        let stderr = instance.store.data_mut().take_stderr();
+        match result {
+            Ok(Ok(outcome)) => {
+                if let Some(text) = &stderr {
+                    for line in text.lines().take(50) {
+                        self.ctx.logger.app_line("info", Some(handler), line);
+                    }
+                }
+                self.consecutive_faults.store(0, Ordering::Relaxed);
+                if !instance.store.data().stderr_nearly_full() {
+                    self.idle
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(instance);
+                }
+                Ok(outcome)
+            }
+            Ok(Err(e)) => Err(self.fault(handler, classify(&e, stderr.as_deref(), limit))),
+            Err(_) => Err(self.fault(handler, Fault::Deadline(limit))),
+        }
+    }
+
+    fn fault(&self, handler: &'static str, fault: Fault) -> Fault {
+        if fault.counts() {
+            self.consecutive_faults.fetch_add(1, Ordering::Relaxed);
+        }
+        self.ctx.logger.host(
+            "error",
+            Some(handler),
+            &format!("{handler} {fault}"),
+            Some(fault.tag()),
+        );
+        fault
+    }
+
+    /// Drops every idle instance (the app is being disabled or replaced).
+    pub fn drain(&self) {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}

@@ -1,0 +1,443 @@
+//! DDP methods, Rocket.Chat's names and parameter shapes. Each one is a thin
+//! translation onto the same `chat` service a REST endpoint calls, so validation,
+//! authorization and (later) app hooks are identical whichever way a client comes.
+
+use serde_json::{json, Map, Value};
+
+use super::fanout::message_json;
+use super::protocol::{ejson_date, parse_date, DdpError};
+use super::session::Ctx;
+use crate::chat::accounts::{LoginIdent, Password, Session};
+use crate::chat::messages::NewMessage;
+use crate::chat::rooms::RoomRef;
+use crate::chat::{ids, ChatError};
+use crate::store::HistoryQuery;
+use crate::wire::{self, DateStyle};
+
+/// Method outcome: `Ok(None)` is Meteor's `undefined` (no `result` field).
+pub type Outcome = Result<Option<Value>, DdpError>;
+
+/// The most messages one `loadHistory` returns.
+const MAX_HISTORY: u64 = 500;
+
+pub async fn call(ctx: &Ctx, method: &str, params: &[Value]) -> Outcome {
+    match method {
+        "login" => login(ctx, params).await,
+        "logout" => logout(ctx).await,
+        "sendMessage" => send_message(ctx, params).await,
+        "updateMessage" => update_message(ctx, params).await,
+        "deleteMessage" => delete_message(ctx, params).await,
+        "setReaction" => set_reaction(ctx, params).await,
+        "joinRoom" => {
+            let user = ctx.user()?;
+            ctx.chat.join_room(&user, str_arg(params, 0)?).await?;
+            Ok(Some(json!(true)))
+        }
+        "leaveRoom" => {
+            let user = ctx.user()?;
+            ctx.chat.leave_room(&user, str_arg(params, 0)?).await?;
+            Ok(None)
+        }
+        "createDirectMessage" => create_direct(ctx, params).await,
+        "getRoomIdByNameOrId" => room_id_by_name_or_id(ctx, params).await,
+        "getRoomNameById" => room_name_by_id(ctx, params).await,
+        "rooms/get" => rooms_get(ctx, params).await,
+        "subscriptions/get" => subscriptions_get(ctx, params).await,
+        "loadHistory" => load_history(ctx, params).await,
+        "stream-notify-room" => notify_room(ctx, params).await,
+        _ => Err(DdpError::new(404, format!("Method '{method}' not found"))),
+    }
+}
+
+// ------------------------------------------------------------------ parameters
+
+fn arg(params: &[Value], i: usize) -> &Value {
+    params.get(i).unwrap_or(&Value::Null)
+}
+
+fn str_arg(params: &[Value], i: usize) -> Result<&str, DdpError> {
+    arg(params, i).as_str().ok_or_else(DdpError::match_failed)
+}
+
+fn obj_arg(params: &[Value], i: usize) -> Result<&Map<String, Value>, DdpError> {
+    arg(params, i)
+        .as_object()
+        .ok_or_else(DdpError::match_failed)
+}
+
+/// An optional string field: absent or `null` is `None`, another type is refused.
+fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, DdpError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(DdpError::match_failed()),
+    }
+}
+
+fn req_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<&'a str, DdpError> {
+    opt_str(obj, key)?.ok_or_else(DdpError::match_failed)
+}
+
+fn non_empty(s: Option<&str>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// A room lookup that failed because the room is not there (or not readable).
+fn is_room_not_found(e: &ChatError) -> bool {
+    matches!(
+        e,
+        ChatError::Refused {
+            error_type: "error-room-not-found",
+            ..
+        }
+    )
+}
+
+// ------------------------------------------------------------------ accounts
+
+fn password_of(value: &Value) -> Result<Password, DdpError> {
+    match value {
+        Value::String(p) => Ok(Password::Plain(p.clone())),
+        Value::Object(o) => {
+            let digest = o
+                .get("digest")
+                .and_then(Value::as_str)
+                .filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+                .ok_or_else(DdpError::match_failed)?;
+            match o.get("algorithm").and_then(Value::as_str) {
+                Some("sha-256") => Ok(Password::Sha256Hex(digest.to_string())),
+                _ => Err(DdpError::match_failed()),
+            }
+        }
+        _ => Err(DdpError::match_failed()),
+    }
+}
+
+async fn ident_of(ctx: &Ctx, value: &Value) -> Result<LoginIdent, DdpError> {
+    match value {
+        Value::String(s) if !s.is_empty() => Ok(LoginIdent::from_user_field(s)),
+        Value::Object(o) => {
+            if let Some(u) = non_empty(opt_str(o, "username")?) {
+                Ok(LoginIdent::Username(u))
+            } else if let Some(e) = non_empty(opt_str(o, "email")?) {
+                Ok(LoginIdent::Email(e))
+            } else if let Some(id) = non_empty(opt_str(o, "id")?) {
+                let user = ctx
+                    .chat
+                    .find_user(Some(&id), None)
+                    .await
+                    .map_err(|_| DdpError::new(403, "User not found"))?;
+                Ok(LoginIdent::Username(user.username))
+            } else {
+                Err(DdpError::match_failed())
+            }
+        }
+        _ => Err(DdpError::match_failed()),
+    }
+}
+
+/// `login` with `{resume}`, or `{user, password}` where the password is Meteor's
+/// `{digest, algorithm: "sha-256"}` or a plain string.
+async fn login(ctx: &Ctx, params: &[Value]) -> Outcome {
+    let options = obj_arg(params, 0)?;
+    let (outcome, kind) = if let Some(resume) = options.get("resume") {
+        let token = resume.as_str().ok_or_else(DdpError::match_failed)?;
+        let outcome = ctx
+            .chat
+            .login_with_token(token)
+            .await
+            .map_err(|e| match e {
+                ChatError::Unauthorized(_) => DdpError::new(
+                    403,
+                    "You've been logged out by the server. Please log in again.",
+                ),
+                other => other.into(),
+            })?;
+        (outcome, "resume")
+    } else if let (Some(user), Some(password)) = (options.get("user"), options.get("password")) {
+        let password = password_of(password)?;
+        let ident = ident_of(ctx, user).await?;
+        let outcome = ctx
+            .chat
+            .login_with_password(&ident, &password, Some(ctx.peer.ip()))
+            .await
+            .map_err(|e| match e {
+                ChatError::Unauthorized(_) => DdpError::new(403, "Incorrect password"),
+                other => other.into(),
+            })?;
+        (outcome, "password")
+    } else {
+        return Err(DdpError::new(400, "Unrecognized options for login request"));
+    };
+    ctx.start_login(outcome.user.clone(), ids::hash_token(&outcome.token))
+        .await?;
+    Ok(Some(json!({
+        "id": outcome.user.id,
+        "token": outcome.token,
+        "tokenExpires": ejson_date(outcome.expires),
+        "type": kind,
+    })))
+}
+
+/// Revokes the session's token and ends its subscriptions. Logging out when not
+/// logged in is not an error (Meteor).
+async fn logout(ctx: &Ctx) -> Outcome {
+    if let Some(login) = ctx.login() {
+        let session = Session {
+            user: login.user,
+            token_hash: login.token_hash,
+        };
+        ctx.chat.logout(&session).await?;
+        ctx.hub
+            .with_registry(|r| r.logout(ctx.conn.id, "Logged out"));
+    }
+    Ok(None)
+}
+
+// ------------------------------------------------------------------ messages
+
+async fn send_message(ctx: &Ctx, params: &[Value]) -> Outcome {
+    let user = ctx.user()?;
+    let m = obj_arg(params, 0)?;
+    let attachments = match m.get("attachments") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(_) => return Err(DdpError::match_failed()),
+    };
+    let new = NewMessage {
+        id: non_empty(opt_str(m, "_id")?),
+        rid: req_str(m, "rid")?.to_string(),
+        msg: opt_str(m, "msg")?.unwrap_or_default().to_string(),
+        tmid: non_empty(opt_str(m, "tmid")?),
+        alias: non_empty(opt_str(m, "alias")?),
+        emoji: non_empty(opt_str(m, "emoji")?),
+        avatar: non_empty(opt_str(m, "avatar")?),
+        attachments,
+        custom_fields: m.get("customFields").filter(|v| !v.is_null()).cloned(),
+    };
+    let (room, message) = ctx.chat.send_message(&user, new).await?;
+    if let Err(e) = ctx
+        .chat
+        .warn_mentions_outside_room(&user, &room, &message)
+        .await
+    {
+        tracing::warn!(user_id = %user.id, room_id = %room.id, error = %e, "could not warn about mentions outside the room");
+    }
+    Ok(Some(message_json(&message)))
+}
+
+async fn update_message(ctx: &Ctx, params: &[Value]) -> Outcome {
+    let user = ctx.user()?;
+    let m = obj_arg(params, 0)?;
+    let mid = req_str(m, "_id")?;
+    let text = req_str(m, "msg")?;
+    let rid = match opt_str(m, "rid")? {
+        Some(rid) => rid.to_string(),
+        None => ctx.chat.get_message(&user, mid).await?.1.rid,
+    };
+    ctx.chat.update_message(&user, &rid, mid, text).await?;
+    Ok(None)
+}
+
+async fn delete_message(ctx: &Ctx, params: &[Value]) -> Outcome {
+    let user = ctx.user()?;
+    let mid = req_str(obj_arg(params, 0)?, "_id")?;
+    let (room, _) = ctx.chat.get_message(&user, mid).await?;
+    ctx.chat.delete_message(&user, &room.id, mid).await?;
+    Ok(None)
+}
+
+/// `[emoji, messageId, shouldReact?]`; without `shouldReact` it toggles.
+async fn set_reaction(ctx: &Ctx, params: &[Value]) -> Outcome {
+    let user = ctx.user()?;
+    let emoji = str_arg(params, 0)?;
+    let mid = str_arg(params, 1)?;
+    let should_react = match arg(params, 2) {
+        Value::Null => None,
+        Value::Bool(b) => Some(*b),
+        _ => return Err(DdpError::match_failed()),
+    };
+    ctx.chat.react(&user, mid, emoji, should_react).await?;
+    Ok(None)
+}
+
+/// `[rid, latest|null, count, lastSeen|null, showThreadMessages?]` → newest first,
+/// with `unreadNotLoaded`/`firstUnread` when unread messages lie beyond the page.
+async fn load_history(ctx: &Ctx, params: &[Value]) -> Outcome {
+    let user = ctx.user()?;
+    let rid = str_arg(params, 0)?;
+    let latest = parse_date(arg(params, 1))?;
+    let count = match arg(params, 2) {
+        Value::Null => 20,
+        Value::Number(n) => n.as_u64().ok_or_else(DdpError::match_failed)?,
+        _ => return Err(DdpError::match_failed()),
+    }
+    .clamp(1, MAX_HISTORY);
+    let last_seen = parse_date(arg(params, 3))?;
+    let show_threads = match arg(params, 4) {
+        Value::Null => true,
+        Value::Bool(b) => *b,
+        _ => return Err(DdpError::match_failed()),
+    };
+    let mut query = HistoryQuery {
+        latest,
+        oldest: None,
+        inclusive: false,
+        offset: 0,
+        count,
+        exclude_thread_replies: !show_threads,
+    };
+    let (_, page) = ctx.chat.history(&user, RoomRef::Id(rid), &query).await?;
+    let messages: Vec<Value> = page.items.iter().map(message_json).collect();
+    let mut result = json!({ "messages": messages });
+    if let (Some(seen), Some(oldest)) = (last_seen, page.items.last()) {
+        if oldest.ts > seen {
+            query.latest = Some(oldest.ts);
+            query.oldest = Some(seen);
+            query.count = 1;
+            let (_, unread) = ctx.chat.history(&user, RoomRef::Id(rid), &query).await?;
+            result["unreadNotLoaded"] = json!(unread.total);
+            if unread.total > 0 {
+                query.offset = unread.total - 1;
+                let (_, first) = ctx.chat.history(&user, RoomRef::Id(rid), &query).await?;
+                if let Some(m) = first.items.first() {
+                    result["firstUnread"] = message_json(m);
+                }
+            }
+        }
+    }
+    Ok(Some(result))
+}
+
+// ------------------------------------------------------------------ rooms
+
+async fn create_direct(ctx: &Ctx, params: &[Value]) -> Outcome {
+    let user = ctx.user()?;
+    let usernames = params
+        .iter()
+        .map(|v| v.as_str().map(str::to_string))
+        .collect::<Option<Vec<String>>>()
+        .filter(|names| !names.is_empty())
+        .ok_or_else(DdpError::match_failed)?;
+    let room = ctx.chat.create_direct(&user, &usernames).await?;
+    Ok(Some(json!({
+        "t": "d",
+        "rid": room.id,
+        "_id": room.id,
+        "usernames": room.usernames,
+    })))
+}
+
+/// The id of a readable room named by id or name; `null` when there is none.
+async fn room_id_by_name_or_id(ctx: &Ctx, params: &[Value]) -> Outcome {
+    let user = ctx.user()?;
+    let name_or_id = str_arg(params, 0)?;
+    for r in [RoomRef::Id(name_or_id), RoomRef::Name(name_or_id)] {
+        match ctx.chat.readable_room(&user, r).await {
+            Ok((room, _)) => return Ok(Some(json!(room.id))),
+            Err(e) if is_room_not_found(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Some(Value::Null))
+}
+
+async fn room_name_by_id(ctx: &Ctx, params: &[Value]) -> Outcome {
+    let user = ctx.user()?;
+    let rid = str_arg(params, 0)?;
+    match ctx.chat.readable_room(&user, RoomRef::Id(rid)).await {
+        Ok((room, _)) => Ok(room.name.map(Value::String)),
+        Err(e) if is_room_not_found(&e) => Err(DdpError::new("error-not-allowed", "Not allowed")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `[]` → the user's rooms; `[date]` → `{update, remove}` since then.
+async fn rooms_get(ctx: &Ctx, params: &[Value]) -> Outcome {
+    let user = ctx.user()?;
+    let since = parse_date(arg(params, 0))?;
+    let (rooms, removed) = ctx.chat.rooms_since(&user, since).await?;
+    let update: Vec<Value> = rooms
+        .iter()
+        .map(|r| wire::room(r, DateStyle::Ejson))
+        .collect();
+    if since.is_none() {
+        return Ok(Some(Value::Array(update)));
+    }
+    let remove: Vec<Value> = removed
+        .iter()
+        .map(|r| json!({"_id": r.id, "_deletedAt": ejson_date(r.deleted_at)}))
+        .collect();
+    Ok(Some(json!({"update": update, "remove": remove})))
+}
+
+async fn subscriptions_get(ctx: &Ctx, params: &[Value]) -> Outcome {
+    let user = ctx.user()?;
+    let since = parse_date(arg(params, 0))?;
+    let (subs, removed) = ctx.chat.subscriptions_since(&user, since).await?;
+    let update: Vec<Value> = subs
+        .iter()
+        .map(|s| wire::render(s, DateStyle::Ejson))
+        .collect();
+    if since.is_none() {
+        return Ok(Some(Value::Array(update)));
+    }
+    let remove: Vec<Value> = removed
+        .iter()
+        .map(|s| wire::render(s, DateStyle::Ejson))
+        .collect();
+    Ok(Some(json!({"update": update, "remove": remove})))
+}
+
+/// Publishing on a room stream: typing, as `["<rid>/user-activity", username,
+/// activities, extras]` or the legacy `["<rid>/typing", username, bool]`. Refusals
+/// are reported (Rocket.Chat drops them silently), so a client learns why.
+async fn notify_room(ctx: &Ctx, params: &[Value]) -> Outcome {
+    let user = ctx.user()?;
+    let event = str_arg(params, 0)?;
+    let Some((rid, name)) = event.split_once('/') else {
+        return Err(DdpError::not_allowed(format!(
+            "Publishing {event:?} is not allowed"
+        )));
+    };
+    let username = str_arg(params, 1)?;
+    let (activities, extras) = match name {
+        "user-activity" => {
+            let activities = match arg(params, 2) {
+                Value::Null => Vec::new(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(DdpError::match_failed)?,
+                _ => return Err(DdpError::match_failed()),
+            };
+            (activities, arg(params, 3).clone())
+        }
+        "typing" => match arg(params, 2) {
+            Value::Bool(true) => (vec!["user-typing".to_string()], Value::Null),
+            Value::Bool(false) => (Vec::new(), Value::Null),
+            _ => return Err(DdpError::match_failed()),
+        },
+        _ => {
+            return Err(DdpError::not_allowed(format!(
+                "Publishing {event:?} is not allowed"
+            )))
+        }
+    };
+    if username != user.username {
+        return Err(DdpError::not_allowed(
+            "You can only publish your own activity",
+        ));
+    }
+    ctx.chat
+        .notify_activity(
+            &user,
+            rid,
+            activities,
+            extras,
+            Some(ctx.conn.session.clone()),
+        )
+        .await?;
+    Ok(None)
+}

@@ -1,0 +1,279 @@
+//! The realtime API: Rocket.Chat's DDP over a websocket at `/websocket` (and
+//! `/sockjs/websocket`), so bots and clients written for Rocket.Chat connect
+//! unchanged.
+//!
+//! Layout: [`protocol`] (frames, Meteor errors, EJSON dates), [`connection`] (one
+//! socket: reader, writer, heartbeat), [`session`] (a connection's login and its
+//! calls, in order), [`methods`], [`subscriptions`], [`registry`] (who may receive
+//! what) and [`fanout`] (bus event → frames).
+//!
+//! Delivery: one consumer of the chat [`EventBus`](crate::chat::EventBus) feeds
+//! [`Realtime::dispatch`], which queues frames on bounded per-connection queues
+//! without ever waiting; a connection that cannot keep up is closed and counted in
+//! [`Stats`]. Events from other instances (a MongoDB change-stream relay) are meant
+//! to enter through the same [`Realtime::dispatch`], so local and remote events are
+//! authorized and delivered by one code path.
+
+mod connection;
+mod fanout;
+mod methods;
+mod protocol;
+mod registry;
+mod session;
+mod subscriptions;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use figment::providers::{Env, Serialized};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::api::AppState;
+use crate::chat::{Chat, Event};
+use registry::Registry;
+
+/// Tunables of the realtime API. Read from `PALAVER_REALTIME__*` environment
+/// variables (e.g. `PALAVER_REALTIME__QUEUE_FRAMES`); shaped to become the
+/// `[realtime]` section of the configuration file as is.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RealtimeOptions {
+    /// A client silent this long is pinged (Meteor: 15 s).
+    pub heartbeat_interval_ms: u64,
+    /// A pinged client silent this much longer is considered dead and closed.
+    pub heartbeat_timeout_ms: u64,
+    /// Time allowed between opening the socket and the DDP `connect` message.
+    pub connect_timeout_ms: u64,
+    /// Frames that may wait for one client before it counts as too slow and is
+    /// disconnected (at least 16).
+    pub queue_frames: usize,
+}
+
+impl Default for RealtimeOptions {
+    fn default() -> Self {
+        RealtimeOptions {
+            heartbeat_interval_ms: 15_000,
+            heartbeat_timeout_ms: 15_000,
+            connect_timeout_ms: 30_000,
+            queue_frames: 4096,
+        }
+    }
+}
+
+impl RealtimeOptions {
+    /// Defaults overridden by `PALAVER_REALTIME__<FIELD>` variables.
+    pub fn from_env() -> Result<RealtimeOptions, String> {
+        let opts: RealtimeOptions = Figment::from(Serialized::defaults(Self::default()))
+            .merge(Env::prefixed("PALAVER_REALTIME__"))
+            .extract()
+            .map_err(|e| e.to_string())?;
+        if opts.heartbeat_interval_ms == 0
+            || opts.heartbeat_timeout_ms == 0
+            || opts.connect_timeout_ms == 0
+        {
+            return Err("realtime timeouts must be positive".into());
+        }
+        if opts.queue_frames < 16 {
+            return Err("realtime queue_frames must be at least 16".into());
+        }
+        Ok(opts)
+    }
+
+    fn heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_interval_ms)
+    }
+    fn heartbeat_timeout(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_timeout_ms)
+    }
+    fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+}
+
+/// Counters of the realtime API, for logs and (later) metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub connections_open: AtomicU64,
+    pub connections_total: AtomicU64,
+    /// Clients disconnected because their outbound queue overflowed.
+    pub slow_consumer_disconnects: AtomicU64,
+    /// Clients closed because they stopped answering heartbeats.
+    pub heartbeat_disconnects: AtomicU64,
+    /// Bus events the fan-out missed because it fell behind.
+    pub bus_lagged_events: AtomicU64,
+    pub frames_queued: AtomicU64,
+}
+
+/// A copy of [`Stats`] at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StatsSnapshot {
+    pub connections_open: u64,
+    pub connections_total: u64,
+    pub slow_consumer_disconnects: u64,
+    pub heartbeat_disconnects: u64,
+    pub bus_lagged_events: u64,
+    pub frames_queued: u64,
+}
+
+impl Stats {
+    fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+        self.connections_total.fetch_add(1, Ordering::Relaxed);
+    }
+    fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        StatsSnapshot {
+            connections_open: get(&self.connections_open),
+            connections_total: get(&self.connections_total),
+            slow_consumer_disconnects: get(&self.slow_consumer_disconnects),
+            heartbeat_disconnects: get(&self.heartbeat_disconnects),
+            bus_lagged_events: get(&self.bus_lagged_events),
+            frames_queued: get(&self.frames_queued),
+        }
+    }
+}
+
+/// The realtime hub: every connection, and the fan-out from the event bus to them.
+pub struct Realtime {
+    opts: RealtimeOptions,
+    stats: Arc<Stats>,
+    registry: Mutex<Registry>,
+    next_id: AtomicU64,
+    consumer: OnceLock<()>,
+}
+
+impl Realtime {
+    pub fn new(opts: RealtimeOptions) -> Arc<Realtime> {
+        Arc::new(Realtime {
+            opts,
+            stats: Arc::default(),
+            registry: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            consumer: OnceLock::new(),
+        })
+    }
+
+    pub fn options(&self) -> &RealtimeOptions {
+        &self.opts
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    fn stats_arc(&self) -> Arc<Stats> {
+        self.stats.clone()
+    }
+
+    fn next_conn_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Runs `f` on the registry. Never held across an await; a panic elsewhere while
+    /// holding it leaves data that is still consistent enough to keep serving.
+    fn with_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
+        let mut guard = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    /// Starts consuming `chat`'s event bus (once; later calls do nothing).
+    pub fn start(self: &Arc<Self>, chat: &Chat) {
+        self.consumer.get_or_init(|| {
+            let rx = chat.events().subscribe();
+            tokio::spawn(consume(self.clone(), rx));
+        });
+    }
+
+    /// Delivers one event to every local connection allowed to see it. The bus
+    /// consumer calls this for local events; a relay from other instances calls it
+    /// for theirs. Never blocks.
+    pub fn dispatch(&self, event: &Event) {
+        self.with_registry(|r| r.dispatch(event));
+    }
+
+    /// Open connections right now.
+    pub fn connections(&self) -> usize {
+        self.with_registry(|r| r.len())
+    }
+
+    /// Closes every connection (e.g. at shutdown: code 1001, "server shutting down").
+    pub fn close_all(&self, code: u16, reason: &str) {
+        self.with_registry(|r| {
+            for id in r.conn_ids() {
+                if let Some(conn) = r.conn(id) {
+                    conn.kill(code, reason);
+                }
+            }
+        });
+    }
+}
+
+async fn consume(hub: Arc<Realtime>, mut rx: tokio::sync::broadcast::Receiver<Arc<Event>>) {
+    loop {
+        match rx.recv().await {
+            Ok(event) => hub.dispatch(&event),
+            Err(RecvError::Lagged(missed)) => {
+                let total = hub
+                    .stats
+                    .bus_lagged_events
+                    .fetch_add(missed, Ordering::Relaxed)
+                    + missed;
+                // A missed leave or logout would leave a subscription authorized that
+                // should not be: make every client reconnect and be checked afresh.
+                tracing::error!(
+                    missed,
+                    total,
+                    "realtime fan-out fell behind the event bus; closing all realtime connections"
+                );
+                hub.close_all(
+                    connection::CLOSE_AGAIN,
+                    "server overloaded: events were lost, please reconnect",
+                );
+            }
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+/// The websocket routes, with a hub configured from the environment.
+pub fn routes() -> Router<AppState> {
+    let opts = RealtimeOptions::from_env().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "invalid PALAVER_REALTIME__* settings; using the defaults");
+        RealtimeOptions::default()
+    });
+    routes_with(Realtime::new(opts))
+}
+
+/// The websocket routes served by `hub`.
+pub fn routes_with(hub: Arc<Realtime>) -> Router<AppState> {
+    Router::new()
+        .route("/websocket", get(upgrade))
+        .route("/sockjs/websocket", get(upgrade))
+        .layer(Extension(hub))
+}
+
+async fn upgrade(
+    State(state): State<AppState>,
+    Extension(hub): Extension<Arc<Realtime>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    hub.start(&state.chat);
+    let chat = state.chat.clone();
+    ws.max_message_size(state.max_body_bytes)
+        .max_frame_size(state.max_body_bytes)
+        .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
+        .on_upgrade(move |socket| connection::run(hub, chat, socket, peer))
+}
