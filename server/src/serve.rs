@@ -4,7 +4,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use crate::api::{self, AppState};
+use crate::apps::marketplace::Marketplace;
+use crate::apps::package::PackageLimits;
+use crate::apps::{AppsEngine, EngineConfig};
 use crate::chat::Chat;
 use crate::config::Config;
 use crate::store;
@@ -22,6 +27,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("apps engine: {0}")]
+    Apps(#[from] crate::apps::AppsError),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -39,7 +46,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let store = store::open(&target, config.sqlite_synchronous == "full").await?;
     tracing::info!(backend = store.backend_name(), "storage ready");
 
-    let chat = Chat::new(store, config.chat_options());
+    let chat = Chat::new(store.clone(), config.chat_options());
     chat.seed_settings().await?;
     if let Some((admin, generated)) = chat
         .bootstrap_admin(
@@ -62,12 +69,37 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         }
     }
 
+    let apps = AppsEngine::start(
+        chat.clone(),
+        store,
+        EngineConfig {
+            data_dir: config.data_dir.clone(),
+            marketplace_dir: config.marketplace_dir.clone(),
+            limits: config.apps.limits.clone(),
+            http_allow: config.apps.http_allow.clone(),
+            site_url: config.site_url(),
+            package_limits: PackageLimits::default(),
+            log_retention_days: config.apps.log_retention_days,
+            require_signatures: config.apps.require_signatures,
+            trusted_keys: config.apps.trusted_keys.clone(),
+        },
+    )
+    .await?;
+    let installed = apps.installed();
+    tracing::info!(
+        installed = installed.len(),
+        marketplace = %config.marketplace_dir.display(),
+        "apps engine ready"
+    );
+
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Listen { addr, source })?;
     let local = listener.local_addr()?;
     let app = api::router(AppState {
         chat: chat.clone(),
+        apps,
+        marketplace: Arc::new(Marketplace::default()),
         max_body_bytes: config.max_body_bytes,
     });
     println!(

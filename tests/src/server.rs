@@ -551,6 +551,46 @@ impl Palaver {
         (r.status, r.json)
     }
 
+    /// `POST` that reports transport errors (connection refused or reset) instead of
+    /// panicking, for tests that stop the server under load.
+    pub async fn try_post(
+        &self,
+        path: &str,
+        auth: &Session,
+        body: Value,
+    ) -> Result<(StatusCode, Value), reqwest::Error> {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .header("X-User-Id", &auth.user_id)
+            .header("X-Auth-Token", &auth.token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        let json =
+            serde_json::from_str(&text).unwrap_or_else(|_| json!({ "__non_json_body": text }));
+        Ok((status, json))
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the running server without waiting.
+    pub fn signal(&self, signal: libc::c_int) {
+        let child = self
+            .child
+            .as_ref()
+            .expect("signal: the server is not running");
+        // SAFETY: kill(2) on our own child's pid, which has not been reaped yet.
+        let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        assert_eq!(
+            rc,
+            0,
+            "kill -{signal} {}: {}",
+            child.id(),
+            io::Error::last_os_error()
+        );
+    }
+
     /// `GET` that must answer 200 with `success: true`; returns the body.
     pub async fn get_ok(&self, path: &str, auth: &Session) -> Value {
         let (status, body) = self.get(path, auth).await;

@@ -17,5 +17,7 @@ mod rest_dm;
 mod rest_groups;
 mod rest_messages;
 mod rest_misc;
+mod rest_pagination;
+mod rest_ratelimit;
 mod rest_threads;
 mod rest_users;

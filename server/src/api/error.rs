@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::apps::AppsError;
 use crate::chat::ChatError;
 use crate::store::{StoreError, Ts};
 
@@ -19,6 +20,8 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("not found")]
     NotFound,
+    #[error(transparent)]
+    Apps(#[from] crate::apps::AppsError),
 }
 
 pub type ApiResult = Result<Response, ApiError>;
@@ -53,8 +56,39 @@ impl IntoResponse for ApiError {
                 json!({"success": false, "error": "Not found", "errorType": "error-not-found"}),
             ),
             ApiError::Chat(e) => chat_error_response(e),
+            ApiError::Apps(e) => apps_error_response(e),
         }
     }
+}
+
+fn apps_error_response(e: AppsError) -> Response {
+    let e = match e {
+        AppsError::Chat(inner) => return chat_error_response(inner),
+        other => other,
+    };
+    let (status, error_type) = match &e {
+        AppsError::Chat(_) => (StatusCode::INTERNAL_SERVER_ERROR, "error-internal"),
+        AppsError::NotInstalled(_) | AppsError::NotFound => {
+            (StatusCode::NOT_FOUND, "error-app-not-found")
+        }
+        AppsError::Disabled(_) => (StatusCode::SERVICE_UNAVAILABLE, "error-app-disabled"),
+        AppsError::Fault { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "error-app-fault"),
+        AppsError::AppError { .. } => (StatusCode::BAD_REQUEST, "error-app-error"),
+        AppsError::AlreadyInstalled(_) => (StatusCode::BAD_REQUEST, "error-app-already-installed"),
+        AppsError::Clash(_) => (StatusCode::BAD_REQUEST, "error-app-clash"),
+        AppsError::Package(_) | AppsError::Manifest(_) | AppsError::Component(_) => {
+            (StatusCode::BAD_REQUEST, "error-app-package-invalid")
+        }
+        AppsError::Invalid(_) => (StatusCode::BAD_REQUEST, "error-app-invalid"),
+        AppsError::Store(_) | AppsError::Io(_) => {
+            tracing::error!(error = %e, "apps engine failure while serving a request");
+            (StatusCode::INTERNAL_SERVER_ERROR, "error-internal")
+        }
+    };
+    envelope(
+        status,
+        json!({"success": false, "error": e.to_string(), "errorType": error_type}),
+    )
 }
 
 fn chat_error_response(e: ChatError) -> Response {

@@ -1,6 +1,7 @@
 //! HTTP: the Rocket.Chat-compatible REST API (`/api/v1`), `/api/info`, and the
 //! JSON 404 for everything else.
 
+pub mod apps;
 pub mod error;
 pub mod extract;
 mod v1;
@@ -16,6 +17,8 @@ use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::apps::marketplace::Marketplace;
+use crate::apps::AppsEngine;
 use crate::chat::Chat;
 use error::ApiError;
 
@@ -25,6 +28,8 @@ pub const COMPATIBLE_ROCKETCHAT_VERSION: &str = "6.13.0";
 #[derive(Clone)]
 pub struct AppState {
     pub chat: Arc<Chat>,
+    pub apps: Arc<AppsEngine>,
+    pub marketplace: Arc<Marketplace>,
     pub max_body_bytes: usize,
 }
 
@@ -34,6 +39,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/info", get(info))
         .nest("/api/v1", v1::routes())
         .merge(crate::realtime::routes())
+        .merge(apps::routes(
+            state.apps.config().package_limits.max_package_bytes + 64 * 1024,
+        ))
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {

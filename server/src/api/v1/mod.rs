@@ -3,6 +3,7 @@
 
 mod auth;
 mod chat;
+mod commands;
 mod im;
 mod misc;
 mod rooms;
@@ -73,6 +74,8 @@ pub fn routes() -> Router<AppState> {
         .route("/subscriptions.getOne", get(misc::subscriptions_get_one))
         .route("/subscriptions.read", post(misc::subscriptions_read))
         .route("/settings.public", get(misc::settings_public))
+        .route("/commands.list", get(commands::list))
+        .route("/commands.run", post(commands::run))
 }
 
 /// A success envelope around `body`.

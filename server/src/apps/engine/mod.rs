@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::{mpsc, Mutex as AsyncMutex, Semaphore};
 
-pub use commands::{CommandInfo, CommandOutcome, EndpointCall};
+pub use commands::{CommandInfo, CommandOutcome, EndpointCall, CORE_COMMANDS};
 
 use super::host::bindings::AppPre;
 use super::host::state::{AppContext, HostState};

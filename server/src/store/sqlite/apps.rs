@@ -74,7 +74,7 @@ impl AppStore for SqliteStore {
         self.write(move |conn| {
             let (keys, bytes): (i64, i64) = conn
                 .prepare_cached(
-                    "SELECT count(*), coalesce(sum(length(key) + length(value)), 0)
+                    "SELECT count(*), coalesce(sum(length(CAST(key AS BLOB)) + length(value)), 0)
                      FROM app_data WHERE app_id = ?1 AND key <> ?2",
                 )
                 .map_err(map_err)?

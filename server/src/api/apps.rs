@@ -1,0 +1,445 @@
+//! `/api/apps`: the admin API of the apps engine (marketplace, install, status,
+//! settings, logs, uninstall) and the apps' own HTTP endpoints under
+//! `/api/apps/public/<app>/…` and `/api/apps/private/<app>/…`.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{Auth, JsonBody, Params};
+use super::AppState;
+use crate::apps::engine::{status, EndpointCall};
+use crate::apps::manifest::Manifest;
+use crate::apps::marketplace::permission_views;
+use crate::apps::AppsError;
+use crate::chat::accounts::Session;
+use crate::chat::ChatError;
+use crate::store::apps::{log_level_rank, AppRecord};
+use crate::wire;
+
+pub fn routes(upload_limit: usize) -> Router<AppState> {
+    Router::new()
+        .route("/api/apps/marketplace", get(marketplace))
+        .route(
+            "/api/apps",
+            get(list)
+                .post(install)
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/api/apps/{id}", get(one).delete(uninstall))
+        .route("/api/apps/{id}/status", post(set_status))
+        .route(
+            "/api/apps/{id}/settings",
+            get(settings).post(update_settings),
+        )
+        .route("/api/apps/{id}/logs", get(logs))
+        .route("/api/apps/public/{app_id}/{*path}", any(public_endpoint))
+        .route("/api/apps/private/{app_id}/{*path}", any(private_endpoint))
+}
+
+fn ok(body: Value) -> ApiResult {
+    Ok(Json(wire::success(body)).into_response())
+}
+
+fn require_admin(session: &Session) -> Result<(), ApiError> {
+    if session.user.is_admin() {
+        Ok(())
+    } else {
+        Err(ChatError::not_allowed().into())
+    }
+}
+
+/// An installed app as the admin API shows it.
+pub fn app_view(record: &AppRecord, m: &Manifest) -> Value {
+    json!({
+        "id": record.id,
+        "name": m.name,
+        "version": record.version,
+        "description": m.description,
+        "author": m.author,
+        "apiVersion": m.api_version,
+        "status": record.status,
+        "statusReason": record.status_reason,
+        "enabled": status::is_enabled(&record.status),
+        "permissions": permission_views(m),
+        "permissionsGranted": record.granted,
+        "settings": m.settings,
+        "commands": m.commands,
+        "endpoints": m.endpoints,
+        "events": m.events,
+        "essential": m.essential,
+        "priority": m.priority,
+        "botUserId": record.bot_user_id,
+        "installedAt": wire::iso(record.installed_at.0),
+        "updatedAt": wire::iso(record.updated_at.0),
+    })
+}
+
+async fn marketplace(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
+    require_admin(&session)?;
+    let apps = state.marketplace.list(&state.apps).await;
+    ok(json!({ "apps": apps }))
+}
+
+async fn list(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
+    require_admin(&session)?;
+    let apps: Vec<Value> = state
+        .apps
+        .installed()
+        .iter()
+        .map(|(r, m)| app_view(r, m))
+        .collect();
+    ok(json!({ "apps": apps }))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    require_admin(&session)?;
+    let (record, manifest) = state.apps.installed_app(&id)?;
+    ok(json!({ "app": app_view(&record, &manifest) }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InstallBody {
+    app_id: Option<String>,
+    version: Option<String>,
+    permissions_granted: Option<Vec<String>>,
+    #[serde(default)]
+    enable: bool,
+}
+
+/// Reads `permissionsGranted` from a form field: a JSON array or comma list.
+fn grant_field(text: &str) -> Vec<String> {
+    serde_json::from_str::<Vec<String>>(text).unwrap_or_else(|_| {
+        text.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+async fn install(State(state): State<AppState>, Auth(session): Auth, req: Request) -> ApiResult {
+    require_admin(&session)?;
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (bytes, grant, enable) = if is_multipart {
+        let mut form = Multipart::from_request(req, &state)
+            .await
+            .map_err(|e| ApiError::BadBody(format!("invalid upload: {e}")))?;
+        let (mut package, mut signature, mut grant, mut enable) = (None, None, None, false);
+        while let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|e| ApiError::BadBody(format!("invalid upload: {e}")))?
+        {
+            let name = field.name().unwrap_or_default().to_string();
+            let data = field
+                .bytes()
+                .await
+                .map_err(|e| ApiError::BadBody(format!("invalid upload field {name}: {e}")))?;
+            match name.as_str() {
+                "app" => package = Some(data.to_vec()),
+                "signature" => signature = Some(data.to_vec()),
+                "permissionsGranted" => grant = Some(grant_field(&String::from_utf8_lossy(&data))),
+                "enable" => enable = matches!(&data[..], b"true" | b"1"),
+                _ => {}
+            }
+        }
+        let package = package.ok_or_else(|| {
+            ApiError::BadBody("the upload needs an \"app\" field with the package".into())
+        })?;
+        check_upload_signature(&state, &package, signature.as_deref())?;
+        (package, grant, enable)
+    } else {
+        let JsonBody(body) = JsonBody::<InstallBody>::from_request(req, &state).await?;
+        let app_id = body
+            .app_id
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| ChatError::invalid("must have required property 'appId'"))?;
+        let bytes = state
+            .marketplace
+            .package_for(&state.apps, &app_id, body.version.as_deref())
+            .await?;
+        (bytes, body.permissions_granted, body.enable)
+    };
+    let record = match state.apps.install(&bytes, grant, enable).await {
+        Ok(r) => r,
+        // Installed, but enabling failed: report the app with its status.
+        Err(AppsError::Invalid(reason)) if enable => {
+            tracing::info!(reason, "installed app could not be enabled");
+            let id = crate::apps::package::read(&bytes, &state.apps.config().package_limits)
+                .map(|p| p.manifest.id)
+                .unwrap_or_default();
+            state.apps.installed_app(&id)?.0
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (record, manifest) = state.apps.installed_app(&record.id)?;
+    ok(json!({ "app": app_view(&record, &manifest) }))
+}
+
+/// With `apps.require_signatures`, an uploaded package must come with a signature
+/// by a trusted key (form field `signature`).
+fn check_upload_signature(
+    state: &AppState,
+    package: &[u8],
+    signature: Option<&[u8]>,
+) -> Result<(), ApiError> {
+    let cfg = state.apps.config();
+    let Some(sig) = signature else {
+        if cfg.require_signatures {
+            return Err(AppsError::Invalid(
+                "this server requires signed packages: upload a \"signature\" too".into(),
+            )
+            .into());
+        }
+        return Ok(());
+    };
+    let dir = tempfile_dir(cfg)?;
+    let path = dir.join("upload.zip");
+    std::fs::write(format!("{}.sig", path.display()), sig)
+        .map_err(|e| AppsError::Io(e.to_string()))?;
+    let result = crate::apps::marketplace::verify_signature(&path, package, &cfg.trusted_keys);
+    let _ = std::fs::remove_dir_all(&dir);
+    match result {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(AppsError::Invalid("the signature could not be read".into()).into()),
+        Err(e) => Err(AppsError::Invalid(e).into()),
+    }
+}
+
+fn tempfile_dir(cfg: &crate::apps::EngineConfig) -> Result<std::path::PathBuf, ApiError> {
+    let dir = cfg
+        .data_dir
+        .join("apps")
+        .join("uploads")
+        .join(crate::chat::ids::new_id());
+    std::fs::create_dir_all(&dir).map_err(|e| AppsError::Io(e.to_string()))?;
+    Ok(dir)
+}
+
+#[derive(Deserialize)]
+struct StatusBody {
+    status: Option<String>,
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<StatusBody>,
+) -> ApiResult {
+    require_admin(&session)?;
+    let enable = match body.status.as_deref() {
+        Some(status::MANUALLY_ENABLED) => true,
+        Some(status::MANUALLY_DISABLED) => false,
+        other => {
+            return Err(ChatError::invalid(format!(
+                "status must be \"manually_enabled\" or \"manually_disabled\", not {other:?}"
+            ))
+            .into())
+        }
+    };
+    let record = state.apps.set_status(&id, enable).await?;
+    ok(json!({ "status": record.status, "statusReason": record.status_reason }))
+}
+
+async fn settings(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    require_admin(&session)?;
+    ok(json!({ "settings": state.apps.settings_view(&id)? }))
+}
+
+#[derive(Deserialize)]
+struct SettingsBody {
+    settings: Option<serde_json::Map<String, Value>>,
+}
+
+async fn update_settings(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<SettingsBody>,
+) -> ApiResult {
+    require_admin(&session)?;
+    let values = body
+        .settings
+        .ok_or_else(|| ChatError::invalid("must have required property 'settings'"))?;
+    state.apps.update_settings(&id, values).await?;
+    let (record, _) = state.apps.installed_app(&id)?;
+    ok(
+        json!({ "settings": state.apps.settings_view(&id)?, "status": record.status, "statusReason": record.status_reason }),
+    )
+}
+
+async fn logs(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult {
+    require_admin(&session)?;
+    let page = params.page()?;
+    let min = match params.get("level") {
+        None => 0,
+        Some(l @ ("debug" | "info" | "warn" | "error")) => log_level_rank(l),
+        Some(other) => {
+            return Err(ChatError::invalid(format!(
+                "level must be debug, info, warn or error, not {other:?}"
+            ))
+            .into())
+        }
+    };
+    let listing = state.apps.logs(&id, min, page).await?;
+    let entries: Vec<Value> = listing
+        .items
+        .iter()
+        .map(|e| {
+            json!({
+                "ts": wire::iso(e.ts.0),
+                "level": e.level,
+                "handler": e.handler,
+                "message": e.message,
+                "fault": e.fault,
+            })
+        })
+        .collect();
+    ok(json!({
+        "logs": entries,
+        "count": entries.len(),
+        "offset": page.offset,
+        "total": listing.total,
+    }))
+}
+
+async fn uninstall(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    require_admin(&session)?;
+    state.apps.uninstall(&id).await?;
+    ok(json!({}))
+}
+
+/// Headers an app never sees (credentials of the caller) or never sets.
+fn hidden_header(name: &str) -> bool {
+    matches!(
+        name,
+        "x-auth-token" | "x-user-id" | "cookie" | "authorization"
+    )
+}
+
+fn forbidden_response_header(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "transfer-encoding"
+            | "content-length"
+            | "keep-alive"
+            | "upgrade"
+            | "set-cookie"
+    )
+}
+
+async fn endpoint(
+    state: AppState,
+    app_id: String,
+    path: String,
+    req: Request,
+    session: Option<Session>,
+) -> Response {
+    let method: Method = req.method().clone();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter(|(n, _)| {
+            !hidden_header(n.as_str()) || (session.is_none() && n.as_str() == "authorization")
+        })
+        .filter_map(|(n, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (n.as_str().to_string(), v.to_string()))
+        })
+        .collect();
+    let body = match axum::body::to_bytes(req.into_body(), state.max_body_bytes).await {
+        Ok(b) => b.to_vec(),
+        Err(_) => return ApiError::TooLarge(state.max_body_bytes).into_response(),
+    };
+    let call = EndpointCall {
+        method: method.to_string(),
+        path,
+        query,
+        headers,
+        body,
+        public: session.is_none(),
+        user: session.map(|s| s.user),
+    };
+    match state.apps.handle_request(&app_id, call).await {
+        Ok(r) => {
+            let mut out = HeaderMap::new();
+            for (name, value) in &r.headers {
+                let lower = name.to_ascii_lowercase();
+                if forbidden_response_header(&lower) {
+                    continue;
+                }
+                if let (Ok(n), Ok(v)) = (
+                    HeaderName::try_from(lower),
+                    HeaderValue::try_from(value.as_str()),
+                ) {
+                    out.append(n, v);
+                }
+            }
+            let status =
+                StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, out, Body::from(r.body)).into_response()
+        }
+        Err(AppsError::Fault { app, fault }) => {
+            let status = match fault {
+                crate::apps::pool::Fault::Deadline(_) => StatusCode::GATEWAY_TIMEOUT,
+                crate::apps::pool::Fault::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            (
+                status,
+                Json(json!({"success": false, "error": format!("the app {app} {fault}"), "errorType": "error-app-fault"})),
+            )
+                .into_response()
+        }
+        Err(e) => ApiError::Apps(e).into_response(),
+    }
+}
+
+async fn public_endpoint(
+    State(state): State<AppState>,
+    Path((app_id, path)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    endpoint(state, app_id, path, req, None).await
+}
+
+async fn private_endpoint(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path((app_id, path)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    endpoint(state, app_id, path, req, Some(session)).await
+}
