@@ -2,7 +2,7 @@
 //! credentials, `logout`, `me`, 401s, deactivated users and login rate limits.
 
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::common::*;
 

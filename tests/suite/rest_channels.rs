@@ -3,18 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::*;
-
-fn names(list: &Value) -> Vec<String> {
-    list.as_array()
-        .unwrap_or_else(|| panic!("expected an array: {list}"))
-        .iter()
-        .map(|r| r["name"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
 
 fn has_system(messages: &Value, t: &str, pred: impl Fn(&Value) -> bool) -> bool {
     messages

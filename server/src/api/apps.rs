@@ -33,6 +33,10 @@ pub fn routes(upload_limit: usize) -> Router<AppState> {
                 .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .route("/api/apps/{id}", get(one).delete(uninstall))
+        .route(
+            "/api/apps/{id}/update",
+            post(update).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/api/apps/{id}/status", post(set_status))
         .route(
             "/api/apps/{id}/settings",
@@ -128,15 +132,20 @@ fn grant_field(text: &str) -> Vec<String> {
     })
 }
 
-async fn install(State(state): State<AppState>, Auth(session): Auth, req: Request) -> ApiResult {
-    require_admin(&session)?;
+/// The package of an install or update request: an upload (multipart `app`), or
+/// the marketplace's by `appId` (and `version`); with the grant and `enable`.
+async fn package_source(
+    state: &AppState,
+    req: Request,
+    app_id: Option<&str>,
+) -> Result<(Vec<u8>, Option<Vec<String>>, bool), ApiError> {
     let is_multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     let (bytes, grant, enable) = if is_multipart {
-        let mut form = Multipart::from_request(req, &state)
+        let mut form = Multipart::from_request(req, state)
             .await
             .map_err(|e| ApiError::BadBody(format!("invalid upload: {e}")))?;
         let (mut package, mut signature, mut grant, mut enable) = (None, None, None, false);
@@ -161,13 +170,14 @@ async fn install(State(state): State<AppState>, Auth(session): Auth, req: Reques
         let package = package.ok_or_else(|| {
             ApiError::BadBody("the upload needs an \"app\" field with the package".into())
         })?;
-        check_upload_signature(&state, &package, signature.as_deref())?;
+        check_upload_signature(state, &package, signature.as_deref())?;
         (package, grant, enable)
     } else {
-        let JsonBody(body) = JsonBody::<InstallBody>::from_request(req, &state).await?;
+        let JsonBody(body) = JsonBody::<InstallBody>::from_request(req, state).await?;
         let app_id = body
             .app_id
             .filter(|a| !a.is_empty())
+            .or(app_id.map(str::to_string))
             .ok_or_else(|| ChatError::invalid("must have required property 'appId'"))?;
         let bytes = state
             .marketplace
@@ -175,6 +185,12 @@ async fn install(State(state): State<AppState>, Auth(session): Auth, req: Reques
             .await?;
         (bytes, body.permissions_granted, body.enable)
     };
+    Ok((bytes, grant, enable))
+}
+
+async fn install(State(state): State<AppState>, Auth(session): Auth, req: Request) -> ApiResult {
+    require_admin(&session)?;
+    let (bytes, grant, enable) = package_source(&state, req, None).await?;
     let record = match state.apps.install(&bytes, grant, enable).await {
         Ok(r) => r,
         // Installed, but enabling failed: report the app with its status.
@@ -229,6 +245,22 @@ fn tempfile_dir(cfg: &crate::apps::EngineConfig) -> Result<std::path::PathBuf, A
         .join(crate::chat::ids::new_id());
     std::fs::create_dir_all(&dir).map_err(|e| AppsError::Io(e.to_string()))?;
     Ok(dir)
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult {
+    require_admin(&session)?;
+    let (bytes, grant, _) = package_source(&state, req, Some(&id)).await?;
+    let (record, added, removed) = state.apps.update(&id, &bytes, grant).await?;
+    let (_, manifest) = state.apps.installed_app(&record.id)?;
+    ok(json!({
+        "app": app_view(&record, &manifest),
+        "permissionDiff": {"added": added, "removed": removed},
+    }))
 }
 
 #[derive(Deserialize)]

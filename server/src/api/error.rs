@@ -66,6 +66,17 @@ fn apps_error_response(e: AppsError) -> Response {
         AppsError::Chat(inner) => return chat_error_response(inner),
         other => other,
     };
+    if let AppsError::PermissionsGrew { added, removed } = &e {
+        return envelope(
+            StatusCode::BAD_REQUEST,
+            json!({
+                "success": false,
+                "error": e.to_string(),
+                "errorType": "error-app-permissions-changed",
+                "permissionDiff": {"added": added, "removed": removed},
+            }),
+        );
+    }
     let (status, error_type) = match &e {
         AppsError::Chat(_) => (StatusCode::INTERNAL_SERVER_ERROR, "error-internal"),
         AppsError::NotInstalled(_) | AppsError::NotFound => {
@@ -79,7 +90,9 @@ fn apps_error_response(e: AppsError) -> Response {
         AppsError::Package(_) | AppsError::Manifest(_) | AppsError::Component(_) => {
             (StatusCode::BAD_REQUEST, "error-app-package-invalid")
         }
-        AppsError::Invalid(_) => (StatusCode::BAD_REQUEST, "error-app-invalid"),
+        AppsError::Invalid(_) | AppsError::PermissionsGrew { .. } => {
+            (StatusCode::BAD_REQUEST, "error-app-invalid")
+        }
         AppsError::Store(_) | AppsError::Io(_) => {
             tracing::error!(error = %e, "apps engine failure while serving a request");
             (StatusCode::INTERNAL_SERVER_ERROR, "error-internal")

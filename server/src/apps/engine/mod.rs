@@ -76,6 +76,12 @@ pub enum AppsError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Io(String),
+    /// An update asks for more than was granted: the admin must grant it again.
+    #[error("the new version asks for more permissions ({}); grant them to update", .added.join(", "))]
+    PermissionsGrew {
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
 }
 
 impl From<RuntimeError> for AppsError {
@@ -454,6 +460,116 @@ impl AppsEngine {
                 .await?;
         }
         Ok(app.record())
+    }
+
+    /// Replaces an installed app with another version of it: settings, data and jobs
+    /// stay, `on-update` runs, and the app is enabled again if it was. When the new
+    /// version asks for permissions that were not granted, `grant` must list the
+    /// new grant, or the update is refused with the difference.
+    pub async fn update(
+        &self,
+        id: &str,
+        bytes: &[u8],
+        grant: Option<Vec<String>>,
+    ) -> Result<(AppRecord, Vec<String>, Vec<String>), AppsError> {
+        let old = self.app(id)?;
+        let _guard = old.ops.lock().await;
+        let package = package::read(bytes, &self.cfg.package_limits)?;
+        let manifest = package.manifest.clone();
+        if manifest.id != id {
+            return Err(AppsError::Invalid(format!(
+                "the package is the app {:?}, not {id:?}",
+                manifest.id
+            )));
+        }
+        let before = old.record();
+        let granted: Vec<String> = before.granted.clone();
+        let requested: Vec<String> = manifest.full_grant().names();
+        let added: Vec<String> = requested
+            .iter()
+            .filter(|p| !granted.contains(p))
+            .cloned()
+            .collect();
+        let removed: Vec<String> = granted
+            .iter()
+            .filter(|p| !requested.contains(p))
+            .cloned()
+            .collect();
+        let new_grant = match grant {
+            Some(names) => manifest.check_grant(&names)?,
+            None if added.is_empty() => {
+                let keep: Vec<String> = granted
+                    .iter()
+                    .filter(|p| requested.contains(p))
+                    .cloned()
+                    .collect();
+                manifest.check_grant(&keep)?
+            }
+            None => return Err(AppsError::PermissionsGrew { added, removed }),
+        };
+        self.check_clashes(&manifest)?;
+        let pre = self.prepare(package.wasm.clone()).await?;
+        let path = self.package_path(&package.sha256);
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, bytes)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(io)?;
+        let was_enabled = old
+            .enabled
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(running) = &was_enabled {
+            running.pool.drain();
+        }
+        let mut record = before.clone();
+        record.version = manifest.version.clone();
+        record.manifest = package.manifest_text.clone();
+        record.package_sha256 = package.sha256.clone();
+        record.granted = new_grant.names();
+        record.updated_at = Ts::now();
+        record
+            .settings
+            .retain(|k, _| manifest.settings.iter().any(|s| s.id == *k));
+        self.store.put_app(&record).await?;
+        let app = self.register(record, package, Some(pre));
+        let _new_guard = app.ops.lock().await;
+        app.logger.host(
+            "info",
+            None,
+            &format!("updated from {} to {}", before.version, manifest.version),
+            None,
+        );
+        match self
+            .call_once(&app, Call::OnUpdate(before.version.clone()))
+            .await
+        {
+            Ok(Outcome::Checked(Err(message))) => app.logger.host(
+                "warn",
+                Some("on-update"),
+                &format!("on-update failed: {message}"),
+                None,
+            ),
+            Err(e) => tracing::warn!(app_id = %app.id, error = %e, "on-update failed"),
+            _ => {}
+        }
+        if was_enabled.is_some() {
+            if let Err(e) = self.enable_loaded(&app, None).await {
+                tracing::warn!(app_id = %app.id, error = %e, "updated app could not be enabled again");
+            }
+        } else {
+            self.rebuild_chain();
+        }
+        if before.package_sha256 != app.record().package_sha256
+            && !self
+                .all()
+                .iter()
+                .any(|a| a.record().package_sha256 == before.package_sha256)
+        {
+            let _ = std::fs::remove_file(self.package_path(&before.package_sha256));
+        }
+        tracing::info!(app_id = %app.id, from = %before.version, to = %manifest.version, "app updated");
+        Ok((app.record(), added, removed))
     }
 
     /// Runs one lifecycle call in a short-lived pool (the app need not be enabled).

@@ -399,9 +399,8 @@ impl settings::Host for HostState {
 
 fn http_error(e: HttpError) -> Error {
     match e {
-        HttpError::HostNotGranted { host } => {
-            Error::PermissionDenied(format!("networking: {host} is not a granted host"))
-        }
+        // The payload names the capability; the host is in the app's log.
+        HttpError::HostNotGranted { .. } => Error::PermissionDenied("networking".into()),
         HttpError::AddressRefused { .. }
         | HttpError::TooManyRedirects(_)
         | HttpError::Network(_) => Error::Network(e.to_string()),
