@@ -109,7 +109,9 @@ async fn one(
 ) -> ApiResult {
     require_admin(&session)?;
     let (record, manifest) = state.apps.installed_app(&id)?;
-    ok(json!({ "app": app_view(&record, &manifest) }))
+    let mut view = app_view(&record, &manifest);
+    view["readme"] = json!(state.apps.readme(&id)?);
+    ok(json!({ "app": view }))
 }
 
 #[derive(Deserialize)]

@@ -114,7 +114,8 @@ pub(crate) struct Enabled {
 pub(crate) struct Installed {
     pub id: String,
     pub manifest: Arc<Manifest>,
-    pub package: Arc<Package>,
+    /// The package's README, shown to admins.
+    pub readme: Option<String>,
     /// The compiled component; `None` when it could not be loaded.
     pub pre: Option<AppPre<HostState>>,
     pub logger: Arc<AppLogger>,
@@ -325,7 +326,7 @@ impl AppsEngine {
         let app = Arc::new(Installed {
             id: record.id.clone(),
             manifest: Arc::new(package.manifest.clone()),
-            package: Arc::new(package),
+            readme: package.readme,
             pre,
             logger: Arc::new(AppLogger::new(
                 &record.id,
@@ -945,6 +946,11 @@ impl AppsEngine {
             .into_iter()
             .map(|a| (a.record(), a.manifest.clone()))
             .collect()
+    }
+
+    /// The README shipped in an installed app's package.
+    pub fn readme(&self, id: &str) -> Result<Option<String>, AppsError> {
+        Ok(self.app(id)?.readme.clone())
     }
 
     /// One installed app.
