@@ -2,8 +2,10 @@
 //! server (SecantusDB) for the MongoDB backend, and the real `palaver` binary started
 //! as a child process that is always stopped, even when a test fails.
 
+pub mod app_admin;
 pub mod apps;
 pub mod ddp;
+pub mod fake_http;
 pub mod mongo;
 pub mod net;
 pub mod server;

@@ -4,6 +4,12 @@
 mod store_conformance;
 
 mod apps_build;
+mod apps_hello;
+mod apps_hostile;
+mod apps_lifecycle;
+mod apps_packages;
+mod apps_support;
+mod cli;
 mod common;
 mod durability;
 mod realtime_auth;

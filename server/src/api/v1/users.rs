@@ -45,7 +45,7 @@ pub async fn create(
         username: required(&body.username, "username")?.to_string(),
         email: required(&body.email, "email")?.to_string(),
         password: required(&body.password, "password")?.to_string(),
-        name: body.name.unwrap_or_default(),
+        name: required(&body.name, "name")?.to_string(),
         bot: body
             .roles
             .as_ref()
