@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use tracing::debug;
 
-use super::policy::OperatorAllow;
+use super::allow::OperatorAllow;
 use super::HttpError;
 
 /// Why an address is refused: the special-purpose range it falls in, and for IPv6

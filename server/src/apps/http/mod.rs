@@ -25,9 +25,12 @@
 //! Outbound concurrency per app is not limited here; the caller holds a semaphore.
 
 mod addr;
+mod allow;
 mod client;
 mod policy;
 mod request;
+#[cfg(test)]
+mod test_server;
 #[cfg(test)]
 mod tests;
 
@@ -44,8 +47,9 @@ use tracing::debug;
 use url::Host;
 
 pub use addr::{refusal_for, Refusal};
+pub use allow::OperatorAllow;
 pub use policy::{
-    HostPattern, HttpPolicy, OperatorAllow, PolicyError, Scheme, DEFAULT_MAX_REDIRECTS,
+    HostPattern, HttpPolicy, PolicyError, Scheme, DEFAULT_MAX_REDIRECTS,
     DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, MAX_REDIRECTS,
 };
 

@@ -2,14 +2,14 @@
 //! allow-list of otherwise refused addresses, and the per-app limits.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 use std::time::Duration;
 
 use reqwest::Url;
 use url::Host;
 
-use super::addr::{mask128, mask32, v4_in, v6_in};
+use super::allow::OperatorAllow;
 
 /// Default total timeout of one outbound request, redirects and body included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -20,7 +20,7 @@ pub const DEFAULT_MAX_REDIRECTS: u8 = 3;
 /// Hard ceiling on redirects followed, whatever a policy asks for.
 pub const MAX_REDIRECTS: u8 = 5;
 
-/// A configuration string that does not parse.
+/// A configuration string that does not parse (a grant entry or an allow-list entry).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
     /// A `networking` grant entry is not a valid host pattern.
@@ -250,93 +250,6 @@ impl fmt::Display for HostPattern {
             write!(f, ":{port}")?;
         }
         Ok(())
-    }
-}
-
-/// An operator allow-list entry (server configuration, never app-controlled): opens an
-/// address that vetting would otherwise refuse, for on-premise services and tests.
-///
-/// - `127.0.0.1:8080`, `[::1]:9000`: exactly that address and port;
-/// - `10.1.0.0/16`, `fd12:3456::/48`: any address in the network, any port.
-///
-/// IPv4-mapped IPv6 addresses are compared in their IPv4 form. The allow-list opens
-/// addresses only: the app must still be granted the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OperatorAllow {
-    /// One exact address and port.
-    Address(SocketAddr),
-    /// A network in CIDR notation, any port. Host bits are zero.
-    Network { addr: IpAddr, prefix: u8 },
-}
-
-impl OperatorAllow {
-    /// Parses an allow-list entry; see the type documentation.
-    pub fn parse(input: &str) -> Result<Self, PolicyError> {
-        Self::parse_inner(input.trim()).map_err(|reason| PolicyError::OperatorAllow {
-            input: input.to_owned(),
-            reason,
-        })
-    }
-
-    fn parse_inner(s: &str) -> Result<Self, &'static str> {
-        if let Some((addr, prefix)) = s.split_once('/') {
-            let addr: IpAddr = addr
-                .parse()
-                .map_err(|_| "invalid network address in CIDR")?;
-            let max = if addr.is_ipv4() { 32 } else { 128 };
-            let prefix: u8 = prefix
-                .parse()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or("invalid CIDR prefix length")?;
-            let aligned = match addr {
-                IpAddr::V4(v4) => u32::from(v4) & !mask32(prefix) == 0,
-                IpAddr::V6(v6) => u128::from(v6) & !mask128(prefix) == 0,
-            };
-            if !aligned {
-                return Err("host bits set in CIDR network address");
-            }
-            return Ok(OperatorAllow::Network { addr, prefix });
-        }
-        let addr: SocketAddr = s
-            .parse()
-            .map_err(|_| "expected address:port ([v6]:port) or a CIDR network")?;
-        if addr.port() == 0 {
-            return Err("port 0");
-        }
-        Ok(OperatorAllow::Address(SocketAddr::new(
-            addr.ip().to_canonical(),
-            addr.port(),
-        )))
-    }
-
-    /// Whether this entry opens `addr`.
-    pub fn permits(&self, addr: SocketAddr) -> bool {
-        let ip = addr.ip().to_canonical();
-        match *self {
-            OperatorAllow::Address(allowed) => allowed.ip() == ip && allowed.port() == addr.port(),
-            OperatorAllow::Network { addr: net, prefix } => match (net, ip) {
-                (IpAddr::V4(net), IpAddr::V4(ip)) => v4_in(ip, u32::from(net), prefix),
-                (IpAddr::V6(net), IpAddr::V6(ip)) => v6_in(ip, u128::from(net), prefix),
-                _ => false,
-            },
-        }
-    }
-}
-
-impl FromStr for OperatorAllow {
-    type Err = PolicyError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        OperatorAllow::parse(s)
-    }
-}
-
-impl fmt::Display for OperatorAllow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OperatorAllow::Address(a) => write!(f, "{a}"),
-            OperatorAllow::Network { addr, prefix } => write!(f, "{addr}/{prefix}"),
-        }
     }
 }
 
@@ -578,55 +491,6 @@ mod tests {
             assert_eq!(pat(s).to_string(), s);
             assert_eq!(pat(&pat(s).to_string()), pat(s));
         }
-    }
-
-    #[test]
-    fn operator_allow_entries() {
-        let sa = |s: &str| -> SocketAddr { s.parse().expect("socket addr") };
-        let exact = OperatorAllow::parse("127.0.0.1:8080").expect("parses");
-        assert!(exact.permits(sa("127.0.0.1:8080")));
-        assert!(exact.permits(sa("[::ffff:127.0.0.1]:8080")));
-        assert!(!exact.permits(sa("127.0.0.1:8081")));
-        assert!(!exact.permits(sa("127.0.0.2:8080")));
-
-        let v6 = OperatorAllow::parse("[::1]:9000").expect("parses");
-        assert!(v6.permits(sa("[::1]:9000")));
-        assert!(!v6.permits(sa("[::1]:9001")));
-        assert!(!v6.permits(sa("127.0.0.1:9000")));
-
-        let net = OperatorAllow::parse("10.1.0.0/16").expect("parses");
-        assert!(net.permits(sa("10.1.0.1:1")));
-        assert!(net.permits(sa("10.1.255.255:65535")));
-        assert!(net.permits(sa("[::ffff:10.1.2.3]:80")));
-        assert!(!net.permits(sa("10.2.0.1:80")));
-        assert!(!net.permits(sa("[::1]:80")));
-
-        let net6 = OperatorAllow::parse("fd12:3456::/32").expect("parses");
-        assert!(net6.permits(sa("[fd12:3456:1::5]:443")));
-        assert!(!net6.permits(sa("[fd12:3457::5]:443")));
-
-        let all4 = OperatorAllow::parse("0.0.0.0/0").expect("parses");
-        assert!(all4.permits(sa("127.0.0.1:1")));
-        assert!(!all4.permits(sa("[::1]:1")));
-
-        for bad in [
-            "127.0.0.1",
-            "127.0.0.1:0",
-            "localhost:80",
-            "10.1.2.3/16",
-            "10.0.0.0/33",
-            "::1/129",
-            "10.0.0.0/x",
-            "::1:80",
-            "",
-        ] {
-            assert!(
-                OperatorAllow::parse(bad).is_err(),
-                "{bad:?} should not parse"
-            );
-        }
-        assert_eq!(exact.to_string(), "127.0.0.1:8080");
-        assert_eq!(net.to_string(), "10.1.0.0/16");
     }
 
     #[test]
