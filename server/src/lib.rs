@@ -1,6 +1,7 @@
 pub mod api;
 pub mod apps;
 pub mod chat;
+pub mod cli;
 pub mod config;
 pub mod realtime;
 pub mod serve;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use palaver_server::cli;
 use palaver_server::config::Config;
 
 /// Palaver: a Rocket.Chat-compatible chat server with a WebAssembly apps engine.
@@ -27,11 +28,23 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Develop apps: create, build, pack and validate app packages.
+    App {
+        #[command(subcommand)]
+        command: cli::AppCommand,
+    },
+    /// Manage the apps of a running server (list, install, enable, disable, settings,
+    /// logs, uninstall) through its admin API.
+    ///
+    /// The server and the admin's credentials come from --url, --user and --password
+    /// or PALAVER_URL, PALAVER_USER and PALAVER_PASSWORD; scripts can log in once with
+    /// `eval "$(palaver apps login)"` (PALAVER_USER_ID, PALAVER_AUTH_TOKEN).
+    Apps(cli::AppsArgs),
 }
 
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -40,9 +53,17 @@ fn init_logging() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
     match cli.command {
+        Command::App { command } => {
+            init_logging("warn");
+            finish(cli::run_app(command))
+        }
+        Command::Apps(args) => {
+            init_logging("warn");
+            finish(cli::run_apps(args))
+        }
         Command::Serve { config } => {
+            init_logging("info");
             let config = match Config::load(config.as_deref()) {
                 Ok(c) => c,
                 Err(e) => {
@@ -64,6 +85,17 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// The exit of a CLI command: 0, or 1 after printing its error.
+fn finish(result: cli::CliResult) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("palaver: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -48,6 +48,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 
     let chat = Chat::new(store.clone(), config.chat_options());
     chat.seed_settings().await?;
+    chat.start_relay();
     if let Some((admin, generated)) = chat
         .bootstrap_admin(
             &config.admin_username,

@@ -102,6 +102,7 @@ async fn main() {
         ddp.sub("stream-room-messages", json!([rid, false])).await;
         subscribers.push(ddp.into_stream());
     }
+    let cpu_before = server_cpu(&srv);
     let t0 = Instant::now();
     let mut readers = Vec::new();
     for mut ws in subscribers {
@@ -180,6 +181,7 @@ async fn main() {
             latencies.push(at.saturating_sub(sent));
         }
     }
+    let server_cpu_used = server_cpu(&srv).saturating_sub(cpu_before);
     latencies.sort_unstable();
     post_latency.sort_unstable();
     let delivered = latencies.len();
@@ -212,6 +214,31 @@ async fn main() {
         "  delivered {delivered} of {expected} messages ({:.0} delivered messages/s); slow-consumer disconnects: {slow}",
         delivered as f64 / span
     );
+    println!(
+        "  server CPU time during the run: {:.2} s ({:.0} µs per delivered message)",
+        server_cpu_used.as_secs_f64(),
+        server_cpu_used.as_secs_f64() * 1e6 / delivered.max(1) as f64
+    );
+}
+
+/// CPU time (user + system) the server process has used so far, from /proc.
+fn server_cpu(srv: &Palaver) -> Duration {
+    let Some(pid) = srv.pid() else {
+        return Duration::ZERO;
+    };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_millis(ticks * 1000 / per_sec)
 }
 
 fn ms(d: Duration) -> f64 {

@@ -23,7 +23,8 @@ use crate::server::{Body, Palaver, Resp, Session};
 
 /// The multipart boundary of [`upload`]; never occurs in a package in practice.
 const BOUNDARY: &str = "palaver-tests-boundary-5b1e93c07d2a4f68";
-const MULTIPART_TYPE: &str = "multipart/form-data; boundary=palaver-tests-boundary-5b1e93c07d2a4f68";
+const MULTIPART_TYPE: &str =
+    "multipart/form-data; boundary=palaver-tests-boundary-5b1e93c07d2a4f68";
 
 /// How long [`wait_log`] and [`wait_status`] wait.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -297,7 +298,11 @@ pub async fn count_logs(
     id: &str,
     pred: impl Fn(&Value) -> bool,
 ) -> usize {
-    logs(srv, admin, id).await.iter().filter(|e| pred(e)).count()
+    logs(srv, admin, id)
+        .await
+        .iter()
+        .filter(|e| pred(e))
+        .count()
 }
 
 /// Whether a log entry's message contains `needle`.
@@ -352,7 +357,13 @@ pub async fn run_ok(srv: &Palaver, who: &Session, rid: &str, command: &str, para
 }
 
 /// The ephemeral answer of a command that must succeed.
-pub async fn ephemeral(srv: &Palaver, who: &Session, rid: &str, command: &str, params: &str) -> String {
+pub async fn ephemeral(
+    srv: &Palaver,
+    who: &Session,
+    rid: &str,
+    command: &str,
+    params: &str,
+) -> String {
     let result = run_ok(srv, who, rid, command, params).await;
     result["ephemeral"]
         .as_str()

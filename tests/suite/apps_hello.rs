@@ -11,8 +11,8 @@ use crate::apps_support::{
     self as support, assert_prevented, channel, history, history_texts, post, try_post,
 };
 use palaver_tests::app_admin::{
-    self, add_hosts, edited_manifest, install_ok, run_command, run_ok, says, set_settings,
-    setting, wait_log, write_package,
+    self, add_hosts, edited_manifest, install_ok, run_command, run_ok, says, set_settings, setting,
+    wait_log, write_package,
 };
 use palaver_tests::ddp::Ddp;
 use palaver_tests::fake_http::FakeHttp;
@@ -254,8 +254,7 @@ async fn hello_fetches_from_an_allow_listed_fake_service() {
 
     // Granted but not allow-listed: refused before connecting, shown to the sender.
     let refused = closed.url("/secret");
-    let text = app_admin::ephemeral(&srv, &admin, &rid, "hello", &format!("fetch {refused}"))
-        .await;
+    let text = app_admin::ephemeral(&srv, &admin, &rid, "hello", &format!("fetch {refused}")).await;
     assert!(
         text.starts_with(&format!(
             "Could not fetch {refused}: the request was refused or failed:"
@@ -275,8 +274,7 @@ async fn hello_fetches_from_an_allow_listed_fake_service() {
 
     // A port that is not granted: permission denied.
     let other = "http://127.0.0.1:9/".to_string();
-    let text =
-        app_admin::ephemeral(&srv, &admin, &rid, "hello", &format!("fetch {other}")).await;
+    let text = app_admin::ephemeral(&srv, &admin, &rid, "hello", &format!("fetch {other}")).await;
     assert!(
         text.contains("this app was not granted the `networking` permission"),
         "{text}"
@@ -312,7 +310,10 @@ async fn hello_fetches_from_an_allow_listed_fake_service() {
     );
     let entry = wait_log(&srv, &admin, "hello", "networking refused", |e| {
         e["fault"] == "permission-denied"
-            && says(e, "http.request refused: the app was not granted networking")
+            && says(
+                e,
+                "http.request refused: the app was not granted networking",
+            )
     })
     .await;
     assert_eq!(entry["level"], "warn", "{entry}");

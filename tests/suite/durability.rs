@@ -206,7 +206,10 @@ async fn sigterm_under_load_keeps_every_acknowledged_post() {
         !acked.is_empty(),
         "some posts were acknowledged before SIGTERM"
     );
-    eprintln!("{} posts acknowledged before the server stopped", acked.len());
+    eprintln!(
+        "{} posts acknowledged before the server stopped",
+        acked.len()
+    );
     assert!(
         srv.stop(Duration::from_secs(15)).await,
         "palaver did not exit within 15 s of SIGTERM"

@@ -13,6 +13,7 @@ mod cli;
 mod common;
 mod durability;
 mod realtime_auth;
+mod realtime_instances;
 mod realtime_methods;
 mod realtime_protocol;
 mod realtime_slow;

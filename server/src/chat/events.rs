@@ -8,7 +8,9 @@ use tokio::sync::broadcast;
 
 use crate::store::{Message, Room, Subscription, User};
 
-#[derive(Clone, Debug)]
+/// Serializable so that instances sharing one MongoDB can exchange them.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type")]
 pub enum Event {
     MessageSent {
         room: Room,

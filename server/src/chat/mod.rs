@@ -10,6 +10,7 @@ pub mod ids;
 pub mod messages;
 pub mod notify;
 pub mod ratelimit;
+mod relay;
 pub mod rooms;
 pub mod settings;
 
@@ -38,6 +39,9 @@ pub struct ChatOptions {
 pub struct Chat {
     store: DynStore,
     bus: EventBus,
+    /// Events that happened on other instances (fed by the relay), for the realtime
+    /// API only: the apps engine already handled them where they happened.
+    remote: EventBus,
     opts: ChatOptions,
     login_ip_limiter: RateLimiter,
     login_user_limiter: RateLimiter,
@@ -49,6 +53,7 @@ impl Chat {
         Arc::new(Chat {
             store,
             bus: EventBus::new(16 * 1024),
+            remote: EventBus::new(16 * 1024),
             login_ip_limiter: RateLimiter::new(opts.login_per_ip),
             login_user_limiter: RateLimiter::new(opts.login_per_user),
             pre_send: OnceLock::new(),
@@ -65,6 +70,11 @@ impl Chat {
 
     pub fn events(&self) -> &EventBus {
         &self.bus
+    }
+
+    /// Events from other instances sharing the database.
+    pub fn remote_events(&self) -> &EventBus {
+        &self.remote
     }
 
     pub fn options(&self) -> &ChatOptions {

@@ -191,8 +191,9 @@ impl Realtime {
     /// Starts consuming `chat`'s event bus (once; later calls do nothing).
     pub fn start(self: &Arc<Self>, chat: &Chat) {
         self.consumer.get_or_init(|| {
-            let rx = chat.events().subscribe();
-            tokio::spawn(consume(self.clone(), rx));
+            tokio::spawn(consume(self.clone(), chat.events().subscribe()));
+            // Events of other instances (MongoDB relay) take the same path.
+            tokio::spawn(consume(self.clone(), chat.remote_events().subscribe()));
         });
     }
 

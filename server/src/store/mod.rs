@@ -214,6 +214,18 @@ pub trait SettingStore: Send + Sync {
     async fn put_setting(&self, setting: &Setting) -> StoreResult<()>;
 }
 
+/// Exchange of events between instances sharing one database.
+#[async_trait]
+pub trait EventRelay: Send + Sync {
+    /// Publishes an event (JSON) from `origin` to the other instances.
+    async fn publish(&self, origin: &str, event: &str) -> StoreResult<()>;
+    /// Events other origins publish from now on, in order.
+    async fn subscribe(
+        &self,
+        origin: &str,
+    ) -> StoreResult<futures::stream::BoxStream<'static, StoreResult<String>>>;
+}
+
 /// Everything the chat services need from storage.
 #[async_trait]
 pub trait Store:
@@ -229,6 +241,9 @@ pub trait Store:
     fn backend_name(&self) -> &'static str;
     /// Flushes and releases the backend (graceful shutdown).
     async fn close(&self) -> StoreResult<()>;
+    /// How this backend lets several instances share events; `None` for a backend
+    /// only one instance can use (SQLite).
+    fn event_relay(&self) -> Option<Arc<dyn EventRelay>>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -36,6 +36,7 @@
 //! write concern), so an acknowledged write is durable.
 
 mod apps;
+mod events;
 mod messages;
 mod rooms;
 mod users;
@@ -158,6 +159,7 @@ impl MongoStore {
         let store = MongoStore::new(client, &db, database);
         store.create_indexes().await?;
         store.create_app_indexes().await?;
+        events::create_indexes(&store.client.database(database)).await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)
     }
@@ -270,6 +272,14 @@ impl MongoStore {
 impl Store for MongoStore {
     fn backend_name(&self) -> &'static str {
         "mongodb"
+    }
+
+    fn event_relay(&self) -> Option<std::sync::Arc<dyn super::EventRelay>> {
+        Some(std::sync::Arc::new(events::MongoRelay::new(
+            self.client
+                .database(&self.database)
+                .collection(events::EVENTS),
+        )))
     }
 
     async fn close(&self) -> StoreResult<()> {

@@ -351,6 +351,11 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    /// One process owns the database file: there are no other instances.
+    fn event_relay(&self) -> Option<Arc<dyn crate::store::EventRelay>> {
+        None
+    }
+
     async fn close(&self) -> StoreResult<()> {
         let sender = self
             .writer
