@@ -251,7 +251,7 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    const MANIFEST: &str = "id = \"t\"\nname = \"T\"\nversion = \"1.0.0\"\napi-version = \"0.1.0\"\n[author]\nname = \"me\"\n";
+    const MANIFEST: &str = "id = \"tt\"\nname = \"T\"\nversion = \"1.0.0\"\napi-version = \"0.1.0\"\n[author]\nname = \"me\"\n";
 
     fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());
@@ -269,7 +269,7 @@ mod tests {
     fn round_trips() {
         let bytes = write(MANIFEST, b"\0asm", &[("README.md", b"hi".to_vec())]).unwrap();
         let p = read(&bytes, &PackageLimits::default()).unwrap();
-        assert_eq!(p.manifest.id, "t");
+        assert_eq!(p.manifest.id, "tt");
         assert_eq!(p.wasm, b"\0asm");
         assert_eq!(p.readme.as_deref(), Some("hi"));
         assert_eq!(p.sha256.len(), 64);
