@@ -22,10 +22,10 @@ use palaver_tests::server::{Palaver, Session};
 use serde_json::json;
 
 const WORKERS: usize = 16;
-const ROUND_POSTS: usize = 1_000;
-const ROUNDS: usize = 5;
-const SEQ_POSTS: usize = 300;
-const SEQ_ROUNDS: usize = 4;
+const ROUND_POSTS: usize = 500;
+const ROUNDS: usize = 10;
+const SEQ_POSTS: usize = 25;
+const SEQ_ROUNDS: usize = 60;
 
 fn build_release_binary() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -67,10 +67,15 @@ fn us(d: Duration) -> f64 {
 
 /// The manifest of copy `id` of polite: its pre-send hook only.
 fn polite_copy_manifest(id: &str) -> String {
+    copy_manifest(id, "[\"pre-message-sent\"]")
+}
+
+/// The manifest of copy `id` of polite subscribed to `events` (a TOML array).
+fn copy_manifest(id: &str, events: &str) -> String {
     format!(
         "id = \"{id}\"\nname = \"Polite {id}\"\nversion = \"0.1.0\"\n\
          description = \"Benchmark copy of polite: a pre-send hook.\"\n\
-         api-version = \"0.1.0\"\nevents = [\"pre-message-sent\"]\n\
+         api-version = \"0.1.0\"\nevents = {events}\n\
          [author]\nname = \"Palaver benchmarks\"\n\
          [[permissions]]\nname = \"message.read\"\nreason = \"Sees messages before they are stored.\"\n"
     )
@@ -116,7 +121,11 @@ async fn server(name: &str) -> Bench {
 
 /// Installs and enables polite copy `id`; returns how long install → enabled took.
 async fn install_copy(b: &Bench, wasm: &[u8], id: &str) -> Duration {
-    let package = app_admin::package_bytes(&polite_copy_manifest(id), wasm);
+    install_manifest(b, wasm, &polite_copy_manifest(id)).await
+}
+
+async fn install_manifest(b: &Bench, wasm: &[u8], manifest: &str) -> Duration {
+    let package = app_admin::package_bytes(manifest, wasm);
     let started = Instant::now();
     let app = app_admin::upload_ok(&b.srv, &b.admin, &package, None, true).await;
     let took = started.elapsed();
@@ -192,8 +201,11 @@ async fn post_sequentially(client: &reqwest::Client, b: &Bench, n: usize) -> Vec
 async fn post_path(wasm: &[u8]) {
     println!("\n== REST chat.postMessage through pre-send hooks (SQLite, loopback, 2 cores shared by client and servers)");
     let none = server("none").await;
+    let idle = server("idle").await;
     let one = server("one").await;
     let ten = server("ten").await;
+    // An enabled app that subscribes to nothing: what an app costs off the hook.
+    install_manifest(&idle, wasm, &copy_manifest("polite0", "[]")).await;
     install_copy(&one, wasm, "polite0").await;
     for i in 0..10 {
         install_copy(&ten, wasm, &format!("polite{i}")).await;
@@ -210,7 +222,7 @@ async fn post_path(wasm: &[u8]) {
         )
         .await;
     assert_eq!(m["message"]["msg"], "please warm up (polite)");
-    for b in [&none, &one, &ten] {
+    for b in [&none, &idle, &one, &ten] {
         post_concurrently(&client, b, 300).await;
     }
 
@@ -251,9 +263,9 @@ async fn post_path(wasm: &[u8]) {
     );
 
     // Sequential latency: one client, one post at a time, alternating servers.
-    let mut seq: [Vec<Duration>; 3] = Default::default();
+    let mut seq: [Vec<Duration>; 4] = Default::default();
     for _ in 0..SEQ_ROUNDS {
-        for (k, b) in [&none, &one, &ten].into_iter().enumerate() {
+        for (k, b) in [&none, &one, &ten, &idle].into_iter().enumerate() {
             seq[k].extend(post_sequentially(&client, b, SEQ_POSTS).await);
         }
     }
@@ -266,7 +278,10 @@ async fn post_path(wasm: &[u8]) {
         "one client, sequential posts ({} per server, alternating):",
         SEQ_ROUNDS * SEQ_POSTS
     );
-    for (k, label) in ["no apps", "1 app  ", "10 apps"].iter().enumerate() {
+    for (k, label) in ["no apps", "1 app  ", "10 apps", "1 app without hooks"]
+        .iter()
+        .enumerate()
+    {
         println!(
             "  {label}: p50 {:>7.1} us  p99 {:>7.1} us   (+{:.1} us p50, +{:.1} us p99 over no apps)",
             us(p50[k]),

@@ -31,11 +31,7 @@ struct World {
     _market: tempfile::TempDir,
 }
 
-async fn world(
-    extra_hosts: &[String],
-    env: &[(&str, String)],
-    hostile_grant: Option<&[&str]>,
-) -> World {
+async fn world(extra_hosts: &[String], env: &[(&str, String)]) -> World {
     let market = support::marketplace();
     if !extra_hosts.is_empty() {
         let manifest = edited_manifest(&support::app_dir("hostile"), |m| add_hosts(m, extra_hosts));
@@ -50,7 +46,7 @@ async fn world(
     let alice = srv.create_user(&admin, "alice").await;
     let rid = channel(&srv, &admin, "arena", &["alice"]).await;
     support::install_polite(&srv, &admin).await;
-    install_ok(&srv, &admin, "hostile", hostile_grant, true).await;
+    install_ok(&srv, &admin, "hostile", None, true).await;
     World {
         srv,
         admin,
@@ -164,7 +160,7 @@ impl World {
 
 #[tokio::test]
 async fn hostile_cpu_memory_stack_and_panics_are_contained() {
-    let w = world(&[], &[], None).await;
+    let w = world(&[], &[]).await;
     w.still_fine("start").await;
 
     // An infinite loop in a command: trapped at the deadline.
@@ -349,7 +345,6 @@ async fn hostile_network_is_confined() {
                 (64 * 1024).to_string(),
             ),
         ],
-        None,
     )
     .await;
 
@@ -474,7 +469,6 @@ async fn hostile_logs_persistence_and_ungranted_calls_are_bounded() {
                 "70000".into(),
             ),
         ],
-        None,
     )
     .await;
 

@@ -147,8 +147,18 @@ async fn lifecycle(builder: impl FnOnce(&std::path::Path) -> PalaverBuilder) {
     assert_eq!(names(&installed(&srv, &admin).await), Vec::<String>::new());
 
     // Installed disabled: no command yet.
+    // The newest version is the default; this one is asked for by version.
     let grant = ["slashcommand", "message.write", "message.read"];
-    let app = install_ok(&srv, &admin, "hello", Some(&grant), false).await;
+    let r = srv
+        .request(
+            Method::POST,
+            "/api/apps",
+            Some(&admin),
+            Body::Json(json!({"appId": "hello", "version": "0.1.0", "permissionsGranted": grant})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let app = r.json["app"].clone();
     assert_eq!(app["version"], "0.1.0", "{app}");
     assert_eq!(app["enabled"], false, "{app}");
     assert_ne!(app["status"], "manually_enabled", "{app}");
@@ -186,7 +196,8 @@ async fn lifecycle(builder: impl FnOnce(&std::path::Path) -> PalaverBuilder) {
             Method::POST,
             "/api/apps/hello/update",
             Some(&admin),
-            Body::Json(json!({"version": "0.2.0"})),
+            // The same grant again (see `an_update_asking_nothing_new_keeps_the_grant`).
+            Body::Json(json!({"version": "0.2.0", "permissionsGranted": grant})),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -318,8 +329,16 @@ async fn lifecycle(builder: impl FnOnce(&std::path::Path) -> PalaverBuilder) {
     assert_eq!(r.json["errorType"], "error-invalid-command", "{}", r.text);
     post(&srv, &alice, &rid, "kumquat is fine now").await;
     assert_eq!(names(&installed(&srv, &admin).await), ["hostile", "polite"]);
-    // Installed again, it starts from its defaults.
-    install_ok(&srv, &admin, "hello", None, true).await;
+    // Installed again (the newest version, everything it asks for granted), it
+    // starts from its defaults.
+    let app = install_ok(&srv, &admin, "hello", None, true).await;
+    assert_eq!(app["version"], "0.3.0", "{app}");
+    assert!(
+        app["permissionsGranted"]
+            .as_array()
+            .is_some_and(|p| p.contains(&json!("persistence")) && p.contains(&json!("networking"))),
+        "{app}"
+    );
     assert_eq!(
         setting(&srv, &admin, "hello", "forbidden-word").await,
         "forbidden"
@@ -345,4 +364,49 @@ async fn lifecycle_survives_a_restart_on_mongodb() {
         .await
         .expect("mongo_uri");
     lifecycle(move |market| support::server(market).storage_uri(uri)).await;
+}
+
+/// An update whose manifest asks for nothing new must not need the grant again, even
+/// when the admin declined an optional permission at install (hello's `networking`).
+#[tokio::test]
+async fn an_update_asking_nothing_new_keeps_the_grant() {
+    let market = support::marketplace();
+    let v2 = edited_manifest(&support::app_dir("hello"), |m| {
+        m.insert("version".into(), "0.2.0".into());
+    });
+    write_package(market.path(), &v2, &support::wasm("hello"));
+    let srv = support::server(market.path()).start().await;
+    let admin = srv.admin().await;
+    let grant = ["slashcommand", "message.write", "message.read"];
+    let r = srv
+        .request(
+            Method::POST,
+            "/api/apps",
+            Some(&admin),
+            Body::Json(
+                json!({"appId": "hello", "version": "0.1.0", "permissionsGranted": grant, "enable": true}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = srv
+        .request(
+            Method::POST,
+            "/api/apps/hello/update",
+            Some(&admin),
+            Body::Json(json!({"version": "0.2.0"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json["app"]["version"], "0.2.0", "{}", r.text);
+    let mut granted: Vec<String> =
+        serde_json::from_value(r.json["app"]["permissionsGranted"].clone()).expect("list");
+    granted.sort();
+    assert_eq!(granted, ["message.read", "message.write", "slashcommand"]);
+    assert_eq!(
+        r.json["permissionDiff"],
+        json!({"added": [], "removed": []}),
+        "{}",
+        r.text
+    );
 }

@@ -157,10 +157,13 @@ async fn package_source(
             .map_err(|e| ApiError::BadBody(format!("invalid upload: {e}")))?
         {
             let name = field.name().unwrap_or_default().to_string();
-            let data = field
-                .bytes()
-                .await
-                .map_err(|e| ApiError::BadBody(format!("invalid upload field {name}: {e}")))?;
+            let data = field.bytes().await.map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::TooLarge(state.apps.config().package_limits.max_package_bytes)
+                } else {
+                    ApiError::BadBody(format!("invalid upload field {name}: {e}"))
+                }
+            })?;
             match name.as_str() {
                 "app" => package = Some(data.to_vec()),
                 "signature" => signature = Some(data.to_vec()),

@@ -101,6 +101,17 @@ fn allowed(name: &str) -> bool {
             })
 }
 
+/// The number of entries the end-of-central-directory record declares (`None` for
+/// ZIP64 or when it cannot be found).
+fn declared_entries(bytes: &[u8]) -> Option<u16> {
+    let start = bytes.len().saturating_sub(22 + 65_535);
+    let at = (start..bytes.len().saturating_sub(21))
+        .rev()
+        .find(|&i| bytes[i..].starts_with(b"PK\x05\x06"))?;
+    let n = u16::from_le_bytes([bytes[at + 10], bytes[at + 11]]);
+    (n != u16::MAX).then_some(n)
+}
+
 /// Reads and validates a package (the manifest included; the component is checked
 /// against the WIT world separately, by the runtime).
 pub fn read(bytes: &[u8], limits: &PackageLimits) -> Result<Package, PackageError> {
@@ -112,6 +123,12 @@ pub fn read(bytes: &[u8], limits: &PackageLimits) -> Result<Package, PackageErro
     }
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| PackageError::NotZip(e.to_string()))?;
+    // The zip reader keeps one entry per name, so count the central directory.
+    if declared_entries(bytes).is_some_and(|n| n as usize != archive.len()) {
+        return Err(PackageError::Duplicate(
+            "(an entry name appears more than once)".into(),
+        ));
+    }
     if archive.len() > limits.max_entries {
         return Err(PackageError::Bomb(
             "*".into(),

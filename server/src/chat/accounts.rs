@@ -299,6 +299,11 @@ impl Chat {
     pub async fn logout(&self, session: &Session) -> ChatResult<()> {
         self.store.delete_token(&session.token_hash).await?;
         tracing::info!(user_id = %session.user.id, "logout");
+        // Realtime sessions using this token end too.
+        self.bus.publish(Event::LoggedOut {
+            user_id: session.user.id.clone(),
+            token_hash: session.token_hash.clone(),
+        });
         Ok(())
     }
 

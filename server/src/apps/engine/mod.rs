@@ -486,12 +486,17 @@ impl AppsEngine {
         let before = old.record();
         let granted: Vec<String> = before.granted.clone();
         let requested: Vec<String> = manifest.full_grant().names();
+        // What grew is measured against what the old version asked for: an optional
+        // permission the admin declined before is not news.
+        let asked_before: Vec<String> = Manifest::parse(&before.manifest)
+            .map(|m| m.full_grant().names())
+            .unwrap_or_else(|_| granted.clone());
         let added: Vec<String> = requested
             .iter()
-            .filter(|p| !granted.contains(p))
+            .filter(|p| !asked_before.contains(p))
             .cloned()
             .collect();
-        let removed: Vec<String> = granted
+        let removed: Vec<String> = asked_before
             .iter()
             .filter(|p| !requested.contains(p))
             .cloned()
