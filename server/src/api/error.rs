@@ -43,14 +43,20 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST,
                 json!({"success": false, "error": msg, "errorType": "invalid-params"}),
             ),
-            ApiError::TooLarge(limit) => envelope(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                json!({
-                    "success": false,
-                    "error": format!("The request body is larger than {limit} bytes"),
-                    "errorType": "error-request-too-large",
-                }),
-            ),
+            ApiError::TooLarge(limit) => {
+                let mut resp = envelope(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    json!({
+                        "success": false,
+                        "error": format!("The request body is larger than {limit} bytes"),
+                        "errorType": "error-request-too-large",
+                    }),
+                );
+                // The rest of the body was not read: the connection cannot be reused.
+                resp.headers_mut()
+                    .insert("connection", HeaderValue::from_static("close"));
+                resp
+            }
             ApiError::NotFound => envelope(
                 StatusCode::NOT_FOUND,
                 json!({"success": false, "error": "Not found", "errorType": "error-not-found"}),

@@ -101,15 +101,42 @@ fn allowed(name: &str) -> bool {
             })
 }
 
-/// The number of entries the end-of-central-directory record declares (`None` for
-/// ZIP64 or when it cannot be found).
-fn declared_entries(bytes: &[u8]) -> Option<u16> {
+/// Entry names as the central directory lists them (the zip reader keeps only one
+/// entry per name, so duplicates must be found here). `None` when the directory
+/// cannot be walked (ZIP64, damage): the reader then reports the problem.
+fn central_names(bytes: &[u8]) -> Option<Vec<String>> {
+    let u16_at = |i: usize| Some(u16::from_le_bytes([*bytes.get(i)?, *bytes.get(i + 1)?]));
+    let u32_at = |i: usize| {
+        Some(u32::from_le_bytes([
+            *bytes.get(i)?,
+            *bytes.get(i + 1)?,
+            *bytes.get(i + 2)?,
+            *bytes.get(i + 3)?,
+        ]))
+    };
     let start = bytes.len().saturating_sub(22 + 65_535);
-    let at = (start..bytes.len().saturating_sub(21))
+    let eocd = (start..bytes.len().saturating_sub(21))
         .rev()
         .find(|&i| bytes[i..].starts_with(b"PK\x05\x06"))?;
-    let n = u16::from_le_bytes([bytes[at + 10], bytes[at + 11]]);
-    (n != u16::MAX).then_some(n)
+    let count = u16_at(eocd + 10)?;
+    let mut at = u32_at(eocd + 16)? as usize;
+    if count == u16::MAX || at == u32::MAX as usize {
+        return None;
+    }
+    let mut names = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        if bytes.get(at..at + 4)? != b"PK\x01\x02" {
+            return None;
+        }
+        let (name_len, extra, comment) = (
+            u16_at(at + 28)? as usize,
+            u16_at(at + 30)? as usize,
+            u16_at(at + 32)? as usize,
+        );
+        names.push(String::from_utf8_lossy(bytes.get(at + 46..at + 46 + name_len)?).to_string());
+        at += 46 + name_len + extra + comment;
+    }
+    Some(names)
 }
 
 /// Reads and validates a package (the manifest included; the component is checked
@@ -124,10 +151,11 @@ pub fn read(bytes: &[u8], limits: &PackageLimits) -> Result<Package, PackageErro
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| PackageError::NotZip(e.to_string()))?;
     // The zip reader keeps one entry per name, so count the central directory.
-    if declared_entries(bytes).is_some_and(|n| n as usize != archive.len()) {
-        return Err(PackageError::Duplicate(
-            "(an entry name appears more than once)".into(),
-        ));
+    if let Some(names) = central_names(bytes) {
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = names.into_iter().find(|n| !seen.insert(n.clone())) {
+            return Err(PackageError::Duplicate(dup));
+        }
     }
     if archive.len() > limits.max_entries {
         return Err(PackageError::Bomb(
