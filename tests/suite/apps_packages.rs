@@ -391,16 +391,13 @@ async fn oversize_packages_are_refused_as_too_large() {
 
     // Uploaded: refused before it is read.
     let r = upload(&srv, &admin, &huge, None, true).await;
-    assert!(
-        r.status == StatusCode::PAYLOAD_TOO_LARGE || r.status == StatusCode::BAD_REQUEST,
-        "over-size package: {} {}",
-        r.status,
-        r.text
-    );
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
     assert_eq!(r.json["success"], false, "{}", r.text);
-    let error = r.json["error"].as_str().unwrap_or_default().to_lowercase();
+    assert_eq!(r.json["errorType"], "error-request-too-large", "{}", r.text);
     assert!(
-        error.contains("limit") || error.contains("large"),
+        r.json["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("larger than 33554432 bytes")),
         "over-size package: the refusal should say it is too large: {}",
         r.text
     );

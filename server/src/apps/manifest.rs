@@ -367,7 +367,7 @@ impl Manifest {
             permissions.insert(p);
         }
         for r in self.permissions.iter().filter(|r| r.required) {
-            if !names.iter().any(|n| *n == r.name) {
+            if !names.contains(&r.name) {
                 return Err(bad(format!(
                     "{:?} is required by the app and must be granted",
                     r.name

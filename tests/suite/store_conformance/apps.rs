@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use palaver_server::store::apps::{
-    AppLogEntry, AppRecord, AppStore, DataQuota, JobRecord, SetOutcome,
-};
+use palaver_server::store::apps::{AppLogEntry, AppRecord, DataQuota, JobRecord, SetOutcome};
 use palaver_server::store::{DynStore, Page, Ts};
 use serde_json::json;
 

@@ -132,7 +132,7 @@ impl MessageStore for SqliteStore {
                 return Ok(None);
             };
             let entry = msg.reactions.entry(emoji.clone()).or_default();
-            let has = entry.usernames.iter().any(|u| *u == username);
+            let has = entry.usernames.contains(&username);
             if react && !has {
                 entry.usernames.push(username);
             } else if !react && has {
