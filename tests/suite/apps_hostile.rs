@@ -498,35 +498,6 @@ async fn hostile_logs_persistence_and_ungranted_calls_are_bounded() {
     );
     w.still_fine("log flooding").await;
 
-    // Past the per-call host-call budget (10 000 by default): the extra calls are
-    // refused, and the refusals do not flood the log either.
-    let total = |body: Value| body["total"].as_u64().unwrap_or(0);
-    let before = total(
-        w.srv
-            .get_ok("/api/apps/hostile/logs?count=1", &w.admin)
-            .await,
-    );
-    assert_eq!(
-        ephemeral(&w.srv, &w.alice, &w.rid, "hostile", "logflood 30000").await,
-        "logged 30000 lines"
-    );
-    wait_log(&w.srv, &w.admin, "hostile", "the host-call budget", |e| {
-        e["fault"] == "limit-exceeded" && says(e, "host call budget")
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = total(
-        w.srv
-            .get_ok("/api/apps/hostile/logs?count=1", &w.admin)
-            .await,
-    );
-    assert!(
-        after - before <= 100,
-        "one flood past the host-call budget wrote {} log entries",
-        after - before
-    );
-    w.still_fine("log flooding past the host-call budget").await;
-
     // Persistence past the byte quota, then past the key quota.
     assert_eq!(
         ephemeral(&w.srv, &w.alice, &w.rid, "hostile", "persist-fill 16384").await,
@@ -611,6 +582,64 @@ async fn hostile_logs_persistence_and_ungranted_calls_are_bounded() {
         "{texts:?}"
     );
     w.still_fine("ungranted host calls").await;
+}
+
+/// The caller and the fault's log entry get the panic's message, not only where it
+/// happened (Rust prints the message on the line after "panicked at …").
+#[tokio::test]
+async fn a_panic_reports_its_message() {
+    let w = world(&[], &[]).await;
+    let error = w.command_fault("panic", "panicked", &["panic"]).await;
+    assert!(
+        error.contains("hostile panic"),
+        "the caller should see the panic's message: {error}"
+    );
+    let entry = wait_log(&w.srv, &w.admin, "hostile", "the panic fault", |e| {
+        e["fault"] == "panic"
+    })
+    .await;
+    assert!(
+        says(&entry, "hostile panic"),
+        "the fault's log entry should say the panic's message: {entry}"
+    );
+    w.still_fine("a panic").await;
+}
+
+#[tokio::test]
+async fn a_log_flood_past_the_host_call_budget_stays_bounded() {
+    let w = world(
+        &[],
+        &[("PALAVER_APPS__LIMITS__LOG_LINES_PER_MINUTE", "50".into())],
+    )
+    .await;
+    // Past the per-call host-call budget (10 000 by default): the extra calls are
+    // refused, and the refusals do not flood the log either.
+    let total = |body: Value| body["total"].as_u64().unwrap_or(0);
+    let before = total(
+        w.srv
+            .get_ok("/api/apps/hostile/logs?count=1", &w.admin)
+            .await,
+    );
+    assert_eq!(
+        ephemeral(&w.srv, &w.alice, &w.rid, "hostile", "logflood 30000").await,
+        "logged 30000 lines"
+    );
+    wait_log(&w.srv, &w.admin, "hostile", "the host-call budget", |e| {
+        e["fault"] == "limit-exceeded" && says(e, "host call budget")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = total(
+        w.srv
+            .get_ok("/api/apps/hostile/logs?count=1", &w.admin)
+            .await,
+    );
+    assert!(
+        after - before <= 100,
+        "one flood past the host-call budget wrote {} log entries",
+        after - before
+    );
+    w.still_fine("log flooding past the host-call budget").await;
 }
 
 #[tokio::test]

@@ -158,8 +158,13 @@ fn classify(err: &wasmtime::Error, stderr: Option<&str>, deadline: Duration) -> 
     if text.contains("growing memory") || text.contains("memory allocation") {
         return Fault::Memory;
     }
-    if let Some(panic) = stderr.and_then(|s| s.lines().find(|l| l.contains("panicked"))) {
-        return Fault::Panic(panic.chars().take(1000).collect());
+    // Rust prints "panicked at file:line:" and the message on the next line.
+    if let Some(text) = stderr {
+        let lines: Vec<&str> = text.lines().collect();
+        if let Some(i) = lines.iter().position(|l| l.contains("panicked")) {
+            let message = lines[i..lines.len().min(i + 2)].join(" ");
+            return Fault::Panic(message.chars().take(1000).collect());
+        }
     }
     Fault::Trap(
         text.lines()

@@ -56,6 +56,8 @@ pub struct HostState {
     /// When the running call must end (checked at every epoch tick).
     pub(crate) deadline: Instant,
     pub(crate) host_calls_left: u32,
+    /// The budget refusal is logged once per call, not once per refused call.
+    budget_reported: bool,
     /// The handler running, for log entries.
     pub(crate) handler: &'static str,
     stderr: MemoryOutputPipe,
@@ -111,6 +113,7 @@ impl HostState {
             limits,
             deadline: Instant::now(),
             host_calls_left: 0,
+            budget_reported: false,
             handler: "",
             stderr,
             stderr_seen: 0,
@@ -123,6 +126,7 @@ impl HostState {
         self.handler = handler;
         self.deadline = deadline;
         self.host_calls_left = self.ctx.limits.host_calls_per_call;
+        self.budget_reported = false;
     }
 
     /// What the app wrote to stderr since the last look (panic messages).
@@ -146,6 +150,9 @@ impl HostState {
     /// Counts one host call against the call's budget.
     pub(crate) fn charge(&mut self) -> Result<(), WitError> {
         if self.host_calls_left == 0 {
+            if std::mem::replace(&mut self.budget_reported, true) {
+                return Err(WitError::LimitExceeded("host-calls".into()));
+            }
             self.ctx.logger.host(
                 "warn",
                 Some(self.handler),
