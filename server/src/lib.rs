@@ -6,4 +6,5 @@ pub mod config;
 pub mod realtime;
 pub mod serve;
 pub mod store;
+pub mod web;
 pub mod wire;

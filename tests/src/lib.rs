@@ -4,8 +4,12 @@
 
 pub mod app_admin;
 pub mod apps;
+pub mod browser;
 pub mod ddp;
+pub mod fake_google;
 pub mod fake_http;
+pub mod fake_meta;
+pub mod fake_tls;
 pub mod mongo;
 pub mod net;
 pub mod server;

@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(apps::routes(
             state.apps.config().package_limits.max_package_bytes + 64 * 1024,
         ))
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {

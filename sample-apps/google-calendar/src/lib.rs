@@ -1,0 +1,1 @@
+//! Google Calendar integration (work in progress).

@@ -1,0 +1,1 @@
+//! WhatsApp Cloud bridge (work in progress).
