@@ -1,0 +1,1 @@
+// The admin console (being written): mountAdmin(container, ctx).
