@@ -1,0 +1,213 @@
+// The composer: Enter sends, Shift+Enter adds a line; `/` opens slash-command
+// autocomplete (core and app commands from commands.list) and runs the command
+// with commands.run; errors (an app's `prevent` reason, a refused command) are
+// shown inline and the text is given back for editing.
+
+import { h, clear } from './dom.js';
+
+const COMMANDS_TTL_MS = 30_000;
+
+/** The commands list, cached briefly (apps may be installed while we chat). */
+async function commands(ctx) {
+  const cached = ctx.commands;
+  if (cached && Date.now() - cached.at < COMMANDS_TTL_MS) return cached.list;
+  const res = await ctx.api('GET', '/api/v1/commands.list', { count: 100 });
+  ctx.commands = { at: Date.now(), list: res.commands || [] };
+  return ctx.commands.list;
+}
+
+let composerSeq = 0;
+
+export class Composer {
+  /**
+   * `opts`: `rid`, `tmid` (thread), `label`, `onSend(text)` → Promise (rejects with
+   * the server's error), `onNotice(text)` for a command's private reply,
+   * `onTyping(active)`.
+   */
+  constructor(ctx, opts) {
+    this.ctx = ctx;
+    this.opts = opts;
+    this.matches = [];
+    this.selected = -1;
+    const id = `composer-${++composerSeq}`;
+    const prefix = opts.tmid ? 'thread-' : '';
+    this.input = h('textarea', {
+      id, rows: 1, testid: `${prefix}composer-input`,
+      placeholder: opts.placeholder || 'Message',
+      attrs: {
+        'aria-autocomplete': 'list', 'aria-controls': `${id}-ac`, 'aria-expanded': 'false',
+        'aria-describedby': `${id}-hint ${id}-error`, autocomplete: 'off',
+      },
+    });
+    this.list = h('ul', { id: `${id}-ac`, class: 'autocomplete', hidden: true, testid: `${prefix}command-autocomplete`, attrs: { role: 'listbox', 'aria-label': 'Slash commands' } });
+    this.error = h('div', { id: `${id}-error`, class: 'composer-error', testid: `${prefix}composer-error`, hidden: true, attrs: { role: 'alert' } });
+    this.status = h('div', { class: 'composer-status', testid: `${prefix}composer-status`, attrs: { 'aria-live': 'polite' } });
+    this.sendButton = h('button', { type: 'submit', class: 'primary', text: 'Send', testid: `${prefix}composer-send` });
+    this.form = h('form', { class: 'composer', testid: `${prefix}composer`, on: { submit: (ev) => { ev.preventDefault(); this.submit(); } } },
+      this.list,
+      h('label', { htmlFor: id, class: 'visually-hidden', text: opts.label || 'Message' }),
+      h('div', { class: 'composer-row' }, this.input, this.sendButton),
+      this.error,
+      this.status,
+      h('div', { id: `${id}-hint`, class: 'composer-hint', text: 'Enter to send · Shift+Enter for a new line · / for commands' }));
+    this.el = this.form;
+    this.input.addEventListener('keydown', (ev) => this.onKey(ev));
+    this.input.addEventListener('input', () => this.onInput());
+    this.input.addEventListener('blur', () => setTimeout(() => this.closeList(), 150));
+  }
+
+  focus() {
+    this.input.focus();
+  }
+
+  showError(text) {
+    this.error.textContent = text;
+    this.error.hidden = !text;
+  }
+
+  autosize() {
+    this.input.style.height = 'auto';
+    this.input.style.height = `${Math.min(this.input.scrollHeight + 2, 200)}px`;
+  }
+
+  onInput() {
+    this.autosize();
+    if (this.error.textContent && this.input.value) this.showError('');
+    const value = this.input.value;
+    this.opts.onTyping?.(value.length > 0 && !value.startsWith('/'));
+    this.updateList();
+  }
+
+  async updateList() {
+    const value = this.input.value;
+    const m = /^\/(\S*)$/.exec(value.slice(0, this.input.selectionStart));
+    if (!m || value.includes('\n')) return this.closeList();
+    let all;
+    try {
+      all = await commands(this.ctx);
+    } catch (err) {
+      this.showError(`Commands could not be loaded: ${err.message}`);
+      return this.closeList();
+    }
+    if (this.input.value !== value) return; // typed on meanwhile; a newer call handles it
+    const prefix = m[1].toLowerCase();
+    this.matches = all.filter((c) => c.command.toLowerCase().startsWith(prefix)).slice(0, 30);
+    if (!this.matches.length) return this.closeList();
+    this.selected = Math.min(Math.max(this.selected, 0), this.matches.length - 1);
+    this.renderList();
+  }
+
+  renderList() {
+    clear(this.list);
+    this.matches.forEach((c, i) => {
+      const optionId = `${this.list.id}-${i}`;
+      const li = h('li', {
+        id: optionId, testid: `command-option-${c.command}`,
+        attrs: { role: 'option', 'aria-selected': String(i === this.selected) },
+        on: { mousedown: (ev) => { ev.preventDefault(); this.choose(i); } },
+      },
+      h('span', { class: 'cmd', text: `/${c.command}` }),
+      c.params ? h('span', { class: 'params', text: c.params }) : null,
+      c.appId ? h('span', { class: 'app', text: c.appId }) : null,
+      h('span', { class: 'desc', text: c.description || '' }));
+      this.list.append(li);
+    });
+    this.list.hidden = false;
+    this.input.setAttribute('aria-expanded', 'true');
+    this.input.setAttribute('aria-activedescendant', `${this.list.id}-${this.selected}`);
+    this.list.children[this.selected]?.scrollIntoView({ block: 'nearest' });
+  }
+
+  closeList() {
+    this.list.hidden = true;
+    this.matches = [];
+    this.selected = -1;
+    this.input.setAttribute('aria-expanded', 'false');
+    this.input.removeAttribute('aria-activedescendant');
+  }
+
+  choose(i) {
+    const c = this.matches[i];
+    if (!c) return;
+    this.input.value = `/${c.command} `;
+    this.closeList();
+    this.input.focus();
+    this.input.setSelectionRange(this.input.value.length, this.input.value.length);
+    this.status.textContent = c.params ? `/${c.command} ${c.params} — ${c.description || ''}` : c.description || '';
+  }
+
+  onKey(ev) {
+    const open = !this.list.hidden && this.matches.length > 0;
+    if (open) {
+      if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+        ev.preventDefault();
+        const n = this.matches.length;
+        this.selected = (this.selected + (ev.key === 'ArrowDown' ? 1 : n - 1)) % n;
+        this.renderList();
+        return;
+      }
+      if (ev.key === 'Tab' || (ev.key === 'Enter' && !ev.shiftKey)) {
+        ev.preventDefault();
+        this.choose(this.selected);
+        return;
+      }
+      if (ev.key === 'Escape') {
+        ev.preventDefault();
+        this.closeList();
+        return;
+      }
+    }
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      this.submit();
+    }
+  }
+
+  async submit() {
+    const text = this.input.value;
+    if (!text.trim() || this.busy) return;
+    this.showError('');
+    this.closeList();
+    const cmd = /^\/(\S+)(?:\s+([\s\S]*))?$/.exec(text.trim());
+    this.busy = true;
+    this.sendButton.disabled = true;
+    this.input.value = '';
+    this.autosize();
+    this.opts.onTyping?.(false);
+    try {
+      if (cmd) {
+        this.status.textContent = `Running /${cmd[1]}…`;
+        await this.runCommand(cmd[1], cmd[2] || '');
+        this.status.textContent = '';
+      } else {
+        this.status.textContent = '';
+        await this.opts.onSend(text);
+      }
+    } catch (err) {
+      this.status.textContent = '';
+      const reason = err.errorType === 'error-app-prevented'
+        ? `Not sent: ${err.message}`
+        : `${cmd ? `/${cmd[1]} failed` : 'Not sent'}: ${err.message}`;
+      this.showError(reason);
+      if (!this.input.value) {
+        this.input.value = text;
+        this.autosize();
+      }
+    } finally {
+      this.busy = false;
+      this.sendButton.disabled = false;
+      this.input.focus();
+    }
+  }
+
+  async runCommand(command, params) {
+    const body = { command, roomId: this.opts.rid, params };
+    if (this.opts.tmid) body.tmid = this.opts.tmid;
+    const res = await this.ctx.api('POST', '/api/v1/commands.run', body);
+    const result = res.result || {};
+    if (result.ephemeral) this.opts.onNotice?.(result.ephemeral);
+    if (result.roomId && command === 'join') {
+      this.ctx.navigate(`#/channel/${encodeURIComponent(params.trim().replace(/^#/, ''))}`);
+    }
+  }
+}

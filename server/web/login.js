@@ -1,0 +1,59 @@
+// The login screen.
+
+import { h, clear } from './dom.js';
+import { login } from './api.js';
+
+/** Why a login failed, in words a person can act on. */
+function explain(err) {
+  if (err.status === 429) return 'Too many login attempts. Wait a minute and try again.';
+  if (err.errorType === 'error-user-is-not-activated') return 'This account is deactivated. Ask an administrator.';
+  if (err.status === 401) return 'Wrong username or password.';
+  if (err.status === 0) return err.message;
+  return `Login failed: ${err.message}`;
+}
+
+/** Renders the form into `root`; `onLoggedIn({userId, authToken, me})` on success. */
+export function renderLogin(root, api, siteName, onLoggedIn) {
+  const error = h('div', { class: 'form-error', testid: 'login-error', hidden: true, attrs: { role: 'alert' } });
+  const user = h('input', {
+    id: 'login-user', name: 'username', autocomplete: 'username', required: true, testid: 'login-username',
+    attrs: { autocapitalize: 'none', spellcheck: 'false' },
+  });
+  const password = h('input', {
+    id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true,
+    testid: 'login-password',
+  });
+  const submit = h('button', { type: 'submit', class: 'primary', text: 'Log in', testid: 'login-submit' });
+  const form = h('form', { class: 'login-card', attrs: { 'aria-labelledby': 'login-title', novalidate: true } },
+    h('h1', { id: 'login-title', text: `Log in to ${siteName}` }),
+    error,
+    h('div', { class: 'field' }, h('label', { htmlFor: 'login-user', text: 'Username or e-mail' }), user),
+    h('div', { class: 'field' }, h('label', { htmlFor: 'login-password', text: 'Password' }), password),
+    submit);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.hidden = true;
+    if (!user.value.trim() || !password.value) {
+      error.textContent = 'Enter your username and password.';
+      error.hidden = false;
+      (user.value.trim() ? password : user).focus();
+      return;
+    }
+    submit.disabled = true;
+    submit.textContent = 'Logging in…';
+    try {
+      const data = await login(api, user.value.trim(), password.value);
+      onLoggedIn(data);
+    } catch (err) {
+      error.textContent = explain(err);
+      error.hidden = false;
+      password.select();
+      password.focus();
+    } finally {
+      submit.disabled = false;
+      submit.textContent = 'Log in';
+    }
+  });
+  clear(root).append(h('main', { class: 'login-page', testid: 'login-page' }, form));
+  user.focus();
+}

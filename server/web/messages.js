@@ -1,0 +1,165 @@
+// One message as a list item: avatar initials, author, time, edited mark, text
+// (safe markdown), app attachments and fields, reactions, thread replies, actions.
+
+import { h, initials, hue, toDate, shortTime, fullTime } from './dom.js';
+import { renderMarkdown, safeUrl } from './markdown.js';
+
+/** Shortcodes we draw as emoji; any other reaction shows its name. */
+export const EMOJI = {
+  ':thumbsup:': '👍', ':+1:': '👍', ':thumbsdown:': '👎', ':-1:': '👎', ':heart:': '❤️', ':joy:': '😂',
+  ':smile:': '😄', ':tada:': '🎉', ':eyes:': '👀', ':rocket:': '🚀', ':wave:': '👋', ':white_check_mark:': '✅',
+  ':thinking:': '🤔', ':fire:': '🔥', ':pray:': '🙏', ':clap:': '👏',
+};
+export const QUICK_REACTIONS = [':thumbsup:', ':heart:', ':joy:', ':tada:', ':eyes:', ':rocket:'];
+
+const SYSTEM_TEXT = {
+  uj: (m) => `${m.msg || m.u.username} joined the room`,
+  ul: (m) => `${m.msg || m.u.username} left the room`,
+  au: (m) => `${m.u.username} added ${m.msg}`,
+  ru: (m) => `${m.u.username} removed ${m.msg}`,
+  ujt: (m) => `${m.msg || m.u.username} joined the team`,
+  r: (m) => `${m.u.username} renamed the room to ${m.msg}`,
+  room_changed_topic: (m) => `${m.u.username} changed the topic to: ${m.msg}`,
+  'message_pinned': (m) => `${m.u.username} pinned a message`,
+};
+
+function emojiText(code) {
+  return EMOJI[code] || code;
+}
+
+/** Whether `msg` continues `prev` (same author, close in time): drawn without a header. */
+export function continues(prev, msg) {
+  if (!prev || prev.t || msg.t || prev.ephemeral || msg.ephemeral) return false;
+  if (prev.u._id !== msg.u._id || (prev.alias || '') !== (msg.alias || '')) return false;
+  const a = toDate(prev.ts);
+  const b = toDate(msg.ts);
+  return a && b && b - a < 5 * 60 * 1000 && a.toDateString() === b.toDateString();
+}
+
+function attachmentNode(att, viewer) {
+  if (!att || typeof att !== 'object') return null;
+  const box = h('div', { class: 'attachment', testid: 'attachment' });
+  if (typeof att.color === 'string' && /^(#[0-9a-f]{3,8}|[a-z]{3,20})$/i.test(att.color)) {
+    box.style.borderLeftColor = att.color;
+  }
+  if (att.author_name) {
+    const authorLink = att.author_link && safeUrl(att.author_link);
+    box.append(h('div', { class: 'att-author' }, authorLink
+      ? h('a', { href: authorLink, text: att.author_name, target: '_blank', rel: 'noopener noreferrer' })
+      : String(att.author_name)));
+  }
+  if (att.pretext) box.append(h('div', { class: 'att-pretext' }, renderMarkdown(String(att.pretext), viewer)));
+  if (att.title) {
+    const titleLink = att.title_link && safeUrl(att.title_link);
+    box.append(h('div', { class: 'att-title' }, titleLink
+      ? h('a', { href: titleLink, text: String(att.title), target: '_blank', rel: 'noopener noreferrer' })
+      : String(att.title)));
+  }
+  if (att.text) box.append(h('div', { class: 'att-text message-text' }, renderMarkdown(String(att.text), viewer)));
+  if (Array.isArray(att.fields) && att.fields.length) {
+    box.append(h('div', { class: 'att-fields' }, att.fields.filter((f) => f && typeof f === 'object').map((f) =>
+      h('div', { class: 'att-field', testid: 'attachment-field' },
+        h('div', { class: 'att-field-title', text: String(f.title ?? '') }),
+        h('div', { class: 'att-field-value message-text' }, renderMarkdown(String(f.value ?? ''), viewer))))));
+  }
+  for (const key of ['image_url', 'audio_url', 'video_url']) {
+    const url = att[key] && safeUrl(att[key]);
+    if (url) {
+      const label = { image_url: 'Image', audio_url: 'Audio', video_url: 'Video' }[key];
+      box.append(h('div', {}, h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', text: `${label}: ${url}` })));
+    }
+  }
+  return box.childNodes.length ? box : null;
+}
+
+function reactionsNode(msg, viewer, onAction) {
+  const entries = Object.entries(msg.reactions || {}).filter(([, r]) => r && r.usernames && r.usernames.length);
+  if (!entries.length) return null;
+  return h('div', { class: 'reactions', testid: 'reactions' }, entries.map(([code, r]) => {
+    const mine = r.usernames.includes(viewer.username);
+    return h('button', {
+      type: 'button', class: 'reaction', testid: 'reaction',
+      title: `${r.usernames.join(', ')} reacted with ${code}`,
+      attrs: { 'aria-pressed': String(mine), 'aria-label': `${code} ${r.usernames.length}, by ${r.usernames.join(', ')}` },
+      on: { click: () => onAction('react', msg, { emoji: code, shouldReact: !mine }) },
+    }, `${emojiText(code)} ${r.usernames.length}`);
+  }));
+}
+
+/**
+ * The `<li>` for a message. `opts`: `viewer` (the user), `grouped`, `inThread`
+ * (drawn in the thread panel), `onAction(kind, msg, extra)` for react, thread,
+ * edit and delete.
+ */
+export function renderMessage(msg, opts) {
+  const { viewer, grouped, inThread, onAction } = opts;
+  const system = Boolean(msg.t);
+  const mine = msg.u && msg.u._id === viewer._id;
+  const author = msg.alias || msg.u?.name || msg.u?.username || 'unknown';
+  const date = toDate(msg.ts);
+  const classes = ['message'];
+  if (system) classes.push('system');
+  if (msg.ephemeral) classes.push('ephemeral');
+  if (msg.pending) classes.push('pending');
+  if (grouped && !system) classes.push('grouped');
+  if (msg.mentions?.some((m) => m._id === viewer._id)) classes.push('mentions-me');
+
+  const avatar = h('div', { class: 'avatar', text: initials(author), attrs: { 'aria-hidden': 'true' } });
+  avatar.style.background = `hsl(${hue(msg.u?.username || author)} 55% 45%)`;
+
+  const time = h('time', { text: shortTime(date), title: fullTime(date), attrs: { datetime: date ? date.toISOString() : null } });
+  const head = h('div', { class: 'message-head' },
+    h('span', { class: 'author', testid: 'message-author', text: author }),
+    msg.u && author !== msg.u.username ? h('span', { class: 'username', text: `@${msg.u.username}` }) : null,
+    msg.bot ? h('span', { class: 'bot-tag', text: 'App' }) : null,
+    time,
+    msg.pending ? h('span', { class: 'edited', text: 'Sending…' }) : null);
+
+  const text = h('div', { class: 'message-text', testid: 'message-text' });
+  if (system) {
+    const describe = SYSTEM_TEXT[msg.t];
+    text.textContent = describe ? describe(msg) : msg.msg;
+  } else {
+    text.append(renderMarkdown(msg.msg || '', { username: viewer.username }));
+  }
+
+  const body = h('div', { class: 'message-body' }, text);
+  if (msg.editedAt) {
+    const edited = toDate(msg.editedAt);
+    body.append(h('span', {
+      class: 'edited', testid: 'message-edited', text: '(edited)',
+      title: `Edited${msg.editedBy ? ` by ${msg.editedBy.username}` : ''} ${fullTime(edited)}`,
+    }));
+  }
+  if (msg.ephemeral) body.append(h('div', { class: 'ephemeral-tag', testid: 'ephemeral-tag', text: 'Only you can see this message.' }));
+  for (const att of Array.isArray(msg.attachments) ? msg.attachments : []) {
+    const node = attachmentNode(att, { username: viewer.username });
+    if (node) body.append(node);
+  }
+  if (!msg.ephemeral && !msg.pending) {
+    const reactions = reactionsNode(msg, viewer, onAction);
+    if (reactions) body.append(reactions);
+  }
+  if (!inThread && msg.tcount) {
+    body.append(h('div', { class: 'thread-link' }, h('button', {
+      type: 'button', class: 'link', testid: 'thread-replies',
+      text: `${msg.tcount} ${msg.tcount === 1 ? 'reply' : 'replies'}`,
+      on: { click: () => onAction('thread', msg) },
+    })));
+  }
+
+  let actions = null;
+  if (!system && !msg.ephemeral && !msg.pending) {
+    actions = h('div', { class: 'message-actions', attrs: { role: 'toolbar', 'aria-label': 'Message actions' } },
+      h('button', { type: 'button', text: '☺+', title: 'Add reaction', testid: 'action-react', attrs: { 'aria-label': 'Add reaction' }, on: { click: (ev) => onAction('react-pick', msg, { anchor: ev.currentTarget }) } }),
+      inThread ? null : h('button', { type: 'button', text: 'Reply', title: 'Reply in thread', testid: 'action-thread', attrs: { 'aria-label': 'Reply in thread' }, on: { click: () => onAction('thread', msg) } }),
+      mine || viewer.roles.includes('admin') ? h('button', { type: 'button', text: 'Edit', testid: 'action-edit', on: { click: () => onAction('edit', msg) } }) : null,
+      mine || viewer.roles.includes('admin') ? h('button', { type: 'button', text: 'Delete', testid: 'action-delete', on: { click: () => onAction('delete', msg) } }) : null);
+  }
+
+  const li = h('li', {
+    class: classes.join(' '), testid: msg.ephemeral ? 'ephemeral-message' : 'message',
+    attrs: { 'data-id': msg._id, 'data-author': msg.u?.username, tabindex: '-1', 'aria-label': `${author}, ${shortTime(date)}` },
+  }, avatar, head, body, actions);
+  return li;
+}
