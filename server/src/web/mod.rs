@@ -64,6 +64,10 @@ static ASSETS: &[Asset] = &[
     asset!("thread.js", JS),
     asset!("composer.js", JS),
     asset!("admin.js", JS),
+    asset!("admin-ui.js", JS),
+    asset!("admin-apps.js", JS),
+    asset!("admin-app.js", JS),
+    asset!("admin-users.js", JS),
     asset!("admin.css", CSS),
 ];
 
