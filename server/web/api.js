@@ -56,7 +56,8 @@ export function createApi(getSession, onUnauthorized) {
     let url = path;
     const init = { method, headers, credentials: 'same-origin' };
     if (method === 'GET' || method === 'HEAD') {
-      if (body) url += (url.includes('?') ? '&' : '') + queryString(body).slice(1);
+      const qs = body ? queryString(body) : '';
+      if (qs) url += url.includes('?') ? `&${qs.slice(1)}` : qs;
     } else if (body instanceof FormData) {
       init.body = body;
     } else if (body !== undefined) {
@@ -80,8 +81,10 @@ export function createApi(getSession, onUnauthorized) {
     }
     const failed = !resp.ok || (data && (data.success === false || data.status === 'error'));
     if (failed) {
-      const message = (data && (data.error || data.message || data.reason)) || `${resp.status} ${resp.statusText}`;
       const errorType = (data && data.errorType) || (resp.status === 401 ? 'unauthorized' : 'error');
+      let message = String((data && (data.error || data.message || data.reason)) || `${resp.status} ${resp.statusText}`);
+      // Rocket.Chat appends the error type in brackets; people need only the sentence.
+      if (message.endsWith(` [${errorType}]`)) message = message.slice(0, -(errorType.length + 3));
       if (resp.status === 401 && session && onUnauthorized && !path.endsWith('/login')) onUnauthorized();
       throw new ApiError(message, errorType, resp.status, data);
     }

@@ -42,7 +42,7 @@ export function clear(el) {
 
 /** Up to two letters for an avatar: "Ada Lovelace" → "AL", "bob" → "B". */
 export function initials(name) {
-  const words = String(name || '?').replace(/[._-]+/g, ' ').trim().split(/\s+/).filter(Boolean);
+  const words = String(name || '?').replace(/[^\p{L}\p{N}]+/gu, ' ').trim().split(/\s+/).filter(Boolean);
   const letters = words.length > 1 ? [words[0], words[words.length - 1]] : words;
   return letters.map((w) => Array.from(w)[0].toUpperCase()).join('') || '?';
 }
