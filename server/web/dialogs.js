@@ -25,7 +25,7 @@ function debounce(fn, ms) {
 export function openCreateRoom(ctx, t) {
   const kind = t === 'c' ? 'channel' : 'group';
   const error = h('div', { class: 'form-error', hidden: true, attrs: { role: 'alert' }, testid: 'create-room-error' });
-  const name = h('input', { id: 'new-room-name', required: true, testid: 'create-room-name', attrs: { pattern: '[\\w.-]+', autocomplete: 'off' } });
+  const name = h('input', { id: 'new-room-name', required: true, testid: 'create-room-name', attrs: { autocomplete: 'off' } });
   const members = h('input', { id: 'new-room-members', testid: 'create-room-members', attrs: { autocomplete: 'off' } });
   const readOnly = h('input', { id: 'new-room-ro', type: 'checkbox', testid: 'create-room-readonly' });
   const submit = h('button', { type: 'submit', class: 'primary', text: `Create ${kind}`, testid: 'create-room-submit' });

@@ -161,5 +161,13 @@ export function renderMessage(msg, opts) {
     class: classes.join(' '), testid: msg.ephemeral ? 'ephemeral-message' : 'message',
     attrs: { 'data-id': msg._id, 'data-author': msg.u?.username, tabindex: '-1', 'aria-label': `${author}, ${shortTime(date)}` },
   }, avatar, head, body, actions);
+  if (actions) {
+    // Touch screens have no hover: a tap on the message shows its actions.
+    li.addEventListener('click', (ev) => {
+      if (ev.target.closest('a, button, textarea')) return;
+      for (const other of li.parentElement?.querySelectorAll('.show-actions') || []) if (other !== li) other.classList.remove('show-actions');
+      li.classList.toggle('show-actions');
+    });
+  }
   return li;
 }

@@ -169,13 +169,14 @@ export class RoomView {
     this.loadingOlder = true;
     this.historyState.textContent = 'Loading older messages…';
     try {
-      const before = this.scroll.scrollHeight;
-      const top = this.scroll.scrollTop;
       const page = await this.fetchPage(toDate(oldest.ts).toISOString());
-      for (const m of page) this.list.upsert(m);
-      this.scroll.scrollTop = top + (this.scroll.scrollHeight - before);
+      // Anchor on the message that was first: wherever it was on screen, it stays.
+      const anchor = this.list.nodes.get(oldest._id);
+      const before = anchor ? anchor.getBoundingClientRect().top : 0;
       this.hasMore = page.length === PAGE;
       this.historyState.textContent = this.hasMore ? '' : this.beginningText();
+      for (const m of page) this.list.upsert(m);
+      if (anchor && anchor.isConnected) this.scroll.scrollTop += anchor.getBoundingClientRect().top - before;
       return page.length > 0;
     } catch (err) {
       this.historyState.textContent = `Older messages could not be loaded: ${err.message}`;
