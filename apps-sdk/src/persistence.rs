@@ -28,6 +28,18 @@ pub fn set(key: &str, value: &[u8]) -> Result<()> {
     Ok(wit::set(key, value)?)
 }
 
+/// Stores `value` under `key` only if the key is absent; returns whether this call
+/// stored it. Atomic, also across several Palaver instances: use it to do something
+/// exactly once (drop a redelivered webhook, send a reminder once).
+pub fn set_if_absent(key: &str, value: &[u8]) -> Result<bool> {
+    Ok(wit::set_if_absent(key, value)?)
+}
+
+/// [`set_if_absent`] with `value` stored as JSON.
+pub fn set_if_absent_json<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<bool> {
+    set_if_absent(key, &serde_json::to_vec(value)?)
+}
+
 /// Removes `key`; returns whether it existed.
 pub fn delete(key: &str) -> Result<bool> {
     Ok(wit::delete(key)?)

@@ -44,6 +44,12 @@ pub struct AppsConfig {
     /// Private addresses apps may reach over HTTP anyway: `address:port` pairs or
     /// CIDRs (for on-premise services). Public addresses need no entry.
     pub http_allow: Vec<String>,
+    /// Operator routes for apps' outbound connections, `host:port=address:port`:
+    /// the app keeps its URL (grant, `Host`, TLS name), the connection goes to the
+    /// address (still vetted: a private one needs an `http_allow` entry).
+    pub http_connect_to: Vec<String>,
+    /// A PEM file of extra root certificates apps' HTTPS connections trust.
+    pub http_extra_ca_file: Option<PathBuf>,
     /// Refuse packages without a valid signature by a trusted key.
     pub require_signatures: bool,
     /// Publisher keys (ed25519, base64 or hex) whose signatures are trusted.
@@ -57,6 +63,8 @@ impl Default for AppsConfig {
         AppsConfig {
             limits: AppLimits::default(),
             http_allow: Vec::new(),
+            http_connect_to: Vec::new(),
+            http_extra_ca_file: None,
             require_signatures: false,
             trusted_keys: Vec::new(),
             log_retention_days: 14,
@@ -169,6 +177,11 @@ impl Config {
                 ConfigError::Invalid(format!("apps.http_allow entry {entry:?}: {e}"))
             })?;
         }
+        crate::apps::http::OperatorRouting::new(
+            &self.apps.http_connect_to,
+            self.apps.http_extra_ca_file.as_deref(),
+        )
+        .map_err(|e| ConfigError::Invalid(format!("apps: {e}")))?;
         let rl = &self.login_rate_limit;
         if rl.per_ip == 0 || rl.per_user == 0 || rl.window_secs == 0 {
             return Err(ConfigError::Invalid(

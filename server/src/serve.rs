@@ -78,6 +78,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             marketplace_dir: config.marketplace_dir.clone(),
             limits: config.apps.limits.clone(),
             http_allow: config.apps.http_allow.clone(),
+            http_connect_to: config.apps.http_connect_to.clone(),
+            http_extra_ca_file: config.apps.http_extra_ca_file.clone(),
             site_url: config.site_url(),
             package_limits: PackageLimits::default(),
             log_retention_days: config.apps.log_retention_days,

@@ -116,6 +116,7 @@ conformance! {
     apps::apps,
     apps::app_data,
     apps::app_data_quota_races,
+    apps::app_data_insert_once,
     apps::app_logs,
     apps::app_jobs,
     apps::job_claim_races,

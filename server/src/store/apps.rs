@@ -69,6 +69,8 @@ pub enum SetOutcome {
     /// Nothing was written: the quota named (`persistence-keys` or
     /// `persistence-bytes`) would be exceeded.
     QuotaExceeded(&'static str),
+    /// Nothing was written: the key exists (only from [`AppStore::app_data_insert`]).
+    Exists,
 }
 
 /// A scheduled job. A job is run by whoever claims it: the claim is a lease that
@@ -103,6 +105,16 @@ pub trait AppStore: Send + Sync {
     /// Sets a key unless that would take the app's data past `quota` (checked and
     /// written atomically).
     async fn app_data_set(
+        &self,
+        app_id: &str,
+        key: &str,
+        value: &[u8],
+        quota: DataQuota,
+    ) -> StoreResult<SetOutcome>;
+    /// Stores a key only if it is absent, atomically (also between several
+    /// instances): apps claim things exactly once with it. Quota as for
+    /// [`AppStore::app_data_set`].
+    async fn app_data_insert(
         &self,
         app_id: &str,
         key: &str,

@@ -244,6 +244,7 @@ pub async fn app_data_quota_races(store: DynStore) {
         match task.await.expect("task").expect("app_data_set") {
             SetOutcome::Stored => stored += 1,
             SetOutcome::QuotaExceeded(what) => assert_eq!(what, "persistence-keys"),
+            SetOutcome::Exists => panic!("app_data_set never answers Exists"),
         }
     }
     assert_eq!(stored, 10, "exactly the quota");
@@ -437,4 +438,79 @@ pub async fn job_claim_races(store: DynStore) {
     all.sort();
     let want: Vec<String> = (0..30).map(|i| format!("j{i:02}")).collect();
     assert_eq!(all, want, "every job claimed exactly once");
+}
+
+/// `app_data_insert` claims a key once: later inserts (also concurrent ones) see
+/// `Exists` and leave the value alone; the quota still applies.
+pub async fn app_data_insert_once(store: DynStore) {
+    let roomy = DataQuota {
+        max_keys: 100,
+        max_bytes: 1 << 20,
+    };
+    assert_eq!(
+        store
+            .app_data_insert("claim", "k", b"first", roomy)
+            .await
+            .unwrap(),
+        SetOutcome::Stored
+    );
+    assert_eq!(
+        store
+            .app_data_insert("claim", "k", b"second", roomy)
+            .await
+            .unwrap(),
+        SetOutcome::Exists
+    );
+    assert_eq!(
+        store.app_data_get("claim", "k").await.unwrap().as_deref(),
+        Some(&b"first"[..])
+    );
+    // Another app's key of the same name is its own.
+    assert_eq!(
+        store
+            .app_data_insert("other", "k", b"x", roomy)
+            .await
+            .unwrap(),
+        SetOutcome::Stored
+    );
+    // Deleted, it can be claimed again.
+    assert!(store.app_data_delete("claim", "k").await.unwrap());
+    assert_eq!(
+        store
+            .app_data_insert("claim", "k", b"third", roomy)
+            .await
+            .unwrap(),
+        SetOutcome::Stored
+    );
+    let tight = DataQuota {
+        max_keys: 1,
+        max_bytes: 1 << 20,
+    };
+    assert_eq!(
+        store
+            .app_data_insert("claim", "k2", b"v", tight)
+            .await
+            .unwrap(),
+        SetOutcome::QuotaExceeded("persistence-keys")
+    );
+
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .app_data_insert("race", "once", format!("{i}").as_bytes(), roomy)
+                .await
+        }));
+    }
+    let mut stored = 0;
+    for task in tasks {
+        match task.await.expect("task").expect("app_data_insert") {
+            SetOutcome::Stored => stored += 1,
+            SetOutcome::Exists => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(stored, 1, "exactly one concurrent insert wins");
+    assert_eq!(store.app_data_keys("race", "", 10).await.unwrap().len(), 1);
 }

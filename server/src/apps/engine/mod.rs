@@ -19,7 +19,7 @@ pub use commands::{CommandInfo, CommandOutcome, EndpointCall, CORE_COMMANDS};
 
 use super::host::bindings::AppPre;
 use super::host::state::{AppContext, HostState};
-use super::http::{HttpPolicy, OperatorAllow, OutboundHttp};
+use super::http::{HttpPolicy, OperatorAllow, OperatorRouting, OutboundHttp};
 use super::limits::AppLimits;
 use super::logs::{AppLogger, LogWriter};
 use super::manifest::{EventKind, Manifest, ManifestError, SettingType};
@@ -97,6 +97,8 @@ pub struct EngineConfig {
     pub marketplace_dir: PathBuf,
     pub limits: AppLimits,
     pub http_allow: Vec<String>,
+    pub http_connect_to: Vec<String>,
+    pub http_extra_ca_file: Option<PathBuf>,
     pub site_url: String,
     pub package_limits: PackageLimits,
     pub log_retention_days: u32,
@@ -203,6 +205,8 @@ impl AppsEngine {
             .iter()
             .map(|a| OperatorAllow::parse(a).map_err(|e| AppsError::Invalid(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
+        let routing = OperatorRouting::new(&cfg.http_connect_to, cfg.http_extra_ca_file.as_deref())
+            .map_err(|e| AppsError::Invalid(e.to_string()))?;
         for dir in ["packages", "files"] {
             std::fs::create_dir_all(cfg.data_dir.join("apps").join(dir)).map_err(io)?;
         }
@@ -212,7 +216,7 @@ impl AppsEngine {
             chat,
             store,
             cfg,
-            http: OutboundHttp::new(),
+            http: OutboundHttp::with_routing(routing),
             operator_allow,
             installed: RwLock::new(BTreeMap::new()),
             pre_send_chain: RwLock::new(Arc::new(Vec::new())),

@@ -295,6 +295,55 @@ impl users::Host for HostState {
             .map(|u| convert::user(&u))
             .map_err(convert::chat_error)
     }
+
+    async fn email(&mut self, id: String) -> Result<Option<String>, Error> {
+        self.require(Permission::UserRead, "users.email")?;
+        self.ctx
+            .chat
+            .find_user(Some(&id), None)
+            .await
+            .map(|u| u.emails.first().map(|e| e.address.clone()))
+            .map_err(convert::chat_error)
+    }
+}
+
+impl HostState {
+    /// Writes app data within the quota; `Ok(false)` when `only_if_absent` and the
+    /// key exists.
+    async fn write_data(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+        only_if_absent: bool,
+    ) -> Result<bool, Error> {
+        check_key(&key)?;
+        let quota = DataQuota {
+            max_keys: self.ctx.limits.persistence_max_keys,
+            max_bytes: self.ctx.limits.persistence_max_bytes,
+        };
+        let store = &self.ctx.store;
+        let outcome = if only_if_absent {
+            store
+                .app_data_insert(&self.ctx.id, &key, &value, quota)
+                .await
+        } else {
+            store.app_data_set(&self.ctx.id, &key, &value, quota).await
+        }
+        .map_err(storage_error)?;
+        match outcome {
+            SetOutcome::Stored => Ok(true),
+            SetOutcome::Exists => Ok(false),
+            SetOutcome::QuotaExceeded(which) => {
+                self.ctx.logger.host(
+                    "warn",
+                    Some(self.handler),
+                    &format!("persistence write refused: quota {which} reached"),
+                    Some("limit-exceeded"),
+                );
+                Err(Error::LimitExceeded(which.into()))
+            }
+        }
+    }
 }
 
 fn check_key(key: &str) -> Result<(), Error> {
@@ -323,29 +372,12 @@ impl persistence::Host for HostState {
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), Error> {
         self.require(Permission::Persistence, "persistence.set")?;
-        check_key(&key)?;
-        let quota = DataQuota {
-            max_keys: self.ctx.limits.persistence_max_keys,
-            max_bytes: self.ctx.limits.persistence_max_bytes,
-        };
-        match self
-            .ctx
-            .store
-            .app_data_set(&self.ctx.id, &key, &value, quota)
-            .await
-            .map_err(storage_error)?
-        {
-            SetOutcome::Stored => Ok(()),
-            SetOutcome::QuotaExceeded(which) => {
-                self.ctx.logger.host(
-                    "warn",
-                    Some(self.handler),
-                    &format!("persistence.set refused: quota {which} reached"),
-                    Some("limit-exceeded"),
-                );
-                Err(Error::LimitExceeded(which.into()))
-            }
-        }
+        self.write_data(key, value, false).await.map(|_| ())
+    }
+
+    async fn set_if_absent(&mut self, key: String, value: Vec<u8>) -> Result<bool, Error> {
+        self.require(Permission::Persistence, "persistence.set-if-absent")?;
+        self.write_data(key, value, true).await
     }
 
     async fn delete(&mut self, key: String) -> Result<bool, Error> {

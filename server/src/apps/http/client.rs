@@ -66,9 +66,18 @@ struct Entry {
 #[derive(Default)]
 pub(super) struct ClientCache {
     entries: Mutex<HashMap<Key, Entry>>,
+    /// The operator's extra trusted roots.
+    roots: Vec<reqwest::Certificate>,
 }
 
 impl ClientCache {
+    pub(super) fn new(roots: Vec<reqwest::Certificate>) -> Self {
+        ClientCache {
+            entries: Mutex::default(),
+            roots,
+        }
+    }
+
     /// A client for `host` that connects only to `addrs` (vetted, sorted, deduplicated).
     pub(super) fn get(
         &self,
@@ -89,7 +98,7 @@ impl ClientCache {
             }
         }
         // Built outside the lock: building loads the TLS roots and takes a moment.
-        let client = build_client(host, addrs)?;
+        let client = build_client(host, addrs, &self.roots)?;
         debug!(host, ?addrs, "outbound http: new pinned client");
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.retain(|_, e| now.duration_since(e.created) < CLIENT_TTL);
@@ -118,8 +127,16 @@ impl ClientCache {
     }
 }
 
-fn build_client(host: &str, addrs: &[SocketAddr]) -> Result<reqwest::Client, HttpError> {
-    reqwest::Client::builder()
+fn build_client(
+    host: &str,
+    addrs: &[SocketAddr],
+    roots: &[reqwest::Certificate],
+) -> Result<reqwest::Client, HttpError> {
+    let mut builder = reqwest::Client::builder();
+    for root in roots {
+        builder = builder.add_root_certificate(root.clone());
+    }
+    builder
         .dns_resolver(Arc::new(PinnedResolver {
             host: host.to_owned(),
             addrs: addrs.to_vec(),

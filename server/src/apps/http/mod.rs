@@ -22,6 +22,9 @@
 //! 5. **Limits**: one total timeout (DNS, connect, redirects, body); the body is read
 //!    chunk by chunk and fails as soon as it passes the cap.
 //!
+//! The operator may route a `host:port` elsewhere and trust extra roots
+//! ([`OperatorRouting`]); grant, `Host` header and TLS name stay the URL's.
+//!
 //! Outbound concurrency per app is not limited here; the caller holds a semaphore.
 
 mod addr;
@@ -29,6 +32,7 @@ mod allow;
 mod client;
 mod policy;
 mod request;
+mod route;
 #[cfg(test)]
 mod test_server;
 #[cfg(test)]
@@ -52,6 +56,7 @@ pub use policy::{
     HostPattern, HttpPolicy, PolicyError, Scheme, DEFAULT_MAX_REDIRECTS,
     DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, MAX_REDIRECTS,
 };
+pub use route::OperatorRouting;
 
 /// An app's outbound request.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -142,6 +147,7 @@ struct Inner {
     clients: client::ClientCache,
     /// Replaces system DNS in tests.
     lookup: Option<Arc<LookupFn>>,
+    routing: OperatorRouting,
 }
 
 /// The outbound HTTP client shared by all apps. Cheap to clone; the policy is given
@@ -166,10 +172,16 @@ impl fmt::Debug for OutboundHttp {
 impl OutboundHttp {
     /// A client resolving names with the system resolver.
     pub fn new() -> Self {
+        Self::with_routing(OperatorRouting::default())
+    }
+
+    /// A client that follows the operator's `routing`.
+    pub fn with_routing(routing: OperatorRouting) -> Self {
         OutboundHttp {
             inner: Arc::new(Inner {
-                clients: client::ClientCache::default(),
+                clients: client::ClientCache::new(routing.roots().to_vec()),
                 lookup: None,
+                routing,
             }),
         }
     }
@@ -181,6 +193,7 @@ impl OutboundHttp {
             inner: Arc::new(Inner {
                 clients: client::ClientCache::default(),
                 lookup: Some(Arc::new(lookup)),
+                routing: OperatorRouting::default(),
             }),
         }
     }
@@ -226,9 +239,27 @@ impl OutboundHttp {
             let addrs = self.vet_target(policy, &url).await?;
             let host = url.host_str().unwrap_or_default();
             let client = self.inner.clients.get(host, &addrs)?;
+            // An operator route to another port: the connection needs that port in
+            // the URL (resolvers give addresses, not ports); Host stays the original.
+            let (wire_url, host_header) = match addrs.first() {
+                Some(to) if Some(to.port()) != url.port_or_known_default() => {
+                    let mut wire = url.clone();
+                    wire.set_port(Some(to.port()))
+                        .map_err(|()| HttpError::InvalidRequest("URL cannot have a port".into()))?;
+                    let authority = match url.port() {
+                        Some(p) => format!("{host}:{p}"),
+                        None => host.to_owned(),
+                    };
+                    (wire, Some(authority))
+                }
+                _ => (url.clone(), None),
+            };
             let mut builder = client
-                .request(method.clone(), url.clone())
+                .request(method.clone(), wire_url)
                 .headers(headers.clone());
+            if let Some(authority) = host_header {
+                builder = builder.header(reqwest::header::HOST, authority);
+            }
             // Keep the body for a possible 307/308 only if redirects may be followed.
             let hop_body = if max_redirects == 0 {
                 body.take()
@@ -306,6 +337,10 @@ impl OutboundHttp {
                 &policy.operator_allow,
             ),
             Some(Host::Domain(domain)) => {
+                if let Some(to) = self.inner.routing.target(domain, port) {
+                    debug!(%url, %to, "outbound http: operator route");
+                    return addr::vet_resolved(domain, [to], &policy.operator_allow);
+                }
                 let resolved = self.lookup(domain, port).await?;
                 addr::vet_resolved(domain, resolved, &policy.operator_allow)
             }

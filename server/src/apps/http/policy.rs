@@ -29,6 +29,12 @@ pub enum PolicyError {
     /// An operator allow-list entry is neither `address:port` nor a CIDR.
     #[error("invalid operator allow-list entry {input:?}: {reason}")]
     OperatorAllow { input: String, reason: &'static str },
+    /// An operator `connect_to` entry is not `host:port=address:port`.
+    #[error("invalid connect-to entry {input:?}: {reason}")]
+    ConnectTo { input: String, reason: &'static str },
+    /// The operator's extra CA file cannot be read or holds no certificate.
+    #[error("cannot load the extra CA file {path}: {reason}")]
+    CaFile { path: String, reason: String },
 }
 
 /// A URL scheme outbound requests may use.

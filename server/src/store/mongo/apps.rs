@@ -101,6 +101,88 @@ impl MongoStore {
         Ok(())
     }
 
+    /// Reserve the growth, then write; see the module docs.
+    async fn write_app_data(
+        &self,
+        app_id: &str,
+        key: &str,
+        value: &[u8],
+        quota: DataQuota,
+        only_if_absent: bool,
+    ) -> StoreResult<SetOutcome> {
+        let size = i64::try_from(key.len() + value.len()).unwrap_or(i64::MAX);
+        let binary = Bson::Binary(Binary {
+            subtype: BinarySubtype::Generic,
+            bytes: value.to_vec(),
+        });
+        for _ in 0..DATA_SET_ATTEMPTS {
+            let old = self
+                .coll(APP_DATA)
+                .find_one(doc! { "app_id": app_id, "key": key })
+                .projection(doc! { "size": 1 })
+                .await
+                .ctx("read app data")?
+                .map(|d| d.get_i64("size").unwrap_or(0));
+            if only_if_absent && old.is_some() {
+                return Ok(SetOutcome::Exists);
+            }
+            let (keys, bytes) = match old {
+                None => (1, size),
+                Some(old_size) => (0, size - old_size),
+            };
+            if let Some(quota_name) = self.reserve_app_data(app_id, keys, bytes, quota).await? {
+                return Ok(SetOutcome::QuotaExceeded(quota_name));
+            }
+            let written = match old {
+                None => {
+                    let inserted = self
+                        .coll(APP_DATA)
+                        .insert_one(doc! {
+                            "app_id": app_id, "key": key, "value": binary.clone(), "size": size,
+                        })
+                        .await;
+                    match inserted {
+                        Ok(_) => true,
+                        Err(e) if is_duplicate(&e) && only_if_absent => {
+                            self.release_app_data(app_id, keys, bytes).await?;
+                            return Ok(SetOutcome::Exists);
+                        }
+                        Err(e) if is_duplicate(&e) => false,
+                        Err(e) => {
+                            self.release_app_data(app_id, keys, bytes).await?;
+                            return Err(backend("set app data", e));
+                        }
+                    }
+                }
+                Some(old_size) => {
+                    let updated = self
+                        .coll(APP_DATA)
+                        .update_one(
+                            doc! { "app_id": app_id, "key": key, "size": old_size },
+                            doc! { "$set": { "value": binary.clone(), "size": size } },
+                        )
+                        .await;
+                    match updated {
+                        Ok(r) => r.matched_count > 0,
+                        Err(e) => {
+                            self.release_app_data(app_id, keys, bytes).await?;
+                            return Err(backend("set app data", e));
+                        }
+                    }
+                }
+            };
+            if written {
+                return Ok(SetOutcome::Stored);
+            }
+            // The key changed under us: give the reservation back and start over.
+            self.release_app_data(app_id, keys, bytes).await?;
+        }
+        Err(backend(
+            "set app data",
+            format!("key {key:?} of app {app_id} kept changing; gave up"),
+        ))
+    }
+
     /// Reserves `keys`/`bytes` more for the app; `None` if that fits, else the
     /// quota that would be exceeded.
     async fn reserve_app_data(
@@ -249,70 +331,17 @@ impl AppStore for MongoStore {
         value: &[u8],
         quota: DataQuota,
     ) -> StoreResult<SetOutcome> {
-        let size = i64::try_from(key.len() + value.len()).unwrap_or(i64::MAX);
-        let binary = Bson::Binary(Binary {
-            subtype: BinarySubtype::Generic,
-            bytes: value.to_vec(),
-        });
-        for _ in 0..DATA_SET_ATTEMPTS {
-            let old = self
-                .coll(APP_DATA)
-                .find_one(doc! { "app_id": app_id, "key": key })
-                .projection(doc! { "size": 1 })
-                .await
-                .ctx("read app data")?
-                .map(|d| d.get_i64("size").unwrap_or(0));
-            let (keys, bytes) = match old {
-                None => (1, size),
-                Some(old_size) => (0, size - old_size),
-            };
-            if let Some(quota_name) = self.reserve_app_data(app_id, keys, bytes, quota).await? {
-                return Ok(SetOutcome::QuotaExceeded(quota_name));
-            }
-            let written = match old {
-                None => {
-                    let inserted = self
-                        .coll(APP_DATA)
-                        .insert_one(doc! {
-                            "app_id": app_id, "key": key, "value": binary.clone(), "size": size,
-                        })
-                        .await;
-                    match inserted {
-                        Ok(_) => true,
-                        Err(e) if is_duplicate(&e) => false,
-                        Err(e) => {
-                            self.release_app_data(app_id, keys, bytes).await?;
-                            return Err(backend("set app data", e));
-                        }
-                    }
-                }
-                Some(old_size) => {
-                    let updated = self
-                        .coll(APP_DATA)
-                        .update_one(
-                            doc! { "app_id": app_id, "key": key, "size": old_size },
-                            doc! { "$set": { "value": binary.clone(), "size": size } },
-                        )
-                        .await;
-                    match updated {
-                        Ok(r) => r.matched_count > 0,
-                        Err(e) => {
-                            self.release_app_data(app_id, keys, bytes).await?;
-                            return Err(backend("set app data", e));
-                        }
-                    }
-                }
-            };
-            if written {
-                return Ok(SetOutcome::Stored);
-            }
-            // The key changed under us: give the reservation back and start over.
-            self.release_app_data(app_id, keys, bytes).await?;
-        }
-        Err(backend(
-            "set app data",
-            format!("key {key:?} of app {app_id} kept changing; gave up"),
-        ))
+        self.write_app_data(app_id, key, value, quota, false).await
+    }
+
+    async fn app_data_insert(
+        &self,
+        app_id: &str,
+        key: &str,
+        value: &[u8],
+        quota: DataQuota,
+    ) -> StoreResult<SetOutcome> {
+        self.write_app_data(app_id, key, value, quota, true).await
     }
 
     async fn app_data_delete(&self, app_id: &str, key: &str) -> StoreResult<bool> {

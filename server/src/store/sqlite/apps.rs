@@ -70,31 +70,17 @@ impl AppStore for SqliteStore {
         value: &[u8],
         quota: DataQuota,
     ) -> StoreResult<SetOutcome> {
-        let (app, key, value) = (app_id.to_string(), key.to_string(), value.to_vec());
-        self.write(move |conn| {
-            let (keys, bytes): (i64, i64) = conn
-                .prepare_cached(
-                    "SELECT count(*), coalesce(sum(length(CAST(key AS BLOB)) + length(value)), 0)
-                     FROM app_data WHERE app_id = ?1 AND key <> ?2",
-                )
-                .map_err(map_err)?
-                .query_row([&app, &key], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(map_err)?;
-            if keys as u64 + 1 > quota.max_keys {
-                return Ok(SetOutcome::QuotaExceeded("persistence-keys"));
-            }
-            if (bytes as u64) + (key.len() + value.len()) as u64 > quota.max_bytes {
-                return Ok(SetOutcome::QuotaExceeded("persistence-bytes"));
-            }
-            exec(
-                conn,
-                "INSERT INTO app_data (app_id, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (app_id, key) DO UPDATE SET value = excluded.value",
-                params![app, key, value],
-            )?;
-            Ok(SetOutcome::Stored)
-        })
-        .await
+        self.write_app_data(app_id, key, value, quota, false).await
+    }
+
+    async fn app_data_insert(
+        &self,
+        app_id: &str,
+        key: &str,
+        value: &[u8],
+        quota: DataQuota,
+    ) -> StoreResult<SetOutcome> {
+        self.write_app_data(app_id, key, value, quota, true).await
     }
 
     async fn app_data_delete(&self, app_id: &str, key: &str) -> StoreResult<bool> {
@@ -295,6 +281,54 @@ impl AppStore for SqliteStore {
                 }
             }
             Ok(())
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    /// Quota check and write in one step of the single writer, so both are atomic.
+    async fn write_app_data(
+        &self,
+        app_id: &str,
+        key: &str,
+        value: &[u8],
+        quota: DataQuota,
+        only_if_absent: bool,
+    ) -> StoreResult<SetOutcome> {
+        let (app, key, value) = (app_id.to_string(), key.to_string(), value.to_vec());
+        self.write(move |conn| {
+            if only_if_absent {
+                let exists = conn
+                    .prepare_cached("SELECT 1 FROM app_data WHERE app_id = ?1 AND key = ?2")
+                    .map_err(map_err)?
+                    .exists([&app, &key])
+                    .map_err(map_err)?;
+                if exists {
+                    return Ok(SetOutcome::Exists);
+                }
+            }
+            let (keys, bytes): (i64, i64) = conn
+                .prepare_cached(
+                    "SELECT count(*), coalesce(sum(length(CAST(key AS BLOB)) + length(value)), 0)
+                     FROM app_data WHERE app_id = ?1 AND key <> ?2",
+                )
+                .map_err(map_err)?
+                .query_row([&app, &key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(map_err)?;
+            if keys as u64 + 1 > quota.max_keys {
+                return Ok(SetOutcome::QuotaExceeded("persistence-keys"));
+            }
+            if (bytes as u64) + (key.len() + value.len()) as u64 > quota.max_bytes {
+                return Ok(SetOutcome::QuotaExceeded("persistence-bytes"));
+            }
+            exec(
+                conn,
+                "INSERT INTO app_data (app_id, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (app_id, key) DO UPDATE SET value = excluded.value",
+                params![app, key, value],
+            )?;
+            Ok(SetOutcome::Stored)
         })
         .await
     }
