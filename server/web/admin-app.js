@@ -119,7 +119,7 @@ function settingControl(s) {
       read = () => input.checked;
       break;
     case 'int':
-      input = h('input', { ...common, type: 'number', step: '1', inputmode: 'numeric', value: s.value ?? '' });
+      input = h('input', { ...common, type: 'number', step: '1', inputmode: 'numeric', autocomplete: 'off', value: s.value ?? '' });
       read = () => (input.value.trim() === '' ? null : Number(input.value));
       break;
     case 'select':
@@ -145,7 +145,7 @@ function settingControl(s) {
       read = () => input.value;
       break;
     default:
-      input = h('input', { ...common, type: 'text', value: s.value ?? '' });
+      input = h('input', { ...common, type: 'text', autocomplete: 'off', value: s.value ?? '' });
       read = () => input.value;
   }
   const error = h('p', { class: 'error-text', id: `${inputId}-error`, testid: `setting-error-${s.id}`, hidden: true });
@@ -166,6 +166,8 @@ function settingControl(s) {
     if (message) input.setAttribute('aria-invalid', 'true');
     else input.removeAttribute('aria-invalid');
   };
+  // An error goes away as soon as the field is edited; Save checks again.
+  input.addEventListener('input', () => showError(''));
   return { s, field, input, read, showError, clear };
 }
 

@@ -211,7 +211,6 @@ function authorLine(author) {
 }
 
 function marketCard(env, listing, installed, reload) {
-  const key = listing.id || listing.file;
   const current = installed.find((a) => a.id === listing.id);
   const badges = [
     h('span', { class: `admin-badge ${listing.signed ? 'admin-badge-ok' : 'admin-badge-off'}`, testid: 'market-signed' },
@@ -222,20 +221,20 @@ function marketCard(env, listing, installed, reload) {
   let action = null;
   if (listing.valid && !current) {
     action = h('button', {
-      type: 'button', class: 'primary', testid: `install-${key}`,
+      type: 'button', class: 'primary', testid: 'market-install',
       on: { click: () => openInstallDialog(env, listing, (app) => env.navigate(appHash(app.id, 'settings'))) },
     }, 'Install…');
   } else if (listing.valid && current && compareVersions(listing.version, current.version) > 0) {
     action = h('button', {
-      type: 'button', class: 'primary', testid: `update-${key}`,
+      type: 'button', class: 'primary', testid: 'market-update',
       on: { click: () => openUpdateDialog(env, current, listing, reload) },
     }, `Update to ${listing.version}…`);
   } else if (current) {
-    action = h('a', { href: appHash(current.id), testid: `manage-${key}` }, 'Manage');
+    action = h('a', { href: appHash(current.id), testid: 'market-manage' }, 'Manage');
   }
   const perms = listing.permissions || [];
   const commands = listing.commands || [];
-  return h('li', { class: 'admin-card', testid: 'market-app', dataset: { appId: listing.id || '', file: listing.file } },
+  return h('li', { class: 'admin-card', testid: 'market-app', dataset: { appId: listing.id || '', version: listing.version || '', file: listing.file } },
     h('div', { class: 'admin-card-head' },
       h('h3', {}, listing.name || listing.file, listing.version ? h('span', { class: 'admin-version' }, ` ${listing.version}`) : null),
       h('div', { class: 'admin-badges' }, badges)),
@@ -285,7 +284,7 @@ export function marketplaceView(el, env) {
 function installedRow(env, app, listings, reload) {
   const update = newerListing(listings, app.id, app.version);
   const toggle = h('button', {
-    type: 'button', testid: `toggle-${app.id}`,
+    type: 'button', testid: 'row-toggle',
     on: {
       click: async () => {
         toggle.disabled = true;
@@ -294,24 +293,24 @@ function installedRow(env, app, listings, reload) {
       },
     },
   }, app.enabled ? 'Disable' : 'Enable');
-  return h('tr', { testid: 'installed-app', dataset: { appId: app.id } },
-    h('td', {}, h('a', { href: appHash(app.id), testid: `open-${app.id}` }, app.name),
+  return h('tr', { testid: 'installed-app', dataset: { appId: app.id, status: app.status } },
+    h('td', {}, h('a', { href: appHash(app.id), testid: 'row-open' }, app.name),
       h('div', { class: 'admin-muted' }, app.description || '')),
     h('td', {}, app.version),
-    h('td', {}, statusBadge(app.status, `status-${app.id}`),
-      app.statusReason ? h('div', { class: 'admin-reason', testid: `reason-${app.id}` }, app.statusReason) : null),
-    h('td', { class: 'admin-actions' },
+    h('td', {}, statusBadge(app.status, 'row-status'),
+      app.statusReason ? h('div', { class: 'admin-reason', testid: 'row-reason' }, app.statusReason) : null),
+    h('td', {}, h('div', { class: 'admin-actions' },
       toggle,
       h('a', { href: appHash(app.id, 'settings'), class: 'admin-button-link' }, 'Settings'),
       h('a', { href: appHash(app.id, 'logs'), class: 'admin-button-link' }, 'Logs'),
       update ? h('button', {
-        type: 'button', testid: `update-${app.id}`,
+        type: 'button', testid: 'row-update',
         on: { click: () => openUpdateDialog(env, app, update, reload) },
       }, `Update to ${update.version}…`) : null,
       h('button', {
-        type: 'button', class: 'danger', testid: `uninstall-${app.id}`,
+        type: 'button', class: 'danger', testid: 'row-uninstall',
         on: { click: async () => { if (await uninstallApp(env, app)) reload(); } },
-      }, 'Uninstall')));
+      }, 'Uninstall'))));
 }
 
 /** The installed apps tab. */

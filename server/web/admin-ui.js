@@ -71,7 +71,10 @@ export const PERMISSION_HELP = {
 
 /** The explanation of a permission view (`{name, explanation}`) from the API. */
 export function explain(permission) {
-  return permission.explanation || PERMISSION_HELP[permission.name] || 'A permission this server does not know.';
+  const text = permission.explanation || PERMISSION_HELP[permission.name] || 'A permission this server does not know.';
+  // The server's explanations are phrases ("answer its slash commands"): make sentences.
+  const sentence = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
 }
 
 const STATUS_TEXT = {

@@ -74,7 +74,7 @@ function userRow(env, user, reload) {
   const isAdmin = (user.roles || []).includes('admin');
   const bot = user.type === 'bot' || (user.roles || []).includes('bot');
   const activeButton = h('button', {
-    type: 'button', testid: `user-active-${user.username}`, class: user.active ? 'danger' : undefined,
+    type: 'button', testid: 'user-active', class: user.active ? 'danger' : undefined,
     disabled: me, title: me ? 'You cannot deactivate yourself.' : undefined,
     on: {
       click: async () => {
@@ -99,7 +99,7 @@ function userRow(env, user, reload) {
     },
   }, user.active ? 'Deactivate' : 'Reactivate');
   const adminButton = h('button', {
-    type: 'button', testid: `user-admin-${user.username}`,
+    type: 'button', testid: 'user-admin',
     disabled: me || bot, title: me ? 'You cannot change your own role.' : undefined,
     on: {
       click: async () => {
@@ -125,7 +125,7 @@ function userRow(env, user, reload) {
     h('td', {}, h('span', {
       class: `admin-badge ${user.active ? 'admin-badge-ok' : 'admin-badge-off'}`, testid: 'user-status',
     }, user.active ? 'Active' : 'Deactivated')),
-    h('td', { class: 'admin-actions' }, activeButton, adminButton));
+    h('td', {}, h('div', { class: 'admin-actions' }, activeButton, adminButton)));
 }
 
 /** The users tab. */

@@ -46,8 +46,10 @@ export function mountAdmin(container, ctx) {
   replace(container, root);
 
   let noticeTimer = null;
+  let noticeAt = 0;
   /** Shows a short message in the live region (read out by screen readers). */
   const notify = (text, kind = 'ok') => {
+    noticeAt = Date.now();
     notice.textContent = text;
     notice.dataset.kind = kind;
     notice.hidden = !text;
@@ -80,7 +82,8 @@ export function mountAdmin(container, ctx) {
     view.key = key;
     const el = h('div', { class: 'admin-view' });
     replace(main, el);
-    notify('');
+    // A notice from the action that led here (install → the app's page) stays.
+    if (Date.now() - noticeAt > 1500) notify('');
     if (r.view === 'users') view.instance = usersView(el, env);
     else if (r.view === 'installed') view.instance = installedView(el, env);
     else if (r.view === 'app') view.instance = appView(el, env, r.appId, r.section);
