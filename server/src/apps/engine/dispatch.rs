@@ -27,12 +27,17 @@ impl AppsEngine {
         if room.t == RoomType::Channel {
             return true;
         }
-        let Ok(bot) = self
-            .chat
-            .find_user(Some(&app.record().bot_user_id), None)
-            .await
-        else {
-            return false;
+        let cached = app.bot.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let bot = match cached {
+            Some(bot) => bot,
+            None => {
+                let Ok(bot) = self.chat.find_user(Some(&app.bot_user_id), None).await else {
+                    return false;
+                };
+                let bot = Arc::new(bot);
+                *app.bot.write().unwrap_or_else(|p| p.into_inner()) = Some(bot.clone());
+                bot
+            }
         };
         self.chat
             .readable_room(&bot, RoomRef::Id(&room.id))
@@ -55,7 +60,7 @@ impl PreSendHook for AppsEngine {
                 continue;
             };
             // An app does not vet its own bot's messages (no loops).
-            if app.record().bot_user_id == sender.id || !self.bot_reads(app, room).await {
+            if app.bot_user_id == sender.id || !self.bot_reads(app, room).await {
                 continue;
             }
             let call = Call::PreMessageSent(convert::message(&current), convert::room(room));
@@ -181,7 +186,7 @@ impl AppsEngine {
             let Some(running) = app.running() else {
                 continue;
             };
-            let bot_id = app.record().bot_user_id;
+            let bot_id = app.bot_user_id.clone();
             if sender == Some(bot_id.as_str()) {
                 continue;
             }

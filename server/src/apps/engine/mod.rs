@@ -122,6 +122,13 @@ pub(crate) struct Installed {
     pub pre: Option<AppPre<HostState>>,
     pub logger: Arc<AppLogger>,
     pub record: RwLock<AppRecord>,
+    /// The bot user's id (fixed for the app's life).
+    pub bot_user_id: String,
+    /// The effective grant, computed when the record changes: it is consulted on
+    /// every message.
+    grant: RwLock<Arc<Grant>>,
+    /// The bot user, looked up once: hooks check what the bot may read per message.
+    pub bot: RwLock<Option<Arc<User>>>,
     pub enabled: RwLock<Option<Arc<Enabled>>>,
     /// Serialises admin operations on this app.
     pub ops: AsyncMutex<()>,
@@ -142,17 +149,20 @@ impl Installed {
             .clone()
     }
 
-    pub fn grant(&self) -> Grant {
-        let names = self.record().granted;
-        let mut grant = self
-            .manifest
-            .check_grant(&names)
+    /// The effective grant: the record's granted names checked against the manifest.
+    pub fn grant(&self) -> Arc<Grant> {
+        self.grant.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn compute_grant(manifest: &Manifest, granted: &[String]) -> Arc<Grant> {
+        let mut grant = manifest
+            .check_grant(granted)
             .unwrap_or_else(|_| Grant::default());
-        grant.hosts = self.manifest.network_hosts();
+        grant.hosts = manifest.network_hosts();
         if !grant.allows(Permission::Networking) {
             grant.hosts.clear();
         }
-        grant
+        Arc::new(grant)
     }
 
     pub fn subscribes(&self, event: EventKind) -> bool {
@@ -327,8 +337,12 @@ impl AppsEngine {
         package: Package,
         pre: Option<AppPre<HostState>>,
     ) -> Arc<Installed> {
+        let grant = Installed::compute_grant(&package.manifest, &record.granted);
         let app = Arc::new(Installed {
             id: record.id.clone(),
+            bot_user_id: record.bot_user_id.clone(),
+            grant: RwLock::new(grant),
+            bot: RwLock::new(None),
             manifest: Arc::new(package.manifest.clone()),
             readme: package.readme,
             pre,
@@ -357,6 +371,8 @@ impl AppsEngine {
             let mut r = app.record.write().unwrap_or_else(|p| p.into_inner());
             change(&mut r);
             r.updated_at = Ts::now();
+            *app.grant.write().unwrap_or_else(|p| p.into_inner()) =
+                Installed::compute_grant(&app.manifest, &r.granted);
             r.clone()
         };
         self.store.put_app(&record).await?;

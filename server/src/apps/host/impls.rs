@@ -231,7 +231,14 @@ impl rooms::Host for HostState {
     }
 
     async fn create_direct(&mut self, usernames: Vec<String>) -> Result<types::Room, Error> {
-        self.require(Permission::RoomWrite, "rooms.create-direct")?;
+        // A one-to-one conversation with the bot is how an app messages one user
+        // (a reminder, a confirmation): `message.write` is enough for that.
+        let one_to_one = usernames.len() == 1 && self.ctx.grant.allows(Permission::MessageWrite);
+        if !one_to_one {
+            self.require(Permission::RoomWrite, "rooms.create-direct")?;
+        } else {
+            self.charge()?;
+        }
         self.ctx
             .chat
             .create_direct(&self.ctx.bot, &usernames)

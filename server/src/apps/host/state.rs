@@ -30,7 +30,7 @@ pub struct AppContext {
     pub name: String,
     pub version: String,
     pub manifest: Arc<Manifest>,
-    pub grant: Grant,
+    pub grant: Arc<Grant>,
     pub settings: RwLock<BTreeMap<String, serde_json::Value>>,
     /// The app's bot user: apps act in chat as this user, so they reach only what
     /// that user could reach over REST.

@@ -204,9 +204,14 @@ fn call_everything(ctx: &CommandContext, url: &str) -> Vec<String> {
         "users.get-by-username",
         users::get_by_username(&sender.username),
     ));
+    lines.push(outcome("users.email", users::email(&sender.id)));
 
     lines.push(outcome("persistence.get", persistence::get("probe")));
     lines.push(outcome("persistence.set", persistence::set("probe", b"x")));
+    lines.push(outcome(
+        "persistence.set-if-absent",
+        persistence::set_if_absent("probe-once", b"x"),
+    ));
     lines.push(outcome("persistence.delete", persistence::delete("probe")));
     lines.push(outcome("persistence.list", persistence::list("", 10)));
 
