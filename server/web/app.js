@@ -125,6 +125,10 @@ class App {
     this.ddp.subscribe('stream-notify-user', `${uid}/subscriptions-changed`, ([verb, sub]) => this.onSubscription(verb, sub));
     this.ddp.subscribe('stream-notify-user', `${uid}/rooms-changed`, ([verb, room]) => this.onRoomChanged(verb, room));
     this.ddp.subscribe('stream-notify-user', `${uid}/message`, ([msg]) => this.onEphemeral(msg));
+    this.ddp.subscribe('stream-notify-user', `${uid}/notification`, ([n]) => {
+      // Mentions and DMs elsewhere: a notice, since the sidebar badge is easy to miss.
+      if (n && n.payload && n.payload.rid !== this.view?.rid) announce(`${n.title}: ${n.text}`);
+    });
     this.ddp.start();
     await this.loadSubscriptions();
     this.route();

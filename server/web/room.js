@@ -125,9 +125,14 @@ export class RoomView {
     this.scroll.scrollTop = this.scroll.scrollHeight;
   }
 
+  /** A page of history, newest first. Inclusive of `latest`: messages stored in
+   * the same millisecond as the oldest one shown must not fall between pages. */
   async fetchPage(latest) {
     const query = { roomId: this.rid, count: PAGE, showThreadMessages: false };
-    if (latest) query.latest = latest;
+    if (latest) {
+      query.latest = latest;
+      query.inclusive = true;
+    }
     const res = await this.ctx.api('GET', `/api/v1/${HISTORY[this.t]}`, query);
     return res.messages || [];
   }
@@ -136,7 +141,7 @@ export class RoomView {
     this.historyState.textContent = 'Loading messages…';
     try {
       const page = await this.fetchPage(null);
-      for (const m of page) this.list.upsert(m);
+      for (const m of [...page].reverse()) this.list.upsert(m);
       this.hasMore = page.length === PAGE;
       this.historyState.textContent = this.hasMore ? '' : this.beginningText();
       this.toBottom();
@@ -144,6 +149,7 @@ export class RoomView {
     } catch (err) {
       this.historyState.textContent = `Messages could not be loaded: ${err.message}`;
     }
+    this.scroll.dataset.loaded = 'true';
   }
 
   beginningText() {
@@ -173,11 +179,12 @@ export class RoomView {
       // Anchor on the message that was first: wherever it was on screen, it stays.
       const anchor = this.list.nodes.get(oldest._id);
       const before = anchor ? anchor.getBoundingClientRect().top : 0;
-      this.hasMore = page.length === PAGE;
+      let added = 0;
+      for (const m of page) if (this.list.upsert(m, true)) added++;
+      this.hasMore = page.length === PAGE && added > 0;
       this.historyState.textContent = this.hasMore ? '' : this.beginningText();
-      for (const m of page) this.list.upsert(m);
       if (anchor && anchor.isConnected) this.scroll.scrollTop += anchor.getBoundingClientRect().top - before;
-      return page.length > 0;
+      return added > 0;
     } catch (err) {
       this.historyState.textContent = `Older messages could not be loaded: ${err.message}`;
       return false;
@@ -191,7 +198,7 @@ export class RoomView {
     try {
       const page = await this.fetchPage(null);
       const stick = this.atBottom();
-      for (const m of page) this.list.upsert(m);
+      for (const m of [...page].reverse()) this.list.upsert(m);
       if (stick) this.toBottom();
     } catch {
       // The next reconnect tries again.

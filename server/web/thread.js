@@ -30,14 +30,19 @@ export class MessageList {
     return this.items.find((m) => !m.ephemeral && !m.pending) || null;
   }
 
-  /** Inserts or replaces a message; returns true when it was new. */
-  upsert(msg) {
+  /**
+   * Inserts or replaces a message; returns true when it was new. `older`: it comes
+   * from a page of older history (newest first), so among messages of the same
+   * millisecond it goes first, and a copy already shown is kept as is.
+   */
+  upsert(msg, older = false) {
     if (this.editing === msg._id) {
       this.deferred.set(msg._id, msg);
       return false;
     }
     const at = this.items.findIndex((m) => m._id === msg._id);
     const isNew = at < 0;
+    if (older && !isNew) return false;
     if (!isNew) {
       // Re-placed: the stored copy's time may differ from its pending copy's.
       this.items.splice(at, 1);
@@ -46,7 +51,7 @@ export class MessageList {
     }
     const ts = tsOf(msg);
     let i = this.items.length;
-    while (i > 0 && tsOf(this.items[i - 1]) > ts) i--;
+    while (i > 0 && (older ? tsOf(this.items[i - 1]) >= ts : tsOf(this.items[i - 1]) > ts)) i--;
     this.items.splice(i, 0, msg);
     const li = this.draw(msg, i);
     const next = this.items[i + 1];

@@ -1,1 +1,403 @@
-//! (being written)
+//! The chat web client in a real browser (headless Chromium over WebDriver): login
+//! with a wrong and a right password, a session that survives a reload, messages
+//! arriving live in a second browser with a typing indicator, older history loading
+//! on scroll with the view kept in place, text that never becomes HTML, an app's slash
+//! command run from the autocomplete with its reply and private notice, and an app's
+//! `prevent` reason shown to the sender. Screenshots go to `target/screenshots/`.
+
+use serde_json::{json, Value};
+
+use palaver_tests::app_admin::install_ok;
+use palaver_tests::apps;
+use palaver_tests::browser::Browser;
+use palaver_tests::server::{password_for, Palaver, Session};
+
+/// WebDriver's Enter key.
+const ENTER: &str = "\u{E007}";
+
+fn tid(id: &str) -> String {
+    format!("[data-testid=\"{id}\"]")
+}
+
+/// Logs in through the form and waits for the app shell.
+async fn log_in(b: &Browser, srv: &Palaver, username: &str, password: &str) {
+    b.goto(&format!("{}/", srv.base_url())).await;
+    b.fill(&tid("login-username"), username).await;
+    b.fill(&tid("login-password"), password).await;
+    b.click(&tid("login-submit")).await;
+    b.wait_for(&tid("app-shell")).await;
+    b.wait_text(&tid("connection-status"), "Connected").await;
+}
+
+/// Opens a channel from the sidebar and waits for its timeline.
+async fn open_channel(b: &Browser, name: &str) {
+    b.click(&tid(&format!("room-c-{name}"))).await;
+    b.wait_text(&tid("room-title"), name).await;
+    b.wait_present(&format!("{}[data-loaded=\"true\"]", tid("message-scroll")))
+        .await;
+}
+
+/// Types `text` in the room's composer and presses Enter.
+async fn send(b: &Browser, text: &str) {
+    let input = b.wait_for(&tid("composer-input")).await;
+    input
+        .send_keys(&format!("{text}{ENTER}"))
+        .await
+        .expect("type in the composer");
+}
+
+async fn channel(srv: &Palaver, owner: &Session, name: &str, members: &[&str]) -> String {
+    let body = srv
+        .post_ok(
+            "channels.create",
+            owner,
+            json!({ "name": name, "members": members }),
+        )
+        .await;
+    body["channel"]["_id"]
+        .as_str()
+        .expect("channel id")
+        .to_string()
+}
+
+async fn post(srv: &Palaver, who: &Session, rid: &str, text: &str) -> Value {
+    srv.post_ok(
+        "chat.postMessage",
+        who,
+        json!({ "roomId": rid, "text": text }),
+    )
+    .await["message"]
+        .clone()
+}
+
+/// Texts of the messages in the room's timeline, in order.
+async fn timeline(b: &Browser) -> Vec<String> {
+    let v = b
+        .exec(
+            "return [...document.querySelectorAll('[data-testid=\"message-list\"] [data-testid=\"message-text\"]')].map(e => e.textContent)",
+            vec![],
+        )
+        .await;
+    v.as_array()
+        .expect("an array of texts")
+        .iter()
+        .map(|t| t.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_login_live_messages_history_and_safe_text() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+    let rid = channel(&srv, &admin, "general", &["alice", "bob"]).await;
+    for i in 1..=120 {
+        post(&srv, &bob, &rid, &format!("history {i:03}")).await;
+    }
+    post(
+        &srv,
+        &bob,
+        &rid,
+        "<img src=x onerror=alert(1)> and [a link](javascript:alert(2)) and *bold* `code`",
+    )
+    .await;
+    post(&srv, &bob, &rid, "hey @alice, see https://example.com/docs").await;
+
+    // A wrong password: a clear error, still on the form.
+    let a = Browser::start().await;
+    a.goto(&format!("{}/", srv.base_url())).await;
+    a.fill(&tid("login-username"), "alice").await;
+    a.fill(&tid("login-password"), "not-her-password").await;
+    a.click(&tid("login-submit")).await;
+    a.wait_text(&tid("login-error"), "Wrong username or password")
+        .await;
+    a.screenshot("chat-login-error").await;
+
+    log_in(&a, &srv, "alice", &password_for("alice")).await;
+    // The mention shows in the sidebar before the room is opened.
+    let entry = a.wait_for(&tid("room-c-general")).await;
+    let class = entry
+        .attr("class")
+        .await
+        .expect("class")
+        .unwrap_or_default();
+    assert!(class.contains("mentioned"), "sidebar entry class {class:?}");
+    a.wait_text(
+        &format!("{} {}", tid("room-c-general"), tid("unread-badge")),
+        "@1",
+    )
+    .await;
+    assert!(
+        a.find_all(&tid("admin-link")).await.is_empty(),
+        "a regular user sees no Administration link"
+    );
+
+    open_channel(&a, "general").await;
+    a.wait_text(&tid("message-list"), "see https://example.com/docs")
+        .await;
+    a.wait_gone(&tid("unread-badge")).await;
+
+    // Text is text: the tag is shown, not parsed; the javascript: link is not a link.
+    let texts = timeline(&a).await;
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("<img src=x onerror=alert(1)> and [a link](javascript:alert(2))")),
+        "{texts:?}"
+    );
+    let unsafe_nodes = a
+        .exec(
+            "const l = document.querySelector('[data-testid=\"message-list\"]');
+             return l.querySelectorAll('img, script, iframe, [onerror]').length
+                  + [...l.querySelectorAll('a')].filter(x => !/^(https?|mailto):/.test(x.href)).length",
+            vec![],
+        )
+        .await;
+    assert_eq!(unsafe_nodes, json!(0), "unsafe nodes in the timeline");
+    let markdown = a
+        .exec(
+            "const l = document.querySelector('[data-testid=\"message-list\"]');
+             const link = [...l.querySelectorAll('a')].find(x => x.href === 'https://example.com/docs');
+             return {
+               bold: [...l.querySelectorAll('strong')].map(e => e.textContent),
+               code: [...l.querySelectorAll('code')].map(e => e.textContent),
+               rel: link ? link.rel : null,
+               mention: [...l.querySelectorAll('.mention-me')].map(e => e.textContent),
+             }",
+            vec![],
+        )
+        .await;
+    assert_eq!(markdown["bold"], json!(["bold"]), "{markdown}");
+    assert_eq!(markdown["code"], json!(["code"]), "{markdown}");
+    assert_eq!(markdown["rel"], json!("noopener noreferrer"), "{markdown}");
+    assert_eq!(markdown["mention"], json!(["@alice"]), "{markdown}");
+
+    // Only the newest page is loaded at first.
+    let first = timeline(&a).await;
+    assert!(
+        !first.iter().any(|t| t == "history 001"),
+        "the first page already holds the oldest message ({} messages)",
+        first.len()
+    );
+    assert!(first.len() < 122, "{} messages loaded at once", first.len());
+
+    // Scrolling to the top loads the page before, and what was on screen stays put.
+    let before = a
+        .exec(
+            "const s = document.querySelector('[data-testid=\"message-scroll\"]');
+             s.scrollTop = 0;
+             const first = s.querySelector('[data-testid=\"message\"]');
+             return { id: first.dataset.id, top: first.getBoundingClientRect().top,
+                      count: s.querySelectorAll('[data-testid=\"message\"]').length }",
+            vec![],
+        )
+        .await;
+    let count = before["count"].as_u64().expect("count");
+    a.wait_js(
+        "an older page to be prepended",
+        &format!(
+            "return document.querySelectorAll('[data-testid=\"message-list\"] [data-testid=\"message\"]').length > {count}"
+        ),
+    )
+    .await;
+    let after = a
+        .exec(
+            "const el = document.querySelector('[data-testid=\"message\"][data-id=\"' + arguments[0] + '\"]');
+             return el.getBoundingClientRect().top",
+            vec![before["id"].clone()],
+        )
+        .await;
+    let moved = (after.as_f64().expect("top") - before["top"].as_f64().expect("top")).abs();
+    assert!(
+        moved < 60.0,
+        "the message on screen moved {moved}px when older ones loaded"
+    );
+    // Keep scrolling up until the very first message is there.
+    a.wait_js(
+        "the oldest message after scrolling up",
+        "const s = document.querySelector('[data-testid=\"message-scroll\"]');
+         s.scrollTop = 0;
+         return [...s.querySelectorAll('[data-testid=\"message-text\"]')].some(e => e.textContent === 'history 001')",
+    )
+    .await;
+    a.wait_text(&tid("history-state"), "beginning").await;
+    let all = timeline(&a).await;
+    let history: Vec<&String> = all.iter().filter(|t| t.starts_with("history ")).collect();
+    assert_eq!(history.len(), 120, "each message once, in order");
+    assert!(
+        history.windows(2).all(|w| w[0] < w[1]),
+        "history out of order"
+    );
+
+    // Bob, in a second browser, types (Alice sees it) and sends (Alice gets it live).
+    let b = Browser::start().await;
+    log_in(&b, &srv, "bob", &password_for("bob")).await;
+    open_channel(&b, "general").await;
+    let input = b.wait_for(&tid("composer-input")).await;
+    input
+        .send_keys("hello alice, this is ")
+        .await
+        .expect("type");
+    a.wait_text(&tid("typing-indicator"), "bob is typing").await;
+    input
+        .send_keys(&format!("**live**{ENTER}"))
+        .await
+        .expect("send");
+    a.wait_text(&tid("message-list"), "hello alice, this is live")
+        .await;
+    let live = a
+        .exec(
+            "const items = document.querySelectorAll('[data-testid=\"message-list\"] [data-testid=\"message\"]');
+             const last = items[items.length - 1];
+             return { author: last.dataset.author, strong: last.querySelector('strong')?.textContent }",
+            vec![],
+        )
+        .await;
+    assert_eq!(live["author"], "bob", "{live}");
+    assert_eq!(live["strong"], "live", "{live}");
+    // The message ends Bob's typing notice at once.
+    a.wait_js(
+        "the typing indicator to clear",
+        "return document.querySelector('[data-testid=\"typing-indicator\"]').textContent === ''",
+    )
+    .await;
+    // Bob's own copy is the stored one (no longer pending) and his composer is empty.
+    b.wait_js(
+        "Bob's message to be confirmed",
+        "const m = [...document.querySelectorAll('[data-testid=\"message\"]')].find(e => e.textContent.includes('hello alice, this is live'));
+         return m && !m.classList.contains('pending')",
+    )
+    .await;
+    assert_eq!(b.value(&tid("composer-input")).await, "");
+
+    // Alice answers; Bob sees it.
+    send(&a, "hi bob").await;
+    b.wait_text(&tid("message-list"), "hi bob").await;
+    a.screenshot("chat-room-with-messages").await;
+    b.screenshot("chat-room-second-session").await;
+
+    // The session survives a reload; logging out ends it (the token no longer works).
+    a.client().refresh().await.expect("reload");
+    a.wait_for(&tid("app-shell")).await;
+    a.wait_text(&tid("me"), "alice Name").await;
+    let stored = a
+        .exec(
+            "return JSON.parse(localStorage.getItem('palaver.session'))",
+            vec![],
+        )
+        .await;
+    let browser_session = Session {
+        user_id: stored["userId"].as_str().expect("userId").to_string(),
+        token: stored["authToken"].as_str().expect("authToken").to_string(),
+        username: "alice".into(),
+    };
+    assert_eq!(browser_session.user_id, alice.user_id);
+    srv.get_ok("me", &browser_session).await;
+    a.click(&tid("logout")).await;
+    a.wait_for(&tid("login-page")).await;
+    a.client().refresh().await.expect("reload");
+    a.wait_for(&tid("login-page")).await;
+    let (status, _) = srv.get("me", &browser_session).await;
+    assert_eq!(
+        status.as_u16(),
+        401,
+        "logging out revoked the browser's token"
+    );
+
+    // Narrow screens: the sidebar hides behind a toggle.
+    b.client()
+        .set_window_size(360, 740)
+        .await
+        .expect("narrow window");
+    b.wait_for(&tid("nav-toggle")).await;
+    b.screenshot("chat-narrow-room").await;
+    b.click(&tid("nav-toggle")).await;
+    b.wait_for(&tid("room-c-general")).await;
+    b.screenshot("chat-narrow-sidebar").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_app_command_from_autocomplete_and_prevent_reason() {
+    let market = tempfile::Builder::new()
+        .prefix("palaver-marketplace-")
+        .tempdir()
+        .expect("marketplace dir");
+    apps::hello_package(market.path());
+    let srv = Palaver::builder()
+        .env(
+            "PALAVER_MARKETPLACE_DIR",
+            market.path().display().to_string(),
+        )
+        .start()
+        .await;
+    let admin = srv.admin().await;
+    srv.create_user(&admin, "carol").await;
+    let rid = channel(&srv, &admin, "lobby", &["carol"]).await;
+    install_ok(&srv, &admin, "hello", None, true).await;
+
+    let b = Browser::start().await;
+    log_in(&b, &srv, "carol", &password_for("carol")).await;
+    open_channel(&b, "lobby").await;
+
+    // "/he" lists /hello with its description, params and app.
+    let input = b.wait_for(&tid("composer-input")).await;
+    input.send_keys("/he").await.expect("type");
+    let option = b.wait_for(&tid("command-option-hello")).await;
+    let text = option.text().await.expect("option text");
+    assert!(text.contains("/hello"), "{text}");
+    assert!(text.contains("[name]"), "{text}");
+    assert!(text.contains("hello"), "{text}");
+    b.screenshot("chat-command-autocomplete").await;
+    // Enter takes the highlighted command; then the argument and Enter run it.
+    input.send_keys(ENTER).await.expect("choose");
+    b.wait_gone(&tid("command-autocomplete")).await;
+    assert_eq!(b.value(&tid("composer-input")).await, "/hello ");
+    input
+        .send_keys(&format!("Browser{ENTER}"))
+        .await
+        .expect("run");
+    // The bot's reply in the room, and the private notice, shown once and marked.
+    b.wait_text(&tid("message-list"), "Hello, Browser!").await;
+    let notice = b
+        .wait_text(&tid("ephemeral-message"), "Said hello to Browser")
+        .await;
+    assert!(notice.contains("Only you can see this"), "{notice}");
+    b.wait_count(&tid("ephemeral-message"), 1).await;
+    let bot = b
+        .exec(
+            "const m = [...document.querySelectorAll('[data-testid=\"message\"]')].find(e => e.textContent.includes('Hello, Browser!'));
+             return m.dataset.author",
+            vec![],
+        )
+        .await;
+    assert_eq!(bot, "hello.bot");
+    b.screenshot("chat-command-reply").await;
+
+    // A message the app refuses: its reason at the composer, the text given back.
+    send(&b, "this is forbidden talk").await;
+    let error = b.wait_text(&tid("composer-error"), "Not sent").await;
+    assert!(
+        error.contains("The word \"forbidden\" is not allowed here."),
+        "{error}"
+    );
+    assert_eq!(
+        b.value(&tid("composer-input")).await,
+        "this is forbidden talk"
+    );
+    assert!(
+        !timeline(&b)
+            .await
+            .iter()
+            .any(|t| t.contains("forbidden talk")),
+        "the refused message is not in the timeline"
+    );
+    b.screenshot("chat-prevent-notice").await;
+    let history = srv
+        .get_ok(&format!("channels.history?roomId={rid}"), &admin)
+        .await;
+    assert!(
+        !history.to_string().contains("forbidden talk"),
+        "the refused message was not stored"
+    );
+}
