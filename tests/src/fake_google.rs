@@ -161,14 +161,14 @@ pub(crate) struct Inner {
 
 impl Inner {
     /// The grant behind a valid bearer token, or the 401 to answer.
-    pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<&Grant, Response> {
+    pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<&Grant, Box<Response>> {
         let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
-            return Err(calendar::unauthorized(
+            return Err(Box::new(calendar::unauthorized(
                 "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
                 "required",
-            ));
+            )));
         };
-        let invalid = || calendar::unauthorized("Invalid Credentials", "authError");
+        let invalid = || Box::new(calendar::unauthorized("Invalid Credentials", "authError"));
         let token = auth.strip_prefix("Bearer ").ok_or_else(invalid)?;
         let access = self.access.get(token).ok_or_else(invalid)?;
         let grant = &self.grants[access.grant];

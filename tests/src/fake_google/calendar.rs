@@ -219,7 +219,7 @@ pub(crate) fn calendar(
             }
             grant.account.clone()
         }
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match (method, route) {
         (&Method::GET, EVENTS_ROUTE) => list(inner, &account, req),
@@ -231,17 +231,16 @@ pub(crate) fn calendar(
 
 fn list(inner: &Inner, account: &str, req: &Recorded) -> Response {
     let param = |name: &str| req.query_param(name);
-    let time = |name: &str| -> Result<Option<DateTime<Utc>>, Response> {
+    let time = |name: &str| -> Result<Option<DateTime<Utc>>, ()> {
         match param(name) {
             None => Ok(None),
             Some(v) => DateTime::parse_from_rfc3339(&v)
                 .map(|t| Some(t.with_timezone(&Utc)))
-                .map_err(|_| bad_request("Bad Request", "badRequest")),
+                .map_err(drop),
         }
     };
-    let (min, max) = match (time("timeMin"), time("timeMax")) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(r), _) | (_, Err(r)) => return r,
+    let (Ok(min), Ok(max)) = (time("timeMin"), time("timeMax")) else {
+        return bad_request("Bad Request", "badRequest");
     };
     let single = param("singleEvents").as_deref() == Some("true");
     if param("orderBy").as_deref() == Some("startTime") && !single {
