@@ -342,6 +342,27 @@ async fn gcal_login_state_agenda_refresh_add_invite_logout() {
     let r = set_settings(&srv, &admin, APP, json!({"login-link-seconds": 600})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 
+    // Cancel on Google's consent page: nothing is connected and Google is not asked.
+    let url = login_url(&srv, &bob, &rid).await;
+    let r = open(&srv, &google.deny(&url).expect("deny")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.text.contains("You did not allow access"), "{}", r.text);
+    assert_eq!(google.requests_to(OAUTH_HOST, "/token").len(), 1);
+    // Unticking the calendar scope: the code is exchanged, but the useless grant is
+    // revoked and nothing is stored.
+    let url = login_url(&srv, &bob, &rid).await;
+    let back = google
+        .consent_with_scope(&url, "bob@gmail.com", Some("openid"))
+        .expect("consent");
+    let r = open(&srv, &back).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.text.contains("calendar events"), "{}", r.text);
+    assert_eq!(google.requests_to(OAUTH_HOST, "/token").len(), 2);
+    assert_eq!(google.requests_to(OAUTH_HOST, "/revoke").len(), 1);
+    assert_eq!(google.active_grants("bob@gmail.com"), 0);
+    let text = ephemeral(&srv, &bob, &rid, "gcal", "today").await;
+    assert!(text.contains("not connected"), "{text}");
+
     // Bob connects his own account, with tokens that expire within the refresh margin.
     google.set_access_lifetime(Duration::from_secs(30));
     connect(&srv, &google, &bob, &rid, "bob@gmail.com").await;
@@ -564,6 +585,23 @@ async fn gcal_login_state_agenda_refresh_add_invite_logout() {
     let usage = ephemeral(&srv, &alice, &rid, "gcal", "invite Lunch at noon 1h").await;
     assert!(usage.contains("Usage: `/gcal invite"), "{usage}");
 
+    // A time zone of her own: the agenda follows it.
+    let text = ephemeral(&srv, &alice, &rid, "gcal", "tz Mars/Olympus_Mons").await;
+    assert!(text.contains("not a time zone I know"), "{text}");
+    let text = ephemeral(&srv, &alice, &rid, "gcal", "tz europe/berlin").await;
+    assert_eq!(text, "Your time zone is now Europe/Berlin.");
+    let text = ephemeral(&srv, &alice, &rid, "gcal", "today").await;
+    assert!(text.contains("(Europe/Berlin)"), "{text}");
+    let q = last_list(&google).query();
+    assert_eq!(param(&q, "timeZone"), "Europe/Berlin");
+    let min = param(&q, "timeMin");
+    assert!(
+        min.ends_with("T00:00:00+01:00") || min.ends_with("T00:00:00+02:00"),
+        "{min}"
+    );
+    let text = ephemeral(&srv, &alice, &rid, "gcal", "tz default").await;
+    assert!(text.contains(ZONE), "{text}");
+
     // Logout revokes the grant at Google and forgets the tokens.
     let text = ephemeral(&srv, &alice, &rid, "gcal", "logout").await;
     assert!(text.contains("revoked"), "{text}");
@@ -571,6 +609,7 @@ async fn gcal_login_state_agenda_refresh_add_invite_logout() {
         .requests_to(OAUTH_HOST, "/revoke")
         .pop()
         .expect("a revocation");
+    assert_eq!(google.requests_to(OAUTH_HOST, "/revoke").len(), 2);
     assert_eq!(revoke.method, "POST");
     assert!(
         revoke

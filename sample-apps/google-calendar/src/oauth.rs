@@ -327,17 +327,9 @@ pub enum Logout {
     NotRevoked(String),
 }
 
-/// Revokes the user's grant at Google and deletes their tokens.
-pub fn logout(cfg: &Config, user_id: &str) -> Result<Logout> {
-    let Some(tokens) = load(user_id)? else {
-        return Ok(Logout::NotConnected);
-    };
-    // Revoking the refresh token ends the whole grant, access tokens included.
-    let token = tokens
-        .refresh_token
-        .as_deref()
-        .unwrap_or(&tokens.access_token);
-    let outcome = match Request::post(&cfg.revoke_url)
+/// Revokes `token` (and with it the whole grant) at Google.
+fn revoke(cfg: &Config, token: &str) -> Logout {
+    match Request::post(&cfg.revoke_url)
         .form(&[("token", token)])
         .timeout(TIMEOUT)
         .send()
@@ -355,7 +347,20 @@ pub fn logout(cfg: &Config, user_id: &str) -> Result<Logout> {
             Err(_) => Logout::NotRevoked(format!("HTTP {}", r.status)),
         },
         Err(e) => Logout::NotRevoked(e.to_string()),
+    }
+}
+
+/// Revokes the user's grant at Google and deletes their tokens.
+pub fn logout(cfg: &Config, user_id: &str) -> Result<Logout> {
+    let Some(tokens) = load(user_id)? else {
+        return Ok(Logout::NotConnected);
     };
+    // Revoking the refresh token ends the whole grant, access tokens included.
+    let token = tokens
+        .refresh_token
+        .as_deref()
+        .unwrap_or(&tokens.access_token);
+    let outcome = revoke(cfg, token);
     forget(user_id)?;
     info!("user {user_id} logged out of Google Calendar ({outcome:?})");
     Ok(outcome)
@@ -445,7 +450,10 @@ fn finish_login(req: &EndpointRequest) -> Result<EndpointResponse> {
         .split_whitespace()
         .any(|s| s == SCOPE || s == "https://www.googleapis.com/auth/calendar")
     {
-        // Google lets users untick scopes on the consent page.
+        // Google lets users untick scopes on the consent page. A grant without the
+        // calendar is of no use: give it back.
+        let outcome = revoke(&cfg, &granted.access_token);
+        info!("user {user_id} granted no calendar access ({scope}); grant revoked: {outcome:?}");
         return Ok(page::error(400, "You did not allow access to your calendar events, so nothing was connected. Run /gcal login again and tick the calendar box."));
     }
     // Google omits the refresh token when the user had already consented; keep ours.
