@@ -43,10 +43,13 @@ export class MessageList {
     const at = this.items.findIndex((m) => m._id === msg._id);
     const isNew = at < 0;
     if (older && !isNew) return false;
+    let showActions = false;
     if (!isNew) {
       // Re-placed: the stored copy's time may differ from its pending copy's.
       this.items.splice(at, 1);
-      this.nodes.get(msg._id)?.remove();
+      const old = this.nodes.get(msg._id);
+      showActions = Boolean(old && old.classList.contains('show-actions'));
+      old?.remove();
       this.nodes.delete(msg._id);
     }
     const ts = tsOf(msg);
@@ -54,6 +57,7 @@ export class MessageList {
     while (i > 0 && (older ? tsOf(this.items[i - 1]) >= ts : tsOf(this.items[i - 1]) > ts)) i--;
     this.items.splice(i, 0, msg);
     const li = this.draw(msg, i);
+    if (showActions) li.classList.add('show-actions');
     const next = this.items[i + 1];
     this.el.insertBefore(li, next ? this.nodes.get(next._id) : null);
     this.regroup(i + 1);

@@ -92,6 +92,7 @@ async fn chat_login_live_messages_history_and_safe_text() {
     let alice = srv.create_user(&admin, "alice").await;
     let bob = srv.create_user(&admin, "bob").await;
     let rid = channel(&srv, &admin, "general", &["alice", "bob"]).await;
+    let random = channel(&srv, &admin, "random", &["alice", "bob"]).await;
     for i in 1..=120 {
         post(&srv, &bob, &rid, &format!("history {i:03}")).await;
     }
@@ -107,6 +108,8 @@ async fn chat_login_live_messages_history_and_safe_text() {
     // A wrong password: a clear error, still on the form.
     let a = Browser::start().await;
     a.goto(&format!("{}/", srv.base_url())).await;
+    a.wait_for(&tid("login-username")).await;
+    a.screenshot("chat-login").await;
     a.fill(&tid("login-username"), "alice").await;
     a.fill(&tid("login-password"), "not-her-password").await;
     a.click(&tid("login-submit")).await;
@@ -276,6 +279,69 @@ async fn chat_login_live_messages_history_and_safe_text() {
     b.wait_text(&tid("message-list"), "hi bob").await;
     a.screenshot("chat-room-with-messages").await;
     b.screenshot("chat-room-second-session").await;
+
+    // A post elsewhere: Alice's sidebar counts it live.
+    post(&srv, &bob, &random, "over here").await;
+    a.wait_text(
+        &format!("{} {}", tid("room-c-random"), tid("unread-badge")),
+        "1",
+    )
+    .await;
+
+    // Actions on Bob's message: Alice reacts and replies in a thread; Bob sees both,
+    // then edits it (Alice sees the edit mark) and deletes it (gone for Alice).
+    let mid = a
+        .exec(
+            "return [...document.querySelectorAll('[data-testid=\"message-list\"] [data-author=\"bob\"]')]
+                 .find(e => e.textContent.includes('this is live')).dataset.id",
+            vec![],
+        )
+        .await;
+    let mid = mid.as_str().expect("message id").to_string();
+    let on = |id: &str| {
+        format!(
+            "[data-testid=\"message-list\"] [data-id=\"{mid}\"] {}",
+            tid(id)
+        )
+    };
+    // A tap on the message shows its actions (there is no hover on touch screens).
+    a.click(&format!("[data-id=\"{mid}\"] {}", tid("message-text")))
+        .await;
+    a.click(&on("action-react")).await;
+    a.click(&tid("pick-thumbsup")).await;
+    b.wait_text(&on("reaction"), "1").await;
+    a.click(&on("action-thread")).await;
+    let reply = a.wait_for(&tid("thread-composer-input")).await;
+    reply
+        .send_keys(&format!("a reply in the thread{ENTER}"))
+        .await
+        .expect("reply");
+    a.wait_text(&tid("thread-messages"), "a reply in the thread")
+        .await;
+    b.wait_text(&on("thread-replies"), "1 reply").await;
+    b.click(&on("thread-replies")).await;
+    b.wait_text(&tid("thread-messages"), "a reply in the thread")
+        .await;
+    a.screenshot("chat-thread").await;
+    b.click(&tid("thread-close")).await;
+    b.click(&format!("[data-id=\"{mid}\"] {}", tid("message-text")))
+        .await;
+    b.click(&on("action-edit")).await;
+    let edit = b.wait_for(&tid("edit-input")).await;
+    edit.send_keys(&format!(" (edited){ENTER}"))
+        .await
+        .expect("edit");
+    a.wait_text(&on("message-edited"), "(edited)").await;
+    a.wait_text(
+        &format!("[data-id=\"{mid}\"] {}", tid("message-text")),
+        "this is live (edited)",
+    )
+    .await;
+    b.click(&format!("[data-id=\"{mid}\"] {}", tid("message-text")))
+        .await;
+    b.click(&on("action-delete")).await;
+    b.click(&tid("confirm-delete")).await;
+    a.wait_gone(&format!("[data-id=\"{mid}\"]")).await;
 
     // The session survives a reload; logging out ends it (the token no longer works).
     a.client().refresh().await.expect("reload");
