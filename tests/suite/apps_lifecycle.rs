@@ -32,6 +32,16 @@ fn names(apps: &Value) -> Vec<String> {
     ids
 }
 
+/// How many messages in the channel `rid` read exactly `text`.
+async fn count_texts(srv: &Palaver, who: &Session, rid: &str, text: &str) -> usize {
+    let history = srv
+        .get_ok(&format!("channels.history?roomId={rid}&count=100"), who)
+        .await;
+    history["messages"]
+        .as_array()
+        .map_or(0, |m| m.iter().filter(|m| m["msg"] == text).count())
+}
+
 async fn installed(srv: &Palaver, admin: &Session) -> Value {
     srv.get_ok("/api/apps", admin).await["apps"].clone()
 }
@@ -131,12 +141,10 @@ async fn lifecycle(builder: impl FnOnce(&std::path::Path) -> PalaverBuilder) {
     let r = install(&srv, &admin, "hello", Some(&["message.read"]), true).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(r.text.contains("slashcommand"), "{}", r.text);
+    assert_eq!(r.json["errorType"], "error-app-grant-invalid", "{}", r.text);
     let r = install(&srv, &admin, "nosuchapp", None, true).await;
-    assert!(
-        r.status == StatusCode::NOT_FOUND || r.status == StatusCode::BAD_REQUEST,
-        "{}",
-        r.text
-    );
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(r.json["errorType"], "error-app-not-found", "{}", r.text);
     assert!(
         r.json["error"]
             .as_str()
@@ -239,7 +247,7 @@ async fn lifecycle(builder: impl FnOnce(&std::path::Path) -> PalaverBuilder) {
         &srv,
         &admin,
         "hostile",
-        Some(&["slashcommand", "persistence"]),
+        Some(&["slashcommand", "persistence", "scheduler", "message.write"]),
         true,
     )
     .await;
@@ -251,6 +259,12 @@ async fn lifecycle(builder: impl FnOnce(&std::path::Path) -> PalaverBuilder) {
     support::install_polite(&srv, &admin).await;
     let r = app_admin::set_status(&srv, &admin, "polite", false).await;
     assert_eq!(r.json["status"], "manually_disabled", "{}", r.text);
+
+    // A job due after the restart: it is stored, so it runs then.
+    assert_eq!(
+        ephemeral(&srv, &alice, &rid, "hostile", "remind 3").await,
+        "scheduled"
+    );
 
     // ------------------------------------------------------------ restart
     srv.restart().await;
@@ -305,6 +319,22 @@ async fn lifecycle(builder: impl FnOnce(&std::path::Path) -> PalaverBuilder) {
         ephemeral(&srv, &alice, &rid, "hostile", "persist-fill 40").await,
         "wrote 1 keys (40 bytes) then limit-exceeded(persistence-bytes)"
     );
+    // The job scheduled before the restart ran after it, once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while count_texts(&srv, &alice, &rid, "hostile job ran").await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job scheduled before the restart never ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        count_texts(&srv, &alice, &rid, "hostile job ran").await,
+        1,
+        "a once job runs once"
+    );
+
     // The log is back too.
     wait_log(&srv, &admin, "hello", "the install entry", |e| {
         says(e, "installed version 0.1.0")

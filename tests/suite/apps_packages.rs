@@ -533,3 +533,66 @@ async fn signatures_are_checked_when_required() {
     ids.sort();
     assert_eq!(ids, ["hello", "polite"]);
 }
+
+/// A package's README, icon and translations are extracted beneath the app's own
+/// asset directory (and nowhere else); the icon is served; uninstalling removes them.
+#[tokio::test]
+async fn package_assets_are_extracted_and_the_icon_served() {
+    let market = support::marketplace();
+    let srv = support::server(market.path()).start().await;
+    let admin = srv.admin().await;
+    let icon: &[u8] = b"\x89PNG\r\n\x1a\nnot really an image";
+    let manifest = manifest_as("assets", |_| {});
+    let package = zip_bytes(&[
+        ("app.toml", manifest.as_bytes()),
+        ("app.wasm", &support::wasm("hello")),
+        ("README.md", b"# Assets\nRead me."),
+        ("icon.png", icon),
+        ("i18n/de.toml", b"hello = \"Hallo\""),
+    ]);
+    let r = upload(&srv, &admin, &package, None, false).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let assets = srv.data_dir().join("apps").join("assets").join("assets");
+    assert_eq!(
+        std::fs::read_to_string(assets.join("README.md")).expect("README extracted"),
+        "# Assets\nRead me."
+    );
+    assert_eq!(
+        std::fs::read_to_string(assets.join("i18n").join("de.toml")).expect("i18n extracted"),
+        "hello = \"Hallo\""
+    );
+    let client = reqwest::Client::new();
+    let got = client
+        .get(srv.url("/api/apps/assets/icon"))
+        .send()
+        .await
+        .expect("icon request");
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(
+        got.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("image/png")
+    );
+    assert_eq!(got.bytes().await.expect("icon body").as_ref(), icon);
+    // hello's own package has no icon.
+    install_ok(&srv, &admin, "hello", None, false).await;
+    let none = client
+        .get(srv.url("/api/apps/hello/icon"))
+        .send()
+        .await
+        .expect("icon request");
+    assert_eq!(none.status(), StatusCode::NOT_FOUND);
+
+    let r = srv
+        .request(
+            reqwest::Method::DELETE,
+            "/api/apps/assets",
+            Some(&admin),
+            palaver_tests::server::Body::None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(!assets.exists(), "uninstall removes the assets");
+}

@@ -43,6 +43,7 @@ pub fn routes(upload_limit: usize) -> Router<AppState> {
             get(settings).post(update_settings),
         )
         .route("/api/apps/{id}/logs", get(logs))
+        .route("/api/apps/{id}/icon", get(icon))
         .route("/api/apps/public/{app_id}/{*path}", any(public_endpoint))
         .route("/api/apps/private/{app_id}/{*path}", any(private_endpoint))
 }
@@ -112,6 +113,23 @@ async fn one(
     let mut view = app_view(&record, &manifest);
     view["readme"] = json!(state.apps.readme(&id)?);
     ok(json!({ "app": view }))
+}
+
+/// An installed app's icon, as Rocket.Chat serves it: no auth (clients show it in
+/// message lists), 404 when the package has none.
+async fn icon(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let Some(bytes) = state.apps.icon(&id)? else {
+        return Err(AppsError::NotFound.into());
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

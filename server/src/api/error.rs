@@ -85,9 +85,10 @@ fn apps_error_response(e: AppsError) -> Response {
     }
     let (status, error_type) = match &e {
         AppsError::Chat(_) => (StatusCode::INTERNAL_SERVER_ERROR, "error-internal"),
-        AppsError::NotInstalled(_) | AppsError::NotFound => {
+        AppsError::NotInstalled(_) | AppsError::NotFound | AppsError::NotInMarketplace(_) => {
             (StatusCode::NOT_FOUND, "error-app-not-found")
         }
+        AppsError::Grant(_) => (StatusCode::BAD_REQUEST, "error-app-grant-invalid"),
         AppsError::Disabled(_) => (StatusCode::SERVICE_UNAVAILABLE, "error-app-disabled"),
         AppsError::Fault { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "error-app-fault"),
         AppsError::AppError { .. } => (StatusCode::BAD_REQUEST, "error-app-error"),

@@ -168,7 +168,7 @@ impl Marketplace {
             .filter(|l| version.is_none() || l.version.as_deref() == version)
             .collect();
         if candidates.is_empty() {
-            return Err(AppsError::Invalid(match version {
+            return Err(AppsError::NotInMarketplace(match version {
                 Some(v) => format!("the marketplace has no {app_id} {v}"),
                 None => format!("the marketplace has no app {app_id:?}"),
             }));

@@ -1,7 +1,9 @@
 //! App packages: one `.zip` holding `app.toml`, `app.wasm` and optionally
 //! `icon.png`, `README.md`, `i18n/<lang>.toml`. Read entirely in memory with every
 //! size checked against what is actually decompressed (declared sizes can lie);
-//! nothing in a package can name a path outside it.
+//! nothing in a package can name a path outside it. Its assets (README, icon,
+//! translations) are written to disk only through a cap-std [`cap_std::fs::Dir`] of the
+//! app's own asset directory ([`extract_assets`]), so no entry can land outside it.
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
@@ -67,6 +69,33 @@ pub struct Package {
     pub i18n: BTreeMap<String, String>,
     /// SHA-256 of the package file, hex.
     pub sha256: String,
+}
+
+/// Writes the package's README, icon and translations into `dir` (created if need
+/// be, emptied first), through a capability on `dir` only.
+pub fn extract_assets(package: &Package, dir: &std::path::Path) -> std::io::Result<()> {
+    use cap_std::ambient_authority;
+    use cap_std::fs::Dir;
+
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    let root = Dir::open_ambient_dir(dir, ambient_authority())?;
+    if let Some(readme) = &package.readme {
+        root.write("README.md", readme)?;
+    }
+    if let Some(icon) = &package.icon {
+        root.write("icon.png", icon)?;
+    }
+    if !package.i18n.is_empty() {
+        root.create_dir("i18n")?;
+        let i18n = root.open_dir("i18n")?;
+        for (lang, body) in &package.i18n {
+            i18n.write(format!("{lang}.toml"), body)?;
+        }
+    }
+    Ok(())
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -317,6 +346,13 @@ mod tests {
         assert_eq!(p.manifest.id, "tt");
         assert_eq!(p.wasm, b"\0asm");
         assert_eq!(p.readme.as_deref(), Some("hi"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let assets = dir.path().join("assets");
+        extract_assets(&p, &assets).expect("extract");
+        assert_eq!(
+            std::fs::read_to_string(assets.join("README.md")).unwrap(),
+            "hi"
+        );
         assert_eq!(p.sha256.len(), 64);
     }
 

@@ -66,6 +66,12 @@ pub enum AppsError {
     Disabled(String),
     #[error("not found")]
     NotFound,
+    /// The marketplace has no (valid) package of that app or version.
+    #[error("{0}")]
+    NotInMarketplace(String),
+    /// The admin's permission grant does not fit the manifest.
+    #[error("{0}")]
+    Grant(String),
     #[error("the app {app} {fault}")]
     Fault { app: String, fault: Fault },
     #[error("the app {app} answered with an error: {message}")]
@@ -217,7 +223,7 @@ impl AppsEngine {
             .collect::<Result<Vec<_>, _>>()?;
         let routing = OperatorRouting::new(&cfg.http_connect_to, cfg.http_extra_ca_file.as_deref())
             .map_err(|e| AppsError::Invalid(e.to_string()))?;
-        for dir in ["packages", "files"] {
+        for dir in ["packages", "files", "assets"] {
             std::fs::create_dir_all(cfg.data_dir.join("apps").join(dir)).map_err(io)?;
         }
         let engine = Arc::new_cyclic(|me| AppsEngine {
@@ -273,6 +279,22 @@ impl AppsEngine {
 
     fn files_dir(&self, app_id: &str) -> PathBuf {
         self.cfg.data_dir.join("apps").join("files").join(app_id)
+    }
+
+    /// The app's extracted package assets (README, icon, translations); the app
+    /// itself never sees this directory.
+    fn assets_dir(&self, app_id: &str) -> PathBuf {
+        self.cfg.data_dir.join("apps").join("assets").join(app_id)
+    }
+
+    /// The installed app's icon (PNG), if its package has one.
+    pub fn icon(&self, app_id: &str) -> Result<Option<Vec<u8>>, AppsError> {
+        self.app(app_id)?;
+        match std::fs::read(self.assets_dir(app_id).join("icon.png")) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(e)),
+        }
     }
 
     /// Compiles a component on the blocking pool (it is CPU-heavy).
@@ -337,6 +359,10 @@ impl AppsEngine {
         package: Package,
         pre: Option<AppPre<HostState>>,
     ) -> Arc<Installed> {
+        // Every instance extracts for itself: with several instances the disks differ.
+        if let Err(e) = package::extract_assets(&package, &self.assets_dir(&record.id)) {
+            tracing::warn!(app_id = %record.id, error = %e, "cannot extract the package's assets");
+        }
         let grant = Installed::compute_grant(&package.manifest, &record.granted);
         let app = Arc::new(Installed {
             id: record.id.clone(),
@@ -421,7 +447,9 @@ impl AppsEngine {
             return Err(AppsError::AlreadyInstalled(manifest.id));
         }
         let grant = match grant {
-            Some(names) => manifest.check_grant(&names)?,
+            Some(names) => manifest
+                .check_grant(&names)
+                .map_err(|e| AppsError::Grant(e.to_string()))?,
             None => manifest.full_grant(),
         };
         self.check_clashes(&manifest)?;
@@ -522,7 +550,9 @@ impl AppsEngine {
             .cloned()
             .collect();
         let new_grant = match grant {
-            Some(names) => manifest.check_grant(&names)?,
+            Some(names) => manifest
+                .check_grant(&names)
+                .map_err(|e| AppsError::Grant(e.to_string()))?,
             None if added.is_empty() => {
                 let keep: Vec<String> = granted
                     .iter()
@@ -949,10 +979,11 @@ impl AppsEngine {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&app.id);
         self.rebuild_chain();
-        let dir = self.files_dir(&app.id);
-        if dir.exists() {
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
-                tracing::warn!(app_id = %app.id, error = %e, "cannot remove the app's files");
+        for dir in [self.files_dir(&app.id), self.assets_dir(&app.id)] {
+            if dir.exists() {
+                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                    tracing::warn!(app_id = %app.id, error = %e, "cannot remove the app's files");
+                }
             }
         }
         let still_used = self

@@ -13,6 +13,7 @@
 //! | `persist-fill [bytes]` | writes `bytes`-sized (16 KiB) values until refused | `wrote <n> keys (<bytes> bytes) then <wit error>` |
 //! | `nopermission [url]` | calls every host function once | one line per call: `interface.func: ok` or `interface.func: <wit error>` |
 //! | `panic` | panics with "hostile panic" | (trap) |
+//! | `remind <secs>` | schedules a job that posts `hostile job ran` in the room | `scheduled` |
 //! | `ok` | nothing | `still fine` |
 //!
 //! `<wit error>` is the contract's spelling: `permission-denied(networking)`,
@@ -65,6 +66,11 @@ impl App for Hostile {
                 call_everything(ctx, url).join("\n")
             }
             "panic" => panic!("hostile panic"),
+            "remind" => {
+                let secs = rest.parse_at::<u64>(0, "seconds")?.unwrap_or(1);
+                scheduler::schedule_once("remind", Duration::from_secs(secs), Some(&ctx.room.id))?;
+                "scheduled".to_string()
+            }
             "ok" => "still fine".to_string(),
             other => return Err(Error::invalid(format!("unknown case: {other}"))),
         };
@@ -84,7 +90,10 @@ impl App for Hostile {
         Ok(PreSendDecision::Continue)
     }
 
-    fn run_job(&self, _job: &Job) -> Result<()> {
+    fn run_job(&self, job: &Job) -> Result<()> {
+        if let ("remind", Some(room_id)) = (job.name.as_str(), job.data.as_deref()) {
+            messages::send(&Message::new(room_id, "hostile job ran"))?;
+        }
         Ok(())
     }
 }
