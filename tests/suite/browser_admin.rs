@@ -122,6 +122,36 @@ async fn browser_harness_opens_the_client() {
     assert!(png.starts_with(b"\x89PNG"), "{} is a PNG", shot.display());
 }
 
+/// A step that times out fails naming its selector and the page, with a screenshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_harness_names_what_it_waited_for() {
+    let srv = Palaver::start().await;
+    let url = format!("{}/", srv.base_url());
+    let failed = tokio::spawn(async move {
+        let mut b = Browser::start().await;
+        b.set_timeout(std::time::Duration::from_millis(300));
+        b.goto(&url).await;
+        b.wait_for("[data-testid=no-such-element]").await;
+    })
+    .await
+    .expect_err("waiting for a missing element fails");
+    let panic = failed.into_panic();
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_else(|| "(not a string)".into());
+    assert!(
+        message.contains("[data-testid=no-such-element]") && message.contains(&srv.base_url()),
+        "{message}"
+    );
+    let shot = message
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("screenshot: "))
+        .unwrap_or_else(|| panic!("no screenshot path in {message}"));
+    assert!(std::path::Path::new(shot).is_file(), "{shot} exists");
+    let _ = std::fs::remove_file(shot);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_installs_configures_enables_an_app_and_reads_its_log() {
     let market = admin_marketplace();
@@ -480,6 +510,30 @@ async fn admin_creates_deactivates_reactivates_users_and_grants_admin() {
     b.wait_text(&format!("{carol} [data-testid=user-status]"), "Deactivated")
         .await;
     b.screenshot("admin-users").await;
+    // Usable on a phone: the table scrolls inside its box, the page does not.
+    b.client()
+        .set_window_size(360, 780)
+        .await
+        .expect("resize the window");
+    b.wait_for(carol).await;
+    b.wait_js(
+        "the shell's sidebar to slide away at 360 px",
+        "const s = document.querySelector('.sidebar');\
+         return !s || s.getBoundingClientRect().right <= 0;",
+    )
+    .await;
+    b.screenshot("admin-users-narrow").await;
+    let overflow = b
+        .exec(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await;
+    assert_eq!(overflow, json!(0), "no horizontal page scroll at 360 px");
+    b.client()
+        .set_window_size(1280, 900)
+        .await
+        .expect("resize the window");
     let info = srv
         .get_ok(&format!("users.info?userId={carol_id}"), &admin)
         .await;
