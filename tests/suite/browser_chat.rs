@@ -401,10 +401,53 @@ async fn chat_app_command_from_autocomplete_and_prevent_reason() {
     srv.create_user(&admin, "carol").await;
     let rid = channel(&srv, &admin, "lobby", &["carol"]).await;
     install_ok(&srv, &admin, "hello", None, true).await;
+    // A message with an attachment, as apps and integrations post them.
+    srv.post_ok(
+        "chat.postMessage",
+        &admin,
+        json!({
+            "roomId": rid,
+            "text": "Build report",
+            "attachments": [{
+                "title": "Pipeline <b>42</b>",
+                "title_link": "javascript:alert(1)",
+                "text": "All *green*",
+                "color": "#2e7d32",
+                "fields": [
+                    {"title": "Status", "value": "passed", "short": true},
+                    {"title": "Took", "value": "`3m 12s`", "short": true}
+                ]
+            }]
+        }),
+    )
+    .await;
 
     let b = Browser::start().await;
     log_in(&b, &srv, "carol", &password_for("carol")).await;
     open_channel(&b, "lobby").await;
+    let att = b
+        .exec(
+            "const a = document.querySelector('[data-testid=\"attachment\"]');
+             return { title: a.querySelector('.att-title').textContent,
+                      links: a.querySelectorAll('a').length,
+                      bold: a.querySelector('strong')?.textContent,
+                      fields: [...a.querySelectorAll('[data-testid=\"attachment-field\"]')].map(f => f.innerText.replace(/\\s+/g, ' ')),
+                      color: getComputedStyle(a).borderLeftColor }",
+            vec![],
+        )
+        .await;
+    assert_eq!(att["title"], "Pipeline <b>42</b>", "{att}");
+    assert_eq!(
+        att["links"], 0,
+        "a javascript: title link is not a link: {att}"
+    );
+    assert_eq!(att["bold"], "green", "{att}");
+    assert_eq!(
+        att["fields"],
+        json!(["Status passed", "Took 3m 12s"]),
+        "{att}"
+    );
+    assert_eq!(att["color"], "rgb(46, 125, 50)", "{att}");
 
     // "/he" lists /hello with its description, params and app.
     let input = b.wait_for(&tid("composer-input")).await;
