@@ -128,13 +128,7 @@ pub fn ensure_chromium() {
             return;
         }
         eprintln!("browser tests: installing chromium and chromium-driver with apt-get");
-        let packages = [
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "chromium",
-            "chromium-driver",
-        ];
+        let packages = ["install", "-y", "chromium", "chromium-driver"];
         if let Err(first) = run_apt(&packages) {
             eprintln!("browser tests: {first}\nretrying after apt-get update");
             if let Err(e) = run_apt(&["update"]) {

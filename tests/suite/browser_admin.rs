@@ -62,8 +62,28 @@ label = "API key"
 required = false"#,
         )
         .expect("setting toml");
+        let more: toml::Table = toml::from_str(
+            r#"[[s]]
+id = "style"
+type = "select"
+label = "Greeting style"
+default = "short"
+options = [{ value = "short", label = "Short" }, { value = "long", label = "Long" }]
+[[s]]
+id = "shout"
+type = "bool"
+label = "Shout"
+default = false
+[[s]]
+id = "footer"
+type = "multiline"
+label = "Footer"
+"#,
+        )
+        .expect("settings toml");
         settings.push(toml::Value::Table(limit));
         settings.push(toml::Value::Table(key));
+        settings.extend(more["s"].as_array().expect("settings").iter().cloned());
     };
     let wasm = support::wasm("hello");
     let v1 = edited_manifest(&support::app_dir("hello"), extra_settings);
@@ -286,12 +306,19 @@ async fn admin_installs_configures_enables_an_app_and_reads_its_log() {
         .await;
     b.fill("[data-testid=setting-input-forbidden-word]", "darn")
         .await;
+    b.select("[data-testid=setting-input-style]", "long").await;
+    b.click("[data-testid=setting-input-shout]").await;
+    b.fill("[data-testid=setting-input-footer]", "line one\nline two")
+        .await;
     b.screenshot("admin-settings-form").await;
     b.click("[data-testid=settings-save]").await;
     b.wait_text("[data-testid=admin-notice]", "saved").await;
     let settings = settings_of(&srv, &admin).await;
     assert_eq!(setting(&settings, "greeting-limit")["value"], 3);
     assert_eq!(setting(&settings, "forbidden-word")["value"], "darn");
+    assert_eq!(setting(&settings, "style")["value"], "long");
+    assert_eq!(setting(&settings, "shout")["value"], true);
+    assert_eq!(setting(&settings, "footer")["value"], "line one\nline two");
     assert_eq!(setting(&settings, "api-key")["isSet"], true);
     assert_eq!(setting(&settings, "api-key")["value"], Value::Null);
     // Password fields are write-only: the form does not show the saved value.
