@@ -60,11 +60,25 @@ async fn server(google: &FakeGoogle, market: &TempDir, settings: Value) -> (Pala
     let srv = builder.start().await;
     let admin = srv.admin().await;
     let app = install_ok(&srv, &admin, APP, None, false).await;
-    let asked: Vec<&str> = app["permissionsGranted"]
+    let mut granted: Vec<&str> = app["permissionsGranted"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    assert!(asked.contains(&"networking"), "{app}");
+    granted.sort_unstable();
+    assert_eq!(
+        granted,
+        [
+            "api",
+            "message.write",
+            "networking",
+            "persistence",
+            "room.read",
+            "scheduler",
+            "slashcommand",
+            "user.read"
+        ],
+        "{app}"
+    );
     let mut values = json!({
         "client-id": CLIENT_ID,
         "client-secret": CLIENT_SECRET,

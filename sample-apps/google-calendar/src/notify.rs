@@ -4,8 +4,8 @@
 use palaver_apps_sdk::{messages, rooms, users, warn, Message, Result};
 
 /// Sends `text` to the user in their direct conversation with the app's bot; returns
-/// the message id. Opening the conversation needs `room.write`, finding the user's
-/// name `user.read`.
+/// the message id. Opening a one-to-one conversation needs only `message.write`;
+/// finding the user's name needs `user.read`.
 pub fn direct(user_id: &str, text: &str) -> Result<String> {
     let user = users::get(user_id)?;
     let room = rooms::create_direct(&[user.username.as_str()])?;
