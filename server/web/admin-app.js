@@ -387,7 +387,9 @@ function logRow(entry) {
 
 function detailsSection(el, app) {
   const granted = app.permissionsGranted || [];
-  const list = (items, render) => (items && items.length ? h('ul', {}, items.map(render)) : h('p', { class: 'admin-muted' }, 'None.'));
+  const list = (items, render, cls) => (items && items.length
+    ? h('ul', { class: cls }, items.map(render))
+    : h('p', { class: 'admin-muted' }, 'None.'));
   replace(el,
     app.description ? h('p', {}, app.description) : null,
     app.author ? h('p', { class: 'admin-muted' }, `By ${app.author.name || 'unknown'}`,
@@ -398,7 +400,7 @@ function detailsSection(el, app) {
       h('span', { class: `admin-tag ${granted.includes(p.name) ? 'admin-tag-granted' : 'admin-tag-optional'}` },
         granted.includes(p.name) ? 'granted' : 'not granted'),
       h('p', {}, explain(p)),
-      p.hosts && p.hosts.length ? h('p', { class: 'admin-muted' }, `Hosts: ${p.hosts.join(', ')}`) : null)),
+      p.hosts && p.hosts.length ? h('p', { class: 'admin-muted' }, `Hosts: ${p.hosts.join(', ')}`) : null), 'admin-perms'),
     h('h3', {}, 'Slash commands'),
     list(app.commands, (c) => h('li', {}, h('code', {}, `/${c.name}${c.params ? ` ${c.params}` : ''}`), c.description ? ` — ${c.description}` : '')),
     h('h3', {}, 'HTTP endpoints'),
