@@ -12,7 +12,7 @@ use crate::store::{self, count, count_text, Customer};
 /// The help text.
 pub const HELP: &str = "*WhatsApp bridge*: customers' WhatsApp messages appear in one private room per customer; what agents write there is sent back to the customer.\n\
 `/whatsapp status`: configuration check, the webhook URL for Meta's dashboard, counts (in a customer room: that conversation)\n\
-`/whatsapp send <number> <text>`: start a conversation with an international number, e.g. `/whatsapp send +15551234567 Hello!`\n\
+`/whatsapp send <number> <text>`: start a conversation with an international number, e.g. `/whatsapp send +15551234567 Hello!` (quote a number written with spaces)\n\
 `/whatsapp close`: in a customer room, stop sending replies to WhatsApp\n\
 `/whatsapp reopen`: in a customer room, send replies again\n\
 `/whatsapp help`: this help";
@@ -174,7 +174,9 @@ fn room_detail(customer: &Customer) -> Result<Vec<String>> {
 }
 
 fn send(ctx: &CommandContext, args: &Args) -> Result<CommandReply> {
-    let usage = "Usage: `/whatsapp send <number> <text>`, the number in international form, e.g. `/whatsapp send +15551234567 Hello!`";
+    let usage = r#"Usage: `/whatsapp send <number> <text>`, the number in international form, e.g. `/whatsapp send +15551234567 Hello!` (quote a number with spaces: `"+1 555 123-4567"`)"#;
+    // One word: quote a number written with spaces (`"+1 555 123-4567"`), so the
+    // first word of the text can never be taken for part of the number.
     let (Some(number), Some(text)) = (args.get(0), args.rest(1)) else {
         return Ok(CommandReply::ephemeral(usage));
     };
