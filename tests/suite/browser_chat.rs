@@ -5,12 +5,13 @@
 //! command run from the autocomplete with its reply and private notice, and an app's
 //! `prevent` reason shown to the sender. Screenshots go to `target/screenshots/`.
 
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use palaver_tests::app_admin::install_ok;
 use palaver_tests::apps;
 use palaver_tests::browser::Browser;
-use palaver_tests::server::{password_for, Palaver, Session};
+use palaver_tests::server::{password_for, Body, Palaver, Session};
 
 /// WebDriver's Enter key.
 const ENTER: &str = "\u{E007}";
@@ -509,4 +510,97 @@ async fn chat_app_command_from_autocomplete_and_prevent_reason() {
         !history.to_string().contains("forbidden talk"),
         "the refused message was not stored"
     );
+}
+
+/// The client ships inside the binary: `/` and `/assets/*` with their content types,
+/// a strict Content-Security-Policy, `nosniff`, revalidation with ETags, and 404s for
+/// anything else. Every module the page imports is served.
+#[tokio::test]
+async fn web_assets_are_served_from_the_binary_with_strict_headers() {
+    let srv = Palaver::start().await;
+    let get = |path: &'static str, headers: Vec<(&'static str, String)>| {
+        let srv = &srv;
+        async move {
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            srv.request_with_headers(Method::GET, path, None, Body::None, &h)
+                .await
+        }
+    };
+    let page = get("/", vec![]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let csp = page.header("content-security-policy").expect("a CSP");
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self' ws: wss:",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} missing from {csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert!(page.text.contains("/assets/app.js"), "{}", page.text);
+
+    // Every module reachable from app.js is served as JavaScript.
+    let mut pending = vec!["app.js".to_string()];
+    let mut seen = Vec::new();
+    while let Some(name) = pending.pop() {
+        if seen.contains(&name) {
+            continue;
+        }
+        let url = format!("/assets/{name}");
+        let r = srv
+            .request_with_headers(Method::GET, &url, None, Body::None, &[])
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{url}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/javascript; charset=utf-8"),
+            "{url}"
+        );
+        for line in r.text.lines() {
+            if let Some(rest) = line.split(" from './").nth(1) {
+                if let Some(module) = rest.split('\'').next() {
+                    pending.push(module.to_string());
+                }
+            }
+        }
+        seen.push(name);
+    }
+    for module in ["api.js", "ddp.js", "room.js", "composer.js", "markdown.js"] {
+        assert!(
+            seen.iter().any(|s| s == module),
+            "{module} not reached: {seen:?}"
+        );
+    }
+    let admin = get("/assets/admin.js", vec![]).await;
+    assert_eq!(admin.status, StatusCode::OK);
+    let css = get("/assets/style.css", vec![]).await;
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+
+    // Unchanged assets revalidate to 304.
+    let etag = css.header("etag").expect("an ETag").to_string();
+    assert_eq!(css.header("cache-control"), Some("no-cache"));
+    let again = get("/assets/style.css", vec![("if-none-match", etag.clone())]).await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+
+    for missing in [
+        "/assets/nope.js",
+        "/assets/../Cargo.toml",
+        "/assets/index.html",
+        "/web/app.js",
+    ] {
+        let r = get(missing, vec![]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{missing}");
+    }
 }
