@@ -271,7 +271,7 @@ class App {
       return;
     }
     this.unmountView();
-    this.sidebar.setActive(null);
+    this.sidebar.setActive(null, true);
     this.topTitle.textContent = 'Administration';
     document.title = `Administration · ${siteName}`;
     const host = h('div', { class: 'admin-host', testid: 'admin-host' });

@@ -22,7 +22,7 @@ export class Composer {
   /**
    * `opts`: `rid`, `tmid` (thread), `label`, `onSend(text)` → Promise (rejects with
    * the server's error), `onNotice(text)` for a command's private reply,
-   * `onTyping(active)`.
+   * `onTyping(active)`, `onEditLast()` (Up in an empty composer).
    */
   constructor(ctx, opts) {
     this.ctx = ctx;
@@ -49,7 +49,7 @@ export class Composer {
       h('div', { class: 'composer-row' }, this.input, this.sendButton),
       this.error,
       this.status,
-      h('div', { id: `${id}-hint`, class: 'composer-hint', text: 'Enter to send · Shift+Enter for a new line · / for commands' }));
+      h('div', { id: `${id}-hint`, class: 'composer-hint', text: 'Enter to send · Shift+Enter for a new line · / for commands · ↑ edits your last message' }));
     this.el = this.form;
     this.input.addEventListener('keydown', (ev) => this.onKey(ev));
     this.input.addEventListener('input', () => this.onInput());
@@ -156,6 +156,12 @@ export class Composer {
         this.closeList();
         return;
       }
+    }
+    if (ev.key === 'ArrowUp' && !this.input.value && this.opts.onEditLast) {
+      // As in Rocket.Chat: Up in an empty composer edits your last message.
+      ev.preventDefault();
+      this.opts.onEditLast();
+      return;
     }
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();

@@ -50,6 +50,7 @@ export class RoomView {
       onSend: (text) => this.send(text, null),
       onNotice: (text) => this.notice(text),
       onTyping: (active) => this.typing(active),
+      onEditLast: () => this.editLast(this.list),
     });
     this.bottom = h('div', { class: 'room-bottom' });
     this.col = h('div', { class: 'room-col' }, this.scroll, this.typingEl, this.bottom);
@@ -357,6 +358,14 @@ export class RoomView {
       default:
         break;
     }
+  }
+
+  /** Opens the edit box on the viewer's newest message in `list`. */
+  editLast(list) {
+    const mine = [...list.items].reverse().find((m) => m.u?._id === this.ctx.user._id && !m.t && !m.pending && !m.ephemeral);
+    if (!mine) return;
+    list.nodes.get(mine._id)?.scrollIntoView({ block: 'nearest' });
+    this.onAction('edit', mine, null, list === this.list ? null : this.thread);
   }
 
   pickReaction(msg, anchor) {

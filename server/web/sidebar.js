@@ -37,6 +37,7 @@ export class Sidebar {
     const adminLink = ctx.user.roles.includes('admin')
       ? h('a', { href: '#/admin/apps', text: 'Administration', testid: 'admin-link' })
       : null;
+    this.adminLink = adminLink;
     this.el = h('nav', { class: 'sidebar', id: 'sidebar', testid: 'sidebar', attrs: { 'aria-label': 'Rooms' } },
       h('div', { class: 'sidebar-head' },
         h('span', { class: 'me', testid: 'me', text: ctx.user.name || ctx.user.username, title: `@${ctx.user.username}` }),
@@ -55,8 +56,13 @@ export class Sidebar {
     this.status.classList.toggle('offline', !connected);
   }
 
-  setActive(rid) {
+  /** Marks the open room (or, with `admin`, the Administration link) as current. */
+  setActive(rid, admin = false) {
     this.activeRid = rid;
+    if (this.adminLink) {
+      if (admin) this.adminLink.setAttribute('aria-current', 'page');
+      else this.adminLink.removeAttribute('aria-current');
+    }
     this.render();
   }
 

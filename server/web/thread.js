@@ -165,6 +165,7 @@ export class ThreadPanel {
       onSend: (text) => room.send(text, this.tmid),
       onNotice: (text) => room.notice(text),
       onTyping: (active) => room.typing(active),
+      onEditLast: () => room.editLast(this.list),
     });
     this.scroll = h('div', { class: 'message-scroll' }, this.list.el);
     this.el = h('aside', { class: 'thread-panel', testid: 'thread-panel', attrs: { 'aria-label': 'Thread' } },

@@ -15,6 +15,8 @@ use palaver_tests::server::{password_for, Body, Palaver, Session};
 
 /// WebDriver's Enter key.
 const ENTER: &str = "\u{E007}";
+/// WebDriver's arrow-up key.
+const ARROW_UP: &str = "\u{E013}";
 
 fn tid(id: &str) -> String {
     format!("[data-testid=\"{id}\"]")
@@ -325,9 +327,12 @@ async fn chat_login_live_messages_history_and_safe_text() {
         .await;
     a.screenshot("chat-thread").await;
     b.click(&tid("thread-close")).await;
-    b.click(&format!("[data-id=\"{mid}\"] {}", tid("message-text")))
-        .await;
-    b.click(&on("action-edit")).await;
+    // Up in the empty composer edits Bob's last message.
+    b.wait_for(&tid("composer-input"))
+        .await
+        .send_keys(ARROW_UP)
+        .await
+        .expect("arrow up");
     let edit = b.wait_for(&tid("edit-input")).await;
     edit.send_keys(&format!(" (edited){ENTER}"))
         .await
