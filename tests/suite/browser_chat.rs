@@ -609,3 +609,84 @@ async fn web_assets_are_served_from_the_binary_with_strict_headers() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{missing}");
     }
 }
+
+/// The sidebar's actions: browse the directory and join a public channel, create a
+/// private group with a member, start a direct message; each lands in the room with
+/// the sidebar updated, and the other side sees the result over REST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_directory_join_create_group_and_direct_message() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    srv.create_user(&admin, "dave").await;
+    let erin = srv.create_user(&admin, "erin").await;
+    let news = channel(&srv, &admin, "announcements", &[]).await;
+    post(&srv, &admin, &news, "Welcome to the announcements").await;
+
+    let b = Browser::start().await;
+    log_in(&b, &srv, "dave", &password_for("dave")).await;
+    assert!(b.find_all(&tid("room-c-announcements")).await.is_empty());
+
+    // Browse → Join.
+    b.click(&tid("browse-channels")).await;
+    b.fill(&tid("directory-search"), "announ").await;
+    b.wait_text(&tid("directory-announcements"), "#announcements")
+        .await;
+    b.screenshot("chat-directory").await;
+    b.click(&tid("join-announcements")).await;
+    b.wait_text(&tid("room-title"), "announcements").await;
+    b.wait_text(&tid("message-list"), "Welcome to the announcements")
+        .await;
+    b.wait_for(&tid("room-c-announcements")).await;
+    b.wait_for(&tid("composer-input")).await;
+
+    // A private group with Erin in it.
+    b.click(&tid("new-group")).await;
+    b.fill(&tid("create-room-name"), "plans").await;
+    b.fill(&tid("create-room-members"), "erin").await;
+    b.click(&tid("create-room-submit")).await;
+    b.wait_text(&tid("room-title"), "plans").await;
+    b.wait_for(&tid("room-p-plans")).await;
+    assert!(
+        b.url().await.ends_with("#/group/plans"),
+        "{}",
+        b.url().await
+    );
+    send(&b, "group plan: ship it").await;
+    let groups = srv.get_ok("groups.list", &erin).await;
+    assert_eq!(groups["groups"][0]["name"], "plans", "{groups}");
+
+    // A name that is taken: the dialog says so and stays open.
+    b.click(&tid("new-channel")).await;
+    b.fill(&tid("create-room-name"), "announcements").await;
+    b.click(&tid("create-room-submit")).await;
+    b.wait_text(&tid("create-room-error"), "exists").await;
+    b.client()
+        .execute(
+            "document.querySelector('[data-testid=\"create-room-dialog\"]').close()",
+            vec![],
+        )
+        .await
+        .expect("close the dialog");
+
+    // A direct message to Erin.
+    b.click(&tid("new-dm")).await;
+    b.fill(&tid("dm-search"), "erin").await;
+    b.click(&tid("dm-start-erin")).await;
+    b.wait_text(&tid("room-title"), "erin").await;
+    b.wait_for(&tid("room-d-erin")).await;
+    send(&b, "hi erin, privately").await;
+    b.wait_js(
+        "the DM to be stored",
+        "const m = [...document.querySelectorAll('[data-testid=\"message\"]')].find(e => e.textContent.includes('hi erin, privately'));
+         return m && !m.classList.contains('pending')",
+    )
+    .await;
+    let ims = srv.get_ok("im.list", &erin).await;
+    let rid = ims["ims"][0]["_id"].as_str().expect("the DM").to_string();
+    let history = srv.get_ok(&format!("im.history?roomId={rid}"), &erin).await;
+    assert_eq!(
+        history["messages"][0]["msg"], "hi erin, privately",
+        "{history}"
+    );
+    b.screenshot("chat-direct-message").await;
+}
