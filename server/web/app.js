@@ -122,7 +122,10 @@ class App {
       showLogin('Your session has ended. Log in again.');
     });
     const uid = this.user._id;
-    this.ddp.subscribe('stream-notify-user', `${uid}/subscriptions-changed`, ([verb, sub]) => this.onSubscription(verb, sub));
+    // The server ends a user's streams when their session ends (logged out elsewhere,
+    // deactivated): if /me says 401, the API wrapper takes us back to the login form.
+    const ended = () => api('GET', '/api/v1/me').catch(() => {});
+    this.ddp.subscribe('stream-notify-user', `${uid}/subscriptions-changed`, ([verb, sub]) => this.onSubscription(verb, sub), ended);
     this.ddp.subscribe('stream-notify-user', `${uid}/rooms-changed`, ([verb, room]) => this.onRoomChanged(verb, room));
     this.ddp.subscribe('stream-notify-user', `${uid}/message`, ([msg]) => this.onEphemeral(msg));
     this.ddp.subscribe('stream-notify-user', `${uid}/notification`, ([n]) => {

@@ -65,7 +65,14 @@ export class Ddp extends EventTarget {
     try {
       await this.send('login', [{ resume: this.token }]);
     } catch (e) {
-      this.emit('login-failed', { error: e });
+      const refused = String(e.errorType) === '403' || e.errorType === 'error-user-is-not-activated';
+      if (refused) {
+        // The token is no good any more (logged out elsewhere, expired, deactivated).
+        this.stop();
+        this.emit('login-failed', { error: e });
+      } else if (this.ws) {
+        this.ws.close(); // rate limited or a server error: reconnect with backoff
+      }
       return;
     }
     this.connected = true;

@@ -387,6 +387,23 @@ async fn chat_login_live_messages_history_and_safe_text() {
     b.click(&tid("nav-toggle")).await;
     b.wait_for(&tid("room-c-general")).await;
     b.screenshot("chat-narrow-sidebar").await;
+
+    // Logged out elsewhere (the token revoked over REST): the page notices at once.
+    let stored = b
+        .exec(
+            "return JSON.parse(localStorage.getItem('palaver.session'))",
+            vec![],
+        )
+        .await;
+    let bob_browser = Session {
+        user_id: stored["userId"].as_str().expect("userId").to_string(),
+        token: stored["authToken"].as_str().expect("authToken").to_string(),
+        username: "bob".into(),
+    };
+    let (status, body) = srv.post("logout", &bob_browser, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    b.wait_text(&tid("login-error"), "Your session has ended")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
