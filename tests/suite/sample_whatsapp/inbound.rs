@@ -5,7 +5,7 @@ use palaver_tests::app_admin::ephemeral;
 
 #[tokio::test]
 async fn sample_whatsapp_handshake_signatures_and_inbound_messages() {
-    let s = setup(WELCOME, OFFLINE).await;
+    let mut s = setup(WELCOME, OFFLINE).await;
     let config = s.config();
     let http = reqwest::Client::new();
 
@@ -228,11 +228,32 @@ async fn sample_whatsapp_handshake_signatures_and_inbound_messages() {
     s.deliver_ok(&foreign).await;
     assert_eq!(s.customer_rooms(&s.bob).await.len(), 2);
 
-    // The counts: 7 distinct messages were received (the foreign one is not counted).
+    // The counts: 6 distinct messages were received (the foreign one is not counted).
     let status = ephemeral(&s.srv, &s.admin, &s.lobby, "whatsapp", "status").await;
     assert!(
         status.contains("Conversations: 2 (2 open, 0 closed)"),
         "{status}"
     );
     assert!(status.contains("Messages: 6 received, 3 sent"), "{status}");
+
+    // After a restart the customer is found again, and old message ids stay handled.
+    s.srv.restart().await;
+    s.deliver_ok(&hello).await;
+    s.text(JANE, "Jane Doe", "wamid.jane-6", "Back again").await;
+    s.wait_message(&rid, "after the restart", |m| m["msg"] == "Back again")
+        .await;
+    assert_eq!(s.customer_rooms(&s.alice).await.len(), 2);
+    let copies = s
+        .history(&s.alice, &rid)
+        .await
+        .iter()
+        .filter(|m| m["customFields"]["whatsapp"]["id"] == "wamid.jane-1")
+        .count();
+    assert_eq!(copies, 1);
+
+    // Every call reached graph.facebook.com and was one the API accepted.
+    for request in s.meta.requests() {
+        assert_eq!(request.host, GRAPH_HOST, "{request:?}");
+        assert_eq!(request.status, 200, "{request:?}");
+    }
 }

@@ -135,5 +135,31 @@ async fn sample_whatsapp_replies_statuses_and_api_errors() {
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(s.meta.message_requests().len(), 4);
+
+    // The app may reach graph.facebook.com only: another base URL is refused by the
+    // server, and the agent is told.
+    let r = set_settings(
+        &s.srv,
+        &s.admin,
+        "whatsapp",
+        json!({"graph-api-url": "https://graph.facebook.com.example.net/v21.0"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    s.post(&s.alice, &rid, "Via another host?").await;
+    let notice = not_sent_notice(&mut ddp, &event).await;
+    assert_eq!(
+        notice["msg"],
+        "Not sent to WhatsApp: the app may not reach the Graph API: an admin must grant it `networking` for graph.facebook.com",
+        "{notice}"
+    );
+    assert_eq!(
+        s.meta
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count(),
+        4
+    );
     ddp.close().await;
 }
