@@ -506,6 +506,14 @@ async fn chat_app_command_from_autocomplete_and_prevent_reason() {
     assert_eq!(bot, "hello.bot");
     b.screenshot("chat-command-reply").await;
 
+    // Shift+Enter starts a new line; Enter sends both lines as one message.
+    send(&b, "line one\u{E008}\u{E007}\u{E000}line two").await;
+    b.wait_js(
+        "a two-line message",
+        "return [...document.querySelectorAll('[data-testid=\"message-text\"]')].some(e => e.textContent === 'line one\\nline two')",
+    )
+    .await;
+
     // A message the app refuses: its reason at the composer, the text given back.
     send(&b, "this is forbidden talk").await;
     let error = b.wait_text(&tid("composer-error"), "Not sent").await;
