@@ -383,9 +383,19 @@ async fn chat_login_live_messages_history_and_safe_text() {
         .await
         .expect("narrow window");
     b.wait_for(&tid("nav-toggle")).await;
+    b.wait_js(
+        "the sidebar to slide away",
+        "return document.getElementById('sidebar').getBoundingClientRect().right <= 0",
+    )
+    .await;
     b.screenshot("chat-narrow-room").await;
     b.click(&tid("nav-toggle")).await;
     b.wait_for(&tid("room-c-general")).await;
+    b.wait_js(
+        "the sidebar to slide in",
+        "return document.getElementById('sidebar').getBoundingClientRect().left >= 0",
+    )
+    .await;
     b.screenshot("chat-narrow-sidebar").await;
 
     // Logged out elsewhere (the token revoked over REST): the page notices at once.
