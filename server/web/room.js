@@ -28,7 +28,6 @@ export class RoomView {
     this.unsubs = [];
     this.hasMore = true;
     this.loadingOlder = false;
-    this.replyIds = new Set();
     this.typers = new Map();
     this.recentNotices = [];
     this.thread = null;
@@ -210,14 +209,7 @@ export class RoomView {
     if (msg.rid !== this.rid) return;
     const fromOther = msg.u?._id !== this.ctx.user._id;
     if (msg.tmid) {
-      if (!this.replyIds.has(msg._id)) {
-        this.replyIds.add(msg._id);
-        const parent = this.list.get(msg.tmid);
-        if (parent && !msg.pending) {
-          parent.tcount = (parent.tcount || 0) + 1;
-          this.list.redraw(parent._id);
-        }
-      }
+      // The server streams the parent again with its new reply count.
       if (this.thread && this.thread.tmid === msg.tmid) this.thread.upsert(msg);
       if (fromOther) this.stopTyping(msg.u.username);
       return;

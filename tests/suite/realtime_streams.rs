@@ -111,6 +111,23 @@ async fn room_messages_in_both_use_collection_modes() {
         assert_eq!(m["msg"], "first, edited");
         assert!(m["editedAt"]["$date"].is_i64(), "{m}");
     }
+    // A thread reply arrives, then its parent again with the new reply count.
+    let reply = srv
+        .post_ok(
+            "chat.sendMessage",
+            &alice,
+            json!({"message": {"rid": rid, "msg": "in thread", "tmid": sent["_id"]}}),
+        )
+        .await;
+    for ddp in clients.iter_mut() {
+        let m = ddp.recv().await["fields"]["args"][0].clone();
+        assert_eq!(m["_id"], reply["message"]["_id"], "{m}");
+        assert_eq!(m["tmid"], sent["_id"], "{m}");
+        let parent = ddp.recv().await["fields"]["args"][0].clone();
+        assert_eq!(parent["_id"], sent["_id"], "{parent}");
+        assert_eq!(parent["tcount"], 1, "{parent}");
+        assert!(parent["tlm"]["$date"].is_i64(), "{parent}");
+    }
     // Unsubscribing stops delivery.
     let mut first = clients.remove(0);
     first.send(json!({"msg": "unsub", "id": "t2"})).await;

@@ -24,6 +24,12 @@ pub enum Event {
         room: Room,
         message: Message,
     },
+    /// A thread's parent message as it is after a reply (reply count, last reply
+    /// time): clients redraw it; it is not an edit, so apps are not told.
+    ThreadChanged {
+        room: Room,
+        message: Message,
+    },
     RoomCreated {
         room: Room,
     },

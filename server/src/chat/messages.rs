@@ -184,6 +184,20 @@ impl Chat {
             room: room.clone(),
             message: message.clone(),
         });
+        if let Some(tmid) = &message.tmid {
+            // Rocket.Chat streams the parent again with its new count; a failed
+            // read only costs clients that redraw.
+            match self.store.message(tmid).await {
+                Ok(Some(parent)) => self.bus.publish(Event::ThreadChanged {
+                    room: room.clone(),
+                    message: parent,
+                }),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(room_id = %room.id, message_id = %tmid, error = %e, "cannot read a thread's parent")
+                }
+            }
+        }
         Ok((room, message))
     }
 

@@ -57,7 +57,9 @@ impl Registry {
                 self.rooms.put(room);
                 self.on_message(room, message, true);
             }
-            Event::MessageUpdated { room, message } => self.on_message(room, message, false),
+            Event::MessageUpdated { room, message } | Event::ThreadChanged { room, message } => {
+                self.on_message(room, message, false)
+            }
             Event::MessageDeleted { room, message } => self.on_deleted(room, message),
             Event::RoomCreated { room } => self.rooms.put(room),
             Event::RoomDeleted { room, member_ids } => self.on_room_deleted(room, member_ids),
