@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/info", get(info))
         .nest("/api/v1", v1::routes())
+        .merge(v1::integrations::hook_routes())
         .merge(crate::realtime::routes())
         .merge(apps::routes(
             state.apps.config().package_limits.max_package_bytes + 64 * 1024,

@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod hooks;
 pub mod ids;
+pub mod integrations;
 pub mod messages;
 pub mod notify;
 pub mod ratelimit;

@@ -5,6 +5,7 @@
 //! operations to clients only after that.
 
 pub mod apps;
+pub mod integrations;
 pub mod model;
 pub mod mongo;
 pub mod sqlite;
@@ -236,6 +237,7 @@ pub trait Store:
     + MessageStore
     + SettingStore
     + apps::AppStore
+    + integrations::IntegrationStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

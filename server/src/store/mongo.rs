@@ -37,6 +37,7 @@
 
 mod apps;
 mod events;
+mod integrations;
 mod messages;
 mod rooms;
 mod users;
@@ -159,6 +160,7 @@ impl MongoStore {
         let store = MongoStore::new(client, &db, database);
         store.create_indexes().await?;
         store.create_app_indexes().await?;
+        store.create_integration_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)

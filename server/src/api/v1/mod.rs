@@ -5,12 +5,13 @@ mod auth;
 mod chat;
 mod commands;
 mod im;
+pub(crate) mod integrations;
 mod misc;
 mod rooms;
 mod users;
 
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::Value;
 
@@ -76,6 +77,11 @@ pub fn routes() -> Router<AppState> {
         .route("/settings.public", get(misc::settings_public))
         .route("/commands.list", get(commands::list))
         .route("/commands.run", post(commands::run))
+        .route("/integrations.create", post(integrations::create))
+        .route("/integrations.list", get(integrations::list))
+        .route("/integrations.get", get(integrations::get))
+        .route("/integrations.update", put(integrations::update))
+        .route("/integrations.remove", post(integrations::remove))
 }
 
 /// A success envelope around `body`.

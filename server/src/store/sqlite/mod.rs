@@ -11,6 +11,7 @@
 //! unique.
 
 mod apps;
+mod integrations;
 mod messages;
 mod rooms;
 mod schema;

@@ -97,6 +97,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX app_jobs_due ON app_jobs(next_run);
     CREATE INDEX app_jobs_app ON app_jobs(app_id);
     "#,
+    // 3: integrations (incoming webhooks).
+    r#"
+    CREATE TABLE integrations (
+        id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX integrations_created ON integrations(created_at, id);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -1,0 +1,264 @@
+//! `integrations.*` (incoming webhooks, admins only) and the hook endpoint
+//! `POST /hooks/{integrationId}/{token}` that webhook senders call.
+
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::super::error::{ApiError, ApiResult};
+use super::super::extract::{Auth, JsonBody, Params};
+use super::super::AppState;
+use super::{ok, required};
+use crate::chat::integrations::{HookError, IntegrationInput};
+use crate::chat::ChatError;
+use crate::store::integrations::Integration;
+use crate::wire;
+
+/// Rocket.Chat's integration document.
+fn render(i: &Integration) -> Value {
+    json!({
+        "_id": i.id,
+        "type": i.kind,
+        "name": i.name,
+        "enabled": i.enabled,
+        "channel": i.channel,
+        "username": i.username,
+        "userId": i.user_id,
+        "alias": i.alias.clone().unwrap_or_default(),
+        "avatar": i.avatar.clone().unwrap_or_default(),
+        "emoji": i.emoji.clone().unwrap_or_default(),
+        "token": i.token,
+        "scriptEnabled": false,
+        "script": "",
+        "overrideDestinationChannelEnabled": i.override_channel,
+        "_createdBy": {"_id": i.created_by.id, "username": i.created_by.username},
+        "_createdAt": wire::iso(i.created_at.0),
+        "_updatedAt": wire::iso(i.updated_at.0),
+    })
+}
+
+/// The body of `integrations.create` and `integrations.update`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    integration_id: Option<String>,
+    name: Option<String>,
+    enabled: Option<bool>,
+    channel: Option<String>,
+    username: Option<String>,
+    alias: Option<String>,
+    avatar: Option<String>,
+    emoji: Option<String>,
+    script_enabled: Option<bool>,
+    override_destination_channel_enabled: Option<bool>,
+}
+
+impl IntegrationBody {
+    fn into_input(self) -> IntegrationInput {
+        IntegrationInput {
+            kind: self.kind,
+            name: self.name,
+            enabled: self.enabled,
+            channel: self.channel,
+            username: self.username,
+            alias: self.alias,
+            avatar: self.avatar,
+            emoji: self.emoji,
+            script_enabled: self.script_enabled,
+            override_channel: self.override_destination_channel_enabled,
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<IntegrationBody>,
+) -> ApiResult {
+    let integration = state
+        .chat
+        .create_integration(&session.user, body.into_input())
+        .await?;
+    ok(json!({"integration": render(&integration)}))
+}
+
+pub async fn list(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
+    let page = params.page()?;
+    let listing = state.chat.list_integrations(&session.user, page).await?;
+    let items: Vec<Value> = listing.items.iter().map(render).collect();
+    ok(json!({
+        "integrations": items,
+        "offset": page.offset,
+        "items": items.len(),
+        "count": items.len(),
+        "total": listing.total,
+    }))
+}
+
+pub async fn get(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
+    let Some(id) = params.get("integrationId") else {
+        return Err(ChatError::invalid("must have required property 'integrationId'").into());
+    };
+    let integration = state.chat.get_integration(&session.user, id).await?;
+    ok(json!({"integration": render(&integration)}))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<IntegrationBody>,
+) -> ApiResult {
+    let id = required(&body.integration_id, "integrationId")?.to_string();
+    let integration = state
+        .chat
+        .update_integration(&session.user, &id, body.into_input())
+        .await?;
+    ok(json!({"integration": render(&integration)}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoveBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    integration_id: Option<String>,
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<RemoveBody>,
+) -> ApiResult {
+    let id = required(&body.integration_id, "integrationId")?;
+    let integration = state
+        .chat
+        .remove_integration(&session.user, id, body.kind.as_deref())
+        .await?;
+    ok(json!({"integration": render(&integration)}))
+}
+
+// ---------------------------------------------------------------------------------
+// The hook itself.
+
+/// `/hooks/…`, with and without a trailing slash, and Rocket.Chat's older form with
+/// the user id in the path (the id is ignored: the integration names its user).
+pub fn hook_routes() -> Router<AppState> {
+    Router::new()
+        .route("/hooks/{integration_id}/{token}", post(hook))
+        .route("/hooks/{integration_id}/{token}/", post(hook))
+        .route(
+            "/hooks/{integration_id}/{user_id}/{token}",
+            post(hook_with_user),
+        )
+        .route(
+            "/hooks/{integration_id}/{user_id}/{token}/",
+            post(hook_with_user),
+        )
+}
+
+fn hook_error_response(e: HookError) -> Response {
+    match e {
+        HookError::InvalidToken => (
+            StatusCode::NOT_FOUND,
+            Json(json!({
+                "success": false,
+                "error": e.to_string(),
+                "errorType": "error-invalid-integration",
+            })),
+        )
+            .into_response(),
+        HookError::Disabled => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "success": false,
+                "error": e.to_string(),
+                "errorType": "error-integration-disabled",
+            })),
+        )
+            .into_response(),
+        HookError::Chat(e) => ApiError::Chat(e).into_response(),
+    }
+}
+
+/// Reads the payload: JSON, or a form whose `payload` field holds the JSON (as
+/// Slack senders post it), or a plain form whose fields are the payload's.
+async fn read_payload(state: &AppState, req: Request) -> Result<Value, ApiError> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    let limit = state.max_body_bytes;
+    let bytes = axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| ApiError::TooLarge(limit))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    if !is_form {
+        return serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadBody(format!("Invalid JSON body: {e}")));
+    }
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+        .map_err(|e| ApiError::BadBody(format!("Invalid form body: {e}")))?;
+    if let Some((_, payload)) = fields.iter().find(|(k, _)| k == "payload") {
+        return serde_json::from_str(payload)
+            .map_err(|e| ApiError::BadBody(format!("The payload field is not valid JSON: {e}")));
+    }
+    // A JSON document sent with a form content type arrives as one field whose name
+    // is the document (Rocket.Chat accepts that too).
+    if let [(key, value)] = fields.as_slice() {
+        if value.is_empty() {
+            if let Ok(doc @ Value::Object(_)) = serde_json::from_str::<Value>(key) {
+                return Ok(doc);
+            }
+        }
+    }
+    Ok(Value::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    ))
+}
+
+async fn run_hook(state: AppState, integration_id: &str, token: &str, req: Request) -> Response {
+    let payload = match read_payload(&state, req).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    match state
+        .chat
+        .execute_webhook(integration_id, token, &payload)
+        .await
+    {
+        Ok(_) => Json(json!({"success": true})).into_response(),
+        Err(e) => hook_error_response(e),
+    }
+}
+
+async fn hook(
+    State(state): State<AppState>,
+    Path((integration_id, token)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    run_hook(state, &integration_id, &token, req).await
+}
+
+async fn hook_with_user(
+    State(state): State<AppState>,
+    Path((integration_id, _user_id, token)): Path<(String, String, String)>,
+    req: Request,
+) -> Response {
+    run_hook(state, &integration_id, &token, req).await
+}

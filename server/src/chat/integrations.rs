@@ -1,0 +1,526 @@
+//! Incoming webhooks (Rocket.Chat "integrations" of type `webhook-incoming`): admins
+//! manage them; senders that know an integration's id and token post Slack-style
+//! payloads, which become messages posted through [`Chat::send_message`] as the
+//! integration's user, so pre-send app hooks, notifications and realtime delivery
+//! happen exactly as for any other message.
+//!
+//! Palaver runs no integration scripts (`scriptEnabled`): its apps engine replaces
+//! them, so an integration asking for one is refused.
+
+pub mod payload;
+
+use serde_json::Value;
+
+use super::error::{ChatError, ChatResult};
+use super::messages::{normalize_emoji, NewMessage};
+use super::{ids, Chat};
+use crate::store::integrations::{CreatedBy, Integration, WEBHOOK_INCOMING};
+use crate::store::{Listing, Message, Page, Room, RoomType, Ts, User};
+use payload::{is_http_url, split_channels, HookPayload};
+
+/// Length of a generated hook token (Rocket.Chat uses `Random.id(48)`).
+const TOKEN_LEN: usize = 48;
+const TOKEN_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
+/// Longest integration name and alias, in characters.
+const MAX_NAME: usize = 200;
+
+/// Fields of `integrations.create`/`integrations.update`; `None` means "not given"
+/// (on update: keep the current value).
+#[derive(Clone, Debug, Default)]
+pub struct IntegrationInput {
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+    /// `#channel`, `@username` or a room id; commas separate several.
+    pub channel: Option<String>,
+    pub username: Option<String>,
+    /// An empty string clears it.
+    pub alias: Option<String>,
+    pub avatar: Option<String>,
+    pub emoji: Option<String>,
+    pub script_enabled: Option<bool>,
+    pub override_channel: Option<bool>,
+}
+
+/// Why a hook call was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// Unknown id or wrong token (indistinguishable on purpose).
+    #[error("Invalid integration id or token provided.")]
+    InvalidToken,
+    #[error("Service Unavailable")]
+    Disabled,
+    #[error(transparent)]
+    Chat(#[from] ChatError),
+}
+
+impl From<crate::store::StoreError> for HookError {
+    fn from(e: crate::store::StoreError) -> Self {
+        HookError::Chat(e.into())
+    }
+}
+
+fn new_token() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..TOKEN_LEN)
+        .map(|_| TOKEN_ALPHABET[rng.random_range(0..TOKEN_ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Compares two secrets in time independent of where they differ.
+fn tokens_match(given: &str, stored: &str) -> bool {
+    let (a, b) = (given.as_bytes(), stored.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn require_admin(actor: &User) -> ChatResult<()> {
+    if actor.is_admin() {
+        Ok(())
+    } else {
+        Err(ChatError::not_allowed())
+    }
+}
+
+fn integration_not_found() -> ChatError {
+    ChatError::refused("error-invalid-integration", "Invalid integration")
+}
+
+/// Trims; `Some("")` clears the value.
+fn optional_text(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn check_alias(alias: Option<String>) -> ChatResult<Option<String>> {
+    let alias = optional_text(alias);
+    if alias.as_ref().is_some_and(|a| a.chars().count() > MAX_NAME) {
+        return Err(ChatError::invalid(format!(
+            "The alias must be at most {MAX_NAME} characters"
+        )));
+    }
+    Ok(alias)
+}
+
+fn check_avatar(avatar: Option<String>) -> ChatResult<Option<String>> {
+    match optional_text(avatar) {
+        Some(url) if !is_http_url(&url) => Err(ChatError::refused(
+            "error-invalid-avatar",
+            format!("The avatar must be an http(s) URL, not {url:?}"),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn check_emoji(emoji: Option<String>) -> ChatResult<Option<String>> {
+    optional_text(emoji)
+        .map(|e| normalize_emoji(&e))
+        .transpose()
+}
+
+impl Chat {
+    /// Creates an incoming webhook with a fresh token (admins only).
+    pub async fn create_integration(
+        &self,
+        actor: &User,
+        input: IntegrationInput,
+    ) -> ChatResult<Integration> {
+        require_admin(actor)?;
+        check_kind(input.kind.as_deref(), true)?;
+        check_no_script(input.script_enabled)?;
+        let name = check_name(input.name)?;
+        let username = input.username.unwrap_or_default();
+        let user = self.integration_user(&username).await?;
+        let channel = self.check_channels(&user, input.channel.as_deref()).await?;
+        let now = Ts::now();
+        let integration = Integration {
+            id: ids::new_id(),
+            kind: WEBHOOK_INCOMING.to_string(),
+            name,
+            enabled: input.enabled.unwrap_or(true),
+            channel,
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            alias: check_alias(input.alias)?,
+            avatar: check_avatar(input.avatar)?,
+            emoji: check_emoji(input.emoji)?,
+            token: new_token(),
+            override_channel: input.override_channel.unwrap_or(true),
+            created_by: CreatedBy {
+                id: actor.id.clone(),
+                username: actor.username.clone(),
+            },
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.insert_integration(&integration).await?;
+        tracing::info!(integration_id = %integration.id, user_id = %actor.id, "incoming webhook created");
+        Ok(integration)
+    }
+
+    /// Every integration, in creation order (admins only).
+    pub async fn list_integrations(
+        &self,
+        actor: &User,
+        page: Page,
+    ) -> ChatResult<Listing<Integration>> {
+        require_admin(actor)?;
+        Ok(self.store.list_integrations(page).await?)
+    }
+
+    /// One integration (admins only).
+    pub async fn get_integration(&self, actor: &User, id: &str) -> ChatResult<Integration> {
+        require_admin(actor)?;
+        self.store
+            .integration(id)
+            .await?
+            .ok_or_else(integration_not_found)
+    }
+
+    /// Changes the given fields of an integration; the token stays (admins only).
+    pub async fn update_integration(
+        &self,
+        actor: &User,
+        id: &str,
+        input: IntegrationInput,
+    ) -> ChatResult<Integration> {
+        require_admin(actor)?;
+        check_kind(input.kind.as_deref(), false)?;
+        check_no_script(input.script_enabled)?;
+        let mut integration = self
+            .store
+            .integration(id)
+            .await?
+            .ok_or_else(integration_not_found)?;
+        if input.name.is_some() {
+            integration.name = check_name(input.name)?;
+        }
+        if let Some(enabled) = input.enabled {
+            integration.enabled = enabled;
+        }
+        if input.username.is_some() || input.channel.is_some() {
+            let user = match input.username {
+                Some(username) => self.integration_user(&username).await?,
+                None => self.integration_user_by_id(&integration).await?,
+            };
+            // A new user must be able to post where the integration posts.
+            let channels = input
+                .channel
+                .unwrap_or_else(|| integration.channel.join(","));
+            integration.channel = self.check_channels(&user, Some(&channels)).await?;
+            integration.user_id = user.id.clone();
+            integration.username = user.username.clone();
+        }
+        if input.alias.is_some() {
+            integration.alias = check_alias(input.alias)?;
+        }
+        if input.avatar.is_some() {
+            integration.avatar = check_avatar(input.avatar)?;
+        }
+        if input.emoji.is_some() {
+            integration.emoji = check_emoji(input.emoji)?;
+        }
+        if let Some(allow) = input.override_channel {
+            integration.override_channel = allow;
+        }
+        integration.updated_at = Ts::now();
+        if !self.store.update_integration(&integration).await? {
+            return Err(integration_not_found());
+        }
+        tracing::info!(integration_id = %integration.id, user_id = %actor.id, "incoming webhook updated");
+        Ok(integration)
+    }
+
+    /// Deletes an integration; returns it as it was (admins only).
+    pub async fn remove_integration(
+        &self,
+        actor: &User,
+        id: &str,
+        kind: Option<&str>,
+    ) -> ChatResult<Integration> {
+        require_admin(actor)?;
+        check_kind(kind, false)?;
+        let integration = self
+            .store
+            .integration(id)
+            .await?
+            .ok_or_else(integration_not_found)?;
+        if !self.store.delete_integration(id).await? {
+            return Err(integration_not_found());
+        }
+        tracing::info!(integration_id = %id, user_id = %actor.id, "incoming webhook removed");
+        Ok(integration)
+    }
+
+    /// Runs a hook call: checks the token, reads the payload and posts one message
+    /// per destination room as the integration's user.
+    pub async fn execute_webhook(
+        &self,
+        id: &str,
+        token: &str,
+        payload: &Value,
+    ) -> Result<Vec<(Room, Message)>, HookError> {
+        let integration = match self.store.integration(id).await? {
+            Some(i) if i.kind == WEBHOOK_INCOMING && tokens_match(token, &i.token) => i,
+            _ => {
+                tracing::info!(integration_id = %id, "webhook call with an unknown id or a wrong token");
+                return Err(HookError::InvalidToken);
+            }
+        };
+        if !integration.enabled {
+            tracing::info!(integration_id = %id, "webhook call to a disabled integration");
+            return Err(HookError::Disabled);
+        }
+        let hook = payload::parse(payload)?;
+        if !hook.channels.is_empty() && !integration.override_channel {
+            return Err(ChatError::refused(
+                "error-invalid-channel",
+                "overriding destination channel is disabled for this integration",
+            )
+            .into());
+        }
+        let user = self.integration_user_by_id(&integration).await?;
+        let targets = if hook.channels.is_empty() {
+            integration.channel.clone()
+        } else {
+            hook.channels.clone()
+        };
+        // Every destination is resolved before anything is posted, so a bad one
+        // posts nothing.
+        let mut rooms = Vec::with_capacity(targets.len());
+        for target in &targets {
+            rooms.push(self.webhook_room(&user, target).await?);
+        }
+        let mut posted = Vec::with_capacity(rooms.len());
+        for room in rooms {
+            let new = hook_message(&integration, &hook, &room);
+            let (room, message) = self.send_message(&user, new).await?;
+            tracing::info!(
+                integration_id = %integration.id,
+                room_id = %room.id,
+                message_id = %message.id,
+                "webhook message posted"
+            );
+            posted.push((room, message));
+        }
+        Ok(posted)
+    }
+
+    /// The user an integration posts as, by username; must exist and be active.
+    async fn integration_user(&self, username: &str) -> ChatResult<User> {
+        let username = username.trim().trim_start_matches('@');
+        if username.is_empty() {
+            return Err(ChatError::refused(
+                "error-invalid-username",
+                "Invalid username: name the user the integration posts as",
+            ));
+        }
+        let user = self
+            .store
+            .user_by_username(username)
+            .await?
+            .ok_or_else(|| {
+                ChatError::refused("error-invalid-user", format!("Invalid user {username:?}"))
+            })?;
+        if !user.active {
+            return Err(ChatError::refused(
+                "error-invalid-user",
+                format!("The user {:?} is deactivated", user.username),
+            ));
+        }
+        Ok(user)
+    }
+
+    async fn integration_user_by_id(&self, integration: &Integration) -> ChatResult<User> {
+        let user = self
+            .store
+            .user_by_id(&integration.user_id)
+            .await?
+            .ok_or_else(|| {
+                ChatError::refused(
+                    "error-invalid-user",
+                    format!(
+                        "The integration's user {:?} no longer exists",
+                        integration.username
+                    ),
+                )
+            })?;
+        if !user.active {
+            return Err(ChatError::refused(
+                "error-invalid-user",
+                format!("The integration's user {:?} is deactivated", user.username),
+            ));
+        }
+        Ok(user)
+    }
+
+    /// Checks an integration's destinations for `user` and returns them normalized.
+    async fn check_channels(&self, user: &User, channel: Option<&str>) -> ChatResult<Vec<String>> {
+        let channels = split_channels(channel.unwrap_or_default());
+        if channels.is_empty() {
+            return Err(ChatError::refused(
+                "error-invalid-channel",
+                "Invalid channel: name a #channel, an @username or a room id",
+            ));
+        }
+        for target in &channels {
+            if let Some(username) = target.strip_prefix('@') {
+                self.store
+                    .user_by_username(username)
+                    .await?
+                    .ok_or_else(|| {
+                        ChatError::refused(
+                            "error-invalid-user",
+                            format!("Invalid user {target:?}: no such user"),
+                        )
+                    })?;
+                continue;
+            }
+            let room = self.find_target_room(target).await?.ok_or_else(|| {
+                ChatError::refused(
+                    "error-invalid-room",
+                    format!("Invalid room {target:?}: no such channel or group"),
+                )
+            })?;
+            if room.t != RoomType::Channel
+                && self.store.subscription(&room.id, &user.id).await?.is_none()
+            {
+                return Err(ChatError::refused(
+                    "error-invalid-channel",
+                    format!(
+                        "{:?} is not a member of {target:?}, so it could not post there",
+                        user.username
+                    ),
+                ));
+            }
+        }
+        Ok(channels)
+    }
+
+    /// `#name` by name; anything else by id, then by name.
+    async fn find_target_room(&self, target: &str) -> ChatResult<Option<Room>> {
+        if let Some(name) = target.strip_prefix('#') {
+            return Ok(self.store.room_by_name(name).await?);
+        }
+        match self.store.room_by_id(target).await? {
+            Some(room) => Ok(Some(room)),
+            None => Ok(self.store.room_by_name(target).await?),
+        }
+    }
+
+    /// The room a hook posts to, as Rocket.Chat resolves it: `@user` opens the DM,
+    /// a public channel is joined if needed, a private room needs membership.
+    async fn webhook_room(&self, user: &User, target: &str) -> ChatResult<Room> {
+        if let Some(username) = target.strip_prefix('@') {
+            return self.create_direct(user, &[username.to_string()]).await;
+        }
+        let not_found = || {
+            ChatError::refused(
+                "error-invalid-channel",
+                format!("Invalid channel {target:?}: no room the integration's user can post in"),
+            )
+        };
+        let room = self.find_target_room(target).await?.ok_or_else(not_found)?;
+        if self.store.subscription(&room.id, &user.id).await?.is_some() {
+            return Ok(room);
+        }
+        if room.t == RoomType::Channel {
+            return self.join_room(user, &room.id).await;
+        }
+        Err(not_found())
+    }
+}
+
+/// The message for one room: the payload's fields over the integration's defaults
+/// (`alias`; `avatar` or else `emoji`, never both, as Rocket.Chat does).
+fn hook_message(integration: &Integration, hook: &HookPayload, room: &Room) -> NewMessage {
+    let (avatar, emoji) = if hook.avatar.is_some() {
+        (hook.avatar.clone(), None)
+    } else if hook.emoji.is_some() {
+        (None, hook.emoji.clone())
+    } else if integration.avatar.is_some() {
+        (integration.avatar.clone(), None)
+    } else {
+        (None, integration.emoji.clone())
+    };
+    NewMessage {
+        id: None,
+        rid: room.id.clone(),
+        msg: hook.text.clone(),
+        tmid: hook.tmid.clone(),
+        alias: hook.alias.clone().or_else(|| integration.alias.clone()),
+        emoji,
+        avatar,
+        attachments: hook.attachments.clone(),
+        custom_fields: hook.custom_fields.clone(),
+    }
+}
+
+fn check_kind(kind: Option<&str>, required: bool) -> ChatResult<()> {
+    match kind {
+        Some(WEBHOOK_INCOMING) => Ok(()),
+        None if !required => Ok(()),
+        None => Err(ChatError::invalid(
+            "must have required property 'type' (\"webhook-incoming\")",
+        )),
+        Some(other) => Err(ChatError::refused(
+            "error-invalid-type",
+            format!(
+                "Invalid integration type {other:?}: Palaver supports incoming webhooks (\"webhook-incoming\") only"
+            ),
+        )),
+    }
+}
+
+fn check_no_script(script_enabled: Option<bool>) -> ChatResult<()> {
+    if script_enabled == Some(true) {
+        return Err(ChatError::refused(
+            "error-scripts-not-supported",
+            "Palaver runs no integration scripts: set scriptEnabled to false, and use an app \
+             (the apps engine) to transform requests",
+        ));
+    }
+    Ok(())
+}
+
+fn check_name(name: Option<String>) -> ChatResult<String> {
+    let name = optional_text(name)
+        .ok_or_else(|| ChatError::invalid("must have required property 'name'"))?;
+    if name.chars().count() > MAX_NAME {
+        return Err(ChatError::invalid(format!(
+            "The name must be at most {MAX_NAME} characters"
+        )));
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_and_compared_exactly() {
+        let t = new_token();
+        assert_eq!(t.len(), TOKEN_LEN);
+        assert_ne!(t, new_token());
+        assert!(tokens_match(&t, &t.clone()));
+        assert!(!tokens_match(&t[..47], &t));
+        let mut other = t.clone().into_bytes();
+        other[47] = if other[47] == b'a' { b'b' } else { b'a' };
+        assert!(!tokens_match(&String::from_utf8(other).unwrap(), &t));
+    }
+
+    #[test]
+    fn kinds_and_scripts() {
+        assert!(check_kind(Some("webhook-incoming"), true).is_ok());
+        assert!(check_kind(None, true).is_err());
+        assert!(check_kind(None, false).is_ok());
+        assert!(check_kind(Some("webhook-outgoing"), false).is_err());
+        assert!(check_no_script(Some(true)).is_err());
+        assert!(check_no_script(Some(false)).is_ok());
+    }
+}
