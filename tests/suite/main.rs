@@ -24,6 +24,7 @@ mod rest_auth;
 mod rest_channels;
 mod rest_dm;
 mod rest_groups;
+mod rest_integrations;
 mod rest_messages;
 mod rest_misc;
 mod rest_pagination;

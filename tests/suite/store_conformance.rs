@@ -4,6 +4,7 @@
 //! `store_conformance::mongo::<case>`.
 
 mod apps;
+mod integrations;
 mod messages;
 mod rooms;
 mod users;
@@ -120,6 +121,7 @@ conformance! {
     apps::app_logs,
     apps::app_jobs,
     apps::job_claim_races,
+    integrations::integrations,
 }
 
 /// What was written is there after closing and opening the store again.
