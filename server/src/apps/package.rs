@@ -71,12 +71,19 @@ pub struct Package {
     pub sha256: String,
 }
 
+/// The file in an asset directory naming the package its contents came from.
+const ASSETS_MARKER: &str = ".package-sha256";
+
 /// Writes the package's README, icon and translations into `dir` (created if need
-/// be, emptied first), through a capability on `dir` only.
+/// be, emptied first), through a capability on `dir` only. Does nothing when `dir`
+/// already holds this package's assets (every start loads every app).
 pub fn extract_assets(package: &Package, dir: &std::path::Path) -> std::io::Result<()> {
     use cap_std::ambient_authority;
     use cap_std::fs::Dir;
 
+    if std::fs::read_to_string(dir.join(ASSETS_MARKER)).is_ok_and(|s| s == package.sha256) {
+        return Ok(());
+    }
     if dir.exists() {
         std::fs::remove_dir_all(dir)?;
     }
@@ -95,6 +102,8 @@ pub fn extract_assets(package: &Package, dir: &std::path::Path) -> std::io::Resu
             i18n.write(format!("{lang}.toml"), body)?;
         }
     }
+    // Written last: a half-extracted directory is redone at the next load.
+    root.write(ASSETS_MARKER, &package.sha256)?;
     Ok(())
 }
 
