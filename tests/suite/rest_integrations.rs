@@ -433,9 +433,15 @@ async fn list_get_update_remove_and_restart(mut srv: Palaver) {
     }
     let all = srv.get_ok("integrations.list", &admin).await;
     assert_eq!(all["total"], 3, "{all}");
+    // Creation order: by `_createdAt`, ties (same millisecond) broken by `_id`.
+    let mut created = hooks.clone();
+    created.sort_by(|a, b| {
+        let key = |h: &Value| (h["_createdAt"].to_string(), h["_id"].to_string());
+        key(a).cmp(&key(b))
+    });
     assert_eq!(
         ids(&all["integrations"]),
-        ids(&json!(hooks)),
+        ids(&json!(created)),
         "creation order"
     );
     let page = srv
