@@ -292,6 +292,23 @@ pub trait App {
         Ok(Vec::new())
     }
 
+    /// The user picked `item`, one of the items [`App::preview_command`] offered for
+    /// this command line. Answers like [`App::execute_command`]; do not trust that
+    /// `item` is one you offered: check its `id`.
+    ///
+    /// The default refuses with `Error::Invalid`.
+    fn execute_preview_item(
+        &self,
+        ctx: &CommandContext,
+        item: &PreviewItem,
+    ) -> Result<CommandReply> {
+        let _ = item;
+        Err(Error::Invalid(format!(
+            "/{} offers no preview items",
+            ctx.command
+        )))
+    }
+
     /// A request to one of the app's HTTP endpoints.
     ///
     /// An `Err` becomes a JSON error response with a matching status (see
@@ -484,6 +501,12 @@ pub mod __private {
             context: CommandContext,
         ) -> Result<Vec<PreviewItem>, crate::bindings::palaver::apps::types::Error> {
             enter(|app: &A| app.preview_command(&context)).map_err(Into::into)
+        }
+        fn execute_preview_item(
+            context: CommandContext,
+            item: PreviewItem,
+        ) -> Result<CommandReply, crate::bindings::palaver::apps::types::Error> {
+            enter(|app: &A| app.execute_preview_item(&context, &item)).map_err(Into::into)
         }
     }
 

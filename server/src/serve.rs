@@ -33,6 +33,23 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// The apps engine's settings from the server's configuration.
+pub fn engine_config(config: &Config) -> EngineConfig {
+    EngineConfig {
+        data_dir: config.data_dir.clone(),
+        marketplace_dir: config.marketplace_dir.clone(),
+        limits: config.apps.limits.clone(),
+        http_allow: config.apps.http_allow.clone(),
+        http_connect_to: config.apps.http_connect_to.clone(),
+        http_extra_ca_file: config.apps.http_extra_ca_file.clone(),
+        site_url: config.site_url(),
+        package_limits: PackageLimits::default(),
+        log_retention_days: config.apps.log_retention_days,
+        require_signatures: config.apps.require_signatures,
+        trusted_keys: config.apps.trusted_keys.clone(),
+    }
+}
+
 /// Runs the server until a shutdown signal.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let addr = config.listen_addr()?;
@@ -70,24 +87,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         }
     }
 
-    let apps = AppsEngine::start(
-        chat.clone(),
-        store,
-        EngineConfig {
-            data_dir: config.data_dir.clone(),
-            marketplace_dir: config.marketplace_dir.clone(),
-            limits: config.apps.limits.clone(),
-            http_allow: config.apps.http_allow.clone(),
-            http_connect_to: config.apps.http_connect_to.clone(),
-            http_extra_ca_file: config.apps.http_extra_ca_file.clone(),
-            site_url: config.site_url(),
-            package_limits: PackageLimits::default(),
-            log_retention_days: config.apps.log_retention_days,
-            require_signatures: config.apps.require_signatures,
-            trusted_keys: config.apps.trusted_keys.clone(),
-        },
-    )
-    .await?;
+    let apps = AppsEngine::start(chat.clone(), store, engine_config(&config)).await?;
     let installed = apps.installed();
     tracing::info!(
         installed = installed.len(),

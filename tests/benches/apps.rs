@@ -67,18 +67,7 @@ fn us(d: Duration) -> f64 {
 
 /// The manifest of copy `id` of polite: its pre-send hook only.
 fn polite_copy_manifest(id: &str) -> String {
-    copy_manifest(id, "[\"pre-message-sent\"]")
-}
-
-/// The manifest of copy `id` of polite subscribed to `events` (a TOML array).
-fn copy_manifest(id: &str, events: &str) -> String {
-    format!(
-        "id = \"{id}\"\nname = \"Polite {id}\"\nversion = \"0.1.0\"\n\
-         description = \"Benchmark copy of polite: a pre-send hook.\"\n\
-         api-version = \"0.1.0\"\nevents = {events}\n\
-         [author]\nname = \"Palaver benchmarks\"\n\
-         [[permissions]]\nname = \"message.read\"\nreason = \"Sees messages before they are stored.\"\n"
-    )
+    app_admin::polite_copy_manifest(id, "[\"pre-message-sent\"]")
 }
 
 struct Bench {
@@ -205,7 +194,12 @@ async fn post_path(wasm: &[u8]) {
     let one = server("one").await;
     let ten = server("ten").await;
     // An enabled app that subscribes to nothing: what an app costs off the hook.
-    install_manifest(&idle, wasm, &copy_manifest("polite0", "[]")).await;
+    install_manifest(
+        &idle,
+        wasm,
+        &app_admin::polite_copy_manifest("polite0", "[]"),
+    )
+    .await;
     install_copy(&one, wasm, "polite0").await;
     for i in 0..10 {
         install_copy(&ten, wasm, &format!("polite{i}")).await;

@@ -421,6 +421,18 @@ pub fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
     out.into_inner()
 }
 
+/// The manifest of benchmark copy `id` of the `polite` test app, subscribed to
+/// `events` (a TOML array, e.g. `["pre-message-sent"]`) and allowed to read messages.
+pub fn polite_copy_manifest(id: &str, events: &str) -> String {
+    format!(
+        "id = \"{id}\"\nname = \"Polite {id}\"\nversion = \"0.1.0\"\n\
+         description = \"Benchmark copy of polite: a pre-send hook.\"\n\
+         api-version = \"0.1.0\"\nevents = {events}\n\
+         [author]\nname = \"Palaver benchmarks\"\n\
+         [[permissions]]\nname = \"message.read\"\nreason = \"Sees messages before they are stored.\"\n"
+    )
+}
+
 /// A package: `app.toml` = `manifest`, `app.wasm` = `wasm`.
 pub fn package_bytes(manifest: &str, wasm: &[u8]) -> Vec<u8> {
     zip_bytes(&[("app.toml", manifest.as_bytes()), ("app.wasm", wasm)])

@@ -8,6 +8,7 @@ mod apps_hello;
 mod apps_hostile;
 mod apps_lifecycle;
 mod apps_packages;
+mod apps_preview;
 mod apps_support;
 mod browser_admin;
 mod browser_chat;

@@ -8,7 +8,8 @@ use super::super::error::{ApiError, ApiResult};
 use super::super::extract::{Auth, JsonBody, Params};
 use super::super::AppState;
 use super::{ok, required};
-use crate::apps::engine::{CommandInfo, CORE_COMMANDS};
+use crate::apps::engine::{CommandInfo, CommandLine, CORE_COMMANDS};
+use crate::apps::host::bindings::palaver::apps::types::PreviewItem;
 use crate::chat::messages::NewMessage;
 use crate::chat::notify::EphemeralMessage;
 use crate::chat::rooms::RoomRef;
@@ -83,18 +84,140 @@ pub async fn run(
         )
         .into());
     }
-    let outcome = state
-        .apps
-        .run_command(
-            user,
-            &command,
-            &body.params,
-            &rid,
-            body.tmid.as_deref(),
-            body.trigger_id.as_deref(),
-        )
-        .await?;
+    let line = CommandLine {
+        command: &command,
+        params: &body.params,
+        rid: &rid,
+        tmid: body.tmid.as_deref(),
+        trigger_id: body.trigger_id.as_deref(),
+    };
+    let outcome = state.apps.run_command(user, &line).await?;
     ok(json!({ "result": outcome }))
+}
+
+/// The command named by a client, if an enabled app answers it.
+fn app_command(state: &AppState, command: &str) -> Result<String, ApiError> {
+    let command = command.trim().trim_start_matches('/').to_ascii_lowercase();
+    if !state.apps.has_command(&command) {
+        return Err(
+            ChatError::invalid("The command provided does not exist (or is disabled).").into(),
+        );
+    }
+    Ok(command)
+}
+
+/// `GET commands.preview?command=&params=&roomId=`: the items the command's app
+/// offers for what the user has typed so far.
+pub async fn preview(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    let Some(command) = params.get("command") else {
+        return Err(
+            ChatError::invalid("You must provide a command to get the previews from.").into(),
+        );
+    };
+    let command = app_command(&state, command)?;
+    let Some(rid) = params.get("roomId") else {
+        return Err(ChatError::invalid("The room id parameter must be a string.").into());
+    };
+    let line = CommandLine {
+        command: &command,
+        params: params.get("params").unwrap_or_default(),
+        rid,
+        tmid: params.get("tmid"),
+        trigger_id: None,
+    };
+    let items = state.apps.preview_command(&session.user, &line).await?;
+    let title = state
+        .apps
+        .app_commands()
+        .into_iter()
+        .find(|c| c.command == command)
+        .map(|c| c.description)
+        .unwrap_or_default();
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|i| json!({ "id": i.id, "type": preview_type(&i.kind), "value": i.value }))
+        .collect();
+    ok(json!({ "preview": { "i18nTitle": title, "items": items } }))
+}
+
+/// Rocket.Chat's preview item types; anything else an app says is `other`.
+fn preview_type(kind: &str) -> &str {
+    match kind {
+        "text" | "image" | "video" | "audio" => kind,
+        _ => "other",
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewItemBody {
+    id: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutePreviewBody {
+    command: Option<String>,
+    room_id: Option<String>,
+    #[serde(default)]
+    params: String,
+    tmid: Option<String>,
+    trigger_id: Option<String>,
+    preview_item: Option<PreviewItemBody>,
+}
+
+/// `POST commands.preview`: runs the preview item the user picked.
+pub async fn execute_preview(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<ExecutePreviewBody>,
+) -> ApiResult {
+    let Some(command) = body.command.as_deref() else {
+        return Err(
+            ChatError::invalid("You must provide a command to run the preview item on.").into(),
+        );
+    };
+    let Some(rid) = body.room_id.as_deref() else {
+        return Err(ChatError::invalid("The room id parameter must be a string.").into());
+    };
+    let Some(item) = &body.preview_item else {
+        return Err(ChatError::invalid("The preview item being executed must be provided.").into());
+    };
+    let (Some(id), Some(kind), Some(value)) = (&item.id, &item.kind, &item.value) else {
+        return Err(
+            ChatError::invalid("The preview item being executed is in the wrong format.").into(),
+        );
+    };
+    if id.is_empty() || kind.is_empty() {
+        return Err(
+            ChatError::invalid("The preview item being executed is in the wrong format.").into(),
+        );
+    }
+    let command = app_command(&state, command)?;
+    let line = CommandLine {
+        command: &command,
+        params: &body.params,
+        rid,
+        tmid: body.tmid.as_deref(),
+        trigger_id: body.trigger_id.as_deref(),
+    };
+    let item = PreviewItem {
+        id: id.clone(),
+        kind: kind.clone(),
+        value: value.clone(),
+    };
+    state
+        .apps
+        .execute_preview_item(&session.user, &line, item)
+        .await?;
+    ok(json!({}))
 }
 
 fn notice(state: &AppState, user: &User, rid: &str, text: String) -> Result<Value, ApiError> {

@@ -77,6 +77,10 @@ pub fn routes() -> Router<AppState> {
         .route("/settings.public", get(misc::settings_public))
         .route("/commands.list", get(commands::list))
         .route("/commands.run", post(commands::run))
+        .route(
+            "/commands.preview",
+            get(commands::preview).post(commands::execute_preview),
+        )
         .route("/integrations.create", post(integrations::create))
         .route("/integrations.list", get(integrations::list))
         .route("/integrations.get", get(integrations::get))

@@ -4,15 +4,15 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{AppsEngine, AppsError, Installed};
+use super::{AppsEngine, AppsError, Enabled, Installed};
 use crate::apps::host::bindings::exports::palaver::apps::endpoints::EndpointRequest;
 use crate::apps::host::bindings::palaver::apps::types as wit;
 use crate::apps::host::convert;
 use crate::apps::permissions::Permission;
-use crate::apps::pool::{Call, Outcome};
+use crate::apps::pool::{Call, Fault, Outcome};
 use crate::chat::notify::EphemeralMessage;
 use crate::chat::rooms::RoomRef;
-use crate::store::User;
+use crate::store::{Room, User};
 
 /// Commands the core provides (name, params hint, description); apps may not take
 /// these names.
@@ -53,6 +53,19 @@ pub struct CommandOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
     pub app_id: String,
+}
+
+/// A slash command line as a client sent it.
+#[derive(Clone, Copy, Debug)]
+pub struct CommandLine<'a> {
+    /// The command without the slash, lower case.
+    pub command: &'a str,
+    pub params: &'a str,
+    /// The room it was typed in.
+    pub rid: &'a str,
+    /// The thread it was typed in.
+    pub tmid: Option<&'a str>,
+    pub trigger_id: Option<&'a str>,
 }
 
 /// An HTTP request to an app endpoint.
@@ -133,32 +146,117 @@ impl AppsEngine {
         self.command_owner(command).is_some()
     }
 
-    /// Runs an app's slash command for `actor` in room `rid`.
-    pub async fn run_command(
+    /// The app answering `command` when enabled, and the command's context for
+    /// `actor` in room `rid`, which `actor` must have joined.
+    async fn command_call(
         &self,
         actor: &User,
-        command: &str,
-        params: &str,
-        rid: &str,
-        tmid: Option<&str>,
-        trigger_id: Option<&str>,
-    ) -> Result<CommandOutcome, AppsError> {
-        let app = self.command_owner(command).ok_or(AppsError::NotFound)?;
+        line: &CommandLine<'_>,
+    ) -> Result<(Arc<Installed>, Arc<Enabled>, Room, wit::CommandContext), AppsError> {
+        let app = self
+            .command_owner(line.command)
+            .ok_or(AppsError::NotFound)?;
         let running = app
             .running()
             .ok_or_else(|| AppsError::Disabled(app.id.clone()))?;
-        let (room, _) = self.chat.joined_room(actor, RoomRef::Id(rid)).await?;
+        let (room, _) = self.chat.joined_room(actor, RoomRef::Id(line.rid)).await?;
         let context = wit::CommandContext {
-            command: command.to_string(),
-            args: split_args(params),
-            params: params.to_string(),
+            command: line.command.to_string(),
+            args: split_args(line.params),
+            params: line.params.to_string(),
             sender: convert::user(actor),
             room: convert::room(&room),
-            thread_id: tmid.map(str::to_string),
-            trigger_id: trigger_id.map(str::to_string),
+            thread_id: line.tmid.map(str::to_string),
+            trigger_id: line.trigger_id.map(str::to_string),
         };
+        Ok((app, running, room, context))
+    }
+
+    /// Runs an app's slash command for `actor`.
+    pub async fn run_command(
+        &self,
+        actor: &User,
+        line: &CommandLine<'_>,
+    ) -> Result<CommandOutcome, AppsError> {
+        let (app, running, room, context) = self.command_call(actor, line).await?;
         let result = running.pool.call(Call::ExecuteCommand(context)).await;
         self.after_call(&app, &running.pool);
+        self.answer(&app, &running, actor, &room, line.tmid, result)
+            .await
+    }
+
+    /// The preview items an app offers for a command line still being typed.
+    pub async fn preview_command(
+        &self,
+        actor: &User,
+        line: &CommandLine<'_>,
+    ) -> Result<Vec<wit::PreviewItem>, AppsError> {
+        let (app, running, _, context) = self.previewing(actor, line).await?;
+        let result = running.pool.call(Call::PreviewCommand(context)).await;
+        self.after_call(&app, &running.pool);
+        match result {
+            Ok(Outcome::Preview(Ok(items))) => Ok(items),
+            Ok(Outcome::Preview(Err(e))) => Err(AppsError::AppError {
+                app: app.manifest.name.clone(),
+                message: describe(&e),
+            }),
+            Ok(_) => Err(AppsError::Invalid("unexpected preview outcome".into())),
+            Err(fault) => Err(AppsError::Fault {
+                app: app.manifest.name.clone(),
+                fault,
+            }),
+        }
+    }
+
+    /// Runs the preview item `actor` picked for a command line.
+    pub async fn execute_preview_item(
+        &self,
+        actor: &User,
+        line: &CommandLine<'_>,
+        item: wit::PreviewItem,
+    ) -> Result<CommandOutcome, AppsError> {
+        let (app, running, room, context) = self.previewing(actor, line).await?;
+        let result = running
+            .pool
+            .call(Call::ExecutePreviewItem(context, item))
+            .await;
+        self.after_call(&app, &running.pool);
+        self.answer(&app, &running, actor, &room, line.tmid, result)
+            .await
+    }
+
+    /// [`Self::command_call`] for a command the manifest marks `preview`.
+    async fn previewing(
+        &self,
+        actor: &User,
+        line: &CommandLine<'_>,
+    ) -> Result<(Arc<Installed>, Arc<Enabled>, Room, wit::CommandContext), AppsError> {
+        let call = self.command_call(actor, line).await?;
+        let previews = call
+            .0
+            .manifest
+            .commands
+            .iter()
+            .any(|c| c.name == line.command && c.preview);
+        if !previews {
+            return Err(AppsError::Invalid(format!(
+                "the command /{} does not provide previews",
+                line.command
+            )));
+        }
+        Ok(call)
+    }
+
+    /// Posts and shows what a command (or a picked preview item) answered.
+    async fn answer(
+        &self,
+        app: &Installed,
+        running: &Enabled,
+        actor: &User,
+        room: &Room,
+        tmid: Option<&str>,
+        result: Result<Outcome, Fault>,
+    ) -> Result<CommandOutcome, AppsError> {
         let reply = match result {
             Ok(Outcome::Command(Ok(reply))) => reply,
             Ok(Outcome::Command(Err(e))) => {

@@ -55,6 +55,10 @@ impl PreSendHook for AppsEngine {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let mut current = message;
+        // Converted once for the chain, when an app first needs them; the message
+        // again only after an app changed it.
+        let mut wit_room = None;
+        let mut wit_message = None;
         for app in chain.iter() {
             let Some(running) = app.running() else {
                 continue;
@@ -63,13 +67,16 @@ impl PreSendHook for AppsEngine {
             if app.bot_user_id == sender.id || !self.bot_reads(app, room).await {
                 continue;
             }
-            let call = Call::PreMessageSent(convert::message(&current), convert::room(room));
+            let m = wit_message.get_or_insert_with(|| Arc::new(convert::message(&current)));
+            let r = wit_room.get_or_insert_with(|| Arc::new(convert::room(room)));
+            let call = Call::PreMessageSent(m.clone(), r.clone());
             let outcome = running.pool.call(call).await;
             self.after_call(app, &running.pool);
             match outcome {
                 Ok(Outcome::Decision(PreSendDecision::Continue)) => {}
                 Ok(Outcome::Decision(PreSendDecision::Modify(m))) => {
                     current = convert::apply_modification(&current, m)?;
+                    wit_message = None;
                 }
                 Ok(Outcome::Decision(PreSendDecision::Prevent(reason))) => {
                     tracing::info!(app_id = %app.id, room_id = %room.id, user_id = %sender.id, "message prevented by app");
@@ -95,6 +102,21 @@ impl PreSendHook for AppsEngine {
     }
 }
 
+/// The post-event call for one of the events apps subscribe to.
+fn post_event_call(event: &Event) -> Option<Call> {
+    use convert::{message as m, room as r, user as u};
+    Some(match event {
+        Event::MessageSent { room, message } => Call::PostMessageSent(m(message), r(room)),
+        Event::MessageUpdated { room, message } => Call::PostMessageUpdated(m(message), r(room)),
+        Event::MessageDeleted { room, message } => Call::PostMessageDeleted(m(message), r(room)),
+        Event::RoomCreated { room } => Call::PostRoomCreated(r(room)),
+        Event::UserJoined { room, user } => Call::PostRoomUserJoined(r(room), u(user)),
+        Event::UserLeft { room, user } => Call::PostRoomUserLeft(r(room), u(user)),
+        Event::UserCreated { user } => Call::PostUserCreated(u(user)),
+        _ => return None,
+    })
+}
+
 impl AppsEngine {
     /// Starts the task that turns chat events into app calls.
     pub(super) fn spawn_event_dispatcher(&self) {
@@ -115,79 +137,40 @@ impl AppsEngine {
     }
 
     async fn dispatch(&self, event: &Event) {
-        let (kind, room, make): (
-            EventKind,
-            Option<&Room>,
-            Box<dyn Fn() -> Call + Send + Sync>,
-        ) = match event {
-            Event::MessageSent { room, message } => {
-                let (m, r) = (convert::message(message), convert::room(room));
-                (
-                    EventKind::PostMessageSent,
-                    Some(room),
-                    Box::new(move || Call::PostMessageSent(m.clone(), r.clone())),
-                )
-            }
-            Event::MessageUpdated { room, message } => {
-                let (m, r) = (convert::message(message), convert::room(room));
-                (
-                    EventKind::PostMessageUpdated,
-                    Some(room),
-                    Box::new(move || Call::PostMessageUpdated(m.clone(), r.clone())),
-                )
-            }
-            Event::MessageDeleted { room, message } => {
-                let (m, r) = (convert::message(message), convert::room(room));
-                (
-                    EventKind::PostMessageDeleted,
-                    Some(room),
-                    Box::new(move || Call::PostMessageDeleted(m.clone(), r.clone())),
-                )
-            }
-            Event::RoomCreated { room } => {
-                let r = convert::room(room);
-                (
-                    EventKind::PostRoomCreated,
-                    Some(room),
-                    Box::new(move || Call::PostRoomCreated(r.clone())),
-                )
-            }
-            Event::UserJoined { room, user } => {
-                let (r, u) = (convert::room(room), convert::user(user));
-                (
-                    EventKind::PostRoomUserJoined,
-                    Some(room),
-                    Box::new(move || Call::PostRoomUserJoined(r.clone(), u.clone())),
-                )
-            }
-            Event::UserLeft { room, user } => {
-                let (r, u) = (convert::room(room), convert::user(user));
-                (
-                    EventKind::PostRoomUserLeft,
-                    Some(room),
-                    Box::new(move || Call::PostRoomUserLeft(r.clone(), u.clone())),
-                )
-            }
-            Event::UserCreated { user } => {
-                let u = convert::user(user);
-                (
-                    EventKind::PostUserCreated,
-                    None,
-                    Box::new(move || Call::PostUserCreated(u.clone())),
-                )
-            }
+        let (kind, room) = match event {
+            Event::MessageSent { room, .. } => (EventKind::PostMessageSent, Some(room)),
+            Event::MessageUpdated { room, .. } => (EventKind::PostMessageUpdated, Some(room)),
+            Event::MessageDeleted { room, .. } => (EventKind::PostMessageDeleted, Some(room)),
+            Event::RoomCreated { room } => (EventKind::PostRoomCreated, Some(room)),
+            Event::UserJoined { room, .. } => (EventKind::PostRoomUserJoined, Some(room)),
+            Event::UserLeft { room, .. } => (EventKind::PostRoomUserLeft, Some(room)),
+            Event::UserCreated { .. } => (EventKind::PostUserCreated, None),
             _ => return,
         };
-        let sender = match event {
-            Event::MessageSent { message, .. } => Some(message.u.id.as_str()),
+        let sent = match event {
+            Event::MessageSent { room, message } => Some((room, message)),
             _ => None,
         };
+        // Converted on first need: most events interest no app.
+        let mut call: Option<Call> = None;
         for app in self.all() {
             let Some(running) = app.running() else {
                 continue;
             };
-            let bot_id = app.bot_user_id.clone();
-            if sender == Some(bot_id.as_str()) {
+            let wants_event = app.subscribes(kind);
+            let to_bot = sent.is_some_and(|(room, _)| {
+                app.subscribes(EventKind::PostMessageSentToBot)
+                    && room.t == RoomType::Direct
+                    && room
+                        .uids
+                        .as_ref()
+                        .is_some_and(|u| u.contains(&app.bot_user_id))
+            });
+            if !wants_event && !to_bot {
+                continue;
+            }
+            // An app does not hear its own bot's messages (no loops).
+            if sent.is_some_and(|(_, m)| m.u.id == app.bot_user_id) {
                 continue;
             }
             if let Some(room) = room {
@@ -195,20 +178,19 @@ impl AppsEngine {
                     continue;
                 }
             }
-            if app.subscribes(kind) {
-                self.enqueue(&app, &running.events, make());
+            if wants_event {
+                if call.is_none() {
+                    call = post_event_call(event);
+                }
+                if let Some(call) = &call {
+                    self.enqueue(&app, &running.events, call.clone());
+                }
             }
             // A message in a DM with the app's bot is also "sent to the bot".
-            if let (Event::MessageSent { room, message }, true) =
-                (event, app.subscribes(EventKind::PostMessageSentToBot))
-            {
-                let to_bot = room.t == RoomType::Direct
-                    && room.uids.as_ref().is_some_and(|u| u.contains(&bot_id));
-                if to_bot {
-                    let call =
-                        Call::PostMessageSentToBot(convert::message(message), convert::room(room));
-                    self.enqueue(&app, &running.events, call);
-                }
+            if let (true, Some((room, message))) = (to_bot, sent) {
+                let call =
+                    Call::PostMessageSentToBot(convert::message(message), convert::room(room));
+                self.enqueue(&app, &running.events, call);
             }
         }
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::{mpsc, Mutex as AsyncMutex, Semaphore};
 
-pub use commands::{CommandInfo, CommandOutcome, EndpointCall, CORE_COMMANDS};
+pub use commands::{CommandInfo, CommandLine, CommandOutcome, EndpointCall, CORE_COMMANDS};
 
 use super::host::bindings::AppPre;
 use super::host::state::{AppContext, HostState};
@@ -258,6 +258,11 @@ impl AppsEngine {
             .get(id)
             .cloned()
             .ok_or_else(|| AppsError::NotInstalled(id.to_string()))
+    }
+
+    /// The instance pool of an enabled app (diagnostics and benchmarks).
+    pub fn instance_pool(&self, id: &str) -> Option<Arc<InstancePool>> {
+        Some(self.app(id).ok()?.running()?.pool.clone())
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<Installed>> {
