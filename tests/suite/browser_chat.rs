@@ -5,6 +5,7 @@
 //! command run from the autocomplete with its reply and private notice, and an app's
 //! `prevent` reason shown to the sender. Screenshots go to `target/screenshots/`.
 
+use crate::apps_support::channel;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -47,20 +48,6 @@ async fn send(b: &Browser, text: &str) {
         .send_keys(&format!("{text}{ENTER}"))
         .await
         .expect("type in the composer");
-}
-
-async fn channel(srv: &Palaver, owner: &Session, name: &str, members: &[&str]) -> String {
-    let body = srv
-        .post_ok(
-            "channels.create",
-            owner,
-            json!({ "name": name, "members": members }),
-        )
-        .await;
-    body["channel"]["_id"]
-        .as_str()
-        .expect("channel id")
-        .to_string()
 }
 
 async fn post(srv: &Palaver, who: &Session, rid: &str, text: &str) -> Value {

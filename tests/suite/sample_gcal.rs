@@ -11,6 +11,7 @@
 //! - `/gcal logout` revoking at Google;
 //! - a reminder DM sent once before an event, and not again after a restart.
 
+use crate::apps_support::channel;
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as Span, FixedOffset, TimeZone, Utc};
@@ -92,21 +93,6 @@ async fn server(google: &FakeGoogle, market: &TempDir, settings: Value) -> (Pala
     let r = set_status(&srv, &admin, APP, true).await;
     assert_eq!(r.status, StatusCode::OK, "enable: {}", r.text);
     (srv, admin)
-}
-
-/// A public channel created by `owner` with `members`; its id.
-async fn channel(srv: &Palaver, owner: &Session, name: &str, members: &[&str]) -> String {
-    let body = srv
-        .post_ok(
-            "channels.create",
-            owner,
-            json!({ "name": name, "members": members }),
-        )
-        .await;
-    body["channel"]["_id"]
-        .as_str()
-        .expect("channel id")
-        .to_string()
 }
 
 /// The `https://` URL in a text.
