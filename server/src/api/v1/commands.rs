@@ -8,8 +8,8 @@ use super::super::error::{ApiError, ApiResult};
 use super::super::extract::{Auth, JsonBody, Params};
 use super::super::AppState;
 use super::{ok, required};
-use crate::apps::engine::{CommandInfo, CommandLine, CORE_COMMANDS};
-use crate::apps::host::bindings::palaver::apps::types::PreviewItem;
+use crate::apps::engine::{CommandInfo, CommandLine, PreviewItem, CORE_COMMANDS};
+use crate::apps::AppsError;
 use crate::chat::messages::NewMessage;
 use crate::chat::notify::EphemeralMessage;
 use crate::chat::rooms::RoomRef;
@@ -67,22 +67,12 @@ pub async fn run(
     Auth(session): Auth,
     JsonBody(body): JsonBody<RunBody>,
 ) -> ApiResult {
-    let command = required(&body.command, "command")?
-        .trim()
-        .trim_start_matches('/')
-        .to_ascii_lowercase();
+    let command = command_name(required(&body.command, "command")?);
     let rid = required(&body.room_id, "roomId")?.to_string();
     let user = &session.user;
     if CORE_COMMANDS.iter().any(|c| c.0 == command) {
         let result = run_core(&state, user, &command, body.params.trim(), &rid).await?;
         return ok(json!({ "result": result }));
-    }
-    if !state.apps.has_command(&command) {
-        return Err(ChatError::refused(
-            "error-invalid-command",
-            format!("There is no command /{command}"),
-        )
-        .into());
     }
     let line = CommandLine {
         command: &command,
@@ -91,19 +81,32 @@ pub async fn run(
         tmid: body.tmid.as_deref(),
         trigger_id: body.trigger_id.as_deref(),
     };
-    let outcome = state.apps.run_command(user, &line).await?;
+    let outcome = match state.apps.run_command(user, &line).await {
+        Err(AppsError::NotFound) => {
+            return Err(ChatError::refused(
+                "error-invalid-command",
+                format!("There is no command /{command}"),
+            )
+            .into())
+        }
+        other => other?,
+    };
     ok(json!({ "result": outcome }))
 }
 
-/// The command named by a client, if an enabled app answers it.
-fn app_command(state: &AppState, command: &str) -> Result<String, ApiError> {
-    let command = command.trim().trim_start_matches('/').to_ascii_lowercase();
-    if !state.apps.has_command(&command) {
-        return Err(
-            ChatError::invalid("The command provided does not exist (or is disabled).").into(),
-        );
+/// A command as a client names it (`/Hello`, ` hello`) in the form commands have.
+fn command_name(raw: &str) -> String {
+    raw.trim().trim_start_matches('/').to_ascii_lowercase()
+}
+
+/// Rocket.Chat's answer when no enabled app answers a previewed command.
+fn no_such_command(e: AppsError) -> ApiError {
+    match e {
+        AppsError::NotFound => {
+            ChatError::invalid("The command provided does not exist (or is disabled).").into()
+        }
+        other => other.into(),
     }
-    Ok(command)
 }
 
 /// `GET commands.preview?command=&params=&roomId=`: the items the command's app
@@ -118,7 +121,7 @@ pub async fn preview(
             ChatError::invalid("You must provide a command to get the previews from.").into(),
         );
     };
-    let command = app_command(&state, command)?;
+    let command = command_name(command);
     let Some(rid) = params.get("roomId") else {
         return Err(ChatError::invalid("The room id parameter must be a string.").into());
     };
@@ -129,14 +132,11 @@ pub async fn preview(
         tmid: params.get("tmid"),
         trigger_id: None,
     };
-    let items = state.apps.preview_command(&session.user, &line).await?;
-    let title = state
+    let (title, items) = state
         .apps
-        .app_commands()
-        .into_iter()
-        .find(|c| c.command == command)
-        .map(|c| c.description)
-        .unwrap_or_default();
+        .preview_command(&session.user, &line)
+        .await
+        .map_err(no_such_command)?;
     let items: Vec<Value> = items
         .into_iter()
         .map(|i| json!({ "id": i.id, "type": preview_type(&i.kind), "value": i.value }))
@@ -200,7 +200,7 @@ pub async fn execute_preview(
             ChatError::invalid("The preview item being executed is in the wrong format.").into(),
         );
     }
-    let command = app_command(&state, command)?;
+    let command = command_name(command);
     let line = CommandLine {
         command: &command,
         params: &body.params,
@@ -216,7 +216,8 @@ pub async fn execute_preview(
     state
         .apps
         .execute_preview_item(&session.user, &line, item)
-        .await?;
+        .await
+        .map_err(no_such_command)?;
     ok(json!({}))
 }
 

@@ -9,7 +9,7 @@ use crate::apps::host::bindings::exports::palaver::apps::endpoints::EndpointRequ
 use crate::apps::host::bindings::palaver::apps::types as wit;
 use crate::apps::host::convert;
 use crate::apps::permissions::Permission;
-use crate::apps::pool::{Call, Fault, Outcome};
+use crate::apps::pool::{Call, Outcome};
 use crate::chat::notify::EphemeralMessage;
 use crate::chat::rooms::RoomRef;
 use crate::store::{Room, User};
@@ -141,24 +141,22 @@ impl AppsEngine {
         })
     }
 
-    /// Whether an enabled app answers `command`.
-    pub fn has_command(&self, command: &str) -> bool {
-        self.command_owner(command).is_some()
-    }
-
-    /// The app answering `command` when enabled, and the command's context for
-    /// `actor` in room `rid`, which `actor` must have joined.
-    async fn command_call(
-        &self,
-        actor: &User,
-        line: &CommandLine<'_>,
-    ) -> Result<(Arc<Installed>, Arc<Enabled>, Room, wit::CommandContext), AppsError> {
-        let app = self
-            .command_owner(line.command)
-            .ok_or(AppsError::NotFound)?;
+    /// The enabled app answering `command`.
+    fn command_app(&self, command: &str) -> Result<(Arc<Installed>, Arc<Enabled>), AppsError> {
+        let app = self.command_owner(command).ok_or(AppsError::NotFound)?;
         let running = app
             .running()
             .ok_or_else(|| AppsError::Disabled(app.id.clone()))?;
+        Ok((app, running))
+    }
+
+    /// The command's context for `actor` in room `rid`, which `actor` must have
+    /// joined.
+    async fn command_context(
+        &self,
+        actor: &User,
+        line: &CommandLine<'_>,
+    ) -> Result<(Room, wit::CommandContext), AppsError> {
         let (room, _) = self.chat.joined_room(actor, RoomRef::Id(line.rid)).await?;
         let context = wit::CommandContext {
             command: line.command.to_string(),
@@ -169,33 +167,36 @@ impl AppsEngine {
             thread_id: line.tmid.map(str::to_string),
             trigger_id: line.trigger_id.map(str::to_string),
         };
-        Ok((app, running, room, context))
+        Ok((room, context))
     }
 
-    /// Runs an app's slash command for `actor`.
+    /// Runs an app's slash command for `actor`; [`AppsError::NotFound`] when no
+    /// enabled app answers it.
     pub async fn run_command(
         &self,
         actor: &User,
         line: &CommandLine<'_>,
     ) -> Result<CommandOutcome, AppsError> {
-        let (app, running, room, context) = self.command_call(actor, line).await?;
-        let result = running.pool.call(Call::ExecuteCommand(context)).await;
-        self.after_call(&app, &running.pool);
-        self.answer(&app, &running, actor, &room, line.tmid, result)
+        let (app, running) = self.command_app(line.command)?;
+        let (room, context) = self.command_context(actor, line).await?;
+        let call = Call::ExecuteCommand(context);
+        self.answer(&app, &running, actor, &room, line.tmid, call)
             .await
     }
 
-    /// The preview items an app offers for a command line still being typed.
+    /// The preview items an app offers for a command line still being typed, with
+    /// the command's description as their title.
     pub async fn preview_command(
         &self,
         actor: &User,
         line: &CommandLine<'_>,
-    ) -> Result<Vec<wit::PreviewItem>, AppsError> {
-        let (app, running, _, context) = self.previewing(actor, line).await?;
+    ) -> Result<(String, Vec<wit::PreviewItem>), AppsError> {
+        let (app, running, title) = self.previewing(line.command)?;
+        let (_, context) = self.command_context(actor, line).await?;
         let result = running.pool.call(Call::PreviewCommand(context)).await;
         self.after_call(&app, &running.pool);
         match result {
-            Ok(Outcome::Preview(Ok(items))) => Ok(items),
+            Ok(Outcome::Preview(Ok(items))) => Ok((title, items)),
             Ok(Outcome::Preview(Err(e))) => Err(AppsError::AppError {
                 app: app.manifest.name.clone(),
                 message: describe(&e),
@@ -215,48 +216,47 @@ impl AppsEngine {
         line: &CommandLine<'_>,
         item: wit::PreviewItem,
     ) -> Result<CommandOutcome, AppsError> {
-        let (app, running, room, context) = self.previewing(actor, line).await?;
-        let result = running
-            .pool
-            .call(Call::ExecutePreviewItem(context, item))
-            .await;
-        self.after_call(&app, &running.pool);
-        self.answer(&app, &running, actor, &room, line.tmid, result)
+        let (app, running, _) = self.previewing(line.command)?;
+        let (room, context) = self.command_context(actor, line).await?;
+        let call = Call::ExecutePreviewItem(context, item);
+        self.answer(&app, &running, actor, &room, line.tmid, call)
             .await
     }
 
-    /// [`Self::command_call`] for a command the manifest marks `preview`.
-    async fn previewing(
+    /// [`Self::command_app`] for a command the manifest marks `preview`, with the
+    /// command's description.
+    fn previewing(
         &self,
-        actor: &User,
-        line: &CommandLine<'_>,
-    ) -> Result<(Arc<Installed>, Arc<Enabled>, Room, wit::CommandContext), AppsError> {
-        let call = self.command_call(actor, line).await?;
-        let previews = call
-            .0
+        command: &str,
+    ) -> Result<(Arc<Installed>, Arc<Enabled>, String), AppsError> {
+        let (app, running) = self.command_app(command)?;
+        let Some(entry) = app
             .manifest
             .commands
             .iter()
-            .any(|c| c.name == line.command && c.preview);
-        if !previews {
+            .find(|c| c.name == command && c.preview)
+        else {
             return Err(AppsError::Invalid(format!(
-                "the command /{} does not provide previews",
-                line.command
+                "the command /{command} does not provide previews"
             )));
-        }
-        Ok(call)
+        };
+        let title = entry.description.clone();
+        Ok((app, running, title))
     }
 
-    /// Posts and shows what a command (or a picked preview item) answered.
+    /// Runs a command (or a picked preview item) and posts and shows its answer.
     async fn answer(
         &self,
-        app: &Installed,
+        app: &Arc<Installed>,
         running: &Enabled,
         actor: &User,
         room: &Room,
         tmid: Option<&str>,
-        result: Result<Outcome, Fault>,
+        call: Call,
     ) -> Result<CommandOutcome, AppsError> {
+        let handler = call.handler();
+        let result = running.pool.call(call).await;
+        self.after_call(app, &running.pool);
         let reply = match result {
             Ok(Outcome::Command(Ok(reply))) => reply,
             Ok(Outcome::Command(Err(e))) => {
@@ -294,7 +294,7 @@ impl AppsEngine {
                 Err(e) => {
                     app.logger.host(
                         "warn",
-                        Some("execute-command"),
+                        Some(handler),
                         &format!("the command's reply could not be posted ({e:?}); shown privately instead"),
                         None,
                     );

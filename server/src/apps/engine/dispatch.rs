@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::{AppsEngine, Installed};
+use super::{AppsEngine, Enabled, Installed};
 use crate::apps::host::bindings::palaver::apps::types::PreSendDecision;
 use crate::apps::host::convert;
 use crate::apps::manifest::EventKind;
@@ -22,27 +22,15 @@ fn prevented(message: String) -> ChatError {
 }
 
 impl AppsEngine {
-    /// Whether the app's bot may read `room`: apps see what their bot user could.
-    async fn bot_reads(&self, app: &Installed, room: &Room) -> bool {
-        if room.t == RoomType::Channel {
-            return true;
-        }
-        let cached = app.bot.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let bot = match cached {
-            Some(bot) => bot,
-            None => {
-                let Ok(bot) = self.chat.find_user(Some(&app.bot_user_id), None).await else {
-                    return false;
-                };
-                let bot = Arc::new(bot);
-                *app.bot.write().unwrap_or_else(|p| p.into_inner()) = Some(bot.clone());
-                bot
-            }
-        };
-        self.chat
-            .readable_room(&bot, RoomRef::Id(&room.id))
-            .await
-            .is_ok()
+    /// Whether the running app's bot may read `room`: apps see what their bot
+    /// user could.
+    async fn bot_reads(&self, running: &Enabled, room: &Room) -> bool {
+        room.t == RoomType::Channel
+            || self
+                .chat
+                .readable_room(&running.pool.context().bot, RoomRef::Id(&room.id))
+                .await
+                .is_ok()
     }
 }
 
@@ -64,7 +52,7 @@ impl PreSendHook for AppsEngine {
                 continue;
             };
             // An app does not vet its own bot's messages (no loops).
-            if app.bot_user_id == sender.id || !self.bot_reads(app, room).await {
+            if app.bot_user_id == sender.id || !self.bot_reads(&running, room).await {
                 continue;
             }
             let m = wit_message.get_or_insert_with(|| Arc::new(convert::message(&current)));
@@ -102,9 +90,12 @@ impl PreSendHook for AppsEngine {
     }
 }
 
-/// The post-event call for one of the events apps subscribe to.
+/// The post-event call for one of the events apps subscribe to, its values
+/// converted once for all the apps that get it.
 fn post_event_call(event: &Event) -> Option<Call> {
-    use convert::{message as m, room as r, user as u};
+    let m = |message| Arc::new(convert::message(message));
+    let r = |room| Arc::new(convert::room(room));
+    let u = |user| Arc::new(convert::user(user));
     Some(match event {
         Event::MessageSent { room, message } => Call::PostMessageSent(m(message), r(room)),
         Event::MessageUpdated { room, message } => Call::PostMessageUpdated(m(message), r(room)),
@@ -174,22 +165,21 @@ impl AppsEngine {
                 continue;
             }
             if let Some(room) = room {
-                if !self.bot_reads(&app, room).await {
+                if !self.bot_reads(&running, room).await {
                     continue;
                 }
             }
+            if call.is_none() {
+                call = post_event_call(event);
+            }
             if wants_event {
-                if call.is_none() {
-                    call = post_event_call(event);
-                }
                 if let Some(call) = &call {
                     self.enqueue(&app, &running.events, call.clone());
                 }
             }
             // A message in a DM with the app's bot is also "sent to the bot".
-            if let (true, Some((room, message))) = (to_bot, sent) {
-                let call =
-                    Call::PostMessageSentToBot(convert::message(message), convert::room(room));
+            if let (true, Some(Call::PostMessageSent(m, r))) = (to_bot, &call) {
+                let call = Call::PostMessageSentToBot(m.clone(), r.clone());
                 self.enqueue(&app, &running.events, call);
             }
         }

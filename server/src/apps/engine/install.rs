@@ -3,6 +3,22 @@
 use super::*;
 
 impl AppsEngine {
+    /// Compiles a package's component and then keeps the package on disk (written
+    /// atomically), so an app is never recorded with a package that cannot load.
+    async fn compile_and_keep(
+        &self,
+        package: &Package,
+        bytes: &[u8],
+    ) -> Result<AppPre<HostState>, AppsError> {
+        let pre = self.prepare(package.wasm.clone()).await?;
+        let path = self.package_path(&package.sha256);
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, bytes)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(io)?;
+        Ok(pre)
+    }
+
     /// Refuses commands that another enabled or installed app, or the core, has.
     pub(super) fn check_clashes(&self, manifest: &Manifest) -> Result<(), AppsError> {
         for c in &manifest.commands {
@@ -51,12 +67,7 @@ impl AppsEngine {
             None => manifest.full_grant(),
         };
         self.check_clashes(&manifest)?;
-        let pre = self.prepare(package.wasm.clone()).await?;
-        let path = self.package_path(&package.sha256);
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes)
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(io)?;
+        let pre = self.compile_and_keep(&package, bytes).await?;
         let bot = self
             .chat
             .ensure_bot_user(
@@ -162,12 +173,7 @@ impl AppsEngine {
             None => return Err(AppsError::PermissionsGrew { added, removed }),
         };
         self.check_clashes(&manifest)?;
-        let pre = self.prepare(package.wasm.clone()).await?;
-        let path = self.package_path(&package.sha256);
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes)
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(io)?;
+        let pre = self.compile_and_keep(&package, bytes).await?;
         let was_enabled = old
             .enabled
             .write()

@@ -20,6 +20,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::{mpsc, Mutex as AsyncMutex, Semaphore};
 
+/// A command's preview item, as apps offer it.
+pub use crate::apps::host::bindings::palaver::apps::types::PreviewItem;
 pub use commands::{CommandInfo, CommandLine, CommandOutcome, EndpointCall, CORE_COMMANDS};
 
 use super::host::bindings::AppPre;
@@ -129,17 +131,17 @@ pub(crate) struct Installed {
     pub manifest: Arc<Manifest>,
     /// The package's README, shown to admins.
     pub readme: Option<String>,
+    /// The package's icon (PNG).
+    pub icon: Option<Vec<u8>>,
     /// The compiled component; `None` when it could not be loaded.
     pub pre: Option<AppPre<HostState>>,
     pub logger: Arc<AppLogger>,
     pub record: RwLock<AppRecord>,
     /// The bot user's id (fixed for the app's life).
     pub bot_user_id: String,
-    /// The effective grant, computed when the record changes: it is consulted on
-    /// every message.
-    grant: RwLock<Arc<Grant>>,
-    /// The bot user, looked up once: hooks check what the bot may read per message.
-    pub bot: RwLock<Option<Arc<User>>>,
+    /// The effective grant, computed once: it is consulted on every message. The
+    /// record's grant changes only by an install or update, which registers anew.
+    grant: Arc<Grant>,
     pub enabled: RwLock<Option<Arc<Enabled>>>,
     /// Serialises admin operations on this app.
     pub ops: AsyncMutex<()>,
@@ -162,7 +164,7 @@ impl Installed {
 
     /// The effective grant: the record's granted names checked against the manifest.
     pub fn grant(&self) -> Arc<Grant> {
-        self.grant.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.grant.clone()
     }
 
     fn compute_grant(manifest: &Manifest, granted: &[String]) -> Arc<Grant> {
@@ -177,7 +179,7 @@ impl Installed {
     }
 
     pub fn subscribes(&self, event: EventKind) -> bool {
-        self.manifest.events.contains(&event) && self.grant().allows(event.needs())
+        self.manifest.events.contains(&event) && self.grant.allows(event.needs())
     }
 }
 
@@ -299,12 +301,7 @@ impl AppsEngine {
 
     /// The installed app's icon (PNG), if its package has one.
     pub fn icon(&self, app_id: &str) -> Result<Option<Vec<u8>>, AppsError> {
-        self.app(app_id)?;
-        match std::fs::read(self.assets_dir(app_id).join("icon.png")) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(e)),
-        }
+        Ok(self.app(app_id)?.icon.clone())
     }
 
     /// Compiles a component on the blocking pool (it is CPU-heavy).
@@ -370,17 +367,21 @@ impl AppsEngine {
         pre: Option<AppPre<HostState>>,
     ) -> Arc<Installed> {
         // Every instance extracts for itself: with several instances the disks differ.
-        if let Err(e) = package::extract_assets(&package, &self.assets_dir(&record.id)) {
-            tracing::warn!(app_id = %record.id, error = %e, "cannot extract the package's assets");
+        // A package that did not load is only a stand-in: extracting it would mark
+        // its assets as done with none written.
+        if pre.is_some() {
+            if let Err(e) = package::extract_assets(&package, &self.assets_dir(&record.id)) {
+                tracing::warn!(app_id = %record.id, error = %e, "cannot extract the package's assets");
+            }
         }
         let grant = Installed::compute_grant(&package.manifest, &record.granted);
         let app = Arc::new(Installed {
             id: record.id.clone(),
             bot_user_id: record.bot_user_id.clone(),
-            grant: RwLock::new(grant),
-            bot: RwLock::new(None),
+            grant,
             manifest: Arc::new(package.manifest.clone()),
             readme: package.readme,
+            icon: package.icon,
             pre,
             logger: Arc::new(AppLogger::new(
                 &record.id,
@@ -407,8 +408,6 @@ impl AppsEngine {
             let mut r = app.record.write().unwrap_or_else(|p| p.into_inner());
             change(&mut r);
             r.updated_at = Ts::now();
-            *app.grant.write().unwrap_or_else(|p| p.into_inner()) =
-                Installed::compute_grant(&app.manifest, &r.granted);
             r.clone()
         };
         self.store.put_app(&record).await?;
