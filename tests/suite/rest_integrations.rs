@@ -357,6 +357,63 @@ async fn channel_override_and_refusals_store_nothing() {
     );
 }
 
+/// Whether `username` is a member of the channel `rid`.
+async fn is_member(srv: &Palaver, admin: &Session, rid: &str, username: &str) -> bool {
+    let members = srv
+        .get_ok(&format!("channels.members?roomId={rid}"), admin)
+        .await;
+    members["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .any(|u| u["username"] == username)
+}
+
+#[tokio::test]
+async fn a_bad_destination_among_several_joins_and_opens_nothing() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    srv.create_user(&admin, "ci.bot").await;
+    create_channel(&srv, &admin, "ops", &["ci.bot"]).await;
+    let lobby = create_channel(&srv, &admin, "lobby", &["alice"]).await;
+    let lobby_rid = str_of(&lobby["_id"], "room id").to_string();
+    let hook = create_hook(&srv, &admin, json!({})).await;
+    let path = hook_path(&hook);
+
+    for (channel, error_type) in [
+        ("#lobby, @alice, #no-such-room", "error-invalid-channel"),
+        ("@alice, #lobby, @nobody", "error-invalid-user"),
+    ] {
+        let (status, body) = call_hook(&srv, &path, json!({"text": "x", "channel": channel})).await;
+        assert_error(status, &body, 400, Some(error_type), channel);
+        assert!(
+            !is_member(&srv, &admin, &lobby_rid, "ci.bot").await,
+            "{channel}: not joined"
+        );
+        let ims = srv.get_ok("im.list", &alice).await;
+        assert_eq!(ims["ims"], json!([]), "{channel}: no DM opened: {ims}");
+        assert!(
+            channel_messages(&srv, &alice, &lobby_rid).await.is_empty(),
+            "{channel}: nothing posted"
+        );
+    }
+
+    // Every destination good: the channel is joined, the DM opened, both posted to.
+    let (status, body) = call_hook(
+        &srv,
+        &path,
+        json!({"text": "both", "channel": "#lobby, @alice"}),
+    )
+    .await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"success": true})));
+    assert!(is_member(&srv, &admin, &lobby_rid, "ci.bot").await);
+    let msgs = channel_messages(&srv, &alice, &lobby_rid).await;
+    assert_eq!(msg_texts(&json!(msgs)), vec!["both"]);
+    let ims = srv.get_ok("im.list", &alice).await;
+    assert_eq!(ims["ims"].as_array().map(Vec::len), Some(1), "{ims}");
+}
+
 #[tokio::test]
 async fn only_admins_manage_and_bad_definitions_are_refused() {
     let srv = Palaver::start().await;

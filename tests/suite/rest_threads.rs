@@ -1,6 +1,7 @@
 //! REST threads (`tmid`, `tcount`, `chat.getThreadMessages`) and reactions
 //! (`chat.react`, `reactions: {":emoji:": {usernames: [...]}}`).
 
+use palaver_tests::ddp::Ddp;
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -161,6 +162,41 @@ async fn threads_count_replies_and_list_them_oldest_first() {
         json!(3),
         "refused replies did not count: {got}"
     );
+}
+
+#[tokio::test]
+async fn deleting_a_reply_streams_the_parent_with_its_new_count() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let chan = create_channel(&srv, &alice, "threads", &[]).await;
+    let rid = chan["_id"].as_str().expect("room id").to_string();
+    let parent = post(&srv, &alice, &rid, "parent").await;
+    let pid = parent["_id"].as_str().expect("parent id").to_string();
+    let reply = srv
+        .post_ok(
+            "chat.postMessage",
+            &alice,
+            json!({ "roomId": rid, "text": "reply", "tmid": pid }),
+        )
+        .await;
+    let reply_id = reply["message"]["_id"].clone();
+
+    let mut ddp = Ddp::connect_as(&srv, &alice).await;
+    ddp.sub("stream-room-messages", json!([rid, false])).await;
+    srv.post_ok(
+        "chat.delete",
+        &alice,
+        json!({ "roomId": rid, "msgId": reply_id }),
+    )
+    .await;
+    let streamed = ddp.recv().await["fields"]["args"][0].clone();
+    assert_eq!(streamed["_id"], json!(pid), "the parent again: {streamed}");
+    assert_eq!(streamed["tcount"], json!(0), "{streamed}");
+    let got = srv
+        .get_ok(&format!("chat.getMessage?msgId={pid}"), &alice)
+        .await;
+    assert_eq!(got["message"]["tcount"], json!(0), "{got}");
 }
 
 fn reactions(msg: &Value) -> Value {

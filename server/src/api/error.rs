@@ -32,7 +32,8 @@ impl From<StoreError> for ApiError {
     }
 }
 
-fn envelope(status: StatusCode, body: serde_json::Value) -> Response {
+/// An error response: `body` (Rocket.Chat's error envelope) with `status`.
+pub(crate) fn envelope(status: StatusCode, body: serde_json::Value) -> Response {
     (status, Json(body)).into_response()
 }
 

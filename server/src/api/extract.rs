@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -43,19 +44,28 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.max_body_bytes;
-        let bytes = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|_| ApiError::TooLarge(limit))?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        serde_json::from_slice(bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::BadBody(format!("Invalid JSON body: {e}")))
+        let bytes = read_body(req, state.max_body_bytes).await?;
+        parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// Reads the whole body, at most `limit` bytes: the one place an oversized body
+/// becomes [`ApiError::TooLarge`].
+pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| ApiError::TooLarge(limit))
+}
+
+/// Whether a body is empty or only whitespace (clients send that for "no fields").
+pub(crate) fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Parses a JSON body; a blank body reads as `{}`.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes = if is_blank(bytes) { b"{}" } else { bytes };
+    serde_json::from_slice(bytes).map_err(|e| ApiError::BadBody(format!("Invalid JSON body: {e}")))
 }
 
 /// Query-string parameters with typed accessors.

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 mod v1;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -53,10 +54,22 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
+                tracing::debug_span!("http", method = %req.method(), path = %traced_path(req.uri().path()))
             }),
         )
         .with_state(state)
+}
+
+/// The path as traces record it: a hook path carries the integration's secret token,
+/// so only the integration id is kept (`/hooks/{id}/…`).
+fn traced_path(path: &str) -> Cow<'_, str> {
+    match path.strip_prefix("/hooks/") {
+        Some(rest) => {
+            let id = rest.split_once('/').map_or(rest, |(id, _)| id);
+            Cow::Owned(format!("/hooks/{id}/…"))
+        }
+        None => Cow::Borrowed(path),
+    }
 }
 
 async fn info() -> Json<serde_json::Value> {
@@ -65,4 +78,17 @@ async fn info() -> Json<serde_json::Value> {
         "success": true,
         "server": {"name": "palaver", "version": env!("CARGO_PKG_VERSION")},
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::traced_path;
+
+    #[test]
+    fn traces_leave_hook_tokens_out() {
+        assert_eq!(traced_path("/hooks/abc/s3cret"), "/hooks/abc/…");
+        assert_eq!(traced_path("/hooks/abc/user/s3cret/"), "/hooks/abc/…");
+        assert_eq!(traced_path("/hooks/abc"), "/hooks/abc/…");
+        assert_eq!(traced_path("/api/v1/me"), "/api/v1/me");
+    }
 }

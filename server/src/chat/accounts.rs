@@ -184,7 +184,8 @@ fn map_conflict(e: StoreError, username: &str, email: &str) -> ChatError {
     }
 }
 
-fn require_admin(actor: &User) -> ChatResult<()> {
+/// Refuses anyone but an administrator.
+pub(super) fn require_admin(actor: &User) -> ChatResult<()> {
     if actor.is_admin() {
         Ok(())
     } else {

@@ -24,8 +24,9 @@ pub enum Event {
         room: Room,
         message: Message,
     },
-    /// A thread's parent message as it is after a reply (reply count, last reply
-    /// time): clients redraw it; it is not an edit, so apps are not told.
+    /// A thread's parent message as it is after a reply is sent or deleted (reply
+    /// count, last reply time): clients redraw it; it is not an edit, so apps are
+    /// not told.
     ThreadChanged {
         room: Room,
         message: Message,

@@ -7,12 +7,17 @@ use sha2::{Digest, Sha256};
 /// Meteor's `Random.id()` alphabet (no look-alike characters).
 const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
 
-/// A 17-character random id, as Rocket.Chat uses for users, rooms and messages.
-pub fn new_id() -> String {
+/// `len` random characters from Meteor's alphabet (`Random.id(len)`).
+pub fn random_id(len: usize) -> String {
     let mut rng = rand::rng();
-    (0..17)
+    (0..len)
         .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
         .collect()
+}
+
+/// A 17-character random id, as Rocket.Chat uses for users, rooms and messages.
+pub fn new_id() -> String {
+    random_id(17)
 }
 
 /// A fresh login token: 32 random bytes, base64url without padding (43 chars).
@@ -28,10 +33,7 @@ pub fn hash_token(token: &str) -> String {
 
 /// A generated password for the first admin: 24 characters from a 55-letter alphabet.
 pub fn new_password() -> String {
-    let mut rng = rand::rng();
-    (0..24)
-        .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
-        .collect()
+    random_id(24)
 }
 
 /// Whether `id` looks like a client-chosen message id we accept.

@@ -11,6 +11,7 @@ pub mod payload;
 
 use serde_json::Value;
 
+use super::accounts::require_admin;
 use super::error::{ChatError, ChatResult};
 use super::messages::{normalize_emoji, NewMessage};
 use super::{ids, Chat};
@@ -20,7 +21,6 @@ use payload::{is_http_url, split_channels, HookPayload};
 
 /// Length of a generated hook token (Rocket.Chat uses `Random.id(48)`).
 const TOKEN_LEN: usize = 48;
-const TOKEN_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
 /// Longest integration name and alias, in characters.
 const MAX_NAME: usize = 200;
 
@@ -61,11 +61,7 @@ impl From<crate::store::StoreError> for HookError {
 }
 
 fn new_token() -> String {
-    use rand::Rng;
-    let mut rng = rand::rng();
-    (0..TOKEN_LEN)
-        .map(|_| TOKEN_ALPHABET[rng.random_range(0..TOKEN_ALPHABET.len())] as char)
-        .collect()
+    ids::random_id(TOKEN_LEN)
 }
 
 /// Compares two secrets in time independent of where they differ.
@@ -77,11 +73,16 @@ fn tokens_match(given: &str, stored: &str) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn require_admin(actor: &User) -> ChatResult<()> {
-    if actor.is_admin() {
-        Ok(())
+/// A deactivated user cannot post, so no integration may post as one; `label`
+/// starts the refusal's message.
+fn require_active(user: User, label: &str) -> ChatResult<User> {
+    if user.active {
+        Ok(user)
     } else {
-        Err(ChatError::not_allowed())
+        Err(ChatError::refused(
+            "error-invalid-user",
+            format!("{label} {:?} is deactivated", user.username),
+        ))
     }
 }
 
@@ -289,14 +290,19 @@ impl Chat {
         } else {
             hook.channels.clone()
         };
-        // Every destination is resolved before anything is posted, so a bad one
-        // posts nothing.
-        let mut rooms = Vec::with_capacity(targets.len());
+        // Every destination is checked (reads only) before anything is posted or
+        // joined, so a bad one changes nothing.
+        let mut destinations = Vec::with_capacity(targets.len());
         for target in &targets {
-            rooms.push(self.webhook_room(&user, target).await?);
+            destinations.push(self.webhook_destination(&user, target).await?);
         }
-        let mut posted = Vec::with_capacity(rooms.len());
-        for room in rooms {
+        let mut posted = Vec::with_capacity(destinations.len());
+        for destination in destinations {
+            let room = match destination {
+                Destination::Member(room) => room,
+                Destination::Join(room) => self.join_room(&user, &room.id).await?,
+                Destination::Direct(username) => self.create_direct(&user, &[username]).await?,
+            };
             let new = hook_message(&integration, &hook, &room);
             let (room, message) = self.send_message(&user, new).await?;
             tracing::info!(
@@ -326,13 +332,7 @@ impl Chat {
             .ok_or_else(|| {
                 ChatError::refused("error-invalid-user", format!("Invalid user {username:?}"))
             })?;
-        if !user.active {
-            return Err(ChatError::refused(
-                "error-invalid-user",
-                format!("The user {:?} is deactivated", user.username),
-            ));
-        }
-        Ok(user)
+        require_active(user, "The user")
     }
 
     async fn integration_user_by_id(&self, integration: &Integration) -> ChatResult<User> {
@@ -349,13 +349,7 @@ impl Chat {
                     ),
                 )
             })?;
-        if !user.active {
-            return Err(ChatError::refused(
-                "error-invalid-user",
-                format!("The integration's user {:?} is deactivated", user.username),
-            ));
-        }
-        Ok(user)
+        require_active(user, "The integration's user")
     }
 
     /// Checks an integration's destinations for `user` and returns them normalized.
@@ -412,11 +406,25 @@ impl Chat {
         }
     }
 
-    /// The room a hook posts to, as Rocket.Chat resolves it: `@user` opens the DM,
-    /// a public channel is joined if needed, a private room needs membership.
-    async fn webhook_room(&self, user: &User, target: &str) -> ChatResult<Room> {
+    /// Where a hook posts, as Rocket.Chat resolves it: `@user` opens the DM, a
+    /// public channel is joined if needed, a private room needs membership. Only
+    /// reads; the joining and opening happen when posting.
+    async fn webhook_destination(&self, user: &User, target: &str) -> ChatResult<Destination> {
         if let Some(username) = target.strip_prefix('@') {
-            return self.create_direct(user, &[username.to_string()]).await;
+            // The same checks and messages as `create_direct`, which opens it later.
+            if username.trim().is_empty() {
+                return Err(ChatError::invalid(
+                    "Body param \"username\" or \"usernames\" is required",
+                ));
+            }
+            let name = username.trim().trim_start_matches('@');
+            if !name.is_empty() && self.store.user_by_username(name).await?.is_none() {
+                return Err(ChatError::refused(
+                    "error-invalid-user",
+                    format!("No user named {name:?}"),
+                ));
+            }
+            return Ok(Destination::Direct(username.to_string()));
         }
         let not_found = || {
             ChatError::refused(
@@ -426,13 +434,23 @@ impl Chat {
         };
         let room = self.find_target_room(target).await?.ok_or_else(not_found)?;
         if self.store.subscription(&room.id, &user.id).await?.is_some() {
-            return Ok(room);
+            return Ok(Destination::Member(room));
         }
         if room.t == RoomType::Channel {
-            return self.join_room(user, &room.id).await;
+            return Ok(Destination::Join(room));
         }
         Err(not_found())
     }
+}
+
+/// A checked hook destination.
+enum Destination {
+    /// A room the integration's user is in.
+    Member(Room),
+    /// A public channel the integration's user joins to post.
+    Join(Room),
+    /// The DM with this user, opened (or created) to post.
+    Direct(String),
 }
 
 /// The message for one room: the payload's fields over the integration's defaults

@@ -172,31 +172,24 @@ impl Chat {
             mentioned_user_ids: message.mentions.iter().map(|m| m.id.clone()).collect(),
             group_mention,
         };
-        match self.store.insert_message(&message, &effects).await {
-            Ok(()) => {}
+        let thread_parent = match self.store.insert_message(&message, &effects).await {
+            Ok(parent) => parent,
             Err(StoreError::Conflict(_)) => {
                 return self.existing_retry(actor, &room, &message).await
             }
             Err(e) => return Err(e.into()),
-        }
+        };
         tracing::debug!(room_id = %room.id, user_id = %actor.id, message_id = %message.id, "message sent");
         self.bus.publish(Event::MessageSent {
             room: room.clone(),
             message: message.clone(),
         });
-        if let Some(tmid) = &message.tmid {
-            // Rocket.Chat streams the parent again with its new count; a failed
-            // read only costs clients that redraw.
-            match self.store.message(tmid).await {
-                Ok(Some(parent)) => self.bus.publish(Event::ThreadChanged {
-                    room: room.clone(),
-                    message: parent,
-                }),
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(room_id = %room.id, message_id = %tmid, error = %e, "cannot read a thread's parent")
-                }
-            }
+        // Rocket.Chat streams the parent again with its new count.
+        if let Some(parent) = thread_parent {
+            self.bus.publish(Event::ThreadChanged {
+                room: room.clone(),
+                message: parent,
+            });
         }
         Ok((room, message))
     }
@@ -359,14 +352,23 @@ impl Chat {
 
     pub async fn delete_message(&self, actor: &User, rid: &str, mid: &str) -> ChatResult<Message> {
         let (room, message) = self.own_message(actor, rid, mid).await?;
-        if !self.store.delete_message(mid).await? {
-            return Err(ChatError::message_not_found());
-        }
+        let deleted = self
+            .store
+            .delete_message_and_parent(mid)
+            .await?
+            .ok_or_else(ChatError::message_not_found)?;
         tracing::info!(room_id = %room.id, user_id = %actor.id, message_id = %mid, "message deleted");
         self.bus.publish(Event::MessageDeleted {
-            room,
+            room: room.clone(),
             message: message.clone(),
         });
+        // The parent's count went down: streamed again, as when a reply is sent.
+        if let Some(parent) = deleted.thread_parent {
+            self.bus.publish(Event::ThreadChanged {
+                room,
+                message: parent,
+            });
+        }
         Ok(message)
     }
 

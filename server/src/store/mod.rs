@@ -183,8 +183,14 @@ pub trait MessageStore: Send + Sync {
     /// Commits a new message and, in the same transaction: bumps the room's `msgs`,
     /// `lm`, `lastMessage`; for a thread reply the parent's `tcount`, `tlm`, `replies`;
     /// every other member's subscription `unread`, `alert`, `open` and mentions.
+    /// Returns a reply's parent after that change (`None` for other messages, or if
+    /// the parent is gone), so callers publish it without reading it again.
     /// `Conflict("id")` if the id exists.
-    async fn insert_message(&self, msg: &Message, effects: &PostEffects) -> StoreResult<()>;
+    async fn insert_message(
+        &self,
+        msg: &Message,
+        effects: &PostEffects,
+    ) -> StoreResult<Option<Message>>;
     async fn message(&self, id: &str) -> StoreResult<Option<Message>>;
     /// Replaces a message's content (edit); keeps `tcount`/`tlm`/`replies`/reactions
     /// of the stored copy.
@@ -199,8 +205,14 @@ pub trait MessageStore: Send + Sync {
         react: bool,
         updated_at: Ts,
     ) -> StoreResult<Option<Message>>;
-    /// Deletes a message; a thread reply lowers its parent's `tcount`.
-    async fn delete_message(&self, id: &str) -> StoreResult<bool>;
+    /// Deletes a message; a thread reply lowers its parent's `tcount`. `None` if there
+    /// was no such message.
+    async fn delete_message_and_parent(&self, id: &str) -> StoreResult<Option<DeletedMessage>>;
+    /// [`MessageStore::delete_message_and_parent`] for callers that only need to
+    /// know whether the message existed.
+    async fn delete_message(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.delete_message_and_parent(id).await?.is_some())
+    }
     async fn history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<Listing<Message>>;
     /// Replies of a thread, oldest first.
     async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Listing<Message>>;

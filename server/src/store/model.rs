@@ -280,6 +280,14 @@ pub struct PostEffects {
     pub group_mention: bool,
 }
 
+/// What deleting a message changed besides removing it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeletedMessage {
+    /// For a thread reply, its parent after `tcount` went down (`None` if the parent
+    /// is gone or its count was already zero), so callers can publish it unread.
+    pub thread_parent: Option<Message>,
+}
+
 /// A server setting (`settings.public` and friends).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Setting {

@@ -192,6 +192,17 @@ pub async fn threads(store: DynStore) {
         .await
         .unwrap();
     assert_eq!((t.items.len(), t.total), (0, 0));
+
+    // A reply's post returns its parent as stored after it; other posts return none.
+    let r4 = reply("m-r4", &parent, &w.carol, 8_000, "a4");
+    let after = store.insert_message(&r4, &fx).await.unwrap();
+    assert_eq!(after, Some(get(&store, "m-p").await));
+    assert_eq!(
+        after.map(|p| (p.tcount, p.tlm)),
+        Some((Some(4), Some(Ts(8_000))))
+    );
+    let plain = message("m-plain", "r-1", &w.bob, 9_000, "plain");
+    assert_eq!(store.insert_message(&plain, &fx).await.unwrap(), None);
 }
 
 pub async fn edits(store: DynStore) {
@@ -453,6 +464,26 @@ pub async fn deletes(store: DynStore) {
     // Deleting a parent leaves its replies' history alone.
     assert!(store.delete_message("m-p").await.unwrap());
     assert!(!store.delete_message("m-none").await.unwrap());
+
+    // A reply's deletion returns its parent as stored after it; a parent's, or a
+    // reply's whose parent is gone, returns none.
+    let q = message("m-q", "r-1", &w.alice, 6_000, "again");
+    store.insert_message(&q, &fx).await.unwrap();
+    for (id, ts) in [("m-q1", 7_000), ("m-q2", 8_000)] {
+        store
+            .insert_message(&reply(id, &q, &w.bob, ts, "b"), &fx)
+            .await
+            .unwrap();
+    }
+    let deleted = store.delete_message_and_parent("m-q1").await.unwrap();
+    let parent = deleted.and_then(|d| d.thread_parent);
+    assert_eq!(parent, Some(get(&store, "m-q").await));
+    assert_eq!(parent.and_then(|p| p.tcount), Some(1));
+    let deleted = store.delete_message_and_parent("m-q").await.unwrap();
+    assert_eq!(deleted.map(|d| d.thread_parent), Some(None));
+    let deleted = store.delete_message_and_parent("m-q2").await.unwrap();
+    assert_eq!(deleted.map(|d| d.thread_parent), Some(None));
+    assert_eq!(store.delete_message_and_parent("m-q2").await.unwrap(), None);
 }
 
 pub async fn history(store: DynStore) {

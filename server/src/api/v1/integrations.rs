@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::super::error::{ApiError, ApiResult};
-use super::super::extract::{Auth, JsonBody, Params};
+use super::super::error::{envelope, ApiError, ApiResult};
+use super::super::extract::{is_blank, parse_json, read_body, Auth, JsonBody, Params};
 use super::super::AppState;
 use super::{ok, required};
 use crate::chat::integrations::{HookError, IntegrationInput};
@@ -163,27 +163,18 @@ pub fn hook_routes() -> Router<AppState> {
 }
 
 fn hook_error_response(e: HookError) -> Response {
-    match e {
-        HookError::InvalidToken => (
-            StatusCode::NOT_FOUND,
-            Json(json!({
-                "success": false,
-                "error": e.to_string(),
-                "errorType": "error-invalid-integration",
-            })),
-        )
-            .into_response(),
+    let (status, error_type) = match e {
+        HookError::InvalidToken => (StatusCode::NOT_FOUND, "error-invalid-integration"),
         HookError::Disabled => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({
-                "success": false,
-                "error": e.to_string(),
-                "errorType": "error-integration-disabled",
-            })),
-        )
-            .into_response(),
-        HookError::Chat(e) => ApiError::Chat(e).into_response(),
-    }
+            "error-integration-disabled",
+        ),
+        HookError::Chat(e) => return ApiError::Chat(e).into_response(),
+    };
+    envelope(
+        status,
+        json!({"success": false, "error": e.to_string(), "errorType": error_type}),
+    )
 }
 
 /// Reads the payload: JSON, or a form whose `payload` field holds the JSON (as
@@ -198,16 +189,9 @@ async fn read_payload(state: &AppState, req: Request) -> Result<Value, ApiError>
             v.trim()
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
-    let limit = state.max_body_bytes;
-    let bytes = axum::body::to_bytes(req.into_body(), limit)
-        .await
-        .map_err(|_| ApiError::TooLarge(limit))?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Object(Map::new()));
-    }
-    if !is_form {
-        return serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::BadBody(format!("Invalid JSON body: {e}")));
+    let bytes = read_body(req, state.max_body_bytes).await?;
+    if !is_form || is_blank(&bytes) {
+        return parse_json(&bytes);
     }
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
         .map_err(|e| ApiError::BadBody(format!("Invalid form body: {e}")))?;

@@ -162,35 +162,35 @@ fn field(value: &Value, ctx: &str) -> ChatResult<Value> {
 /// in the integration's own setting) or an array, else `roomId`.
 fn channels(obj: &Map<String, Value>) -> ChatResult<Vec<String>> {
     let raw = match obj.get("channel") {
-        None | Some(Value::Null) => obj.get("roomId").cloned().unwrap_or(Value::Null),
-        Some(v) => v.clone(),
+        None | Some(Value::Null) => obj.get("roomId"),
+        given => given,
     };
-    let list: Vec<String> = match raw {
-        Value::Null => Vec::new(),
-        Value::String(s) => split_channels(&s),
-        Value::Array(items) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| invalid("channel must be a string or an array of strings"))
-            })
-            .collect::<ChatResult<Vec<String>>>()?
-            .iter()
-            .flat_map(|s| split_channels(s))
-            .collect(),
-        _ => return Err(invalid("channel must be a string or an array of strings")),
-    };
-    Ok(list)
+    let not_strings = || invalid("channel must be a string or an array of strings");
+    match raw {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(split_channels(s)),
+        Some(Value::Array(items)) => {
+            let mut list = Vec::new();
+            for item in items {
+                list.extend(channel_names(item.as_str().ok_or_else(not_strings)?));
+            }
+            Ok(list)
+        }
+        Some(_) => Err(not_strings()),
+    }
 }
 
-/// `"#a, @b"` → `["#a", "@b"]`.
-pub fn split_channels(s: &str) -> Vec<String> {
+/// The non-empty, trimmed names of a comma-separated list.
+fn channel_names(s: &str) -> impl Iterator<Item = String> + '_ {
     s.split(',')
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(str::to_string)
-        .collect()
+}
+
+/// `"#a, @b"` → `["#a", "@b"]`.
+pub fn split_channels(s: &str) -> Vec<String> {
+    channel_names(s).collect()
 }
 
 /// Reads a payload (a JSON object).
@@ -322,6 +322,16 @@ mod tests {
         assert_eq!(p.avatar.as_deref(), Some("https://x.example/a.png"));
         assert_eq!(p.channels, vec!["abc"]);
         assert_eq!(p.attachments, vec![json!({"text": "body"})]);
+    }
+
+    #[test]
+    fn channel_arrays_are_flattened() {
+        let p = parse(&json!({"text": "x", "channel": ["#a, #b", " @c "], "roomId": "r"})).unwrap();
+        assert_eq!(p.channels, vec!["#a", "#b", "@c"]);
+        let p = parse(&json!({"text": "x", "channel": null, "roomId": "r"})).unwrap();
+        assert_eq!(p.channels, vec!["r"]);
+        assert!(parse(&json!({"text": "x", "channel": ["#a", 1]})).is_err());
+        assert!(parse(&json!({"text": "x", "roomId": 7})).is_err());
     }
 
     #[test]

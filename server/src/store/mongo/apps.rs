@@ -52,7 +52,8 @@ fn prefix_range(prefix: &str) -> Document {
 }
 
 impl MongoStore {
-    fn coll(&self, name: &str) -> Collection<Document> {
+    /// A collection of this store's database by name.
+    pub(super) fn coll(&self, name: &str) -> Collection<Document> {
         self.client.database(&self.database).collection(name)
     }
 

@@ -14,9 +14,7 @@ const INTEGRATIONS: &str = "integrations";
 
 impl MongoStore {
     fn integrations(&self) -> Collection<Document> {
-        self.client
-            .database(&self.database)
-            .collection(INTEGRATIONS)
+        self.coll(INTEGRATIONS)
     }
 
     /// Creates the integrations' index (idempotently).

@@ -12,7 +12,8 @@ use super::{
     backend, collect, from_doc, page_limit, set_unset, to_doc, write_error, Ctx, MongoStore, IDX_ID,
 };
 use crate::store::{
-    HistoryQuery, Listing, Message, MessageStore, Page, PostEffects, Reaction, StoreResult, Ts,
+    DeletedMessage, HistoryQuery, Listing, Message, MessageStore, Page, PostEffects, Reaction,
+    StoreResult, Ts,
 };
 
 /// Fields of a message document that may be absent.
@@ -51,6 +52,18 @@ fn usernames_of(doc: &Document, emoji: &str) -> Option<usize> {
         .get_document(emoji)
         .ok()?;
     reaction.get_array("usernames").ok().map(Vec::len)
+}
+
+/// A thread parent read back after a committed post or delete. An unreadable one is
+/// logged and left out rather than failing an operation that already happened.
+fn committed_parent(parent: Document, message_id: &str) -> Option<Message> {
+    match from_doc(parent, "message") {
+        Ok(parent) => Some(parent),
+        Err(e) => {
+            tracing::warn!(message_id, error = %e, "cannot read a thread's parent");
+            None
+        }
+    }
 }
 
 impl MongoStore {
@@ -191,7 +204,11 @@ impl MongoStore {
 
 #[async_trait]
 impl MessageStore for MongoStore {
-    async fn insert_message(&self, msg: &Message, effects: &PostEffects) -> StoreResult<()> {
+    async fn insert_message(
+        &self,
+        msg: &Message,
+        effects: &PostEffects,
+    ) -> StoreResult<Option<Message>> {
         let doc = to_doc(msg, "message")?;
         let ts = msg.ts.0;
         // The commit point: everything below is derived from this message.
@@ -223,9 +240,10 @@ impl MessageStore for MongoStore {
                 .ctx("update room after post")?;
         }
 
-        if let Some(tmid) = &msg.tmid {
-            self.messages
-                .update_one(
+        let thread_parent = match &msg.tmid {
+            Some(tmid) => self
+                .messages
+                .find_one_and_update(
                     doc! { "_id": tmid },
                     doc! {
                         "$inc": { "tcount": 1_i64 },
@@ -233,9 +251,11 @@ impl MessageStore for MongoStore {
                         "$addToSet": { "replies": &msg.u.id },
                     },
                 )
+                .return_document(ReturnDocument::After)
                 .await
-                .ctx("update thread parent")?;
-        }
+                .ctx("update thread parent")?,
+            None => None,
+        };
 
         self.subs
             .update_many(
@@ -266,7 +286,7 @@ impl MessageStore for MongoStore {
                 .await
                 .ctx("update mentions after post")?;
         }
-        Ok(())
+        Ok(thread_parent.and_then(|parent| committed_parent(parent, &msg.id)))
     }
 
     async fn message(&self, id: &str) -> StoreResult<Option<Message>> {
@@ -344,7 +364,7 @@ impl MessageStore for MongoStore {
         }
     }
 
-    async fn delete_message(&self, id: &str) -> StoreResult<bool> {
+    async fn delete_message_and_parent(&self, id: &str) -> StoreResult<Option<DeletedMessage>> {
         let deleted = self
             .messages
             .find_one_and_delete(doc! { "_id": id })
@@ -352,21 +372,25 @@ impl MessageStore for MongoStore {
             .await
             .ctx("delete message")?;
         let Some(deleted) = deleted else {
-            return Ok(false);
+            return Ok(None);
         };
-        if let Ok(tmid) = deleted.get_str("tmid") {
-            self.messages
-                .update_one(
+        let thread_parent = match deleted.get_str("tmid") {
+            Ok(tmid) => self
+                .messages
+                .find_one_and_update(
                     doc! { "_id": tmid, "tcount": { "$gt": 0_i64 } },
                     doc! { "$inc": { "tcount": -1_i64 } },
                 )
+                .return_document(ReturnDocument::After)
                 .await
-                .ctx("update thread parent")?;
-        }
+                .ctx("update thread parent")?
+                .and_then(|parent| committed_parent(parent, id)),
+            Err(_) => None,
+        };
         if let Ok(rid) = deleted.get_str("rid") {
             self.replace_last_message(rid, id).await?;
         }
-        Ok(true)
+        Ok(Some(DeletedMessage { thread_parent }))
     }
 
     async fn history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<Listing<Message>> {

@@ -7,7 +7,8 @@ use rusqlite::{params, Connection};
 use super::rooms::{load_room, save_room};
 use super::{exec, query_count, query_doc, query_docs, to_json, SqliteStore};
 use crate::store::{
-    HistoryQuery, Listing, Message, MessageStore, Page, PostEffects, StoreResult, Ts,
+    DeletedMessage, HistoryQuery, Listing, Message, MessageStore, Page, PostEffects, StoreResult,
+    Ts,
 };
 
 fn load_message(conn: &Connection, id: &str) -> StoreResult<Option<Message>> {
@@ -39,7 +40,12 @@ fn refresh_last_message(conn: &Connection, rid: &str, changed_id: &str) -> Store
     save_room(conn, &room)
 }
 
-fn apply_post(conn: &Connection, msg: &Message, effects: &PostEffects) -> StoreResult<()> {
+/// Commits a post; returns a reply's parent as updated.
+fn apply_post(
+    conn: &Connection,
+    msg: &Message,
+    effects: &PostEffects,
+) -> StoreResult<Option<Message>> {
     exec(
         conn,
         "INSERT INTO messages (id, rid, ts, tmid, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -52,6 +58,7 @@ fn apply_post(conn: &Connection, msg: &Message, effects: &PostEffects) -> StoreR
         room.updated_at = msg.ts;
         save_room(conn, &room)?;
     }
+    let mut thread_parent = None;
     if let Some(tmid) = &msg.tmid {
         if let Some(mut parent) = load_message(conn, tmid)? {
             parent.tcount = Some(parent.tcount.unwrap_or(0) + 1);
@@ -61,6 +68,7 @@ fn apply_post(conn: &Connection, msg: &Message, effects: &PostEffects) -> StoreR
                 replies.push(msg.u.id.clone());
             }
             save_message(conn, &parent)?;
+            thread_parent = Some(parent);
         }
     }
     let group = i64::from(effects.group_mention);
@@ -85,12 +93,16 @@ fn apply_post(conn: &Connection, msg: &Message, effects: &PostEffects) -> StoreR
             params![msg.rid, uid],
         )?;
     }
-    Ok(())
+    Ok(thread_parent)
 }
 
 #[async_trait]
 impl MessageStore for SqliteStore {
-    async fn insert_message(&self, msg: &Message, effects: &PostEffects) -> StoreResult<()> {
+    async fn insert_message(
+        &self,
+        msg: &Message,
+        effects: &PostEffects,
+    ) -> StoreResult<Option<Message>> {
         let (msg, effects) = (msg.clone(), effects.clone());
         self.write(move |conn| apply_post(conn, &msg, &effects))
             .await
@@ -148,21 +160,25 @@ impl MessageStore for SqliteStore {
         .await
     }
 
-    async fn delete_message(&self, id: &str) -> StoreResult<bool> {
+    async fn delete_message_and_parent(&self, id: &str) -> StoreResult<Option<DeletedMessage>> {
         let id = id.to_string();
         self.write(move |conn| {
             let Some(msg) = load_message(conn, &id)? else {
-                return Ok(false);
+                return Ok(None);
             };
             exec(conn, "DELETE FROM messages WHERE id = ?1", [&id])?;
+            let mut thread_parent = None;
             if let Some(tmid) = &msg.tmid {
                 if let Some(mut parent) = load_message(conn, tmid)? {
-                    parent.tcount = Some((parent.tcount.unwrap_or(0) - 1).max(0));
+                    let count = parent.tcount.unwrap_or(0);
+                    parent.tcount = Some((count - 1).max(0));
                     save_message(conn, &parent)?;
+                    // As on MongoDB: a count already at zero did not change.
+                    thread_parent = (count > 0).then_some(parent);
                 }
             }
             refresh_last_message(conn, &msg.rid, &msg.id)?;
-            Ok(true)
+            Ok(Some(DeletedMessage { thread_parent }))
         })
         .await
     }
