@@ -16,8 +16,9 @@
 
 use std::time::{Duration, Instant};
 
-use palaver_tests::app_admin;
+use palaver_tests::app_admin::{self, PRE_SEND};
 use palaver_tests::apps;
+use palaver_tests::bench::{ms, percentile, us, use_release_bin};
 use palaver_tests::server::{Palaver, Session};
 use serde_json::json;
 
@@ -26,49 +27,6 @@ const ROUND_POSTS: usize = 500;
 const ROUNDS: usize = 10;
 const SEQ_POSTS: usize = 25;
 const SEQ_ROUNDS: usize = 60;
-
-fn build_release_binary() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace dir")
-        .to_path_buf();
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "palaver-server",
-            "--bin",
-            "palaver",
-        ])
-        .current_dir(&workspace)
-        .status()
-        .expect("run cargo build --release");
-    assert!(status.success(), "building the release binary failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"));
-    std::env::set_var("PALAVER_BIN", target.join("release").join("palaver"));
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
-/// The manifest of copy `id` of polite: its pre-send hook only.
-fn polite_copy_manifest(id: &str) -> String {
-    app_admin::polite_copy_manifest(id, "[\"pre-message-sent\"]")
-}
 
 struct Bench {
     srv: Palaver,
@@ -110,7 +68,7 @@ async fn server(name: &str) -> Bench {
 
 /// Installs and enables polite copy `id`; returns how long install → enabled took.
 async fn install_copy(b: &Bench, wasm: &[u8], id: &str) -> Duration {
-    install_manifest(b, wasm, &polite_copy_manifest(id)).await
+    install_manifest(b, wasm, &app_admin::polite_copy_manifest(id, PRE_SEND)).await
 }
 
 async fn install_manifest(b: &Bench, wasm: &[u8], manifest: &str) -> Duration {
@@ -402,7 +360,7 @@ async fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let wants = |b: &str| only.is_empty() || only.iter().any(|o| o == b);
-    build_release_binary();
+    use_release_bin();
     let wasm = std::fs::read(apps::wasm_path(&apps::test_apps_dir(), "polite"))
         .expect("read the polite component");
     println!(

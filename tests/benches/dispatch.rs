@@ -27,7 +27,9 @@ use palaver_server::chat::{Chat, ChatResult};
 use palaver_server::config::Config;
 use palaver_server::serve;
 use palaver_server::store::{self, Message, Room, RoomType, StorageTarget, User};
-use palaver_tests::{app_admin, apps};
+use palaver_tests::app_admin::{self, PRE_SEND};
+use palaver_tests::apps;
+use palaver_tests::bench::{percentile, us};
 
 const CALLS: usize = 20_000;
 const WARMUP: usize = 2_000;
@@ -78,18 +80,17 @@ where
 
 fn stats(mut lat: Vec<Duration>) -> Stats {
     lat.sort();
-    let at = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
     Stats {
-        p50: at(0.5),
-        p99: at(0.99),
+        p50: percentile(&lat, 0.5),
+        p99: percentile(&lat, 0.99),
     }
 }
 
 fn report(label: &str, s: &Stats) {
     println!(
         "  {label:<44} median {:>8.3} us   p99 {:>8.3} us",
-        s.p50.as_secs_f64() * 1e6,
-        s.p99.as_secs_f64() * 1e6
+        us(s.p50),
+        us(s.p99)
     );
 }
 
@@ -103,7 +104,7 @@ async fn dispatch(engine: &AppsEngine, sender: &User, room: &Room, message: &Mes
 }
 
 async fn install(engine: &AppsEngine, wasm: &[u8], id: &str) {
-    let manifest = app_admin::polite_copy_manifest(id, "[\"pre-message-sent\"]");
+    let manifest = app_admin::polite_copy_manifest(id, PRE_SEND);
     let record = engine
         .install(&app_admin::package_bytes(&manifest, wasm), None, true)
         .await
@@ -244,8 +245,8 @@ async fn main() {
     report("full dispatch, 10 apps", &s);
     println!(
         "  per app with 10 apps: median {:.3} us (1 app: {:.3} us)",
-        s.p50.as_secs_f64() * 1e6 / 10.0,
-        one.as_secs_f64() * 1e6
+        us(s.p50) / 10.0,
+        us(one)
     );
 
     // A message polite rewrites: every app in the chain modifies what it gets.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
+use palaver_tests::bench::{ms, percentile, us, use_release_bin};
 use palaver_tests::ddp::Ddp;
 use palaver_tests::server::Palaver;
 use serde_json::json;
@@ -20,39 +21,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 const MAX_POSTS: usize = 20_000;
 const IN_FLIGHT_POSTS: usize = 64;
-
-fn build_release_binary() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").into());
-    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace dir")
-        .to_path_buf();
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "palaver-server",
-            "--bin",
-            "palaver",
-        ])
-        .current_dir(&workspace)
-        .status()
-        .expect("run cargo build --release");
-    assert!(status.success(), "building the release binary failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"));
-    std::env::set_var("PALAVER_BIN", target.join("release").join("palaver"));
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
 
 /// The sequence number of a bench message in a `changed` frame, without parsing
 /// the whole JSON (the receivers must stay cheap next to the server).
@@ -80,7 +48,7 @@ async fn main() {
     let seconds = arg(3, 10).max(1);
     let posts = ((rate * seconds) as usize).min(MAX_POSTS);
 
-    build_release_binary();
+    use_release_bin();
     let srv = Palaver::start().await;
     let admin = srv.admin().await;
     let body = srv
@@ -217,7 +185,7 @@ async fn main() {
     println!(
         "  server CPU time during the run: {:.2} s ({:.0} µs per delivered message)",
         server_cpu_used.as_secs_f64(),
-        server_cpu_used.as_secs_f64() * 1e6 / delivered.max(1) as f64
+        us(server_cpu_used) / delivered.max(1) as f64
     );
 }
 
@@ -239,8 +207,4 @@ fn server_cpu(srv: &Palaver) -> Duration {
     // SAFETY: sysconf has no preconditions.
     let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     Duration::from_millis(ticks * 1000 / per_sec)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

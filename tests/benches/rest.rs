@@ -6,41 +6,12 @@
 
 use std::time::{Duration, Instant};
 
+use palaver_tests::bench::{ms, percentile, use_release_bin};
 use palaver_tests::server::{Palaver, Session};
 use serde_json::json;
 
 const WORKERS: usize = 32;
 const WARMUP: usize = 500;
-
-fn build_release_binary() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace dir")
-        .to_path_buf();
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "palaver-server",
-            "--bin",
-            "palaver",
-        ])
-        .current_dir(&workspace)
-        .status()
-        .expect("run cargo build --release");
-    assert!(status.success(), "building the release binary failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"));
-    std::env::set_var("PALAVER_BIN", target.join("release").join("palaver"));
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
 
 async fn post_many(
     client: &reqwest::Client,
@@ -117,9 +88,9 @@ async fn run(name: &str, server: Palaver, messages: usize) {
          latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         elapsed.as_secs_f64(),
         messages as f64 / elapsed.as_secs_f64(),
-        percentile(&lat, 0.50).as_secs_f64() * 1e3,
-        percentile(&lat, 0.99).as_secs_f64() * 1e3,
-        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.99)),
+        ms(lat.last().copied().unwrap_or_default()),
     );
     let history = server
         .get_ok(&format!("channels.history?roomId={rid}&count=1"), &admin)
@@ -139,7 +110,7 @@ async fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let wants = |b: &str| only.is_empty() || only.iter().any(|o| o == b);
-    build_release_binary();
+    use_release_bin();
     println!("REST chat.postMessage benchmark (client and server share this machine's cores)");
     if wants("sqlite") {
         let server = Palaver::builder()

@@ -421,8 +421,11 @@ pub fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
     out.into_inner()
 }
 
+/// The `events` of a [`polite_copy_manifest`] that runs its pre-send hook.
+pub const PRE_SEND: &str = "[\"pre-message-sent\"]";
+
 /// The manifest of benchmark copy `id` of the `polite` test app, subscribed to
-/// `events` (a TOML array, e.g. `["pre-message-sent"]`) and allowed to read messages.
+/// `events` (a TOML array, e.g. [`PRE_SEND`]) and allowed to read messages.
 pub fn polite_copy_manifest(id: &str, events: &str) -> String {
     format!(
         "id = \"{id}\"\nname = \"Polite {id}\"\nversion = \"0.1.0\"\n\

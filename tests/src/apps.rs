@@ -25,6 +25,9 @@ use std::time::Instant;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
+use crate::lock;
+use crate::process::{cargo, target_dir};
+
 /// The target the apps are built for.
 pub const WASM_TARGET: &str = "wasm32-wasip2";
 
@@ -72,23 +75,7 @@ pub fn test_apps_dir() -> PathBuf {
 /// Where the apps are built: `<target dir>/wasm-apps`, the target directory being
 /// `CARGO_TARGET_DIR` or `<repo>/target`.
 pub fn wasm_target_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|p| {
-            if p.is_absolute() {
-                p
-            } else {
-                repo_root().join(p)
-            }
-        })
-        .unwrap_or_else(|| repo_root().join("target"));
-    target.join("wasm-apps")
-}
-
-fn cargo() -> PathBuf {
-    std::env::var_os("CARGO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(option_env!("CARGO").unwrap_or("cargo")))
+    target_dir().join("wasm-apps")
 }
 
 /// Makes sure the `wasm32-wasip2` target is installed: runs `rustup target add
@@ -177,10 +164,7 @@ pub fn build_apps(workspace: &Path) -> PathBuf {
         .canonicalize()
         .unwrap_or_else(|e| panic!("app workspace {}: {e}", workspace.display()));
     let cell = {
-        let mut builds = BUILDS
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut builds = lock(BUILDS.get_or_init(Default::default));
         builds.entry(key.clone()).or_default().clone()
     };
     cell.get_or_init(|| build_now(&key)).clone()

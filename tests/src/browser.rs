@@ -13,7 +13,7 @@
 //! nothing about Palaver's UI: UI-level steps belong in the test modules.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom};
+use std::future::Future;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::net::free_port;
+use crate::process::{die_with_parent, log_tail, target_dir};
 
 /// How long the `wait_*` helpers poll before failing.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -38,23 +39,12 @@ const POLL: Duration = Duration::from_millis(50);
 /// One headless Chromium session; chromedriver and Chromium are killed on drop.
 pub struct Browser {
     client: Client,
-    driver: Child,
+    /// Kills chromedriver and Chromium on drop; declared before `dir` so they are
+    /// gone before their profile is removed.
+    _driver: DriverGuard,
     /// The Chromium profile and chromedriver's log; removed on drop.
     dir: TempDir,
     timeout: Duration,
-}
-
-/// The workspace's `target/` directory (`CARGO_TARGET_DIR` when set).
-pub fn target_dir() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent directory")
-        .to_path_buf();
-    match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
-        Some(p) if p.is_absolute() => p,
-        Some(p) => workspace.join(p),
-        None => workspace.join("target"),
-    }
 }
 
 /// Where [`Browser::screenshot`] writes: `target/screenshots/`.
@@ -146,17 +136,6 @@ pub fn ensure_chromium() {
     });
 }
 
-fn log_tail(path: &Path, bytes: u64) -> String {
-    let Ok(mut f) = File::open(path) else {
-        return String::new();
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(bytes)));
-    let mut s = String::new();
-    let _ = f.read_to_string(&mut s);
-    s
-}
-
 fn chrome_args(profile: &Path) -> Vec<String> {
     let mut args: Vec<String> = [
         "--headless=new",
@@ -202,18 +181,16 @@ impl Browser {
             // Its own process group: Drop kills chromedriver and every Chromium
             // process it started in one go.
             .process_group(0);
-        unsafe {
-            cmd.pre_exec(|| {
-                // If the test process dies without running Drop, take chromedriver
-                // with it.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let driver = cmd
+        die_with_parent(&mut cmd);
+        let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("start {CHROMEDRIVER}: {e}"));
-        let mut browser_guard = DriverGuard(Some(driver));
+        // From here on, a panic (chromedriver not answering, no session) still kills
+        // chromedriver and whatever Chromium it started.
+        let mut driver = DriverGuard {
+            child,
+            profile: profile.clone(),
+        };
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         let http = reqwest::Client::builder()
@@ -227,7 +204,7 @@ impl Browser {
                     break;
                 }
             }
-            if let Some(Ok(Some(status))) = browser_guard.0.as_mut().map(|c| c.try_wait()) {
+            if let Ok(Some(status)) = driver.child.try_wait() {
                 panic!(
                     "chromedriver exited ({status}):\n{}",
                     log_tail(&log_path, 4000)
@@ -259,10 +236,9 @@ impl Browser {
                 log_tail(&log_path, 4000)
             ),
         };
-        let driver = browser_guard.0.take().expect("the chromedriver child");
         Browser {
             client,
-            driver,
+            _driver: driver,
             dir,
             timeout: DEFAULT_TIMEOUT,
         }
@@ -325,106 +301,98 @@ impl Browser {
         None
     }
 
-    /// Waits for the first *visible* element matching `css`.
-    pub async fn wait_for(&self, css: &str) -> Element {
+    /// Runs `attempt` every [`POLL`] until it succeeds; after the timeout, panics
+    /// with the last attempt's account of what it saw (plus the page, see
+    /// [`Browser::failure`]).
+    async fn poll<T, F, Fut>(&self, mut attempt: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, String>>,
+    {
         let deadline = Instant::now() + self.timeout;
         loop {
-            if let Some(el) = self.first_displayed(css).await {
-                return el;
-            }
+            let what = match attempt().await {
+                Ok(done) => return done,
+                Err(what) => what,
+            };
             if Instant::now() >= deadline {
-                panic!(
-                    "{}",
-                    self.failure(&format!(
-                        "no visible element matches {css:?} after {:?}",
-                        self.timeout
-                    ))
-                    .await
-                );
+                panic!("{}", self.failure(&what).await);
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// The visible elements matching `css` right now.
+    async fn visible(&self, css: &str) -> Vec<Element> {
+        let mut visible = Vec::new();
+        for el in self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .unwrap_or_default()
+        {
+            if el.is_displayed().await.unwrap_or(false) {
+                visible.push(el);
+            }
+        }
+        visible
+    }
+
+    /// Waits for the first *visible* element matching `css`.
+    pub async fn wait_for(&self, css: &str) -> Element {
+        let timeout = self.timeout;
+        self.poll(|| async move {
+            self.first_displayed(css)
+                .await
+                .ok_or_else(|| format!("no visible element matches {css:?} after {timeout:?}"))
+        })
+        .await
     }
 
     /// Waits for an element matching `css` to be in the document, visible or not.
     pub async fn wait_present(&self, css: &str) -> Element {
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            if let Ok(el) = self.client.find(Locator::Css(css)).await {
-                return el;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{}",
-                    self.failure(&format!(
-                        "no element matches {css:?} after {:?}",
-                        self.timeout
-                    ))
-                    .await
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        let timeout = self.timeout;
+        self.poll(|| async move {
+            self.client
+                .find(Locator::Css(css))
+                .await
+                .map_err(|_| format!("no element matches {css:?} after {timeout:?}"))
+        })
+        .await
     }
 
     /// Waits until no visible element matches `css`.
     pub async fn wait_gone(&self, css: &str) {
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            if self.first_displayed(css).await.is_none() {
-                return;
+        let timeout = self.timeout;
+        self.poll(|| async move {
+            match self.first_displayed(css).await {
+                None => Ok(()),
+                Some(_) => Err(format!("{css:?} is still visible after {timeout:?}")),
             }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{}",
-                    self.failure(&format!(
-                        "{css:?} is still visible after {:?}",
-                        self.timeout
-                    ))
-                    .await
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        })
+        .await
     }
 
     /// Waits until `count` visible elements match `css`; returns them.
     pub async fn wait_count(&self, css: &str, count: usize) -> Vec<Element> {
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            let mut visible = Vec::new();
-            for el in self
-                .client
-                .find_all(Locator::Css(css))
-                .await
-                .unwrap_or_default()
-            {
-                if el.is_displayed().await.unwrap_or(false) {
-                    visible.push(el);
-                }
-            }
+        let timeout = self.timeout;
+        self.poll(|| async move {
+            let visible = self.visible(css).await;
             if visible.len() == count {
-                return visible;
+                return Ok(visible);
             }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{}",
-                    self.failure(&format!(
-                        "{css:?} matches {} visible elements, not {count}, after {:?}",
-                        visible.len(),
-                        self.timeout
-                    ))
-                    .await
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
+            Err(format!(
+                "{css:?} matches {} visible elements, not {count}, after {timeout:?}",
+                visible.len()
+            ))
+        })
+        .await
     }
 
     /// Polls `script` (a function body) until it returns something truthy; returns it.
     pub async fn wait_js(&self, what: &str, script: &str) -> Value {
-        let deadline = Instant::now() + self.timeout;
-        loop {
+        let timeout = self.timeout;
+        self.poll(|| async move {
             let v = self
                 .client
                 .execute(script, vec![])
@@ -438,38 +406,30 @@ impl Browser {
                 _ => true,
             };
             if truthy {
-                return v;
+                Ok(v)
+            } else {
+                Err(format!("waited {timeout:?} for {what}"))
             }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{}",
-                    self.failure(&format!("waited {:?} for {what}", self.timeout))
-                        .await
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        })
+        .await
     }
 
     /// Clicks the first visible element matching `css`, retrying while it is covered,
     /// disabled for a moment, or replaced by a re-render.
     pub async fn click(&self, css: &str) {
-        let deadline = Instant::now() + self.timeout;
-        loop {
+        self.poll(|| async move {
             let el = self.wait_for(css).await;
             let err = match el.is_enabled().await {
                 Ok(true) => match el.click().await {
-                    Ok(()) => return,
+                    Ok(()) => return Ok(()),
                     Err(e) => e.to_string(),
                 },
                 Ok(false) => "it is disabled".to_string(),
                 Err(e) => e.to_string(),
             };
-            if Instant::now() >= deadline {
-                panic!("{}", self.failure(&format!("click {css:?}: {err}")).await);
-            }
-            tokio::time::sleep(POLL).await;
-        }
+            Err(format!("click {css:?}: {err}"))
+        })
+        .await
     }
 
     /// Replaces the value of the input matching `css` with `text` (typed as keys, so
@@ -527,38 +487,22 @@ impl Browser {
     /// Waits until a visible element matching `css` contains `needle` in its text;
     /// returns that text.
     pub async fn wait_text(&self, css: &str, needle: &str) -> String {
-        let deadline = Instant::now() + self.timeout;
-        let mut seen = Vec::new();
-        loop {
-            seen.clear();
-            for el in self
-                .client
-                .find_all(Locator::Css(css))
-                .await
-                .unwrap_or_default()
-            {
-                if !el.is_displayed().await.unwrap_or(false) {
-                    continue;
-                }
+        let timeout = self.timeout;
+        self.poll(|| async move {
+            let mut seen = Vec::new();
+            for el in self.visible(css).await {
                 if let Ok(t) = el.text().await {
                     if t.contains(needle) {
-                        return t;
+                        return Ok(t);
                     }
                     seen.push(t);
                 }
             }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{}",
-                    self.failure(&format!(
-                        "no visible {css:?} contains {needle:?} after {:?}; saw {seen:?}",
-                        self.timeout
-                    ))
-                    .await
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
+            Err(format!(
+                "no visible {css:?} contains {needle:?} after {timeout:?}; saw {seen:?}"
+            ))
+        })
+        .await
     }
 
     /// Saves a PNG of the viewport to `target/screenshots/<name>.png`; returns the path.
@@ -624,55 +568,49 @@ impl Browser {
     }
 }
 
-/// Kills chromedriver's process group if `Browser::start` fails half-way.
-struct DriverGuard(Option<Child>);
+/// chromedriver and every Chromium process it started, killed on drop: when the
+/// [`Browser`] goes away, and also when [`Browser::start`] fails half-way.
+struct DriverGuard {
+    child: Child,
+    /// Chromium's profile directory: its `--user-data-dir` marks the helpers that
+    /// left chromedriver's process group.
+    profile: PathBuf,
+}
 
 impl Drop for DriverGuard {
     fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            kill_group(child);
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: killpg(2) on the group chromedriver leads (`process_group(0)` made
+        // its pid the group id); the child is not reaped yet, so the id is ours.
+        unsafe {
+            libc::killpg(pid, libc::SIGKILL);
         }
-    }
-}
-
-fn kill_group(child: &mut Child) {
-    let pid = child.id() as libc::pid_t;
-    // The group id is chromedriver's pid (`process_group(0)`).
-    unsafe {
-        libc::killpg(pid, libc::SIGKILL);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        kill_group(&mut self.driver);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
         // Chromium may have moved some helpers to groups of their own; they are
         // recognised by this browser's private profile directory.
-        let marker = format!(
-            "--user-data-dir={}",
-            self.dir.path().join("profile").display()
-        );
-        if let Ok(entries) = std::fs::read_dir("/proc") {
-            for entry in entries.flatten() {
-                let Some(pid) = entry
-                    .file_name()
-                    .to_str()
-                    .and_then(|s| s.parse::<libc::pid_t>().ok())
-                else {
-                    continue;
-                };
-                let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-                    continue;
-                };
-                if cmdline
-                    .split(|b| *b == 0)
-                    .any(|arg| arg == marker.as_bytes())
-                {
-                    unsafe {
-                        libc::kill(pid, libc::SIGKILL);
-                    }
+        let marker = format!("--user-data-dir={}", self.profile.display());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<libc::pid_t>().ok())
+            else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            if cmdline
+                .split(|b| *b == 0)
+                .any(|arg| arg == marker.as_bytes())
+            {
+                // SAFETY: kill(2) with a pid read from /proc; at worst it has exited.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
                 }
             }
         }

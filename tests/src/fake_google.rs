@@ -25,15 +25,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+use axum::{Extension, Router};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::fake_tls::TlsFake;
+pub use crate::fake_tls::{decode_pairs, Recorded};
+use crate::fake_tls::{first_value as first, TlsFake};
+use crate::lock;
 
 mod calendar;
 
@@ -51,75 +52,6 @@ pub const AUTHORIZE_PATH: &str = "/o/oauth2/v2/auth";
 pub const EVENTS_SCOPE: &str = "https://www.googleapis.com/auth/calendar.events";
 /// The scope of full calendar access.
 pub const CALENDAR_SCOPE: &str = "https://www.googleapis.com/auth/calendar";
-
-/// A request the fake received.
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    /// The host it was sent to (without a port).
-    pub host: String,
-    pub method: String,
-    /// Path and query, as sent.
-    pub path: String,
-    /// Header names lower-cased, in order.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    pub at: DateTime<Utc>,
-}
-
-impl Recorded {
-    /// The first value of header `name` (any case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The path without the query.
-    pub fn route(&self) -> &str {
-        self.path.split('?').next().unwrap_or_default()
-    }
-
-    /// The query's pairs, decoded.
-    pub fn query(&self) -> Vec<(String, String)> {
-        decode_pairs(self.path.split_once('?').map(|(_, q)| q).unwrap_or(""))
-    }
-
-    /// The first value of query parameter `name`.
-    pub fn query_param(&self, name: &str) -> Option<String> {
-        first(&self.query(), name)
-    }
-
-    /// The body's `application/x-www-form-urlencoded` pairs, decoded.
-    pub fn form(&self) -> Vec<(String, String)> {
-        decode_pairs(&String::from_utf8_lossy(&self.body))
-    }
-
-    /// The first value of form field `name`.
-    pub fn form_param(&self, name: &str) -> Option<String> {
-        first(&self.form(), name)
-    }
-
-    /// The body as JSON (`Null` when it is not JSON).
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-}
-
-fn first(pairs: &[(String, String)], name: &str) -> Option<String> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-}
-
-/// Decodes `a=1&b=x%20y` (`+` is a space).
-pub fn decode_pairs(text: &str) -> Vec<(String, String)> {
-    reqwest::Url::parse(&format!("http://x/?{text}"))
-        .map(|u| u.query_pairs().into_owned().collect())
-        .unwrap_or_default()
-}
 
 /// One user's consent: what their tokens stand for.
 #[derive(Clone, Debug)]
@@ -150,7 +82,6 @@ pub(crate) struct AccessToken {
 pub(crate) struct Inner {
     client_id: String,
     client_secret: String,
-    pub(crate) requests: Vec<Recorded>,
     codes: HashMap<String, Code>,
     pub(crate) grants: Vec<Grant>,
     pub(crate) access: HashMap<String, AccessToken>,
@@ -161,8 +92,8 @@ pub(crate) struct Inner {
 
 impl Inner {
     /// The grant behind a valid bearer token, or the 401 to answer.
-    pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<&Grant, Box<Response>> {
-        let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+    pub(crate) fn authorize(&self, req: &Recorded) -> Result<&Grant, Box<Response>> {
+        let Some(auth) = req.header("authorization") else {
             return Err(Box::new(calendar::unauthorized(
                 "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
                 "required",
@@ -207,7 +138,6 @@ impl FakeGoogle {
         let inner = Arc::new(Mutex::new(Inner {
             client_id: client_id.to_string(),
             client_secret: client_secret.to_string(),
-            requests: Vec::new(),
             codes: HashMap::new(),
             grants: Vec::new(),
             access: HashMap::new(),
@@ -221,7 +151,7 @@ impl FakeGoogle {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.inner)
     }
 
     /// The environment that points the server's outbound HTTP for apps at this fake.
@@ -231,15 +161,12 @@ impl FakeGoogle {
 
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.lock().requests.clone()
+        self.tls.requests()
     }
 
     /// The requests to `host` whose path (without the query) is `route`.
     pub fn requests_to(&self, host: &str, route: &str) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.host == host && r.route() == route)
-            .collect()
+        self.tls.requests_to(host, route)
     }
 
     /// Plays Google's consent page for `account`, who allows what `authorize_url`
@@ -405,58 +332,17 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-}
-
 async fn handle(
     State(inner): State<Arc<Mutex<Inner>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Extension(req): Extension<Recorded>,
 ) -> Response {
-    let host = uri
-        .host()
-        .map(str::to_string)
-        .or_else(|| {
-            headers
-                .get("host")
-                .and_then(|v| v.to_str().ok())
-                .map(|h| h.split(':').next().unwrap_or(h).to_string())
-        })
-        .unwrap_or_default();
-    let path = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| uri.path().to_string());
-    let recorded = Recorded {
-        host: host.clone(),
-        method: method.to_string(),
-        path,
-        headers: headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-        at: Utc::now(),
-    };
-    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
-    inner.requests.push(recorded.clone());
-    let route = recorded.route().to_string();
-    match (host.as_str(), &method, route.as_str()) {
-        (OAUTH_HOST, &Method::POST, "/token") => token(&mut inner, &headers, &recorded),
-        (OAUTH_HOST, &Method::POST, "/revoke") => revoke(&mut inner, &headers, &recorded),
+    let mut inner = lock(&inner);
+    let route = req.route();
+    match (req.host.as_str(), req.method.as_str(), route) {
+        (OAUTH_HOST, "POST", "/token") => token(&mut inner, &req),
+        (OAUTH_HOST, "POST", "/revoke") => revoke(&mut inner, &req),
         (API_HOST, _, r) if r.starts_with("/calendar/v3/") => {
-            calendar::calendar(&mut inner, &method, r, &headers, &recorded)
+            calendar::calendar(&mut inner, r, &req)
         }
         _ => (
             StatusCode::NOT_FOUND,
@@ -470,8 +356,11 @@ async fn handle(
     }
 }
 
-fn token(inner: &mut Inner, headers: &HeaderMap, req: &Recorded) -> Response {
-    if !is_form(headers) {
+/// The media type the token and revocation endpoints take.
+const FORM: &str = "application/x-www-form-urlencoded";
+
+fn token(inner: &mut Inner, req: &Recorded) -> Response {
+    if !req.has_content_type(FORM) {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -570,8 +459,8 @@ fn token(inner: &mut Inner, headers: &HeaderMap, req: &Recorded) -> Response {
     )
 }
 
-fn revoke(inner: &mut Inner, headers: &HeaderMap, req: &Recorded) -> Response {
-    if !is_form(headers) {
+fn revoke(inner: &mut Inner, req: &Recorded) -> Response {
+    if !req.has_content_type(FORM) {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",

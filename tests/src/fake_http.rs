@@ -20,27 +20,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-/// A request the fake received.
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    pub method: String,
-    /// Path and query, as sent.
-    pub path: String,
-    /// Header names lower-cased, in order.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Recorded {
-    /// The first value of header `name` (any case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
+/// A request the fake received; `host` is the `Host` header without the port.
+pub use crate::fake_tls::Recorded;
+use crate::lock;
 
 /// The running fake; see the module documentation.
 pub struct FakeHttp {
@@ -91,10 +73,7 @@ impl FakeHttp {
 
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.requests).clone()
     }
 }
 
@@ -155,17 +134,21 @@ async fn serve(mut stream: TcpStream, recorded: Arc<Mutex<Vec<Recorded>>>) -> st
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    recorded
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(Recorded {
-            method: method.clone(),
-            path: path.clone(),
-            headers,
-            body,
-        });
-
     let route = path.split('?').next().unwrap_or_default();
+    let host = headers
+        .iter()
+        .find(|(n, _)| n == "host")
+        .map(|(_, v)| v.split(':').next().unwrap_or(v).to_string())
+        .unwrap_or_default();
+    lock(&recorded).push(Recorded {
+        host,
+        method: method.clone(),
+        path: path.clone(),
+        headers,
+        body,
+        status: if route == "/redirect" { 302 } else { 200 },
+    });
+
     match route {
         "/redirect" => {
             let to = query_value(&path, "to").unwrap_or("/");

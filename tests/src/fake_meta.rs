@@ -19,21 +19,24 @@
 //! ```ignore
 //! let meta = FakeMeta::start(MetaConfig::default()).await;
 //! let srv = Palaver::builder().envs(meta.palaver_env()).start().await;
-//! let r = meta.deliver(&webhook_url, &fake_meta::text_message("15551234567", "Jane", "wamid.1", "Hi")).await;
+//! let hi = fake_meta::text_message(meta.config(), "15551234567", "Jane", "wamid.1", "Hi");
+//! let (status, body) = meta.deliver(&webhook_url, &hi).await;
 //! ```
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+use axum::{Extension, Router};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+pub use crate::fake_tls::Recorded;
 use crate::fake_tls::TlsFake;
+use crate::lock;
 
 /// The Graph API's host.
 pub const GRAPH_HOST: &str = "graph.facebook.com";
@@ -68,55 +71,8 @@ impl Default for MetaConfig {
     }
 }
 
-/// A request the fake received.
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    /// The `Host` it was sent to (without a port).
-    pub host: String,
-    pub method: String,
-    /// Path and query, as sent.
-    pub path: String,
-    /// Header names lower-cased, in order.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    /// What the fake answered.
-    pub status: u16,
-}
-
-impl Recorded {
-    /// The first value of header `name` (any case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The path without the query.
-    pub fn route(&self) -> &str {
-        self.path.split('?').next().unwrap_or_default()
-    }
-
-    /// The first value of query parameter `name`, decoded.
-    pub fn query_param(&self, name: &str) -> Option<String> {
-        let query = self.path.split_once('?').map(|(_, q)| q).unwrap_or("");
-        reqwest::Url::parse(&format!("http://x/?{query}"))
-            .ok()?
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    }
-
-    /// The body as JSON (`Null` when it is not JSON).
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-}
-
 #[derive(Default)]
 struct Inner {
-    requests: Vec<Recorded>,
     /// Recipients whose 24-hour customer-service window is closed.
     closed_windows: HashSet<String>,
     /// Tokens that were valid once and are now expired.
@@ -134,7 +90,7 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.inner)
     }
 }
 
@@ -154,10 +110,17 @@ impl FakeMeta {
         };
         let router = Router::new().fallback(graph).with_state(shared.clone());
         let tls = TlsFake::start(&[GRAPH_HOST], router).await;
+        // Meta calls the server under test on loopback: no proxy from the
+        // environment, and a hung server fails the test instead of stalling it.
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("build the webhook client");
         FakeMeta {
             tls,
             shared,
-            client: reqwest::Client::new(),
+            client,
         }
     }
 
@@ -172,7 +135,7 @@ impl FakeMeta {
 
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.lock().requests.clone()
+        self.tls.requests()
     }
 
     /// The requests to send messages, oldest first.
@@ -289,56 +252,12 @@ fn invalid_parameter(message: &str, details: &str) -> Response {
     )
 }
 
-async fn graph(
-    State(shared): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .map(|h| h.split(':').next().unwrap_or(h).to_string())
-        .or_else(|| uri.host().map(str::to_string))
-        .unwrap_or_default();
-    let path = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| uri.path().to_string());
-    let response = answer(&shared, &host, &method, uri.path(), &headers, &body);
-    let recorded = Recorded {
-        host,
-        method: method.to_string(),
-        path,
-        headers: headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-        status: response.status().as_u16(),
-    };
-    shared.lock().requests.push(recorded);
-    response
-}
-
-fn answer(
-    shared: &Shared,
-    host: &str,
-    method: &Method,
-    path: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Response {
+async fn graph(State(shared): State<Shared>, Extension(req): Extension<Recorded>) -> Response {
     let config = &shared.config;
-    if host != GRAPH_HOST {
+    if req.host != GRAPH_HOST {
         return (StatusCode::MISDIRECTED_REQUEST, "unknown host").into_response();
     }
+    let path = req.route();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let Some((version, rest)) = segments.split_first() else {
         return unknown_path(path);
@@ -352,9 +271,8 @@ fn answer(
         );
     }
     // Authentication comes before the object is looked up, as on the real API.
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
+    let token = req
+        .header("authorization")
         .and_then(|v| v.strip_prefix("Bearer "));
     match token {
         None => {
@@ -388,11 +306,11 @@ fn answer(
         return graph_error(
             StatusCode::BAD_REQUEST,
             100,
-            &format!("Unsupported {} request. Object with ID '{object}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api", method.as_str().to_ascii_lowercase()),
+            &format!("Unsupported {} request. Object with ID '{object}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api", req.method.to_ascii_lowercase()),
             json!({ "error_subcode": 33 }),
         );
     }
-    match (method.as_str(), &rest[1..]) {
+    match (req.method.as_str(), &rest[1..]) {
         ("GET", []) => axum::Json(json!({
             "verified_name": config.verified_name,
             "display_phone_number": config.display_phone_number,
@@ -400,7 +318,7 @@ fn answer(
             "id": config.phone_number_id,
         }))
         .into_response(),
-        ("POST", ["messages"]) => send_message(shared, headers, body),
+        ("POST", ["messages"]) => send_message(&shared, &req),
         _ => unknown_path(path),
     }
 }
@@ -414,12 +332,9 @@ fn unknown_path(path: &str) -> Response {
     )
 }
 
-fn send_message(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
-    let json_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let Ok(message) = serde_json::from_slice::<Value>(body) else {
+fn send_message(shared: &Shared, req: &Recorded) -> Response {
+    let json_type = req.has_content_type("application/json");
+    let Ok(message) = serde_json::from_slice::<Value>(&req.body) else {
         return invalid_parameter(
             "(#100) Invalid parameter",
             "The request body is not valid JSON.",

@@ -4,6 +4,7 @@
 
 pub mod app_admin;
 pub mod apps;
+pub mod bench;
 pub mod browser;
 pub mod ddp;
 pub mod fake_google;
@@ -12,4 +13,16 @@ pub mod fake_meta;
 pub mod fake_tls;
 pub mod mongo;
 pub mod net;
+pub mod process;
 pub mod server;
+
+use std::sync::{Mutex, MutexGuard};
+
+/// Locks `mutex` even when a thread panicked while holding it: the harness' state
+/// stays usable, so one failed assertion does not turn every later call into a
+/// second, misleading panic.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

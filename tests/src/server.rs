@@ -11,9 +11,8 @@
 //! The same data directory survives [`Palaver::restart`] and [`Palaver::kill9`] +
 //! [`Palaver::start_again`], which is what the durability tests need.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::process::CommandExt;
+use std::fs::OpenOptions;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -24,7 +23,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+use crate::apps::repo_root;
 use crate::net::free_port;
+use crate::process::{cargo, die_with_parent, log_tail, target_dir};
 
 /// Admin account created by every test server on first start.
 pub const ADMIN_USERNAME: &str = "admin";
@@ -84,6 +85,12 @@ impl PalaverBuilder {
     /// (e.g. to lower the login rate limits, which the harness otherwise raises).
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Several [`env`](Self::env) variables at once, e.g. a fake's `palaver_env()`.
+    pub fn envs(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.env.extend(vars);
         self
     }
 
@@ -155,13 +162,6 @@ impl Resp {
     }
 }
 
-fn workspace_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent directory")
-        .to_path_buf()
-}
-
 /// The `palaver` binary: `PALAVER_BIN`, or `cargo build -p palaver-server --bin palaver`
 /// (once per test process) and `<target dir>/debug/palaver`.
 pub fn palaver_bin() -> &'static Path {
@@ -170,8 +170,7 @@ pub fn palaver_bin() -> &'static Path {
         if let Some(bin) = std::env::var_os("PALAVER_BIN") {
             return PathBuf::from(bin);
         }
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
+        let out = Command::new(cargo())
             .args([
                 "build",
                 "--quiet",
@@ -180,7 +179,7 @@ pub fn palaver_bin() -> &'static Path {
                 "--bin",
                 "palaver",
             ])
-            .current_dir(workspace_dir())
+            .current_dir(repo_root())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .output()
@@ -192,17 +191,7 @@ pub fn palaver_bin() -> &'static Path {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .map(|p| {
-                if p.is_absolute() {
-                    p
-                } else {
-                    workspace_dir().join(p)
-                }
-            })
-            .unwrap_or_else(|| workspace_dir().join("target"));
-        let bin = target.join("debug").join("palaver");
+        let bin = target_dir().join("debug").join("palaver");
         assert!(
             bin.exists(),
             "cargo built the palaver binary but {} does not exist",
@@ -260,14 +249,7 @@ impl Palaver {
     }
 
     fn log_tail(&self, max_bytes: u64) -> String {
-        let Ok(mut f) = File::open(self.log_path()) else {
-            return String::from("<no log file>");
-        };
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        let _ = f.seek(SeekFrom::Start(len.saturating_sub(max_bytes)));
-        let mut buf = Vec::new();
-        let _ = f.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
+        log_tail(&self.log_path(), max_bytes)
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -314,22 +296,7 @@ impl Palaver {
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log));
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                ) != 0
-                {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        die_with_parent(&mut cmd);
         Ok(cmd)
     }
 
@@ -353,7 +320,11 @@ impl Palaver {
             self.child = Some(child);
             let started = Instant::now();
             loop {
-                if let Some(status) = self.child.as_mut().unwrap().try_wait().expect("try_wait") {
+                let exited = self
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.try_wait().expect("try_wait"));
+                if let Some(status) = exited {
                     self.child = None;
                     let log = self.log();
                     let this_run = log.get(log_start as usize..).unwrap_or(&log);

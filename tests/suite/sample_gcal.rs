@@ -51,14 +51,14 @@ fn marketplace() -> TempDir {
 /// A server that reaches `google` for Google's hosts, with the app installed,
 /// configured with `settings` (on top of the client credentials and zone) and enabled.
 async fn server(google: &FakeGoogle, market: &TempDir, settings: Value) -> (Palaver, Session) {
-    let mut builder = Palaver::builder().env(
-        "PALAVER_MARKETPLACE_DIR",
-        market.path().display().to_string(),
-    );
-    for (k, v) in google.palaver_env() {
-        builder = builder.env(k, v);
-    }
-    let srv = builder.start().await;
+    let srv = Palaver::builder()
+        .env(
+            "PALAVER_MARKETPLACE_DIR",
+            market.path().display().to_string(),
+        )
+        .envs(google.palaver_env())
+        .start()
+        .await;
     let admin = srv.admin().await;
     let app = install_ok(&srv, &admin, APP, None, false).await;
     let mut granted: Vec<&str> = app["permissionsGranted"]

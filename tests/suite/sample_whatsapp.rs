@@ -55,14 +55,14 @@ pub(super) async fn setup(welcome: &str, offline: &str) -> Setup {
         .expect("create a marketplace directory");
     apps::app_package(&apps::sample_apps_dir(), "whatsapp", market.path());
     let meta = FakeMeta::start(fake_meta::MetaConfig::default()).await;
-    let mut builder = Palaver::builder().env(
-        "PALAVER_MARKETPLACE_DIR",
-        market.path().display().to_string(),
-    );
-    for (k, v) in meta.palaver_env() {
-        builder = builder.env(k, v);
-    }
-    let srv = builder.start().await;
+    let srv = Palaver::builder()
+        .env(
+            "PALAVER_MARKETPLACE_DIR",
+            market.path().display().to_string(),
+        )
+        .envs(meta.palaver_env())
+        .start()
+        .await;
     let admin = srv.admin().await;
     let alice = srv.create_user(&admin, "alice").await;
     let bob = srv.create_user(&admin, "bob").await;

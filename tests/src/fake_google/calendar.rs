@@ -1,7 +1,7 @@
 //! The Calendar v3 part of the fake: `events.list`, `events.quickAdd` and
 //! `events.insert` on the primary calendar, with Google's checks and error shapes.
 
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::{json, Value};
@@ -198,15 +198,9 @@ fn event_id() -> String {
         .collect()
 }
 
-/// Routes a request under `/calendar/v3/` (the caller has recorded it).
-pub(crate) fn calendar(
-    inner: &mut Inner,
-    method: &Method,
-    route: &str,
-    headers: &HeaderMap,
-    req: &Recorded,
-) -> Response {
-    let account = match inner.authorize(headers) {
+/// Routes a request under `/calendar/v3/` (recorded by the fake's middleware).
+pub(crate) fn calendar(inner: &mut Inner, route: &str, req: &Recorded) -> Response {
+    let account = match inner.authorize(req) {
         Ok(grant) => {
             let scopes: Vec<&str> = grant.scope.split_whitespace().collect();
             if !scopes.contains(&EVENTS_SCOPE) && !scopes.contains(&CALENDAR_SCOPE) {
@@ -221,10 +215,10 @@ pub(crate) fn calendar(
         }
         Err(response) => return *response,
     };
-    match (method, route) {
-        (&Method::GET, EVENTS_ROUTE) => list(inner, &account, req),
-        (&Method::POST, EVENTS_ROUTE) => insert(inner, &account, headers, req),
-        (&Method::POST, QUICK_ADD_ROUTE) => quick_add(inner, &account, req),
+    match (req.method.as_str(), route) {
+        ("GET", EVENTS_ROUTE) => list(inner, &account, req),
+        ("POST", EVENTS_ROUTE) => insert(inner, &account, req),
+        ("POST", QUICK_ADD_ROUTE) => quick_add(inner, &account, req),
         _ => api_error(StatusCode::NOT_FOUND, "Not Found", "notFound", "NOT_FOUND"),
     }
 }
@@ -318,11 +312,8 @@ fn quick_add(inner: &mut Inner, account: &str, req: &Recorded) -> Response {
     json_response(StatusCode::OK, &json)
 }
 
-fn insert(inner: &mut Inner, account: &str, headers: &HeaderMap, req: &Recorded) -> Response {
-    let is_json = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+fn insert(inner: &mut Inner, account: &str, req: &Recorded) -> Response {
+    let is_json = req.has_content_type("application/json");
     let body: Value = match serde_json::from_slice(&req.body) {
         Ok(v) if is_json => v,
         _ => return bad_request("Parse Error", "parseError"),
