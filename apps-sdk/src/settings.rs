@@ -10,6 +10,7 @@
 //!
 //! let word = settings::str_or("forbidden-word", "")?;
 //! let limit = settings::i64_or("max-results", 10)?;
+//! let base = settings::text_or("api-url", "https://api.example.com")?; // trimmed; blank = default
 //! let token = settings::require_str("api-token")?; // Error::Invalid when unset
 //! ```
 
@@ -39,6 +40,20 @@ pub fn get_i64(id: &str) -> Result<Option<i64>> {
 /// A text setting's value, or `default` when unset.
 pub fn str_or(id: &str, default: &str) -> Result<String> {
     Ok(get_str(id)?.unwrap_or_else(|| default.to_string()))
+}
+
+/// A text setting's value without surrounding whitespace, or `default` when it is
+/// unset or blank: an admin clearing a field means "use the default", not "use
+/// nothing".
+pub fn text_or(id: &str, default: &str) -> Result<String> {
+    Ok(trimmed_or(get_str(id)?, default))
+}
+
+fn trimmed_or(value: Option<String>, default: &str) -> String {
+    match value.as_deref().map(str::trim) {
+        Some(text) if !text.is_empty() => text.to_string(),
+        _ => default.to_string(),
+    }
 }
 
 /// A boolean setting's value, or `default` when unset.
@@ -88,6 +103,15 @@ fn i64_value(id: &str, value: &SettingValue) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimmed_text_or_default() {
+        assert_eq!(trimmed_or(Some("  x y \n".into()), "d"), "x y");
+        assert_eq!(trimmed_or(Some(" \t ".into()), "d"), "d");
+        assert_eq!(trimmed_or(Some(String::new()), "d"), "d");
+        assert_eq!(trimmed_or(None, "d"), "d");
+        assert_eq!(trimmed_or(None, ""), "");
+    }
 
     #[test]
     fn typed_values() {
