@@ -317,27 +317,18 @@ fn room_invitees(ctx: &CommandContext) -> Result<Invitees> {
     let bot = environment::bot_user_id();
     let mut invitees = Vec::new();
     let mut without = Vec::new();
-    let mut offset = 0;
-    while offset < MAX_INVITEES {
-        let page = rooms::members(&ctx.room.id, offset, 100)?;
-        let count = page.len() as u32;
-        for member in page {
-            if member.id == ctx.sender.id || member.id == bot {
-                continue;
-            }
-            let user = users::get(&member.id)?;
-            if user.is_bot || !user.active {
-                continue;
-            }
-            match users::email(&member.id)? {
-                Some(email) if email.contains('@') => invitees.push((user.username, email)),
-                _ => without.push(user.username),
-            }
+    for member in rooms::all_members(&ctx.room.id, MAX_INVITEES)? {
+        if member.id == ctx.sender.id || member.id == bot {
+            continue;
         }
-        if count < 100 {
-            break;
+        let user = users::get(&member.id)?;
+        if user.is_bot || !user.active {
+            continue;
         }
-        offset += count;
+        match users::email(&member.id)? {
+            Some(email) if email.contains('@') => invitees.push((user.username, email)),
+            _ => without.push(user.username),
+        }
     }
     Ok((invitees, without))
 }

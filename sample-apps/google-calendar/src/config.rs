@@ -30,10 +30,9 @@ pub struct Config {
     pub login_ttl_seconds: i64,
 }
 
+/// A URL setting without trailing slashes; blank means `default`.
 fn url_setting(id: &str, default: &str) -> Result<String> {
-    let value = settings::str_or(id, default)?;
-    let value = value.trim();
-    Ok(if value.is_empty() { default } else { value }
+    Ok(settings::text_or(id, default)?
         .trim_end_matches('/')
         .to_string())
 }

@@ -7,7 +7,7 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-/// Milliseconds since the Unix epoch, now.
+/// The current instant (one place to read the clock, so tests pass their own `now`).
 pub fn now() -> DateTime<Utc> {
     Utc::now()
 }
@@ -75,32 +75,9 @@ fn parse_time(word: &str) -> Option<NaiveTime> {
     NaiveTime::from_hms_opt(h, m, 0)
 }
 
+/// `fri` or `Friday`, in any case (chrono's `%A` parsing).
 fn parse_weekday(word: &str) -> Option<Weekday> {
-    let w = word.to_ascii_lowercase();
-    let days = [
-        ("mon", Weekday::Mon),
-        ("tue", Weekday::Tue),
-        ("wed", Weekday::Wed),
-        ("thu", Weekday::Thu),
-        ("fri", Weekday::Fri),
-        ("sat", Weekday::Sat),
-        ("sun", Weekday::Sun),
-    ];
-    days.iter()
-        .find(|(short, day)| w == *short || w == day_name(*day).to_ascii_lowercase())
-        .map(|(_, d)| *d)
-}
-
-fn day_name(day: Weekday) -> &'static str {
-    match day {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    }
+    word.parse().ok()
 }
 
 /// The formats [`parse_start`] accepts, for help and error texts.
@@ -176,16 +153,18 @@ pub fn parse_duration(word: &str) -> Result<Duration, String> {
             }
             let n: i64 = number.parse().map_err(|_| bad())?;
             number.clear();
-            total += match c {
+            let minutes = match c {
                 'd' => n.checked_mul(24 * 60).ok_or_else(bad)?,
                 'h' => n.checked_mul(60).ok_or_else(bad)?,
                 'm' => n,
                 _ => return Err(bad()),
             };
+            total = total.checked_add(minutes).ok_or_else(bad)?;
         }
         // "1h30" means 1h30m.
         if !number.is_empty() {
-            total += number.parse::<i64>().map_err(|_| bad())?;
+            let minutes = number.parse::<i64>().map_err(|_| bad())?;
+            total = total.checked_add(minutes).ok_or_else(bad)?;
         }
         total
     };
@@ -216,7 +195,7 @@ pub fn format_duration(d: Duration) -> String {
 
 /// `Tuesday 1 December 2026`.
 pub fn format_day(date: NaiveDate) -> String {
-    format!("{} {}", day_name(date.weekday()), date.format("%-d %B %Y"))
+    date.format("%A %-d %B %Y").to_string()
 }
 
 /// `Tue 1 Dec 2026 15:00`.
@@ -353,6 +332,16 @@ mod tests {
             p(&["tue", "12pm"]),
             Some(Ok("2026-12-01T12:00:00+01:00".into()))
         );
+        assert_eq!(
+            p(&["TUESDAY", "9:00"]),
+            Some(Ok("2026-12-08T09:00:00+01:00".into()))
+        );
+        assert_eq!(
+            p(&["wed", "9:00"]),
+            Some(Ok("2026-12-02T09:00:00+01:00".into()))
+        );
+        assert_eq!(p(&["tues", "9:00"]), None);
+        assert_eq!(p(&["fridays", "9:00"]), None);
         assert_eq!(p(&["review"]), None);
         assert_eq!(p(&["soon", "15:00"]), None);
         assert!(matches!(p(&["2026-03-29", "2:30"]), Some(Err(e)) if e.contains("does not exist")));
@@ -369,6 +358,13 @@ mod tests {
         assert!(parse_duration("15d").is_err());
         assert!(parse_duration("1x").is_err());
         assert!(parse_duration("h").is_err());
+        // Parts that overflow when added are refused, not wrapped.
+        let huge = format!("{}m1m", i64::MAX);
+        assert_eq!(
+            parse_duration(&huge),
+            Err(format!("`{huge}` is not a duration ({DURATION_FORMATS})"))
+        );
+        assert!(parse_duration(&format!("{}m1", i64::MAX)).is_err());
         assert_eq!(format_duration(Duration::minutes(90)), "1h30m");
         assert_eq!(format_duration(Duration::minutes(45)), "45m");
         assert_eq!(format_duration(Duration::minutes(1440 + 60)), "1d1h");
@@ -406,6 +402,10 @@ mod tests {
         assert_eq!(
             format_day(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()),
             "Tuesday 1 December 2026"
+        );
+        assert_eq!(
+            format_day(NaiveDate::from_ymd_opt(2026, 11, 29).unwrap()),
+            "Sunday 29 November 2026"
         );
     }
 }

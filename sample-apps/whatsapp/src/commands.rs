@@ -152,7 +152,8 @@ fn room_detail(customer: &Customer) -> Result<Vec<String>> {
         "Messages sent from this room: {}",
         count_text(wamids.len())
     ));
-    for wamid in wamids.iter().rev().take(5).rev() {
+    // Newest first: the latest five, shown oldest of them first.
+    for wamid in wamids.iter().take(5).rev() {
         let Some(out) = store::outgoing(wamid)? else {
             continue;
         };

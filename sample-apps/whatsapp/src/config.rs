@@ -22,9 +22,8 @@ pub struct Config {
 impl Config {
     /// Reads every setting.
     pub fn load() -> Result<Config> {
-        let text =
-            |id: &str| -> Result<String> { Ok(settings::str_or(id, "")?.trim().to_string()) };
-        let graph_url = text("graph-api-url")?;
+        let text = |id: &str| settings::text_or(id, "");
+        let graph_url = settings::text_or("graph-api-url", DEFAULT_GRAPH_URL)?;
         Ok(Config {
             access_token: text("access-token")?,
             phone_number_id: text("phone-number-id")?,

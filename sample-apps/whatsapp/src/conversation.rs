@@ -73,21 +73,12 @@ fn describe_lookup(e: &Error) -> String {
 
 fn channel_members(name: &str, bot_id: &str) -> Result<Vec<String>> {
     let room = rooms::get_by_name(name)?;
-    let mut members = Vec::new();
-    let mut offset = 0;
-    loop {
-        let page = rooms::members(&room.id, offset, 200)?;
-        let n = page.len() as u32;
-        members.extend(
-            page.into_iter()
-                .filter(|m| m.id != bot_id)
-                .map(|m| m.username),
-        );
-        if n < 200 {
-            return Ok(members);
-        }
-        offset += n;
-    }
+    // Every member: a channel named as agents is meant whole.
+    Ok(rooms::all_members(&room.id, u32::MAX)?
+        .into_iter()
+        .filter(|m| m.id != bot_id)
+        .map(|m| m.username)
+        .collect())
 }
 
 /// `wa-15551234567-jane-doe`: the number and the profile name in the characters room
@@ -206,8 +197,7 @@ pub fn find_or_create(
         room_name: room.name.clone().unwrap_or(name),
         since: now_ms(),
     };
-    let stored = store::insert_customer(&customer)?;
-    let created = stored.room_id == room.id;
+    let (stored, created) = store::insert_customer(&customer)?;
     if created {
         info!(
             "new customer +{number}: room {} ({})",

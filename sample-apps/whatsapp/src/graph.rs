@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::Config;
+use crate::store;
 
 const TIMEOUT: Duration = Duration::from_secs(8);
 
@@ -141,13 +142,9 @@ impl fmt::Display for GraphError {
     }
 }
 
+/// The start of an answer's body, on one line, to quote in an error.
 fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut short: String = text.chars().take(200).collect();
-    if short.len() < text.len() {
-        short.push('…');
-    }
-    short
+    store::excerpt(&String::from_utf8_lossy(body), 200)
 }
 
 /// Decodes an error answer; anything else that is not 2xx is `Unexpected`.

@@ -8,7 +8,7 @@
 //! | `offline:<number>` | the offline reply was sent during this closure |
 //! | `in:<wamid>` | claimed once per inbound WhatsApp message: drops Meta's retries |
 //! | `out:<wamid>` | [`Outgoing`]: a message sent to WhatsApp |
-//! | `rout:<room id>:<ms>:<wamid>` | index of a room's outgoing messages, oldest first |
+//! | `recent:<room id>:<u64::MAX − ms>:<wamid>` | index of a room's outgoing messages, newest first |
 //! | `relay:<message id>` | claimed once per agent message relayed |
 //! | `st:<status>:<wamid>` | [`StatusRecord`]: the status `sent`/`delivered`/`read`/`failed` arrived |
 //! | `failnote:<wamid>` | the failure was announced in the room |
@@ -109,14 +109,17 @@ pub fn customer(number: &str) -> Result<Option<Customer>> {
     persistence::get_json(&format!("customer:{number}"))
 }
 
-/// Stores a new customer unless one exists; returns the stored one.
-pub fn insert_customer(customer: &Customer) -> Result<Customer> {
+/// Stores a new customer unless one exists; returns the stored one, and true when it
+/// is this one. Only the call that stored it may treat the customer as new: two
+/// concurrent first messages find the same room, but only one of them inserts.
+pub fn insert_customer(customer: &Customer) -> Result<(Customer, bool)> {
     let key = format!("customer:{}", customer.number);
     if persistence::set_if_absent_json(&key, customer)? {
         persistence::set_string(&format!("room:{}", customer.room_id), &customer.number)?;
-        return Ok(customer.clone());
+        return Ok((customer.clone(), true));
     }
-    Ok(persistence::get_json(&key)?.unwrap_or_else(|| customer.clone()))
+    let stored = persistence::get_json(&key)?.unwrap_or_else(|| customer.clone());
+    Ok((stored, false))
 }
 
 pub fn save_customer(customer: &Customer) -> Result<()> {
@@ -173,25 +176,29 @@ pub fn claim_relay(message_id: &str) -> Result<bool> {
     persistence::set_if_absent(&format!("relay:{message_id}"), b"")
 }
 
-pub fn record_relay(message_id: &str, outcome: &str) -> Result<()> {
-    persistence::set_string(&format!("relay:{message_id}"), outcome)
+/// The key indexing `out` in its room. The time is inverted so the host's ascending
+/// key order lists the newest first, and a capped `list` keeps the latest messages.
+fn recent_key(out: &Outgoing) -> String {
+    format!(
+        "recent:{}:{:020}:{}",
+        out.room_id,
+        u64::MAX - out.sent_at,
+        out.wamid
+    )
 }
 
 pub fn save_outgoing(out: &Outgoing) -> Result<()> {
     persistence::set_json(&format!("out:{}", out.wamid), out)?;
-    persistence::set(
-        &format!("rout:{}:{:013}:{}", out.room_id, out.sent_at, out.wamid),
-        b"",
-    )
+    persistence::set(&recent_key(out), b"")
 }
 
 pub fn outgoing(wamid: &str) -> Result<Option<Outgoing>> {
     persistence::get_json(&format!("out:{wamid}"))
 }
 
-/// The wamids of a room's outgoing messages, oldest first (at most [`COUNT_CAP`]).
+/// The wamids of a room's outgoing messages, newest first (the latest [`COUNT_CAP`]).
 pub fn room_outgoing(room_id: &str) -> Result<Vec<String>> {
-    let prefix = format!("rout:{room_id}:");
+    let prefix = format!("recent:{room_id}:");
     Ok(persistence::list(&prefix, COUNT_CAP)?
         .into_iter()
         .filter_map(|key| {
@@ -225,6 +232,12 @@ pub fn latest_status(wamid: &str) -> Result<Option<(&'static str, StatusRecord)>
 /// Claims announcing a failure; true once per message.
 pub fn claim_failure_note(wamid: &str) -> Result<bool> {
     persistence::set_if_absent(&format!("failnote:{wamid}"), b"")
+}
+
+/// Gives the claim back when the announcement could not be posted, so Meta's retry
+/// of the status announces it.
+pub fn release_failure_note(wamid: &str) -> Result<()> {
+    persistence::delete(&format!("failnote:{wamid}")).map(drop)
 }
 
 /// How many keys start with `prefix`, up to [`COUNT_CAP`].
@@ -262,5 +275,31 @@ mod tests {
         assert_eq!(excerpt("abcdef", 3), "abc…");
         assert_eq!(count_text(1000), "1000+");
         assert_eq!(count_text(7), "7");
+    }
+
+    #[test]
+    fn recent_keys_list_newest_first() {
+        let out = |sent_at: u64, wamid: &str| Outgoing {
+            wamid: wamid.into(),
+            to: "1".into(),
+            room_id: "r".into(),
+            message_id: None,
+            excerpt: String::new(),
+            by: "a".into(),
+            sent_at,
+        };
+        let mut keys = [
+            recent_key(&out(999, "old")),
+            recent_key(&out(1_767_225_600_000, "new")),
+            recent_key(&out(1_767_225_600_001, "newer")),
+            recent_key(&out(0, "epoch")),
+        ];
+        keys.sort();
+        assert_eq!(keys[0], "recent:r:18446742306483951614:newer");
+        let order: Vec<_> = keys
+            .iter()
+            .map(|k| k.rsplit(':').next().unwrap_or_default())
+            .collect();
+        assert_eq!(order, ["newer", "new", "old", "epoch"]);
     }
 }

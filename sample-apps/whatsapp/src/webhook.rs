@@ -162,18 +162,44 @@ fn inbound(config: &Config, message: &InboundMessage, profile_name: Option<&str>
         );
         return Ok(());
     }
-    let result = show_inbound(config, message, profile_name);
-    if result.is_err() {
-        store::release_inbound(&message.id)?;
+    // Until the message is posted a failure gives the claim back so Meta's retry
+    // posts it; after that a retry would post it twice, so later steps only log.
+    let shown = match show_inbound(config, message, profile_name) {
+        Ok(shown) => shown,
+        Err(e) => {
+            if let Err(release) = store::release_inbound(&message.id) {
+                error!(
+                    "releasing WhatsApp message {} failed: {release}; Meta's retry will be dropped",
+                    message.id
+                );
+            }
+            return Err(e);
+        }
+    };
+    if let Err(e) = follow_up(config, &shown) {
+        error!(
+            "WhatsApp message {} was shown, but the replies after it failed: {e}",
+            message.id
+        );
     }
-    result
+    Ok(())
 }
 
+/// An inbound message posted in its customer's room.
+struct Shown {
+    customer: Customer,
+    /// This message created the customer's room.
+    created: bool,
+    /// The message's type could be shown (not a placeholder).
+    supported: bool,
+}
+
+/// Posts the message in the customer's room, creating it on first contact.
 fn show_inbound(
     config: &Config,
     message: &InboundMessage,
     profile_name: Option<&str>,
-) -> Result<()> {
+) -> Result<Shown> {
     let (customer, created) =
         conversation::find_or_create(&message.from, profile_name, &config.agents, &[])?;
     let rendered = if message.kind == "reaction" {
@@ -202,18 +228,31 @@ fn show_inbound(
         "WhatsApp message {} from +{} shown in {}",
         message.id, customer.number, customer.room_name
     );
+    Ok(Shown {
+        customer,
+        created,
+        supported: rendered.supported,
+    })
+}
 
-    if created && !config.welcome_message.is_empty() {
-        outbound::send_automatic(config, &customer, &config.welcome_message, "welcome");
+/// What follows a shown message: the welcome, the offline reply, the closed notice.
+fn follow_up(config: &Config, shown: &Shown) -> Result<()> {
+    let Shown {
+        customer,
+        created,
+        supported,
+    } = shown;
+    if *created && !config.welcome_message.is_empty() {
+        outbound::send_automatic(config, customer, &config.welcome_message, "welcome");
     }
     let closed = store::closed(&customer.number)?;
     if closed.is_some() {
         if !config.offline_reply.is_empty() && store::claim_offline_reply(&customer.number)? {
-            outbound::send_automatic(config, &customer, &config.offline_reply, "offline-reply");
+            outbound::send_automatic(config, customer, &config.offline_reply, "offline-reply");
         }
-        notice(&customer, "This conversation is closed: replies here are not sent to WhatsApp. Run `/whatsapp reopen` to answer.")?;
-    } else if !rendered.supported && !config.offline_reply.is_empty() {
-        outbound::send_automatic(config, &customer, &config.offline_reply, "offline-reply");
+        notice(customer, "This conversation is closed: replies here are not sent to WhatsApp. Run `/whatsapp reopen` to answer.")?;
+    } else if !supported && !config.offline_reply.is_empty() {
+        outbound::send_automatic(config, customer, &config.offline_reply, "offline-reply");
     }
     Ok(())
 }
@@ -253,14 +292,19 @@ fn status_update(update: &StatusUpdate) -> Result<()> {
             .saturating_mul(1000),
         errors: update.errors.clone(),
     };
-    if !store::record_status(&update.id, &update.status, &record)? {
+    if store::record_status(&update.id, &update.status, &record)? {
+        info!("message {} is {}", update.id, update.status);
+    } else {
         info!(
             "status {} of {} was already recorded",
             update.status, update.id
         );
-        return Ok(());
+        // A retried `failed` may follow an announcement that could not be posted; the
+        // announcement's own claim keeps it to one.
+        if update.status != "failed" {
+            return Ok(());
+        }
     }
-    info!("message {} is {}", update.id, update.status);
     if update.status == "failed" {
         match store::outgoing(&update.id)? {
             Some(out) => announce_failure(&out, &record)?,
@@ -274,7 +318,8 @@ fn status_update(update: &StatusUpdate) -> Result<()> {
     Ok(())
 }
 
-/// Tells everyone in the room that a message did not reach the customer (once).
+/// Tells everyone in the room that a message did not reach the customer (once: when
+/// posting fails the claim is given back so a retry can announce it).
 pub fn announce_failure(out: &store::Outgoing, record: &StatusRecord) -> Result<()> {
     if !store::claim_failure_note(&out.wamid)? {
         return Ok(());
@@ -290,9 +335,18 @@ pub fn announce_failure(out: &store::Outgoing, record: &StatusRecord) -> Result<
         out.to
     );
     // In the room itself, not in a thread, so every agent sees it.
-    Message::new(out.room_id.clone(), text)
+    let sent = Message::new(out.room_id.clone(), text)
         .emoji(":warning:")
-        .send()?;
+        .send();
+    if let Err(e) = sent {
+        if let Err(release) = store::release_failure_note(&out.wamid) {
+            error!(
+                "releasing the failure note of {} failed: {release}",
+                out.wamid
+            );
+        }
+        return Err(e);
+    }
     Ok(())
 }
 

@@ -257,3 +257,39 @@ async fn sample_whatsapp_handshake_signatures_and_inbound_messages() {
         assert_eq!(request.status, 200, "{request:?}");
     }
 }
+
+/// A new customer's first messages arriving at once: one room, and one welcome (only
+/// the call that stored the customer sends it, not every call that found the room).
+#[tokio::test]
+async fn sample_whatsapp_concurrent_first_messages_welcome_once() {
+    let s = setup(WELCOME, OFFLINE).await;
+    let config = s.config();
+    let texts = ["Hi", "Are you there?", "I need help", "With my order"];
+    let deliveries = texts.iter().enumerate().map(|(i, text)| {
+        let payload =
+            fake_meta::text_message(&config, JANE, "Jane Doe", &format!("wamid.burst-{i}"), text);
+        let s = &s;
+        async move { s.deliver_ok(&payload).await }
+    });
+    futures::future::join_all(deliveries).await;
+
+    let rooms = s.customer_rooms(&s.alice).await;
+    assert_eq!(rooms.len(), 1, "{rooms:?}");
+    let rid = rooms[0]["_id"].as_str().expect("rid").to_string();
+    for text in texts {
+        s.wait_message(&rid, text, |m| m["msg"] == text).await;
+    }
+    let sent = s.wait_sends(1).await;
+    assert_send(&s, &sent[0], JANE, WELCOME);
+    // Give a second welcome the time to show up if one was (wrongly) sent.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let welcomes = s.meta.message_requests();
+    assert_eq!(welcomes.len(), 1, "{welcomes:#?}");
+    let shown = s
+        .history(&s.alice, &rid)
+        .await
+        .iter()
+        .filter(|m| m["alias"] == "Automatic welcome message")
+        .count();
+    assert_eq!(shown, 1);
+}
