@@ -6,7 +6,8 @@
 //! 3. **instance pool call**: the same through [`InstancePool::call`] (slot, instance
 //!    checkout, deadline, stderr capture, fault accounting);
 //! 4. **full dispatch**: [`PreSendHook::pre_send`] of the apps engine with 1 and 10
-//!    enabled copies of polite (chain, read check, conversions, the calls).
+//!    enabled copies of polite (chain, read check, conversions, the calls); with 10
+//!    also from two runtime workers at once, as a server's workers do.
 //!
 //! Each call is timed on its own (the clock's own cost is printed first); median
 //! and p99 per call. The engine runs on SQLite in a temporary directory with the
@@ -101,6 +102,43 @@ async fn dispatch(engine: &AppsEngine, sender: &User, room: &Room, message: &Mes
         assert!(out.is_ok());
     })
     .await
+}
+
+/// Times the whole pre-send dispatch on `threads` runtime workers at once, each
+/// dispatching [`CALLS`] / `threads` messages one after another.
+async fn concurrently(
+    engine: &Arc<AppsEngine>,
+    sender: &User,
+    room: &Room,
+    message: &Message,
+    threads: usize,
+) -> Stats {
+    let mut tasks = Vec::new();
+    for _ in 0..threads {
+        let (engine, sender, room, message) = (
+            engine.clone(),
+            sender.clone(),
+            room.clone(),
+            message.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(CALLS / threads);
+            for i in 0..WARMUP + CALLS / threads {
+                let started = Instant::now();
+                let out = engine.pre_send(&sender, &room, message.clone()).await;
+                if i >= WARMUP {
+                    lat.push(started.elapsed());
+                }
+                assert!(out.is_ok());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("dispatching task"));
+    }
+    stats(all)
 }
 
 async fn install(engine: &AppsEngine, wasm: &[u8], id: &str) {
@@ -254,6 +292,11 @@ async fn main() {
     please.msg = "please review the release notes".into();
     let s = dispatch(&engine, &admin, &room, &please).await;
     report("full dispatch, 10 apps, first one modifies", &s);
+
+    // In a server, two workers run posts at once through the same apps: shared
+    // counters and locks, and instances moving between cores, cost more than alone.
+    let s = concurrently(&engine, &admin, &room, &message, 2).await;
+    report("full dispatch, 10 apps, 2 threads at once", &s);
 
     // In a server, other requests run between two messages and evict the apps'
     // instances from the CPU caches: the same dispatch after touching 8 MiB.

@@ -9,6 +9,7 @@ mod apps_hostile;
 mod apps_lifecycle;
 mod apps_packages;
 mod apps_preview;
+mod apps_slots;
 mod apps_support;
 mod browser_admin;
 mod browser_chat;

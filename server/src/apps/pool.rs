@@ -4,12 +4,12 @@
 //! that faulted is thrown away, never reused; state that must survive belongs in
 //! `persistence`.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::host::bindings::exports::palaver::apps::endpoints::{EndpointRequest, EndpointResponse};
@@ -120,6 +120,8 @@ pub enum Fault {
     Busy(Duration),
     #[error("could not be instantiated: {0}")]
     Instantiate(String),
+    #[error("is stopped")]
+    Stopped,
 }
 
 impl Fault {
@@ -133,12 +135,14 @@ impl Fault {
             Fault::Trap(_) => "trap",
             Fault::Busy(_) => "busy",
             Fault::Instantiate(_) => "instantiate",
+            Fault::Stopped => "stopped",
         }
     }
 
-    /// Busy is back-pressure, not misbehaviour: it does not count toward disabling.
+    /// Busy is back-pressure, not misbehaviour: it does not count toward disabling;
+    /// nor does a call that found the app stopped.
     pub fn counts(&self) -> bool {
-        !matches!(self, Fault::Busy(_))
+        !matches!(self, Fault::Busy(_) | Fault::Stopped)
     }
 }
 
@@ -162,9 +166,47 @@ impl Instance {
 pub struct InstancePool {
     pre: AppPre<HostState>,
     ctx: Arc<AppContext>,
-    idle: Mutex<Vec<Instance>>,
-    slots: Arc<Semaphore>,
+    /// One lock for the call slots and the idle instances: the hot path takes it
+    /// once to start a call and once to end it.
+    slots: Mutex<Slots>,
+    /// Wakes a caller waiting for a slot; used only when one waits.
+    freed: Notify,
+    max_calls: usize,
     consecutive_faults: AtomicU32,
+    /// Set by [`InstancePool::drain`]: the app is stopping, calls are refused.
+    closed: AtomicBool,
+}
+
+#[derive(Default)]
+struct Slots {
+    idle: Vec<Instance>,
+    /// Calls in progress (each holds a [`Slot`]).
+    busy: usize,
+    /// Callers waiting for a slot.
+    waiting: usize,
+}
+
+/// A claimed call slot. Dropping it frees the slot, keeping `instance` (if set)
+/// for the next call; a call abandoned midway therefore drops its instance.
+struct Slot<'a> {
+    pool: &'a InstancePool,
+    keep: Option<Instance>,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let wake = {
+            let mut slots = self.pool.lock_slots();
+            slots.busy -= 1;
+            if let Some(instance) = self.keep.take() {
+                slots.idle.push(instance);
+            }
+            slots.waiting > 0
+        };
+        if wake {
+            self.pool.freed.notify_one();
+        }
+    }
 }
 
 fn classify(err: &wasmtime::Error, stderr: Option<&str>, deadline: Duration) -> Fault {
@@ -280,15 +322,57 @@ async fn invoke(app: &App, store: &mut Store<HostState>, call: Call) -> wasmtime
 
 impl InstancePool {
     pub fn new(pre: AppPre<HostState>, ctx: Arc<AppContext>) -> InstancePool {
-        let slots = Arc::new(Semaphore::new(
-            ctx.limits.max_concurrent_calls.max(1) as usize
-        ));
+        let max_calls = ctx.limits.max_concurrent_calls.max(1) as usize;
         InstancePool {
             pre,
             ctx,
-            idle: Mutex::new(Vec::new()),
-            slots,
+            slots: Mutex::new(Slots::default()),
+            freed: Notify::new(),
+            max_calls,
             consecutive_faults: AtomicU32::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    fn lock_slots(&self) -> MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A free slot and an idle instance if there is one, without waiting.
+    fn try_claim(&self) -> Option<(Slot<'_>, Option<Instance>)> {
+        let mut slots = self.lock_slots();
+        if slots.busy >= self.max_calls {
+            return None;
+        }
+        slots.busy += 1;
+        let idle = slots.idle.pop();
+        drop(slots);
+        Some((
+            Slot {
+                pool: self,
+                keep: None,
+            },
+            idle,
+        ))
+    }
+
+    /// Waits up to `wait` for a slot to free up.
+    async fn claim_waiting(&self, wait: Duration) -> Option<(Slot<'_>, Option<Instance>)> {
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            // Registered before looking, so a slot freed in between still wakes us.
+            let notified = self.freed.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(claimed) = self.try_claim() {
+                return Some(claimed);
+            }
+            self.lock_slots().waiting += 1;
+            let woken = tokio::time::timeout_at(until, notified).await.is_ok();
+            self.lock_slots().waiting -= 1;
+            if !woken {
+                return self.try_claim();
+            }
         }
     }
 
@@ -332,30 +416,32 @@ impl InstancePool {
     /// Makes one instance ready ahead of the first call.
     pub async fn warm(&self) -> Result<(), Fault> {
         let instance = self.instantiate().await?;
-        self.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(instance);
+        self.lock_slots().idle.push(instance);
         Ok(())
     }
 
     /// Runs one call in a free instance, within the call kind's deadline.
     pub async fn call(&self, call: Call) -> Result<Outcome, Fault> {
         let handler = call.handler();
+        if self.is_closed() {
+            return Err(Fault::Stopped);
+        }
         let limits = &self.ctx.limits;
-        let wait = Duration::from_millis(limits.queue_wait_ms);
-        // A free slot is the common case; the timer is only armed to wait for one.
-        let _slot = match self.slots.clone().try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => match tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await {
-                Ok(Ok(slot)) => slot,
-                _ => return Err(self.fault(handler, Fault::Busy(wait))),
-            },
+        // A free slot is the common case; the cold paths are boxed to keep this
+        // future small, as it is moved on every hook call.
+        let (mut slot, idle) = match self.try_claim() {
+            Some(claimed) => claimed,
+            None => {
+                let wait = Duration::from_millis(limits.queue_wait_ms);
+                match Box::pin(self.claim_waiting(wait)).await {
+                    Some(claimed) => claimed,
+                    None => return Err(self.fault(handler, Fault::Busy(wait))),
+                }
+            }
         };
-        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut instance = match pooled {
+        let mut instance = match idle {
             Some(i) => i,
-            None => match self.instantiate().await {
+            None => match Box::pin(self.instantiate()).await {
                 Ok(i) => i,
                 Err(f) => return Err(self.fault(handler, f)),
             },
@@ -382,12 +468,13 @@ impl InstancePool {
                         self.ctx.logger.app_line("info", Some(handler), line);
                     }
                 }
-                self.consecutive_faults.store(0, Ordering::Relaxed);
-                if !instance.store.data().stderr_nearly_full() {
-                    self.idle
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(instance);
+                // Written only when it changes: the counter is shared by every
+                // thread calling this app.
+                if self.consecutive_faults.load(Ordering::Relaxed) != 0 {
+                    self.consecutive_faults.store(0, Ordering::Relaxed);
+                }
+                if !instance.store.data().stderr_nearly_full() && !self.is_closed() {
+                    slot.keep = Some(instance);
                 }
                 Ok(outcome)
             }
@@ -409,8 +496,16 @@ impl InstancePool {
         fault
     }
 
-    /// Drops every idle instance (the app is being disabled or replaced).
+    /// Stops the pool (the app is being disabled or replaced): idle instances are
+    /// dropped, calls in progress finish, later calls fail with [`Fault::Stopped`].
     pub fn drain(&self) {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.closed.store(true, Ordering::Relaxed);
+        let idle = std::mem::take(&mut self.lock_slots().idle);
+        drop(idle);
+    }
+
+    /// Whether [`InstancePool::drain`] stopped the pool.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::{AppsEngine, Enabled, Installed};
+use super::{AppsEngine, ChainLink, Enabled, Installed};
 use crate::apps::host::bindings::palaver::apps::types::PreSendDecision;
 use crate::apps::host::convert;
 use crate::apps::manifest::EventKind;
@@ -47,12 +47,13 @@ impl PreSendHook for AppsEngine {
         // again only after an app changed it.
         let mut wit_room = None;
         let mut wit_message = None;
-        for app in chain.iter() {
-            let Some(running) = app.running() else {
+        for ChainLink { app, running } in chain.iter() {
+            // A drained pool: the app was disabled after this chain was read.
+            if running.pool.is_closed() {
                 continue;
-            };
+            }
             // An app does not vet its own bot's messages (no loops).
-            if app.bot_user_id == sender.id || !self.bot_reads(&running, room).await {
+            if app.bot_user_id == sender.id || !self.bot_reads(running, room).await {
                 continue;
             }
             let m = wit_message.get_or_insert_with(|| Arc::new(convert::message(&current)));

@@ -125,6 +125,13 @@ pub(crate) struct Enabled {
     pub events: mpsc::Sender<Call>,
 }
 
+/// One app of the pre-send chain, with its running state: the chain is read on
+/// every message, so it holds what a call needs instead of locking each app.
+pub(crate) struct ChainLink {
+    pub app: Arc<Installed>,
+    pub running: Arc<Enabled>,
+}
+
 /// An installed app.
 pub(crate) struct Installed {
     pub id: String,
@@ -193,7 +200,7 @@ pub struct AppsEngine {
     log_writer: Arc<LogWriter>,
     installed: RwLock<BTreeMap<String, Arc<Installed>>>,
     /// Enabled apps with a pre-send hook, in chain order; rebuilt on every change.
-    pre_send_chain: RwLock<Arc<Vec<Arc<Installed>>>>,
+    pre_send_chain: RwLock<Arc<Vec<ChainLink>>>,
     /// This process's name on job leases.
     instance_id: String,
     /// Post-event calls dropped because an app's queue was full.

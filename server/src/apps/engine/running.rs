@@ -225,12 +225,16 @@ impl AppsEngine {
     }
 
     pub(super) fn rebuild_chain(&self) {
-        let mut chain: Vec<Arc<Installed>> = self
+        let mut chain: Vec<ChainLink> = self
             .all()
             .into_iter()
-            .filter(|a| a.running().is_some() && a.subscribes(EventKind::PreMessageSent))
+            .filter(|a| a.subscribes(EventKind::PreMessageSent))
+            .filter_map(|app| {
+                let running = app.running()?;
+                Some(ChainLink { app, running })
+            })
             .collect();
-        chain.sort_by(|a, b| {
+        chain.sort_by(|ChainLink { app: a, .. }, ChainLink { app: b, .. }| {
             b.manifest
                 .priority
                 .cmp(&a.manifest.priority)
