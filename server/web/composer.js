@@ -1,9 +1,12 @@
 // The composer: Enter sends, Shift+Enter adds a line; `/` opens slash-command
 // autocomplete (core and app commands from commands.list) and runs the command
-// with commands.run; errors (an app's `prevent` reason, a refused command) are
-// shown inline and the text is given back for editing.
+// with commands.run; for a command with previews, the app's items for the text
+// typed so far are offered above it (command-previews.js) and the one picked runs
+// instead; errors (an app's `prevent` reason, a refused command) are shown inline
+// and the text is given back for editing.
 
 import { h, clear } from './dom.js';
+import { CommandPreviews } from './command-previews.js';
 
 const COMMANDS_TTL_MS = 30_000;
 
@@ -35,9 +38,13 @@ export class Composer {
       id, rows: 1, testid: `${prefix}composer-input`,
       placeholder: opts.placeholder || 'Message',
       attrs: {
-        'aria-autocomplete': 'list', 'aria-controls': `${id}-ac`, 'aria-expanded': 'false',
+        'aria-autocomplete': 'list', 'aria-controls': `${id}-ac ${id}-pv`, 'aria-expanded': 'false',
         'aria-describedby': `${id}-hint ${id}-error`, autocomplete: 'off',
       },
+    });
+    this.previews = new CommandPreviews(ctx, {
+      id: `${id}-pv`, prefix, rid: opts.rid, tmid: opts.tmid,
+      onPick: (item, line) => this.runPreview(item, line),
     });
     this.list = h('ul', { id: `${id}-ac`, class: 'autocomplete', hidden: true, testid: `${prefix}command-autocomplete`, attrs: { role: 'listbox', 'aria-label': 'Slash commands' } });
     this.error = h('div', { id: `${id}-error`, class: 'composer-error', testid: `${prefix}composer-error`, hidden: true, attrs: { role: 'alert' } });
@@ -45,6 +52,7 @@ export class Composer {
     this.sendButton = h('button', { type: 'submit', class: 'primary', text: 'Send', testid: `${prefix}composer-send` });
     this.form = h('form', { class: 'composer', testid: `${prefix}composer`, on: { submit: (ev) => { ev.preventDefault(); this.submit(); } } },
       this.list,
+      this.previews.el,
       h('label', { htmlFor: id, class: 'visually-hidden', text: opts.label || 'Message' }),
       h('div', { class: 'composer-row' }, this.input, this.sendButton),
       this.error,
@@ -53,7 +61,10 @@ export class Composer {
     this.el = this.form;
     this.input.addEventListener('keydown', (ev) => this.onKey(ev));
     this.input.addEventListener('input', () => this.onInput());
-    this.input.addEventListener('blur', () => setTimeout(() => this.closeList(), 150));
+    this.input.addEventListener('blur', () => setTimeout(() => {
+      this.closeList();
+      this.previews.close();
+    }, 150));
   }
 
   focus() {
@@ -78,8 +89,26 @@ export class Composer {
     this.updateList();
   }
 
+  /** Asks for previews when the text is `/<command> …` of a command that has them. */
+  async updatePreviews(value) {
+    const m = /^\/(\S+)\s([\s\S]*)$/.exec(value);
+    if (!m) return this.previews.close();
+    let all;
+    try {
+      all = await commands(this.ctx);
+    } catch {
+      return this.previews.close();
+    }
+    if (this.input.value !== value) return; // typed on meanwhile; a newer call handles it
+    const name = m[1].toLowerCase();
+    const c = all.find((x) => x.command.toLowerCase() === name);
+    if (!c || !c.providesPreview) return this.previews.close();
+    this.previews.request(c.command, m[2]);
+  }
+
   async updateList() {
     const value = this.input.value;
+    this.updatePreviews(value);
     const m = /^\/(\S*)$/.exec(value.slice(0, this.input.selectionStart));
     if (!m || value.includes('\n')) return this.closeList();
     let all;
@@ -137,6 +166,7 @@ export class Composer {
   }
 
   onKey(ev) {
+    if (this.previews.open && this.previewKey(ev)) return;
     const open = !this.list.hidden && this.matches.length > 0;
     if (open) {
       if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
@@ -169,31 +199,69 @@ export class Composer {
     }
   }
 
+  /** Arrows move through the previews, Enter runs the highlighted one, Escape hides them. */
+  previewKey(ev) {
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      ev.preventDefault();
+      this.previews.move(ev.key === 'ArrowDown' ? 1 : -1);
+      const active = this.previews.activeId;
+      if (active) this.input.setAttribute('aria-activedescendant', active);
+      else this.input.removeAttribute('aria-activedescendant');
+      return true;
+    }
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && this.previews.activeId) {
+      ev.preventDefault();
+      this.previews.pick();
+      return true;
+    }
+    if (ev.key === 'Escape') {
+      ev.preventDefault();
+      this.previews.close();
+      return true;
+    }
+    return false;
+  }
+
   async submit() {
     const text = this.input.value;
     if (!text.trim() || this.busy) return;
-    this.showError('');
     this.closeList();
     const cmd = /^\/(\S+)(?:\s+([\s\S]*))?$/.exec(text.trim());
+    await this.perform(text, cmd && cmd[1], () => (cmd ? this.runCommand(cmd[1], cmd[2] || '') : this.opts.onSend(text)));
+  }
+
+  /** Runs the preview item picked for `line` ({command, params}) with commands.preview. */
+  async runPreview(item, line) {
+    if (this.busy) return;
+    const body = {
+      command: line.command, params: line.params, roomId: this.opts.rid,
+      previewItem: { id: item.id, type: item.type, value: item.value },
+    };
+    if (this.opts.tmid) body.tmid = this.opts.tmid;
+    await this.perform(this.input.value, line.command, () => this.ctx.api('POST', '/api/v1/commands.preview', body));
+  }
+
+  /**
+   * Runs `action` (sending `text`, or running `command`) with the composer cleared;
+   * on failure shows why and gives the text back for editing.
+   */
+  async perform(text, command, action) {
+    this.showError('');
+    this.previews.close();
     this.busy = true;
     this.sendButton.disabled = true;
     this.input.value = '';
     this.autosize();
     this.opts.onTyping?.(false);
+    this.status.textContent = command ? `Running /${command}…` : '';
     try {
-      if (cmd) {
-        this.status.textContent = `Running /${cmd[1]}…`;
-        await this.runCommand(cmd[1], cmd[2] || '');
-        this.status.textContent = '';
-      } else {
-        this.status.textContent = '';
-        await this.opts.onSend(text);
-      }
+      await action();
+      this.status.textContent = '';
     } catch (err) {
       this.status.textContent = '';
       const reason = err.errorType === 'error-app-prevented'
         ? `Not sent: ${err.message}`
-        : `${cmd ? `/${cmd[1]} failed` : 'Not sent'}: ${err.message}`;
+        : `${command ? `/${command} failed` : 'Not sent'}: ${err.message}`;
       this.showError(reason);
       if (!this.input.value) {
         this.input.value = text;

@@ -2,8 +2,9 @@
 //! with a wrong and a right password, a session that survives a reload, messages
 //! arriving live in a second browser with a typing indicator, older history loading
 //! on scroll with the view kept in place, text that never becomes HTML, an app's slash
-//! command run from the autocomplete with its reply and private notice, and an app's
-//! `prevent` reason shown to the sender. Screenshots go to `target/screenshots/`.
+//! command run from the autocomplete with its reply and private notice, an app's
+//! preview items picked by keyboard and by click, and an app's `prevent` reason
+//! shown to the sender. Screenshots go to `target/screenshots/`.
 
 use crate::apps_support::channel;
 use reqwest::{Method, StatusCode};
@@ -18,6 +19,8 @@ use palaver_tests::server::{password_for, Body, Palaver, Session};
 const ENTER: &str = "\u{E007}";
 /// WebDriver's arrow-up key.
 const ARROW_UP: &str = "\u{E013}";
+/// WebDriver's arrow-down key.
+const ARROW_DOWN: &str = "\u{E015}";
 
 fn tid(id: &str) -> String {
     format!("[data-testid=\"{id}\"]")
@@ -73,6 +76,22 @@ async fn timeline(b: &Browser) -> Vec<String> {
         .iter()
         .map(|t| t.as_str().unwrap_or_default().to_string())
         .collect()
+}
+
+/// The preview item `id` of the composer's previews.
+fn preview_item(id: &str) -> String {
+    format!("{}[data-item-id=\"{id}\"]", tid("command-preview-item"))
+}
+
+/// Waits for the preview item `id` to say `text` (the answer for everything typed,
+/// not for a part of it); returns the texts of all items.
+async fn preview_items(b: &Browser, id: &str, text: &str) -> Value {
+    b.wait_text(&preview_item(id), text).await;
+    b.exec(
+        "return [...document.querySelectorAll('[data-testid=\"command-preview-item\"]')].map(e => e.textContent)",
+        vec![],
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,6 +429,7 @@ async fn chat_app_command_from_autocomplete_and_prevent_reason() {
         .tempdir()
         .expect("marketplace dir");
     apps::hello_package(market.path());
+    apps::polite_package(market.path());
     let srv = Palaver::builder()
         .env(
             "PALAVER_MARKETPLACE_DIR",
@@ -421,6 +441,7 @@ async fn chat_app_command_from_autocomplete_and_prevent_reason() {
     srv.create_user(&admin, "carol").await;
     let rid = channel(&srv, &admin, "lobby", &["carol"]).await;
     install_ok(&srv, &admin, "hello", None, true).await;
+    install_ok(&srv, &admin, "polite", None, true).await;
     // A message with an attachment, as apps and integrations post them.
     srv.post_ok(
         "chat.postMessage",
@@ -502,6 +523,45 @@ async fn chat_app_command_from_autocomplete_and_prevent_reason() {
         .await;
     assert_eq!(bot, "hello.bot");
     b.screenshot("chat-command-reply").await;
+
+    // A command with previews: the app's items for the text typed so far, above the
+    // composer; arrows and Enter run one (posted by the bot, the composer cleared)…
+    input
+        .send_keys("/polite-pick bring cake")
+        .await
+        .expect("type");
+    assert_eq!(
+        preview_items(&b, "kindly", "Would you kindly bring cake?").await,
+        json!([
+            "Please, bring cake",
+            "Would you kindly bring cake?",
+            "Thank you for bring cake!"
+        ])
+    );
+    b.screenshot("chat-command-previews").await;
+    input
+        .send_keys(&format!("{ARROW_DOWN}{ARROW_DOWN}{ENTER}"))
+        .await
+        .expect("pick by keyboard");
+    b.wait_text(&tid("message-list"), "Would you kindly bring cake?")
+        .await;
+    b.wait_gone(&tid("command-previews")).await;
+    assert_eq!(b.value(&tid("composer-input")).await, "");
+    // …and so does a click.
+    input.send_keys("/polite-pick share").await.expect("type");
+    preview_items(&b, "thanks", "Thank you for share!").await;
+    b.click(&preview_item("thanks")).await;
+    b.wait_text(&tid("message-list"), "Thank you for share!")
+        .await;
+    assert_eq!(b.value(&tid("composer-input")).await, "");
+    let bot = b
+        .exec(
+            "const m = [...document.querySelectorAll('[data-testid=\"message\"]')].find(e => e.textContent.includes('Thank you for share!'));
+             return m.dataset.author",
+            vec![],
+        )
+        .await;
+    assert_eq!(bot, "polite.bot");
 
     // Shift+Enter starts a new line; Enter sends both lines as one message.
     send(&b, "line one\u{E008}\u{E007}\u{E000}line two").await;

@@ -17,6 +17,7 @@ mod cli;
 mod common;
 mod durability;
 mod realtime_auth;
+mod realtime_commands;
 mod realtime_instances;
 mod realtime_methods;
 mod realtime_protocol;

@@ -3,7 +3,8 @@
 //! `manifest`/`package` describe and check what an app is; `runtime` and `pool` run
 //! it in wasmtime under limits; `host` is what apps may call (every call checked
 //! against the admin's grant); `engine` is the lifecycle and dispatch of chat
-//! events, commands, endpoints and jobs.
+//! events, commands, endpoints and jobs; `slash` is the slash-command service both
+//! the REST and the realtime API call.
 
 pub mod engine;
 pub mod host;
@@ -17,5 +18,6 @@ pub mod permissions;
 pub mod pool;
 pub mod runtime;
 pub mod settings;
+pub mod slash;
 
 pub use engine::{AppsEngine, AppsError, EngineConfig};

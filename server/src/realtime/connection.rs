@@ -23,6 +23,7 @@ use super::protocol::{self, ClientMsg, SUPPORTED_VERSIONS};
 use super::registry::ConnId;
 use super::session::{self, Request};
 use super::{Realtime, Stats};
+use crate::apps::AppsEngine;
 use crate::chat::{ids, Chat};
 
 /// Close codes (RFC 6455).
@@ -165,7 +166,13 @@ enum End {
 }
 
 /// Serves one upgraded websocket until either side ends it.
-pub async fn run(hub: Arc<Realtime>, chat: Arc<Chat>, socket: WebSocket, peer: SocketAddr) {
+pub async fn run(
+    hub: Arc<Realtime>,
+    chat: Arc<Chat>,
+    apps: Arc<AppsEngine>,
+    socket: WebSocket,
+    peer: SocketAddr,
+) {
     let id = hub.next_conn_id();
     let (tx, rx) = mpsc::channel(hub.options().queue_frames.max(16));
     let conn = Arc::new(ConnShared {
@@ -188,6 +195,7 @@ pub async fn run(hub: Arc<Realtime>, chat: Arc<Chat>, socket: WebSocket, peer: S
         let ctx = session::Ctx {
             hub: hub.clone(),
             chat,
+            apps,
             conn: conn.clone(),
             peer,
         };

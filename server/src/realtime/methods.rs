@@ -4,6 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::commands;
 use super::fanout::message_json;
 use super::protocol::{ejson_date, parse_date, DdpError};
 use super::session::Ctx;
@@ -45,13 +46,16 @@ pub async fn call(ctx: &Ctx, method: &str, params: &[Value]) -> Outcome {
         "subscriptions/get" => subscriptions_get(ctx, params).await,
         "loadHistory" => load_history(ctx, params).await,
         "stream-notify-room" => notify_room(ctx, params).await,
+        "slashCommand" => commands::slash_command(ctx, params).await,
+        "getSlashCommandPreviews" => commands::get_previews(ctx, params).await,
+        "executeSlashCommandPreview" => commands::execute_preview(ctx, params).await,
         _ => Err(DdpError::new(404, format!("Method '{method}' not found"))),
     }
 }
 
 // ------------------------------------------------------------------ parameters
 
-fn arg(params: &[Value], i: usize) -> &Value {
+pub(super) fn arg(params: &[Value], i: usize) -> &Value {
     params.get(i).unwrap_or(&Value::Null)
 }
 
@@ -66,7 +70,10 @@ fn obj_arg(params: &[Value], i: usize) -> Result<&Map<String, Value>, DdpError> 
 }
 
 /// An optional string field: absent or `null` is `None`, another type is refused.
-fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, DdpError> {
+pub(super) fn opt_str<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a str>, DdpError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),

@@ -4,8 +4,9 @@
 //!
 //! Layout: [`protocol`] (frames, Meteor errors, EJSON dates), [`connection`] (one
 //! socket: reader, writer, heartbeat), [`session`] (a connection's login and its
-//! calls, in order), [`methods`], [`subscriptions`], [`registry`] (who may receive
-//! what) and [`fanout`] (bus event → frames).
+//! calls, in order), [`methods`] (with [`commands`], the slash-command methods),
+//! [`subscriptions`], [`registry`] (who may receive what) and [`fanout`] (bus event
+//! → frames).
 //!
 //! Delivery: one consumer of the chat [`EventBus`](crate::chat::EventBus) feeds
 //! [`Realtime::dispatch`], which queues frames on bounded per-connection queues
@@ -14,6 +15,7 @@
 //! to enter through the same [`Realtime::dispatch`], so local and remote events are
 //! authorized and delivered by one code path.
 
+mod commands;
 mod connection;
 mod fanout;
 mod methods;
@@ -273,8 +275,9 @@ async fn upgrade(
 ) -> Response {
     hub.start(&state.chat);
     let chat = state.chat.clone();
+    let apps = state.apps.clone();
     ws.max_message_size(state.max_body_bytes)
         .max_frame_size(state.max_body_bytes)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
-        .on_upgrade(move |socket| connection::run(hub, chat, socket, peer))
+        .on_upgrade(move |socket| connection::run(hub, chat, apps, socket, peer))
 }

@@ -5,6 +5,7 @@
 use axum::extract::ws::Utf8Bytes;
 use serde_json::{json, Map, Value};
 
+use crate::apps::AppsError;
 use crate::chat::ChatError;
 use crate::store::{StoreError, Ts};
 
@@ -305,6 +306,39 @@ impl From<ChatError> for DdpError {
     }
 }
 
+/// The apps engine's errors with the `errorType`s REST gives them, so a client sees
+/// one name for one refusal whichever API it uses.
+impl From<AppsError> for DdpError {
+    fn from(e: AppsError) -> DdpError {
+        let e = match e {
+            AppsError::Chat(inner) => return inner.into(),
+            other => other,
+        };
+        let error_type = match &e {
+            AppsError::Chat(_) => "error-internal",
+            AppsError::Store(_) | AppsError::Io(_) => {
+                tracing::error!(error = %e, "apps engine failure while serving a realtime call");
+                return DdpError::new(500, "Internal server error");
+            }
+            AppsError::NotInstalled(_) | AppsError::NotFound | AppsError::NotInMarketplace(_) => {
+                "error-app-not-found"
+            }
+            AppsError::Grant(_) => "error-app-grant-invalid",
+            AppsError::Disabled(_) => "error-app-disabled",
+            AppsError::Fault { .. } => "error-app-fault",
+            AppsError::AppError { .. } => "error-app-error",
+            AppsError::AlreadyInstalled(_) => "error-app-already-installed",
+            AppsError::Clash(_) => "error-app-clash",
+            AppsError::Package(_) | AppsError::Manifest(_) | AppsError::Component(_) => {
+                "error-app-package-invalid"
+            }
+            AppsError::Invalid(_) => "error-app-invalid",
+            AppsError::PermissionsGrew { .. } => "error-app-permissions-changed",
+        };
+        DdpError::new(error_type, e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,6 +393,23 @@ mod tests {
         let v: Value = serde_json::from_str(f.as_str()).unwrap();
         assert_eq!(v["fields"]["eventName"], "a\"b");
         assert_eq!(v["fields"]["args"][0]["x"], 1);
+    }
+
+    #[test]
+    fn apps_errors_keep_their_rest_types() {
+        let e = DdpError::from(AppsError::AppError {
+            app: "Polite".into(),
+            message: "no".into(),
+        });
+        assert_eq!(e.error, ErrorCode::from("error-app-error"));
+        assert_eq!(
+            e.reason.as_deref(),
+            Some("the app Polite answered with an error: no")
+        );
+        let e = DdpError::from(AppsError::Chat(ChatError::room_not_found()));
+        assert_eq!(e.error, ErrorCode::from("error-room-not-found"));
+        let e = DdpError::from(AppsError::Io("disk".into()));
+        assert_eq!(e.to_json()["reason"], "Internal server error");
     }
 
     #[test]

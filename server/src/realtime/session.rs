@@ -11,6 +11,7 @@ use super::connection::ConnShared;
 use super::protocol::{self, DdpError};
 use super::registry::Login;
 use super::{methods, subscriptions, Realtime};
+use crate::apps::AppsEngine;
 use crate::chat::Chat;
 use crate::store::User;
 
@@ -34,6 +35,8 @@ pub enum Request {
 pub struct Ctx {
     pub hub: Arc<Realtime>,
     pub chat: Arc<Chat>,
+    /// For slash commands and their previews.
+    pub apps: Arc<AppsEngine>,
     pub conn: Arc<ConnShared>,
     pub peer: SocketAddr,
 }

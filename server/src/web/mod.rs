@@ -63,6 +63,7 @@ static ASSETS: &[Asset] = &[
     asset!("messages.js", JS),
     asset!("thread.js", JS),
     asset!("composer.js", JS),
+    asset!("command-previews.js", JS),
     asset!("admin.js", JS),
     asset!("admin-ui.js", JS),
     asset!("admin-apps.js", JS),
