@@ -3,7 +3,8 @@
 //! - **post path**: REST `chat.postMessage` on a server with no apps and on one with
 //!   10 apps' pre-send hooks (10 copies of the `polite` test app, `polite0`..`polite9`,
 //!   subscribed to `pre-message-sent` only), measured side by side in alternating
-//!   rounds: throughput with concurrent clients (the ratio is the target, ≤ 1.2×), and
+//!   rounds: throughput with concurrent clients (the ratio is the target, ≤ 1.2×) and
+//!   the servers' own CPU time per post (which the shared client does not dilute), and
 //!   the latency of sequential posts with 0, 1 and 10 apps, whose difference is the
 //!   pre-send dispatch cost seen from outside;
 //! - **memory**: the server's RSS (`VmRSS`) with 0, 10 and 100 enabled idle apps;
@@ -181,14 +182,17 @@ async fn post_path(wasm: &[u8]) {
     // Throughput, side by side: alternating rounds on the server without apps and
     // the one with ten.
     let (mut t_none, mut t_ten) = (Duration::ZERO, Duration::ZERO);
+    let (mut cpu_none, mut cpu_ten) = (Duration::ZERO, Duration::ZERO);
     let (mut lat_none, mut lat_ten) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), cpu_time(&none));
         lat_none.extend(post_concurrently(&client, &none, ROUND_POSTS).await);
         t_none += started.elapsed();
-        let started = Instant::now();
+        cpu_none += cpu_time(&none).saturating_sub(cpu);
+        let (started, cpu) = (Instant::now(), cpu_time(&ten));
         lat_ten.extend(post_concurrently(&client, &ten, ROUND_POSTS).await);
         t_ten += started.elapsed();
+        cpu_ten += cpu_time(&ten).saturating_sub(cpu);
     }
     lat_none.sort();
     lat_ten.sort();
@@ -212,6 +216,15 @@ async fn post_path(wasm: &[u8]) {
         "  ratio 10 apps / no apps: time {:.3}x, p50 latency {:.3}x (target <= 1.2x)",
         rate_none / rate_ten,
         percentile(&lat_ten, 0.5).as_secs_f64() / percentile(&lat_none, 0.5).as_secs_f64()
+    );
+    // The servers' own CPU time, which the shared client's share does not dilute.
+    let per_post = |cpu: Duration| us(cpu) / total as f64;
+    println!(
+        "  server CPU per post: no apps {:.1} us, 10 apps {:.1} us (+{:.1} us, {:.3}x)",
+        per_post(cpu_none),
+        per_post(cpu_ten),
+        per_post(cpu_ten) - per_post(cpu_none),
+        cpu_ten.as_secs_f64() / cpu_none.as_secs_f64()
     );
 
     // Sequential latency: one client, one post at a time, alternating servers.
@@ -247,6 +260,17 @@ async fn post_path(wasm: &[u8]) {
         us(p50[1]) - us(p50[0]),
         (us(p50[2]) - us(p50[0])) / 10.0
     );
+}
+
+/// CPU time the server's threads have run (`/proc/<pid>/task/*/schedstat`, ns).
+fn cpu_time(b: &Bench) -> Duration {
+    let pid = b.srv.pid().expect("server pid");
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("read /proc tasks");
+    let ns: u64 = tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
 }
 
 /// VmRSS of `pid`, in KiB.
