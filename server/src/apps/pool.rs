@@ -193,6 +193,23 @@ struct Slot<'a> {
     keep: Option<Instance>,
 }
 
+/// Counts a caller as waiting for a slot for as long as it lives, also when the
+/// waiting call is abandoned.
+struct Waiting<'a>(&'a InstancePool);
+
+impl<'a> Waiting<'a> {
+    fn new(pool: &'a InstancePool) -> Waiting<'a> {
+        pool.lock_slots().waiting += 1;
+        Waiting(pool)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.lock_slots().waiting -= 1;
+    }
+}
+
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         let wake = {
@@ -367,9 +384,10 @@ impl InstancePool {
             if let Some(claimed) = self.try_claim() {
                 return Some(claimed);
             }
-            self.lock_slots().waiting += 1;
-            let woken = tokio::time::timeout_at(until, notified).await.is_ok();
-            self.lock_slots().waiting -= 1;
+            let woken = {
+                let _waiting = Waiting::new(self);
+                tokio::time::timeout_at(until, notified).await.is_ok()
+            };
             if !woken {
                 return self.try_claim();
             }
