@@ -149,7 +149,9 @@ impl Fault {
 /// One instance of an app in its own store.
 pub struct Instance {
     pub store: Store<HostState>,
-    pub app: App,
+    /// Boxed: the bindings hold a handle per export (about 500 bytes), and an
+    /// instance moves in and out of the pool on every call.
+    pub app: Box<App>,
 }
 
 impl Instance {
@@ -254,7 +256,25 @@ fn classify(err: &wasmtime::Error, stderr: Option<&str>, deadline: Duration) -> 
     )
 }
 
+/// The call's export on `app`. The pre-send hook runs on every message: its
+/// future is kept apart from the other calls' (boxed), whose largest would
+/// otherwise size this one.
 async fn invoke(app: &App, store: &mut Store<HostState>, call: Call) -> wasmtime::Result<Outcome> {
+    match call {
+        Call::PreMessageSent(m, r) => Ok(Outcome::Decision(
+            app.palaver_apps_events()
+                .call_pre_message_sent(&mut *store, &m, &r)
+                .await?,
+        )),
+        other => Box::pin(invoke_other(app, store, other)).await,
+    }
+}
+
+async fn invoke_other(
+    app: &App,
+    store: &mut Store<HostState>,
+    call: Call,
+) -> wasmtime::Result<Outcome> {
     let lc = app.palaver_apps_lifecycle();
     let ev = app.palaver_apps_events();
     Ok(match call {
@@ -420,7 +440,10 @@ impl InstancePool {
             .begin_call("instantiate", Instant::now() + limit);
         store.set_epoch_deadline(1);
         match self.pre.instantiate_async(&mut store).await {
-            Ok(app) => Ok(Instance { store, app }),
+            Ok(app) => Ok(Instance {
+                store,
+                app: Box::new(app),
+            }),
             Err(e) => {
                 let stderr = store.data_mut().take_stderr();
                 Err(match classify(&e, stderr.as_deref(), limit) {
@@ -472,10 +495,12 @@ impl InstancePool {
         let result = {
             // Most calls finish without waiting on a host call: poll once before
             // arming the timer, which costs more than such a call's bookkeeping.
-            let mut run = std::pin::pin!(invoke(app, store, call));
+            // Boxed, as is the timer: wasmtime's call future is 1.5 KiB, and the
+            // futures holding this one are moved on every hook call (memcpy).
+            let mut run = Box::pin(invoke(app, store, call));
             match futures::poll!(run.as_mut()) {
                 Poll::Ready(done) => Ok(done),
-                Poll::Pending => tokio::time::timeout(grace, run).await,
+                Poll::Pending => Box::pin(tokio::time::timeout(grace, run)).await,
             }
         };
         let stderr = instance.store.data_mut().take_stderr();
