@@ -121,6 +121,24 @@ async fn core_commands_and_refusals_over_ddp() {
     let m = room_message(&mut ddp, &rid).await;
     assert_eq!(m["msg"], "_waves_", "{m}");
     assert_eq!(m["u"]["username"], "alice", "{m}");
+    assert!(m.get("tmid").is_none(), "{m}");
+
+    // /me typed in a thread stays in that thread.
+    let parent = m["_id"].as_str().expect("message id").to_string();
+    call_void(
+        &mut ddp,
+        "slashCommand",
+        json!([{"cmd": "me", "params": "nods", "msg": {"rid": rid, "tmid": parent}}]),
+    )
+    .await;
+    // (The parent's thread counters change on the same stream.)
+    let frame = ddp
+        .wait_for("the /me reply", |v| {
+            v["collection"] == ROOM_MESSAGES && v["fields"]["args"][0]["msg"] == "_nods_"
+        })
+        .await;
+    let m = &frame["fields"]["args"][0];
+    assert_eq!(m["tmid"], parent.as_str(), "{m}");
 
     // /join #random (any room the command is typed in).
     call_void(

@@ -159,7 +159,7 @@ impl<'a> SlashCommands<'a> {
     pub async fn run(&self, user: &User, line: &CommandLine<'_>) -> Result<Value, AppsError> {
         if is_core(line.command) {
             let result = self
-                .run_core(user, line.command, line.params.trim(), line.rid)
+                .run_core(user, line.command, line.params.trim(), line)
                 .await;
             tracing::info!(
                 user_id = %user.id,
@@ -223,9 +223,10 @@ impl<'a> SlashCommands<'a> {
         user: &User,
         command: &str,
         params: &str,
-        rid: &str,
+        line: &CommandLine<'_>,
     ) -> Result<Value, ChatError> {
         let chat = self.chat;
+        let rid = line.rid;
         match command {
             "join" => {
                 let name = params.trim_start_matches('#');
@@ -254,9 +255,11 @@ impl<'a> SlashCommands<'a> {
                 if params.is_empty() {
                     return Err(ChatError::invalid("Say what you are doing: /me waves"));
                 }
+                // Typed in a thread: the action belongs to that thread.
                 let new = NewMessage {
                     rid: rid.to_string(),
                     msg: format!("_{params}_"),
+                    tmid: line.tmid.map(str::to_string),
                     ..Default::default()
                 };
                 let (_, message) = chat.send_message(user, new).await?;
