@@ -13,6 +13,7 @@ mod apps_slots;
 mod apps_support;
 mod browser_admin;
 mod browser_chat;
+mod browser_chat_apps;
 mod cli;
 mod common;
 mod durability;
