@@ -158,9 +158,7 @@ impl<'a> SlashCommands<'a> {
     /// [`CommandOutcome`], as JSON. [`AppsError::NotFound`] when nobody answers it.
     pub async fn run(&self, user: &User, line: &CommandLine<'_>) -> Result<Value, AppsError> {
         if is_core(line.command) {
-            let result = self
-                .run_core(user, line.command, line.params.trim(), line)
-                .await;
+            let result = self.run_core(user, line).await;
             tracing::info!(
                 user_id = %user.id,
                 room_id = %line.rid,
@@ -218,16 +216,10 @@ impl<'a> SlashCommands<'a> {
         outcome
     }
 
-    async fn run_core(
-        &self,
-        user: &User,
-        command: &str,
-        params: &str,
-        line: &CommandLine<'_>,
-    ) -> Result<Value, ChatError> {
+    async fn run_core(&self, user: &User, line: &CommandLine<'_>) -> Result<Value, ChatError> {
         let chat = self.chat;
-        let rid = line.rid;
-        match command {
+        let (rid, params) = (line.rid, line.params.trim());
+        match line.command {
             "join" => {
                 let name = params.trim_start_matches('#');
                 if name.is_empty() {
