@@ -72,10 +72,15 @@ pub fn test_apps_dir() -> PathBuf {
     repo_root().join("tests").join("apps")
 }
 
-/// Where the apps are built: `<target dir>/wasm-apps`, the target directory being
-/// `CARGO_TARGET_DIR` or `<repo>/target`.
+/// Where the apps are built: `PALAVER_TEST_WASM_TARGET_DIR` when set (so two checkouts
+/// sharing one `CARGO_TARGET_DIR` do not overwrite each other's components), else
+/// `<target dir>/wasm-apps`, the target directory being `CARGO_TARGET_DIR` or
+/// `<repo>/target`.
 pub fn wasm_target_dir() -> PathBuf {
-    target_dir().join("wasm-apps")
+    match std::env::var_os("PALAVER_TEST_WASM_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => target_dir().join("wasm-apps"),
+    }
 }
 
 /// Makes sure the `wasm32-wasip2` target is installed: runs `rustup target add
