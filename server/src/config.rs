@@ -11,6 +11,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::apps::limits::AppLimits;
+use crate::chat::password::PasswordPoolOptions;
 use crate::chat::ratelimit::LimitRule;
 use crate::chat::ChatOptions;
 use crate::store::StorageTarget;
@@ -31,6 +32,28 @@ impl Default for LoginRateLimit {
             per_ip: 30,
             per_user: 10,
             window_secs: 60,
+        }
+    }
+}
+
+/// The password hashing pool (`[password_hashing]`): Argon2 takes 19 MiB for each
+/// computation under way, so at most `threads` run at once and `queue` more wait;
+/// beyond that a login is answered 503 with `Retry-After`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordHashing {
+    /// Hashing threads; 0 means one per available core.
+    pub threads: usize,
+    /// Password checks that may wait for a free thread.
+    pub queue: usize,
+}
+
+impl Default for PasswordHashing {
+    fn default() -> Self {
+        let d = PasswordPoolOptions::default();
+        PasswordHashing {
+            threads: d.threads,
+            queue: d.queue,
         }
     }
 }
@@ -98,6 +121,7 @@ pub struct Config {
     /// Days a login token stays valid.
     pub token_ttl_days: u64,
     pub login_rate_limit: LoginRateLimit,
+    pub password_hashing: PasswordHashing,
     /// Seconds in-flight requests get to finish at shutdown.
     pub shutdown_grace_secs: u64,
     /// The local marketplace: a folder of app packages admins install from.
@@ -121,6 +145,7 @@ impl Default for Config {
             max_message_chars: 5000,
             token_ttl_days: 90,
             login_rate_limit: LoginRateLimit::default(),
+            password_hashing: PasswordHashing::default(),
             shutdown_grace_secs: 10,
             marketplace_dir: PathBuf::from("./marketplace"),
             apps: AppsConfig::default(),
@@ -188,6 +213,12 @@ impl Config {
                 "login_rate_limit values must be positive".into(),
             ));
         }
+        let ph = &self.password_hashing;
+        if ph.threads > 256 || ph.queue > 100_000 {
+            return Err(ConfigError::Invalid(
+                "password_hashing: threads must be at most 256 and queue at most 100000".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -221,6 +252,10 @@ impl Config {
             login_per_user: LimitRule {
                 limit: self.login_rate_limit.per_user,
                 window,
+            },
+            password_pool: PasswordPoolOptions {
+                threads: self.password_hashing.threads,
+                queue: self.password_hashing.queue,
             },
             max_message_len: self.max_message_chars,
             token_ttl: Duration::from_secs(self.token_ttl_days * 24 * 3600),

@@ -17,6 +17,7 @@ mod browser_chat_apps;
 mod cli;
 mod common;
 mod durability;
+mod login_hardening;
 mod realtime_auth;
 mod realtime_commands;
 mod realtime_instances;

@@ -106,14 +106,20 @@ async fn login_in_every_form_with_rest_tokens() {
             json!([{"user": {"username": "alice"}, "password": "nope"}]),
         )
         .await;
-    assert_eq!(wrong, meteor_error(json!(403), "Incorrect password"));
+    assert_eq!(
+        wrong,
+        meteor_error(json!(401), "Incorrect login or password")
+    );
     let unknown = ddp
         .call_err(
             "login",
             json!([{"user": {"username": "nobody"}, "password": "nope"}]),
         )
         .await;
-    assert_eq!(unknown["error"], 403, "{unknown}");
+    assert_eq!(
+        unknown, wrong,
+        "an unknown user is answered as a wrong password"
+    );
     assert_eq!(
         ddp.call_err("login", json!([{"resume": "not-a-token"}]))
             .await,

@@ -164,6 +164,19 @@ fn chat_error_response(e: ChatError) -> Response {
             }
             resp
         }
+        ChatError::Busy { retry_after_secs } => {
+            let mut resp = envelope(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({
+                    "success": false,
+                    "error": format!("The server is busy. Please try again in {retry_after_secs} seconds. [{error_type}]"),
+                    "errorType": error_type,
+                }),
+            );
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from(retry_after_secs));
+            resp
+        }
         ChatError::Store(StoreError::Conflict(what)) => envelope(
             StatusCode::BAD_REQUEST,
             json!({

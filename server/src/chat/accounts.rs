@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::ids;
+use super::password::PasswordError;
 use super::Chat;
 use crate::store::{roles, Email, Listing, LoginToken, Page, Sort, StoreError, Ts, User};
 
@@ -15,6 +16,8 @@ use crate::store::{roles, Email, Listing, LoginToken, Page, Sort, StoreError, Ts
 pub enum LoginIdent {
     Username(String),
     Email(String),
+    /// The user id (Meteor's `{user: {id}}`).
+    Id(String),
 }
 
 impl LoginIdent {
@@ -25,6 +28,36 @@ impl LoginIdent {
         } else {
             LoginIdent::Username(value.to_string())
         }
+    }
+
+    /// The per-account limiter's key for a name that matches no account: names
+    /// compare case-insensitively, as the lookups do.
+    fn unknown_key(&self) -> String {
+        match self {
+            LoginIdent::Username(u) => format!("username:{}", u.to_lowercase()),
+            LoginIdent::Email(e) => format!("email:{}", e.to_lowercase()),
+            LoginIdent::Id(id) => format!("id:{id}"),
+        }
+    }
+}
+
+/// The per-account limiter's key for an existing account, however it was named.
+fn account_key(user: &User) -> String {
+    format!("id:{}", user.id)
+}
+
+/// The per-address limiter's key: an IPv6 client is counted by its /64, the block
+/// one subscriber usually gets, so rotating addresses within it gains nothing.
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
     }
 }
 
@@ -140,34 +173,34 @@ fn validate_roles(roles: &[String]) -> ChatResult<()> {
     }
 }
 
-async fn hash_password(password: &Password) -> ChatResult<String> {
-    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-    let digest = password.digest();
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2::Argon2::default()
-            .hash_password(digest.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| ChatError::Store(StoreError::Backend(format!("password hashing: {e}"))))
-    })
-    .await
-    .map_err(|e| ChatError::Store(StoreError::Backend(e.to_string())))?
+impl Chat {
+    /// A new stored hash for `password`, computed on the bounded hashing pool.
+    async fn hash_password(&self, password: &Password) -> ChatResult<String> {
+        self.passwords
+            .hash(password.digest())
+            .await
+            .map_err(password_error)
+    }
+
+    /// Whether `password` matches `hash`; `None` (no account, no password) never
+    /// matches but costs the same.
+    async fn check_password(&self, password: &Password, hash: Option<String>) -> ChatResult<bool> {
+        self.passwords
+            .verify(password.digest(), hash)
+            .await
+            .map_err(password_error)
+    }
 }
 
-async fn verify_password(password: &Password, hash: String) -> bool {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    let digest = password.digest();
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                argon2::Argon2::default()
-                    .verify_password(digest.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+fn password_error(e: PasswordError) -> ChatError {
+    match e {
+        PasswordError::Busy => ChatError::Busy {
+            retry_after_secs: 1,
+        },
+        PasswordError::Failed(detail) => {
+            ChatError::Store(StoreError::Backend(format!("password hashing: {detail}")))
+        }
+    }
 }
 
 fn map_conflict(e: StoreError, username: &str, email: &str) -> ChatError {
@@ -198,34 +231,46 @@ fn unauthorized() -> ChatError {
 }
 
 impl Chat {
-    /// Password login. Rate limited per client address and per account name.
+    /// Password login, rate limited per client address (before anything is looked
+    /// up) and per account (however it is named: username, e-mail or id, in any
+    /// case). An unknown account, one without a password and a wrong password get
+    /// the same answer after the same work.
     pub async fn login_with_password(
         &self,
         ident: &LoginIdent,
         password: &Password,
         client_ip: Option<IpAddr>,
     ) -> ChatResult<LoginOutcome> {
-        let now = Ts::now();
         if let Some(ip) = client_ip {
-            self.login_ip_limiter.hit(&ip.to_string(), now)?;
+            self.login_ip_limiter.hit(&address_key(ip), Ts::now())?;
         }
-        let (LoginIdent::Username(name) | LoginIdent::Email(name)) = ident;
-        self.login_user_limiter.hit(&name.to_lowercase(), now)?;
-
         let user = match ident {
             LoginIdent::Username(u) => self.store.user_by_username(u).await?,
             LoginIdent::Email(e) => self.store.user_by_email(e).await?,
+            LoginIdent::Id(id) => self.store.user_by_id(id).await?,
         };
-        let Some(user) = user else {
-            return Err(unauthorized());
+        let key = user
+            .as_ref()
+            .map_or_else(|| ident.unknown_key(), account_key);
+        self.login_user_limiter.hit(&key, Ts::now())?;
+
+        let hash = match &user {
+            Some(user) => self.store.password_hash(&user.id).await?,
+            None => None,
         };
-        let Some(hash) = self.store.password_hash(&user.id).await? else {
-            return Err(unauthorized());
+        let matches = self.check_password(password, hash).await?;
+        let user = match user {
+            Some(user) if matches => user,
+            Some(user) => {
+                tracing::info!(user_id = %user.id, "login refused: wrong password");
+                return Err(unauthorized());
+            }
+            // The name is not logged: it is sometimes a password typed in the wrong field.
+            None => {
+                tracing::info!("login refused: unknown account");
+                return Err(unauthorized());
+            }
         };
-        if !verify_password(password, hash).await {
-            tracing::info!(user_id = %user.id, "login refused: wrong password");
-            return Err(unauthorized());
-        }
         if !user.active {
             return Err(ChatError::refused(
                 "error-user-is-not-activated",
@@ -342,7 +387,7 @@ impl Chat {
             last_login: None,
             require_password_change: new.require_password_change,
         };
-        let hash = hash_password(&Password::Plain(new.password)).await?;
+        let hash = self.hash_password(&Password::Plain(new.password)).await?;
         self.store
             .create_user(&user, Some(&hash))
             .await
@@ -450,7 +495,7 @@ impl Chat {
         let new_hash = match &patch.password {
             Some(p) => {
                 validate_password(p)?;
-                Some(hash_password(&Password::Plain(p.clone())).await?)
+                Some(self.hash_password(&Password::Plain(p.clone())).await?)
             }
             None => None,
         };

@@ -27,6 +27,9 @@ pub enum ChatError {
         remaining: u32,
         reset_ms: i64,
     },
+    /// Expensive work (password hashing) is at capacity; retry after a moment.
+    #[error("The server is busy, try again in {retry_after_secs} seconds")]
+    Busy { retry_after_secs: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -67,6 +70,7 @@ impl ChatError {
             ChatError::Forbidden(_) => "error-not-allowed",
             ChatError::Unauthorized(_) => "error-unauthorized",
             ChatError::RateLimited { .. } => "error-too-many-requests",
+            ChatError::Busy { .. } => "error-server-busy",
             ChatError::Store(StoreError::Conflict(_)) => "error-duplicate",
             ChatError::Store(StoreError::Backend(_)) => "error-internal",
         }

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod integrations;
 pub mod messages;
 pub mod notify;
+pub mod password;
 pub mod ratelimit;
 mod relay;
 pub mod rooms;
@@ -21,6 +22,7 @@ pub use error::{ChatError, ChatResult};
 pub use events::{Event, EventBus};
 
 use crate::store::DynStore;
+use password::{PasswordPool, PasswordPoolOptions};
 use ratelimit::{LimitRule, RateLimiter};
 
 /// Tunables of the chat services (built from the server configuration).
@@ -28,6 +30,8 @@ use ratelimit::{LimitRule, RateLimiter};
 pub struct ChatOptions {
     pub login_per_ip: LimitRule,
     pub login_per_user: LimitRule,
+    /// The password hashing pool's size.
+    pub password_pool: PasswordPoolOptions,
     /// Longest message text accepted, in characters.
     pub max_message_len: usize,
     /// How long a login token is valid.
@@ -46,6 +50,7 @@ pub struct Chat {
     opts: ChatOptions,
     login_ip_limiter: RateLimiter,
     login_user_limiter: RateLimiter,
+    passwords: PasswordPool,
     pre_send: OnceLock<Arc<dyn hooks::PreSendHook>>,
 }
 
@@ -57,6 +62,7 @@ impl Chat {
             remote: EventBus::new(16 * 1024),
             login_ip_limiter: RateLimiter::new(opts.login_per_ip),
             login_user_limiter: RateLimiter::new(opts.login_per_user),
+            passwords: PasswordPool::new(opts.password_pool),
             pre_send: OnceLock::new(),
             opts,
         })

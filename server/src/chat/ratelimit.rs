@@ -1,13 +1,29 @@
 //! Fixed-window attempt counters for logins, keyed per client address and per
-//! username, so neither one address nor a distributed attack on one account gets
+//! account, so neither one address nor a distributed attack on one account gets
 //! unlimited guesses.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
+
 use super::error::{ChatError, ChatResult};
 use crate::store::Ts;
+
+/// Most keys one limiter remembers. Keys are stored as fixed-size digests, so this
+/// bounds its memory (a few MiB) whatever the callers send as names.
+const MAX_KEYS: usize = 100_000;
+
+/// A key as stored: a digest of the caller's key, whatever its length.
+type KeyDigest = [u8; 16];
+
+fn digest(key: &str) -> KeyDigest {
+    let full = Sha256::digest(key.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&full[..16]);
+    out
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LimitRule {
@@ -23,7 +39,7 @@ struct Window {
 /// Counts attempts per key within a fixed window.
 pub struct RateLimiter {
     rule: LimitRule,
-    windows: Mutex<HashMap<String, Window>>,
+    windows: Mutex<HashMap<KeyDigest, Window>>,
 }
 
 impl RateLimiter {
@@ -41,10 +57,10 @@ impl RateLimiter {
             .windows
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if windows.len() > 100_000 {
-            windows.retain(|_, w| now.0 - w.start_ms < window_ms);
+        if windows.len() >= MAX_KEYS {
+            make_room(&mut windows, now, window_ms);
         }
-        let w = windows.entry(key.to_string()).or_insert(Window {
+        let w = windows.entry(digest(key)).or_insert(Window {
             start_ms: now.0,
             count: 0,
         });
@@ -62,6 +78,25 @@ impl RateLimiter {
         w.count += 1;
         Ok(())
     }
+}
+
+/// Forgets expired windows; if that is not enough (a flood of distinct keys within
+/// one window), the older half. Forgetting a count errs towards letting an attempt
+/// through: refusing instead would let such a flood lock everyone out of logging in.
+fn make_room(windows: &mut HashMap<KeyDigest, Window>, now: Ts, window_ms: i64) {
+    windows.retain(|_, w| now.0 - w.start_ms < window_ms);
+    if windows.len() < MAX_KEYS / 2 {
+        return;
+    }
+    let mut starts: Vec<i64> = windows.values().map(|w| w.start_ms).collect();
+    let mid = starts.len() / 2;
+    let (_, median, _) = starts.select_nth_unstable(mid);
+    let median = *median;
+    windows.retain(|_, w| w.start_ms > median);
+    tracing::warn!(
+        kept = windows.len(),
+        "login rate limiter over {MAX_KEYS} keys within one window; forgot the older half"
+    );
 }
 
 #[cfg(test)]
@@ -82,5 +117,24 @@ mod tests {
         }
         rl.hit("b", Ts(3_000)).unwrap();
         rl.hit("a", Ts(11_000)).unwrap();
+    }
+
+    #[test]
+    fn stays_bounded_under_a_flood_of_keys() {
+        let rl = RateLimiter::new(LimitRule {
+            limit: 1,
+            window: Duration::from_secs(60),
+        });
+        let long_name = "x".repeat(100_000);
+        rl.hit(&long_name, Ts(0)).unwrap();
+        assert!(rl.hit(&long_name, Ts(1)).is_err());
+        for i in 0..(MAX_KEYS as i64 + 10) {
+            rl.hit(&format!("k{i}"), Ts(2 + i / 1000)).unwrap();
+        }
+        let len = rl.windows.lock().unwrap().len();
+        assert!(len <= MAX_KEYS, "{len} keys");
+        // The newest counts are kept.
+        let last = format!("k{}", MAX_KEYS + 9);
+        assert!(rl.hit(&last, Ts(200)).is_err());
     }
 }

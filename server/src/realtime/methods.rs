@@ -120,7 +120,9 @@ fn password_of(value: &Value) -> Result<Password, DdpError> {
     }
 }
 
-async fn ident_of(ctx: &Ctx, value: &Value) -> Result<LoginIdent, DdpError> {
+/// The account a login names. An id is resolved by the login itself, behind the
+/// rate limiter, like a name.
+fn ident_of(value: &Value) -> Result<LoginIdent, DdpError> {
     match value {
         Value::String(s) if !s.is_empty() => Ok(LoginIdent::from_user_field(s)),
         Value::Object(o) => {
@@ -129,18 +131,19 @@ async fn ident_of(ctx: &Ctx, value: &Value) -> Result<LoginIdent, DdpError> {
             } else if let Some(e) = non_empty(opt_str(o, "email")?) {
                 Ok(LoginIdent::Email(e))
             } else if let Some(id) = non_empty(opt_str(o, "id")?) {
-                let user = ctx
-                    .chat
-                    .find_user(Some(&id), None)
-                    .await
-                    .map_err(|_| DdpError::new(403, "User not found"))?;
-                Ok(LoginIdent::Username(user.username))
+                Ok(LoginIdent::Id(id))
             } else {
                 Err(DdpError::match_failed())
             }
         }
         _ => Err(DdpError::match_failed()),
     }
+}
+
+/// Rocket.Chat's one answer to a failed password login, whether the account does
+/// not exist or the password is wrong (`loginErrorMessageOverride`).
+fn login_refused() -> DdpError {
+    DdpError::new(401, "Incorrect login or password")
 }
 
 /// `login` with `{resume}`, or `{user, password}` where the password is Meteor's
@@ -163,13 +166,13 @@ async fn login(ctx: &Ctx, params: &[Value]) -> Outcome {
         (outcome, "resume")
     } else if let (Some(user), Some(password)) = (options.get("user"), options.get("password")) {
         let password = password_of(password)?;
-        let ident = ident_of(ctx, user).await?;
+        let ident = ident_of(user)?;
         let outcome = ctx
             .chat
             .login_with_password(&ident, &password, Some(ctx.peer.ip()))
             .await
             .map_err(|e| match e {
-                ChatError::Unauthorized(_) => DdpError::new(403, "Incorrect password"),
+                ChatError::Unauthorized(_) => login_refused(),
                 other => other.into(),
             })?;
         (outcome, "password")

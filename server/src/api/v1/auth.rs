@@ -47,7 +47,10 @@ fn password_of(body: &Value) -> Option<Password> {
                 .get("algorithm")
                 .and_then(Value::as_str)
                 .unwrap_or("sha-256");
-            let digest = o.get("digest").and_then(Value::as_str)?;
+            let digest = o
+                .get("digest")
+                .and_then(Value::as_str)
+                .filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))?;
             (algo == "sha-256").then(|| Password::Sha256Hex(digest.to_string()))
         }
         _ => None,
@@ -69,6 +72,9 @@ fn ident_of(body: &Value) -> Option<LoginIdent> {
         }
         if let Some(e) = user.get("email").and_then(Value::as_str) {
             return Some(LoginIdent::Email(e.to_string()));
+        }
+        if let Some(id) = user.get("id").and_then(Value::as_str) {
+            return Some(LoginIdent::Id(id.to_string()));
         }
     }
     s("username")

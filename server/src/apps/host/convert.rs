@@ -179,6 +179,7 @@ pub fn chat_error(e: ChatError) -> wit::Error {
         ChatError::Forbidden(m) => wit::Error::Invalid(format!("not allowed: {m}")),
         ChatError::Unauthorized(m) => wit::Error::Invalid(format!("not allowed: {m}")),
         ChatError::RateLimited { .. } => wit::Error::LimitExceeded("rate".into()),
+        ChatError::Busy { .. } => wit::Error::LimitExceeded("busy".into()),
         ChatError::Store(e) => wit::Error::Internal(e.to_string()),
     }
 }
