@@ -8,6 +8,7 @@ use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::ids;
 use super::password::PasswordError;
+use super::ratelimit::address_key;
 use super::Chat;
 use crate::store::{roles, Email, Listing, LoginToken, Page, Sort, StoreError, Ts, User};
 
@@ -44,21 +45,6 @@ impl LoginIdent {
 /// The per-account limiter's key for an existing account, however it was named.
 fn account_key(user: &User) -> String {
     format!("id:{}", user.id)
-}
-
-/// The per-address limiter's key: an IPv6 client is counted by its /64, the block
-/// one subscriber usually gets, so rotating addresses within it gains nothing.
-fn address_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-    }
 }
 
 /// A password as a client sends it: plain, or Meteor's SHA-256 hex digest.
