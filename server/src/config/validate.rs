@@ -6,7 +6,11 @@
 use std::fmt::Display;
 use std::ops::RangeInclusive;
 
+use figment::providers::{Env, Serialized};
+use figment::Figment;
+
 use super::{Config, ConfigError};
+use crate::realtime::RealtimeOptions;
 use crate::apps::limits::AppLimits;
 use crate::http_server::HttpLimits;
 
@@ -126,7 +130,29 @@ pub(super) fn options(c: &Config) -> Result<(), ConfigError> {
         }
     }
     app_limits(&c.apps.limits)?;
-    http(&c.http)
+    http(&c.http)?;
+    realtime()
+}
+
+/// The realtime options come from `PALAVER_REALTIME__*` alone (the websocket routes
+/// read them); checked here so a bad one stops the start too.
+fn realtime() -> Result<(), ConfigError> {
+    let r: RealtimeOptions = Figment::from(Serialized::defaults(RealtimeOptions::default()))
+        .merge(Env::prefixed("PALAVER_REALTIME__"))
+        .extract()
+        .map_err(|e| ConfigError::Invalid(format!("realtime (PALAVER_REALTIME__*): {e}")))?;
+    range(
+        "realtime.heartbeat_interval_ms",
+        r.heartbeat_interval_ms,
+        1..=HOUR_MS,
+    )?;
+    range(
+        "realtime.heartbeat_timeout_ms",
+        r.heartbeat_timeout_ms,
+        1..=HOUR_MS,
+    )?;
+    range("realtime.connect_timeout_ms", r.connect_timeout_ms, 1..=HOUR_MS)?;
+    range("realtime.queue_frames", r.queue_frames, 16..=1_000_000)
 }
 
 fn site_url_ok(site_url: &str) -> Result<(), String> {

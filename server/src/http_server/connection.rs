@@ -365,17 +365,28 @@ impl TimedBody {
     }
 
     fn too_slow(&self, now: Instant, started: Instant) -> bool {
-        let Some(over) = now.duration_since(started).checked_sub(self.idle) else {
-            return false;
-        };
-        let owed = u128::from(self.min_bytes_per_sec) * over.as_millis() / 1000;
-        u128::from(self.received) < owed
+        under_rate(
+            self.min_bytes_per_sec,
+            self.idle,
+            self.received,
+            now.duration_since(started),
+        )
     }
 
     fn stall<T>(&mut self) -> Poll<Option<Result<T, BodyStalled>>> {
         self.stalled.store(true, Ordering::Release);
         Poll::Ready(Some(Err(BodyStalled)))
     }
+}
+
+/// Whether `received` bytes after `elapsed` of reading fall under `min_bytes_per_sec`,
+/// counting only the time past `grace`.
+fn under_rate(min_bytes_per_sec: u64, grace: Duration, received: u64, elapsed: Duration) -> bool {
+    let Some(over) = elapsed.checked_sub(grace) else {
+        return false;
+    };
+    let owed = u128::from(min_bytes_per_sec) * over.as_millis() / 1000;
+    u128::from(received) < owed
 }
 
 /// The error type the router's body accepts.
@@ -424,5 +435,25 @@ impl http_body::Body for TimedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::under_rate;
+    use std::time::Duration;
+
+    #[test]
+    fn the_minimum_rate_counts_after_the_grace() {
+        let s = Duration::from_secs;
+        // Within the grace anything goes.
+        assert!(!under_rate(100, s(30), 0, s(30)));
+        // 10 s past it, 1000 bytes are owed.
+        assert!(under_rate(100, s(30), 999, s(40)));
+        assert!(!under_rate(100, s(30), 1000, s(40)));
+        // A fast start covers a slower finish.
+        assert!(!under_rate(100, s(30), 1_000_000, s(3000)));
+        // No floor.
+        assert!(!under_rate(0, s(30), 0, s(86_400)));
     }
 }
