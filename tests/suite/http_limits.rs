@@ -126,7 +126,9 @@ async fn request_heads_that_never_end_are_closed() {
     let trickle = connect_from(&srv, [127, 0, 0, 2]).await;
     let (mut trickle_read, mut trickle_write) = trickle.into_split();
     let writer = tokio::spawn(async move {
-        let _ = trickle_write.write_all(b"GET /api/info HTTP/1.1\r\nX-Slow: ").await;
+        let _ = trickle_write
+            .write_all(b"GET /api/info HTTP/1.1\r\nX-Slow: ")
+            .await;
         for _ in 0..200 {
             if trickle_write.write_all(b"a").await.is_err() {
                 break;
@@ -134,8 +136,14 @@ async fn request_heads_that_never_end_are_closed() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
-    assert!(closed_within_bound(&mut silent).await, "a silent connection stays open");
-    assert!(closed_within_bound(&mut half).await, "half a head holds the connection");
+    assert!(
+        closed_within_bound(&mut silent).await,
+        "a silent connection stays open"
+    );
+    assert!(
+        closed_within_bound(&mut half).await,
+        "half a head holds the connection"
+    );
     assert!(
         closed_within_bound(&mut trickle_read).await,
         "a trickling head holds the connection"
@@ -195,7 +203,10 @@ async fn a_stalled_request_body_gets_408_and_the_connection_closes() {
             "{response:?}"
         );
         assert!(
-            response.head.to_ascii_lowercase().contains("connection: close"),
+            response
+                .head
+                .to_ascii_lowercase()
+                .contains("connection: close"),
             "{response:?}"
         );
         assert!(
@@ -204,7 +215,9 @@ async fn a_stalled_request_body_gets_408_and_the_connection_closes() {
         );
     }
     // A body sent whole is read as ever.
-    let r = srv.try_login(json!({"user": "nobody", "password": "x"})).await;
+    let r = srv
+        .try_login(json!({"user": "nobody", "password": "x"}))
+        .await;
     assert_eq!(r.status, 401, "{}", r.text);
 }
 

@@ -10,9 +10,9 @@ use figment::providers::{Env, Serialized};
 use figment::Figment;
 
 use super::{Config, ConfigError};
-use crate::realtime::RealtimeOptions;
 use crate::apps::limits::AppLimits;
 use crate::http_server::HttpLimits;
+use crate::realtime::RealtimeOptions;
 
 /// `key (PALAVER_KEY)`: how an error names an option, e.g.
 /// `apps.limits.memory_mib (PALAVER_APPS__LIMITS__MEMORY_MIB)`.
@@ -151,7 +151,11 @@ fn realtime() -> Result<(), ConfigError> {
         r.heartbeat_timeout_ms,
         1..=HOUR_MS,
     )?;
-    range("realtime.connect_timeout_ms", r.connect_timeout_ms, 1..=HOUR_MS)?;
+    range(
+        "realtime.connect_timeout_ms",
+        r.connect_timeout_ms,
+        1..=HOUR_MS,
+    )?;
     range("realtime.queue_frames", r.queue_frames, 16..=1_000_000)
 }
 
@@ -293,7 +297,8 @@ mod tests {
     /// Every class of bad value: zero, huge, empty, malformed, missing file.
     #[test]
     fn refuses_each_kind_of_bad_value() {
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut Config)>)> = vec![
+        type Change = Box<dyn FnOnce(&mut Config)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("token_ttl_days", Box::new(|c| c.token_ttl_days = u64::MAX)),
             ("max_message_chars", Box::new(|c| c.max_message_chars = 0)),
             (
