@@ -14,6 +14,7 @@ use crate::apps::limits::AppLimits;
 use crate::chat::password::PasswordPoolOptions;
 use crate::chat::ratelimit::LimitRule;
 use crate::chat::ChatOptions;
+pub use crate::http_server::HttpLimits;
 use crate::store::StorageTarget;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -127,6 +128,8 @@ pub struct Config {
     /// The local marketplace: a folder of app packages admins install from.
     pub marketplace_dir: PathBuf,
     pub apps: AppsConfig,
+    /// Connection timeouts and caps of the HTTP listener (`[http]`).
+    pub http: HttpLimits,
 }
 
 impl Default for Config {
@@ -149,6 +152,7 @@ impl Default for Config {
             shutdown_grace_secs: 10,
             marketplace_dir: PathBuf::from("./marketplace"),
             apps: AppsConfig::default(),
+            http: HttpLimits::default(),
         }
     }
 }
@@ -184,6 +188,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        validate::options(self)?;
         self.listen_addr()?;
         self.storage_target()?;
         if !matches!(self.sqlite_synchronous.as_str(), "full" | "normal") {
@@ -264,6 +269,8 @@ impl Config {
         }
     }
 }
+
+mod validate;
 
 #[cfg(test)]
 // figment's test jail returns its own (large) error type.

@@ -3,6 +3,7 @@ pub mod apps;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod http_server;
 pub mod realtime;
 pub mod serve;
 pub mod store;

@@ -1,5 +1,6 @@
 //! The `palaver` command.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -48,7 +49,15 @@ fn init_logging(default: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_logs())
         .init();
+}
+
+/// Colour only on a terminal, and not when `NO_COLOR` is set (https://no-color.org):
+/// a log file or pipe gets plain text.
+fn colour_logs() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stderr().is_terminal()
 }
 
 fn main() -> ExitCode {

@@ -12,6 +12,7 @@ use crate::apps::package::PackageLimits;
 use crate::apps::{AppsEngine, EngineConfig};
 use crate::chat::Chat;
 use crate::config::Config;
+use crate::http_server;
 use crate::store;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,11 @@ pub fn engine_config(config: &Config) -> EngineConfig {
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let addr = config.listen_addr()?;
     let target = config.storage_target()?;
+    // The port first: when it is taken, nothing has been created yet.
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })?;
+    let local = listener.local_addr()?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         ServeError::Io(std::io::Error::new(
             e.kind(),
@@ -95,19 +101,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         "apps engine ready"
     );
 
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServeError::Listen { addr, source })?;
-    let local = listener.local_addr()?;
-    // Small realtime frames must not wait on Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
     let app = api::router(AppState {
         chat: chat.clone(),
-        apps,
+        apps: apps.clone(),
         marketplace: Arc::new(Marketplace::default()),
         max_body_bytes: config.max_body_bytes,
     });
@@ -117,32 +113,37 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     );
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
+    let limits = config.http.clone();
+    let mut server = tokio::spawn(async move {
+        let stop = async {
             let _ = stop_rx.await;
-        })
-        .await
+        };
+        http_server::serve(listener, app, &limits, stop).await;
     });
-    let mut server = server;
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let deadline = tokio::time::Instant::now() + grace;
     tokio::select! {
         result = &mut server => {
-            // The server stopped on its own: that is an error.
-            result.map_err(|e| std::io::Error::other(e.to_string()))??;
+            // The server stops only when told to: it failed.
+            let reason = match result {
+                Err(e) => e.to_string(),
+                Ok(()) => "stopped".into(),
+            };
+            return Err(ServeError::Io(std::io::Error::other(format!("the HTTP server {reason}"))));
         }
         _ = shutdown_signal() => {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stop_tx.send(());
-            let grace = Duration::from_secs(config.shutdown_grace_secs);
-            if tokio::time::timeout(grace, &mut server).await.is_err() {
+            if tokio::time::timeout_at(deadline, &mut server).await.is_err() {
                 tracing::warn!("requests still running after {grace:?}; closing anyway");
                 server.abort();
             }
         }
     }
+    // Nothing may touch the store once it closes: the apps' background work stops
+    // first (in what is left of the grace period).
+    apps.stop(deadline.saturating_duration_since(tokio::time::Instant::now()))
+        .await;
     chat.close().await?;
     tracing::info!("storage closed; bye");
     Ok(())

@@ -2,9 +2,10 @@
 //! and written to storage in batches off the calling path.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
 
 use crate::store::apps::AppLogEntry;
 use crate::store::{DynStore, Ts};
@@ -12,22 +13,53 @@ use crate::store::{DynStore, Ts};
 /// A log entry on its way to storage.
 pub struct LogWriter {
     tx: mpsc::Sender<AppLogEntry>,
+    stop: Arc<Notify>,
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl LogWriter {
     /// Starts the background task that writes log entries in batches.
     pub fn start(store: DynStore) -> LogWriter {
         let (tx, mut rx) = mpsc::channel::<AppLogEntry>(8192);
-        tokio::spawn(async move {
+        let stop = Arc::new(Notify::new());
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(256);
-            while rx.recv_many(&mut batch, 256).await > 0 {
+            let mut stopping = false;
+            loop {
+                let n = tokio::select! {
+                    n = rx.recv_many(&mut batch, 256) => n,
+                    _ = stopped.notified(), if !stopping => {
+                        // Refuse new entries; what is queued is still written.
+                        stopping = true;
+                        rx.close();
+                        continue;
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
                 if let Err(e) = store.append_app_logs(&batch).await {
                     tracing::error!(error = %e, entries = batch.len(), "cannot store app log entries");
                 }
                 batch.clear();
             }
         });
-        LogWriter { tx }
+        LogWriter {
+            tx,
+            stop,
+            task: Mutex::new(Some(task)),
+        }
+    }
+
+    /// Writes what is queued and stops (before the store closes); later entries
+    /// are dropped.
+    pub async fn stop(&self) {
+        self.stop.notify_one();
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
     }
 
     fn send(&self, entry: AppLogEntry) -> bool {

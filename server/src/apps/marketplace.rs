@@ -74,7 +74,7 @@ pub struct Marketplace {
     cache: Mutex<BTreeMap<PathBuf, (Stamp, Listing)>>,
 }
 
-fn decode_key(text: &str) -> Option<VerifyingKey> {
+pub(crate) fn decode_key(text: &str) -> Option<VerifyingKey> {
     let text = text.trim();
     let bytes = hex::decode(text)
         .ok()

@@ -2,8 +2,11 @@
 //! so it runs once even with several instances; a crashed instance's lease expires
 //! and the job runs elsewhere.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::AppsEngine;
 use crate::apps::host::bindings::palaver::apps::types as wit;
@@ -15,13 +18,67 @@ use crate::store::Ts;
 const POLL: Duration = Duration::from_millis(250);
 const CLAIM_BATCH: u32 = 16;
 
+/// What [`AppsEngine::stop`] stops: the scheduler loop and the jobs it started.
+pub(super) struct Background {
+    stop: watch::Sender<bool>,
+    scheduler: Mutex<Option<JoinHandle<()>>>,
+    jobs: Mutex<JoinSet<()>>,
+}
+
+impl Default for Background {
+    fn default() -> Self {
+        Background {
+            stop: watch::Sender::new(false),
+            scheduler: Mutex::new(None),
+            jobs: Mutex::new(JoinSet::new()),
+        }
+    }
+}
+
 impl AppsEngine {
+    /// Stops the background work that touches the store, so it can close under no
+    /// one: the scheduler stops claiming, running jobs get `grace` to finish (then
+    /// are stopped; their leases expire and they run again), and the app log
+    /// writer stores what it holds.
+    pub async fn stop(&self, grace: Duration) {
+        let bg = &self.background;
+        bg.stop.send_replace(true);
+        let scheduler = bg
+            .scheduler
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(scheduler) = scheduler {
+            let _ = scheduler.await;
+        }
+        let mut jobs = std::mem::take(&mut *bg.jobs.lock().unwrap_or_else(|p| p.into_inner()));
+        let finished =
+            tokio::time::timeout(grace, async { while jobs.join_next().await.is_some() {} });
+        if finished.await.is_err() {
+            tracing::warn!(
+                running = jobs.len(),
+                "app jobs still running at shutdown are stopped; they run again after their lease"
+            );
+            jobs.shutdown().await;
+        }
+        self.log_writer.stop().await;
+    }
+
     pub(super) fn spawn_scheduler(&self) {
         let Some(me) = self.me.upgrade() else { return };
-        tokio::spawn(async move {
+        let mut stop = self.background.stop.subscribe();
+        let handle = tokio::spawn(async move {
             let mut last_prune = Ts(0);
             loop {
-                tokio::time::sleep(POLL).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = stop.wait_for(|stop| *stop) => break,
+                }
+                // Reap finished jobs.
+                {
+                    let mut jobs = me.background.jobs.lock().unwrap_or_else(|p| p.into_inner());
+                    while jobs.try_join_next().is_some() {}
+                }
                 if let Err(e) = me.run_due_jobs().await {
                     tracing::error!(error = %e, "scheduler: cannot claim jobs");
                 }
@@ -37,6 +94,11 @@ impl AppsEngine {
                 }
             }
         });
+        *self
+            .background
+            .scheduler
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(handle);
     }
 
     async fn run_due_jobs(self: &Arc<Self>) -> Result<(), crate::store::StoreError> {
@@ -47,9 +109,14 @@ impl AppsEngine {
             .store
             .claim_due_jobs(now, &self.instance_id, lease_until, CLAIM_BATCH)
             .await?;
+        let mut running = self
+            .background
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         for job in jobs {
             let me = self.clone();
-            tokio::spawn(async move { me.run_job(job).await });
+            running.spawn(async move { me.run_job(job).await });
         }
         Ok(())
     }

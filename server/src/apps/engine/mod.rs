@@ -205,6 +205,8 @@ pub struct AppsEngine {
     instance_id: String,
     /// Post-event calls dropped because an app's queue was full.
     events_dropped: AtomicU64,
+    /// The scheduler's task and the stop signal of the loops that touch the store.
+    background: jobs::Background,
     me: Weak<AppsEngine>,
 }
 
@@ -252,6 +254,7 @@ impl AppsEngine {
             pre_send_chain: RwLock::new(Arc::new(Vec::new())),
             instance_id: crate::chat::ids::new_id(),
             events_dropped: AtomicU64::new(0),
+            background: jobs::Background::default(),
             me: me.clone(),
         });
         engine.reload().await?;
