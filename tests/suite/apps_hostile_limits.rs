@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::json;
 
 use crate::apps_hostile::{world, World};
 use crate::apps_support::{
@@ -97,11 +96,14 @@ async fn app_writes_are_rate_limited_per_minute() {
         w.hostile("flood messages 3").await,
         "messages: 0 then limit-exceeded(messages-per-minute)"
     );
-    w.logged_once("messages.send refused: the limit of 7 messages per minute")
+    w.logged_once("messages.send refused: the limit of 7 messages sent or edited per minute")
         .await;
 
     let cases = [
-        ("rooms 50 rated", "rooms: 3 then limit-exceeded(rooms-per-minute)"),
+        (
+            "rooms 50 rated",
+            "rooms: 3 then limit-exceeded(rooms-per-minute)",
+        ),
         (
             "dms 50",
             "dms: 4 then limit-exceeded(direct-rooms-per-minute)",
@@ -113,7 +115,11 @@ async fn app_writes_are_rate_limited_per_minute() {
         ("jobs 50", "jobs: 6 then limit-exceeded(jobs-per-minute)"),
     ];
     for (flood, answer) in cases {
-        assert_eq!(w.hostile(&format!("flood {flood}")).await, answer, "{flood}");
+        assert_eq!(
+            w.hostile(&format!("flood {flood}")).await,
+            answer,
+            "{flood}"
+        );
     }
     for needle in [
         "rooms.create refused: the limit of 3 rooms per minute",
@@ -286,16 +292,7 @@ async fn host_copies_of_call_arguments_are_bounded_by_the_apps_memory() {
 
     let calls = (0..8).map(|_| run_command(&w.srv, &w.alice, &w.rid, "hostile", "bigcreate 4000"));
     let fuel = support::MEMORY_MIB * 1024 * 1024 / 4;
-    for r in futures::future::join_all(calls).await {
-        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.text);
-        assert_eq!(r.json["errorType"], "error-app-fault", "{}", r.text);
-        let error = r.json["error"].as_str().unwrap_or_default();
-        assert!(
-            error.contains(&format!("passed more than {fuel} bytes in one call to the host"))
-                || error.contains("is busy"),
-            "{error}"
-        );
-    }
+    let answers = futures::future::join_all(calls).await;
     let grown = peak_rss(&w.srv).saturating_sub(before);
     let bound = 4 * 2 * fuel + 64 * 1024 * 1024;
     eprintln!(
@@ -309,6 +306,17 @@ async fn host_copies_of_call_arguments_are_bounded_by_the_apps_memory() {
         grown >> 20,
         bound >> 20
     );
+    for r in answers {
+        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.text);
+        assert_eq!(r.json["errorType"], "error-app-fault", "{}", r.text);
+        let error = r.json["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains(&format!(
+                "passed more than {fuel} bytes in one call to the host"
+            )) || error.contains("is busy"),
+            "{error}"
+        );
+    }
     let entry = wait_log(&w.srv, &w.admin, "hostile", "the fault", |e| {
         e["fault"] == "host-call-size"
     })
@@ -316,5 +324,8 @@ async fn host_copies_of_call_arguments_are_bounded_by_the_apps_memory() {
     assert_eq!(entry["handler"], "execute-command", "{entry}");
     assert_eq!(entry["level"], "error", "{entry}");
     w.still_fine("oversized host call arguments").await;
-    assert_eq!(json!(app_admin::app(&w.srv, &w.admin, "hostile").await["status"]), "manually_enabled");
+    assert_eq!(
+        app_admin::app(&w.srv, &w.admin, "hostile").await["status"],
+        "manually_enabled"
+    );
 }

@@ -141,7 +141,13 @@ mod tests {
         assert_eq!(play(&window(5, 20, 50), &".".repeat(100)), None);
         let w = window(5, 20, 50);
         assert_eq!(play(&w, &format!("{}FFFFF", ".".repeat(40))), Some(45));
-        assert_eq!(w.verdict(), Some(FaultRate { faults: 5, calls: 20 }));
+        assert_eq!(
+            w.verdict(),
+            Some(FaultRate {
+                faults: 5,
+                calls: 20
+            })
+        );
     }
 
     #[test]
@@ -149,7 +155,13 @@ mod tests {
         // Four faults, one success, again: never five in a row.
         let w = window(5, 20, 50);
         assert_eq!(play(&w, &"FFFF.".repeat(20)), Some(6));
-        assert_eq!(w.verdict(), Some(FaultRate { faults: 5, calls: 6 }));
+        assert_eq!(
+            w.verdict(),
+            Some(FaultRate {
+                faults: 5,
+                calls: 6
+            })
+        );
         // Every other call fails, after a healthy start.
         let w = window(3, 20, 50);
         assert!(play(&w, &format!("{}{}", ".".repeat(100), "F.".repeat(20))).is_some());

@@ -53,7 +53,7 @@ pub struct AppLimits {
     /// The share of faulting calls in the window (percent) at which the app is
     /// disabled, once `faults_before_disable` is also reached.
     pub fault_ratio_percent: u32,
-    /// Messages an app may send per minute (`messages.send`).
+    /// Messages an app may send or edit per minute (`messages.send`, `update`).
     pub messages_per_minute: u32,
     /// Channels and private groups an app may create per minute.
     pub rooms_per_minute: u32,

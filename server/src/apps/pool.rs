@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
+use super::faults::{FaultPolicy, FaultRate, FaultWindow};
 use super::host::bindings::exports::palaver::apps::endpoints::{EndpointRequest, EndpointResponse};
 use super::host::bindings::palaver::apps::types as wit;
 use super::host::bindings::{App, AppPre};
-use super::faults::{FaultPolicy, FaultRate, FaultWindow};
 use super::host::state::{AppContext, HostState};
 use super::limits::CallKind;
 
@@ -467,10 +467,16 @@ impl InstancePool {
             }),
             Err(e) => {
                 let stderr = store.data_mut().take_stderr();
-                Err(match classify(&e, stderr.as_deref(), (limit, self.ctx.limits.hostcall_fuel())) {
-                    Fault::Trap(t) => Fault::Instantiate(t),
-                    other => other,
-                })
+                Err(
+                    match classify(
+                        &e,
+                        stderr.as_deref(),
+                        (limit, self.ctx.limits.hostcall_fuel()),
+                    ) {
+                        Fault::Trap(t) => Fault::Instantiate(t),
+                        other => other,
+                    },
+                )
             }
         }
     }

@@ -44,7 +44,7 @@ impl Quota {
     /// What is counted, for the log.
     pub fn what(self) -> &'static str {
         match self {
-            Quota::Messages => "messages",
+            Quota::Messages => "messages sent or edited",
             Quota::Rooms => "rooms",
             Quota::DirectRooms => "direct conversations",
             Quota::Notifications => "notifications",

@@ -99,6 +99,7 @@ impl messages::Host for HostState {
 
     async fn update(&mut self, id: String, text: String) -> Result<(), Error> {
         self.require(Permission::MessageWrite, "messages.update")?;
+        self.rate(Quota::Messages, "messages.update")?;
         let chat = &self.ctx.chat;
         let (_, msg) = chat
             .get_message(&self.ctx.bot, &id)

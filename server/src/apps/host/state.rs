@@ -223,7 +223,9 @@ impl HostState {
         self.ctx.logger.host(
             "warn",
             Some(self.handler),
-            &format!("rooms.create refused: the app's bot already owns {owned} rooms (limit {max})"),
+            &format!(
+                "rooms.create refused: the app's bot already owns {owned} rooms (limit {max})"
+            ),
             Some("limit-exceeded"),
         );
         Err(WitError::LimitExceeded("rooms".into()))
