@@ -134,11 +134,11 @@ impl AppLimits {
     /// The most data one host call may copy from the app into the host (wasmtime's
     /// hostcall fuel: string bytes plus 24 bytes per list element lifted, checked
     /// before anything is allocated), also bounding what an export may return: a
-    /// quarter of the app's memory (at least 1 MiB). The host's allocation for one
-    /// call's arguments stays within about twice this (small strings carry the
-    /// allocator's overhead), so an app's calls in flight together hold at most
-    /// `max_concurrent_calls × memory_mib / 2` of host memory besides their own
-    /// instances' `max_concurrent_calls × memory_mib`.
+    /// quarter of the app's memory (at least 1 MiB). What the host allocates for one
+    /// call's arguments stays within 2.25 times this (one-byte strings carry the
+    /// allocator's overhead), so an app's calls in flight hold at most
+    /// `max_concurrent_calls × 0.57 × memory_mib` of host memory for arguments,
+    /// besides their instances' own `max_concurrent_calls × memory_mib`.
     pub fn hostcall_fuel(&self) -> usize {
         (self.memory_bytes() / 4).max(1024 * 1024)
     }
@@ -167,5 +167,51 @@ impl AppLimits {
             return Err("fault_ratio_percent must be 1 to 100".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_validate_and_nonsense_does_not() {
+        assert_eq!(AppLimits::default().validate(), Ok(()));
+        let bad = [
+            AppLimits {
+                faults_before_disable: 30,
+                fault_window_calls: 20,
+                ..AppLimits::default()
+            },
+            AppLimits {
+                fault_window_calls: 57,
+                ..AppLimits::default()
+            },
+            AppLimits {
+                fault_ratio_percent: 0,
+                ..AppLimits::default()
+            },
+            AppLimits {
+                memory_mib: 0,
+                ..AppLimits::default()
+            },
+        ];
+        for limits in bad {
+            assert!(limits.validate().is_err(), "{limits:?}");
+        }
+    }
+
+    #[test]
+    fn the_host_copies_a_quarter_of_the_apps_memory() {
+        let limits = AppLimits {
+            memory_mib: 64,
+            ..AppLimits::default()
+        };
+        assert_eq!(limits.hostcall_fuel(), 16 * 1024 * 1024);
+        let tiny = AppLimits {
+            memory_mib: 2,
+            ..AppLimits::default()
+        };
+        assert_eq!(tiny.hostcall_fuel(), 1024 * 1024);
     }
 }
