@@ -212,6 +212,10 @@ impl Config {
             self.apps.http_extra_ca_file.as_deref(),
         )
         .map_err(|e| ConfigError::Invalid(format!("apps: {e}")))?;
+        self.apps
+            .limits
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("apps.limits: {e}")))?;
         let rl = &self.login_rate_limit;
         if rl.per_ip == 0 || rl.per_user == 0 || rl.window_secs == 0 {
             return Err(ConfigError::Invalid(

@@ -6,6 +6,7 @@ mod store_conformance;
 mod apps_build;
 mod apps_hello;
 mod apps_hostile;
+mod apps_hostile_limits;
 mod apps_lifecycle;
 mod apps_packages;
 mod apps_preview;

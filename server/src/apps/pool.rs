@@ -4,7 +4,7 @@
 //! that faulted is thrown away, never reused; state that must survive belongs in
 //! `persistence`.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
+use super::faults::{FaultPolicy, FaultRate, FaultWindow};
 use super::host::bindings::exports::palaver::apps::endpoints::{EndpointRequest, EndpointResponse};
 use super::host::bindings::palaver::apps::types as wit;
 use super::host::bindings::{App, AppPre};
@@ -122,6 +123,13 @@ pub enum Fault {
     Instantiate(String),
     #[error("is stopped")]
     Stopped,
+    /// One host call's arguments (or the export's result) were larger than the
+    /// host copies for an app (see [`super::limits::AppLimits::hostcall_fuel`]).
+    #[error("passed more than {0} bytes in one call to the host")]
+    HostCallTooLarge(usize),
+    /// The call kept scheduling jobs past the per-minute limit.
+    #[error("kept scheduling jobs past its limit of {0} per minute")]
+    RunawayScheduling(u32),
 }
 
 impl Fault {
@@ -136,6 +144,8 @@ impl Fault {
             Fault::Busy(_) => "busy",
             Fault::Instantiate(_) => "instantiate",
             Fault::Stopped => "stopped",
+            Fault::HostCallTooLarge(_) => "host-call-size",
+            Fault::RunawayScheduling(_) => "runaway-scheduling",
         }
     }
 
@@ -174,7 +184,7 @@ pub struct InstancePool {
     /// Wakes a caller waiting for a slot; used only when one waits.
     freed: Notify,
     max_calls: usize,
-    consecutive_faults: AtomicU32,
+    faults: FaultWindow,
     /// Set by [`InstancePool::drain`]: the app is stopping, calls are refused.
     closed: AtomicBool,
 }
@@ -228,12 +238,17 @@ impl Drop for Slot<'_> {
     }
 }
 
-fn classify(err: &wasmtime::Error, stderr: Option<&str>, deadline: Duration) -> Fault {
+fn classify(err: &wasmtime::Error, stderr: Option<&str>, limits: (Duration, usize)) -> Fault {
+    let (deadline, hostcall_fuel) = limits;
     let text = format!("{err:#}");
     match err.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => return Fault::Deadline(deadline),
         Some(Trap::StackOverflow) => return Fault::StackOverflow,
         _ => {}
+    }
+    // wasmtime's error type for it is private; its text is stable.
+    if text.contains("fuel allocated for hostcalls has been exhausted") {
+        return Fault::HostCallTooLarge(hostcall_fuel);
     }
     if text.contains("growing memory") || text.contains("memory allocation") {
         return Fault::Memory;
@@ -360,13 +375,14 @@ async fn invoke_other(
 impl InstancePool {
     pub fn new(pre: AppPre<HostState>, ctx: Arc<AppContext>) -> InstancePool {
         let max_calls = ctx.limits.max_concurrent_calls.max(1) as usize;
+        let faults = FaultWindow::new(FaultPolicy::new(&ctx.limits));
         InstancePool {
             pre,
             ctx,
             slots: Mutex::new(Slots::default()),
             freed: Notify::new(),
             max_calls,
-            consecutive_faults: AtomicU32::new(0),
+            faults,
             closed: AtomicBool::new(false),
         }
     }
@@ -418,8 +434,9 @@ impl InstancePool {
         &self.ctx
     }
 
-    pub fn consecutive_faults(&self) -> u32 {
-        self.consecutive_faults.load(Ordering::Relaxed)
+    /// `Some` when the app faulted often enough lately to be disabled.
+    pub fn fault_verdict(&self) -> Option<FaultRate> {
+        self.faults.verdict()
     }
 
     /// A new instance outside the pool (the pool makes its own with this; benchmarks
@@ -427,6 +444,10 @@ impl InstancePool {
     pub async fn instantiate(&self) -> Result<Instance, Fault> {
         let mut store = Store::new(self.pre.engine(), HostState::new(self.ctx.clone()));
         store.limiter(|s| &mut s.limits);
+        // Bounds what the host allocates for one call's arguments before the host
+        // function (and its permission check) runs; wasmtime's default is 128 MiB
+        // whatever the app's memory.
+        store.set_hostcall_fuel(self.ctx.limits.hostcall_fuel());
         store.epoch_deadline_callback(|ctx| {
             if Instant::now() >= ctx.data().deadline {
                 Ok(UpdateDeadline::Interrupt)
@@ -446,10 +467,16 @@ impl InstancePool {
             }),
             Err(e) => {
                 let stderr = store.data_mut().take_stderr();
-                Err(match classify(&e, stderr.as_deref(), limit) {
-                    Fault::Trap(t) => Fault::Instantiate(t),
-                    other => other,
-                })
+                Err(
+                    match classify(
+                        &e,
+                        stderr.as_deref(),
+                        (limit, self.ctx.limits.hostcall_fuel()),
+                    ) {
+                        Fault::Trap(t) => Fault::Instantiate(t),
+                        other => other,
+                    },
+                )
             }
         }
     }
@@ -511,24 +538,29 @@ impl InstancePool {
                         self.ctx.logger.app_line("info", Some(handler), line);
                     }
                 }
-                // Written only when it changes: the counter is shared by every
-                // thread calling this app.
-                if self.consecutive_faults.load(Ordering::Relaxed) != 0 {
-                    self.consecutive_faults.store(0, Ordering::Relaxed);
+                match instance.store.data_mut().take_runaway() {
+                    // The app answered, but scheduled past its rate: that counts.
+                    Some(limit) => {
+                        self.fault(handler, Fault::RunawayScheduling(limit));
+                    }
+                    None => self.faults.record(false),
                 }
                 if !instance.store.data().stderr_nearly_full() && !self.is_closed() {
                     slot.keep = Some(instance);
                 }
                 Ok(outcome)
             }
-            Ok(Err(e)) => Err(self.fault(handler, classify(&e, stderr.as_deref(), limit))),
+            Ok(Err(e)) => {
+                let limits = (limit, self.ctx.limits.hostcall_fuel());
+                Err(self.fault(handler, classify(&e, stderr.as_deref(), limits)))
+            }
             Err(_) => Err(self.fault(handler, Fault::Deadline(limit))),
         }
     }
 
     fn fault(&self, handler: &'static str, fault: Fault) -> Fault {
         if fault.counts() {
-            self.consecutive_faults.fetch_add(1, Ordering::Relaxed);
+            self.faults.record(true);
         }
         self.ctx.logger.host(
             "error",

@@ -146,6 +146,8 @@ pub trait AppStore: Send + Sync {
     async fn delete_job(&self, app_id: &str, id: &str) -> StoreResult<bool>;
     async fn delete_app_jobs(&self, app_id: &str) -> StoreResult<u64>;
     async fn app_jobs(&self, app_id: &str) -> StoreResult<Vec<JobRecord>>;
+    /// How many jobs the app has pending (without loading them).
+    async fn count_app_jobs(&self, app_id: &str) -> StoreResult<u64>;
     /// Leases up to `limit` jobs due at `now` that nobody holds (or whose lease
     /// expired) to `owner` until `lease_until`, and returns them.
     async fn claim_due_jobs(

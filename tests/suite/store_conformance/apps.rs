@@ -312,6 +312,9 @@ pub async fn app_jobs(store: DynStore) {
         store.app_jobs("app").await.unwrap(),
         vec![j2.clone(), j1.clone()]
     );
+    assert_eq!(store.count_app_jobs("app").await.unwrap(), 2);
+    assert_eq!(store.count_app_jobs("other").await.unwrap(), 1);
+    assert_eq!(store.count_app_jobs("nobody").await.unwrap(), 0);
     // put replaces.
     let j1b = JobRecord {
         next_run: Ts(150),
@@ -322,6 +325,7 @@ pub async fn app_jobs(store: DynStore) {
         store.app_jobs("app").await.unwrap(),
         vec![j2.clone(), j1b.clone()]
     );
+    assert_eq!(store.count_app_jobs("app").await.unwrap(), 2);
 
     // Claims: due, unleased jobs only, soonest first, at most `limit`.
     assert!(store
@@ -401,8 +405,10 @@ pub async fn app_jobs(store: DynStore) {
             .await
             .unwrap();
     }
+    assert_eq!(store.count_app_jobs("bulk").await.unwrap(), 3);
     assert_eq!(store.delete_app_jobs("bulk").await.unwrap(), 3);
     assert_eq!(store.delete_app_jobs("bulk").await.unwrap(), 0);
+    assert_eq!(store.count_app_jobs("bulk").await.unwrap(), 0);
 }
 
 pub async fn job_claim_races(store: DynStore) {

@@ -1,5 +1,5 @@
 //! Enabling and disabling apps: their instance pools, contexts and the pre-send
-//! chain, and disabling an app that keeps faulting.
+//! chain, and disabling an app that faults too often.
 
 use super::*;
 
@@ -55,6 +55,7 @@ impl AppsEngine {
             http: self.http.clone(),
             http_policy,
             http_slots: Arc::new(Semaphore::new(limits.http_in_flight.max(1) as usize)),
+            rates: crate::apps::quota::Rates::new(&limits),
             logger: app.logger.clone(),
             site_url: self.cfg.site_url.clone(),
             files_dir,
@@ -201,20 +202,26 @@ impl AppsEngine {
         Ok(app.record())
     }
 
-    /// After a fault: too many in a row disable the app with `error_disabled`.
+    /// After a call: an app that faulted too often lately (see
+    /// [`crate::apps::faults`]) is disabled with `error_disabled`.
     pub(crate) fn after_call(&self, app: &Arc<Installed>, pool: &InstancePool) {
-        let faults = pool.consecutive_faults();
-        if faults < self.cfg.limits.faults_before_disable.max(1) {
+        let Some(rate) = pool.fault_verdict() else {
             return;
-        }
+        };
         let Some(me) = self.me.upgrade() else { return };
         let app = app.clone();
+        // Only the pool that faulted: the admin may have enabled the app again since.
+        let faulted = pool as *const InstancePool as usize;
         tokio::spawn(async move {
             let _guard = app.ops.lock().await;
-            if app.running().is_none() {
-                return;
+            match app.running() {
+                Some(r) if Arc::as_ptr(&r.pool) as usize == faulted => {}
+                _ => return,
             }
-            let reason = format!("disabled after {faults} consecutive faults; see the app's log");
+            let reason = format!(
+                "disabled after {} faults in its last {} calls; see the app's log",
+                rate.faults, rate.calls
+            );
             if let Err(e) = me
                 .disable_loaded(&app, status::ERROR_DISABLED, Some(reason))
                 .await

@@ -11,6 +11,7 @@ use super::convert;
 use super::state::{AppContext, HostState};
 use crate::apps::http::{HttpError, OutboundRequest};
 use crate::apps::permissions::Permission;
+use crate::apps::quota::Quota;
 use crate::chat::notify::EphemeralMessage;
 use crate::chat::rooms::{NewRoom, RoomRef};
 use crate::store::apps::{DataQuota, JobRecord, SetOutcome};
@@ -18,8 +19,6 @@ use crate::store::{Page, RoomType, Ts};
 
 use types::Error;
 
-/// Most jobs one app may have scheduled at once.
-const MAX_JOBS_PER_APP: usize = 1_000;
 const MAX_KEY_BYTES: usize = 512;
 
 impl types::Host for HostState {}
@@ -89,6 +88,7 @@ impl HostState {
 impl messages::Host for HostState {
     async fn send(&mut self, message: types::Message) -> Result<String, Error> {
         self.require(Permission::MessageWrite, "messages.send")?;
+        self.rate(Quota::Messages, "messages.send")?;
         let ctx = self.ctx.clone();
         let result = ctx.send_as_bot(message).await;
         if let Err(e) = &result {
@@ -99,6 +99,7 @@ impl messages::Host for HostState {
 
     async fn update(&mut self, id: String, text: String) -> Result<(), Error> {
         self.require(Permission::MessageWrite, "messages.update")?;
+        self.rate(Quota::Messages, "messages.update")?;
         let chat = &self.ctx.chat;
         let (_, msg) = chat
             .get_message(&self.ctx.bot, &id)
@@ -133,6 +134,7 @@ impl messages::Host for HostState {
         text: String,
     ) -> Result<(), Error> {
         self.require(Permission::MessageWrite, "messages.notify-user")?;
+        self.rate(Quota::Notifications, "messages.notify-user")?;
         let chat = &self.ctx.chat;
         chat.readable_room(&self.ctx.bot, RoomRef::Id(&room_id))
             .await
@@ -151,6 +153,7 @@ impl messages::Host for HostState {
 
     async fn notify_room(&mut self, room_id: String, text: String) -> Result<(), Error> {
         self.require(Permission::MessageWrite, "messages.notify-room")?;
+        self.rate(Quota::Notifications, "messages.notify-room")?;
         let chat = &self.ctx.chat;
         let mut offset = 0;
         loop {
@@ -211,6 +214,8 @@ impl rooms::Host for HostState {
         members: Vec<String>,
     ) -> Result<types::Room, Error> {
         self.require(Permission::RoomWrite, "rooms.create")?;
+        self.rate(Quota::Rooms, "rooms.create")?;
+        self.room_quota().await?;
         let room = self
             .ctx
             .chat
@@ -239,6 +244,7 @@ impl rooms::Host for HostState {
         } else {
             self.charge()?;
         }
+        self.rate(Quota::DirectRooms, "rooms.create-direct")?;
         self.ctx
             .chat
             .create_direct(&self.ctx.bot, &usernames)
@@ -499,6 +505,7 @@ impl http::Host for HostState {
 impl HostState {
     async fn schedule(
         &mut self,
+        call: &str,
         name: String,
         delay_ms: u64,
         interval_ms: Option<u64>,
@@ -510,11 +517,29 @@ impl HostState {
         if data.as_ref().is_some_and(|d| d.len() > 64 * 1024) {
             return Err(Error::Invalid("job data must be at most 64 KiB".into()));
         }
+        self.rate(Quota::Jobs, call)?;
         let store = &self.ctx.store;
-        let existing = store.app_jobs(&self.ctx.id).await.map_err(storage_error)?;
-        if existing.len() >= MAX_JOBS_PER_APP {
-            return Err(Error::LimitExceeded("jobs".into()));
+        let pending = store
+            .count_app_jobs(&self.ctx.id)
+            .await
+            .map_err(storage_error)?;
+        let max = self.ctx.limits.jobs_max_pending;
+        if pending >= max {
+            self.ctx.logger.host(
+                "warn",
+                Some(self.handler),
+                &format!("{call} refused: the app has {pending} jobs pending (limit {max})"),
+                Some("limit-exceeded"),
+            );
+            return Err(Error::LimitExceeded("jobs-pending".into()));
         }
+        // A job re-running itself (or fanning out) at once would loop as fast as
+        // the scheduler polls: from a job, a one-off job waits a little.
+        let delay_ms = if self.handler == "run-job" && interval_ms.is_none() {
+            delay_ms.max(self.ctx.limits.job_min_delay_from_job_ms)
+        } else {
+            delay_ms
+        };
         let now = Ts::now();
         let delay = i64::try_from(delay_ms)
             .unwrap_or(i64::MAX / 2)
@@ -543,7 +568,8 @@ impl scheduler::Host for HostState {
         data: Option<String>,
     ) -> Result<String, Error> {
         self.require(Permission::Scheduler, "scheduler.schedule-once")?;
-        self.schedule(name, delay_ms, None, data).await
+        self.schedule("scheduler.schedule-once", name, delay_ms, None, data)
+            .await
     }
 
     async fn schedule_every(
@@ -558,8 +584,14 @@ impl scheduler::Host for HostState {
                 "the interval must be at least 1000 ms".into(),
             ));
         }
-        self.schedule(name, interval_ms, Some(interval_ms), data)
-            .await
+        self.schedule(
+            "scheduler.schedule-every",
+            name,
+            interval_ms,
+            Some(interval_ms),
+            data,
+        )
+        .await
     }
 
     async fn cancel(&mut self, id: String) -> Result<bool, Error> {

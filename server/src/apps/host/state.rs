@@ -18,8 +18,9 @@ use crate::apps::limits::AppLimits;
 use crate::apps::logs::AppLogger;
 use crate::apps::manifest::Manifest;
 use crate::apps::permissions::{Grant, Permission};
+use crate::apps::quota::{Quota, Rates};
 use crate::chat::Chat;
-use crate::store::{DynStore, User};
+use crate::store::{roles, DynStore, RoomType, User};
 
 /// Captured stderr per instance: a panicking app prints its message here.
 const STDERR_CAPACITY: usize = 256 * 1024;
@@ -41,6 +42,8 @@ pub struct AppContext {
     pub http_policy: HttpPolicy,
     pub http_slots: Arc<Semaphore>,
     pub limits: AppLimits,
+    /// The app's write rates (messages, rooms, notices, jobs per minute).
+    pub rates: Rates,
     pub logger: Arc<AppLogger>,
     pub site_url: String,
     /// The app's own directory, preopened when `filesystem` is granted.
@@ -60,6 +63,9 @@ pub struct HostState {
     budget_reported: bool,
     /// The handler running, for log entries.
     pub(crate) handler: &'static str,
+    /// Set when this call was refused scheduling by the per-minute limit: the pool
+    /// counts the call as a fault (runaway scheduling).
+    runaway: Option<u32>,
     stderr: MemoryOutputPipe,
     stderr_seen: usize,
 }
@@ -115,6 +121,7 @@ impl HostState {
             host_calls_left: 0,
             budget_reported: false,
             handler: "",
+            runaway: None,
             stderr,
             stderr_seen: 0,
             ctx,
@@ -127,6 +134,37 @@ impl HostState {
         self.deadline = deadline;
         self.host_calls_left = self.ctx.limits.host_calls_per_call;
         self.budget_reported = false;
+        self.runaway = None;
+    }
+
+    /// Whether the call that ended ran into the scheduling rate, and its limit.
+    pub(crate) fn take_runaway(&mut self) -> Option<u32> {
+        self.runaway.take()
+    }
+
+    /// Counts one write against the app's per-minute rate. A refusal is typed
+    /// (`limit-exceeded(<quota>)`) and logged once per window, so a loop of
+    /// refused writes does not flood the log.
+    pub(crate) fn rate(&mut self, quota: Quota, call: &str) -> Result<(), WitError> {
+        let Err(refused) = self.ctx.rates.take(quota) else {
+            return Ok(());
+        };
+        if quota == Quota::Jobs {
+            self.runaway = Some(refused.limit);
+        }
+        if refused.first {
+            self.ctx.logger.host(
+                "warn",
+                Some(self.handler),
+                &format!(
+                    "{call} refused: the limit of {} {} per minute is reached; further refusals this minute are not logged",
+                    refused.limit,
+                    quota.what()
+                ),
+                Some("limit-exceeded"),
+            );
+        }
+        Err(WitError::LimitExceeded(quota.name().into()))
     }
 
     /// What the app wrote to stderr since the last look (panic messages).
@@ -163,6 +201,34 @@ impl HostState {
         }
         self.host_calls_left -= 1;
         Ok(())
+    }
+
+    /// Refuses a new channel or group once the app's bot owns `rooms_max` of them
+    /// (rooms it created, less those deleted since).
+    pub(crate) async fn room_quota(&mut self) -> Result<(), WitError> {
+        let max = self.ctx.limits.rooms_max;
+        let subs = self
+            .ctx
+            .store
+            .user_subscriptions(&self.ctx.bot.id, None)
+            .await
+            .map_err(|e| WitError::Internal(e.to_string()))?;
+        let owned = subs
+            .iter()
+            .filter(|s| s.t != RoomType::Direct && s.roles.iter().any(|r| r == roles::OWNER))
+            .count() as u64;
+        if owned < max {
+            return Ok(());
+        }
+        self.ctx.logger.host(
+            "warn",
+            Some(self.handler),
+            &format!(
+                "rooms.create refused: the app's bot already owns {owned} rooms (limit {max})"
+            ),
+            Some("limit-exceeded"),
+        );
+        Err(WitError::LimitExceeded("rooms".into()))
     }
 
     /// Charges a host call and checks the grant; a refusal is logged and typed.

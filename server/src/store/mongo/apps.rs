@@ -486,6 +486,13 @@ impl AppStore for MongoStore {
         collect(cursor, "job").await
     }
 
+    async fn count_app_jobs(&self, app_id: &str) -> StoreResult<u64> {
+        self.coll(APP_JOBS)
+            .count_documents(doc! { "app_id": app_id })
+            .await
+            .ctx("count app jobs")
+    }
+
     async fn claim_due_jobs(
         &self,
         now: Ts,

@@ -222,6 +222,18 @@ impl AppStore for SqliteStore {
         .await
     }
 
+    async fn count_app_jobs(&self, app_id: &str) -> StoreResult<u64> {
+        let app = app_id.to_string();
+        self.read(move |conn| {
+            query_count(
+                conn,
+                "SELECT count(*) FROM app_jobs WHERE app_id = ?1",
+                [&app],
+            )
+        })
+        .await
+    }
+
     async fn claim_due_jobs(
         &self,
         now: Ts,

@@ -14,6 +14,9 @@
 //! | `nopermission [url]` | calls every host function once | one line per call: `interface.func: ok` or `interface.func: <wit error>` |
 //! | `panic` | panics with "hostile panic" | (trap) |
 //! | `remind <secs>` | schedules a job that posts `hostile job ran` in the room | `scheduled` |
+//! | `flood <what> <n> [prefix]` | up to `n` writes of `messages`, `rooms` (named `<prefix>-<i>`), `dms`, `notices` or `jobs`, until one is refused | `<what>: <k> then <wit error>` or `<what>: <n> ok` |
+//! | `forkbomb` | schedules a job `fork` that schedules two more, at no delay, forever | `scheduled` |
+//! | `bigcreate [n] [bytes]` | `rooms.create` with `n` (3 800) members of `bytes` (32 KiB) each, all one buffer in the app's memory: a ~120 MiB copy for the host from ~100 KiB | `error <wit error>` or `created` |
 //! | `ok` | nothing | `still fine` |
 //!
 //! `<wit error>` is the contract's spelling: `permission-denied(networking)`,
@@ -71,6 +74,21 @@ impl App for Hostile {
                 scheduler::schedule_once("remind", Duration::from_secs(secs), Some(&ctx.room.id))?;
                 "scheduled".to_string()
             }
+            "flood" => {
+                let what = rest.required(0, "what")?;
+                let n = rest.parse_at::<u32>(1, "count")?.unwrap_or(100);
+                let prefix = rest.get(2).unwrap_or("flood");
+                flood(ctx, what, n, prefix)?
+            }
+            "forkbomb" => {
+                scheduler::schedule_once("fork", Duration::ZERO, None)?;
+                "scheduled".to_string()
+            }
+            "bigcreate" => {
+                let n = rest.parse_at::<usize>(0, "members")?.unwrap_or(3_800);
+                let bytes = rest.parse_at::<usize>(1, "bytes")?.unwrap_or(32 * 1024);
+                big_create(n, bytes)
+            }
             "ok" => "still fine".to_string(),
             other => return Err(Error::invalid(format!("unknown case: {other}"))),
         };
@@ -91,6 +109,12 @@ impl App for Hostile {
     }
 
     fn run_job(&self, job: &Job) -> Result<()> {
+        if job.name == "fork" {
+            // Refusals are ignored: a runaway app does not stop by itself.
+            let _ = scheduler::schedule_once("fork", Duration::ZERO, None);
+            let _ = scheduler::schedule_once("fork", Duration::ZERO, None);
+            return Ok(());
+        }
         if let ("remind", Some(room_id)) = (job.name.as_str(), job.data.as_deref()) {
             messages::send(&Message::new(room_id, "hostile job ran"))?;
         }
@@ -237,4 +261,50 @@ fn call_everything(ctx: &CommandContext, url: &str) -> Vec<String> {
     lines.push(outcome("scheduler.cancel", scheduler::cancel(&job_id)));
 
     lines
+}
+
+/// Up to `n` writes of one kind until the host refuses one.
+fn flood(ctx: &CommandContext, what: &str, n: u32, prefix: &str) -> Result<String> {
+    let room_id = ctx.room.id.as_str();
+    let me = &ctx.sender;
+    for i in 0..n {
+        let done = match what {
+            "messages" => messages::send(&Message::new(room_id, format!("flood {i}"))).map(drop),
+            "rooms" => rooms::create(
+                RoomKind::Group,
+                &format!("{prefix}-{i}"),
+                &[me.username.as_str()],
+            )
+            .map(drop),
+            "dms" => rooms::create_direct(&[me.username.as_str()]).map(drop),
+            "notices" => messages::notify_user(&me.id, room_id, &format!("notice {i}")),
+            "jobs" => {
+                scheduler::schedule_once("flood", Duration::from_secs(3600), None).map(drop)
+            }
+            other => return Err(Error::invalid(format!("unknown flood: {other}"))),
+        };
+        if let Err(e) = done {
+            return Ok(format!("{what}: {i} then {}", e.to_wit_string()));
+        }
+    }
+    Ok(format!("{what}: {n} ok"))
+}
+
+/// `rooms.create` with `n` members that are all the same `bytes`-long buffer: the
+/// app spends `bytes` plus 12 bytes a member, the host would copy `n × bytes`.
+fn big_create(n: usize, bytes: usize) -> String {
+    use palaver_apps_sdk::bindings::palaver::apps::rooms as raw;
+    let buffer: &'static mut [u8] = Box::leak(vec![b'a'; bytes].into_boxed_slice());
+    let ptr = buffer.as_mut_ptr();
+    // SAFETY: none of them is ever dropped or written (ManuallyDrop), so the shared
+    // (leaked) buffer is only read, by the canonical ABI's lowering.
+    let members: std::mem::ManuallyDrop<Vec<String>> = std::mem::ManuallyDrop::new(
+        (0..n)
+            .map(|_| unsafe { String::from_raw_parts(ptr, bytes, bytes) })
+            .collect(),
+    );
+    match raw::create(RoomKind::Group, "hostile-big", &members) {
+        Ok(_) => "created".to_string(),
+        Err(e) => format!("error {}", Error::from(e).to_wit_string()),
+    }
 }
