@@ -69,6 +69,7 @@ impl ChatError {
             ChatError::RateLimited { .. } => "error-too-many-requests",
             ChatError::Store(StoreError::Conflict(_)) => "error-duplicate",
             ChatError::Store(StoreError::Backend(_)) => "error-internal",
+            ChatError::Store(StoreError::Full(_)) => "error-storage-full",
         }
     }
 }

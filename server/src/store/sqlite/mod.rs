@@ -34,7 +34,7 @@ use super::{Store, StoreError, StoreResult};
 const MAX_BATCH: usize = 512;
 const READERS: usize = 4;
 
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 
 enum WriterMsg {
@@ -54,6 +54,12 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 
 /// Maps SQLite uniqueness failures to `Conflict` naming what clashed.
 pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(code, _) = &e {
+        // SQLITE_FULL: the disk, or `max_page_count` (the configured size cap).
+        if code.code == rusqlite::ErrorCode::DiskFull {
+            return super::full::full("sqlite", e);
+        }
+    }
     if let rusqlite::Error::SqliteFailure(code, Some(msg)) = &e {
         if code.code == rusqlite::ErrorCode::ConstraintViolation {
             let what = if msg.contains("username_key") {
@@ -162,17 +168,41 @@ fn open_connection(path: &Path, flags: OpenFlags, sync_full: bool) -> rusqlite::
     Ok(conn)
 }
 
+/// Caps the database at `max_bytes` with `max_page_count` (on the writer, the only
+/// connection that grows the file). SQLite never sets it below the current size.
+fn cap_size(conn: &Connection, max_bytes: u64) -> StoreResult<()> {
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(backend)?;
+    let pages = (max_bytes / page_size.max(512) as u64).max(1);
+    let set: i64 = conn
+        .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))
+        .map_err(backend)?;
+    tracing::info!(max_bytes, max_pages = set, page_size, "sqlite database size capped");
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file and migrates its schema.
     /// `sync_full` makes every commit survive power loss, not only a process crash.
     pub async fn open(path: &Path, sync_full: bool) -> StoreResult<SqliteStore> {
+        Self::open_capped(path, sync_full, 0).await
+    }
+
+    /// [`open`](Self::open), refusing writes (as [`StoreError::Full`]) that would
+    /// grow the file past `max_bytes` (0: no cap).
+    pub async fn open_capped(
+        path: &Path,
+        sync_full: bool,
+        max_bytes: u64,
+    ) -> StoreResult<SqliteStore> {
         let path = path.to_path_buf();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&path, sync_full))
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path, sync_full, max_bytes))
             .await
             .map_err(backend)?
     }
 
-    fn open_blocking(path: &Path, sync_full: bool) -> StoreResult<SqliteStore> {
+    fn open_blocking(path: &Path, sync_full: bool, max_bytes: u64) -> StoreResult<SqliteStore> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -183,6 +213,9 @@ impl SqliteStore {
         let mut conn = open_connection(path, OpenFlags::default(), sync_full)
             .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
         schema::migrate(&mut conn)?;
+        if max_bytes > 0 {
+            cap_size(&conn, max_bytes)?;
+        }
 
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -216,10 +249,13 @@ impl SqliteStore {
         let (tx, rx) = oneshot::channel::<StoreResult<R>>();
         let job: Job = Box::new(move |conn: &Connection| {
             let result = run_in_savepoint(conn, f);
-            Box::new(move |committed: Result<(), String>| {
+            Box::new(move |committed: Result<(), StoreError>| {
                 let out = match committed {
                     Ok(()) => result,
-                    Err(e) => Err(StoreError::Backend(format!("commit failed: {e}"))),
+                    Err(StoreError::Backend(e)) => {
+                        Err(StoreError::Backend(format!("commit failed: {e}")))
+                    }
+                    Err(e) => Err(e),
                 };
                 let _ = tx.send(out);
             })
@@ -276,7 +312,7 @@ fn run_in_savepoint<R>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> StoreResult<R>,
 ) -> StoreResult<R> {
-    conn.execute_batch("SAVEPOINT job").map_err(backend)?;
+    conn.execute_batch("SAVEPOINT job").map_err(map_err)?;
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
         .unwrap_or_else(|_| Err(StoreError::Backend("write panicked".into())));
     let end = if result.is_ok() {
@@ -285,7 +321,10 @@ fn run_in_savepoint<R>(
         "ROLLBACK TO job; RELEASE job"
     };
     if let Err(e) = conn.execute_batch(end) {
-        return Err(backend(e));
+        return Err(map_err(e));
+    }
+    if result.is_ok() {
+        super::full::write_succeeded();
     }
     result
 }
@@ -336,9 +375,11 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
         return;
     }
     let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
-    let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+    let committed = conn.execute_batch("COMMIT").map_err(map_err);
     if let Err(e) = &committed {
-        tracing::error!(error = %e, "sqlite commit failed");
+        if !matches!(e, StoreError::Full(_)) {
+            tracing::error!(error = %e, "sqlite commit failed");
+        }
         let _ = conn.execute_batch("ROLLBACK");
     }
     for done in completions {
