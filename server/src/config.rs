@@ -229,9 +229,15 @@ impl Config {
                     .map_err(|e| ConfigError::Invalid(format!("apps_origin {origin:?}: {e}")))?,
             ),
         };
+        let site_url = self.site_url();
+        let site_host = site_url
+            .parse::<axum::http::Uri>()
+            .ok()
+            .and_then(|u| u.authority().map(|a| a.as_str().to_ascii_lowercase()));
         Ok(crate::api::EdgeOptions {
             apps_origin,
-            secure_cookies: self.site_url().starts_with("https://"),
+            secure_cookies: site_url.starts_with("https://"),
+            site_host,
         })
     }
 

@@ -29,6 +29,9 @@ pub struct EdgeOptions {
     pub apps_origin: Option<AppsOrigin>,
     /// Session cookies carry `Secure` (the site is served over HTTPS).
     pub secure_cookies: bool,
+    /// The host of the configured site URL: a page there is this site, even when a
+    /// proxy rewrote `Host`.
+    pub site_host: Option<String>,
 }
 
 /// A separate origin for apps' endpoints, e.g. `https://apps.chat.example.com`.

@@ -38,7 +38,12 @@ impl FromRequestParts<AppState> for Auth {
         // The web client's session cookie, only when no headers say otherwise.
         if header("x-user-id").is_none() && header("x-auth-token").is_none() {
             if let Some(creds) = session_cookie::credentials(&parts.headers) {
-                session_cookie::check(&parts.method, &parts.headers, &parts.uri)?;
+                session_cookie::check(
+                    &parts.method,
+                    &parts.headers,
+                    &parts.uri,
+                    state.edge.site_host.as_deref(),
+                )?;
                 let session = state
                     .chat
                     .session_for_token(&creds.token, Some(&creds.user_id))

@@ -67,8 +67,13 @@ pub enum CsrfRefusal {
 
 /// Whether the browser marks the request as coming from this very origin (or from
 /// no page at all, e.g. typed in the address bar). Requests from non-browsers carry
-/// neither header and pass.
-pub fn same_origin(headers: &HeaderMap, uri: &Uri) -> Result<(), CsrfRefusal> {
+/// neither header and pass. `Origin` must name the host the request was sent to, or
+/// `site_host` (the configured site URL's, for a proxy that rewrites `Host`).
+pub fn same_origin(
+    headers: &HeaderMap,
+    uri: &Uri,
+    site_host: Option<&str>,
+) -> Result<(), CsrfRefusal> {
     let fetch_site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok());
@@ -82,17 +87,25 @@ pub fn same_origin(headers: &HeaderMap, uri: &Uri) -> Result<(), CsrfRefusal> {
             .ok()
             .and_then(|o| o.parse::<Uri>().ok())
             .and_then(|u| u.authority().map(|a| a.as_str().to_ascii_lowercase()));
-        match (origin_host, host) {
-            (Some(o), Some(h)) if o == h.to_ascii_lowercase() => {}
-            _ => return Err(CsrfRefusal::CrossSite),
+        let Some(o) = origin_host else {
+            return Err(CsrfRefusal::CrossSite);
+        };
+        let matches = |h: &str| h.eq_ignore_ascii_case(&o);
+        if !(host.as_deref().is_some_and(matches) || site_host.is_some_and(matches)) {
+            return Err(CsrfRefusal::CrossSite);
         }
     }
     Ok(())
 }
 
 /// The checks a cookie-authenticated request must pass (see the module docs).
-pub fn check(method: &Method, headers: &HeaderMap, uri: &Uri) -> Result<(), CsrfRefusal> {
-    same_origin(headers, uri)?;
+pub fn check(
+    method: &Method,
+    headers: &HeaderMap,
+    uri: &Uri,
+    site_host: Option<&str>,
+) -> Result<(), CsrfRefusal> {
+    same_origin(headers, uri, site_host)?;
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && headers.get(CSRF_HEADER).is_none() {
         return Err(CsrfRefusal::MissingHeader);
@@ -168,13 +181,13 @@ mod tests {
     fn refuses_cross_site_and_headerless_unsafe_requests() {
         let uri: Uri = "/api/v1/me".parse().unwrap();
         let host = ("host", "chat.example.com");
-        assert_eq!(check(&Method::GET, &headers(&[host]), &uri), Ok(()));
+        assert_eq!(check(&Method::GET, &headers(&[host]), &uri, None), Ok(()));
         assert_eq!(
-            check(&Method::POST, &headers(&[host]), &uri),
+            check(&Method::POST, &headers(&[host]), &uri, None),
             Err(CsrfRefusal::MissingHeader)
         );
         assert_eq!(
-            check(&Method::POST, &headers(&[host, ("x-requested-with", "XMLHttpRequest")]), &uri),
+            check(&Method::POST, &headers(&[host, ("x-requested-with", "XMLHttpRequest")]), &uri, None),
             Ok(())
         );
         for cross in [
@@ -184,7 +197,7 @@ mod tests {
             vec![host, ("origin", "null")],
         ] {
             assert_eq!(
-                check(&Method::GET, &headers(&cross), &uri),
+                check(&Method::GET, &headers(&cross), &uri, None),
                 Err(CsrfRefusal::CrossSite),
                 "{cross:?}"
             );
@@ -193,9 +206,14 @@ mod tests {
             check(
                 &Method::GET,
                 &headers(&[host, ("origin", "https://chat.example.com"), ("sec-fetch-site", "same-origin")]),
-                &uri
+                &uri,
+                None
             ),
             Ok(())
         );
+        // Behind a proxy that rewrites Host, the site URL's host is this origin too.
+        let proxied = headers(&[("host", "127.0.0.1:3000"), ("origin", "https://chat.example.com")]);
+        assert_eq!(check(&Method::GET, &proxied, &uri, None), Err(CsrfRefusal::CrossSite));
+        assert_eq!(check(&Method::GET, &proxied, &uri, Some("chat.example.com")), Ok(()));
     }
 }

@@ -278,7 +278,7 @@ async fn upgrade(
     hub.start(&state.chat);
     let chat = state.chat.clone();
     let apps = state.apps.clone();
-    let cookie = upgrade_cookie(&headers, &uri);
+    let cookie = upgrade_cookie(&headers, &uri, state.edge.site_host.as_deref());
     ws.max_message_size(state.max_body_bytes)
         .max_frame_size(state.max_body_bytes)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
@@ -291,9 +291,10 @@ async fn upgrade(
 fn upgrade_cookie(
     headers: &axum::http::HeaderMap,
     uri: &axum::http::Uri,
+    site_host: Option<&str>,
 ) -> Option<crate::api::session_cookie::CookieCredentials> {
     use crate::api::session_cookie;
     let creds = session_cookie::credentials(headers)?;
-    session_cookie::same_origin(headers, uri).ok()?;
+    session_cookie::same_origin(headers, uri, site_host).ok()?;
     Some(creds)
 }

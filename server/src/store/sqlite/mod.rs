@@ -35,7 +35,9 @@ const MAX_BATCH: usize = 512;
 const READERS: usize = 4;
 
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// Runs one write in the open transaction; returns how to answer its caller once the
+/// transaction ends, and the write's own error (if it failed).
+type Job = Box<dyn FnOnce(&Connection) -> (Completion, Option<StoreError>) + Send>;
 
 enum WriterMsg {
     Job(Job),
@@ -249,7 +251,8 @@ impl SqliteStore {
         let (tx, rx) = oneshot::channel::<StoreResult<R>>();
         let job: Job = Box::new(move |conn: &Connection| {
             let result = run_in_savepoint(conn, f);
-            Box::new(move |committed: Result<(), StoreError>| {
+            let failure = result.as_ref().err().cloned();
+            let completion: Completion = Box::new(move |committed: Result<(), StoreError>| {
                 let out = match committed {
                     Ok(()) => result,
                     Err(StoreError::Backend(e)) => {
@@ -258,7 +261,8 @@ impl SqliteStore {
                     Err(e) => Err(e),
                 };
                 let _ = tx.send(out);
-            })
+            });
+            (completion, failure)
         });
         {
             let guard = self
@@ -315,6 +319,15 @@ fn run_in_savepoint<R>(
     conn.execute_batch("SAVEPOINT job").map_err(map_err)?;
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
         .unwrap_or_else(|_| Err(StoreError::Backend("write panicked".into())));
+    if conn.is_autocommit() {
+        // SQLite rolled the whole transaction back (SQLITE_FULL, an I/O error): the
+        // savepoint is gone with it; the batch learns of it from `is_autocommit`.
+        return result.and_then(|_| {
+            Err(StoreError::Backend(
+                "the transaction was rolled back by SQLite".into(),
+            ))
+        });
+    }
     let end = if result.is_ok() {
         "RELEASE job"
     } else {
@@ -322,9 +335,6 @@ fn run_in_savepoint<R>(
     };
     if let Err(e) = conn.execute_batch(end) {
         return Err(map_err(e));
-    }
-    if result.is_ok() {
-        super::full::write_succeeded();
     }
     result
 }
@@ -365,25 +375,48 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriterMsg>) {
 }
 
 fn commit_batch(conn: &Connection, batch: Vec<Job>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let msg = e.to_string();
-        tracing::error!(error = %msg, "sqlite begin failed");
-        for job in batch {
-            // The job never ran; report the failure without running it.
-            drop(job);
+    let mut jobs = batch.into_iter().peekable();
+    while jobs.peek().is_some() {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let msg = e.to_string();
+            tracing::error!(error = %msg, "sqlite begin failed");
+            // The jobs never ran; dropping them answers their callers with an error.
+            return;
         }
-        return;
-    }
-    let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
-    let committed = conn.execute_batch("COMMIT").map_err(map_err);
-    if let Err(e) = &committed {
-        if !matches!(e, StoreError::Full(_)) {
-            tracing::error!(error = %e, "sqlite commit failed");
+        let mut completions: Vec<Completion> = Vec::new();
+        let (mut aborted, mut wrote) = (None, false);
+        for job in jobs.by_ref() {
+            let (completion, failure) = job(conn);
+            completions.push(completion);
+            wrote |= failure.is_none();
+            if conn.is_autocommit() {
+                // SQLite rolled the transaction back (a full disk, an I/O error):
+                // every write of it so far is undone and fails alike; the rest of the
+                // batch goes on in a new transaction.
+                aborted = Some(failure.unwrap_or_else(|| {
+                    StoreError::Backend("the transaction was rolled back by SQLite".into())
+                }));
+                break;
+            }
         }
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    for done in completions {
-        done(committed.clone());
+        let committed = match aborted {
+            Some(e) => Err(e),
+            None => conn.execute_batch("COMMIT").map_err(map_err),
+        };
+        if committed.is_ok() && wrote {
+            super::full::write_succeeded();
+        }
+        if let Err(e) = &committed {
+            if !matches!(e, StoreError::Full(_)) {
+                tracing::error!(error = %e, "sqlite commit failed");
+            }
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+        }
+        for done in completions {
+            done(committed.clone());
+        }
     }
 }
 
