@@ -42,7 +42,11 @@ pub(crate) async fn browser_session(b: &Browser, username: &str) -> Session {
             .unwrap_or_else(|e| panic!("the browser holds no {name} cookie: {e}"))
     };
     let (uid, token) = (cookie("rc_uid").await, cookie("rc_token").await);
-    assert_eq!(token.http_only(), Some(true), "the token cookie is HttpOnly");
+    assert_eq!(
+        token.http_only(),
+        Some(true),
+        "the token cookie is HttpOnly"
+    );
     let readable = b
         .exec(
             "return JSON.stringify({local: {...localStorage}, session: {...sessionStorage}, cookie: document.cookie})",

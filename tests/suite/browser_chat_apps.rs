@@ -253,8 +253,11 @@ async fn app_pages_cannot_reach_the_web_session() {
             !title.starts_with("stolen") && !source.contains(&session.token),
             "{path}: the app's script ran in the page: title {title:?}"
         );
-        b.screenshot(&format!("app-page-{}", path.rsplit('/').next().unwrap_or("x")))
-            .await;
+        b.screenshot(&format!(
+            "app-page-{}",
+            path.rsplit('/').next().unwrap_or("x")
+        ))
+        .await;
     }
     b.goto(&srv.url("/api/apps/public/polite/page")).await;
     assert_eq!(b.client().title().await.unwrap_or_default(), "polite page");

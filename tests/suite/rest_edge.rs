@@ -35,6 +35,22 @@ fn assert_envelope(r: &Resp, status: u16, ctx: &str) {
     );
 }
 
+/// What is sent (name, method, path, auth, body, extra headers) and what must come
+/// back (status, `errorType`).
+type MalformedCase<'a> = (
+    &'a str,
+    Method,
+    String,
+    Option<&'a Session>,
+    Body,
+    Vec<(&'a str, &'a str)>,
+    u16,
+    &'a str,
+);
+
+/// A request refused by the cookie rules: name, method, path, headers.
+type RefusedCase<'a> = (&'a str, Method, &'a str, Vec<(&'a str, &'a str)>);
+
 /// Malformed requests of every kind the router or hyper-facing middleware answers
 /// itself get the envelope, with the right status.
 #[tokio::test]
@@ -51,17 +67,110 @@ async fn every_error_under_api_and_hooks_is_an_envelope() {
         content_type: "application/json",
         bytes: vec![b' '; 2 * 1024 * 1024],
     };
-    let cases: Vec<(&str, Method, String, Option<&Session>, Body, Vec<(&str, &str)>, u16, &str)> = vec![
-        ("wrong method", Method::GET, "/api/v1/login".into(), None, Body::None, vec![], 405, "error-method-not-allowed"),
-        ("wrong method on a hook", Method::DELETE, "/hooks/abc/def".into(), None, Body::None, vec![], 405, "error-method-not-allowed"),
-        ("wrong method, logged in", Method::PUT, "/api/v1/me".into(), Some(&admin), Body::None, vec![], 405, "error-method-not-allowed"),
-        ("URI over 8 KiB", Method::GET, long_query.clone(), Some(&admin), Body::None, vec![], 414, "error-uri-too-long"),
-        ("headers over 16 KiB", Method::GET, "/api/v1/me".into(), Some(&admin), Body::None, many_big.clone(), 431, "error-headers-too-large"),
-        ("undecodable path segment", Method::GET, "/api/apps/%FF%FE/logs".into(), Some(&admin), Body::None, vec![], 400, "invalid-params"),
-        ("undecodable app id", Method::GET, "/api/apps/public/%FF/page".into(), None, Body::None, vec![], 400, "invalid-params"),
-        ("body over the limit", Method::POST, "/api/v1/chat.postMessage".into(), Some(&admin), big_body, vec![], 413, "error-request-too-large"),
-        ("not JSON", Method::POST, "/api/v1/chat.postMessage".into(), Some(&admin), Body::Raw { content_type: "application/json", bytes: b"{nope".to_vec() }, vec![], 400, "invalid-params"),
-        ("unknown path", Method::GET, "/api/v1/nothing.here".into(), None, Body::None, vec![], 404, "error-not-found"),
+    let cases: Vec<MalformedCase> = vec![
+        (
+            "wrong method",
+            Method::GET,
+            "/api/v1/login".into(),
+            None,
+            Body::None,
+            vec![],
+            405,
+            "error-method-not-allowed",
+        ),
+        (
+            "wrong method on a hook",
+            Method::DELETE,
+            "/hooks/abc/def".into(),
+            None,
+            Body::None,
+            vec![],
+            405,
+            "error-method-not-allowed",
+        ),
+        (
+            "wrong method, logged in",
+            Method::PUT,
+            "/api/v1/me".into(),
+            Some(&admin),
+            Body::None,
+            vec![],
+            405,
+            "error-method-not-allowed",
+        ),
+        (
+            "URI over 8 KiB",
+            Method::GET,
+            long_query.clone(),
+            Some(&admin),
+            Body::None,
+            vec![],
+            414,
+            "error-uri-too-long",
+        ),
+        (
+            "headers over 16 KiB",
+            Method::GET,
+            "/api/v1/me".into(),
+            Some(&admin),
+            Body::None,
+            many_big.clone(),
+            431,
+            "error-headers-too-large",
+        ),
+        (
+            "undecodable path segment",
+            Method::GET,
+            "/api/apps/%FF%FE/logs".into(),
+            Some(&admin),
+            Body::None,
+            vec![],
+            400,
+            "invalid-params",
+        ),
+        (
+            "undecodable app id",
+            Method::GET,
+            "/api/apps/public/%FF/page".into(),
+            None,
+            Body::None,
+            vec![],
+            400,
+            "invalid-params",
+        ),
+        (
+            "body over the limit",
+            Method::POST,
+            "/api/v1/chat.postMessage".into(),
+            Some(&admin),
+            big_body,
+            vec![],
+            413,
+            "error-request-too-large",
+        ),
+        (
+            "not JSON",
+            Method::POST,
+            "/api/v1/chat.postMessage".into(),
+            Some(&admin),
+            Body::Raw {
+                content_type: "application/json",
+                bytes: b"{nope".to_vec(),
+            },
+            vec![],
+            400,
+            "invalid-params",
+        ),
+        (
+            "unknown path",
+            Method::GET,
+            "/api/v1/nothing.here".into(),
+            None,
+            Body::None,
+            vec![],
+            404,
+            "error-not-found",
+        ),
     ];
     for (what, method, path, auth, body, headers, status, error_type) in cases {
         let r = srv
@@ -70,7 +179,10 @@ async fn every_error_under_api_and_hooks_is_an_envelope() {
         assert_envelope(&r, status, what);
         assert_eq!(r.json["errorType"], error_type, "{what}: {}", r.text);
         if status == 405 {
-            assert!(r.header("allow").is_some(), "{what}: 405 names the allowed methods");
+            assert!(
+                r.header("allow").is_some(),
+                "{what}: 405 names the allowed methods"
+            );
         }
     }
 }
@@ -104,7 +216,10 @@ fn assert_sandboxed(r: &Resp, ctx: &str) {
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{ctx}");
     assert_eq!(r.header("x-frame-options"), Some("DENY"), "{ctx}");
     assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{ctx}");
-    assert!(r.headers.get(SET_COOKIE).is_none(), "{ctx}: an app sets no cookie");
+    assert!(
+        r.headers.get(SET_COOKIE).is_none(),
+        "{ctx}: an app sets no cookie"
+    );
 }
 
 /// Every response on an app endpoint path is sandboxed: the app's page (which asks
@@ -115,14 +230,39 @@ async fn app_endpoint_responses_are_always_sandboxed() {
     let (srv, admin, _market) = server_with_polite(&[]).await;
     let cases: Vec<(&str, &str, Option<&Session>, u16)> = vec![
         ("the app's page", "/api/apps/public/polite/page", None, 200),
-        ("the app's private page", "/api/apps/private/polite/private-page", Some(&admin), 200),
+        (
+            "the app's private page",
+            "/api/apps/private/polite/private-page",
+            Some(&admin),
+            200,
+        ),
         ("the app's error", "/api/apps/public/polite/fail", None, 400),
-        ("an undeclared endpoint", "/api/apps/public/polite/nothing", None, 404),
+        (
+            "an undeclared endpoint",
+            "/api/apps/public/polite/nothing",
+            None,
+            404,
+        ),
         ("an unknown app", "/api/apps/public/nobody/page", None, 404),
         ("no endpoint path", "/api/apps/public/polite", None, 404),
-        ("a private page without login", "/api/apps/private/polite/private-page", None, 401),
-        ("an undecodable app id", "/api/apps/public/%FF/page", None, 400),
-        ("the app's fault", "/api/apps/public/polite/panic", None, 502),
+        (
+            "a private page without login",
+            "/api/apps/private/polite/private-page",
+            None,
+            401,
+        ),
+        (
+            "an undecodable app id",
+            "/api/apps/public/%FF/page",
+            None,
+            400,
+        ),
+        (
+            "the app's fault",
+            "/api/apps/public/polite/panic",
+            None,
+            502,
+        ),
     ];
     for (what, path, auth, status) in cases {
         let r = srv.request(Method::GET, path, auth, Body::None).await;
@@ -130,10 +270,21 @@ async fn app_endpoint_responses_are_always_sandboxed() {
         assert_sandboxed(&r, what);
     }
     let page = srv
-        .request(Method::GET, "/api/apps/public/polite/page", None, Body::None)
+        .request(
+            Method::GET,
+            "/api/apps/public/polite/page",
+            None,
+            Body::None,
+        )
         .await;
-    assert!(page.text.contains("<script>"), "the app's body is served as is");
-    assert!(page.header("content-type").unwrap_or_default().starts_with("text/html"));
+    assert!(
+        page.text.contains("<script>"),
+        "the app's body is served as is"
+    );
+    assert!(page
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("text/html"));
 }
 
 /// The login of the web client: the session as `HttpOnly; SameSite=Strict`
@@ -179,7 +330,11 @@ async fn cookie_sessions_work_same_origin_only() {
         .to_string();
 
     let (login, jar) = cookie_login(&srv, "alice").await;
-    assert!(login.json["data"].get("authToken").is_none(), "no token for script: {}", login.text);
+    assert!(
+        login.json["data"].get("authToken").is_none(),
+        "no token for script: {}",
+        login.text
+    );
     let set: Vec<&str> = login
         .headers
         .get_all(SET_COOKIE)
@@ -188,15 +343,27 @@ async fn cookie_sessions_work_same_origin_only() {
         .collect();
     assert_eq!(set.len(), 2, "{set:?}");
     for c in &set {
-        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Path=/"), "{c}");
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Path=/"),
+            "{c}"
+        );
     }
-    assert!(jar.contains("rc_uid=") && jar.contains("rc_token="), "{jar}");
+    assert!(
+        jar.contains("rc_uid=") && jar.contains("rc_token="),
+        "{jar}"
+    );
     let host = format!("127.0.0.1:{}", srv.port());
     let origin = format!("http://{host}");
 
     // Reads: plain, and from the page itself.
     let me = srv
-        .request_with_headers(Method::GET, "/api/v1/me", None, Body::None, &[("cookie", &jar)])
+        .request_with_headers(
+            Method::GET,
+            "/api/v1/me",
+            None,
+            Body::None,
+            &[("cookie", &jar)],
+        )
         .await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
     assert_eq!(me.json["username"], "alice");
@@ -206,24 +373,76 @@ async fn cookie_sessions_work_same_origin_only() {
             "/api/v1/me",
             None,
             Body::None,
-            &[("cookie", &jar), ("sec-fetch-site", "same-origin"), ("origin", &origin)],
+            &[
+                ("cookie", &jar),
+                ("sec-fetch-site", "same-origin"),
+                ("origin", &origin),
+            ],
         )
         .await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
 
     // Changes: a form from anywhere cannot add the header; another site is refused.
     let msg = json!({"roomId": rid, "text": "by cookie"});
-    let refused: Vec<(&str, Method, &str, Vec<(&str, &str)>)> = vec![
-        ("an unsafe request without X-Requested-With", Method::POST, "/api/v1/chat.postMessage", vec![("cookie", &jar)]),
-        ("a request from another site", Method::POST, "/api/v1/chat.postMessage", vec![("cookie", &jar), ("x-requested-with", "XMLHttpRequest"), ("sec-fetch-site", "cross-site")]),
-        ("a request from a sibling subdomain", Method::POST, "/api/v1/chat.postMessage", vec![("cookie", &jar), ("x-requested-with", "XMLHttpRequest"), ("sec-fetch-site", "same-site")]),
-        ("a request with a foreign Origin", Method::POST, "/api/v1/chat.postMessage", vec![("cookie", &jar), ("x-requested-with", "XMLHttpRequest"), ("origin", "http://evil.example")]),
-        ("a read from another site", Method::GET, "/api/v1/me", vec![("cookie", &jar), ("sec-fetch-site", "cross-site")]),
-        ("a read from a sandboxed page", Method::GET, "/api/v1/me", vec![("cookie", &jar), ("origin", "null")]),
+    let refused: Vec<RefusedCase> = vec![
+        (
+            "an unsafe request without X-Requested-With",
+            Method::POST,
+            "/api/v1/chat.postMessage",
+            vec![("cookie", &jar)],
+        ),
+        (
+            "a request from another site",
+            Method::POST,
+            "/api/v1/chat.postMessage",
+            vec![
+                ("cookie", &jar),
+                ("x-requested-with", "XMLHttpRequest"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        ),
+        (
+            "a request from a sibling subdomain",
+            Method::POST,
+            "/api/v1/chat.postMessage",
+            vec![
+                ("cookie", &jar),
+                ("x-requested-with", "XMLHttpRequest"),
+                ("sec-fetch-site", "same-site"),
+            ],
+        ),
+        (
+            "a request with a foreign Origin",
+            Method::POST,
+            "/api/v1/chat.postMessage",
+            vec![
+                ("cookie", &jar),
+                ("x-requested-with", "XMLHttpRequest"),
+                ("origin", "http://evil.example"),
+            ],
+        ),
+        (
+            "a read from another site",
+            Method::GET,
+            "/api/v1/me",
+            vec![("cookie", &jar), ("sec-fetch-site", "cross-site")],
+        ),
+        (
+            "a read from a sandboxed page",
+            Method::GET,
+            "/api/v1/me",
+            vec![("cookie", &jar), ("origin", "null")],
+        ),
     ];
     for (what, method, path, headers) in refused {
-        let body = if method == Method::POST { Body::Json(msg.clone()) } else { Body::None };
-        let r = srv.request_with_headers(method, path, None, body, &headers).await;
+        let body = if method == Method::POST {
+            Body::Json(msg.clone())
+        } else {
+            Body::None
+        };
+        let r = srv
+            .request_with_headers(method, path, None, body, &headers)
+            .await;
         assert_envelope(&r, 403, what);
         assert_eq!(r.json["errorType"], "error-csrf", "{what}");
     }
@@ -233,7 +452,12 @@ async fn cookie_sessions_work_same_origin_only() {
             "/api/v1/chat.postMessage",
             None,
             Body::Json(msg.clone()),
-            &[("cookie", &jar), ("x-requested-with", "XMLHttpRequest"), ("origin", &origin), ("sec-fetch-site", "same-origin")],
+            &[
+                ("cookie", &jar),
+                ("x-requested-with", "XMLHttpRequest"),
+                ("origin", &origin),
+                ("sec-fetch-site", "same-origin"),
+            ],
         )
         .await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
@@ -250,7 +474,10 @@ async fn cookie_sessions_work_same_origin_only() {
             "/api/v1/login",
             None,
             Body::Json(json!({"user": "alice", "password": password_for("alice")})),
-            &[("x-palaver-session", "cookie"), ("sec-fetch-site", "cross-site")],
+            &[
+                ("x-palaver-session", "cookie"),
+                ("sec-fetch-site", "cross-site"),
+            ],
         )
         .await;
     assert_envelope(&r, 403, "cross-site cookie login");
@@ -273,9 +500,18 @@ async fn cookie_sessions_work_same_origin_only() {
         .filter_map(|v| v.to_str().ok())
         .collect();
     assert_eq!(cleared.len(), 2, "{cleared:?}");
-    assert!(cleared.iter().all(|c| c.contains("Max-Age=0")), "{cleared:?}");
+    assert!(
+        cleared.iter().all(|c| c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
     let me = srv
-        .request_with_headers(Method::GET, "/api/v1/me", None, Body::None, &[("cookie", &jar)])
+        .request_with_headers(
+            Method::GET,
+            "/api/v1/me",
+            None,
+            Body::None,
+            &[("cookie", &jar)],
+        )
         .await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED, "{}", me.text);
 }
@@ -289,17 +525,26 @@ async fn realtime_login_with_the_cookie_of_the_upgrade() {
     let admin = srv.admin().await;
     srv.create_user(&admin, "alice").await;
     let (login, jar) = cookie_login(&srv, "alice").await;
-    let user_id = login.json["data"]["userId"].as_str().expect("userId").to_string();
+    let user_id = login.json["data"]["userId"]
+        .as_str()
+        .expect("userId")
+        .to_string();
     let origin = format!("http://127.0.0.1:{}", srv.port());
 
     let mut ddp = Ddp::connect_with_headers(&srv, &[("cookie", &jar), ("origin", &origin)]).await;
     let result = ddp.call_ok("login", json!([{"cookie": true}])).await;
     assert_eq!(result["id"], json!(user_id), "{result}");
-    assert!(result.get("token").is_none(), "no token for script: {result}");
+    assert!(
+        result.get("token").is_none(),
+        "no token for script: {result}"
+    );
     ddp.call_ok("rooms/get", json!([])).await;
 
     for (what, headers) in [
-        ("another site's page", vec![("cookie", jar.as_str()), ("origin", "http://evil.example")]),
+        (
+            "another site's page",
+            vec![("cookie", jar.as_str()), ("origin", "http://evil.example")],
+        ),
         ("no cookie", vec![("origin", origin.as_str())]),
     ] {
         let mut ddp = Ddp::connect_with_headers(&srv, &headers).await;
@@ -339,7 +584,10 @@ async fn apps_origin_keeps_app_endpoints_apart() {
         headers.get("location").and_then(|v| v.to_str().ok()),
         Some("https://apps.palaver.test/api/apps/public/polite/page?x=1")
     );
-    assert!(headers.get("content-security-policy").is_some(), "even the redirect is sandboxed");
+    assert!(
+        headers.get("content-security-policy").is_some(),
+        "even the redirect is sandboxed"
+    );
 
     let (status, headers, text) = get("/api/apps/public/polite/page", Some(apps_host)).await;
     assert_eq!(status, StatusCode::OK, "{text}");
@@ -351,7 +599,11 @@ async fn apps_origin_keeps_app_endpoints_apart() {
 
     for path in ["/", "/api/v1/me", "/api/info", "/assets/app.js"] {
         let (status, _, text) = get(path, Some(apps_host)).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{path} on the apps origin: {text}");
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{path} on the apps origin: {text}"
+        );
     }
     // The main origin goes on serving everything else.
     srv.get_ok("me", &admin).await;
@@ -396,8 +648,16 @@ async fn a_full_database_answers_507_logs_once_and_recovers() {
     }
     let full = full.expect("the capped database filled up");
     assert_envelope(&full, 507, "a write to a full database");
-    assert_eq!(full.json["errorType"], "error-storage-full", "{}", full.text);
-    assert!(stored.len() > 10, "some messages fit first: {}", stored.len());
+    assert_eq!(
+        full.json["errorType"], "error-storage-full",
+        "{}",
+        full.text
+    );
+    assert!(
+        stored.len() > 10,
+        "some messages fit first: {}",
+        stored.len()
+    );
 
     // More refused writes, of other kinds, stay one episode in the log.
     for i in 0..5 {
@@ -427,15 +687,29 @@ async fn a_full_database_answers_507_logs_once_and_recovers() {
     }
     let log = srv.log();
     let loud: Vec<&str> = log.lines().filter(|l| l.contains("STORAGE FULL")).collect();
-    assert_eq!(loud.len(), 1, "one loud line for the episode:\n{}", loud.join("\n"));
+    assert_eq!(
+        loud.len(),
+        1,
+        "one loud line for the episode:\n{}",
+        loud.join("\n")
+    );
     assert!(loud[0].contains("ERROR"), "{}", loud[0]);
 
     // Reads go on; everything acknowledged before is there.
-    for id in [&stored[0], &stored[stored.len() / 2], &stored[stored.len() - 1]] {
+    for id in [
+        &stored[0],
+        &stored[stored.len() / 2],
+        &stored[stored.len() - 1],
+    ] {
         let got = srv
             .get_ok(&format!("chat.getMessage?msgId={id}"), &admin)
             .await;
-        assert!(got["message"]["msg"].as_str().is_some_and(|m| m.ends_with(&text)), "{id}");
+        assert!(
+            got["message"]["msg"]
+                .as_str()
+                .is_some_and(|m| m.ends_with(&text)),
+            "{id}"
+        );
     }
 
     // Space is freed: writes work again, and the log says so.

@@ -196,7 +196,10 @@ mod tests {
     fn hardening_replaces_what_an_app_set() {
         let mut resp = Response::new(Body::empty());
         let h = resp.headers_mut();
-        h.insert("content-security-policy", HeaderValue::from_static("default-src *"));
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src *"),
+        );
         h.insert("x-frame-options", HeaderValue::from_static("ALLOWALL"));
         h.insert("set-cookie", HeaderValue::from_static("rc_token=x"));
         let resp = harden(resp);

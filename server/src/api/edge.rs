@@ -238,15 +238,18 @@ fn describe(status: StatusCode) -> (&'static str, &'static str) {
         StatusCode::NOT_FOUND => ("error-not-found", "Not found"),
         StatusCode::METHOD_NOT_ALLOWED => ("error-method-not-allowed", "Method not allowed"),
         StatusCode::REQUEST_TIMEOUT => ("error-timeout", "Request timed out"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("error-request-too-large", "The request body is too large"),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("error-request-too-large", "The request body is too large")
+        }
         StatusCode::URI_TOO_LONG => ("error-uri-too-long", "The request URI is too long"),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ("error-unsupported-media-type", "Unsupported media type")
         }
         StatusCode::UNPROCESSABLE_ENTITY => ("invalid-params", "Unprocessable request"),
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
-            ("error-headers-too-large", "The request headers are too large")
-        }
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+            "error-headers-too-large",
+            "The request headers are too large",
+        ),
         StatusCode::TOO_MANY_REQUESTS => ("error-too-many-requests", "Too many requests"),
         s if s.is_server_error() => ("error-internal", "Internal server error"),
         _ => ("error", "Request failed"),
@@ -267,7 +270,12 @@ mod tests {
         let p = AppsOrigin::parse("http://127.0.0.1:4000").unwrap();
         assert!(p.is_host("127.0.0.1:4000"));
         assert!(!p.is_host("127.0.0.1:3000"));
-        for bad in ["apps.example.com", "ftp://x", "https://x/path", "https://u:p@x"] {
+        for bad in [
+            "apps.example.com",
+            "ftp://x",
+            "https://x/path",
+            "https://u:p@x",
+        ] {
             assert!(AppsOrigin::parse(bad).is_err(), "{bad}");
         }
     }
@@ -285,8 +293,10 @@ mod tests {
     fn header_limits() {
         let mut req = Request::new(Body::empty());
         for i in 0..=MAX_HEADERS {
-            req.headers_mut()
-                .insert(format!("x-h{i}").parse::<axum::http::HeaderName>().unwrap(), HeaderValue::from_static("1"));
+            req.headers_mut().insert(
+                format!("x-h{i}").parse::<axum::http::HeaderName>().unwrap(),
+                HeaderValue::from_static("1"),
+            );
         }
         let resp = oversized(&req).expect("refused");
         assert_eq!(resp.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);

@@ -61,7 +61,9 @@ pub fn credentials(headers: &HeaderMap) -> Option<CookieCredentials> {
 pub enum CsrfRefusal {
     #[error("the request came from another site")]
     CrossSite,
-    #[error("cookie-authenticated requests that change something need the X-Requested-With header")]
+    #[error(
+        "cookie-authenticated requests that change something need the X-Requested-With header"
+    )]
     MissingHeader,
 }
 
@@ -74,9 +76,7 @@ pub fn same_origin(
     uri: &Uri,
     site_host: Option<&str>,
 ) -> Result<(), CsrfRefusal> {
-    let fetch_site = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok());
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     if fetch_site.is_some_and(|s| !matches!(s, "same-origin" | "none")) {
         return Err(CsrfRefusal::CrossSite);
     }
@@ -174,7 +174,10 @@ mod tests {
             })
         );
         assert_eq!(credentials(&headers(&[("cookie", "rc_token=t1")])), None);
-        assert_eq!(credentials(&headers(&[("cookie", "rc_uid=; rc_token=t")])), None);
+        assert_eq!(
+            credentials(&headers(&[("cookie", "rc_uid=; rc_token=t")])),
+            None
+        );
     }
 
     #[test]
@@ -187,7 +190,12 @@ mod tests {
             Err(CsrfRefusal::MissingHeader)
         );
         assert_eq!(
-            check(&Method::POST, &headers(&[host, ("x-requested-with", "XMLHttpRequest")]), &uri, None),
+            check(
+                &Method::POST,
+                &headers(&[host, ("x-requested-with", "XMLHttpRequest")]),
+                &uri,
+                None
+            ),
             Ok(())
         );
         for cross in [
@@ -205,15 +213,28 @@ mod tests {
         assert_eq!(
             check(
                 &Method::GET,
-                &headers(&[host, ("origin", "https://chat.example.com"), ("sec-fetch-site", "same-origin")]),
+                &headers(&[
+                    host,
+                    ("origin", "https://chat.example.com"),
+                    ("sec-fetch-site", "same-origin")
+                ]),
                 &uri,
                 None
             ),
             Ok(())
         );
         // Behind a proxy that rewrites Host, the site URL's host is this origin too.
-        let proxied = headers(&[("host", "127.0.0.1:3000"), ("origin", "https://chat.example.com")]);
-        assert_eq!(check(&Method::GET, &proxied, &uri, None), Err(CsrfRefusal::CrossSite));
-        assert_eq!(check(&Method::GET, &proxied, &uri, Some("chat.example.com")), Ok(()));
+        let proxied = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://chat.example.com"),
+        ]);
+        assert_eq!(
+            check(&Method::GET, &proxied, &uri, None),
+            Err(CsrfRefusal::CrossSite)
+        );
+        assert_eq!(
+            check(&Method::GET, &proxied, &uri, Some("chat.example.com")),
+            Ok(())
+        );
     }
 }

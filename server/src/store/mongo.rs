@@ -326,10 +326,11 @@ fn out_of_space(e: &mongodb::error::Error) -> bool {
     let code = match e.kind.as_ref() {
         ErrorKind::Write(WriteFailure::WriteError(we)) => Some(we.code),
         ErrorKind::Command(ce) => Some(ce.code),
-        ErrorKind::InsertMany(im) => im
-            .write_errors
-            .as_ref()
-            .and_then(|errs| errs.iter().map(|we| we.code).find(|c| *c == OUT_OF_DISK_SPACE)),
+        ErrorKind::InsertMany(im) => im.write_errors.as_ref().and_then(|errs| {
+            errs.iter()
+                .map(|we| we.code)
+                .find(|c| *c == OUT_OF_DISK_SPACE)
+        }),
         _ => None,
     };
     code == Some(OUT_OF_DISK_SPACE) || e.to_string().contains("No space left on device")

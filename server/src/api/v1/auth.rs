@@ -88,7 +88,8 @@ pub async fn login(
     // the script. Refused from other sites (login CSRF).
     let cookie_mode = session_cookie::wants_cookie(&headers);
     if cookie_mode {
-        if let Err(e) = session_cookie::same_origin(&headers, &uri, state.edge.site_host.as_deref()) {
+        if let Err(e) = session_cookie::same_origin(&headers, &uri, state.edge.site_host.as_deref())
+        {
             return ApiError::Csrf(e).into_response();
         }
     }

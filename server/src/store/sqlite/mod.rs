@@ -178,9 +178,16 @@ fn cap_size(conn: &Connection, max_bytes: u64) -> StoreResult<()> {
         .map_err(backend)?;
     let pages = (max_bytes / page_size.max(512) as u64).max(1);
     let set: i64 = conn
-        .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))
+        .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+            r.get(0)
+        })
         .map_err(backend)?;
-    tracing::info!(max_bytes, max_pages = set, page_size, "sqlite database size capped");
+    tracing::info!(
+        max_bytes,
+        max_pages = set,
+        page_size,
+        "sqlite database size capped"
+    );
     Ok(())
 }
 
