@@ -108,6 +108,9 @@ pub struct Config {
     /// SQLite `synchronous`: `full` (survives power loss) or `normal` (survives a
     /// process crash only).
     pub sqlite_synchronous: String,
+    /// Largest size the SQLite database may grow to, in bytes (0: no cap). Past it,
+    /// writes are refused as "storage full" (507) while reads go on.
+    pub sqlite_max_bytes: u64,
     pub admin_username: String,
     /// Generated and printed once when absent.
     pub admin_password: Option<String>,
@@ -130,6 +133,9 @@ pub struct Config {
     pub apps: AppsConfig,
     /// Connection timeouts and caps of the HTTP listener (`[http]`).
     pub http: HttpLimits,
+    /// A separate origin (`https://apps.chat.example.com`) that alone serves apps'
+    /// HTTP endpoints, so nothing an app answers shares the web client's origin.
+    pub apps_origin: Option<String>,
 }
 
 impl Default for Config {
@@ -139,6 +145,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             storage: "sqlite".into(),
             sqlite_synchronous: "full".into(),
+            sqlite_max_bytes: 0,
             admin_username: "admin".into(),
             admin_password: None,
             admin_email: "admin@localhost".into(),
@@ -153,6 +160,7 @@ impl Default for Config {
             marketplace_dir: PathBuf::from("./marketplace"),
             apps: AppsConfig::default(),
             http: HttpLimits::default(),
+            apps_origin: None,
         }
     }
 }
@@ -216,6 +224,7 @@ impl Config {
             .limits
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("apps.limits: {e}")))?;
+        self.edge_options()?;
         let rl = &self.login_rate_limit;
         if rl.per_ip == 0 || rl.per_user == 0 || rl.window_secs == 0 {
             return Err(ConfigError::Invalid(
@@ -249,6 +258,27 @@ impl Config {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// How the HTTP edge treats apps' endpoints and session cookies.
+    pub fn edge_options(&self) -> Result<crate::api::EdgeOptions, ConfigError> {
+        let apps_origin = match self.apps_origin.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(origin) => Some(
+                crate::api::AppsOrigin::parse(origin)
+                    .map_err(|e| ConfigError::Invalid(format!("apps_origin {origin:?}: {e}")))?,
+            ),
+        };
+        let site_url = self.site_url();
+        let site_host = site_url
+            .parse::<axum::http::Uri>()
+            .ok()
+            .and_then(|u| u.authority().map(|a| a.as_str().to_ascii_lowercase()));
+        Ok(crate::api::EdgeOptions {
+            apps_origin,
+            secure_cookies: site_url.starts_with("https://"),
+            site_host,
+        })
     }
 
     pub fn chat_options(&self) -> ChatOptions {

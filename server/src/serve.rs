@@ -66,7 +66,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             format!("cannot create data dir {}: {e}", config.data_dir.display()),
         ))
     })?;
-    let store = store::open(&target, config.sqlite_synchronous == "full").await?;
+    let store = store::open_capped(
+        &target,
+        config.sqlite_synchronous == "full",
+        config.sqlite_max_bytes,
+    )
+    .await?;
     tracing::info!(backend = store.backend_name(), "storage ready");
 
     let chat = Chat::new(store.clone(), config.chat_options());
@@ -106,6 +111,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         apps: apps.clone(),
         marketplace: Arc::new(Marketplace::default()),
         max_body_bytes: config.max_body_bytes,
+        edge: Arc::new(config.edge_options()?),
     });
     println!(
         "Palaver is listening on http://{local} (site URL {})",

@@ -1,21 +1,14 @@
 // REST client for the public APIs (/api/v1/* and /api/apps/*), Rocket.Chat style:
-// X-User-Id / X-Auth-Token headers, JSON envelopes, errors in `error`/`errorType`.
+// JSON envelopes, errors in `error`/`errorType`. The session is an HttpOnly cookie
+// the server sets at login: no token is ever kept where a script could read it.
 
-const SESSION_KEY = 'palaver.session';
-
-/** The stored session `{userId, authToken}`, or null. */
-export function loadSession() {
+/** Removes what older versions of the client kept in localStorage (the token). */
+export function forgetStoredToken() {
   try {
-    const s = JSON.parse(localStorage.getItem(SESSION_KEY) || 'null');
-    return s && typeof s.userId === 'string' && typeof s.authToken === 'string' ? s : null;
+    localStorage.removeItem('palaver.session');
   } catch {
-    return null;
+    // Storage disabled: nothing was kept either.
   }
-}
-
-export function saveSession(session) {
-  if (session) localStorage.setItem(SESSION_KEY, JSON.stringify({ userId: session.userId, authToken: session.authToken }));
-  else localStorage.removeItem(SESSION_KEY);
 }
 
 /** An Error carrying the server's message, `errorType` and HTTP `status`. */
@@ -45,14 +38,12 @@ function queryString(params) {
  * is sent as is (multipart). `onUnauthorized` runs when a logged-in call gets 401.
  */
 export function createApi(getSession, onUnauthorized) {
-  return async function api(method, path, body) {
+  return async function api(method, path, body, extraHeaders) {
     method = method.toUpperCase();
-    const headers = { Accept: 'application/json' };
+    // The session cookie goes along by itself; this header shows the server the
+    // request comes from this page (a cross-site form cannot add it).
+    const headers = { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest', ...extraHeaders };
     const session = getSession();
-    if (session) {
-      headers['X-User-Id'] = session.userId;
-      headers['X-Auth-Token'] = session.authToken;
-    }
     let url = path;
     const init = { method, headers, credentials: 'same-origin' };
     if (method === 'GET' || method === 'HEAD') {
@@ -92,8 +83,11 @@ export function createApi(getSession, onUnauthorized) {
   };
 }
 
-/** Logs in with a username or e-mail and password; returns `{userId, authToken, me}`. */
+/**
+ * Logs in with a username or e-mail and password; the server sets the session
+ * cookie and answers `{userId, me}` (no token).
+ */
 export async function login(api, user, password) {
-  const res = await api('POST', '/api/v1/login', { user, password });
+  const res = await api('POST', '/api/v1/login', { user, password }, { 'X-Palaver-Session': 'cookie' });
   return res.data;
 }

@@ -3,14 +3,16 @@
 // and the realtime DDP API at /websocket.
 
 import { h, clear, announce } from './dom.js';
-import { createApi, loadSession, saveSession } from './api.js';
+import { createApi, forgetStoredToken } from './api.js';
 import { Ddp } from './ddp.js';
 import { renderLogin } from './login.js';
 import { Sidebar, roomLabel } from './sidebar.js';
 import { RoomView } from './room.js';
 
 const root = document.getElementById('app');
-let session = loadSession();
+// `{userId}` while logged in; the credential itself is an HttpOnly cookie.
+let session = null;
+forgetStoredToken();
 let siteName = 'Palaver';
 let app = null; // the running shell, when logged in
 
@@ -19,7 +21,6 @@ const api = createApi(() => session, () => {
   if (app) app.stop();
   app = null;
   session = null;
-  saveSession(null);
   showLogin('Your session has ended. Log in again.');
 });
 
@@ -37,8 +38,7 @@ function showLogin(message) {
   document.title = siteName;
   root.removeAttribute('aria-busy');
   renderLogin(root, api, siteName, (data) => {
-    session = { userId: data.userId, authToken: data.authToken };
-    saveSession(session);
+    session = { userId: data.userId };
     start(data.me);
   });
   if (message) {
@@ -58,7 +58,7 @@ class App {
     this.view = null; // RoomView or {admin}
     this.admin = null;
     this.refreshing = new Map();
-    this.ddp = new Ddp(session.authToken);
+    this.ddp = new Ddp();
     this.ctx = {
       api,
       ddp: this.ddp,
@@ -118,7 +118,6 @@ class App {
       this.stop();
       app = null;
       session = null;
-      saveSession(null);
       showLogin('Your session has ended. Log in again.');
     });
     const uid = this.user._id;
@@ -153,7 +152,6 @@ class App {
     this.stop();
     app = null;
     session = null;
-    saveSession(null);
     history.replaceState(null, '', '#/');
     showLogin();
   }
@@ -342,15 +340,15 @@ async function boot() {
   } catch {
     // The default name will do.
   }
-  if (!session) return showLogin();
   try {
+    // The session cookie, if any, says whether we are logged in.
     const me = await api('GET', '/api/v1/me');
+    session = { userId: me._id };
     start(me);
   } catch (err) {
     if (err.status === 401) {
       session = null;
-      saveSession(null);
-      showLogin('Your session has ended. Log in again.');
+      showLogin();
     } else {
       clear(root).append(h('p', { class: 'boot error-text', attrs: { role: 'alert' }, text: `Cannot reach the server: ${err.message}` }));
     }

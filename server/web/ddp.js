@@ -1,12 +1,11 @@
 // Realtime client: Rocket.Chat's DDP over the websocket at /websocket.
-// Reconnects with backoff, logs in again with the resume token and renews every
-// stream subscription, so callers subscribe once and keep receiving.
+// Reconnects with backoff, logs in again and renews every stream subscription, so
+// callers subscribe once and keep receiving. It logs in with `{cookie: true}`: the
+// server takes the HttpOnly session cookie the websocket upgrade carried.
 
 export class Ddp extends EventTarget {
-  /** `token`: the REST auth token, used for `login {resume}`. */
-  constructor(token) {
+  constructor() {
     super();
-    this.token = token;
     this.ws = null;
     this.nextId = 1;
     this.pending = new Map(); // method id → {resolve, reject}
@@ -63,7 +62,7 @@ export class Ddp extends EventTarget {
 
   async onConnected() {
     try {
-      await this.send('login', [{ resume: this.token }]);
+      await this.send('login', [{ cookie: true }]);
     } catch (e) {
       const refused = String(e.errorType) === '403' || e.errorType === 'error-user-is-not-activated';
       if (refused) {

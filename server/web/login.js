@@ -12,7 +12,7 @@ function explain(err) {
   return `Login failed: ${err.message}`;
 }
 
-/** Renders the form into `root`; `onLoggedIn({userId, authToken, me})` on success. */
+/** Renders the form into `root`; `onLoggedIn({userId, me})` on success. */
 export function renderLogin(root, api, siteName, onLoggedIn) {
   const error = h('div', { class: 'form-error', testid: 'login-error', hidden: true, attrs: { role: 'alert' } });
   const user = h('input', {

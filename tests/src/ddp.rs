@@ -71,12 +71,40 @@ impl Ddp {
         Self::over(srv, "/websocket", tcp).await
     }
 
-    async fn over(srv: &Palaver, path: &str, tcp: TcpStream) -> Ddp {
-        let _ = tcp.set_nodelay(true);
-        let url = format!("ws://127.0.0.1:{}{path}", srv.port());
-        let (ws, _) = tokio_tungstenite::client_async(url.as_str(), tcp)
+    /// Opens `/websocket` with `headers` on the upgrade request (a browser's `Cookie`
+    /// and `Origin`) and completes the DDP handshake.
+    pub async fn connect_with_headers(srv: &Palaver, headers: &[(&str, &str)]) -> Ddp {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let tcp = TcpStream::connect(("127.0.0.1", srv.port()))
             .await
-            .unwrap_or_else(|e| panic!("websocket handshake with {url}: {e}"));
+            .unwrap_or_else(|e| panic!("connect to 127.0.0.1:{}: {e}", srv.port()));
+        let url = format!("ws://127.0.0.1:{}/websocket", srv.port());
+        let mut req = url.as_str().into_client_request().expect("request");
+        for (k, v) in headers {
+            req.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes())
+                    .expect("header name"),
+                v.parse().expect("header value"),
+            );
+        }
+        let mut ddp = Self::over_request(req, tcp).await;
+        ddp.handshake("1").await;
+        ddp
+    }
+
+    async fn over(srv: &Palaver, path: &str, tcp: TcpStream) -> Ddp {
+        let url = format!("ws://127.0.0.1:{}{path}", srv.port());
+        Self::over_request(url, tcp).await
+    }
+
+    async fn over_request(
+        req: impl tokio_tungstenite::tungstenite::client::IntoClientRequest + Unpin,
+        tcp: TcpStream,
+    ) -> Ddp {
+        let _ = tcp.set_nodelay(true);
+        let (ws, _) = tokio_tungstenite::client_async(req, tcp)
+            .await
+            .unwrap_or_else(|e| panic!("websocket handshake: {e}"));
         Ddp {
             ws,
             pending: VecDeque::new(),

@@ -31,6 +31,40 @@ pub(crate) async fn log_in(b: &Browser, srv: &Palaver, username: &str, password:
     b.wait_text(&tid("connection-status"), "Connected").await;
 }
 
+/// The session a logged-in page holds: the `HttpOnly` cookies (WebDriver sees
+/// them, the page's scripts do not). Asserts that nothing a script can read —
+/// localStorage, sessionStorage, `document.cookie` — holds the token.
+pub(crate) async fn browser_session(b: &Browser, username: &str) -> Session {
+    let cookie = |name: &'static str| async move {
+        b.client()
+            .get_named_cookie(name)
+            .await
+            .unwrap_or_else(|e| panic!("the browser holds no {name} cookie: {e}"))
+    };
+    let (uid, token) = (cookie("rc_uid").await, cookie("rc_token").await);
+    assert_eq!(
+        token.http_only(),
+        Some(true),
+        "the token cookie is HttpOnly"
+    );
+    let readable = b
+        .exec(
+            "return JSON.stringify({local: {...localStorage}, session: {...sessionStorage}, cookie: document.cookie})",
+            vec![],
+        )
+        .await;
+    let readable = readable.as_str().unwrap_or_default().to_string();
+    assert!(
+        !readable.contains(token.value()) && !readable.contains("rc_token"),
+        "script-readable storage holds the token: {readable}"
+    );
+    Session {
+        user_id: uid.value().to_string(),
+        token: token.value().to_string(),
+        username: username.into(),
+    }
+}
+
 /// Opens a channel from the sidebar and waits for its timeline.
 pub(crate) async fn open_channel(b: &Browser, name: &str) {
     b.click(&tid(&format!("room-c-{name}"))).await;
@@ -338,24 +372,14 @@ async fn chat_login_live_messages_history_and_safe_text() {
     a.client().refresh().await.expect("reload");
     a.wait_for(&tid("app-shell")).await;
     a.wait_text(&tid("me"), "alice Name").await;
-    let stored = a
-        .exec(
-            "return JSON.parse(localStorage.getItem('palaver.session'))",
-            vec![],
-        )
-        .await;
-    let browser_session = Session {
-        user_id: stored["userId"].as_str().expect("userId").to_string(),
-        token: stored["authToken"].as_str().expect("authToken").to_string(),
-        username: "alice".into(),
-    };
-    assert_eq!(browser_session.user_id, alice.user_id);
-    srv.get_ok("me", &browser_session).await;
+    let alice_browser = browser_session(&a, "alice").await;
+    assert_eq!(alice_browser.user_id, alice.user_id);
+    srv.get_ok("me", &alice_browser).await;
     a.click(&tid("logout")).await;
     a.wait_for(&tid("login-page")).await;
     a.client().refresh().await.expect("reload");
     a.wait_for(&tid("login-page")).await;
-    let (status, _) = srv.get("me", &browser_session).await;
+    let (status, _) = srv.get("me", &alice_browser).await;
     assert_eq!(
         status.as_u16(),
         401,
@@ -384,17 +408,7 @@ async fn chat_login_live_messages_history_and_safe_text() {
     b.screenshot("chat-narrow-sidebar").await;
 
     // Logged out elsewhere (the token revoked over REST): the page notices at once.
-    let stored = b
-        .exec(
-            "return JSON.parse(localStorage.getItem('palaver.session'))",
-            vec![],
-        )
-        .await;
-    let bob_browser = Session {
-        user_id: stored["userId"].as_str().expect("userId").to_string(),
-        token: stored["authToken"].as_str().expect("authToken").to_string(),
-        username: "bob".into(),
-    };
+    let bob_browser = browser_session(&b, "bob").await;
     let (status, body) = srv.post("logout", &bob_browser, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     b.wait_text(&tid("login-error"), "Your session has ended")

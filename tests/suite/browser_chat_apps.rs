@@ -207,3 +207,69 @@ async fn chat_app_command_from_autocomplete_and_prevent_reason() {
         "the refused message was not stored"
     );
 }
+
+/// An app's page opened by a logged-in admin cannot reach the session: the page
+/// (whose script reads localStorage, sessionStorage and `document.cookie` and calls
+/// `/api/v1/me` with credentials, putting what it got in the title) is served
+/// sandboxed, so the script never runs, in an opaque origin; the cookie the app
+/// tried to plant is not set; the admin is still logged in afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_pages_cannot_reach_the_web_session() {
+    let market = tempfile::Builder::new()
+        .prefix("palaver-marketplace-")
+        .tempdir()
+        .expect("marketplace dir");
+    apps::polite_package(market.path());
+    let srv = Palaver::builder()
+        .env(
+            "PALAVER_MARKETPLACE_DIR",
+            market.path().display().to_string(),
+        )
+        .start()
+        .await;
+    let admin = srv.admin().await;
+    install_ok(&srv, &admin, "polite", None, true).await;
+
+    let b = Browser::start().await;
+    log_in(
+        &b,
+        &srv,
+        palaver_tests::server::ADMIN_USERNAME,
+        palaver_tests::server::ADMIN_PASSWORD,
+    )
+    .await;
+    let session = crate::browser_chat::browser_session(&b, "admin").await;
+
+    for path in [
+        "/api/apps/public/polite/page",
+        "/api/apps/public/polite/fail",
+    ] {
+        b.goto(&srv.url(path)).await;
+        // Inline script runs while the page loads: had it run, the title would
+        // already say what it stole.
+        let title = b.client().title().await.unwrap_or_default();
+        let source = b.client().source().await.unwrap_or_default();
+        assert!(
+            !title.starts_with("stolen") && !source.contains(&session.token),
+            "{path}: the app's script ran in the page: title {title:?}"
+        );
+        b.screenshot(&format!(
+            "app-page-{}",
+            path.rsplit('/').next().unwrap_or("x")
+        ))
+        .await;
+    }
+    b.goto(&srv.url("/api/apps/public/polite/page")).await;
+    assert_eq!(b.client().title().await.unwrap_or_default(), "polite page");
+
+    // The app's `Set-Cookie: rc_token=planted` did not land; the session goes on.
+    let token = b
+        .client()
+        .get_named_cookie("rc_token")
+        .await
+        .expect("the session cookie is still there");
+    assert_eq!(token.value(), session.token);
+    b.goto(&format!("{}/", srv.base_url())).await;
+    b.wait_for(&crate::browser_chat::tid("app-shell")).await;
+    srv.get_ok("me", &session).await;
+}

@@ -30,6 +30,7 @@ mod realtime_streams;
 mod rest_auth;
 mod rest_channels;
 mod rest_dm;
+mod rest_edge;
 mod rest_groups;
 mod rest_integrations;
 mod rest_messages;

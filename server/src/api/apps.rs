@@ -1,12 +1,11 @@
 //! `/api/apps`: the admin API of the apps engine (marketplace, install, status,
-//! settings, logs, uninstall) and the apps' own HTTP endpoints under
-//! `/api/apps/public/<app>/…` and `/api/apps/private/<app>/…`.
+//! settings, logs, uninstall); the apps' own HTTP endpoints are in
+//! [`super::app_endpoints`].
 
-use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -14,7 +13,7 @@ use serde_json::{json, Value};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Auth, JsonBody, Params};
 use super::AppState;
-use crate::apps::engine::{status, EndpointCall};
+use crate::apps::engine::status;
 use crate::apps::manifest::Manifest;
 use crate::apps::marketplace::permission_views;
 use crate::apps::AppsError;
@@ -44,8 +43,7 @@ pub fn routes(upload_limit: usize) -> Router<AppState> {
         )
         .route("/api/apps/{id}/logs", get(logs))
         .route("/api/apps/{id}/icon", get(icon))
-        .route("/api/apps/public/{app_id}/{*path}", any(public_endpoint))
-        .route("/api/apps/private/{app_id}/{*path}", any(private_endpoint))
+        .merge(super::app_endpoints::routes())
 }
 
 fn ok(body: Value) -> ApiResult {
@@ -391,110 +389,4 @@ async fn uninstall(
     require_admin(&session)?;
     state.apps.uninstall(&id).await?;
     ok(json!({}))
-}
-
-/// Headers an app never sees (credentials of the caller) or never sets.
-fn hidden_header(name: &str) -> bool {
-    matches!(
-        name,
-        "x-auth-token" | "x-user-id" | "cookie" | "authorization"
-    )
-}
-
-fn forbidden_response_header(name: &str) -> bool {
-    matches!(
-        name,
-        "connection"
-            | "transfer-encoding"
-            | "content-length"
-            | "keep-alive"
-            | "upgrade"
-            | "set-cookie"
-    )
-}
-
-async fn endpoint(
-    state: AppState,
-    app_id: String,
-    path: String,
-    req: Request,
-    session: Option<Session>,
-) -> Response {
-    let method: Method = req.method().clone();
-    let query = req.uri().query().unwrap_or("").to_string();
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .filter(|(n, _)| {
-            !hidden_header(n.as_str()) || (session.is_none() && n.as_str() == "authorization")
-        })
-        .filter_map(|(n, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (n.as_str().to_string(), v.to_string()))
-        })
-        .collect();
-    let body = match axum::body::to_bytes(req.into_body(), state.max_body_bytes).await {
-        Ok(b) => b.to_vec(),
-        Err(_) => return ApiError::TooLarge(state.max_body_bytes).into_response(),
-    };
-    let call = EndpointCall {
-        method: method.to_string(),
-        path,
-        query,
-        headers,
-        body,
-        public: session.is_none(),
-        user: session.map(|s| s.user),
-    };
-    match state.apps.handle_request(&app_id, call).await {
-        Ok(r) => {
-            let mut out = HeaderMap::new();
-            for (name, value) in &r.headers {
-                let lower = name.to_ascii_lowercase();
-                if forbidden_response_header(&lower) {
-                    continue;
-                }
-                if let (Ok(n), Ok(v)) = (
-                    HeaderName::try_from(lower),
-                    HeaderValue::try_from(value.as_str()),
-                ) {
-                    out.append(n, v);
-                }
-            }
-            let status =
-                StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, out, Body::from(r.body)).into_response()
-        }
-        Err(AppsError::Fault { app, fault }) => {
-            let status = match fault {
-                crate::apps::pool::Fault::Deadline(_) => StatusCode::GATEWAY_TIMEOUT,
-                crate::apps::pool::Fault::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::BAD_GATEWAY,
-            };
-            (
-                status,
-                Json(json!({"success": false, "error": format!("the app {app} {fault}"), "errorType": "error-app-fault"})),
-            )
-                .into_response()
-        }
-        Err(e) => ApiError::Apps(e).into_response(),
-    }
-}
-
-async fn public_endpoint(
-    State(state): State<AppState>,
-    Path((app_id, path)): Path<(String, String)>,
-    req: Request,
-) -> Response {
-    endpoint(state, app_id, path, req, None).await
-}
-
-async fn private_endpoint(
-    State(state): State<AppState>,
-    Auth(session): Auth,
-    Path((app_id, path)): Path<(String, String)>,
-    req: Request,
-) -> Response {
-    endpoint(state, app_id, path, req, Some(session)).await
 }

@@ -22,6 +22,9 @@ pub enum ApiError {
     NotFound,
     #[error(transparent)]
     Apps(#[from] crate::apps::AppsError),
+    /// A cookie-authenticated request failed the cross-site checks.
+    #[error(transparent)]
+    Csrf(#[from] super::session_cookie::CsrfRefusal),
 }
 
 pub type ApiResult = Result<Response, ApiError>;
@@ -62,6 +65,10 @@ impl IntoResponse for ApiError {
                 StatusCode::NOT_FOUND,
                 json!({"success": false, "error": "Not found", "errorType": "error-not-found"}),
             ),
+            ApiError::Csrf(e) => envelope(
+                StatusCode::FORBIDDEN,
+                json!({"success": false, "error": e.to_string(), "errorType": "error-csrf"}),
+            ),
             ApiError::Chat(e) => chat_error_response(e),
             ApiError::Apps(e) => apps_error_response(e),
         }
@@ -100,6 +107,9 @@ fn apps_error_response(e: AppsError) -> Response {
         }
         AppsError::Invalid(_) | AppsError::PermissionsGrew { .. } => {
             (StatusCode::BAD_REQUEST, "error-app-invalid")
+        }
+        AppsError::Store(StoreError::Full(_)) => {
+            (StatusCode::INSUFFICIENT_STORAGE, "error-storage-full")
         }
         AppsError::Store(_) | AppsError::Io(_) => {
             tracing::error!(error = %e, "apps engine failure while serving a request");
@@ -182,6 +192,15 @@ fn chat_error_response(e: ChatError) -> Response {
             json!({
                 "success": false,
                 "error": format!("Duplicate {what} [{error_type}]"),
+                "errorType": error_type,
+            }),
+        ),
+        // Logged once per episode where it is detected (store::full), not here.
+        ChatError::Store(StoreError::Full(_)) => envelope(
+            StatusCode::INSUFFICIENT_STORAGE,
+            json!({
+                "success": false,
+                "error": "The server's storage is full: nothing can be saved until an administrator frees space. [error-storage-full]",
                 "errorType": error_type,
             }),
         ),

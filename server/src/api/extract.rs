@@ -9,12 +9,14 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::session_cookie;
 use super::AppState;
 use crate::chat::accounts::Session;
 use crate::chat::ChatError;
 use crate::store::{Direction, Page, Sort, SortKey, Ts};
 
-/// The authenticated caller (`X-User-Id` + `X-Auth-Token`).
+/// The authenticated caller: `X-User-Id` + `X-Auth-Token`, or else the web
+/// client's session cookie (see [`session_cookie`]).
 pub struct Auth(pub Session);
 
 impl FromRequestParts<AppState> for Auth {
@@ -29,11 +31,27 @@ impl FromRequestParts<AppState> for Auth {
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
         };
-        let (Some(user_id), Some(token)) = (header("x-user-id"), header("x-auth-token")) else {
-            return Err(ChatError::Unauthorized("missing credentials".into()).into());
-        };
-        let session = state.chat.session_for_token(token, Some(user_id)).await?;
-        Ok(Auth(session))
+        if let (Some(user_id), Some(token)) = (header("x-user-id"), header("x-auth-token")) {
+            let session = state.chat.session_for_token(token, Some(user_id)).await?;
+            return Ok(Auth(session));
+        }
+        // The web client's session cookie, only when no headers say otherwise.
+        if header("x-user-id").is_none() && header("x-auth-token").is_none() {
+            if let Some(creds) = session_cookie::credentials(&parts.headers) {
+                session_cookie::check(
+                    &parts.method,
+                    &parts.headers,
+                    &parts.uri,
+                    state.edge.site_host.as_deref(),
+                )?;
+                let session = state
+                    .chat
+                    .session_for_token(&creds.token, Some(&creds.user_id))
+                    .await?;
+                return Ok(Auth(session));
+            }
+        }
+        Err(ChatError::Unauthorized("missing credentials".into()).into())
     }
 }
 

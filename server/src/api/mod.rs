@@ -1,10 +1,15 @@
 //! HTTP: the Rocket.Chat-compatible REST API (`/api/v1`), `/api/info`, and the
 //! JSON 404 for everything else.
 
+pub mod app_endpoints;
 pub mod apps;
+pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod session_cookie;
 mod v1;
+
+pub use edge::{AppsOrigin, EdgeOptions};
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -32,6 +37,8 @@ pub struct AppState {
     pub apps: Arc<AppsEngine>,
     pub marketplace: Arc<Marketplace>,
     pub max_body_bytes: usize,
+    /// Apps origin and cookie settings of the HTTP edge.
+    pub edge: Arc<EdgeOptions>,
 }
 
 /// The whole HTTP surface.
@@ -57,6 +64,10 @@ pub fn router(state: AppState) -> Router {
                 tracing::debug_span!("http", method = %req.method(), path = %traced_path(req.uri().path()))
             }),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.edge.clone(),
+            edge::edge,
+        ))
         .with_state(state)
 }
 

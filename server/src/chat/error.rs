@@ -73,6 +73,7 @@ impl ChatError {
             ChatError::Busy { .. } => "error-server-busy",
             ChatError::Store(StoreError::Conflict(_)) => "error-duplicate",
             ChatError::Store(StoreError::Backend(_)) => "error-internal",
+            ChatError::Store(StoreError::Full(_)) => "error-storage-full",
         }
     }
 }

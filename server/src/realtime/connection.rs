@@ -172,6 +172,7 @@ pub async fn run(
     apps: Arc<AppsEngine>,
     socket: WebSocket,
     peer: SocketAddr,
+    cookie: Option<crate::api::session_cookie::CookieCredentials>,
 ) {
     let id = hub.next_conn_id();
     let (tx, rx) = mpsc::channel(hub.options().queue_frames.max(16));
@@ -198,6 +199,7 @@ pub async fn run(
             apps,
             conn: conn.clone(),
             peer,
+            cookie,
         };
         let session_task = tokio::spawn(session::run(ctx, req_rx).in_current_span());
 

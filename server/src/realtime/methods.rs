@@ -150,6 +150,9 @@ fn login_refused() -> DdpError {
 /// `{digest, algorithm: "sha-256"}` or a plain string.
 async fn login(ctx: &Ctx, params: &[Value]) -> Outcome {
     let options = obj_arg(params, 0)?;
+    if options.get("cookie") == Some(&Value::Bool(true)) {
+        return login_with_cookie(ctx).await;
+    }
     let (outcome, kind) = if let Some(resume) = options.get("resume") {
         let token = resume.as_str().ok_or_else(DdpError::match_failed)?;
         let outcome = ctx
@@ -187,6 +190,30 @@ async fn login(ctx: &Ctx, params: &[Value]) -> Outcome {
         "tokenExpires": ejson_date(outcome.expires),
         "type": kind,
     })))
+}
+
+/// `login {"cookie": true}`: the web client's login, with the HttpOnly session
+/// cookie its websocket upgrade carried. The answer holds no token, so no script
+/// ever sees one.
+async fn login_with_cookie(ctx: &Ctx) -> Outcome {
+    let logged_out = || {
+        DdpError::new(
+            403,
+            "You've been logged out by the server. Please log in again.",
+        )
+    };
+    let creds = ctx.cookie.as_ref().ok_or_else(logged_out)?;
+    let session = ctx
+        .chat
+        .session_for_token(&creds.token, Some(&creds.user_id))
+        .await
+        .map_err(|e| match e {
+            ChatError::Unauthorized(_) => logged_out(),
+            other => other.into(),
+        })?;
+    ctx.start_login(session.user.clone(), session.token_hash)
+        .await?;
+    Ok(Some(json!({"id": session.user.id, "type": "cookie"})))
 }
 
 /// Revokes the session's token and ends its subscriptions. Logging out when not

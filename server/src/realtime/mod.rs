@@ -271,13 +271,30 @@ async fn upgrade(
     State(state): State<AppState>,
     Extension(hub): Extension<Arc<Realtime>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
     ws: WebSocketUpgrade,
 ) -> Response {
     hub.start(&state.chat);
     let chat = state.chat.clone();
     let apps = state.apps.clone();
+    let cookie = upgrade_cookie(&headers, &uri, state.edge.site_host.as_deref());
     ws.max_message_size(state.max_body_bytes)
         .max_frame_size(state.max_body_bytes)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
-        .on_upgrade(move |socket| connection::run(hub, chat, apps, socket, peer))
+        .on_upgrade(move |socket| connection::run(hub, chat, apps, socket, peer, cookie))
+}
+
+/// The web client's session cookie, when the upgrade came from a page of this
+/// origin (a cross-site page can open a websocket here too: browsers do not
+/// restrict that, so its `Origin` is checked).
+fn upgrade_cookie(
+    headers: &axum::http::HeaderMap,
+    uri: &axum::http::Uri,
+    site_host: Option<&str>,
+) -> Option<crate::api::session_cookie::CookieCredentials> {
+    use crate::api::session_cookie;
+    let creds = session_cookie::credentials(headers)?;
+    session_cookie::same_origin(headers, uri, site_host).ok()?;
+    Some(creds)
 }

@@ -39,6 +39,9 @@ pub struct Ctx {
     pub apps: Arc<AppsEngine>,
     pub conn: Arc<ConnShared>,
     pub peer: SocketAddr,
+    /// The web client's session cookie sent with the upgrade (same origin only):
+    /// `login {"cookie": true}` logs in with it.
+    pub cookie: Option<crate::api::session_cookie::CookieCredentials>,
 }
 
 impl Ctx {

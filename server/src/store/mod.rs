@@ -5,6 +5,7 @@
 //! operations to clients only after that.
 
 pub mod apps;
+mod full;
 pub mod integrations;
 pub mod model;
 pub mod mongo;
@@ -16,7 +17,7 @@ use async_trait::async_trait;
 
 pub use model::*;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness constraint refused the write; the string names what clashed
     /// (`username`, `email`, `room name`, `id`).
@@ -26,6 +27,10 @@ pub enum StoreError {
     /// connection mid-commit, which the backend reports as this too).
     #[error("storage failure: {0}")]
     Backend(String),
+    /// The disk (or the configured database size cap) is full: the write did not
+    /// happen; reads still work.
+    #[error("storage full: {0}")]
+    Full(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -296,9 +301,18 @@ impl StorageTarget {
 
 /// Opens the backend named by `target`, creating schema/indexes as needed.
 pub async fn open(target: &StorageTarget, sqlite_sync_full: bool) -> StoreResult<DynStore> {
+    open_capped(target, sqlite_sync_full, 0).await
+}
+
+/// [`open`], with SQLite's database file capped at `sqlite_max_bytes` (0: no cap).
+pub async fn open_capped(
+    target: &StorageTarget,
+    sqlite_sync_full: bool,
+    sqlite_max_bytes: u64,
+) -> StoreResult<DynStore> {
     match target {
         StorageTarget::Sqlite(path) => Ok(Arc::new(
-            sqlite::SqliteStore::open(path, sqlite_sync_full).await?,
+            sqlite::SqliteStore::open_capped(path, sqlite_sync_full, sqlite_max_bytes).await?,
         )),
         StorageTarget::Mongo { uri, database } => {
             Ok(Arc::new(mongo::MongoStore::connect(uri, database).await?))

@@ -308,8 +308,32 @@ pub(crate) trait Ctx<T> {
 
 impl<T> Ctx<T> for Result<T, mongodb::error::Error> {
     fn ctx(self, op: &str) -> StoreResult<T> {
-        self.map_err(|e| backend(op, e))
+        self.map_err(|e| {
+            if out_of_space(&e) {
+                super::full::full("mongodb", format!("{op}: {e}"))
+            } else {
+                backend(op, e)
+            }
+        })
     }
+}
+
+/// MongoDB's `OutOfDiskSpace`.
+const OUT_OF_DISK_SPACE: i32 = 14031;
+
+/// Whether the server refused the operation for lack of disk space.
+fn out_of_space(e: &mongodb::error::Error) -> bool {
+    let code = match e.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(we)) => Some(we.code),
+        ErrorKind::Command(ce) => Some(ce.code),
+        ErrorKind::InsertMany(im) => im.write_errors.as_ref().and_then(|errs| {
+            errs.iter()
+                .map(|we| we.code)
+                .find(|c| *c == OUT_OF_DISK_SPACE)
+        }),
+        _ => None,
+    };
+    code == Some(OUT_OF_DISK_SPACE) || e.to_string().contains("No space left on device")
 }
 
 /// The server's message if `e` is a duplicate-key error.

@@ -4,13 +4,14 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::super::error::{ApiError, ApiResult};
 use super::super::extract::{Auth, JsonBody};
+use super::super::session_cookie;
 use super::super::AppState;
 use super::ok;
 use crate::chat::accounts::{LoginIdent, Password};
@@ -85,8 +86,19 @@ fn ident_of(body: &Value) -> Option<LoginIdent> {
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
     JsonBody(body): JsonBody<Value>,
 ) -> Response {
+    // The web client's login: the session goes into HttpOnly cookies, never into
+    // the script. Refused from other sites (login CSRF).
+    let cookie_mode = session_cookie::wants_cookie(&headers);
+    if cookie_mode {
+        if let Err(e) = session_cookie::same_origin(&headers, &uri, state.edge.site_host.as_deref())
+        {
+            return ApiError::Csrf(e).into_response();
+        }
+    }
     let result = if let Some(token) = body.get("resume").and_then(Value::as_str) {
         state.chat.login_with_token(token).await
     } else {
@@ -104,6 +116,21 @@ pub async fn login(
         }
     };
     match result {
+        Ok(outcome) if cookie_mode => {
+            let mut resp = Json(json!({
+                "status": "success",
+                "data": {"userId": outcome.user.id, "me": me_json(&outcome.user)}
+            }))
+            .into_response();
+            session_cookie::set(
+                resp.headers_mut(),
+                &outcome.user.id,
+                &outcome.token,
+                outcome.expires,
+                state.edge.secure_cookies,
+            );
+            resp
+        }
         Ok(outcome) => Json(json!({
             "status": "success",
             "data": {
@@ -128,13 +155,21 @@ pub async fn login(
     }
 }
 
-pub async fn logout(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Auth(session): Auth,
+) -> ApiResult {
     state.chat.logout(&session).await?;
-    Ok(Json(json!({
+    let mut resp = Json(json!({
         "status": "success",
         "data": {"message": "You've been logged out!"}
     }))
-    .into_response())
+    .into_response();
+    if session_cookie::credentials(&headers).is_some() {
+        session_cookie::clear(resp.headers_mut(), state.edge.secure_cookies);
+    }
+    Ok(resp)
 }
 
 pub async fn me(Auth(session): Auth) -> ApiResult {

@@ -34,8 +34,10 @@ use super::{Store, StoreError, StoreResult};
 const MAX_BATCH: usize = 512;
 const READERS: usize = 4;
 
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// Runs one write in the open transaction; returns how to answer its caller once the
+/// transaction ends, and the write's own error (if it failed).
+type Job = Box<dyn FnOnce(&Connection) -> (Completion, Option<StoreError>) + Send>;
 
 enum WriterMsg {
     Job(Job),
@@ -54,6 +56,12 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 
 /// Maps SQLite uniqueness failures to `Conflict` naming what clashed.
 pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(code, _) = &e {
+        // SQLITE_FULL: the disk, or `max_page_count` (the configured size cap).
+        if code.code == rusqlite::ErrorCode::DiskFull {
+            return super::full::full("sqlite", e);
+        }
+    }
     if let rusqlite::Error::SqliteFailure(code, Some(msg)) = &e {
         if code.code == rusqlite::ErrorCode::ConstraintViolation {
             let what = if msg.contains("username_key") {
@@ -162,17 +170,48 @@ fn open_connection(path: &Path, flags: OpenFlags, sync_full: bool) -> rusqlite::
     Ok(conn)
 }
 
+/// Caps the database at `max_bytes` with `max_page_count` (on the writer, the only
+/// connection that grows the file). SQLite never sets it below the current size.
+fn cap_size(conn: &Connection, max_bytes: u64) -> StoreResult<()> {
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(backend)?;
+    let pages = (max_bytes / page_size.max(512) as u64).max(1);
+    let set: i64 = conn
+        .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+            r.get(0)
+        })
+        .map_err(backend)?;
+    tracing::info!(
+        max_bytes,
+        max_pages = set,
+        page_size,
+        "sqlite database size capped"
+    );
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file and migrates its schema.
     /// `sync_full` makes every commit survive power loss, not only a process crash.
     pub async fn open(path: &Path, sync_full: bool) -> StoreResult<SqliteStore> {
+        Self::open_capped(path, sync_full, 0).await
+    }
+
+    /// [`open`](Self::open), refusing writes (as [`StoreError::Full`]) that would
+    /// grow the file past `max_bytes` (0: no cap).
+    pub async fn open_capped(
+        path: &Path,
+        sync_full: bool,
+        max_bytes: u64,
+    ) -> StoreResult<SqliteStore> {
         let path = path.to_path_buf();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&path, sync_full))
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path, sync_full, max_bytes))
             .await
             .map_err(backend)?
     }
 
-    fn open_blocking(path: &Path, sync_full: bool) -> StoreResult<SqliteStore> {
+    fn open_blocking(path: &Path, sync_full: bool, max_bytes: u64) -> StoreResult<SqliteStore> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -183,6 +222,9 @@ impl SqliteStore {
         let mut conn = open_connection(path, OpenFlags::default(), sync_full)
             .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
         schema::migrate(&mut conn)?;
+        if max_bytes > 0 {
+            cap_size(&conn, max_bytes)?;
+        }
 
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -216,13 +258,18 @@ impl SqliteStore {
         let (tx, rx) = oneshot::channel::<StoreResult<R>>();
         let job: Job = Box::new(move |conn: &Connection| {
             let result = run_in_savepoint(conn, f);
-            Box::new(move |committed: Result<(), String>| {
+            let failure = result.as_ref().err().cloned();
+            let completion: Completion = Box::new(move |committed: Result<(), StoreError>| {
                 let out = match committed {
                     Ok(()) => result,
-                    Err(e) => Err(StoreError::Backend(format!("commit failed: {e}"))),
+                    Err(StoreError::Backend(e)) => {
+                        Err(StoreError::Backend(format!("commit failed: {e}")))
+                    }
+                    Err(e) => Err(e),
                 };
                 let _ = tx.send(out);
-            })
+            });
+            (completion, failure)
         });
         {
             let guard = self
@@ -276,16 +323,25 @@ fn run_in_savepoint<R>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> StoreResult<R>,
 ) -> StoreResult<R> {
-    conn.execute_batch("SAVEPOINT job").map_err(backend)?;
+    conn.execute_batch("SAVEPOINT job").map_err(map_err)?;
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
         .unwrap_or_else(|_| Err(StoreError::Backend("write panicked".into())));
+    if conn.is_autocommit() {
+        // SQLite rolled the whole transaction back (SQLITE_FULL, an I/O error): the
+        // savepoint is gone with it; the batch learns of it from `is_autocommit`.
+        return result.and_then(|_| {
+            Err(StoreError::Backend(
+                "the transaction was rolled back by SQLite".into(),
+            ))
+        });
+    }
     let end = if result.is_ok() {
         "RELEASE job"
     } else {
         "ROLLBACK TO job; RELEASE job"
     };
     if let Err(e) = conn.execute_batch(end) {
-        return Err(backend(e));
+        return Err(map_err(e));
     }
     result
 }
@@ -326,23 +382,48 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriterMsg>) {
 }
 
 fn commit_batch(conn: &Connection, batch: Vec<Job>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let msg = e.to_string();
-        tracing::error!(error = %msg, "sqlite begin failed");
-        for job in batch {
-            // The job never ran; report the failure without running it.
-            drop(job);
+    let mut jobs = batch.into_iter().peekable();
+    while jobs.peek().is_some() {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let msg = e.to_string();
+            tracing::error!(error = %msg, "sqlite begin failed");
+            // The jobs never ran; dropping them answers their callers with an error.
+            return;
         }
-        return;
-    }
-    let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
-    let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
-    if let Err(e) = &committed {
-        tracing::error!(error = %e, "sqlite commit failed");
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    for done in completions {
-        done(committed.clone());
+        let mut completions: Vec<Completion> = Vec::new();
+        let (mut aborted, mut wrote) = (None, false);
+        for job in jobs.by_ref() {
+            let (completion, failure) = job(conn);
+            completions.push(completion);
+            wrote |= failure.is_none();
+            if conn.is_autocommit() {
+                // SQLite rolled the transaction back (a full disk, an I/O error):
+                // every write of it so far is undone and fails alike; the rest of the
+                // batch goes on in a new transaction.
+                aborted = Some(failure.unwrap_or_else(|| {
+                    StoreError::Backend("the transaction was rolled back by SQLite".into())
+                }));
+                break;
+            }
+        }
+        let committed = match aborted {
+            Some(e) => Err(e),
+            None => conn.execute_batch("COMMIT").map_err(map_err),
+        };
+        if committed.is_ok() && wrote {
+            super::full::write_succeeded();
+        }
+        if let Err(e) = &committed {
+            if !matches!(e, StoreError::Full(_)) {
+                tracing::error!(error = %e, "sqlite commit failed");
+            }
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+        }
+        for done in completions {
+            done(committed.clone());
+        }
     }
 }
 

@@ -4,6 +4,10 @@
 //! - Its pre-send hook appends " (polite)" to messages containing "please".
 //! - `/polite-pick <words>` previews three polite phrasings of the words; the one
 //!   picked is posted in the room.
+//! - Its endpoints: `page` (and `private-page`) serve HTML whose script tries to read
+//!   the web client's session (storage, cookies, `/api/v1/me`) and reports it in the
+//!   page title, and ask for headers that would let it (a permissive CSP, a cookie);
+//!   `fail` answers an app error; `panic` panics.
 
 use palaver_apps_sdk::prelude::*;
 
@@ -11,6 +15,23 @@ use palaver_apps_sdk::prelude::*;
 struct Polite;
 
 const SUFFIX: &str = " (polite)";
+
+/// A page that would hand over the session if it ran in Palaver's origin: its script
+/// puts what it could read in the title ("stolen:…"), then what `/api/v1/me` said.
+const PAGE: &str = r#"<!doctype html>
+<html><head><title>polite page</title></head>
+<body><p id="said">polite page</p>
+<script>
+  let seen = {};
+  try { seen.local = JSON.stringify(localStorage); } catch (e) { seen.local = 'denied'; }
+  try { seen.session = JSON.stringify(sessionStorage); } catch (e) { seen.session = 'denied'; }
+  try { seen.cookie = document.cookie; } catch (e) { seen.cookie = 'denied'; }
+  document.title = 'stolen:' + JSON.stringify(seen);
+  fetch('/api/v1/me', { credentials: 'include' })
+    .then((r) => r.text())
+    .then((t) => { document.title = 'stolen-me:' + t; })
+    .catch((e) => { document.title = 'stolen-me-failed:' + e; });
+</script></body></html>"#;
 
 /// The phrasings `/polite-pick` offers: preview item id, template.
 const PHRASINGS: [(&str, &str); 3] = [
@@ -59,6 +80,20 @@ impl App for Polite {
         Ok(CommandReply::message(
             ctx.reply(phrase(template, ctx.params.trim())),
         ))
+    }
+
+    fn handle_request(&self, request: &EndpointRequest) -> Result<EndpointResponse> {
+        match request.path.trim_matches('/') {
+            "page" | "private-page" => Ok(EndpointResponse::new(200)
+                .header("content-type", "text/html; charset=utf-8")
+                .header("content-security-policy", "default-src * 'unsafe-inline'")
+                .header("x-frame-options", "ALLOWALL")
+                .header("set-cookie", "rc_token=planted; Path=/")
+                .body(PAGE)),
+            "fail" => Err(Error::Invalid("the polite page refuses".into())),
+            "panic" => panic!("polite panics on purpose"),
+            _ => Ok(EndpointResponse::not_found()),
+        }
     }
 
     fn pre_message_sent(&self, message: &Message, _room: &Room) -> Result<PreSendDecision> {
