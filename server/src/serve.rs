@@ -105,11 +105,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    let realtime = crate::realtime::Realtime::from_env();
     let app = api::router(AppState {
         chat: chat.clone(),
         apps,
         marketplace: Arc::new(Marketplace::default()),
         max_body_bytes: config.max_body_bytes,
+        realtime: realtime.clone(),
     });
     println!(
         "Palaver is listening on http://{local} (site URL {})",
@@ -137,7 +139,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stop_tx.send(());
             let grace = Duration::from_secs(config.shutdown_grace_secs);
-            if tokio::time::timeout(grace, &mut server).await.is_err() {
+            // Upgraded websockets are not the HTTP server's to wait for: close them
+            // (1001) while in-flight requests finish.
+            let (_, finished) = tokio::join!(
+                realtime.shutdown(grace),
+                tokio::time::timeout(grace, &mut server)
+            );
+            if finished.is_err() {
                 tracing::warn!("requests still running after {grace:?}; closing anyway");
                 server.abort();
             }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub apps: Arc<AppsEngine>,
     pub marketplace: Arc<Marketplace>,
     pub max_body_bytes: usize,
+    /// The realtime hub, kept here so that shutdown can close its sockets.
+    pub realtime: Arc<crate::realtime::Realtime>,
 }
 
 /// The whole HTTP surface.
@@ -40,7 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/info", get(info))
         .nest("/api/v1", v1::routes())
         .merge(v1::integrations::hook_routes())
-        .merge(crate::realtime::routes())
+        .merge(crate::realtime::routes_with(state.realtime.clone()))
         .merge(apps::routes(
             state.apps.config().package_limits.max_package_bytes + 64 * 1024,
         ))
