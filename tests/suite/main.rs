@@ -18,6 +18,7 @@ mod cli;
 mod common;
 mod durability;
 mod realtime_auth;
+mod realtime_closes;
 mod realtime_commands;
 mod realtime_instances;
 mod realtime_methods;

@@ -329,10 +329,19 @@ impl Drop for Bookkeeping {
                 connections_open = open,
                 "realtime connection closed"
             ),
-            None => tracing::error!(
+            None if std::thread::panicking() => tracing::error!(
                 conn_id = self.conn.id,
                 user_id,
-                by = if std::thread::panicking() { "panic" } else { "cancelled" },
+                by = "panic",
+                secs,
+                connections_open = open,
+                "realtime connection closed"
+            ),
+            // The task was dropped (runtime shutting down).
+            None => tracing::warn!(
+                conn_id = self.conn.id,
+                user_id,
+                by = "cancelled",
                 secs,
                 connections_open = open,
                 "realtime connection closed"
@@ -346,7 +355,10 @@ enum ReadEnd {
     ClientClosed,
     Broken(String),
     /// The server closes: `now` drops what is queued, otherwise it goes out first.
-    Close { close: Close, now: bool },
+    Close {
+        close: Close,
+        now: bool,
+    },
 }
 
 impl ReadEnd {
@@ -381,10 +393,7 @@ async fn read_loop(
         (bad_frames > opts.max_bad_frames).then(|| {
             ReadEnd::close(
                 close::POLICY,
-                format!(
-                    "more than {} malformed DDP messages",
-                    opts.max_bad_frames
-                ),
+                format!("more than {} malformed DDP messages", opts.max_bad_frames),
             )
         })
     };

@@ -135,7 +135,11 @@ mod tests {
         for ms in (100..10_000).step_by(100) {
             c.frame(t0 + INTERVAL + Duration::from_millis(ms));
         }
-        assert_eq!(c.deadline(), pinged_until, "other frames do not answer a ping");
+        assert_eq!(
+            c.deadline(),
+            pinged_until,
+            "other frames do not answer a ping"
+        );
         assert_eq!(c.expired(pinged_until), Expired::Heartbeat);
 
         let mut c = clock(t0);
