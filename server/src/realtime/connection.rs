@@ -21,9 +21,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures::stream::SplitStream;
+use futures::StreamExt;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -33,24 +33,15 @@ use super::liveness::{Expired, Liveness};
 use super::protocol::{self, BadFrame, ClientMsg, SUPPORTED_VERSIONS};
 use super::registry::ConnId;
 use super::session::{self, Request};
+use super::writer::{write_side, Outbound, WriteEnd};
 use super::{Realtime, Stats};
 use crate::apps::AppsEngine;
 use crate::chat::{ids, Chat};
 
 /// Requests the session task may have queued before the reader waits for it.
 const PENDING_REQUESTS: usize = 64;
-/// Frames written before one flush, so a burst costs few syscalls.
-const WRITE_BATCH: usize = 256;
-/// How long a close frame may take to go out before the socket is just dropped.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
-pub enum Outbound {
-    Frame(Utf8Bytes),
-    /// A websocket-level ping (heartbeat for `pre1` clients, which have no DDP ping).
-    Ping,
-    /// Close after everything queued before it.
-    Close(Close),
-}
+/// How long the writer may take to send the close frame after the reader ended.
+const CLOSE_GRACE: Duration = Duration::from_secs(4);
 
 /// The part of a connection the fan-out and the session share.
 pub struct ConnShared {
@@ -58,7 +49,7 @@ pub struct ConnShared {
     /// The DDP session id, also the `origin` of events this connection caused.
     pub session: String,
     tx: mpsc::Sender<Outbound>,
-    kill: Notify,
+    pub(super) kill: Notify,
     kill_reason: Mutex<Option<Close>>,
     closing: AtomicBool,
     user_id: Mutex<Option<String>>,
@@ -142,7 +133,7 @@ impl ConnShared {
         }
     }
 
-    fn take_kill_reason(&self) -> Close {
+    pub(super) fn take_kill_reason(&self) -> Close {
         self.kill_reason
             .lock()
             .ok()
@@ -233,7 +224,7 @@ pub async fn run(
                         }
                     };
                     // Bounded: the writer may be stuck on a client that does not read.
-                    let written = tokio::time::timeout(CLOSE_GRACE * 2, &mut writer).await;
+                    let written = tokio::time::timeout(CLOSE_GRACE, &mut writer).await;
                     match (end, written) {
                         // What was actually sent (a kill may have come first).
                         (End::Server { .. }, Ok(WriteEnd::Sent { close, delivered })) => {
@@ -553,89 +544,4 @@ fn read_error(e: axum::Error) -> ReadEnd {
 /// The client's frame as JSON, for `offendingMessage`.
 fn echo(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
-}
-
-/// How the writer stopped.
-enum WriteEnd {
-    /// Asked to close; `delivered` is whether the close frame went out.
-    Sent { close: Close, delivered: bool },
-    /// The socket failed.
-    Broken(String),
-}
-
-/// Writes queued frames until asked to close, then sends the close frame.
-async fn write_side(
-    sink: &mut SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Outbound>,
-    conn: &ConnShared,
-) -> WriteEnd {
-    let close = match write_loop(sink, &mut rx, conn).await {
-        Ok(close) => close,
-        Err(e) => {
-            tracing::debug!(error = %e, "websocket write failed");
-            return WriteEnd::Broken(e.to_string());
-        }
-    };
-    drop(rx);
-    let frame = Message::Close(Some(CloseFrame {
-        code: close.code,
-        reason: Utf8Bytes::from(close.reason.clone()),
-    }));
-    let delivered = matches!(
-        tokio::time::timeout(CLOSE_GRACE, sink.send(frame)).await,
-        Ok(Ok(()))
-    );
-    let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
-    WriteEnd::Sent { close, delivered }
-}
-
-/// Writes queued frames until a close is asked for (returned) or the socket breaks.
-async fn write_loop(
-    sink: &mut SplitSink<WebSocket, Message>,
-    rx: &mut mpsc::Receiver<Outbound>,
-    conn: &ConnShared,
-) -> Result<Close, axum::Error> {
-    loop {
-        let first = tokio::select! {
-            biased;
-            _ = conn.kill.notified() => return Ok(conn.take_kill_reason()),
-            next = rx.recv() => match next {
-                Some(next) => next,
-                None => return Ok(Close::normal()),
-            },
-        };
-        let written = tokio::select! {
-            biased;
-            _ = conn.kill.notified() => return Ok(conn.take_kill_reason()),
-            written = write_batch(sink, rx, first) => written,
-        };
-        if let Some(close) = written? {
-            return Ok(close);
-        }
-    }
-}
-
-async fn write_batch(
-    sink: &mut SplitSink<WebSocket, Message>,
-    rx: &mut mpsc::Receiver<Outbound>,
-    first: Outbound,
-) -> Result<Option<Close>, axum::Error> {
-    let mut next = Some(first);
-    let mut written = 0;
-    while let Some(item) = next.take() {
-        match item {
-            Outbound::Frame(text) => sink.feed(Message::Text(text)).await?,
-            Outbound::Ping => sink.feed(Message::Ping(Default::default())).await?,
-            Outbound::Close(close) => {
-                sink.flush().await?;
-                return Ok(Some(close));
-            }
-        }
-        written += 1;
-        if written < WRITE_BATCH {
-            next = rx.try_recv().ok();
-        }
-    }
-    sink.flush().await?;
-    Ok(None)
 }

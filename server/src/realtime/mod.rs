@@ -3,7 +3,7 @@
 //! unchanged.
 //!
 //! Layout: [`protocol`] (frames, Meteor errors, EJSON dates), [`connection`] (one
-//! socket: reader, writer, bookkeeping), [`liveness`] (handshake deadline and
+//! socket: reader and bookkeeping), [`writer`] (its outbound queue), [`liveness`] (handshake deadline and
 //! heartbeat), [`close`] (close codes), [`session`] (a connection's login and its
 //! calls, in order), [`methods`] (with [`commands`], the slash-command methods),
 //! [`subscriptions`], [`registry`] (who may receive what) and [`fanout`] (bus event
@@ -26,6 +26,7 @@ mod protocol;
 mod registry;
 mod session;
 mod subscriptions;
+mod writer;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
