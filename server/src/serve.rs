@@ -106,12 +106,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         "apps engine ready"
     );
 
+    let realtime = crate::realtime::Realtime::from_env();
     let app = api::router(AppState {
         chat: chat.clone(),
         apps: apps.clone(),
         marketplace: Arc::new(Marketplace::default()),
         max_body_bytes: config.max_body_bytes,
         edge: Arc::new(config.edge_options()?),
+        realtime: realtime.clone(),
     });
     println!(
         "Palaver is listening on http://{local} (site URL {})",
@@ -140,7 +142,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         _ = shutdown_signal() => {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stop_tx.send(());
-            if tokio::time::timeout_at(deadline, &mut server).await.is_err() {
+            // Upgraded websockets are not the HTTP server's to wait for: close them
+            // (1001) while in-flight requests finish.
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let (_, finished) = tokio::join!(
+                realtime.shutdown(remaining),
+                tokio::time::timeout_at(deadline, &mut server)
+            );
+            if finished.is_err() {
                 tracing::warn!("requests still running after {grace:?}; closing anyway");
                 server.abort();
             }

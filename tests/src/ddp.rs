@@ -158,6 +158,15 @@ impl Ddp {
             .unwrap_or_else(|e| panic!("send {text}: {e}"));
     }
 
+    /// Sends a text frame that the server may refuse by closing the connection
+    /// (e.g. an oversized one): an error is returned, not a test failure.
+    pub async fn try_send_text(&mut self, text: &str) -> Result<(), String> {
+        self.ws
+            .send(Message::text(text))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Reads one frame from the socket (not the buffer); `None` on timeout or close.
     async fn read(&mut self, timeout: Duration) -> Option<Value> {
         if self.closed.is_some() {

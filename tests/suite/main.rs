@@ -21,6 +21,7 @@ mod durability;
 mod login_hardening;
 mod http_limits;
 mod realtime_auth;
+mod realtime_closes;
 mod realtime_commands;
 mod realtime_instances;
 mod realtime_methods;

@@ -94,7 +94,8 @@ async fn ping_pong_both_ways_and_dead_clients_are_closed() {
     assert_eq!(ddp.recv().await, json!({"msg": "ping"}));
     match ddp.closed(Duration::from_secs(5)).await {
         Closed::Frame(code, reason) => {
-            assert_eq!(*code, 1001, "close code");
+            // Rocket.Chat's DDP streamer's TIMEOUT.
+            assert_eq!(*code, 4000, "close code");
             assert_eq!(reason, "heartbeat timeout");
         }
         other => panic!("expected a close frame, got {other:?}"),
@@ -217,8 +218,14 @@ async fn oversized_frames_close_the_connection_not_the_server() {
         r#"{{"msg":"method","id":"1","method":"x","params":["{}"]}}"#,
         "a".repeat(10_000)
     );
-    ddp.send_text(&big).await;
-    ddp.closed(Duration::from_secs(5)).await;
+    let _ = ddp.try_send_text(&big).await;
+    match ddp.closed(Duration::from_secs(5)).await {
+        Closed::Frame(code, reason) => {
+            assert_eq!(*code, 1009, "close code ({reason})");
+            assert!(reason.contains("the limit is 4096"), "reason: {reason}");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
     // Others are unaffected.
     let mut other = Ddp::connect(&srv).await;
     other.send(json!({"msg": "ping"})).await;

@@ -112,7 +112,8 @@ async fn a_stalled_client_is_cut_off_without_delaying_others() {
     }
     match slow.is_closed() {
         Some(Closed::Frame(code, reason)) => {
-            assert_eq!(*code, 1008, "close code ({reason})");
+            // Rocket.Chat's DDP streamer's SLOW_CONSUMER: try again later.
+            assert_eq!(*code, 1013, "close code ({reason})");
             assert!(
                 reason.starts_with("slow consumer"),
                 "close reason: {reason}"

@@ -39,6 +39,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Apps origin and cookie settings of the HTTP edge.
     pub edge: Arc<EdgeOptions>,
+    /// The realtime hub, kept here so that shutdown can close its sockets.
+    pub realtime: Arc<crate::realtime::Realtime>,
 }
 
 /// The whole HTTP surface.
@@ -47,7 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/info", get(info))
         .nest("/api/v1", v1::routes())
         .merge(v1::integrations::hook_routes())
-        .merge(crate::realtime::routes())
+        .merge(crate::realtime::routes_with(state.realtime.clone()))
         .merge(apps::routes(
             state.apps.config().package_limits.max_package_bytes + 64 * 1024,
         ))

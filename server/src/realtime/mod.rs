@@ -3,7 +3,8 @@
 //! unchanged.
 //!
 //! Layout: [`protocol`] (frames, Meteor errors, EJSON dates), [`connection`] (one
-//! socket: reader, writer, heartbeat), [`session`] (a connection's login and its
+//! socket: reader and bookkeeping), [`writer`] (its outbound queue), [`liveness`] (handshake deadline and
+//! heartbeat), [`close`] (close codes), [`session`] (a connection's login and its
 //! calls, in order), [`methods`] (with [`commands`], the slash-command methods),
 //! [`subscriptions`], [`registry`] (who may receive what) and [`fanout`] (bus event
 //! → frames).
@@ -15,17 +16,20 @@
 //! to enter through the same [`Realtime::dispatch`], so local and remote events are
 //! authorized and delivered by one code path.
 
+mod close;
 mod commands;
 mod connection;
 mod fanout;
+mod liveness;
 mod methods;
 mod protocol;
 mod registry;
 mod session;
 mod subscriptions;
+mod writer;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -53,8 +57,13 @@ pub struct RealtimeOptions {
     pub heartbeat_interval_ms: u64,
     /// A pinged client silent this much longer is considered dead and closed.
     pub heartbeat_timeout_ms: u64,
-    /// Time allowed between opening the socket and the DDP `connect` message.
+    /// Time allowed between opening the socket and the DDP `connect` message,
+    /// whatever else the client sends meanwhile.
     pub connect_timeout_ms: u64,
+    /// Malformed DDP messages (unparsable, unknown, before `connect`, …) a
+    /// connection may send, each answered with a DDP error, before it is closed
+    /// (1008). Well-behaved clients send none.
+    pub max_bad_frames: usize,
     /// Frames that may wait for one client before it counts as too slow and is
     /// disconnected (at least 16).
     pub queue_frames: usize,
@@ -66,6 +75,7 @@ impl Default for RealtimeOptions {
             heartbeat_interval_ms: 15_000,
             heartbeat_timeout_ms: 15_000,
             connect_timeout_ms: 30_000,
+            max_bad_frames: 100,
             queue_frames: 4096,
         }
     }
@@ -127,12 +137,16 @@ pub struct StatsSnapshot {
 }
 
 impl Stats {
-    fn connection_opened(&self) {
-        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    /// Counts a connection in; returns how many are open now.
+    fn connection_opened(&self) -> u64 {
         self.connections_total.fetch_add(1, Ordering::Relaxed);
+        self.connections_open.fetch_add(1, Ordering::Relaxed) + 1
     }
-    fn connection_closed(&self) {
-        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    /// Counts a connection out; returns how many are open now.
+    fn connection_closed(&self) -> u64 {
+        self.connections_open
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1)
     }
     pub fn snapshot(&self) -> StatsSnapshot {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -154,7 +168,11 @@ pub struct Realtime {
     registry: Mutex<Registry>,
     next_id: AtomicU64,
     consumer: OnceLock<()>,
+    shutting_down: AtomicBool,
 }
+
+/// The close reason every connection gets at shutdown (code 1001).
+const SHUTDOWN_REASON: &str = "server shutting down";
 
 impl Realtime {
     pub fn new(opts: RealtimeOptions) -> Arc<Realtime> {
@@ -164,7 +182,18 @@ impl Realtime {
             registry: Mutex::default(),
             next_id: AtomicU64::new(1),
             consumer: OnceLock::new(),
+            shutting_down: AtomicBool::new(false),
         })
+    }
+
+    /// A hub configured from `PALAVER_REALTIME__*` (the defaults, with an error
+    /// logged, if those are invalid).
+    pub fn from_env() -> Arc<Realtime> {
+        let opts = RealtimeOptions::from_env().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "invalid PALAVER_REALTIME__* settings; using the defaults");
+            RealtimeOptions::default()
+        });
+        Realtime::new(opts)
     }
 
     pub fn options(&self) -> &RealtimeOptions {
@@ -211,15 +240,43 @@ impl Realtime {
         self.with_registry(|r| r.len())
     }
 
-    /// Closes every connection (e.g. at shutdown: code 1001, "server shutting down").
-    pub fn close_all(&self, code: u16, reason: &str) {
+    /// Closes every connection now, dropping what is queued for them.
+    fn close_all(&self, close: close::Close) {
         self.with_registry(|r| {
             for id in r.conn_ids() {
                 if let Some(conn) = r.conn(id) {
-                    conn.kill(code, reason);
+                    conn.kill(close.clone());
                 }
             }
         });
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Closes every connection with 1001 (and any that opens from now on), then
+    /// waits up to `grace` for them to be gone, so clients get their close frame
+    /// before the process exits.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let open = self.connections();
+        if open == 0 {
+            return;
+        }
+        tracing::info!(connections = open, "closing realtime connections");
+        self.close_all(close::Close::new(close::GOING_AWAY, SHUTDOWN_REASON));
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = self.connections();
+        if left > 0 {
+            tracing::warn!(
+                connections = left,
+                "realtime connections still open after {grace:?}"
+            );
+        }
     }
 }
 
@@ -240,23 +297,14 @@ async fn consume(hub: Arc<Realtime>, mut rx: tokio::sync::broadcast::Receiver<Ar
                     total,
                     "realtime fan-out fell behind the event bus; closing all realtime connections"
                 );
-                hub.close_all(
-                    connection::CLOSE_AGAIN,
+                hub.close_all(close::Close::new(
+                    close::AGAIN,
                     "server overloaded: events were lost, please reconnect",
-                );
+                ));
             }
             Err(RecvError::Closed) => break,
         }
     }
-}
-
-/// The websocket routes, with a hub configured from the environment.
-pub fn routes() -> Router<AppState> {
-    let opts = RealtimeOptions::from_env().unwrap_or_else(|e| {
-        tracing::error!(error = %e, "invalid PALAVER_REALTIME__* settings; using the defaults");
-        RealtimeOptions::default()
-    });
-    routes_with(Realtime::new(opts))
 }
 
 /// The websocket routes served by `hub`.

@@ -2,11 +2,14 @@
 //! time, in the order the client sent them (Meteor's default), and owns its login.
 
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::close::Close;
 use super::connection::ConnShared;
 use super::protocol::{self, DdpError};
 use super::registry::Login;
@@ -83,31 +86,59 @@ impl Ctx {
     }
 }
 
+/// Runs the connection's requests in order. A request that panics ends the
+/// connection (1011): its per-connection state may be half-updated, and a
+/// reconnecting client rebuilds it from scratch.
 pub async fn run(ctx: Ctx, mut requests: mpsc::Receiver<Request>) {
     while let Some(request) = requests.recv().await {
-        match request {
-            Request::Method { id, method, params } => {
-                let outcome = methods::call(&ctx, &method, &params).await;
-                if let Err(e) = &outcome {
-                    tracing::debug!(
-                        method = %method,
-                        user_id = ctx.conn.user_id().as_deref().unwrap_or("-"),
-                        error = %e.to_json(),
-                        "realtime method refused"
-                    );
-                }
-                ctx.conn.push(protocol::result(&id, outcome));
-                ctx.conn.push(protocol::updated(&id));
+        let what = request.describe();
+        let handled = AssertUnwindSafe(handle(&ctx, request)).catch_unwind().await;
+        if handled.is_err() {
+            tracing::error!(
+                request = %what,
+                user_id = ctx.conn.user_id().as_deref().unwrap_or("-"),
+                "realtime request panicked; closing the connection"
+            );
+            ctx.conn.kill(Close::internal());
+            return;
+        }
+    }
+}
+
+impl Request {
+    /// The method or subscription name, for the log.
+    fn describe(&self) -> String {
+        match self {
+            Request::Method { method, .. } => format!("method {method}"),
+            Request::Sub { name, .. } => format!("sub {name}"),
+            Request::Unsub { .. } => "unsub".into(),
+        }
+    }
+}
+
+async fn handle(ctx: &Ctx, request: Request) {
+    match request {
+        Request::Method { id, method, params } => {
+            let outcome = methods::call(ctx, &method, &params).await;
+            if let Err(e) = &outcome {
+                tracing::debug!(
+                    method = %method,
+                    user_id = ctx.conn.user_id().as_deref().unwrap_or("-"),
+                    error = %e.to_json(),
+                    "realtime method refused"
+                );
             }
-            Request::Sub { id, name, params } => {
-                subscriptions::subscribe(&ctx, &id, &name, &params).await;
+            ctx.conn.push(protocol::result(&id, outcome));
+            ctx.conn.push(protocol::updated(&id));
+        }
+        Request::Sub { id, name, params } => {
+            subscriptions::subscribe(ctx, &id, &name, &params).await;
+        }
+        Request::Unsub { id } => {
+            if let Some(sub_id) = id.as_str() {
+                ctx.hub.with_registry(|r| r.remove_sub(ctx.conn.id, sub_id));
             }
-            Request::Unsub { id } => {
-                if let Some(sub_id) = id.as_str() {
-                    ctx.hub.with_registry(|r| r.remove_sub(ctx.conn.id, sub_id));
-                }
-                ctx.conn.push(protocol::nosub(&id, None));
-            }
+            ctx.conn.push(protocol::nosub(&id, None));
         }
     }
 }
