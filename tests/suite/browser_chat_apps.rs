@@ -1,7 +1,8 @@
 //! Apps in the chat web client (headless Chromium over WebDriver): an app's slash
 //! command run from the autocomplete with its reply and private notice, an app's
-//! preview items picked by keyboard and by click, and an app's `prevent` reason shown
-//! to the sender. Screenshots go to `target/screenshots/`.
+//! preview items picked by keyboard and by click, an app's `prevent` reason shown
+//! to the sender, and messages under an alias shown with their real sender and a
+//! Bot/App/Alias badge. Screenshots go to `target/screenshots/`.
 
 use serde_json::{json, Value};
 
@@ -206,4 +207,59 @@ async fn chat_app_command_from_autocomplete_and_prevent_reason() {
         !history.to_string().contains("forbidden talk"),
         "the refused message was not stored"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_aliased_messages_show_the_real_sender_and_a_badge() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    srv.post_ok(
+        "users.create",
+        &admin,
+        json!({"username": "robo", "name": "Robo", "email": "robo@palaver.test",
+               "password": password_for("robo"), "roles": ["bot"]}),
+    )
+    .await;
+    let robo = srv.login("robo", &password_for("robo")).await;
+    let rid = channel(&srv, &admin, "aliases", &["alice", "robo"]).await;
+    srv.post_ok(
+        "chat.postMessage",
+        &robo,
+        json!({"roomId": rid, "text": "deploy finished", "alias": "admin"}),
+    )
+    .await;
+    srv.post_ok(
+        "permissions.update",
+        &admin,
+        json!({"permissions": [{"_id": "message-impersonate", "roles": ["bot", "user"]}]}),
+    )
+    .await;
+    srv.post_ok(
+        "chat.postMessage",
+        &alice,
+        json!({"roomId": rid, "text": "signed as the team", "alias": "Support"}),
+    )
+    .await;
+
+    let b = Browser::start().await;
+    log_in(&b, &srv, "alice", &password_for("alice")).await;
+    open_channel(&b, "aliases").await;
+    b.wait_text(&tid("message-list"), "signed as the team").await;
+    let heads = b
+        .exec(
+            "return [...document.querySelectorAll('[data-testid=\"message\"]')]
+               .filter(m => m.querySelector('[data-testid=\"bot-tag\"]'))
+               .map(m => [m.querySelector('[data-testid=\"message-author\"]').textContent,
+                          m.querySelector('[data-testid=\"message-sender\"]').textContent,
+                          m.querySelector('[data-testid=\"bot-tag\"]').textContent])",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        heads,
+        json!([["admin", "via @robo", "Bot"], ["Support", "via @alice", "Alias"]]),
+        "aliased messages in the timeline"
+    );
+    b.screenshot("chat-aliased-messages").await;
 }
