@@ -11,9 +11,7 @@ use palaver_tests::ddp::Ddp;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::apps_support::{
-    self as support, assert_polite_still_works, channel, history, try_post,
-};
+use crate::apps_support::{self as support, assert_polite_still_works, channel, history, try_post};
 
 const SIZE: &str = "error-message-size-exceeded";
 
@@ -27,7 +25,10 @@ async fn apps_cannot_store_oversized_or_impersonating_messages() {
     support::install_polite(&srv, &admin).await;
     let mut ddp = Ddp::connect_as(&srv, &alice).await;
     let sent = |messages: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
-        messages.into_iter().filter(|m| m.get("t").is_none()).collect()
+        messages
+            .into_iter()
+            .filter(|m| m.get("t").is_none())
+            .collect()
     };
     let before = sent(history(&srv, &alice, &rid).await).len();
 
@@ -43,8 +44,7 @@ async fn apps_cannot_store_oversized_or_impersonating_messages() {
     // The pre-send hook's modify: the post is refused, naming the app, over REST and
     // DDP; the app's log says why.
     for kind in ["many", "bytes", "fields"] {
-        let (status, body) =
-            try_post(&srv, &alice, &rid, &format!("hi polite-bloat-{kind}")).await;
+        let (status, body) = try_post(&srv, &alice, &rid, &format!("hi polite-bloat-{kind}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{kind}: {body}");
         assert_eq!(body["errorType"], SIZE, "{kind}: {body}");
         assert!(

@@ -116,7 +116,10 @@ async fn alias_and_avatar_need_message_impersonate() {
     // Granted to `user`: alice may, over REST and DDP; `u` is still alice.
     let (status, resp) = set_roles(&srv, &admin, json!(["bot", "user"])).await;
     assert_eq!(status, StatusCode::OK, "{resp}");
-    assert_eq!(impersonate_roles(&srv, &alice).await, json!(["bot", "user"]));
+    assert_eq!(
+        impersonate_roles(&srv, &alice).await,
+        json!(["bot", "user"])
+    );
     let m = srv
         .post_ok(
             "chat.postMessage",
@@ -129,7 +132,10 @@ async fn alias_and_avatar_need_message_impersonate() {
     assert_eq!(m["alias"], "Ali", "{m}");
     assert_eq!(m["avatar"], "https://example.com/a.png", "{m}");
     assert_eq!(m["u"]["username"], "alice", "{m}");
-    assert!(m.get("bot").is_none_or(Value::is_null), "a person is no bot: {m}");
+    assert!(
+        m.get("bot").is_none_or(Value::is_null),
+        "a person is no bot: {m}"
+    );
     let m = ddp
         .call_ok(
             "sendMessage",
@@ -141,7 +147,9 @@ async fn alias_and_avatar_need_message_impersonate() {
     // Taken back: refused again.
     let (status, resp) = set_roles(&srv, &admin, json!(["bot"])).await;
     assert_eq!(status, StatusCode::OK, "{resp}");
-    let (status, resp) = srv.post("chat.postMessage", &alice, attempts[0].clone()).await;
+    let (status, resp) = srv
+        .post("chat.postMessage", &alice, attempts[0].clone())
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{resp}");
     assert_eq!(resp["errorType"], NOT_ALLOWED, "{resp}");
 

@@ -41,7 +41,11 @@ fn cases() -> Vec<Case> {
         .map(|i| json!({"title": format!("f{i}"), "value": "v", "short": true}))
         .collect();
     vec![
-        case("101 attachments", attachments(101, json!({"title": "a"})), SIZE),
+        case(
+            "101 attachments",
+            attachments(101, json!({"title": "a"})),
+            SIZE,
+        ),
         case("100,000 attachments", attachments(100_000, json!({})), SIZE),
         case(
             "80 KB of attachments",
@@ -132,7 +136,10 @@ async fn oversized_messages_are_refused_on_every_path() {
         .collect();
     let fine = json!([{"title": "fine", "fields": fields, "attachments": [{"text": "quoted"}]}]);
     let mut accepted = attachments(99, json!({"title": "a"}));
-    accepted.as_array_mut().unwrap().push(json!({"title": "last"}));
+    accepted
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"title": "last"}));
     srv.post_ok(
         "chat.postMessage",
         &alice,
@@ -173,12 +180,22 @@ async fn oversized_messages_are_refused_on_every_path() {
         }
 
         let (status, body) = srv.post("chat.postMessage", &alice, post.clone()).await;
-        assert_refused_with(status, &body, c.error, &format!("chat.postMessage, {}", c.name));
+        assert_refused_with(
+            status,
+            &body,
+            c.error,
+            &format!("chat.postMessage, {}", c.name),
+        );
 
         let (status, body) = srv
             .post("chat.sendMessage", &alice, json!({ "message": rc }))
             .await;
-        assert_refused_with(status, &body, c.error, &format!("chat.sendMessage, {}", c.name));
+        assert_refused_with(
+            status,
+            &body,
+            c.error,
+            &format!("chat.sendMessage, {}", c.name),
+        );
 
         let err = ddp.call_err("sendMessage", json!([rc])).await;
         assert_eq!(err["error"], c.error, "DDP sendMessage, {}: {err}", c.name);
@@ -244,10 +261,18 @@ async fn the_limits_are_configuration() {
     let chan = create_channel(&srv, &admin, "small", &["alice"]).await;
     let rid = str_of(&chan["_id"], "room id").to_string();
     let post = |a: Value| json!({"roomId": rid, "text": "t", "attachments": a});
-    srv.post_ok("chat.postMessage", &alice, post(attachments(2, json!({"title": "a"}))))
-        .await;
+    srv.post_ok(
+        "chat.postMessage",
+        &alice,
+        post(attachments(2, json!({"title": "a"}))),
+    )
+    .await;
     let (status, body) = srv
-        .post("chat.postMessage", &alice, post(attachments(3, json!({"title": "a"}))))
+        .post(
+            "chat.postMessage",
+            &alice,
+            post(attachments(3, json!({"title": "a"}))),
+        )
         .await;
     assert_refused_with(status, &body, SIZE, "a third attachment");
     let (status, body) = srv

@@ -342,7 +342,10 @@ mod tests {
         assert_eq!(check(vec![json!({}); 4]), size);
         // Nested attachments count too.
         assert_eq!(
-            check(vec![json!({"attachments": [{}, {}]}), json!({"attachments": [{}]})]),
+            check(vec![
+                json!({"attachments": [{}, {}]}),
+                json!({"attachments": [{}]})
+            ]),
             size
         );
         assert_eq!(check(vec![json!({"text": "x".repeat(11)})]), size);
@@ -387,8 +390,10 @@ mod tests {
             invalid
         );
         assert_eq!(
-            check(json!({"title_link": "https://x.example/a", "image_url": "/file-upload/a.png",
-                "fields": [{"title": "n", "value": 3, "short": true}], "attachments": [{"text": "q"}]})),
+            check(
+                json!({"title_link": "https://x.example/a", "image_url": "/file-upload/a.png",
+                "fields": [{"title": "n", "value": 3, "short": true}], "attachments": [{"text": "q"}]})
+            ),
             "ok"
         );
         let with = |avatar: &'static str| {
@@ -411,6 +416,9 @@ mod tests {
         assert!(!is_http_url("//example.com"));
         assert!(is_safe_link("/avatar/x"));
         assert!(!is_safe_link("/\\evil.example"));
-        assert!(!is_safe_link(&format!("https://x.example/{}", "a".repeat(MAX_URL_BYTES))));
+        assert!(!is_safe_link(&format!(
+            "https://x.example/{}",
+            "a".repeat(MAX_URL_BYTES)
+        )));
     }
 }

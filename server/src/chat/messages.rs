@@ -260,8 +260,14 @@ impl Chat {
         }
         self.message_limits().check(Content::from(&changed))?;
         // An app may keep the alias the message had, not give a person a new one.
-        let alias = changed.alias.as_deref().filter(|a| *a != original.alias.as_deref().unwrap_or(""));
-        let avatar = changed.avatar.as_deref().filter(|a| *a != original.avatar.as_deref().unwrap_or(""));
+        let alias = changed
+            .alias
+            .as_deref()
+            .filter(|a| *a != original.alias.as_deref().unwrap_or(""));
+        let avatar = changed
+            .avatar
+            .as_deref()
+            .filter(|a| *a != original.avatar.as_deref().unwrap_or(""));
         self.check_impersonation(sender, alias, avatar).await?;
         Ok(changed)
     }

@@ -209,9 +209,9 @@ pub fn parse(payload: &Value) -> ChatResult<HookPayload> {
         // Their number and size are the message limits' to judge (in
         // `check_content`), as for every other way a message arrives.
         Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, a)| attachment(a, i))
+            .iter()
+            .enumerate()
+            .map(|(i, a)| attachment(a, i))
             .collect::<ChatResult<Vec<Value>>>()?,
         Some(_) => return Err(invalid("attachments must be an array")),
     };
