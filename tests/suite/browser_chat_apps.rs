@@ -211,8 +211,20 @@ async fn chat_app_command_from_autocomplete_and_prevent_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_aliased_messages_show_the_real_sender_and_a_badge() {
-    let srv = Palaver::start().await;
+    let market = tempfile::Builder::new()
+        .prefix("palaver-marketplace-")
+        .tempdir()
+        .expect("marketplace dir");
+    apps::polite_package(market.path());
+    let srv = Palaver::builder()
+        .env(
+            "PALAVER_MARKETPLACE_DIR",
+            market.path().display().to_string(),
+        )
+        .start()
+        .await;
     let admin = srv.admin().await;
+    install_ok(&srv, &admin, "polite", None, true).await;
     let alice = srv.create_user(&admin, "alice").await;
     srv.post_ok(
         "users.create",
@@ -242,6 +254,10 @@ async fn chat_aliased_messages_show_the_real_sender_and_a_badge() {
     )
     .await;
 
+    // An app's bot under an alias.
+    let said = palaver_tests::app_admin::ephemeral(&srv, &alice, &rid, "polite-big", "alias").await;
+    assert!(said.starts_with("sent "), "{said}");
+
     let b = Browser::start().await;
     log_in(&b, &srv, "alice", &password_for("alice")).await;
     open_channel(&b, "aliases").await;
@@ -261,7 +277,8 @@ async fn chat_aliased_messages_show_the_real_sender_and_a_badge() {
         heads,
         json!([
             ["admin", "via @robo", "Bot"],
-            ["Support", "via @alice", "Alias"]
+            ["Support", "via @alice", "Alias"],
+            ["admin", "via @polite.bot", "App"]
         ]),
         "aliased messages in the timeline"
     );
