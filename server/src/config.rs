@@ -122,6 +122,11 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Longest message text, in characters.
     pub max_message_chars: usize,
+    /// Most attachments in one message, nested ones included.
+    pub max_message_attachments: usize,
+    /// Largest serialized size of a message's attachments, custom fields, alias,
+    /// emoji and avatar (everything but its text), in bytes.
+    pub max_message_bytes: usize,
     /// Days a login token stays valid.
     pub token_ttl_days: u64,
     pub login_rate_limit: LoginRateLimit,
@@ -153,6 +158,8 @@ impl Default for Config {
             site_name: "Palaver".into(),
             max_body_bytes: 1024 * 1024,
             max_message_chars: 5000,
+            max_message_attachments: 100,
+            max_message_bytes: 64 * 1024,
             token_ttl_days: 90,
             login_rate_limit: LoginRateLimit::default(),
             password_hashing: PasswordHashing::default(),
@@ -208,6 +215,16 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.max_message_chars == 0 || self.max_message_attachments == 0 {
+            return Err(ConfigError::Invalid(
+                "max_message_chars and max_message_attachments must be positive".into(),
+            ));
+        }
+        if self.max_message_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_message_bytes must be at least 1024".into(),
             ));
         }
         for entry in &self.apps.http_allow {
@@ -297,6 +314,8 @@ impl Config {
                 queue: self.password_hashing.queue,
             },
             max_message_len: self.max_message_chars,
+            max_message_attachments: self.max_message_attachments,
+            max_message_bytes: self.max_message_bytes,
             token_ttl: Duration::from_secs(self.token_ttl_days * 24 * 3600),
             site_url: self.site_url(),
             site_name: self.site_name.clone(),

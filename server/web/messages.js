@@ -108,10 +108,19 @@ export function renderMessage(msg, opts) {
   avatar.style.background = `hsl(${hue(msg.u?.username || author)} 55% 45%)`;
 
   const time = h('time', { text: shortTime(date), title: fullTime(date), attrs: { datetime: date ? date.toISOString() : null } });
+  // A name other than the sender's own is never shown alone: the real account
+  // stays visible, and a badge says whether a bot, an app or a person chose it.
+  const aliased = Boolean(msg.alias) && !system && Boolean(msg.u);
+  const badge = msg.bot ? (msg.bot.i ? 'App' : 'Bot') : aliased ? 'Alias' : null;
   const head = h('div', { class: 'message-head' },
     h('span', { class: 'author', testid: 'message-author', text: author }),
-    msg.u && author !== msg.u.username ? h('span', { class: 'username', text: `@${msg.u.username}` }) : null,
-    msg.bot ? h('span', { class: 'bot-tag', text: 'App' }) : null,
+    msg.u && (aliased || author !== msg.u.username)
+      ? h('span', { class: 'username', testid: 'message-sender', text: aliased ? `via @${msg.u.username}` : `@${msg.u.username}` })
+      : null,
+    badge ? h('span', {
+      class: 'bot-tag', testid: 'bot-tag', text: badge,
+      title: aliased ? `Sent by @${msg.u.username} under the name “${msg.alias}”` : `Sent by ${badge === 'App' ? 'an app' : 'a bot'}`,
+    }) : null,
     time,
     msg.pending ? h('span', { class: 'edited', text: 'Sending…' }) : null);
 

@@ -198,6 +198,7 @@ async fn main() {
                 avatar: None,
                 attachments: Vec::new(),
                 custom_fields: None,
+                ..Default::default()
             },
         )
         .await

@@ -58,6 +58,7 @@ async fn preview_items_are_offered_and_the_picked_one_is_posted() {
         flags,
         vec![
             ("polite".to_string(), false),
+            ("polite-big".to_string(), false),
             ("polite-pick".to_string(), true)
         ],
         "{listed}"

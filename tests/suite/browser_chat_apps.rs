@@ -1,7 +1,8 @@
 //! Apps in the chat web client (headless Chromium over WebDriver): an app's slash
 //! command run from the autocomplete with its reply and private notice, an app's
-//! preview items picked by keyboard and by click, and an app's `prevent` reason shown
-//! to the sender. Screenshots go to `target/screenshots/`.
+//! preview items picked by keyboard and by click, an app's `prevent` reason shown
+//! to the sender, and messages under an alias shown with their real sender and a
+//! Bot/App/Alias badge. Screenshots go to `target/screenshots/`.
 
 use serde_json::{json, Value};
 
@@ -51,26 +52,26 @@ async fn chat_app_command_from_autocomplete_and_prevent_reason() {
     let rid = channel(&srv, &admin, "lobby", &["carol"]).await;
     install_ok(&srv, &admin, "hello", None, true).await;
     install_ok(&srv, &admin, "polite", None, true).await;
-    // A message with an attachment, as apps and integrations post them.
-    srv.post_ok(
-        "chat.postMessage",
-        &admin,
-        json!({
-            "roomId": rid,
-            "text": "Build report",
-            "attachments": [{
-                "title": "Pipeline <b>42</b>",
-                "title_link": "javascript:alert(1)",
-                "text": "All *green*",
-                "color": "#2e7d32",
-                "fields": [
-                    {"title": "Status", "value": "passed", "short": true},
-                    {"title": "Took", "value": "`3m 12s`", "short": true}
-                ]
-            }]
-        }),
-    )
-    .await;
+    // A message with an attachment, as apps and integrations post them. A
+    // `javascript:` link is refused by the server, so the stored one has none.
+    let mut attachment = json!({
+        "title": "Pipeline <b>42</b>",
+        "title_link": "javascript:alert(1)",
+        "text": "All *green*",
+        "color": "#2e7d32",
+        "fields": [
+            {"title": "Status", "value": "passed", "short": true},
+            {"title": "Took", "value": "`3m 12s`", "short": true}
+        ]
+    });
+    let report = |a: &Value| json!({"roomId": rid, "text": "Build report", "attachments": [a]});
+    let (status, body) = srv
+        .post("chat.postMessage", &admin, report(&attachment))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{body}");
+    attachment.as_object_mut().unwrap().remove("title_link");
+    srv.post_ok("chat.postMessage", &admin, report(&attachment))
+        .await;
 
     let b = Browser::start().await;
     log_in(&b, &srv, "carol", &password_for("carol")).await;
@@ -89,7 +90,7 @@ async fn chat_app_command_from_autocomplete_and_prevent_reason() {
     assert_eq!(att["title"], "Pipeline <b>42</b>", "{att}");
     assert_eq!(
         att["links"], 0,
-        "a javascript: title link is not a link: {att}"
+        "the title without a link is no link: {att}"
     );
     assert_eq!(att["bold"], "green", "{att}");
     assert_eq!(
@@ -206,6 +207,82 @@ async fn chat_app_command_from_autocomplete_and_prevent_reason() {
         !history.to_string().contains("forbidden talk"),
         "the refused message was not stored"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_aliased_messages_show_the_real_sender_and_a_badge() {
+    let market = tempfile::Builder::new()
+        .prefix("palaver-marketplace-")
+        .tempdir()
+        .expect("marketplace dir");
+    apps::polite_package(market.path());
+    let srv = Palaver::builder()
+        .env(
+            "PALAVER_MARKETPLACE_DIR",
+            market.path().display().to_string(),
+        )
+        .start()
+        .await;
+    let admin = srv.admin().await;
+    install_ok(&srv, &admin, "polite", None, true).await;
+    let alice = srv.create_user(&admin, "alice").await;
+    srv.post_ok(
+        "users.create",
+        &admin,
+        json!({"username": "robo", "name": "Robo", "email": "robo@palaver.test",
+               "password": password_for("robo"), "roles": ["bot"]}),
+    )
+    .await;
+    let robo = srv.login("robo", &password_for("robo")).await;
+    let rid = channel(&srv, &admin, "aliases", &["alice", "robo"]).await;
+    srv.post_ok(
+        "chat.postMessage",
+        &robo,
+        json!({"roomId": rid, "text": "deploy finished", "alias": "admin"}),
+    )
+    .await;
+    srv.post_ok(
+        "permissions.update",
+        &admin,
+        json!({"permissions": [{"_id": "message-impersonate", "roles": ["bot", "user"]}]}),
+    )
+    .await;
+    srv.post_ok(
+        "chat.postMessage",
+        &alice,
+        json!({"roomId": rid, "text": "signed as the team", "alias": "Support"}),
+    )
+    .await;
+
+    // An app's bot under an alias.
+    let said = palaver_tests::app_admin::ephemeral(&srv, &alice, &rid, "polite-big", "alias").await;
+    assert!(said.starts_with("sent "), "{said}");
+
+    let b = Browser::start().await;
+    log_in(&b, &srv, "alice", &password_for("alice")).await;
+    open_channel(&b, "aliases").await;
+    b.wait_text(&tid("message-list"), "signed as the team")
+        .await;
+    let heads = b
+        .exec(
+            "return [...document.querySelectorAll('[data-testid=\"message\"]')]
+               .filter(m => m.querySelector('[data-testid=\"bot-tag\"]'))
+               .map(m => [m.querySelector('[data-testid=\"message-author\"]').textContent,
+                          m.querySelector('[data-testid=\"message-sender\"]').textContent,
+                          m.querySelector('[data-testid=\"bot-tag\"]').textContent])",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        heads,
+        json!([
+            ["admin", "via @robo", "Bot"],
+            ["Support", "via @alice", "Alias"],
+            ["admin", "via @polite.bot", "App"]
+        ]),
+        "aliased messages in the timeline"
+    );
+    b.screenshot("chat-aliased-messages").await;
 }
 
 /// An app's page opened by a logged-in admin cannot reach the session: the page

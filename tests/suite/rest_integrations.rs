@@ -177,13 +177,26 @@ async fn json_and_form_payloads_post_as_the_integration_user() {
     assert_eq!(m["attachments"], expected_attachments, "{m}");
 
     // Form-encoded `payload=`, with the sender's name and icon overriding the
-    // integration's alias and emoji; the trailing-slash form of the URL.
+    // integration's alias and emoji; the trailing-slash form of the URL. A name and
+    // icon from the payload (not the admin's configuration) need the posting user
+    // to hold `message-impersonate`, as in Rocket.Chat: ci.bot is a person until
+    // made a bot.
     let payload = json!({
         "text": "Deployed v1.2 to production",
         "username": "Deployer",
         "icon_url": "https://ci.example.com/deploy.png"
     });
     let form = format!("payload={}", enc(&payload.to_string()));
+    let (status, body) = call_hook_form(&srv, &format!("{}/", hook_path(&hook)), &form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["errorType"], "error-action-not-allowed", "{body}");
+    assert_eq!(channel_messages(&srv, &alice, &rid).await.len(), 1);
+    srv.post_ok(
+        "users.update",
+        &admin,
+        json!({"userId": bot.user_id, "data": {"roles": ["bot"]}}),
+    )
+    .await;
     let (status, body) = call_hook_form(&srv, &format!("{}/", hook_path(&hook)), &form).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({"success": true}));

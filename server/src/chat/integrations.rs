@@ -290,8 +290,10 @@ impl Chat {
         } else {
             hook.channels.clone()
         };
-        // Every destination is checked (reads only) before anything is posted or
-        // joined, so a bad one changes nothing.
+        // The message and every destination are checked (reads only) before
+        // anything is posted or joined, so a bad one changes nothing.
+        self.check_content(&user, &mut hook_message(&integration, &hook, ""))
+            .await?;
         let mut destinations = Vec::with_capacity(targets.len());
         for target in &targets {
             destinations.push(self.webhook_destination(&user, target).await?);
@@ -303,7 +305,7 @@ impl Chat {
                 Destination::Join(room) => self.join_room(&user, &room.id).await?,
                 Destination::Direct(username) => self.create_direct(&user, &[username]).await?,
             };
-            let new = hook_message(&integration, &hook, &room);
+            let new = hook_message(&integration, &hook, &room.id);
             let (room, message) = self.send_message(&user, new).await?;
             tracing::info!(
                 integration_id = %integration.id,
@@ -455,7 +457,7 @@ enum Destination {
 
 /// The message for one room: the payload's fields over the integration's defaults
 /// (`alias`; `avatar` or else `emoji`, never both, as Rocket.Chat does).
-fn hook_message(integration: &Integration, hook: &HookPayload, room: &Room) -> NewMessage {
+fn hook_message(integration: &Integration, hook: &HookPayload, rid: &str) -> NewMessage {
     let (avatar, emoji) = if hook.avatar.is_some() {
         (hook.avatar.clone(), None)
     } else if hook.emoji.is_some() {
@@ -467,7 +469,7 @@ fn hook_message(integration: &Integration, hook: &HookPayload, room: &Room) -> N
     };
     NewMessage {
         id: None,
-        rid: room.id.clone(),
+        rid: rid.to_string(),
         msg: hook.text.clone(),
         tmid: hook.tmid.clone(),
         alias: hook.alias.clone().or_else(|| integration.alias.clone()),
@@ -475,6 +477,10 @@ fn hook_message(integration: &Integration, hook: &HookPayload, room: &Room) -> N
         avatar,
         attachments: hook.attachments.clone(),
         custom_fields: hook.custom_fields.clone(),
+        // The integration's own alias and avatar were set by an admin; a payload's
+        // need the posting user to hold `message-impersonate`, as in Rocket.Chat.
+        alias_from_admin: hook.alias.is_none() && hook.avatar.is_none(),
+        app_id: None,
     }
 }
 

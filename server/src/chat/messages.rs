@@ -3,6 +3,8 @@
 use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::ids;
+use super::message_limits::Content;
+use super::permissions::MESSAGE_IMPERSONATE;
 use super::rooms::{can_moderate, RoomRef};
 use super::Chat;
 use crate::store::{
@@ -22,6 +24,11 @@ pub struct NewMessage {
     pub avatar: Option<String>,
     pub attachments: Vec<serde_json::Value>,
     pub custom_fields: Option<serde_json::Value>,
+    /// The alias and avatar were chosen by an admin (an incoming webhook's
+    /// configuration), not by the sender: no `message-impersonate` needed.
+    pub alias_from_admin: bool,
+    /// Sent by this app (through its bot user): marked `bot: {i: <app id>}`.
+    pub app_id: Option<String>,
 }
 
 /// `@name` mentions in a text: user names, and whether `@all`/`@here` appears.
@@ -68,16 +75,42 @@ pub fn normalize_emoji(emoji: &str) -> ChatResult<String> {
     }
 }
 
+/// Refusal for an alias or avatar without `message-impersonate`.
+fn impersonation_refused() -> ChatError {
+    ChatError::refused(
+        "error-action-not-allowed",
+        "Not enough permission: an alias or avatar needs the message-impersonate permission",
+    )
+}
+
 impl Chat {
-    fn check_text(&self, text: &str) -> ChatResult<()> {
-        if text.chars().count() > self.opts.max_message_len {
-            return Err(ChatError::refused(
-                "error-message-size-exceeded",
-                format!(
-                    "Message size exceeds the allowed {} characters",
-                    self.opts.max_message_len
-                ),
-            ));
+    /// The checks of what `actor` chose to send, before anything is read or written:
+    /// the message limits and `message-impersonate`. Normalizes empty fields away and
+    /// the emoji to `:name:`.
+    pub(crate) async fn check_content(&self, actor: &User, new: &mut NewMessage) -> ChatResult<()> {
+        new.alias = new.alias.take().filter(|s| !s.is_empty());
+        new.avatar = new.avatar.take().filter(|s| !s.is_empty());
+        new.emoji = new.emoji.take().filter(|s| !s.is_empty());
+        self.message_limits().check(Content::from(&*new))?;
+        new.emoji = new.emoji.as_deref().map(normalize_emoji).transpose()?;
+        if !new.alias_from_admin {
+            self.check_impersonation(actor, new.alias.as_deref(), new.avatar.as_deref())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether `actor` may show `alias`/`avatar` instead of their own name and face.
+    async fn check_impersonation(
+        &self,
+        actor: &User,
+        alias: Option<&str>,
+        avatar: Option<&str>,
+    ) -> ChatResult<()> {
+        if (alias.is_some() || avatar.is_some())
+            && !self.has_permission(actor, MESSAGE_IMPERSONATE).await?
+        {
+            return Err(impersonation_refused());
         }
         Ok(())
     }
@@ -97,7 +130,8 @@ impl Chat {
                 "The message must have text or attachments",
             ));
         }
-        self.check_text(&new.msg)?;
+        let mut new = new;
+        self.check_content(actor, &mut new).await?;
         if let Some(id) = &new.id {
             if !ids::is_valid_client_id(id) {
                 return Err(ChatError::invalid(
@@ -150,13 +184,17 @@ impl Chat {
             tcount: None,
             tlm: None,
             replies: None,
-            alias: new.alias.filter(|s| !s.is_empty()),
-            emoji: new.emoji.filter(|s| !s.is_empty()),
-            avatar: new.avatar.filter(|s| !s.is_empty()),
+            alias: new.alias,
+            emoji: new.emoji,
+            avatar: new.avatar,
             attachments: new.attachments,
-            bot: actor
-                .has_role(crate::store::roles::BOT)
-                .then(|| serde_json::json!({})),
+            // Rocket.Chat's marker: `{i: <app id>}` from an app, `{}` from another bot.
+            bot: match new.app_id {
+                Some(app_id) => Some(serde_json::json!({ "i": app_id })),
+                None => actor
+                    .has_role(crate::store::roles::BOT)
+                    .then(|| serde_json::json!({})),
+            },
             mentions,
             custom_fields: new.custom_fields,
             groupable: None,
@@ -164,7 +202,7 @@ impl Chat {
         let message = match self.pre_send.get() {
             Some(hook) => {
                 let changed = hook.pre_send(actor, &room, message.clone()).await?;
-                self.revalidate(&message, changed)?
+                self.revalidate(actor, &message, changed).await?
             }
             None => message,
         };
@@ -195,8 +233,15 @@ impl Chat {
     }
 
     /// Checks a message a hook changed: the content may change, not who sent it
-    /// where, and it must still be a message we would accept.
-    fn revalidate(&self, original: &Message, changed: Message) -> ChatResult<Message> {
+    /// where, and it must still be a message we would accept from the sender. A
+    /// change that fails is refused, never dropped: the sender's original may be
+    /// what the app meant to keep out (a redaction), so it is not sent instead.
+    async fn revalidate(
+        &self,
+        sender: &User,
+        original: &Message,
+        changed: Message,
+    ) -> ChatResult<Message> {
         if changed.id != original.id
             || changed.rid != original.rid
             || changed.u != original.u
@@ -213,7 +258,17 @@ impl Chat {
                 "An app emptied the message",
             ));
         }
-        self.check_text(&changed.msg)?;
+        self.message_limits().check(Content::from(&changed))?;
+        // An app may keep the alias the message had, not give a person a new one.
+        let alias = changed
+            .alias
+            .as_deref()
+            .filter(|a| *a != original.alias.as_deref().unwrap_or(""));
+        let avatar = changed
+            .avatar
+            .as_deref()
+            .filter(|a| *a != original.avatar.as_deref().unwrap_or(""));
+        self.check_impersonation(sender, alias, avatar).await?;
         Ok(changed)
     }
 
@@ -324,7 +379,7 @@ impl Chat {
                 "The message must have text or attachments",
             ));
         }
-        self.check_text(text)?;
+        self.message_limits().check_text(text)?;
         let now = Ts::now();
         message.msg = text.to_string();
         message.edited_at = Some(now);

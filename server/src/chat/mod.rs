@@ -8,9 +8,11 @@ pub mod events;
 pub mod hooks;
 pub mod ids;
 pub mod integrations;
+pub mod message_limits;
 pub mod messages;
 pub mod notify;
 pub mod password;
+pub mod permissions;
 pub mod ratelimit;
 mod relay;
 pub mod rooms;
@@ -34,6 +36,11 @@ pub struct ChatOptions {
     pub password_pool: PasswordPoolOptions,
     /// Longest message text accepted, in characters.
     pub max_message_len: usize,
+    /// Most attachments in one message, nested ones included.
+    pub max_message_attachments: usize,
+    /// Largest serialized size of a message's attachments, custom fields, alias,
+    /// emoji and avatar together, in bytes.
+    pub max_message_bytes: usize,
     /// How long a login token is valid.
     pub token_ttl: std::time::Duration,
     pub site_url: String,
@@ -86,6 +93,15 @@ impl Chat {
 
     pub fn options(&self) -> &ChatOptions {
         &self.opts
+    }
+
+    /// The limits every message is checked against.
+    pub fn message_limits(&self) -> message_limits::MessageLimits {
+        message_limits::MessageLimits {
+            max_text_chars: self.opts.max_message_len,
+            max_attachments: self.opts.max_message_attachments,
+            max_bytes: self.opts.max_message_bytes,
+        }
     }
 
     /// Flushes storage; called once at shutdown.

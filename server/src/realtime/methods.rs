@@ -251,6 +251,7 @@ async fn send_message(ctx: &Ctx, params: &[Value]) -> Outcome {
         avatar: non_empty(opt_str(m, "avatar")?),
         attachments,
         custom_fields: m.get("customFields").filter(|v| !v.is_null()).cloned(),
+        ..Default::default()
     };
     let (room, message) = ctx.chat.send_message(&user, new).await?;
     if let Err(e) = ctx

@@ -72,6 +72,7 @@ pub async fn post_message(
         avatar: body.avatar,
         attachments: body.attachments,
         custom_fields: body.custom_fields,
+        ..Default::default()
     };
     let (_, message) = state.chat.send_message(&session.user, new).await?;
     ok(json!({
@@ -121,6 +122,7 @@ pub async fn send_message(
         avatar: m.avatar,
         attachments: m.attachments,
         custom_fields: m.custom_fields,
+        ..Default::default()
     };
     let (_, message) = state.chat.send_message(&session.user, new).await?;
     ok(json!({"message": rest(&message)}))

@@ -7,6 +7,7 @@ mod commands;
 mod im;
 pub(crate) mod integrations;
 mod misc;
+mod permissions;
 mod rooms;
 mod users;
 
@@ -86,6 +87,8 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations.get", get(integrations::get))
         .route("/integrations.update", put(integrations::update))
         .route("/integrations.remove", post(integrations::remove))
+        .route("/permissions.listAll", get(permissions::list_all))
+        .route("/permissions.update", post(permissions::update))
 }
 
 /// A success envelope around `body`.

@@ -64,7 +64,25 @@ impl PreSendHook for AppsEngine {
             match outcome {
                 Ok(Outcome::Decision(PreSendDecision::Continue)) => {}
                 Ok(Outcome::Decision(PreSendDecision::Modify(m))) => {
-                    current = convert::apply_modification(&current, m)?;
+                    let modified = convert::apply_modification(&current, m)?;
+                    // Checked here, not only once the chain is done, so the app that
+                    // broke the message is named to the sender and in its own log.
+                    if let Err(e) = self.chat.message_limits().check((&modified).into()) {
+                        running.pool.context().logger.host(
+                            "warn",
+                            Some("pre-message-sent"),
+                            &format!("modify refused, the message was not sent: {e}"),
+                            None,
+                        );
+                        return Err(ChatError::refused(
+                            e.error_type(),
+                            format!(
+                                "The app {} changed this message into one that cannot be sent: {e}",
+                                app.manifest.name
+                            ),
+                        ));
+                    }
+                    current = modified;
                     wit_message = None;
                 }
                 Ok(Outcome::Decision(PreSendDecision::Prevent(reason))) => {

@@ -147,6 +147,7 @@ pub fn new_message(m: wit::Message) -> Result<NewMessage, ChatError> {
         avatar: m.avatar,
         attachments: m.attachments.iter().map(attachment_json).collect(),
         custom_fields: custom_fields(m.custom_fields.as_deref())?,
+        ..Default::default()
     })
 }
 

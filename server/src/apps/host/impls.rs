@@ -61,7 +61,8 @@ impl AppContext {
     /// Sends a message as the bot: the host side of `messages.send`, also used for
     /// command replies.
     pub(crate) async fn send_as_bot(&self, message: types::Message) -> Result<String, Error> {
-        let new = convert::new_message(message).map_err(convert::chat_error)?;
+        let mut new = convert::new_message(message).map_err(convert::chat_error)?;
+        new.app_id = Some(self.id.clone());
         self.bot_joins_if_public(&new.rid).await?;
         let (_, sent) = self
             .chat
