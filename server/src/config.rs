@@ -212,21 +212,6 @@ impl Config {
                 self.sqlite_synchronous
             )));
         }
-        if self.max_body_bytes < 1024 {
-            return Err(ConfigError::Invalid(
-                "max_body_bytes must be at least 1024".into(),
-            ));
-        }
-        if self.max_message_chars == 0 || self.max_message_attachments == 0 {
-            return Err(ConfigError::Invalid(
-                "max_message_chars and max_message_attachments must be positive".into(),
-            ));
-        }
-        if self.max_message_bytes < 1024 {
-            return Err(ConfigError::Invalid(
-                "max_message_bytes must be at least 1024".into(),
-            ));
-        }
         for entry in &self.apps.http_allow {
             crate::apps::http::OperatorAllow::parse(entry).map_err(|e| {
                 ConfigError::Invalid(format!("apps.http_allow entry {entry:?}: {e}"))
@@ -242,18 +227,6 @@ impl Config {
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("apps.limits: {e}")))?;
         self.edge_options()?;
-        let rl = &self.login_rate_limit;
-        if rl.per_ip == 0 || rl.per_user == 0 || rl.window_secs == 0 {
-            return Err(ConfigError::Invalid(
-                "login_rate_limit values must be positive".into(),
-            ));
-        }
-        let ph = &self.password_hashing;
-        if ph.threads > 256 || ph.queue > 100_000 {
-            return Err(ConfigError::Invalid(
-                "password_hashing: threads must be at most 256 and queue at most 100000".into(),
-            ));
-        }
         Ok(())
     }
 

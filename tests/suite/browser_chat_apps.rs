@@ -11,7 +11,7 @@ use crate::browser_chat::{log_in, open_channel, send, tid, timeline, ENTER};
 use palaver_tests::app_admin::install_ok;
 use palaver_tests::apps;
 use palaver_tests::browser::Browser;
-use palaver_tests::server::{password_for, Palaver};
+use palaver_tests::server::{password_for, Palaver, Session};
 
 /// WebDriver's arrow-down key.
 const ARROW_DOWN: &str = "\u{E015}";
@@ -211,20 +211,7 @@ async fn chat_app_command_from_autocomplete_and_prevent_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_aliased_messages_show_the_real_sender_and_a_badge() {
-    let market = tempfile::Builder::new()
-        .prefix("palaver-marketplace-")
-        .tempdir()
-        .expect("marketplace dir");
-    apps::polite_package(market.path());
-    let srv = Palaver::builder()
-        .env(
-            "PALAVER_MARKETPLACE_DIR",
-            market.path().display().to_string(),
-        )
-        .start()
-        .await;
-    let admin = srv.admin().await;
-    install_ok(&srv, &admin, "polite", None, true).await;
+    let (_market, srv, admin) = server_with_polite().await;
     let alice = srv.create_user(&admin, "alice").await;
     srv.post_ok(
         "users.create",
@@ -292,20 +279,7 @@ async fn chat_aliased_messages_show_the_real_sender_and_a_badge() {
 /// tried to plant is not set; the admin is still logged in afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_pages_cannot_reach_the_web_session() {
-    let market = tempfile::Builder::new()
-        .prefix("palaver-marketplace-")
-        .tempdir()
-        .expect("marketplace dir");
-    apps::polite_package(market.path());
-    let srv = Palaver::builder()
-        .env(
-            "PALAVER_MARKETPLACE_DIR",
-            market.path().display().to_string(),
-        )
-        .start()
-        .await;
-    let admin = srv.admin().await;
-    install_ok(&srv, &admin, "polite", None, true).await;
+    let (_market, srv, _admin) = server_with_polite().await;
 
     let b = Browser::start().await;
     log_in(
@@ -349,4 +323,24 @@ async fn app_pages_cannot_reach_the_web_session() {
     b.goto(&format!("{}/", srv.base_url())).await;
     b.wait_for(&crate::browser_chat::tid("app-shell")).await;
     srv.get_ok("me", &session).await;
+}
+
+/// A server whose marketplace holds the `polite` test app, installed and enabled by
+/// the admin; the marketplace folder lives as long as the returned guard.
+async fn server_with_polite() -> (tempfile::TempDir, Palaver, Session) {
+    let market = tempfile::Builder::new()
+        .prefix("palaver-marketplace-")
+        .tempdir()
+        .expect("marketplace dir");
+    apps::polite_package(market.path());
+    let srv = Palaver::builder()
+        .env(
+            "PALAVER_MARKETPLACE_DIR",
+            market.path().display().to_string(),
+        )
+        .start()
+        .await;
+    let admin = srv.admin().await;
+    install_ok(&srv, &admin, "polite", None, true).await;
+    (market, srv, admin)
 }

@@ -24,7 +24,7 @@ pub const MAX_ALIAS_CHARS: usize = 200;
 
 /// Attachment keys holding text, each limited like the message text (Rocket.Chat
 /// checks an attachment's `text` against `Message_MaxAllowedSize`).
-const TEXT_KEYS: &[&str] = &["text", "pretext", "title", "fallback", "author_name"];
+pub(crate) const TEXT_KEYS: &[&str] = &["text", "pretext", "title", "fallback", "author_name"];
 /// Attachment keys holding links or images: clients render them as `href`s and
 /// media sources, so only `http(s)` URLs and site paths are accepted.
 const URL_KEYS: &[&str] = &[

@@ -91,6 +91,35 @@ pub(super) fn options(c: &Config) -> Result<(), ConfigError> {
         1024..=(1024 * MIB) as usize,
     )?;
     range("max_message_chars", c.max_message_chars, 1..=1_000_000)?;
+    range(
+        "max_message_attachments",
+        c.max_message_attachments,
+        1..=10_000,
+    )?;
+    range(
+        "max_message_bytes",
+        c.max_message_bytes,
+        1024..=(64 * MIB) as usize,
+    )?;
+    if c.sqlite_max_bytes != 0 && c.sqlite_max_bytes < MIB {
+        return Err(invalid(
+            "sqlite_max_bytes",
+            format!(
+                "must be 0 (no cap) or at least {MIB} bytes, not {}",
+                c.sqlite_max_bytes
+            ),
+        ));
+    }
+    range(
+        "password_hashing.threads",
+        c.password_hashing.threads,
+        0..=256,
+    )?;
+    range(
+        "password_hashing.queue",
+        c.password_hashing.queue,
+        0..=100_000,
+    )?;
     range("token_ttl_days", c.token_ttl_days, 1..=MAX_DAYS)?;
     range(
         "login_rate_limit.per_ip",
@@ -156,6 +185,7 @@ fn realtime() -> Result<(), ConfigError> {
         r.connect_timeout_ms,
         1..=HOUR_MS,
     )?;
+    range("realtime.max_bad_frames", r.max_bad_frames, 0..=1_000_000)?;
     range("realtime.queue_frames", r.queue_frames, 16..=1_000_000)
 }
 
@@ -223,6 +253,28 @@ fn app_limits(l: &AppLimits) -> Result<(), ConfigError> {
         l.faults_before_disable,
         1..=u32::MAX,
     )?;
+    for (name, value) in [
+        ("messages_per_minute", l.messages_per_minute),
+        ("rooms_per_minute", l.rooms_per_minute),
+        ("direct_rooms_per_minute", l.direct_rooms_per_minute),
+        ("notifications_per_minute", l.notifications_per_minute),
+        ("jobs_per_minute", l.jobs_per_minute),
+    ] {
+        range(&k(name), value, 1..=1_000_000)?;
+    }
+    range(&k("rooms_max"), l.rooms_max, 0..=10_000_000)?;
+    range(&k("jobs_max_pending"), l.jobs_max_pending, 1..=10_000_000)?;
+    range(
+        &k("job_min_delay_from_job_ms"),
+        l.job_min_delay_from_job_ms,
+        0..=HOUR_MS,
+    )?;
+    range(
+        &k("fault_window_calls"),
+        l.fault_window_calls,
+        1..=crate::apps::faults::MAX_WINDOW,
+    )?;
+    range(&k("fault_ratio_percent"), l.fault_ratio_percent, 1..=100)?;
     range(&k("event_queue"), l.event_queue, 1..=1_000_000)?;
     range(
         &k("resource_table_entries"),
@@ -301,6 +353,24 @@ mod tests {
         let cases: Vec<(&str, Change)> = vec![
             ("token_ttl_days", Box::new(|c| c.token_ttl_days = u64::MAX)),
             ("max_message_chars", Box::new(|c| c.max_message_chars = 0)),
+            (
+                "max_message_attachments",
+                Box::new(|c| c.max_message_attachments = 0),
+            ),
+            ("max_message_bytes", Box::new(|c| c.max_message_bytes = 10)),
+            ("sqlite_max_bytes", Box::new(|c| c.sqlite_max_bytes = 4096)),
+            (
+                "password_hashing.queue",
+                Box::new(|c| c.password_hashing.queue = usize::MAX),
+            ),
+            (
+                "apps.limits.messages_per_minute",
+                Box::new(|c| c.apps.limits.messages_per_minute = 0),
+            ),
+            (
+                "apps.limits.fault_window_calls",
+                Box::new(|c| c.apps.limits.fault_window_calls = 1000),
+            ),
             (
                 "max_body_bytes",
                 Box::new(|c| c.max_body_bytes = usize::MAX),

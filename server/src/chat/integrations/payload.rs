@@ -6,12 +6,11 @@
 use serde_json::{json, Map, Value};
 
 pub use crate::chat::message_limits::is_http_url;
-use crate::chat::message_limits::MAX_FIELDS;
+// Attachment keys copied as text are the ones the message limits check as text.
+use crate::chat::message_limits::{MAX_FIELDS, TEXT_KEYS};
 use crate::chat::messages::normalize_emoji;
 use crate::chat::{ChatError, ChatResult};
 
-/// Attachment keys copied as text.
-const TEXT_KEYS: &[&str] = &["title", "text", "pretext", "fallback", "author_name"];
 /// Attachment keys holding links or images: only `http(s)` URLs are accepted, since
 /// clients render them as links and `<img>` sources.
 const URL_KEYS: &[&str] = &[
