@@ -8,6 +8,7 @@ pub mod events;
 pub mod hooks;
 pub mod ids;
 pub mod integrations;
+pub mod login;
 pub mod message_limits;
 pub mod messages;
 pub mod notify;
