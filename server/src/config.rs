@@ -133,6 +133,10 @@ pub struct Config {
     pub password_hashing: PasswordHashing,
     /// Seconds in-flight requests get to finish at shutdown.
     pub shutdown_grace_secs: u64,
+    /// Seconds between a shutdown signal and the listener closing, during which
+    /// `/readyz` answers 503 and requests are still served, so load balancers
+    /// take the server out of rotation before connections are refused.
+    pub shutdown_drain_secs: u64,
     /// The local marketplace: a folder of app packages admins install from.
     pub marketplace_dir: PathBuf,
     pub apps: AppsConfig,
@@ -141,6 +145,8 @@ pub struct Config {
     /// A separate origin (`https://apps.chat.example.com`) that alone serves apps'
     /// HTTP endpoints, so nothing an app answers shares the web client's origin.
     pub apps_origin: Option<String>,
+    /// Bearer token that `GET /metrics` requires; unset, `/metrics` is disabled (404).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -164,10 +170,12 @@ impl Default for Config {
             login_rate_limit: LoginRateLimit::default(),
             password_hashing: PasswordHashing::default(),
             shutdown_grace_secs: 10,
+            shutdown_drain_secs: 0,
             marketplace_dir: PathBuf::from("./marketplace"),
             apps: AppsConfig::default(),
             http: HttpLimits::default(),
             apps_origin: None,
+            metrics_token: None,
         }
     }
 }

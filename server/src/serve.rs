@@ -107,6 +107,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     );
 
     let realtime = crate::realtime::Realtime::from_env();
+    let ops = api::ops::Ops::new(config.metrics_token.clone());
     let app = api::router(AppState {
         chat: chat.clone(),
         apps: apps.clone(),
@@ -114,7 +115,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         max_body_bytes: config.max_body_bytes,
         edge: Arc::new(config.edge_options()?),
         realtime: realtime.clone(),
+        ops: ops.clone(),
     });
+    // The store is open and the apps engine started: ready for traffic.
+    ops.health.set_ready(true);
     println!(
         "Palaver is listening on http://{local} (site URL {})",
         config.site_url()
@@ -129,7 +133,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         http_server::serve(listener, app, &limits, stop).await;
     });
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let deadline = tokio::time::Instant::now() + grace;
+    let drain = Duration::from_secs(config.shutdown_drain_secs);
+    let deadline;
     tokio::select! {
         result = &mut server => {
             // The server stops only when told to: it failed.
@@ -140,6 +145,19 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             return Err(ServeError::Io(std::io::Error::other(format!("the HTTP server {reason}"))));
         }
         _ = shutdown_signal() => {
+            // Load balancers stop sending new work before anything else stops;
+            // during the drain the server still answers whatever they send meanwhile.
+            ops.health.set_ready(false);
+            if !drain.is_zero() {
+                tracing::info!(?drain, "shutting down: not ready; draining before stopping");
+                tokio::select! {
+                    _ = tokio::time::sleep(drain) => {}
+                    // A second signal skips the rest of the drain.
+                    _ = shutdown_signal() => {}
+                }
+            }
+            // The grace period starts now, not at start-up.
+            deadline = tokio::time::Instant::now() + grace;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stop_tx.send(());
             // Upgraded websockets are not the HTTP server's to wait for: close them

@@ -21,6 +21,7 @@ mod common;
 mod durability;
 mod http_limits;
 mod login_hardening;
+mod ops_endpoints;
 mod realtime_auth;
 mod realtime_closes;
 mod realtime_commands;

@@ -1,11 +1,13 @@
-//! HTTP: the Rocket.Chat-compatible REST API (`/api/v1`), `/api/info`, and the
-//! JSON 404 for everything else.
+//! HTTP: the Rocket.Chat-compatible REST API (`/api/v1`), `/api/info`, the
+//! operator endpoints (`/livez`, `/readyz`, `/metrics`), and the JSON 404 for
+//! everything else.
 
 pub mod app_endpoints;
 pub mod apps;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod ops;
 pub mod session_cookie;
 mod v1;
 
@@ -41,12 +43,15 @@ pub struct AppState {
     pub edge: Arc<EdgeOptions>,
     /// The realtime hub, kept here so that shutdown can close its sockets.
     pub realtime: Arc<crate::realtime::Realtime>,
+    /// Readiness and request metrics (`/readyz`, `/metrics`).
+    pub ops: Arc<ops::Ops>,
 }
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/info", get(info))
+        .merge(ops::routes())
         .nest("/api/v1", v1::routes())
         .merge(v1::integrations::hook_routes())
         .merge(crate::realtime::routes_with(state.realtime.clone()))
@@ -66,6 +71,10 @@ pub fn router(state: AppState) -> Router {
                 tracing::debug_span!("http", method = %req.method(), path = %traced_path(req.uri().path()))
             }),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.ops.clone(),
+            ops::track,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.edge.clone(),
             edge::edge,

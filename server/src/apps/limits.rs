@@ -17,6 +17,30 @@ pub enum CallKind {
     Lifecycle,
 }
 
+impl CallKind {
+    /// Every kind, in declaration order (`kind as usize` indexes it).
+    pub const ALL: [CallKind; 6] = [
+        CallKind::PreSend,
+        CallKind::Event,
+        CallKind::Command,
+        CallKind::Endpoint,
+        CallKind::Job,
+        CallKind::Lifecycle,
+    ];
+
+    /// The kind as metrics label it.
+    pub fn label(self) -> &'static str {
+        match self {
+            CallKind::PreSend => "pre_send",
+            CallKind::Event => "event",
+            CallKind::Command => "command",
+            CallKind::Endpoint => "endpoint",
+            CallKind::Job => "job",
+            CallKind::Lifecycle => "lifecycle",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AppLimits {

@@ -7,6 +7,7 @@
 //! events, commands, endpoints and jobs; `slash` is the slash-command service both
 //! the REST and the realtime API call.
 
+pub mod call_stats;
 pub mod engine;
 pub mod faults;
 pub mod host;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
+use super::call_stats::CallStats;
 use super::faults::{FaultPolicy, FaultRate, FaultWindow};
 use super::host::bindings::exports::palaver::apps::endpoints::{EndpointRequest, EndpointResponse};
 use super::host::bindings::palaver::apps::types as wit;
@@ -185,6 +186,8 @@ pub struct InstancePool {
     freed: Notify,
     max_calls: usize,
     faults: FaultWindow,
+    /// Calls by kind and outcome, for `/metrics`.
+    stats: CallStats,
     /// Set by [`InstancePool::drain`]: the app is stopping, calls are refused.
     closed: AtomicBool,
 }
@@ -383,6 +386,7 @@ impl InstancePool {
             freed: Notify::new(),
             max_calls,
             faults,
+            stats: CallStats::default(),
             closed: AtomicBool::new(false),
         }
     }
@@ -490,6 +494,19 @@ impl InstancePool {
 
     /// Runs one call in a free instance, within the call kind's deadline.
     pub async fn call(&self, call: Call) -> Result<Outcome, Fault> {
+        let kind = call.kind();
+        let started = Instant::now();
+        let result = self.run(call).await;
+        self.stats.record(kind, result.is_ok(), started.elapsed());
+        result
+    }
+
+    /// The app's calls so far, by kind and outcome.
+    pub fn call_stats(&self) -> &CallStats {
+        &self.stats
+    }
+
+    async fn run(&self, call: Call) -> Result<Outcome, Fault> {
         let handler = call.handler();
         if self.is_closed() {
             return Err(Fault::Stopped);

@@ -59,6 +59,8 @@ const MIB: u64 = 1024 * 1024;
 const MAX_DAYS: u64 = 3650;
 const HOUR_SECS: u64 = 3600;
 const HOUR_MS: u64 = 3_600_000;
+/// A guessable metrics token would make the operator data public.
+const MIN_METRICS_TOKEN_CHARS: usize = 16;
 
 /// Checks every option; the first bad one is the error.
 pub(super) fn options(c: &Config) -> Result<(), ConfigError> {
@@ -137,6 +139,7 @@ pub(super) fn options(c: &Config) -> Result<(), ConfigError> {
         1..=24 * HOUR_SECS,
     )?;
     range("shutdown_grace_secs", c.shutdown_grace_secs, 0..=HOUR_SECS)?;
+    range("shutdown_drain_secs", c.shutdown_drain_secs, 0..=HOUR_SECS)?;
     range(
         "apps.log_retention_days",
         c.apps.log_retention_days,
@@ -155,6 +158,19 @@ pub(super) fn options(c: &Config) -> Result<(), ConfigError> {
             return Err(invalid(
                 "apps.http_extra_ca_file",
                 format!("{} is not a readable file", ca.display()),
+            ));
+        }
+    }
+    if let Some(token) = &c.metrics_token {
+        let n = token.chars().count();
+        if !(MIN_METRICS_TOKEN_CHARS..=1024).contains(&n) || token.chars().any(char::is_whitespace)
+        {
+            return Err(invalid(
+                "metrics_token",
+                format!(
+                    "must be {MIN_METRICS_TOKEN_CHARS} to 1024 characters without spaces \
+                     (leave it unset to disable /metrics)"
+                ),
             ));
         }
     }
@@ -395,6 +411,18 @@ mod tests {
             (
                 "admin_password",
                 Box::new(|c| c.admin_password = Some(String::new())),
+            ),
+            (
+                "shutdown_drain_secs",
+                Box::new(|c| c.shutdown_drain_secs = u64::MAX),
+            ),
+            (
+                "metrics_token",
+                Box::new(|c| c.metrics_token = Some("short".into())),
+            ),
+            (
+                "metrics_token",
+                Box::new(|c| c.metrics_token = Some("sixteen chars with spaces".into())),
             ),
             (
                 "site_url",

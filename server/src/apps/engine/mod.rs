@@ -119,6 +119,15 @@ pub struct EngineConfig {
     pub trusted_keys: Vec<String>,
 }
 
+/// One enabled app's figures for `/metrics`.
+#[derive(Clone, Debug)]
+pub struct AppCallMetrics {
+    pub app: String,
+    pub calls: Vec<crate::apps::call_stats::CallKindSnapshot>,
+    /// Post-event calls waiting in the app's queue.
+    pub queued_events: usize,
+}
+
 /// An app running (enabled): its instance pool and its event queue.
 pub(crate) struct Enabled {
     pub pool: Arc<InstancePool>,
@@ -441,6 +450,21 @@ impl AppsEngine {
     pub fn installed_app(&self, id: &str) -> Result<(AppRecord, Arc<Manifest>), AppsError> {
         let app = self.app(id)?;
         Ok((app.record(), app.manifest.clone()))
+    }
+
+    /// Each enabled app's calls so far and its queued post-event calls.
+    pub fn call_metrics(&self) -> Vec<AppCallMetrics> {
+        self.all()
+            .into_iter()
+            .filter_map(|app| {
+                let running = app.running()?;
+                Some(AppCallMetrics {
+                    app: app.id.clone(),
+                    calls: running.pool.call_stats().snapshot(),
+                    queued_events: running.events.max_capacity() - running.events.capacity(),
+                })
+            })
+            .collect()
     }
 
     /// Post-event calls dropped so far because an app's queue was full.

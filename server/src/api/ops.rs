@@ -1,0 +1,403 @@
+//! Operator endpoints: `/livez` and `/readyz` for load balancers and orchestrators,
+//! and `/metrics` (Prometheus text format) behind a bearer token.
+//!
+//! Request metrics are keyed by the matched route *template* (`/api/v1/rooms.info`,
+//! `/hooks/{integration_id}/{token}`), never the raw path: raw paths carry ids and
+//! hook secrets and would make the label set unbounded.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::apps::engine::AppCallMetrics;
+
+/// Whether the server should receive traffic. Ready only once the store is open
+/// and the apps engine has started; not ready again from the first moment of
+/// shutdown, so load balancers drain it while in-flight requests finish.
+#[derive(Debug, Default)]
+pub struct Health {
+    ready: AtomicBool,
+}
+
+impl Health {
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+}
+
+/// Upper bounds (seconds) of the request-duration histogram buckets.
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The label a request without a matching route gets.
+const UNMATCHED: &str = "unmatched";
+
+#[derive(Debug, Default)]
+struct Histogram {
+    /// Non-cumulative counts per bucket; the last slot is `+Inf`.
+    buckets: [u64; BUCKETS.len() + 1],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, secs: f64) {
+        let slot = BUCKETS
+            .iter()
+            .position(|&upper| secs <= upper)
+            .unwrap_or(BUCKETS.len());
+        self.buckets[slot] += 1;
+        self.sum += secs;
+        self.count += 1;
+    }
+}
+
+#[derive(Debug, Default)]
+struct HttpStats {
+    /// (method, route, status) → requests.
+    requests: BTreeMap<(String, String, u16), u64>,
+    /// route → durations.
+    durations: BTreeMap<String, Histogram>,
+}
+
+/// Counters behind `/metrics`. The set of keys is bounded by the routes the
+/// server has, so one short lock per request is all they cost.
+#[derive(Debug)]
+pub struct Metrics {
+    /// `metrics_token`: without one, `/metrics` does not exist.
+    token: Option<String>,
+    http: Mutex<HttpStats>,
+}
+
+impl Metrics {
+    pub fn new(token: Option<String>) -> Metrics {
+        Metrics {
+            token,
+            http: Mutex::default(),
+        }
+    }
+
+    fn record(&self, method: &str, route: &str, status: u16, secs: f64) {
+        // A poisoned lock only means a panic mid-update of plain counters.
+        let mut http = self.http.lock().unwrap_or_else(|e| e.into_inner());
+        *http
+            .requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
+        match http.durations.get_mut(route) {
+            Some(h) => h.observe(secs),
+            None => {
+                let mut h = Histogram::default();
+                h.observe(secs);
+                http.durations.insert(route.to_owned(), h);
+            }
+        }
+    }
+
+    /// Whether `headers` carry `Authorization: Bearer <metrics_token>`.
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(token) = &self.token else {
+            return false;
+        };
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        constant_time_eq(presented.as_bytes(), token.as_bytes())
+    }
+
+    /// The exposition text: HTTP counters and durations, the realtime gauge, then
+    /// the apps' calls.
+    fn render(&self, realtime_connections: u64, apps: &[AppCallMetrics]) -> String {
+        let mut out = String::new();
+        let http = self.http.lock().unwrap_or_else(|e| e.into_inner());
+        out.push_str(
+            "# HELP palaver_http_requests_total HTTP requests answered, by route template.\n",
+        );
+        out.push_str("# TYPE palaver_http_requests_total counter\n");
+        for ((method, route, status), n) in &http.requests {
+            let _ = writeln!(
+                out,
+                "palaver_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
+                escape(method),
+                escape(route)
+            );
+        }
+        out.push_str("# HELP palaver_http_request_duration_seconds Time to answer HTTP requests, by route template.\n");
+        out.push_str("# TYPE palaver_http_request_duration_seconds histogram\n");
+        for (route, h) in &http.durations {
+            let route = escape(route);
+            let mut cumulative = 0;
+            for (i, upper) in BUCKETS.iter().enumerate() {
+                cumulative += h.buckets[i];
+                let _ = writeln!(
+                    out,
+                    "palaver_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{upper}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "palaver_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "palaver_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "palaver_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count
+            );
+        }
+        drop(http);
+        out.push_str(
+            "# HELP palaver_realtime_connections Open realtime (DDP websocket) connections.\n",
+        );
+        out.push_str("# TYPE palaver_realtime_connections gauge\n");
+        let _ = writeln!(out, "palaver_realtime_connections {realtime_connections}");
+        render_apps(&mut out, apps);
+        out
+    }
+}
+
+/// `palaver_app_calls_total{app,kind,outcome}`, the time those calls took, and each
+/// app's queued post-event calls.
+fn render_apps(out: &mut String, apps: &[AppCallMetrics]) {
+    out.push_str("# HELP palaver_app_calls_total Calls into apps since each was enabled, by kind and outcome.\n");
+    out.push_str("# TYPE palaver_app_calls_total counter\n");
+    for a in apps {
+        let app = escape(&a.app);
+        for k in &a.calls {
+            let kind = k.kind.label();
+            for (outcome, n) in [("ok", k.ok), ("fault", k.faults)] {
+                let _ = writeln!(
+                    out,
+                    "palaver_app_calls_total{{app=\"{app}\",kind=\"{kind}\",outcome=\"{outcome}\"}} {n}"
+                );
+            }
+        }
+    }
+    out.push_str(
+        "# HELP palaver_app_call_duration_seconds Time spent in calls into apps, by kind.\n",
+    );
+    out.push_str("# TYPE palaver_app_call_duration_seconds summary\n");
+    for a in apps {
+        let app = escape(&a.app);
+        for k in &a.calls {
+            let kind = k.kind.label();
+            let _ = writeln!(
+                out,
+                "palaver_app_call_duration_seconds_sum{{app=\"{app}\",kind=\"{kind}\"}} {}",
+                k.seconds
+            );
+            let _ = writeln!(
+                out,
+                "palaver_app_call_duration_seconds_count{{app=\"{app}\",kind=\"{kind}\"}} {}",
+                k.ok + k.faults
+            );
+        }
+    }
+    out.push_str(
+        "# HELP palaver_app_event_queue_depth Post-event calls waiting for each enabled app.\n",
+    );
+    out.push_str("# TYPE palaver_app_event_queue_depth gauge\n");
+    for a in apps {
+        let _ = writeln!(
+            out,
+            "palaver_app_event_queue_depth{{app=\"{}\"}} {}",
+            escape(&a.app),
+            a.queued_events
+        );
+    }
+}
+
+/// Equal without an early exit, so the time taken does not tell how much of a
+/// guessed token was right (only, at most, its length).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for (i, &y) in b.iter().enumerate() {
+        let x = a.get(i).copied().unwrap_or(0);
+        diff |= x ^ y;
+    }
+    diff == 0
+}
+
+/// A label value as the text format wants it: `\`, `"` and newlines escaped.
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Health and metrics state shared by the router and `serve`.
+#[derive(Debug)]
+pub struct Ops {
+    pub health: Health,
+    pub metrics: Metrics,
+}
+
+impl Ops {
+    pub fn new(metrics_token: Option<String>) -> Arc<Ops> {
+        Arc::new(Ops {
+            health: Health::default(),
+            metrics: Metrics::new(metrics_token),
+        })
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+async fn livez() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.ops.health.is_ready() {
+        (StatusCode::OK, "ok").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+/// Without the configured token (or with none configured) this is the ordinary
+/// 404: the endpoint's existence is not given away.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !state.ops.metrics.authorized(&headers) {
+        return ApiError::NotFound.into_response();
+    }
+    let open = state.realtime.stats().snapshot().connections_open;
+    let apps = state.apps.call_metrics();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.ops.metrics.render(open, &apps),
+    )
+        .into_response()
+}
+
+/// Middleware: counts and times every request by its matched route template.
+pub async fn track(State(ops): State<Arc<Ops>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED, |p| p.as_str())
+        .to_owned();
+    let method = req.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    ops.metrics.record(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_follows_the_flag() {
+        let h = Health::default();
+        assert!(!h.is_ready(), "not ready before start-up finishes");
+        h.set_ready(true);
+        assert!(h.is_ready());
+        h.set_ready(false);
+        assert!(!h.is_ready(), "not ready once shutting down");
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"abcdefghijklmnop", b"abcdefghijklmnop"));
+        assert!(!constant_time_eq(b"abcdefghijklmnoX", b"abcdefghijklmnop"));
+        assert!(!constant_time_eq(b"abcdefghijklmno", b"abcdefghijklmnop"));
+        assert!(!constant_time_eq(b"abcdefghijklmnopq", b"abcdefghijklmnop"));
+        assert!(!constant_time_eq(b"", b"abcdefghijklmnop"));
+    }
+
+    #[test]
+    fn label_values_are_escaped_and_buckets_cumulate() {
+        let m = Metrics::new(None);
+        m.record("GET", "/a\"b\\c\nd", 200, 0.003);
+        m.record("GET", "/a\"b\\c\nd", 200, 0.2);
+        m.record("GET", "/a\"b\\c\nd", 200, 60.0);
+        let apps = [AppCallMetrics {
+            app: "hello".into(),
+            calls: vec![crate::apps::call_stats::CallKindSnapshot {
+                kind: crate::apps::limits::CallKind::Command,
+                ok: 2,
+                faults: 1,
+                seconds: 0.5,
+            }],
+            queued_events: 4,
+        }];
+        let text = m.render(3, &apps);
+        for line in [
+            r#"palaver_app_calls_total{app="hello",kind="command",outcome="ok"} 2"#,
+            r#"palaver_app_calls_total{app="hello",kind="command",outcome="fault"} 1"#,
+            r#"palaver_app_call_duration_seconds_count{app="hello",kind="command"} 3"#,
+            r#"palaver_app_event_queue_depth{app="hello"} 4"#,
+        ] {
+            assert!(text.contains(line), "{line}:\n{text}");
+        }
+        assert!(
+            text.contains(
+                r#"palaver_http_requests_total{method="GET",route="/a\"b\\c\nd",status="200"} 3"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"palaver_http_request_duration_seconds_bucket{route="/a\"b\\c\nd",le="0.005"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"palaver_http_request_duration_seconds_bucket{route="/a\"b\\c\nd",le="0.25"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"palaver_http_request_duration_seconds_bucket{route="/a\"b\\c\nd",le="+Inf"} 3"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains("palaver_realtime_connections 3\n"), "{text}");
+    }
+}
