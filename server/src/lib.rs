@@ -9,3 +9,4 @@ pub mod serve;
 pub mod store;
 pub mod web;
 pub mod wire;
+pub mod worker;

@@ -69,10 +69,16 @@ impl Histogram {
 
 #[derive(Debug, Default)]
 struct HttpStats {
-    /// (method, route, status) → requests.
-    requests: BTreeMap<(String, String, u16), u64>,
-    /// route → durations.
-    durations: BTreeMap<String, Histogram>,
+    /// route template → its figures; looked up by `&str`, so a request allocates
+    /// only the first time its route, method and status are seen.
+    routes: BTreeMap<String, RouteStats>,
+}
+
+#[derive(Debug, Default)]
+struct RouteStats {
+    /// (method, status, requests): a handful per route, so a list.
+    requests: Vec<(String, u16, u64)>,
+    durations: Histogram,
 }
 
 /// Counters behind `/metrics`. The set of keys is bounded by the routes the
@@ -92,21 +98,30 @@ impl Metrics {
         }
     }
 
+    /// Whether metrics are on (a token is configured): off, nothing is recorded,
+    /// since nobody can read it.
+    fn enabled(&self) -> bool {
+        self.token.is_some()
+    }
+
     fn record(&self, method: &str, route: &str, status: u16, secs: f64) {
         // A poisoned lock only means a panic mid-update of plain counters.
         let mut http = self.http.lock().unwrap_or_else(|e| e.into_inner());
-        *http
-            .requests
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default() += 1;
-        match http.durations.get_mut(route) {
-            Some(h) => h.observe(secs),
-            None => {
-                let mut h = Histogram::default();
-                h.observe(secs);
-                http.durations.insert(route.to_owned(), h);
-            }
+        if !http.routes.contains_key(route) {
+            http.routes.insert(route.to_owned(), RouteStats::default());
         }
+        let Some(stats) = http.routes.get_mut(route) else {
+            return;
+        };
+        match stats
+            .requests
+            .iter_mut()
+            .find(|(m, s, _)| m == method && *s == status)
+        {
+            Some((_, _, n)) => *n += 1,
+            None => stats.requests.push((method.to_owned(), status, 1)),
+        }
+        stats.durations.observe(secs);
     }
 
     /// Whether `headers` carry `Authorization: Bearer <metrics_token>`.
@@ -131,17 +146,22 @@ impl Metrics {
             "# HELP palaver_http_requests_total HTTP requests answered, by route template.\n",
         );
         out.push_str("# TYPE palaver_http_requests_total counter\n");
-        for ((method, route, status), n) in &http.requests {
-            let _ = writeln!(
-                out,
-                "palaver_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
-                escape(method),
-                escape(route)
-            );
+        for (route, stats) in &http.routes {
+            let mut requests: Vec<_> = stats.requests.iter().collect();
+            requests.sort();
+            for (method, status, n) in requests {
+                let _ = writeln!(
+                    out,
+                    "palaver_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
+                    escape(method),
+                    escape(route)
+                );
+            }
         }
         out.push_str("# HELP palaver_http_request_duration_seconds Time to answer HTTP requests, by route template.\n");
         out.push_str("# TYPE palaver_http_request_duration_seconds histogram\n");
-        for (route, h) in &http.durations {
+        for (route, stats) in &http.routes {
+            let h = &stats.durations;
             let route = escape(route);
             let mut cumulative = 0;
             for (i, upper) in BUCKETS.iter().enumerate() {
@@ -309,17 +329,17 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
 
 /// Middleware: counts and times every request by its matched route template.
 pub async fn track(State(ops): State<Arc<Ops>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED, |p| p.as_str())
-        .to_owned();
-    let method = req.method().as_str().to_owned();
+    if !ops.metrics.enabled() {
+        return next.run(req).await;
+    }
+    // Both are cheap clones (a shared string; a standard method is inline).
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let started = Instant::now();
     let response = next.run(req).await;
     ops.metrics.record(
-        &method,
-        &route,
+        method.as_str(),
+        route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );

@@ -2,34 +2,31 @@
 //! and written to storage in batches off the calling path.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use tokio::sync::{mpsc, Notify};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 
 use crate::store::apps::AppLogEntry;
 use crate::store::{DynStore, Ts};
+use crate::worker::Worker;
 
 /// A log entry on its way to storage.
 pub struct LogWriter {
     tx: mpsc::Sender<AppLogEntry>,
-    stop: Arc<Notify>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    worker: Worker,
 }
 
 impl LogWriter {
     /// Starts the background task that writes log entries in batches.
     pub fn start(store: DynStore) -> LogWriter {
         let (tx, mut rx) = mpsc::channel::<AppLogEntry>(8192);
-        let stop = Arc::new(Notify::new());
-        let stopped = stop.clone();
-        let task = tokio::spawn(async move {
+        let worker = Worker::spawn("app-log-writer", |mut stop| async move {
             let mut batch = Vec::with_capacity(256);
             let mut stopping = false;
             loop {
                 let n = tokio::select! {
                     n = rx.recv_many(&mut batch, 256) => n,
-                    _ = stopped.notified(), if !stopping => {
+                    _ = stop.stopped(), if !stopping => {
                         // Refuse new entries; what is queued is still written.
                         stopping = true;
                         rx.close();
@@ -45,21 +42,13 @@ impl LogWriter {
                 batch.clear();
             }
         });
-        LogWriter {
-            tx,
-            stop,
-            task: Mutex::new(Some(task)),
-        }
+        LogWriter { tx, worker }
     }
 
     /// Writes what is queued and stops (before the store closes); later entries
     /// are dropped.
     pub async fn stop(&self) {
-        self.stop.notify_one();
-        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        self.worker.stop().await;
     }
 
     fn send(&self, entry: AppLogEntry) -> bool {

@@ -5,8 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
 use super::AppsEngine;
 use crate::apps::host::bindings::palaver::apps::types as wit;
@@ -14,25 +13,16 @@ use crate::apps::limits::CallKind;
 use crate::apps::pool::{Call, Outcome};
 use crate::store::apps::JobRecord;
 use crate::store::Ts;
+use crate::worker::Worker;
 
 const POLL: Duration = Duration::from_millis(250);
 const CLAIM_BATCH: u32 = 16;
 
 /// What [`AppsEngine::stop`] stops: the scheduler loop and the jobs it started.
+#[derive(Default)]
 pub(super) struct Background {
-    stop: watch::Sender<bool>,
-    scheduler: Mutex<Option<JoinHandle<()>>>,
+    scheduler: Mutex<Option<Worker>>,
     jobs: Mutex<JoinSet<()>>,
-}
-
-impl Default for Background {
-    fn default() -> Self {
-        Background {
-            stop: watch::Sender::new(false),
-            scheduler: Mutex::new(None),
-            jobs: Mutex::new(JoinSet::new()),
-        }
-    }
 }
 
 impl AppsEngine {
@@ -42,14 +32,13 @@ impl AppsEngine {
     /// writer stores what it holds.
     pub async fn stop(&self, grace: Duration) {
         let bg = &self.background;
-        bg.stop.send_replace(true);
         let scheduler = bg
             .scheduler
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some(scheduler) = scheduler {
-            let _ = scheduler.await;
+            scheduler.stop().await;
         }
         let mut jobs = std::mem::take(&mut *bg.jobs.lock().unwrap_or_else(|p| p.into_inner()));
         let finished =
@@ -66,13 +55,12 @@ impl AppsEngine {
 
     pub(super) fn spawn_scheduler(&self) {
         let Some(me) = self.me.upgrade() else { return };
-        let mut stop = self.background.stop.subscribe();
-        let handle = tokio::spawn(async move {
+        let worker = Worker::spawn("app-scheduler", |mut stop| async move {
             let mut last_prune = Ts(0);
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(POLL) => {}
-                    _ = stop.wait_for(|stop| *stop) => break,
+                    _ = stop.stopped() => break,
                 }
                 // Reap finished jobs.
                 {
@@ -98,7 +86,7 @@ impl AppsEngine {
             .background
             .scheduler
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(handle);
+            .unwrap_or_else(|p| p.into_inner()) = Some(worker);
     }
 
     async fn run_due_jobs(self: &Arc<Self>) -> Result<(), crate::store::StoreError> {
