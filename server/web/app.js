@@ -316,6 +316,10 @@ class App {
     }
     const now = parseHash();
     if (now.kind !== 'room' || now.t !== t || now.name !== name) return;
+    // Our subscription may have arrived (subscriptions-changed) while the room was
+    // being looked up, e.g. right after creating it: without it the room would open
+    // as a preview with no composer.
+    if (!info.sub && this.subs.has(info.rid)) info.sub = this.subs.get(info.rid);
     this.unmountView();
     this.view = new RoomView(this.ctx, info);
     this.topTitle.textContent = info.label;
