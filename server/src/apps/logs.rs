@@ -36,6 +36,13 @@ impl LogWriter {
                 if n == 0 {
                     break;
                 }
+                if stopping && stop.deadline().is_some_and(|d| tokio::time::Instant::now() >= d) {
+                    tracing::error!(
+                        dropped = batch.len() + rx.len(),
+                        "app log entries not stored: the shutdown deadline passed"
+                    );
+                    break;
+                }
                 if let Err(e) = store.append_app_logs(&batch).await {
                     tracing::error!(error = %e, entries = batch.len(), "cannot store app log entries");
                 }
@@ -49,6 +56,11 @@ impl LogWriter {
     /// are dropped.
     pub async fn stop(&self) {
         self.worker.stop().await;
+    }
+
+    /// [`LogWriter::stop`], bounded by `deadline`.
+    pub async fn stop_by(&self, deadline: tokio::time::Instant) {
+        self.worker.stop_by(deadline).await;
     }
 
     fn send(&self, entry: AppLogEntry) -> bool {
