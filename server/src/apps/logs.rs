@@ -36,7 +36,11 @@ impl LogWriter {
                 if n == 0 {
                     break;
                 }
-                if stopping && stop.deadline().is_some_and(|d| tokio::time::Instant::now() >= d) {
+                if stopping
+                    && stop
+                        .deadline()
+                        .is_some_and(|d| tokio::time::Instant::now() >= d)
+                {
                     tracing::error!(
                         dropped = batch.len() + rx.len(),
                         "app log entries not stored: the shutdown deadline passed"
@@ -80,6 +84,10 @@ pub struct AppLogger {
     writer: std::sync::Arc<LogWriter>,
     window: Mutex<Window>,
     dropped: AtomicU64,
+    /// What the host refused the app, by the log entry's reason tag (a bounded
+    /// set: the host's own literals), for `/metrics`. Call faults are counted with
+    /// the calls ([`super::call_stats`]), not here.
+    refusals: Mutex<Vec<(String, u64)>>,
 }
 
 impl AppLogger {
@@ -93,6 +101,26 @@ impl AppLogger {
                 count: 0,
             }),
             dropped: AtomicU64::new(0),
+            refusals: Mutex::default(),
+        }
+    }
+
+    /// Host refusals so far, by reason (`permission-denied`, `limit-exceeded`, …).
+    pub fn refusals(&self) -> Vec<(String, u64)> {
+        self.refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn count_refusal(&self, reason: &str) {
+        if super::pool::Fault::TAGS.contains(&reason) {
+            return;
+        }
+        let mut refusals = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        match refusals.iter_mut().find(|(r, _)| r == reason) {
+            Some((_, n)) => *n += 1,
+            None => refusals.push((reason.to_string(), 1)),
         }
     }
 
@@ -141,6 +169,9 @@ impl AppLogger {
     /// Records what the host did or refused (not rate limited: these are rare and
     /// an admin needs every one).
     pub fn host(&self, level: &str, handler: Option<&str>, message: &str, fault: Option<&str>) {
+        if let Some(reason) = fault {
+            self.count_refusal(reason);
+        }
         self.record(level, handler, message, fault);
     }
 

@@ -230,7 +230,9 @@ impl Realtime {
         self.consumers.get_or_init(|| {
             let workers = Workers::default();
             let (hub, rx) = (self.clone(), chat.events().subscribe());
-            workers.add(Worker::spawn("realtime-fanout", |stop| consume(hub, rx, stop)));
+            workers.add(Worker::spawn("realtime-fanout", |stop| {
+                consume(hub, rx, stop)
+            }));
             // Events of other instances (MongoDB relay) take the same path.
             let (hub, rx) = (self.clone(), chat.remote_events().subscribe());
             workers.add(Worker::spawn("realtime-fanout-remote", |stop| {

@@ -445,10 +445,18 @@ pub async fn job_leases_released(store: DynStore) {
     assert_eq!(store.release_job_leases("stopping").await.unwrap(), 0);
     let jobs = store.app_jobs("app").await.unwrap();
     for j in jobs.iter().filter(|j| j.id.starts_with('m')) {
-        assert_eq!((j.lease_owner.as_deref(), j.lease_until), (None, None), "{j:?}");
+        assert_eq!(
+            (j.lease_owner.as_deref(), j.lease_until),
+            (None, None),
+            "{j:?}"
+        );
     }
     let t0 = jobs.iter().find(|j| j.id == "t0").unwrap();
-    assert_eq!(t0.lease_owner.as_deref(), Some("other"), "not ours to release");
+    assert_eq!(
+        t0.lease_owner.as_deref(),
+        Some("other"),
+        "not ours to release"
+    );
     // Claimable at once, long before the old lease would have expired, still due
     // when they were.
     let taken = store

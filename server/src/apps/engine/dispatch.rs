@@ -278,7 +278,9 @@ impl AppsEngine {
                 app.logger.host(
                     "warn",
                     None,
-                    &format!("{dropped} queued events dropped: the server shut down before they ran"),
+                    &format!(
+                        "{dropped} queued events dropped: the server shut down before they ran"
+                    ),
                     Some("shutdown"),
                 );
             } else if ran > 0 {

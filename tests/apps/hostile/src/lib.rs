@@ -15,6 +15,7 @@
 //! | `panic` | panics with "hostile panic" | (trap) |
 //! | `remind <secs>` | schedules a job that posts `hostile job ran` in the room | `scheduled` |
 //! | `flood <what> <n> [prefix]` | up to `n` writes of `messages`, `rooms` (named `<prefix>-<i>`), `dms`, `notices` or `jobs`, until one is refused | `<what>: <k> then <wit error>` or `<what>: <n> ok` |
+//! | `slowjob` | schedules a job `spin` that loops forever (until its deadline) | `scheduled` |
 //! | `forkbomb` | schedules a job `fork` that schedules two more, at no delay, forever | `scheduled` |
 //! | `bigcreate [n] [bytes]` | `rooms.create` with `n` (3 800) members of `bytes` (32 KiB) each, all one buffer in the app's memory: a ~120 MiB copy for the host from ~100 KiB | `error <wit error>` or `created` |
 //! | `ok` | nothing | `still fine` |
@@ -80,6 +81,10 @@ impl App for Hostile {
                 let prefix = rest.get(2).unwrap_or("flood");
                 flood(ctx, what, n, prefix)?
             }
+            "slowjob" => {
+                scheduler::schedule_once("spin", Duration::ZERO, None)?;
+                "scheduled".to_string()
+            }
             "forkbomb" => {
                 scheduler::schedule_once("fork", Duration::ZERO, None)?;
                 "scheduled".to_string()
@@ -109,6 +114,9 @@ impl App for Hostile {
     }
 
     fn run_job(&self, job: &Job) -> Result<()> {
+        if job.name == "spin" {
+            spin();
+        }
         if job.name == "fork" {
             // Refusals are ignored: a runaway app does not stop by itself.
             let _ = scheduler::schedule_once("fork", Duration::ZERO, None);
