@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::apps_support::{self as support, channel};
 use palaver_server::store::{StorageTarget, Ts};
-use palaver_tests::app_admin::{install_ok, logs, run_ok};
+use palaver_tests::app_admin::{edited_manifest, install_ok, logs, run_ok, write_package};
 use palaver_tests::ddp::Ddp;
 use palaver_tests::server::{Body, Palaver, PalaverBuilder, Session};
 
@@ -397,4 +397,94 @@ async fn job_leases_held_at_shutdown_are_released() {
         .expect("claim");
     assert_eq!(due.len(), 1, "claimable at once: {due:?}");
     store.close().await.expect("close");
+}
+
+/// A marketplace whose `hostile` also handles `post-message-sent` (slowly: 50 ms
+/// per `hear-me` message, then it logs `heard <text>`).
+fn slow_listener_marketplace() -> tempfile::TempDir {
+    let market = support::marketplace();
+    let manifest = edited_manifest(&support::app_dir("hostile"), |m| {
+        m.insert(
+            "events".into(),
+            toml::Value::Array(vec!["pre-message-sent".into(), "post-message-sent".into()]),
+        );
+    });
+    write_package(market.path(), &manifest, &support::wasm("hostile"));
+    market
+}
+
+/// Posts `n` `hear-me` messages (each acknowledged) then sends SIGTERM at once,
+/// with most of their post-send events still queued for the slow app; waits for
+/// a clean exit, starts again and returns the app's log messages.
+async fn post_then_stop(grace_secs: u64, n: usize) -> Vec<String> {
+    let market = slow_listener_marketplace();
+    let mut srv = server(market.path(), grace_secs).start().await;
+    let admin = srv.admin().await;
+    let rid = channel(&srv, &admin, "heard", &[]).await;
+    install_ok(&srv, &admin, "hostile", None, true).await;
+    for i in 0..n {
+        srv.post_ok(
+            "chat.postMessage",
+            &admin,
+            json!({ "roomId": rid, "text": format!("hear-me {i}") }),
+        )
+        .await;
+    }
+    srv.signal(libc::SIGTERM);
+    let status = srv.wait_exit(Duration::from_secs(grace_secs + 5)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "palaver did not exit with 0 within the grace + 5 s: {status:?}; its log:\n{}",
+        srv.log()
+    );
+    srv.start_again().await;
+    logs(&srv, &admin, "hostile")
+        .await
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn queued_app_events_run_before_the_exit() {
+    // 30 events of 50 ms each: well within a 30 s grace.
+    let log = post_then_stop(30, 30).await;
+    let missing: Vec<usize> = (0..30)
+        .filter(|i| !log.iter().any(|m| m == &format!("heard hear-me {i}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "post-send events queued at SIGTERM were not handled: {missing:?}; log: {log:?}"
+    );
+    assert!(
+        !log.iter().any(|m| m.contains("queued events dropped")),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn queued_app_events_past_the_grace_are_dropped_and_counted() {
+    // 100 events of 50 ms each (5 s) against a 1 s grace: most cannot run.
+    const POSTED: usize = 100;
+    let log = post_then_stop(1, POSTED).await;
+    let heard = log
+        .iter()
+        .filter(|m| m.starts_with("heard hear-me"))
+        .count();
+    let dropped: Vec<usize> = log
+        .iter()
+        .filter_map(|m| {
+            m.strip_suffix(" queued events dropped: the server shut down before they ran")
+        })
+        .map(|n| n.parse().expect("a count"))
+        .collect();
+    assert_eq!(dropped.len(), 1, "one entry counts the drop: {log:?}");
+    // Every event either ran or is counted; the call cut at the deadline is counted
+    // as dropped even if it had just logged.
+    assert!(
+        (POSTED..=POSTED + 1).contains(&(heard + dropped[0])),
+        "{heard} handled + {} dropped of {POSTED} queued",
+        dropped[0]
+    );
+    assert!(heard < POSTED, "the grace cannot have run them all");
 }

@@ -23,6 +23,10 @@
 //! `<wit error>` is the contract's spelling: `permission-denied(networking)`,
 //! `not-found`, `limit-exceeded(persistence-bytes)`, `network(<reason>)`, …
 //!
+//! Its post-send handler (when its manifest is edited to subscribe to
+//! `post-message-sent`) works 50 ms on a message starting `hear-me`, then logs
+//! `heard <text>`: a slow consumer, so events queue up.
+//!
 //! Its pre-send hook loops forever on `hook-loop`, panics on `hook-panic`, grows memory
 //! on `hook-alloc`, and lets everything else through.
 
@@ -111,6 +115,17 @@ impl App for Hostile {
             grow_memory();
         }
         Ok(PreSendDecision::Continue)
+    }
+
+    fn post_message_sent(&self, message: &Message, _room: &Room) -> Result<()> {
+        if message.text.starts_with("hear-me") {
+            let until = std::time::Instant::now() + Duration::from_millis(50);
+            while std::time::Instant::now() < until {
+                black_box(0u64);
+            }
+            info!("heard {}", message.text);
+        }
+        Ok(())
     }
 
     fn run_job(&self, job: &Job) -> Result<()> {
