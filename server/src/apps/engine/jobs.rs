@@ -67,11 +67,9 @@ impl AppsEngine {
                 jobs.shutdown().await;
             }
         };
-        tokio::join!(
-            bg.event_queues.stop_by(deadline),
-            bg.tasks.stop_by(deadline),
-            jobs_done
-        );
+        tokio::join!(bg.event_queues.stop_by(deadline), jobs_done);
+        // Last: the calls above may have left some (an app disabled for faults).
+        bg.tasks.stop_by(deadline).await;
         match self.store.release_job_leases(&self.instance_id).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "app job leases released"),
