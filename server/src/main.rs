@@ -87,7 +87,11 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(palaver_server::serve::serve(config)) {
+            let served = runtime.block_on(palaver_server::serve::serve(config));
+            // Whatever is still detached (an app call past the deadline, a blocking
+            // task) must not hold the exit: the shutdown already had its grace.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+            match served {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("palaver: {e}");

@@ -1,8 +1,14 @@
 //! `palaver serve`: open storage, bootstrap, serve HTTP until SIGINT/SIGTERM, then
-//! let in-flight requests finish and close storage cleanly.
+//! shut down in order within `shutdown_grace_secs`: not ready (and the optional
+//! drain) → stop accepting HTTP, finish in-flight requests, close realtime
+//! connections → stop apps (queued events and running jobs finish, job leases
+//! released) → flush the app log and queues, stop the relay → close the store.
+//! A second signal exits at once with status 128 + its number.
 
 use std::net::SocketAddr;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use std::sync::Arc;
 
@@ -76,7 +82,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 
     let chat = Chat::new(store.clone(), config.chat_options());
     chat.seed_settings().await?;
-    chat.start_relay();
+    let relay = chat.start_relay();
     if let Some((admin, generated)) = chat
         .bootstrap_admin(
             &config.admin_username,
@@ -134,7 +140,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     });
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let drain = Duration::from_secs(config.shutdown_drain_secs);
-    let deadline;
+    let mut signals = Signals::listen();
     tokio::select! {
         result = &mut server => {
             // The server stops only when told to: it failed.
@@ -144,67 +150,151 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             };
             return Err(ServeError::Io(std::io::Error::other(format!("the HTTP server {reason}"))));
         }
-        _ = shutdown_signal() => {
-            // Load balancers stop sending new work before anything else stops;
-            // during the drain the server still answers whatever they send meanwhile.
-            ops.health.set_ready(false);
-            if !drain.is_zero() {
-                tracing::info!(?drain, "shutting down: not ready; draining before stopping");
-                tokio::select! {
-                    _ = tokio::time::sleep(drain) => {}
-                    // A second signal skips the rest of the drain.
-                    _ = shutdown_signal() => {}
-                }
-            }
-            // The grace period starts now, not at start-up.
-            deadline = tokio::time::Instant::now() + grace;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stop_tx.send(());
-            // Upgraded websockets are not the HTTP server's to wait for: close them
-            // (1001) while in-flight requests finish.
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let (_, finished) = tokio::join!(
-                realtime.shutdown(remaining),
-                tokio::time::timeout_at(deadline, &mut server)
-            );
-            if finished.is_err() {
-                tracing::warn!("requests still running after {grace:?}; closing anyway");
-                server.abort();
-            }
+        signal = signals.next() => {
+            tracing::info!(signal, "shutting down (a second signal exits at once)");
         }
     }
-    // Nothing may touch the store once it closes: the apps' background work stops
-    // first (in what is left of the grace period).
-    apps.stop(deadline.saturating_duration_since(tokio::time::Instant::now()))
-        .await;
+    // From here on a second signal ends the process, whatever is left undone.
+    tokio::spawn(async move {
+        let signal = signals.next().await;
+        tracing::error!(
+            signal,
+            "second signal: exiting now, without finishing the shutdown"
+        );
+        std::process::exit(128 + signal);
+    });
+
+    // The shutdown, in order (see `Shutdown`). Load balancers stop sending new work
+    // before anything else stops; during the drain the server still answers
+    // whatever they send meanwhile.
+    ops.health.set_ready(false);
+    if !drain.is_zero() {
+        tracing::info!(?drain, "shutting down: not ready; draining before stopping");
+        tokio::time::sleep(drain).await;
+    }
+    // The grace period starts now, not at start-up.
+    let plan = Shutdown::starting_now(grace);
+
+    // 1. Stop accepting HTTP and let in-flight requests finish. Upgraded websockets
+    //    are not the HTTP server's to wait for: realtime closes them (1001),
+    //    waits for their sessions' calls in flight, then stops its fan-out.
+    tracing::info!("shutting down: finishing in-flight requests, closing realtime connections");
+    let _ = stop_tx.send(());
+    let (_, finished) = tokio::join!(
+        realtime.shutdown(plan.work_left()),
+        tokio::time::timeout_at(plan.work, &mut server)
+    );
+    if finished.is_err() {
+        tracing::warn!("requests still running at the shutdown deadline; closing anyway");
+        server.abort();
+    }
+
+    // 2. Stop the apps: queued events and running jobs finish (until the deadline),
+    //    this instance's job leases are released.
+    tracing::info!("shutting down: stopping apps");
+    apps.stop(plan.work).await;
+
+    // 3. Flush what is buffered for the store, producers first.
+    tracing::info!("shutting down: flushing logs and queues");
+    apps.flush_logs(plan.flush).await;
+    // The delivery queue's (outbox) workers stop here: after everything that
+    // enqueues (requests, apps), before the relay and the store.
+    relay.stop_by(plan.flush).await;
+
+    // 4. Nothing may touch the store once it closes.
     chat.close().await?;
-    tracing::info!("storage closed; bye");
+    tracing::info!(
+        took_ms = plan.started.elapsed().as_millis() as u64,
+        "storage closed; bye"
+    );
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
+/// The deadlines of one shutdown, all within the grace period: in-flight work
+/// (requests, realtime calls, app calls and jobs) until `work`, then flushing
+/// buffers to the store until `flush`, which keeps a slice of the grace for itself
+/// so slow work cannot starve the flush.
+struct Shutdown {
+    started: Instant,
+    work: Instant,
+    flush: Instant,
+}
+
+impl Shutdown {
+    fn starting_now(grace: Duration) -> Shutdown {
+        let started = Instant::now();
+        // A fifth of the grace, at most 2 s, and never less than the time a
+        // stuck worker gets before it is aborted.
+        let reserve = (grace / 5)
+            .min(Duration::from_secs(2))
+            .max(crate::worker::ABORT_MARGIN * 2)
+            .min(grace);
+        Shutdown {
+            started,
+            work: started + (grace - reserve),
+            flush: started + grace,
         }
-    };
+    }
+
+    fn work_left(&self) -> Duration {
+        self.work.saturating_duration_since(Instant::now())
+    }
+}
+
+/// SIGINT and SIGTERM, listened to from start-up to the exit, so a second signal
+/// arriving at any moment of the shutdown is seen.
+struct Signals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn listen() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for {name}");
+                    None
+                }
+            };
+            Signals {
+                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+                terminate: listen(SignalKind::terminate(), "SIGTERM"),
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// The number of the next signal received.
+    async fn next(&mut self) -> i32 {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = recv(&mut self.interrupt) => 2,
+                _ = recv(&mut self.terminate) => 15,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::error!(error = %e, "cannot listen for Ctrl-C");
                 std::future::pending::<()>().await;
             }
+            2
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }

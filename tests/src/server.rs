@@ -414,6 +414,24 @@ impl Palaver {
         false
     }
 
+    /// Waits up to `within` for the server to exit on its own (after a signal sent
+    /// with [`Palaver::signal`]), without signalling it again: a second signal
+    /// would force the exit. SIGKILLs it after that. Returns its exit status, or
+    /// `None` if it had to be killed.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
     /// Start again on the same data directory (and storage) after [`Palaver::kill9`]
     /// or [`Palaver::stop`].
     pub async fn start_again(&mut self) {

@@ -210,9 +210,11 @@ async fn sigterm_under_load_keeps_every_acknowledged_post() {
         "{} posts acknowledged before the server stopped",
         acked.len()
     );
+    // Waited for, not signalled again: a second SIGTERM would force the exit.
+    let status = srv.wait_exit(Duration::from_secs(15)).await;
     assert!(
-        srv.stop(Duration::from_secs(15)).await,
-        "palaver did not exit within 15 s of SIGTERM"
+        status.is_some_and(|s| s.success()),
+        "palaver did not exit cleanly within 15 s of SIGTERM: {status:?}"
     );
     srv.start_again().await;
 

@@ -49,3 +49,4 @@ mod rest_users;
 mod sample_gcal;
 mod sample_whatsapp;
 mod serve_startup;
+mod shutdown;

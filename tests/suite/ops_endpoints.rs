@@ -109,10 +109,10 @@ async fn readyz_is_503_while_shutting_down_and_requests_are_still_served() {
     assert_eq!(get_text(&srv, "/livez", &[]).await.0, StatusCode::OK);
     let (status, info) = srv.get_anon("/api/info").await;
     assert_eq!(status, StatusCode::OK, "{info}");
-    // A second signal cuts the drain short: the server exits well within 30 s.
+    // A second signal forces the exit: well within 30 s, despite the 60 s drain.
     assert!(
         srv.stop(Duration::from_secs(30)).await,
-        "the second SIGTERM ends the drain and the server exits"
+        "the second SIGTERM forces the exit"
     );
 }
 
@@ -250,10 +250,24 @@ async fn realtime_gauge_follows_open_websockets() {
         .start()
         .await;
     let gauge = "palaver_realtime_connections";
-    assert_eq!(sample(&scrape(&srv).await, gauge), Some(0.0));
+    let total = "palaver_realtime_connections_total";
+    let first = scrape(&srv).await;
+    assert_eq!(sample(&first, gauge), Some(0.0));
+    assert_eq!(sample(&first, total), Some(0.0));
+    // How the fan-out keeps up: lag and the clients it had to drop.
+    for series in [
+        "palaver_realtime_fanout_lagged_events_total",
+        "palaver_realtime_slow_consumer_disconnects_total",
+        "palaver_realtime_heartbeat_disconnects_total",
+        "palaver_realtime_frames_queued_total",
+    ] {
+        assert_eq!(sample(&first, series), Some(0.0), "{series}:\n{first}");
+    }
     let ddp = Ddp::connect(&srv).await;
     let second = Ddp::connect(&srv).await;
-    assert_eq!(sample(&scrape(&srv).await, gauge), Some(2.0));
+    let open = scrape(&srv).await;
+    assert_eq!(sample(&open, gauge), Some(2.0));
+    assert_eq!(sample(&open, total), Some(2.0));
     ddp.close().await;
     second.close().await;
     // The server notices the closes asynchronously: wait for the count to follow.
@@ -299,4 +313,66 @@ async fn app_calls_are_counted_by_app_kind_and_outcome() {
     let after = scrape(&srv).await;
     assert_eq!(sample(&after, ok), Some(n + 2.0), "{after}");
     assert_eq!(sample(&after, count), sample(&after, ok), "{after}");
+}
+
+/// Faults are broken down by kind, and what the host refused an app by reason,
+/// per app; the in-flight gauge is back to 0 once the calls are over.
+#[tokio::test]
+async fn app_faults_by_kind_and_host_refusals_by_reason() {
+    let market = crate::apps_support::marketplace();
+    let srv = crate::apps_support::server(market.path())
+        .env("PALAVER_METRICS_TOKEN", TOKEN)
+        .start()
+        .await;
+    let admin = srv.admin().await;
+    // Only the slash command granted: every other host call is refused.
+    palaver_tests::app_admin::install_ok(&srv, &admin, "hostile", Some(&["slashcommand"]), true)
+        .await;
+    let rid = crate::apps_support::channel(&srv, &admin, "faults", &[]).await;
+    let fault =
+        |kind: &str| format!("palaver_app_faults_total{{app=\"hostile\",fault=\"{kind}\"}}");
+    let denied = "palaver_app_host_refusals_total{app=\"hostile\",reason=\"permission-denied\"}";
+    let before = scrape(&srv).await;
+    assert_eq!(sample(&before, &fault("panic")), None, "{before}");
+    assert_eq!(sample(&before, denied), None, "{before}");
+
+    for case in ["panic", "loop"] {
+        let r = palaver_tests::app_admin::run_command(&srv, &admin, &rid, "hostile", case).await;
+        assert_ne!(
+            r.status,
+            StatusCode::OK,
+            "/hostile {case} faults: {}",
+            r.text
+        );
+    }
+    palaver_tests::app_admin::run_ok(&srv, &admin, &rid, "hostile", "nopermission").await;
+
+    let after = scrape(&srv).await;
+    assert_eq!(sample(&after, &fault("panic")), Some(1.0), "{after}");
+    assert_eq!(sample(&after, &fault("deadline")), Some(1.0), "{after}");
+    assert!(
+        sample(&after, denied).is_some_and(|n| n >= 10.0),
+        "one refusal per host call the app was not granted:\n{after}"
+    );
+    assert_eq!(
+        sample(
+            &after,
+            "palaver_app_calls_in_flight{app=\"hostile\",kind=\"command\"}"
+        ),
+        Some(0.0),
+        "{after}"
+    );
+    assert_eq!(
+        sample(
+            &after,
+            "palaver_app_calls_total{app=\"hostile\",kind=\"command\",outcome=\"fault\"}"
+        ),
+        Some(2.0),
+        "{after}"
+    );
+    assert_eq!(
+        sample(&after, "palaver_app_events_dropped_total"),
+        Some(0.0),
+        "{after}"
+    );
 }

@@ -121,6 +121,7 @@ conformance! {
     apps::app_logs,
     apps::app_jobs,
     apps::job_claim_races,
+    apps::job_leases_released,
     integrations::integrations,
 }
 

@@ -21,6 +21,7 @@ use axum::Router;
 use super::error::ApiError;
 use super::AppState;
 use crate::apps::engine::AppCallMetrics;
+use crate::realtime::StatsSnapshot;
 
 /// Whether the server should receive traffic. Ready only once the store is open
 /// and the apps engine has started; not ready again from the first moment of
@@ -137,9 +138,9 @@ impl Metrics {
         constant_time_eq(presented.as_bytes(), token.as_bytes())
     }
 
-    /// The exposition text: HTTP counters and durations, the realtime gauge, then
-    /// the apps' calls.
-    fn render(&self, realtime_connections: u64, apps: &[AppCallMetrics]) -> String {
+    /// The exposition text: HTTP counters and durations, the realtime figures,
+    /// then the apps' calls.
+    fn render(&self, realtime: &StatsSnapshot, apps: &AppsMetrics) -> String {
         let mut out = String::new();
         let http = self.http.lock().unwrap_or_else(|e| e.into_inner());
         out.push_str(
@@ -188,14 +189,93 @@ impl Metrics {
             );
         }
         drop(http);
-        out.push_str(
-            "# HELP palaver_realtime_connections Open realtime (DDP websocket) connections.\n",
-        );
-        out.push_str("# TYPE palaver_realtime_connections gauge\n");
-        let _ = writeln!(out, "palaver_realtime_connections {realtime_connections}");
-        render_apps(&mut out, apps);
+        render_realtime(&mut out, realtime);
+        render_apps(&mut out, &apps.apps);
+        render_app_faults(&mut out, apps);
         out
     }
+}
+
+/// What `/metrics` shows of the apps engine.
+#[derive(Debug, Default)]
+pub struct AppsMetrics {
+    pub apps: Vec<AppCallMetrics>,
+    /// Post-event calls dropped so far because an app's queue was full.
+    pub events_dropped: u64,
+}
+
+/// One sample line.
+fn sample(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = write!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+    );
+}
+
+/// Connections and how the fan-out keeps up: lag and the clients it had to drop.
+fn render_realtime(out: &mut String, rt: &StatsSnapshot) {
+    let gauge = "gauge";
+    let counter = "counter";
+    for (name, kind, help, value) in [
+        ("palaver_realtime_connections", gauge, "Open realtime (DDP websocket) connections.", rt.connections_open),
+        ("palaver_realtime_connections_total", counter, "Realtime connections accepted.", rt.connections_total),
+        ("palaver_realtime_frames_queued_total", counter, "Frames queued for realtime clients by the fan-out.", rt.frames_queued),
+        ("palaver_realtime_fanout_lagged_events_total", counter, "Chat events the realtime fan-out missed because it fell behind (every client is then asked to reconnect).", rt.bus_lagged_events),
+        ("palaver_realtime_slow_consumer_disconnects_total", counter, "Realtime clients disconnected because their outbound queue overflowed.", rt.slow_consumer_disconnects),
+        ("palaver_realtime_heartbeat_disconnects_total", counter, "Realtime clients closed because they stopped answering heartbeats.", rt.heartbeat_disconnects),
+    ] {
+        sample(out, name, kind, help, value);
+    }
+}
+
+/// Faults by kind, what the host refused apps, calls in flight and dropped events.
+fn render_app_faults(out: &mut String, metrics: &AppsMetrics) {
+    let apps = &metrics.apps;
+    out.push_str("# HELP palaver_app_faults_total Faulted calls into apps since each was enabled, by fault kind.\n");
+    out.push_str("# TYPE palaver_app_faults_total counter\n");
+    for a in apps {
+        let app = escape(&a.app);
+        for (fault, n) in &a.faults {
+            let _ = writeln!(
+                out,
+                "palaver_app_faults_total{{app=\"{app}\",fault=\"{fault}\"}} {n}"
+            );
+        }
+    }
+    out.push_str("# HELP palaver_app_host_refusals_total What the host refused apps (a permission not granted, a quota or limit reached, …), by reason.\n");
+    out.push_str("# TYPE palaver_app_host_refusals_total counter\n");
+    for a in apps {
+        let app = escape(&a.app);
+        for (reason, n) in &a.refusals {
+            let _ = writeln!(
+                out,
+                "palaver_app_host_refusals_total{{app=\"{app}\",reason=\"{}\"}} {n}",
+                escape(reason)
+            );
+        }
+    }
+    out.push_str(
+        "# HELP palaver_app_calls_in_flight Calls into apps running (or waiting for an instance) now, by kind.\n",
+    );
+    out.push_str("# TYPE palaver_app_calls_in_flight gauge\n");
+    for a in apps {
+        let app = escape(&a.app);
+        for k in &a.calls {
+            let _ = writeln!(
+                out,
+                "palaver_app_calls_in_flight{{app=\"{app}\",kind=\"{}\"}} {}",
+                k.kind.label(),
+                k.in_flight
+            );
+        }
+    }
+    sample(
+        out,
+        "palaver_app_events_dropped_total",
+        "counter",
+        "Post-event calls dropped because an app's queue was full.",
+        metrics.events_dropped,
+    );
 }
 
 /// `palaver_app_calls_total{app,kind,outcome}`, the time those calls took, and each
@@ -315,14 +395,17 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     if !state.ops.metrics.authorized(&headers) {
         return ApiError::NotFound.into_response();
     }
-    let open = state.realtime.stats().snapshot().connections_open;
-    let apps = state.apps.call_metrics();
+    let realtime = state.realtime.stats().snapshot();
+    let apps = AppsMetrics {
+        apps: state.apps.call_metrics(),
+        events_dropped: state.apps.events_dropped(),
+    };
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.ops.metrics.render(open, &apps),
+        state.ops.metrics.render(&realtime, &apps),
     )
         .into_response()
 }
@@ -375,18 +458,37 @@ mod tests {
         m.record("GET", "/a\"b\\c\nd", 200, 0.003);
         m.record("GET", "/a\"b\\c\nd", 200, 0.2);
         m.record("GET", "/a\"b\\c\nd", 200, 60.0);
-        let apps = [AppCallMetrics {
-            app: "hello".into(),
-            calls: vec![crate::apps::call_stats::CallKindSnapshot {
-                kind: crate::apps::limits::CallKind::Command,
-                ok: 2,
-                faults: 1,
-                seconds: 0.5,
+        let apps = AppsMetrics {
+            apps: vec![AppCallMetrics {
+                app: "hello".into(),
+                calls: vec![crate::apps::call_stats::CallKindSnapshot {
+                    kind: crate::apps::limits::CallKind::Command,
+                    ok: 2,
+                    faults: 1,
+                    seconds: 0.5,
+                    in_flight: 1,
+                }],
+                queued_events: 4,
+                faults: vec![("deadline", 1)],
+                refusals: vec![("permission-denied".into(), 2)],
             }],
-            queued_events: 4,
-        }];
-        let text = m.render(3, &apps);
+            events_dropped: 5,
+        };
+        let realtime = StatsSnapshot {
+            connections_open: 3,
+            slow_consumer_disconnects: 6,
+            bus_lagged_events: 7,
+            ..StatsSnapshot::default()
+        };
+        let text = m.render(&realtime, &apps);
         for line in [
+            r#"palaver_app_faults_total{app="hello",fault="deadline"} 1"#,
+            r#"palaver_app_host_refusals_total{app="hello",reason="permission-denied"} 2"#,
+            r#"palaver_app_calls_in_flight{app="hello",kind="command"} 1"#,
+            "palaver_app_events_dropped_total 5",
+            "palaver_realtime_slow_consumer_disconnects_total 6",
+            "palaver_realtime_fanout_lagged_events_total 7",
+            "# TYPE palaver_realtime_fanout_lagged_events_total counter",
             r#"palaver_app_calls_total{app="hello",kind="command",outcome="ok"} 2"#,
             r#"palaver_app_calls_total{app="hello",kind="command",outcome="fault"} 1"#,
             r#"palaver_app_call_duration_seconds_count{app="hello",kind="command"} 3"#,

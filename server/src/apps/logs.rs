@@ -36,6 +36,17 @@ impl LogWriter {
                 if n == 0 {
                     break;
                 }
+                if stopping
+                    && stop
+                        .deadline()
+                        .is_some_and(|d| tokio::time::Instant::now() >= d)
+                {
+                    tracing::error!(
+                        dropped = batch.len() + rx.len(),
+                        "app log entries not stored: the shutdown deadline passed"
+                    );
+                    break;
+                }
                 if let Err(e) = store.append_app_logs(&batch).await {
                     tracing::error!(error = %e, entries = batch.len(), "cannot store app log entries");
                 }
@@ -49,6 +60,11 @@ impl LogWriter {
     /// are dropped.
     pub async fn stop(&self) {
         self.worker.stop().await;
+    }
+
+    /// [`LogWriter::stop`], bounded by `deadline`.
+    pub async fn stop_by(&self, deadline: tokio::time::Instant) {
+        self.worker.stop_by(deadline).await;
     }
 
     fn send(&self, entry: AppLogEntry) -> bool {
@@ -68,6 +84,10 @@ pub struct AppLogger {
     writer: std::sync::Arc<LogWriter>,
     window: Mutex<Window>,
     dropped: AtomicU64,
+    /// What the host refused the app, by the log entry's reason tag (a bounded
+    /// set: the host's own literals), for `/metrics`. Call faults are counted with
+    /// the calls ([`super::call_stats`]), not here.
+    refusals: Mutex<Vec<(String, u64)>>,
 }
 
 impl AppLogger {
@@ -81,6 +101,26 @@ impl AppLogger {
                 count: 0,
             }),
             dropped: AtomicU64::new(0),
+            refusals: Mutex::default(),
+        }
+    }
+
+    /// Host refusals so far, by reason (`permission-denied`, `limit-exceeded`, …).
+    pub fn refusals(&self) -> Vec<(String, u64)> {
+        self.refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn count_refusal(&self, reason: &str) {
+        if super::pool::Fault::TAGS.contains(&reason) {
+            return;
+        }
+        let mut refusals = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        match refusals.iter_mut().find(|(r, _)| r == reason) {
+            Some((_, n)) => *n += 1,
+            None => refusals.push((reason.to_string(), 1)),
         }
     }
 
@@ -129,6 +169,9 @@ impl AppLogger {
     /// Records what the host did or refused (not rate limited: these are rare and
     /// an admin needs every one).
     pub fn host(&self, level: &str, handler: Option<&str>, message: &str, fault: Option<&str>) {
+        if let Some(reason) = fault {
+            self.count_refusal(reason);
+        }
         self.record(level, handler, message, fault);
     }
 

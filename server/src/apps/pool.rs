@@ -134,6 +134,36 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Every tag [`Fault::tag`] gives, in [`Fault::index`] order (for counters).
+    pub const TAGS: [&'static str; 10] = [
+        "deadline",
+        "memory",
+        "stack-overflow",
+        "panic",
+        "trap",
+        "busy",
+        "instantiate",
+        "stopped",
+        "host-call-size",
+        "runaway-scheduling",
+    ];
+
+    /// The position of this fault's tag in [`Fault::TAGS`].
+    pub fn index(&self) -> usize {
+        match self {
+            Fault::Deadline(_) => 0,
+            Fault::Memory => 1,
+            Fault::StackOverflow => 2,
+            Fault::Panic(_) => 3,
+            Fault::Trap(_) => 4,
+            Fault::Busy(_) => 5,
+            Fault::Instantiate(_) => 6,
+            Fault::Stopped => 7,
+            Fault::HostCallTooLarge(_) => 8,
+            Fault::RunawayScheduling(_) => 9,
+        }
+    }
+
     /// A short tag for the log's `fault` field.
     pub fn tag(&self) -> &'static str {
         match self {
@@ -496,8 +526,10 @@ impl InstancePool {
     pub async fn call(&self, call: Call) -> Result<Outcome, Fault> {
         let kind = call.kind();
         let started = Instant::now();
+        // Counted in flight until recorded, even if the call is dropped midway.
+        let in_flight = self.stats.started(kind);
         let result = self.run(call).await;
-        self.stats.record(kind, result.is_ok(), started.elapsed());
+        in_flight.finish(result.as_ref().err(), started.elapsed());
         result
     }
 

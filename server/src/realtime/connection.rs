@@ -199,7 +199,15 @@ pub async fn run(
         };
         // Detached when the connection ends: it finishes the call in flight, if
         // any, then sees the request channel close.
-        let _session = tokio::spawn(session::run(ctx, req_rx).in_current_span());
+        // Counted until it returns: shutdown waits for the call in flight.
+        let running = hub.session_started();
+        let _session = tokio::spawn(
+            async move {
+                session::run(ctx, req_rx).await;
+                drop(running);
+            }
+            .in_current_span(),
+        );
         let end = {
             let reader = read_loop(&hub, &conn, &mut stream, &req_tx);
             let writer = write_side(&mut sink, rx, &conn);

@@ -45,6 +45,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::AppState;
 use crate::chat::{Chat, Event};
+use crate::worker::{StopSignal, Worker, Workers};
 use registry::Registry;
 
 /// Tunables of the realtime API. Read from `PALAVER_REALTIME__*` environment
@@ -167,7 +168,11 @@ pub struct Realtime {
     stats: Arc<Stats>,
     registry: Mutex<Registry>,
     next_id: AtomicU64,
-    consumer: OnceLock<()>,
+    /// The fan-out workers (local and remote events), started with the first connection.
+    consumers: OnceLock<Workers>,
+    /// Sessions (a connection's calls) still running, which may outlive their
+    /// socket by the call in flight: shutdown waits for them too.
+    sessions: AtomicU64,
     shutting_down: AtomicBool,
 }
 
@@ -181,7 +186,8 @@ impl Realtime {
             stats: Arc::default(),
             registry: Mutex::default(),
             next_id: AtomicU64::new(1),
-            consumer: OnceLock::new(),
+            consumers: OnceLock::new(),
+            sessions: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
         })
     }
@@ -221,10 +227,18 @@ impl Realtime {
 
     /// Starts consuming `chat`'s event bus (once; later calls do nothing).
     pub fn start(self: &Arc<Self>, chat: &Chat) {
-        self.consumer.get_or_init(|| {
-            tokio::spawn(consume(self.clone(), chat.events().subscribe()));
+        self.consumers.get_or_init(|| {
+            let workers = Workers::default();
+            let (hub, rx) = (self.clone(), chat.events().subscribe());
+            workers.add(Worker::spawn("realtime-fanout", |stop| {
+                consume(hub, rx, stop)
+            }));
             // Events of other instances (MongoDB relay) take the same path.
-            tokio::spawn(consume(self.clone(), chat.remote_events().subscribe()));
+            let (hub, rx) = (self.clone(), chat.remote_events().subscribe());
+            workers.add(Worker::spawn("realtime-fanout-remote", |stop| {
+                consume(hub, rx, stop)
+            }));
+            workers
         });
     }
 
@@ -257,32 +271,66 @@ impl Realtime {
 
     /// Closes every connection with 1001 (and any that opens from now on), then
     /// waits up to `grace` for them to be gone, so clients get their close frame
-    /// before the process exits.
+    /// before the process exits; then stops the fan-out.
     pub async fn shutdown(&self, grace: Duration) {
         self.shutting_down.store(true, Ordering::SeqCst);
-        let open = self.connections();
-        if open == 0 {
-            return;
-        }
-        tracing::info!(connections = open, "closing realtime connections");
-        self.close_all(close::Close::new(close::GOING_AWAY, SHUTDOWN_REASON));
         let deadline = tokio::time::Instant::now() + grace;
-        while self.connections() > 0 && tokio::time::Instant::now() < deadline {
+        self.close_connections(deadline).await;
+        // Nobody is left to deliver to.
+        if let Some(consumers) = self.consumers.get() {
+            consumers.stop_by(deadline).await;
+        }
+    }
+
+    /// Closes every connection and waits for them, and for the calls their
+    /// sessions still run, to end.
+    async fn close_connections(&self, deadline: tokio::time::Instant) {
+        let open = self.connections();
+        if open > 0 {
+            tracing::info!(connections = open, "closing realtime connections");
+            self.close_all(close::Close::new(close::GOING_AWAY, SHUTDOWN_REASON));
+        }
+        let busy = || self.connections() + self.sessions.load(Ordering::SeqCst) as usize;
+        while busy() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let left = self.connections();
-        if left > 0 {
+        let (left, sessions) = (self.connections(), self.sessions.load(Ordering::SeqCst));
+        if left + sessions as usize > 0 {
             tracing::warn!(
                 connections = left,
-                "realtime connections still open after {grace:?}"
+                sessions,
+                "realtime connections still open at the shutdown deadline"
             );
         }
     }
+
+    /// Counts a session as running until the guard is dropped.
+    fn session_started(self: &Arc<Self>) -> SessionGuard {
+        self.sessions.fetch_add(1, Ordering::SeqCst);
+        SessionGuard(self.clone())
+    }
 }
 
-async fn consume(hub: Arc<Realtime>, mut rx: tokio::sync::broadcast::Receiver<Arc<Event>>) {
+/// A running session, counted in [`Realtime::sessions`].
+struct SessionGuard(Arc<Realtime>);
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.sessions.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn consume(
+    hub: Arc<Realtime>,
+    mut rx: tokio::sync::broadcast::Receiver<Arc<Event>>,
+    mut stop: StopSignal,
+) {
     loop {
-        match rx.recv().await {
+        let next = tokio::select! {
+            next = rx.recv() => next,
+            _ = stop.stopped() => break,
+        };
+        match next {
             Ok(event) => hub.dispatch(&event),
             Err(RecvError::Lagged(missed)) => {
                 let total = hub

@@ -160,4 +160,8 @@ pub trait AppStore: Send + Sync {
     /// Ends `owner`'s run of a job: reschedules it for `next_run` (lease released),
     /// or deletes it when `None`. Does nothing if `owner` no longer holds it.
     async fn finish_job(&self, id: &str, owner: &str, next_run: Option<Ts>) -> StoreResult<()>;
+    /// Gives up every lease `owner` holds, leaving those jobs due as they were, so
+    /// another instance (or the next start) runs them at once instead of after the
+    /// lease expires. Returns how many were released. Called at shutdown.
+    async fn release_job_leases(&self, owner: &str) -> StoreResult<u64>;
 }

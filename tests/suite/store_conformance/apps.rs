@@ -411,6 +411,67 @@ pub async fn app_jobs(store: DynStore) {
     assert_eq!(store.count_app_jobs("bulk").await.unwrap(), 0);
 }
 
+/// An instance shutting down gives its leases back: the jobs are claimable at once,
+/// as due as they were, and other owners' leases are untouched.
+pub async fn job_leases_released(store: DynStore) {
+    for i in 0..3 {
+        store
+            .put_job(&job(&format!("m{i}"), "app", 100 + i))
+            .await
+            .unwrap();
+    }
+    store.put_job(&job("t0", "app", 200)).await.unwrap();
+    let mine = store
+        .claim_due_jobs(Ts(150), "stopping", Ts(60_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 3);
+    let theirs = store
+        .claim_due_jobs(Ts(250), "other", Ts(60_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        theirs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        ["t0"]
+    );
+    // Before the release nobody else can take them until the lease expires.
+    assert!(store
+        .claim_due_jobs(Ts(300), "next", Ts(60_000), 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert_eq!(store.release_job_leases("stopping").await.unwrap(), 3);
+    assert_eq!(store.release_job_leases("stopping").await.unwrap(), 0);
+    let jobs = store.app_jobs("app").await.unwrap();
+    for j in jobs.iter().filter(|j| j.id.starts_with('m')) {
+        assert_eq!(
+            (j.lease_owner.as_deref(), j.lease_until),
+            (None, None),
+            "{j:?}"
+        );
+    }
+    let t0 = jobs.iter().find(|j| j.id == "t0").unwrap();
+    assert_eq!(
+        t0.lease_owner.as_deref(),
+        Some("other"),
+        "not ours to release"
+    );
+    // Claimable at once, long before the old lease would have expired, still due
+    // when they were.
+    let taken = store
+        .claim_due_jobs(Ts(300), "next", Ts(60_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        taken
+            .iter()
+            .map(|j| (j.id.as_str(), j.next_run))
+            .collect::<Vec<_>>(),
+        [("m0", Ts(100)), ("m1", Ts(101)), ("m2", Ts(102))]
+    );
+}
+
 pub async fn job_claim_races(store: DynStore) {
     for i in 0..30 {
         store

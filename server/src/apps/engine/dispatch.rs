@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use super::{AppsEngine, ChainLink, Enabled, Installed};
@@ -16,6 +17,7 @@ use crate::chat::hooks::PreSendHook;
 use crate::chat::rooms::RoomRef;
 use crate::chat::{ChatError, ChatResult, Event};
 use crate::store::{Message, Room, RoomType, User};
+use crate::worker::Worker;
 
 fn prevented(message: String) -> ChatError {
     ChatError::refused("error-app-prevented", message)
@@ -128,22 +130,43 @@ fn post_event_call(event: &Event) -> Option<Call> {
 }
 
 impl AppsEngine {
-    /// Starts the task that turns chat events into app calls.
+    /// Starts the worker that turns chat events into app calls. Stopped, it still
+    /// queues the events raised before the stop, so the apps' queues drain them.
     pub(super) fn spawn_event_dispatcher(&self) {
         let Some(me) = self.me.upgrade() else { return };
         let mut rx = self.chat.events().subscribe();
-        tokio::spawn(async move {
+        let worker = Worker::spawn("app-event-dispatcher", |mut stop| async move {
             loop {
-                match rx.recv().await {
+                let next = tokio::select! {
+                    next = rx.recv() => next,
+                    _ = stop.stopped() => break,
+                };
+                match next {
                     Ok(event) => me.dispatch(&event).await,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    Err(RecvError::Lagged(n)) => {
                         me.events_dropped.fetch_add(n, Ordering::Relaxed);
                         tracing::warn!(missed = n, "apps engine lagged behind the event bus");
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    Err(RecvError::Closed) => return,
                 }
             }
+            let drain = async {
+                while let Ok(event) = rx.try_recv() {
+                    me.dispatch(&event).await;
+                }
+            };
+            if stop.drain_within(drain).await.is_none() {
+                tracing::warn!(
+                    dropped = rx.len(),
+                    "chat events not handed to apps: the shutdown deadline passed"
+                );
+            }
         });
+        *self
+            .background
+            .dispatcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(worker);
     }
 
     async fn dispatch(&self, event: &Event) {
@@ -217,7 +240,10 @@ impl AppsEngine {
         }
     }
 
-    /// One worker per enabled app runs its post-event handlers in order.
+    /// One worker per enabled app runs its post-event handlers in order. It ends
+    /// when the app is disabled (its queue's sender is gone) or, at shutdown, once
+    /// it ran what was queued — what is still queued at the deadline is dropped
+    /// and counted in the app's log.
     pub(super) fn spawn_event_worker(
         &self,
         app: Arc<Installed>,
@@ -225,11 +251,42 @@ impl AppsEngine {
         mut rx: mpsc::Receiver<Call>,
     ) {
         let Some(me) = self.me.upgrade() else { return };
-        tokio::spawn(async move {
-            while let Some(call) = rx.recv().await {
+        let name = format!("app-events:{}", app.id);
+        let worker = Worker::spawn(name, |mut stop| async move {
+            loop {
+                let next = tokio::select! {
+                    next = rx.recv() => next,
+                    _ = stop.stopped() => break,
+                };
+                let Some(call) = next else { return };
                 let _ = pool.call(call).await;
                 me.after_call(&app, &pool);
             }
+            rx.close();
+            let mut ran = 0usize;
+            let drain = async {
+                while let Some(call) = rx.recv().await {
+                    let _ = pool.call(call).await;
+                    me.after_call(&app, &pool);
+                    ran += 1;
+                }
+            };
+            if stop.drain_within(drain).await.is_none() {
+                // The call cut short counts as dropped too.
+                let dropped = rx.len() + 1;
+                tracing::warn!(app_id = %app.id, ran, dropped, "app events dropped at shutdown");
+                app.logger.host(
+                    "warn",
+                    None,
+                    &format!(
+                        "{dropped} queued events dropped: the server shut down before they ran"
+                    ),
+                    Some("shutdown"),
+                );
+            } else if ran > 0 {
+                tracing::debug!(app_id = %app.id, ran, "app event queue drained");
+            }
         });
+        self.background.event_queues.add(worker);
     }
 }

@@ -13,44 +13,76 @@ use crate::apps::limits::CallKind;
 use crate::apps::pool::{Call, Outcome};
 use crate::store::apps::JobRecord;
 use crate::store::Ts;
-use crate::worker::Worker;
+use crate::worker::{Worker, Workers};
+use tokio::time::Instant;
 
 const POLL: Duration = Duration::from_millis(250);
 const CLAIM_BATCH: u32 = 16;
 
-/// What [`AppsEngine::stop`] stops: the scheduler loop and the jobs it started.
+/// The engine's background work, stopped by [`AppsEngine::stop`].
 #[derive(Default)]
 pub(super) struct Background {
+    /// Turns chat events into calls on the apps' queues.
+    pub dispatcher: Mutex<Option<Worker>>,
+    /// One per enabled app: runs its queued post-event calls in order.
+    pub event_queues: Workers,
+    /// Short tasks a call leaves behind (disabling an app that faults too often).
+    pub tasks: Workers,
     scheduler: Mutex<Option<Worker>>,
     jobs: Mutex<JoinSet<()>>,
 }
 
+fn take(worker: &Mutex<Option<Worker>>) -> Option<Worker> {
+    worker.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
 impl AppsEngine {
-    /// Stops the background work that touches the store, so it can close under no
-    /// one: the scheduler stops claiming, running jobs get `grace` to finish (then
-    /// are stopped; their leases expire and they run again), and the app log
-    /// writer stores what it holds.
-    pub async fn stop(&self, grace: Duration) {
+    /// Stops the apps' background work at shutdown — not a disable: no
+    /// `on-disable`, jobs and state stay for the next start. In order: the
+    /// dispatcher hands the events already raised to the apps' queues and stops;
+    /// the scheduler stops claiming; then, until `deadline`, the queues run what
+    /// they hold and running jobs finish. What is left then is dropped (queued
+    /// events, counted in the log) or stopped (jobs), and this instance's job
+    /// leases are released so the jobs run again at once elsewhere or at the next
+    /// start. The app log writer is flushed separately ([`AppsEngine::flush_logs`]),
+    /// after everything that logs has stopped.
+    pub async fn stop(&self, deadline: Instant) {
         let bg = &self.background;
-        let scheduler = bg
-            .scheduler
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(scheduler) = scheduler {
-            scheduler.stop().await;
+        if let Some(dispatcher) = take(&bg.dispatcher) {
+            dispatcher.stop_by(deadline).await;
+        }
+        if let Some(scheduler) = take(&bg.scheduler) {
+            scheduler.stop_by(deadline).await;
         }
         let mut jobs = std::mem::take(&mut *bg.jobs.lock().unwrap_or_else(|p| p.into_inner()));
-        let finished =
-            tokio::time::timeout(grace, async { while jobs.join_next().await.is_some() {} });
-        if finished.await.is_err() {
-            tracing::warn!(
-                running = jobs.len(),
-                "app jobs still running at shutdown are stopped; they run again after their lease"
-            );
-            jobs.shutdown().await;
+        let jobs_done = async {
+            let finished = tokio::time::timeout_at(deadline, async {
+                while jobs.join_next().await.is_some() {}
+            });
+            if finished.await.is_err() {
+                tracing::warn!(
+                    running = jobs.len(),
+                    "app jobs still running at the shutdown deadline are stopped; they run again at once"
+                );
+                jobs.shutdown().await;
+            }
+        };
+        tokio::join!(bg.event_queues.stop_by(deadline), jobs_done);
+        // Last: the calls above may have left some (an app disabled for faults).
+        bg.tasks.stop_by(deadline).await;
+        match self.store.release_job_leases(&self.instance_id).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "app job leases released"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot release app job leases; they run again when they expire")
+            }
         }
-        self.log_writer.stop().await;
+    }
+
+    /// Stores the app log entries still buffered (bounded by `deadline`); entries
+    /// logged later are dropped. Call after [`AppsEngine::stop`].
+    pub async fn flush_logs(&self, deadline: Instant) {
+        self.log_writer.stop_by(deadline).await;
     }
 
     pub(super) fn spawn_scheduler(&self) {

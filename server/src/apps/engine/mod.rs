@@ -126,6 +126,10 @@ pub struct AppCallMetrics {
     pub calls: Vec<crate::apps::call_stats::CallKindSnapshot>,
     /// Post-event calls waiting in the app's queue.
     pub queued_events: usize,
+    /// Faults of its calls so far, by kind ([`Fault::tag`]).
+    pub faults: Vec<(&'static str, u64)>,
+    /// What the host refused it, by reason (`permission-denied`, …).
+    pub refusals: Vec<(String, u64)>,
 }
 
 /// An app running (enabled): its instance pool and its event queue.
@@ -462,6 +466,8 @@ impl AppsEngine {
                     app: app.id.clone(),
                     calls: running.pool.call_stats().snapshot(),
                     queued_events: running.events.max_capacity() - running.events.capacity(),
+                    faults: running.pool.call_stats().faults(),
+                    refusals: app.logger.refusals(),
                 })
             })
             .collect()

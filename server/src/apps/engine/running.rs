@@ -2,6 +2,7 @@
 //! chain, and disabling an app that faults too often.
 
 use super::*;
+use crate::worker::Worker;
 
 impl AppsEngine {
     /// Runs one lifecycle call in a short-lived pool (the app need not be enabled).
@@ -212,7 +213,8 @@ impl AppsEngine {
         let app = app.clone();
         // Only the pool that faulted: the admin may have enabled the app again since.
         let faulted = pool as *const InstancePool as usize;
-        tokio::spawn(async move {
+        let name = format!("app-fault-disable:{}", app.id);
+        let task = Worker::spawn(name, |_stop| async move {
             let _guard = app.ops.lock().await;
             match app.running() {
                 Some(r) if Arc::as_ptr(&r.pool) as usize == faulted => {}
@@ -229,6 +231,8 @@ impl AppsEngine {
                 tracing::error!(app_id = %app.id, error = %e, "cannot disable a faulting app");
             }
         });
+        // Short, but it writes to the store: shutdown waits for it.
+        self.background.tasks.add(task);
     }
 
     pub(super) fn rebuild_chain(&self) {

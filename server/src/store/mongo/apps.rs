@@ -552,6 +552,18 @@ impl AppStore for MongoStore {
         }
         Ok(())
     }
+
+    async fn release_job_leases(&self, owner: &str) -> StoreResult<u64> {
+        let released = self
+            .coll(APP_JOBS)
+            .update_many(
+                doc! { "lease_owner": owner },
+                doc! { "$set": { "lease_owner": Bson::Null, "lease_until": Bson::Null } },
+            )
+            .await
+            .ctx("release job leases")?;
+        Ok(released.modified_count)
+    }
 }
 
 #[cfg(test)]

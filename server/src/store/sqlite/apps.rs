@@ -296,6 +296,28 @@ impl AppStore for SqliteStore {
         })
         .await
     }
+
+    async fn release_job_leases(&self, owner: &str) -> StoreResult<u64> {
+        let owner = owner.to_string();
+        self.write(move |conn| {
+            let held: Vec<JobRecord> = query_docs(
+                conn,
+                "SELECT doc FROM app_jobs WHERE json_extract(doc, '$.lease_owner') = ?1",
+                [&owner],
+            )?;
+            for mut job in held.iter().cloned() {
+                job.lease_owner = None;
+                job.lease_until = None;
+                exec(
+                    conn,
+                    "UPDATE app_jobs SET doc = ?2 WHERE id = ?1",
+                    params![job.id, to_json(&job)?],
+                )?;
+            }
+            Ok(held.len() as u64)
+        })
+        .await
+    }
 }
 
 impl SqliteStore {

@@ -15,12 +15,17 @@
 //! | `panic` | panics with "hostile panic" | (trap) |
 //! | `remind <secs>` | schedules a job that posts `hostile job ran` in the room | `scheduled` |
 //! | `flood <what> <n> [prefix]` | up to `n` writes of `messages`, `rooms` (named `<prefix>-<i>`), `dms`, `notices` or `jobs`, until one is refused | `<what>: <k> then <wit error>` or `<what>: <n> ok` |
+//! | `slowjob` | schedules a job `spin` that loops forever (until its deadline) | `scheduled` |
 //! | `forkbomb` | schedules a job `fork` that schedules two more, at no delay, forever | `scheduled` |
 //! | `bigcreate [n] [bytes]` | `rooms.create` with `n` (3 800) members of `bytes` (32 KiB) each, all one buffer in the app's memory: a ~120 MiB copy for the host from ~100 KiB | `error <wit error>` or `created` |
 //! | `ok` | nothing | `still fine` |
 //!
 //! `<wit error>` is the contract's spelling: `permission-denied(networking)`,
 //! `not-found`, `limit-exceeded(persistence-bytes)`, `network(<reason>)`, …
+//!
+//! Its post-send handler (when its manifest is edited to subscribe to
+//! `post-message-sent`) works 50 ms on a message starting `hear-me`, then logs
+//! `heard <text>`: a slow consumer, so events queue up.
 //!
 //! Its pre-send hook loops forever on `hook-loop`, panics on `hook-panic`, grows memory
 //! on `hook-alloc`, and lets everything else through.
@@ -80,6 +85,10 @@ impl App for Hostile {
                 let prefix = rest.get(2).unwrap_or("flood");
                 flood(ctx, what, n, prefix)?
             }
+            "slowjob" => {
+                scheduler::schedule_once("spin", Duration::ZERO, None)?;
+                "scheduled".to_string()
+            }
             "forkbomb" => {
                 scheduler::schedule_once("fork", Duration::ZERO, None)?;
                 "scheduled".to_string()
@@ -108,7 +117,21 @@ impl App for Hostile {
         Ok(PreSendDecision::Continue)
     }
 
+    fn post_message_sent(&self, message: &Message, _room: &Room) -> Result<()> {
+        if message.text.starts_with("hear-me") {
+            let until = std::time::Instant::now() + Duration::from_millis(50);
+            while std::time::Instant::now() < until {
+                black_box(0u64);
+            }
+            info!("heard {}", message.text);
+        }
+        Ok(())
+    }
+
     fn run_job(&self, job: &Job) -> Result<()> {
+        if job.name == "spin" {
+            spin();
+        }
         if job.name == "fork" {
             // Refusals are ignored: a runaway app does not stop by itself.
             let _ = scheduler::schedule_once("fork", Duration::ZERO, None);
