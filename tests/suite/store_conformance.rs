@@ -6,6 +6,7 @@
 mod apps;
 mod integrations;
 mod messages;
+mod outbox;
 mod rooms;
 mod users;
 
@@ -122,6 +123,9 @@ conformance! {
     apps::app_jobs,
     apps::job_claim_races,
     integrations::integrations,
+    outbox::outbox_queue,
+    outbox::outbox_lease_expiry,
+    outbox::outbox_lease_races,
 }
 
 /// What was written is there after closing and opening the store again.
