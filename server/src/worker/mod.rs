@@ -3,6 +3,8 @@
 //! what it holds before it returns. Shutdown stops workers in order (see
 //! `serve`), so nothing a worker does can outlive the store it writes to.
 
+pub mod outbox;
+
 use std::future::Future;
 use std::sync::Mutex;
 
