@@ -22,6 +22,7 @@ mod durability;
 mod http_limits;
 mod login_hardening;
 mod ops_endpoints;
+mod outbox_delivery;
 mod realtime_auth;
 mod realtime_closes;
 mod realtime_commands;
