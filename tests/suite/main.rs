@@ -16,6 +16,7 @@ mod apps_support;
 mod browser_admin;
 mod browser_chat;
 mod browser_chat_apps;
+mod browser_outbox;
 mod cli;
 mod common;
 mod durability;

@@ -458,3 +458,35 @@ async fn two_instances_on_one_mongodb_deliver_each_item_once() {
     }
     assert_eq!(hits.len(), N);
 }
+
+#[tokio::test]
+async fn a_graceful_stop_gives_back_deliveries_cut_short() {
+    let sink = HookSink::start().await;
+    // The grace period (1 s) is shorter than the target takes: the delivery is cut
+    // short at shutdown and its lease given back, so the next start delivers it at
+    // once rather than after the lease (60 s) expired.
+    let mut srv = Palaver::builder()
+        .env("PALAVER_SHUTDOWN_GRACE_SECS", "1")
+        .env("PALAVER_OUTBOX__LEASE_SECS", "60")
+        .start()
+        .await;
+    let (admin, alice, rid) = setup(&srv, "stopping").await;
+    create_outgoing(&srv, &admin, "#stopping", &[sink.url("/slow")], json!({})).await;
+    sink.script("/slow", [Answer::status(200).held()]);
+    let m = post(&srv, &alice, &rid, "cut short").await;
+    sink.wait_for("/slow", 1, WAIT).await;
+    assert!(
+        srv.stop(Duration::from_secs(15)).await,
+        "stopped within its grace"
+    );
+    assert!(
+        srv.log().contains("gave back unfinished deliveries"),
+        "{}",
+        srv.log()
+    );
+    srv.start_again().await;
+    let hits = sink.wait_for("/slow", 2, Duration::from_secs(20)).await;
+    assert_eq!(hits[1].body["message_id"], m["_id"]);
+    assert_eq!(hits[1].status, 200);
+    stats_until(&srv, &admin, |q| q["pending"] == 0).await;
+}
