@@ -329,6 +329,9 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         .into_response()
 }
 
+/// How one outbox gauge is read from a kind's statistics (at a time, in ms).
+type OutboxGauge = fn(&crate::store::outbox::OutboxStats, i64) -> f64;
+
 /// The delivery queue per kind: depth, dead letters, the oldest pending item's
 /// age (from the store, so the same on every instance), and this instance's
 /// delivery counters.
@@ -343,11 +346,7 @@ async fn render_outbox(out: &mut String, outbox: &crate::worker::outbox::Outbox)
         }
     };
     let now = crate::store::Ts::now();
-    let gauges: [(
-        &str,
-        &str,
-        fn(&crate::store::outbox::OutboxStats, i64) -> f64,
-    ); 3] = [
+    let gauges: [(&str, &str, OutboxGauge); 3] = [
         (
             "palaver_outbox_depth",
             "Items waiting for delivery (being delivered included), by kind.",
