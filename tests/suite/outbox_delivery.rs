@@ -490,3 +490,50 @@ async fn a_graceful_stop_gives_back_deliveries_cut_short() {
     assert_eq!(hits[1].status, 200);
     stats_until(&srv, &admin, |q| q["pending"] == 0).await;
 }
+
+#[tokio::test]
+async fn edits_trigger_with_run_on_edits_and_reactions_never_do() {
+    let sink = HookSink::start().await;
+    let srv = Palaver::start().await;
+    let (admin, alice, rid) = setup(&srv, "edits").await;
+    create_outgoing(
+        &srv,
+        &admin,
+        "#edits",
+        &[sink.url("/edits")],
+        json!({"runOnEdits": true}),
+    )
+    .await;
+    let m = post(&srv, &alice, &rid, "typo").await;
+    let mid = str_of(&m["_id"], "message id").to_string();
+    sink.wait_for("/edits", 1, WAIT).await;
+    stats_until(&srv, &admin, |q| q["pending"] == 0).await;
+    // A reaction changes the message too, but is not an edit.
+    srv.post_ok(
+        "chat.react",
+        &alice,
+        json!({"messageId": mid, "emoji": ":tada:"}),
+    )
+    .await;
+    srv.post_ok(
+        "chat.update",
+        &alice,
+        json!({"roomId": rid, "msgId": mid, "text": "fixed"}),
+    )
+    .await;
+    let hits = sink.wait_for("/edits", 2, WAIT).await;
+    assert_eq!(hits[1].body["text"], "fixed", "{:?}", hits[1].body);
+    assert_eq!(hits[1].body["isEdited"], true);
+    assert_eq!(hits[1].body["message_id"], mid.as_str());
+    stats_until(&srv, &admin, |q| q["pending"] == 0).await;
+    let texts: Vec<Value> = sink
+        .hits_on("/edits")
+        .iter()
+        .map(|h| h.body["text"].clone())
+        .collect();
+    assert_eq!(
+        texts,
+        vec![json!("typo"), json!("fixed")],
+        "the reaction triggered nothing"
+    );
+}

@@ -194,7 +194,10 @@ async fn enqueue_batch(
             Event::MessageSent { room, message } => {
                 items.extend(items_for(hooks, room, message, false, site_url))
             }
-            Event::MessageUpdated { room, message } if message.edited_at.is_some() => {
+            // An edit (not a reaction or a thread count, which also update a message).
+            Event::MessageUpdated { room, message }
+                if message.edited_at == Some(message.updated_at) =>
+            {
                 items.extend(items_for(hooks, room, message, true, site_url))
             }
             _ => {}
