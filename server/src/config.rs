@@ -147,6 +147,8 @@ pub struct Config {
     pub apps_origin: Option<String>,
     /// Bearer token that `GET /metrics` requires; unset, `/metrics` is disabled (404).
     pub metrics_token: Option<String>,
+    /// The delivery queue's tunables (`[outbox]`).
+    pub outbox: crate::worker::outbox::OutboxConfig,
 }
 
 impl Default for Config {
@@ -176,6 +178,7 @@ impl Default for Config {
             http: HttpLimits::default(),
             apps_origin: None,
             metrics_token: None,
+            outbox: Default::default(),
         }
     }
 }
@@ -235,6 +238,7 @@ impl Config {
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("apps.limits: {e}")))?;
         self.edge_options()?;
+        self.outbox.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

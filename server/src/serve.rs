@@ -104,13 +104,31 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         }
     }
 
-    let apps = AppsEngine::start(chat.clone(), store, engine_config(&config)).await?;
+    let apps = AppsEngine::start(chat.clone(), store.clone(), engine_config(&config)).await?;
     let installed = apps.installed();
     tracing::info!(
         installed = installed.len(),
         marketplace = %config.marketplace_dir.display(),
         "apps engine ready"
     );
+
+    // The delivery queue: this process's name on its leases is new at each start,
+    // so a crashed process's leases are simply left to expire.
+    let outbox = crate::worker::outbox::Outbox::new(
+        store.clone(),
+        config.outbox.clone(),
+        crate::chat::ids::new_id(),
+    );
+    let outbox_grace = (config.outbox.http_timeout() + Duration::from_secs(1))
+        .min(Duration::from_secs(config.shutdown_grace_secs.max(1)));
+    outbox.start(
+        vec![Arc::new(
+            crate::worker::outbox::webhook::WebhookHandler::new(chat.clone(), &outbox),
+        )],
+        outbox_grace,
+    );
+    let webhook_triggers =
+        crate::worker::outbox::webhook::start_triggers(chat.clone(), outbox.clone());
 
     let realtime = crate::realtime::Realtime::from_env();
     let ops = api::ops::Ops::new(config.metrics_token.clone());
@@ -122,6 +140,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         edge: Arc::new(config.edge_options()?),
         realtime: realtime.clone(),
         ops: ops.clone(),
+        outbox: outbox.clone(),
     });
     // The store is open and the apps engine started: ready for traffic.
     ops.health.set_ready(true);
@@ -197,8 +216,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // 3. Flush what is buffered for the store, producers first.
     tracing::info!("shutting down: flushing logs and queues");
     apps.flush_logs(plan.flush).await;
-    // The delivery queue's (outbox) workers stop here: after everything that
-    // enqueues (requests, apps), before the relay and the store.
+    // The delivery queue after everything that enqueues (requests, apps): what was
+    // posted is enqueued, then deliveries under way finish or give their leases back.
+    webhook_triggers.stop_by(plan.flush).await;
+    outbox.stop_by(plan.flush).await;
     relay.stop_by(plan.flush).await;
 
     // 4. Nothing may touch the store once it closes.

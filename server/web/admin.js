@@ -7,11 +7,13 @@ import { h, replace } from './admin-ui.js';
 import { marketplaceView, installedView } from './admin-apps.js';
 import { appView } from './admin-app.js';
 import { usersView } from './admin-users.js';
+import { outboxView } from './admin-outbox.js';
 
 const TABS = [
   { id: 'marketplace', label: 'Marketplace', hash: '#/admin/apps/marketplace' },
   { id: 'installed', label: 'Installed apps', hash: '#/admin/apps/installed' },
   { id: 'users', label: 'Users', hash: '#/admin/users' },
+  { id: 'outbox', label: 'Delivery queue', hash: '#/admin/outbox' },
 ];
 
 function ensureStylesheet() {
@@ -23,6 +25,7 @@ function ensureStylesheet() {
 function parseRoute(route) {
   const parts = String(route || '').split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'users') return { tab: 'users', view: 'users' };
+  if (parts[0] === 'outbox') return { tab: 'outbox', view: 'outbox' };
   if (parts[0] === 'apps' && parts[1] === 'installed' && parts[2]) {
     return { tab: 'installed', view: 'app', appId: parts[2], section: parts[3] || 'settings' };
   }
@@ -85,6 +88,7 @@ export function mountAdmin(container, ctx) {
     // A notice from the action that led here (install → the app's page) stays.
     if (Date.now() - noticeAt > 1500) notify('');
     if (r.view === 'users') view.instance = usersView(el, env);
+    else if (r.view === 'outbox') view.instance = outboxView(el, env);
     else if (r.view === 'installed') view.instance = installedView(el, env);
     else if (r.view === 'app') view.instance = appView(el, env, r.appId, r.section);
     else view.instance = marketplaceView(el, env);

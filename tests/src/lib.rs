@@ -11,6 +11,7 @@ pub mod fake_google;
 pub mod fake_http;
 pub mod fake_meta;
 pub mod fake_tls;
+pub mod hook_sink;
 pub mod mongo;
 pub mod net;
 pub mod process;

@@ -472,7 +472,7 @@ async fn only_admins_manage_and_bad_definitions_are_refused() {
             "error-scripts-not-supported",
         ),
         (
-            with("type", json!("webhook-outgoing")),
+            with("type", json!("webhook-sideways")),
             "error-invalid-type",
         ),
         (

@@ -6,6 +6,7 @@
 mod apps;
 mod integrations;
 mod messages;
+mod outbox;
 mod rooms;
 mod users;
 
@@ -123,6 +124,9 @@ conformance! {
     apps::job_claim_races,
     apps::job_leases_released,
     integrations::integrations,
+    outbox::outbox_queue,
+    outbox::outbox_lease_expiry,
+    outbox::outbox_lease_races,
 }
 
 /// What was written is there after closing and opening the store again.

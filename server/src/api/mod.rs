@@ -45,6 +45,8 @@ pub struct AppState {
     pub realtime: Arc<crate::realtime::Realtime>,
     /// Readiness and request metrics (`/readyz`, `/metrics`).
     pub ops: Arc<ops::Ops>,
+    /// The delivery queue (admin API, metrics).
+    pub outbox: Arc<crate::worker::outbox::Outbox>,
 }
 
 /// The whole HTTP surface.

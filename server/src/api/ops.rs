@@ -400,14 +400,86 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         apps: state.apps.call_metrics(),
         events_dropped: state.apps.events_dropped(),
     };
+    let mut body = state.ops.metrics.render(&realtime, &apps);
+    render_outbox(&mut body, &state.outbox).await;
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.ops.metrics.render(&realtime, &apps),
+        body,
     )
         .into_response()
+}
+
+/// How one outbox gauge is read from a kind's statistics (at a time, in ms).
+type OutboxGauge = fn(&crate::store::outbox::OutboxStats, i64) -> f64;
+
+/// The delivery queue per kind: depth, dead letters, the oldest pending item's
+/// age (from the store, so the same on every instance), and this instance's
+/// delivery counters.
+async fn render_outbox(out: &mut String, outbox: &crate::worker::outbox::Outbox) {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering;
+    let stats = match outbox.stats().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: outbox statistics unavailable");
+            return;
+        }
+    };
+    let now = crate::store::Ts::now();
+    let gauges: [(&str, &str, OutboxGauge); 3] = [
+        (
+            "palaver_outbox_depth",
+            "Items waiting for delivery (being delivered included), by kind.",
+            |s, _| s.pending as f64,
+        ),
+        (
+            "palaver_outbox_dead",
+            "Dead letters (given up) waiting for an admin, by kind.",
+            |s, _| s.dead as f64,
+        ),
+        (
+            "palaver_outbox_oldest_pending_seconds",
+            "Age of the oldest item waiting for delivery, by kind (0 when none).",
+            |s, now| {
+                s.oldest_pending
+                    .map_or(0.0, |t| (now - t.0).max(0) as f64 / 1000.0)
+            },
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for s in &stats {
+            let _ = writeln!(
+                out,
+                "{name}{{kind=\"{}\"}} {}",
+                s.kind.as_str(),
+                value(s, now.0)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP palaver_outbox_attempts_total Delivery attempts by this instance since start, by kind and result.\n\
+         # TYPE palaver_outbox_attempts_total counter"
+    );
+    for s in &stats {
+        if let Some(c) = outbox.counters(s.kind) {
+            for (result, n) in [
+                ("delivered", c.delivered.load(Ordering::Relaxed)),
+                ("failed", c.failed.load(Ordering::Relaxed)),
+                ("dead", c.dead.load(Ordering::Relaxed)),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "palaver_outbox_attempts_total{{kind=\"{}\",result=\"{result}\"}} {n}",
+                    s.kind.as_str()
+                );
+            }
+        }
+    }
 }
 
 /// Middleware: counts and times every request by its matched route template.

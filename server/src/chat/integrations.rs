@@ -7,6 +7,7 @@
 //! Palaver runs no integration scripts (`scriptEnabled`): its apps engine replaces
 //! them, so an integration asking for one is refused.
 
+pub mod outgoing;
 pub mod payload;
 
 use serde_json::Value;
@@ -15,7 +16,7 @@ use super::accounts::require_admin;
 use super::error::{ChatError, ChatResult};
 use super::messages::{normalize_emoji, NewMessage};
 use super::{ids, Chat};
-use crate::store::integrations::{CreatedBy, Integration, WEBHOOK_INCOMING};
+use crate::store::integrations::{CreatedBy, Integration, WEBHOOK_INCOMING, WEBHOOK_OUTGOING};
 use crate::store::{Listing, Message, Page, Room, RoomType, Ts, User};
 use payload::{is_http_url, split_channels, HookPayload};
 
@@ -40,6 +41,8 @@ pub struct IntegrationInput {
     pub emoji: Option<String>,
     pub script_enabled: Option<bool>,
     pub override_channel: Option<bool>,
+    /// Outgoing webhooks' own fields.
+    pub outgoing: outgoing::OutgoingInput,
 }
 
 /// Why a hook call was refused.
@@ -132,6 +135,9 @@ impl Chat {
     ) -> ChatResult<Integration> {
         require_admin(actor)?;
         check_kind(input.kind.as_deref(), true)?;
+        if input.kind.as_deref() == Some(WEBHOOK_OUTGOING) {
+            return self.create_outgoing(actor, input).await;
+        }
         check_no_script(input.script_enabled)?;
         let name = check_name(input.name)?;
         let username = input.username.unwrap_or_default();
@@ -157,6 +163,7 @@ impl Chat {
             },
             created_at: now,
             updated_at: now,
+            outgoing: None,
         };
         self.store.insert_integration(&integration).await?;
         tracing::info!(integration_id = %integration.id, user_id = %actor.id, "incoming webhook created");
@@ -197,6 +204,9 @@ impl Chat {
             .integration(id)
             .await?
             .ok_or_else(integration_not_found)?;
+        if integration.kind == WEBHOOK_OUTGOING {
+            return self.update_outgoing(integration, input).await;
+        }
         if input.name.is_some() {
             integration.name = check_name(input.name)?;
         }
@@ -253,7 +263,8 @@ impl Chat {
         if !self.store.delete_integration(id).await? {
             return Err(integration_not_found());
         }
-        tracing::info!(integration_id = %id, user_id = %actor.id, "incoming webhook removed");
+        self.integrations_changed();
+        tracing::info!(integration_id = %id, user_id = %actor.id, kind = %integration.kind, "integration removed");
         Ok(integration)
     }
 
@@ -486,15 +497,15 @@ fn hook_message(integration: &Integration, hook: &HookPayload, rid: &str) -> New
 
 fn check_kind(kind: Option<&str>, required: bool) -> ChatResult<()> {
     match kind {
-        Some(WEBHOOK_INCOMING) => Ok(()),
+        Some(WEBHOOK_INCOMING | WEBHOOK_OUTGOING) => Ok(()),
         None if !required => Ok(()),
         None => Err(ChatError::invalid(
-            "must have required property 'type' (\"webhook-incoming\")",
+            "must have required property 'type' (\"webhook-incoming\" or \"webhook-outgoing\")",
         )),
         Some(other) => Err(ChatError::refused(
             "error-invalid-type",
             format!(
-                "Invalid integration type {other:?}: Palaver supports incoming webhooks (\"webhook-incoming\") only"
+                "Invalid integration type {other:?}: \"webhook-incoming\" or \"webhook-outgoing\""
             ),
         )),
     }
@@ -543,7 +554,8 @@ mod tests {
         assert!(check_kind(Some("webhook-incoming"), true).is_ok());
         assert!(check_kind(None, true).is_err());
         assert!(check_kind(None, false).is_ok());
-        assert!(check_kind(Some("webhook-outgoing"), false).is_err());
+        assert!(check_kind(Some("webhook-outgoing"), true).is_ok());
+        assert!(check_kind(Some("webhook-other"), false).is_err());
         assert!(check_no_script(Some(true)).is_err());
         assert!(check_no_script(Some(false)).is_ok());
     }

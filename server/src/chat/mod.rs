@@ -60,6 +60,9 @@ pub struct Chat {
     login_user_limiter: RateLimiter,
     passwords: PasswordPool,
     pre_send: OnceLock<Arc<dyn hooks::PreSendHook>>,
+    /// Bumped when an integration changes here, so the outgoing webhooks' trigger
+    /// cache reloads at once (changes on other instances: at its expiry).
+    integrations_gen: std::sync::atomic::AtomicU64,
 }
 
 impl Chat {
@@ -72,6 +75,7 @@ impl Chat {
             login_user_limiter: RateLimiter::new(opts.login_per_user),
             passwords: PasswordPool::new(opts.password_pool),
             pre_send: OnceLock::new(),
+            integrations_gen: Default::default(),
             opts,
         })
     }
@@ -103,6 +107,17 @@ impl Chat {
             max_attachments: self.opts.max_message_attachments,
             max_bytes: self.opts.max_message_bytes,
         }
+    }
+
+    /// The integrations' generation: changes when one is created, updated or removed here.
+    pub fn integrations_generation(&self) -> u64 {
+        self.integrations_gen
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn integrations_changed(&self) {
+        self.integrations_gen
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Flushes storage; called once at shutdown.

@@ -1,12 +1,37 @@
-//! Storage of Rocket.Chat integrations (incoming webhooks).
+//! Storage of Rocket.Chat integrations (incoming and outgoing webhooks).
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{Listing, Page, StoreResult, Ts};
 
-/// Rocket.Chat's `type` of an incoming webhook, the only kind Palaver runs.
+/// Rocket.Chat's `type` of an incoming webhook.
 pub const WEBHOOK_INCOMING: &str = "webhook-incoming";
+/// Rocket.Chat's `type` of an outgoing webhook.
+pub const WEBHOOK_OUTGOING: &str = "webhook-outgoing";
+
+/// What only an outgoing webhook has (Rocket.Chat's field names at the API edge).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingHook {
+    /// Rocket.Chat's trigger event (`sendMessage`).
+    pub event: String,
+    /// Where each triggering event is POSTed.
+    pub urls: Vec<String>,
+    /// The message must start with one of these (contain one, with
+    /// `trigger_word_anywhere`); none means every message.
+    pub trigger_words: Vec<String>,
+    pub trigger_word_anywhere: bool,
+    /// Edits trigger too.
+    pub run_on_edits: bool,
+    /// Where replies go instead of the triggering room.
+    pub target_room: Option<String>,
+    pub retry_failed_calls: bool,
+    /// Retries after the first attempt.
+    pub retry_count: u32,
+    /// `powers-of-ten`, `powers-of-two` or `increments-of-two`.
+    pub retry_delay: String,
+    pub impersonate_user: bool,
+}
 
 /// Who created an integration (`_createdBy`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,7 +46,7 @@ pub struct CreatedBy {
 pub struct Integration {
     #[serde(rename = "_id")]
     pub id: String,
-    /// Always [`WEBHOOK_INCOMING`] for now.
+    /// [`WEBHOOK_INCOMING`] or [`WEBHOOK_OUTGOING`].
     #[serde(rename = "type")]
     pub kind: String,
     pub name: String,
@@ -51,6 +76,9 @@ pub struct Integration {
     pub created_at: Ts,
     #[serde(rename = "_updatedAt")]
     pub updated_at: Ts,
+    /// Set for outgoing webhooks only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outgoing: Option<OutgoingHook>,
 }
 
 #[async_trait]

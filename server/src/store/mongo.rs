@@ -39,6 +39,7 @@ mod apps;
 mod events;
 mod integrations;
 mod messages;
+mod outbox;
 mod rooms;
 mod users;
 
@@ -161,6 +162,7 @@ impl MongoStore {
         store.create_indexes().await?;
         store.create_app_indexes().await?;
         store.create_integration_indexes().await?;
+        store.create_outbox_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)

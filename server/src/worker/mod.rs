@@ -29,6 +29,8 @@
 //! by the stop itself. A worker is not a disable: stopping one never runs an app's
 //! `on-disable` and never deletes jobs or state.
 
+pub mod outbox;
+
 use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Mutex;

@@ -1,7 +1,9 @@
 //! Integrations (incoming webhooks): insert, read, list in creation order with
 //! pagination, replace, delete.
 
-use palaver_server::store::integrations::{CreatedBy, Integration, WEBHOOK_INCOMING};
+use palaver_server::store::integrations::{
+    CreatedBy, Integration, OutgoingHook, WEBHOOK_INCOMING, WEBHOOK_OUTGOING,
+};
 use palaver_server::store::{DynStore, Page, Ts};
 
 use super::{assert_conflict, ids};
@@ -26,6 +28,7 @@ fn integration(id: &str, created_at: i64) -> Integration {
         },
         created_at: Ts(created_at),
         updated_at: Ts(created_at),
+        outgoing: None,
     }
 }
 
@@ -37,12 +40,30 @@ pub async fn integrations(store: DynStore) {
 
     let a = integration("i-a", 3_000);
     let b = integration("i-b", 1_000);
-    let c = integration("i-c", 2_000);
+    let mut c = integration("i-c", 2_000);
+    c.kind = WEBHOOK_OUTGOING.into();
+    c.outgoing = Some(OutgoingHook {
+        event: "sendMessage".into(),
+        urls: vec!["https://bot.example.com/in".into()],
+        trigger_words: vec!["!deploy".into()],
+        trigger_word_anywhere: false,
+        run_on_edits: true,
+        target_room: Some("#ops".into()),
+        retry_failed_calls: true,
+        retry_count: 6,
+        retry_delay: "powers-of-ten".into(),
+        impersonate_user: false,
+    });
     for i in [&a, &b, &c] {
         store.insert_integration(i).await.unwrap();
     }
     assert_conflict(store.insert_integration(&a).await, "id");
     assert_eq!(store.integration("i-a").await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        store.integration("i-c").await.unwrap(),
+        Some(c.clone()),
+        "an outgoing webhook's fields round-trip"
+    );
 
     let all = store.list_integrations(Page::new(0, 10)).await.unwrap();
     assert_eq!(all.total, 3);

@@ -1,4 +1,4 @@
-//! `integrations.*` (incoming webhooks, admins only) and the hook endpoint
+//! `integrations.*` (incoming and outgoing webhooks, admins only) and the hook endpoint
 //! `POST /hooks/{integrationId}/{token}` that webhook senders call.
 
 use axum::extract::{Path, Request, State};
@@ -13,6 +13,7 @@ use super::super::error::{envelope, ApiError, ApiResult};
 use super::super::extract::{is_blank, parse_json, read_body, Auth, JsonBody, Params};
 use super::super::AppState;
 use super::{ok, required};
+use crate::chat::integrations::outgoing::OutgoingInput;
 use crate::chat::integrations::{HookError, IntegrationInput};
 use crate::chat::ChatError;
 use crate::store::integrations::Integration;
@@ -20,7 +21,7 @@ use crate::wire;
 
 /// Rocket.Chat's integration document.
 fn render(i: &Integration) -> Value {
-    json!({
+    let mut doc = json!({
         "_id": i.id,
         "type": i.kind,
         "name": i.name,
@@ -38,7 +39,41 @@ fn render(i: &Integration) -> Value {
         "_createdBy": {"_id": i.created_by.id, "username": i.created_by.username},
         "_createdAt": wire::iso(i.created_at.0),
         "_updatedAt": wire::iso(i.updated_at.0),
-    })
+    });
+    if let Some(o) = &i.outgoing {
+        doc["event"] = json!(o.event);
+        doc["urls"] = json!(o.urls);
+        doc["triggerWords"] = json!(o.trigger_words);
+        doc["triggerWordAnywhere"] = json!(o.trigger_word_anywhere);
+        doc["runOnEdits"] = json!(o.run_on_edits);
+        doc["targetRoom"] = json!(o.target_room.clone().unwrap_or_default());
+        doc["retryFailedCalls"] = json!(o.retry_failed_calls);
+        doc["retryCount"] = json!(o.retry_count);
+        doc["retryDelay"] = json!(o.retry_delay);
+        doc["impersonateUser"] = json!(o.impersonate_user);
+        if let Some(map) = doc.as_object_mut() {
+            map.remove("overrideDestinationChannelEnabled");
+        }
+    }
+    doc
+}
+
+/// `triggerWords`/`urls`: an array, or one comma-separated string (Rocket.Chat's
+/// admin form sends both shapes).
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum StringList {
+    List(Vec<String>),
+    One(String),
+}
+
+impl StringList {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            StringList::List(v) => v,
+            StringList::One(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
+        }
+    }
 }
 
 /// The body of `integrations.create` and `integrations.update`.
@@ -57,6 +92,17 @@ pub struct IntegrationBody {
     emoji: Option<String>,
     script_enabled: Option<bool>,
     override_destination_channel_enabled: Option<bool>,
+    event: Option<String>,
+    urls: Option<StringList>,
+    trigger_words: Option<StringList>,
+    trigger_word_anywhere: Option<bool>,
+    run_on_edits: Option<bool>,
+    target_room: Option<String>,
+    retry_failed_calls: Option<bool>,
+    retry_count: Option<u32>,
+    retry_delay: Option<String>,
+    impersonate_user: Option<bool>,
+    token: Option<String>,
 }
 
 impl IntegrationBody {
@@ -72,6 +118,19 @@ impl IntegrationBody {
             emoji: self.emoji,
             script_enabled: self.script_enabled,
             override_channel: self.override_destination_channel_enabled,
+            outgoing: OutgoingInput {
+                event: self.event,
+                urls: self.urls.map(StringList::into_vec),
+                trigger_words: self.trigger_words.map(StringList::into_vec),
+                trigger_word_anywhere: self.trigger_word_anywhere,
+                run_on_edits: self.run_on_edits,
+                target_room: self.target_room,
+                retry_failed_calls: self.retry_failed_calls,
+                retry_count: self.retry_count,
+                retry_delay: self.retry_delay,
+                impersonate_user: self.impersonate_user,
+                token: self.token,
+            },
         }
     }
 }

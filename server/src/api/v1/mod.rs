@@ -7,6 +7,7 @@ mod commands;
 mod im;
 pub(crate) mod integrations;
 mod misc;
+mod outbox;
 mod permissions;
 mod rooms;
 mod users;
@@ -89,6 +90,7 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations.remove", post(integrations::remove))
         .route("/permissions.listAll", get(permissions::list_all))
         .route("/permissions.update", post(permissions::update))
+        .merge(outbox::routes())
 }
 
 /// A success envelope around `body`.

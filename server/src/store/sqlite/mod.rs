@@ -13,6 +13,7 @@
 mod apps;
 mod integrations;
 mod messages;
+mod outbox;
 mod rooms;
 mod schema;
 mod users;

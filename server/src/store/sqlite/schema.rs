@@ -106,6 +106,27 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX integrations_created ON integrations(created_at, id);
     "#,
+    // 4: the delivery queue (outbox); columns, not a JSON document, so that leasing
+    // is one UPDATE … RETURNING.
+    r#"
+    CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        dedupe_key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt INTEGER NOT NULL,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        since INTEGER NOT NULL,
+        lease_owner TEXT,
+        lease_until INTEGER NOT NULL,
+        UNIQUE (kind, dedupe_key)
+    );
+    CREATE INDEX outbox_due ON outbox(kind, state, next_attempt);
+    CREATE INDEX outbox_state_created ON outbox(state, kind, created_at);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
