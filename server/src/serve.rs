@@ -106,7 +106,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         "apps engine ready"
     );
 
-    let realtime = crate::realtime::Realtime::from_env();
+    let realtime = crate::realtime::Realtime::new();
     let ops = api::ops::Ops::new(config.metrics_token.clone());
     let app = api::router(AppState {
         chat: chat.clone(),

@@ -95,6 +95,7 @@ impl Registry {
                 origin,
                 ..
             } => self.on_activity(room_id, username, activities, extras, origin.as_deref()),
+            Event::SettingChanged { id, public, value } => self.on_setting(id, *public, value),
             Event::Ephemeral { user_id, message } => {
                 let mut payload = message_json(message);
                 payload["private"] = json!(true);
@@ -109,6 +110,24 @@ impl Registry {
                         },
                         |_, sub| Some(user_event(sub, &args)),
                     );
+                }
+            }
+        }
+    }
+
+    /// Rocket.Chat's `[clientAction, {_id, value}]` to every settings subscription
+    /// that may see it (a private one sees every setting, a public one only public
+    /// settings).
+    fn on_setting(&self, id: &str, public: bool, value: &Value) {
+        let args = json!(["updated", {"_id": id, "value": value}]).to_string();
+        for entry in self.conns.values() {
+            for sub in entry.subs.values().filter(|s| s.active) {
+                if let SubKind::Settings { private } = sub.kind {
+                    if private || public {
+                        entry
+                            .conn
+                            .push(protocol::changed(&sub.collection, &sub.event_name, &args));
+                    }
                 }
             }
         }

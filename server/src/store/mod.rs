@@ -9,6 +9,7 @@ mod full;
 pub mod integrations;
 pub mod model;
 pub mod mongo;
+pub mod settings_audit;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -255,6 +256,7 @@ pub trait Store:
     + SettingStore
     + apps::AppStore
     + integrations::IntegrationStore
+    + settings_audit::SettingAuditStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

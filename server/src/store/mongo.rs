@@ -40,6 +40,7 @@ mod events;
 mod integrations;
 mod messages;
 mod rooms;
+mod settings_audit;
 mod users;
 
 use std::time::Duration;
@@ -161,6 +162,7 @@ impl MongoStore {
         store.create_indexes().await?;
         store.create_app_indexes().await?;
         store.create_integration_indexes().await?;
+        store.create_setting_change_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)

@@ -15,6 +15,7 @@ mod integrations;
 mod messages;
 mod rooms;
 mod schema;
+mod settings_audit;
 mod users;
 
 use std::panic::AssertUnwindSafe;

@@ -106,6 +106,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX integrations_created ON integrations(created_at, id);
     "#,
+    // 4: the settings audit log.
+    r#"
+    CREATE TABLE setting_changes (
+        id TEXT PRIMARY KEY,
+        setting_id TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        actor_id TEXT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX setting_changes_ts ON setting_changes(ts, id);
+    CREATE INDEX setting_changes_setting ON setting_changes(setting_id, ts);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
