@@ -7,6 +7,7 @@ mod apps;
 mod integrations;
 mod messages;
 mod rooms;
+mod settings_audit;
 mod users;
 
 use std::collections::BTreeMap;
@@ -122,6 +123,7 @@ conformance! {
     apps::app_jobs,
     apps::job_claim_races,
     integrations::integrations,
+    settings_audit::setting_changes,
 }
 
 /// What was written is there after closing and opening the store again.

@@ -155,11 +155,8 @@ pub(super) fn collect(
         let var = format!("PALAVER_REALTIME__{}", key.to_ascii_uppercase());
         if let Some(raw) = env.get(&var) {
             let def = def_of(id);
-            put(
-                def,
-                values::from_text(def, raw),
-                format!("environment variable {var}"),
-            )?;
+            let source = format!("environment variable {var} (realtime.{key})");
+            put(def, values::from_text(def, raw), source)?;
         }
     }
 
