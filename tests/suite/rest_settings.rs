@@ -514,3 +514,63 @@ async fn changes_apply_without_restart_and_are_audited() {
         "the limit holds after a restart"
     );
 }
+
+/// `Message_AllowEditing` / `Message_AllowDeleting` apply at once to members;
+/// admins keep editing and deleting, as in Rocket.Chat.
+#[tokio::test]
+async fn editing_and_deleting_follow_their_settings() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let room = create_channel(&srv, &alice, "edits", &[]).await;
+    let rid = room["_id"].as_str().expect("rid").to_string();
+    let mine = post(&srv, &alice, &rid, "first").await;
+    let mid = mine["_id"].as_str().expect("mid").to_string();
+    let edit = json!({"roomId": rid, "msgId": mid, "text": "edited"});
+    let delete = json!({"roomId": rid, "msgId": mid});
+
+    srv.post_ok(
+        "settings/Message_AllowEditing",
+        &admin,
+        json!({"value": false}),
+    )
+    .await;
+    srv.post_ok(
+        "settings/Message_AllowDeleting",
+        &admin,
+        json!({"value": false}),
+    )
+    .await;
+    let (status, body) = srv.post("chat.update", &alice, edit.clone()).await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "edit off",
+    );
+    let (status, body) = srv.post("chat.delete", &alice, delete.clone()).await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "delete off",
+    );
+    srv.post_ok("chat.update", &admin, edit.clone()).await;
+
+    srv.post_ok(
+        "settings/Message_AllowEditing",
+        &admin,
+        json!({"value": true}),
+    )
+    .await;
+    srv.post_ok(
+        "settings/Message_AllowDeleting",
+        &admin,
+        json!({"value": true}),
+    )
+    .await;
+    srv.post_ok("chat.update", &alice, edit).await;
+    srv.post_ok("chat.delete", &alice, delete).await;
+}

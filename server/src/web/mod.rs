@@ -69,6 +69,7 @@ static ASSETS: &[Asset] = &[
     asset!("admin-apps.js", JS),
     asset!("admin-app.js", JS),
     asset!("admin-users.js", JS),
+    asset!("admin-settings.js", JS),
     asset!("admin.css", CSS),
 ];
 
