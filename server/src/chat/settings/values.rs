@@ -150,11 +150,11 @@ fn pattern(s: &str) -> Result<(), String> {
     let mut in_class = false;
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if chars.next().is_none() {
-                    return Err("must not end with a backslash".into());
-                }
+            // The guard consumes the escaped character.
+            '\\' if chars.next().is_none() => {
+                return Err("must not end with a backslash".into());
             }
+            '\\' => {}
             ']' if in_class => in_class = false,
             _ if in_class => {}
             '[' => in_class = true,
