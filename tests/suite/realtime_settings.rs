@@ -137,3 +137,49 @@ async fn a_change_on_one_instance_takes_effect_on_another() {
         .1;
     assert_eq!(public["settings"][0]["value"], json!(12), "{public}");
 }
+
+/// Losing the role that granted `view-privileged-setting` ends the private stream
+/// at once; the next change does not reach the former admin.
+#[tokio::test]
+async fn losing_the_admin_role_ends_the_private_settings_stream() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let body = srv
+        .post_ok(
+            "users.create",
+            &admin,
+            json!({"username": "deputy", "email": "deputy@example.com", "name": "Deputy",
+                   "password": password_for("deputy"), "roles": ["admin", "user"]}),
+        )
+        .await;
+    let deputy_id = body["user"]["_id"].as_str().expect("id").to_string();
+    let deputy = srv.login("deputy", &password_for("deputy")).await;
+    let mut ddp = Ddp::connect_as(&srv, &deputy).await;
+    let sub = ddp.sub(LOGGED, json!([PRIVATE, false])).await;
+    // Also following public settings, which stays.
+    ddp.sub(ALL, json!([PUBLIC, false])).await;
+
+    srv.post_ok(
+        "users.update",
+        &admin,
+        json!({"userId": deputy_id, "data": {"roles": ["user"]}}),
+    )
+    .await;
+    let ended = ddp
+        .wait_for("nosub of the private stream", |v| {
+            v["msg"] == "nosub" && v["id"] == json!(sub)
+        })
+        .await;
+    assert!(!ended["error"].is_null(), "{ended}");
+    set(&srv, &admin, "SMTP_Host", json!("mx.after.example")).await;
+    set(&srv, &admin, "Site_Name", json!("After")).await;
+    // The public change arrives; the private one before it never did.
+    let public = ddp.event(ALL, PUBLIC).await;
+    assert_eq!(public["fields"]["args"][1]["_id"], "Site_Name");
+    assert!(
+        !ddp.buffered().iter().any(|f| f["collection"] == LOGGED),
+        "no private frame after the role was taken: {:?}",
+        ddp.buffered()
+    );
+    ddp.sub_refused(LOGGED, json!([PRIVATE, false])).await;
+}

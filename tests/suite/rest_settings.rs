@@ -247,11 +247,24 @@ async fn only_holders_of_the_settings_permissions_may_read_or_change() {
     let admin = srv.admin().await;
     let alice = srv.create_user(&admin, "alice").await;
     for path in ["settings", "settings/Site_Name", "audit.settings"] {
-        let (status, body) = srv.get(path, &alice).await;
-        assert_error(status, &body, 403, None, path);
         let (status, body) = srv.get_anon(path).await;
         assert_unauthorized(status, &body, path);
     }
+    for path in ["settings/Site_Name", "audit.settings"] {
+        let (status, body) = srv.get(path, &alice).await;
+        assert_error(status, &body, 403, None, path);
+    }
+    // As in Rocket.Chat, the listing shows a user the public settings only.
+    let fields = enc(r#"{"public":1}"#);
+    let listed = srv
+        .get_ok(&format!("settings?count=500&fields={fields}"), &alice)
+        .await;
+    let listed = listed["settings"].as_array().expect("settings").clone();
+    assert!(listed.iter().any(|s| s["_id"] == "Site_Name"), "{listed:?}");
+    assert!(
+        listed.iter().all(|s| s["public"] == json!(true)),
+        "only public settings: {listed:?}"
+    );
     let (status, body) = set(&srv, &alice, "Site_Name", json!("Mine")).await;
     assert_error(status, &body, 403, None, "non-admin change");
     let (status, body) = srv
@@ -269,7 +282,15 @@ async fn only_holders_of_the_settings_permissions_may_read_or_change() {
         ]}),
     )
     .await;
-    srv.get_ok("settings", &alice).await;
+    let all = srv.get_ok("settings?count=500", &alice).await;
+    assert!(
+        all["settings"]
+            .as_array()
+            .expect("settings")
+            .iter()
+            .any(|s| s["_id"] == "SMTP_Host"),
+        "with the permission, private settings are listed: {all}"
+    );
     let (status, body) = set(&srv, &alice, "Site_Name", json!("Mine")).await;
     assert_error(status, &body, 403, None, "view is not edit");
 }

@@ -378,10 +378,37 @@ impl Registry {
             if !user.active {
                 self.logout(id, "The user was deactivated");
             } else if let Some(entry) = self.conns.get_mut(&id) {
+                let mut lost_role = false;
                 if let Some(login) = entry.login.as_mut() {
+                    lost_role = login.user.roles.iter().any(|r| !user.has_role(r));
                     login.user = user.clone();
                 }
+                // Losing a role may take away the permission that let the user
+                // follow every setting: the client must subscribe again, and is
+                // checked afresh.
+                if lost_role {
+                    end_private_settings(entry, "The user's roles changed");
+                }
             }
+        }
+    }
+}
+
+/// Ends the entry's `private-settings-changed` subscriptions with `nosub`.
+fn end_private_settings(entry: &mut Entry, reason: &str) {
+    let ended: Vec<String> = entry
+        .subs
+        .iter()
+        .filter(|(_, s)| s.kind == SubKind::Settings { private: true })
+        .map(|(id, _)| id.clone())
+        .collect();
+    let error = protocol::DdpError::not_allowed(reason);
+    for sub_id in ended {
+        let was_active = entry.subs.remove(&sub_id).is_some_and(|s| s.active);
+        if was_active {
+            entry
+                .conn
+                .push(protocol::nosub(&Value::String(sub_id), Some(&error)));
         }
     }
 }

@@ -136,8 +136,9 @@ fn project(doc: Map<String, Value>, fields: &Map<String, Value>) -> Value {
     Value::Object(doc.into_iter().filter(|(k, _)| wanted(k)).collect())
 }
 
-/// `GET /api/v1/settings`: every setting (`view-privileged-setting`), paginated,
-/// filtered by `query` and shaped by `fields` as Rocket.Chat does.
+/// `GET /api/v1/settings`: every setting (`view-privileged-setting`; other users get
+/// the public ones), paginated, filtered by `query` and shaped by `fields` as
+/// Rocket.Chat does.
 pub async fn list(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
     let views = state.chat.list_settings(&session.user).await?;
     let page = params.page()?;

@@ -227,12 +227,14 @@ impl Chat {
             || self.has_permission(user, EDIT_PRIVILEGED_SETTING).await?)
     }
 
-    /// Every setting, for admins (`view-privileged-setting`).
+    /// Every setting for holders of `view-privileged-setting`; for other users the
+    /// public ones only (as Rocket.Chat's `GET /settings` does).
     pub async fn list_settings(&self, actor: &User) -> ChatResult<Vec<SettingView>> {
+        let mut views = self.settings.views();
         if !self.may_view_settings(actor).await? {
-            return Err(ChatError::not_allowed());
+            views.retain(|v| v.def.public && !v.def.secret());
         }
-        Ok(self.settings.views())
+        Ok(views)
     }
 
     /// One setting, for admins (`view-privileged-setting`).
