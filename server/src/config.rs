@@ -149,6 +149,10 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// The delivery queue's tunables (`[outbox]`).
     pub outbox: crate::worker::outbox::OutboxConfig,
+    /// Workspace settings locked by the file or the environment (see
+    /// `config/settings.rs`); collected by [`Config::load`].
+    #[serde(skip)]
+    pub setting_overrides: Vec<crate::chat::settings::Override>,
 }
 
 impl Default for Config {
@@ -179,6 +183,7 @@ impl Default for Config {
             apps_origin: None,
             metrics_token: None,
             outbox: Default::default(),
+            setting_overrides: Vec::new(),
         }
     }
 }
@@ -208,8 +213,10 @@ impl Config {
         let env = Env::prefixed("PALAVER_")
             .split("__")
             .ignore(&["test_mongodb_uri", "bin"]);
-        let config: Config = figment.merge(env).extract().map_err(Box::new)?;
+        let mut config: Config = figment.merge(env).extract().map_err(Box::new)?;
         config.validate()?;
+        let vars = std::env::vars().collect();
+        config.setting_overrides = settings::collect(&config, file, &vars)?;
         Ok(config)
     }
 
@@ -298,16 +305,16 @@ impl Config {
                 threads: self.password_hashing.threads,
                 queue: self.password_hashing.queue,
             },
-            max_message_len: self.max_message_chars,
-            max_message_attachments: self.max_message_attachments,
-            max_message_bytes: self.max_message_bytes,
             token_ttl: Duration::from_secs(self.token_ttl_days * 24 * 3600),
-            site_url: self.site_url(),
-            site_name: self.site_name.clone(),
+            settings: crate::chat::settings::SettingsInit {
+                site_url: self.site_url(),
+                overrides: self.setting_overrides.clone(),
+            },
         }
     }
 }
 
+mod settings;
 mod validate;
 
 #[cfg(test)]

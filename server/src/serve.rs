@@ -130,7 +130,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let webhook_triggers =
         crate::worker::outbox::webhook::start_triggers(chat.clone(), outbox.clone());
 
-    let realtime = crate::realtime::Realtime::from_env();
+    let realtime = crate::realtime::Realtime::new();
     let ops = api::ops::Ops::new(config.metrics_token.clone());
     let app = api::router(AppState {
         chat: chat.clone(),

@@ -1,19 +1,21 @@
 // The admin console: apps (marketplace, installed apps, one app's settings and
-// logs) and users. Mounted by the chat shell on `#/admin/...` with
+// logs), users and workspace settings. Mounted by the chat shell on `#/admin/...` with
 // `mountAdmin(container, {api, user, route, navigate})`; it speaks only the public
-// admin APIs (/api/apps/*, /api/v1/users.*).
+// admin APIs (/api/apps/*, /api/v1/users.*, /api/v1/settings).
 
 import { h, replace } from './admin-ui.js';
 import { marketplaceView, installedView } from './admin-apps.js';
 import { appView } from './admin-app.js';
 import { usersView } from './admin-users.js';
 import { outboxView } from './admin-outbox.js';
+import { settingsView } from './admin-settings.js';
 
 const TABS = [
   { id: 'marketplace', label: 'Marketplace', hash: '#/admin/apps/marketplace' },
   { id: 'installed', label: 'Installed apps', hash: '#/admin/apps/installed' },
   { id: 'users', label: 'Users', hash: '#/admin/users' },
   { id: 'outbox', label: 'Delivery queue', hash: '#/admin/outbox' },
+  { id: 'settings', label: 'Settings', hash: '#/admin/settings' },
 ];
 
 function ensureStylesheet() {
@@ -26,6 +28,7 @@ function parseRoute(route) {
   const parts = String(route || '').split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'users') return { tab: 'users', view: 'users' };
   if (parts[0] === 'outbox') return { tab: 'outbox', view: 'outbox' };
+  if (parts[0] === 'settings') return { tab: 'settings', view: 'settings', group: parts[1] || '' };
   if (parts[0] === 'apps' && parts[1] === 'installed' && parts[2]) {
     return { tab: 'installed', view: 'app', appId: parts[2], section: parts[3] || 'settings' };
   }
@@ -89,6 +92,7 @@ export function mountAdmin(container, ctx) {
     if (Date.now() - noticeAt > 1500) notify('');
     if (r.view === 'users') view.instance = usersView(el, env);
     else if (r.view === 'outbox') view.instance = outboxView(el, env);
+    else if (r.view === 'settings') view.instance = settingsView(el, env, r.group);
     else if (r.view === 'installed') view.instance = installedView(el, env);
     else if (r.view === 'app') view.instance = appView(el, env, r.appId, r.section);
     else view.instance = marketplaceView(el, env);

@@ -66,6 +66,7 @@ pub enum Storage {
 pub struct PalaverBuilder {
     storage: Storage,
     env: Vec<(String, String)>,
+    config_toml: Option<String>,
 }
 
 impl PalaverBuilder {
@@ -88,6 +89,12 @@ impl PalaverBuilder {
         self
     }
 
+    /// A configuration file with this content, passed as `serve --config <file>`.
+    pub fn config_toml(mut self, toml: impl Into<String>) -> Self {
+        self.config_toml = Some(toml.into());
+        self
+    }
+
     /// Several [`env`](Self::env) variables at once, e.g. a fake's `palaver_env()`.
     pub fn envs(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
         self.env.extend(vars);
@@ -104,12 +111,18 @@ impl PalaverBuilder {
             .timeout(Duration::from_secs(60))
             .build()
             .expect("build the HTTP client");
+        let config_file = self.config_toml.map(|toml| {
+            let path = data_dir.path().join("palaver.toml");
+            std::fs::write(&path, toml).expect("write the configuration file");
+            path
+        });
         let mut server = Palaver {
             child: None,
             port: free_port(),
             data_dir,
             storage: self.storage,
             env: self.env,
+            config_file,
             http,
         };
         server.spawn_and_wait().await;
@@ -124,6 +137,8 @@ pub struct Palaver {
     data_dir: TempDir,
     storage: Storage,
     env: Vec<(String, String)>,
+    /// Passed as `--config` (see [`PalaverBuilder::config_toml`]).
+    config_file: Option<PathBuf>,
     http: reqwest::Client,
 }
 
@@ -211,6 +226,7 @@ impl Palaver {
         PalaverBuilder {
             storage: Storage::Sqlite,
             env: Vec::new(),
+            config_toml: None,
         }
     }
 
@@ -263,6 +279,9 @@ impl Palaver {
             .open(self.log_path())?;
         let mut cmd = Command::new(palaver_bin());
         cmd.arg("serve");
+        if let Some(file) = &self.config_file {
+            cmd.arg("--config").arg(file);
+        }
         // Start from a clean slate: nothing from the developer's environment leaks in.
         for (key, _) in std::env::vars_os() {
             if let Some(k) = key.to_str() {

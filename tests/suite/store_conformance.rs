@@ -8,6 +8,7 @@ mod integrations;
 mod messages;
 mod outbox;
 mod rooms;
+mod settings_audit;
 mod users;
 
 use std::collections::BTreeMap;
@@ -127,6 +128,7 @@ conformance! {
     outbox::outbox_queue,
     outbox::outbox_lease_expiry,
     outbox::outbox_lease_races,
+    settings_audit::setting_changes,
 }
 
 /// What was written is there after closing and opening the store again.

@@ -86,16 +86,42 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     serde_json::from_slice(bytes).map_err(|e| ApiError::BadBody(format!("Invalid JSON body: {e}")))
 }
 
-/// Query-string parameters with typed accessors.
-pub struct Params(pub HashMap<String, String>);
+/// Query-string parameters with typed accessors, and the listing page sizes in
+/// force (the `API_Default_Count` and `API_Upper_Count_Limit` settings).
+pub struct Params(pub HashMap<String, String>, pub PageSizes);
 
-impl<S: Send + Sync> FromRequestParts<S> for Params {
+/// A listing's default and largest page size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageSizes {
+    pub default: u64,
+    pub max: u64,
+}
+
+impl Default for PageSizes {
+    fn default() -> Self {
+        PageSizes {
+            default: 50,
+            max: 100,
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params
+where
+    AppState: axum::extract::FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
+        let app = <AppState as axum::extract::FromRef<S>>::from_ref(state);
+        let settings = app.chat.settings();
+        let sizes = PageSizes {
+            default: u64::try_from(settings.int("API_Default_Count")).unwrap_or(50),
+            max: u64::try_from(settings.int("API_Upper_Count_Limit")).unwrap_or(100),
+        };
         serde_urlencoded::from_str(query)
-            .map(Params)
+            .map(|map| Params(map, sizes))
             .map_err(|e| ApiError::BadBody(format!("Invalid query string: {e}")))
     }
 }
@@ -135,10 +161,15 @@ impl Params {
             .transpose()
     }
 
-    /// `offset` and `count` (default 50, at most 100).
+    /// `offset` and `count` (by default `API_Default_Count`, at most
+    /// `API_Upper_Count_Limit`).
     pub fn page(&self) -> Result<Page, ApiError> {
         let offset = self.number("offset")?.unwrap_or(0);
-        let count = self.number("count")?.unwrap_or(50).clamp(1, 100);
+        let PageSizes { default, max } = self.1;
+        let count = self
+            .number("count")?
+            .unwrap_or(default)
+            .clamp(1, max.max(1));
         Ok(Page::new(offset, count))
     }
 
@@ -221,6 +252,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            PageSizes::default(),
         )
     }
 

@@ -76,6 +76,13 @@ pub enum Event {
         /// to its sender (Rocket.Chat's `retransmitToSelf: false`).
         origin: Option<String>,
     },
+    /// A workspace setting changed (stored by an admin). `value` is what readers may
+    /// see (a secret's is empty); other instances re-read the stored value.
+    SettingChanged {
+        id: String,
+        public: bool,
+        value: serde_json::Value,
+    },
     /// A message only `user_id` sees, never stored (server or app notices).
     Ephemeral {
         user_id: String,

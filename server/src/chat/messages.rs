@@ -374,6 +374,13 @@ impl Chat {
         if message.t.is_some() {
             return Err(ChatError::not_allowed());
         }
+        // Rocket.Chat: admins (`edit-message`) edit whatever the setting says.
+        if !actor.is_admin() && !self.settings().bool("Message_AllowEditing") {
+            return Err(ChatError::refused(
+                "error-action-not-allowed",
+                "Message editing not allowed",
+            ));
+        }
         if text.trim().is_empty() && message.attachments.is_empty() {
             return Err(ChatError::invalid(
                 "The message must have text or attachments",
@@ -407,6 +414,13 @@ impl Chat {
 
     pub async fn delete_message(&self, actor: &User, rid: &str, mid: &str) -> ChatResult<Message> {
         let (room, message) = self.own_message(actor, rid, mid).await?;
+        // Rocket.Chat: admins (`force-delete-message`) delete whatever the setting says.
+        if !actor.is_admin() && !self.settings().bool("Message_AllowDeleting") {
+            return Err(ChatError::refused(
+                "error-action-not-allowed",
+                "Message deleting not allowed",
+            ));
+        }
         let deleted = self
             .store
             .delete_message_and_parent(mid)

@@ -35,17 +35,11 @@ pub struct ChatOptions {
     pub login_per_user: LimitRule,
     /// The password hashing pool's size.
     pub password_pool: PasswordPoolOptions,
-    /// Longest message text accepted, in characters.
-    pub max_message_len: usize,
-    /// Most attachments in one message, nested ones included.
-    pub max_message_attachments: usize,
-    /// Largest serialized size of a message's attachments, custom fields, alias,
-    /// emoji and avatar together, in bytes.
-    pub max_message_bytes: usize,
     /// How long a login token is valid.
     pub token_ttl: std::time::Duration,
-    pub site_url: String,
-    pub site_name: String,
+    /// Workspace settings: defaults derived from the startup options, and the values
+    /// the configuration locks.
+    pub settings: settings::SettingsInit,
 }
 
 /// The chat services, shared by every client surface.
@@ -56,6 +50,7 @@ pub struct Chat {
     /// API only: the apps engine already handled them where they happened.
     remote: EventBus,
     opts: ChatOptions,
+    settings: settings::Settings,
     login_ip_limiter: RateLimiter,
     login_user_limiter: RateLimiter,
     passwords: PasswordPool,
@@ -76,6 +71,7 @@ impl Chat {
             passwords: PasswordPool::new(opts.password_pool),
             pre_send: OnceLock::new(),
             integrations_gen: Default::default(),
+            settings: settings::Settings::new(opts.settings.clone()),
             opts,
         })
     }
@@ -100,12 +96,13 @@ impl Chat {
         &self.opts
     }
 
-    /// The limits every message is checked against.
+    /// The limits every message is checked against (live settings).
     pub fn message_limits(&self) -> message_limits::MessageLimits {
+        let s = &self.settings;
         message_limits::MessageLimits {
-            max_text_chars: self.opts.max_message_len,
-            max_attachments: self.opts.max_message_attachments,
-            max_bytes: self.opts.max_message_bytes,
+            max_text_chars: s.usize("Message_MaxAllowedSize"),
+            max_attachments: s.usize("Message_MaxAttachments"),
+            max_bytes: s.usize("Message_MaxPayloadBytes"),
         }
     }
 

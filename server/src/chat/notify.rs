@@ -91,20 +91,18 @@ impl Chat {
                 "The message must have text or attachments",
             ));
         }
-        if message.msg.chars().count() > self.opts.max_message_len {
+        let max_chars = self.message_limits().max_text_chars;
+        if message.msg.chars().count() > max_chars {
             return Err(ChatError::refused(
                 "error-message-size-exceeded",
-                format!(
-                    "Message size exceeds the allowed {} characters",
-                    self.opts.max_message_len
-                ),
+                format!("Message size exceeds the allowed {max_chars} characters"),
             ));
         }
         let now = Ts::now();
         let sender = message.sender.unwrap_or_else(|| UserRef {
             id: NOTICE_SENDER_ID.into(),
             username: NOTICE_SENDER_ID.into(),
-            name: Some(self.opts.site_name.clone()),
+            name: Some(self.settings().string("Site_Name")),
         });
         let message = Message {
             id: ids::new_id(),

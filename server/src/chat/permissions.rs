@@ -14,10 +14,22 @@ use crate::store::{roles, Setting, Ts, User};
 /// Setting `alias` and `avatar` on a message: posting under another name and face.
 pub const MESSAGE_IMPERSONATE: &str = "message-impersonate";
 
+/// Reading every workspace setting, private ones included (`GET /settings`).
+pub const VIEW_PRIVILEGED_SETTING: &str = "view-privileged-setting";
+/// Changing workspace settings (`POST /settings/:_id`).
+pub const EDIT_PRIVILEGED_SETTING: &str = "edit-privileged-setting";
+/// Reading the audit logs (`audit.settings`).
+pub const CAN_AUDIT: &str = "can-audit";
+
 /// Every permission with the roles holding it on a new server. Rocket.Chat gives
 /// `message-impersonate` to `bot` and `app`; Palaver's apps act as users with the
 /// `bot` role, so `bot` covers both.
-const DEFAULTS: &[(&str, &[&str])] = &[(MESSAGE_IMPERSONATE, &[roles::BOT])];
+const DEFAULTS: &[(&str, &[&str])] = &[
+    (MESSAGE_IMPERSONATE, &[roles::BOT]),
+    (VIEW_PRIVILEGED_SETTING, &[roles::ADMIN]),
+    (EDIT_PRIVILEGED_SETTING, &[roles::ADMIN]),
+    (CAN_AUDIT, &[roles::ADMIN]),
+];
 
 const KEY_PREFIX: &str = "Permission:";
 
@@ -105,6 +117,7 @@ impl Chat {
                     id: format!("{KEY_PREFIX}{id}"),
                     value,
                     public: false,
+                    updated_at: None,
                 })
                 .await?;
             tracing::info!(user_id = %actor.id, permission = %id, roles = ?granted, "permission changed");

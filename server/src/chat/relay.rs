@@ -110,9 +110,21 @@ async fn receive_loop(chat: Arc<Chat>, relay: Arc<dyn EventRelay>, origin: Strin
     loop {
         match relay.subscribe(&origin).await {
             Ok(mut stream) => {
+                // Settings changed while no events arrived would otherwise stay stale.
+                if let Err(e) = chat.seed_settings().await {
+                    tracing::warn!(error = %e, "cannot reload the settings");
+                }
                 while let Some(item) = stream.next().await {
                     match item.map(|json| serde_json::from_str::<Event>(&json)) {
-                        Ok(Ok(event)) => chat.remote.publish(event),
+                        Ok(Ok(event)) => {
+                            // The new value is in memory before anyone hears of it.
+                            if let Event::SettingChanged { id, .. } = &event {
+                                if let Err(e) = chat.refresh_setting(id).await {
+                                    tracing::warn!(setting = %id, error = %e, "cannot reload a changed setting");
+                                }
+                            }
+                            chat.remote.publish(event)
+                        }
                         Ok(Err(e)) => {
                             tracing::warn!(error = %e, "undecodable event from another instance")
                         }

@@ -6,13 +6,9 @@
 use std::fmt::Display;
 use std::ops::RangeInclusive;
 
-use figment::providers::{Env, Serialized};
-use figment::Figment;
-
 use super::{Config, ConfigError};
 use crate::apps::limits::AppLimits;
 use crate::http_server::HttpLimits;
-use crate::realtime::RealtimeOptions;
 
 /// `key (PALAVER_KEY)`: how an error names an option, e.g.
 /// `apps.limits.memory_mib (PALAVER_APPS__LIMITS__MEMORY_MIB)`.
@@ -175,34 +171,7 @@ pub(super) fn options(c: &Config) -> Result<(), ConfigError> {
         }
     }
     app_limits(&c.apps.limits)?;
-    http(&c.http)?;
-    realtime()
-}
-
-/// The realtime options come from `PALAVER_REALTIME__*` alone (the websocket routes
-/// read them); checked here so a bad one stops the start too.
-fn realtime() -> Result<(), ConfigError> {
-    let r: RealtimeOptions = Figment::from(Serialized::defaults(RealtimeOptions::default()))
-        .merge(Env::prefixed("PALAVER_REALTIME__"))
-        .extract()
-        .map_err(|e| ConfigError::Invalid(format!("realtime (PALAVER_REALTIME__*): {e}")))?;
-    range(
-        "realtime.heartbeat_interval_ms",
-        r.heartbeat_interval_ms,
-        1..=HOUR_MS,
-    )?;
-    range(
-        "realtime.heartbeat_timeout_ms",
-        r.heartbeat_timeout_ms,
-        1..=HOUR_MS,
-    )?;
-    range(
-        "realtime.connect_timeout_ms",
-        r.connect_timeout_ms,
-        1..=HOUR_MS,
-    )?;
-    range("realtime.max_bad_frames", r.max_bad_frames, 0..=1_000_000)?;
-    range("realtime.queue_frames", r.queue_frames, 16..=1_000_000)
+    http(&c.http)
 }
 
 fn site_url_ok(site_url: &str) -> Result<(), String> {

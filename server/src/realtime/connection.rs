@@ -173,7 +173,8 @@ pub async fn run(
     cookie: Option<crate::api::session_cookie::CookieCredentials>,
 ) {
     let id = hub.next_conn_id();
-    let (tx, rx) = mpsc::channel(hub.options().queue_frames.max(16));
+    let opts = super::RealtimeOptions::from_settings(chat.settings());
+    let (tx, rx) = mpsc::channel(opts.queue_frames);
     let conn = Arc::new(ConnShared {
         id,
         session: ids::new_id(),
@@ -209,7 +210,7 @@ pub async fn run(
             .in_current_span(),
         );
         let end = {
-            let reader = read_loop(&hub, &conn, &mut stream, &req_tx);
+            let reader = read_loop(&hub, &opts, &conn, &mut stream, &req_tx);
             let writer = write_side(&mut sink, rx, &conn);
             tokio::pin!(reader, writer);
             tokio::select! {
@@ -373,11 +374,11 @@ impl ReadEnd {
 
 async fn read_loop(
     hub: &Realtime,
+    opts: &super::RealtimeOptions,
     conn: &ConnShared,
     stream: &mut SplitStream<WebSocket>,
     requests: &mpsc::Sender<Request>,
 ) -> ReadEnd {
-    let opts = hub.options();
     let mut clock = Liveness::new(
         Instant::now(),
         opts.connect_timeout(),

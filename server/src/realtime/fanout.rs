@@ -95,6 +95,7 @@ impl Registry {
                 origin,
                 ..
             } => self.on_activity(room_id, username, activities, extras, origin.as_deref()),
+            Event::SettingChanged { id, public, value } => self.on_setting(id, *public, value),
             Event::Ephemeral { user_id, message } => {
                 let mut payload = message_json(message);
                 payload["private"] = json!(true);
@@ -109,6 +110,24 @@ impl Registry {
                         },
                         |_, sub| Some(user_event(sub, &args)),
                     );
+                }
+            }
+        }
+    }
+
+    /// Rocket.Chat's `[clientAction, {_id, value}]` to every settings subscription
+    /// that may see it (a private one sees every setting, a public one only public
+    /// settings).
+    fn on_setting(&self, id: &str, public: bool, value: &Value) {
+        let args = json!(["updated", {"_id": id, "value": value}]).to_string();
+        for entry in self.conns.values() {
+            for sub in entry.subs.values().filter(|s| s.active) {
+                if let SubKind::Settings { private } = sub.kind {
+                    if private || public {
+                        entry
+                            .conn
+                            .push(protocol::changed(&sub.collection, &sub.event_name, &args));
+                    }
                 }
             }
         }
@@ -359,10 +378,37 @@ impl Registry {
             if !user.active {
                 self.logout(id, "The user was deactivated");
             } else if let Some(entry) = self.conns.get_mut(&id) {
+                let mut lost_role = false;
                 if let Some(login) = entry.login.as_mut() {
+                    lost_role = login.user.roles.iter().any(|r| !user.has_role(r));
                     login.user = user.clone();
                 }
+                // Losing a role may take away the permission that let the user
+                // follow every setting: the client must subscribe again, and is
+                // checked afresh.
+                if lost_role {
+                    end_private_settings(entry, "The user's roles changed");
+                }
             }
+        }
+    }
+}
+
+/// Ends the entry's `private-settings-changed` subscriptions with `nosub`.
+fn end_private_settings(entry: &mut Entry, reason: &str) {
+    let ended: Vec<String> = entry
+        .subs
+        .iter()
+        .filter(|(_, s)| s.kind == SubKind::Settings { private: true })
+        .map(|(id, _)| id.clone())
+        .collect();
+    let error = protocol::DdpError::not_allowed(reason);
+    for sub_id in ended {
+        let was_active = entry.subs.remove(&sub_id).is_some_and(|s| s.active);
+        if was_active {
+            entry
+                .conn
+                .push(protocol::nosub(&Value::String(sub_id), Some(&error)));
         }
     }
 }

@@ -38,9 +38,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
-use figment::providers::{Env, Serialized};
-use figment::Figment;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::AppState;
@@ -48,11 +46,9 @@ use crate::chat::{Chat, Event};
 use crate::worker::{StopSignal, Worker, Workers};
 use registry::Registry;
 
-/// Tunables of the realtime API. Read from `PALAVER_REALTIME__*` environment
-/// variables (e.g. `PALAVER_REALTIME__QUEUE_FRAMES`); shaped to become the
-/// `[realtime]` section of the configuration file as is.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// Tunables of the realtime API, read from the live workspace settings
+/// (`Realtime_*`) when a connection opens, so a change applies to new connections.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RealtimeOptions {
     /// A client silent this long is pinged (Meteor: 15 s).
     pub heartbeat_interval_ms: u64,
@@ -70,35 +66,17 @@ pub struct RealtimeOptions {
     pub queue_frames: usize,
 }
 
-impl Default for RealtimeOptions {
-    fn default() -> Self {
-        RealtimeOptions {
-            heartbeat_interval_ms: 15_000,
-            heartbeat_timeout_ms: 15_000,
-            connect_timeout_ms: 30_000,
-            max_bad_frames: 100,
-            queue_frames: 4096,
-        }
-    }
-}
-
 impl RealtimeOptions {
-    /// Defaults overridden by `PALAVER_REALTIME__<FIELD>` variables.
-    pub fn from_env() -> Result<RealtimeOptions, String> {
-        let opts: RealtimeOptions = Figment::from(Serialized::defaults(Self::default()))
-            .merge(Env::prefixed("PALAVER_REALTIME__"))
-            .extract()
-            .map_err(|e| e.to_string())?;
-        if opts.heartbeat_interval_ms == 0
-            || opts.heartbeat_timeout_ms == 0
-            || opts.connect_timeout_ms == 0
-        {
-            return Err("realtime timeouts must be positive".into());
+    /// The live values (the registry's ranges keep them positive).
+    pub fn from_settings(s: &crate::chat::settings::Settings) -> RealtimeOptions {
+        let ms = |id: &str| u64::try_from(s.int(id)).unwrap_or(1).max(1);
+        RealtimeOptions {
+            heartbeat_interval_ms: ms("Realtime_Heartbeat_Interval_Ms"),
+            heartbeat_timeout_ms: ms("Realtime_Heartbeat_Timeout_Ms"),
+            connect_timeout_ms: ms("Realtime_Connect_Timeout_Ms"),
+            max_bad_frames: s.usize("Realtime_Max_Bad_Frames"),
+            queue_frames: s.usize("Realtime_Queue_Frames").max(16),
         }
-        if opts.queue_frames < 16 {
-            return Err("realtime queue_frames must be at least 16".into());
-        }
-        Ok(opts)
     }
 
     fn heartbeat_interval(&self) -> Duration {
@@ -164,7 +142,6 @@ impl Stats {
 
 /// The realtime hub: every connection, and the fan-out from the event bus to them.
 pub struct Realtime {
-    opts: RealtimeOptions,
     stats: Arc<Stats>,
     registry: Mutex<Registry>,
     next_id: AtomicU64,
@@ -180,9 +157,8 @@ pub struct Realtime {
 const SHUTDOWN_REASON: &str = "server shutting down";
 
 impl Realtime {
-    pub fn new(opts: RealtimeOptions) -> Arc<Realtime> {
+    pub fn new() -> Arc<Realtime> {
         Arc::new(Realtime {
-            opts,
             stats: Arc::default(),
             registry: Mutex::default(),
             next_id: AtomicU64::new(1),
@@ -190,20 +166,6 @@ impl Realtime {
             sessions: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
         })
-    }
-
-    /// A hub configured from `PALAVER_REALTIME__*` (the defaults, with an error
-    /// logged, if those are invalid).
-    pub fn from_env() -> Arc<Realtime> {
-        let opts = RealtimeOptions::from_env().unwrap_or_else(|e| {
-            tracing::error!(error = %e, "invalid PALAVER_REALTIME__* settings; using the defaults");
-            RealtimeOptions::default()
-        });
-        Realtime::new(opts)
-    }
-
-    pub fn options(&self) -> &RealtimeOptions {
-        &self.opts
     }
 
     pub fn stats(&self) -> &Stats {

@@ -59,6 +59,11 @@ pub enum SubKind {
         rid: String,
         topic: RoomTopic,
     },
+    /// Setting changes: `stream-notify-all` `public-settings-changed`, or for those
+    /// who may read every setting `stream-notify-logged` `private-settings-changed`.
+    Settings {
+        private: bool,
+    },
     /// A stream we accept but never publish on.
     Silent,
 }

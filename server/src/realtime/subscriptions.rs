@@ -91,8 +91,61 @@ fn parse(name: &str, params: &[Value], user: &User) -> Result<Spec, DdpError> {
     })
 }
 
+/// The settings stream a `sub` asks for: `Some(private)`.
+fn settings_stream(name: &str, params: &[Value]) -> Option<bool> {
+    match (name, params.first().and_then(Value::as_str)) {
+        ("stream-notify-all", Some("public-settings-changed")) => Some(false),
+        ("stream-notify-logged", Some("private-settings-changed")) => Some(true),
+        _ => None,
+    }
+}
+
+/// Setting changes: public ones for anyone, every one for those who may read
+/// privileged settings.
+async fn subscribe_settings(ctx: &Ctx, sub_id: &str, name: &str, params: &[Value], private: bool) {
+    let key = Value::String(sub_id.to_string());
+    let (event_name, use_collection) = match stream_params(params) {
+        Ok(p) => p,
+        Err(error) => {
+            ctx.conn.push(protocol::nosub(&key, Some(&error)));
+            return;
+        }
+    };
+    let sub = Sub {
+        kind: SubKind::Settings { private },
+        collection: name.to_string(),
+        event_name,
+        use_collection,
+        active: false,
+        revoked: None,
+    };
+    let id = ctx.conn.id;
+    if !ctx
+        .hub
+        .with_registry(|r| r.add_pending_sub(id, sub_id, sub))
+    {
+        return;
+    }
+    let allowed = match (private, ctx.login()) {
+        (false, _) => Ok(()),
+        (true, None) => Err(DdpError::not_allowed("You must be logged in to subscribe")),
+        (true, Some(login)) => match ctx.chat.receives_private_settings(&login.user).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(DdpError::not_allowed("Not allowed")),
+            Err(e) => Err(DdpError::from(e)),
+        },
+    };
+    match allowed {
+        Ok(()) => ctx.hub.with_registry(|r| r.activate_sub(id, sub_id)),
+        Err(error) => ctx.hub.with_registry(|r| r.refuse_sub(id, sub_id, error)),
+    }
+}
+
 /// Runs one `sub` to `ready` or `nosub`.
 pub async fn subscribe(ctx: &Ctx, sub_id: &str, name: &str, params: &[Value]) {
+    if let Some(private) = settings_stream(name, params) {
+        return subscribe_settings(ctx, sub_id, name, params, private).await;
+    }
     let key = Value::String(sub_id.to_string());
     let known = [ROOM_MESSAGES, NOTIFY_USER, NOTIFY_ROOM].contains(&name)
         || SILENT_LOGGED_IN.contains(&name)

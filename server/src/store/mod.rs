@@ -10,6 +10,7 @@ pub mod integrations;
 pub mod model;
 pub mod mongo;
 pub mod outbox;
+pub mod settings_audit;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -257,6 +258,7 @@ pub trait Store:
     + apps::AppStore
     + integrations::IntegrationStore
     + outbox::OutboxStore
+    + settings_audit::SettingAuditStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

@@ -295,4 +295,11 @@ pub struct Setting {
     pub id: String,
     pub value: serde_json::Value,
     pub public: bool,
+    /// When an admin last changed it; `None` for values written at start-up.
+    #[serde(
+        rename = "_updatedAt",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub updated_at: Option<Ts>,
 }

@@ -41,6 +41,7 @@ mod integrations;
 mod messages;
 mod outbox;
 mod rooms;
+mod settings_audit;
 mod users;
 
 use std::time::Duration;
@@ -163,6 +164,7 @@ impl MongoStore {
         store.create_app_indexes().await?;
         store.create_integration_indexes().await?;
         store.create_outbox_indexes().await?;
+        store.create_setting_change_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)

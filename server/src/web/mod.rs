@@ -70,6 +70,7 @@ static ASSETS: &[Asset] = &[
     asset!("admin-app.js", JS),
     asset!("admin-users.js", JS),
     asset!("admin-outbox.js", JS),
+    asset!("admin-settings.js", JS),
     asset!("admin.css", CSS),
 ];
 

@@ -333,6 +333,7 @@ pub async fn settings(store: DynStore) {
         id: id.into(),
         value,
         public,
+        updated_at: None,
     };
     assert!(store.settings().await.unwrap().is_empty());
     assert_eq!(store.setting("Site_Name").await.unwrap(), None);
@@ -364,7 +365,17 @@ pub async fn settings(store: DynStore) {
     store.put_setting(&flag).await.unwrap();
     assert_eq!(
         store.settings().await.unwrap(),
-        vec![flag, limits, other],
+        vec![flag, limits, other.clone()],
         "all settings, by id"
     );
+
+    // An admin's change carries its time; a value without one reads back without.
+    let changed = Setting {
+        updated_at: Some(Ts(1_700_000_000_123)),
+        ..setting("Site_Name", json!("Changed"), true)
+    };
+    store.put_setting(&changed).await.unwrap();
+    assert_eq!(store.setting("Site_Name").await.unwrap(), Some(changed));
+    store.put_setting(&other).await.unwrap();
+    assert_eq!(store.setting("Site_Name").await.unwrap(), Some(other));
 }

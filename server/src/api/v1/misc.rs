@@ -85,7 +85,13 @@ pub async fn subscriptions_read(
 
 /// Public settings; no login needed, as clients read them before logging in.
 pub async fn settings_public(State(state): State<AppState>, params: Params) -> ApiResult {
+    // Rocket.Chat 6.x: `_id=a,b`; older clients: `query={"_id":{"$in":[…]}}`.
+    let by_id: Option<Vec<String>> = params
+        .get("_id")
+        .filter(|ids| !ids.is_empty())
+        .map(|ids| ids.split(',').map(|id| id.trim().to_string()).collect());
     let only: Option<Vec<String>> = match params.get("query") {
+        _ if by_id.is_some() => by_id,
         Some(raw) => {
             let q: Value = serde_json::from_str(raw)
                 .map_err(|_| ChatError::invalid(format!("Invalid query parameter {raw:?}")))?;
@@ -99,13 +105,13 @@ pub async fn settings_public(State(state): State<AppState>, params: Params) -> A
         None => None,
     };
     let page = params.page()?;
-    let all = state.chat.public_settings(only.as_deref()).await?;
+    let all = state.chat.public_settings(only.as_deref());
     let total = all.len();
     let settings: Vec<Value> = all
         .into_iter()
         .skip(page.offset as usize)
         .take(page.count as usize)
-        .map(|s| json!({"_id": s.id, "value": s.value}))
+        .map(|(id, value)| json!({"_id": id, "value": value}))
         .collect();
     Ok(Json(json!({
         "settings": settings,

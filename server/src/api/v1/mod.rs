@@ -10,6 +10,7 @@ mod misc;
 mod outbox;
 mod permissions;
 mod rooms;
+mod settings;
 mod users;
 
 use axum::response::IntoResponse;
@@ -77,6 +78,9 @@ pub fn routes() -> Router<AppState> {
         .route("/subscriptions.getOne", get(misc::subscriptions_get_one))
         .route("/subscriptions.read", post(misc::subscriptions_read))
         .route("/settings.public", get(misc::settings_public))
+        .route("/settings", get(settings::list))
+        .route("/settings/{_id}", get(settings::get).post(settings::update))
+        .route("/audit.settings", get(settings::audit))
         .route("/commands.list", get(commands::list))
         .route("/commands.run", post(commands::run))
         .route(

@@ -16,6 +16,7 @@ mod messages;
 mod outbox;
 mod rooms;
 mod schema;
+mod settings_audit;
 mod users;
 
 use std::panic::AssertUnwindSafe;

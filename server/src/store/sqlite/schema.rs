@@ -127,6 +127,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_due ON outbox(kind, state, next_attempt);
     CREATE INDEX outbox_state_created ON outbox(state, kind, created_at);
     "#,
+    // 5: the settings audit log.
+    r#"
+    CREATE TABLE setting_changes (
+        id TEXT PRIMARY KEY,
+        setting_id TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        actor_id TEXT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX setting_changes_ts ON setting_changes(ts, id);
+    CREATE INDEX setting_changes_setting ON setting_changes(setting_id, ts);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

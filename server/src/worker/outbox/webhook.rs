@@ -126,7 +126,6 @@ pub fn start_triggers(chat: Arc<Chat>, outbox: Arc<Outbox>) -> Worker {
             generation: 0,
             loaded: None,
         };
-        let site_url = chat.options().site_url.clone();
         loop {
             let first = tokio::select! {
                 _ = stop.stopped() => None,
@@ -152,7 +151,7 @@ pub fn start_triggers(chat: Arc<Chat>, outbox: Arc<Outbox>) -> Worker {
                     Err(_) => break,
                 }
             }
-            enqueue_batch(&chat, &outbox, &mut cache, &batch, &site_url).await;
+            enqueue_batch(&chat, &outbox, &mut cache, &batch).await;
             if closed {
                 break;
             }
@@ -163,7 +162,7 @@ pub fn start_triggers(chat: Arc<Chat>, outbox: Arc<Outbox>) -> Worker {
             rest.push(e);
         }
         if !rest.is_empty() {
-            enqueue_batch(&chat, &outbox, &mut cache, &rest, &site_url).await;
+            enqueue_batch(&chat, &outbox, &mut cache, &rest).await;
         }
     })
 }
@@ -173,7 +172,6 @@ async fn enqueue_batch(
     outbox: &Outbox,
     cache: &mut HookCache,
     events: &[Arc<Event>],
-    site_url: &str,
 ) {
     let relevant = events.iter().any(|e| {
         matches!(
@@ -188,6 +186,9 @@ async fn enqueue_batch(
     if hooks.is_empty() {
         return;
     }
+    // The live workspace setting: an admin's change shows in the next payloads.
+    let site_url = chat.settings().string("Site_Url");
+    let site_url = site_url.as_str();
     let mut items = Vec::new();
     for e in events {
         match e.as_ref() {
