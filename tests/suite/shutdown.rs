@@ -111,9 +111,16 @@ async fn ddp_writer(
 /// Makes the app log `n` lines per command (`/hostile logflood n`, a different
 /// `n` each time so every line is unique); returns the `n`s whose command answered,
 /// i.e. whose log calls all returned to the app.
-async fn app_logger(srv: &Palaver, who: &Session, rid: &str, acks: &AtomicUsize) -> Vec<u64> {
+async fn app_logger(
+    srv: &Palaver,
+    who: &Session,
+    rid: &str,
+    w: u64,
+    acks: &AtomicUsize,
+) -> Vec<u64> {
     let mut acked = Vec::new();
-    for n in 20..20_000u64 {
+    // Two loggers, odd and even `n`: bursts of a few hundred lines each.
+    for n in (200..20_000u64).filter(|n| n % 2 == w) {
         let body =
             json!({ "command": "hostile", "roomId": rid, "params": format!("logflood {n}") });
         match srv.try_post("commands.run", who, body).await {
@@ -234,7 +241,7 @@ async fn sigterm_under_load_loses_nothing_acknowledged_and_exits_within_the_grac
         let deadline = Instant::now() + Duration::from_secs(120);
         while rest_acks.load(Ordering::SeqCst) < 20
             || ddp_acks.load(Ordering::SeqCst) < 20
-            || log_acks.load(Ordering::SeqCst) < 3
+            || log_acks.load(Ordering::SeqCst) < 6
         {
             assert!(Instant::now() < deadline, "the load did not get going");
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -242,15 +249,17 @@ async fn sigterm_under_load_loses_nothing_acknowledged_and_exits_within_the_grac
         srv.signal(libc::SIGTERM);
         let _ = signalled.set(Instant::now());
     };
-    let (r0, r1, d0, d1, logged, ()) = tokio::join!(
+    let (r0, r1, d0, d1, l0, l1, ()) = tokio::join!(
         rest_writer(&srv, &admin, &rid, 0, &rest_acks),
         rest_writer(&srv, &alice, &rid, 1, &rest_acks),
         ddp_writer(&srv, &admin, &rid, 0, &ddp_acks),
         ddp_writer(&srv, &alice, &rid, 1, &ddp_acks),
-        app_logger(&srv, &alice, &rid, &log_acks),
+        app_logger(&srv, &alice, &rid, 0, &log_acks),
+        app_logger(&srv, &admin, &rid, 1, &log_acks),
         stopper,
     );
     let signalled = *signalled.get().expect("signalled");
+    let logged = [l0, l1].concat();
     let budget = Duration::from_secs(GRACE + 5);
     let status = srv
         .wait_exit(budget.saturating_sub(signalled.elapsed()))
@@ -487,4 +496,46 @@ async fn queued_app_events_past_the_grace_are_dropped_and_counted() {
         dropped[0]
     );
     assert!(heard < POSTED, "the grace cannot have run them all");
+}
+
+/// A burst far beyond the log writer's queue (8 192 entries) right before SIGTERM:
+/// every line whose log call returned is stored, none is dropped for room.
+#[tokio::test]
+async fn a_log_burst_larger_than_the_queue_is_kept_across_a_shutdown() {
+    const LINES: u64 = 20_000;
+    let market = support::marketplace();
+    let mut srv = server(market.path(), 10)
+        .env("PALAVER_APPS__LIMITS__COMMAND_DEADLINE_MS", "30000")
+        .env("PALAVER_APPS__LIMITS__HOST_CALLS_PER_CALL", "100000")
+        .start()
+        .await;
+    let admin = srv.admin().await;
+    let rid = channel(&srv, &admin, "burst", &[]).await;
+    install_ok(&srv, &admin, "hostile", None, true).await;
+    let answer = run_ok(&srv, &admin, &rid, "hostile", &format!("logflood {LINES}")).await;
+    assert_eq!(
+        answer["ephemeral"],
+        format!("logged {LINES} lines"),
+        "{answer}"
+    );
+    srv.signal(libc::SIGTERM);
+    let status = srv.wait_exit(Duration::from_secs(10 + 5)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "palaver did not exit with 0 within the grace + 5 s: {status:?}"
+    );
+    srv.start_again().await;
+    let suffix = format!(" of {LINES}");
+    let stored: HashSet<String> = logs(&srv, &admin, "hostile")
+        .await
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .filter(|m| m.starts_with("flood line ") && m.ends_with(&suffix))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        stored.len() as u64,
+        LINES,
+        "acknowledged log lines lost (the writer's queue overflowed?)"
+    );
 }

@@ -10,6 +10,10 @@ use crate::store::apps::AppLogEntry;
 use crate::store::{DynStore, Ts};
 use crate::worker::Worker;
 
+/// How long an app's log call may wait for room in the writer's queue before
+/// its entry is dropped (counted): only a store that stopped writing takes that.
+pub const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A log entry on its way to storage.
 pub struct LogWriter {
     tx: mpsc::Sender<AppLogEntry>,
@@ -69,6 +73,15 @@ impl LogWriter {
 
     fn send(&self, entry: AppLogEntry) -> bool {
         self.tx.try_send(entry).is_ok()
+    }
+
+    /// Queues `entry`, waiting up to [`QUEUE_WAIT`] for room: a burst slows the
+    /// logging app down instead of losing what it was told was logged.
+    async fn send_waiting(&self, entry: AppLogEntry) -> bool {
+        matches!(
+            tokio::time::timeout(QUEUE_WAIT, self.tx.send(entry)).await,
+            Ok(Ok(()))
+        )
     }
 }
 
@@ -131,6 +144,33 @@ impl AppLogger {
 
     /// Logs a line from the app (rate limited). Returns whether it was kept.
     pub fn app_line(&self, level: &str, handler: Option<&str>, message: &str) -> bool {
+        if !self.admit(handler) {
+            return false;
+        }
+        let message: String = message.chars().take(8 * 1024).collect();
+        self.record(level, handler, &message, None);
+        true
+    }
+
+    /// [`AppLogger::app_line`] for the app's own log call: it returns only once
+    /// the entry is in the writer's queue (waiting up to [`QUEUE_WAIT`] for room),
+    /// so an entry whose call returned is stored, even across a shutdown.
+    pub async fn app_line_queued(&self, level: &str, handler: Option<&str>, message: &str) -> bool {
+        if !self.admit(handler) {
+            return false;
+        }
+        let message: String = message.chars().take(8 * 1024).collect();
+        let entry = self.entry(level, handler, &message, None);
+        if self.writer.send_waiting(entry).await {
+            true
+        } else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            false
+        }
+    }
+
+    /// Applies the rate limit to one more line; false if it must be dropped.
+    fn admit(&self, handler: Option<&str>) -> bool {
         let now = Ts::now();
         {
             let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
@@ -161,8 +201,6 @@ impl AppLogger {
                 return false;
             }
         }
-        let message: String = message.chars().take(8 * 1024).collect();
-        self.record(level, handler, &message, None);
         true
     }
 
@@ -176,21 +214,31 @@ impl AppLogger {
     }
 
     fn record(&self, level: &str, handler: Option<&str>, message: &str, fault: Option<&str>) {
+        let entry = self.entry(level, handler, message, fault);
+        if !self.writer.send(entry) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn entry(
+        &self,
+        level: &str,
+        handler: Option<&str>,
+        message: &str,
+        fault: Option<&str>,
+    ) -> AppLogEntry {
         match level {
             "error" => tracing::error!(app_id = %self.app_id, handler, fault, "{message}"),
             "warn" => tracing::warn!(app_id = %self.app_id, handler, fault, "{message}"),
             _ => tracing::debug!(app_id = %self.app_id, handler, fault, "{message}"),
         }
-        let entry = AppLogEntry {
+        AppLogEntry {
             app_id: self.app_id.clone(),
             ts: Ts::now(),
             level: level.to_string(),
             handler: handler.map(str::to_string),
             message: message.to_string(),
             fault: fault.map(str::to_string),
-        };
-        if !self.writer.send(entry) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -34,9 +34,12 @@ impl log::Host for HostState {
             log::Level::Warn => "warn",
             log::Level::Error => "error",
         };
+        // Returns once the entry is queued for the store: what the app logged
+        // survives a shutdown.
         self.ctx
             .logger
-            .app_line(level, Some(self.handler), &message);
+            .app_line_queued(level, Some(self.handler), &message)
+            .await;
     }
 }
 
