@@ -1,5 +1,6 @@
 pub mod api;
 pub mod apps;
+pub mod bridges;
 pub mod chat;
 pub mod cli;
 pub mod config;

@@ -123,12 +123,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .min(Duration::from_secs(config.shutdown_grace_secs.max(1)));
     outbox.start(
         vec![Arc::new(
-            crate::worker::outbox::webhook::WebhookHandler::new(chat.clone(), &outbox),
+            crate::bridges::outgoing_webhooks::WebhookHandler::new(chat.clone(), &outbox),
         )],
         outbox_grace,
     );
     let webhook_triggers =
-        crate::worker::outbox::webhook::start_triggers(chat.clone(), outbox.clone());
+        crate::bridges::outgoing_webhooks::start_triggers(chat.clone(), outbox.clone());
 
     let realtime = crate::realtime::Realtime::new();
     let ops = api::ops::Ops::new(config.metrics_token.clone());

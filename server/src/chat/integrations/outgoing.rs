@@ -1,7 +1,7 @@
 //! Outgoing webhooks (Rocket.Chat's `webhook-outgoing`), event `sendMessage`: which
 //! messages trigger which integration, the body Rocket.Chat POSTs, and posting a
 //! target's JSON reply back into the room. Delivery itself goes through the durable
-//! queue (`worker::outbox::webhook`), so posting never waits for a target.
+//! queue (`bridges::outgoing_webhooks`), so posting never waits for a target.
 //!
 //! Not yet (issue 20): the other events (`fileUploaded`, `roomJoined`, …),
 //! scripts, `integrations.history`, the signature header.

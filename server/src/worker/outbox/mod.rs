@@ -22,7 +22,6 @@
 pub mod config;
 pub mod http;
 pub mod policy;
-pub mod webhook;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -10,14 +10,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::http::HttpSender;
-use super::policy::{Backoff, DeliveryError, RetryPolicy};
-use super::{DeliveryHandler, Outbox};
 use crate::chat::integrations::outgoing::{send_message_body, triggers};
 use crate::chat::{Chat, Event};
 use crate::store::integrations::Integration;
 use crate::store::outbox::{OutboxItem, OutboxKind};
 use crate::store::{Message, Room, Ts};
+use crate::worker::outbox::http::HttpSender;
+use crate::worker::outbox::policy::{Backoff, DeliveryError, RetryPolicy};
+use crate::worker::outbox::{DeliveryHandler, Outbox};
 use crate::worker::Worker;
 
 /// Most events turned into items in one store write.
@@ -167,12 +167,7 @@ pub fn start_triggers(chat: Arc<Chat>, outbox: Arc<Outbox>) -> Worker {
     })
 }
 
-async fn enqueue_batch(
-    chat: &Chat,
-    outbox: &Outbox,
-    cache: &mut HookCache,
-    events: &[Arc<Event>],
-) {
+async fn enqueue_batch(chat: &Chat, outbox: &Outbox, cache: &mut HookCache, events: &[Arc<Event>]) {
     let relevant = events.iter().any(|e| {
         matches!(
             e.as_ref(),
