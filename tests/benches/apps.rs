@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use palaver_tests::app_admin::{self, PRE_SEND};
 use palaver_tests::apps;
-use palaver_tests::bench::{ms, percentile, us, use_release_bin};
+use palaver_tests::bench::{self, ms, percentile, us, use_release_bin};
 use palaver_tests::server::{Palaver, Session};
 use serde_json::json;
 
@@ -121,20 +121,7 @@ async fn post_one(
     w: usize,
     i: usize,
 ) -> Duration {
-    let body = json!({"roomId": rid, "text": format!("bench message {w}-{i}")});
-    let start = Instant::now();
-    let resp = client
-        .post(url)
-        .header("X-User-Id", &auth.user_id)
-        .header("X-Auth-Token", &auth.token)
-        .json(&body)
-        .send()
-        .await
-        .expect("post");
-    let status = resp.status();
-    let _ = resp.bytes().await;
-    assert!(status.is_success(), "post failed with {status}");
-    start.elapsed()
+    bench::post_one(client, url, auth, rid, format!("bench message {w}-{i}")).await
 }
 
 async fn post_sequentially(client: &reqwest::Client, b: &Bench, n: usize) -> Vec<Duration> {

@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use palaver_tests::bench::{ms, percentile, use_release_bin};
+use palaver_tests::bench::{ms, percentile, post_concurrently, use_release_bin};
 use palaver_tests::hook_sink::{Answer, HookSink};
 use palaver_tests::server::{Palaver, Session};
 use serde_json::{json, Value};
@@ -49,41 +49,7 @@ async fn post_many(
 ) -> Run {
     let url = srv.url("/api/v1/chat.postMessage");
     let start = Instant::now();
-    let mut handles = Vec::new();
-    for w in 0..WORKERS {
-        let (client, url, auth, rid, tag) = (
-            client.clone(),
-            url.clone(),
-            auth.clone(),
-            rid.to_string(),
-            tag.to_string(),
-        );
-        let per_worker = n / WORKERS + usize::from(w < n % WORKERS);
-        handles.push(tokio::spawn(async move {
-            let mut lat = Vec::with_capacity(per_worker);
-            for i in 0..per_worker {
-                let body = json!({"roomId": rid, "text": format!("{tag} {w}-{i}")});
-                let t = Instant::now();
-                let resp = client
-                    .post(&url)
-                    .header("X-User-Id", &auth.user_id)
-                    .header("X-Auth-Token", &auth.token)
-                    .json(&body)
-                    .send()
-                    .await
-                    .expect("post");
-                let status = resp.status();
-                let _ = resp.bytes().await;
-                assert!(status.is_success(), "post failed with {status}");
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut lat = Vec::with_capacity(n);
-    for h in handles {
-        lat.extend(h.await.expect("worker"));
-    }
+    let mut lat = post_concurrently(client, &url, auth, rid, n, WORKERS, tag).await;
     let elapsed = start.elapsed();
     lat.sort();
     Run {

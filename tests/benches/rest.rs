@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use palaver_tests::bench::{ms, percentile, use_release_bin};
+use palaver_tests::bench::{ms, percentile, post_concurrently, use_release_bin};
 use palaver_tests::server::{Palaver, Session};
 use serde_json::json;
 
@@ -20,41 +20,7 @@ async fn post_many(
     rid: &str,
     n: usize,
 ) -> Vec<Duration> {
-    let mut handles = Vec::new();
-    for w in 0..WORKERS {
-        let (client, url, auth, rid) = (
-            client.clone(),
-            url.to_string(),
-            auth.clone(),
-            rid.to_string(),
-        );
-        let per_worker = n / WORKERS + usize::from(w < n % WORKERS);
-        handles.push(tokio::spawn(async move {
-            let mut lat = Vec::with_capacity(per_worker);
-            for i in 0..per_worker {
-                let body = json!({"roomId": rid, "text": format!("bench message {w}-{i}")});
-                let start = Instant::now();
-                let resp = client
-                    .post(&url)
-                    .header("X-User-Id", &auth.user_id)
-                    .header("X-Auth-Token", &auth.token)
-                    .json(&body)
-                    .send()
-                    .await
-                    .expect("post");
-                let status = resp.status();
-                let _ = resp.bytes().await;
-                assert!(status.is_success(), "post failed with {status}");
-                lat.push(start.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut all = Vec::with_capacity(n);
-    for h in handles {
-        all.extend(h.await.expect("worker"));
-    }
-    all
+    post_concurrently(client, url, auth, rid, n, WORKERS, "bench message").await
 }
 
 async fn run(name: &str, server: Palaver, messages: usize) {

@@ -51,6 +51,67 @@ pub fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// Posts one message with `chat.postMessage` and returns how long the answer took.
+/// A refused post panics: a benchmark that measured errors would mislead.
+pub async fn post_one(
+    client: &reqwest::Client,
+    url: &str,
+    auth: &crate::server::Session,
+    rid: &str,
+    text: String,
+) -> Duration {
+    let body = serde_json::json!({"roomId": rid, "text": text});
+    let start = std::time::Instant::now();
+    let resp = client
+        .post(url)
+        .header("X-User-Id", &auth.user_id)
+        .header("X-Auth-Token", &auth.token)
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    let status = resp.status();
+    let _ = resp.bytes().await;
+    assert!(status.is_success(), "post failed with {status}");
+    start.elapsed()
+}
+
+/// Posts `n` messages (`"{tag} {worker}-{i}"`) to `rid` from `workers` clients at
+/// once; returns every post's latency, unsorted.
+pub async fn post_concurrently(
+    client: &reqwest::Client,
+    url: &str,
+    auth: &crate::server::Session,
+    rid: &str,
+    n: usize,
+    workers: usize,
+    tag: &str,
+) -> Vec<Duration> {
+    let mut handles = Vec::new();
+    for w in 0..workers {
+        let (client, url, auth, rid, tag) = (
+            client.clone(),
+            url.to_string(),
+            auth.clone(),
+            rid.to_string(),
+            tag.to_string(),
+        );
+        let per_worker = n / workers + usize::from(w < n % workers);
+        handles.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per_worker);
+            for i in 0..per_worker {
+                lat.push(post_one(&client, &url, &auth, &rid, format!("{tag} {w}-{i}")).await);
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    for h in handles {
+        all.extend(h.await.expect("posting worker"));
+    }
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,23 +130,19 @@ impl Selection {
     }
 }
 
+/// What an admin does with dead letters.
+#[derive(Clone, Copy, Debug)]
+enum DeadAction {
+    Retry,
+    Drop,
+}
+
 async fn retry(
     State(state): State<AppState>,
     Auth(session): Auth,
     JsonBody(body): JsonBody<Selection>,
 ) -> ApiResult {
-    require_admin(&session.user)?;
-    let (id, kind) = body.check()?;
-    let n = state
-        .outbox
-        .retry_dead(id, kind)
-        .await
-        .map_err(ChatError::from)?;
-    if id.is_some() && n == 0 {
-        return Err(not_dead().into());
-    }
-    tracing::info!(user_id = %session.user.id, retried = n, item_id = ?id, "outbox: dead letters retried");
-    ok(json!({ "retried": n }))
+    act_on_dead(&state, &session.user, &body, DeadAction::Retry).await
 }
 
 async fn drop_dead(
@@ -154,18 +150,32 @@ async fn drop_dead(
     Auth(session): Auth,
     JsonBody(body): JsonBody<Selection>,
 ) -> ApiResult {
-    require_admin(&session.user)?;
+    act_on_dead(&state, &session.user, &body, DeadAction::Drop).await
+}
+
+async fn act_on_dead(
+    state: &AppState,
+    user: &User,
+    body: &Selection,
+    action: DeadAction,
+) -> ApiResult {
+    require_admin(user)?;
     let (id, kind) = body.check()?;
-    let n = state
-        .outbox
-        .drop_dead(id, kind)
-        .await
-        .map_err(ChatError::from)?;
+    let outbox = &state.outbox;
+    let n = match action {
+        DeadAction::Retry => outbox.retry_dead(id, kind).await,
+        DeadAction::Drop => outbox.drop_dead(id, kind).await,
+    }
+    .map_err(ChatError::from)?;
     if id.is_some() && n == 0 {
         return Err(not_dead().into());
     }
-    tracing::info!(user_id = %session.user.id, dropped = n, item_id = ?id, "outbox: dead letters dropped");
-    ok(json!({ "dropped": n }))
+    let (field, verb) = match action {
+        DeadAction::Retry => ("retried", "retried"),
+        DeadAction::Drop => ("dropped", "dropped"),
+    };
+    tracing::info!(user_id = %user.id, count = n, item_id = ?id, "outbox: dead letters {verb}");
+    ok(json!({ field: n }))
 }
 
 fn not_dead() -> ChatError {
