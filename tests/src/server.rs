@@ -482,6 +482,19 @@ impl Palaver {
             .await
     }
 
+    /// `GET /metrics` with `Authorization: Bearer <token>`.
+    pub async fn scrape_metrics(&self, token: &str) -> Resp {
+        let bearer = format!("Bearer {token}");
+        self.request_with_headers(
+            Method::GET,
+            "/metrics",
+            None,
+            Body::None,
+            &[("Authorization", &bearer)],
+        )
+        .await
+    }
+
     pub async fn request_with_headers(
         &self,
         method: Method,

@@ -20,16 +20,7 @@ async fn get_text(srv: &Palaver, path: &str, headers: &[(&str, &str)]) -> (Statu
 }
 
 async fn scrape(srv: &Palaver) -> String {
-    let bearer = format!("Bearer {TOKEN}");
-    let r = srv
-        .request_with_headers(
-            Method::GET,
-            "/metrics",
-            None,
-            Body::None,
-            &[("Authorization", &bearer)],
-        )
-        .await;
+    let r = srv.scrape_metrics(TOKEN).await;
     assert_eq!(
         r.status,
         StatusCode::OK,

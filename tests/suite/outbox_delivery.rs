@@ -256,15 +256,7 @@ async fn failing_targets_retry_with_backoff_dead_letter_and_retry_from_dead() {
     assert_eq!(sink.hits_on("/flaky").len(), 2, "no call after a 2xx");
     assert_eq!(sink.hits_on("/limited").len(), 2);
 
-    let metrics = srv
-        .request_with_headers(
-            reqwest::Method::GET,
-            "/metrics",
-            None,
-            Body::None,
-            &[("authorization", "Bearer metrics-secret-0123456789")],
-        )
-        .await;
+    let metrics = srv.scrape_metrics("metrics-secret-0123456789").await;
     assert!(
         metrics
             .text

@@ -7,14 +7,14 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::apps_support::{self as support, channel};
 use palaver_server::store::{StorageTarget, Ts};
 use palaver_tests::app_admin::{edited_manifest, install_ok, logs, run_ok, write_package};
 use palaver_tests::ddp::Ddp;
-use palaver_tests::server::{Body, Palaver, PalaverBuilder, Session};
+use palaver_tests::server::{Palaver, PalaverBuilder, Session};
 
 const TOKEN: &str = "shutdown-metrics-token-0123456789";
 
@@ -167,16 +167,7 @@ async fn room_ids(srv: &Palaver, who: &Session, rid: &str) -> BTreeSet<String> {
 }
 
 async fn metrics(srv: &Palaver) -> String {
-    let bearer = format!("Bearer {TOKEN}");
-    let r = srv
-        .request_with_headers(
-            Method::GET,
-            "/metrics",
-            None,
-            Body::None,
-            &[("Authorization", &bearer)],
-        )
-        .await;
+    let r = srv.scrape_metrics(TOKEN).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     r.text
 }
