@@ -102,7 +102,7 @@ fn map_conflict(e: StoreError, username: &str, email: &str) -> ChatError {
 }
 
 /// Refuses anyone but an administrator.
-pub(super) fn require_admin(actor: &User) -> ChatResult<()> {
+pub fn require_admin(actor: &User) -> ChatResult<()> {
     if actor.is_admin() {
         Ok(())
     } else {

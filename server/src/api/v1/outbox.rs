@@ -17,6 +17,7 @@ use super::super::error::ApiResult;
 use super::super::extract::{Auth, JsonBody, Params};
 use super::super::AppState;
 use super::ok;
+use crate::chat::accounts::require_admin;
 use crate::chat::ChatError;
 use crate::store::outbox::{OutboxItem, OutboxKind};
 use crate::store::{Ts, User};
@@ -28,14 +29,6 @@ pub fn routes() -> Router<AppState> {
         .route("/palaver.outbox.dead", get(dead))
         .route("/palaver.outbox.retry", post(retry))
         .route("/palaver.outbox.drop", post(drop_dead))
-}
-
-fn require_admin(user: &User) -> Result<(), ChatError> {
-    if user.is_admin() {
-        Ok(())
-    } else {
-        Err(ChatError::not_allowed())
-    }
 }
 
 fn parse_kind(kind: Option<&str>) -> Result<Option<OutboxKind>, ChatError> {
