@@ -9,8 +9,9 @@
 # RC_SOURCE       a Rocket.Chat work tree or git directory (default: the fork
 #                 hmchangw/Rocket.Chat's mirror when present)
 # PALAVER_BIN     the binary to test (default: target/debug/palaver, built if missing)
+# RC_WORK         where packages are cached and tests staged (default: target/rc-conformance)
 # RC_REPORT_JSON  where to write the counts and every failure with its reason
-#                 (default: target/rc-conformance/report.json)
+#                 (default: $RC_WORK/report.json)
 #
 # node and npm must be installed; the test's npm packages are cached under
 # target/rc-conformance. The server gets a temp data dir and a free loopback port and
@@ -18,7 +19,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-work="$root/target/rc-conformance"
+work=${RC_WORK:-$root/target/rc-conformance}
 src=${RC_SOURCE:-/work/.mirror/hmchangw+Rocket.Chat/repo}
 export RC_REPORT_JSON=${RC_REPORT_JSON:-$work/report.json}
 if [ $# -eq 0 ]; then
