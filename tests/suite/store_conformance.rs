@@ -9,6 +9,7 @@ mod messages;
 mod outbox;
 mod rooms;
 mod settings_audit;
+mod uploads;
 mod users;
 
 use std::collections::BTreeMap;
@@ -129,6 +130,7 @@ conformance! {
     outbox::outbox_lease_expiry,
     outbox::outbox_lease_races,
     settings_audit::setting_changes,
+    uploads::uploads,
 }
 
 /// What was written is there after closing and opening the store again.
