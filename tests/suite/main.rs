@@ -21,6 +21,7 @@ mod browser_outbox;
 mod cli;
 mod common;
 mod durability;
+mod files_storage;
 mod http_limits;
 mod login_hardening;
 mod ops_endpoints;

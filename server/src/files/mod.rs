@@ -354,6 +354,22 @@ fn content_range_total(resp: &reqwest::Response) -> Option<u64> {
     value.rsplit('/').next()?.trim().parse().ok()
 }
 
+/// The first byte of `Content-Range: bytes a-b/total`.
+fn content_range_start(resp: &reqwest::Response) -> Option<u64> {
+    let value = resp
+        .headers()
+        .get(reqwest::header::CONTENT_RANGE)?
+        .to_str()
+        .ok()?;
+    value
+        .strip_prefix("bytes ")?
+        .split('-')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// A `Range` request header value.
 fn range_header(range: ByteRange) -> String {
     format!("bytes={}-{}", range.start, range.end)

@@ -12,8 +12,8 @@ use reqwest::{Method, StatusCode};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
 use super::{
-    content_range_total, error_text, http_client, range_header, response_stream, xml_tag, Backend,
-    ByteRange, ByteStream, FilesError, FilesResult, ObjectRead,
+    content_range_start, content_range_total, error_text, http_client, range_header,
+    response_stream, xml_tag, Backend, ByteRange, ByteStream, FilesError, FilesResult, ObjectRead,
 };
 
 const NAME: &str = "s3";
@@ -286,11 +286,22 @@ impl Backend for S3 {
                 other => other,
             });
         }
-        let size = match (range, status) {
-            (Some(_), StatusCode::PARTIAL_CONTENT) => content_range_total(&resp)
-                .ok_or_else(|| fail("get", "206 without a Content-Range"))?,
-            (Some(_), _) => return Err(fail("get", "the service ignored the Range header")),
-            (None, _) => resp
+        // Some services (rclone's) answer a range with 200 and a Content-Range: the
+        // header, not the status, says whether the body is the range.
+        let size = match range {
+            Some(r) => {
+                let total = content_range_total(&resp).ok_or_else(|| {
+                    fail(
+                        "get",
+                        format!("the service ignored the Range header ({status})"),
+                    )
+                })?;
+                if content_range_start(&resp) != Some(r.start) {
+                    return Err(fail("get", "the service answered another range"));
+                }
+                total
+            }
+            None => resp
                 .content_length()
                 .ok_or_else(|| fail("get", "no Content-Length"))?,
         };
