@@ -268,6 +268,8 @@ pub fn message(id: &str, rid: &str, from: &User, ts: i64, text: &str) -> Message
         mentions: Vec::new(),
         custom_fields: None,
         groupable: None,
+        file: None,
+        files: Vec::new(),
     }
 }
 

@@ -166,7 +166,11 @@ impl Storage {
             limit,
             meter: meter.clone(),
         };
-        let outcome = self.backend.put(key, Box::pin(metered)).await;
+        // Fused: a backend may poll once more after the end.
+        let outcome = self
+            .backend
+            .put(key, Box::pin(futures::StreamExt::fuse(metered)))
+            .await;
         let mut meter = meter.lock().unwrap_or_else(|p| p.into_inner());
         if meter.exceeded {
             if let Some(limit) = limit {
