@@ -1,5 +1,5 @@
 //! File uploads end to end, as Rocket.Chat clients do them: `rooms.media` (multipart)
-//! + `rooms.mediaConfirm`, the one-call `rooms.upload`, the message over DDP with
+//! then `rooms.mediaConfirm`, the one-call `rooms.upload`, the message over DDP with
 //! `file`/`files`/`attachments`, downloads from `/file-upload/:id/:name` (members
 //! only, every auth form, safe headers, ranges), limits and type lists, file
 //! listings, deletion with the message or room, the sweeper, and the S3 and WebDAV
@@ -542,7 +542,7 @@ async fn round_trip(srv: &Palaver) {
     let admin = srv.admin().await;
     let alice = srv.create_user(&admin, "alice").await;
     let bob = srv.create_user(&admin, "bob").await;
-    let channel = create_channel(&srv, &alice, "shared", &["bob"]).await;
+    let channel = create_channel(srv, &alice, "shared", &["bob"]).await;
     let rid = str_of(&channel["_id"], "rid").to_string();
     // Several S3 parts.
     let data = pattern(9 * 1024 * 1024 + 5);

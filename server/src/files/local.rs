@@ -2,7 +2,8 @@
 //! at `<root>/<h0h1>/<sha256(key)>`: any key (unicode, `?`, spaces, very long) maps
 //! to a safe, fixed-length file name, and no key can reach outside the root. A put
 //! writes `<root>/.partial/<random>` and renames it into place, so a crash leaves
-//! only a partial file the next start-up removes, never a half object.
+//! at worst a file in `.partial/` (never a half object under a key); nothing removes
+//! those yet.
 
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};

@@ -8,9 +8,8 @@ use super::{exec, like_pattern, query_count, query_doc, query_docs, to_json, Sql
 use crate::store::uploads::{Upload, UploadStore};
 use crate::store::{Listing, Page, StoreResult, Ts};
 
-fn columns(
-    u: &Upload,
-) -> StoreResult<(
+/// The indexed columns of a record, then its document.
+type Columns = (
     String,
     String,
     Option<String>,
@@ -18,7 +17,9 @@ fn columns(
     i64,
     String,
     String,
-)> {
+);
+
+fn columns(u: &Upload) -> StoreResult<Columns> {
     Ok((
         u.id.clone(),
         u.rid.clone(),
