@@ -149,6 +149,11 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// The delivery queue's tunables (`[outbox]`).
     pub outbox: crate::worker::outbox::OutboxConfig,
+    /// Seconds an upload (`rooms.media`) may wait for `rooms.mediaConfirm` before the
+    /// sweeper deletes it.
+    pub upload_unconfirmed_ttl_secs: u64,
+    /// Seconds between sweeps of expired unconfirmed uploads.
+    pub upload_sweep_interval_secs: u64,
     /// Workspace settings locked by the file or the environment (see
     /// `config/settings.rs`); collected by [`Config::load`].
     #[serde(skip)]
@@ -183,6 +188,8 @@ impl Default for Config {
             apps_origin: None,
             metrics_token: None,
             outbox: Default::default(),
+            upload_unconfirmed_ttl_secs: 24 * 3600,
+            upload_sweep_interval_secs: 600,
             setting_overrides: Vec::new(),
         }
     }
@@ -310,6 +317,8 @@ impl Config {
                 site_url: self.site_url(),
                 overrides: self.setting_overrides.clone(),
             },
+            files_root: self.data_dir.join("uploads"),
+            unconfirmed_upload_ttl: Duration::from_secs(self.upload_unconfirmed_ttl_secs),
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod bridges;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod files;
 pub mod http_server;
 pub mod realtime;
 pub mod serve;

@@ -130,6 +130,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let webhook_triggers =
         crate::bridges::outgoing_webhooks::start_triggers(chat.clone(), outbox.clone());
 
+    let upload_sweeper = crate::worker::upload_sweeper::start(
+        chat.clone(),
+        Duration::from_secs(config.upload_sweep_interval_secs),
+    );
+
     let realtime = crate::realtime::Realtime::new();
     let ops = api::ops::Ops::new(config.metrics_token.clone());
     let app = api::router(AppState {
@@ -218,6 +223,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     apps.flush_logs(plan.flush).await;
     // The delivery queue after everything that enqueues (requests, apps): what was
     // posted is enqueued, then deliveries under way finish or give their leases back.
+    upload_sweeper.stop_by(plan.flush).await;
     webhook_triggers.stop_by(plan.flush).await;
     outbox.stop_by(plan.flush).await;
     relay.stop_by(plan.flush).await;

@@ -15,6 +15,7 @@ pub mod hook_sink;
 pub mod mongo;
 pub mod net;
 pub mod process;
+pub mod rclone;
 pub mod server;
 
 use std::sync::{Mutex, MutexGuard};

@@ -80,7 +80,7 @@ pub fn with_database(uri: &str, db: &str) -> String {
     }
 }
 
-fn workspace_dir() -> PathBuf {
+pub(crate) fn workspace_dir() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
@@ -101,7 +101,7 @@ fn start_shared() -> Result<String, String> {
 
 /// Creates the virtualenv with SecantusDB unless it is there already; returns the
 /// daemon's path.
-fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
+pub(crate) fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
     let daemon = venv.join("bin").join("secantusd-py");
     let marker = venv.join(".palaver-secantus-version");
     let ready = || fs::read_to_string(&marker).is_ok_and(|v| v.trim() == SECANTUS_VERSION);
@@ -159,7 +159,7 @@ fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
     Ok(daemon)
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
     let out = cmd
         .stdin(Stdio::null())
         .output()
@@ -301,7 +301,7 @@ fn start_daemon(daemon: &Path) -> Result<u16, String> {
     }
 }
 
-fn read_tail(path: &Path) -> String {
+pub(crate) fn read_tail(path: &Path) -> String {
     let mut text = String::new();
     if let Ok(mut f) = File::open(path) {
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);

@@ -9,6 +9,7 @@ mod messages;
 mod outbox;
 mod rooms;
 mod settings_audit;
+mod uploads;
 mod users;
 
 use std::collections::BTreeMap;
@@ -129,6 +130,7 @@ conformance! {
     outbox::outbox_lease_expiry,
     outbox::outbox_lease_races,
     settings_audit::setting_changes,
+    uploads::uploads,
 }
 
 /// What was written is there after closing and opening the store again.
@@ -266,6 +268,8 @@ pub fn message(id: &str, rid: &str, from: &User, ts: i64, text: &str) -> Message
         mentions: Vec::new(),
         custom_fields: None,
         groupable: None,
+        file: None,
+        files: Vec::new(),
     }
 }
 

@@ -211,5 +211,28 @@ fn chat_error_response(e: ChatError) -> Response {
                 json!({"success": false, "error": "Internal server error", "errorType": error_type}),
             )
         }
+        ChatError::Files(e) => {
+            use crate::files::FilesError;
+            let status = match &e {
+                FilesError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                FilesError::NotFound(_) => StatusCode::NOT_FOUND,
+                FilesError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+                FilesError::InvalidKey { .. } | FilesError::Body(_) => StatusCode::BAD_REQUEST,
+                FilesError::Damaged { .. }
+                | FilesError::Denied { .. }
+                | FilesError::Backend { .. } => {
+                    // The detail is for the operator; the client learns only that it failed.
+                    tracing::error!(error = %e, "file storage failure while serving a request");
+                    return envelope(
+                        StatusCode::BAD_GATEWAY,
+                        json!({"success": false, "error": "File storage failure", "errorType": error_type}),
+                    );
+                }
+            };
+            envelope(
+                status,
+                json!({"success": false, "error": e.to_string(), "errorType": error_type}),
+            )
+        }
     }
 }

@@ -32,6 +32,9 @@ pub enum ChatError {
     Busy { retry_after_secs: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The file storage refused or failed (too large, missing, unreachable).
+    #[error(transparent)]
+    Files(crate::files::FilesError),
 }
 
 pub type ChatResult<T> = Result<T, ChatError>;
@@ -74,6 +77,22 @@ impl ChatError {
             ChatError::Store(StoreError::Conflict(_)) => "error-duplicate",
             ChatError::Store(StoreError::Backend(_)) => "error-internal",
             ChatError::Store(StoreError::Full(_)) => "error-storage-full",
+            ChatError::Files(e) => files_error_type(e),
+        }
+    }
+}
+
+/// Rocket.Chat's error type for a file storage error.
+fn files_error_type(e: &crate::files::FilesError) -> &'static str {
+    use crate::files::FilesError;
+    match e {
+        FilesError::TooLarge { .. } => "error-file-too-large",
+        FilesError::NotFound(_) => "error-file-not-found",
+        FilesError::RangeNotSatisfiable { .. } => "error-range-not-satisfiable",
+        FilesError::InvalidKey { .. } => "invalid-file",
+        FilesError::Body(_) => "error-upload-interrupted",
+        FilesError::Damaged { .. } | FilesError::Denied { .. } | FilesError::Backend { .. } => {
+            "error-file-storage"
         }
     }
 }

@@ -29,6 +29,10 @@ pub struct NewMessage {
     pub alias_from_admin: bool,
     /// Sent by this app (through its bot user): marked `bot: {i: <app id>}`.
     pub app_id: Option<String>,
+    /// Uploaded files (`{_id, name, type, size, format}`); the first becomes `file`.
+    pub files: Vec<serde_json::Value>,
+    /// `groupable: false` for file messages, as Rocket.Chat.
+    pub groupable: Option<bool>,
 }
 
 /// `@name` mentions in a text: user names, and whether `@all`/`@here` appears.
@@ -197,7 +201,9 @@ impl Chat {
             },
             mentions,
             custom_fields: new.custom_fields,
-            groupable: None,
+            groupable: new.groupable,
+            file: new.files.first().cloned(),
+            files: new.files,
         };
         let message = match self.pre_send.get() {
             Some(hook) => {
@@ -323,6 +329,8 @@ impl Chat {
             mentions: Vec::new(),
             custom_fields: None,
             groupable: Some(false),
+            file: None,
+            files: Vec::new(),
         };
         self.store
             .insert_message(&message, &PostEffects::default())
@@ -427,6 +435,7 @@ impl Chat {
             .await?
             .ok_or_else(ChatError::message_not_found)?;
         tracing::info!(room_id = %room.id, user_id = %actor.id, message_id = %mid, "message deleted");
+        self.remove_message_files(mid).await;
         self.bus.publish(Event::MessageDeleted {
             room: room.clone(),
             message: message.clone(),

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod hooks;
 pub mod ids;
 pub mod integrations;
@@ -40,6 +41,10 @@ pub struct ChatOptions {
     /// Workspace settings: defaults derived from the startup options, and the values
     /// the configuration locks.
     pub settings: settings::SettingsInit,
+    /// The FileSystem storage's directory when `FileUpload_FileSystemPath` is empty.
+    pub files_root: std::path::PathBuf,
+    /// How long an upload may wait for its confirmation before the sweeper removes it.
+    pub unconfirmed_upload_ttl: std::time::Duration,
 }
 
 /// The chat services, shared by every client surface.
@@ -58,6 +63,7 @@ pub struct Chat {
     /// Bumped when an integration changes here, so the outgoing webhooks' trigger
     /// cache reloads at once (changes on other instances: at its expiry).
     integrations_gen: std::sync::atomic::AtomicU64,
+    files: files::StorageCache,
 }
 
 impl Chat {
@@ -71,6 +77,7 @@ impl Chat {
             passwords: PasswordPool::new(opts.password_pool),
             pre_send: OnceLock::new(),
             integrations_gen: Default::default(),
+            files: Default::default(),
             settings: settings::Settings::new(opts.settings.clone()),
             opts,
         })

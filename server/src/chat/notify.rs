@@ -127,6 +127,8 @@ impl Chat {
             mentions: Vec::new(),
             custom_fields: None,
             groupable: Some(false),
+            file: None,
+            files: Vec::new(),
         };
         tracing::debug!(user_id = %user_id, room_id = %message.rid, "ephemeral message");
         self.bus.publish(Event::Ephemeral {

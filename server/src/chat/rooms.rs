@@ -364,6 +364,7 @@ impl Chat {
             .collect();
         self.store.delete_room(&room.id).await?;
         tracing::info!(room_id = %room.id, user_id = %actor.id, "room deleted");
+        self.remove_room_files(&room.id).await;
         self.bus.publish(Event::RoomDeleted {
             room: room.clone(),
             member_ids,

@@ -12,6 +12,7 @@ pub mod mongo;
 pub mod outbox;
 pub mod settings_audit;
 pub mod sqlite;
+pub mod uploads;
 
 use std::sync::Arc;
 
@@ -259,6 +260,7 @@ pub trait Store:
     + integrations::IntegrationStore
     + outbox::OutboxStore
     + settings_audit::SettingAuditStore
+    + uploads::UploadStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

@@ -269,6 +269,12 @@ pub struct Message {
     pub custom_fields: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groupable: Option<bool>,
+    /// The first uploaded file (`{_id, name, type, size, format}`), as Rocket.Chat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<serde_json::Value>,
+    /// Every uploaded file of the message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<serde_json::Value>,
 }
 
 /// What committing a new message does besides storing it; applied atomically with it.

@@ -42,6 +42,7 @@ mod messages;
 mod outbox;
 mod rooms;
 mod settings_audit;
+mod uploads;
 mod users;
 
 use std::time::Duration;
@@ -165,6 +166,7 @@ impl MongoStore {
         store.create_integration_indexes().await?;
         store.create_outbox_indexes().await?;
         store.create_setting_change_indexes().await?;
+        store.create_upload_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)

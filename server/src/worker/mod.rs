@@ -30,6 +30,7 @@
 //! `on-disable` and never deletes jobs or state.
 
 pub mod outbox;
+pub mod upload_sweeper;
 
 use std::borrow::Cow;
 use std::future::Future;

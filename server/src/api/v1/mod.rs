@@ -4,6 +4,7 @@
 mod auth;
 mod chat;
 mod commands;
+pub mod files;
 mod im;
 pub(crate) mod integrations;
 mod misc;
@@ -29,6 +30,7 @@ use crate::wire::{self, DateStyle};
 pub fn routes() -> Router<AppState> {
     use rooms::{CHANNEL, GROUP};
     Router::new()
+        .merge(files::routes())
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout).get(auth::logout))
         .route("/me", get(auth::me))

@@ -182,5 +182,6 @@ pub fn chat_error(e: ChatError) -> wit::Error {
         ChatError::RateLimited { .. } => wit::Error::LimitExceeded("rate".into()),
         ChatError::Busy { .. } => wit::Error::LimitExceeded("busy".into()),
         ChatError::Store(e) => wit::Error::Internal(e.to_string()),
+        ChatError::Files(e) => wit::Error::Internal(e.to_string()),
     }
 }

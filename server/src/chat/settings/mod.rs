@@ -268,7 +268,7 @@ impl Chat {
         }
         let def = registry::find(id).ok_or_else(|| not_found(id))?;
         let value = match (change, def.kind) {
-            (Change::Execute, Kind::Action(action)) => return self.run_action(actor, action),
+            (Change::Execute, Kind::Action(action)) => return self.run_action(actor, action).await,
             (Change::Execute, _) => {
                 return Err(ChatError::invalid(format!(
                     "{id} is not an action: set it with {{\"value\": …}}"
@@ -323,13 +323,14 @@ impl Chat {
         Ok(())
     }
 
-    fn run_action(&self, actor: &User, action: registry::Action) -> ChatResult<()> {
+    async fn run_action(&self, actor: &User, action: registry::Action) -> ChatResult<()> {
         tracing::info!(user_id = %actor.id, action = action.method(), "setting action requested");
         match action {
             registry::Action::SmtpTest => Err(ChatError::refused(
                 "error-action-not-available",
                 "Sending e-mail is not available on this server yet",
             )),
+            registry::Action::FileStorageTest => self.test_file_storage().await,
         }
     }
 }

@@ -17,6 +17,7 @@ mod outbox;
 mod rooms;
 mod schema;
 mod settings_audit;
+mod uploads;
 mod users;
 
 use std::panic::AssertUnwindSafe;

@@ -139,6 +139,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX setting_changes_ts ON setting_changes(ts, id);
     CREATE INDEX setting_changes_setting ON setting_changes(setting_id, ts);
     "#,
+    // 6: uploaded files (the bytes live in the object storage).
+    r#"
+    CREATE TABLE uploads (
+        id TEXT PRIMARY KEY,
+        rid TEXT NOT NULL,
+        message_id TEXT,
+        expires_at INTEGER,
+        uploaded_at INTEGER NOT NULL,
+        name_key TEXT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX uploads_room ON uploads(rid, uploaded_at);
+    CREATE INDEX uploads_message ON uploads(message_id) WHERE message_id IS NOT NULL;
+    CREATE INDEX uploads_expiry ON uploads(expires_at) WHERE expires_at IS NOT NULL;
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

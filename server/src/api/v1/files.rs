@@ -1,0 +1,460 @@
+//! File uploads over REST as Rocket.Chat has them: `rooms.media` + `rooms.mediaConfirm`,
+//! the one-call `rooms.upload`, the rooms' file listings, and the download route
+//! `GET /file-upload/:fileId/:name`.
+//!
+//! Uploads stream from the multipart body into the storage (no body limit on these
+//! routes: `FileUpload_MaxFileSize` is enforced while streaming).
+
+use std::io;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Multipart, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::super::error::{ApiError, ApiResult};
+use super::super::extract::{Auth, JsonBody, Params};
+use super::super::AppState;
+use super::{expect_kind, ok, params_room_ref, rest};
+use crate::chat::files::{file_path, inline_safe, Confirm};
+use crate::chat::ChatError;
+use crate::files::{ByteRange, ByteStream};
+use crate::store::uploads::Upload;
+use crate::store::{RoomType, User};
+use crate::wire;
+
+/// The upload routes under `/api/v1` (no request body limit).
+pub fn routes() -> Router<AppState> {
+    let unlimited = axum::extract::DefaultBodyLimit::disable;
+    Router::new()
+        .route("/rooms.media/{rid}", post(media).layer(unlimited()))
+        .route(
+            "/rooms.upload/{rid}",
+            post(upload_one_call).layer(unlimited()),
+        )
+        .route("/rooms.mediaConfirm/{rid}/{file_id}", post(media_confirm))
+        .route("/channels.files", get(files_of::<{ RoomKind::CHANNEL }>))
+        .route("/groups.files", get(files_of::<{ RoomKind::GROUP }>))
+        .route("/im.files", get(files_of::<{ RoomKind::DIRECT }>))
+        .route("/dm.files", get(files_of::<{ RoomKind::DIRECT }>))
+}
+
+/// The download routes (outside `/api/v1`).
+pub fn download_routes() -> Router<AppState> {
+    Router::new()
+        .route("/file-upload/{file_id}", get(download_unnamed))
+        .route("/file-upload/{file_id}/{name}", get(download))
+}
+
+struct RoomKind;
+impl RoomKind {
+    const CHANNEL: u8 = 0;
+    const GROUP: u8 = 1;
+    const DIRECT: u8 = 2;
+}
+
+/// Streams the multipart field `file` into an unconfirmed upload; the other fields
+/// (before and after it) are returned as text.
+async fn receive(
+    state: &AppState,
+    user: &User,
+    rid: &str,
+    mut multipart: Multipart,
+) -> Result<(Upload, serde_json::Map<String, Value>), ApiError> {
+    let mut fields = serde_json::Map::new();
+    let mut upload: Option<Upload> = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Err(ApiError::BadBody(format!("Invalid multipart body: {e}"))),
+        };
+        let name = field.name().unwrap_or("").to_string();
+        if name != "file" || upload.is_some() {
+            let text = field
+                .text()
+                .await
+                .map_err(|e| ApiError::BadBody(format!("Invalid multipart field {name}: {e}")))?;
+            if text.len() <= 64 * 1024 {
+                fields.insert(name, Value::String(text));
+            }
+            continue;
+        }
+        let file_name = field.file_name().unwrap_or("file").to_string();
+        let content_type = field
+            .content_type()
+            .map(str::to_string)
+            .filter(|t| t.contains('/'))
+            .unwrap_or_else(|| "application/octet-stream".into())
+            .to_ascii_lowercase();
+        // The field borrows the body: a channel carries its chunks to the storage,
+        // which reads them as they arrive (a bounded buffer of 4 chunks).
+        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+        let body: ByteStream = Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }));
+        let mut field = field;
+        let pump = async move {
+            loop {
+                match field.chunk().await {
+                    Ok(Some(chunk)) => {
+                        if tx.send(Ok(chunk)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = tx.send(Err(io::Error::other(e.to_string()))).await;
+                        break;
+                    }
+                }
+            }
+        };
+        let store = state
+            .chat
+            .upload_file(user, rid, &file_name, &content_type, body);
+        let ((), stored) = tokio::join!(pump, store);
+        upload = Some(stored?);
+    }
+    let upload = upload.ok_or_else(|| {
+        ApiError::Chat(ChatError::refused(
+            "invalid-field",
+            "The multipart field \"file\" is required",
+        ))
+    })?;
+    Ok((upload, fields))
+}
+
+/// `POST /api/v1/rooms.media/:rid` → `{file: {_id, url}}`.
+async fn media(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(rid): Path<String>,
+    multipart: Multipart,
+) -> ApiResult {
+    let (upload, _) = receive(&state, &session.user, &rid, multipart).await?;
+    ok(json!({"file": {"_id": upload.id, "url": file_path(&upload)}}))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ConfirmBody {
+    msg: Option<String>,
+    description: Option<String>,
+    tmid: Option<String>,
+    file_name: Option<String>,
+}
+
+/// `POST /api/v1/rooms.mediaConfirm/:rid/:fileId` → `{message}`.
+async fn media_confirm(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path((rid, file_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ConfirmBody>,
+) -> ApiResult {
+    let confirm = Confirm {
+        msg: body.msg.unwrap_or_default(),
+        description: body.description,
+        tmid: body.tmid,
+        file_name: body.file_name,
+    };
+    let (_, message) = state
+        .chat
+        .confirm_upload(&session.user, &rid, &file_id, confirm)
+        .await?;
+    ok(json!({"message": rest(&message)}))
+}
+
+/// `POST /api/v1/rooms.upload/:rid`: upload and post in one call (fields `msg`,
+/// `description`, `tmid` beside `file`).
+async fn upload_one_call(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(rid): Path<String>,
+    multipart: Multipart,
+) -> ApiResult {
+    let (upload, fields) = receive(&state, &session.user, &rid, multipart).await?;
+    let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_string);
+    let confirm = Confirm {
+        msg: text("msg").unwrap_or_default(),
+        description: text("description"),
+        tmid: text("tmid"),
+        file_name: None,
+    };
+    let confirmed = state
+        .chat
+        .confirm_upload(&session.user, &rid, &upload.id, confirm)
+        .await;
+    match confirmed {
+        Ok((_, message)) => ok(json!({"message": rest(&message)})),
+        Err(e) => {
+            // Not posted: the file goes now rather than at the sweep.
+            state.chat.discard_upload(&upload).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// `channels.files`, `groups.files`, `im.files`: a room's confirmed files.
+async fn files_of<const K: u8>(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    let page = params.page()?;
+    let kind = match K {
+        RoomKind::CHANNEL => RoomType::Channel,
+        RoomKind::GROUP => RoomType::Group,
+        _ => RoomType::Direct,
+    };
+    let name = params.name_filter()?;
+    let (room, listing) = state
+        .chat
+        .room_files(
+            &session.user,
+            params_room_ref(&params)?,
+            name.as_deref(),
+            page,
+        )
+        .await?;
+    expect_kind(&room, kind)?;
+    let files: Vec<Value> = listing.items.iter().map(file_json).collect();
+    ok(json!({
+        "files": files,
+        "count": files.len(),
+        "offset": page.offset,
+        "total": listing.total,
+    }))
+}
+
+/// An upload as Rocket.Chat lists it.
+fn file_json(u: &Upload) -> Value {
+    let path = file_path(u);
+    let mut v = json!({
+        "_id": u.id,
+        "name": u.name,
+        "size": u.size,
+        "type": u.content_type,
+        "rid": u.rid,
+        "userId": u.user_id,
+        "store": "Uploads",
+        "complete": true,
+        "uploading": false,
+        "progress": 1,
+        "extension": u.name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default(),
+        "typeGroup": u.content_type.split('/').next().unwrap_or(""),
+        "uploadedAt": wire::iso(u.uploaded_at.0),
+        "_updatedAt": wire::iso(u.uploaded_at.0),
+        "url": path,
+        "path": path,
+        "user": {"_id": u.user_id, "username": u.username},
+    });
+    if let Some(d) = &u.description {
+        v["description"] = json!(d);
+    }
+    if let Some(dim) = &u.dimensions {
+        v["identify"] = json!({"size": {"width": dim.width, "height": dim.height}});
+    }
+    v
+}
+
+/// Who is downloading: `X-User-Id`/`X-Auth-Token`, the `rc_uid`/`rc_token` cookies,
+/// or the `rc_uid`/`rc_token` query parameters; `None` when no credentials came.
+async fn downloader(parts: &mut Parts, state: &AppState) -> Result<Option<User>, ApiError> {
+    let query: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let param = |k: &str| {
+        query
+            .iter()
+            .find(|(key, v)| key == k && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
+    if let (Some(uid), Some(token)) = (param("rc_uid"), param("rc_token")) {
+        let session = state.chat.session_for_token(&token, Some(&uid)).await?;
+        return Ok(Some(session.user));
+    }
+    match Auth::from_request_parts(parts, state).await {
+        Ok(Auth(session)) => Ok(Some(session.user)),
+        Err(ApiError::Chat(ChatError::Unauthorized(m))) if m == "missing credentials" => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn download_unnamed(
+    State(state): State<AppState>,
+    Path(file_id): Path<String>,
+    parts: Parts,
+) -> Response {
+    serve_file(state, file_id, parts).await
+}
+
+async fn download(
+    State(state): State<AppState>,
+    Path((file_id, _name)): Path<(String, String)>,
+    parts: Parts,
+) -> Response {
+    serve_file(state, file_id, parts).await
+}
+
+async fn serve_file(state: AppState, file_id: String, mut parts: Parts) -> Response {
+    match try_serve_file(&state, &file_id, &mut parts).await {
+        Ok(r) => r,
+        Err(e) => {
+            let mut r = e.into_response();
+            r.headers_mut().insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            r
+        }
+    }
+}
+
+async fn try_serve_file(
+    state: &AppState,
+    file_id: &str,
+    parts: &mut Parts,
+) -> Result<Response, ApiError> {
+    let user = downloader(parts, state).await?;
+    let upload = state.chat.readable_upload(user.as_ref(), file_id).await?;
+    let range = match parse_range(&parts.headers, upload.size) {
+        Ok(r) => r,
+        Err(()) => {
+            let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", upload.size)) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(r);
+        }
+    };
+    let read = state.chat.open_upload(&upload, range).await?;
+    let mut response = Response::new(Body::from_stream(read.body));
+    let headers = response.headers_mut();
+    let inline = inline_safe(&upload.content_type);
+    let content_type = if inline {
+        upload.content_type.clone()
+    } else {
+        // Anything not shown inline is served as opaque bytes.
+        "application/octet-stream".to_string()
+    };
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"),
+    );
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000"),
+    );
+    let disposition = format!(
+        "{}; filename*=UTF-8''{}",
+        if inline { "inline" } else { "attachment" },
+        url::form_urlencoded::byte_serialize(upload.name.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    match range {
+        Some(r) => {
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(r.len()));
+            if let Ok(v) =
+                HeaderValue::from_str(&format!("bytes {}-{}/{}", r.start, r.end, upload.size))
+            {
+                headers.insert(header::CONTENT_RANGE, v);
+            }
+        }
+        None => {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(upload.size));
+        }
+    }
+    Ok(response)
+}
+
+/// One `Range: bytes=…` range resolved against `size` (several ranges: the whole
+/// file, as servers may); `Err` when it cannot be satisfied.
+fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<ByteRange>, ()> {
+    let Some(value) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let (start, end) = spec.split_once('-').ok_or(())?;
+    let (start, end) = (start.trim(), end.trim());
+    let range = if start.is_empty() {
+        // The last `end` bytes.
+        let n: u64 = end.parse().map_err(|_| ())?;
+        if n == 0 || size == 0 {
+            return Err(());
+        }
+        ByteRange {
+            start: size.saturating_sub(n),
+            end: size - 1,
+        }
+    } else {
+        let start: u64 = start.parse().map_err(|_| ())?;
+        let end = if end.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            end.parse::<u64>()
+                .map_err(|_| ())?
+                .min(size.saturating_sub(1))
+        };
+        if start >= size || end < start {
+            return Err(());
+        }
+        ByteRange { start, end }
+    };
+    Ok(Some(range))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(v: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
+        let mut h = HeaderMap::new();
+        h.insert(header::RANGE, HeaderValue::from_str(v).unwrap());
+        parse_range(&h, size).map(|r| r.map(|r| (r.start, r.end)))
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(range("bytes=0-9", 100), Ok(Some((0, 9))));
+        assert_eq!(range("bytes=90-", 100), Ok(Some((90, 99))));
+        assert_eq!(range("bytes=-10", 100), Ok(Some((90, 99))));
+        assert_eq!(range("bytes=50-500", 100), Ok(Some((50, 99))));
+        assert_eq!(range("bytes=100-", 100), Err(()));
+        assert_eq!(range("bytes=5-2", 100), Err(()));
+        assert_eq!(range("bytes=0-1,5-6", 100), Ok(None));
+        assert_eq!(range("items=0-1", 100), Ok(None));
+    }
+}

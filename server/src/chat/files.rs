@@ -1,0 +1,526 @@
+//! Uploaded files: who may upload where and what, recording each object in the
+//! store, posting it as a message the way Rocket.Chat does (`file`, `files`,
+//! `attachments`), serving it to those who may read the room, and removing files
+//! with their message or room, or when never confirmed.
+
+use std::sync::Mutex;
+
+use serde_json::{json, Value};
+
+use super::error::{ChatError, ChatResult};
+use super::messages::NewMessage;
+use super::rooms::{can_moderate, RoomRef};
+use super::{ids, Chat};
+use crate::files::{
+    ByteRange, ByteStream, FilesError, ObjectRead, S3Config, Storage, StorageConfig, WebDavConfig,
+};
+use crate::store::uploads::{Upload, UploadState};
+use crate::store::{Listing, Message, Page, Room, Ts, User};
+
+/// The storage built from the current settings, rebuilt when they change.
+#[derive(Default)]
+pub(crate) struct StorageCache(Mutex<Option<(StorageConfig, Storage)>>);
+
+/// What a confirmation adds to an upload (`rooms.mediaConfirm`'s body).
+#[derive(Clone, Debug, Default)]
+pub struct Confirm {
+    pub msg: String,
+    pub description: Option<String>,
+    pub tmid: Option<String>,
+    pub file_name: Option<String>,
+}
+
+/// Media types shown inline by browsers without risk; everything else downloads.
+const INLINE_TYPES: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/bmp",
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/wav",
+    "audio/webm",
+    "audio/mp4",
+    "video/mp4",
+    "video/webm",
+    "video/ogg",
+    "text/plain",
+];
+
+/// Whether a file of this type may be shown inline (never HTML, SVG, XML, PDF).
+pub fn inline_safe(content_type: &str) -> bool {
+    let base = content_type.split(';').next().unwrap_or("").trim();
+    INLINE_TYPES.iter().any(|t| t.eq_ignore_ascii_case(base))
+}
+
+/// Rocket.Chat's media type list match: `type/*` wildcards, comma-separated.
+fn type_listed(list: &str, content_type: &str) -> bool {
+    let content_type = content_type.to_ascii_lowercase();
+    list.split(',')
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+        .any(|entry| match entry.strip_suffix("/*") {
+            Some(major) => content_type.split('/').next() == Some(major),
+            None => entry == content_type,
+        })
+}
+
+/// The URL path Rocket.Chat clients fetch a file from.
+pub fn file_path(upload: &Upload) -> String {
+    format!(
+        "/file-upload/{}/{}",
+        upload.id,
+        url::form_urlencoded::byte_serialize(upload.name.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    )
+}
+
+fn extension(name: &str) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => ext.to_ascii_lowercase(),
+        _ => String::new(),
+    }
+}
+
+/// The object key of an upload: its id (unique, safe on every backend).
+fn object_key(id: &str) -> String {
+    format!("uploads/{id}")
+}
+
+impl Chat {
+    /// The file storage the settings name (built again when they changed).
+    pub fn file_storage(&self) -> ChatResult<Storage> {
+        let config = self.storage_config()?;
+        let mut cache = self.files.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((c, s)) = cache.as_ref() {
+            if *c == config {
+                return Ok(s.clone());
+            }
+        }
+        let storage = Storage::open(&config)?;
+        *cache = Some((config, storage.clone()));
+        Ok(storage)
+    }
+
+    fn storage_config(&self) -> ChatResult<StorageConfig> {
+        let s = self.settings();
+        Ok(match s.string("FileUpload_Storage_Type").as_str() {
+            "AmazonS3" => {
+                let region = s.string("FileUpload_S3_Region");
+                let mut endpoint = s.string("FileUpload_S3_BucketURL");
+                if endpoint.is_empty() {
+                    let r = if region.is_empty() {
+                        "us-east-1"
+                    } else {
+                        &region
+                    };
+                    endpoint = format!("https://s3.{r}.amazonaws.com");
+                }
+                StorageConfig::S3(S3Config {
+                    endpoint,
+                    region,
+                    bucket: s.string("FileUpload_S3_Bucket"),
+                    path_style: s.bool("FileUpload_S3_ForcePathStyle"),
+                    access_key: s.string("FileUpload_S3_AWSAccessKeyId"),
+                    secret_key: s.string("FileUpload_S3_AWSSecretAccessKey"),
+                    prefix: s.string("FileUpload_S3_Prefix"),
+                })
+            }
+            "Webdav" => StorageConfig::WebDav(WebDavConfig {
+                url: s.string("FileUpload_Webdav_Server_URL"),
+                username: s.string("FileUpload_Webdav_Username"),
+                password: s.string("FileUpload_Webdav_Password"),
+                folder: s.string("FileUpload_Webdav_Upload_Folder_Path"),
+            }),
+            _ => {
+                let path = s.string("FileUpload_FileSystemPath");
+                let root = if path.trim().is_empty() {
+                    self.opts.files_root.clone()
+                } else {
+                    path.into()
+                };
+                StorageConfig::Local { root }
+            }
+        })
+    }
+
+    /// The admin's "test connection": a probe object written, read and deleted.
+    pub(crate) async fn test_file_storage(&self) -> ChatResult<()> {
+        let storage = self.file_storage()?;
+        storage.probe().await.map_err(|e| {
+            ChatError::refused(
+                "error-file-storage-test-failed",
+                format!("The {} storage test failed: {e}", storage.backend_name()),
+            )
+        })
+    }
+
+    /// Checks the user may upload into the room (as posting) and the type is allowed.
+    async fn check_upload(&self, actor: &User, rid: &str, content_type: &str) -> ChatResult<Room> {
+        if !self.settings().bool("FileUpload_Enabled") {
+            return Err(ChatError::refused(
+                "error-file-upload-disabled",
+                "File upload is disabled",
+            ));
+        }
+        let (room, sub) = self.joined_room(actor, RoomRef::Id(rid)).await?;
+        if room.ro && !can_moderate(actor, Some(&sub)) {
+            return Err(ChatError::refused(
+                "error-action-not-allowed",
+                "This room is read only",
+            ));
+        }
+        let s = self.settings();
+        let black = s.string("FileUpload_MediaTypeBlackList");
+        let white = s.string("FileUpload_MediaTypeWhiteList");
+        if type_listed(&black, content_type)
+            || (!white.trim().is_empty() && !type_listed(&white, content_type))
+        {
+            return Err(ChatError::refused(
+                "error-invalid-file-type",
+                format!("File type {content_type} is not accepted"),
+            ));
+        }
+        Ok(room)
+    }
+
+    /// Streams an upload into the storage as an unconfirmed file of the room.
+    /// Nothing stays behind when it fails (too large, client gone, storage down).
+    pub async fn upload_file(
+        &self,
+        actor: &User,
+        rid: &str,
+        name: &str,
+        content_type: &str,
+        body: ByteStream,
+    ) -> ChatResult<Upload> {
+        let room = self.check_upload(actor, rid, content_type).await?;
+        let storage = self.file_storage()?;
+        let name = sanitize_name(name);
+        let id = ids::new_id();
+        let now = Ts::now();
+        let ttl_ms =
+            i64::try_from(self.opts.unconfirmed_upload_ttl.as_millis()).unwrap_or(i64::MAX);
+        let mut upload = Upload {
+            key: object_key(&id),
+            id,
+            name,
+            size: 0,
+            content_type: content_type.to_string(),
+            sha256: String::new(),
+            rid: room.id.clone(),
+            user_id: actor.id.clone(),
+            username: actor.username.clone(),
+            store: storage.backend_name().to_string(),
+            state: UploadState::Uploading,
+            uploaded_at: now,
+            expires_at: Some(Ts(now.0.saturating_add(ttl_ms))),
+            message_id: None,
+            description: None,
+            dimensions: None,
+        };
+        // Recorded first: a crash mid-upload leaves a record the sweeper finds.
+        self.store.insert_upload(&upload).await?;
+        let max = self.settings().int("FileUpload_MaxFileSize");
+        let limit = u64::try_from(max).ok();
+        let stored = match storage.put(&upload.key, body, limit).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                if let Err(del) = self.store.delete_upload(&upload.id).await {
+                    tracing::warn!(file_id = %upload.id, error = %del, "cannot remove a failed upload's record");
+                }
+                tracing::info!(room_id = %room.id, user_id = %actor.id, error = %e, "upload refused or failed");
+                return Err(e.into());
+            }
+        };
+        upload.size = stored.size;
+        upload.sha256 = stored.sha256;
+        upload.state = UploadState::Stored;
+        self.store.update_upload(&upload).await?;
+        tracing::info!(room_id = %room.id, user_id = %actor.id, file_id = %upload.id, size = upload.size, "file uploaded");
+        Ok(upload)
+    }
+
+    /// Posts an uploaded file into its room as a message (`rooms.mediaConfirm`).
+    pub async fn confirm_upload(
+        &self,
+        actor: &User,
+        rid: &str,
+        file_id: &str,
+        confirm: Confirm,
+    ) -> ChatResult<(Room, Message)> {
+        let mut upload = self
+            .store
+            .upload(file_id)
+            .await?
+            .filter(|u| u.rid == rid && u.user_id == actor.id && u.state == UploadState::Stored)
+            // Past its expiry the sweeper may be removing it right now.
+            .filter(|u| u.expires_at.is_none_or(|t| t > Ts::now()) || u.message_id.is_some())
+            .ok_or_else(|| ChatError::refused("invalid-file", "Invalid file"))?;
+        if upload.message_id.is_some() {
+            return Err(ChatError::refused(
+                "invalid-file",
+                "The file was already posted",
+            ));
+        }
+        if let Some(name) = confirm.file_name.filter(|n| !n.trim().is_empty()) {
+            upload.name = sanitize_name(&name);
+        }
+        upload.description = confirm.description.filter(|d| !d.is_empty());
+        let (files, attachments) = file_message_parts(&upload);
+        let new = NewMessage {
+            rid: rid.to_string(),
+            msg: confirm.msg,
+            tmid: confirm.tmid.filter(|t| !t.is_empty()),
+            attachments,
+            files,
+            groupable: Some(false),
+            ..NewMessage::default()
+        };
+        let (room, message) = self.send_message(actor, new).await?;
+        upload.expires_at = None;
+        upload.message_id = Some(message.id.clone());
+        self.store.update_upload(&upload).await?;
+        Ok((room, message))
+    }
+
+    /// An upload as `actor` (or an anonymous caller) may read it: members of the
+    /// room, or anyone for a channel when files are not protected.
+    pub async fn readable_upload(&self, actor: Option<&User>, file_id: &str) -> ChatResult<Upload> {
+        let not_found = || ChatError::Files(FilesError::NotFound(file_id.to_string()));
+        let upload = self
+            .store
+            .upload(file_id)
+            .await?
+            .filter(|u| u.state == UploadState::Stored)
+            .ok_or_else(not_found)?;
+        match actor {
+            Some(user) => {
+                let readable = self.readable_room(user, RoomRef::Id(&upload.rid)).await;
+                match readable {
+                    Ok(_) => {}
+                    Err(_) if !self.settings().bool("FileUpload_ProtectFiles") => {}
+                    Err(_) => {
+                        return Err(ChatError::Forbidden("You may not read this file".into()))
+                    }
+                }
+            }
+            None => {
+                if self.settings().bool("FileUpload_ProtectFiles") {
+                    return Err(ChatError::Unauthorized("missing credentials".into()));
+                }
+            }
+        }
+        Ok(upload)
+    }
+
+    /// Opens the upload's bytes (or a range of them).
+    pub async fn open_upload(
+        &self,
+        upload: &Upload,
+        range: Option<ByteRange>,
+    ) -> ChatResult<ObjectRead> {
+        let storage = self.file_storage()?;
+        if storage.backend_name() != upload.store {
+            tracing::warn!(file_id = %upload.id, stored_on = %upload.store, now = storage.backend_name(), "file stored on another backend than the configured one");
+        }
+        Ok(storage.get(&upload.key, range, Some(upload.size)).await?)
+    }
+
+    /// Confirmed files of a readable room, newest first.
+    pub async fn room_files(
+        &self,
+        actor: &User,
+        room: RoomRef<'_>,
+        name: Option<&str>,
+        page: Page,
+    ) -> ChatResult<(Room, Listing<Upload>)> {
+        let (room, _) = self.readable_room(actor, room).await?;
+        let listing = self.store.room_uploads(&room.id, name, page).await?;
+        Ok((room, listing))
+    }
+
+    /// Removes files' objects and records (a deleted message or room, the sweeper).
+    pub(crate) async fn remove_uploads(&self, uploads: Vec<Upload>) -> u64 {
+        let storage = match self.file_storage() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the file storage to remove files");
+                return 0;
+            }
+        };
+        let mut removed = 0;
+        for upload in uploads {
+            if let Err(e) = storage.delete(&upload.key).await {
+                // The record stays so a later sweep retries.
+                tracing::warn!(file_id = %upload.id, error = %e, "cannot delete a file's object");
+                continue;
+            }
+            match self.store.delete_upload(&upload.id).await {
+                Ok(_) => removed += 1,
+                Err(e) => {
+                    tracing::warn!(file_id = %upload.id, error = %e, "cannot delete a file's record")
+                }
+            }
+        }
+        removed
+    }
+
+    /// Removes an upload that will not be posted (the one-call upload failed to post).
+    pub async fn discard_upload(&self, upload: &Upload) {
+        self.remove_uploads(vec![upload.clone()]).await;
+    }
+
+    /// Deletes the files of a message being deleted.
+    pub(crate) async fn remove_message_files(&self, message_id: &str) {
+        match self.store.message_uploads(message_id).await {
+            Ok(uploads) if !uploads.is_empty() => {
+                self.remove_uploads(uploads).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(message_id, error = %e, "cannot list a deleted message's files")
+            }
+        }
+    }
+
+    /// Deletes the files of a room being deleted.
+    pub(crate) async fn remove_room_files(&self, rid: &str) {
+        match self.store.all_room_uploads(rid).await {
+            Ok(uploads) if !uploads.is_empty() => {
+                self.remove_uploads(uploads).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(room_id = rid, error = %e, "cannot list a deleted room's files")
+            }
+        }
+    }
+
+    /// Removes unconfirmed uploads past their expiry; returns how many went.
+    pub async fn sweep_expired_uploads(&self, now: Ts) -> ChatResult<u64> {
+        let mut total = 0;
+        loop {
+            let due = self.store.expired_uploads(now, 100).await?;
+            let n = due.len();
+            let removed = self.remove_uploads(due).await;
+            total += removed;
+            // A batch that could not be removed is retried on the next sweep.
+            if n < 100 || removed == 0 {
+                break;
+            }
+        }
+        if total > 0 {
+            tracing::info!(removed = total, "expired unconfirmed uploads removed");
+        }
+        Ok(total)
+    }
+}
+
+/// A file name safe to store and show: no path, no control characters, bounded.
+fn sanitize_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
+    let clean = clean.trim().to_string();
+    if clean.is_empty() || clean == "." || clean == ".." {
+        "file".to_string()
+    } else {
+        clean
+    }
+}
+
+/// The message's `files` and `attachments` for an upload, as Rocket.Chat's
+/// `parseFileIntoMessageAttachments` builds them.
+fn file_message_parts(upload: &Upload) -> (Vec<Value>, Vec<Value>) {
+    let url = file_path(upload);
+    let files = vec![json!({
+        "_id": upload.id,
+        "name": upload.name,
+        "type": upload.content_type,
+        "size": upload.size,
+        "format": "",
+    })];
+    let major = upload.content_type.split('/').next().unwrap_or("");
+    let mut attachment = json!({
+        "title": upload.name,
+        "type": "file",
+        "title_link": url,
+        "title_link_download": true,
+    });
+    if let Some(d) = &upload.description {
+        attachment["description"] = json!(d);
+    }
+    match major {
+        "image" => {
+            attachment["image_url"] = json!(url);
+            attachment["image_type"] = json!(upload.content_type);
+            attachment["image_size"] = json!(upload.size);
+            if let Some(dim) = &upload.dimensions {
+                attachment["image_dimensions"] = json!({"width": dim.width, "height": dim.height});
+            }
+        }
+        "audio" => {
+            attachment["audio_url"] = json!(url);
+            attachment["audio_type"] = json!(upload.content_type);
+            attachment["audio_size"] = json!(upload.size);
+        }
+        "video" => {
+            attachment["video_url"] = json!(url);
+            attachment["video_type"] = json!(upload.content_type);
+            attachment["video_size"] = json!(upload.size);
+        }
+        _ => {
+            attachment["format"] = json!(extension(&upload.name));
+            attachment["size"] = json!(upload.size);
+        }
+    }
+    (files, vec![attachment])
+}
+
+impl From<FilesError> for ChatError {
+    fn from(e: FilesError) -> ChatError {
+        ChatError::Files(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_type_lists() {
+        assert!(type_listed("image/svg+xml", "image/svg+xml"));
+        assert!(type_listed("image/*, application/pdf", "IMAGE/PNG"));
+        assert!(type_listed("image/*, application/pdf", "application/pdf"));
+        assert!(!type_listed("image/*", "application/pdf"));
+        assert!(!type_listed("", "image/png"));
+    }
+
+    #[test]
+    fn only_safe_media_is_inline() {
+        assert!(inline_safe("image/png"));
+        assert!(inline_safe("video/mp4"));
+        for t in [
+            "text/html",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "application/pdf",
+            "text/xml",
+            "",
+        ] {
+            assert!(!inline_safe(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn names_are_sanitized() {
+        assert_eq!(sanitize_name("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_name("C:\\x\\a b.txt"), "a b.txt");
+        assert_eq!(sanitize_name("a\nb"), "ab");
+        assert_eq!(sanitize_name(".."), "file");
+        assert_eq!(sanitize_name(""), "file");
+    }
+}
