@@ -16,6 +16,7 @@ pub mod password;
 pub mod permissions;
 pub mod ratelimit;
 mod relay;
+pub mod room_settings;
 pub mod rooms;
 pub mod settings;
 

@@ -98,6 +98,8 @@ fn subscription_for(
         group_mentions: 0,
         ls: Some(now),
         roles: Vec::new(),
+        archived: room.archived,
+        f: false,
         ts: now,
         updated_at: now,
     }
@@ -191,6 +193,12 @@ impl Chat {
             default: false,
             topic: new.topic.filter(|t| !t.is_empty()),
             description: new.description.filter(|d| !d.is_empty()),
+            announcement: None,
+            archived: false,
+            react_when_read_only: false,
+            custom_fields: None,
+            join_code: None,
+            join_code_required: false,
             usernames: None,
             uids: None,
             ts: now,
@@ -230,6 +238,7 @@ impl Chat {
         if room.t != RoomType::Channel {
             return Err(ChatError::not_allowed());
         }
+        Chat::check_not_archived(&room)?;
         self.add_member(actor, &room, actor, "uj").await
     }
 
@@ -327,6 +336,7 @@ impl Chat {
         if !can_moderate(actor, Some(&sub)) {
             return Err(ChatError::not_allowed());
         }
+        Chat::check_not_archived(&room)?;
         self.add_member(actor, &room, user, "au").await
     }
 
@@ -482,6 +492,12 @@ impl Chat {
             default: false,
             topic: None,
             description: None,
+            announcement: None,
+            archived: false,
+            react_when_read_only: false,
+            custom_fields: None,
+            join_code: None,
+            join_code_required: false,
             usernames: Some(usernames),
             uids: Some(members.iter().map(|m| m.id.clone()).collect()),
             ts: now,

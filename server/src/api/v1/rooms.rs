@@ -17,7 +17,7 @@ use crate::wire;
 pub const CHANNEL: u8 = b'c';
 pub const GROUP: u8 = b'p';
 
-fn kind(k: u8) -> RoomType {
+pub(super) fn kind(k: u8) -> RoomType {
     if k == GROUP {
         RoomType::Group
     } else {
