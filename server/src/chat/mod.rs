@@ -9,6 +9,7 @@ pub mod hooks;
 pub mod ids;
 pub mod integrations;
 pub mod login;
+pub mod memberships;
 pub mod message_limits;
 pub mod messages;
 pub mod notify;

@@ -243,7 +243,7 @@ impl Chat {
     }
 
     /// Adds `user` to `room` on `actor`'s behalf, with a system message of type `t`.
-    async fn add_member(
+    pub(crate) async fn add_member(
         &self,
         actor: &User,
         room: &Room,
@@ -449,7 +449,22 @@ impl Chat {
     /// The id is the members' sorted ids concatenated, as Rocket.Chat does for
     /// one-to-one DMs, so creating it twice finds the same room.
     pub async fn create_direct(&self, actor: &User, usernames: &[String]) -> ChatResult<Room> {
-        let mut members = vec![actor.clone()];
+        self.create_direct_with(actor, usernames, false).await
+    }
+
+    /// `create_direct`, optionally without the actor among the members
+    /// (`excludeSelf`, as Rocket.Chat: for an admin opening a DM between others).
+    pub async fn create_direct_with(
+        &self,
+        actor: &User,
+        usernames: &[String],
+        exclude_self: bool,
+    ) -> ChatResult<Room> {
+        let mut members = if exclude_self {
+            Vec::new()
+        } else {
+            vec![actor.clone()]
+        };
         for name in usernames {
             let name = name.trim().trim_start_matches('@');
             if name.is_empty() {
@@ -458,7 +473,8 @@ impl Chat {
             let user = self.store.user_by_username(name).await?.ok_or_else(|| {
                 ChatError::refused("error-invalid-user", format!("No user named {name:?}"))
             })?;
-            if !members.iter().any(|m| m.id == user.id) {
+            if !members.iter().any(|m| m.id == user.id) && !(exclude_self && user.id == actor.id)
+            {
                 members.push(user);
             }
         }
@@ -466,6 +482,10 @@ impl Chat {
             return Err(ChatError::invalid(
                 "Body param \"username\" or \"usernames\" is required",
             ));
+        }
+        // A DM of one is only the actor's own (a self-DM).
+        if members.is_empty() || (members.len() == 1 && members[0].id != actor.id) {
+            return Err(ChatError::refused("error-invalid-user", "Invalid user"));
         }
         members.sort_by(|a, b| a.id.cmp(&b.id));
         let rid = direct_room_id(members.iter().map(|m| m.id.as_str()));
@@ -524,7 +544,7 @@ impl Chat {
                     )
                 };
                 let mut sub = subscription_for(&room, &m.as_ref(), name, Some(fname));
-                sub.open = m.id == actor.id;
+                sub.open = m.id == actor.id || (exclude_self && actor.is_admin());
                 sub
             })
             .collect();

@@ -10,6 +10,7 @@ mod misc;
 mod outbox;
 mod permissions;
 mod room_settings;
+mod room_state;
 mod rooms;
 mod settings;
 mod users;
@@ -97,6 +98,7 @@ pub fn routes() -> Router<AppState> {
         .route("/permissions.update", post(permissions::update))
         .merge(outbox::routes())
         .merge(room_settings_routes())
+        .merge(room_state::routes())
 }
 
 /// Room settings (`channels|groups.set*`, rename, archive, `rooms.saveRoomSettings`).
