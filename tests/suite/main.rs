@@ -46,6 +46,7 @@ mod rest_message_limits;
 mod rest_messages;
 mod rest_misc;
 mod rest_pagination;
+mod rest_room_settings;
 mod rest_ratelimit;
 mod rest_settings;
 mod rest_storage_full;

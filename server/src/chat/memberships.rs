@@ -179,7 +179,16 @@ impl Chat {
             latest: None,
             user_mentions: None,
         };
-        if let Some(sub) = sub.filter(|s| s.open) {
+        let open_sub = sub.filter(|s| s.open);
+        if let Some(sub) = open_sub.as_ref().filter(|_| room.t == RoomType::Direct) {
+            // DMs: the subscription's own count, once the member has read something.
+            if let Some(ls) = sub.ls.filter(|_| room.msgs > 0) {
+                counters.unreads = Some(sub.unread.max(0) as u64);
+                counters.unreads_from = Some(ls);
+            }
+            counters.user_mentions = Some(sub.user_mentions);
+            counters.joined = true;
+        } else if let Some(sub) = open_sub {
             let since = sub.ls.unwrap_or(sub.ts);
             counters.unreads = Some(
                 self.store

@@ -28,6 +28,8 @@ pub struct NewRoom {
     pub read_only: bool,
     pub topic: Option<String>,
     pub description: Option<String>,
+    /// Room custom fields (a JSON object).
+    pub custom_fields: Option<serde_json::Value>,
 }
 
 /// A room the user no longer has (left, kicked, deleted), for `rooms.get` syncs.
@@ -196,7 +198,7 @@ impl Chat {
             announcement: None,
             archived: false,
             react_when_read_only: false,
-            custom_fields: None,
+            custom_fields: new.custom_fields,
             join_code: None,
             join_code_required: false,
             usernames: None,

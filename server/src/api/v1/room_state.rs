@@ -22,6 +22,27 @@ fn failure(message: impl Into<String>) -> ApiError {
     ChatError::invalid(message).into()
 }
 
+/// Rocket.Chat's `API.v1.unauthorized()`: 403 with the bare word.
+fn unauthorized() -> ApiResult {
+    use axum::response::IntoResponse;
+    Ok((
+        axum::http::StatusCode::FORBIDDEN,
+        axum::Json(json!({"success": false, "error": "unauthorized"})),
+    )
+        .into_response())
+}
+
+/// Whether an error only says the room is not there (or hidden from the caller).
+fn is_not_found(e: &ApiError) -> bool {
+    matches!(
+        e,
+        ApiError::Chat(ChatError::Refused {
+            error_type: "error-room-not-found",
+            ..
+        })
+    )
+}
+
 fn text<'a>(body: &'a Body, key: &str) -> Option<&'a str> {
     body.get(key).and_then(Value::as_str)
 }
@@ -42,7 +63,15 @@ async fn lookup(
     if k == DIRECT {
         let room = match (room_id.filter(|s| !s.is_empty()), username) {
             (Some(id), _) => state.chat.readable_room(user, RoomRef::Id(id)).await?.0,
-            (None, Some(name)) => state.chat.find_direct(user, name).await?,
+            (None, Some(name)) => match state.chat.find_direct(user, name).await {
+                Ok(room) => room,
+                // Rocket.Chat opens the conversation when asked for it by username.
+                Err(ChatError::Refused {
+                    error_type: "error-room-not-found",
+                    ..
+                }) => state.chat.create_direct(user, &[name.to_string()]).await?,
+                Err(e) => return Err(e.into()),
+            },
             (None, None) => {
                 return Err(ChatError::refused(
                     "error-room-param-not-provided",
@@ -78,6 +107,9 @@ fn what(k: u8, room: &Room) -> String {
 }
 
 async fn open_or_close(state: AppState, user: &User, body: Body, k: u8, open: bool) -> ApiResult {
+    if k == DIRECT {
+        return open_or_close_direct(state, user, body, open).await;
+    }
     let room = lookup(
         &state,
         user,
@@ -103,6 +135,65 @@ async fn open_or_close(state: AppState, user: &User, body: Body, k: u8, open: bo
     }
     state.chat.set_room_open(user, &room.id, open).await?;
     ok(json!({}))
+}
+
+/// `im.open|close`: a DM the caller cannot read is `unauthorized`; opening an open
+/// DM is fine, closing a closed one is not.
+async fn open_or_close_direct(state: AppState, user: &User, body: Body, open: bool) -> ApiResult {
+    let Some(rid) = text(&body, "roomId").filter(|r| !r.is_empty()) else {
+        return Err(ChatError::refused(
+            "error-room-param-not-provided",
+            "Body param \"roomId\" is required",
+        )
+        .into());
+    };
+    let room = match lookup(&state, user, Some(rid), None, None, DIRECT).await {
+        Ok(room) => room,
+        Err(e) if is_not_found(&e) => return unauthorized(),
+        Err(e) => return Err(e),
+    };
+    let Some(sub) = state.chat.subscription_of(&room.id, &user.id).await? else {
+        return Err(failure("The user is not subscribed to the room"));
+    };
+    if !open && !sub.open {
+        return Err(failure(
+            "The direct message room, is already closed to the sender",
+        ));
+    }
+    if sub.open != open {
+        state.chat.set_room_open(user, &room.id, open).await?;
+    }
+    ok(json!({}))
+}
+
+/// `im.setTopic`: `{roomId, topic}`.
+pub async fn set_direct_topic(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<Body>,
+) -> ApiResult {
+    let Some(rid) = text(&body, "roomId").filter(|r| !r.is_empty()) else {
+        return Err(ChatError::refused(
+            "error-room-param-not-provided",
+            "Body param \"roomId\" is required",
+        )
+        .into());
+    };
+    let room = match lookup(&state, &session.user, Some(rid), None, None, DIRECT).await {
+        Ok(room) => room,
+        Err(e) if is_not_found(&e) => return unauthorized(),
+        Err(e) => return Err(e),
+    };
+    let topic = body.get("topic").cloned().unwrap_or(Value::Null);
+    let change = crate::chat::room_settings::RoomSettingsChange {
+        topic: Some(topic.as_str().unwrap_or_default().to_string()),
+        ..Default::default()
+    };
+    state
+        .chat
+        .save_room_settings(&session.user, &room.id, change)
+        .await?;
+    ok(json!({ "topic": topic }))
 }
 
 pub async fn open<const K: u8>(
@@ -207,17 +298,17 @@ pub async fn is_member(
     Auth(session): Auth,
     params: Params,
 ) -> ApiResult {
-    let (room, _) = state
-        .chat
-        .readable_room(&session.user, params_room_ref(&params)?)
-        .await
-        .map_err(|e| match e {
-            ChatError::Refused {
-                error_type: "error-room-not-found",
-                ..
-            } => ChatError::not_allowed(),
-            other => other,
-        })?;
+    let r = params_room_ref(&params)?;
+    // A room that does not exist is an error; one the caller may not see is not
+    // theirs to ask about.
+    state.chat.room(r).await?;
+    let room = match state.chat.readable_room(&session.user, r).await {
+        Ok((room, _)) => room,
+        Err(e) => {
+            let e = ApiError::from(e);
+            return if is_not_found(&e) { unauthorized() } else { Err(e) };
+        }
+    };
     let user = state
         .chat
         .find_user(params.get("userId"), params.get("username"))
@@ -329,4 +420,6 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/rooms.delete", post(delete))
         .route("/rooms.nameExists", get(name_exists))
         .route("/subscriptions.unread", post(subscriptions_unread))
+        .route("/im.setTopic", post(set_direct_topic))
+        .route("/dm.setTopic", post(set_direct_topic))
 }
