@@ -9,7 +9,9 @@ use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::rooms::{validate_room_name, RoomRef};
 use super::Chat;
-use crate::store::{roles, Page, Room, RoomType, StoreError, Subscription, SubscriptionPatch, Ts, User};
+use crate::store::{
+    roles, Page, Room, RoomType, StoreError, Subscription, SubscriptionPatch, Ts, User,
+};
 
 /// Rocket.Chat's permission ids checked by the room services.
 pub mod perm {
@@ -38,9 +40,7 @@ fn default_holders(permission: &str) -> (&'static [&'static str], &'static [&'st
     const USERS: &[&str] = &[roles::USER, roles::BOT];
     match permission {
         EDIT_ROOM | POST_READONLY | MUTE_USER | REMOVE_USER => (&[], OWNER_MOD),
-        ARCHIVE_ROOM | SET_READONLY | SET_REACT_WHEN_READONLY | DELETE_C | DELETE_P => {
-            (&[], OWNER)
-        }
+        ARCHIVE_ROOM | SET_READONLY | SET_REACT_WHEN_READONLY | DELETE_C | DELETE_P => (&[], OWNER),
         CREATE_C | CREATE_P => (USERS, &[]),
         // unarchive-room, add-all-to-room, view-room-administration: admins only.
         _ => (&[], &[]),
@@ -113,11 +113,7 @@ impl Chat {
         change: RoomSettingsChange,
     ) -> ChatResult<Room> {
         let invalid_room = || ChatError::refused("error-invalid-room", "Invalid room");
-        let before = self
-            .store
-            .room_by_id(rid)
-            .await?
-            .ok_or_else(invalid_room)?;
+        let before = self.store.room_by_id(rid).await?.ok_or_else(invalid_room)?;
         let not_allowed = "error-action-not-allowed";
         self.require_room_permission(
             actor,
@@ -334,11 +330,28 @@ impl Chat {
         } else {
             perm::UNARCHIVE_ROOM
         };
-        self.require_room_permission(actor, permission, &room, "error-not-authorized", "Not authorized")
-            .await?;
+        self.require_room_permission(
+            actor,
+            permission,
+            &room,
+            "error-not-authorized",
+            "Not authorized",
+        )
+        .await?;
         room.archived = archived;
         room.updated_at = Ts::now();
         self.store.update_room_settings(&room).await?;
+        tracing::info!(room_id = %rid, user_id = %actor.id, archived, "room archive state changed");
+        let t = if archived {
+            "room-archived"
+        } else {
+            "room-unarchived"
+        };
+        // The system message first: posting opens members' subscriptions, which
+        // archiving then closes.
+        let room = self
+            .after_room_change(actor, rid, vec![(t, String::new())])
+            .await?;
         let patch = SubscriptionPatch {
             archived: Some(archived),
             open: Some(!archived),
@@ -347,14 +360,7 @@ impl Chat {
         };
         self.store.patch_subscriptions(rid, None, &patch).await?;
         self.publish_member_subscriptions(rid).await?;
-        tracing::info!(room_id = %rid, user_id = %actor.id, archived, "room archive state changed");
-        let t = if archived {
-            "room-archived"
-        } else {
-            "room-unarchived"
-        };
-        self.after_room_change(actor, rid, vec![(t, String::new())])
-            .await
+        Ok(room)
     }
 
     /// Refuses posting to, or joining, an archived room.

@@ -475,8 +475,7 @@ impl Chat {
             let user = self.store.user_by_username(name).await?.ok_or_else(|| {
                 ChatError::refused("error-invalid-user", format!("No user named {name:?}"))
             })?;
-            if !members.iter().any(|m| m.id == user.id) && !(exclude_self && user.id == actor.id)
-            {
+            if !members.iter().any(|m| m.id == user.id) && !(exclude_self && user.id == actor.id) {
                 members.push(user);
             }
         }

@@ -187,11 +187,7 @@ pub struct Room {
     /// [`crate::wire::render`]), only `joinCodeRequired`.
     #[serde(rename = "joinCode", default, skip_serializing_if = "Option::is_none")]
     pub join_code: Option<String>,
-    #[serde(
-        rename = "joinCodeRequired",
-        default,
-        skip_serializing_if = "is_false"
-    )]
+    #[serde(rename = "joinCodeRequired", default, skip_serializing_if = "is_false")]
     pub join_code_required: bool,
     /// Members' usernames and ids, kept for direct messages as Rocket.Chat does.
     #[serde(default, skip_serializing_if = "Option::is_none")]

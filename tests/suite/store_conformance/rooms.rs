@@ -738,7 +738,10 @@ pub async fn room_settings(store: DynStore) {
         ..Default::default()
     };
     assert_eq!(
-        store.patch_subscriptions("r-general", None, &all).await.unwrap(),
+        store
+            .patch_subscriptions("r-general", None, &all)
+            .await
+            .unwrap(),
         2
     );
     let one = SubscriptionPatch {
@@ -755,8 +758,16 @@ pub async fn room_settings(store: DynStore) {
             .unwrap(),
         1
     );
-    let a = store.subscription("r-general", "u-alice").await.unwrap().unwrap();
-    let b = store.subscription("r-general", "u-bob").await.unwrap().unwrap();
+    let a = store
+        .subscription("r-general", "u-alice")
+        .await
+        .unwrap()
+        .unwrap();
+    let b = store
+        .subscription("r-general", "u-bob")
+        .await
+        .unwrap()
+        .unwrap();
     for s in [&a, &b] {
         assert_eq!(s.name, "secret");
         assert_eq!(s.fname.as_deref(), Some("secret"));

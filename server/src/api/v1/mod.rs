@@ -113,8 +113,14 @@ fn room_settings_routes() -> Router<AppState> {
                 .route(&route("setTopic"), post(s::set_topic::<GROUP>))
                 .route(&route("setDescription"), post(s::set_description::<GROUP>))
                 .route(&route("setPurpose"), post(s::set_purpose::<GROUP>))
-                .route(&route("setAnnouncement"), post(s::set_announcement::<GROUP>))
-                .route(&route("setCustomFields"), post(s::set_custom_fields::<GROUP>))
+                .route(
+                    &route("setAnnouncement"),
+                    post(s::set_announcement::<GROUP>),
+                )
+                .route(
+                    &route("setCustomFields"),
+                    post(s::set_custom_fields::<GROUP>),
+                )
                 .route(&route("setReadOnly"), post(s::set_read_only::<GROUP>))
                 .route(&route("setType"), post(s::set_type::<GROUP>))
                 .route(&route("rename"), post(s::rename::<GROUP>))
@@ -123,10 +129,19 @@ fn room_settings_routes() -> Router<AppState> {
         } else {
             router
                 .route(&route("setTopic"), post(s::set_topic::<CHANNEL>))
-                .route(&route("setDescription"), post(s::set_description::<CHANNEL>))
+                .route(
+                    &route("setDescription"),
+                    post(s::set_description::<CHANNEL>),
+                )
                 .route(&route("setPurpose"), post(s::set_purpose::<CHANNEL>))
-                .route(&route("setAnnouncement"), post(s::set_announcement::<CHANNEL>))
-                .route(&route("setCustomFields"), post(s::set_custom_fields::<CHANNEL>))
+                .route(
+                    &route("setAnnouncement"),
+                    post(s::set_announcement::<CHANNEL>),
+                )
+                .route(
+                    &route("setCustomFields"),
+                    post(s::set_custom_fields::<CHANNEL>),
+                )
                 .route(&route("setReadOnly"), post(s::set_read_only::<CHANNEL>))
                 .route(&route("setType"), post(s::set_type::<CHANNEL>))
                 .route(&route("rename"), post(s::rename::<CHANNEL>))

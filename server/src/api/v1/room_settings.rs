@@ -245,7 +245,9 @@ pub async fn set_type<const K: u8>(
     let new_kind = match RoomType::from_code(code) {
         Some(t @ (RoomType::Channel | RoomType::Group)) => t,
         _ => {
-            return Err(ChatError::refused("error-invalid-room-type", "error-invalid-room-type").into())
+            return Err(
+                ChatError::refused("error-invalid-room-type", "error-invalid-room-type").into(),
+            )
         }
     };
     let change = RoomSettingsChange {
@@ -339,7 +341,10 @@ pub async fn save_room_settings(
     Auth(session): Auth,
     JsonBody(mut body): JsonBody<Body>,
 ) -> ApiResult {
-    let Some(rid) = body.remove("rid").and_then(|v| v.as_str().map(str::to_string)) else {
+    let Some(rid) = body
+        .remove("rid")
+        .and_then(|v| v.as_str().map(str::to_string))
+    else {
         return Err(ChatError::refused("error-invalid-room", "Invalid room").into());
     };
     if body.keys().any(|k| !KNOWN_SETTINGS.contains(&k.as_str())) {
@@ -347,17 +352,21 @@ pub async fn save_room_settings(
             ChatError::refused("error-invalid-settings", "Invalid settings provided").into(),
         );
     }
-    let string = |key: &str| body.get(key).map(|v| v.as_str().unwrap_or_default().to_string());
+    let string = |key: &str| {
+        body.get(key)
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+    };
     let boolean = |key: &str| body.get(key).and_then(Value::as_bool);
     let kind = match body.get("roomType").and_then(Value::as_str) {
         None => None,
         Some(code) => match RoomType::from_code(code) {
             Some(t @ (RoomType::Channel | RoomType::Group)) => Some(t),
             _ => {
-                return Err(
-                    ChatError::refused("error-invalid-room-type", "error-invalid-room-type")
-                        .into(),
+                return Err(ChatError::refused(
+                    "error-invalid-room-type",
+                    "error-invalid-room-type",
                 )
+                .into())
             }
         },
     };
@@ -370,9 +379,11 @@ pub async fn save_room_settings(
         kind,
         read_only: boolean("readOnly"),
         react_when_read_only: boolean("reactWhenReadOnly"),
-        join_code: body
-            .get("joinCode")
-            .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())),
+        join_code: body.get("joinCode").map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string())
+        }),
         default: boolean("default"),
     };
     let room = state

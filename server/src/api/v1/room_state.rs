@@ -306,7 +306,11 @@ pub async fn is_member(
         Ok((room, _)) => room,
         Err(e) => {
             let e = ApiError::from(e);
-            return if is_not_found(&e) { unauthorized() } else { Err(e) };
+            return if is_not_found(&e) {
+                unauthorized()
+            } else {
+                Err(e)
+            };
         }
     };
     let user = state
@@ -314,7 +318,11 @@ pub async fn is_member(
         .find_user(params.get("userId"), params.get("username"))
         .await
         .map_err(|_| failure("error-user-not-found"))?;
-    let member = state.chat.subscription_of(&room.id, &user.id).await?.is_some();
+    let member = state
+        .chat
+        .subscription_of(&room.id, &user.id)
+        .await?
+        .is_some();
     ok(json!({ "isMember": member }))
 }
 

@@ -411,7 +411,8 @@ impl SubscriptionStore for SqliteStore {
         self.write(move |conn| {
             // Each value goes in as JSON text and is set with json(), so booleans
             // stay booleans.
-            let mut sql = String::from("UPDATE subscriptions SET updated_at = ?1, doc = json_set(doc");
+            let mut sql =
+                String::from("UPDATE subscriptions SET updated_at = ?1, doc = json_set(doc");
             let mut args: Vec<rusqlite::types::Value> = vec![now.0.into()];
             for (path, value) in &sets {
                 args.push(value.to_string().into());
