@@ -475,7 +475,9 @@ impl Chat {
             let user = self.store.user_by_username(name).await?.ok_or_else(|| {
                 ChatError::refused("error-invalid-user", format!("No user named {name:?}"))
             })?;
-            if !members.iter().any(|m| m.id == user.id) && !(exclude_self && user.id == actor.id) {
+            let already = members.iter().any(|m| m.id == user.id);
+            let is_excluded_self = exclude_self && user.id == actor.id;
+            if !already && !is_excluded_self {
                 members.push(user);
             }
         }
