@@ -60,9 +60,17 @@ fn convert(value: &mut Value, style: DateStyle) {
     }
 }
 
+/// Stored fields no client may see (a room's join code), left out at the top level.
+const SECRET_KEYS: &[&str] = &["joinCode"];
+
 /// A record as wire JSON with its dates in `style`.
 pub fn render<T: Serialize>(record: &T, style: DateStyle) -> Value {
     let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        for key in SECRET_KEYS {
+            map.remove(*key);
+        }
+    }
     convert(&mut value, style);
     value
 }

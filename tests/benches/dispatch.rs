@@ -180,6 +180,7 @@ async fn main() {
                 read_only: false,
                 topic: Some("where the benchmark talks".into()),
                 description: None,
+                custom_fields: None,
             },
         )
         .await

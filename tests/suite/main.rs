@@ -49,6 +49,7 @@ mod rest_messages;
 mod rest_misc;
 mod rest_pagination;
 mod rest_ratelimit;
+mod rest_room_settings;
 mod rest_settings;
 mod rest_storage_full;
 mod rest_threads;

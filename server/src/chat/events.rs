@@ -34,6 +34,11 @@ pub enum Event {
     RoomCreated {
         room: Room,
     },
+    /// A room's settings changed (topic, name, type, archived, …): members' clients
+    /// get `rooms-changed`.
+    RoomChanged {
+        room: Room,
+    },
     RoomDeleted {
         room: Room,
         member_ids: Vec<String>,

@@ -5,7 +5,7 @@ use super::events::Event;
 use super::ids;
 use super::message_limits::Content;
 use super::permissions::MESSAGE_IMPERSONATE;
-use super::rooms::{can_moderate, RoomRef};
+use super::rooms::RoomRef;
 use super::Chat;
 use crate::store::{
     HistoryQuery, Listing, Message, Page, PostEffects, Room, StoreError, Ts, User, UserRef,
@@ -122,8 +122,13 @@ impl Chat {
     /// Validates, authorizes and commits a message, then publishes it. Only returns
     /// once the message is durable.
     pub async fn send_message(&self, actor: &User, new: NewMessage) -> ChatResult<(Room, Message)> {
-        let (room, sub) = self.joined_room(actor, RoomRef::Id(&new.rid)).await?;
-        if room.ro && !can_moderate(actor, Some(&sub)) {
+        let (room, _) = self.joined_room(actor, RoomRef::Id(&new.rid)).await?;
+        Chat::check_not_archived(&room)?;
+        if room.ro
+            && !self
+                .has_room_permission(actor, super::room_settings::perm::POST_READONLY, &room)
+                .await?
+        {
             return Err(ChatError::refused(
                 "error-action-not-allowed",
                 "This room is read only",
@@ -460,6 +465,18 @@ impl Chat {
     ) -> ChatResult<Message> {
         let emoji = normalize_emoji(emoji)?;
         let (room, message) = self.get_message(actor, mid).await?;
+        Chat::check_not_archived(&room)?;
+        if room.ro
+            && !room.react_when_read_only
+            && !self
+                .has_room_permission(actor, super::room_settings::perm::POST_READONLY, &room)
+                .await?
+        {
+            return Err(ChatError::refused(
+                "error-not-allowed",
+                "You can't send messages because the room is readonly.",
+            ));
+        }
         let has = message
             .reactions
             .get(&emoji)

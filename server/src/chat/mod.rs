@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod ids;
 pub mod integrations;
 pub mod login;
+pub mod memberships;
 pub mod message_limits;
 pub mod messages;
 pub mod notify;
@@ -17,6 +18,7 @@ pub mod password;
 pub mod permissions;
 pub mod ratelimit;
 mod relay;
+pub mod room_settings;
 pub mod rooms;
 pub mod settings;
 

@@ -28,6 +28,8 @@ pub struct NewRoom {
     pub read_only: bool,
     pub topic: Option<String>,
     pub description: Option<String>,
+    /// Room custom fields (a JSON object).
+    pub custom_fields: Option<serde_json::Value>,
 }
 
 /// A room the user no longer has (left, kicked, deleted), for `rooms.get` syncs.
@@ -98,6 +100,8 @@ fn subscription_for(
         group_mentions: 0,
         ls: Some(now),
         roles: Vec::new(),
+        archived: room.archived,
+        f: false,
         ts: now,
         updated_at: now,
     }
@@ -191,6 +195,12 @@ impl Chat {
             default: false,
             topic: new.topic.filter(|t| !t.is_empty()),
             description: new.description.filter(|d| !d.is_empty()),
+            announcement: None,
+            archived: false,
+            react_when_read_only: false,
+            custom_fields: new.custom_fields,
+            join_code: None,
+            join_code_required: false,
             usernames: None,
             uids: None,
             ts: now,
@@ -230,11 +240,12 @@ impl Chat {
         if room.t != RoomType::Channel {
             return Err(ChatError::not_allowed());
         }
+        Chat::check_not_archived(&room)?;
         self.add_member(actor, &room, actor, "uj").await
     }
 
     /// Adds `user` to `room` on `actor`'s behalf, with a system message of type `t`.
-    async fn add_member(
+    pub(crate) async fn add_member(
         &self,
         actor: &User,
         room: &Room,
@@ -327,6 +338,7 @@ impl Chat {
         if !can_moderate(actor, Some(&sub)) {
             return Err(ChatError::not_allowed());
         }
+        Chat::check_not_archived(&room)?;
         self.add_member(actor, &room, user, "au").await
     }
 
@@ -440,7 +452,22 @@ impl Chat {
     /// The id is the members' sorted ids concatenated, as Rocket.Chat does for
     /// one-to-one DMs, so creating it twice finds the same room.
     pub async fn create_direct(&self, actor: &User, usernames: &[String]) -> ChatResult<Room> {
-        let mut members = vec![actor.clone()];
+        self.create_direct_with(actor, usernames, false).await
+    }
+
+    /// `create_direct`, optionally without the actor among the members
+    /// (`excludeSelf`, as Rocket.Chat: for an admin opening a DM between others).
+    pub async fn create_direct_with(
+        &self,
+        actor: &User,
+        usernames: &[String],
+        exclude_self: bool,
+    ) -> ChatResult<Room> {
+        let mut members = if exclude_self {
+            Vec::new()
+        } else {
+            vec![actor.clone()]
+        };
         for name in usernames {
             let name = name.trim().trim_start_matches('@');
             if name.is_empty() {
@@ -449,7 +476,9 @@ impl Chat {
             let user = self.store.user_by_username(name).await?.ok_or_else(|| {
                 ChatError::refused("error-invalid-user", format!("No user named {name:?}"))
             })?;
-            if !members.iter().any(|m| m.id == user.id) {
+            let already = members.iter().any(|m| m.id == user.id);
+            let is_excluded_self = exclude_self && user.id == actor.id;
+            if !already && !is_excluded_self {
                 members.push(user);
             }
         }
@@ -457,6 +486,10 @@ impl Chat {
             return Err(ChatError::invalid(
                 "Body param \"username\" or \"usernames\" is required",
             ));
+        }
+        // A DM of one is only the actor's own (a self-DM).
+        if members.is_empty() || (members.len() == 1 && members[0].id != actor.id) {
+            return Err(ChatError::refused("error-invalid-user", "Invalid user"));
         }
         members.sort_by(|a, b| a.id.cmp(&b.id));
         let rid = direct_room_id(members.iter().map(|m| m.id.as_str()));
@@ -483,6 +516,12 @@ impl Chat {
             default: false,
             topic: None,
             description: None,
+            announcement: None,
+            archived: false,
+            react_when_read_only: false,
+            custom_fields: None,
+            join_code: None,
+            join_code_required: false,
             usernames: Some(usernames),
             uids: Some(members.iter().map(|m| m.id.clone()).collect()),
             ts: now,
@@ -509,7 +548,7 @@ impl Chat {
                     )
                 };
                 let mut sub = subscription_for(&room, &m.as_ref(), name, Some(fname));
-                sub.open = m.id == actor.id;
+                sub.open = m.id == actor.id || (exclude_self && actor.is_admin());
                 sub
             })
             .collect();

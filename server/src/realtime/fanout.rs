@@ -62,6 +62,10 @@ impl Registry {
             }
             Event::MessageDeleted { room, message } => self.on_deleted(room, message),
             Event::RoomCreated { room } => self.rooms.put(room),
+            Event::RoomChanged { room } => {
+                self.rooms.put(room);
+                self.rooms_changed_to_members(room, None);
+            }
             Event::RoomDeleted { room, member_ids } => self.on_room_deleted(room, member_ids),
             Event::UserJoined { room, user } => {
                 self.rooms.put(room);

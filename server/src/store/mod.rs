@@ -150,6 +150,10 @@ pub trait RoomStore: Send + Sync {
     async fn update_room_meta(&self, room: &Room) -> StoreResult<()>;
     /// Deletes the room, its messages and its subscriptions (recording each as removed).
     async fn delete_room(&self, id: &str) -> StoreResult<bool>;
+    /// Rewrites the room's settings: what `update_room_meta` writes plus `t`,
+    /// announcement, archived, reactWhenReadOnly, customFields and the join code.
+    /// `Conflict("room name")` if a rename takes another room's name.
+    async fn update_room_settings(&self, room: &Room) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -177,6 +181,14 @@ pub trait SubscriptionStore: Send + Sync {
     async fn remove_subscription(&self, rid: &str, user_id: &str) -> StoreResult<bool>;
     /// Marks the room read up to `ls` for the user: unread, alert and mentions reset.
     async fn mark_read(&self, rid: &str, user_id: &str, ls: Ts) -> StoreResult<bool>;
+    /// Applies `patch` to one member's subscription (`Some(user_id)`) or to every
+    /// member's (`None`), stamping `_updatedAt`; returns how many matched.
+    async fn patch_subscriptions(
+        &self,
+        rid: &str,
+        user_id: Option<&str>,
+        patch: &SubscriptionPatch,
+    ) -> StoreResult<u64>;
     /// Sets `open` (a DM shown or hidden in the sidebar).
     async fn set_subscription_open(
         &self,

@@ -164,6 +164,31 @@ pub struct Room {
     pub topic: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announcement: Option<String>,
+    /// Archived rooms keep their history but take no posts and no joins.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub archived: bool,
+    /// Members may react in a read-only room.
+    #[serde(
+        rename = "reactWhenReadOnly",
+        default,
+        skip_serializing_if = "is_false"
+    )]
+    pub react_when_read_only: bool,
+    /// Room-level custom fields, client-supplied JSON (an object).
+    #[serde(
+        rename = "customFields",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub custom_fields: Option<serde_json::Value>,
+    /// The code a user must give to join; never sent to clients (see
+    /// [`crate::wire::render`]), only `joinCodeRequired`.
+    #[serde(rename = "joinCode", default, skip_serializing_if = "Option::is_none")]
+    pub join_code: Option<String>,
+    #[serde(rename = "joinCodeRequired", default, skip_serializing_if = "is_false")]
+    pub join_code_required: bool,
     /// Members' usernames and ids, kept for direct messages as Rocket.Chat does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usernames: Option<Vec<String>>,
@@ -196,9 +221,34 @@ pub struct Subscription {
     pub ls: Option<Ts>,
     #[serde(default)]
     pub roles: Vec<String>,
+    /// The room is archived (mirrors the room's `archived`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub archived: bool,
+    /// Favourite (starred in the sidebar).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub f: bool,
     pub ts: Ts,
     #[serde(rename = "_updatedAt")]
     pub updated_at: Ts,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A change to subscriptions (of one member or of every member of a room); `None`
+/// fields are left alone.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SubscriptionPatch {
+    pub name: Option<String>,
+    pub fname: Option<String>,
+    pub t: Option<RoomType>,
+    pub archived: Option<bool>,
+    pub open: Option<bool>,
+    pub f: Option<bool>,
+    pub unread: Option<i64>,
+    pub alert: Option<bool>,
+    pub ls: Option<Ts>,
 }
 
 /// A subscription that was removed (leave, kick, room deleted), kept so that clients

@@ -658,3 +658,130 @@ pub async fn delete_room(store: DynStore) {
         .await
         .unwrap();
 }
+
+/// `update_room_settings` writes every setting (type and name included, the name
+/// unique) and leaves counters alone; `patch_subscriptions` changes the fields it
+/// names, for one member or for all.
+pub async fn room_settings(store: DynStore) {
+    use palaver_server::store::SubscriptionPatch;
+    let alice = user("u-alice", "alice", None);
+    let bob = user("u-bob", "bob", None);
+    let general = channel("r-general", "general", 2);
+    let subs = [
+        sub(&general, &alice, Ts(1_000)),
+        sub(&general, &bob, Ts(1_000)),
+    ];
+    store.create_room(&general, &subs).await.unwrap();
+    store
+        .create_room(&channel("r-other", "other", 0), &[])
+        .await
+        .unwrap();
+    let mut changed = general.clone();
+    changed.t = RoomType::Group;
+    changed.name = Some("secret".into());
+    changed.fname = Some("secret".into());
+    changed.announcement = Some("read this".into());
+    changed.archived = true;
+    changed.react_when_read_only = true;
+    changed.custom_fields = Some(serde_json::json!({"team": "core"}));
+    changed.join_code = Some("1234".into());
+    changed.join_code_required = true;
+    changed.updated_at = Ts(5_000);
+    changed.users_count = 99;
+    store.update_room_settings(&changed).await.unwrap();
+    let after = store.room_by_id("r-general").await.unwrap().unwrap();
+    assert_eq!(
+        after,
+        Room {
+            users_count: 2,
+            ..changed.clone()
+        }
+    );
+    assert_eq!(
+        store.room_by_name("SECRET").await.unwrap().map(|r| r.id),
+        Some("r-general".to_string())
+    );
+    assert_eq!(store.room_by_name("general").await.unwrap(), None);
+    let groups = store
+        .list_rooms(
+            &[RoomType::Group],
+            None,
+            Sort {
+                key: SortKey::Name,
+                dir: Direction::Asc,
+            },
+            Page::new(0, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&groups.items, |r| &r.id), ["r-general"]);
+    // Clearing optional settings removes them.
+    let mut cleared = after.clone();
+    cleared.announcement = None;
+    cleared.custom_fields = None;
+    cleared.join_code = None;
+    cleared.join_code_required = false;
+    cleared.archived = false;
+    store.update_room_settings(&cleared).await.unwrap();
+    assert_eq!(store.room_by_id("r-general").await.unwrap(), Some(cleared));
+    // Renaming onto another room's name is a conflict.
+    let mut clash = channel("r-other", "secret", 0);
+    clash.updated_at = Ts(6_000);
+    assert_conflict(store.update_room_settings(&clash).await, "room name");
+
+    let all = SubscriptionPatch {
+        name: Some("secret".into()),
+        fname: Some("secret".into()),
+        t: Some(RoomType::Group),
+        archived: Some(true),
+        open: Some(false),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .patch_subscriptions("r-general", None, &all)
+            .await
+            .unwrap(),
+        2
+    );
+    let one = SubscriptionPatch {
+        f: Some(true),
+        unread: Some(3),
+        alert: Some(true),
+        ls: Some(Ts(2_000)),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .patch_subscriptions("r-general", Some("u-bob"), &one)
+            .await
+            .unwrap(),
+        1
+    );
+    let a = store
+        .subscription("r-general", "u-alice")
+        .await
+        .unwrap()
+        .unwrap();
+    let b = store
+        .subscription("r-general", "u-bob")
+        .await
+        .unwrap()
+        .unwrap();
+    for s in [&a, &b] {
+        assert_eq!(s.name, "secret");
+        assert_eq!(s.fname.as_deref(), Some("secret"));
+        assert_eq!(s.t, RoomType::Group);
+        assert!(s.archived && !s.open);
+        assert!(s.updated_at > Ts(1_000));
+    }
+    assert!(!a.f && a.unread == 0 && !a.alert);
+    assert!(b.f && b.unread == 3 && b.alert && b.ls == Some(Ts(2_000)));
+    assert_eq!(
+        store
+            .patch_subscriptions("r-general", Some("u-nobody"), &one)
+            .await
+            .unwrap(),
+        0
+    );
+}

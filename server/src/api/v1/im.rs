@@ -19,6 +19,9 @@ pub struct CreateBody {
     username: Option<String>,
     /// Comma-separated usernames for a group DM.
     usernames: Option<String>,
+    /// Leave the caller out of the members (Rocket.Chat's `excludeSelf`).
+    #[serde(default)]
+    exclude_self: bool,
 }
 
 pub async fn create(
@@ -35,7 +38,10 @@ pub async fn create(
             )
         }
     };
-    let room = state.chat.create_direct(&session.user, &names).await?;
+    let room = state
+        .chat
+        .create_direct_with(&session.user, &names, body.exclude_self)
+        .await?;
     let mut view = rest(&room);
     view["rid"] = json!(room.id);
     view["t"] = json!("d");

@@ -10,6 +10,8 @@ pub(crate) mod integrations;
 mod misc;
 mod outbox;
 mod permissions;
+mod room_settings;
+mod room_state;
 mod rooms;
 mod settings;
 mod users;
@@ -97,6 +99,65 @@ pub fn routes() -> Router<AppState> {
         .route("/permissions.listAll", get(permissions::list_all))
         .route("/permissions.update", post(permissions::update))
         .merge(outbox::routes())
+        .merge(room_settings_routes())
+        .merge(room_state::routes())
+}
+
+/// Room settings (`channels|groups.set*`, rename, archive, `rooms.saveRoomSettings`).
+fn room_settings_routes() -> Router<AppState> {
+    use room_settings as s;
+    use rooms::{CHANNEL, GROUP};
+    let mut router = Router::new();
+    for (prefix, k) in [("channels", CHANNEL), ("groups", GROUP)] {
+        let route = |name: &str| format!("/{prefix}.{name}");
+        router = if k == GROUP {
+            router
+                .route(&route("setTopic"), post(s::set_topic::<GROUP>))
+                .route(&route("setDescription"), post(s::set_description::<GROUP>))
+                .route(&route("setPurpose"), post(s::set_purpose::<GROUP>))
+                .route(
+                    &route("setAnnouncement"),
+                    post(s::set_announcement::<GROUP>),
+                )
+                .route(
+                    &route("setCustomFields"),
+                    post(s::set_custom_fields::<GROUP>),
+                )
+                .route(&route("setReadOnly"), post(s::set_read_only::<GROUP>))
+                .route(&route("setType"), post(s::set_type::<GROUP>))
+                .route(&route("rename"), post(s::rename::<GROUP>))
+                .route(&route("archive"), post(s::archive::<GROUP>))
+                .route(&route("unarchive"), post(s::unarchive::<GROUP>))
+        } else {
+            router
+                .route(&route("setTopic"), post(s::set_topic::<CHANNEL>))
+                .route(
+                    &route("setDescription"),
+                    post(s::set_description::<CHANNEL>),
+                )
+                .route(&route("setPurpose"), post(s::set_purpose::<CHANNEL>))
+                .route(
+                    &route("setAnnouncement"),
+                    post(s::set_announcement::<CHANNEL>),
+                )
+                .route(
+                    &route("setCustomFields"),
+                    post(s::set_custom_fields::<CHANNEL>),
+                )
+                .route(&route("setReadOnly"), post(s::set_read_only::<CHANNEL>))
+                .route(&route("setType"), post(s::set_type::<CHANNEL>))
+                .route(&route("rename"), post(s::rename::<CHANNEL>))
+                .route(&route("archive"), post(s::archive::<CHANNEL>))
+                .route(&route("unarchive"), post(s::unarchive::<CHANNEL>))
+                .route(&route("setJoinCode"), post(s::set_join_code))
+        };
+    }
+    router
+        .route("/rooms.saveRoomSettings", post(s::save_room_settings))
+        .route(
+            "/rooms.changeArchivationState",
+            post(s::change_archivation_state),
+        )
 }
 
 /// A success envelope around `body`.

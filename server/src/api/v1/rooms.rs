@@ -17,7 +17,7 @@ use crate::wire;
 pub const CHANNEL: u8 = b'c';
 pub const GROUP: u8 = b'p';
 
-fn kind(k: u8) -> RoomType {
+pub(super) fn kind(k: u8) -> RoomType {
     if k == GROUP {
         RoomType::Group
     } else {
@@ -73,6 +73,7 @@ pub struct CreateBody {
     read_only: bool,
     topic: Option<String>,
     description: Option<String>,
+    custom_fields: Option<serde_json::Value>,
 }
 
 pub async fn create<const K: u8>(
@@ -92,6 +93,7 @@ pub async fn create<const K: u8>(
                 read_only: body.read_only,
                 topic: body.topic,
                 description: body.description,
+                custom_fields: body.custom_fields.filter(|f| f.is_object()),
             },
         )
         .await?;

@@ -232,6 +232,7 @@ impl rooms::Host for HostState {
                     read_only: false,
                     topic: None,
                     description: None,
+                    custom_fields: None,
                 },
             )
             .await

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::store::{
     Listing, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort, SortKey, StoreError,
-    StoreResult, Subscription, SubscriptionStore, Ts,
+    StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
 };
 
 const ROOM_CONFLICTS: &[(&str, &str)] = &[(IDX_ROOM_NAME, "room name"), (IDX_ID, "id")];
@@ -193,6 +193,44 @@ impl RoomStore for MongoStore {
             .update_one(doc! { "_id": &room.id }, update)
             .await
             .map_err(|e| write_error("update room", e, ROOM_CONFLICTS, "id"))?;
+        Ok(())
+    }
+
+    async fn update_room_settings(&self, room: &Room) -> StoreResult<()> {
+        let full = room_doc(room)?;
+        let mut set = Document::new();
+        let mut unset = Document::new();
+        let fields = [
+            "name",
+            "nameKey",
+            "fname",
+            "t",
+            "topic",
+            "description",
+            "announcement",
+            "ro",
+            "reactWhenReadOnly",
+            "default",
+            "archived",
+            "customFields",
+            "joinCode",
+            "joinCodeRequired",
+            "_updatedAt",
+        ];
+        for field in fields {
+            match full.get(field) {
+                Some(v) => set.insert(field, v.clone()),
+                None => unset.insert(field, ""),
+            };
+        }
+        let mut update = doc! { "$set": set };
+        if !unset.is_empty() {
+            update.insert("$unset", unset);
+        }
+        self.rooms
+            .update_one(doc! { "_id": &room.id }, update)
+            .await
+            .map_err(|e| write_error("update room settings", e, ROOM_CONFLICTS, "id"))?;
         Ok(())
     }
 
@@ -384,6 +422,53 @@ impl SubscriptionStore for MongoStore {
             .await
             .ctx("mark read")?;
         Ok(result.matched_count > 0)
+    }
+
+    async fn patch_subscriptions(
+        &self,
+        rid: &str,
+        user_id: Option<&str>,
+        patch: &SubscriptionPatch,
+    ) -> StoreResult<u64> {
+        let mut set = doc! { "_updatedAt": Ts::now().0 };
+        let p = patch.clone();
+        if let Some(v) = p.name {
+            set.insert("name", v);
+        }
+        if let Some(v) = p.fname {
+            set.insert("fname", v);
+        }
+        if let Some(v) = p.t {
+            set.insert("t", v.code());
+        }
+        if let Some(v) = p.archived {
+            set.insert("archived", v);
+        }
+        if let Some(v) = p.open {
+            set.insert("open", v);
+        }
+        if let Some(v) = p.f {
+            set.insert("f", v);
+        }
+        if let Some(v) = p.unread {
+            set.insert("unread", v);
+        }
+        if let Some(v) = p.alert {
+            set.insert("alert", v);
+        }
+        if let Some(v) = p.ls {
+            set.insert("ls", v.0);
+        }
+        let mut filter = doc! { "rid": rid };
+        if let Some(uid) = user_id {
+            filter.insert("u._id", uid);
+        }
+        let result = self
+            .subs
+            .update_many(filter, doc! { "$set": set })
+            .await
+            .ctx("patch subscriptions")?;
+        Ok(result.matched_count)
     }
 
     async fn set_subscription_open(

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection};
 use super::{exec, like_pattern, query_count, query_doc, query_docs, to_json, SqliteStore};
 use crate::store::{
     Direction, Listing, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort, SortKey,
-    StoreResult, Subscription, SubscriptionStore, Ts,
+    StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
 };
 
 pub(super) fn load_room(conn: &Connection, id: &str) -> StoreResult<Option<Room>> {
@@ -188,6 +188,41 @@ impl RoomStore for SqliteStore {
         .await
     }
 
+    async fn update_room_settings(&self, room: &Room) -> StoreResult<()> {
+        let given = room.clone();
+        self.write(move |conn| {
+            let Some(mut stored) = load_room(conn, &given.id)? else {
+                return Ok(());
+            };
+            stored.name = given.name.clone();
+            stored.fname = given.fname.clone();
+            stored.t = given.t;
+            stored.topic = given.topic.clone();
+            stored.description = given.description.clone();
+            stored.announcement = given.announcement.clone();
+            stored.ro = given.ro;
+            stored.react_when_read_only = given.react_when_read_only;
+            stored.default = given.default;
+            stored.archived = given.archived;
+            stored.custom_fields = given.custom_fields.clone();
+            stored.join_code = given.join_code.clone();
+            stored.join_code_required = given.join_code_required;
+            stored.updated_at = given.updated_at;
+            exec(
+                conn,
+                "UPDATE rooms SET name_key = ?2, t = ?3, doc = ?4 WHERE id = ?1",
+                params![
+                    stored.id,
+                    stored.name.as_ref().map(|n| n.to_lowercase()),
+                    stored.t.code(),
+                    to_json(&stored)?
+                ],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
     async fn delete_room(&self, id: &str) -> StoreResult<bool> {
         let id = id.to_string();
         let now = Ts::now();
@@ -330,6 +365,67 @@ impl SubscriptionStore for SqliteStore {
                 params![rid, uid, ls.0],
             )?;
             Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn patch_subscriptions(
+        &self,
+        rid: &str,
+        user_id: Option<&str>,
+        patch: &SubscriptionPatch,
+    ) -> StoreResult<u64> {
+        let (rid, uid) = (rid.to_string(), user_id.map(str::to_string));
+        let now = Ts::now();
+        let mut sets: Vec<(&'static str, serde_json::Value)> = Vec::new();
+        let p = patch.clone();
+        let text = |v: String| serde_json::Value::String(v);
+        if let Some(v) = p.name {
+            sets.push(("$.name", text(v)));
+        }
+        if let Some(v) = p.fname {
+            sets.push(("$.fname", text(v)));
+        }
+        if let Some(v) = p.t {
+            sets.push(("$.t", text(v.code().into())));
+        }
+        if let Some(v) = p.archived {
+            sets.push(("$.archived", v.into()));
+        }
+        if let Some(v) = p.open {
+            sets.push(("$.open", v.into()));
+        }
+        if let Some(v) = p.f {
+            sets.push(("$.f", v.into()));
+        }
+        if let Some(v) = p.unread {
+            sets.push(("$.unread", v.into()));
+        }
+        if let Some(v) = p.alert {
+            sets.push(("$.alert", v.into()));
+        }
+        if let Some(v) = p.ls {
+            sets.push(("$.ls", v.0.into()));
+        }
+        sets.push(("$._updatedAt", now.0.into()));
+        self.write(move |conn| {
+            // Each value goes in as JSON text and is set with json(), so booleans
+            // stay booleans.
+            let mut sql =
+                String::from("UPDATE subscriptions SET updated_at = ?1, doc = json_set(doc");
+            let mut args: Vec<rusqlite::types::Value> = vec![now.0.into()];
+            for (path, value) in &sets {
+                args.push(value.to_string().into());
+                sql.push_str(&format!(", '{path}', json(?{})", args.len()));
+            }
+            args.push(rid.clone().into());
+            sql.push_str(&format!(") WHERE rid = ?{}", args.len()));
+            if let Some(uid) = &uid {
+                args.push(uid.clone().into());
+                sql.push_str(&format!(" AND uid = ?{}", args.len()));
+            }
+            let n = exec(conn, &sql, rusqlite::params_from_iter(args))?;
+            Ok(n as u64)
         })
         .await
     }
