@@ -147,7 +147,8 @@ fn chat_error_response(e: ChatError) -> Response {
         ),
         ChatError::Unauthorized(_) => envelope(
             StatusCode::UNAUTHORIZED,
-            json!({"success": false, "error": "You must be logged in to do this."}),
+            // Rocket.Chat's `API.v1.unauthorized()`: no `success` field.
+            json!({"status": "error", "message": "You must be logged in to do this."}),
         ),
         ChatError::RateLimited {
             limit,

@@ -9,6 +9,7 @@ pub(crate) mod integrations;
 mod misc;
 mod outbox;
 mod permissions;
+mod push;
 mod rooms;
 mod settings;
 mod users;
@@ -77,7 +78,8 @@ pub fn routes() -> Router<AppState> {
         .route("/subscriptions.get", get(misc::subscriptions_get))
         .route("/subscriptions.getOne", get(misc::subscriptions_get_one))
         .route("/subscriptions.read", post(misc::subscriptions_read))
-        .route("/settings.public", get(misc::settings_public))
+        .route("/settings.public", get(settings::public))
+        .route("/settings.oauth", get(settings::oauth))
         .route("/settings", get(settings::list))
         .route("/settings/{_id}", get(settings::get).post(settings::update))
         .route("/audit.settings", get(settings::audit))
@@ -94,6 +96,7 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations.remove", post(integrations::remove))
         .route("/permissions.listAll", get(permissions::list_all))
         .route("/permissions.update", post(permissions::update))
+        .route("/push.token", post(push::register).delete(push::remove))
         .merge(outbox::routes())
 }
 
