@@ -5,6 +5,7 @@ mod auth;
 mod chat;
 mod commands;
 mod im;
+mod method_call;
 pub(crate) mod integrations;
 mod misc;
 mod outbox;
@@ -96,6 +97,8 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations.remove", post(integrations::remove))
         .route("/permissions.listAll", get(permissions::list_all))
         .route("/permissions.update", post(permissions::update))
+        .route("/method.call/{method}", post(method_call::call))
+        .route("/method.callAnon/{method}", post(method_call::call_anon))
         .route("/push.token", post(push::register).delete(push::remove))
         .merge(outbox::routes())
 }
