@@ -188,6 +188,18 @@ fn chat_error_response(e: ChatError) -> Response {
                 .insert("retry-after", HeaderValue::from(retry_after_secs));
             resp
         }
+        ChatError::PasswordPolicy(violations) => envelope(
+            StatusCode::BAD_REQUEST,
+            json!({
+                "success": false,
+                "error": format!("{} [{error_type}]", ChatError::PasswordPolicy(Vec::new())),
+                "errorType": error_type,
+                "details": violations
+                    .iter()
+                    .map(|v| json!({"error": v.error, "message": v.message}))
+                    .collect::<Vec<_>>(),
+            }),
+        ),
         ChatError::Store(StoreError::Conflict(what)) => envelope(
             StatusCode::BAD_REQUEST,
             json!({

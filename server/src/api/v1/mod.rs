@@ -14,6 +14,7 @@ mod push;
 mod rooms;
 mod settings;
 mod users;
+mod users_self;
 
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
@@ -39,6 +40,21 @@ pub fn routes() -> Router<AppState> {
         .route("/users.list", get(users::list))
         .route("/users.update", post(users::update))
         .route("/users.setActiveStatus", post(users::set_active_status))
+        .route("/users.register", post(users_self::register))
+        .route(
+            "/users.updateOwnBasicInfo",
+            post(users_self::update_own_basic_info),
+        )
+        .route("/users.setPreferences", post(users_self::set_preferences))
+        .route("/users.getPreferences", get(users_self::get_preferences))
+        .route("/users.deleteOwnAccount", post(users_self::delete_own_account))
+        .route("/users.delete", post(users_self::delete))
+        .route(
+            "/users.getUsernameSuggestion",
+            get(users_self::username_suggestion),
+        )
+        .route("/users.autocomplete", get(users_self::autocomplete))
+        .route("/pw.getPolicy", get(users_self::password_policy))
         .route("/channels.create", post(rooms::create::<CHANNEL>))
         .route("/channels.list", get(rooms::list_public))
         .route("/channels.list.joined", get(rooms::list_joined::<CHANNEL>))
