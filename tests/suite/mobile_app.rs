@@ -68,18 +68,26 @@ fn json_type(v: &Value) -> &'static str {
 
 /// `semver.coerce` as the app applies it to `/api/info`'s version: major.minor(.patch).
 fn major_minor(version: &str) -> (u64, u64) {
-    let mut parts = version.split('.').map(|p| p.parse::<u64>().expect("numeric version"));
+    let mut parts = version
+        .split('.')
+        .map(|p| p.parse::<u64>().expect("numeric version"));
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
 /// The app's settings loop (getSettings.ts): `settings.public?_id=…&offset=n` until
 /// `total` is reached; every page must make progress.
-async fn fetch_settings_like_the_app(srv: &Palaver, ids: &[&str]) -> serde_json::Map<String, Value> {
+async fn fetch_settings_like_the_app(
+    srv: &Palaver,
+    ids: &[&str],
+) -> serde_json::Map<String, Value> {
     let mut all = serde_json::Map::new();
     let mut offset = 0;
     loop {
         let (status, body) = srv
-            .get_anon(&format!("settings.public?_id={}&offset={offset}", ids.join(",")))
+            .get_anon(&format!(
+                "settings.public?_id={}&offset={offset}",
+                ids.join(",")
+            ))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["success"], json!(true), "{body}");
@@ -92,7 +100,10 @@ async fn fetch_settings_like_the_app(srv: &Palaver, ids: &[&str]) -> serde_json:
         if offset >= total {
             break;
         }
-        assert!(!page.is_empty(), "no progress at offset {offset} of {total}: {body}");
+        assert!(
+            !page.is_empty(),
+            "no progress at offset {offset} of {total}: {body}"
+        );
     }
     all
 }
@@ -116,7 +127,10 @@ async fn mobile_app_adds_the_server_logs_in_and_starts_up() {
         info.get("supportedVersions").is_none(),
         "no unsigned supportedVersions: the app would reject it: {info}"
     );
-    assert!(info["minimumClientVersions"]["mobile"].is_string(), "{info}");
+    assert!(
+        info["minimumClientVersions"]["mobile"].is_string(),
+        "{info}"
+    );
 
     // getWebsocketInfo: the DDP handshake succeeds.
     let probe = Ddp::connect(&srv).await;
@@ -133,9 +147,15 @@ async fn mobile_app_adds_the_server_logs_in_and_starts_up() {
     assert_eq!(login["Accounts_RegistrationForm"], json!("Disabled"));
     assert_eq!(login["Accounts_iframe_enabled"], json!(false));
     assert_eq!(login["Accounts_PasswordReset"], json!(false));
-    assert!(login["Site_Url"].as_str().unwrap().starts_with("http"), "{login:?}");
+    assert!(
+        login["Site_Url"].as_str().unwrap().starts_with("http"),
+        "{login:?}"
+    );
     for id in login.keys() {
-        assert!(LOGIN_SETTINGS.contains(&id.as_str()), "only what was asked: {id}");
+        assert!(
+            LOGIN_SETTINGS.contains(&id.as_str()),
+            "only what was asked: {id}"
+        );
     }
 
     // Login: REST `login`, then the DDP login with the token (the SDK's order).
@@ -199,11 +219,17 @@ async fn mobile_app_adds_the_server_logs_in_and_starts_up() {
 
     // Rooms and subscriptions sync, then /me.
     let subs = srv.get_ok("subscriptions.get", &alice).await;
-    assert!(subs["update"].is_array() && subs["remove"].is_array(), "{subs}");
+    assert!(
+        subs["update"].is_array() && subs["remove"].is_array(),
+        "{subs}"
+    );
     let rooms = srv.get_ok("rooms.get", &alice).await;
     assert!(rooms["update"].is_array(), "{rooms}");
     let me = srv.get_ok("me", &alice).await;
-    assert_eq!(me["settings"]["preferences"]["sendOnEnter"], json!("normal"));
+    assert_eq!(
+        me["settings"]["preferences"]["sendOnEnter"],
+        json!("normal")
+    );
     ddp.close().await;
 }
 
@@ -266,7 +292,9 @@ async fn settings_public_answers_every_filter_form_clients_send() {
         .get_anon(&format!("settings.public?count={total}"))
         .await;
     let names = ids(&full);
-    assert!(!names.iter().any(|n| n == "SMTP_Password" || n == "Accounts_RegistrationForm_SecretURL"));
+    assert!(!names
+        .iter()
+        .any(|n| n == "SMTP_Password" || n == "Accounts_RegistrationForm_SecretURL"));
     assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted by id");
 
     // `_id=a,b` (7.x), `query={"_id":{"$in":[…]}}` (6.x), `query={"_id":"…"}`.
@@ -287,18 +315,34 @@ async fn settings_public_answers_every_filter_form_clients_send() {
     assert_eq!(body["settings"][0]["type"], json!("string"), "{body}");
     let body = get(format!("_id=Site_Name,uniqueID,Site_Url&offset=1&count=1")).await;
     assert_eq!(ids(&body), ["Site_Url"]);
-    assert_eq!((body["total"].clone(), body["count"].clone(), body["offset"].clone()), (json!(3), json!(1), json!(1)));
+    assert_eq!(
+        (
+            body["total"].clone(),
+            body["count"].clone(),
+            body["offset"].clone()
+        ),
+        (json!(3), json!(1), json!(1))
+    );
 
     // uniqueID is generated once and kept.
     let mut srv = srv;
     srv.restart().await;
     let (_, body) = srv.get_anon("settings.public?_id=uniqueID").await;
-    assert_eq!(body["settings"][0]["value"], unique, "stable across restarts");
+    assert_eq!(
+        body["settings"][0]["value"], unique,
+        "stable across restarts"
+    );
     let admin = srv.admin().await;
     let (status, body) = srv
         .post("settings/uniqueID", &admin, json!({"value": "mine"}))
         .await;
-    assert_error(status, &body, 400, Some("error-setting-read-only"), "uniqueID");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-setting-read-only"),
+        "uniqueID",
+    );
 }
 
 #[tokio::test]
@@ -326,10 +370,22 @@ async fn push_token_is_checked_as_rocket_chat_checks_it() {
     let srv = Palaver::start().await;
     let admin = srv.admin().await;
     for (body, error_type) in [
-        (json!({"type": "xyz", "value": "t", "appName": "a"}), "error-type-param-not-valid"),
-        (json!({"type": "apn", "appName": "a"}), "error-token-param-not-valid"),
-        (json!({"type": "apn", "value": "t"}), "error-appName-param-not-valid"),
-        (json!({"id": 5, "type": "apn", "value": "t", "appName": "a"}), "error-id-param-not-valid"),
+        (
+            json!({"type": "xyz", "value": "t", "appName": "a"}),
+            "error-type-param-not-valid",
+        ),
+        (
+            json!({"type": "apn", "appName": "a"}),
+            "error-token-param-not-valid",
+        ),
+        (
+            json!({"type": "apn", "value": "t"}),
+            "error-appName-param-not-valid",
+        ),
+        (
+            json!({"id": 5, "type": "apn", "value": "t", "appName": "a"}),
+            "error-id-param-not-valid",
+        ),
     ] {
         let (status, resp) = srv.post("push.token", &admin, body.clone()).await;
         assert_error(status, &resp, 400, Some(error_type), &body.to_string());
@@ -344,7 +400,18 @@ async fn push_token_is_checked_as_rocket_chat_checks_it() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = srv
-        .request(reqwest::Method::DELETE, "push.token", Some(&admin), Body::Json(json!({})))
+        .request(
+            reqwest::Method::DELETE,
+            "push.token",
+            Some(&admin),
+            Body::Json(json!({})),
+        )
         .await;
-    assert_error(r.status, &r.json, 400, Some("error-token-param-not-valid"), "delete");
+    assert_error(
+        r.status,
+        &r.json,
+        400,
+        Some("error-token-param-not-valid"),
+        "delete",
+    );
 }

@@ -44,7 +44,10 @@ async fn method_call_runs_the_realtime_methods_with_the_same_results_and_errors(
     let answer = ddp_answer(status, &body);
     let sent = &answer["result"];
     assert_eq!(sent["msg"], json!("over rest"), "{answer}");
-    assert!(sent["ts"]["$date"].is_number(), "EJSON dates as over DDP: {sent}");
+    assert!(
+        sent["ts"]["$date"].is_number(),
+        "EJSON dates as over DDP: {sent}"
+    );
     let mut ddp = Ddp::connect_as(&srv, &alice).await;
     let history = ddp
         .call_ok("loadHistory", json!([rid, null, 10, null]))
@@ -67,34 +70,54 @@ async fn method_call_runs_the_realtime_methods_with_the_same_results_and_errors(
     assert!(answer.get("result").is_none());
 
     let (status, body) = srv
-        .post("method.call/noSuchMethod", &alice, wrap("noSuchMethod", json!([])))
+        .post(
+            "method.call/noSuchMethod",
+            &alice,
+            wrap("noSuchMethod", json!([])),
+        )
         .await;
     let answer = ddp_answer(status, &body);
     assert_eq!(answer["error"]["error"], json!(404), "{answer}");
 
     // Not a DDP method message, or no message at all.
     let (status, body) = srv
-        .post("method.call/x", &alice, json!({"message": "{\"msg\":\"sub\"}"}))
+        .post(
+            "method.call/x",
+            &alice,
+            json!({"message": "{\"msg\":\"sub\"}"}),
+        )
         .await;
     assert_error(status, &body, 400, None, "not a method message");
     assert_eq!(body["error"], json!("Invalid method call"));
     let (status, body) = srv.post("method.call/x", &alice, json!({})).await;
     assert_error(status, &body, 400, Some("invalid-params"), "no message");
-    assert_eq!(body["error"], json!("must have required property 'message'"));
+    assert_eq!(
+        body["error"],
+        json!("must have required property 'message'")
+    );
 
     // method.call needs a login; callAnon runs without a user, so methods that
     // need one refuse inside the answer, and ones that do not succeed.
     let (status, body) = srv
-        .post_anon("method.call/license:getModules", wrap("license:getModules", json!([])))
+        .post_anon(
+            "method.call/license:getModules",
+            wrap("license:getModules", json!([])),
+        )
         .await;
     assert_unauthorized(status, &body, "method.call anonymous");
     let (status, body) = srv
-        .post_anon("method.callAnon/sendMessage", wrap("sendMessage", json!([{"rid": rid, "msg": "anon"}])))
+        .post_anon(
+            "method.callAnon/sendMessage",
+            wrap("sendMessage", json!([{"rid": rid, "msg": "anon"}])),
+        )
         .await;
     let answer = ddp_answer(status, &body);
     assert!(answer["error"].is_object(), "{answer}");
     let (status, body) = srv
-        .post_anon("method.callAnon/license:getModules", wrap("license:getModules", json!([])))
+        .post_anon(
+            "method.callAnon/license:getModules",
+            wrap("license:getModules", json!([])),
+        )
         .await;
     assert_eq!(ddp_answer(status, &body)["result"], json!([]));
 
@@ -102,11 +125,17 @@ async fn method_call_runs_the_realtime_methods_with_the_same_results_and_errors(
     let (status, body) = srv
         .post_anon(
             "method.callAnon/login",
-            wrap("login", json!([{"user": {"username": "alice"}, "password": password_for("alice")}])),
+            wrap(
+                "login",
+                json!([{"user": {"username": "alice"}, "password": password_for("alice")}]),
+            ),
         )
         .await;
     let answer = ddp_answer(status, &body);
-    let token = answer["result"]["token"].as_str().expect("token").to_string();
+    let token = answer["result"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
     let again = Session {
         user_id: alice.user_id.clone(),
         token,
@@ -114,7 +143,9 @@ async fn method_call_runs_the_realtime_methods_with_the_same_results_and_errors(
     };
     srv.get_ok("me", &again).await;
     // …and logout over method.call revokes the token it is called with.
-    let (status, body) = srv.post("method.call/logout", &again, wrap("logout", json!([]))).await;
+    let (status, body) = srv
+        .post("method.call/logout", &again, wrap("logout", json!([])))
+        .await;
     ddp_answer(status, &body);
     let (status, body) = srv.get("me", &again).await;
     assert_unauthorized(status, &body, "after logout over REST");

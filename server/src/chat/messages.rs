@@ -385,7 +385,10 @@ impl Chat {
             actor,
             &message,
             "Message_AllowEditing_BlockEditInMinutes",
-            ChatError::refused("error-message-editing-blocked", "Message editing is blocked"),
+            ChatError::refused(
+                "error-message-editing-blocked",
+                "Message editing is blocked",
+            ),
         )?;
         if text.trim().is_empty() && message.attachments.is_empty() {
             return Err(ChatError::invalid(
@@ -451,7 +454,10 @@ impl Chat {
             actor,
             &message,
             "Message_AllowDeleting_BlockDeleteInMinutes",
-            ChatError::refused("error-message-deleting-blocked", "Message deleting is blocked"),
+            ChatError::refused(
+                "error-message-deleting-blocked",
+                "Message deleting is blocked",
+            ),
         )?;
         let deleted = self
             .store

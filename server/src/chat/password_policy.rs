@@ -91,7 +91,11 @@ impl PasswordPolicy {
                 "The password does not contain at least one numerical character which is against the password policy.",
             );
         }
-        if self.special && !password.chars().any(|c| !c.is_ascii_alphanumeric() && c != ' ') {
+        if self.special
+            && !password
+                .chars()
+                .any(|c| !c.is_ascii_alphanumeric() && c != ' ')
+        {
             add(
                 "error-password-policy-not-met-oneSpecial",
                 "The password does not contain at least one special character which is against the password policy.",
@@ -118,10 +122,12 @@ impl PasswordPolicy {
         let mut policy: Vec<Value> = Vec::new();
         if self.enabled {
             if self.min_length >= 1 {
-                policy.push(json!(["get-password-policy-minLength", {"minLength": self.min_length}]));
+                policy
+                    .push(json!(["get-password-policy-minLength", {"minLength": self.min_length}]));
             }
             if self.max_length >= 1 {
-                policy.push(json!(["get-password-policy-maxLength", {"maxLength": self.max_length}]));
+                policy
+                    .push(json!(["get-password-policy-maxLength", {"maxLength": self.max_length}]));
             }
             if self.forbid_repeating {
                 policy.push(json!(["get-password-policy-forbidRepeatingCharacters"]));
@@ -131,10 +137,22 @@ impl PasswordPolicy {
                     {"forbidRepeatingCharactersCount": self.repeating_count}]));
             }
             for (on, name) in [
-                (self.lowercase, "get-password-policy-mustContainAtLeastOneLowercase"),
-                (self.uppercase, "get-password-policy-mustContainAtLeastOneUppercase"),
-                (self.number, "get-password-policy-mustContainAtLeastOneNumber"),
-                (self.special, "get-password-policy-mustContainAtLeastOneSpecialCharacter"),
+                (
+                    self.lowercase,
+                    "get-password-policy-mustContainAtLeastOneLowercase",
+                ),
+                (
+                    self.uppercase,
+                    "get-password-policy-mustContainAtLeastOneUppercase",
+                ),
+                (
+                    self.number,
+                    "get-password-policy-mustContainAtLeastOneNumber",
+                ),
+                (
+                    self.special,
+                    "get-password-policy-mustContainAtLeastOneSpecialCharacter",
+                ),
             ] {
                 if on {
                     policy.push(json!([name]));
@@ -184,23 +202,51 @@ mod tests {
     fn each_rule_is_reported() {
         let p = strict();
         assert!(errors(&p, "Abcdef1!").is_empty());
-        assert_eq!(errors(&p, "Ab1!"), ["error-password-policy-not-met-minLength"]);
+        assert_eq!(
+            errors(&p, "Ab1!"),
+            ["error-password-policy-not-met-minLength"]
+        );
         assert_eq!(
             errors(&p, "Aaaaa1!x"),
             ["error-password-policy-not-met-repeatingCharacters"]
         );
-        assert_eq!(errors(&p, "Aaa1!xyz"), Vec::<&str>::new(), "three in a row is allowed");
-        assert_eq!(errors(&p, "ABCDEF1!"), ["error-password-policy-not-met-oneLowercase"]);
-        assert_eq!(errors(&p, "abcdef1!"), ["error-password-policy-not-met-oneUppercase"]);
-        assert_eq!(errors(&p, "Abcdefg!"), ["error-password-policy-not-met-oneNumber"]);
-        assert_eq!(errors(&p, "Abcdefg1"), ["error-password-policy-not-met-oneSpecial"]);
-        let short_max = PasswordPolicy { max_length: 5, ..strict() };
-        assert_eq!(errors(&short_max, "Abcdef1!"), ["error-password-policy-not-met-maxLength"]);
+        assert_eq!(
+            errors(&p, "Aaa1!xyz"),
+            Vec::<&str>::new(),
+            "three in a row is allowed"
+        );
+        assert_eq!(
+            errors(&p, "ABCDEF1!"),
+            ["error-password-policy-not-met-oneLowercase"]
+        );
+        assert_eq!(
+            errors(&p, "abcdef1!"),
+            ["error-password-policy-not-met-oneUppercase"]
+        );
+        assert_eq!(
+            errors(&p, "Abcdefg!"),
+            ["error-password-policy-not-met-oneNumber"]
+        );
+        assert_eq!(
+            errors(&p, "Abcdefg1"),
+            ["error-password-policy-not-met-oneSpecial"]
+        );
+        let short_max = PasswordPolicy {
+            max_length: 5,
+            ..strict()
+        };
+        assert_eq!(
+            errors(&short_max, "Abcdef1!"),
+            ["error-password-policy-not-met-maxLength"]
+        );
     }
 
     #[test]
     fn a_disabled_policy_only_refuses_empty_passwords() {
-        let off = PasswordPolicy { enabled: false, ..strict() };
+        let off = PasswordPolicy {
+            enabled: false,
+            ..strict()
+        };
         assert!(off.check("a").is_ok());
         assert!(off.check("  ").is_err());
         assert_eq!(off.describe(), json!({"enabled": false, "policy": []}));

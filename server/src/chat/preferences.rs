@@ -88,7 +88,9 @@ pub fn validate(changes: &Map<String, Value>) -> ChatResult<()> {
             Some(Value::String(_)) => value.is_string(),
             Some(Value::Array(_)) => value.is_array(),
             Some(_) => true,
-            None if EXTRA.contains(&key.as_str()) => !value.is_object() || key == "dontAskAgainList",
+            None if EXTRA.contains(&key.as_str()) => {
+                !value.is_object() || key == "dontAskAgainList"
+            }
             None => {
                 return Err(ChatError::invalid(format!(
                     "must NOT have additional properties [{key}]"

@@ -165,7 +165,10 @@ impl Chat {
                     "TOTP Required: enter your current password",
                 ));
             };
-            if !self.verify_user_password(&before, &typed_password(current)).await? {
+            if !self
+                .verify_user_password(&before, &typed_password(current))
+                .await?
+            {
                 return Err(ChatError::refused("totp-invalid", "TOTP Invalid"));
             }
         }
@@ -272,16 +275,12 @@ impl Chat {
             ));
         }
         preferences::validate(&changes)?;
-        let mut user = self
-            .store
-            .user_by_id(target_id)
-            .await?
-            .ok_or_else(|| {
-                ChatError::refused(
-                    "error-invalid-user",
-                    "The optional \"userId\" param provided does not match any users",
-                )
-            })?;
+        let mut user = self.store.user_by_id(target_id).await?.ok_or_else(|| {
+            ChatError::refused(
+                "error-invalid-user",
+                "The optional \"userId\" param provided does not match any users",
+            )
+        })?;
         for (k, v) in changes {
             user.settings.preferences.insert(k, v);
         }
@@ -306,7 +305,10 @@ impl Chat {
             .verify_user_password(actor, &typed_password(password))
             .await?
         {
-            return Err(ChatError::refused("error-invalid-password", "Invalid password"));
+            return Err(ChatError::refused(
+                "error-invalid-password",
+                "Invalid password",
+            ));
         }
         self.remove_account(actor, actor, confirm_relinquish).await
     }
@@ -347,9 +349,10 @@ impl Chat {
                     .store
                     .room_subscriptions(&room.id, Page::new(0, u64::MAX >> 1))
                     .await?;
-                let other_owner = members.items.iter().any(|s| {
-                    s.u.id != user.id && s.roles.iter().any(|r| r == roles::OWNER)
-                });
+                let other_owner = members
+                    .items
+                    .iter()
+                    .any(|s| s.u.id != user.id && s.roles.iter().any(|r| r == roles::OWNER));
                 if !other_owner {
                     last_owned.push(room.name.clone().unwrap_or_else(|| room.id.clone()));
                 }

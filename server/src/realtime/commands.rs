@@ -13,9 +13,9 @@
 
 use serde_json::{json, Map, Value};
 
+use super::methods::Caller;
 use super::methods::{arg, opt_str, Outcome};
 use super::protocol::DdpError;
-use super::methods::Caller;
 use crate::apps::engine::{CommandLine, PreviewItem};
 use crate::apps::slash::{command_name, refusals, SlashCommands};
 use crate::apps::AppsError;

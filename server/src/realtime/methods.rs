@@ -13,9 +13,9 @@ use super::protocol::{ejson_date, parse_date, DdpError};
 use super::session::Ctx;
 use crate::apps::AppsEngine;
 use crate::chat::accounts::{LoginIdent, Password, Session};
-use crate::chat::Chat;
 use crate::chat::messages::NewMessage;
 use crate::chat::rooms::RoomRef;
+use crate::chat::Chat;
 use crate::chat::{ids, ChatError};
 use crate::store::{HistoryQuery, User};
 use crate::wire::{self, DateStyle};
@@ -557,13 +557,7 @@ async fn notify_room(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
         ));
     }
     ctx.chat
-        .notify_activity(
-            &user,
-            rid,
-            activities,
-            extras,
-            ctx.origin_session(),
-        )
+        .notify_activity(&user, rid, activities, extras, ctx.origin_session())
         .await?;
     Ok(None)
 }

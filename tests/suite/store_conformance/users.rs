@@ -180,7 +180,10 @@ pub async fn user_updates(store: DynStore) {
         verified: false,
     }];
     assert_conflict(store.update_user(&clash).await, "email");
-    assert_eq!(store.user_by_id("u-alice").await.unwrap(), Some(cleared.clone()));
+    assert_eq!(
+        store.user_by_id("u-alice").await.unwrap(),
+        Some(cleared.clone())
+    );
     assert_eq!(store.user_by_username("bob").await.unwrap(), Some(bob));
 
     // Profile fields and preferences are kept, and clearing them clears them.

@@ -5,8 +5,8 @@ mod auth;
 mod chat;
 mod commands;
 mod im;
-mod method_call;
 pub(crate) mod integrations;
+mod method_call;
 mod misc;
 mod outbox;
 mod permissions;
@@ -47,7 +47,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/users.setPreferences", post(users_self::set_preferences))
         .route("/users.getPreferences", get(users_self::get_preferences))
-        .route("/users.deleteOwnAccount", post(users_self::delete_own_account))
+        .route(
+            "/users.deleteOwnAccount",
+            post(users_self::delete_own_account),
+        )
         .route("/users.delete", post(users_self::delete))
         .route(
             "/users.getUsernameSuggestion",

@@ -193,7 +193,12 @@ pub async fn autocomplete(
     let term = selector["term"].as_str().unwrap_or_default();
     let exceptions: Vec<String> = selector["exceptions"]
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     let users = state
         .chat

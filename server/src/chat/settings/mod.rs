@@ -180,7 +180,10 @@ impl Chat {
     pub async fn seed_settings(&self) -> ChatResult<()> {
         for id in GENERATED {
             let stored = self.store.setting(id).await?;
-            if stored.as_ref().is_some_and(|s| s.updated_at.is_some() && values::is_set(&s.value)) {
+            if stored
+                .as_ref()
+                .is_some_and(|s| s.updated_at.is_some() && values::is_set(&s.value))
+            {
                 continue;
             }
             let created = self

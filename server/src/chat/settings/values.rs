@@ -99,9 +99,9 @@ fn check(rule: Check, s: &str) -> Result<(), String> {
         Check::Version => {
             let parts: Vec<&str> = s.split('.').collect();
             let ok = parts.len() == 3
-                && parts
-                    .iter()
-                    .all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()));
+                && parts.iter().all(|p| {
+                    !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit())
+                });
             if ok {
                 Ok(())
             } else {
