@@ -40,6 +40,7 @@ mod rest_channels;
 mod rest_cookie_session;
 mod rest_dm;
 mod rest_edge;
+mod rest_envelopes;
 mod rest_groups;
 mod rest_impersonation;
 mod rest_integrations;

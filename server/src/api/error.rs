@@ -133,7 +133,12 @@ fn chat_error_response(e: ChatError) -> Response {
             StatusCode::BAD_REQUEST,
             json!({
                 "success": false,
-                "error": format!("{message} [{error_type}]"),
+                // Meteor's `Error.message`: `reason [error]`, or `[error]` without a reason.
+                "error": if message.is_empty() {
+                    format!("[{error_type}]")
+                } else {
+                    format!("{message} [{error_type}]")
+                },
                 "errorType": error_type,
             }),
         ),
