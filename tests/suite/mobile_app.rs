@@ -313,7 +313,7 @@ async fn settings_public_answers_every_filter_form_clients_send() {
     let f = enc(r#"{"type":1}"#);
     let body = get(format!("_id=Site_Name&fields={f}")).await;
     assert_eq!(body["settings"][0]["type"], json!("string"), "{body}");
-    let body = get(format!("_id=Site_Name,uniqueID,Site_Url&offset=1&count=1")).await;
+    let body = get("_id=Site_Name,uniqueID,Site_Url&offset=1&count=1".to_string()).await;
     assert_eq!(ids(&body), ["Site_Url"]);
     assert_eq!(
         (

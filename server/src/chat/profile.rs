@@ -442,7 +442,7 @@ impl Chat {
         Ok(listing
             .items
             .into_iter()
-            .filter(|u| u.active && !exceptions.iter().any(|e| *e == u.username))
+            .filter(|u| u.active && !exceptions.contains(&u.username))
             .take(limit)
             .collect())
     }
