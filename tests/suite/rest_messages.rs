@@ -109,8 +109,20 @@ async fn post_send_get_update_delete_messages() {
     );
 
     // Validation.
+    // Rocket.Chat's own refusals (rest_envelopes.rs checks their messages).
+    let (status, body) = srv
+        .post("chat.postMessage", &alice, json!({ "text": "x" }))
+        .await;
+    assert_error(status, &body, 400, Some("invalid-channel"), "no room");
+    let (status, body) = srv.post("chat.sendMessage", &alice, json!({})).await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-params"),
+        "no message",
+    );
     let bad_posts = [
-        ("no room", json!({ "text": "x" })),
         (
             "text an object",
             json!({ "roomId": rid, "text": { "a": 1 } }),
@@ -131,7 +143,6 @@ async fn post_send_get_update_delete_messages() {
         );
     }
     let bad_sends = [
-        ("no message", json!({})),
         ("message not an object", json!({ "message": "hi" })),
         ("no rid", json!({ "message": { "msg": "hi" } })),
     ];

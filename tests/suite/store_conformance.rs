@@ -184,6 +184,9 @@ pub fn user(id: &str, username: &str, email: Option<&str>) -> User {
         updated_at: Ts(1_000),
         last_login: None,
         require_password_change: false,
+        bio: None,
+        nickname: None,
+        settings: Default::default(),
     }
 }
 

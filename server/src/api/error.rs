@@ -133,7 +133,12 @@ fn chat_error_response(e: ChatError) -> Response {
             StatusCode::BAD_REQUEST,
             json!({
                 "success": false,
-                "error": format!("{message} [{error_type}]"),
+                // Meteor's `Error.message`: `reason [error]`, or `[error]` without a reason.
+                "error": if message.is_empty() {
+                    format!("[{error_type}]")
+                } else {
+                    format!("{message} [{error_type}]")
+                },
                 "errorType": error_type,
             }),
         ),
@@ -147,7 +152,8 @@ fn chat_error_response(e: ChatError) -> Response {
         ),
         ChatError::Unauthorized(_) => envelope(
             StatusCode::UNAUTHORIZED,
-            json!({"success": false, "error": "You must be logged in to do this."}),
+            // Rocket.Chat's `API.v1.unauthorized()`: no `success` field.
+            json!({"status": "error", "message": "You must be logged in to do this."}),
         ),
         ChatError::RateLimited {
             limit,
@@ -187,6 +193,18 @@ fn chat_error_response(e: ChatError) -> Response {
                 .insert("retry-after", HeaderValue::from(retry_after_secs));
             resp
         }
+        ChatError::PasswordPolicy(violations) => envelope(
+            StatusCode::BAD_REQUEST,
+            json!({
+                "success": false,
+                "error": format!("{} [{error_type}]", ChatError::PasswordPolicy(Vec::new())),
+                "errorType": error_type,
+                "details": violations
+                    .iter()
+                    .map(|v| json!({"error": v.error, "message": v.message}))
+                    .collect::<Vec<_>>(),
+            }),
+        ),
         ChatError::Store(StoreError::Conflict(what)) => envelope(
             StatusCode::BAD_REQUEST,
             json!({

@@ -55,6 +55,23 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// The caller if the request carries valid credentials, for endpoints that also
+/// serve anonymous callers (Rocket.Chat's `authRequired: false`): missing or
+/// invalid credentials read as anonymous.
+pub struct MaybeAuth(pub Option<Session>);
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Auth::from_request_parts(parts, state).await {
+            Ok(Auth(session)) => Ok(MaybeAuth(Some(session))),
+            Err(ApiError::Chat(ChatError::Unauthorized(_))) => Ok(MaybeAuth(None)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// A JSON body, bounded by the configured size. An empty body reads as `{}`.
 pub struct JsonBody<T>(pub T);
 

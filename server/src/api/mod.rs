@@ -30,8 +30,11 @@ use crate::apps::AppsEngine;
 use crate::chat::Chat;
 use error::ApiError;
 
-/// The Rocket.Chat server version whose REST/realtime API Palaver follows.
-pub const COMPATIBLE_ROCKETCHAT_VERSION: &str = "6.13.0";
+/// The setting holding the Rocket.Chat server version Palaver reports.
+pub const REPORTED_VERSION_SETTING: &str = "Palaver_RocketChat_Version";
+
+/// Client versions Rocket.Chat reports as the oldest it serves (`minimumClientVersions`).
+const MINIMUM_CLIENT_VERSIONS: (&str, &str) = ("3.9.6", "4.39.0");
 
 #[derive(Clone)]
 pub struct AppState {
@@ -97,17 +100,51 @@ fn traced_path(path: &str) -> Cow<'_, str> {
     }
 }
 
-async fn info() -> Json<serde_json::Value> {
-    Json(json!({
-        "version": COMPATIBLE_ROCKETCHAT_VERSION,
+/// Rocket.Chat's `/api/info`: the version (`major.minor` for anonymous callers, the
+/// full one and `info` for admins, as Rocket.Chat shows holders of
+/// `view-statistics`) and `minimumClientVersions`. No `supportedVersions`: that is a
+/// token Rocket.Chat's cloud signs, so the apps ask the cloud themselves.
+async fn info(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    extract::MaybeAuth(session): extract::MaybeAuth,
+) -> Json<serde_json::Value> {
+    let version = state.chat.settings().string(REPORTED_VERSION_SETTING);
+    let (desktop, mobile) = MINIMUM_CLIENT_VERSIONS;
+    let mut body = json!({
+        "version": major_minor(&version),
+        "minimumClientVersions": {"desktop": desktop, "mobile": mobile},
         "success": true,
         "server": {"name": "palaver", "version": env!("CARGO_PKG_VERSION")},
-    }))
+    });
+    if session.is_some_and(|s| s.user.is_admin()) {
+        body["version"] = json!(version);
+        body["info"] = json!({
+            "version": version,
+            "build": {"platform": std::env::consts::OS, "arch": std::env::consts::ARCH},
+            "commit": {},
+            "marketplaceApiVersion": "1.0.0",
+        });
+    }
+    Json(body)
+}
+
+/// `8.4.0` → `8.4`, as Rocket.Chat hides the patch level from anonymous callers.
+fn major_minor(version: &str) -> &str {
+    match version.match_indices('.').nth(1) {
+        Some((i, _)) => &version[..i],
+        None => version,
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::traced_path;
+    use super::{major_minor, traced_path};
+
+    #[test]
+    fn anonymous_version_drops_the_patch_level() {
+        assert_eq!(major_minor("8.4.0"), "8.4");
+        assert_eq!(major_minor("8.4"), "8.4");
+    }
 
     #[test]
     fn traces_leave_hook_tokens_out() {

@@ -113,10 +113,11 @@ pub fn require_admin(actor: &User) -> ChatResult<()> {
 impl Chat {
     pub async fn create_user(&self, actor: &User, new: NewUser) -> ChatResult<User> {
         require_admin(actor)?;
+        self.password_policy().check(&new.password)?;
         self.insert_user(new).await
     }
 
-    async fn insert_user(&self, new: NewUser) -> ChatResult<User> {
+    pub(super) async fn insert_user(&self, new: NewUser) -> ChatResult<User> {
         validate_username(&new.username)?;
         validate_email(&new.email)?;
         validate_password(&new.password)?;
@@ -144,6 +145,9 @@ impl Chat {
             updated_at: now,
             last_login: None,
             require_password_change: new.require_password_change,
+            bio: None,
+            nickname: None,
+            settings: Default::default(),
         };
         let hash = self.hash_password(&Password::Plain(new.password)).await?;
         self.store
@@ -184,7 +188,7 @@ impl Chat {
     }
 
     /// Refuses a change that would leave no active admin.
-    async fn keep_an_admin(&self, before: &User, after: &User) -> ChatResult<()> {
+    pub(super) async fn keep_an_admin(&self, before: &User, after: &User) -> ChatResult<()> {
         let was = before.is_admin() && before.active;
         let is = after.is_admin() && after.active;
         if !was || is {
@@ -253,6 +257,7 @@ impl Chat {
         let new_hash = match &patch.password {
             Some(p) => {
                 validate_password(p)?;
+                self.password_policy().check(p)?;
                 Some(self.hash_password(&Password::Plain(p.clone())).await?)
             }
             None => None,
@@ -324,6 +329,9 @@ impl Chat {
             updated_at: now,
             last_login: None,
             require_password_change: false,
+            bio: None,
+            nickname: None,
+            settings: Default::default(),
         };
         self.store
             .create_user(&user, None)

@@ -30,6 +30,9 @@ pub enum ChatError {
     /// Expensive work (password hashing) is at capacity; retry after a moment.
     #[error("The server is busy, try again in {retry_after_secs} seconds")]
     Busy { retry_after_secs: u64 },
+    /// A password the workspace's password policy refuses, with every rule it breaks.
+    #[error("The password provided does not meet the server's password policy.")]
+    PasswordPolicy(Vec<super::password_policy::Violation>),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The file storage refused or failed (too large, missing, unreachable).
@@ -74,6 +77,7 @@ impl ChatError {
             ChatError::Unauthorized(_) => "error-unauthorized",
             ChatError::RateLimited { .. } => "error-too-many-requests",
             ChatError::Busy { .. } => "error-server-busy",
+            ChatError::PasswordPolicy(_) => "error-password-policy-not-met",
             ChatError::Store(StoreError::Conflict(_)) => "error-duplicate",
             ChatError::Store(StoreError::Backend(_)) => "error-internal",
             ChatError::Store(StoreError::Full(_)) => "error-storage-full",

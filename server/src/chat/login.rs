@@ -92,6 +92,18 @@ impl Chat {
 
     /// Whether `password` matches `hash`; `None` (no account, no password) never
     /// matches but costs the same.
+    /// Checks `password` against `user`'s, counted by the per-account login limiter
+    /// (a password prompt is a login attempt).
+    pub(super) async fn verify_user_password(
+        &self,
+        user: &User,
+        password: &Password,
+    ) -> ChatResult<bool> {
+        self.login_user_limiter.hit(&account_key(user), Ts::now())?;
+        let hash = self.store.password_hash(&user.id).await?;
+        self.check_password(password, hash).await
+    }
+
     async fn check_password(&self, password: &Password, hash: Option<String>) -> ChatResult<bool> {
         self.passwords
             .verify(password.digest(), hash)

@@ -394,6 +394,15 @@ impl Chat {
                 "Message editing not allowed",
             ));
         }
+        self.check_time_window(
+            actor,
+            &message,
+            "Message_AllowEditing_BlockEditInMinutes",
+            ChatError::refused(
+                "error-message-editing-blocked",
+                "Message editing is blocked",
+            ),
+        )?;
         if text.trim().is_empty() && message.attachments.is_empty() {
             return Err(ChatError::invalid(
                 "The message must have text or attachments",
@@ -425,6 +434,26 @@ impl Chat {
         Ok(message)
     }
 
+    /// Refuses with `blocked` once `message` is older than the minutes the setting
+    /// `minutes_setting` allows (0: no limit). Bots are exempt, as Rocket.Chat's
+    /// `bypass-time-limit-edit-and-delete` holders are.
+    fn check_time_window(
+        &self,
+        actor: &User,
+        message: &Message,
+        minutes_setting: &str,
+        blocked: ChatError,
+    ) -> ChatResult<()> {
+        let minutes = self.settings().int(minutes_setting);
+        if minutes <= 0 || actor.has_role(crate::store::roles::BOT) {
+            return Ok(());
+        }
+        if Ts::now().0 - message.ts.0 >= minutes * 60_000 {
+            return Err(blocked);
+        }
+        Ok(())
+    }
+
     pub async fn delete_message(&self, actor: &User, rid: &str, mid: &str) -> ChatResult<Message> {
         let (room, message) = self.own_message(actor, rid, mid).await?;
         // Rocket.Chat: admins (`force-delete-message`) delete whatever the setting says.
@@ -434,6 +463,15 @@ impl Chat {
                 "Message deleting not allowed",
             ));
         }
+        self.check_time_window(
+            actor,
+            &message,
+            "Message_AllowDeleting_BlockDeleteInMinutes",
+            ChatError::refused(
+                "error-message-deleting-blocked",
+                "Message deleting is blocked",
+            ),
+        )?;
         let deleted = self
             .store
             .delete_message_and_parent(mid)

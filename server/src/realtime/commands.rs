@@ -13,9 +13,9 @@
 
 use serde_json::{json, Map, Value};
 
+use super::methods::Caller;
 use super::methods::{arg, opt_str, Outcome};
 use super::protocol::DdpError;
-use super::session::Ctx;
 use crate::apps::engine::{CommandLine, PreviewItem};
 use crate::apps::slash::{command_name, refusals, SlashCommands};
 use crate::apps::AppsError;
@@ -97,7 +97,7 @@ fn with_method(mut e: DdpError, method: &str) -> DdpError {
 }
 
 /// The caller, or Rocket.Chat's `error-invalid-user` naming `method`.
-fn caller(ctx: &Ctx, method: &str) -> Result<User, DdpError> {
+fn caller(ctx: &Caller<'_>, method: &str) -> Result<User, DdpError> {
     ctx.user().map_err(|e| with_method(e, method))
 }
 
@@ -109,12 +109,12 @@ fn app_refusal(e: AppsError) -> DdpError {
     }
 }
 
-fn slash(ctx: &Ctx) -> SlashCommands<'_> {
-    SlashCommands::new(&ctx.chat, &ctx.apps)
+fn slash<'a>(ctx: &Caller<'a>) -> SlashCommands<'a> {
+    SlashCommands::new(ctx.chat, ctx.apps)
 }
 
 /// `slashCommand({cmd, params, msg, triggerId?})` → nothing.
-pub async fn slash_command(ctx: &Ctx, params: &[Value]) -> Outcome {
+pub async fn slash_command(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = caller(ctx, "slashCommand")?;
     let invocation = invocation(params)?;
     let slash = slash(ctx);
@@ -131,7 +131,7 @@ pub async fn slash_command(ctx: &Ctx, params: &[Value]) -> Outcome {
 
 /// `getSlashCommandPreviews({cmd, params, msg})` → `{i18nTitle, items: [{id, type,
 /// value}]}` (at most ten), or nothing when the app offers none.
-pub async fn get_previews(ctx: &Ctx, params: &[Value]) -> Outcome {
+pub async fn get_previews(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = caller(ctx, "getSlashCommandPreview")?;
     let invocation = invocation(params)?;
     let slash = slash(ctx);
@@ -148,7 +148,7 @@ pub async fn get_previews(ctx: &Ctx, params: &[Value]) -> Outcome {
 
 /// `executeSlashCommandPreview({cmd, params, msg, triggerId?}, {id, type, value})`
 /// → nothing. A trigger id given as a third parameter is taken too.
-pub async fn execute_preview(ctx: &Ctx, params: &[Value]) -> Outcome {
+pub async fn execute_preview(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = caller(ctx, "getSlashCommandPreview")?;
     let mut invocation = invocation(params)?;
     let slash = slash(ctx);

@@ -2,17 +2,22 @@
 //! translation onto the same `chat` service a REST endpoint calls, so validation,
 //! authorization and (later) app hooks are identical whichever way a client comes.
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value};
 
 use super::commands;
 use super::fanout::message_json;
 use super::protocol::{ejson_date, parse_date, DdpError};
 use super::session::Ctx;
+use crate::apps::AppsEngine;
 use crate::chat::accounts::{LoginIdent, Password, Session};
 use crate::chat::messages::NewMessage;
 use crate::chat::rooms::RoomRef;
+use crate::chat::Chat;
 use crate::chat::{ids, ChatError};
-use crate::store::HistoryQuery;
+use crate::store::{HistoryQuery, User};
 use crate::wire::{self, DateStyle};
 
 /// Method outcome: `Ok(None)` is Meteor's `undefined` (no `result` field).
@@ -21,7 +26,81 @@ pub type Outcome = Result<Option<Value>, DdpError>;
 /// The most messages one `loadHistory` returns.
 const MAX_HISTORY: u64 = 500;
 
-pub async fn call(ctx: &Ctx, method: &str, params: &[Value]) -> Outcome {
+/// Who calls a method, and over what: a realtime connection, or REST's
+/// `method.call` / `method.callAnon` (Rocket.Chat's "REST for DDP calls"). Both run
+/// the same method table below.
+pub struct Caller<'a> {
+    pub chat: &'a Arc<Chat>,
+    pub apps: &'a Arc<AppsEngine>,
+    pub ip: IpAddr,
+    link: Link<'a>,
+}
+
+enum Link<'a> {
+    Socket(&'a Ctx),
+    /// A REST request, with its session (`None`: `method.callAnon`).
+    Rest(Option<&'a Session>),
+}
+
+impl<'a> Caller<'a> {
+    pub fn socket(ctx: &'a Ctx) -> Caller<'a> {
+        Caller {
+            chat: &ctx.chat,
+            apps: &ctx.apps,
+            ip: ctx.peer.ip(),
+            link: Link::Socket(ctx),
+        }
+    }
+
+    pub fn rest(
+        chat: &'a Arc<Chat>,
+        apps: &'a Arc<AppsEngine>,
+        ip: IpAddr,
+        session: Option<&'a Session>,
+    ) -> Caller<'a> {
+        Caller {
+            chat,
+            apps,
+            ip,
+            link: Link::Rest(session),
+        }
+    }
+
+    pub fn user(&self) -> Result<User, DdpError> {
+        match &self.link {
+            Link::Socket(ctx) => ctx.user(),
+            Link::Rest(session) => session
+                .map(|s| s.user.clone())
+                .ok_or_else(DdpError::not_logged_in),
+        }
+    }
+
+    /// Makes `user` the connection's user; a REST call has no connection to log in.
+    async fn start_login(&self, user: User, token_hash: String) -> Result<(), DdpError> {
+        match &self.link {
+            Link::Socket(ctx) => ctx.start_login(user, token_hash).await,
+            Link::Rest(_) => Ok(()),
+        }
+    }
+
+    fn cookie(&self) -> Option<&crate::api::session_cookie::CookieCredentials> {
+        match &self.link {
+            Link::Socket(ctx) => ctx.cookie.as_ref(),
+            Link::Rest(_) => None,
+        }
+    }
+
+    /// The realtime session the call came from (its own events are not echoed).
+    fn origin_session(&self) -> Option<String> {
+        match &self.link {
+            Link::Socket(ctx) => Some(ctx.conn.session.clone()),
+            Link::Rest(_) => None,
+        }
+    }
+}
+
+/// Runs one method: the one dispatcher of realtime and REST method calls.
+pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
     match method {
         "login" => login(ctx, params).await,
         "logout" => logout(ctx).await,
@@ -49,6 +128,8 @@ pub async fn call(ctx: &Ctx, method: &str, params: &[Value]) -> Outcome {
         "slashCommand" => commands::slash_command(ctx, params).await,
         "getSlashCommandPreviews" => commands::get_previews(ctx, params).await,
         "executeSlashCommandPreview" => commands::execute_preview(ctx, params).await,
+        // No enterprise modules (the apps read this to show licensed features).
+        "license:getModules" => Ok(Some(json!([]))),
         _ => Err(DdpError::new(404, format!("Method '{method}' not found"))),
     }
 }
@@ -148,7 +229,7 @@ fn login_refused() -> DdpError {
 
 /// `login` with `{resume}`, or `{user, password}` where the password is Meteor's
 /// `{digest, algorithm: "sha-256"}` or a plain string.
-async fn login(ctx: &Ctx, params: &[Value]) -> Outcome {
+async fn login(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let options = obj_arg(params, 0)?;
     if options.get("cookie") == Some(&Value::Bool(true)) {
         return login_with_cookie(ctx).await;
@@ -172,7 +253,7 @@ async fn login(ctx: &Ctx, params: &[Value]) -> Outcome {
         let ident = ident_of(user)?;
         let outcome = ctx
             .chat
-            .login_with_password(&ident, &password, Some(ctx.peer.ip()))
+            .login_with_password(&ident, &password, Some(ctx.ip))
             .await
             .map_err(|e| match e {
                 ChatError::Unauthorized(_) => login_refused(),
@@ -195,14 +276,14 @@ async fn login(ctx: &Ctx, params: &[Value]) -> Outcome {
 /// `login {"cookie": true}`: the web client's login, with the HttpOnly session
 /// cookie its websocket upgrade carried. The answer holds no token, so no script
 /// ever sees one.
-async fn login_with_cookie(ctx: &Ctx) -> Outcome {
+async fn login_with_cookie(ctx: &Caller<'_>) -> Outcome {
     let logged_out = || {
         DdpError::new(
             403,
             "You've been logged out by the server. Please log in again.",
         )
     };
-    let creds = ctx.cookie.as_ref().ok_or_else(logged_out)?;
+    let creds = ctx.cookie().ok_or_else(logged_out)?;
     let session = ctx
         .chat
         .session_for_token(&creds.token, Some(&creds.user_id))
@@ -218,22 +299,29 @@ async fn login_with_cookie(ctx: &Ctx) -> Outcome {
 
 /// Revokes the session's token and ends its subscriptions. Logging out when not
 /// logged in is not an error (Meteor).
-async fn logout(ctx: &Ctx) -> Outcome {
-    if let Some(login) = ctx.login() {
-        let session = Session {
-            user: login.user,
-            token_hash: login.token_hash,
-        };
-        ctx.chat.logout(&session).await?;
-        ctx.hub
-            .with_registry(|r| r.logout(ctx.conn.id, "Logged out"));
+async fn logout(ctx: &Caller<'_>) -> Outcome {
+    match &ctx.link {
+        Link::Socket(socket) => {
+            if let Some(login) = socket.login() {
+                let session = Session {
+                    user: login.user,
+                    token_hash: login.token_hash,
+                };
+                ctx.chat.logout(&session).await?;
+                socket
+                    .hub
+                    .with_registry(|r| r.logout(socket.conn.id, "Logged out"));
+            }
+        }
+        Link::Rest(Some(session)) => ctx.chat.logout(session).await?,
+        Link::Rest(None) => {}
     }
     Ok(None)
 }
 
 // ------------------------------------------------------------------ messages
 
-async fn send_message(ctx: &Ctx, params: &[Value]) -> Outcome {
+async fn send_message(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;
     let m = obj_arg(params, 0)?;
     let attachments = match m.get("attachments") {
@@ -264,7 +352,7 @@ async fn send_message(ctx: &Ctx, params: &[Value]) -> Outcome {
     Ok(Some(message_json(&message)))
 }
 
-async fn update_message(ctx: &Ctx, params: &[Value]) -> Outcome {
+async fn update_message(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;
     let m = obj_arg(params, 0)?;
     let mid = req_str(m, "_id")?;
@@ -277,7 +365,7 @@ async fn update_message(ctx: &Ctx, params: &[Value]) -> Outcome {
     Ok(None)
 }
 
-async fn delete_message(ctx: &Ctx, params: &[Value]) -> Outcome {
+async fn delete_message(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;
     let mid = req_str(obj_arg(params, 0)?, "_id")?;
     let (room, _) = ctx.chat.get_message(&user, mid).await?;
@@ -286,7 +374,7 @@ async fn delete_message(ctx: &Ctx, params: &[Value]) -> Outcome {
 }
 
 /// `[emoji, messageId, shouldReact?]`; without `shouldReact` it toggles.
-async fn set_reaction(ctx: &Ctx, params: &[Value]) -> Outcome {
+async fn set_reaction(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;
     let emoji = str_arg(params, 0)?;
     let mid = str_arg(params, 1)?;
@@ -301,7 +389,7 @@ async fn set_reaction(ctx: &Ctx, params: &[Value]) -> Outcome {
 
 /// `[rid, latest|null, count, lastSeen|null, showThreadMessages?]` → newest first,
 /// with `unreadNotLoaded`/`firstUnread` when unread messages lie beyond the page.
-async fn load_history(ctx: &Ctx, params: &[Value]) -> Outcome {
+async fn load_history(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;
     let rid = str_arg(params, 0)?;
     let latest = parse_date(arg(params, 1))?;
@@ -349,7 +437,7 @@ async fn load_history(ctx: &Ctx, params: &[Value]) -> Outcome {
 
 // ------------------------------------------------------------------ rooms
 
-async fn create_direct(ctx: &Ctx, params: &[Value]) -> Outcome {
+async fn create_direct(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;
     let usernames = params
         .iter()
@@ -367,7 +455,7 @@ async fn create_direct(ctx: &Ctx, params: &[Value]) -> Outcome {
 }
 
 /// The id of a readable room named by id or name; `null` when there is none.
-async fn room_id_by_name_or_id(ctx: &Ctx, params: &[Value]) -> Outcome {
+async fn room_id_by_name_or_id(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;
     let name_or_id = str_arg(params, 0)?;
     for r in [RoomRef::Id(name_or_id), RoomRef::Name(name_or_id)] {
@@ -380,7 +468,7 @@ async fn room_id_by_name_or_id(ctx: &Ctx, params: &[Value]) -> Outcome {
     Ok(Some(Value::Null))
 }
 
-async fn room_name_by_id(ctx: &Ctx, params: &[Value]) -> Outcome {
+async fn room_name_by_id(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;
     let rid = str_arg(params, 0)?;
     match ctx.chat.readable_room(&user, RoomRef::Id(rid)).await {
@@ -391,7 +479,7 @@ async fn room_name_by_id(ctx: &Ctx, params: &[Value]) -> Outcome {
 }
 
 /// `[]` → the user's rooms; `[date]` → `{update, remove}` since then.
-async fn rooms_get(ctx: &Ctx, params: &[Value]) -> Outcome {
+async fn rooms_get(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;
     let since = parse_date(arg(params, 0))?;
     let (rooms, removed) = ctx.chat.rooms_since(&user, since).await?;
@@ -409,7 +497,7 @@ async fn rooms_get(ctx: &Ctx, params: &[Value]) -> Outcome {
     Ok(Some(json!({"update": update, "remove": remove})))
 }
 
-async fn subscriptions_get(ctx: &Ctx, params: &[Value]) -> Outcome {
+async fn subscriptions_get(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;
     let since = parse_date(arg(params, 0))?;
     let (subs, removed) = ctx.chat.subscriptions_since(&user, since).await?;
@@ -430,7 +518,7 @@ async fn subscriptions_get(ctx: &Ctx, params: &[Value]) -> Outcome {
 /// Publishing on a room stream: typing, as `["<rid>/user-activity", username,
 /// activities, extras]` or the legacy `["<rid>/typing", username, bool]`. Refusals
 /// are reported (Rocket.Chat drops them silently), so a client learns why.
-async fn notify_room(ctx: &Ctx, params: &[Value]) -> Outcome {
+async fn notify_room(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;
     let event = str_arg(params, 0)?;
     let Some((rid, name)) = event.split_once('/') else {
@@ -469,13 +557,7 @@ async fn notify_room(ctx: &Ctx, params: &[Value]) -> Outcome {
         ));
     }
     ctx.chat
-        .notify_activity(
-            &user,
-            rid,
-            activities,
-            extras,
-            Some(ctx.conn.session.clone()),
-        )
+        .notify_activity(&user, rid, activities, extras, ctx.origin_session())
         .await?;
     Ok(None)
 }

@@ -46,6 +46,40 @@ use crate::chat::{Chat, Event};
 use crate::worker::{StopSignal, Worker, Workers};
 use registry::Registry;
 
+/// A `method.call` body that is not a DDP method message.
+#[derive(Debug, thiserror::Error)]
+#[error("Invalid method call")]
+pub struct InvalidMethodCall;
+
+/// Runs a DDP method for REST (`method.call` with a session, `method.callAnon`
+/// without): `message` is the DDP `method` message as JSON, the answer the DDP
+/// `result` message as text, an error included. Same dispatcher, same rules as
+/// a realtime call.
+pub async fn call_method_over_rest(
+    chat: &Arc<Chat>,
+    apps: &Arc<crate::apps::AppsEngine>,
+    ip: std::net::IpAddr,
+    session: Option<&crate::chat::accounts::Session>,
+    message: &str,
+) -> Result<String, InvalidMethodCall> {
+    let protocol::ClientMsg::Method { id, method, params } =
+        protocol::parse(message).map_err(|_| InvalidMethodCall)?
+    else {
+        return Err(InvalidMethodCall);
+    };
+    let caller = methods::Caller::rest(chat, apps, ip, session);
+    let outcome = methods::call(&caller, &method, &params).await;
+    if let Err(e) = &outcome {
+        tracing::debug!(
+            method = %method,
+            user_id = session.map_or("-", |s| s.user.id.as_str()),
+            error = %e.to_json(),
+            "method over REST refused"
+        );
+    }
+    Ok(protocol::result(&id, outcome).as_str().to_string())
+}
+
 /// Tunables of the realtime API, read from the live workspace settings
 /// (`Realtime_*`) when a connection opens, so a change applies to new connections.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -119,7 +119,7 @@ impl Request {
 async fn handle(ctx: &Ctx, request: Request) {
     match request {
         Request::Method { id, method, params } => {
-            let outcome = methods::call(ctx, &method, &params).await;
+            let outcome = methods::call(&methods::Caller::socket(ctx), &method, &params).await;
             if let Err(e) = &outcome {
                 tracing::debug!(
                     method = %method,

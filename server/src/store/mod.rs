@@ -125,6 +125,9 @@ pub trait TokenStore: Send + Sync {
     async fn delete_token(&self, hashed: &str) -> StoreResult<bool>;
     /// Deletes every token of the user; returns how many.
     async fn delete_user_tokens(&self, user_id: &str) -> StoreResult<u64>;
+    /// Deletes an account and its tokens (its subscriptions and messages are the
+    /// caller's business); `false` if there was none.
+    async fn delete_user(&self, id: &str) -> StoreResult<bool>;
 }
 
 #[async_trait]

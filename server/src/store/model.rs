@@ -61,6 +61,27 @@ pub struct User {
     pub last_login: Option<Ts>,
     #[serde(rename = "requirePasswordChange", default)]
     pub require_password_change: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bio: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    /// Rocket.Chat's `settings`: the preferences the user changed from the defaults.
+    #[serde(default, skip_serializing_if = "UserSettings::is_empty")]
+    pub settings: UserSettings,
+}
+
+/// A user's own settings (Rocket.Chat's `user.settings`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserSettings {
+    /// Only the preferences the user set; the defaults are added when read.
+    #[serde(default)]
+    pub preferences: serde_json::Map<String, serde_json::Value>,
+}
+
+impl UserSettings {
+    pub fn is_empty(&self) -> bool {
+        self.preferences.is_empty()
+    }
 }
 
 impl User {

@@ -180,8 +180,51 @@ pub async fn user_updates(store: DynStore) {
         verified: false,
     }];
     assert_conflict(store.update_user(&clash).await, "email");
-    assert_eq!(store.user_by_id("u-alice").await.unwrap(), Some(cleared));
+    assert_eq!(
+        store.user_by_id("u-alice").await.unwrap(),
+        Some(cleared.clone())
+    );
     assert_eq!(store.user_by_username("bob").await.unwrap(), Some(bob));
+
+    // Profile fields and preferences are kept, and clearing them clears them.
+    let mut profiled = cleared.clone();
+    profiled.bio = Some("bio".into());
+    profiled.nickname = Some("nick".into());
+    profiled
+        .settings
+        .preferences
+        .insert("useEmojis".into(), json!(false));
+    store.update_user(&profiled).await.unwrap();
+    assert_eq!(
+        store.user_by_id("u-alice").await.unwrap(),
+        Some(profiled.clone())
+    );
+    store.update_user(&cleared).await.unwrap();
+    assert_eq!(
+        store.user_by_id("u-alice").await.unwrap(),
+        Some(cleared.clone())
+    );
+
+    // Deleting an account frees its name and address and drops its tokens.
+    store
+        .insert_token(&LoginToken {
+            hashed: "del-1".into(),
+            user_id: "u-bob".into(),
+            created_at: Ts(1_000),
+            expires_at: None,
+            personal_name: None,
+        })
+        .await
+        .unwrap();
+    assert!(store.delete_user("u-bob").await.unwrap());
+    assert!(!store.delete_user("u-bob").await.unwrap());
+    assert_eq!(store.user_by_id("u-bob").await.unwrap(), None);
+    assert_eq!(store.token("del-1").await.unwrap(), None);
+    assert_eq!(store.password_hash("u-bob").await.unwrap(), None);
+    store
+        .create_user(&user("u-bob2", "bob", Some("bob@example.com")), None)
+        .await
+        .unwrap();
 }
 
 pub async fn list_users(store: DynStore) {

@@ -28,13 +28,16 @@ fn login_failed(status: StatusCode, error: &str, message: &str) -> Response {
 }
 
 /// The caller's own account, as `me` and the login answer show it.
-fn me_json(user: &User) -> Value {
+fn me_json(chat: &crate::chat::Chat, user: &User) -> Value {
     let mut me = wire::user_full(user, DateStyle::Iso);
     if let Value::Object(map) = &mut me {
         if let Some(email) = user.emails.first() {
             map.insert("email".into(), json!(email.address));
         }
-        map.insert("settings".into(), json!({"preferences": {}}));
+        map.insert(
+            "settings".into(),
+            json!({"preferences": chat.preferences_of(user)}),
+        );
     }
     me
 }
@@ -119,7 +122,7 @@ pub async fn login(
         Ok(outcome) if cookie_mode => {
             let mut resp = Json(json!({
                 "status": "success",
-                "data": {"userId": outcome.user.id, "me": me_json(&outcome.user)}
+                "data": {"userId": outcome.user.id, "me": me_json(&state.chat, &outcome.user)}
             }))
             .into_response();
             session_cookie::set(
@@ -136,7 +139,7 @@ pub async fn login(
             "data": {
                 "userId": outcome.user.id,
                 "authToken": outcome.token,
-                "me": me_json(&outcome.user),
+                "me": me_json(&state.chat, &outcome.user),
             }
         }))
         .into_response(),
@@ -172,6 +175,6 @@ pub async fn logout(
     Ok(resp)
 }
 
-pub async fn me(Auth(session): Auth) -> ApiResult {
-    ok(me_json(&session.user))
+pub async fn me(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
+    ok(me_json(&state.chat, &session.user))
 }

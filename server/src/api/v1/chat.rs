@@ -16,9 +16,13 @@ use crate::store::{Ts, User};
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PostBody {
-    room_id: Option<String>,
-    channel: Option<String>,
+    /// A room id, or a list of them (Rocket.Chat posts to the first).
+    room_id: Option<OneOrMany>,
+    /// `#name`, `@username`, a room id or name, or a list of them.
+    channel: Option<OneOrMany>,
     text: Option<String>,
+    /// Accepted for `text`, as Rocket.Chat's webhook message processing does.
+    msg: Option<String>,
     alias: Option<String>,
     emoji: Option<String>,
     avatar: Option<String>,
@@ -28,8 +32,27 @@ pub struct PostBody {
     custom_fields: Option<Value>,
 }
 
+/// A string or a list of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn first(&self) -> Option<&str> {
+        match self {
+            OneOrMany::One(s) => Some(s.as_str()),
+            OneOrMany::Many(v) => v.first().map(String::as_str),
+        }
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    }
+}
+
 /// Resolves `channel` as Rocket.Chat does: `#name`, `@username` (the DM with that
-/// user, opened if needed) or a room id.
+/// user, opened if needed), or a room id, else a room name.
 async fn resolve_channel(state: &AppState, user: &User, channel: &str) -> Result<String, ApiError> {
     if let Some(username) = channel.strip_prefix('@') {
         return Ok(state
@@ -38,11 +61,17 @@ async fn resolve_channel(state: &AppState, user: &User, channel: &str) -> Result
             .await?
             .id);
     }
-    let r = match channel.strip_prefix('#') {
-        Some(name) => RoomRef::Name(name),
-        None => RoomRef::Id(channel),
-    };
-    Ok(state.chat.room(r).await?.id)
+    if let Some(name) = channel.strip_prefix('#') {
+        return Ok(state.chat.room(RoomRef::Name(name)).await?.id);
+    }
+    match state.chat.room(RoomRef::Id(channel)).await {
+        Ok(room) => Ok(room.id),
+        Err(ChatError::Refused {
+            error_type: "error-room-not-found",
+            ..
+        }) => Ok(state.chat.room(RoomRef::Name(channel)).await?.id),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn post_message(
@@ -50,22 +79,21 @@ pub async fn post_message(
     Auth(session): Auth,
     JsonBody(body): JsonBody<PostBody>,
 ) -> ApiResult {
-    let (rid, channel) = match (&body.room_id, &body.channel) {
-        (Some(id), _) if !id.is_empty() => (id.clone(), id.clone()),
-        (_, Some(ch)) if !ch.is_empty() => (
+    let room_id = body.room_id.as_ref().and_then(OneOrMany::first);
+    let channel = body.channel.as_ref().and_then(OneOrMany::first);
+    let (rid, channel) = match (room_id, channel) {
+        (Some(id), _) => (id.to_string(), id.to_string()),
+        (None, Some(ch)) => (
             resolve_channel(&state, &session.user, ch).await?,
-            ch.clone(),
+            ch.to_string(),
         ),
-        _ => {
-            return Err(
-                ChatError::invalid("Body param \"roomId\" or \"channel\" is required").into(),
-            )
-        }
+        // Rocket.Chat: `Meteor.Error('invalid-channel')`.
+        (None, None) => return Err(ChatError::refused("invalid-channel", "").into()),
     };
     let new = NewMessage {
         id: None,
         rid,
-        msg: body.text.unwrap_or_default(),
+        msg: body.text.or(body.msg).unwrap_or_default(),
         tmid: body.tmid.filter(|t| !t.is_empty()),
         alias: body.alias,
         emoji: body.emoji,
@@ -109,9 +137,17 @@ pub async fn send_message(
     JsonBody(body): JsonBody<SendBody>,
 ) -> ApiResult {
     let Some(m) = body.message else {
-        return Err(ChatError::invalid("must have required property 'message'").into());
+        return Err(ChatError::refused(
+            "error-invalid-params",
+            "The \"message\" parameter must be provided.",
+        )
+        .into());
     };
-    let rid = required(&m.rid, "message.rid")?.to_string();
+    let Some(rid) = m.rid.filter(|r| !r.trim().is_empty()) else {
+        return Err(ApiError::BadBody(
+            "The 'rid' property on the message object is missing.".into(),
+        ));
+    };
     let new = NewMessage {
         id: m.id.filter(|i| !i.is_empty()),
         rid,

@@ -1,8 +1,6 @@
-//! `rooms.get`, `rooms.info`, `subscriptions.*`, `settings.public`.
+//! `rooms.get`, `rooms.info`, `subscriptions.*`.
 
 use axum::extract::State;
-use axum::response::IntoResponse;
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -81,44 +79,4 @@ pub async fn subscriptions_read(
     };
     state.chat.mark_read(&session.user, &rid).await?;
     ok(json!({}))
-}
-
-/// Public settings; no login needed, as clients read them before logging in.
-pub async fn settings_public(State(state): State<AppState>, params: Params) -> ApiResult {
-    // Rocket.Chat 6.x: `_id=a,b`; older clients: `query={"_id":{"$in":[…]}}`.
-    let by_id: Option<Vec<String>> = params
-        .get("_id")
-        .filter(|ids| !ids.is_empty())
-        .map(|ids| ids.split(',').map(|id| id.trim().to_string()).collect());
-    let only: Option<Vec<String>> = match params.get("query") {
-        _ if by_id.is_some() => by_id,
-        Some(raw) => {
-            let q: Value = serde_json::from_str(raw)
-                .map_err(|_| ChatError::invalid(format!("Invalid query parameter {raw:?}")))?;
-            q.pointer("/_id/$in").and_then(Value::as_array).map(|ids| {
-                ids.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-        }
-        None => None,
-    };
-    let page = params.page()?;
-    let all = state.chat.public_settings(only.as_deref());
-    let total = all.len();
-    let settings: Vec<Value> = all
-        .into_iter()
-        .skip(page.offset as usize)
-        .take(page.count as usize)
-        .map(|(id, value)| json!({"_id": id, "value": value}))
-        .collect();
-    Ok(Json(json!({
-        "settings": settings,
-        "count": settings.len(),
-        "offset": page.offset,
-        "total": total,
-        "success": true,
-    }))
-    .into_response())
 }

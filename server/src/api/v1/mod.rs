@@ -7,14 +7,17 @@ mod commands;
 pub mod files;
 mod im;
 pub(crate) mod integrations;
+mod method_call;
 mod misc;
 mod outbox;
 mod permissions;
 mod room_settings;
 mod room_state;
+mod push;
 mod rooms;
 mod settings;
 mod users;
+mod users_self;
 
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
@@ -41,6 +44,24 @@ pub fn routes() -> Router<AppState> {
         .route("/users.list", get(users::list))
         .route("/users.update", post(users::update))
         .route("/users.setActiveStatus", post(users::set_active_status))
+        .route("/users.register", post(users_self::register))
+        .route(
+            "/users.updateOwnBasicInfo",
+            post(users_self::update_own_basic_info),
+        )
+        .route("/users.setPreferences", post(users_self::set_preferences))
+        .route("/users.getPreferences", get(users_self::get_preferences))
+        .route(
+            "/users.deleteOwnAccount",
+            post(users_self::delete_own_account),
+        )
+        .route("/users.delete", post(users_self::delete))
+        .route(
+            "/users.getUsernameSuggestion",
+            get(users_self::username_suggestion),
+        )
+        .route("/users.autocomplete", get(users_self::autocomplete))
+        .route("/pw.getPolicy", get(users_self::password_policy))
         .route("/channels.create", post(rooms::create::<CHANNEL>))
         .route("/channels.list", get(rooms::list_public))
         .route("/channels.list.joined", get(rooms::list_joined::<CHANNEL>))
@@ -81,7 +102,8 @@ pub fn routes() -> Router<AppState> {
         .route("/subscriptions.get", get(misc::subscriptions_get))
         .route("/subscriptions.getOne", get(misc::subscriptions_get_one))
         .route("/subscriptions.read", post(misc::subscriptions_read))
-        .route("/settings.public", get(misc::settings_public))
+        .route("/settings.public", get(settings::public))
+        .route("/settings.oauth", get(settings::oauth))
         .route("/settings", get(settings::list))
         .route("/settings/{_id}", get(settings::get).post(settings::update))
         .route("/audit.settings", get(settings::audit))
@@ -98,6 +120,9 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations.remove", post(integrations::remove))
         .route("/permissions.listAll", get(permissions::list_all))
         .route("/permissions.update", post(permissions::update))
+        .route("/method.call/{method}", post(method_call::call))
+        .route("/method.callAnon/{method}", post(method_call::call_anon))
+        .route("/push.token", post(push::register).delete(push::remove))
         .merge(outbox::routes())
         .merge(room_settings_routes())
         .merge(room_state::routes())

@@ -1,6 +1,6 @@
 //! Rocket.Chat's settings endpoints: `settings` (every setting, for admins),
-//! `settings/:_id` (read one, change one) and `audit.settings` (the change log).
-//! `settings.public` lives with the other anonymous endpoints in `misc`.
+//! `settings/:_id` (read one, change one), `audit.settings` (the change log), and
+//! the anonymous `settings.public` and `settings.oauth`.
 
 use std::net::SocketAddr;
 
@@ -33,7 +33,10 @@ fn document(view: &SettingView) -> Map<String, Value> {
     doc.insert("packageValue".into(), view.default.clone());
     doc.insert("public".into(), json!(def.public));
     doc.insert("hidden".into(), json!(false));
-    doc.insert("blocked".into(), json!(view.locked_by.is_some()));
+    doc.insert(
+        "blocked".into(),
+        json!(view.locked_by.is_some() || def.read_only),
+    );
     doc.insert("i18nLabel".into(), json!(def.id));
     doc.insert("label".into(), json!(def.label));
     if !def.description.is_empty() {
@@ -164,6 +167,50 @@ pub async fn list(State(state): State<AppState>, Auth(session): Auth, params: Pa
         "offset": page.offset,
         "total": total,
     }))
+}
+
+/// `GET /api/v1/settings.public` (no login): the public settings, filtered by
+/// `_id=a,b` (Rocket.Chat 7) and/or `query` (a MongoDB filter, e.g.
+/// `{"_id":{"$in":[…]}}` or `{"_id":"…"}`), sorted by id, paginated by
+/// `offset`/`count`, shaped by `fields`.
+pub async fn public(State(state): State<AppState>, params: Params) -> ApiResult {
+    let page = params.page()?;
+    let fields: Map<String, Value> = match params.get("fields") {
+        Some(raw) => serde_json::from_str(raw)
+            .map_err(|_| ChatError::invalid(format!("Invalid fields parameter {raw:?}")))?,
+        None => Map::new(),
+    };
+    let only: Option<Vec<&str>> = params
+        .get("_id")
+        .filter(|ids| !ids.trim().is_empty())
+        .map(|ids| ids.split(',').map(str::trim).collect());
+    let mut docs: Vec<Map<String, Value>> = state
+        .chat
+        .public_settings()
+        .iter()
+        .filter(|v| only.as_ref().is_none_or(|ids| ids.contains(&v.def.id)))
+        .map(document)
+        .collect();
+    docs = filter(docs, params.get("query"))?;
+    let total = docs.len();
+    let settings: Vec<Value> = docs
+        .into_iter()
+        .skip(page.offset as usize)
+        .take(page.count as usize)
+        .map(|d| project(d, &fields))
+        .collect();
+    ok(json!({
+        "settings": settings,
+        "count": settings.len(),
+        "offset": page.offset,
+        "total": total,
+    }))
+}
+
+/// `GET /api/v1/settings.oauth` (no login): the login services a client may offer
+/// besides the password form. Palaver has none yet.
+pub async fn oauth() -> ApiResult {
+    ok(json!({"services": []}))
 }
 
 /// `GET /api/v1/settings/:_id`: `{_id, value}` (`view-privileged-setting`).

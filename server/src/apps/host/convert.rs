@@ -177,6 +177,7 @@ pub fn chat_error(e: ChatError) -> wit::Error {
             _ => wit::Error::Invalid(format!("{message} [{error_type}]")),
         },
         ChatError::InvalidParams(m) => wit::Error::Invalid(m),
+        e @ ChatError::PasswordPolicy(_) => wit::Error::Invalid(e.to_string()),
         ChatError::Forbidden(m) => wit::Error::Invalid(format!("not allowed: {m}")),
         ChatError::Unauthorized(m) => wit::Error::Invalid(format!("not allowed: {m}")),
         ChatError::RateLimited { .. } => wit::Error::LimitExceeded("rate".into()),

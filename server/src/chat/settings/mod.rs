@@ -152,17 +152,6 @@ impl Settings {
     pub fn views(&self) -> Vec<SettingView> {
         registry::ALL.iter().map(|d| self.view(d)).collect()
     }
-
-    /// Public settings and their live values, sorted by id.
-    pub fn public(&self) -> Vec<(&'static str, Value)> {
-        let mut all: Vec<_> = registry::ALL
-            .iter()
-            .filter(|d| d.public && !d.secret())
-            .map(|d| (d.id, self.value_of(d)))
-            .collect();
-        all.sort_by_key(|(id, _)| *id);
-        all
-    }
 }
 
 /// Reads a stored setting; `None` for legacy records (written at start-up before
@@ -186,7 +175,38 @@ impl Chat {
 
     /// Loads the stored settings into memory (at start-up, and when the relay from
     /// the other instances reconnects, in case changes were missed meanwhile).
+    /// Settings generated once per workspace (`uniqueID`, the registration secret)
+    /// are created first if missing; the first instance to store one wins.
     pub async fn seed_settings(&self) -> ChatResult<()> {
+        for id in GENERATED {
+            let stored = self.store.setting(id).await?;
+            if stored
+                .as_ref()
+                .is_some_and(|s| s.updated_at.is_some() && values::is_set(&s.value))
+            {
+                continue;
+            }
+            let created = self
+                .store
+                .insert_setting_if_missing(&Setting {
+                    id: id.to_string(),
+                    value: Value::String(super::ids::new_id()),
+                    public: registry::find(id).is_some_and(|d| d.public),
+                    updated_at: Some(Ts::now()),
+                })
+                .await?;
+            if !created && stored.is_some() {
+                // A legacy or empty record: replace it.
+                self.store
+                    .put_setting(&Setting {
+                        id: id.to_string(),
+                        value: Value::String(super::ids::new_id()),
+                        public: registry::find(id).is_some_and(|d| d.public),
+                        updated_at: Some(Ts::now()),
+                    })
+                    .await?;
+            }
+        }
         let all = self.store.settings().await?;
         let mut loaded = HashMap::new();
         for setting in &all {
@@ -246,11 +266,12 @@ impl Chat {
         Ok(self.settings.view(def))
     }
 
-    /// Public settings (`settings.public`), optionally only the named ones.
-    pub fn public_settings(&self, only: Option<&[String]>) -> Vec<(&'static str, Value)> {
-        let mut all = self.settings.public();
-        all.retain(|(id, _)| only.is_none_or(|ids| ids.iter().any(|i| i == id)));
-        all
+    /// Public settings as anyone may read them (`settings.public`), sorted by id.
+    pub fn public_settings(&self) -> Vec<SettingView> {
+        let mut views = self.settings.views();
+        views.retain(|v| v.def.public && !v.def.secret());
+        views.sort_by_key(|v| v.def.id);
+        views
     }
 
     /// Changes a setting (`edit-privileged-setting`): checked by type, refused when
@@ -276,6 +297,12 @@ impl Chat {
             }
             (Change::Value(v), _) => v,
         };
+        if def.read_only {
+            return Err(ChatError::refused(
+                "error-setting-read-only",
+                format!("Setting {id} is set by the server and cannot be changed"),
+            ));
+        }
         if let Some(lock) = self.settings.lock(def.id) {
             return Err(ChatError::refused(
                 "error-setting-locked",
@@ -334,6 +361,9 @@ impl Chat {
         }
     }
 }
+
+/// Settings whose value the server generates once per workspace and stores.
+const GENERATED: [&str; 2] = ["uniqueID", "Accounts_RegistrationForm_SecretURL"];
 
 /// The client a change came from, for the audit log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -71,6 +71,8 @@ pub enum Check {
     Pattern,
     /// A language tag such as `en` or `pt-BR`.
     Language,
+    /// A release version `major.minor.patch` (semver, no pre-release).
+    Version,
 }
 
 /// Where a default comes from.
@@ -100,6 +102,8 @@ pub struct Def {
     /// English label (Rocket.Chat's `i18nLabel` is the id itself).
     pub label: &'static str,
     pub description: &'static str,
+    /// Set by the server, never by an admin (`uniqueID`, features Palaver lacks).
+    pub read_only: bool,
 }
 
 impl Def {
@@ -135,6 +139,7 @@ const fn def(id: &'static str, kind: Kind, group: &'static str, section: &'stati
         check: Check::None,
         label: "",
         description: "",
+        read_only: false,
     }
 }
 
@@ -211,6 +216,62 @@ pub static ALL: &[Def] = &[
         description: "Most items one REST listing returns.",
         ..def("API_Upper_Count_Limit", int(1, 1000), "General", "REST API")
     },
+    Def {
+        default: Default::Str("8.4.0"),
+        public: true,
+        label: "Reported Rocket.Chat version",
+        description: "The Rocket.Chat server version /api/info reports. Rocket.Chat's apps refuse servers whose version they no longer support, so keep it a current release.",
+        check: Check::Version,
+        max_chars: 32,
+        ..def("Palaver_RocketChat_Version", Kind::String, "General", "Rocket.Chat compatibility")
+    },
+    Def {
+        default: Default::Str(""),
+        public: true,
+        label: "Workspace unique id",
+        description: "Generated once when the workspace is created; clients use it to tell workspaces apart.",
+        read_only: true,
+        ..def("uniqueID", Kind::String, "General", "")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Use REST instead of websocket for Meteor calls",
+        description: "Clients send realtime methods through POST /api/v1/method.call.",
+        ..def("API_Use_REST_For_DDP_Calls", Kind::Boolean, "General", "REST API")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "Use real name",
+        ..def("UI_Use_Real_Name", Kind::Boolean, "Layout", "User Interface")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "Allow special characters in room names",
+        ..def("UI_Allow_room_names_with_special_chars", Kind::Boolean, "Layout", "User Interface")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "Force screen lock",
+        ..def("Force_Screen_Lock", Kind::Boolean, "General", "")
+    },
+    Def {
+        default: Default::Int(1800),
+        public: true,
+        label: "Force screen lock after (seconds)",
+        ..def("Force_Screen_Lock_After", int(0, 31536000), "General", "")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "End-to-end encryption",
+        description: "Not available on Palaver.",
+        read_only: true,
+        ..def("E2E_Enable", Kind::Boolean, "E2E Encryption", "")
+    },
     // Accounts
     Def {
         default: Default::Str("Disabled"),
@@ -228,6 +289,199 @@ pub static ALL: &[Def] = &[
         public: true,
         label: "Allow anonymous read",
         ..def("Accounts_AllowAnonymousRead", Kind::Boolean, "Accounts", "")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Show default login form",
+        description: "Clients show the username and password form.",
+        ..def("Accounts_ShowFormLogin", Kind::Boolean, "Accounts", "")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "Require e-mail verification",
+        description: "Palaver cannot send e-mail yet.",
+        read_only: true,
+        ..def("Accounts_EmailVerification", Kind::Boolean, "Accounts", "Registration")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "Manually approve new users",
+        description: "Self-registered accounts start deactivated until an admin activates them.",
+        ..def("Accounts_ManuallyApproveNewUsers", Kind::Boolean, "Accounts", "Registration")
+    },
+    Def {
+        default: Default::Str(""),
+        public: false,
+        label: "Registration form secret URL",
+        description: "With the Secret URL form, users.register needs this value as secretURL. Generated when empty.",
+        max_chars: 200,
+        ..def("Accounts_RegistrationForm_SecretURL", Kind::String, "Accounts", "Registration")
+    },
+    Def {
+        default: Default::Str("New user registration is currently disabled"),
+        public: true,
+        label: "Registration form link replacement text",
+        ..def("Accounts_RegistrationForm_LinkReplacementText", Kind::String, "Accounts", "Registration")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Require password confirmation",
+        ..def("Accounts_RequirePasswordConfirmation", Kind::Boolean, "Accounts", "Registration")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "Password reset",
+        description: "Reset by e-mail; Palaver cannot send e-mail yet.",
+        read_only: true,
+        ..def("Accounts_PasswordReset", Kind::Boolean, "Accounts", "Registration")
+    },
+    Def {
+        default: Default::Str(""),
+        public: true,
+        label: "E-mail or username placeholder",
+        max_chars: 200,
+        ..def("Accounts_EmailOrUsernamePlaceholder", Kind::String, "Accounts", "")
+    },
+    Def {
+        default: Default::Str(""),
+        public: true,
+        label: "Password placeholder",
+        max_chars: 200,
+        ..def("Accounts_PasswordPlaceholder", Kind::String, "Accounts", "")
+    },
+    Def {
+        default: Default::Str(""),
+        public: true,
+        label: "Confirm password placeholder",
+        max_chars: 200,
+        ..def("Accounts_ConfirmPasswordPlaceholder", Kind::String, "Accounts", "")
+    },
+    Def {
+        default: Default::Str(""),
+        public: true,
+        label: "Name placeholder",
+        max_chars: 200,
+        ..def("Accounts_NamePlaceholder", Kind::String, "Accounts", "")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "Iframe login",
+        description: "Not available on Palaver.",
+        read_only: true,
+        ..def("Accounts_iframe_enabled", Kind::Boolean, "Accounts", "Iframe")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Allow user profile change",
+        ..def("Accounts_AllowUserProfileChange", Kind::Boolean, "Accounts", "")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Allow name change",
+        ..def("Accounts_AllowRealNameChange", Kind::Boolean, "Accounts", "")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Allow username change",
+        ..def("Accounts_AllowUsernameChange", Kind::Boolean, "Accounts", "")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Allow e-mail change",
+        ..def("Accounts_AllowEmailChange", Kind::Boolean, "Accounts", "")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Allow password change",
+        ..def("Accounts_AllowPasswordChange", Kind::Boolean, "Accounts", "")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "Allow avatar change",
+        description: "Avatars are not available on Palaver yet.",
+        read_only: true,
+        ..def("Accounts_AllowUserAvatarChange", Kind::Boolean, "Accounts", "")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "Allow users to delete their own account",
+        ..def("Accounts_AllowDeleteOwnAccount", Kind::Boolean, "Accounts", "")
+    },
+    Def {
+        default: Default::Str("channels"),
+        public: true,
+        label: "Directory default view",
+        max_chars: 16,
+        ..def("Accounts_Directory_DefaultView", Kind::String, "Accounts", "")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "Enable password policy",
+        ..def("Accounts_Password_Policy_Enabled", Kind::Boolean, "Accounts", "Password Policy")
+    },
+    Def {
+        default: Default::Int(7),
+        public: true,
+        label: "Minimum length",
+        description: "-1 for no minimum.",
+        ..def("Accounts_Password_Policy_MinLength", int(-1, 1024), "Accounts", "Password Policy")
+    },
+    Def {
+        default: Default::Int(-1),
+        public: true,
+        label: "Maximum length",
+        description: "-1 for no maximum.",
+        ..def("Accounts_Password_Policy_MaxLength", int(-1, 1024), "Accounts", "Password Policy")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Forbid repeating characters",
+        ..def("Accounts_Password_Policy_ForbidRepeatingCharacters", Kind::Boolean, "Accounts", "Password Policy")
+    },
+    Def {
+        default: Default::Int(3),
+        public: true,
+        label: "Most repeating characters",
+        ..def("Accounts_Password_Policy_ForbidRepeatingCharactersCount", int(1, 1024), "Accounts", "Password Policy")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "At least one lowercase",
+        ..def("Accounts_Password_Policy_AtLeastOneLowercase", Kind::Boolean, "Accounts", "Password Policy")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "At least one uppercase",
+        ..def("Accounts_Password_Policy_AtLeastOneUppercase", Kind::Boolean, "Accounts", "Password Policy")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "At least one number",
+        ..def("Accounts_Password_Policy_AtLeastOneNumber", Kind::Boolean, "Accounts", "Password Policy")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "At least one symbol",
+        ..def("Accounts_Password_Policy_AtLeastOneSpecialCharacter", Kind::Boolean, "Accounts", "Password Policy")
     },
     // Message
     Def {
@@ -278,6 +532,69 @@ pub static ALL: &[Def] = &[
         label: "Enable threads",
         ..def("Threads_enabled", Kind::Boolean, "Threads", "")
     },
+    Def {
+        default: Default::Int(0),
+        public: true,
+        label: "Block message editing after (n) minutes",
+        description: "0 to never block.",
+        ..def("Message_AllowEditing_BlockEditInMinutes", int(0, 525600), "Message", "")
+    },
+    Def {
+        default: Default::Int(0),
+        public: true,
+        label: "Block message deleting after (n) minutes",
+        description: "0 to never block.",
+        ..def("Message_AllowDeleting_BlockDeleteInMinutes", int(0, 525600), "Message", "")
+    },
+    Def {
+        default: Default::Int(300),
+        public: true,
+        label: "Grouping period (in seconds)",
+        ..def("Message_GroupingPeriod", int(0, 86400), "Message", "")
+    },
+    Def {
+        default: Default::Str("LT"),
+        public: true,
+        label: "Time format",
+        max_chars: 64,
+        ..def("Message_TimeFormat", Kind::String, "Message", "")
+    },
+    Def {
+        default: Default::Str("LLL"),
+        public: true,
+        label: "Timestamp format",
+        max_chars: 64,
+        ..def("Message_TimeAndDateFormat", Kind::String, "Message", "")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Store last message",
+        description: "Rooms carry their last message.",
+        read_only: true,
+        ..def("Store_Last_Message", Kind::Boolean, "General", "")
+    },
+    Def {
+        default: Default::Int(8),
+        public: true,
+        label: "Max users in direct messages",
+        description: "Palaver's direct messages have at most 8 members.",
+        ..def("DirectMesssage_maxUsers", int(2, 8), "Message", "")
+    },
+    Def {
+        default: Default::Int(5),
+        public: true,
+        label: "Number of users' autocomplete suggestions",
+        ..def("Number_of_users_autocomplete_suggestions", int(1, 100), "General", "")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "Read receipts",
+        description: "Not available on Palaver.",
+        read_only: true,
+        ..def("Message_Read_Receipt_Enabled", Kind::Boolean, "Message", "")
+    },
     // File upload
     Def {
         default: Default::Bool(true),
@@ -302,6 +619,7 @@ pub static ALL: &[Def] = &[
         public: true,
         label: "Accepted media types",
         description: "Comma-separated media types (image/*, application/pdf); empty accepts any.",
+        max_chars: 4096,
         ..def(
             "FileUpload_MediaTypeWhiteList",
             Kind::String,
@@ -314,6 +632,7 @@ pub static ALL: &[Def] = &[
         public: true,
         label: "Blocked media types",
         description: "Comma-separated media types refused even if accepted above.",
+        max_chars: 4096,
         ..def(
             "FileUpload_MediaTypeBlackList",
             Kind::String,

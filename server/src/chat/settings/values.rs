@@ -96,6 +96,18 @@ fn check(rule: Check, s: &str) -> Result<(), String> {
         Check::HostOrEmpty if s.is_empty() => Ok(()),
         Check::HostOrEmpty => host(s),
         Check::Pattern => pattern(s),
+        Check::Version => {
+            let parts: Vec<&str> = s.split('.').collect();
+            let ok = parts.len() == 3
+                && parts.iter().all(|p| {
+                    !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit())
+                });
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("must be a version such as 8.4.0, not {s:?}"))
+            }
+        }
         Check::Language => {
             let ok = (2..=16).contains(&s.len())
                 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')

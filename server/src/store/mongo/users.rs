@@ -13,7 +13,7 @@ use crate::store::{
 };
 
 /// Fields of a user document that may be absent.
-const USER_OPTIONAL: &[&str] = &["lastLogin", "emailKeys"];
+const USER_OPTIONAL: &[&str] = &["lastLogin", "emailKeys", "bio", "nickname", "settings"];
 const USER_CONFLICTS: &[(&str, &str)] = &[
     (IDX_USERNAME, "username"),
     (IDX_EMAIL, "email"),
@@ -188,6 +188,19 @@ impl TokenStore for MongoStore {
             .delete_one(doc! { "_id": hashed })
             .await
             .ctx("delete token")?;
+        Ok(result.deleted_count > 0)
+    }
+
+    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
+        self.tokens
+            .delete_many(doc! { "user_id": id })
+            .await
+            .ctx("delete user tokens")?;
+        let result = self
+            .users
+            .delete_one(doc! { "_id": id })
+            .await
+            .ctx("delete user")?;
         Ok(result.deleted_count > 0)
     }
 

@@ -196,6 +196,16 @@ impl TokenStore for SqliteStore {
         .await
     }
 
+    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.write(move |conn| {
+            exec(conn, "DELETE FROM tokens WHERE user_id = ?1", [&id])?;
+            // Its e-mails go with it (ON DELETE CASCADE).
+            Ok(exec(conn, "DELETE FROM users WHERE id = ?1", [&id])? > 0)
+        })
+        .await
+    }
+
     async fn delete_user_tokens(&self, user_id: &str) -> StoreResult<u64> {
         let id = user_id.to_string();
         self.write(move |conn| {

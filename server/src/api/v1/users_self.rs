@@ -1,0 +1,228 @@
+//! Self-service `users.*`: registration, one's own profile and preferences,
+//! account deletion, and the lookups clients make while typing; `pw.getPolicy`.
+
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::super::error::{ApiError, ApiResult};
+use super::super::extract::{Auth, JsonBody, MaybeAuth, Params};
+use super::super::AppState;
+use super::{ok, required};
+use crate::chat::profile::{BasicInfo, Registration};
+use crate::chat::ChatError;
+use crate::wire::{self, DateStyle};
+
+#[derive(Deserialize)]
+pub struct RegisterBody {
+    username: Option<String>,
+    email: Option<String>,
+    pass: Option<String>,
+    name: Option<String>,
+    secret: Option<String>,
+}
+
+/// `POST /api/v1/users.register` (no login).
+pub async fn register(
+    State(state): State<AppState>,
+    MaybeAuth(session): MaybeAuth,
+    JsonBody(body): JsonBody<RegisterBody>,
+) -> ApiResult {
+    if session.is_some() {
+        return Err(ApiError::BadBody(
+            "Logged in users can not register again.".into(),
+        ));
+    }
+    let form = Registration {
+        username: required(&body.username, "username")?.to_string(),
+        email: required(&body.email, "email")?.to_string(),
+        pass: required(&body.pass, "pass")?.to_string(),
+        name: required(&body.name, "name")?.to_string(),
+        secret: body.secret,
+    };
+    let user = state.chat.register(form).await?;
+    ok(json!({"user": wire::user_full(&user, DateStyle::Iso)}))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BasicInfoData {
+    email: Option<String>,
+    name: Option<String>,
+    username: Option<String>,
+    nickname: Option<String>,
+    bio: Option<String>,
+    new_password: Option<String>,
+    current_password: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct BasicInfoBody {
+    data: Option<BasicInfoData>,
+}
+
+/// `POST /api/v1/users.updateOwnBasicInfo` `{data: {…}}`.
+pub async fn update_own_basic_info(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<BasicInfoBody>,
+) -> ApiResult {
+    let Some(d) = body.data else {
+        return Err(ChatError::invalid("must have required property 'data'").into());
+    };
+    let info = BasicInfo {
+        email: d.email,
+        name: d.name,
+        username: d.username,
+        nickname: d.nickname,
+        bio: d.bio,
+        new_password: d.new_password.filter(|p| !p.is_empty()),
+        current_password: d.current_password,
+    };
+    let user = state
+        .chat
+        .update_own_basic_info(&session.user, &session.token_hash, info)
+        .await?;
+    ok(json!({"user": wire::user_full(&user, DateStyle::Iso)}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreferencesBody {
+    user_id: Option<String>,
+    data: Option<Map<String, Value>>,
+}
+
+/// `POST /api/v1/users.setPreferences` `{userId?, data: {…}}`.
+pub async fn set_preferences(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<PreferencesBody>,
+) -> ApiResult {
+    let Some(data) = body.data else {
+        return Err(ChatError::invalid("must have required property 'data'").into());
+    };
+    let user = state
+        .chat
+        .set_preferences(&session.user, body.user_id.as_deref(), data)
+        .await?;
+    ok(json!({"user": {
+        "_id": user.id,
+        "settings": {"preferences": state.chat.preferences_of(&user)},
+    }}))
+}
+
+/// `GET /api/v1/users.getPreferences`.
+pub async fn get_preferences(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
+    ok(json!({"preferences": state.chat.preferences_of(&session.user)}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteOwnBody {
+    password: Option<String>,
+    #[serde(default)]
+    confirm_relinquish: bool,
+}
+
+/// `POST /api/v1/users.deleteOwnAccount` `{password, confirmRelinquish?}`.
+pub async fn delete_own_account(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<DeleteOwnBody>,
+) -> ApiResult {
+    let Some(password) = body.password.filter(|p| !p.is_empty()) else {
+        return Err(ApiError::BadBody(
+            "Body parameter \"password\" is required.".into(),
+        ));
+    };
+    state
+        .chat
+        .delete_own_account(&session.user, &password, body.confirm_relinquish)
+        .await?;
+    ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteBody {
+    user_id: Option<String>,
+    username: Option<String>,
+    #[serde(default)]
+    confirm_relinquish: bool,
+}
+
+/// `POST /api/v1/users.delete` `{userId|username, confirmRelinquish?}` (admins).
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<DeleteBody>,
+) -> ApiResult {
+    crate::chat::accounts::require_admin(&session.user)?;
+    let user = state
+        .chat
+        .find_user(body.user_id.as_deref(), body.username.as_deref())
+        .await?;
+    state
+        .chat
+        .delete_user(&session.user, &user, body.confirm_relinquish)
+        .await?;
+    ok(json!({}))
+}
+
+/// `GET /api/v1/users.getUsernameSuggestion`.
+pub async fn username_suggestion(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
+    let result = state.chat.username_suggestion(&session.user).await?;
+    ok(json!({ "result": result }))
+}
+
+/// Users `users.autocomplete` returns at most (Rocket.Chat's limit).
+const AUTOCOMPLETE_LIMIT: usize = 10;
+
+/// `GET /api/v1/users.autocomplete?selector={"term": "…", "exceptions": […]}`.
+pub async fn autocomplete(
+    State(state): State<AppState>,
+    Auth(_session): Auth,
+    params: Params,
+) -> ApiResult {
+    let Some(raw) = params.get("selector") else {
+        return Err(ChatError::invalid("must have required property 'selector'").into());
+    };
+    let selector: Value = serde_json::from_str(raw)
+        .map_err(|_| ChatError::invalid(format!("Invalid selector parameter {raw:?}")))?;
+    let term = selector["term"].as_str().unwrap_or_default();
+    let exceptions: Vec<String> = selector["exceptions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let users = state
+        .chat
+        .autocomplete_users(term, &exceptions, AUTOCOMPLETE_LIMIT)
+        .await?;
+    let items: Vec<Value> = users
+        .iter()
+        .map(|u| {
+            let mut item = json!({
+                "_id": u.id,
+                "username": u.username,
+                "name": u.name,
+                "status": "offline",
+            });
+            if let Some(n) = &u.nickname {
+                item["nickname"] = json!(n);
+            }
+            item
+        })
+        .collect();
+    ok(json!({ "items": items }))
+}
+
+/// `GET /api/v1/pw.getPolicy`.
+pub async fn password_policy(State(state): State<AppState>, Auth(_session): Auth) -> ApiResult {
+    ok(state.chat.password_policy().describe())
+}
