@@ -149,6 +149,10 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// The delivery queue's tunables (`[outbox]`).
     pub outbox: crate::worker::outbox::OutboxConfig,
+    /// Milliseconds a realtime connection counts for presence without its instance
+    /// renewing it (renewed every third of it): after a crash, users are offline
+    /// within about 4/3 of this.
+    pub presence_ttl_ms: u64,
     /// Workspace settings locked by the file or the environment (see
     /// `config/settings.rs`); collected by [`Config::load`].
     #[serde(skip)]
@@ -183,6 +187,7 @@ impl Default for Config {
             apps_origin: None,
             metrics_token: None,
             outbox: Default::default(),
+            presence_ttl_ms: 45_000,
             setting_overrides: Vec::new(),
         }
     }
@@ -310,6 +315,7 @@ impl Config {
                 site_url: self.site_url(),
                 overrides: self.setting_overrides.clone(),
             },
+            presence_ttl: Duration::from_millis(self.presence_ttl_ms),
         }
     }
 }

@@ -180,6 +180,10 @@ pub fn user(id: &str, username: &str, email: Option<&str>) -> User {
         created_at: Ts(1_000),
         updated_at: Ts(1_000),
         last_login: None,
+        status: None,
+        status_connection: None,
+        status_default: None,
+        status_text: None,
         require_password_change: false,
     }
 }

@@ -143,6 +143,10 @@ impl Chat {
             created_at: now,
             updated_at: now,
             last_login: None,
+            status: None,
+            status_connection: None,
+            status_default: None,
+            status_text: None,
             require_password_change: new.require_password_change,
         };
         let hash = self.hash_password(&Password::Plain(new.password)).await?;
@@ -323,6 +327,10 @@ impl Chat {
             created_at: now,
             updated_at: now,
             last_login: None,
+            status: None,
+            status_connection: None,
+            status_default: None,
+            status_text: None,
             require_password_change: false,
         };
         self.store

@@ -14,6 +14,7 @@ pub mod messages;
 pub mod notify;
 pub mod password;
 pub mod permissions;
+pub mod presence;
 pub mod ratelimit;
 mod relay;
 pub mod rooms;
@@ -40,6 +41,9 @@ pub struct ChatOptions {
     /// Workspace settings: defaults derived from the startup options, and the values
     /// the configuration locks.
     pub settings: settings::SettingsInit,
+    /// How long a realtime connection stays recorded for presence without its
+    /// instance renewing it (renewed every third of it).
+    pub presence_ttl: std::time::Duration,
 }
 
 /// The chat services, shared by every client surface.
@@ -58,6 +62,8 @@ pub struct Chat {
     /// Bumped when an integration changes here, so the outgoing webhooks' trigger
     /// cache reloads at once (changes on other instances: at its expiry).
     integrations_gen: std::sync::atomic::AtomicU64,
+    /// This process's name on the presence connections it records.
+    instance_id: String,
 }
 
 impl Chat {
@@ -71,6 +77,7 @@ impl Chat {
             passwords: PasswordPool::new(opts.password_pool),
             pre_send: OnceLock::new(),
             integrations_gen: Default::default(),
+            instance_id: ids::new_id(),
             settings: settings::Settings::new(opts.settings.clone()),
             opts,
         })

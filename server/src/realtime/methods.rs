@@ -22,6 +22,9 @@ pub type Outcome = Result<Option<Value>, DdpError>;
 const MAX_HISTORY: u64 = 500;
 
 pub async fn call(ctx: &Ctx, method: &str, params: &[Value]) -> Outcome {
+    if let Some(outcome) = super::presence::call(ctx, method, params).await {
+        return outcome;
+    }
     match method {
         "login" => login(ctx, params).await,
         "logout" => logout(ctx).await,

@@ -10,6 +10,7 @@ pub mod integrations;
 pub mod model;
 pub mod mongo;
 pub mod outbox;
+pub mod presence;
 pub mod settings_audit;
 pub mod sqlite;
 
@@ -259,6 +260,7 @@ pub trait Store:
     + integrations::IntegrationStore
     + outbox::OutboxStore
     + settings_audit::SettingAuditStore
+    + presence::PresenceStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

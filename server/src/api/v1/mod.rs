@@ -9,6 +9,7 @@ pub(crate) mod integrations;
 mod misc;
 mod outbox;
 mod permissions;
+mod presence;
 mod rooms;
 mod settings;
 mod users;
@@ -37,6 +38,11 @@ pub fn routes() -> Router<AppState> {
         .route("/users.list", get(users::list))
         .route("/users.update", post(users::update))
         .route("/users.setActiveStatus", post(users::set_active_status))
+        .route("/users.presence", get(presence::presence))
+        .route("/users.getPresence", get(presence::get_presence))
+        .route("/users.setStatus", post(presence::set_status))
+        .route("/users.getStatus", get(presence::get_status))
+        .route("/users.listByStatus", get(presence::list_by_status))
         .route("/channels.create", post(rooms::create::<CHANNEL>))
         .route("/channels.list", get(rooms::list_public))
         .route("/channels.list.joined", get(rooms::list_joined::<CHANNEL>))

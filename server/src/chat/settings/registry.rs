@@ -226,6 +226,29 @@ pub static ALL: &[Def] = &[
         label: "Allow anonymous read",
         ..def("Accounts_AllowAnonymousRead", Kind::Boolean, "Accounts", "")
     },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Allow users to set a status message",
+        ..def(
+            "Accounts_AllowUserStatusMessageChange",
+            Kind::Boolean,
+            "Accounts",
+            "",
+        )
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Allow the invisible status",
+        description: "Users may choose to appear offline while connected.",
+        ..def(
+            "Accounts_AllowInvisibleStatusOption",
+            Kind::Boolean,
+            "Accounts",
+            "",
+        )
+    },
     // Message
     Def {
         default: Default::Int(5000),

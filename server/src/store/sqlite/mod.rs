@@ -16,6 +16,7 @@ mod messages;
 mod outbox;
 mod rooms;
 mod schema;
+mod presence;
 mod settings_audit;
 mod users;
 
