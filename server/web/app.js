@@ -8,6 +8,7 @@ import { Ddp } from './ddp.js';
 import { renderLogin } from './login.js';
 import { Sidebar, roomLabel } from './sidebar.js';
 import { RoomView } from './room.js';
+import { Presence } from './presence.js';
 
 const root = document.getElementById('app');
 // `{userId}` while logged in; the credential itself is an HttpOnly cookie.
@@ -54,6 +55,7 @@ function showLogin(message) {
 class App {
   constructor(user) {
     this.user = { _id: user._id, username: user.username, name: user.name || user.username, roles: user.roles || [] };
+    this.me = user;
     this.subs = new Map();
     this.view = null; // RoomView or {admin}
     this.admin = null;
@@ -71,8 +73,11 @@ class App {
       closeNav: () => this.shell.classList.remove('nav-open'),
       markRead: (rid) => this.markRead(rid),
       commands: null,
+      me: user,
     };
+    this.ctx.presence = new Presence(api, this.ddp);
     this.sidebar = new Sidebar(this.ctx);
+    this.ctx.presence.addEventListener('change', () => this.sidebar.render());
     this.navToggle = h('button', {
       type: 'button', class: 'icon', text: '☰ Rooms', testid: 'nav-toggle',
       attrs: { 'aria-controls': 'sidebar', 'aria-expanded': 'false' },
@@ -107,6 +112,7 @@ class App {
     let everConnected = false;
     this.ddp.addEventListener('status', (ev) => {
       this.sidebar.setConnected(ev.detail.connected);
+      if (ev.detail.connected) this.ctx.presence.load().catch(() => {});
       if (ev.detail.connected && everConnected) {
         // Events may have been missed while offline: catch up.
         this.loadSubscriptions();

@@ -30,6 +30,7 @@ mod realtime_closes;
 mod realtime_commands;
 mod realtime_instances;
 mod realtime_methods;
+mod realtime_presence;
 mod realtime_protocol;
 mod realtime_settings;
 mod realtime_slow;
