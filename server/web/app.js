@@ -9,6 +9,7 @@ import { renderLogin } from './login.js';
 import { Sidebar, roomLabel } from './sidebar.js';
 import { RoomView } from './room.js';
 import { Presence } from './presence.js';
+import { setDesktopState } from './desktop.js';
 
 const root = document.getElementById('app');
 // `{userId}` while logged in; the credential itself is an HttpOnly cookie.
@@ -76,6 +77,8 @@ class App {
       me: user,
     };
     this.ctx.presence = new Presence(api, this.ddp);
+    this.ctx.presence.setSelf(user);
+    setDesktopState({ user, call: (name, params) => this.ddp.call(name, params) });
     this.sidebar = new Sidebar(this.ctx);
     this.ctx.presence.addEventListener('change', () => this.sidebar.render());
     this.navToggle = h('button', {
@@ -147,6 +150,7 @@ class App {
     document.removeEventListener('keydown', this.onKey);
     this.unmountView();
     this.ddp.stop();
+    setDesktopState({ user: null, unread: '' });
   }
 
   async logout() {
@@ -244,6 +248,10 @@ class App {
     for (const s of this.subs.values()) if (s.rid !== this.view?.rid) unread += s.unread || 0;
     const where = this.view?.label ? `${this.view.label} · ` : '';
     document.title = `${unread ? `(${unread}) ` : ''}${where}${siteName}`;
+    if (unread !== this.lastUnread) {
+      this.lastUnread = unread;
+      setDesktopState({ unread: unread || '' });
+    }
   }
 
   unmountView() {
@@ -350,6 +358,10 @@ async function boot() {
   } catch {
     // The default name will do.
   }
+  setDesktopState({ siteName });
+  fetch('/api/info').then((r) => r.json()).then((info) => {
+    if (info && info.version) setDesktopState({ version: String(info.version) });
+  }).catch(() => {});
   try {
     // The session cookie, if any, says whether we are logged in.
     const me = await api('GET', '/api/v1/me');

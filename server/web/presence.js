@@ -20,15 +20,49 @@ export class Presence extends EventTarget {
 
   /** Everyone present now (again after a reconnect: changes may have been missed). */
   async load() {
+    // Events that arrive while the list is on its way are newer than it.
+    const fresh = new Set();
+    this.fresh = fresh;
     const res = await this.api('GET', '/api/v1/users.presence');
-    this.byName.clear();
-    for (const u of res.users || []) this.byName.set(u.username, { status: u.status, text: u.statusText || '' });
+    const listed = new Map();
+    for (const u of res.users || []) listed.set(u.username, { status: u.status, text: u.statusText || '' });
+    for (const name of fresh) listed.set(name, this.of(name));
+    if (this.self) listed.set(this.self.username, this.selfStatus());
+    this.byName = listed;
+    if (this.fresh === fresh) this.fresh = null;
     this.dispatchEvent(new Event('change'));
   }
 
   set(username, status, text) {
+    this.fresh?.add(username);
     this.byName.set(username, { status, text });
+    if (this.self && username === this.self.username) {
+      this.self.statusText = text;
+      if (status !== 'offline') this.self.shown = status;
+    }
     this.dispatchEvent(new Event('change'));
+  }
+
+  /**
+   * The signed-in user (`/me`): while connected, their status is their chosen
+   * one (online unless they chose away, busy or invisible), whatever the order
+   * in which the server's own events and the list arrive.
+   */
+  setSelf(me) {
+    this.self = { username: me.username, statusDefault: me.statusDefault || 'online', statusText: me.statusText || '' };
+    this.set(me.username, this.selfStatus().status, this.self.statusText);
+  }
+
+  selfStatus() {
+    const chosen = this.self.statusDefault;
+    return { status: chosen === 'online' ? this.self.shown || 'online' : chosen, text: this.self.statusText };
+  }
+
+  /** The user chose a status (and text). */
+  chose(status, text) {
+    this.self.statusDefault = status;
+    this.self.shown = null;
+    this.set(this.self.username, this.selfStatus().status, text);
   }
 
   of(username) {
@@ -84,6 +118,7 @@ export function statusControl(ctx, me) {
     error.textContent = '';
     try {
       await ctx.api('POST', '/api/v1/users.setStatus', { status: select.value, message: text.value });
+      ctx.presence.chose(select.value, text.value.trim());
       form.hidden = true;
       toggle.setAttribute('aria-expanded', 'false');
       ctx.announce('Status updated');

@@ -141,7 +141,12 @@ impl Chat {
         self.store
             .set_user_presence(user_id, &fields, Ts::now())
             .await?;
-        tracing::debug!(user_id, status = effective, chosen = status, "status chosen");
+        tracing::debug!(
+            user_id,
+            status = effective,
+            chosen = status,
+            "status chosen"
+        );
         self.publish_status(&user, effective, user.status_text.as_deref());
         Ok(true)
     }
@@ -206,7 +211,11 @@ impl Chat {
     }
 
     /// Users by status (`users.presence`, `users.listByStatus`).
-    pub async fn users_by_status(&self, query: &StatusQuery, page: Page) -> ChatResult<Listing<User>> {
+    pub async fn users_by_status(
+        &self,
+        query: &StatusQuery,
+        page: Page,
+    ) -> ChatResult<Listing<User>> {
         Ok(self.store.users_by_status(query, page).await?)
     }
 
@@ -234,7 +243,12 @@ impl Chat {
             .set_user_presence(user_id, &fields, Ts::now())
             .await?;
         if user.status.as_deref().unwrap_or(OFFLINE) != effective {
-            tracing::debug!(user_id, status = effective, connections = conns.len(), "presence changed");
+            tracing::debug!(
+                user_id,
+                status = effective,
+                connections = conns.len(),
+                "presence changed"
+            );
             self.publish_status(&user, effective, user.status_text.as_deref());
         }
         Ok(())
@@ -279,7 +293,10 @@ impl Chat {
         };
         let mut offset = 0;
         loop {
-            let page = self.store.users_by_status(&query, Page::new(offset, 500)).await?;
+            let page = self
+                .store
+                .users_by_status(&query, Page::new(offset, 500))
+                .await?;
             for user in &page.items {
                 self.update_presence(&user.id).await?;
             }
@@ -306,7 +323,11 @@ async fn heartbeat(chat: Arc<Chat>, mut stop: StopSignal) {
         }
     }
     let leave = async {
-        match chat.store.remove_instance_presence_conns(&chat.instance_id).await {
+        match chat
+            .store
+            .remove_instance_presence_conns(&chat.instance_id)
+            .await
+        {
             Ok(users) => {
                 for uid in users {
                     if let Err(e) = chat.update_presence(&uid).await {

@@ -77,7 +77,12 @@ pub fn subscribe(ctx: &Ctx, sub_id: &str, params: &[Value]) {
         arg(params, 1)
             .get(field)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let (added, removed) = (ids("added"), ids("removed"));
@@ -134,8 +139,7 @@ impl Registry {
             "id": "id",
             "fields": {"uid": uid, "args": [username, n, status_text], "eventName": uid},
         }));
-        let logged_args =
-            json!([[user_id, username, n, status_text, name, roles]]).to_string();
+        let logged_args = json!([[user_id, username, n, status_text, name, roles]]).to_string();
         let mut logged_frame = None;
         for entry in self.conns.values() {
             if entry.login.is_none() {

@@ -173,21 +173,20 @@ pub async fn subscribe(ctx: &Ctx, sub_id: &str, name: &str, params: &[Value]) {
     };
     let user_status = name == super::protocol::NOTIFY_LOGGED
         && params.first().and_then(Value::as_str) == Some("user-status");
-    let spec = if !user_status
-        && (SILENT_ANONYMOUS.contains(&name) || SILENT_LOGGED_IN.contains(&name))
-    {
-        Ok(Spec {
-            kind: SubKind::Silent,
-            event_name: params
-                .first()
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            use_collection: false,
-        })
-    } else {
-        parse(name, params, &user)
-    };
+    let spec =
+        if !user_status && (SILENT_ANONYMOUS.contains(&name) || SILENT_LOGGED_IN.contains(&name)) {
+            Ok(Spec {
+                kind: SubKind::Silent,
+                event_name: params
+                    .first()
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                use_collection: false,
+            })
+        } else {
+            parse(name, params, &user)
+        };
     let spec = match spec {
         Ok(spec) => spec,
         Err(error) => {

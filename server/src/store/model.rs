@@ -80,7 +80,11 @@ pub struct User {
         skip_serializing_if = "Option::is_none"
     )]
     pub status_default: Option<String>,
-    #[serde(rename = "statusText", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "statusText",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status_text: Option<String>,
 }
 

@@ -40,8 +40,8 @@ mod events;
 mod integrations;
 mod messages;
 mod outbox;
-mod rooms;
 mod presence;
+mod rooms;
 mod settings_audit;
 mod users;
 

@@ -77,8 +77,7 @@ pub trait PresenceStore: Send + Sync {
         updated_at: Ts,
     ) -> StoreResult<bool>;
     /// Users matching `query`, by username, one page of them.
-    async fn users_by_status(&self, query: &StatusQuery, page: Page)
-        -> StoreResult<Listing<User>>;
+    async fn users_by_status(&self, query: &StatusQuery, page: Page) -> StoreResult<Listing<User>>;
 }
 
 /// Copies the presence fields of `from` onto `to`: a whole-user write keeps what

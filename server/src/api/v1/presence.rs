@@ -30,7 +30,9 @@ fn names_self(user: &User, user_id: Option<&str>, username: Option<&str>) -> boo
     match (user_id, username) {
         (None, None) => true,
         (Some(id), _) => id == user.id,
-        (None, Some(name)) => name.trim_start_matches('@').eq_ignore_ascii_case(&user.username),
+        (None, Some(name)) => name
+            .trim_start_matches('@')
+            .eq_ignore_ascii_case(&user.username),
     }
 }
 
@@ -46,13 +48,23 @@ fn presence_json(u: &User) -> Value {
 }
 
 /// `GET users.presence[?from=<date>][&ids=a,b]`.
-pub async fn presence(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
+pub async fn presence(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
     let present = vec![ONLINE.to_string(), AWAY.to_string(), BUSY.to_string()];
     let mut full = false;
     let query = if let Some(ids) = params.get("ids") {
         StatusQuery {
             statuses: present,
-            ids: Some(ids.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()),
+            ids: Some(
+                ids.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ),
             ..Default::default()
         }
     } else {
@@ -84,7 +96,11 @@ pub async fn presence(State(state): State<AppState>, Auth(session): Auth, params
 }
 
 /// `GET users.getPresence[?userId|username]`.
-pub async fn get_presence(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
+pub async fn get_presence(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
     let (id, name) = (params.get("userId"), params.get("username"));
     if names_self(&session.user, id, name) {
         let me = state.chat.find_user(Some(&session.user.id), None).await?;
@@ -93,7 +109,7 @@ pub async fn get_presence(State(state): State<AppState>, Auth(session): Auth, pa
             "connectionStatus": me.status_connection.as_deref().unwrap_or(OFFLINE),
         });
         if let Some(last) = me.last_login {
-            body["lastLogin"] = wire::render(&last, DateStyle::Iso);
+            body["lastLogin"] = json!(wire::iso(last.0));
         }
         return ok(body);
     }
@@ -102,7 +118,11 @@ pub async fn get_presence(State(state): State<AppState>, Auth(session): Auth, pa
 }
 
 /// `GET users.getStatus[?userId|username]`.
-pub async fn get_status(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
+pub async fn get_status(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
     let (id, name) = (params.get("userId"), params.get("username"));
     if names_self(&session.user, id, name) {
         let me = state.chat.find_user(Some(&session.user.id), None).await?;
@@ -136,7 +156,9 @@ pub async fn set_status(
         match v {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ChatError::invalid("Match error: Failed Match.OneOf, Match.Maybe or Match.Optional validation")),
+            Some(_) => Err(ChatError::invalid(
+                "Match error: Failed Match.OneOf, Match.Maybe or Match.Optional validation",
+            )),
         }
     };
     let (status, message) = (text(&body.status)?, text(&body.message)?);
@@ -146,7 +168,11 @@ pub async fn set_status(
         )
         .into());
     }
-    let target = if names_self(&session.user, body.user_id.as_deref(), body.username.as_deref()) {
+    let target = if names_self(
+        &session.user,
+        body.user_id.as_deref(),
+        body.username.as_deref(),
+    ) {
         None
     } else {
         Some(
@@ -170,7 +196,11 @@ pub async fn set_status(
 
 /// `GET users.listByStatus[?status=active|deactivated][&hasLoggedIn][&type][&searchTerm]`:
 /// the admin's user list (admins only for now).
-pub async fn list_by_status(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
+pub async fn list_by_status(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
     require_admin(&session.user)?;
     let page = params.page()?;
     let active = match params.get("status") {

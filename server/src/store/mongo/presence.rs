@@ -34,11 +34,21 @@ impl MongoStore {
                 index(doc! { "expires_at": 1 }, "by_expiry"),
             ])
             .await
-            .map_err(|e| backend(&format!("creating indexes on {}.{PRESENCE_CONNS}", self.database), e))?;
+            .map_err(|e| {
+                backend(
+                    &format!("creating indexes on {}.{PRESENCE_CONNS}", self.database),
+                    e,
+                )
+            })?;
         self.users
             .create_indexes([index(doc! { "status": 1 }, "by_status")])
             .await
-            .map_err(|e| backend(&format!("creating the users' status index in {}", self.database), e))?;
+            .map_err(|e| {
+                backend(
+                    &format!("creating the users' status index in {}", self.database),
+                    e,
+                )
+            })?;
         Ok(())
     }
 
@@ -150,7 +160,8 @@ impl PresenceStore for MongoStore {
     async fn users_by_status(&self, q: &StatusQuery, page: Page) -> StoreResult<Listing<User>> {
         let mut filter = Document::new();
         if !q.statuses.is_empty() {
-            let mut statuses: Vec<Bson> = q.statuses.iter().map(|s| Bson::String(s.clone())).collect();
+            let mut statuses: Vec<Bson> =
+                q.statuses.iter().map(|s| Bson::String(s.clone())).collect();
             if q.statuses.iter().any(|s| s == "offline") {
                 statuses.push(Bson::Null); // absent: never connected
             }
@@ -173,7 +184,10 @@ impl PresenceStore for MongoStore {
         }
         if let Some(text) = &q.search {
             let re = substring(text);
-            filter.insert("$or", vec![doc! { "usernameKey": re.clone() }, doc! { "name": re }]);
+            filter.insert(
+                "$or",
+                vec![doc! { "usernameKey": re.clone() }, doc! { "name": re }],
+            );
         }
         let total = self
             .users
@@ -181,7 +195,10 @@ impl PresenceStore for MongoStore {
             .await
             .ctx("count users by status")?;
         if page.count == 0 {
-            return Ok(Listing { items: Vec::new(), total });
+            return Ok(Listing {
+                items: Vec::new(),
+                total,
+            });
         }
         let cursor = self
             .users

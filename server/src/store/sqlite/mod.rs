@@ -14,9 +14,9 @@ mod apps;
 mod integrations;
 mod messages;
 mod outbox;
+mod presence;
 mod rooms;
 mod schema;
-mod presence;
 mod settings_audit;
 mod users;
 

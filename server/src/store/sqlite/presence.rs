@@ -5,11 +5,17 @@ use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection};
 
-use super::{exec, like_pattern, map_err, query_count, query_doc, query_docs, to_json, SqliteStore};
+use super::{
+    exec, like_pattern, map_err, query_count, query_doc, query_docs, to_json, SqliteStore,
+};
 use crate::store::presence::{PresenceConn, PresenceFields, PresenceStore, StatusQuery};
 use crate::store::{Listing, Page, StoreResult, Ts, User};
 
-fn conns(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreResult<Vec<PresenceConn>> {
+fn conns(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> StoreResult<Vec<PresenceConn>> {
     let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
     let rows = stmt
         .query_map(args, |r| {
@@ -76,8 +82,10 @@ impl PresenceStore for SqliteStore {
 
     async fn remove_presence_conn(&self, id: &str) -> StoreResult<bool> {
         let id = id.to_string();
-        self.write(move |conn| Ok(exec(conn, "DELETE FROM presence_conns WHERE id = ?1", [&id])? > 0))
-            .await
+        self.write(move |conn| {
+            Ok(exec(conn, "DELETE FROM presence_conns WHERE id = ?1", [&id])? > 0)
+        })
+        .await
     }
 
     async fn presence_conns_of(&self, user_id: &str, now: Ts) -> StoreResult<Vec<PresenceConn>> {
@@ -170,7 +178,10 @@ impl PresenceStore for SqliteStore {
         }
         if let Some(ids) = &q.ids {
             if ids.is_empty() {
-                return Ok(Listing { items: Vec::new(), total: 0 });
+                return Ok(Listing {
+                    items: Vec::new(),
+                    total: 0,
+                });
             }
             let marks = list(ids, &mut args);
             filter.push_str(&format!(" AND id IN ({marks})"));
@@ -198,7 +209,10 @@ impl PresenceStore for SqliteStore {
         }
         if let Some(kind) = &q.kind {
             args.push(SqlValue::Text(kind.clone()));
-            filter.push_str(&format!(" AND json_extract(doc, '$.type') = ?{}", args.len()));
+            filter.push_str(&format!(
+                " AND json_extract(doc, '$.type') = ?{}",
+                args.len()
+            ));
         }
         if let Some(search) = &q.search {
             args.push(SqlValue::Text(like_pattern(search)));
@@ -216,8 +230,12 @@ impl PresenceStore for SqliteStore {
             )?;
             let n = args.len();
             let mut paged = args;
-            paged.push(SqlValue::Integer(i64::try_from(page.count).unwrap_or(i64::MAX)));
-            paged.push(SqlValue::Integer(i64::try_from(page.offset).unwrap_or(i64::MAX)));
+            paged.push(SqlValue::Integer(
+                i64::try_from(page.count).unwrap_or(i64::MAX),
+            ));
+            paged.push(SqlValue::Integer(
+                i64::try_from(page.offset).unwrap_or(i64::MAX),
+            ));
             let items = query_docs(
                 conn,
                 &format!(
