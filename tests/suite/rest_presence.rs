@@ -63,6 +63,25 @@ async fn status_and_presence_over_rest() {
         .collect();
     assert_eq!(names, vec!["dana"], "only users not offline: {by_ids}");
 
+    // Member lists carry it.
+    let room = srv
+        .post_ok("im.create", &eve, json!({"username": "dana"}))
+        .await;
+    let rid = room["room"]["_id"].as_str().expect("rid").to_string();
+    let members = srv
+        .get_ok(&format!("im.members?roomId={rid}"), &eve)
+        .await;
+    let status_in = |name: &str| {
+        members["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .find(|m| m["username"] == name)
+            .map(|m| m["status"].clone())
+    };
+    assert_eq!(status_in("dana"), Some(json!("online")), "{members}");
+    assert_eq!(status_in("eve"), Some(json!("offline")), "{members}");
+
     // Status and message.
     let from = iso_now();
     srv.post_ok(

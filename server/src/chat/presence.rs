@@ -219,6 +219,25 @@ impl Chat {
         Ok(self.store.users_by_status(query, page).await?)
     }
 
+    /// The status of each of `ids` that is not offline (for member lists).
+    pub async fn statuses_of(
+        &self,
+        ids: Vec<String>,
+    ) -> ChatResult<std::collections::HashMap<String, String>> {
+        let n = ids.len() as u64;
+        let query = StatusQuery {
+            statuses: vec![ONLINE.into(), AWAY.into(), BUSY.into()],
+            ids: Some(ids),
+            ..Default::default()
+        };
+        let found = self.store.users_by_status(&query, Page::new(0, n)).await?;
+        Ok(found
+            .items
+            .into_iter()
+            .filter_map(|u| Some((u.id, u.status?)))
+            .collect())
+    }
+
     /// Recomputes a user's status from their live connections; stores and publishes
     /// it if it changed.
     pub async fn update_presence(&self, user_id: &str) -> ChatResult<()> {
