@@ -68,9 +68,7 @@ async fn status_and_presence_over_rest() {
         .post_ok("im.create", &eve, json!({"username": "dana"}))
         .await;
     let rid = room["room"]["_id"].as_str().expect("rid").to_string();
-    let members = srv
-        .get_ok(&format!("im.members?roomId={rid}"), &eve)
-        .await;
+    let members = srv.get_ok(&format!("im.members?roomId={rid}"), &eve).await;
     let status_in = |name: &str| {
         members["members"]
             .as_array()
@@ -107,9 +105,7 @@ async fn status_and_presence_over_rest() {
         since["users"].to_string().contains("lunch"),
         "changed since `from`: {since}"
     );
-    let other = srv
-        .get_ok(&format!("users.getStatus?username=dana"), &eve)
-        .await;
+    let other = srv.get_ok("users.getStatus?username=dana", &eve).await;
     assert_eq!(
         other,
         json!({"_id": dana.user_id, "status": "away", "success": true})
