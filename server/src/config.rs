@@ -154,6 +154,10 @@ pub struct Config {
     pub upload_unconfirmed_ttl_secs: u64,
     /// Seconds between sweeps of expired unconfirmed uploads.
     pub upload_sweep_interval_secs: u64,
+    /// Milliseconds a realtime connection counts for presence without its instance
+    /// renewing it (renewed every third of it): after a crash, users are offline
+    /// within about 4/3 of this.
+    pub presence_ttl_ms: u64,
     /// Workspace settings locked by the file or the environment (see
     /// `config/settings.rs`); collected by [`Config::load`].
     #[serde(skip)]
@@ -190,6 +194,7 @@ impl Default for Config {
             outbox: Default::default(),
             upload_unconfirmed_ttl_secs: 24 * 3600,
             upload_sweep_interval_secs: 600,
+            presence_ttl_ms: 45_000,
             setting_overrides: Vec::new(),
         }
     }
@@ -319,6 +324,7 @@ impl Config {
             },
             files_root: self.data_dir.join("uploads"),
             unconfirmed_upload_ttl: Duration::from_secs(self.upload_unconfirmed_ttl_secs),
+            presence_ttl: Duration::from_millis(self.presence_ttl_ms),
         }
     }
 }

@@ -83,6 +83,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let chat = Chat::new(store.clone(), config.chat_options());
     chat.seed_settings().await?;
     let relay = chat.start_relay();
+    let presence = chat.start_presence();
     if let Some((admin, generated)) = chat
         .bootstrap_admin(
             &config.admin_username,
@@ -226,6 +227,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     upload_sweeper.stop_by(plan.flush).await;
     webhook_triggers.stop_by(plan.flush).await;
     outbox.stop_by(plan.flush).await;
+    // Before the relay, so other instances hear of the users who went offline.
+    presence.stop_by(plan.flush).await;
     relay.stop_by(plan.flush).await;
 
     // 4. Nothing may touch the store once it closes.

@@ -84,9 +84,12 @@ pub fn user_public(user: &User, style: DateStyle) -> Value {
         "type": user.kind,
         "active": user.active,
         "roles": user.roles,
-        "status": "offline",
+        "status": user.status.as_deref().unwrap_or("offline"),
         "utcOffset": 0,
     });
+    if let Some(text) = user.status_text.as_deref().filter(|t| !t.is_empty()) {
+        v["statusText"] = json!(text);
+    }
     convert(&mut v, style);
     v
 }
@@ -95,7 +98,10 @@ pub fn user_public(user: &User, style: DateStyle) -> Value {
 pub fn user_full(user: &User, style: DateStyle) -> Value {
     let mut v = render(user, style);
     if let Value::Object(map) = &mut v {
-        map.insert("status".into(), json!("offline"));
+        map.insert(
+            "status".into(),
+            json!(user.status.as_deref().unwrap_or("offline")),
+        );
         map.insert("utcOffset".into(), json!(0));
     }
     v

@@ -8,6 +8,8 @@ import { Ddp } from './ddp.js';
 import { renderLogin } from './login.js';
 import { Sidebar, roomLabel } from './sidebar.js';
 import { RoomView } from './room.js';
+import { Presence } from './presence.js';
+import { setDesktopState } from './desktop.js';
 
 const root = document.getElementById('app');
 // `{userId}` while logged in; the credential itself is an HttpOnly cookie.
@@ -54,6 +56,7 @@ function showLogin(message) {
 class App {
   constructor(user) {
     this.user = { _id: user._id, username: user.username, name: user.name || user.username, roles: user.roles || [] };
+    this.me = user;
     this.subs = new Map();
     this.view = null; // RoomView or {admin}
     this.admin = null;
@@ -71,8 +74,13 @@ class App {
       closeNav: () => this.shell.classList.remove('nav-open'),
       markRead: (rid) => this.markRead(rid),
       commands: null,
+      me: user,
     };
+    this.ctx.presence = new Presence(api, this.ddp);
+    this.ctx.presence.setSelf(user);
+    setDesktopState({ user, call: (name, params) => this.ddp.call(name, params) });
     this.sidebar = new Sidebar(this.ctx);
+    this.ctx.presence.addEventListener('change', () => this.sidebar.render());
     this.navToggle = h('button', {
       type: 'button', class: 'icon', text: '☰ Rooms', testid: 'nav-toggle',
       attrs: { 'aria-controls': 'sidebar', 'aria-expanded': 'false' },
@@ -107,6 +115,7 @@ class App {
     let everConnected = false;
     this.ddp.addEventListener('status', (ev) => {
       this.sidebar.setConnected(ev.detail.connected);
+      if (ev.detail.connected) this.ctx.presence.load().catch(() => {});
       if (ev.detail.connected && everConnected) {
         // Events may have been missed while offline: catch up.
         this.loadSubscriptions();
@@ -141,6 +150,7 @@ class App {
     document.removeEventListener('keydown', this.onKey);
     this.unmountView();
     this.ddp.stop();
+    setDesktopState({ user: null, unread: '' });
   }
 
   async logout() {
@@ -238,6 +248,10 @@ class App {
     for (const s of this.subs.values()) if (s.rid !== this.view?.rid) unread += s.unread || 0;
     const where = this.view?.label ? `${this.view.label} · ` : '';
     document.title = `${unread ? `(${unread}) ` : ''}${where}${siteName}`;
+    if (unread !== this.lastUnread) {
+      this.lastUnread = unread;
+      setDesktopState({ unread: unread || '' });
+    }
   }
 
   unmountView() {
@@ -344,6 +358,10 @@ async function boot() {
   } catch {
     // The default name will do.
   }
+  setDesktopState({ siteName });
+  fetch('/api/info').then((r) => r.json()).then((info) => {
+    if (info && info.version) setDesktopState({ version: String(info.version) });
+  }).catch(() => {});
   try {
     // The session cookie, if any, says whether we are logged in.
     const me = await api('GET', '/api/v1/me');

@@ -3,6 +3,7 @@
 
 import { h, clear } from './dom.js';
 import { openCreateRoom, openDirectory, openStartDirect } from './dialogs.js';
+import { statusControl } from './presence.js';
 
 const SECTIONS = [
   { t: 'c', title: 'Channels', icon: '#', route: 'channel', empty: 'No channels yet.' },
@@ -42,6 +43,7 @@ export class Sidebar {
       h('div', { class: 'sidebar-head' },
         h('span', { class: 'me', testid: 'me', text: ctx.user.name || ctx.user.username, title: `@${ctx.user.username}` }),
         h('button', { type: 'button', text: 'Log out', testid: 'logout', on: { click: () => ctx.logout() } })),
+      statusControl(ctx, ctx.me),
       h('div', { class: 'sidebar-actions' },
         h('button', { type: 'button', text: '+ Channel', testid: 'new-channel', on: { click: () => openCreateRoom(ctx, 'c') } }),
         h('button', { type: 'button', text: '+ Group', testid: 'new-group', on: { click: () => openCreateRoom(ctx, 'p') } }),
@@ -103,7 +105,9 @@ export class Sidebar {
       attrs: { 'aria-current': active ? 'page' : null, 'aria-label': srText, 'data-rid': sub.rid },
       on: { click: () => this.ctx.closeNav() },
     },
-    h('span', { class: 'room-icon', text: section.icon, attrs: { 'aria-hidden': 'true' } }),
+    sub.t === 'd' && !sub.name.includes(',')
+      ? this.ctx.presence.dot(sub.name)
+      : h('span', { class: 'room-icon', text: section.icon, attrs: { 'aria-hidden': 'true' } }),
     h('span', { class: 'room-name', text: label }),
     badge);
   }

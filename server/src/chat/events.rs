@@ -88,6 +88,16 @@ pub enum Event {
         public: bool,
         value: serde_json::Value,
     },
+    /// A user's presence or status text changed (`status`: online, away, busy,
+    /// offline).
+    UserStatusChanged {
+        user_id: String,
+        username: String,
+        name: String,
+        roles: Vec<String>,
+        status: String,
+        status_text: String,
+    },
     /// A message only `user_id` sees, never stored (server or app notices).
     Ephemeral {
         user_id: String,

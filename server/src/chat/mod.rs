@@ -19,6 +19,7 @@ pub mod password_policy;
 pub mod permissions;
 pub mod preferences;
 pub mod profile;
+pub mod presence;
 pub mod ratelimit;
 mod relay;
 pub mod room_settings;
@@ -50,6 +51,9 @@ pub struct ChatOptions {
     pub files_root: std::path::PathBuf,
     /// How long an upload may wait for its confirmation before the sweeper removes it.
     pub unconfirmed_upload_ttl: std::time::Duration,
+    /// How long a realtime connection stays recorded for presence without its
+    /// instance renewing it (renewed every third of it).
+    pub presence_ttl: std::time::Duration,
 }
 
 /// The chat services, shared by every client surface.
@@ -69,6 +73,8 @@ pub struct Chat {
     /// cache reloads at once (changes on other instances: at its expiry).
     integrations_gen: std::sync::atomic::AtomicU64,
     files: files::StorageCache,
+    /// This process's name on the presence connections it records.
+    instance_id: String,
 }
 
 impl Chat {
@@ -83,6 +89,7 @@ impl Chat {
             pre_send: OnceLock::new(),
             integrations_gen: Default::default(),
             files: Default::default(),
+            instance_id: ids::new_id(),
             settings: settings::Settings::new(opts.settings.clone()),
             opts,
         })

@@ -119,6 +119,7 @@ pub(super) fn options(c: &Config) -> Result<(), ConfigError> {
         0..=100_000,
     )?;
     range("token_ttl_days", c.token_ttl_days, 1..=MAX_DAYS)?;
+    range("presence_ttl_ms", c.presence_ttl_ms, 300..=HOUR_MS)?;
     range(
         "login_rate_limit.per_ip",
         c.login_rate_limit.per_ip,

@@ -100,6 +100,14 @@ impl Registry {
                 ..
             } => self.on_activity(room_id, username, activities, extras, origin.as_deref()),
             Event::SettingChanged { id, public, value } => self.on_setting(id, *public, value),
+            Event::UserStatusChanged {
+                user_id,
+                username,
+                name,
+                roles,
+                status,
+                status_text,
+            } => self.on_user_status(user_id, username, name, roles, status, status_text),
             Event::Ephemeral { user_id, message } => {
                 let mut payload = message_json(message);
                 payload["private"] = json!(true);

@@ -90,6 +90,14 @@ impl<'a> Caller<'a> {
         }
     }
 
+    /// The realtime connection the call came from; `None` over REST.
+    pub fn connection(&self) -> Option<&'a Ctx> {
+        match self.link {
+            Link::Socket(ctx) => Some(ctx),
+            Link::Rest(_) => None,
+        }
+    }
+
     /// The realtime session the call came from (its own events are not echoed).
     fn origin_session(&self) -> Option<String> {
         match &self.link {
@@ -101,6 +109,9 @@ impl<'a> Caller<'a> {
 
 /// Runs one method: the one dispatcher of realtime and REST method calls.
 pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
+    if let Some(outcome) = super::presence::call(ctx, method, params).await {
+        return outcome;
+    }
     match method {
         "login" => login(ctx, params).await,
         "logout" => logout(ctx).await,

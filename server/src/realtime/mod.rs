@@ -22,6 +22,7 @@ mod connection;
 mod fanout;
 mod liveness;
 mod methods;
+mod presence;
 mod protocol;
 mod registry;
 mod session;
@@ -222,9 +223,16 @@ impl Realtime {
     }
 
     /// Starts consuming `chat`'s event bus (once; later calls do nothing).
-    pub fn start(self: &Arc<Self>, chat: &Chat) {
+    pub fn start(self: &Arc<Self>, chat: &Arc<Chat>) {
         self.consumers.get_or_init(|| {
             let workers = Workers::default();
+            // Logins and logouts of connections, recorded for presence in order.
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            self.with_registry(|r| r.presence = Some(tx));
+            let chat_ = chat.clone();
+            workers.add(Worker::spawn("realtime-presence", |stop| {
+                record_presence(chat_, rx, stop)
+            }));
             let (hub, rx) = (self.clone(), chat.events().subscribe());
             workers.add(Worker::spawn("realtime-fanout", |stop| {
                 consume(hub, rx, stop)
@@ -347,6 +355,33 @@ async fn consume(
                 ));
             }
             Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+/// Records connections coming and going for presence. At a stop the rest is
+/// dropped: presence then removes every connection of this instance.
+async fn record_presence(
+    chat: Arc<Chat>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<registry::PresenceOp>,
+    mut stop: StopSignal,
+) {
+    loop {
+        let op = tokio::select! {
+            op = rx.recv() => op,
+            _ = stop.stopped() => break,
+        };
+        let Some(op) = op else { break };
+        let (user_id, outcome) = match &op {
+            registry::PresenceOp::Connected { user_id, session } => {
+                (user_id, chat.presence_connected(user_id, session).await)
+            }
+            registry::PresenceOp::Disconnected { user_id, session } => {
+                (user_id, chat.presence_disconnected(user_id, session).await)
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(user_id = %user_id, error = %e, "cannot record a connection for presence");
         }
     }
 }

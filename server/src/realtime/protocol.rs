@@ -16,6 +16,8 @@ pub const SUPPORTED_VERSIONS: [&str; 3] = ["1", "pre2", "pre1"];
 pub const ROOM_MESSAGES: &str = "stream-room-messages";
 pub const NOTIFY_USER: &str = "stream-notify-user";
 pub const NOTIFY_ROOM: &str = "stream-notify-room";
+pub const NOTIFY_LOGGED: &str = "stream-notify-logged";
+pub const USER_PRESENCE: &str = "stream-user-presence";
 
 /// The largest date JavaScript can represent; tokens without expiry show this.
 const MAX_JS_DATE_MS: i64 = 8_640_000_000_000_000;
@@ -97,7 +99,7 @@ pub fn parse(text: &str) -> Result<ClientMsg, BadFrame> {
     }
 }
 
-fn frame(value: Value) -> Utf8Bytes {
+pub(super) fn frame(value: Value) -> Utf8Bytes {
     Utf8Bytes::from(value.to_string())
 }
 

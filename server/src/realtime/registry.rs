@@ -64,6 +64,11 @@ pub enum SubKind {
     Settings {
         private: bool,
     },
+    /// `stream-user-presence`: the statuses of the users the connection watches
+    /// ([`Entry::watched`]); one per connection, as Rocket.Chat.
+    Presence,
+    /// `stream-notify-logged` `user-status`: every user's status changes.
+    UserStatus,
     /// A stream we accept but never publish on.
     Silent,
 }
@@ -113,6 +118,8 @@ pub struct Entry {
     pub login: Option<Login>,
     pub membership: Membership,
     pub subs: HashMap<String, Sub>,
+    /// Users whose status the connection's `stream-user-presence` follows.
+    pub watched: HashSet<String>,
 }
 
 impl Entry {
@@ -154,6 +161,15 @@ pub struct Registry {
     /// Connections whose user is a member of the room (loaded membership only).
     pub(super) members: HashMap<String, HashSet<ConnId>>,
     pub(super) rooms: RoomCache,
+    /// Where logins and logouts of connections go, for presence (set at start).
+    pub(super) presence: Option<tokio::sync::mpsc::UnboundedSender<PresenceOp>>,
+}
+
+/// A logged-in connection came or went: presence records it in the store.
+#[derive(Debug)]
+pub enum PresenceOp {
+    Connected { user_id: String, session: String },
+    Disconnected { user_id: String, session: String },
 }
 
 fn index_add(index: &mut HashMap<String, HashSet<ConnId>>, key: &str, id: ConnId) {
@@ -178,6 +194,7 @@ impl Registry {
                 login: None,
                 membership: Membership::Off,
                 subs: HashMap::new(),
+                watched: HashSet::new(),
             },
         );
     }
@@ -187,6 +204,24 @@ impl Registry {
             return;
         };
         self.drop_indexes(id, &entry);
+        self.presence_gone(&entry);
+    }
+
+    fn presence_op(&self, op: PresenceOp) {
+        if let Some(tx) = &self.presence {
+            // Closed only at shutdown, when presence removes this instance's
+            // connections anyway.
+            let _ = tx.send(op);
+        }
+    }
+
+    fn presence_gone(&self, entry: &Entry) {
+        if let Some(uid) = entry.user_id() {
+            self.presence_op(PresenceOp::Disconnected {
+                user_id: uid.to_string(),
+                session: entry.conn.session.clone(),
+            });
+        }
     }
 
     fn drop_indexes(&mut self, id: ConnId, entry: &Entry) {
@@ -237,6 +272,16 @@ impl Registry {
         };
         entry.conn.set_user(Some(&user.id));
         index_add(&mut self.by_user, &user.id, id);
+        let session = entry.conn.session.clone();
+        if !same_user {
+            self.presence_op(PresenceOp::Connected {
+                user_id: user.id.clone(),
+                session,
+            });
+        }
+        let Some(entry) = self.conns.get_mut(&id) else {
+            return false;
+        };
         entry.login = Some(Login { user, token_hash });
         match entry.membership {
             Membership::Ready(_) | Membership::Loading(_) => false,
@@ -282,6 +327,8 @@ impl Registry {
             return;
         };
         self.drop_indexes(id, &entry);
+        self.presence_gone(&entry);
+        entry.watched.clear();
         let error = DdpError::not_allowed(reason);
         for (sub_id, sub) in entry.subs.drain() {
             if sub.active {
@@ -357,6 +404,9 @@ impl Registry {
         let Some(sub) = entry.subs.remove(sub_id) else {
             return false;
         };
+        if sub.kind == SubKind::Presence {
+            entry.watched.clear();
+        }
         if let Some(rid) = sub.kind.room() {
             let still = entry.subs.values().any(|s| s.kind.room() == Some(rid));
             if !still {

@@ -82,6 +82,7 @@ fn parse(name: &str, params: &[Value], user: &User) -> Result<Spec, DdpError> {
                 topic,
             }
         }
+        super::protocol::NOTIFY_LOGGED if event_name == "user-status" => SubKind::UserStatus,
         _ => SubKind::Silent,
     };
     Ok(Spec {
@@ -143,6 +144,9 @@ async fn subscribe_settings(ctx: &Ctx, sub_id: &str, name: &str, params: &[Value
 
 /// Runs one `sub` to `ready` or `nosub`.
 pub async fn subscribe(ctx: &Ctx, sub_id: &str, name: &str, params: &[Value]) {
+    if name == super::protocol::USER_PRESENCE {
+        return super::presence::subscribe(ctx, sub_id, params);
+    }
     if let Some(private) = settings_stream(name, params) {
         return subscribe_settings(ctx, sub_id, name, params, private).await;
     }
@@ -167,19 +171,22 @@ pub async fn subscribe(ctx: &Ctx, sub_id: &str, name: &str, params: &[Value]) {
             return;
         }
     };
-    let spec = if SILENT_ANONYMOUS.contains(&name) || SILENT_LOGGED_IN.contains(&name) {
-        Ok(Spec {
-            kind: SubKind::Silent,
-            event_name: params
-                .first()
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            use_collection: false,
-        })
-    } else {
-        parse(name, params, &user)
-    };
+    let user_status = name == super::protocol::NOTIFY_LOGGED
+        && params.first().and_then(Value::as_str) == Some("user-status");
+    let spec =
+        if !user_status && (SILENT_ANONYMOUS.contains(&name) || SILENT_LOGGED_IN.contains(&name)) {
+            Ok(Spec {
+                kind: SubKind::Silent,
+                event_name: params
+                    .first()
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                use_collection: false,
+            })
+        } else {
+            parse(name, params, &user)
+        };
     let spec = match spec {
         Ok(spec) => spec,
         Err(error) => {

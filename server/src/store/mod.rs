@@ -10,6 +10,7 @@ pub mod integrations;
 pub mod model;
 pub mod mongo;
 pub mod outbox;
+pub mod presence;
 pub mod settings_audit;
 pub mod sqlite;
 pub mod uploads;
@@ -276,6 +277,7 @@ pub trait Store:
     + outbox::OutboxStore
     + settings_audit::SettingAuditStore
     + uploads::UploadStore
+    + presence::PresenceStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

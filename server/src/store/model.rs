@@ -68,6 +68,31 @@ pub struct User {
     /// Rocket.Chat's `settings`: the preferences the user changed from the defaults.
     #[serde(default, skip_serializing_if = "UserSettings::is_empty")]
     pub settings: UserSettings,
+    /// Presence as others see it: `online`, `away`, `busy` or `offline` (absent:
+    /// offline). Kept by `chat::presence` only, with targeted store updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// What the user's connections alone say (`online`, `away`, `offline`).
+    #[serde(
+        rename = "statusConnection",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_connection: Option<String>,
+    /// The status the user chose: `online` follows the connections, `offline` is
+    /// invisible.
+    #[serde(
+        rename = "statusDefault",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_default: Option<String>,
+    #[serde(
+        rename = "statusText",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_text: Option<String>,
 }
 
 /// A user's own settings (Rocket.Chat's `user.settings`).

@@ -40,6 +40,7 @@ mod events;
 mod integrations;
 mod messages;
 mod outbox;
+mod presence;
 mod rooms;
 mod settings_audit;
 mod uploads;
@@ -167,6 +168,7 @@ impl MongoStore {
         store.create_outbox_indexes().await?;
         store.create_setting_change_indexes().await?;
         store.create_upload_indexes().await?;
+        store.create_presence_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)

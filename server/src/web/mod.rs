@@ -58,6 +58,8 @@ static ASSETS: &[Asset] = &[
     asset!("markdown.js", JS),
     asset!("login.js", JS),
     asset!("sidebar.js", JS),
+    asset!("presence.js", JS),
+    asset!("desktop.js", JS),
     asset!("dialogs.js", JS),
     asset!("room.js", JS),
     asset!("messages.js", JS),

@@ -14,6 +14,7 @@ mod permissions;
 mod room_settings;
 mod room_state;
 mod push;
+mod presence;
 mod rooms;
 mod settings;
 mod users;
@@ -62,6 +63,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/users.autocomplete", get(users_self::autocomplete))
         .route("/pw.getPolicy", get(users_self::password_policy))
+        .route("/users.presence", get(presence::presence))
+        .route("/users.getPresence", get(presence::get_presence))
+        .route("/users.setStatus", post(presence::set_status))
+        .route("/users.getStatus", get(presence::get_status))
+        .route("/users.listByStatus", get(presence::list_by_status))
         .route("/channels.create", post(rooms::create::<CHANNEL>))
         .route("/channels.list", get(rooms::list_public))
         .route("/channels.list.joined", get(rooms::list_joined::<CHANNEL>))

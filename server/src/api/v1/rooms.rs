@@ -259,15 +259,20 @@ pub async fn members_of(
     let page = params.page()?;
     let (room, listing) = state.chat.room_members(user, r, page).await?;
     expect_kind(&room, room_kind)?;
+    let statuses = state
+        .chat
+        .statuses_of(listing.items.iter().map(|s| s.u.id.clone()).collect())
+        .await?;
     let members: Vec<_> = listing
         .items
         .iter()
         .map(|s| {
+            let status = statuses.get(&s.u.id).map_or("offline", String::as_str);
             json!({
                 "_id": s.u.id,
                 "username": s.u.username,
                 "name": s.u.name,
-                "status": "offline",
+                "status": status,
                 "_updatedAt": wire::iso(s.updated_at.0),
             })
         })

@@ -329,6 +329,17 @@ pub static ALL: &[Def] = &[
     Def {
         default: Default::Bool(true),
         public: true,
+        label: "Allow users to set a status message",
+        ..def(
+            "Accounts_AllowUserStatusMessageChange",
+            Kind::Boolean,
+            "Accounts",
+            "",
+        )
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
         label: "Require password confirmation",
         ..def("Accounts_RequirePasswordConfirmation", Kind::Boolean, "Accounts", "Registration")
     },
@@ -482,6 +493,18 @@ pub static ALL: &[Def] = &[
         public: true,
         label: "At least one symbol",
         ..def("Accounts_Password_Policy_AtLeastOneSpecialCharacter", Kind::Boolean, "Accounts", "Password Policy")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Allow the invisible status",
+        description: "Users may choose to appear offline while connected.",
+        ..def(
+            "Accounts_AllowInvisibleStatusOption",
+            Kind::Boolean,
+            "Accounts",
+            "",
+        )
     },
     // Message
     Def {

@@ -20,8 +20,11 @@ const USER_CONFLICTS: &[(&str, &str)] = &[
     (IDX_ID, "id"),
 ];
 
+/// The presence fields of a user document, which whole-user updates leave alone.
+const PRESENCE_FIELDS: &[&str] = &["status", "statusConnection", "statusDefault", "statusText"];
+
 /// Keeps the password hash and the lookup keys out of user reads.
-fn user_projection() -> Document {
+pub(super) fn user_projection() -> Document {
     doc! { "passwordHash": 0, "usernameKey": 0, "emailKeys": 0 }
 }
 
@@ -69,7 +72,8 @@ impl UserStore for MongoStore {
 
     async fn update_user(&self, user: &User) -> StoreResult<()> {
         // `$set`/`$unset` rather than a replacement keeps the password hash.
-        let update = set_unset(user_doc(user)?, USER_OPTIONAL, &[]);
+        // Presence is written by its own store calls only.
+        let update = set_unset(user_doc(user)?, USER_OPTIONAL, PRESENCE_FIELDS);
         self.users
             .update_one(doc! { "_id": &user.id }, update)
             .await

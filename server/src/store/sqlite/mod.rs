@@ -14,6 +14,7 @@ mod apps;
 mod integrations;
 mod messages;
 mod outbox;
+mod presence;
 mod rooms;
 mod schema;
 mod settings_audit;

@@ -154,6 +154,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX uploads_message ON uploads(message_id) WHERE message_id IS NOT NULL;
     CREATE INDEX uploads_expiry ON uploads(expires_at) WHERE expires_at IS NOT NULL;
     "#,
+    // 7: presence: the live realtime connections, and users by status.
+    r#"
+    CREATE TABLE presence_conns (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX presence_conns_user ON presence_conns(user_id);
+    CREATE INDEX presence_conns_instance ON presence_conns(instance_id);
+    CREATE INDEX presence_conns_expiry ON presence_conns(expires_at);
+    CREATE INDEX users_status ON users(json_extract(doc, '$.status'));
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

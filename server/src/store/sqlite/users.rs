@@ -45,9 +45,15 @@ impl UserStore for SqliteStore {
     }
 
     async fn update_user(&self, user: &User) -> StoreResult<()> {
-        let user = user.clone();
-        let doc = to_json(&user)?;
+        let mut user = user.clone();
         self.write(move |conn| {
+            // Presence is written by its own store calls only.
+            let stored: Option<User> =
+                query_doc(conn, "SELECT doc FROM users WHERE id = ?1", [&user.id])?;
+            if let Some(stored) = stored {
+                crate::store::presence::keep_presence(&mut user, &stored);
+            }
+            let doc = to_json(&user)?;
             exec(
                 conn,
                 "UPDATE users SET username_key = ?2, doc = ?3 WHERE id = ?1",
