@@ -266,6 +266,7 @@ pub fn message(id: &str, rid: &str, from: &User, ts: i64, text: &str) -> Message
         mentions: Vec::new(),
         custom_fields: None,
         groupable: None,
+        role: None,
     }
 }
 

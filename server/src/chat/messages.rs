@@ -4,8 +4,8 @@ use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::ids;
 use super::message_limits::Content;
-use super::permissions::MESSAGE_IMPERSONATE;
-use super::rooms::{can_moderate, RoomRef};
+use super::permissions::Perm;
+use super::rooms::RoomRef;
 use super::Chat;
 use crate::store::{
     HistoryQuery, Listing, Message, Page, PostEffects, Room, StoreError, Ts, User, UserRef,
@@ -108,7 +108,9 @@ impl Chat {
         avatar: Option<&str>,
     ) -> ChatResult<()> {
         if (alias.is_some() || avatar.is_some())
-            && !self.has_permission(actor, MESSAGE_IMPERSONATE).await?
+            && !self
+                .has_permission(actor, Perm::MESSAGE_IMPERSONATE, None)
+                .await?
         {
             return Err(impersonation_refused());
         }
@@ -118,8 +120,12 @@ impl Chat {
     /// Validates, authorizes and commits a message, then publishes it. Only returns
     /// once the message is durable.
     pub async fn send_message(&self, actor: &User, new: NewMessage) -> ChatResult<(Room, Message)> {
-        let (room, sub) = self.joined_room(actor, RoomRef::Id(&new.rid)).await?;
-        if room.ro && !can_moderate(actor, Some(&sub)) {
+        let (room, _) = self.joined_room(actor, RoomRef::Id(&new.rid)).await?;
+        if room.ro
+            && !self
+                .has_permission(actor, Perm::POST_READONLY, Some(&room.id))
+                .await?
+        {
             return Err(ChatError::refused(
                 "error-action-not-allowed",
                 "This room is read only",
@@ -198,6 +204,7 @@ impl Chat {
             mentions,
             custom_fields: new.custom_fields,
             groupable: None,
+            role: None,
         };
         let message = match self.pre_send.get() {
             Some(hook) => {
@@ -299,6 +306,18 @@ impl Chat {
         t: &str,
         msg: &str,
     ) -> ChatResult<Message> {
+        self.post_role_message(room, actor, t, msg, None).await
+    }
+
+    /// A system message, with the `role` a room-role change is about.
+    pub(crate) async fn post_role_message(
+        &self,
+        room: &Room,
+        actor: &User,
+        t: &str,
+        msg: &str,
+        role: Option<&str>,
+    ) -> ChatResult<Message> {
         let now = Ts::now();
         let message = Message {
             id: ids::new_id(),
@@ -323,6 +342,7 @@ impl Chat {
             mentions: Vec::new(),
             custom_fields: None,
             groupable: Some(false),
+            role: role.map(str::to_string),
         };
         self.store
             .insert_message(&message, &PostEffects::default())
@@ -348,17 +368,14 @@ impl Chat {
         Ok((room, message))
     }
 
-    /// A message `actor` may change: their own, or any as an admin.
-    async fn own_message(&self, actor: &User, rid: &str, mid: &str) -> ChatResult<(Room, Message)> {
+    /// A message of the room `rid` that `actor` may read.
+    async fn message_in(&self, actor: &User, rid: &str, mid: &str) -> ChatResult<(Room, Message)> {
         let (room, message) = self.get_message(actor, mid).await?;
         if message.rid != rid {
             return Err(ChatError::refused(
                 "error-invalid-room",
                 "The message is not in the given room",
             ));
-        }
-        if message.u.id != actor.id && !actor.is_admin() {
-            return Err(ChatError::not_allowed());
         }
         Ok((room, message))
     }
@@ -370,12 +387,17 @@ impl Chat {
         mid: &str,
         text: &str,
     ) -> ChatResult<Message> {
-        let (room, mut message) = self.own_message(actor, rid, mid).await?;
+        let (room, mut message) = self.message_in(actor, rid, mid).await?;
         if message.t.is_some() {
             return Err(ChatError::not_allowed());
         }
-        // Rocket.Chat: admins (`edit-message`) edit whatever the setting says.
-        if !actor.is_admin() && !self.settings().bool("Message_AllowEditing") {
+        // Rocket.Chat: `edit-message` edits any message whatever the setting says;
+        // otherwise only one's own, when the setting allows editing.
+        let edit_any = self
+            .has_permission(actor, Perm::EDIT_MESSAGE, Some(&room.id))
+            .await?;
+        let own = message.u.id == actor.id;
+        if !edit_any && !(own && self.settings().bool("Message_AllowEditing")) {
             return Err(ChatError::refused(
                 "error-action-not-allowed",
                 "Message editing not allowed",
@@ -413,13 +435,29 @@ impl Chat {
     }
 
     pub async fn delete_message(&self, actor: &User, rid: &str, mid: &str) -> ChatResult<Message> {
-        let (room, message) = self.own_message(actor, rid, mid).await?;
-        // Rocket.Chat: admins (`force-delete-message`) delete whatever the setting says.
-        if !actor.is_admin() && !self.settings().bool("Message_AllowDeleting") {
-            return Err(ChatError::refused(
-                "error-action-not-allowed",
-                "Message deleting not allowed",
-            ));
+        let (room, message) = self.message_in(actor, rid, mid).await?;
+        // Rocket.Chat's `canDeleteMessage`: `force-delete-message` deletes anything;
+        // otherwise `delete-message` (any) or `delete-own-message` (one's own), when
+        // the setting allows deleting.
+        let rid = Some(room.id.as_str());
+        let force = self
+            .has_permission(actor, Perm::FORCE_DELETE_MESSAGE, rid)
+            .await?;
+        if !force {
+            let any = self.has_permission(actor, Perm::DELETE_MESSAGE, rid).await?;
+            let own = message.u.id == actor.id
+                && self
+                    .has_permission(actor, Perm::DELETE_OWN_MESSAGE, None)
+                    .await?;
+            if !any && !own {
+                return Err(ChatError::refused("error-action-not-allowed", "Not allowed"));
+            }
+            if !self.settings().bool("Message_AllowDeleting") {
+                return Err(ChatError::refused(
+                    "error-action-not-allowed",
+                    "Message deleting not allowed",
+                ));
+            }
         }
         let deleted = self
             .store

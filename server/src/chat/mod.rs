@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod error;
 pub mod events;
+mod first_start;
 pub mod hooks;
 pub mod ids;
 pub mod integrations;
@@ -16,6 +17,7 @@ pub mod password;
 pub mod permissions;
 pub mod ratelimit;
 mod relay;
+pub mod roles;
 pub mod rooms;
 pub mod settings;
 

@@ -127,6 +127,7 @@ impl Chat {
             mentions: Vec::new(),
             custom_fields: None,
             groupable: Some(false),
+            role: None,
         };
         tracing::debug!(user_id = %user_id, room_id = %message.rid, "ephemeral message");
         self.bus.publish(Event::Ephemeral {

@@ -64,6 +64,9 @@ pub enum SubKind {
     Settings {
         private: bool,
     },
+    /// Events every logged-in user receives (`stream-roles` `roles`,
+    /// `stream-notify-logged` `permissions-changed` / `roles-change`).
+    Logged,
     /// A stream we accept but never publish on.
     Silent,
 }

@@ -10,6 +10,7 @@ pub mod integrations;
 pub mod model;
 pub mod mongo;
 pub mod outbox;
+pub mod role_store;
 pub mod settings_audit;
 pub mod sqlite;
 
@@ -259,6 +260,7 @@ pub trait Store:
     + integrations::IntegrationStore
     + outbox::OutboxStore
     + settings_audit::SettingAuditStore
+    + role_store::RoleStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

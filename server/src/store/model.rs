@@ -35,6 +35,10 @@ pub mod roles {
     /// Room-scoped role held through a subscription.
     pub const OWNER: &str = "owner";
     pub const MODERATOR: &str = "moderator";
+    pub const LEADER: &str = "leader";
+    pub const APP: &str = "app";
+    pub const GUEST: &str = "guest";
+    pub const ANONYMOUS: &str = "anonymous";
     pub const ALL: [&str; 3] = [ADMIN, USER, BOT];
 }
 
@@ -269,6 +273,9 @@ pub struct Message {
     pub custom_fields: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groupable: Option<bool>,
+    /// The role a `subscription-role-added`/`-removed` system message is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 /// What committing a new message does besides storing it; applied atomically with it.

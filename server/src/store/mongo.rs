@@ -40,6 +40,7 @@ mod events;
 mod integrations;
 mod messages;
 mod outbox;
+mod roles;
 mod rooms;
 mod settings_audit;
 mod users;
@@ -165,6 +166,7 @@ impl MongoStore {
         store.create_integration_indexes().await?;
         store.create_outbox_indexes().await?;
         store.create_setting_change_indexes().await?;
+        store.create_role_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)

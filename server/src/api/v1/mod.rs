@@ -9,6 +9,7 @@ pub(crate) mod integrations;
 mod misc;
 mod outbox;
 mod permissions;
+mod roles;
 mod rooms;
 mod settings;
 mod users;
@@ -95,6 +96,43 @@ pub fn routes() -> Router<AppState> {
         .route("/permissions.listAll", get(permissions::list_all))
         .route("/permissions.update", post(permissions::update))
         .merge(outbox::routes())
+        .merge(role_routes())
+}
+
+/// Roles, room roles and permissions (`roles.*`, `channels|groups.add…`).
+fn role_routes() -> Router<AppState> {
+    use rooms::{CHANNEL, GROUP};
+    let mut router = Router::new()
+        .route("/roles.list", get(roles::list))
+        .route("/roles.sync", get(roles::sync))
+        .route("/roles.create", post(roles::create))
+        .route("/roles.update", post(roles::update))
+        .route("/roles.delete", post(roles::delete))
+        .route("/roles.addUserToRole", post(roles::add_user_to_role))
+        .route("/roles.removeUserFromRole", post(roles::remove_user_from_role))
+        .route("/roles.getUsersInRole", get(roles::users_in_role))
+        .route("/roles.getUsersInPublicRoles", get(roles::users_in_public_roles))
+        .route("/channels.roles", get(roles::room_roles::<CHANNEL>))
+        .route("/groups.roles", get(roles::room_roles::<GROUP>))
+        .route("/channels.setDefault", post(roles::set_default::<CHANNEL>));
+    macro_rules! both {
+        ($($suffix:literal => $handler:ident),*) => {
+            $(
+                router = router
+                    .route(concat!("/channels.", $suffix), post(roles::$handler::<CHANNEL>))
+                    .route(concat!("/groups.", $suffix), post(roles::$handler::<GROUP>));
+            )*
+        };
+    }
+    both!(
+        "addOwner" => add_owner,
+        "removeOwner" => remove_owner,
+        "addModerator" => add_moderator,
+        "removeModerator" => remove_moderator,
+        "addLeader" => add_leader,
+        "removeLeader" => remove_leader
+    );
+    router
 }
 
 /// A success envelope around `body`.

@@ -14,6 +14,7 @@ mod apps;
 mod integrations;
 mod messages;
 mod outbox;
+mod roles;
 mod rooms;
 mod schema;
 mod settings_audit;
@@ -66,7 +67,9 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
     }
     if let rusqlite::Error::SqliteFailure(code, Some(msg)) = &e {
         if code.code == rusqlite::ErrorCode::ConstraintViolation {
-            let what = if msg.contains("username_key") {
+            let what = if msg.contains("roles.name") {
+                "role name"
+            } else if msg.contains("username_key") {
                 "username"
             } else if msg.contains("user_emails") {
                 "email"

@@ -139,6 +139,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX setting_changes_ts ON setting_changes(ts, id);
     CREATE INDEX setting_changes_setting ON setting_changes(setting_id, ts);
     "#,
+    // 6: roles.
+    r#"
+    CREATE TABLE roles (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE removed_roles (
+        id TEXT NOT NULL,
+        deleted_at INTEGER NOT NULL
+    );
+    CREATE INDEX removed_roles_at ON removed_roles(deleted_at);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
