@@ -7,6 +7,7 @@ mod apps;
 mod integrations;
 mod messages;
 mod outbox;
+mod roles;
 mod rooms;
 mod settings_audit;
 mod users;
@@ -129,6 +130,7 @@ conformance! {
     outbox::outbox_lease_expiry,
     outbox::outbox_lease_races,
     settings_audit::setting_changes,
+    roles::roles,
 }
 
 /// What was written is there after closing and opening the store again.

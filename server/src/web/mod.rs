@@ -59,6 +59,7 @@ static ASSETS: &[Asset] = &[
     asset!("login.js", JS),
     asset!("sidebar.js", JS),
     asset!("dialogs.js", JS),
+    asset!("members.js", JS),
     asset!("room.js", JS),
     asset!("messages.js", JS),
     asset!("thread.js", JS),
@@ -71,6 +72,7 @@ static ASSETS: &[Asset] = &[
     asset!("admin-users.js", JS),
     asset!("admin-outbox.js", JS),
     asset!("admin-settings.js", JS),
+    asset!("admin-roles.js", JS),
     asset!("admin.css", CSS),
 ];
 
