@@ -20,15 +20,19 @@ async fn go(b: &Browser, hash: &str) {
         .await;
 }
 
+/// The roles holding a permission, sorted.
 async fn permission_roles(srv: &Palaver, admin: &Session, id: &str) -> Value {
     let all = srv.get_ok("permissions.listAll", admin).await;
-    all["update"]
+    let roles = all["update"]
         .as_array()
         .unwrap()
         .iter()
         .find(|p| p["_id"] == json!(id))
         .unwrap()["roles"]
-        .clone()
+        .clone();
+    let mut roles: Vec<String> = serde_json::from_value(roles).unwrap();
+    roles.sort();
+    json!(roles)
 }
 
 async fn role_id(srv: &Palaver, admin: &Session, name: &str) -> Option<String> {
@@ -69,7 +73,7 @@ async fn admin_edits_permissions_and_roles_and_members_show_roles() {
     b.wait_text("[data-testid=admin-notice]", "Saved 2 permissions").await;
     assert_eq!(
         permission_roles(&srv, &admin, "create-c").await,
-        json!(["admin", "bot", "app"])
+        json!(["admin", "app", "bot"])
     );
     assert_eq!(
         permission_roles(&srv, &admin, "create-user").await,
