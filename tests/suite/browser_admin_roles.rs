@@ -60,17 +60,24 @@ async fn admin_edits_permissions_and_roles_and_members_show_roles() {
     let checked = |css: &'static str| {
         let b = &b;
         async move {
-            b.exec("return document.querySelector(arguments[0]).checked", vec![json!(css)])
-                .await
+            b.exec(
+                "return document.querySelector(arguments[0]).checked",
+                vec![json!(css)],
+            )
+            .await
         }
     };
     assert_eq!(checked(cell).await, json!(true));
-    assert_eq!(checked("[data-testid=perm-create-user-user]").await, json!(false));
+    assert_eq!(
+        checked("[data-testid=perm-create-user-user]").await,
+        json!(false)
+    );
     // Take create-c from `user`, give create-user to `moderator`; one save.
     b.click(cell).await;
     b.click("[data-testid=perm-create-user-moderator]").await;
     b.click("[data-testid=perm-save]").await;
-    b.wait_text("[data-testid=admin-notice]", "Saved 2 permissions").await;
+    b.wait_text("[data-testid=admin-notice]", "Saved 2 permissions")
+        .await;
     assert_eq!(
         permission_roles(&srv, &admin, "create-c").await,
         json!(["admin", "app", "bot"])
@@ -85,21 +92,30 @@ async fn admin_edits_permissions_and_roles_and_members_show_roles() {
         .await;
     assert_eq!(status.as_u16(), 403);
     b.wait_for(cell).await;
-    assert_eq!(checked(cell).await, json!(false), "the page shows what is stored");
+    assert_eq!(
+        checked(cell).await,
+        json!(false),
+        "the page shows what is stored"
+    );
     b.screenshot("admin-roles-permissions").await;
 
     // A custom role.
     b.fill("[data-testid=role-new-name]", "Support").await;
-    b.fill("[data-testid=role-new-description]", "Helps people").await;
+    b.fill("[data-testid=role-new-description]", "Helps people")
+        .await;
     b.click("[data-testid=role-create]").await;
-    b.wait_text("[data-testid=admin-notice]", "Role Support created").await;
+    b.wait_text("[data-testid=admin-notice]", "Role Support created")
+        .await;
     let support = role_id(&srv, &admin, "Support").await.expect("created");
-    b.wait_for(&format!("[data-testid=role-row-{support}]")).await;
-    b.wait_for(&format!("[data-testid=perm-col-{support}]")).await;
+    b.wait_for(&format!("[data-testid=role-row-{support}]"))
+        .await;
+    b.wait_for(&format!("[data-testid=perm-col-{support}]"))
+        .await;
     // Refused: a duplicate name, shown in the form.
     b.fill("[data-testid=role-new-name]", "Support").await;
     b.click("[data-testid=role-create]").await;
-    b.wait_text("[data-testid=role-new-error]", "Role name already exists").await;
+    b.wait_text("[data-testid=role-new-error]", "Role name already exists")
+        .await;
 
     // Who holds a role.
     srv.post_ok(
@@ -108,13 +124,15 @@ async fn admin_edits_permissions_and_roles_and_members_show_roles() {
         json!({"roleId": support, "username": "alice"}),
     )
     .await;
-    b.click(&format!("[data-testid=role-users-{support}]")).await;
+    b.click(&format!("[data-testid=role-users-{support}]"))
+        .await;
     b.wait_for("[data-testid=role-user-alice]").await;
     b.click("[data-testid=role-users-admin]").await;
     b.wait_for("[data-testid=role-user-admin]").await;
 
     // Delete: refused while alice holds it, done once she does not.
-    b.click(&format!("[data-testid=role-delete-{support}]")).await;
+    b.click(&format!("[data-testid=role-delete-{support}]"))
+        .await;
     b.click("[data-testid=role-delete-dialog-confirm]").await;
     b.wait_text("[data-testid=admin-notice]", "in use").await;
     srv.post_ok(
@@ -123,10 +141,13 @@ async fn admin_edits_permissions_and_roles_and_members_show_roles() {
         json!({"roleId": support, "username": "alice"}),
     )
     .await;
-    b.click(&format!("[data-testid=role-delete-{support}]")).await;
+    b.click(&format!("[data-testid=role-delete-{support}]"))
+        .await;
     b.click("[data-testid=role-delete-dialog-confirm]").await;
-    b.wait_text("[data-testid=admin-notice]", "Role Support deleted").await;
-    b.wait_gone(&format!("[data-testid=role-row-{support}]")).await;
+    b.wait_text("[data-testid=admin-notice]", "Role Support deleted")
+        .await;
+    b.wait_gone(&format!("[data-testid=role-row-{support}]"))
+        .await;
     assert_eq!(role_id(&srv, &admin, "Support").await, None);
 
     // The members list of #general: admin is Admin, alice a Moderator there.
@@ -140,6 +161,7 @@ async fn admin_edits_permissions_and_roles_and_members_show_roles() {
     b.wait_for("[data-testid=room-members]").await;
     b.click("[data-testid=room-members]").await;
     b.wait_for("[data-testid=member-role-admin-admin]").await;
-    b.wait_text("[data-testid=member-role-alice-moderator]", "Moderator").await;
+    b.wait_text("[data-testid=member-role-alice-moderator]", "Moderator")
+        .await;
     b.screenshot("room-members-roles").await;
 }

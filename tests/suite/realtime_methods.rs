@@ -285,7 +285,10 @@ async fn messages_send_update_react_delete() {
     assert_eq!(
         refused,
         // Rocket.Chat's `updateMessage`: without `edit-message` only one's own.
-        meteor_error(json!("error-action-not-allowed"), "Message editing not allowed")
+        meteor_error(
+            json!("error-action-not-allowed"),
+            "Message editing not allowed"
+        )
     );
 
     // setReaction: add, toggle off, explicit.

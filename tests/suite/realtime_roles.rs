@@ -22,7 +22,8 @@ async fn role_and_permission_events_reach_logged_in_users() {
     ddp.sub(LOGGED, json!(["roles-change", false])).await;
     ddp.sub("stream-roles", json!(["roles", false])).await;
     let mut anon = Ddp::connect(&srv).await;
-    anon.sub_refused("stream-roles", json!(["roles", false])).await;
+    anon.sub_refused("stream-roles", json!(["roles", false]))
+        .await;
 
     srv.post_ok(
         "permissions.update",
@@ -38,7 +39,11 @@ async fn role_and_permission_events_reach_logged_in_users() {
     assert!(args[1]["_updatedAt"]["$date"].is_i64(), "{frame}");
 
     let created = srv
-        .post_ok("roles.create", &admin, json!({"name": "Support", "description": "Helps"}))
+        .post_ok(
+            "roles.create",
+            &admin,
+            json!({"name": "Support", "description": "Helps"}),
+        )
         .await;
     let role_id = created["role"]["_id"].as_str().unwrap().to_string();
     let frame = ddp.event("stream-roles", "roles").await;
@@ -78,8 +83,14 @@ async fn role_and_permission_events_reach_logged_in_users() {
         .iter()
         .find(|u| u["username"] == json!("alice"))
         .unwrap_or_else(|| panic!("{roles}"));
-    assert!(alice_entry["roles"].as_array().unwrap().contains(&json!(role_id)));
-    assert!(users.iter().any(|u| u["username"] == json!("admin")), "{roles}");
+    assert!(alice_entry["roles"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(role_id)));
+    assert!(
+        users.iter().any(|u| u["username"] == json!("admin")),
+        "{roles}"
+    );
 
     srv.post_ok(
         "roles.removeUserFromRole",
@@ -88,11 +99,19 @@ async fn role_and_permission_events_reach_logged_in_users() {
     )
     .await;
     let frame = ddp.event(LOGGED, "roles-change").await;
-    assert_eq!(frame["fields"]["args"][0]["type"], json!("removed"), "{frame}");
+    assert_eq!(
+        frame["fields"]["args"][0]["type"],
+        json!("removed"),
+        "{frame}"
+    );
     srv.post_ok("roles.delete", &admin, json!({"roleId": role_id}))
         .await;
     let frame = ddp.event("stream-roles", "roles").await;
-    assert_eq!(frame["fields"]["args"][0]["type"], json!("removed"), "{frame}");
+    assert_eq!(
+        frame["fields"]["args"][0]["type"],
+        json!("removed"),
+        "{frame}"
+    );
 }
 
 /// Two instances on one MongoDB: a permission revoked on A is refused on B at once,
@@ -108,7 +127,8 @@ async fn a_permission_change_on_one_instance_takes_effect_on_another() {
         .await;
 
     let mut on_b = Ddp::connect_as(&b, &alice_b).await;
-    on_b.sub(LOGGED, json!(["permissions-changed", false])).await;
+    on_b.sub(LOGGED, json!(["permissions-changed", false]))
+        .await;
     a.post_ok(
         "permissions.update",
         &admin_a,
@@ -121,6 +141,14 @@ async fn a_permission_change_on_one_instance_takes_effect_on_another() {
         .await;
     assert_error(status, &body, 403, None, "create-c revoked on A");
     let frame = on_b.event(LOGGED, "permissions-changed").await;
-    assert_eq!(frame["fields"]["args"][1]["_id"], json!("create-c"), "{frame}");
-    assert_eq!(frame["fields"]["args"][1]["roles"], json!(["admin"]), "{frame}");
+    assert_eq!(
+        frame["fields"]["args"][1]["_id"],
+        json!("create-c"),
+        "{frame}"
+    );
+    assert_eq!(
+        frame["fields"]["args"][1]["roles"],
+        json!(["admin"]),
+        "{frame}"
+    );
 }

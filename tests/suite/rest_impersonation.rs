@@ -100,7 +100,10 @@ async fn alias_and_avatar_need_message_impersonate() {
     let (status, resp) = set_roles(&srv, &alice, json!(["user"])).await;
     // Rocket.Chat answers this one with a 400 failure, not the 403 of a route check.
     assert_eq!(status, StatusCode::BAD_REQUEST, "{resp}");
-    assert_eq!(resp["errorType"], "error-edit-permissions-not-allowed", "{resp}");
+    assert_eq!(
+        resp["errorType"], "error-edit-permissions-not-allowed",
+        "{resp}"
+    );
     let (status, resp) = srv
         .post(
             "permissions.update",

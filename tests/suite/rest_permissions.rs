@@ -17,10 +17,21 @@ async fn list_all_and_update() {
 
     let all = srv.get_ok("permissions.listAll", &alice).await;
     let update = all["update"].as_array().unwrap();
-    assert!(update.len() > 150, "every Rocket.Chat permission: {}", update.len());
+    assert!(
+        update.len() > 150,
+        "every Rocket.Chat permission: {}",
+        update.len()
+    );
     assert_eq!(all["remove"], json!([]));
-    let create_c = update.iter().find(|p| p["_id"] == json!("create-c")).unwrap();
-    assert_eq!(create_c["roles"], json!(["admin", "user", "bot", "app"]), "{create_c}");
+    let create_c = update
+        .iter()
+        .find(|p| p["_id"] == json!("create-c"))
+        .unwrap();
+    assert_eq!(
+        create_c["roles"],
+        json!(["admin", "user", "bot", "app"]),
+        "{create_c}"
+    );
     assert!(create_c["_updatedAt"].is_string(), "{create_c}");
 
     let t0 = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -31,7 +42,13 @@ async fn list_all_and_update() {
             json!({"permissions": [{"_id": "create-c", "roles": ["admin"]}]}),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-edit-permissions-not-allowed"), "user");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-edit-permissions-not-allowed"),
+        "user",
+    );
     let (status, body) = srv
         .post(
             "permissions.update",
@@ -39,7 +56,13 @@ async fn list_all_and_update() {
             json!({"permissions": [{"_id": "no-such-permission", "roles": ["admin"]}]}),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-invalid-permission"), "unknown permission");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-permission"),
+        "unknown permission",
+    );
     let (status, body) = srv
         .post(
             "permissions.update",
@@ -47,7 +70,13 @@ async fn list_all_and_update() {
             json!({"permissions": [{"_id": "create-c", "roles": ["admin", "nobody"]}]}),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-invalid-role"), "unknown role");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-role"),
+        "unknown role",
+    );
 
     let updated = srv
         .post_ok(
@@ -57,20 +86,34 @@ async fn list_all_and_update() {
         )
         .await;
     let perms = updated["permissions"].as_array().unwrap();
-    let create_c = perms.iter().find(|p| p["_id"] == json!("create-c")).unwrap();
+    let create_c = perms
+        .iter()
+        .find(|p| p["_id"] == json!("create-c"))
+        .unwrap();
     assert_eq!(create_c["roles"], json!(["admin", "moderator"]));
     let since = srv
-        .get_ok(&format!("permissions.listAll?updatedSince={}", enc(&t0)), &alice)
+        .get_ok(
+            &format!("permissions.listAll?updatedSince={}", enc(&t0)),
+            &alice,
+        )
         .await;
     let changed: Vec<&Value> = since["update"].as_array().unwrap().iter().collect();
     assert_eq!(changed.len(), 1, "{since}");
     assert_eq!(changed[0]["_id"], json!("create-c"));
 }
 
-type Attempt = for<'a> fn(&'a Palaver, &'a Session, &'a Session, usize) -> BoxFuture<'a, (StatusCode, Value)>;
+type Attempt =
+    for<'a> fn(&'a Palaver, &'a Session, &'a Session, usize) -> BoxFuture<'a, (StatusCode, Value)>;
 
 /// A room made by the admin for one attempt, with `members` besides the admin.
-async fn room(srv: &Palaver, admin: &Session, kind: &str, name: String, members: &[&str], ro: bool) -> String {
+async fn room(
+    srv: &Palaver,
+    admin: &Session,
+    kind: &str,
+    name: String,
+    members: &[&str],
+    ro: bool,
+) -> String {
     let body = srv
         .post_ok(
             &format!("{kind}.create"),
@@ -78,13 +121,21 @@ async fn room(srv: &Palaver, admin: &Session, kind: &str, name: String, members:
             json!({"name": name, "members": members, "readOnly": ro}),
         )
         .await;
-    let key = if kind == "channels" { "channel" } else { "group" };
+    let key = if kind == "channels" {
+        "channel"
+    } else {
+        "group"
+    };
     body[key]["_id"].as_str().unwrap().to_string()
 }
 
 async fn admin_message(srv: &Palaver, who: &Session, rid: &str) -> String {
     let body = srv
-        .post_ok("chat.postMessage", who, json!({"roomId": rid, "text": "hello"}))
+        .post_ok(
+            "chat.postMessage",
+            who,
+            json!({"roomId": rid, "text": "hello"}),
+        )
         .await;
     body["message"]["_id"].as_str().unwrap().to_string()
 }
@@ -93,90 +144,228 @@ const M: &[&str] = &["mallory"];
 
 fn cases() -> Vec<(&'static [&'static str], &'static str, Attempt)> {
     vec![
-        (&["create-c"], "channels.create", |srv, _, m, n| Box::pin(async move {
-            srv.post("channels.create", m, json!({"name": format!("c{n}")})).await
-        })),
-        (&["create-p"], "groups.create", |srv, _, m, n| Box::pin(async move {
-            srv.post("groups.create", m, json!({"name": format!("p{n}")})).await
-        })),
-        (&["create-d"], "im.create", |srv, a, m, n| Box::pin(async move {
-            let name = format!("d{n}");
-            srv.post_ok("users.create", a, json!({"username": name, "email": format!("{name}@palaver.test"), "password": password_for(&name), "name": name})).await;
-            srv.post("im.create", m, json!({"username": name})).await
-        })),
-        (&["delete-c"], "channels.delete", |srv, a, m, n| Box::pin(async move {
-            let rid = room(srv, a, "channels", format!("dc{n}"), M, false).await;
-            srv.post("channels.delete", m, json!({"roomId": rid})).await
-        })),
-        (&["delete-p"], "groups.delete", |srv, a, m, n| Box::pin(async move {
-            let rid = room(srv, a, "groups", format!("dp{n}"), M, false).await;
-            srv.post("groups.delete", m, json!({"roomId": rid})).await
-        })),
-        (&["add-user-to-joined-room"], "channels.invite (member)", |srv, a, m, n| Box::pin(async move {
-            let rid = room(srv, a, "channels", format!("aj{n}"), M, false).await;
-            srv.post("channels.invite", m, json!({"roomId": rid, "username": "rocket.cat"})).await
-        })),
-        (&["add-user-to-any-c-room"], "channels.invite (not a member)", |srv, a, m, n| Box::pin(async move {
-            let rid = room(srv, a, "channels", format!("ac{n}"), &[], false).await;
-            srv.post("channels.invite", m, json!({"roomId": rid, "username": "rocket.cat"})).await
-        })),
-        (&["remove-user"], "channels.kick", |srv, a, m, n| Box::pin(async move {
-            let rid = room(srv, a, "channels", format!("k{n}"), &["mallory", "rocket.cat"], false).await;
-            srv.post("channels.kick", m, json!({"roomId": rid, "username": "rocket.cat"})).await
-        })),
-        (&["edit-message"], "chat.update (another's)", |srv, a, m, n| Box::pin(async move {
-            let rid = room(srv, a, "channels", format!("em{n}"), M, false).await;
-            let mid = admin_message(srv, a, &rid).await;
-            srv.post("chat.update", m, json!({"roomId": rid, "msgId": mid, "text": "edited"})).await
-        })),
-        (&["delete-message"], "chat.delete (another's)", |srv, a, m, n| Box::pin(async move {
-            let rid = room(srv, a, "channels", format!("dm{n}"), M, false).await;
-            let mid = admin_message(srv, a, &rid).await;
-            srv.post("chat.delete", m, json!({"roomId": rid, "msgId": mid})).await
-        })),
-        (&["delete-own-message"], "chat.delete (own)", |srv, a, m, n| Box::pin(async move {
-            let rid = room(srv, a, "channels", format!("do{n}"), M, false).await;
-            let mid = admin_message(srv, m, &rid).await;
-            srv.post("chat.delete", m, json!({"roomId": rid, "msgId": mid})).await
-        })),
-        (&["post-readonly"], "chat.postMessage (read-only room)", |srv, a, m, n| Box::pin(async move {
-            let rid = room(srv, a, "channels", format!("ro{n}"), M, true).await;
-            srv.post("chat.postMessage", m, json!({"roomId": rid, "text": "hi"})).await
-        })),
-        (&["set-moderator"], "channels.addModerator", |srv, a, m, n| Box::pin(async move {
-            let rid = room(srv, a, "channels", format!("sm{n}"), M, false).await;
-            srv.post("channels.addModerator", m, json!({"roomId": rid, "userId": m.user_id})).await
-        })),
-        (&["set-owner"], "groups.addOwner", |srv, a, m, n| Box::pin(async move {
-            let rid = room(srv, a, "groups", format!("so{n}"), M, false).await;
-            srv.post("groups.addOwner", m, json!({"roomId": rid, "userId": m.user_id})).await
-        })),
-        (&["set-leader"], "channels.addLeader", |srv, a, m, n| Box::pin(async move {
-            let rid = room(srv, a, "channels", format!("sl{n}"), M, false).await;
-            srv.post("channels.addLeader", m, json!({"roomId": rid, "userId": m.user_id})).await
-        })),
-        (&["edit-room", "view-room-administration"], "channels.setDefault", |srv, a, m, n| Box::pin(async move {
-            let rid = room(srv, a, "channels", format!("sd{n}"), M, false).await;
-            srv.post("channels.setDefault", m, json!({"roomId": rid, "default": true})).await
-        })),
-        (&["create-user"], "users.create", |srv, _, m, n| Box::pin(async move {
-            let name = format!("u{n}");
-            srv.post("users.create", m, json!({"username": name, "email": format!("{name}@palaver.test"), "password": password_for(&name), "name": name})).await
-        })),
-        (&["edit-other-user-info"], "users.update", |srv, _, m, n| Box::pin(async move {
-            srv.post("users.update", m, json!({"userId": "rocket.cat", "data": {"name": format!("Cat {n}")}})).await
-        })),
-        (&["manage-incoming-integrations"], "integrations.create", |srv, _, m, n| Box::pin(async move {
-            srv.post("integrations.create", m, json!({"type": "webhook-incoming", "name": format!("hook{n}"), "enabled": true, "channel": "#general", "username": "mallory", "scriptEnabled": false})).await
-        })),
-        (&["access-permissions"], "roles.create", |srv, _, m, n| Box::pin(async move {
-            srv.post("roles.create", m, json!({"name": format!("role{n}")})).await
-        })),
+        (&["create-c"], "channels.create", |srv, _, m, n| {
+            Box::pin(async move {
+                srv.post("channels.create", m, json!({"name": format!("c{n}")}))
+                    .await
+            })
+        }),
+        (&["create-p"], "groups.create", |srv, _, m, n| {
+            Box::pin(async move {
+                srv.post("groups.create", m, json!({"name": format!("p{n}")}))
+                    .await
+            })
+        }),
+        (&["create-d"], "im.create", |srv, a, m, n| {
+            Box::pin(async move {
+                let name = format!("d{n}");
+                srv.post_ok("users.create", a, json!({"username": name, "email": format!("{name}@palaver.test"), "password": password_for(&name), "name": name})).await;
+                srv.post("im.create", m, json!({"username": name})).await
+            })
+        }),
+        (&["delete-c"], "channels.delete", |srv, a, m, n| {
+            Box::pin(async move {
+                let rid = room(srv, a, "channels", format!("dc{n}"), M, false).await;
+                srv.post("channels.delete", m, json!({"roomId": rid})).await
+            })
+        }),
+        (&["delete-p"], "groups.delete", |srv, a, m, n| {
+            Box::pin(async move {
+                let rid = room(srv, a, "groups", format!("dp{n}"), M, false).await;
+                srv.post("groups.delete", m, json!({"roomId": rid})).await
+            })
+        }),
+        (
+            &["add-user-to-joined-room"],
+            "channels.invite (member)",
+            |srv, a, m, n| {
+                Box::pin(async move {
+                    let rid = room(srv, a, "channels", format!("aj{n}"), M, false).await;
+                    srv.post(
+                        "channels.invite",
+                        m,
+                        json!({"roomId": rid, "username": "rocket.cat"}),
+                    )
+                    .await
+                })
+            },
+        ),
+        (
+            &["add-user-to-any-c-room"],
+            "channels.invite (not a member)",
+            |srv, a, m, n| {
+                Box::pin(async move {
+                    let rid = room(srv, a, "channels", format!("ac{n}"), &[], false).await;
+                    srv.post(
+                        "channels.invite",
+                        m,
+                        json!({"roomId": rid, "username": "rocket.cat"}),
+                    )
+                    .await
+                })
+            },
+        ),
+        (&["remove-user"], "channels.kick", |srv, a, m, n| {
+            Box::pin(async move {
+                let rid = room(
+                    srv,
+                    a,
+                    "channels",
+                    format!("k{n}"),
+                    &["mallory", "rocket.cat"],
+                    false,
+                )
+                .await;
+                srv.post(
+                    "channels.kick",
+                    m,
+                    json!({"roomId": rid, "username": "rocket.cat"}),
+                )
+                .await
+            })
+        }),
+        (
+            &["edit-message"],
+            "chat.update (another's)",
+            |srv, a, m, n| {
+                Box::pin(async move {
+                    let rid = room(srv, a, "channels", format!("em{n}"), M, false).await;
+                    let mid = admin_message(srv, a, &rid).await;
+                    srv.post(
+                        "chat.update",
+                        m,
+                        json!({"roomId": rid, "msgId": mid, "text": "edited"}),
+                    )
+                    .await
+                })
+            },
+        ),
+        (
+            &["delete-message"],
+            "chat.delete (another's)",
+            |srv, a, m, n| {
+                Box::pin(async move {
+                    let rid = room(srv, a, "channels", format!("dm{n}"), M, false).await;
+                    let mid = admin_message(srv, a, &rid).await;
+                    srv.post("chat.delete", m, json!({"roomId": rid, "msgId": mid}))
+                        .await
+                })
+            },
+        ),
+        (
+            &["delete-own-message"],
+            "chat.delete (own)",
+            |srv, a, m, n| {
+                Box::pin(async move {
+                    let rid = room(srv, a, "channels", format!("do{n}"), M, false).await;
+                    let mid = admin_message(srv, m, &rid).await;
+                    srv.post("chat.delete", m, json!({"roomId": rid, "msgId": mid}))
+                        .await
+                })
+            },
+        ),
+        (
+            &["post-readonly"],
+            "chat.postMessage (read-only room)",
+            |srv, a, m, n| {
+                Box::pin(async move {
+                    let rid = room(srv, a, "channels", format!("ro{n}"), M, true).await;
+                    srv.post("chat.postMessage", m, json!({"roomId": rid, "text": "hi"}))
+                        .await
+                })
+            },
+        ),
+        (
+            &["set-moderator"],
+            "channels.addModerator",
+            |srv, a, m, n| {
+                Box::pin(async move {
+                    let rid = room(srv, a, "channels", format!("sm{n}"), M, false).await;
+                    srv.post(
+                        "channels.addModerator",
+                        m,
+                        json!({"roomId": rid, "userId": m.user_id}),
+                    )
+                    .await
+                })
+            },
+        ),
+        (&["set-owner"], "groups.addOwner", |srv, a, m, n| {
+            Box::pin(async move {
+                let rid = room(srv, a, "groups", format!("so{n}"), M, false).await;
+                srv.post(
+                    "groups.addOwner",
+                    m,
+                    json!({"roomId": rid, "userId": m.user_id}),
+                )
+                .await
+            })
+        }),
+        (&["set-leader"], "channels.addLeader", |srv, a, m, n| {
+            Box::pin(async move {
+                let rid = room(srv, a, "channels", format!("sl{n}"), M, false).await;
+                srv.post(
+                    "channels.addLeader",
+                    m,
+                    json!({"roomId": rid, "userId": m.user_id}),
+                )
+                .await
+            })
+        }),
+        (
+            &["edit-room", "view-room-administration"],
+            "channels.setDefault",
+            |srv, a, m, n| {
+                Box::pin(async move {
+                    let rid = room(srv, a, "channels", format!("sd{n}"), M, false).await;
+                    srv.post(
+                        "channels.setDefault",
+                        m,
+                        json!({"roomId": rid, "default": true}),
+                    )
+                    .await
+                })
+            },
+        ),
+        (&["create-user"], "users.create", |srv, _, m, n| {
+            Box::pin(async move {
+                let name = format!("u{n}");
+                srv.post("users.create", m, json!({"username": name, "email": format!("{name}@palaver.test"), "password": password_for(&name), "name": name})).await
+            })
+        }),
+        (&["edit-other-user-info"], "users.update", |srv, _, m, n| {
+            Box::pin(async move {
+                srv.post(
+                    "users.update",
+                    m,
+                    json!({"userId": "rocket.cat", "data": {"name": format!("Cat {n}")}}),
+                )
+                .await
+            })
+        }),
+        (
+            &["manage-incoming-integrations"],
+            "integrations.create",
+            |srv, _, m, n| {
+                Box::pin(async move {
+                    srv.post("integrations.create", m, json!({"type": "webhook-incoming", "name": format!("hook{n}"), "enabled": true, "channel": "#general", "username": "mallory", "scriptEnabled": false})).await
+                })
+            },
+        ),
+        (&["access-permissions"], "roles.create", |srv, _, m, n| {
+            Box::pin(async move {
+                srv.post("roles.create", m, json!({"name": format!("role{n}")}))
+                    .await
+            })
+        }),
     ]
 }
 
 async fn set_roles(srv: &Palaver, admin: &Session, perms: &[&str], roles: &[&str]) {
-    let updates: Vec<Value> = perms.iter().map(|p| json!({"_id": p, "roles": roles})).collect();
+    let updates: Vec<Value> = perms
+        .iter()
+        .map(|p| json!({"_id": p, "roles": roles}))
+        .collect();
     srv.post_ok("permissions.update", admin, json!({"permissions": updates}))
         .await;
 }
@@ -185,8 +374,12 @@ async fn set_roles(srv: &Palaver, admin: &Session, perms: &[&str], roles: &[&str
 async fn every_checked_action_follows_its_permission() {
     let srv = Palaver::start().await;
     let admin = srv.admin().await;
-    srv.post_ok("roles.create", &admin, json!({"name": "granted", "description": ""}))
-        .await;
+    srv.post_ok(
+        "roles.create",
+        &admin,
+        json!({"name": "granted", "description": ""}),
+    )
+    .await;
     let granted = srv.get_ok("roles.list", &admin).await;
     let granted_id = granted["roles"]
         .as_array()
@@ -208,7 +401,11 @@ async fn every_checked_action_follows_its_permission() {
 
     let defaults = srv.get_ok("permissions.listAll", &admin).await;
     let default_roles = |id: &str| -> Vec<String> {
-        let p = defaults["update"].as_array().unwrap().iter().find(|p| p["_id"] == json!(id));
+        let p = defaults["update"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["_id"] == json!(id));
         serde_json::from_value(p.unwrap()["roles"].clone()).unwrap()
     };
     let mut n = 0;
@@ -247,13 +444,40 @@ async fn a_room_role_grants_a_permission_in_that_room_only() {
     let alice = srv.create_user(&admin, "alice").await;
     let here = room(&srv, &admin, "channels", "here".into(), &["alice"], false).await;
     let there = room(&srv, &admin, "channels", "there".into(), &["alice"], false).await;
-    srv.post_ok("channels.addModerator", &admin, json!({"roomId": here, "userId": alice.user_id}))
-        .await;
+    srv.post_ok(
+        "channels.addModerator",
+        &admin,
+        json!({"roomId": here, "userId": alice.user_id}),
+    )
+    .await;
     // delete-c is admin/owner by default: a moderator cannot.
-    let (status, body) = srv.post("channels.delete", &alice, json!({"roomId": here})).await;
-    assert_error(status, &body, 400, Some("error-action-not-allowed"), "moderator deletes");
-    set_roles(&srv, &admin, &["delete-c"], &["admin", "owner", "moderator"]).await;
-    let (status, body) = srv.post("channels.delete", &alice, json!({"roomId": there})).await;
-    assert_error(status, &body, 400, Some("error-action-not-allowed"), "not moderator there");
-    srv.post_ok("channels.delete", &alice, json!({"roomId": here})).await;
+    let (status, body) = srv
+        .post("channels.delete", &alice, json!({"roomId": here}))
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "moderator deletes",
+    );
+    set_roles(
+        &srv,
+        &admin,
+        &["delete-c"],
+        &["admin", "owner", "moderator"],
+    )
+    .await;
+    let (status, body) = srv
+        .post("channels.delete", &alice, json!({"roomId": there}))
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "not moderator there",
+    );
+    srv.post_ok("channels.delete", &alice, json!({"roomId": here}))
+        .await;
 }

@@ -49,12 +49,19 @@ async fn fresh_server_has_builtin_roles_general_and_rocket_cat() {
     assert_eq!(info["channel"]["_id"], json!("GENERAL"), "{info}");
     assert_eq!(info["channel"]["default"], json!(true), "{info}");
     let joined = srv.get_ok("channels.list.joined", &admin).await;
-    assert!(ids(&joined["channels"], "name").contains(&"general".to_string()), "{joined}");
+    assert!(
+        ids(&joined["channels"], "name").contains(&"general".to_string()),
+        "{joined}"
+    );
 
     // A user created by an admin joins it too, with a join message.
     let alice = srv.create_user(&admin, "alice").await;
     let joined = srv.get_ok("channels.list.joined", &alice).await;
-    assert_eq!(ids(&joined["channels"], "name"), vec!["general"], "{joined}");
+    assert_eq!(
+        ids(&joined["channels"], "name"),
+        vec!["general"],
+        "{joined}"
+    );
     let history = srv.get_ok("channels.history?roomId=GENERAL", &alice).await;
     assert!(
         history["messages"]
@@ -74,7 +81,11 @@ async fn fresh_server_has_builtin_roles_general_and_rocket_cat() {
         let resp = srv
             .try_login(json!({"user": "rocket.cat", "password": password}))
             .await;
-        assert_eq!(resp.status.as_u16(), 401, "rocket.cat logged in with {password:?}");
+        assert_eq!(
+            resp.status.as_u16(),
+            401,
+            "rocket.cat logged in with {password:?}"
+        );
     }
 }
 
@@ -90,20 +101,38 @@ async fn set_default_makes_new_users_join_and_needs_permissions() {
 
     // The owner holds edit-room there but not view-room-administration.
     let (status, body) = srv
-        .post("channels.setDefault", &alice, json!({"roomId": rid, "default": true}))
+        .post(
+            "channels.setDefault",
+            &alice,
+            json!({"roomId": rid, "default": true}),
+        )
         .await;
-    assert_error(status, &body, 400, Some("error-action-not-allowed"), "owner sets default");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "owner sets default",
+    );
 
     let (status, body) = srv
         .post("channels.setDefault", &admin, json!({"roomId": rid}))
         .await;
     assert_eq!(status.as_u16(), 400, "{body}");
     let set = srv
-        .post_ok("channels.setDefault", &admin, json!({"roomId": rid, "default": "true"}))
+        .post_ok(
+            "channels.setDefault",
+            &admin,
+            json!({"roomId": rid, "default": "true"}),
+        )
         .await;
     assert_eq!(set["channel"]["default"], json!(true), "{set}");
     let (status, body) = srv
-        .post("channels.setDefault", &admin, json!({"roomId": rid, "default": true}))
+        .post(
+            "channels.setDefault",
+            &admin,
+            json!({"roomId": rid, "default": true}),
+        )
         .await;
     assert_eq!(status.as_u16(), 400, "same value again: {body}");
 
@@ -113,11 +142,19 @@ async fn set_default_makes_new_users_join_and_needs_permissions() {
     names.sort();
     assert_eq!(names, vec!["general", "lobby"], "{joined}");
 
-    srv.post_ok("channels.setDefault", &admin, json!({"roomName": "lobby", "default": false}))
-        .await;
+    srv.post_ok(
+        "channels.setDefault",
+        &admin,
+        json!({"roomName": "lobby", "default": false}),
+    )
+    .await;
     let carol = srv.create_user(&admin, "carol").await;
     let joined = srv.get_ok("channels.list.joined", &carol).await;
-    assert_eq!(ids(&joined["channels"], "name"), vec!["general"], "{joined}");
+    assert_eq!(
+        ids(&joined["channels"], "name"),
+        vec!["general"],
+        "{joined}"
+    );
 }
 
 #[tokio::test]
@@ -131,9 +168,17 @@ async fn room_roles_with_system_messages_and_last_owner_rule() {
     for (family, create) in [("channels", "channels.create"), ("groups", "groups.create")] {
         let name = format!("{family}-roles");
         let created = srv
-            .post_ok(create, &alice, json!({"name": name, "members": ["bob", "carol"]}))
+            .post_ok(
+                create,
+                &alice,
+                json!({"name": name, "members": ["bob", "carol"]}),
+            )
             .await;
-        let key = if family == "channels" { "channel" } else { "group" };
+        let key = if family == "channels" {
+            "channel"
+        } else {
+            "group"
+        };
         let rid = created[key]["_id"].as_str().unwrap().to_string();
 
         // The creator is owner.
@@ -141,7 +186,11 @@ async fn room_roles_with_system_messages_and_last_owner_rule() {
             .get_ok(&format!("{family}.roles?roomId={rid}"), &alice)
             .await;
         assert_eq!(roles["roles"].as_array().unwrap().len(), 1, "{roles}");
-        assert_eq!(roles["roles"][0]["u"]["username"], json!("alice"), "{roles}");
+        assert_eq!(
+            roles["roles"][0]["u"]["username"],
+            json!("alice"),
+            "{roles}"
+        );
         assert_eq!(roles["roles"][0]["roles"], json!(["owner"]), "{roles}");
         assert_eq!(roles["roles"][0]["rid"], json!(rid), "{roles}");
 
@@ -153,7 +202,13 @@ async fn room_roles_with_system_messages_and_last_owner_rule() {
                 json!({"roomId": rid, "userId": bob.user_id}),
             )
             .await;
-        assert_error(status, &body, 400, Some("error-not-allowed"), "member adds moderator");
+        assert_error(
+            status,
+            &body,
+            400,
+            Some("error-not-allowed"),
+            "member adds moderator",
+        );
 
         for (add, role) in [
             ("addModerator", "moderator"),
@@ -184,7 +239,8 @@ async fn room_roles_with_system_messages_and_last_owner_rule() {
         let sub = srv
             .get_ok(&format!("subscriptions.getOne?roomId={rid}"), &bob)
             .await;
-        let mut held: Vec<String> = serde_json::from_value(sub["subscription"]["roles"].clone()).unwrap();
+        let mut held: Vec<String> =
+            serde_json::from_value(sub["subscription"]["roles"].clone()).unwrap();
         held.sort();
         assert_eq!(held, vec!["leader", "moderator", "owner"], "{sub}");
 
@@ -196,7 +252,13 @@ async fn room_roles_with_system_messages_and_last_owner_rule() {
                 json!({"roomId": rid, "userId": dave.user_id}),
             )
             .await;
-        assert_error(status, &body, 400, Some("error-user-not-in-room"), "non-member");
+        assert_error(
+            status,
+            &body,
+            400,
+            Some("error-user-not-in-room"),
+            "non-member",
+        );
 
         // System messages carry the role.
         let history = srv
@@ -210,7 +272,8 @@ async fn room_roles_with_system_messages_and_last_owner_rule() {
             .collect();
         assert_eq!(added.len(), 3, "{history}");
         assert!(added.iter().all(|m| m["msg"] == json!("bob")), "{history}");
-        let mut roles_named: Vec<&str> = added.iter().map(|m| m["role"].as_str().unwrap()).collect();
+        let mut roles_named: Vec<&str> =
+            added.iter().map(|m| m["role"].as_str().unwrap()).collect();
         roles_named.sort();
         assert_eq!(roles_named, vec!["leader", "moderator", "owner"]);
 
@@ -229,7 +292,13 @@ async fn room_roles_with_system_messages_and_last_owner_rule() {
                 json!({"roomId": rid, "userId": bob.user_id}),
             )
             .await;
-        assert_error(status, &body, 400, Some("error-remove-last-owner"), "last owner");
+        assert_error(
+            status,
+            &body,
+            400,
+            Some("error-remove-last-owner"),
+            "last owner",
+        );
         let (status, body) = srv
             .post(
                 &format!("{family}.removeLeader"),
@@ -237,7 +306,13 @@ async fn room_roles_with_system_messages_and_last_owner_rule() {
                 json!({"roomId": rid, "userId": carol.user_id}),
             )
             .await;
-        assert_error(status, &body, 400, Some("error-user-not-leader"), "not a leader");
+        assert_error(
+            status,
+            &body,
+            400,
+            Some("error-user-not-leader"),
+            "not a leader",
+        );
         srv.post_ok(
             &format!("{family}.removeModerator"),
             &bob,
@@ -278,7 +353,13 @@ async fn custom_roles_lifecycle() {
     let (status, body) = srv
         .post("roles.create", &alice, json!({"name": "Support"}))
         .await;
-    assert_error(status, &body, 400, Some("error-action-not-allowed"), "user creates role");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "user creates role",
+    );
 
     let created = srv
         .post_ok(
@@ -303,9 +384,19 @@ async fn custom_roles_lifecycle() {
         "duplicate",
     );
     let (status, body) = srv
-        .post("roles.create", &admin, json!({"name": "X", "scope": "Rooms"}))
+        .post(
+            "roles.create",
+            &admin,
+            json!({"name": "X", "scope": "Rooms"}),
+        )
         .await;
-    assert_error(status, &body, 400, Some("error-invalid-role-properties"), "bad scope");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-role-properties"),
+        "bad scope",
+    );
     let after = srv.get_ok("roles.list", &admin).await;
     assert_eq!(
         after["roles"].as_array().unwrap().len(),
@@ -324,7 +415,11 @@ async fn custom_roles_lifecycle() {
     let sync = srv
         .get_ok(&format!("roles.sync?updatedSince={}", enc(&t0)), &admin)
         .await;
-    assert_eq!(ids(&sync["roles"]["update"], "_id"), vec![role_id.clone()], "{sync}");
+    assert_eq!(
+        ids(&sync["roles"]["update"], "_id"),
+        vec![role_id.clone()],
+        "{sync}"
+    );
 
     // Give it to alice; she now shows among public-role users and in the role.
     srv.post_ok(
@@ -340,9 +435,18 @@ async fn custom_roles_lifecycle() {
             json!({"roleId": role_id, "username": "alice"}),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-user-already-in-role"), "twice");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-user-already-in-role"),
+        "twice",
+    );
     let me = srv.get_ok("me", &alice).await;
-    assert!(me["roles"].as_array().unwrap().contains(&json!(role_id)), "{me}");
+    assert!(
+        me["roles"].as_array().unwrap().contains(&json!(role_id)),
+        "{me}"
+    );
     let users = srv
         .get_ok(&format!("roles.getUsersInRole?role={role_id}"), &admin)
         .await;
@@ -351,7 +455,13 @@ async fn custom_roles_lifecycle() {
     let (status, body) = srv
         .get(&format!("roles.getUsersInRole?role={role_id}"), &alice)
         .await;
-    assert_error(status, &body, 400, Some("error-not-allowed"), "user lists role");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-not-allowed"),
+        "user lists role",
+    );
     let public = srv.get_ok("roles.getUsersInPublicRoles", &alice).await;
     let public_names = ids(&public["users"], "username");
     assert!(public_names.contains(&"alice".to_string()), "{public}");
@@ -365,7 +475,13 @@ async fn custom_roles_lifecycle() {
     let (status, body) = srv
         .post("roles.delete", &admin, json!({"roleId": "moderator"}))
         .await;
-    assert_error(status, &body, 400, Some("error-role-protected"), "protected");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-role-protected"),
+        "protected",
+    );
 
     srv.post_ok(
         "roles.removeUserFromRole",
@@ -380,7 +496,13 @@ async fn custom_roles_lifecycle() {
             json!({"roleId": role_id, "username": "alice"}),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-user-not-in-role"), "not in role");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-user-not-in-role"),
+        "not in role",
+    );
     // The last admin keeps the role.
     let (status, body) = srv
         .post(
@@ -389,15 +511,28 @@ async fn custom_roles_lifecycle() {
             json!({"roleId": "admin", "username": "admin"}),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-admin-required"), "last admin");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-admin-required"),
+        "last admin",
+    );
 
     srv.post_ok("roles.delete", &admin, json!({"roleId": role_id}))
         .await;
     let sync = srv
         .get_ok(&format!("roles.sync?updatedSince={}", enc(&t0)), &admin)
         .await;
-    assert_eq!(ids(&sync["roles"]["remove"], "_id"), vec![role_id.clone()], "{sync}");
-    assert!(sync["roles"]["update"].as_array().unwrap().is_empty(), "{sync}");
+    assert_eq!(
+        ids(&sync["roles"]["remove"], "_id"),
+        vec![role_id.clone()],
+        "{sync}"
+    );
+    assert!(
+        sync["roles"]["update"].as_array().unwrap().is_empty(),
+        "{sync}"
+    );
 
     // A custom room role, given in a room.
     let scoped = srv

@@ -78,7 +78,6 @@ fn validate_password(password: &str) -> ChatResult<()> {
     Ok(())
 }
 
-
 fn map_conflict(e: StoreError, username: &str, email: &str) -> ChatError {
     match e {
         StoreError::Conflict("username") => ChatError::refused(
@@ -236,10 +235,11 @@ impl Chat {
         user_id: &str,
         patch: UserPatch,
     ) -> ChatResult<User> {
-        let only_active = patch == UserPatch {
-            active: patch.active,
-            ..Default::default()
-        };
+        let only_active = patch
+            == UserPatch {
+                active: patch.active,
+                ..Default::default()
+            };
         let perm = match only_active {
             true => Perm::EDIT_OTHER_USER_ACTIVE_STATUS,
             false => Perm::EDIT_OTHER_USER_INFO,

@@ -6,9 +6,7 @@ use super::error::{ChatError, ChatResult};
 use super::permissions::Perm;
 use super::rooms::RoomRef;
 use super::Chat;
-use crate::store::{
-    roles, Direction, Page, Room, RoomType, Sort, SortKey, StoreError, Ts, User,
-};
+use crate::store::{roles, Direction, Page, Room, RoomType, Sort, SortKey, StoreError, Ts, User};
 
 /// Rocket.Chat's ids for the first channel and the bot.
 pub const GENERAL_ID: &str = "GENERAL";

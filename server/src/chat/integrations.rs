@@ -12,9 +12,9 @@ pub mod payload;
 
 use serde_json::Value;
 
-use super::permissions::Perm;
 use super::error::{ChatError, ChatResult};
 use super::messages::{normalize_emoji, NewMessage};
+use super::permissions::Perm;
 use super::{ids, Chat};
 use crate::store::integrations::{CreatedBy, Integration, WEBHOOK_INCOMING, WEBHOOK_OUTGOING};
 use crate::store::{Listing, Message, Page, Room, RoomType, Ts, User};

@@ -444,13 +444,18 @@ impl Chat {
             .has_permission(actor, Perm::FORCE_DELETE_MESSAGE, rid)
             .await?;
         if !force {
-            let any = self.has_permission(actor, Perm::DELETE_MESSAGE, rid).await?;
+            let any = self
+                .has_permission(actor, Perm::DELETE_MESSAGE, rid)
+                .await?;
             let own = message.u.id == actor.id
                 && self
                     .has_permission(actor, Perm::DELETE_OWN_MESSAGE, None)
                     .await?;
             if !any && !own {
-                return Err(ChatError::refused("error-action-not-allowed", "Not allowed"));
+                return Err(ChatError::refused(
+                    "error-action-not-allowed",
+                    "Not allowed",
+                ));
             }
             if !self.settings().bool("Message_AllowDeleting") {
                 return Err(ChatError::refused(

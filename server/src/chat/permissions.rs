@@ -92,9 +92,7 @@ impl Perm {
 
     /// The known permission with this id.
     pub fn parse(id: &str) -> Option<Perm> {
-        all_defaults()
-            .find(|(p, _)| *p == id)
-            .map(|(p, _)| Perm(p))
+        all_defaults().find(|(p, _)| *p == id).map(|(p, _)| Perm(p))
     }
 
     /// The roles holding it on a new server.
@@ -258,7 +256,13 @@ impl Chat {
                 "Editing permissions is not allowed",
             ));
         }
-        let known: Vec<String> = self.store.roles().await?.into_iter().map(|r| r.id).collect();
+        let known: Vec<String> = self
+            .store
+            .roles()
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
         let mut checked = Vec::with_capacity(updates.len());
         for (id, granted) in updates {
             let Some(perm) = Perm::parse(id) else {

@@ -166,14 +166,17 @@ impl Chat {
 
     /// Changes a role's name, scope, description or 2FA requirement. A built-in
     /// role keeps its name and scope.
-    pub async fn update_role(&self, actor: &User, role_id: &str, spec: RoleSpec) -> ChatResult<Role> {
+    pub async fn update_role(
+        &self,
+        actor: &User,
+        role_id: &str,
+        spec: RoleSpec,
+    ) -> ChatResult<Role> {
         self.require_access_permissions(actor, "error-action-not-allowed")
             .await?;
-        let mut role = self
-            .store
-            .role(role_id)
-            .await?
-            .ok_or_else(|| ChatError::refused("error-invalid-roleId", "This role does not exist"))?;
+        let mut role = self.store.role(role_id).await?.ok_or_else(|| {
+            ChatError::refused("error-invalid-roleId", "This role does not exist")
+        })?;
         let name = spec.name.trim();
         if !role.protected {
             if !name.is_empty() && name != role.name {
@@ -214,10 +217,9 @@ impl Chat {
     pub async fn delete_role(&self, actor: &User, id_or_name: &str) -> ChatResult<()> {
         self.require_access_permissions(actor, "error-action-not-allowed")
             .await?;
-        let role = self
-            .find_role(id_or_name)
-            .await?
-            .ok_or_else(|| ChatError::refused("error-invalid-roleId", "This role does not exist"))?;
+        let role = self.find_role(id_or_name).await?.ok_or_else(|| {
+            ChatError::refused("error-invalid-roleId", "This role does not exist")
+        })?;
         if role.protected {
             return Err(ChatError::refused(
                 "error-role-protected",
@@ -225,7 +227,13 @@ impl Chat {
             ));
         }
         let in_use = match role.scope {
-            RoleScope::Users => self.store.users_in_role(&role.id, Page::new(0, 0)).await?.total > 0,
+            RoleScope::Users => {
+                self.store
+                    .users_in_role(&role.id, Page::new(0, 0))
+                    .await?
+                    .total
+                    > 0
+            }
             // Room roles are not indexed by role alone: checked where they are held.
             RoleScope::Subscriptions => false,
         };
@@ -364,12 +372,19 @@ impl Chat {
         Ok(())
     }
 
-    async fn set_sub_roles(&self, rid: &str, user: &User, new: &[String]) -> ChatResult<Subscription> {
+    async fn set_sub_roles(
+        &self,
+        rid: &str,
+        user: &User,
+        new: &[String],
+    ) -> ChatResult<Subscription> {
         let sub = self
             .store
             .set_subscription_roles(rid, &user.id, new, Ts::now())
             .await?
-            .ok_or_else(|| ChatError::refused("error-user-not-in-room", "User is not in this room"))?;
+            .ok_or_else(|| {
+                ChatError::refused("error-user-not-in-room", "User is not in this room")
+            })?;
         self.bus.publish(Event::SubscriptionChanged {
             user_id: user.id.clone(),
             subscription: sub.clone(),
@@ -500,9 +515,10 @@ impl Chat {
             if holds {
                 let (error_type, msg) = match role {
                     RoomRole::Owner => ("error-user-already-owner", "User is already an owner"),
-                    RoomRole::Moderator => {
-                        ("error-user-already-moderator", "User is already a moderator")
-                    }
+                    RoomRole::Moderator => (
+                        "error-user-already-moderator",
+                        "User is already a moderator",
+                    ),
                     RoomRole::Leader => ("error-user-already-leader", "User is already a leader"),
                 };
                 return Err(ChatError::refused(error_type, msg));

@@ -21,7 +21,10 @@ fn logged_stream(name: &str, event: &str) -> bool {
     matches!(
         (name, event),
         ("stream-roles", "roles")
-            | ("stream-notify-logged", "permissions-changed" | "roles-change")
+            | (
+                "stream-notify-logged",
+                "permissions-changed" | "roles-change"
+            )
     )
 }
 
@@ -183,7 +186,10 @@ pub async fn subscribe(ctx: &Ctx, sub_id: &str, name: &str, params: &[Value]) {
             event_name,
             use_collection,
         })
-    } else if SILENT_ANONYMOUS.contains(&name) || SILENT_LOGGED_IN.contains(&name) || name == "stream-roles" {
+    } else if SILENT_ANONYMOUS.contains(&name)
+        || SILENT_LOGGED_IN.contains(&name)
+        || name == "stream-roles"
+    {
         Ok(Spec {
             kind: SubKind::Silent,
             event_name: params

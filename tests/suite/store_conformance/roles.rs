@@ -41,7 +41,10 @@ pub async fn roles(store: DynStore) {
         ids(&store.roles().await.unwrap(), |r| &r.id),
         vec!["r-greeter", "r-support"]
     );
-    assert_eq!(store.role("r-support").await.unwrap(), Some(support.clone()));
+    assert_eq!(
+        store.role("r-support").await.unwrap(),
+        Some(support.clone())
+    );
     assert_eq!(store.role("nope").await.unwrap(), None);
 
     let mut renamed = support.clone();
@@ -49,7 +52,10 @@ pub async fn roles(store: DynStore) {
     renamed.description = "First line".into();
     renamed.updated_at = Ts(30);
     assert!(store.update_role(&renamed).await.unwrap());
-    assert_eq!(store.role("r-support").await.unwrap(), Some(renamed.clone()));
+    assert_eq!(
+        store.role("r-support").await.unwrap(),
+        Some(renamed.clone())
+    );
     assert!(!store
         .update_role(&role("nope", "Nope", RoleScope::Users, 1))
         .await
@@ -78,16 +84,43 @@ pub async fn roles(store: DynStore) {
         .await
         .unwrap();
     assert_eq!(ids(&second.items, |u| &u.username), vec!["zed"]);
-    assert_eq!(store.users_in_role("r-support", Page::new(0, 0)).await.unwrap().total, 2);
-    assert_eq!(store.users_in_role("nope", Page::new(0, 10)).await.unwrap().total, 0);
+    assert_eq!(
+        store
+            .users_in_role("r-support", Page::new(0, 0))
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+    assert_eq!(
+        store
+            .users_in_role("nope", Page::new(0, 10))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
 
     // Room roles on subscriptions.
     let room = channel("r-1", "lobby", 3);
-    let subs = [sub(&room, &zed, Ts(1)), sub(&room, &amy, Ts(1)), sub(&room, &bob, Ts(1))];
+    let subs = [
+        sub(&room, &zed, Ts(1)),
+        sub(&room, &amy, Ts(1)),
+        sub(&room, &bob, Ts(1)),
+    ];
     store.create_room(&room, &subs).await.unwrap();
-    assert!(store.subscriptions_with_roles("r-1").await.unwrap().is_empty());
+    assert!(store
+        .subscriptions_with_roles("r-1")
+        .await
+        .unwrap()
+        .is_empty());
     let changed = store
-        .set_subscription_roles("r-1", "u-zed", &["owner".into(), "r-greeter".into()], Ts(50))
+        .set_subscription_roles(
+            "r-1",
+            "u-zed",
+            &["owner".into(), "r-greeter".into()],
+            Ts(50),
+        )
         .await
         .unwrap()
         .expect("zed is a member");
@@ -98,17 +131,28 @@ pub async fn roles(store: DynStore) {
         .await
         .unwrap();
     assert_eq!(
-        store.subscription("r-1", "u-zed").await.unwrap().unwrap().roles,
+        store
+            .subscription("r-1", "u-zed")
+            .await
+            .unwrap()
+            .unwrap()
+            .roles,
         vec!["owner", "r-greeter"]
     );
-    let greeters = store.room_members_in_role("r-1", "r-greeter").await.unwrap();
+    let greeters = store
+        .room_members_in_role("r-1", "r-greeter")
+        .await
+        .unwrap();
     assert_eq!(ids(&greeters, |s| &s.u.username), vec!["amy", "zed"]);
     let owners = store.room_members_in_role("r-1", "owner").await.unwrap();
     assert_eq!(ids(&owners, |s| &s.u.username), vec!["zed"]);
     let with_roles = store.subscriptions_with_roles("r-1").await.unwrap();
     assert_eq!(ids(&with_roles, |s| &s.u.username), vec!["amy", "zed"]);
     // The change shows in the user's subscription sync.
-    let since = store.user_subscriptions("u-amy", Some(Ts(50))).await.unwrap();
+    let since = store
+        .user_subscriptions("u-amy", Some(Ts(50)))
+        .await
+        .unwrap();
     assert_eq!(since.len(), 1);
     assert!(store
         .set_subscription_roles("r-1", "u-nobody", &[], Ts(52))
@@ -125,14 +169,22 @@ pub async fn roles(store: DynStore) {
     // Delete: gone, reported after its time only.
     assert!(store.delete_role("r-greeter", Ts(100)).await.unwrap());
     assert!(!store.delete_role("r-greeter", Ts(101)).await.unwrap());
-    assert_eq!(ids(&store.roles().await.unwrap(), |r| &r.id), vec!["r-support"]);
+    assert_eq!(
+        ids(&store.roles().await.unwrap(), |r| &r.id),
+        vec!["r-support"]
+    );
     let removed = store.removed_roles(Ts(99)).await.unwrap();
     assert_eq!(ids(&removed, |r| &r.id), vec!["r-greeter"]);
     assert_eq!(removed[0].deleted_at, Ts(100));
     assert!(store.removed_roles(Ts(100)).await.unwrap().is_empty());
     // The name is free again.
     store
-        .insert_role(&role("r-greeter2", "Greeter", RoleScope::Subscriptions, 110))
+        .insert_role(&role(
+            "r-greeter2",
+            "Greeter",
+            RoleScope::Subscriptions,
+            110,
+        ))
         .await
         .unwrap();
 }

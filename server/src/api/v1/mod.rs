@@ -109,9 +109,15 @@ fn role_routes() -> Router<AppState> {
         .route("/roles.update", post(roles::update))
         .route("/roles.delete", post(roles::delete))
         .route("/roles.addUserToRole", post(roles::add_user_to_role))
-        .route("/roles.removeUserFromRole", post(roles::remove_user_from_role))
+        .route(
+            "/roles.removeUserFromRole",
+            post(roles::remove_user_from_role),
+        )
         .route("/roles.getUsersInRole", get(roles::users_in_role))
-        .route("/roles.getUsersInPublicRoles", get(roles::users_in_public_roles))
+        .route(
+            "/roles.getUsersInPublicRoles",
+            get(roles::users_in_public_roles),
+        )
         .route("/channels.roles", get(roles::room_roles::<CHANNEL>))
         .route("/groups.roles", get(roles::room_roles::<GROUP>))
         .route("/channels.setDefault", post(roles::set_default::<CHANNEL>));

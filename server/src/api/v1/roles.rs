@@ -79,9 +79,11 @@ impl RoleBody {
             .or(self.role_name.as_deref())
             .filter(|k| !k.is_empty())
             .ok_or_else(invalid_properties)?;
-        state.chat.find_role(key).await?.ok_or_else(|| {
-            ChatError::refused("error-role-not-found", "Role not found").into()
-        })
+        state
+            .chat
+            .find_role(key)
+            .await?
+            .ok_or_else(|| ChatError::refused("error-role-not-found", "Role not found").into())
     }
 
     async fn user(&self, state: &AppState) -> Result<User, ApiError> {
@@ -310,7 +312,11 @@ pub async fn set_default<const K: u8>(
     expect_kind(&room, super::rooms::kind(K))?;
     let room = state
         .chat
-        .set_room_default(&session.user, crate::chat::rooms::RoomRef::Id(&room.id), default)
+        .set_room_default(
+            &session.user,
+            crate::chat::rooms::RoomRef::Id(&room.id),
+            default,
+        )
         .await?;
     ok(json!({ keys(K).0: wire::room(&room, DateStyle::Iso) }))
 }

@@ -57,7 +57,12 @@ impl RoomBody {
 }
 
 /// The room named by the body, readable by the caller and of the endpoint's kind.
-pub(super) async fn target(state: &AppState, user: &User, body: &RoomBody, k: u8) -> Result<Room, ApiError> {
+pub(super) async fn target(
+    state: &AppState,
+    user: &User,
+    body: &RoomBody,
+    k: u8,
+) -> Result<Room, ApiError> {
     let (room, _) = state.chat.readable_room(user, body.room()?).await?;
     expect_kind(&room, kind(k))?;
     Ok(room)

@@ -41,7 +41,11 @@ impl MongoStore {
             .map_err(|e| backend(&format!("creating indexes on {}.{ROLES}", self.database), e))?;
         let at = IndexModel::builder()
             .keys(doc! { "_deletedAt": 1 })
-            .options(IndexOptions::builder().name("by_deleted".to_string()).build())
+            .options(
+                IndexOptions::builder()
+                    .name("by_deleted".to_string())
+                    .build(),
+            )
             .build();
         self.removed_roles_coll()
             .create_indexes([at])
