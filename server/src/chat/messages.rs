@@ -397,7 +397,8 @@ impl Chat {
             .has_permission(actor, Perm::EDIT_MESSAGE, Some(&room.id))
             .await?;
         let own = message.u.id == actor.id;
-        if !edit_any && !(own && self.settings().bool("Message_AllowEditing")) {
+        let own_allowed = own && self.settings().bool("Message_AllowEditing");
+        if !(edit_any || own_allowed) {
             return Err(ChatError::refused(
                 "error-action-not-allowed",
                 "Message editing not allowed",
