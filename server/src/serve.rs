@@ -82,6 +82,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 
     let chat = Chat::new(store.clone(), config.chat_options());
     chat.seed_settings().await?;
+    chat.prepare_first_start().await?;
     let relay = chat.start_relay();
     let presence = chat.start_presence();
     if let Some((admin, generated)) = chat
@@ -104,6 +105,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             ),
         }
     }
+    chat.ensure_rocket_cat().await?;
 
     let apps = AppsEngine::start(chat.clone(), store.clone(), engine_config(&config)).await?;
     let installed = apps.installed();

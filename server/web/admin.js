@@ -1,7 +1,8 @@
 // The admin console: apps (marketplace, installed apps, one app's settings and
 // logs), users and workspace settings. Mounted by the chat shell on `#/admin/...` with
 // `mountAdmin(container, {api, user, route, navigate})`; it speaks only the public
-// admin APIs (/api/apps/*, /api/v1/users.*, /api/v1/settings).
+// admin APIs (/api/apps/*, /api/v1/users.*, /api/v1/settings, /api/v1/roles.*,
+// /api/v1/permissions.*).
 
 import { h, replace } from './admin-ui.js';
 import { marketplaceView, installedView } from './admin-apps.js';
@@ -9,6 +10,7 @@ import { appView } from './admin-app.js';
 import { usersView } from './admin-users.js';
 import { outboxView } from './admin-outbox.js';
 import { settingsView } from './admin-settings.js';
+import { rolesView } from './admin-roles.js';
 
 const TABS = [
   { id: 'marketplace', label: 'Marketplace', hash: '#/admin/apps/marketplace' },
@@ -16,6 +18,7 @@ const TABS = [
   { id: 'users', label: 'Users', hash: '#/admin/users' },
   { id: 'outbox', label: 'Delivery queue', hash: '#/admin/outbox' },
   { id: 'settings', label: 'Settings', hash: '#/admin/settings' },
+  { id: 'roles', label: 'Roles & permissions', hash: '#/admin/roles' },
 ];
 
 function ensureStylesheet() {
@@ -28,6 +31,7 @@ function parseRoute(route) {
   const parts = String(route || '').split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'users') return { tab: 'users', view: 'users' };
   if (parts[0] === 'outbox') return { tab: 'outbox', view: 'outbox' };
+  if (parts[0] === 'roles') return { tab: 'roles', view: 'roles' };
   if (parts[0] === 'settings') return { tab: 'settings', view: 'settings', group: parts[1] || '' };
   if (parts[0] === 'apps' && parts[1] === 'installed' && parts[2]) {
     return { tab: 'installed', view: 'app', appId: parts[2], section: parts[3] || 'settings' };
@@ -93,6 +97,7 @@ export function mountAdmin(container, ctx) {
     if (r.view === 'users') view.instance = usersView(el, env);
     else if (r.view === 'outbox') view.instance = outboxView(el, env);
     else if (r.view === 'settings') view.instance = settingsView(el, env, r.group);
+    else if (r.view === 'roles') view.instance = rolesView(el, env);
     else if (r.view === 'installed') view.instance = installedView(el, env);
     else if (r.view === 'app') view.instance = appView(el, env, r.appId, r.section);
     else view.instance = marketplaceView(el, env);

@@ -6,6 +6,7 @@ import { h, clear, toDate, randomId } from './dom.js';
 import { MessageList, ThreadPanel } from './thread.js';
 import { Composer } from './composer.js';
 import { modal } from './dialogs.js';
+import { openMembers } from './members.js';
 import { EMOJI, QUICK_REACTIONS } from './messages.js';
 
 const PAGE = 50;
@@ -68,6 +69,10 @@ export class RoomView {
   renderMembership() {
     clear(this.bottom);
     clear(this.headActions);
+    this.headActions.append(h('button', {
+      type: 'button', text: 'Members', testid: 'room-members',
+      on: { click: () => openMembers(this.ctx, { rid: this.rid, t: this.t, label: this.label }) },
+    }));
     if (this.member) {
       this.bottom.append(this.composer.el);
       if (this.t !== 'd') {

@@ -113,7 +113,8 @@ async fn chat_login_live_messages_history_and_safe_text() {
     let admin = srv.admin().await;
     let alice = srv.create_user(&admin, "alice").await;
     let bob = srv.create_user(&admin, "bob").await;
-    let rid = channel(&srv, &admin, "general", &["alice", "bob"]).await;
+    // #general exists on a fresh server; every new user joined it.
+    let rid = "GENERAL".to_string();
     let random = channel(&srv, &admin, "random", &["alice", "bob"]).await;
     for i in 1..=120 {
         post(&srv, &bob, &rid, &format!("history {i:03}")).await;

@@ -284,9 +284,10 @@ async fn messages_send_update_react_delete() {
         .await;
     assert_eq!(
         refused,
+        // Rocket.Chat's `updateMessage`: without `edit-message` only one's own.
         meteor_error(
-            json!("error-not-allowed"),
-            "User does not have the permissions required for this action"
+            json!("error-action-not-allowed"),
+            "Message editing not allowed"
         )
     );
 
@@ -325,11 +326,12 @@ async fn messages_send_update_react_delete() {
         "error-not-allowed"
     );
 
-    // deleteMessage: not bob's to delete; alice may.
+    // deleteMessage: not bob's to delete (Rocket.Chat's `error-action-not-allowed`);
+    // alice may.
     assert_eq!(
         b.call_err("deleteMessage", json!([{"_id": "client-chosen-id-1"}]))
             .await["error"],
-        "error-not-allowed"
+        "error-action-not-allowed"
     );
     a.call_ok("deleteMessage", json!([{"_id": "client-chosen-id-1"}]))
         .await;
@@ -460,7 +462,8 @@ async fn rooms_and_subscriptions_get_with_and_without_a_date() {
     }
     let subs = a.call_ok("subscriptions/get", json!([])).await;
     let subs = subs.as_array().unwrap_or_else(|| panic!("{subs}"));
-    assert_eq!(subs.len(), 2, "{subs:?}");
+    // The two channels and #general, which every new user joins.
+    assert_eq!(subs.len(), 3, "{subs:?}");
     for s in subs {
         assert_eq!(s["u"]["_id"], json!(alice.user_id));
         assert_eq!(s["t"], "c");

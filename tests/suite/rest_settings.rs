@@ -537,13 +537,14 @@ async fn changes_apply_without_restart_and_are_audited() {
 }
 
 /// `Message_AllowEditing` / `Message_AllowDeleting` apply at once to members;
-/// admins keep editing and deleting, as in Rocket.Chat.
+/// admins keep editing and deleting, as in Rocket.Chat (so do room owners, who hold
+/// `edit-message`/`force-delete-message` there: alice is a plain member).
 #[tokio::test]
 async fn editing_and_deleting_follow_their_settings() {
     let srv = Palaver::start().await;
     let admin = srv.admin().await;
     let alice = srv.create_user(&admin, "alice").await;
-    let room = create_channel(&srv, &alice, "edits", &[]).await;
+    let room = create_channel(&srv, &admin, "edits", &["alice"]).await;
     let rid = room["_id"].as_str().expect("rid").to_string();
     let mine = post(&srv, &alice, &rid, "first").await;
     let mid = mine["_id"].as_str().expect("mid").to_string();

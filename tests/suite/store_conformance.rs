@@ -7,6 +7,7 @@ mod apps;
 mod integrations;
 mod messages;
 mod outbox;
+mod roles;
 mod rooms;
 mod settings_audit;
 mod uploads;
@@ -132,6 +133,7 @@ conformance! {
     outbox::outbox_lease_races,
     settings_audit::setting_changes,
     uploads::uploads,
+    roles::roles,
 }
 
 /// What was written is there after closing and opening the store again.
@@ -286,6 +288,7 @@ pub fn message(id: &str, rid: &str, from: &User, ts: i64, text: &str) -> Message
         groupable: None,
         file: None,
         files: Vec::new(),
+        role: None,
     }
 }
 

@@ -18,6 +18,7 @@ use crate::apps::manifest::Manifest;
 use crate::apps::marketplace::permission_views;
 use crate::apps::AppsError;
 use crate::chat::accounts::Session;
+use crate::chat::permissions::Perm;
 use crate::chat::ChatError;
 use crate::store::apps::{log_level_rank, AppRecord};
 use crate::wire;
@@ -50,12 +51,12 @@ fn ok(body: Value) -> ApiResult {
     Ok(Json(wire::success(body)).into_response())
 }
 
-fn require_admin(session: &Session) -> Result<(), ApiError> {
-    if session.user.is_admin() {
-        Ok(())
-    } else {
-        Err(ChatError::not_allowed().into())
-    }
+/// The apps admin API needs `manage-apps`.
+async fn require_manage_apps(state: &AppState, session: &Session) -> Result<(), ApiError> {
+    Ok(state
+        .chat
+        .require_permission(&session.user, Perm::MANAGE_APPS, None)
+        .await?)
 }
 
 /// An installed app as the admin API shows it.
@@ -85,13 +86,13 @@ pub fn app_view(record: &AppRecord, m: &Manifest) -> Value {
 }
 
 async fn marketplace(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
-    require_admin(&session)?;
+    require_manage_apps(&state, &session).await?;
     let apps = state.marketplace.list(&state.apps).await;
     ok(json!({ "apps": apps }))
 }
 
 async fn list(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
-    require_admin(&session)?;
+    require_manage_apps(&state, &session).await?;
     let apps: Vec<Value> = state
         .apps
         .installed()
@@ -106,7 +107,7 @@ async fn one(
     Auth(session): Auth,
     Path(id): Path<String>,
 ) -> ApiResult {
-    require_admin(&session)?;
+    require_manage_apps(&state, &session).await?;
     let (record, manifest) = state.apps.installed_app(&id)?;
     let mut view = app_view(&record, &manifest);
     view["readme"] = json!(state.apps.readme(&id)?);
@@ -210,7 +211,7 @@ async fn package_source(
 }
 
 async fn install(State(state): State<AppState>, Auth(session): Auth, req: Request) -> ApiResult {
-    require_admin(&session)?;
+    require_manage_apps(&state, &session).await?;
     let (bytes, grant, enable) = package_source(&state, req, None).await?;
     let record = match state.apps.install(&bytes, grant, enable).await {
         Ok(r) => r,
@@ -274,7 +275,7 @@ async fn update(
     Path(id): Path<String>,
     req: Request,
 ) -> ApiResult {
-    require_admin(&session)?;
+    require_manage_apps(&state, &session).await?;
     let (bytes, grant, _) = package_source(&state, req, Some(&id)).await?;
     let (record, added, removed) = state.apps.update(&id, &bytes, grant).await?;
     let (_, manifest) = state.apps.installed_app(&record.id)?;
@@ -295,7 +296,7 @@ async fn set_status(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<StatusBody>,
 ) -> ApiResult {
-    require_admin(&session)?;
+    require_manage_apps(&state, &session).await?;
     let enable = match body.status.as_deref() {
         Some(status::MANUALLY_ENABLED) => true,
         Some(status::MANUALLY_DISABLED) => false,
@@ -315,7 +316,7 @@ async fn settings(
     Auth(session): Auth,
     Path(id): Path<String>,
 ) -> ApiResult {
-    require_admin(&session)?;
+    require_manage_apps(&state, &session).await?;
     ok(json!({ "settings": state.apps.settings_view(&id)? }))
 }
 
@@ -330,7 +331,7 @@ async fn update_settings(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SettingsBody>,
 ) -> ApiResult {
-    require_admin(&session)?;
+    require_manage_apps(&state, &session).await?;
     let values = body
         .settings
         .ok_or_else(|| ChatError::invalid("must have required property 'settings'"))?;
@@ -347,7 +348,7 @@ async fn logs(
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult {
-    require_admin(&session)?;
+    require_manage_apps(&state, &session).await?;
     let page = params.page()?;
     let min = match params.get("level") {
         None => 0,
@@ -386,7 +387,7 @@ async fn uninstall(
     Auth(session): Auth,
     Path(id): Path<String>,
 ) -> ApiResult {
-    require_admin(&session)?;
+    require_manage_apps(&state, &session).await?;
     state.apps.uninstall(&id).await?;
     ok(json!({}))
 }

@@ -116,7 +116,15 @@ async fn info(
         "success": true,
         "server": {"name": "palaver", "version": env!("CARGO_PKG_VERSION")},
     });
-    if session.is_some_and(|s| s.user.is_admin()) {
+    let full = match &session {
+        Some(s) => state
+            .chat
+            .has_permission(&s.user, crate::chat::permissions::Perm::VIEW_STATISTICS, None)
+            .await
+            .unwrap_or(false),
+        None => false,
+    };
+    if full {
         body["version"] = json!(version);
         body["info"] = json!({
             "version": version,

@@ -5,6 +5,7 @@ use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::ids;
 pub use super::login::{LoginIdent, LoginOutcome, Password, Session};
+use super::permissions::Perm;
 use super::Chat;
 use crate::store::{roles, Email, Listing, Page, Sort, StoreError, Ts, User};
 
@@ -23,7 +24,7 @@ pub struct NewUser {
 }
 
 /// Changes to an account; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct UserPatch {
     pub username: Option<String>,
     pub name: Option<String>,
@@ -77,16 +78,6 @@ fn validate_password(password: &str) -> ChatResult<()> {
     Ok(())
 }
 
-fn validate_roles(roles: &[String]) -> ChatResult<()> {
-    match roles.iter().find(|r| !roles::ALL.contains(&r.as_str())) {
-        Some(bad) => Err(ChatError::refused(
-            "error-invalid-role",
-            format!("Unknown role {bad:?}; known roles: admin, user, bot"),
-        )),
-        None => Ok(()),
-    }
-}
-
 fn map_conflict(e: StoreError, username: &str, email: &str) -> ChatError {
     match e {
         StoreError::Conflict("username") => ChatError::refused(
@@ -112,9 +103,32 @@ pub fn require_admin(actor: &User) -> ChatResult<()> {
 
 impl Chat {
     pub async fn create_user(&self, actor: &User, new: NewUser) -> ChatResult<User> {
-        require_admin(actor)?;
+        self.require_permission(actor, Perm::CREATE_USER, None)
+            .await?;
+        if new.roles.is_some() {
+            self.require_permission(actor, Perm::ASSIGN_ROLES, None)
+                .await?;
+        }
         self.password_policy().check(&new.password)?;
         self.insert_user(new).await
+    }
+
+    /// Refuses roles that do not exist (global ones only: room roles are held on
+    /// subscriptions).
+    async fn validate_roles(&self, held: &[String]) -> ChatResult<()> {
+        let known = self.store.roles().await?;
+        let bad = held.iter().find(|r| {
+            !known
+                .iter()
+                .any(|k| &k.id == *r && k.scope == crate::store::role_store::RoleScope::Users)
+        });
+        match bad {
+            Some(bad) => Err(ChatError::refused(
+                "error-invalid-role",
+                format!("Unknown role {bad:?}"),
+            )),
+            None => Ok(()),
+        }
     }
 
     pub(super) async fn insert_user(&self, new: NewUser) -> ChatResult<User> {
@@ -124,7 +138,7 @@ impl Chat {
         let roles = new
             .roles
             .unwrap_or_else(|| vec![if new.bot { roles::BOT } else { roles::USER }.to_string()]);
-        validate_roles(&roles)?;
+        self.validate_roles(&roles).await?;
         let now = Ts::now();
         let user = User {
             id: ids::new_id(),
@@ -160,6 +174,7 @@ impl Chat {
             .map_err(|e| map_conflict(e, &new.username, &new.email))?;
         tracing::info!(user_id = %user.id, username = %user.username, "user created");
         self.bus.publish(Event::UserCreated { user: user.clone() });
+        self.join_default_channels(&user).await?;
         Ok(user)
     }
 
@@ -228,7 +243,24 @@ impl Chat {
         user_id: &str,
         patch: UserPatch,
     ) -> ChatResult<User> {
-        require_admin(actor)?;
+        let only_active = patch
+            == UserPatch {
+                active: patch.active,
+                ..Default::default()
+            };
+        let perm = match only_active {
+            true => Perm::EDIT_OTHER_USER_ACTIVE_STATUS,
+            false => Perm::EDIT_OTHER_USER_INFO,
+        };
+        self.require_permission(actor, perm, None).await?;
+        if patch.roles.is_some() {
+            self.require_permission(actor, Perm::ASSIGN_ROLES, None)
+                .await?;
+        }
+        if patch.password.is_some() {
+            self.require_permission(actor, Perm::EDIT_OTHER_USER_PASSWORD, None)
+                .await?;
+        }
         let before = self.find_user(Some(user_id), None).await?;
         let mut user = before.clone();
         if let Some(username) = patch.username {
@@ -248,7 +280,7 @@ impl Chat {
             first.verified = v;
         }
         if let Some(roles) = patch.roles {
-            validate_roles(&roles)?;
+            self.validate_roles(&roles).await?;
             user.roles = roles;
         }
         if let Some(active) = patch.active {

@@ -98,6 +98,23 @@ pub enum Event {
         status: String,
         status_text: String,
     },
+    /// A permission's roles changed (`stream-notify-logged` `permissions-changed`).
+    PermissionChanged {
+        permission: super::permissions::Permission,
+    },
+    /// A role was created or changed (`removed: false`) or deleted (`stream-roles`).
+    RoleChanged {
+        role: crate::store::role_store::Role,
+        removed: bool,
+    },
+    /// A user gained (`added`) or lost a role, globally or in the room `scope`
+    /// (`stream-notify-logged` `roles-change`).
+    UserRoleChanged {
+        role_id: String,
+        user: crate::store::UserRef,
+        added: bool,
+        scope: Option<String>,
+    },
     /// A message only `user_id` sees, never stored (server or app notices).
     Ephemeral {
         user_id: String,

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 
 use super::error::{ChatError, ChatResult};
 use super::messages::NewMessage;
-use super::rooms::{can_moderate, RoomRef};
+use super::permissions::Perm;
+use super::rooms::RoomRef;
 use super::{ids, Chat};
 use crate::files::{
     ByteRange, ByteStream, FilesError, ObjectRead, S3Config, Storage, StorageConfig, WebDavConfig,
@@ -166,8 +167,9 @@ impl Chat {
                 "File upload is disabled",
             ));
         }
-        let (room, sub) = self.joined_room(actor, RoomRef::Id(rid)).await?;
-        if room.ro && !can_moderate(actor, Some(&sub)) {
+        let (room, _) = self.joined_room(actor, RoomRef::Id(rid)).await?;
+        Chat::check_not_archived(&room)?;
+        if room.ro && !self.has_room_permission(actor, Perm::POST_READONLY, &room).await? {
             return Err(ChatError::refused(
                 "error-action-not-allowed",
                 "This room is read only",

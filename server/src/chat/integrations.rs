@@ -12,9 +12,9 @@ pub mod payload;
 
 use serde_json::Value;
 
-use super::accounts::require_admin;
 use super::error::{ChatError, ChatResult};
 use super::messages::{normalize_emoji, NewMessage};
+use super::permissions::Perm;
 use super::{ids, Chat};
 use crate::store::integrations::{CreatedBy, Integration, WEBHOOK_INCOMING, WEBHOOK_OUTGOING};
 use crate::store::{Listing, Message, Page, Room, RoomType, Ts, User};
@@ -127,14 +127,53 @@ fn check_emoji(emoji: Option<String>) -> ChatResult<Option<String>> {
 }
 
 impl Chat {
+    /// Whether `actor` may manage integrations of `kind` created by `owner`:
+    /// `manage-<kind>-integrations`, or `manage-own-<kind>-integrations` for their
+    /// own (or, with `owner` `None`, for a new one).
+    pub(crate) async fn may_manage_integration(
+        &self,
+        actor: &User,
+        kind: &str,
+        owner: Option<&str>,
+    ) -> ChatResult<bool> {
+        let (all, own) = if kind == WEBHOOK_OUTGOING {
+            (
+                Perm::MANAGE_OUTGOING_INTEGRATIONS,
+                Perm::MANAGE_OWN_OUTGOING_INTEGRATIONS,
+            )
+        } else {
+            (
+                Perm::MANAGE_INCOMING_INTEGRATIONS,
+                Perm::MANAGE_OWN_INCOMING_INTEGRATIONS,
+            )
+        };
+        if self.has_permission(actor, all, None).await? {
+            return Ok(true);
+        }
+        Ok(owner.is_none_or(|o| o == actor.id) && self.has_permission(actor, own, None).await?)
+    }
+
+    async fn require_integration(
+        &self,
+        actor: &User,
+        kind: &str,
+        owner: Option<&str>,
+    ) -> ChatResult<()> {
+        match self.may_manage_integration(actor, kind, owner).await? {
+            true => Ok(()),
+            false => Err(ChatError::not_allowed()),
+        }
+    }
+
     /// Creates an incoming webhook with a fresh token (admins only).
     pub async fn create_integration(
         &self,
         actor: &User,
         input: IntegrationInput,
     ) -> ChatResult<Integration> {
-        require_admin(actor)?;
         check_kind(input.kind.as_deref(), true)?;
+        let kind = input.kind.as_deref().unwrap_or(WEBHOOK_INCOMING);
+        self.require_integration(actor, kind, None).await?;
         if input.kind.as_deref() == Some(WEBHOOK_OUTGOING) {
             return self.create_outgoing(actor, input).await;
         }
@@ -176,17 +215,39 @@ impl Chat {
         actor: &User,
         page: Page,
     ) -> ChatResult<Listing<Integration>> {
-        require_admin(actor)?;
-        Ok(self.store.list_integrations(page).await?)
+        let mut any = false;
+        for kind in [WEBHOOK_INCOMING, WEBHOOK_OUTGOING] {
+            any |= self.may_manage_integration(actor, kind, None).await?;
+        }
+        if !any {
+            return Err(ChatError::not_allowed());
+        }
+        let mut listing = self.store.list_integrations(page).await?;
+        let mut kept = Vec::with_capacity(listing.items.len());
+        for i in listing.items {
+            if self
+                .may_manage_integration(actor, &i.kind, Some(&i.created_by.id))
+                .await?
+            {
+                kept.push(i);
+            } else {
+                listing.total = listing.total.saturating_sub(1);
+            }
+        }
+        listing.items = kept;
+        Ok(listing)
     }
 
     /// One integration (admins only).
     pub async fn get_integration(&self, actor: &User, id: &str) -> ChatResult<Integration> {
-        require_admin(actor)?;
-        self.store
+        let integration = self
+            .store
             .integration(id)
             .await?
-            .ok_or_else(integration_not_found)
+            .ok_or_else(integration_not_found)?;
+        self.require_integration(actor, &integration.kind, Some(&integration.created_by.id))
+            .await?;
+        Ok(integration)
     }
 
     /// Changes the given fields of an integration; the token stays (admins only).
@@ -196,7 +257,6 @@ impl Chat {
         id: &str,
         input: IntegrationInput,
     ) -> ChatResult<Integration> {
-        require_admin(actor)?;
         check_kind(input.kind.as_deref(), false)?;
         check_no_script(input.script_enabled)?;
         let mut integration = self
@@ -204,6 +264,8 @@ impl Chat {
             .integration(id)
             .await?
             .ok_or_else(integration_not_found)?;
+        self.require_integration(actor, &integration.kind, Some(&integration.created_by.id))
+            .await?;
         if integration.kind == WEBHOOK_OUTGOING {
             return self.update_outgoing(integration, input).await;
         }
@@ -253,13 +315,14 @@ impl Chat {
         id: &str,
         kind: Option<&str>,
     ) -> ChatResult<Integration> {
-        require_admin(actor)?;
         check_kind(kind, false)?;
         let integration = self
             .store
             .integration(id)
             .await?
             .ok_or_else(integration_not_found)?;
+        self.require_integration(actor, &integration.kind, Some(&integration.created_by.id))
+            .await?;
         if !self.store.delete_integration(id).await? {
             return Err(integration_not_found());
         }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::error::{ChatError, ChatResult};
-use super::room_settings::perm;
+use super::permissions::Perm;
 use super::rooms::RoomRef;
 use super::Chat;
 use crate::store::{HistoryQuery, Page, Room, RoomType, Subscription, SubscriptionPatch, Ts, User};
@@ -161,7 +161,7 @@ impl Chat {
         user_id: Option<&str>,
     ) -> ChatResult<RoomCounters> {
         let admin = self
-            .has_room_permission(actor, perm::VIEW_ROOM_ADMINISTRATION, room)
+            .has_room_permission(actor, Perm::VIEW_ROOM_ADMINISTRATION, room)
             .await?;
         let uid = match user_id {
             Some(uid) if !admin && uid != actor.id => return Err(ChatError::not_allowed()),
@@ -217,7 +217,7 @@ impl Chat {
     ) -> ChatResult<Room> {
         let room = self.room(RoomRef::Id(rid)).await?;
         if !self
-            .has_room_permission(actor, perm::ADD_ALL_TO_ROOM, &room)
+            .has_room_permission(actor, Perm::ADD_ALL_TO_ROOM, &room)
             .await?
         {
             return Err(ChatError::refused("error-not-allowed", "Not allowed"));

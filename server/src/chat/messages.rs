@@ -4,7 +4,7 @@ use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::ids;
 use super::message_limits::Content;
-use super::permissions::MESSAGE_IMPERSONATE;
+use super::permissions::Perm;
 use super::rooms::RoomRef;
 use super::Chat;
 use crate::store::{
@@ -112,7 +112,9 @@ impl Chat {
         avatar: Option<&str>,
     ) -> ChatResult<()> {
         if (alias.is_some() || avatar.is_some())
-            && !self.has_permission(actor, MESSAGE_IMPERSONATE).await?
+            && !self
+                .has_permission(actor, Perm::MESSAGE_IMPERSONATE, None)
+                .await?
         {
             return Err(impersonation_refused());
         }
@@ -126,7 +128,7 @@ impl Chat {
         Chat::check_not_archived(&room)?;
         if room.ro
             && !self
-                .has_room_permission(actor, super::room_settings::perm::POST_READONLY, &room)
+                .has_permission(actor, Perm::POST_READONLY, Some(&room.id))
                 .await?
         {
             return Err(ChatError::refused(
@@ -209,6 +211,7 @@ impl Chat {
             groupable: new.groupable,
             file: new.files.first().cloned(),
             files: new.files,
+            role: None,
         };
         let message = match self.pre_send.get() {
             Some(hook) => {
@@ -310,6 +313,18 @@ impl Chat {
         t: &str,
         msg: &str,
     ) -> ChatResult<Message> {
+        self.post_role_message(room, actor, t, msg, None).await
+    }
+
+    /// A system message, with the `role` a room-role change is about.
+    pub(crate) async fn post_role_message(
+        &self,
+        room: &Room,
+        actor: &User,
+        t: &str,
+        msg: &str,
+        role: Option<&str>,
+    ) -> ChatResult<Message> {
         let now = Ts::now();
         let message = Message {
             id: ids::new_id(),
@@ -336,6 +351,7 @@ impl Chat {
             groupable: Some(false),
             file: None,
             files: Vec::new(),
+            role: role.map(str::to_string),
         };
         self.store
             .insert_message(&message, &PostEffects::default())
@@ -361,17 +377,14 @@ impl Chat {
         Ok((room, message))
     }
 
-    /// A message `actor` may change: their own, or any as an admin.
-    async fn own_message(&self, actor: &User, rid: &str, mid: &str) -> ChatResult<(Room, Message)> {
+    /// A message of the room `rid` that `actor` may read.
+    async fn message_in(&self, actor: &User, rid: &str, mid: &str) -> ChatResult<(Room, Message)> {
         let (room, message) = self.get_message(actor, mid).await?;
         if message.rid != rid {
             return Err(ChatError::refused(
                 "error-invalid-room",
                 "The message is not in the given room",
             ));
-        }
-        if message.u.id != actor.id && !actor.is_admin() {
-            return Err(ChatError::not_allowed());
         }
         Ok((room, message))
     }
@@ -383,12 +396,18 @@ impl Chat {
         mid: &str,
         text: &str,
     ) -> ChatResult<Message> {
-        let (room, mut message) = self.own_message(actor, rid, mid).await?;
+        let (room, mut message) = self.message_in(actor, rid, mid).await?;
         if message.t.is_some() {
             return Err(ChatError::not_allowed());
         }
-        // Rocket.Chat: admins (`edit-message`) edit whatever the setting says.
-        if !actor.is_admin() && !self.settings().bool("Message_AllowEditing") {
+        // Rocket.Chat: `edit-message` edits any message whatever the setting says;
+        // otherwise only one's own, when the setting allows editing.
+        let edit_any = self
+            .has_permission(actor, Perm::EDIT_MESSAGE, Some(&room.id))
+            .await?;
+        let own = message.u.id == actor.id;
+        let own_allowed = own && self.settings().bool("Message_AllowEditing");
+        if !(edit_any || own_allowed) {
             return Err(ChatError::refused(
                 "error-action-not-allowed",
                 "Message editing not allowed",
@@ -402,7 +421,8 @@ impl Chat {
                 "error-message-editing-blocked",
                 "Message editing is blocked",
             ),
-        )?;
+        )
+        .await?;
         if text.trim().is_empty() && message.attachments.is_empty() {
             return Err(ChatError::invalid(
                 "The message must have text or attachments",
@@ -435,9 +455,9 @@ impl Chat {
     }
 
     /// Refuses with `blocked` once `message` is older than the minutes the setting
-    /// `minutes_setting` allows (0: no limit). Bots are exempt, as Rocket.Chat's
-    /// `bypass-time-limit-edit-and-delete` holders are.
-    fn check_time_window(
+    /// `minutes_setting` allows (0: no limit), unless `actor` holds
+    /// `bypass-time-limit-edit-and-delete`.
+    async fn check_time_window(
         &self,
         actor: &User,
         message: &Message,
@@ -445,7 +465,11 @@ impl Chat {
         blocked: ChatError,
     ) -> ChatResult<()> {
         let minutes = self.settings().int(minutes_setting);
-        if minutes <= 0 || actor.has_role(crate::store::roles::BOT) {
+        if minutes <= 0
+            || self
+                .has_permission(actor, Perm::BYPASS_TIME_LIMIT_EDIT_AND_DELETE, None)
+                .await?
+        {
             return Ok(());
         }
         if Ts::now().0 - message.ts.0 >= minutes * 60_000 {
@@ -455,13 +479,34 @@ impl Chat {
     }
 
     pub async fn delete_message(&self, actor: &User, rid: &str, mid: &str) -> ChatResult<Message> {
-        let (room, message) = self.own_message(actor, rid, mid).await?;
-        // Rocket.Chat: admins (`force-delete-message`) delete whatever the setting says.
-        if !actor.is_admin() && !self.settings().bool("Message_AllowDeleting") {
-            return Err(ChatError::refused(
-                "error-action-not-allowed",
-                "Message deleting not allowed",
-            ));
+        let (room, message) = self.message_in(actor, rid, mid).await?;
+        // Rocket.Chat's `canDeleteMessage`: `force-delete-message` deletes anything;
+        // otherwise `delete-message` (any) or `delete-own-message` (one's own), when
+        // the setting allows deleting.
+        let rid = Some(room.id.as_str());
+        let force = self
+            .has_permission(actor, Perm::FORCE_DELETE_MESSAGE, rid)
+            .await?;
+        if !force {
+            let any = self
+                .has_permission(actor, Perm::DELETE_MESSAGE, rid)
+                .await?;
+            let own = message.u.id == actor.id
+                && self
+                    .has_permission(actor, Perm::DELETE_OWN_MESSAGE, None)
+                    .await?;
+            if !any && !own {
+                return Err(ChatError::refused(
+                    "error-action-not-allowed",
+                    "Not allowed",
+                ));
+            }
+            if !self.settings().bool("Message_AllowDeleting") {
+                return Err(ChatError::refused(
+                    "error-action-not-allowed",
+                    "Message deleting not allowed",
+                ));
+            }
         }
         self.check_time_window(
             actor,
@@ -471,7 +516,8 @@ impl Chat {
                 "error-message-deleting-blocked",
                 "Message deleting is blocked",
             ),
-        )?;
+        )
+        .await?;
         let deleted = self
             .store
             .delete_message_and_parent(mid)
@@ -507,7 +553,7 @@ impl Chat {
         if room.ro
             && !room.react_when_read_only
             && !self
-                .has_room_permission(actor, super::room_settings::perm::POST_READONLY, &room)
+                .has_room_permission(actor, Perm::POST_READONLY, &room)
                 .await?
         {
             return Err(ChatError::refused(

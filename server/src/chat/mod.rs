@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod error;
 pub mod events;
 pub mod files;
+mod first_start;
 pub mod hooks;
 pub mod ids;
 pub mod integrations;
@@ -23,6 +24,7 @@ pub mod presence;
 pub mod ratelimit;
 mod relay;
 pub mod room_settings;
+pub mod roles;
 pub mod rooms;
 pub mod settings;
 

@@ -129,6 +129,7 @@ impl Chat {
             groupable: Some(false),
             file: None,
             files: Vec::new(),
+            role: None,
         };
         tracing::debug!(user_id = %user_id, room_id = %message.rid, "ephemeral message");
         self.bus.publish(Event::Ephemeral {

@@ -1,40 +1,139 @@
 //! Permissions as Rocket.Chat models them: a permission id held by a set of roles,
-//! which admins change with `permissions.update`. Palaver has the ones it enforces;
-//! each is stored as a private setting (`Permission:<id>`) so every instance sharing
-//! the database sees a change at once, and falls back to Rocket.Chat's default roles
-//! until an admin changes it.
+//! which admins change with `permissions.update`. Every Rocket.Chat permission id is
+//! known with its default roles ([`defaults`]); each one an admin changed is stored
+//! as a private setting (`Permission:<id>`), so every instance sharing the database
+//! sees a change at the next check, and falls back to the default until then.
+//!
+//! A user holds a permission when one of their global roles (`users.roles`) holds
+//! it, or, for a check about a room, one of their room roles there (the
+//! subscription's `roles`: owner, moderator, leader, custom ones).
 
-use serde::Serialize;
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::error::{ChatError, ChatResult};
+use super::events::Event;
 use super::Chat;
-use crate::store::{roles, Setting, Ts, User};
+use crate::store::{Setting, Ts, User};
 
-/// Setting `alias` and `avatar` on a message: posting under another name and face.
-pub const MESSAGE_IMPERSONATE: &str = "message-impersonate";
+#[path = "permission_defaults.rs"]
+mod defaults;
 
-/// Reading every workspace setting, private ones included (`GET /settings`).
-pub const VIEW_PRIVILEGED_SETTING: &str = "view-privileged-setting";
-/// Changing workspace settings (`POST /settings/:_id`).
-pub const EDIT_PRIVILEGED_SETTING: &str = "edit-privileged-setting";
-/// Reading the audit logs (`audit.settings`).
-pub const CAN_AUDIT: &str = "can-audit";
+/// Permissions Palaver has that Rocket.Chat's community edition does not list.
+const EXTRA_DEFAULTS: &[(&str, &[&str])] = &[("can-audit", &["admin"])];
 
-/// Every permission with the roles holding it on a new server. Rocket.Chat gives
-/// `message-impersonate` to `bot` and `app`; Palaver's apps act as users with the
-/// `bot` role, so `bot` covers both.
-const DEFAULTS: &[(&str, &[&str])] = &[
-    (MESSAGE_IMPERSONATE, &[roles::BOT]),
-    (VIEW_PRIVILEGED_SETTING, &[roles::ADMIN]),
-    (EDIT_PRIVILEGED_SETTING, &[roles::ADMIN]),
-    (CAN_AUDIT, &[roles::ADMIN]),
-];
+/// A permission id (Rocket.Chat's `IPermission._id`). The constants are the ones
+/// Palaver checks; [`Perm::parse`] accepts every known id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Perm(&'static str);
+
+macro_rules! perms {
+    ($($name:ident = $id:literal),* $(,)?) => {
+        impl Perm {
+            $(pub const $name: Perm = Perm($id);)*
+            /// Every permission Palaver checks somewhere.
+            pub const CHECKED: &'static [Perm] = &[$(Perm($id)),*];
+        }
+    };
+}
+
+perms! {
+    ACCESS_PERMISSIONS = "access-permissions",
+    ADD_ALL_TO_ROOM = "add-all-to-room",
+    ADD_USER_TO_JOINED_ROOM = "add-user-to-joined-room",
+    ADD_USER_TO_ANY_C_ROOM = "add-user-to-any-c-room",
+    ADD_USER_TO_ANY_P_ROOM = "add-user-to-any-p-room",
+    ARCHIVE_ROOM = "archive-room",
+    ASSIGN_ADMIN_ROLE = "assign-admin-role",
+    ASSIGN_ROLES = "assign-roles",
+    CAN_AUDIT = "can-audit",
+    CREATE_C = "create-c",
+    CREATE_D = "create-d",
+    CREATE_P = "create-p",
+    CREATE_USER = "create-user",
+    DELETE_C = "delete-c",
+    DELETE_D = "delete-d",
+    DELETE_MESSAGE = "delete-message",
+    DELETE_OWN_MESSAGE = "delete-own-message",
+    DELETE_P = "delete-p",
+    DELETE_USER = "delete-user",
+    VIEW_D_ROOM = "view-d-room",
+    EDIT_MESSAGE = "edit-message",
+    EDIT_OTHER_USER_ACTIVE_STATUS = "edit-other-user-active-status",
+    EDIT_OTHER_USER_INFO = "edit-other-user-info",
+    EDIT_OTHER_USER_PASSWORD = "edit-other-user-password",
+    EDIT_PRIVILEGED_SETTING = "edit-privileged-setting",
+    EDIT_ROOM = "edit-room",
+    BYPASS_TIME_LIMIT_EDIT_AND_DELETE = "bypass-time-limit-edit-and-delete",
+    FORCE_DELETE_MESSAGE = "force-delete-message",
+    KICK_USER_FROM_ANY_C_ROOM = "kick-user-from-any-c-room",
+    KICK_USER_FROM_ANY_P_ROOM = "kick-user-from-any-p-room",
+    MANAGE_APPS = "manage-apps",
+    MANAGE_INCOMING_INTEGRATIONS = "manage-incoming-integrations",
+    MANAGE_OUTGOING_INTEGRATIONS = "manage-outgoing-integrations",
+    MANAGE_OWN_INCOMING_INTEGRATIONS = "manage-own-incoming-integrations",
+    MANAGE_OWN_OUTGOING_INTEGRATIONS = "manage-own-outgoing-integrations",
+    MESSAGE_IMPERSONATE = "message-impersonate",
+    MUTE_USER = "mute-user",
+    POST_READONLY = "post-readonly",
+    REMOVE_USER = "remove-user",
+    SET_LEADER = "set-leader",
+    SET_REACT_WHEN_READONLY = "set-react-when-readonly",
+    SET_READONLY = "set-readonly",
+    SET_MODERATOR = "set-moderator",
+    SET_OWNER = "set-owner",
+    UNARCHIVE_ROOM = "unarchive-room",
+    VIEW_OTHER_USER_CHANNELS = "view-other-user-channels",
+    VIEW_PRIVILEGED_SETTING = "view-privileged-setting",
+    VIEW_ROOM_ADMINISTRATION = "view-room-administration",
+    VIEW_STATISTICS = "view-statistics",
+    VIEW_USER_ADMINISTRATION = "view-user-administration",
+}
+
+impl Perm {
+    pub fn id(self) -> &'static str {
+        self.0
+    }
+
+    /// The known permission with this id.
+    pub fn parse(id: &str) -> Option<Perm> {
+        all_defaults().find(|(p, _)| *p == id).map(|(p, _)| Perm(p))
+    }
+
+    /// The roles holding it on a new server.
+    pub fn default_roles(self) -> &'static [&'static str] {
+        all_defaults()
+            .find(|(p, _)| *p == self.0)
+            .map(|(_, r)| r)
+            .unwrap_or(&[])
+    }
+}
+
+impl std::fmt::Display for Perm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+// The old names, kept for the callers that predate [`Perm`].
+pub const MESSAGE_IMPERSONATE: Perm = Perm::MESSAGE_IMPERSONATE;
+pub const VIEW_PRIVILEGED_SETTING: Perm = Perm::VIEW_PRIVILEGED_SETTING;
+pub const EDIT_PRIVILEGED_SETTING: Perm = Perm::EDIT_PRIVILEGED_SETTING;
+pub const CAN_AUDIT: Perm = Perm::CAN_AUDIT;
+
+fn all_defaults() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
+    defaults::DEFAULTS
+        .iter()
+        .chain(EXTRA_DEFAULTS)
+        .map(|(p, r)| (*p, *r))
+}
 
 const KEY_PREFIX: &str = "Permission:";
 
 /// A permission and the roles holding it (Rocket.Chat's `IPermission`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Permission {
     #[serde(rename = "_id")]
     pub id: String,
@@ -43,85 +142,189 @@ pub struct Permission {
     pub updated_at: Ts,
 }
 
-fn defaults(id: &str) -> Option<&'static [&'static str]> {
-    DEFAULTS.iter().find(|(p, _)| *p == id).map(|(_, r)| *r)
+/// The roles and change time a stored `Permission:<id>` setting holds.
+fn read_stored(setting: &Setting) -> Option<(Vec<String>, Ts)> {
+    let roles = serde_json::from_value(setting.value.get("roles")?.clone()).ok()?;
+    let updated_at = Ts(setting.value.get("_updatedAt")?.as_i64()?);
+    Some((roles, updated_at))
+}
+
+fn default_permission(perm: Perm) -> Permission {
+    Permission {
+        id: perm.0.to_string(),
+        roles: perm.default_roles().iter().map(|r| r.to_string()).collect(),
+        updated_at: Ts(0),
+    }
 }
 
 impl Chat {
-    async fn permission(&self, id: &'static str, default: &[&str]) -> ChatResult<Permission> {
-        let stored = self.store.setting(&format!("{KEY_PREFIX}{id}")).await?;
-        let read = stored.as_ref().and_then(|s| {
-            let roles = serde_json::from_value(s.value.get("roles")?.clone()).ok()?;
-            let updated_at = Ts(s.value.get("_updatedAt")?.as_i64()?);
-            Some((roles, updated_at))
-        });
-        let (roles, updated_at) = match read {
-            Some(found) => found,
-            None => (default.iter().map(|r| r.to_string()).collect(), Ts(0)),
-        };
-        Ok(Permission {
-            id: id.to_string(),
-            roles,
-            updated_at,
+    async fn permission(&self, perm: Perm) -> ChatResult<Permission> {
+        let stored = self
+            .store
+            .setting(&format!("{KEY_PREFIX}{}", perm.0))
+            .await?;
+        Ok(match stored.as_ref().and_then(read_stored) {
+            Some((roles, updated_at)) => Permission {
+                id: perm.0.to_string(),
+                roles,
+                updated_at,
+            },
+            None => default_permission(perm),
         })
     }
 
-    /// Every permission Palaver enforces, with the roles holding it.
+    /// Every permission, with the roles holding it, in Rocket.Chat's order.
     pub async fn permissions(&self) -> ChatResult<Vec<Permission>> {
-        let mut all = Vec::with_capacity(DEFAULTS.len());
-        for (id, default) in DEFAULTS {
-            all.push(self.permission(id, default).await?);
+        let stored: HashMap<String, (Vec<String>, Ts)> = self
+            .store
+            .settings()
+            .await?
+            .iter()
+            .filter_map(|s| {
+                let id = s.id.strip_prefix(KEY_PREFIX)?;
+                Some((id.to_string(), read_stored(s)?))
+            })
+            .collect();
+        Ok(all_defaults()
+            .map(|(id, _)| match stored.get(id) {
+                Some((roles, at)) => Permission {
+                    id: id.to_string(),
+                    roles: roles.clone(),
+                    updated_at: *at,
+                },
+                None => default_permission(Perm(id)),
+            })
+            .collect())
+    }
+
+    /// Whether `user` holds the permission: through a global role, or, with `room`,
+    /// through their room roles there.
+    pub async fn has_permission(
+        &self,
+        user: &User,
+        perm: Perm,
+        room: Option<&str>,
+    ) -> ChatResult<bool> {
+        let permission = self.permission(perm).await?;
+        if permission.roles.iter().any(|r| user.has_role(r)) {
+            return Ok(true);
         }
-        Ok(all)
+        let Some(rid) = room else {
+            return Ok(false);
+        };
+        let sub = self.store.subscription(rid, &user.id).await?;
+        Ok(sub.is_some_and(|s| s.roles.iter().any(|r| permission.roles.contains(r))))
     }
 
-    /// Whether one of `user`'s roles holds the permission.
-    pub async fn has_permission(&self, user: &User, id: &'static str) -> ChatResult<bool> {
-        let default = defaults(id).unwrap_or(&[]);
-        let permission = self.permission(id, default).await?;
-        Ok(permission.roles.iter().any(|r| user.has_role(r)))
+    /// Refuses (403, `error-unauthorized`) unless `user` holds the permission (see
+    /// [`Chat::has_permission`]).
+    pub async fn require_permission(
+        &self,
+        user: &User,
+        perm: Perm,
+        room: Option<&str>,
+    ) -> ChatResult<()> {
+        if self.has_permission(user, perm, room).await? {
+            Ok(())
+        } else {
+            tracing::debug!(user_id = %user.id, permission = %perm, room_id = room.unwrap_or("-"), "permission refused");
+            Err(ChatError::not_allowed())
+        }
     }
 
-    /// Sets the roles of the given permissions (admins only); all are checked before
-    /// any is changed. Returns every permission.
+    /// Like [`Chat::require_permission`], refusing with Rocket.Chat's method error
+    /// (400, `error-not-allowed`, "Not allowed").
+    pub(crate) async fn permission_or_not_allowed(
+        &self,
+        user: &User,
+        perm: Perm,
+        room: Option<&str>,
+    ) -> ChatResult<()> {
+        if self.has_permission(user, perm, room).await? {
+            Ok(())
+        } else {
+            Err(ChatError::refused("error-not-allowed", "Not allowed"))
+        }
+    }
+
+    /// Sets the roles of the given permissions (`access-permissions`); all are
+    /// checked before any is changed. Returns every permission.
     pub async fn update_permissions(
         &self,
         actor: &User,
         updates: &[(String, Vec<String>)],
     ) -> ChatResult<Vec<Permission>> {
-        if !actor.is_admin() {
-            return Err(ChatError::not_allowed());
+        if !self
+            .has_permission(actor, Perm::ACCESS_PERMISSIONS, None)
+            .await?
+        {
+            return Err(ChatError::refused(
+                "error-edit-permissions-not-allowed",
+                "Editing permissions is not allowed",
+            ));
         }
+        let known: Vec<String> = self
+            .store
+            .roles()
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let mut checked = Vec::with_capacity(updates.len());
         for (id, granted) in updates {
-            if defaults(id).is_none() {
+            let Some(perm) = Perm::parse(id) else {
                 return Err(ChatError::refused(
                     "error-invalid-permission",
-                    format!("Invalid permission {id:?}"),
+                    "Invalid permission",
                 ));
+            };
+            if granted.iter().any(|r| !known.contains(r)) {
+                return Err(ChatError::refused("error-invalid-role", "Invalid role"));
             }
-            if let Some(role) = granted.iter().find(|r| !roles::ALL.contains(&r.as_str())) {
-                return Err(ChatError::refused(
-                    "error-invalid-role",
-                    format!("Invalid role {role:?}"),
-                ));
-            }
+            checked.push((perm, granted));
         }
         let now = Ts::now();
-        for (id, granted) in updates {
+        for (perm, granted) in checked {
             let mut granted = granted.clone();
-            granted.sort();
             granted.dedup();
             let value: Value = json!({"roles": granted, "_updatedAt": now.0});
             self.store
                 .put_setting(&Setting {
-                    id: format!("{KEY_PREFIX}{id}"),
+                    id: format!("{KEY_PREFIX}{perm}"),
                     value,
                     public: false,
                     updated_at: None,
                 })
                 .await?;
-            tracing::info!(user_id = %actor.id, permission = %id, roles = ?granted, "permission changed");
+            tracing::info!(user_id = %actor.id, permission = %perm, roles = ?granted, "permission changed");
+            self.bus.publish(Event::PermissionChanged {
+                permission: Permission {
+                    id: perm.0.to_string(),
+                    roles: granted,
+                    updated_at: now,
+                },
+            });
         }
         self.permissions().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_checked_permission_is_known() {
+        for &perm in Perm::CHECKED {
+            assert_eq!(
+                Perm::parse(perm.id()),
+                Some(perm),
+                "{perm} is not a known id"
+            );
+        }
+        assert_eq!(Perm::parse("no-such-permission"), None);
+        assert_eq!(Perm::CREATE_USER.default_roles(), &["admin"]);
+        assert!(Perm::ADD_USER_TO_ANY_P_ROOM.default_roles().is_empty());
+        assert!(all_defaults().count() > 150);
     }
 }

@@ -196,7 +196,8 @@ impl Chat {
         }
         let user = match target {
             Some(t) if t.id != actor.id => {
-                super::accounts::require_admin(actor)?;
+                self.require_permission(actor, super::permissions::Perm::EDIT_OTHER_USER_INFO, None)
+                    .await?;
                 t
             }
             _ => actor,

@@ -10,6 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::accounts::{validate_email, validate_username, NewUser};
+use super::permissions::Perm;
 use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::login::Password;
@@ -268,7 +269,11 @@ impl Chat {
         changes: Map<String, Value>,
     ) -> ChatResult<User> {
         let target_id = user_id.unwrap_or(&actor.id);
-        if target_id != actor.id && !actor.is_admin() {
+        if target_id != actor.id
+            && !self
+                .has_permission(actor, Perm::EDIT_OTHER_USER_INFO, None)
+                .await?
+        {
             return Err(ChatError::refused(
                 "error-action-not-allowed",
                 "Editing user is not allowed",
@@ -320,7 +325,8 @@ impl Chat {
         user: &User,
         confirm_relinquish: bool,
     ) -> ChatResult<()> {
-        super::accounts::require_admin(actor)?;
+        self.require_permission(actor, Perm::DELETE_USER, None)
+            .await?;
         self.remove_account(actor, user, confirm_relinquish).await
     }
 

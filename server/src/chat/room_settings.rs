@@ -7,45 +7,12 @@ use serde_json::Value;
 
 use super::error::{ChatError, ChatResult};
 use super::events::Event;
+use super::permissions::Perm;
 use super::rooms::{validate_room_name, RoomRef};
 use super::Chat;
 use crate::store::{
-    roles, Page, Room, RoomType, StoreError, Subscription, SubscriptionPatch, Ts, User,
+    Page, Room, RoomType, StoreError, Subscription, SubscriptionPatch, Ts, User,
 };
-
-/// Rocket.Chat's permission ids checked by the room services.
-pub mod perm {
-    pub const EDIT_ROOM: &str = "edit-room";
-    pub const ARCHIVE_ROOM: &str = "archive-room";
-    pub const UNARCHIVE_ROOM: &str = "unarchive-room";
-    pub const SET_READONLY: &str = "set-readonly";
-    pub const SET_REACT_WHEN_READONLY: &str = "set-react-when-readonly";
-    pub const POST_READONLY: &str = "post-readonly";
-    pub const ADD_ALL_TO_ROOM: &str = "add-all-to-room";
-    pub const DELETE_C: &str = "delete-c";
-    pub const DELETE_P: &str = "delete-p";
-    pub const CREATE_C: &str = "create-c";
-    pub const CREATE_P: &str = "create-p";
-    pub const VIEW_ROOM_ADMINISTRATION: &str = "view-room-administration";
-    pub const MUTE_USER: &str = "mute-user";
-    pub const REMOVE_USER: &str = "remove-user";
-}
-
-/// Which roles hold a room permission on a new Rocket.Chat server: (global roles,
-/// room roles). `admin` holds every one of them.
-fn default_holders(permission: &str) -> (&'static [&'static str], &'static [&'static str]) {
-    use perm::*;
-    const OWNER: &[&str] = &[roles::OWNER];
-    const OWNER_MOD: &[&str] = &[roles::OWNER, roles::MODERATOR];
-    const USERS: &[&str] = &[roles::USER, roles::BOT];
-    match permission {
-        EDIT_ROOM | POST_READONLY | MUTE_USER | REMOVE_USER => (&[], OWNER_MOD),
-        ARCHIVE_ROOM | SET_READONLY | SET_REACT_WHEN_READONLY | DELETE_C | DELETE_P => (&[], OWNER),
-        CREATE_C | CREATE_P => (USERS, &[]),
-        // unarchive-room, add-all-to-room, view-room-administration: admins only.
-        _ => (&[], &[]),
-    }
-}
 
 /// A change to a room's settings (`rooms.saveRoomSettings`); `None` leaves a
 /// setting alone.
@@ -66,33 +33,21 @@ pub struct RoomSettingsChange {
 
 impl Chat {
     /// Whether `actor` holds `permission` in `room` (global roles, or the room roles
-    /// of their subscription). The one place room actions are authorized, so a
-    /// richer role model plugs in here.
+    /// of their subscription there).
     pub async fn has_room_permission(
         &self,
         actor: &User,
-        permission: &'static str,
+        permission: Perm,
         room: &Room,
     ) -> ChatResult<bool> {
-        if actor.is_admin() {
-            return Ok(true);
-        }
-        let (global, in_room) = default_holders(permission);
-        if global.iter().any(|r| actor.has_role(r)) {
-            return Ok(true);
-        }
-        if in_room.is_empty() {
-            return Ok(false);
-        }
-        let sub = self.store.subscription(&room.id, &actor.id).await?;
-        Ok(sub.is_some_and(|s| s.roles.iter().any(|r| in_room.contains(&r.as_str()))))
+        self.has_permission(actor, permission, Some(&room.id)).await
     }
 
     /// `has_room_permission`, failing with `error_type` and `message`.
     pub async fn require_room_permission(
         &self,
         actor: &User,
-        permission: &'static str,
+        permission: Perm,
         room: &Room,
         error_type: &'static str,
         message: &str,
@@ -117,7 +72,7 @@ impl Chat {
         let not_allowed = "error-action-not-allowed";
         self.require_room_permission(
             actor,
-            perm::EDIT_ROOM,
+            Perm::EDIT_ROOM,
             &before,
             not_allowed,
             "Editing room is not allowed",
@@ -126,7 +81,7 @@ impl Chat {
         // Validations first: nothing is changed unless every part is allowed.
         if change.default.is_some()
             && !self
-                .has_room_permission(actor, perm::VIEW_ROOM_ADMINISTRATION, &before)
+                .has_room_permission(actor, Perm::VIEW_ROOM_ADMINISTRATION, &before)
                 .await?
         {
             return Err(ChatError::refused(
@@ -143,11 +98,11 @@ impl Chat {
             }
             let (permission, what) = match kind {
                 RoomType::Channel => (
-                    perm::CREATE_C,
+                    Perm::CREATE_C,
                     "Changing a private group to a public channel is not allowed",
                 ),
                 RoomType::Group => (
-                    perm::CREATE_P,
+                    Perm::CREATE_P,
                     "Changing a public channel to a private room is not allowed",
                 ),
                 RoomType::Direct => {
@@ -326,9 +281,9 @@ impl Chat {
             ));
         }
         let permission = if archived {
-            perm::ARCHIVE_ROOM
+            Perm::ARCHIVE_ROOM
         } else {
-            perm::UNARCHIVE_ROOM
+            Perm::UNARCHIVE_ROOM
         };
         self.require_room_permission(
             actor,

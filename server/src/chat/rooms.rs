@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::ids;
+use super::permissions::Perm;
 use super::Chat;
 use crate::store::{
     roles, Listing, Page, RemovedSubscription, Room, RoomType, Sort, SortKey, StoreError,
@@ -63,16 +64,6 @@ fn direct_room_id<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
     ids.sort_unstable();
     ids.dedup();
     ids.concat()
-}
-
-/// Whether `user` may moderate a room in which they hold `sub`.
-pub fn can_moderate(user: &User, sub: Option<&Subscription>) -> bool {
-    user.is_admin()
-        || sub.is_some_and(|s| {
-            s.roles
-                .iter()
-                .any(|r| r == roles::OWNER || r == roles::MODERATOR)
-        })
 }
 
 fn subscription_for(
@@ -161,6 +152,11 @@ impl Chat {
         if new.kind == RoomType::Direct {
             return Err(ChatError::invalid("Use im.create for direct messages"));
         }
+        let perm = match new.kind {
+            RoomType::Group => Perm::CREATE_P,
+            _ => Perm::CREATE_C,
+        };
+        self.require_permission(actor, perm, None).await?;
         validate_room_name(&new.name)?;
         let mut members = Vec::new();
         let mut seen = BTreeSet::from([actor.id.clone()]);
@@ -330,22 +326,51 @@ impl Chat {
         self.remove_member(actor, &room, actor, "ul").await
     }
 
+    /// Adds a user to a room: as a member holding `add-user-to-joined-room` there,
+    /// or with `add-user-to-any-c-room` / `add-user-to-any-p-room` (Rocket.Chat's
+    /// `addUsersToRoom`).
     pub async fn invite(&self, actor: &User, rid: &str, user: &User) -> ChatResult<Room> {
-        let (room, sub) = self.joined_room(actor, RoomRef::Id(rid)).await?;
-        if room.t == RoomType::Direct {
-            return Err(ChatError::not_allowed());
-        }
-        if !can_moderate(actor, Some(&sub)) {
-            return Err(ChatError::not_allowed());
+        let room = self.room(RoomRef::Id(rid)).await?;
+        let sub = self.store.subscription(&room.id, &actor.id).await?;
+        let any = match room.t {
+            RoomType::Channel => Perm::ADD_USER_TO_ANY_C_ROOM,
+            RoomType::Group => Perm::ADD_USER_TO_ANY_P_ROOM,
+            RoomType::Direct => return Err(ChatError::not_allowed()),
+        };
+        let allowed = self.has_permission(actor, any, None).await?
+            || (sub.is_some()
+                && self
+                    .has_permission(actor, Perm::ADD_USER_TO_JOINED_ROOM, Some(&room.id))
+                    .await?);
+        if !allowed {
+            if room.t != RoomType::Channel && sub.is_none() {
+                return Err(ChatError::room_not_found());
+            }
+            return Err(ChatError::refused("error-not-allowed", "Not allowed"));
         }
         Chat::check_not_archived(&room)?;
         self.add_member(actor, &room, user, "au").await
     }
 
+    /// Removes a user from a room (`remove-user` there, or
+    /// `kick-user-from-any-c-room` / `kick-user-from-any-p-room`).
     pub async fn kick(&self, actor: &User, rid: &str, user: &User) -> ChatResult<Room> {
-        let (room, sub) = self.joined_room(actor, RoomRef::Id(rid)).await?;
-        if room.t == RoomType::Direct || !can_moderate(actor, Some(&sub)) {
-            return Err(ChatError::not_allowed());
+        let room = self.room(RoomRef::Id(rid)).await?;
+        let sub = self.store.subscription(&room.id, &actor.id).await?;
+        let any = match room.t {
+            RoomType::Channel => Perm::KICK_USER_FROM_ANY_C_ROOM,
+            RoomType::Group => Perm::KICK_USER_FROM_ANY_P_ROOM,
+            RoomType::Direct => return Err(ChatError::not_allowed()),
+        };
+        let allowed = self
+            .has_permission(actor, Perm::REMOVE_USER, Some(&room.id))
+            .await?
+            || self.has_permission(actor, any, None).await?;
+        if !allowed {
+            if room.t != RoomType::Channel && sub.is_none() {
+                return Err(ChatError::room_not_found());
+            }
+            return Err(ChatError::refused("error-not-allowed", "Not allowed"));
         }
         if let Some(target) = self.store.subscription(&room.id, &user.id).await? {
             self.check_not_last_owner(&room, &target).await?;
@@ -353,18 +378,24 @@ impl Chat {
         self.remove_member(actor, &room, user, "ru").await
     }
 
-    /// Deletes a room with its messages; owners and admins only.
+    /// Deletes a room with its messages (`delete-c` / `delete-p` / `delete-d`,
+    /// held globally or as a room role there).
     pub async fn delete_room(&self, actor: &User, rid: &str) -> ChatResult<Room> {
         let room = self.room(RoomRef::Id(rid)).await?;
         let sub = self.store.subscription(&room.id, &actor.id).await?;
-        if room.t != RoomType::Channel && sub.is_none() && !actor.is_admin() {
-            return Err(ChatError::room_not_found());
-        }
-        let owner = sub
-            .as_ref()
-            .is_some_and(|s| s.roles.iter().any(|r| r == roles::OWNER));
-        if !(owner || actor.is_admin()) {
-            return Err(ChatError::not_allowed());
+        let perm = match room.t {
+            RoomType::Channel => Perm::DELETE_C,
+            RoomType::Group => Perm::DELETE_P,
+            RoomType::Direct => Perm::DELETE_D,
+        };
+        if !self.has_permission(actor, perm, Some(&room.id)).await? {
+            if room.t != RoomType::Channel && sub.is_none() {
+                return Err(ChatError::room_not_found());
+            }
+            return Err(ChatError::refused(
+                "error-action-not-allowed",
+                "Deleting room is not allowed",
+            ));
         }
         let member_ids = self
             .store
@@ -498,6 +529,9 @@ impl Chat {
                 .set_subscription_open(&room.id, &actor.id, true)
                 .await?;
             return Ok(room);
+        }
+        if !self.has_permission(actor, Perm::CREATE_D, None).await? {
+            return Err(ChatError::refused("error-not-allowed", "Not allowed"));
         }
         let now = Ts::now();
         let mut usernames: Vec<String> = members.iter().map(|m| m.username.clone()).collect();

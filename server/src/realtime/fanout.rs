@@ -108,6 +108,32 @@ impl Registry {
                 status,
                 status_text,
             } => self.on_user_status(user_id, username, name, roles, status, status_text),
+            Event::PermissionChanged { permission } => self.on_logged(
+                "stream-notify-logged",
+                "permissions-changed",
+                &json!(["updated", ejson(permission)]),
+            ),
+            Event::RoleChanged { role, removed } => {
+                let mut payload = ejson(role);
+                payload["type"] = json!(if *removed { "removed" } else { "changed" });
+                self.on_logged("stream-roles", "roles", &json!([payload]))
+            }
+            Event::UserRoleChanged {
+                role_id,
+                user,
+                added,
+                scope,
+            } => {
+                let mut payload = json!({
+                    "type": if *added { "added" } else { "removed" },
+                    "_id": role_id,
+                    "u": {"_id": user.id, "username": user.username, "name": user.name},
+                });
+                if let Some(scope) = scope {
+                    payload["scope"] = json!(scope);
+                }
+                self.on_logged("stream-notify-logged", "roles-change", &json!([payload]))
+            }
             Event::Ephemeral { user_id, message } => {
                 let mut payload = message_json(message);
                 payload["private"] = json!(true);
@@ -140,6 +166,24 @@ impl Registry {
                             .conn
                             .push(protocol::changed(&sub.collection, &sub.event_name, &args));
                     }
+                }
+            }
+        }
+    }
+
+    /// `args` on `collection`/`event_name` to every logged-in subscriber of it.
+    fn on_logged(&self, collection: &str, event_name: &str, args: &Value) {
+        let text = OnceCell::new();
+        let frame = || text.get_or_init(|| args.to_string()).as_str();
+        for entry in self.conns.values().filter(|e| e.login.is_some()) {
+            for sub in entry.subs.values().filter(|s| s.active) {
+                if sub.kind == SubKind::Logged
+                    && sub.collection == collection
+                    && sub.event_name == event_name
+                {
+                    entry
+                        .conn
+                        .push(protocol::changed(&sub.collection, &sub.event_name, frame()));
                 }
             }
         }

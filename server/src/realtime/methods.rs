@@ -130,6 +130,15 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
             Ok(None)
         }
         "createDirectMessage" => create_direct(ctx, params).await,
+        "getUserRoles" => {
+            ctx.user()?;
+            let users = ctx.chat.users_in_public_roles().await?;
+            let users: Vec<Value> = users
+                .iter()
+                .map(|u| json!({"_id": u.id, "username": u.username, "roles": u.roles}))
+                .collect();
+            Ok(Some(Value::Array(users)))
+        }
         "getRoomIdByNameOrId" => room_id_by_name_or_id(ctx, params).await,
         "getRoomNameById" => room_name_by_id(ctx, params).await,
         "rooms/get" => rooms_get(ctx, params).await,

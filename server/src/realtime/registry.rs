@@ -69,6 +69,9 @@ pub enum SubKind {
     Presence,
     /// `stream-notify-logged` `user-status`: every user's status changes.
     UserStatus,
+    /// Events every logged-in user receives (`stream-roles` `roles`,
+    /// `stream-notify-logged` `permissions-changed` / `roles-change`).
+    Logged,
     /// A stream we accept but never publish on.
     Silent,
 }

@@ -16,6 +16,18 @@ use crate::store::{StoreError, User};
 const SILENT_LOGGED_IN: [&str; 1] = ["stream-notify-logged"];
 const SILENT_ANONYMOUS: [&str; 2] = ["stream-notify-all", "meteor.loginServiceConfiguration"];
 
+/// The role and permission events, for every logged-in user.
+fn logged_stream(name: &str, event: &str) -> bool {
+    matches!(
+        (name, event),
+        ("stream-roles", "roles")
+            | (
+                "stream-notify-logged",
+                "permissions-changed" | "roles-change"
+            )
+    )
+}
+
 struct Spec {
     kind: SubKind,
     event_name: String,
@@ -151,7 +163,7 @@ pub async fn subscribe(ctx: &Ctx, sub_id: &str, name: &str, params: &[Value]) {
         return subscribe_settings(ctx, sub_id, name, params, private).await;
     }
     let key = Value::String(sub_id.to_string());
-    let known = [ROOM_MESSAGES, NOTIFY_USER, NOTIFY_ROOM].contains(&name)
+    let known = [ROOM_MESSAGES, NOTIFY_USER, NOTIFY_ROOM, "stream-roles"].contains(&name)
         || SILENT_LOGGED_IN.contains(&name)
         || SILENT_ANONYMOUS.contains(&name);
     if !known {
@@ -171,22 +183,27 @@ pub async fn subscribe(ctx: &Ctx, sub_id: &str, name: &str, params: &[Value]) {
             return;
         }
     };
-    let user_status = name == super::protocol::NOTIFY_LOGGED
-        && params.first().and_then(Value::as_str) == Some("user-status");
-    let spec =
-        if !user_status && (SILENT_ANONYMOUS.contains(&name) || SILENT_LOGGED_IN.contains(&name)) {
-            Ok(Spec {
-                kind: SubKind::Silent,
-                event_name: params
-                    .first()
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                use_collection: false,
-            })
-        } else {
-            parse(name, params, &user)
-        };
+    let event = params.first().and_then(Value::as_str).unwrap_or_default();
+    let user_status = name == super::protocol::NOTIFY_LOGGED && event == "user-status";
+    let spec = if logged_stream(name, event) {
+        stream_params(params).map(|(event_name, use_collection)| Spec {
+            kind: SubKind::Logged,
+            event_name,
+            use_collection,
+        })
+    } else if !user_status
+        && (SILENT_ANONYMOUS.contains(&name)
+            || SILENT_LOGGED_IN.contains(&name)
+            || name == "stream-roles")
+    {
+        Ok(Spec {
+            kind: SubKind::Silent,
+            event_name: event.to_string(),
+            use_collection: false,
+        })
+    } else {
+        parse(name, params, &user)
+    };
     let spec = match spec {
         Ok(spec) => spec,
         Err(error) => {

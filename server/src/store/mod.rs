@@ -11,6 +11,7 @@ pub mod model;
 pub mod mongo;
 pub mod outbox;
 pub mod presence;
+pub mod role_store;
 pub mod settings_audit;
 pub mod sqlite;
 pub mod uploads;
@@ -278,6 +279,7 @@ pub trait Store:
     + settings_audit::SettingAuditStore
     + uploads::UploadStore
     + presence::PresenceStore
+    + role_store::RoleStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

@@ -35,6 +35,10 @@ pub mod roles {
     /// Room-scoped role held through a subscription.
     pub const OWNER: &str = "owner";
     pub const MODERATOR: &str = "moderator";
+    pub const LEADER: &str = "leader";
+    pub const APP: &str = "app";
+    pub const GUEST: &str = "guest";
+    pub const ANONYMOUS: &str = "anonymous";
     pub const ALL: [&str; 3] = [ADMIN, USER, BOT];
 }
 
@@ -371,6 +375,9 @@ pub struct Message {
     /// Every uploaded file of the message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<serde_json::Value>,
+    /// The role a `subscription-role-added`/`-removed` system message is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 /// What committing a new message does besides storing it; applied atomically with it.

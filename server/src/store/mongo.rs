@@ -41,6 +41,7 @@ mod integrations;
 mod messages;
 mod outbox;
 mod presence;
+mod roles;
 mod rooms;
 mod settings_audit;
 mod uploads;
@@ -169,6 +170,7 @@ impl MongoStore {
         store.create_setting_change_indexes().await?;
         store.create_upload_indexes().await?;
         store.create_presence_indexes().await?;
+        store.create_role_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)

@@ -61,6 +61,7 @@ static ASSETS: &[Asset] = &[
     asset!("presence.js", JS),
     asset!("desktop.js", JS),
     asset!("dialogs.js", JS),
+    asset!("members.js", JS),
     asset!("room.js", JS),
     asset!("messages.js", JS),
     asset!("thread.js", JS),
@@ -73,6 +74,7 @@ static ASSETS: &[Asset] = &[
     asset!("admin-users.js", JS),
     asset!("admin-outbox.js", JS),
     asset!("admin-settings.js", JS),
+    asset!("admin-roles.js", JS),
     asset!("admin.css", CSS),
 ];
 

@@ -15,6 +15,7 @@ mod room_settings;
 mod room_state;
 mod push;
 mod presence;
+mod roles;
 mod rooms;
 mod settings;
 mod users;
@@ -132,6 +133,7 @@ pub fn routes() -> Router<AppState> {
         .merge(outbox::routes())
         .merge(room_settings_routes())
         .merge(room_state::routes())
+        .merge(role_routes())
 }
 
 /// Room settings (`channels|groups.set*`, rename, archive, `rooms.saveRoomSettings`).
@@ -189,6 +191,48 @@ fn room_settings_routes() -> Router<AppState> {
             "/rooms.changeArchivationState",
             post(s::change_archivation_state),
         )
+}
+
+/// Roles, room roles and permissions (`roles.*`, `channels|groups.add…`).
+fn role_routes() -> Router<AppState> {
+    use rooms::{CHANNEL, GROUP};
+    let mut router = Router::new()
+        .route("/roles.list", get(roles::list))
+        .route("/roles.sync", get(roles::sync))
+        .route("/roles.create", post(roles::create))
+        .route("/roles.update", post(roles::update))
+        .route("/roles.delete", post(roles::delete))
+        .route("/roles.addUserToRole", post(roles::add_user_to_role))
+        .route(
+            "/roles.removeUserFromRole",
+            post(roles::remove_user_from_role),
+        )
+        .route("/roles.getUsersInRole", get(roles::users_in_role))
+        .route(
+            "/roles.getUsersInPublicRoles",
+            get(roles::users_in_public_roles),
+        )
+        .route("/channels.roles", get(roles::room_roles::<CHANNEL>))
+        .route("/groups.roles", get(roles::room_roles::<GROUP>))
+        .route("/channels.setDefault", post(roles::set_default::<CHANNEL>));
+    macro_rules! both {
+        ($($suffix:literal => $handler:ident),*) => {
+            $(
+                router = router
+                    .route(concat!("/channels.", $suffix), post(roles::$handler::<CHANNEL>))
+                    .route(concat!("/groups.", $suffix), post(roles::$handler::<GROUP>));
+            )*
+        };
+    }
+    both!(
+        "addOwner" => add_owner,
+        "removeOwner" => remove_owner,
+        "addModerator" => add_moderator,
+        "removeModerator" => remove_moderator,
+        "addLeader" => add_leader,
+        "removeLeader" => remove_leader
+    );
+    router
 }
 
 /// A success envelope around `body`.

@@ -9,7 +9,7 @@ use super::super::error::ApiResult;
 use super::super::extract::{Auth, JsonBody, Params};
 use super::super::AppState;
 use super::ok;
-use crate::chat::accounts::require_admin;
+use crate::chat::permissions::Perm;
 use crate::chat::presence::{AWAY, BUSY, OFFLINE, ONLINE};
 use crate::chat::ChatError;
 use crate::store::presence::StatusQuery;
@@ -195,13 +195,16 @@ pub async fn set_status(
 }
 
 /// `GET users.listByStatus[?status=active|deactivated][&hasLoggedIn][&type][&searchTerm]`:
-/// the admin's user list (admins only for now).
+/// the admin's user list (`view-d-room`, as Rocket.Chat).
 pub async fn list_by_status(
     State(state): State<AppState>,
     Auth(session): Auth,
     params: Params,
 ) -> ApiResult {
-    require_admin(&session.user)?;
+    state
+        .chat
+        .require_permission(&session.user, Perm::VIEW_D_ROOM, None)
+        .await?;
     let page = params.page()?;
     let active = match params.get("status") {
         Some("active") => Some(true),

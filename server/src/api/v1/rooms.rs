@@ -26,7 +26,7 @@ pub(super) fn kind(k: u8) -> RoomType {
 }
 
 /// The response key for one room (`channel`/`group`) and for a list.
-fn keys(k: u8) -> (&'static str, &'static str) {
+pub(super) fn keys(k: u8) -> (&'static str, &'static str) {
     if k == GROUP {
         ("group", "groups")
     } else {
@@ -57,7 +57,12 @@ impl RoomBody {
 }
 
 /// The room named by the body, readable by the caller and of the endpoint's kind.
-async fn target(state: &AppState, user: &User, body: &RoomBody, k: u8) -> Result<Room, ApiError> {
+pub(super) async fn target(
+    state: &AppState,
+    user: &User,
+    body: &RoomBody,
+    k: u8,
+) -> Result<Room, ApiError> {
     let (room, _) = state.chat.readable_room(user, body.room()?).await?;
     expect_kind(&room, kind(k))?;
     Ok(room)
@@ -151,7 +156,7 @@ pub async fn leave<const K: u8>(
     ok(json!({ keys(K).0: rest(&room) }))
 }
 
-async fn body_user(state: &AppState, body: &RoomBody) -> Result<User, ApiError> {
+pub(super) async fn body_user(state: &AppState, body: &RoomBody) -> Result<User, ApiError> {
     if body.user_id.is_none() && body.username.is_none() {
         return Err(ChatError::invalid("must have required property 'userId'").into());
     }

@@ -158,7 +158,6 @@ pub async fn delete(
     Auth(session): Auth,
     JsonBody(body): JsonBody<DeleteBody>,
 ) -> ApiResult {
-    crate::chat::accounts::require_admin(&session.user)?;
     let user = state
         .chat
         .find_user(body.user_id.as_deref(), body.username.as_deref())

@@ -51,7 +51,7 @@ impl Chat {
         query: &SettingChangeQuery,
         page: Page,
     ) -> ChatResult<Listing<SettingChange>> {
-        if !self.has_permission(actor, CAN_AUDIT).await? {
+        if !self.has_permission(actor, CAN_AUDIT, None).await? {
             return Err(ChatError::not_allowed());
         }
         Ok(self.store.setting_changes(query, page).await?)

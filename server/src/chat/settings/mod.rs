@@ -237,14 +237,17 @@ impl Chat {
     }
 
     async fn may_view_settings(&self, user: &User) -> ChatResult<bool> {
-        self.has_permission(user, VIEW_PRIVILEGED_SETTING).await
+        self.has_permission(user, VIEW_PRIVILEGED_SETTING, None)
+            .await
     }
 
     /// Whether `user` receives `private-settings-changed` (Rocket.Chat: view or edit
     /// privileged settings).
     pub async fn receives_private_settings(&self, user: &User) -> ChatResult<bool> {
         Ok(self.may_view_settings(user).await?
-            || self.has_permission(user, EDIT_PRIVILEGED_SETTING).await?)
+            || self
+                .has_permission(user, EDIT_PRIVILEGED_SETTING, None)
+                .await?)
     }
 
     /// Every setting for holders of `view-privileged-setting`; for other users the
@@ -284,7 +287,10 @@ impl Chat {
         id: &str,
         change: Change,
     ) -> ChatResult<()> {
-        if !self.has_permission(actor, EDIT_PRIVILEGED_SETTING).await? {
+        if !self
+            .has_permission(actor, EDIT_PRIVILEGED_SETTING, None)
+            .await?
+        {
             return Err(ChatError::not_allowed());
         }
         let def = registry::find(id).ok_or_else(|| not_found(id))?;

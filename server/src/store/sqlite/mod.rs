@@ -15,6 +15,7 @@ mod integrations;
 mod messages;
 mod outbox;
 mod presence;
+mod roles;
 mod rooms;
 mod schema;
 mod settings_audit;
@@ -68,7 +69,9 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
     }
     if let rusqlite::Error::SqliteFailure(code, Some(msg)) = &e {
         if code.code == rusqlite::ErrorCode::ConstraintViolation {
-            let what = if msg.contains("username_key") {
+            let what = if msg.contains("roles.name") {
+                "role name"
+            } else if msg.contains("username_key") {
                 "username"
             } else if msg.contains("user_emails") {
                 "email"

@@ -168,6 +168,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX presence_conns_expiry ON presence_conns(expires_at);
     CREATE INDEX users_status ON users(json_extract(doc, '$.status'));
     "#,
+    // 8: roles.
+    r#"
+    CREATE TABLE roles (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE removed_roles (
+        id TEXT NOT NULL,
+        deleted_at INTEGER NOT NULL
+    );
+    CREATE INDEX removed_roles_at ON removed_roles(deleted_at);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
