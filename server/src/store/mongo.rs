@@ -256,8 +256,10 @@ impl MongoStore {
             (
                 &self.messages,
                 vec![
-                    index(doc! { "rid": 1, "ts": 1 }, "by_room_ts"),
-                    index(doc! { "tmid": 1, "ts": 1 }, "by_thread_ts"),
+                    // `_id` last: history and thread pages sort on it as the
+                    // tiebreaker, and only then does the index serve the sort.
+                    index(doc! { "rid": 1, "ts": 1, "_id": 1 }, "by_room_ts_id"),
+                    index(doc! { "tmid": 1, "ts": 1, "_id": 1 }, "by_thread_ts_id"),
                 ],
             ),
         ];
@@ -269,6 +271,12 @@ impl MongoStore {
                     coll.name()
                 ))
             })?;
+        }
+        // Superseded by the `_id`-suffixed indexes created above; gone from older databases.
+        for old in ["by_room_ts", "by_thread_ts"] {
+            if let Err(e) = self.messages.drop_index(old).await {
+                tracing::debug!(index = old, error = %e, "old index not dropped");
+            }
         }
         Ok(())
     }

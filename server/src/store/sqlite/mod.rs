@@ -19,6 +19,9 @@ mod schema;
 mod settings_audit;
 mod users;
 
+#[cfg(test)]
+mod plans;
+
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::mpsc;
