@@ -70,6 +70,9 @@ const IDX_EMAIL: &str = "uniq_email";
 const IDX_ROOM_NAME: &str = "uniq_room_name";
 const IDX_MEMBER: &str = "uniq_member";
 const IDX_ID: &str = "_id_";
+/// The indexes history and thread pages are read through.
+const IDX_ROOM_TS: &str = "by_room_ts_id";
+const IDX_THREAD_TS: &str = "by_thread_ts_id";
 
 /// MongoDB's duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11000;
@@ -258,8 +261,8 @@ impl MongoStore {
                 vec![
                     // `_id` last: history and thread pages sort on it as the
                     // tiebreaker, and only then does the index serve the sort.
-                    index(doc! { "rid": 1, "ts": 1, "_id": 1 }, "by_room_ts_id"),
-                    index(doc! { "tmid": 1, "ts": 1, "_id": 1 }, "by_thread_ts_id"),
+                    index(doc! { "rid": 1, "ts": 1, "_id": 1 }, IDX_ROOM_TS),
+                    index(doc! { "tmid": 1, "ts": 1, "_id": 1 }, IDX_THREAD_TS),
                 ],
             ),
         ];

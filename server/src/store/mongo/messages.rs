@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use mongodb::bson::{doc, Bson, Document};
-use mongodb::options::ReturnDocument;
+use mongodb::options::{Hint, ReturnDocument};
 
 use super::{
-    backend, collect, from_doc, page_limit, set_unset, to_doc, write_error, Ctx, MongoStore, IDX_ID,
-    MESSAGES,
+    backend, collect, from_doc, page_limit, set_unset, to_doc, write_error, Ctx, MongoStore,
+    IDX_ID, IDX_ROOM_TS, IDX_THREAD_TS, MESSAGES,
 };
 use crate::store::{
-    DeletedMessage, HistoryQuery, Message, MessageStore, Page, PostEffects, Reaction,
-    StoreResult, Ts,
+    DeletedMessage, HistoryQuery, Message, MessageStore, Page, PostEffects, Reaction, StoreResult,
+    Ts,
 };
 
 /// Fields of a message document that may be absent.
@@ -82,7 +82,7 @@ impl MongoStore {
     /// skip: one index step per skipped message.
     async fn page_messages(
         &self,
-        (filter, sort): (Document, Document),
+        (filter, sort, index): Find,
         offset: u64,
         count: u64,
     ) -> StoreResult<Vec<Message>> {
@@ -93,6 +93,7 @@ impl MongoStore {
             .messages
             .find(filter)
             .sort(sort)
+            .hint(Hint::Name(index.to_string()))
             .skip(offset)
             .limit(page_limit(Page::new(offset, count)))
             .await
@@ -116,7 +117,7 @@ impl MongoStore {
 
     async fn explain_messages(
         &self,
-        (filter, sort): (Document, Document),
+        (filter, sort, index): Find,
         offset: u64,
         count: u64,
     ) -> StoreResult<Document> {
@@ -124,6 +125,7 @@ impl MongoStore {
             "find": MESSAGES,
             "filter": filter,
             "sort": sort,
+            "hint": index,
             "skip": offset as i64,
             "limit": page_limit(Page::new(offset, count)),
         };
@@ -432,9 +434,10 @@ impl MessageStore for MongoStore {
     }
 
     async fn count_history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<u64> {
-        let (filter, _) = history_find(rid, query);
+        let (filter, _, index) = history_find(rid, query);
         self.messages
             .count_documents(filter)
+            .hint(Hint::Name(index.to_string()))
             .await
             .ctx("count messages")
     }
@@ -445,23 +448,27 @@ impl MessageStore for MongoStore {
     }
 }
 
+/// A find on messages: filter, sort and the index it must use (named as a hint, so
+/// that no planner, however its statistics look, falls back to a collection scan).
+type Find = (Document, Document, &'static str);
+
 /// Filter and sort of a history page: a range of `by_room_ts_id` (`rid`, `ts`,
 /// `_id`) walked backwards, so the sort needs no blocking `SORT` stage. Leaving out
 /// thread replies filters the fetched documents (MongoDB has no partial index on
 /// "field absent"): its cost grows with the replies between the bounds, not the room.
-fn history_find(rid: &str, query: &HistoryQuery) -> (Document, Document) {
+fn history_find(rid: &str, query: &HistoryQuery) -> Find {
     let mut filter = doc! { "rid": rid };
     let mut ts = Document::new();
-    let (lt, gt) = if query.inclusive {
-        ("$lte", "$gte")
-    } else {
-        ("$lt", "$gt")
-    };
+    // `ts` is whole milliseconds, so an inclusive bound is the exclusive one a
+    // millisecond further. Always exclusive, the bounds come out right on the
+    // compound index in SecantusDB too (which drops keys equal to an inclusive
+    // bound when the index has fields after `ts`).
+    let widen = i64::from(query.inclusive);
     if let Some(latest) = query.latest {
-        ts.insert(lt, latest.0);
+        ts.insert("$lt", latest.0.saturating_add(widen));
     }
     if let Some(oldest) = query.oldest {
-        ts.insert(gt, oldest.0);
+        ts.insert("$gt", oldest.0.saturating_sub(widen));
     }
     if !ts.is_empty() {
         filter.insert("ts", ts);
@@ -470,12 +477,16 @@ fn history_find(rid: &str, query: &HistoryQuery) -> (Document, Document) {
         // Matches an absent `tmid` too.
         filter.insert("tmid", Bson::Null);
     }
-    (filter, doc! { "ts": -1, "_id": -1 })
+    (filter, doc! { "ts": -1, "_id": -1 }, IDX_ROOM_TS)
 }
 
 /// Filter and sort of a thread page: a range of `by_thread_ts_id`.
-fn thread_find(tmid: &str) -> (Document, Document) {
-    (doc! { "tmid": tmid }, doc! { "ts": 1, "_id": 1 })
+fn thread_find(tmid: &str) -> Find {
+    (
+        doc! { "tmid": tmid },
+        doc! { "ts": 1, "_id": 1 },
+        IDX_THREAD_TS,
+    )
 }
 
 #[cfg(test)]

@@ -252,11 +252,7 @@ impl AppStore for SqliteStore {
     ) -> StoreResult<Vec<JobRecord>> {
         let owner = owner.to_string();
         self.write(move |conn| {
-            let due: Vec<JobRecord> = query_docs(
-                conn,
-                DUE_JOBS,
-                params![now.0, limit],
-            )?;
+            let due: Vec<JobRecord> = query_docs(conn, DUE_JOBS, params![now.0, limit])?;
             let mut claimed = Vec::with_capacity(due.len());
             for mut job in due {
                 job.lease_owner = Some(owner.clone());

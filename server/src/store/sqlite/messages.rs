@@ -8,8 +8,7 @@ use rusqlite::{params, params_from_iter, Connection};
 use super::rooms::{load_room, save_room};
 use super::{exec, query_count, query_doc, query_docs, to_json, SqliteStore};
 use crate::store::{
-    DeletedMessage, HistoryQuery, Message, MessageStore, Page, PostEffects, StoreResult,
-    Ts,
+    DeletedMessage, HistoryQuery, Message, MessageStore, Page, PostEffects, StoreResult, Ts,
 };
 
 fn load_message(conn: &Connection, id: &str) -> StoreResult<Option<Message>> {
@@ -203,7 +202,11 @@ impl MessageStore for SqliteStore {
     async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Vec<Message>> {
         let tmid = tmid.to_string();
         self.read(move |conn| {
-            query_docs(conn, THREAD_PAGE, params![tmid, limit(page.count), limit(page.offset)])
+            query_docs(
+                conn,
+                THREAD_PAGE,
+                params![tmid, limit(page.count), limit(page.offset)],
+            )
         })
         .await
     }
@@ -226,7 +229,11 @@ fn limit(n: u64) -> i64 {
 /// the partial index `messages_room_main` holds only the room's top-level messages,
 /// so skipping replies costs nothing either.
 pub(super) fn history_statement(rid: &str, q: &HistoryQuery, count: bool) -> (String, Vec<Value>) {
-    let (lt, gt) = if q.inclusive { ("<=", ">=") } else { ("<", ">") };
+    let (lt, gt) = if q.inclusive {
+        ("<=", ">=")
+    } else {
+        ("<", ">")
+    };
     let mut sql = String::from(if count {
         "SELECT count(*) FROM messages WHERE rid = ?1"
     } else {

@@ -39,8 +39,7 @@ fn plan(conn: &Connection, sql: &str) -> Vec<String> {
 fn plan_fault(conn: &Connection, sql: &str, index: &str, walk: bool) -> Option<String> {
     let lines = plan(conn, sql);
     let uses = |l: &String| {
-        l.ends_with(&format!("INDEX {index}"))
-            || l.contains(&format!("INDEX {index} ("))
+        l.ends_with(&format!("INDEX {index}")) || l.contains(&format!("INDEX {index} ("))
     };
     let searched = lines
         .iter()
@@ -109,8 +108,10 @@ fn history_fault(conn: &Connection, sql: &str, q: &HistoryQuery, index: &str) ->
     if lines.iter().any(|l| l.ends_with(seek)) {
         None
     } else {
-        Some(format!("{sql}
-wanted the seek {seek}; plan: {lines:#?}"))
+        Some(format!(
+            "{sql}
+wanted the seek {seek}; plan: {lines:#?}"
+        ))
     }
 }
 
@@ -147,8 +148,16 @@ fn the_old_history_statements_fail_the_check() {
         if q.latest.is_none() && q.oldest.is_none() {
             continue;
         }
-        let (lt, gt) = if q.inclusive { ("<=", ">=") } else { ("<", ">") };
-        let threads = if q.exclude_thread_replies { " AND tmid IS NULL" } else { "" };
+        let (lt, gt) = if q.inclusive {
+            ("<=", ">=")
+        } else {
+            ("<", ">")
+        };
+        let threads = if q.exclude_thread_replies {
+            " AND tmid IS NULL"
+        } else {
+            ""
+        };
         let old = format!(
             "SELECT doc FROM messages WHERE rid = ?1 AND (?2 IS NULL OR ts {lt} ?2)
              AND (?3 IS NULL OR ts {gt} ?3){threads} ORDER BY ts DESC, rowid DESC
@@ -214,7 +223,8 @@ fn room_listings_seek_the_type_index_in_order() {
                     let lines = plan(&conn, &count);
                     assert!(
                         lines.len() == 1
-                            && lines[0].starts_with("SEARCH rooms USING COVERING INDEX rooms_type_"),
+                            && lines[0]
+                                .starts_with("SEARCH rooms USING COVERING INDEX rooms_type_"),
                         "{count}: {lines:?}"
                     );
                 }
