@@ -101,7 +101,11 @@ async fn measure(srv: &Palaver, fx: &Fixture, size: u64, newest: i64) {
         ("latest history page", &latest, &fx.admin),
         ("history page 10,000 back (latest)", &back, &fx.admin),
         ("thread page", &thread, &fx.admin),
-        ("subscriptions.get (1,000 rooms)", &"subscriptions.get".to_string(), &fx.reader),
+        (
+            "subscriptions.get (1,000 rooms)",
+            &"subscriptions.get".to_string(),
+            &fx.reader,
+        ),
         ("rooms.get?updatedSince", &since, &fx.reader),
         ("users.list page (offset 5,000)", &users, &fx.admin),
     ];
@@ -191,7 +195,11 @@ async fn main() {
     let admin = srv.admin().await;
     let reader = srv.create_user(&admin, "reader").await;
     let big = srv
-        .post_ok("channels.create", &admin, json!({"name": "big", "members": ["reader"]}))
+        .post_ok(
+            "channels.create",
+            &admin,
+            json!({"name": "big", "members": ["reader"]}),
+        )
         .await["channel"]["_id"]
         .as_str()
         .expect("room id")
@@ -221,7 +229,10 @@ async fn main() {
         if filled == 0 {
             let start = Instant::now();
             fill_workspace(&store, &reader.user_id, &big).await;
-            println!("(workspace filled in {:.1} s)", start.elapsed().as_secs_f64());
+            println!(
+                "(workspace filled in {:.1} s)",
+                start.elapsed().as_secs_f64()
+            );
         }
         let start = Instant::now();
         fill_messages(&store, &root, filled, size).await;

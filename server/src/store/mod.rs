@@ -79,8 +79,8 @@ pub struct Listing<T> {
     pub total: u64,
 }
 
-/// A history query over one room, newest first (`ts`, then `_id`, both descending, so
-/// messages of the same millisecond come in one stable order on every backend).
+/// A history query over one room, newest first. Messages of the same millisecond come
+/// in one stable order: posting order on SQLite (rowid), `_id` on MongoDB.
 ///
 /// `latest`/`oldest` bound `ts` and are the keyset cursor: a page costs the same
 /// however deep in the room it starts. `offset` is Rocket.Chat's and costs one index
@@ -233,7 +233,7 @@ pub trait MessageStore: Send + Sync {
     /// proportional to that number: only for ranges a caller asks about (DDP
     /// `loadHistory`'s unread messages), never per page.
     async fn count_history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<u64>;
-    /// Replies of a thread, oldest first (`ts`, then `_id`). The parent's maintained
+    /// Replies of a thread, oldest first (ties as in [`HistoryQuery`]). The parent's maintained
     /// `tcount` is their total. `page.offset` costs one index step per skipped reply.
     async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Vec<Message>>;
 }

@@ -33,7 +33,7 @@ fn refresh_last_message(conn: &Connection, rid: &str, changed_id: &str) -> Store
     }
     let latest: Option<Message> = query_doc(
         conn,
-        "SELECT doc FROM messages WHERE rid = ?1 ORDER BY ts DESC, id DESC LIMIT 1",
+        "SELECT doc FROM messages WHERE rid = ?1 ORDER BY ts DESC, rowid DESC LIMIT 1",
         [rid],
     )?;
     room.last_message = latest.map(Box::new);
@@ -212,9 +212,10 @@ impl MessageStore for SqliteStore {
     }
 }
 
-/// A thread's replies, oldest first: a range of `messages_thread` (`tmid`, `ts`, `id`).
+/// A thread's replies, oldest first (a millisecond's in posting order): a range of
+/// `messages_thread` (`tmid`, `ts`, then the rowid every index ends in).
 pub(super) const THREAD_PAGE: &str = "SELECT doc FROM messages WHERE tmid = ?1
-     ORDER BY ts ASC, id ASC LIMIT ?2 OFFSET ?3";
+     ORDER BY ts ASC, rowid ASC LIMIT ?2 OFFSET ?3";
 
 /// SQLite's LIMIT/OFFSET are signed; a client's huge value means "all".
 fn limit(n: u64) -> i64 {
@@ -224,7 +225,7 @@ fn limit(n: u64) -> i64 {
 /// The statement of one history shape and its arguments. Each combination of bounds,
 /// inclusiveness and thread filter is its own SQL text (so its own cached prepared
 /// statement): only predicates that are present appear, as plain range terms on
-/// `(rid, ts, id)`, which is what lets SQLite seek the index instead of filtering
+/// `messages_room_ts` (rid, ts, rowid), which is what lets SQLite seek the index instead of filtering
 /// the whole room (`?2 IS NULL OR ts < ?2` defeats that). Without thread replies
 /// the partial index `messages_room_main` holds only the room's top-level messages,
 /// so skipping replies costs nothing either.
@@ -255,7 +256,7 @@ pub(super) fn history_statement(rid: &str, q: &HistoryQuery, count: bool) -> (St
         args.push(Value::from(limit(q.count)));
         args.push(Value::from(limit(q.offset)));
         sql.push_str(&format!(
-            " ORDER BY ts DESC, id DESC LIMIT ?{} OFFSET ?{}",
+            " ORDER BY ts DESC, rowid DESC LIMIT ?{} OFFSET ?{}",
             args.len() - 1,
             args.len()
         ));
