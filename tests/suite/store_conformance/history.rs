@@ -40,7 +40,7 @@ pub async fn history_ties(store: DynStore) {
     };
     let newest_first = page(&store, &full).await;
     let mut groups: Vec<(i64, String)> = all.clone();
-    groups.sort_by(|a, b| b.0.cmp(&a.0));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.0));
     let by_ts: Vec<i64> = groups.iter().map(|(ts, _)| *ts).collect();
     let ts_of = |id: &String| all.iter().find(|(_, i)| i == id).map(|(ts, _)| *ts);
     let got_ts: Vec<i64> = newest_first.iter().filter_map(ts_of).collect();
