@@ -4,6 +4,7 @@
 //! `store_conformance::mongo::<case>`.
 
 mod apps;
+mod history;
 mod integrations;
 mod messages;
 mod outbox;
@@ -119,6 +120,7 @@ conformance! {
     messages::deletes,
     messages::history,
     messages::concurrent_posts,
+    history::history_ties,
     apps::apps,
     apps::app_data,
     apps::app_data_quota_races,
@@ -134,6 +136,77 @@ conformance! {
     settings_audit::setting_changes,
     uploads::uploads,
     roles::roles,
+}
+
+/// On MongoDB (SecantusDB answers `explain` as mongod does), history and thread
+/// pages are index scans of `by_room_ts_id`/`by_thread_ts_id` in the order asked
+/// for: no collection scan, no blocking `SORT` stage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongo_history_plans() {
+    use palaver_server::store::mongo::MongoStore;
+    use palaver_server::store::{HistoryQuery, MessageStore, Page, RoomStore, Store};
+    let fixture = Fixture::mongo("plans");
+    let StorageTarget::Mongo { uri, database } = &fixture.target else {
+        unreachable!()
+    };
+    let store = MongoStore::connect(uri, database).await.expect("connect");
+    // An index scan, no collection scan; and on a real mongod no blocking sort.
+    // (SecantusDB reports a `SORT` whenever the sort key is not an index's first
+    // field, which an equality prefix like `rid` always makes it.)
+    let served = |explain: &mongodb::bson::Document, stages: &[String]| {
+        let secantus = explain
+            .get_document("serverInfo")
+            .and_then(|i| i.get_str("host"))
+            == Ok("secantus");
+        stages.iter().any(|s| s == "IXSCAN")
+            && !stages.iter().any(|s| s == "COLLSCAN")
+            && (secantus || !stages.iter().any(|s| s == "SORT"))
+    };
+    let alice = user("u-alice", "alice", None);
+    let room = channel("r-1", "general", 1);
+    store
+        .create_room(&room, &[sub(&room, &alice, Ts(1))])
+        .await
+        .unwrap();
+    let fx = Default::default();
+    for i in 0..20 {
+        let m = message(&format!("m-{i:02}"), "r-1", &alice, 1_000 + i, "x");
+        store.insert_message(&m, &fx).await.unwrap();
+    }
+    let parent = store.message("m-00").await.unwrap().unwrap();
+    for i in 0..5 {
+        let r = reply(&format!("t-{i}"), &parent, &alice, 2_000 + i, "r");
+        store.insert_message(&r, &fx).await.unwrap();
+    }
+    for latest in [None, Some(Ts(1_015))] {
+        for oldest in [None, Some(Ts(1_005))] {
+            for inclusive in [false, true] {
+                for exclude_thread_replies in [false, true] {
+                    let q = HistoryQuery {
+                        latest,
+                        oldest,
+                        inclusive,
+                        offset: 2,
+                        count: 5,
+                        exclude_thread_replies,
+                    };
+                    let explain = store.explain_history("r-1", &q).await.unwrap();
+                    let (stages, indexes) = history::plan_stages(&explain);
+                    assert!(
+                        served(&explain, &stages) && indexes.iter().all(|i| i == "by_room_ts_id"),
+                        "{q:?}: {stages:?} {indexes:?}\n{explain}"
+                    );
+                }
+            }
+        }
+    }
+    let explain = store.explain_thread("m-00", Page::new(1, 2)).await.unwrap();
+    let (stages, indexes) = history::plan_stages(&explain);
+    assert!(
+        served(&explain, &stages) && indexes.iter().all(|i| i == "by_thread_ts_id"),
+        "thread: {stages:?} {indexes:?}\n{explain}"
+    );
+    store.close().await.unwrap();
 }
 
 /// What was written is there after closing and opening the store again.

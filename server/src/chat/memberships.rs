@@ -104,7 +104,7 @@ impl Chat {
                     .store
                     .history(&room.id, &history_window(None, None, 1))
                     .await?;
-                let Some(last) = last.items.into_iter().next() else {
+                let Some(last) = last.into_iter().next() else {
                     return Err(ChatError::refused(
                         "error-no-message-for-unread",
                         "There are no messages to mark unread",
@@ -132,11 +132,11 @@ impl Chat {
             }
             (None, None) => return Err(not_allowed()),
         };
+        // Proportional to the messages marked unread, as in Rocket.Chat.
         let unread = self
             .store
-            .history(&rid, &history_window(Some(from), None, 0))
-            .await?
-            .total as i64;
+            .count_history(&rid, &history_window(Some(from), None, 0))
+            .await? as i64;
         self.patch_own_subscription(
             actor,
             &rid,
@@ -190,11 +190,11 @@ impl Chat {
             counters.joined = true;
         } else if let Some(sub) = open_sub {
             let since = sub.ls.unwrap_or(sub.ts);
+            // Proportional to the member's unread messages, as in Rocket.Chat.
             counters.unreads = Some(
                 self.store
-                    .history(&room.id, &history_window(Some(since), Some(latest), 0))
-                    .await?
-                    .total,
+                    .count_history(&room.id, &history_window(Some(since), Some(latest), 0))
+                    .await?,
             );
             counters.unreads_from = Some(since);
             counters.user_mentions = Some(sub.user_mentions);

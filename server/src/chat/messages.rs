@@ -578,7 +578,10 @@ impl Chat {
         Ok(updated)
     }
 
-    /// A readable room's history, newest first.
+    /// A readable room's history, newest first. The total is the room's maintained
+    /// `msgs` counter (every message in the room, whatever the bounds), not a count
+    /// of the range: Rocket.Chat's history answers carry no total, and counting would
+    /// cost a scan of the room on every page.
     pub async fn history(
         &self,
         actor: &User,
@@ -586,11 +589,24 @@ impl Chat {
         query: &HistoryQuery,
     ) -> ChatResult<(Room, Listing<Message>)> {
         let (room, _) = self.readable_room(actor, r).await?;
-        let messages = self.store.history(&room.id, query).await?;
-        Ok((room, messages))
+        let items = self.store.history(&room.id, query).await?;
+        let total = u64::try_from(room.msgs).unwrap_or(0);
+        Ok((room, Listing { items, total }))
     }
 
-    /// A thread's replies, oldest first.
+    /// How many messages of a readable room `query`'s bounds select. Counts them:
+    /// only for a range the caller needs the size of (unread messages).
+    pub async fn count_history(
+        &self,
+        actor: &User,
+        r: RoomRef<'_>,
+        query: &HistoryQuery,
+    ) -> ChatResult<u64> {
+        let (room, _) = self.readable_room(actor, r).await?;
+        Ok(self.store.count_history(&room.id, query).await?)
+    }
+
+    /// A thread's replies, oldest first; the total is the parent's maintained `tcount`.
     pub async fn thread_messages(
         &self,
         actor: &User,
@@ -598,7 +614,9 @@ impl Chat {
         page: Page,
     ) -> ChatResult<Listing<Message>> {
         let (_, parent) = self.get_message(actor, tmid).await?;
-        Ok(self.store.thread_messages(&parent.id, page).await?)
+        let items = self.store.thread_messages(&parent.id, page).await?;
+        let total = u64::try_from(parent.tcount.unwrap_or(0)).unwrap_or(0);
+        Ok(Listing { items, total })
     }
 }
 

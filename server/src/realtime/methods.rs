@@ -441,10 +441,16 @@ async fn load_history(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
             query.latest = Some(oldest.ts);
             query.oldest = Some(seen);
             query.count = 1;
-            let (_, unread) = ctx.chat.history(&user, RoomRef::Id(rid), &query).await?;
-            result["unreadNotLoaded"] = json!(unread.total);
-            if unread.total > 0 {
-                query.offset = unread.total - 1;
+            // Counting (and skipping to the oldest of) the unread messages beyond the
+            // page costs work proportional to their number, as in Rocket.Chat; asked
+            // only when the client sends `lastSeen`.
+            let unread = ctx
+                .chat
+                .count_history(&user, RoomRef::Id(rid), &query)
+                .await?;
+            result["unreadNotLoaded"] = json!(unread);
+            if unread > 0 {
+                query.offset = unread - 1;
                 let (_, first) = ctx.chat.history(&user, RoomRef::Id(rid), &query).await?;
                 if let Some(m) = first.items.first() {
                     result["firstUnread"] = message_json(m);

@@ -82,13 +82,19 @@ pub struct Listing<T> {
     pub total: u64,
 }
 
-/// A history query over one room, newest first (`latest` and `oldest` bound `ts`).
+/// A history query over one room, newest first. Messages of the same millisecond come
+/// in one stable order: posting order on SQLite (rowid), `_id` on MongoDB.
+///
+/// `latest`/`oldest` bound `ts` and are the keyset cursor: a page costs the same
+/// however deep in the room it starts. `offset` is Rocket.Chat's and costs one index
+/// step per skipped message; clients page with `latest` instead.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HistoryQuery {
     pub latest: Option<Ts>,
     pub oldest: Option<Ts>,
     /// Whether `latest`/`oldest` themselves are included.
     pub inclusive: bool,
+    /// Messages skipped after the bounds (work proportional to it).
     pub offset: u64,
     pub count: u64,
     /// Leave out thread replies (messages with a `tmid`).
@@ -230,17 +236,24 @@ pub trait MessageStore: Send + Sync {
         react: bool,
         updated_at: Ts,
     ) -> StoreResult<Option<Message>>;
-    /// Deletes a message; a thread reply lowers its parent's `tcount`. `None` if there
-    /// was no such message.
+    /// Deletes a message, lowering its room's `msgs` (as Rocket.Chat does); a thread
+    /// reply lowers its parent's `tcount`. `None` if there was no such message.
     async fn delete_message_and_parent(&self, id: &str) -> StoreResult<Option<DeletedMessage>>;
     /// [`MessageStore::delete_message_and_parent`] for callers that only need to
     /// know whether the message existed.
     async fn delete_message(&self, id: &str) -> StoreResult<bool> {
         Ok(self.delete_message_and_parent(id).await?.is_some())
     }
-    async fn history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<Listing<Message>>;
-    /// Replies of a thread, oldest first.
-    async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Listing<Message>>;
+    /// A window of a room's history (see [`HistoryQuery`]): an index range scan, no
+    /// count. The room's maintained `msgs` is its total.
+    async fn history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<Vec<Message>>;
+    /// How many messages `query`'s bounds select (`offset`/`count` ignored). Work
+    /// proportional to that number: only for ranges a caller asks about (DDP
+    /// `loadHistory`'s unread messages), never per page.
+    async fn count_history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<u64>;
+    /// Replies of a thread, oldest first (ties as in [`HistoryQuery`]). The parent's maintained
+    /// `tcount` is their total. `page.offset` costs one index step per skipped reply.
+    async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Vec<Message>>;
 }
 
 #[async_trait]

@@ -73,6 +73,9 @@ const IDX_EMAIL: &str = "uniq_email";
 const IDX_ROOM_NAME: &str = "uniq_room_name";
 const IDX_MEMBER: &str = "uniq_member";
 const IDX_ID: &str = "_id_";
+/// The indexes history and thread pages are read through.
+const IDX_ROOM_TS: &str = "by_room_ts_id";
+const IDX_THREAD_TS: &str = "by_thread_ts_id";
 
 /// MongoDB's duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11000;
@@ -262,8 +265,10 @@ impl MongoStore {
             (
                 &self.messages,
                 vec![
-                    index(doc! { "rid": 1, "ts": 1 }, "by_room_ts"),
-                    index(doc! { "tmid": 1, "ts": 1 }, "by_thread_ts"),
+                    // `_id` last: history and thread pages sort on it as the
+                    // tiebreaker, and only then does the index serve the sort.
+                    index(doc! { "rid": 1, "ts": 1, "_id": 1 }, IDX_ROOM_TS),
+                    index(doc! { "tmid": 1, "ts": 1, "_id": 1 }, IDX_THREAD_TS),
                 ],
             ),
         ];
@@ -275,6 +280,12 @@ impl MongoStore {
                     coll.name()
                 ))
             })?;
+        }
+        // Superseded by the `_id`-suffixed indexes created above; gone from older databases.
+        for old in ["by_room_ts", "by_thread_ts"] {
+            if let Err(e) = self.messages.drop_index(old).await {
+                tracing::debug!(index = old, error = %e, "old index not dropped");
+            }
         }
         Ok(())
     }

@@ -6,14 +6,15 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use mongodb::bson::{doc, Bson, Document};
-use mongodb::options::ReturnDocument;
+use mongodb::options::{Hint, ReturnDocument};
 
 use super::{
-    backend, collect, from_doc, page_limit, set_unset, to_doc, write_error, Ctx, MongoStore, IDX_ID,
+    backend, collect, from_doc, page_limit, set_unset, to_doc, write_error, Ctx, MongoStore,
+    IDX_ID, IDX_ROOM_TS, IDX_THREAD_TS, MESSAGES,
 };
 use crate::store::{
-    DeletedMessage, HistoryQuery, Listing, Message, MessageStore, Page, PostEffects, Reaction,
-    StoreResult, Ts,
+    DeletedMessage, HistoryQuery, Message, MessageStore, Page, PostEffects, Reaction, StoreResult,
+    Ts,
 };
 
 /// Fields of a message document that may be absent.
@@ -76,36 +77,63 @@ impl MongoStore {
             .transpose()
     }
 
-    async fn list_messages(
+    /// A window of messages in `sort` order: `find` with a sort an index serves and a
+    /// limit, no count (totals are the maintained `msgs`/`tcount`). `offset` is a
+    /// skip: one index step per skipped message.
+    async fn page_messages(
         &self,
-        filter: Document,
-        sort: Document,
+        (filter, sort, index): Find,
         offset: u64,
         count: u64,
-    ) -> StoreResult<Listing<Message>> {
-        let total = self
-            .messages
-            .count_documents(filter.clone())
-            .await
-            .ctx("count messages")?;
+    ) -> StoreResult<Vec<Message>> {
         if count == 0 {
-            return Ok(Listing {
-                items: Vec::new(),
-                total,
-            });
+            return Ok(Vec::new());
         }
         let cursor = self
             .messages
             .find(filter)
             .sort(sort)
+            .hint(Hint::Name(index.to_string()))
             .skip(offset)
             .limit(page_limit(Page::new(offset, count)))
             .await
             .ctx("list messages")?;
-        Ok(Listing {
-            items: collect(cursor, "message").await?,
-            total,
-        })
+        collect(cursor, "message").await
+    }
+
+    /// The query plan (`explain`, `queryPlanner`) MongoDB chooses for a history page,
+    /// the very filter and sort [`MessageStore::history`] sends: the conformance suite
+    /// checks it is an index scan without a blocking sort.
+    pub async fn explain_history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<Document> {
+        self.explain_messages(history_find(rid, query), query.offset, query.count)
+            .await
+    }
+
+    /// [`MongoStore::explain_history`] for a thread page.
+    pub async fn explain_thread(&self, tmid: &str, page: Page) -> StoreResult<Document> {
+        self.explain_messages(thread_find(tmid), page.offset, page.count)
+            .await
+    }
+
+    async fn explain_messages(
+        &self,
+        (filter, sort, index): Find,
+        offset: u64,
+        count: u64,
+    ) -> StoreResult<Document> {
+        let find = doc! {
+            "find": MESSAGES,
+            "filter": filter,
+            "sort": sort,
+            "hint": index,
+            "skip": offset as i64,
+            "limit": page_limit(Page::new(offset, count)),
+        };
+        self.client
+            .database(&self.database)
+            .run_command(doc! { "explain": find, "verbosity": "queryPlanner" })
+            .await
+            .ctx("explain")
     }
 
     /// Points the room's `lastMessage` at the newest remaining message, if it was the
@@ -388,50 +416,77 @@ impl MessageStore for MongoStore {
             Err(_) => None,
         };
         if let Ok(rid) = deleted.get_str("rid") {
+            self.rooms
+                .update_one(
+                    doc! { "_id": rid, "msgs": { "$gt": 0_i64 } },
+                    doc! { "$inc": { "msgs": -1_i64 } },
+                )
+                .await
+                .ctx("update room after delete")?;
             self.replace_last_message(rid, id).await?;
         }
         Ok(Some(DeletedMessage { thread_parent }))
     }
 
-    async fn history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<Listing<Message>> {
-        let mut filter = doc! { "rid": rid };
-        let mut ts = Document::new();
-        let (lt, gt) = if query.inclusive {
-            ("$lte", "$gte")
-        } else {
-            ("$lt", "$gt")
-        };
-        if let Some(latest) = query.latest {
-            ts.insert(lt, latest.0);
-        }
-        if let Some(oldest) = query.oldest {
-            ts.insert(gt, oldest.0);
-        }
-        if !ts.is_empty() {
-            filter.insert("ts", ts);
-        }
-        if query.exclude_thread_replies {
-            // Matches an absent `tmid` too.
-            filter.insert("tmid", Bson::Null);
-        }
-        self.list_messages(
-            filter,
-            doc! { "ts": -1, "_id": -1 },
-            query.offset,
-            query.count,
-        )
-        .await
+    async fn history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<Vec<Message>> {
+        self.page_messages(history_find(rid, query), query.offset, query.count)
+            .await
     }
 
-    async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Listing<Message>> {
-        self.list_messages(
-            doc! { "tmid": tmid },
-            doc! { "ts": 1, "_id": 1 },
-            page.offset,
-            page.count,
-        )
-        .await
+    async fn count_history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<u64> {
+        let (filter, _, index) = history_find(rid, query);
+        self.messages
+            .count_documents(filter)
+            .hint(Hint::Name(index.to_string()))
+            .await
+            .ctx("count messages")
     }
+
+    async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Vec<Message>> {
+        self.page_messages(thread_find(tmid), page.offset, page.count)
+            .await
+    }
+}
+
+/// A find on messages: filter, sort and the index it must use (named as a hint, so
+/// that no planner, however its statistics look, falls back to a collection scan).
+type Find = (Document, Document, &'static str);
+
+/// Filter and sort of a history page: a range of `by_room_ts_id` (`rid`, `ts`,
+/// `_id`) walked backwards, so the sort needs no blocking `SORT` stage. Leaving out
+/// thread replies filters the fetched documents (MongoDB has no partial index on
+/// "field absent"): its cost grows with the replies between the bounds, not the room.
+fn history_find(rid: &str, query: &HistoryQuery) -> Find {
+    let mut filter = doc! { "rid": rid };
+    let mut ts = Document::new();
+    // `ts` is whole milliseconds, so an inclusive bound is the exclusive one a
+    // millisecond further. Always exclusive, the bounds come out right on the
+    // compound index in SecantusDB too (which drops keys equal to an inclusive
+    // bound when the index has fields after `ts`).
+    let widen = i64::from(query.inclusive);
+    if let Some(latest) = query.latest {
+        ts.insert("$lt", latest.0.saturating_add(widen));
+    }
+    if let Some(oldest) = query.oldest {
+        ts.insert("$gt", oldest.0.saturating_sub(widen));
+    }
+    if !ts.is_empty() {
+        filter.insert("ts", ts);
+    }
+    if query.exclude_thread_replies {
+        // Matches an absent `tmid` too.
+        filter.insert("tmid", Bson::Null);
+    }
+    (filter, doc! { "ts": -1, "_id": -1 }, IDX_ROOM_TS)
+}
+
+/// Filter and sort of a thread page: a range of `by_thread_ts_id`.
+fn thread_find(tmid: &str) -> Find {
+    (
+        doc! { "tmid": tmid },
+        doc! { "ts": 1, "_id": 1 },
+        IDX_THREAD_TS,
+    )
 }
 
 #[cfg(test)]

@@ -9,6 +9,16 @@ use crate::store::apps::{
 };
 use crate::store::{Listing, Page, StoreResult, Ts};
 
+/// A page of an app's logs, newest first: `app_logs_app` (app_id, ts) walked
+/// backwards, the level filtered on the way; `OFFSET` (the admin API's) costs one
+/// index step per skipped entry. Logs are pruned by age, which bounds the total's count.
+pub(super) const APP_LOGS_PAGE: &str = "SELECT doc FROM app_logs
+     WHERE app_id = ?1 AND level_rank >= ?2 ORDER BY ts DESC, rowid DESC LIMIT ?3 OFFSET ?4";
+
+/// The scheduler's due jobs: a range of `app_jobs_due` (next_run), in its order.
+pub(super) const DUE_JOBS: &str = "SELECT doc FROM app_jobs WHERE next_run <= ?1
+     AND coalesce(json_extract(doc, '$.lease_until'), 0) <= ?1 ORDER BY next_run LIMIT ?2";
+
 #[async_trait]
 impl AppStore for SqliteStore {
     async fn put_app(&self, app: &AppRecord) -> StoreResult<()> {
@@ -155,8 +165,7 @@ impl AppStore for SqliteStore {
             )?;
             let items = query_docs(
                 conn,
-                "SELECT doc FROM app_logs WHERE app_id = ?1 AND level_rank >= ?2
-                 ORDER BY ts DESC, rowid DESC LIMIT ?3 OFFSET ?4",
+                APP_LOGS_PAGE,
                 params![app, min_level, page.count as i64, page.offset as i64],
             )?;
             Ok(Listing { items, total })
@@ -243,13 +252,7 @@ impl AppStore for SqliteStore {
     ) -> StoreResult<Vec<JobRecord>> {
         let owner = owner.to_string();
         self.write(move |conn| {
-            let due: Vec<JobRecord> = query_docs(
-                conn,
-                "SELECT doc FROM app_jobs WHERE next_run <= ?1
-                 AND coalesce(json_extract(doc, '$.lease_until'), 0) <= ?1
-                 ORDER BY next_run LIMIT ?2",
-                params![now.0, limit],
-            )?;
+            let due: Vec<JobRecord> = query_docs(conn, DUE_JOBS, params![now.0, limit])?;
             let mut claimed = Vec::with_capacity(due.len());
             for mut job in due {
                 job.lease_owner = Some(owner.clone());

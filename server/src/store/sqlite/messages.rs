@@ -2,13 +2,13 @@
 //! one transaction), edits, reactions, deletes and history.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection};
 
 use super::rooms::{load_room, save_room};
 use super::{exec, query_count, query_doc, query_docs, to_json, SqliteStore};
 use crate::store::{
-    DeletedMessage, HistoryQuery, Listing, Message, MessageStore, Page, PostEffects, StoreResult,
-    Ts,
+    DeletedMessage, HistoryQuery, Message, MessageStore, Page, PostEffects, StoreResult, Ts,
 };
 
 fn load_message(conn: &Connection, id: &str) -> StoreResult<Option<Message>> {
@@ -167,6 +167,10 @@ impl MessageStore for SqliteStore {
                 return Ok(None);
             };
             exec(conn, "DELETE FROM messages WHERE id = ?1", [&id])?;
+            if let Some(mut room) = load_room(conn, &msg.rid)? {
+                room.msgs = (room.msgs - 1).max(0);
+                save_room(conn, &room)?;
+            }
             let mut thread_parent = None;
             if let Some(tmid) = &msg.tmid {
                 if let Some(mut parent) = load_message(conn, tmid)? {
@@ -183,57 +187,94 @@ impl MessageStore for SqliteStore {
         .await
     }
 
-    async fn history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<Listing<Message>> {
-        let rid = rid.to_string();
-        let q = query.clone();
+    async fn history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<Vec<Message>> {
+        let (sql, args) = history_statement(rid, query, false);
+        self.read(move |conn| query_docs(conn, &sql, params_from_iter(args)))
+            .await
+    }
+
+    async fn count_history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<u64> {
+        let (sql, args) = history_statement(rid, query, true);
+        self.read(move |conn| query_count(conn, &sql, params_from_iter(args)))
+            .await
+    }
+
+    async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Vec<Message>> {
+        let tmid = tmid.to_string();
         self.read(move |conn| {
-            let (lt, gt) = if q.inclusive {
-                ("<=", ">=")
-            } else {
-                ("<", ">")
-            };
-            let threads = if q.exclude_thread_replies {
-                " AND tmid IS NULL"
-            } else {
-                ""
-            };
-            let filter = format!(
-                "rid = ?1 AND (?2 IS NULL OR ts {lt} ?2) AND (?3 IS NULL OR ts {gt} ?3){threads}"
-            );
-            let bounds = (q.latest.map(|t| t.0), q.oldest.map(|t| t.0));
-            let total = query_count(
+            query_docs(
                 conn,
-                &format!("SELECT count(*) FROM messages WHERE {filter}"),
-                params![rid, bounds.0, bounds.1],
-            )?;
-            let items = query_docs(
-                conn,
-                &format!(
-                    "SELECT doc FROM messages WHERE {filter} ORDER BY ts DESC, rowid DESC
-                     LIMIT ?4 OFFSET ?5"
-                ),
-                params![rid, bounds.0, bounds.1, q.count as i64, q.offset as i64],
-            )?;
-            Ok(Listing { items, total })
+                THREAD_PAGE,
+                params![tmid, limit(page.count), limit(page.offset)],
+            )
         })
         .await
     }
+}
 
-    async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Listing<Message>> {
-        let tmid = tmid.to_string();
-        self.read(move |conn| {
-            let total = query_count(
-                conn,
-                "SELECT count(*) FROM messages WHERE tmid = ?1",
-                [&tmid],
-            )?;
-            let items = query_docs(
-                conn,
-                "SELECT doc FROM messages WHERE tmid = ?1 ORDER BY ts ASC, rowid ASC
-                 LIMIT ?2 OFFSET ?3",
-                params![tmid, page.count as i64, page.offset as i64],
-            )?;
-            Ok(Listing { items, total })
+/// A thread's replies, oldest first (a millisecond's in posting order): a range of
+/// `messages_thread` (`tmid`, `ts`, then the rowid every index ends in).
+pub(super) const THREAD_PAGE: &str = "SELECT doc FROM messages WHERE tmid = ?1
+     ORDER BY ts ASC, rowid ASC LIMIT ?2 OFFSET ?3";
+
+/// SQLite's LIMIT/OFFSET are signed; a client's huge value means "all".
+fn limit(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The statement of one history shape and its arguments. Each combination of bounds,
+/// inclusiveness and thread filter is its own SQL text (so its own cached prepared
+/// statement): only predicates that are present appear, as plain range terms on
+/// `messages_room_ts` (rid, ts, rowid), which is what lets SQLite seek the index instead of filtering
+/// the whole room (`?2 IS NULL OR ts < ?2` defeats that). Without thread replies
+/// the partial index `messages_room_main` holds only the room's top-level messages,
+/// so skipping replies costs nothing either.
+pub(super) fn history_statement(rid: &str, q: &HistoryQuery, count: bool) -> (String, Vec<Value>) {
+    let (lt, gt) = if q.inclusive {
+        ("<=", ">=")
+    } else {
+        ("<", ">")
+    };
+    let mut sql = String::from(if count {
+        "SELECT count(*) FROM messages WHERE rid = ?1"
+    } else {
+        "SELECT doc FROM messages WHERE rid = ?1"
+    });
+    let mut args = vec![Value::from(rid.to_string())];
+    if q.exclude_thread_replies {
+        sql.push_str(" AND tmid IS NULL");
+    }
+    if let Some(latest) = q.latest {
+        args.push(Value::from(latest.0));
+        sql.push_str(&format!(" AND ts {lt} ?{}", args.len()));
+    }
+    if let Some(oldest) = q.oldest {
+        args.push(Value::from(oldest.0));
+        sql.push_str(&format!(" AND ts {gt} ?{}", args.len()));
+    }
+    if !count {
+        args.push(Value::from(limit(q.count)));
+        args.push(Value::from(limit(q.offset)));
+        sql.push_str(&format!(
+            " ORDER BY ts DESC, rowid DESC LIMIT ?{} OFFSET ?{}",
+            args.len() - 1,
+            args.len()
+        ));
+    }
+    (sql, args)
+}
+
+impl SqliteStore {
+    /// Posts many messages in one transaction, each with the store effects of
+    /// [`MessageStore::insert_message`] (no mentions) but no events: for imports and
+    /// for filling benchmark databases, not for live posts.
+    pub async fn import_messages(&self, msgs: Vec<Message>) -> StoreResult<()> {
+        self.write(move |conn| {
+            let effects = PostEffects::default();
+            for msg in &msgs {
+                apply_post(conn, msg, &effects)?;
+            }
+            Ok(())
         })
         .await
     }

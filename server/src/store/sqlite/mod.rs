@@ -22,6 +22,9 @@ mod settings_audit;
 mod uploads;
 mod users;
 
+#[cfg(test)]
+mod plans;
+
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::mpsc;

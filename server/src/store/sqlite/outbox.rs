@@ -63,6 +63,22 @@ fn kind_filter(n: usize) -> String {
     format!("(?{n} IS NULL OR kind = ?{n})")
 }
 
+/// Leases the due items of a kind: a range of `outbox_due_order` (kind, state,
+/// next_attempt, created_at), already in the order served, so the cost is the items
+/// leased, not the backlog.
+pub(super) fn lease_statement() -> String {
+    format!(
+        "UPDATE outbox SET lease_owner = ?3, lease_until = ?4
+         WHERE id IN (
+             SELECT id FROM outbox
+             WHERE kind = ?1 AND state = 'pending' AND next_attempt <= ?2
+               AND lease_until <= ?2
+             ORDER BY next_attempt, created_at LIMIT ?5
+         )
+         RETURNING {COLUMNS}"
+    )
+}
+
 #[async_trait]
 impl OutboxStore for SqliteStore {
     async fn enqueue_outbox(&self, items: &[OutboxItem]) -> StoreResult<u64> {
@@ -116,16 +132,7 @@ impl OutboxStore for SqliteStore {
         self.write(move |conn| {
             let mut items = query_items(
                 conn,
-                &format!(
-                    "UPDATE outbox SET lease_owner = ?3, lease_until = ?4
-                     WHERE id IN (
-                         SELECT id FROM outbox
-                         WHERE kind = ?1 AND state = 'pending' AND next_attempt <= ?2
-                           AND lease_until <= ?2
-                         ORDER BY next_attempt, created_at LIMIT ?5
-                     )
-                     RETURNING {COLUMNS}"
-                ),
+                &lease_statement(),
                 params![kind.as_str(), now.0, owner, lease_until.0, limit],
             )?;
             // RETURNING gives no order guarantee.

@@ -1,7 +1,8 @@
 //! Rooms and subscriptions (memberships) on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection};
 
 use super::{exec, like_pattern, query_count, query_doc, query_docs, to_json, SqliteStore};
 use crate::store::{
@@ -74,6 +75,41 @@ fn type_list(types: &[RoomType]) -> String {
     }
 }
 
+/// The total and the page statements of a rooms listing (`types` from [`type_list`]).
+/// For one type (the listings requests make: `channels.list`) the page is a range of
+/// the index for its order (`rooms_type_name`, `rooms_type_ts`, `rooms_type_users`,
+/// `rooms_type_msgs`: the type, the key, `id`) and stops after `offset + count`
+/// rooms; `OFFSET` (Rocket.Chat's pagination) costs one index step per skipped room.
+/// Several types are merged in a sort of all their rooms. The total counts the
+/// rooms of the types in the narrowest of those indexes (a name filter, a substring
+/// no index serves, reads each of them).
+pub(super) fn rooms_listing(types: &str, sort: Sort, filtered: bool) -> (String, String) {
+    let order = match sort.key {
+        SortKey::Name => "name_key",
+        SortKey::Ts => "json_extract(doc, '$.ts')",
+        SortKey::UsersCount => "json_extract(doc, '$.usersCount')",
+        SortKey::Msgs => "json_extract(doc, '$.msgs')",
+    };
+    let dir = match sort.dir {
+        Direction::Asc => "ASC",
+        Direction::Desc => "DESC",
+    };
+    let filter = if filtered {
+        format!("t IN ({types}) AND name_key LIKE ?1 ESCAPE '\\'")
+    } else {
+        format!("t IN ({types})")
+    };
+    let n = if filtered { 2 } else { 1 };
+    (
+        format!("SELECT count(*) FROM rooms WHERE {filter}"),
+        format!(
+            "SELECT doc FROM rooms WHERE {filter} ORDER BY {order} {dir}, id {dir}
+             LIMIT ?{n} OFFSET ?{}",
+            n + 1
+        ),
+    )
+}
+
 #[async_trait]
 impl RoomStore for SqliteStore {
     async fn create_room(&self, room: &Room, subs: &[Subscription]) -> StoreResult<()> {
@@ -119,31 +155,12 @@ impl RoomStore for SqliteStore {
         let types = type_list(types);
         let pattern = filter.map(like_pattern);
         self.read(move |conn| {
-            let order = match sort.key {
-                SortKey::Name => "name_key",
-                SortKey::Ts => "json_extract(doc, '$.ts')",
-                SortKey::UsersCount => "json_extract(doc, '$.usersCount')",
-                SortKey::Msgs => "json_extract(doc, '$.msgs')",
-            };
-            let dir = match sort.dir {
-                Direction::Asc => "ASC",
-                Direction::Desc => "DESC",
-            };
-            let filter_sql =
-                format!("t IN ({types}) AND (?1 IS NULL OR name_key LIKE ?1 ESCAPE '\\')");
-            let total = query_count(
-                conn,
-                &format!("SELECT count(*) FROM rooms WHERE {filter_sql}"),
-                [&pattern],
-            )?;
-            let items = query_docs(
-                conn,
-                &format!(
-                    "SELECT doc FROM rooms WHERE {filter_sql} ORDER BY {order} {dir}, id {dir}
-                     LIMIT ?2 OFFSET ?3"
-                ),
-                params![pattern, page.count as i64, page.offset as i64],
-            )?;
+            let (count_sql, page_sql) = rooms_listing(&types, sort, pattern.is_some());
+            let mut args: Vec<Value> = pattern.map(Value::from).into_iter().collect();
+            let total = query_count(conn, &count_sql, params_from_iter(&args))?;
+            args.push(Value::from(i64::try_from(page.count).unwrap_or(i64::MAX)));
+            args.push(Value::from(i64::try_from(page.offset).unwrap_or(i64::MAX)));
+            let items = query_docs(conn, &page_sql, params_from_iter(&args))?;
             Ok(Listing { items, total })
         })
         .await
@@ -241,6 +258,13 @@ impl RoomStore for SqliteStore {
     }
 }
 
+/// A user's subscriptions: a range of `subscriptions_user` (uid, updated_at).
+pub(super) const SUBSCRIPTIONS_ALL: &str =
+    "SELECT doc FROM subscriptions WHERE uid = ?1 ORDER BY updated_at";
+/// A user's subscriptions changed after a time (`subscriptions.get?updatedSince`).
+pub(super) const SUBSCRIPTIONS_SINCE: &str =
+    "SELECT doc FROM subscriptions WHERE uid = ?1 AND updated_at > ?2 ORDER BY updated_at";
+
 #[async_trait]
 impl SubscriptionStore for SqliteStore {
     async fn subscription(&self, rid: &str, user_id: &str) -> StoreResult<Option<Subscription>> {
@@ -261,13 +285,11 @@ impl SubscriptionStore for SqliteStore {
         since: Option<Ts>,
     ) -> StoreResult<Vec<Subscription>> {
         let uid = user_id.to_string();
-        self.read(move |conn| {
-            query_docs(
-                conn,
-                "SELECT doc FROM subscriptions WHERE uid = ?1 AND (?2 IS NULL OR updated_at > ?2)
-                 ORDER BY updated_at",
-                params![uid, since.map(|t| t.0)],
-            )
+        // Two statements, not `?2 IS NULL OR updated_at > ?2`, so that `since` is a
+        // seek in `subscriptions_user` (uid, updated_at) rather than a filter.
+        self.read(move |conn| match since {
+            Some(since) => query_docs(conn, SUBSCRIPTIONS_SINCE, params![uid, since.0]),
+            None => query_docs(conn, SUBSCRIPTIONS_ALL, params![uid]),
         })
         .await
     }

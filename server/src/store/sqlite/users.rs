@@ -1,7 +1,8 @@
 //! Users, login tokens and settings on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection};
 
 use super::{exec, like_pattern, query_count, query_doc, query_docs, to_json, SqliteStore};
 use crate::store::{
@@ -18,6 +19,37 @@ fn insert_emails(conn: &Connection, user: &User) -> StoreResult<()> {
         )?;
     }
     Ok(())
+}
+
+/// The total and the page statements of a users listing. The page walks an index in
+/// the listing's order (`username_key` is unique, `users_created` ends in `id`), so it
+/// stops after `offset + count` rows; `OFFSET` (Rocket.Chat's pagination) costs one
+/// index step per skipped user. The total counts: without a filter over the smallest
+/// index, with one (a substring, which no index serves) over every user.
+pub(super) fn users_listing(sort: Sort, filtered: bool) -> (String, String) {
+    let order = match sort.key {
+        SortKey::Ts => "created_at",
+        _ => "username_key",
+    };
+    let dir = match sort.dir {
+        Direction::Asc => "ASC",
+        Direction::Desc => "DESC",
+    };
+    let filter = if filtered {
+        " WHERE (username_key LIKE ?1 ESCAPE '\\'
+             OR lower(json_extract(doc, '$.name')) LIKE ?1 ESCAPE '\\')"
+    } else {
+        ""
+    };
+    let n = if filtered { 2 } else { 1 };
+    (
+        format!("SELECT count(*) FROM users{filter}"),
+        format!(
+            "SELECT doc FROM users{filter} ORDER BY {order} {dir}, id {dir}
+             LIMIT ?{n} OFFSET ?{}",
+            n + 1
+        ),
+    )
 }
 
 #[async_trait]
@@ -136,29 +168,12 @@ impl UserStore for SqliteStore {
     ) -> StoreResult<Listing<User>> {
         let pattern = filter.map(like_pattern);
         self.read(move |conn| {
-            let order = match sort.key {
-                SortKey::Ts => "created_at",
-                _ => "username_key",
-            };
-            let dir = match sort.dir {
-                Direction::Asc => "ASC",
-                Direction::Desc => "DESC",
-            };
-            let filter_sql = "(?1 IS NULL OR username_key LIKE ?1 ESCAPE '\\'
-                 OR lower(json_extract(doc, '$.name')) LIKE ?1 ESCAPE '\\')";
-            let total = query_count(
-                conn,
-                &format!("SELECT count(*) FROM users WHERE {filter_sql}"),
-                [&pattern],
-            )?;
-            let items = query_docs(
-                conn,
-                &format!(
-                    "SELECT doc FROM users WHERE {filter_sql} ORDER BY {order} {dir}, id {dir}
-                     LIMIT ?2 OFFSET ?3"
-                ),
-                params![pattern, page.count as i64, page.offset as i64],
-            )?;
+            let (count_sql, page_sql) = users_listing(sort, pattern.is_some());
+            let mut args: Vec<Value> = pattern.map(Value::from).into_iter().collect();
+            let total = query_count(conn, &count_sql, params_from_iter(&args))?;
+            args.push(Value::from(i64::try_from(page.count).unwrap_or(i64::MAX)));
+            args.push(Value::from(i64::try_from(page.offset).unwrap_or(i64::MAX)));
+            let items = query_docs(conn, &page_sql, params_from_iter(&args))?;
             Ok(Listing { items, total })
         })
         .await

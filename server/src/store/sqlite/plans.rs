@@ -1,0 +1,243 @@
+//! `EXPLAIN QUERY PLAN` of the statements requests run: each must seek the index
+//! meant for it (`SEARCH … USING INDEX …`), never scan a table, and never sort in a
+//! temporary B-tree, so its cost does not grow with the room, the user base or the
+//! workspace. A listing in index order that stops at its `LIMIT` may walk the index
+//! (`SCAN … USING INDEX …`), which is allowed only where named.
+
+use rusqlite::Connection;
+
+use super::apps::{APP_LOGS_PAGE, DUE_JOBS};
+use super::messages::{history_statement, THREAD_PAGE};
+use super::outbox::lease_statement;
+use super::rooms::{rooms_listing, SUBSCRIPTIONS_ALL, SUBSCRIPTIONS_SINCE};
+use super::schema::migrate;
+use super::users::users_listing;
+use crate::store::{Direction, HistoryQuery, Sort, SortKey, Ts};
+
+fn schema() -> Connection {
+    let mut conn = Connection::open_in_memory().unwrap();
+    migrate(&mut conn).unwrap();
+    conn
+}
+
+/// The plan's detail lines.
+fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    // Parameters left unbound: the plan is chosen at prepare time.
+    let mut rows = stmt.raw_query();
+    let mut lines = Vec::new();
+    while let Some(row) = rows.next().unwrap() {
+        lines.push(row.get::<_, String>(3).unwrap());
+    }
+    lines
+}
+
+/// What is wrong with `sql`'s plan, if anything: it must use `index` by a search
+/// (or, with `walk`, in order), with no table scan and no temporary B-tree.
+fn plan_fault(conn: &Connection, sql: &str, index: &str, walk: bool) -> Option<String> {
+    let lines = plan(conn, sql);
+    let uses = |l: &String| {
+        l.ends_with(&format!("INDEX {index}")) || l.contains(&format!("INDEX {index} ("))
+    };
+    let searched = lines
+        .iter()
+        .any(|l| uses(l) && (l.starts_with("SEARCH") || (walk && l.starts_with("SCAN"))));
+    let scan = lines
+        .iter()
+        .find(|l| l.starts_with("SCAN") && !(walk && uses(l)));
+    let temp = lines.iter().find(|l| l.contains("TEMP B-TREE"));
+    if !searched || scan.is_some() || temp.is_some() {
+        Some(format!("{sql}\nwanted index {index}; plan: {lines:#?}"))
+    } else {
+        None
+    }
+}
+
+#[track_caller]
+fn assert_plan(conn: &Connection, sql: &str, index: &str) {
+    if let Some(fault) = plan_fault(conn, sql, index, false) {
+        panic!("{fault}");
+    }
+}
+
+#[track_caller]
+fn assert_ordered_walk(conn: &Connection, sql: &str, index: &str) {
+    if let Some(fault) = plan_fault(conn, sql, index, true) {
+        panic!("{fault}");
+    }
+}
+
+/// Every shape of a history page: bounds present or not, inclusive or not, thread
+/// replies in or out.
+fn history_shapes() -> Vec<HistoryQuery> {
+    let mut shapes = Vec::new();
+    for latest in [None, Some(Ts(2_000))] {
+        for oldest in [None, Some(Ts(1_000))] {
+            for inclusive in [false, true] {
+                for exclude_thread_replies in [false, true] {
+                    shapes.push(HistoryQuery {
+                        latest,
+                        oldest,
+                        inclusive,
+                        offset: 10,
+                        count: 50,
+                        exclude_thread_replies,
+                    });
+                }
+            }
+        }
+    }
+    shapes
+}
+
+/// What is wrong with the plan of a history statement for `q`: besides
+/// [`plan_fault`], the bounds must be part of the index seek, not filters.
+fn history_fault(conn: &Connection, sql: &str, q: &HistoryQuery, index: &str) -> Option<String> {
+    if let Some(fault) = plan_fault(conn, sql, index, false) {
+        return Some(fault);
+    }
+    let seek = match (q.latest, q.oldest) {
+        (None, None) => "(rid=?)",
+        (Some(_), None) => "(rid=? AND ts<?)",
+        (None, Some(_)) => "(rid=? AND ts>?)",
+        (Some(_), Some(_)) => "(rid=? AND ts>? AND ts<?)",
+    };
+    let lines = plan(conn, sql);
+    if lines.iter().any(|l| l.ends_with(seek)) {
+        None
+    } else {
+        Some(format!(
+            "{sql}
+wanted the seek {seek}; plan: {lines:#?}"
+        ))
+    }
+}
+
+#[test]
+fn history_pages_seek_the_room_index() {
+    let conn = schema();
+    for q in history_shapes() {
+        let index = if q.exclude_thread_replies {
+            "messages_room_main"
+        } else {
+            "messages_room_ts"
+        };
+        for count in [false, true] {
+            let (sql, _) = history_statement("r", &q, count);
+            if let Some(fault) = history_fault(&conn, &sql, &q, index) {
+                panic!("{fault}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_old_history_statements_fail_the_check() {
+    // What history ran before: `IS NULL OR` bounds over the (rid, ts) index. The
+    // check must reject every bounded shape of it.
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch(
+        "CREATE TABLE messages (id TEXT PRIMARY KEY, rid TEXT NOT NULL, ts INTEGER NOT NULL,
+             tmid TEXT, doc TEXT NOT NULL);
+         CREATE INDEX messages_room_ts ON messages(rid, ts);",
+    )
+    .unwrap();
+    for q in history_shapes() {
+        if q.latest.is_none() && q.oldest.is_none() {
+            continue;
+        }
+        let (lt, gt) = if q.inclusive {
+            ("<=", ">=")
+        } else {
+            ("<", ">")
+        };
+        let threads = if q.exclude_thread_replies {
+            " AND tmid IS NULL"
+        } else {
+            ""
+        };
+        let old = format!(
+            "SELECT doc FROM messages WHERE rid = ?1 AND (?2 IS NULL OR ts {lt} ?2)
+             AND (?3 IS NULL OR ts {gt} ?3){threads} ORDER BY ts DESC, rowid DESC
+             LIMIT ?4 OFFSET ?5"
+        );
+        assert!(
+            history_fault(&conn, &old, &q, "messages_room_ts").is_some(),
+            "{old}: {:?}",
+            plan(&conn, &old)
+        );
+    }
+}
+
+#[test]
+fn thread_pages_seek_the_thread_index() {
+    let conn = schema();
+    assert_plan(&conn, THREAD_PAGE, "messages_thread");
+}
+
+#[test]
+fn subscriptions_seek_the_user_index() {
+    let conn = schema();
+    assert_plan(&conn, SUBSCRIPTIONS_ALL, "subscriptions_user");
+    assert_plan(&conn, SUBSCRIPTIONS_SINCE, "subscriptions_user");
+    let lines = plan(&conn, SUBSCRIPTIONS_SINCE).join("\n");
+    assert!(lines.contains("updated_at>?"), "{lines}");
+}
+
+#[test]
+fn user_listings_walk_an_index_in_order() {
+    let conn = schema();
+    for (key, index) in [
+        (SortKey::Name, "sqlite_autoindex_users_2"),
+        (SortKey::Ts, "users_created"),
+    ] {
+        for dir in [Direction::Asc, Direction::Desc] {
+            for filtered in [false, true] {
+                let (_, page) = users_listing(Sort { key, dir }, filtered);
+                assert_ordered_walk(&conn, &page, index);
+            }
+        }
+    }
+}
+
+#[test]
+fn room_listings_seek_the_type_index_in_order() {
+    let conn = schema();
+    for (key, index) in [
+        (SortKey::Name, "rooms_type_name"),
+        (SortKey::Ts, "rooms_type_ts"),
+        (SortKey::UsersCount, "rooms_type_users"),
+        (SortKey::Msgs, "rooms_type_msgs"),
+    ] {
+        for dir in [Direction::Asc, Direction::Desc] {
+            for filtered in [false, true] {
+                let (count, page) = rooms_listing("'c'", Sort { key, dir }, filtered);
+                assert_plan(&conn, &page, index);
+                if !filtered {
+                    let lines = plan(&conn, &count);
+                    assert!(
+                        lines.len() == 1
+                            && lines[0]
+                                .starts_with("SEARCH rooms USING COVERING INDEX rooms_type_"),
+                        "{count}: {lines:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn app_logs_and_due_jobs_seek_their_indexes() {
+    let conn = schema();
+    assert_plan(&conn, APP_LOGS_PAGE, "app_logs_app");
+    assert_plan(&conn, DUE_JOBS, "app_jobs_due");
+}
+
+#[test]
+fn outbox_leases_seek_the_due_index() {
+    let conn = schema();
+    assert_plan(&conn, &lease_statement(), "outbox_due_order");
+}
