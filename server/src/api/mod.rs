@@ -119,7 +119,11 @@ async fn info(
     let full = match &session {
         Some(s) => state
             .chat
-            .has_permission(&s.user, crate::chat::permissions::Perm::VIEW_STATISTICS, None)
+            .has_permission(
+                &s.user,
+                crate::chat::permissions::Perm::VIEW_STATISTICS,
+                None,
+            )
             .await
             .unwrap_or(false),
         None => false,

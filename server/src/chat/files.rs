@@ -169,7 +169,11 @@ impl Chat {
         }
         let (room, _) = self.joined_room(actor, RoomRef::Id(rid)).await?;
         Chat::check_not_archived(&room)?;
-        if room.ro && !self.has_room_permission(actor, Perm::POST_READONLY, &room).await? {
+        if room.ro
+            && !self
+                .has_room_permission(actor, Perm::POST_READONLY, &room)
+                .await?
+        {
             return Err(ChatError::refused(
                 "error-action-not-allowed",
                 "This room is read only",

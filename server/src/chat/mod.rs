@@ -19,12 +19,12 @@ pub mod password;
 pub mod password_policy;
 pub mod permissions;
 pub mod preferences;
-pub mod profile;
 pub mod presence;
+pub mod profile;
 pub mod ratelimit;
 mod relay;
-pub mod room_settings;
 pub mod roles;
+pub mod room_settings;
 pub mod rooms;
 pub mod settings;
 

@@ -196,8 +196,12 @@ impl Chat {
         }
         let user = match target {
             Some(t) if t.id != actor.id => {
-                self.require_permission(actor, super::permissions::Perm::EDIT_OTHER_USER_INFO, None)
-                    .await?;
+                self.require_permission(
+                    actor,
+                    super::permissions::Perm::EDIT_OTHER_USER_INFO,
+                    None,
+                )
+                .await?;
                 t
             }
             _ => actor,

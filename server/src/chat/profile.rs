@@ -10,11 +10,11 @@
 use serde_json::{Map, Value};
 
 use super::accounts::{validate_email, validate_username, NewUser};
-use super::permissions::Perm;
 use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::login::Password;
 use super::password_policy::PasswordPolicy;
+use super::permissions::Perm;
 use super::preferences;
 use super::Chat;
 use crate::store::{roles, Direction, Page, RoomType, Sort, SortKey, Ts, User};

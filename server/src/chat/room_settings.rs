@@ -10,9 +10,7 @@ use super::events::Event;
 use super::permissions::Perm;
 use super::rooms::{validate_room_name, RoomRef};
 use super::Chat;
-use crate::store::{
-    Page, Room, RoomType, StoreError, Subscription, SubscriptionPatch, Ts, User,
-};
+use crate::store::{Page, Room, RoomType, StoreError, Subscription, SubscriptionPatch, Ts, User};
 
 /// A change to a room's settings (`rooms.saveRoomSettings`); `None` leaves a
 /// setting alone.
