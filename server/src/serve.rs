@@ -157,6 +157,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         config.site_url()
     );
 
+    // Signals are caught before the first request is served: a SIGTERM right after
+    // `/readyz` said ready must start the ordered shutdown, not kill the process.
+    let mut signals = Signals::listen();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let limits = config.http.clone();
     let mut server = tokio::spawn(async move {
@@ -167,7 +170,6 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     });
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let drain = Duration::from_secs(config.shutdown_drain_secs);
-    let mut signals = Signals::listen();
     tokio::select! {
         result = &mut server => {
             // The server stops only when told to: it failed.
