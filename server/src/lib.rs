@@ -6,6 +6,8 @@ pub mod cli;
 pub mod config;
 pub mod files;
 pub mod http_server;
+pub mod identity;
+pub mod notify;
 pub mod realtime;
 pub mod serve;
 pub mod store;
