@@ -503,3 +503,161 @@ async fn users_update_by_admin_changes_profile_and_password() {
     // Now carol can create users.
     srv.post_ok("users.create", &carol, new_user("dave")).await;
 }
+
+/// Rocket.Chat's reserved names: the system's own (admin, administrator, system,
+/// user) for users and rooms, the mention keywords, and the admin's blocked list
+/// (live), on every way a username is taken; the first admin keeps `admin`.
+#[tokio::test]
+async fn reserved_usernames_and_room_names_are_refused() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    srv.post_ok(
+        "settings/Accounts_RegistrationForm",
+        &admin,
+        json!({"value": "Public"}),
+    )
+    .await;
+
+    for name in ["admin", "Administrator", "SYSTEM", "user", "all", "here"] {
+        let (status, body) = srv.post("users.create", &admin, new_user(name)).await;
+        assert_error(
+            status,
+            &body,
+            400,
+            Some("error-blocked-username"),
+            &format!("users.create {name}"),
+        );
+        assert_eq!(
+            body["error"],
+            json!(format!(
+                "{name} is blocked and can't be used! [error-blocked-username]"
+            )),
+            "{body}"
+        );
+        let (status, body) = srv
+            .post_anon(
+                "users.register",
+                json!({"username": name, "email": format!("{name}-r@palaver.test"),
+                       "pass": "Reg1-Pa55word", "name": name}),
+            )
+            .await;
+        assert_error(
+            status,
+            &body,
+            400,
+            Some("error-blocked-username"),
+            &format!("users.register {name}"),
+        );
+    }
+    let (status, body) = srv.get("users.info?username=system", &admin).await;
+    assert_eq!(status, 400, "no account was made: {body}");
+
+    // Renames: a system name cannot be taken, by an admin or by oneself.
+    let bob = srv.create_user(&admin, "bob").await;
+    let (status, body) = srv
+        .post(
+            "users.update",
+            &admin,
+            json!({"userId": bob.user_id, "data": {"username": "system"}}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-could-not-save-identity"),
+        "users.update to system",
+    );
+    let (status, body) = srv
+        .post(
+            "users.updateOwnBasicInfo",
+            &bob,
+            json!({"data": {"username": "administrator"}}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-could-not-save-identity"),
+        "updateOwnBasicInfo to administrator",
+    );
+    let info = srv.get_ok("users.info?username=bob", &admin).await;
+    assert_eq!(info["user"]["_id"], json!(bob.user_id), "bob kept his name");
+
+    // The admin's list applies at once, in any case; taking names off frees them.
+    srv.post_ok(
+        "settings/Accounts_BlockedUsernameList",
+        &admin,
+        json!({"value": "mallory, Eve"}),
+    )
+    .await;
+    for name in ["mallory", "EVE"] {
+        let (status, body) = srv.post("users.create", &admin, new_user(name)).await;
+        assert_error(
+            status,
+            &body,
+            400,
+            Some("error-blocked-username"),
+            &format!("listed {name}"),
+        );
+    }
+    let (status, body) = srv
+        .post(
+            "users.update",
+            &admin,
+            json!({"userId": bob.user_id, "data": {"username": "eve"}}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-blocked-username"),
+        "rename to a listed name",
+    );
+    srv.post_ok(
+        "settings/Accounts_BlockedUsernameList",
+        &admin,
+        json!({"value": ""}),
+    )
+    .await;
+    srv.post_ok("users.create", &admin, new_user("eve")).await;
+
+    // The first admin, created as `admin`, keeps the name and can be edited.
+    srv.post_ok(
+        "users.update",
+        &admin,
+        json!({"userId": admin.user_id, "data": {"name": "Chief"}}),
+    )
+    .await;
+    srv.admin().await;
+
+    // Rooms cannot take a system name either.
+    for (endpoint, name) in [("channels.create", "admin"), ("groups.create", "System")] {
+        let (status, body) = srv.post(endpoint, &admin, json!({"name": name})).await;
+        assert_error(
+            status,
+            &body,
+            400,
+            Some("error-invalid-room-name"),
+            &format!("{endpoint} {name}"),
+        );
+    }
+    let room = create_channel(&srv, &admin, "ops", &[]).await;
+    let rid = room["_id"].as_str().unwrap_or_default().to_string();
+    let (status, body) = srv
+        .post(
+            "channels.rename",
+            &admin,
+            json!({"roomId": rid, "name": "user"}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-room-name"),
+        "rename to user",
+    );
+}

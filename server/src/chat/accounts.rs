@@ -109,6 +109,7 @@ impl Chat {
             self.require_permission(actor, Perm::ASSIGN_ROLES, None)
                 .await?;
         }
+        self.check_new_username(&new.username)?;
         self.password_policy().check(&new.password)?;
         self.insert_user(new).await
     }
@@ -266,6 +267,9 @@ impl Chat {
         let mut user = before.clone();
         if let Some(username) = patch.username {
             validate_username(&username)?;
+            if username != before.username {
+                self.check_renamed_username(&username)?;
+            }
             user.username = username;
         }
         if let Some(name) = patch.name {

@@ -23,6 +23,7 @@ pub mod presence;
 pub mod profile;
 pub mod ratelimit;
 mod relay;
+pub mod reserved_names;
 pub mod roles;
 pub mod room_settings;
 pub mod rooms;

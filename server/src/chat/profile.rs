@@ -95,6 +95,7 @@ impl Chat {
                 "The username provided is not valid",
             )
         })?;
+        self.check_new_username(&form.username)?;
         if self.store.user_by_username(&form.username).await?.is_some() {
             return Err(ChatError::refused(
                 "error-field-unavailable",
@@ -175,6 +176,7 @@ impl Chat {
         }
         if let Some(username) = username {
             validate_username(&username)?;
+            self.check_renamed_username(&username)?;
             if let Some(other) = self.store.user_by_username(&username).await? {
                 if other.id != user.id {
                     return Err(ChatError::refused(
@@ -419,6 +421,9 @@ impl Chat {
                 };
                 if validate_username(&candidate).is_err() {
                     break;
+                }
+                if self.username_blocked(&candidate).is_some() {
+                    continue;
                 }
                 match self.store.user_by_username(&candidate).await? {
                     None => return Ok(candidate),

@@ -45,16 +45,21 @@ pub fn validate_room_name(name: &str) -> ChatResult<()> {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ChatError::refused(
+    if !ok {
+        return Err(ChatError::refused(
             "error-invalid-room-name",
             format!(
                 "{name:?} is not a valid room name: use 1 to 100 letters, digits, '.', '_' or '-'"
             ),
-        ))
+        ));
     }
+    if super::reserved_names::is_system_name(name) {
+        return Err(ChatError::refused(
+            "error-invalid-room-name",
+            format!("{name} is not a valid room name: the name is reserved"),
+        ));
+    }
+    Ok(())
 }
 
 /// A DM's id: its members' ids, sorted and concatenated (Rocket.Chat's scheme for

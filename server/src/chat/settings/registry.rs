@@ -412,6 +412,12 @@ pub static ALL: &[Def] = &[
         ..def("Accounts_AllowEmailChange", Kind::Boolean, "Accounts", "")
     },
     Def {
+        label: "Blocked usernames",
+        description: "Comma-separated usernames nobody may take (any case), besides the \
+                      system's own: admin, administrator, system, user, all, here.",
+        ..def("Accounts_BlockedUsernameList", Kind::String, "Accounts", "Registration")
+    },
+    Def {
         default: Default::Bool(true),
         public: true,
         label: "Allow password change",
