@@ -4,7 +4,9 @@
 //! At each size the server is started on the database and this prints p50/p99 of:
 //! the latest history page, a page 10,000 messages back through `latest`, a thread
 //! page, `subscriptions.get`, `rooms.get?updatedSince`, a `users.list` page and
-//! login.
+//! login. Then the user base grows from 10,000 to 100,000 and the users queries are
+//! measured at both sizes: `roles.getUsersInRole` (a deep page of a big role, a
+//! small role) and `users.listByStatus` (the web admin's tabs and a search).
 //!
 //! Filling goes through the store directly (`SqliteStore::import_messages`, the
 //! post path's store effects in batches) while the server is stopped, so it takes
@@ -24,6 +26,7 @@ use serde_json::json;
 
 const SIZES: [u64; 3] = [10_000, 100_000, 1_000_000];
 const USERS: u64 = 10_000;
+const MORE_USERS: u64 = 100_000;
 const ROOMS: u64 = 1_000;
 /// Requests per measured line (login: fewer, it hashes a password).
 const SAMPLES: usize = 300;
@@ -123,20 +126,72 @@ async fn measure(srv: &Palaver, fx: &Fixture, size: u64, newest: i64) {
     line("login", size, &lat);
 }
 
-/// 10,000 users and 999 more rooms of `reader`, written through the store.
-async fn fill_workspace(store: &SqliteStore, reader_id: &str, big: &str) {
+/// The users queries at `users` users.
+async fn measure_users(srv: &Palaver, fx: &Fixture, users: u64) {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let cases = [
+        (
+            "getUsersInRole user (offset 5,000)",
+            "roles.getUsersInRole?role=user&count=50&offset=5000",
+        ),
+        (
+            "getUsersInRole admin",
+            "roles.getUsersInRole?role=admin&count=50",
+        ),
+        (
+            "listByStatus all (offset 5,000)",
+            "users.listByStatus?count=50&offset=5000",
+        ),
+        (
+            "listByStatus deactivated tab",
+            "users.listByStatus?status=deactivated&hasLoggedIn=true&count=50",
+        ),
+        (
+            "listByStatus pending tab",
+            "users.listByStatus?hasLoggedIn=false&type=user&count=50",
+        ),
+        (
+            "listByStatus search (common term)",
+            "users.listByStatus?searchTerm=grower&count=50",
+        ),
+    ];
+    for (_, path) in cases {
+        get(&client, srv, path, &fx.admin).await;
+    }
+    for (what, path) in cases {
+        let lat = timed(SAMPLES, async || get(&client, srv, path, &fx.admin).await).await;
+        println!(
+            "{users:>9} users {what:<34} p50 {:>7.2} ms   p99 {:>7.2} ms",
+            ms(percentile(&lat, 0.50)),
+            ms(percentile(&lat, 0.99)),
+        );
+    }
+}
+
+/// Users `from..to` (every hundredth deactivated), written through the store.
+async fn fill_users(store: &SqliteStore, reader_id: &str, from: u64, to: u64) {
     let reader = store.user_by_id(reader_id).await.unwrap().expect("reader");
-    let tasks = (0..USERS).map(|i| {
+    let tasks = (from..to).map(|i| {
         let mut u = reader.clone();
-        u.id = format!("gu{i:05}");
-        u.username = format!("grower{i:05}");
+        u.id = format!("gu{i:06}");
+        u.username = format!("grower{i:06}");
         u.name = format!("Grower {i}");
+        u.active = i % 100 != 0;
         for e in &mut u.emails {
-            e.address = format!("grower{i:05}@palaver.test");
+            e.address = format!("grower{i:06}@palaver.test");
         }
         async move { store.create_user(&u, None).await.expect("user") }
     });
     join_all(tasks).await;
+}
+
+/// 10,000 users and 999 more rooms of `reader`, written through the store.
+async fn fill_workspace(store: &SqliteStore, reader_id: &str, big: &str) {
+    fill_users(store, reader_id, 0, USERS).await;
     let room = store.room_by_id(big).await.unwrap().expect("room");
     let sub = store
         .subscription(big, reader_id)
@@ -253,6 +308,23 @@ async fn main() {
             admin: admin.clone(),
         });
         measure(&srv, fx, size, newest).await;
+        if size == SIZES[0] {
+            measure_users(&srv, fx, USERS).await;
+        }
         assert!(srv.stop(Duration::from_secs(15)).await, "clean stop");
     }
+    let store = SqliteStore::open(&db, false).await.expect("open the store");
+    let start = Instant::now();
+    fill_users(&store, &reader.user_id, USERS, MORE_USERS).await;
+    println!(
+        "({} users added in {:.1} s)",
+        MORE_USERS - USERS,
+        start.elapsed().as_secs_f64()
+    );
+    store.close().await.expect("close");
+    drop(store);
+    srv.start_again().await;
+    let fx = fixture.as_ref().expect("measured");
+    measure_users(&srv, fx, MORE_USERS).await;
+    assert!(srv.stop(Duration::from_secs(15)).await, "clean stop");
 }

@@ -30,6 +30,7 @@ mod login_hardening;
 mod mobile_app;
 mod ops_endpoints;
 mod outbox_delivery;
+mod outgoing_events;
 mod realtime_auth;
 mod realtime_closes;
 mod realtime_commands;

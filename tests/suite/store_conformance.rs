@@ -5,6 +5,7 @@
 
 mod apps;
 mod history;
+mod indexed;
 mod integrations;
 mod messages;
 mod outbox;
@@ -137,6 +138,7 @@ conformance! {
     settings_audit::setting_changes,
     uploads::uploads,
     roles::roles,
+    indexed::indexed_queries,
 }
 
 /// On MongoDB (SecantusDB answers `explain` as mongod does), history and thread
@@ -207,6 +209,112 @@ async fn mongo_history_plans() {
         served(&explain, &stages) && indexes.iter().all(|i| i == "by_thread_ts_id"),
         "thread: {stages:?} {indexes:?}\n{explain}"
     );
+    store.close().await.unwrap();
+}
+
+/// On MongoDB, the users queries requests make (role members, the admin's tabs,
+/// presence) and the default rooms are index scans of the index meant for each: no
+/// collection scan; no blocking `SORT` on a real mongod where the index gives the
+/// order (presence shapes sort their answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongo_users_plans() {
+    use palaver_server::store::mongo::MongoStore;
+    use palaver_server::store::presence::StatusQuery;
+    use palaver_server::store::{Page, Store, Ts};
+    let fixture = Fixture::mongo("users_plans");
+    let StorageTarget::Mongo { uri, database } = &fixture.target else {
+        unreachable!()
+    };
+    let store = MongoStore::connect(uri, database).await.expect("connect");
+    let check = |explain: &mongodb::bson::Document, index: &str, sorted: bool, what: &str| {
+        let secantus = explain
+            .get_document("serverInfo")
+            .and_then(|i| i.get_str("host"))
+            == Ok("secantus");
+        let (stages, indexes) = history::plan_stages(explain);
+        assert!(
+            stages.iter().any(|s| s == "IXSCAN")
+                && !stages.iter().any(|s| s == "COLLSCAN")
+                && indexes.iter().all(|i| i == index)
+                && (secantus || !sorted || !stages.iter().any(|s| s == "SORT")),
+            "{what}: {stages:?} {indexes:?}\n{explain}"
+        );
+    };
+    let page = Page::new(10, 25);
+    let explain = store
+        .explain_users(None, Some("admin"), page)
+        .await
+        .unwrap();
+    check(&explain, "by_role_username", true, "users in role");
+    let present = vec!["online".to_string(), "away".into(), "busy".into()];
+    let shapes: Vec<(StatusQuery, &str, bool)> = vec![
+        (
+            StatusQuery {
+                active: Some(true),
+                has_logged_in: Some(true),
+                ..Default::default()
+            },
+            "by_active_username",
+            true,
+        ),
+        (
+            StatusQuery {
+                active: Some(false),
+                search: Some("al".into()),
+                ..Default::default()
+            },
+            "by_active_username",
+            true,
+        ),
+        (
+            StatusQuery {
+                has_logged_in: Some(false),
+                kind: Some("user".into()),
+                ..Default::default()
+            },
+            "by_type_username",
+            true,
+        ),
+        (
+            StatusQuery {
+                search: Some("al".into()),
+                ..Default::default()
+            },
+            "uniq_username",
+            true,
+        ),
+        (
+            StatusQuery {
+                statuses: present.clone(),
+                ..Default::default()
+            },
+            "by_status",
+            false,
+        ),
+        (
+            StatusQuery {
+                statuses: present,
+                ids: Some(vec!["a".into(), "b".into()]),
+                ..Default::default()
+            },
+            "_id_",
+            false,
+        ),
+        (
+            StatusQuery {
+                updated_since: Some(Ts(1_000)),
+                ..Default::default()
+            },
+            "by_updated",
+            false,
+        ),
+    ];
+    for (q, index, sorted) in shapes {
+        let explain = store.explain_users(Some(&q), None, page).await.unwrap();
+        check(&explain, index, sorted, &format!("{q:?}"));
+    }
+    let explain = store.explain_default_rooms().await.unwrap();
+    check(&explain, "by_default_name", true, "default rooms");
     store.close().await.unwrap();
 }
 

@@ -1,6 +1,8 @@
-//! Outgoing webhooks on the queue: the trigger worker turns messages posted on this
-//! instance into queue items (one per integration and URL), off the posting path;
-//! the delivery handler POSTs Rocket.Chat's body and posts a JSON reply back.
+//! Outgoing webhooks on the queue: the trigger worker turns events of this instance
+//! (messages, files, rooms created, archived, joined and left, users created) into
+//! queue items (one per integration and URL), off the posting path; the delivery
+//! handler POSTs Rocket.Chat's body, signed (`X-Palaver-Signature`), and posts a
+//! JSON reply back.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::chat::integrations::outgoing::{send_message_body, triggers};
+use crate::chat::integrations::outgoing::{hook_call, HookEvent};
 use crate::chat::{Chat, Event};
 use crate::store::integrations::Integration;
 use crate::store::outbox::{OutboxItem, OutboxKind};
-use crate::store::{Message, Room, Ts};
+use crate::store::Ts;
 use crate::worker::outbox::http::HttpSender;
 use crate::worker::outbox::policy::{Backoff, DeliveryError, RetryPolicy};
 use crate::worker::outbox::{DeliveryHandler, Outbox};
@@ -32,40 +34,33 @@ const CACHE_TTL: Duration = Duration::from_secs(5);
 pub struct WebhookPayload {
     pub integration_id: String,
     pub url: String,
-    /// The triggering room, where a reply goes (unless the integration names one).
-    pub room_id: String,
+    /// The triggering room, where a reply goes (unless the integration names one);
+    /// none for `userCreated`.
+    #[serde(default)]
+    pub room_id: Option<String>,
     pub body: Value,
     pub retry_failed_calls: bool,
     pub retry_count: u32,
     pub retry_delay: String,
 }
 
-/// The queue items for one message event.
-fn items_for(
-    hooks: &[Integration],
-    room: &Room,
-    message: &Message,
-    edited: bool,
-    site_url: &str,
-) -> Vec<OutboxItem> {
+/// The queue items for one event.
+fn items_for(hooks: &[Integration], event: HookEvent<'_>, site_url: &str) -> Vec<OutboxItem> {
     let now = Ts::now();
     let mut items = Vec::new();
     for integration in hooks {
-        let Some(word) = triggers(integration, room, message, edited) else {
+        let Some(call) = hook_call(integration, event, site_url) else {
             continue;
         };
         let Some(hook) = integration.outgoing.as_ref() else {
             continue;
         };
-        let body = send_message_body(integration, room, message, word.as_deref(), site_url);
-        // An edit is a new delivery; the same post or edit seen twice is not.
-        let version = message.edited_at.map_or(0, |t| t.0);
         for url in &hook.urls {
             let payload = WebhookPayload {
                 integration_id: integration.id.clone(),
                 url: url.clone(),
-                room_id: room.id.clone(),
-                body: body.clone(),
+                room_id: call.room_id.clone(),
+                body: call.body.clone(),
                 retry_failed_calls: hook.retry_failed_calls,
                 retry_count: hook.retry_count,
                 retry_delay: hook.retry_delay.clone(),
@@ -73,12 +68,13 @@ fn items_for(
             let Ok(payload) = serde_json::to_value(&payload) else {
                 continue;
             };
+            // The same event seen twice is one call; an edit is a new one.
             items.push(OutboxItem::new(
                 crate::chat::ids::new_id(),
                 OutboxKind::Webhook,
                 format!(
-                    "{}\u{1f}{}\u{1f}{version}\u{1f}{url}",
-                    integration.id, message.id
+                    "{}\u{1f}{}\u{1f}{}\u{1f}{url}",
+                    integration.id, hook.event, call.subject
                 ),
                 payload,
                 now,
@@ -86,6 +82,38 @@ fn items_for(
         }
     }
     items
+}
+
+/// `X-Palaver-Signature`: `sha256=` and the hex HMAC-SHA256 of the raw body, keyed
+/// with the integration's token (which the receiver was given), so a receiver can
+/// check a call came from this workspace and was not altered.
+pub fn signature(token: &str, body: &[u8]) -> String {
+    format!(
+        "sha256={}",
+        hex::encode(hmac_sha256(token.as_bytes(), body))
+    )
+}
+
+/// HMAC-SHA256 (RFC 2104) over `sha2`, which is here already.
+fn hmac_sha256(secret: &[u8], body: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    const BLOCK: usize = 64;
+    let mut key = [0u8; BLOCK];
+    if secret.len() > BLOCK {
+        key[..32].copy_from_slice(&Sha256::digest(secret));
+    } else {
+        key[..secret.len()].copy_from_slice(secret);
+    }
+    let pad = |byte: u8| key.map(|k| k ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(body)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 /// The enabled outgoing webhooks, reloaded when one changed here or at expiry.
@@ -171,7 +199,12 @@ async fn enqueue_batch(chat: &Chat, outbox: &Outbox, cache: &mut HookCache, even
     let relevant = events.iter().any(|e| {
         matches!(
             e.as_ref(),
-            Event::MessageSent { .. } | Event::MessageUpdated { .. }
+            Event::MessageSent { .. }
+                | Event::MessageUpdated { .. }
+                | Event::RoomCreated { .. }
+                | Event::UserJoined { .. }
+                | Event::UserLeft { .. }
+                | Event::UserCreated { .. }
         )
     });
     if !relevant {
@@ -186,18 +219,29 @@ async fn enqueue_batch(chat: &Chat, outbox: &Outbox, cache: &mut HookCache, even
     let site_url = site_url.as_str();
     let mut items = Vec::new();
     for e in events {
-        match e.as_ref() {
-            Event::MessageSent { room, message } => {
-                items.extend(items_for(hooks, room, message, false, site_url))
-            }
+        let event = match e.as_ref() {
+            Event::MessageSent { room, message } => HookEvent::Message {
+                room,
+                message,
+                edited: false,
+            },
             // An edit (not a reaction or a thread count, which also update a message).
             Event::MessageUpdated { room, message }
                 if message.edited_at == Some(message.updated_at) =>
             {
-                items.extend(items_for(hooks, room, message, true, site_url))
+                HookEvent::Message {
+                    room,
+                    message,
+                    edited: true,
+                }
             }
-            _ => {}
-        }
+            Event::RoomCreated { room } => HookEvent::RoomCreated { room },
+            Event::UserJoined { room, user } => HookEvent::RoomJoined { room, user },
+            Event::UserLeft { room, user } => HookEvent::RoomLeft { room, user },
+            Event::UserCreated { user } => HookEvent::UserCreated { user },
+            _ => continue,
+        };
+        items.extend(items_for(hooks, event, site_url));
     }
     if items.is_empty() {
         return;
@@ -292,10 +336,11 @@ impl DeliveryHandler for WebhookHandler {
         };
         let body = serde_json::to_vec(&p.body)
             .map_err(|e| DeliveryError::permanent(format!("encoding the body: {e}")))?;
-        let reply = self
-            .http
-            .post_json(&p.url, body, &[("X-Palaver-Delivery", item.id.clone())])
-            .await?;
+        let headers = [
+            ("X-Palaver-Delivery", item.id.clone()),
+            ("X-Palaver-Signature", signature(&integration.token, &body)),
+        ];
+        let reply = self.http.post_json(&p.url, body, &headers).await?;
         if reply.status == 410 {
             if let Err(e) = self.chat.disable_gone_webhook(&integration.id).await {
                 tracing::warn!(integration_id = %integration.id, error = %e, "could not disable a gone webhook");
@@ -308,12 +353,33 @@ impl DeliveryHandler for WebhookHandler {
             // (that would call the target again).
             if let Err(e) = self
                 .chat
-                .post_webhook_reply(&integration, &p.room_id, &json)
+                .post_webhook_reply(&integration, p.room_id.as_deref(), &json)
                 .await
             {
                 tracing::warn!(integration_id = %integration.id, error = %e, "outgoing webhook reply not posted");
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{hmac_sha256, signature};
+
+    #[test]
+    fn signature_is_rfc_4231_hmac_sha256() {
+        // RFC 4231 test case 2 (key "Jefe"), and case 6 (a key longer than a block).
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            hex::encode(hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
     }
 }

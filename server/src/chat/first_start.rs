@@ -6,7 +6,7 @@ use super::error::{ChatError, ChatResult};
 use super::permissions::Perm;
 use super::rooms::RoomRef;
 use super::Chat;
-use crate::store::{roles, Direction, Page, Room, RoomType, Sort, SortKey, StoreError, Ts, User};
+use crate::store::{roles, Room, RoomType, StoreError, Ts, User};
 
 /// Rocket.Chat's ids for the first channel and the bot.
 pub const GENERAL_ID: &str = "GENERAL";
@@ -98,29 +98,7 @@ impl Chat {
 
     /// Every channel or group marked default.
     pub async fn default_rooms(&self) -> ChatResult<Vec<Room>> {
-        let sort = Sort {
-            key: SortKey::Name,
-            dir: Direction::Asc,
-        };
-        let mut out = Vec::new();
-        let mut offset = 0;
-        loop {
-            let page = self
-                .store
-                .list_rooms(
-                    &[RoomType::Channel, RoomType::Group],
-                    None,
-                    sort,
-                    Page::new(offset, 500),
-                )
-                .await?;
-            let n = page.items.len() as u64;
-            out.extend(page.items.into_iter().filter(|r| r.default));
-            offset += n;
-            if n == 0 || offset >= page.total {
-                return Ok(out);
-            }
-        }
+        Ok(self.store.default_rooms().await?)
     }
 
     /// Adds a new user to every default room (Rocket.Chat's `addUserToDefaultChannels`).

@@ -554,6 +554,7 @@ fn hook_message(integration: &Integration, hook: &HookPayload, rid: &str) -> New
         // The integration's own alias and avatar were set by an admin; a payload's
         // need the posting user to hold `message-impersonate`, as in Rocket.Chat.
         alias_from_admin: hook.alias.is_none() && hook.avatar.is_none(),
+        integration_id: Some(integration.id.clone()),
         ..NewMessage::default()
     }
 }

@@ -29,6 +29,10 @@ pub struct NewMessage {
     pub alias_from_admin: bool,
     /// Sent by this app (through its bot user): marked `bot: {i: <app id>}`.
     pub app_id: Option<String>,
+    /// Posted by this integration (an incoming webhook's message, an outgoing
+    /// webhook's reply): marked `bot: {i: <integration id>}`, as Rocket.Chat, which
+    /// is also how an outgoing webhook recognises its own posts.
+    pub integration_id: Option<String>,
     /// Uploaded files (`{_id, name, type, size, format}`); the first becomes `file`.
     pub files: Vec<serde_json::Value>,
     /// `groupable: false` for file messages, as Rocket.Chat.
@@ -199,9 +203,10 @@ impl Chat {
             emoji: new.emoji,
             avatar: new.avatar,
             attachments: new.attachments,
-            // Rocket.Chat's marker: `{i: <app id>}` from an app, `{}` from another bot.
-            bot: match new.app_id {
-                Some(app_id) => Some(serde_json::json!({ "i": app_id })),
+            // Rocket.Chat's marker: `{i: <app or integration id>}` from an app or an
+            // integration, `{}` from another bot.
+            bot: match new.app_id.or(new.integration_id) {
+                Some(id) => Some(serde_json::json!({ "i": id })),
                 None => actor
                     .has_role(crate::store::roles::BOT)
                     .then(|| serde_json::json!({})),

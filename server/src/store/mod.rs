@@ -75,11 +75,36 @@ pub struct Sort {
     pub dir: Direction,
 }
 
-/// A listing window with the total number of matching records.
+/// A listing window with Rocket.Chat's `total`.
+///
+/// How `total` is had, per listing, so that no page costs work proportional to the
+/// user base or the workspace:
+/// - Unfiltered listings, and filters an index serves (a role, a room type, the
+///   admin's user tabs: active/deactivated, pending), count the range of that index:
+///   the work is bounded by what the index covers, i.e. by the listing itself.
+/// - A substring filter (`users.list`/`rooms` listings' `filter`, `listByStatus`'s
+///   `searchTerm`) is served by no index, so its total is not counted: the page is
+///   read with one row more than asked ([`Listing::probed`]) and `total` is a lower
+///   bound, `offset + items` plus one while more exist. That is exactly what
+///   Rocket.Chat's clients use `total` for (the mobile app loads the next page while
+///   `offset < total` and stops at `length === total`; the web admin's pager shows
+///   one more page while there is one); the page itself walks an index in the
+///   listing's order and stops at its `LIMIT`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Listing<T> {
     pub items: Vec<T>,
     pub total: u64,
+}
+
+impl<T> Listing<T> {
+    /// A page read with `LIMIT page.count + 1`: the extra row only says more exist,
+    /// and `total` is the lower bound described on [`Listing`].
+    pub fn probed(mut items: Vec<T>, page: Page) -> Listing<T> {
+        let more = items.len() as u64 > page.count;
+        items.truncate(usize::try_from(page.count).unwrap_or(usize::MAX));
+        let total = page.offset + items.len() as u64 + u64::from(more);
+        Listing { items, total }
+    }
 }
 
 /// A history query over one room, newest first. Messages of the same millisecond come
@@ -159,6 +184,9 @@ pub trait RoomStore: Send + Sync {
     ) -> StoreResult<Listing<Room>>;
     /// Rooms by id, in no particular order; unknown ids are skipped.
     async fn rooms_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Room>>;
+    /// The channels and groups marked default (joined at registration), by name: a
+    /// range of an index holding only them.
+    async fn default_rooms(&self) -> StoreResult<Vec<Room>>;
     /// Rewrites the room's descriptive fields (name, fname, topic, description, ro,
     /// default, `_updatedAt`); counters and last message are left alone.
     async fn update_room_meta(&self, room: &Room) -> StoreResult<()>;

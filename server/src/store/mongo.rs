@@ -77,6 +77,11 @@ const IDX_ID: &str = "_id_";
 /// The indexes history and thread pages are read through.
 const IDX_ROOM_TS: &str = "by_room_ts_id";
 const IDX_THREAD_TS: &str = "by_thread_ts_id";
+const IDX_ROLE_USERNAME: &str = "by_role_username";
+const IDX_ACTIVE_USERNAME: &str = "by_active_username";
+const IDX_TYPE_USERNAME: &str = "by_type_username";
+const IDX_USER_UPDATED: &str = "by_updated";
+const IDX_ROOM_DEFAULT: &str = "by_default_name";
 
 /// MongoDB's duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11000;
@@ -240,6 +245,21 @@ impl MongoStore {
                         )
                         .build(),
                     index(doc! { "createdAt": 1 }, "by_created"),
+                    // scale: role members, the admin's user tabs and presence
+                    // deltas are ranges of these, in the listing's order.
+                    index(
+                        doc! { "roles": 1, "usernameKey": 1, "_id": 1 },
+                        IDX_ROLE_USERNAME,
+                    ),
+                    index(
+                        doc! { "active": 1, "usernameKey": 1, "_id": 1 },
+                        IDX_ACTIVE_USERNAME,
+                    ),
+                    index(
+                        doc! { "type": 1, "usernameKey": 1, "_id": 1 },
+                        IDX_TYPE_USERNAME,
+                    ),
+                    index(doc! { "_updatedAt": 1 }, IDX_USER_UPDATED),
                 ],
             ),
             (&self.tokens, vec![index(doc! { "user_id": 1 }, "by_user")]),
@@ -260,6 +280,11 @@ impl MongoStore {
                         )
                         .build(),
                     index(doc! { "t": 1, "nameKey": 1 }, "by_type_name"),
+                    // scale: listings in each order, and the default rooms.
+                    index(doc! { "t": 1, "ts": 1, "_id": 1 }, "by_type_ts"),
+                    index(doc! { "t": 1, "usersCount": 1, "_id": 1 }, "by_type_users"),
+                    index(doc! { "t": 1, "msgs": 1, "_id": 1 }, "by_type_msgs"),
+                    index(doc! { "default": 1, "nameKey": 1 }, IDX_ROOM_DEFAULT),
                 ],
             ),
             (

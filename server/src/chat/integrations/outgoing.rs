@@ -1,10 +1,11 @@
-//! Outgoing webhooks (Rocket.Chat's `webhook-outgoing`), event `sendMessage`: which
-//! messages trigger which integration, the body Rocket.Chat POSTs, and posting a
-//! target's JSON reply back into the room. Delivery itself goes through the durable
-//! queue (`bridges::outgoing_webhooks`), so posting never waits for a target.
+//! Outgoing webhooks (Rocket.Chat's `webhook-outgoing`): which events (`sendMessage`,
+//! `fileUploaded`, `roomCreated`, `roomArchived`, `roomJoined`, `roomLeft`,
+//! `userCreated`) trigger which integration, the body Rocket.Chat POSTs for each
+//! (`triggerHandler.mapEventArgsToData`), and posting a target's JSON reply back
+//! into the room. Delivery itself goes through the durable queue
+//! (`bridges::outgoing_webhooks`), so posting never waits for a target.
 //!
-//! Not yet (issue 20): the other events (`fileUploaded`, `roomJoined`, …),
-//! scripts, `integrations.history`, the signature header.
+//! Not built: scripts.
 
 use serde_json::{json, Value};
 
@@ -18,16 +19,22 @@ use super::{
 use crate::store::integrations::{CreatedBy, Integration, OutgoingHook, WEBHOOK_OUTGOING};
 use crate::store::{Message, Room, RoomType, Ts, User};
 
-/// The only event Palaver triggers on so far.
 pub const EVENT_SEND_MESSAGE: &str = "sendMessage";
-/// Rocket.Chat's other events, refused with a clear message until they are built.
-const LATER_EVENTS: &[&str] = &[
-    "fileUploaded",
-    "roomCreated",
-    "roomArchived",
-    "roomJoined",
-    "roomLeft",
-    "userCreated",
+pub const EVENT_FILE_UPLOADED: &str = "fileUploaded";
+pub const EVENT_ROOM_CREATED: &str = "roomCreated";
+pub const EVENT_ROOM_ARCHIVED: &str = "roomArchived";
+pub const EVENT_ROOM_JOINED: &str = "roomJoined";
+pub const EVENT_ROOM_LEFT: &str = "roomLeft";
+pub const EVENT_USER_CREATED: &str = "userCreated";
+/// Rocket.Chat's outgoing events.
+pub const EVENTS: &[&str] = &[
+    EVENT_SEND_MESSAGE,
+    EVENT_FILE_UPLOADED,
+    EVENT_ROOM_CREATED,
+    EVENT_ROOM_ARCHIVED,
+    EVENT_ROOM_JOINED,
+    EVENT_ROOM_LEFT,
+    EVENT_USER_CREATED,
 ];
 pub const RETRY_DELAYS: &[&str] = &["powers-of-ten", "powers-of-two", "increments-of-two"];
 /// Rocket.Chat's defaults for a new outgoing webhook.
@@ -56,18 +63,14 @@ pub struct OutgoingInput {
 
 fn check_event(event: Option<&str>) -> ChatResult<String> {
     match event.map(str::trim) {
-        Some(EVENT_SEND_MESSAGE) => Ok(EVENT_SEND_MESSAGE.to_string()),
         None | Some("") => Err(ChatError::invalid("must have required property 'event'")),
-        Some(e) if LATER_EVENTS.contains(&e) => Err(ChatError::refused(
-            "error-invalid-event",
-            format!(
-                "Palaver does not trigger outgoing webhooks on {e:?} yet; only \"sendMessage\""
-            ),
-        )),
-        Some(e) => Err(ChatError::refused(
-            "error-invalid-event",
-            format!("Invalid event {e:?}"),
-        )),
+        Some(e) => EVENTS
+            .iter()
+            .find(|known| **known == e)
+            .map(|known| known.to_string())
+            .ok_or_else(|| {
+                ChatError::refused("error-invalid-event", format!("Invalid event {e:?}"))
+            }),
     }
 }
 
@@ -189,72 +192,219 @@ pub fn trigger_word(hook: &OutgoingHook, text: &str) -> Option<Option<String>> {
         .map(|w| Some(w.clone()))
 }
 
-/// Whether the message (new, or edited when `edited`) in `room` triggers the
-/// integration, and with which trigger word. An integration never triggers on its
-/// own user's messages (its replies), so a target that answers cannot loop.
-pub fn triggers(
-    integration: &Integration,
-    room: &Room,
-    message: &Message,
-    edited: bool,
-) -> Option<Option<String>> {
-    let hook = integration.outgoing.as_ref()?;
-    if !integration.enabled
-        || integration.kind != WEBHOOK_OUTGOING
-        || hook.event != EVENT_SEND_MESSAGE
-        || message.t.is_some()
-        || message.u.id == integration.user_id
-        || (edited && !hook.run_on_edits)
-    {
-        return None;
-    }
-    let covered = if integration.channel.is_empty() {
-        room.t == RoomType::Channel
-    } else {
-        integration
-            .channel
-            .iter()
-            .any(|c| channel_covers(c, room, &message.u.username))
-    };
-    if !covered {
-        return None;
-    }
-    trigger_word(hook, &message.msg)
+/// Something outgoing webhooks trigger on.
+#[derive(Clone, Copy, Debug)]
+pub enum HookEvent<'a> {
+    /// A message posted, or edited (`edited`): `sendMessage`; a file message is also
+    /// `fileUploaded`, and the `room-archived` system message is `roomArchived`.
+    Message {
+        room: &'a Room,
+        message: &'a Message,
+        edited: bool,
+    },
+    RoomCreated {
+        room: &'a Room,
+    },
+    RoomJoined {
+        room: &'a Room,
+        user: &'a User,
+    },
+    RoomLeft {
+        room: &'a Room,
+        user: &'a User,
+    },
+    UserCreated {
+        user: &'a User,
+    },
 }
 
-/// The body Rocket.Chat POSTs for `sendMessage` (`mapEventArgsToData`).
-pub fn send_message_body(
+/// One integration's call for one event: the body, the room a reply goes to, and
+/// what makes the call unique (with the integration and URL, the queue's dedupe key).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HookCall {
+    pub body: Value,
+    pub room_id: Option<String>,
+    pub subject: String,
+}
+
+/// Whether `room` is covered by the integration's `channel` (none: every public
+/// channel, as Rocket.Chat).
+fn covers(integration: &Integration, room: &Room, sender: &str) -> bool {
+    if integration.channel.is_empty() {
+        return room.t == RoomType::Channel;
+    }
+    integration
+        .channel
+        .iter()
+        .any(|c| channel_covers(c, room, sender))
+}
+
+fn user_json(user: &User) -> Value {
+    crate::wire::user_full(user, crate::wire::DateStyle::Iso)
+}
+
+fn room_json(room: &Room) -> Value {
+    crate::wire::room(room, crate::wire::DateStyle::Iso)
+}
+
+/// The call `integration` makes for `event`, if it triggers: enabled, its event,
+/// its rooms (for the events Rocket.Chat matches on rooms: messages, files, joins
+/// and leaves), its trigger words (messages). An integration never triggers on
+/// what it posted itself (`bot.i` is its id), so a target that answers cannot loop.
+pub fn hook_call(
     integration: &Integration,
-    room: &Room,
-    message: &Message,
-    word: Option<&str>,
+    event: HookEvent<'_>,
     site_url: &str,
-) -> Value {
-    let mut body = json!({
-        "token": integration.token,
-        "bot": message.bot.is_some(),
-        "channel_id": room.id,
-        "channel_name": room.name,
-        "message_id": message.id,
-        "timestamp": crate::wire::iso(message.ts.0),
-        "user_id": message.u.id,
-        "user_name": message.u.username,
-        "text": message.msg,
-        "siteUrl": site_url,
-    });
-    if let Some(word) = word {
-        body["trigger_word"] = json!(word);
+) -> Option<HookCall> {
+    let hook = integration.outgoing.as_ref()?;
+    if !integration.enabled || integration.kind != WEBHOOK_OUTGOING {
+        return None;
     }
-    if let Some(alias) = &message.alias {
-        body["alias"] = json!(alias);
+    let mut body = json!({ "token": integration.token, "bot": false });
+    let now = crate::wire::iso(Ts::now().0);
+    match event {
+        HookEvent::Message {
+            room,
+            message,
+            edited,
+        } => {
+            let own = message
+                .bot
+                .as_ref()
+                .and_then(|b| b.get("i"))
+                .and_then(Value::as_str)
+                == Some(integration.id.as_str());
+            if own || (edited && !hook.run_on_edits) {
+                return None;
+            }
+            let archived = message.t.as_deref() == Some("room-archived");
+            let event = match hook.event.as_str() {
+                EVENT_SEND_MESSAGE if message.t.is_none() => EVENT_SEND_MESSAGE,
+                EVENT_FILE_UPLOADED if message.file.is_some() && !edited => EVENT_FILE_UPLOADED,
+                EVENT_ROOM_ARCHIVED if archived && !edited => EVENT_ROOM_ARCHIVED,
+                _ => return None,
+            };
+            if event != EVENT_ROOM_ARCHIVED && !covers(integration, room, &message.u.username) {
+                return None;
+            }
+            let version = message.edited_at.map_or(0, |t| t.0);
+            let subject = format!("{}\u{1f}{version}", message.id);
+            if event == EVENT_ROOM_ARCHIVED {
+                body["timestamp"] = json!(now);
+                body["channel_id"] = json!(room.id);
+                body["channel_name"] = json!(room.name);
+                body["user_id"] = json!(message.u.id);
+                body["user_name"] = json!(message.u.username);
+                body["user"] = json!(message.u);
+                body["room"] = room_json(room);
+                return Some(HookCall {
+                    body,
+                    room_id: Some(room.id.clone()),
+                    subject,
+                });
+            }
+            let word = if event == EVENT_SEND_MESSAGE {
+                trigger_word(hook, &message.msg)?
+            } else {
+                None
+            };
+            body["channel_id"] = json!(room.id);
+            body["channel_name"] = json!(room.name);
+            body["message_id"] = json!(message.id);
+            body["timestamp"] = json!(crate::wire::iso(message.ts.0));
+            body["user_id"] = json!(message.u.id);
+            body["user_name"] = json!(message.u.username);
+            body["text"] = json!(message.msg);
+            if let Some(word) = word {
+                body["trigger_word"] = json!(word);
+            }
+            if let Some(alias) = &message.alias {
+                body["alias"] = json!(alias);
+            }
+            if let Some(bot) = &message.bot {
+                body["bot"] = bot.clone();
+            }
+            if event == EVENT_SEND_MESSAGE {
+                body["siteUrl"] = json!(site_url);
+                if message.edited_at.is_some() {
+                    body["isEdited"] = json!(true);
+                }
+                if let Some(tmid) = &message.tmid {
+                    body["tmid"] = json!(tmid);
+                }
+            } else {
+                body["user"] = json!(message.u);
+                body["room"] = room_json(room);
+                body["message"] = crate::wire::render(message, crate::wire::DateStyle::Iso);
+            }
+            Some(HookCall {
+                body,
+                room_id: Some(room.id.clone()),
+                subject,
+            })
+        }
+        HookEvent::RoomCreated { room } => {
+            if hook.event != EVENT_ROOM_CREATED {
+                return None;
+            }
+            body["channel_id"] = json!(room.id);
+            body["channel_name"] = json!(room.name);
+            body["timestamp"] = json!(crate::wire::iso(room.ts.0));
+            if let Some(owner) = &room.u {
+                body["user_id"] = json!(owner.id);
+                body["user_name"] = json!(owner.username);
+                body["owner"] = json!(owner);
+            }
+            body["room"] = room_json(room);
+            Some(HookCall {
+                body,
+                room_id: Some(room.id.clone()),
+                subject: room.id.clone(),
+            })
+        }
+        HookEvent::RoomJoined { room, user } | HookEvent::RoomLeft { room, user } => {
+            let name = if matches!(event, HookEvent::RoomJoined { .. }) {
+                EVENT_ROOM_JOINED
+            } else {
+                EVENT_ROOM_LEFT
+            };
+            if hook.event != name || !covers(integration, room, &user.username) {
+                return None;
+            }
+            body["timestamp"] = json!(now);
+            body["channel_id"] = json!(room.id);
+            body["channel_name"] = json!(room.name);
+            body["user_id"] = json!(user.id);
+            body["user_name"] = json!(user.username);
+            body["user"] = user_json(user);
+            body["room"] = room_json(room);
+            if user.kind == "bot" {
+                body["bot"] = json!(true);
+            }
+            Some(HookCall {
+                body,
+                room_id: Some(room.id.clone()),
+                subject: format!("{}\u{1f}{}\u{1f}{}", room.id, user.id, Ts::now().0),
+            })
+        }
+        HookEvent::UserCreated { user } => {
+            if hook.event != EVENT_USER_CREATED {
+                return None;
+            }
+            body["timestamp"] = json!(crate::wire::iso(user.created_at.0));
+            body["user_id"] = json!(user.id);
+            body["user_name"] = json!(user.username);
+            body["user"] = user_json(user);
+            if user.kind == "bot" {
+                body["bot"] = json!(true);
+            }
+            Some(HookCall {
+                body,
+                room_id: None,
+                subject: user.id.clone(),
+            })
+        }
     }
-    if message.edited_at.is_some() {
-        body["isEdited"] = json!(true);
-    }
-    if let Some(tmid) = &message.tmid {
-        body["tmid"] = json!(tmid);
-    }
-    body
 }
 
 impl Chat {
@@ -473,7 +623,7 @@ impl Chat {
     pub async fn post_webhook_reply(
         &self,
         integration: &Integration,
-        room_id: &str,
+        room_id: Option<&str>,
         reply: &Value,
     ) -> ChatResult<Option<(Room, Message)>> {
         let has_text = reply
@@ -494,7 +644,11 @@ impl Chat {
             .as_ref()
             .and_then(|h| h.target_room.clone())
             .or_else(|| hook.channels.first().cloned())
-            .unwrap_or_else(|| room_id.to_string());
+            .or_else(|| room_id.map(str::to_string));
+        let Some(target) = target else {
+            // `userCreated` has no room: only a `targetRoom` or the reply's `channel`.
+            return Ok(None);
+        };
         let room = match self.webhook_destination(&user, &target).await? {
             Destination::Member(room) => room,
             Destination::Join(room) => self.join_room(&user, &room.id).await?,
@@ -585,7 +739,17 @@ mod tests {
         let dm = room("u-au-b", RoomType::Direct, None);
         let msg = message("hello", "alice");
         let on = |channels: &[&str], r: &Room| {
-            triggers(&integration(channels, hook(&[], false)), r, &msg, false).is_some()
+            let i = integration(channels, hook(&[], false));
+            hook_call(
+                &i,
+                HookEvent::Message {
+                    room: r,
+                    message: &msg,
+                    edited: false,
+                },
+                "",
+            )
+            .is_some()
         };
         assert!(on(&["#general"], &general));
         assert!(on(&["#GENERAL"], &general));
@@ -605,53 +769,164 @@ mod tests {
         assert!(!on(&["#general"], &dm));
     }
 
+    fn fires(i: &Integration, room: &Room, message: &Message, edited: bool) -> bool {
+        hook_call(
+            i,
+            HookEvent::Message {
+                room,
+                message,
+                edited,
+            },
+            "",
+        )
+        .is_some()
+    }
+
     #[test]
     fn never_on_its_own_messages_system_messages_or_unwanted_edits() {
         let general = room("r1", RoomType::Channel, Some("general"));
         let i = integration(&["#general"], hook(&[], false));
-        assert!(triggers(&i, &general, &message("hi", "bot"), false).is_none());
+        let mut own = message("hi", "bot");
+        own.bot = Some(json!({ "i": "i1" }));
+        assert!(!fires(&i, &general, &own, false), "its own reply");
+        own.bot = Some(json!({ "i": "other-integration" }));
+        assert!(
+            fires(&i, &general, &own, false),
+            "another integration's post"
+        );
+        assert!(
+            fires(&i, &general, &message("hi", "bot"), false),
+            "its user, by hand"
+        );
         let mut system = message("", "alice");
         system.t = Some("uj".into());
-        assert!(triggers(&i, &general, &system, false).is_none());
-        assert!(triggers(&i, &general, &message("hi", "alice"), true).is_none());
+        assert!(!fires(&i, &general, &system, false));
+        assert!(!fires(&i, &general, &message("hi", "alice"), true));
         let mut edits = hook(&[], false);
         edits.run_on_edits = true;
         let i = integration(&["#general"], edits);
-        assert!(triggers(&i, &general, &message("hi", "alice"), true).is_some());
+        assert!(fires(&i, &general, &message("hi", "alice"), true));
         let mut off = integration(&["#general"], hook(&[], false));
         off.enabled = false;
-        assert!(triggers(&off, &general, &message("hi", "alice"), false).is_none());
+        assert!(!fires(&off, &general, &message("hi", "alice"), false));
+    }
+
+    fn on_event(event: &str) -> Integration {
+        let mut h = hook(&[], false);
+        h.event = event.into();
+        integration(&["#general"], h)
     }
 
     #[test]
-    fn body_has_rocket_chat_fields() {
+    fn each_event_fires_its_own_integrations_with_rocket_chat_bodies() {
         let general = room("r1", RoomType::Channel, Some("general"));
-        let mut msg = message("!ship it", "alice");
-        msg.tmid = Some("m0".into());
-        let i = integration(&["#general"], hook(&["!ship"], false));
-        let body = send_message_body(&i, &general, &msg, Some("!ship"), "https://chat.test");
-        assert_eq!(body["token"], "tok");
-        assert_eq!(body["channel_id"], "r1");
-        assert_eq!(body["channel_name"], "general");
-        assert_eq!(body["message_id"], "m1");
-        assert_eq!(body["user_id"], "u-alice");
-        assert_eq!(body["user_name"], "alice");
-        assert_eq!(body["text"], "!ship it");
-        assert_eq!(body["trigger_word"], "!ship");
-        assert_eq!(body["bot"], false);
-        assert_eq!(body["tmid"], "m0");
-        assert_eq!(body["siteUrl"], "https://chat.test");
-        assert!(body["timestamp"]
-            .as_str()
-            .unwrap()
-            .starts_with("1970-01-01T00:00:01"));
-        assert!(body.get("isEdited").is_none());
+        let other = room("r9", RoomType::Channel, Some("other"));
+        let user: User = serde_json::from_value(json!({
+            "_id": "u-carol", "username": "carol", "active": true, "type": "user",
+            "createdAt": 5000, "_updatedAt": 5000,
+        }))
+        .unwrap();
+        let mut file = message("a file", "alice");
+        file.file = Some(json!({ "_id": "f1", "name": "a.txt" }));
+        let mut archived = message("", "alice");
+        archived.t = Some("room-archived".into());
+        let plain = message("hi", "alice");
+        let events = [
+            (
+                EVENT_SEND_MESSAGE,
+                HookEvent::Message {
+                    room: &general,
+                    message: &plain,
+                    edited: false,
+                },
+            ),
+            (
+                EVENT_FILE_UPLOADED,
+                HookEvent::Message {
+                    room: &general,
+                    message: &file,
+                    edited: false,
+                },
+            ),
+            (
+                EVENT_ROOM_ARCHIVED,
+                HookEvent::Message {
+                    room: &other,
+                    message: &archived,
+                    edited: false,
+                },
+            ),
+            (EVENT_ROOM_CREATED, HookEvent::RoomCreated { room: &other }),
+            (
+                EVENT_ROOM_JOINED,
+                HookEvent::RoomJoined {
+                    room: &general,
+                    user: &user,
+                },
+            ),
+            (
+                EVENT_ROOM_LEFT,
+                HookEvent::RoomLeft {
+                    room: &general,
+                    user: &user,
+                },
+            ),
+            (EVENT_USER_CREATED, HookEvent::UserCreated { user: &user }),
+        ];
+        for (name, event) in events {
+            for (other_name, _) in events {
+                let call = hook_call(&on_event(other_name), event, "https://chat.test");
+                let file_is_a_message =
+                    name == EVENT_FILE_UPLOADED && other_name == EVENT_SEND_MESSAGE;
+                assert_eq!(
+                    call.is_some(),
+                    name == other_name || file_is_a_message,
+                    "{other_name} integration on a {name} event"
+                );
+            }
+            let body = hook_call(&on_event(name), event, "https://chat.test")
+                .unwrap()
+                .body;
+            assert_eq!(body["token"], "tok", "{name}");
+            assert!(body["timestamp"].is_string(), "{name}: {body}");
+            match name {
+                EVENT_USER_CREATED => {
+                    assert_eq!(body["user_id"], "u-carol");
+                    assert_eq!(body["user"]["username"], "carol");
+                }
+                EVENT_ROOM_JOINED | EVENT_ROOM_LEFT => {
+                    assert_eq!(
+                        (&body["channel_id"], &body["user_name"]),
+                        (&json!("r1"), &json!("carol"))
+                    );
+                    assert_eq!(body["room"]["_id"], "r1");
+                }
+                EVENT_ROOM_CREATED | EVENT_ROOM_ARCHIVED => {
+                    assert_eq!(
+                        body["channel_name"], "other",
+                        "{name}: not bound to #general"
+                    );
+                }
+                EVENT_FILE_UPLOADED => {
+                    assert_eq!(body["message"]["file"]["_id"], "f1");
+                    assert_eq!(body["user_name"], "alice");
+                }
+                _ => assert_eq!(body["text"], "hi"),
+            }
+        }
+        // Room-bound events stay in the integration's rooms.
+        let joined_elsewhere = HookEvent::RoomJoined {
+            room: &other,
+            user: &user,
+        };
+        assert!(hook_call(&on_event(EVENT_ROOM_JOINED), joined_elsewhere, "").is_none());
     }
 
     #[test]
     fn checks() {
         assert!(check_event(Some("sendMessage")).is_ok());
-        assert!(check_event(Some("roomJoined")).is_err());
+        assert!(check_event(Some("roomJoined")).is_ok());
+        assert!(check_event(Some("roomExploded")).is_err());
         assert!(check_event(None).is_err());
         assert!(check_urls(Some(vec!["ftp://x".into()])).is_err());
         assert!(check_urls(Some(vec![])).is_err());

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use mongodb::bson::{doc, Bson, Document};
-use mongodb::options::IndexOptions;
+use mongodb::options::{Hint, IndexOptions};
 use mongodb::{Collection, IndexModel};
 
 use super::users::user_projection;
@@ -14,7 +14,133 @@ use crate::store::{Listing, Page, StoreResult, Ts, User};
 
 const PRESENCE_CONNS: &str = "presence_conns";
 
+/// A users query: its filter and sort, the index that serves it, and whether its
+/// total is counted (not for a substring search: the page is probed, see
+/// [`Listing`]).
+pub struct UsersFind {
+    pub filter: Document,
+    pub sort: Document,
+    pub index: &'static str,
+    pub counted: bool,
+}
+
+/// `q` as a find, on the index that serves its most selective part (as
+/// `status_statement` on SQLite): ids, present statuses, `_updatedAt`, then the
+/// admin listing's `active` or `type` ranges in username order, else the username
+/// index.
+pub fn status_find(q: &StatusQuery) -> UsersFind {
+    let present_only = !q.statuses.is_empty() && !q.statuses.iter().any(|s| s == "offline");
+    let mut filter = Document::new();
+    if !q.statuses.is_empty() {
+        let mut statuses: Vec<Bson> = q.statuses.iter().map(|s| Bson::String(s.clone())).collect();
+        if !present_only {
+            statuses.push(Bson::Null); // absent: never connected
+        }
+        filter.insert("status", doc! { "$in": statuses });
+    }
+    if let Some(ids) = &q.ids {
+        filter.insert("_id", doc! { "$in": ids });
+    }
+    if let Some(since) = q.updated_since {
+        filter.insert("_updatedAt", doc! { "$gte": since.0 });
+    }
+    if let Some(active) = q.active {
+        filter.insert("active", active);
+    }
+    if let Some(logged_in) = q.has_logged_in {
+        filter.insert("lastLogin", doc! { "$exists": logged_in });
+    }
+    if let Some(kind) = &q.kind {
+        filter.insert("type", kind.as_str());
+    }
+    if let Some(text) = &q.search {
+        let re = substring(text);
+        filter.insert(
+            "$or",
+            vec![doc! { "usernameKey": re.clone() }, doc! { "name": re }],
+        );
+    }
+    let index = if q.ids.is_some() {
+        super::IDX_ID
+    } else if present_only {
+        "by_status"
+    } else if q.updated_since.is_some() {
+        super::IDX_USER_UPDATED
+    } else if q.active.is_some() {
+        super::IDX_ACTIVE_USERNAME
+    } else if q.kind.is_some() {
+        super::IDX_TYPE_USERNAME
+    } else {
+        super::IDX_USERNAME
+    };
+    UsersFind {
+        filter,
+        sort: doc! { "usernameKey": 1, "_id": 1 },
+        index,
+        counted: q.search.is_none(),
+    }
+}
+
 impl MongoStore {
+    /// The query plans (`explain`, `queryPlanner`) of the users queries requests
+    /// make, the very finds the store sends: `users_by_status` for `q`, then
+    /// `users_in_role` for `role`; the conformance suite checks they are index scans.
+    pub async fn explain_users(
+        &self,
+        q: Option<&StatusQuery>,
+        role: Option<&str>,
+        page: Page,
+    ) -> StoreResult<Document> {
+        let find = match (q, role) {
+            (Some(q), _) => status_find(q),
+            (None, Some(role)) => super::roles::role_find(role),
+            (None, None) => {
+                return Err(crate::store::StoreError::Backend(
+                    "nothing to explain".into(),
+                ))
+            }
+        };
+        self.explain_find(
+            super::USERS,
+            find.filter,
+            find.sort,
+            find.index,
+            page.offset,
+            page_limit(page) + i64::from(!find.counted),
+        )
+        .await
+    }
+
+    /// [`MongoStore::explain_users`] for the default rooms.
+    pub async fn explain_default_rooms(&self) -> StoreResult<Document> {
+        let (filter, sort, index) = super::rooms::default_rooms_find();
+        self.explain_find(super::ROOMS, filter, sort, index, 0, 0)
+            .await
+    }
+
+    async fn explain_find(
+        &self,
+        coll: &str,
+        filter: Document,
+        sort: Document,
+        index: &str,
+        skip: u64,
+        limit: i64,
+    ) -> StoreResult<Document> {
+        let mut find = doc! { "find": coll, "filter": filter, "sort": sort, "hint": index };
+        if skip > 0 {
+            find.insert("skip", skip as i64);
+        }
+        if limit > 0 {
+            find.insert("limit", limit);
+        }
+        self.client
+            .database(&self.database)
+            .run_command(doc! { "explain": find, "verbosity": "queryPlanner" })
+            .await
+            .ctx("explain")
+    }
+
     fn presence_coll(&self) -> Collection<Document> {
         self.coll(PRESENCE_CONNS)
     }
@@ -158,43 +284,17 @@ impl PresenceStore for MongoStore {
     }
 
     async fn users_by_status(&self, q: &StatusQuery, page: Page) -> StoreResult<Listing<User>> {
-        let mut filter = Document::new();
-        if !q.statuses.is_empty() {
-            let mut statuses: Vec<Bson> =
-                q.statuses.iter().map(|s| Bson::String(s.clone())).collect();
-            if q.statuses.iter().any(|s| s == "offline") {
-                statuses.push(Bson::Null); // absent: never connected
-            }
-            filter.insert("status", doc! { "$in": statuses });
-        }
-        if let Some(ids) = &q.ids {
-            filter.insert("_id", doc! { "$in": ids });
-        }
-        if let Some(since) = q.updated_since {
-            filter.insert("_updatedAt", doc! { "$gte": since.0 });
-        }
-        if let Some(active) = q.active {
-            filter.insert("active", active);
-        }
-        if let Some(logged_in) = q.has_logged_in {
-            filter.insert("lastLogin", doc! { "$exists": logged_in });
-        }
-        if let Some(kind) = &q.kind {
-            filter.insert("type", kind.as_str());
-        }
-        if let Some(text) = &q.search {
-            let re = substring(text);
-            filter.insert(
-                "$or",
-                vec![doc! { "usernameKey": re.clone() }, doc! { "name": re }],
-            );
-        }
-        let total = self
-            .users
-            .count_documents(filter.clone())
-            .await
-            .ctx("count users by status")?;
-        if page.count == 0 {
+        let find = status_find(q);
+        let total = if find.counted {
+            self.users
+                .count_documents(find.filter.clone())
+                .hint(Hint::Name(find.index.into()))
+                .await
+                .ctx("count users by status")?
+        } else {
+            0
+        };
+        if page.count == 0 && find.counted {
             return Ok(Listing {
                 items: Vec::new(),
                 total,
@@ -202,16 +302,19 @@ impl PresenceStore for MongoStore {
         }
         let cursor = self
             .users
-            .find(filter)
-            .sort(doc! { "usernameKey": 1, "_id": 1 })
+            .find(find.filter)
+            .sort(find.sort)
+            .hint(Hint::Name(find.index.into()))
             .skip(page.offset)
-            .limit(page_limit(page))
+            .limit(page_limit(page) + i64::from(!find.counted))
             .projection(user_projection())
             .await
             .ctx("list users by status")?;
-        Ok(Listing {
-            items: collect(cursor, "user").await?,
-            total,
+        let items = collect(cursor, "user").await?;
+        Ok(if find.counted {
+            Listing { items, total }
+        } else {
+            Listing::probed(items, page)
         })
     }
 }

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use mongodb::bson::{doc, Document};
-use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::options::{Hint, IndexOptions, ReturnDocument};
 use mongodb::{Collection, IndexModel};
 
 use super::users::user_projection;
@@ -15,6 +15,16 @@ use crate::store::{Listing, Page, StoreResult, Subscription, Ts, User};
 const ROLES: &str = "roles";
 const REMOVED_ROLES: &str = "roles_removed";
 const IDX_ROLE_NAME: &str = "uniq_role_name";
+
+/// A role's members by username: a range of `by_role_username`.
+pub fn role_find(role: &str) -> super::presence::UsersFind {
+    super::presence::UsersFind {
+        filter: doc! { "roles": role },
+        sort: doc! { "usernameKey": 1, "_id": 1 },
+        index: super::IDX_ROLE_USERNAME,
+        counted: true,
+    }
+}
 
 impl MongoStore {
     fn roles_coll(&self) -> Collection<Document> {
@@ -148,10 +158,12 @@ impl RoleStore for MongoStore {
     }
 
     async fn users_in_role(&self, role: &str, page: Page) -> StoreResult<Listing<User>> {
-        let query = doc! { "roles": role };
+        let find = role_find(role);
+        // A range of `by_role_username`: the role's size, not the user base's.
         let total = self
             .users
-            .count_documents(query.clone())
+            .count_documents(find.filter.clone())
+            .hint(Hint::Name(find.index.into()))
             .await
             .ctx("count users in role")?;
         if page.count == 0 {
@@ -162,8 +174,9 @@ impl RoleStore for MongoStore {
         }
         let cursor = self
             .users
-            .find(query)
-            .sort(doc! { "usernameKey": 1, "_id": 1 })
+            .find(find.filter)
+            .sort(find.sort)
+            .hint(Hint::Name(find.index.into()))
             .skip(page.offset)
             .limit(page_limit(page))
             .projection(user_projection())

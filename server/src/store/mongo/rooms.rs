@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use mongodb::bson::{doc, Bson, Document};
+use mongodb::options::Hint;
 
 use super::{
     backend, collect, from_doc, page_limit, sort_dir, substring, to_doc, write_error, Ctx,
@@ -68,6 +69,15 @@ impl MongoStore {
     }
 }
 
+/// The default rooms' filter, sort and index (`by_default_name`).
+pub(crate) fn default_rooms_find() -> (Document, Document, &'static str) {
+    (
+        doc! { "default": true, "t": { "$in": ["c", "p"] } },
+        doc! { "default": 1, "nameKey": 1 },
+        super::IDX_ROOM_DEFAULT,
+    )
+}
+
 #[async_trait]
 impl RoomStore for MongoStore {
     async fn create_room(&self, room: &Room, subs: &[Subscription]) -> StoreResult<()> {
@@ -127,12 +137,19 @@ impl RoomStore for MongoStore {
             SortKey::Msgs => "msgs",
         };
         let dir = sort_dir(sort.dir);
-        let total = self
-            .rooms
-            .count_documents(query.clone())
-            .await
-            .ctx("count rooms")?;
-        if page.count == 0 {
+        // A substring filter is not counted: the page is probed (see `Listing`);
+        // otherwise the count is a range of the type's index.
+        let probe = filter.is_some();
+        let total = if probe {
+            0
+        } else {
+            self.rooms
+                .count_documents(query.clone())
+                .hint(Hint::Name("by_type_name".into()))
+                .await
+                .ctx("count rooms")?
+        };
+        if page.count == 0 && !probe {
             return Ok(Listing {
                 items: Vec::new(),
                 total,
@@ -143,13 +160,27 @@ impl RoomStore for MongoStore {
             .find(query)
             .sort(doc! { key: dir, "_id": dir })
             .skip(page.offset)
-            .limit(page_limit(page))
+            .limit(page_limit(page) + i64::from(probe))
             .await
             .ctx("list rooms")?;
-        Ok(Listing {
-            items: collect(cursor, "room").await?,
-            total,
+        let items = collect(cursor, "room").await?;
+        Ok(if probe {
+            Listing::probed(items, page)
+        } else {
+            Listing { items, total }
         })
+    }
+
+    async fn default_rooms(&self) -> StoreResult<Vec<Room>> {
+        let (filter, sort, index) = default_rooms_find();
+        let cursor = self
+            .rooms
+            .find(filter)
+            .sort(sort)
+            .hint(Hint::Name(index.into()))
+            .await
+            .ctx("list default rooms")?;
+        collect(cursor, "room").await
     }
 
     async fn rooms_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Room>> {

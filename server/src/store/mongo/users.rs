@@ -162,12 +162,17 @@ impl UserStore for MongoStore {
             _ => "usernameKey",
         };
         let dir = sort_dir(sort.dir);
-        let total = self
-            .users
-            .count_documents(query.clone())
-            .await
-            .ctx("count users")?;
-        if page.count == 0 {
+        // A substring filter is not counted: the page is probed (see `Listing`).
+        let probe = filter.is_some();
+        let total = if probe {
+            0
+        } else {
+            self.users
+                .count_documents(query.clone())
+                .await
+                .ctx("count users")?
+        };
+        if page.count == 0 && !probe {
             return Ok(Listing {
                 items: Vec::new(),
                 total,
@@ -178,13 +183,15 @@ impl UserStore for MongoStore {
             .find(query)
             .sort(doc! { key: dir, "_id": dir })
             .skip(page.offset)
-            .limit(page_limit(page))
+            .limit(page_limit(page) + i64::from(probe))
             .projection(user_projection())
             .await
             .ctx("list users")?;
-        Ok(Listing {
-            items: collect(cursor, "user").await?,
-            total,
+        let items = collect(cursor, "user").await?;
+        Ok(if probe {
+            Listing::probed(items, page)
+        } else {
+            Listing { items, total }
         })
     }
 

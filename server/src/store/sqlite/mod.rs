@@ -129,6 +129,14 @@ pub(crate) fn query_docs<T: DeserializeOwned>(
     rows.map(|doc| from_json(&doc.map_err(map_err)?)).collect()
 }
 
+/// Appends `LIMIT`/`OFFSET` arguments for `page`; `probe` asks one row more (see
+/// [`super::Listing::probed`]).
+pub(crate) fn page_args(args: &mut Vec<rusqlite::types::Value>, page: super::Page, probe: bool) {
+    let count = page.count.saturating_add(u64::from(probe));
+    args.push(i64::try_from(count).unwrap_or(i64::MAX).into());
+    args.push(i64::try_from(page.offset).unwrap_or(i64::MAX).into());
+}
+
 /// Runs a query returning one integer (a count).
 pub(crate) fn query_count(
     conn: &Connection,

@@ -9,9 +9,12 @@ use rusqlite::Connection;
 use super::apps::{APP_LOGS_PAGE, DUE_JOBS};
 use super::messages::{history_statement, THREAD_PAGE};
 use super::outbox::lease_statement;
-use super::rooms::{rooms_listing, SUBSCRIPTIONS_ALL, SUBSCRIPTIONS_SINCE};
+use super::presence::status_statement;
+use super::roles::{ROLE_COUNT, ROLE_PAGE};
+use super::rooms::{rooms_listing, DEFAULT_ROOMS, SUBSCRIPTIONS_ALL, SUBSCRIPTIONS_SINCE};
 use super::schema::migrate;
 use super::users::users_listing;
+use crate::store::presence::StatusQuery;
 use crate::store::{Direction, HistoryQuery, Sort, SortKey, Ts};
 
 fn schema() -> Connection {
@@ -215,7 +218,12 @@ fn room_listings_seek_the_type_index_in_order() {
             for filtered in [false, true] {
                 let (count, page) = rooms_listing("'c'", Sort { key, dir }, filtered);
                 assert_plan(&conn, &page, index);
-                if !filtered {
+                assert_eq!(
+                    count.is_none(),
+                    filtered,
+                    "a substring filter is not counted"
+                );
+                if let Some(count) = count {
                     let lines = plan(&conn, &count);
                     assert!(
                         lines.len() == 1
@@ -240,4 +248,166 @@ fn app_logs_and_due_jobs_seek_their_indexes() {
 fn outbox_leases_seek_the_due_index() {
     let conn = schema();
     assert_plan(&conn, &lease_statement(), "outbox_due_order");
+}
+
+/// What is wrong with a role query's plan: it must seek the role's range of
+/// `user_roles` and fetch each user by primary key, with no scan and no sort.
+fn role_fault(conn: &Connection, sql: &str) -> Option<String> {
+    let lines = plan(conn, sql);
+    let seeks = lines
+        .iter()
+        .any(|l| l.starts_with("SEARCH") && l.contains("PRIMARY KEY (role=?)"));
+    let bad = lines
+        .iter()
+        .any(|l| l.starts_with("SCAN") || l.contains("TEMP B-TREE"));
+    (!seeks || bad).then(|| format!("{sql}\nplan: {lines:#?}"))
+}
+
+#[test]
+fn users_in_role_seek_the_role_index() {
+    let conn = schema();
+    for sql in [ROLE_COUNT, ROLE_PAGE] {
+        if let Some(fault) = role_fault(&conn, sql) {
+            panic!("{fault}");
+        }
+    }
+    // What ran before: each user's `roles` array read through `json_each`.
+    let old = "SELECT doc FROM users WHERE EXISTS (SELECT 1 FROM json_each(doc, '$.roles')
+         WHERE value = ?1) ORDER BY username_key, id LIMIT ?2 OFFSET ?3";
+    assert!(role_fault(&conn, old).is_some(), "{:?}", plan(&conn, old));
+}
+
+#[test]
+fn user_roles_follow_every_user_write() {
+    let conn = schema();
+    let members = |role: &str| -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT user_id FROM user_roles WHERE role = ?1 ORDER BY username_key")
+            .unwrap();
+        let rows = stmt.query_map([role], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let insert = |id: &str, name: &str, roles: &str| {
+        conn.execute(
+            "INSERT INTO users (id, username_key, created_at, doc) VALUES (?1, ?2, 0, ?3)",
+            [id, name, &format!(r#"{{"roles": {roles}}}"#)],
+        )
+        .unwrap();
+    };
+    insert("u1", "zed", r#"["user", "admin"]"#);
+    insert("u2", "amy", r#"["user"]"#);
+    assert_eq!(members("user"), ["u2", "u1"]);
+    assert_eq!(members("admin"), ["u1"]);
+    conn.execute(
+        r#"UPDATE users SET doc = '{"roles": ["user", "admin"]}', username_key = 'bob' WHERE id = 'u2'"#,
+        [],
+    )
+    .unwrap();
+    assert_eq!(members("admin"), ["u2", "u1"]);
+    conn.execute(
+        r#"UPDATE users SET doc = '{"roles": ["user"]}' WHERE id = 'u1'"#,
+        [],
+    )
+    .unwrap();
+    assert_eq!(members("admin"), ["u2"]);
+    conn.execute("DELETE FROM users WHERE id = 'u2'", [])
+        .unwrap();
+    assert!(members("admin").is_empty());
+    assert_eq!(members("user"), ["u1"]);
+}
+
+#[test]
+fn default_rooms_walk_their_partial_index() {
+    let conn = schema();
+    assert_ordered_walk(&conn, DEFAULT_ROOMS, "rooms_default");
+}
+
+/// Every shape `users_by_status` is asked: presence (ids, statuses, a delta since)
+/// and the admin's listing (`active`, `hasLoggedIn`, `type`, a search term).
+fn status_shapes() -> Vec<StatusQuery> {
+    let mut shapes = Vec::new();
+    let present = vec!["online".to_string(), "away".into(), "busy".into()];
+    for presence in 0..4 {
+        for active in [None, Some(true), Some(false)] {
+            for has_logged_in in [None, Some(true), Some(false)] {
+                for kind in [None, Some("user".to_string())] {
+                    for search in [None, Some("al".to_string())] {
+                        let mut q = StatusQuery {
+                            active,
+                            has_logged_in,
+                            kind: kind.clone(),
+                            search,
+                            ..Default::default()
+                        };
+                        match presence {
+                            1 => q.statuses = present.clone(),
+                            2 => {
+                                q.statuses = present.clone();
+                                q.ids = Some(vec!["a".into(), "b".into()]);
+                            }
+                            3 => q.updated_since = Some(Ts(1_000)),
+                            _ => {}
+                        }
+                        shapes.push(q);
+                    }
+                }
+            }
+        }
+    }
+    shapes
+}
+
+#[test]
+fn users_by_status_seek_or_walk_their_index() {
+    let conn = schema();
+    for q in status_shapes() {
+        let sql = status_statement(&q);
+        let fault = if sql.ordered {
+            plan_fault(&conn, &sql.page, sql.index, true)
+        } else {
+            // Seeks what it asks for, then sorts the answer (no scan).
+            let lines = plan(&conn, &sql.page);
+            let seeks = lines
+                .iter()
+                .any(|l| l.starts_with("SEARCH") && l.contains(sql.index));
+            (!seeks || lines.iter().any(|l| l.starts_with("SCAN")))
+                .then(|| format!("{}\nplan: {lines:#?}", sql.page))
+        };
+        if let Some(fault) = fault {
+            panic!("{q:?}: {fault}");
+        }
+        assert_eq!(sql.count.is_none(), q.search.is_some(), "{q:?}");
+        if let Some(count) = &sql.count {
+            let lines = plan(&conn, count);
+            // Unfiltered: the whole listing is the answer; any covering index.
+            let unfiltered = !count.contains("WHERE")
+                && lines.len() == 1
+                && lines[0].starts_with("SCAN users USING COVERING INDEX");
+            let uses = unfiltered || lines.iter().any(|l| l.contains(sql.index));
+            let scan = lines.iter().any(|l| {
+                l.starts_with("SCAN") && !unfiltered && !(sql.ordered && l.contains(sql.index))
+            });
+            assert!(uses && !scan, "{q:?}: {count}\n{lines:#?}");
+        }
+    }
+    // The admin's tabs (all, active, deactivated, pending) each read their own range.
+    let tab = |active, has_logged_in, kind: Option<&str>| {
+        status_statement(&StatusQuery {
+            active,
+            has_logged_in,
+            kind: kind.map(str::to_string),
+            ..Default::default()
+        })
+        .index
+    };
+    assert_eq!(tab(Some(true), Some(true), None), "users_active_name");
+    assert_eq!(tab(Some(false), Some(true), None), "users_active_name");
+    assert_eq!(
+        tab(None, Some(false), Some("user")),
+        "users_login_type_name"
+    );
+    assert_eq!(
+        tab(Some(false), Some(false), Some("user")),
+        "users_login_type_name"
+    );
 }

@@ -6,7 +6,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection};
 
 use super::{
-    exec, like_pattern, map_err, query_count, query_doc, query_docs, to_json, SqliteStore,
+    exec, like_pattern, map_err, page_args, query_count, query_doc, query_docs, to_json,
+    SqliteStore,
 };
 use crate::store::presence::{PresenceConn, PresenceFields, PresenceStore, StatusQuery};
 use crate::store::{Listing, Page, StoreResult, Ts, User};
@@ -47,6 +48,129 @@ fn remove_where(conn: &Connection, filter: &str, arg: SqlValue) -> StoreResult<V
     users.sort();
     users.dedup();
     Ok(users)
+}
+
+/// The statements of a `users_by_status` query, and the index its rows come from.
+pub(super) struct StatusSql {
+    /// `None`: a substring search, not counted (the page is probed, see [`Listing`]).
+    pub count: Option<String>,
+    pub page: String,
+    pub args: Vec<SqlValue>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub index: &'static str,
+    /// Whether the page walks `index` in the listing's order (it stops at its
+    /// `LIMIT`); otherwise it seeks the matching rows and sorts them, which costs
+    /// what the answer is (ids asked for, users present, users changed since).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub ordered: bool,
+}
+
+/// The presence index for `q`'s statuses: only when they leave out `offline`
+/// (which also means "no status") is the set a range of `users_status`.
+fn present_only(q: &StatusQuery) -> bool {
+    !q.statuses.is_empty() && !q.statuses.iter().any(|s| s == "offline")
+}
+
+/// Builds the statement of `q`, choosing the index that serves its most selective
+/// part; the rest of `q` filters the rows that index yields. Presence queries seek
+/// their ids, statuses or `_updatedAt` range; the admin's user listing
+/// (`listByStatus`: `active`, `hasLoggedIn`, `type`) walks an index whose leading
+/// keys are its filters and whose order is the username's, so the web admin's tabs
+/// (all, active, deactivated, pending: `hasLoggedIn=false&type=user`) each read a
+/// range of their own. A search term (a substring) is a filter on that walk.
+pub(super) fn status_statement(q: &StatusQuery) -> StatusSql {
+    let mut args: Vec<SqlValue> = Vec::new();
+    let mut filter: Vec<String> = Vec::new();
+    let list = |values: &[String], args: &mut Vec<SqlValue>| {
+        let marks: Vec<String> = values
+            .iter()
+            .map(|v| {
+                args.push(SqlValue::Text(v.clone()));
+                format!("?{}", args.len())
+            })
+            .collect();
+        marks.join(", ")
+    };
+    if present_only(q) {
+        let marks = list(&q.statuses, &mut args);
+        filter.push(format!("json_extract(doc, '$.status') IN ({marks})"));
+    } else if !q.statuses.is_empty() {
+        let marks = list(&q.statuses, &mut args);
+        filter.push(format!(
+            "coalesce(json_extract(doc, '$.status'), 'offline') IN ({marks})"
+        ));
+    }
+    if let Some(ids) = &q.ids {
+        let marks = list(ids, &mut args);
+        filter.push(format!("id IN ({marks})"));
+    }
+    if let Some(since) = q.updated_since {
+        args.push(SqlValue::Integer(since.0));
+        filter.push(format!(
+            "json_extract(doc, '$._updatedAt') >= ?{}",
+            args.len()
+        ));
+    }
+    if let Some(active) = q.active {
+        filter.push(format!(
+            "json_extract(doc, '$.active') = {}",
+            i32::from(active)
+        ));
+    }
+    if let Some(logged_in) = q.has_logged_in {
+        filter.push(format!(
+            "(json_extract(doc, '$.lastLogin') IS NOT NULL) = {}",
+            i32::from(logged_in)
+        ));
+    }
+    if let Some(kind) = &q.kind {
+        args.push(SqlValue::Text(kind.clone()));
+        filter.push(format!("json_extract(doc, '$.type') = ?{}", args.len()));
+    }
+    if let Some(search) = &q.search {
+        args.push(SqlValue::Text(like_pattern(search)));
+        let n = args.len();
+        filter.push(format!(
+            "(username_key LIKE ?{n} ESCAPE '\\' \
+             OR lower(json_extract(doc, '$.name')) LIKE ?{n} ESCAPE '\\')"
+        ));
+    }
+    let (index, ordered) = if q.ids.is_some() {
+        ("sqlite_autoindex_users_1", false)
+    } else if present_only(q) {
+        ("users_status", false)
+    } else if q.updated_since.is_some() {
+        ("users_updated", false)
+    } else if q.has_logged_in.is_some() && q.kind.is_some() {
+        ("users_login_type_name", true)
+    } else if q.active.is_some() {
+        ("users_active_name", true)
+    } else if q.kind.is_some() {
+        ("users_type_name", true)
+    } else {
+        ("sqlite_autoindex_users_2", true)
+    };
+    let filter = if filter.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", filter.join(" AND "))
+    };
+    let from = format!("users INDEXED BY {index}{filter}");
+    let n = args.len();
+    StatusSql {
+        count: q
+            .search
+            .is_none()
+            .then(|| format!("SELECT count(*) FROM {from}")),
+        page: format!(
+            "SELECT doc FROM {from} ORDER BY username_key, id LIMIT ?{} OFFSET ?{}",
+            n + 1,
+            n + 2
+        ),
+        args,
+        index,
+        ordered,
+    }
 }
 
 #[async_trait]
@@ -158,94 +282,34 @@ impl PresenceStore for SqliteStore {
     }
 
     async fn users_by_status(&self, q: &StatusQuery, page: Page) -> StoreResult<Listing<User>> {
-        let mut filter = String::from("WHERE 1 = 1");
-        let mut args: Vec<SqlValue> = Vec::new();
-        let list = |values: &[String], args: &mut Vec<SqlValue>| {
-            let marks: Vec<String> = values
-                .iter()
-                .map(|v| {
-                    args.push(SqlValue::Text(v.clone()));
-                    format!("?{}", args.len())
-                })
-                .collect();
-            marks.join(", ")
-        };
-        if !q.statuses.is_empty() {
-            let marks = list(&q.statuses, &mut args);
-            filter.push_str(&format!(
-                " AND coalesce(json_extract(doc, '$.status'), 'offline') IN ({marks})"
-            ));
-        }
-        if let Some(ids) = &q.ids {
-            if ids.is_empty() {
-                return Ok(Listing {
-                    items: Vec::new(),
-                    total: 0,
-                });
-            }
-            let marks = list(ids, &mut args);
-            filter.push_str(&format!(" AND id IN ({marks})"));
-        }
-        if let Some(since) = q.updated_since {
-            args.push(SqlValue::Integer(since.0));
-            filter.push_str(&format!(
-                " AND json_extract(doc, '$._updatedAt') >= ?{}",
-                args.len()
-            ));
-        }
-        if let Some(active) = q.active {
-            filter.push_str(if active {
-                " AND json_extract(doc, '$.active') = 1"
-            } else {
-                " AND json_extract(doc, '$.active') = 0"
+        if q.ids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Listing {
+                items: Vec::new(),
+                total: 0,
             });
         }
-        if let Some(logged_in) = q.has_logged_in {
-            filter.push_str(if logged_in {
-                " AND json_extract(doc, '$.lastLogin') IS NOT NULL"
-            } else {
-                " AND json_extract(doc, '$.lastLogin') IS NULL"
-            });
-        }
-        if let Some(kind) = &q.kind {
-            args.push(SqlValue::Text(kind.clone()));
-            filter.push_str(&format!(
-                " AND json_extract(doc, '$.type') = ?{}",
-                args.len()
-            ));
-        }
-        if let Some(search) = &q.search {
-            args.push(SqlValue::Text(like_pattern(search)));
-            let n = args.len();
-            filter.push_str(&format!(
-                " AND (username_key LIKE ?{n} ESCAPE '\\' \
-                 OR lower(json_extract(doc, '$.name')) LIKE ?{n} ESCAPE '\\')"
-            ));
-        }
+        let sql = status_statement(q);
         self.read(move |conn| {
-            let total = query_count(
-                conn,
-                &format!("SELECT count(*) FROM users {filter}"),
-                rusqlite::params_from_iter(args.iter()),
-            )?;
-            let n = args.len();
-            let mut paged = args;
-            paged.push(SqlValue::Integer(
-                i64::try_from(page.count).unwrap_or(i64::MAX),
-            ));
-            paged.push(SqlValue::Integer(
-                i64::try_from(page.offset).unwrap_or(i64::MAX),
-            ));
-            let items = query_docs(
-                conn,
-                &format!(
-                    "SELECT doc FROM users {filter} ORDER BY username_key, id LIMIT ?{} OFFSET ?{}",
-                    n + 1,
-                    n + 2
-                ),
-                rusqlite::params_from_iter(paged.iter()),
-            )?;
-            Ok(Listing { items, total })
+            let StatusSql {
+                count,
+                page: page_sql,
+                mut args,
+                ..
+            } = sql;
+            let total = match &count {
+                Some(count) => Some(query_count(
+                    conn,
+                    count,
+                    rusqlite::params_from_iter(args.iter()),
+                )?),
+                None => None,
+            };
+            page_args(&mut args, page, total.is_none());
+            let items = query_docs(conn, &page_sql, rusqlite::params_from_iter(args.iter()))?;
+            Ok(match total {
+                Some(total) => Listing { items, total },
+                None => Listing::probed(items, page),
+            })
         })
         .await
     }

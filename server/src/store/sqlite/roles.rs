@@ -1,6 +1,6 @@
 //! Roles on SQLite: table `roles` (unique `name`), tombstones in `removed_roles`;
-//! role queries over users and subscriptions read the `roles` array of their JSON
-//! documents.
+//! users by role come from `user_roles`, role queries over a room's subscriptions
+//! read the `roles` array of its members' documents (a range of `subscriptions_room`).
 
 use async_trait::async_trait;
 use rusqlite::params;
@@ -10,6 +10,16 @@ use crate::store::role_store::{RemovedRole, Role, RoleStore};
 use crate::store::{Listing, Page, StoreResult, Subscription, Ts, User};
 
 const HAS_ROLE: &str = "EXISTS (SELECT 1 FROM json_each(doc, '$.roles') WHERE value = ?1)";
+
+/// A role's members, counted over their range of `user_roles` (kept by triggers on
+/// `users`): the work is the role's size, not the user base's.
+pub(super) const ROLE_COUNT: &str = "SELECT count(*) FROM user_roles WHERE role = ?1";
+
+/// A page of a role's members by username: a walk of the role's range of
+/// `user_roles`, which is in that order, stopping at the `LIMIT`; each member's
+/// document by primary key.
+pub(super) const ROLE_PAGE: &str = "SELECT u.doc FROM user_roles r JOIN users u ON u.id = r.user_id
+     WHERE r.role = ?1 ORDER BY r.username_key, r.user_id LIMIT ?2 OFFSET ?3";
 
 #[async_trait]
 impl RoleStore for SqliteStore {
@@ -89,17 +99,10 @@ impl RoleStore for SqliteStore {
     async fn users_in_role(&self, role: &str, page: Page) -> StoreResult<Listing<User>> {
         let role = role.to_string();
         self.read(move |conn| {
-            let total = query_count(
-                conn,
-                &format!("SELECT count(*) FROM users WHERE {HAS_ROLE}"),
-                [&role],
-            )?;
+            let total = query_count(conn, ROLE_COUNT, [&role])?;
             let items = query_docs(
                 conn,
-                &format!(
-                    "SELECT doc FROM users WHERE {HAS_ROLE} ORDER BY username_key, id
-                     LIMIT ?2 OFFSET ?3"
-                ),
+                ROLE_PAGE,
                 params![role, page.count as i64, page.offset as i64],
             )?;
             Ok(Listing { items, total })

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 
-use super::{exec, like_pattern, query_count, query_doc, query_docs, to_json, SqliteStore};
+use super::{
+    exec, like_pattern, page_args, query_count, query_doc, query_docs, to_json, SqliteStore,
+};
 use crate::store::{
     Direction, Listing, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort, SortKey,
     StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
@@ -81,9 +83,10 @@ fn type_list(types: &[RoomType]) -> String {
 /// `rooms_type_msgs`: the type, the key, `id`) and stops after `offset + count`
 /// rooms; `OFFSET` (Rocket.Chat's pagination) costs one index step per skipped room.
 /// Several types are merged in a sort of all their rooms. The total counts the
-/// rooms of the types in the narrowest of those indexes (a name filter, a substring
-/// no index serves, reads each of them).
-pub(super) fn rooms_listing(types: &str, sort: Sort, filtered: bool) -> (String, String) {
+/// rooms of the types in the narrowest of those indexes; with a name filter (a
+/// substring no index serves) there is no count: the page is probed (see
+/// [`Listing`]).
+pub(super) fn rooms_listing(types: &str, sort: Sort, filtered: bool) -> (Option<String>, String) {
     let order = match sort.key {
         SortKey::Name => "name_key",
         SortKey::Ts => "json_extract(doc, '$.ts')",
@@ -101,7 +104,7 @@ pub(super) fn rooms_listing(types: &str, sort: Sort, filtered: bool) -> (String,
     };
     let n = if filtered { 2 } else { 1 };
     (
-        format!("SELECT count(*) FROM rooms WHERE {filter}"),
+        (!filtered).then(|| format!("SELECT count(*) FROM rooms WHERE {filter}")),
         format!(
             "SELECT doc FROM rooms WHERE {filter} ORDER BY {order} {dir}, id {dir}
              LIMIT ?{n} OFFSET ?{}",
@@ -109,6 +112,11 @@ pub(super) fn rooms_listing(types: &str, sort: Sort, filtered: bool) -> (String,
         ),
     )
 }
+
+/// The default rooms: a walk of the partial index `rooms_default`, which holds them
+/// only, in name order.
+pub(super) const DEFAULT_ROOMS: &str = "SELECT doc FROM rooms INDEXED BY rooms_default
+     WHERE json_extract(doc, '$.default') = 1 AND t IN ('c', 'p') ORDER BY name_key, id";
 
 #[async_trait]
 impl RoomStore for SqliteStore {
@@ -157,13 +165,21 @@ impl RoomStore for SqliteStore {
         self.read(move |conn| {
             let (count_sql, page_sql) = rooms_listing(&types, sort, pattern.is_some());
             let mut args: Vec<Value> = pattern.map(Value::from).into_iter().collect();
-            let total = query_count(conn, &count_sql, params_from_iter(&args))?;
-            args.push(Value::from(i64::try_from(page.count).unwrap_or(i64::MAX)));
-            args.push(Value::from(i64::try_from(page.offset).unwrap_or(i64::MAX)));
+            page_args(&mut args, page, count_sql.is_none());
             let items = query_docs(conn, &page_sql, params_from_iter(&args))?;
-            Ok(Listing { items, total })
+            match count_sql {
+                Some(sql) => Ok(Listing {
+                    items,
+                    total: query_count(conn, &sql, [])?,
+                }),
+                None => Ok(Listing::probed(items, page)),
+            }
         })
         .await
+    }
+
+    async fn default_rooms(&self) -> StoreResult<Vec<Room>> {
+        self.read(|conn| query_docs(conn, DEFAULT_ROOMS, [])).await
     }
 
     async fn rooms_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Room>> {

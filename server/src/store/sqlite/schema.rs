@@ -208,6 +208,42 @@ const MIGRATIONS: &[&str] = &[
         FROM users u, json_each(u.doc, '$.services') s
         WHERE json_extract(s.value, '$.id') IS NOT NULL;
     "#,
+    // 11: scale: users by role (kept by triggers in the statement that writes the
+    // user, whatever the write), the admin's user tabs, presence deltas and the
+    // default rooms as index ranges.
+    r#"
+    CREATE TABLE user_roles (
+        role TEXT NOT NULL,
+        username_key TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (role, username_key, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX user_roles_user ON user_roles(user_id);
+    INSERT OR IGNORE INTO user_roles (role, username_key, user_id)
+        SELECT r.value, u.username_key, u.id FROM users u, json_each(u.doc, '$.roles') r;
+    CREATE TRIGGER users_roles_insert AFTER INSERT ON users BEGIN
+        INSERT OR IGNORE INTO user_roles (role, username_key, user_id)
+            SELECT value, new.username_key, new.id FROM json_each(new.doc, '$.roles');
+    END;
+    CREATE TRIGGER users_roles_update AFTER UPDATE OF username_key, doc ON users
+    WHEN old.username_key IS NOT new.username_key
+        OR json_extract(old.doc, '$.roles') IS NOT json_extract(new.doc, '$.roles')
+    BEGIN
+        DELETE FROM user_roles WHERE user_id = old.id;
+        INSERT OR IGNORE INTO user_roles (role, username_key, user_id)
+            SELECT value, new.username_key, new.id FROM json_each(new.doc, '$.roles');
+    END;
+    CREATE TRIGGER users_roles_delete AFTER DELETE ON users BEGIN
+        DELETE FROM user_roles WHERE user_id = old.id;
+    END;
+    CREATE INDEX users_active_name ON users(json_extract(doc, '$.active'), username_key, id);
+    CREATE INDEX users_login_type_name ON users(
+        (json_extract(doc, '$.lastLogin') IS NOT NULL), json_extract(doc, '$.type'),
+        username_key, id);
+    CREATE INDEX users_type_name ON users(json_extract(doc, '$.type'), username_key, id);
+    CREATE INDEX users_updated ON users(json_extract(doc, '$._updatedAt'));
+    CREATE INDEX rooms_default ON rooms(name_key, id) WHERE json_extract(doc, '$.default') = 1;
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

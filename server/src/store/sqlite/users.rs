@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 
-use super::{exec, like_pattern, query_count, query_doc, query_docs, to_json, SqliteStore};
+use super::{
+    exec, like_pattern, page_args, query_count, query_doc, query_docs, to_json, SqliteStore,
+};
 use crate::store::{
     Direction, Listing, LoginToken, Page, Setting, SettingStore, Sort, SortKey, StoreResult,
     TokenStore, User, UserStore,
@@ -33,9 +35,10 @@ fn insert_keys(conn: &Connection, user: &User) -> StoreResult<()> {
 /// The total and the page statements of a users listing. The page walks an index in
 /// the listing's order (`username_key` is unique, `users_created` ends in `id`), so it
 /// stops after `offset + count` rows; `OFFSET` (Rocket.Chat's pagination) costs one
-/// index step per skipped user. The total counts: without a filter over the smallest
-/// index, with one (a substring, which no index serves) over every user.
-pub(super) fn users_listing(sort: Sort, filtered: bool) -> (String, String) {
+/// index step per skipped user. The total counts the smallest index without a
+/// filter; with one (a substring, which no index serves) there is no count: the page
+/// is probed (see [`Listing`]).
+pub(super) fn users_listing(sort: Sort, filtered: bool) -> (Option<String>, String) {
     let order = match sort.key {
         SortKey::Ts => "created_at",
         _ => "username_key",
@@ -52,7 +55,7 @@ pub(super) fn users_listing(sort: Sort, filtered: bool) -> (String, String) {
     };
     let n = if filtered { 2 } else { 1 };
     (
-        format!("SELECT count(*) FROM users{filter}"),
+        (!filtered).then(|| "SELECT count(*) FROM users".to_string()),
         format!(
             "SELECT doc FROM users{filter} ORDER BY {order} {dir}, id {dir}
              LIMIT ?{n} OFFSET ?{}",
@@ -197,11 +200,15 @@ impl UserStore for SqliteStore {
         self.read(move |conn| {
             let (count_sql, page_sql) = users_listing(sort, pattern.is_some());
             let mut args: Vec<Value> = pattern.map(Value::from).into_iter().collect();
-            let total = query_count(conn, &count_sql, params_from_iter(&args))?;
-            args.push(Value::from(i64::try_from(page.count).unwrap_or(i64::MAX)));
-            args.push(Value::from(i64::try_from(page.offset).unwrap_or(i64::MAX)));
+            page_args(&mut args, page, count_sql.is_none());
             let items = query_docs(conn, &page_sql, params_from_iter(&args))?;
-            Ok(Listing { items, total })
+            match count_sql {
+                Some(sql) => Ok(Listing {
+                    items,
+                    total: query_count(conn, &sql, [])?,
+                }),
+                None => Ok(Listing::probed(items, page)),
+            }
         })
         .await
     }
