@@ -266,6 +266,7 @@ pub fn user(id: &str, username: &str, email: Option<&str>) -> User {
         bio: None,
         nickname: None,
         settings: Default::default(),
+        services: Default::default(),
     }
 }
 

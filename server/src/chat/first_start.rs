@@ -82,6 +82,7 @@ impl Chat {
             bio: None,
             nickname: None,
             settings: Default::default(),
+            services: Default::default(),
             status: None,
             status_connection: None,
             status_default: None,

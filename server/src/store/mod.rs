@@ -112,6 +112,8 @@ pub trait UserStore: Send + Sync {
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
     /// Case-insensitive, any of the user's addresses.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// The user linked to `id` at the external `service` (`services.<service>.id`).
+    async fn user_by_service(&self, service: &str, id: &str) -> StoreResult<Option<User>>;
     async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>>;
     async fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()>;
     /// Users sorted by the key; `filter` matches username or name (substring,

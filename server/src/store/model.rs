@@ -72,6 +72,9 @@ pub struct User {
     /// Rocket.Chat's `settings`: the preferences the user changed from the defaults.
     #[serde(default, skip_serializing_if = "UserSettings::is_empty")]
     pub settings: UserSettings,
+    /// Rocket.Chat's `services`: external identities linked to the account.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub services: std::collections::BTreeMap<String, ServiceLink>,
     /// Presence as others see it: `online`, `away`, `busy` or `offline` (absent:
     /// offline). Kept by `chat::presence` only, with targeted store updates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,6 +108,15 @@ pub struct UserSettings {
     /// Only the preferences the user set; the defaults are added when read.
     #[serde(default)]
     pub preferences: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One external identity of an account: the service's id for the user, and
+/// whatever else the service keeps there.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceLink {
+    pub id: String,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl UserSettings {

@@ -95,6 +95,11 @@ impl UserStore for MongoStore {
             .await
     }
 
+    async fn user_by_service(&self, service: &str, id: &str) -> StoreResult<Option<User>> {
+        self.find_user(doc! { format!("services.{service}.id"): id })
+            .await
+    }
+
     async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>> {
         let found = self
             .users

@@ -131,6 +131,18 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    async fn user_by_service(&self, service: &str, id: &str) -> StoreResult<Option<User>> {
+        let (path, id) = (format!("$.services.{service}.id"), id.to_string());
+        self.read(move |conn| {
+            query_doc(
+                conn,
+                "SELECT doc FROM users WHERE json_extract(doc, ?1) = ?2",
+                [&path, &id],
+            )
+        })
+        .await
+    }
+
     async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>> {
         let id = user_id.to_string();
         self.read(move |conn| {
