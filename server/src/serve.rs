@@ -138,7 +138,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         Duration::from_secs(config.upload_sweep_interval_secs),
     );
 
-    let ldap = crate::identity::ldap::Ldap::new(chat.clone());
+    let ldap = crate::identity::ldap::Ldap::new(chat.clone(), store.clone());
     let ldap_sync = crate::identity::ldap::sync::start(ldap.clone());
 
     let realtime = crate::realtime::Realtime::new();

@@ -43,6 +43,7 @@ mod outbox;
 mod presence;
 mod roles;
 mod rooms;
+mod job_leases;
 mod settings_audit;
 mod uploads;
 mod users;

@@ -90,5 +90,6 @@ async fn sync_report(State(state): State<AppState>, Auth(session): Auth) -> ApiR
         .chat
         .require_permission(&session.user, Perm::SYNC_AUTH_SERVICES_USERS, None)
         .await?;
-    ok(json!({"report": state.ldap.last_report()}))
+    let report = state.ldap.last_report().await.map_err(|e| e.into_chat())?;
+    ok(json!({"report": report, "lastDryRun": state.ldap.last_dry_run()}))
 }

@@ -14,12 +14,11 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use tokio::sync::Notify;
 
 use crate::chat::external_accounts::ExternalProfile;
 use crate::chat::login::LoginOutcome;
 use crate::chat::{Chat, ChatError, ChatResult};
-use crate::store::{ServiceLink, User};
+use crate::store::{DynStore, ServiceLink, User};
 use client::{fill_filter, Directory, Entry};
 use config::{GroupSync, LdapConfig};
 
@@ -41,6 +40,8 @@ pub enum LdapError {
     ServiceBind(String),
     #[error("directory error: {0}")]
     Operation(String),
+    #[error("a directory sync is already running")]
+    SyncRunning,
     #[error(transparent)]
     Chat(#[from] ChatError),
 }
@@ -51,6 +52,10 @@ impl LdapError {
         match self {
             LdapError::Chat(e) => e,
             LdapError::Disabled => ChatError::refused("error-ldap-disabled", "LDAP is not enabled"),
+            LdapError::SyncRunning => ChatError::refused(
+                "error-ldap-sync-running",
+                "A directory sync is already running",
+            ),
             other => {
                 tracing::warn!(error = %other, "LDAP directory unavailable");
                 ChatError::refused(
@@ -70,20 +75,24 @@ fn unauthorized() -> LdapError {
 /// worker.
 pub struct Ldap {
     chat: Arc<Chat>,
-    last_report: Mutex<Option<sync::SyncReport>>,
+    /// The sync's lease, last run and report, shared by the instances.
+    store: DynStore,
+    /// This process's name on the sync lease.
+    instance: String,
+    /// The last dry run here (real runs' reports are in the store).
+    last_dry_run: Mutex<Option<sync::SyncReport>>,
     /// One sync at a time in this process.
     sync_lock: tokio::sync::Mutex<()>,
-    /// Wakes the worker when the schedule may have changed.
-    wake: Notify,
 }
 
 impl Ldap {
-    pub fn new(chat: Arc<Chat>) -> Arc<Ldap> {
+    pub fn new(chat: Arc<Chat>, store: DynStore) -> Arc<Ldap> {
         Arc::new(Ldap {
             chat,
-            last_report: Mutex::new(None),
+            store,
+            instance: crate::chat::ids::new_id(),
+            last_dry_run: Mutex::new(None),
             sync_lock: tokio::sync::Mutex::new(()),
-            wake: Notify::new(),
         })
     }
 
@@ -206,16 +215,16 @@ impl Ldap {
         Ok(found?.is_some())
     }
 
-    /// The last sync's report (this process), if any ran.
-    pub fn last_report(&self) -> Option<sync::SyncReport> {
-        self.last_report
+    /// The last dry run's report on this instance, if any.
+    pub fn last_dry_run(&self) -> Option<sync::SyncReport> {
+        self.last_dry_run
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    fn set_report(&self, report: sync::SyncReport) {
-        *self.last_report.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
+    fn set_dry_run(&self, report: sync::SyncReport) {
+        *self.last_dry_run.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
     }
 
     /// Applies one directory entry to its account: link, create, update profile,
@@ -405,11 +414,6 @@ impl Ldap {
             link.extra.insert(DEACTIVATED_BY_SYNC.into(), json!(true));
         }
         self.chat.save_external_user(user, &mut after).await
-    }
-
-    /// Asks the worker to look at the schedule again.
-    pub fn poke(&self) {
-        self.wake.notify_one();
     }
 }
 

@@ -18,6 +18,10 @@ use crate::worker::Worker;
 
 /// How often the worker looks at the schedule.
 const TICK: Duration = Duration::from_secs(5);
+/// The sync's lease name.
+const JOB: &str = "ldap-sync";
+/// How long a sync's lease lasts: a crashed instance's sync is taken over after it.
+const MAX_SYNC: Duration = Duration::from_secs(3600);
 
 /// One account's line in a report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -104,6 +108,19 @@ impl Ldap {
         }
         let _one = self.sync_lock.lock().await;
         let mut report = SyncReport::new(dry_run, trigger);
+        // A real sync holds the shared lease: one instance at a time.
+        if !dry_run {
+            let now = Ts::now();
+            let until = Ts(now.0 + MAX_SYNC.as_millis() as i64);
+            let leased = self
+                .store
+                .try_job_lease(JOB, &self.instance, now, until)
+                .await
+                .map_err(|e| LdapError::Chat(e.into()))?;
+            if !leased {
+                return Err(LdapError::SyncRunning);
+            }
+        }
         let result = self.sync_into(&cfg, dry_run, &mut report).await;
         report.finished_at = Ts::now();
         if let Err(e) = &result {
@@ -120,8 +137,47 @@ impl Ldap {
             deactivated = report.deactivated,
             "LDAP sync finished"
         );
-        self.set_report(report.clone());
+        if dry_run {
+            self.set_dry_run(report.clone());
+        } else {
+            let doc = serde_json::to_value(&report).unwrap_or_default();
+            self.store
+                .finish_job_lease(JOB, &self.instance, report.finished_at, &doc)
+                .await
+                .map_err(|e| LdapError::Chat(e.into()))?;
+        }
         result.map(|()| report)
+    }
+
+    /// The last real sync's report, whichever instance ran it.
+    pub async fn last_report(&self) -> Result<Option<serde_json::Value>, LdapError> {
+        let state = self
+            .store
+            .job_state(JOB)
+            .await
+            .map_err(|e| LdapError::Chat(e.into()))?;
+        Ok(state.and_then(|s| s.report))
+    }
+
+    /// Whether the schedule wants a sync now: enabled, the interval since the last
+    /// run (on any instance) over, and nobody running one.
+    async fn due(&self, cfg: &super::LdapConfig) -> bool {
+        if !cfg.enabled || !cfg.background_sync {
+            return false;
+        }
+        let now = Ts::now();
+        match self.store.job_state(JOB).await {
+            Ok(None) => true,
+            Ok(Some(state)) => {
+                let idle = state.until <= now;
+                let interval = cfg.sync_interval.as_millis() as i64;
+                idle && state.last_run.is_none_or(|t| now.0 - t.0 >= interval)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the LDAP sync schedule");
+                false
+            }
+        }
     }
 
     async fn sync_into(
@@ -194,28 +250,22 @@ impl Ldap {
 /// Starts the background sync worker.
 pub fn start(ldap: Arc<Ldap>) -> Worker {
     Worker::spawn("ldap-sync", move |mut stop| async move {
-        let mut last_run: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = stop.stopped() => break,
                 _ = tokio::time::sleep(TICK) => {}
-                _ = ldap.wake.notified() => {}
             }
             let cfg = ldap.config();
-            if !cfg.enabled || !cfg.background_sync {
+            if !ldap.due(&cfg).await {
                 continue;
             }
-            let due = last_run.is_none_or(|t| t.elapsed() >= cfg.sync_interval);
-            if !due {
-                continue;
-            }
-            last_run = Some(tokio::time::Instant::now());
             let run = ldap.sync(false, "schedule");
             tokio::select! {
                 _ = stop.stopped() => break,
                 result = run => {
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "scheduled LDAP sync failed");
+                    match result {
+                        Ok(_) | Err(LdapError::SyncRunning) => {}
+                        Err(e) => tracing::warn!(error = %e, "scheduled LDAP sync failed"),
                     }
                 }
             }

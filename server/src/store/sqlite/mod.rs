@@ -18,6 +18,7 @@ mod presence;
 mod roles;
 mod rooms;
 mod schema;
+mod job_leases;
 mod settings_audit;
 mod uploads;
 mod users;

@@ -194,6 +194,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_due_order ON outbox(kind, state, next_attempt, created_at);
     DROP INDEX outbox_due;
     "#,
+    // ldap: periodic jobs run by one instance at a time (the directory sync), with
+    // their last run and report.
+    r#"
+    CREATE TABLE job_leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        last_run INTEGER,
+        report TEXT
+    );
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
