@@ -60,14 +60,23 @@ pub fn ensure_slapd() {
             return;
         }
         eprintln!("LDAP tests: installing slapd and ldap-utils with apt-get");
-        let packages = ["install", "-y", "--no-install-recommends", "slapd", "ldap-utils"];
+        let packages = [
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "slapd",
+            "ldap-utils",
+        ];
         if let Err(first) = crate::browser::run_apt(&packages) {
             eprintln!("LDAP tests: {first}\nretrying after apt-get update");
             crate::browser::run_apt(&["update"]).unwrap_or_else(|e| panic!("{first}\n{e}"));
             crate::browser::run_apt(&packages)
                 .unwrap_or_else(|e| panic!("the LDAP tests need slapd: {e}"));
         }
-        assert!(installed(), "apt-get installed slapd but {SLAPD} is missing");
+        assert!(
+            installed(),
+            "apt-get installed slapd but {SLAPD} is missing"
+        );
     });
 }
 
@@ -109,9 +118,8 @@ impl Person {
 
 /// A `posixGroup` with `memberUid`s (what Rocket.Chat's default group filter reads).
 pub fn group_ldif(cn: &str, gid: u32, members: &[&str]) -> String {
-    let mut s = format!(
-        "dn: cn={cn},{GROUPS_DN}\nobjectClass: posixGroup\ncn: {cn}\ngidNumber: {gid}\n"
-    );
+    let mut s =
+        format!("dn: cn={cn},{GROUPS_DN}\nobjectClass: posixGroup\ncn: {cn}\ngidNumber: {gid}\n");
     for m in members {
         s.push_str(&format!("memberUid: {m}\n"));
     }
@@ -139,7 +147,8 @@ impl TestPki {
             CertificateParams::new(vec!["localhost".to_string()]).expect("server params");
         leaf.subject_alt_names
             .push(SanType::IpAddress("127.0.0.1".parse().expect("address")));
-        leaf.distinguished_name.push(DnType::CommonName, "localhost");
+        leaf.distinguished_name
+            .push(DnType::CommonName, "localhost");
         let cert = leaf
             .signed_by(&key, &ca_cert, &ca_key)
             .expect("sign the server certificate");

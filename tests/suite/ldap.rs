@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use palaver_tests::ddp::Ddp;
-use palaver_tests::slapd::{group_ldif, Person, Slapd, ADMIN_DN, ADMIN_PASSWORD, BASE_DN, GROUPS_DN};
+use palaver_tests::slapd::{
+    group_ldif, Person, Slapd, ADMIN_DN, ADMIN_PASSWORD, BASE_DN, GROUPS_DN,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -29,16 +31,25 @@ async fn configure(srv: &Palaver, admin: &Session, slapd: &Slapd) {
         ("LDAP_Authentication_UserDN", json!(ADMIN_DN)),
         ("LDAP_Authentication_Password", json!(ADMIN_PASSWORD)),
         ("LDAP_BaseDN", json!(BASE_DN)),
-        ("LDAP_User_Search_Filter", json!("(objectClass=inetOrgPerson)")),
+        (
+            "LDAP_User_Search_Filter",
+            json!("(objectClass=inetOrgPerson)"),
+        ),
         ("LDAP_Search_Page_Size", json!(2)),
         ("LDAP_Unique_Identifier_Field", json!("entryUUID")),
         ("LDAP_Sync_User_Data_Roles", json!(true)),
         ("LDAP_Sync_User_Data_Roles_AutoRemove", json!(true)),
         ("LDAP_Sync_User_Data_Roles_BaseDN", json!(GROUPS_DN)),
-        ("LDAP_Sync_User_Data_RolesMap", json!(r#"{"chat-admins": "admin"}"#)),
+        (
+            "LDAP_Sync_User_Data_RolesMap",
+            json!(r#"{"chat-admins": "admin"}"#),
+        ),
         ("LDAP_Sync_User_Data_Channels", json!(true)),
         ("LDAP_Sync_User_Data_Channels_BaseDN", json!(GROUPS_DN)),
-        ("LDAP_Sync_User_Data_ChannelsMap", json!(r#"{"staff": "ldap-staff"}"#)),
+        (
+            "LDAP_Sync_User_Data_ChannelsMap",
+            json!(r#"{"staff": "ldap-staff"}"#),
+        ),
         ("LDAP_Sync_User_Data_Channels_Admin", json!("admin")),
         ("LDAP_Enable", json!(true)),
     ] {
@@ -60,8 +71,14 @@ fn session_of(r: &palaver_tests::server::Resp) -> Session {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     Session {
         user_id: r.json["data"]["userId"].as_str().expect("userId").into(),
-        token: r.json["data"]["authToken"].as_str().expect("authToken").into(),
-        username: r.json["data"]["me"]["username"].as_str().expect("username").into(),
+        token: r.json["data"]["authToken"]
+            .as_str()
+            .expect("authToken")
+            .into(),
+        username: r.json["data"]["me"]["username"]
+            .as_str()
+            .expect("username")
+            .into(),
     }
 }
 
@@ -75,7 +92,8 @@ fn seed() -> String {
 }
 
 async fn user_info(srv: &Palaver, admin: &Session, username: &str) -> (StatusCode, Value) {
-    srv.get(&format!("users.info?username={username}"), admin).await
+    srv.get(&format!("users.info?username={username}"), admin)
+        .await
 }
 
 #[tokio::test]
@@ -94,13 +112,23 @@ async fn ldap_login_over_rest_and_realtime_with_group_maps() {
     let roles = me["roles"].as_array().expect("roles");
     assert!(roles.contains(&json!("admin")), "chat-admins → admin: {me}");
     assert!(roles.contains(&json!("user")), "{me}");
+    let (_, info) = user_info(&srv, &admin, "alice").await;
+    let link = &info["user"]["services"]["ldap"];
+    assert_eq!(
+        link["idAttribute"], "entryUUID",
+        "linked by the entry's UUID: {info}"
+    );
+    assert_eq!(link["id"].as_str().map(str::len), Some(36), "{info}");
 
     // Wrong password, unknown account: refused like any login, no account made.
     let r = ldap_login(&srv, "alice", "wrong").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     let r = ldap_login(&srv, "nobody", "whatever").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
-    assert_eq!(user_info(&srv, &admin, "nobody").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        user_info(&srv, &admin, "nobody").await.0,
+        StatusCode::BAD_REQUEST
+    );
 
     // Realtime `login` with the same fields; bob is in no admin group.
     let mut ddp = Ddp::connect(&srv).await;
@@ -123,7 +151,10 @@ async fn ldap_login_over_rest_and_realtime_with_group_maps() {
     let (_, info) = user_info(&srv, &admin, "bob").await;
     assert_eq!(info["user"]["_id"], json!(bob_id), "{info}");
     assert!(
-        !info["user"]["roles"].as_array().expect("roles").contains(&json!("admin")),
+        !info["user"]["roles"]
+            .as_array()
+            .expect("roles")
+            .contains(&json!("admin")),
         "{info}"
     );
 
@@ -134,7 +165,9 @@ async fn ldap_login_over_rest_and_realtime_with_group_maps() {
     srv.login("admin", crate::common::ADMIN_PASSWORD).await;
 
     // group → channel: both are members of the mapped channel.
-    let (st, members) = srv.get("channels.members?roomName=ldap-staff", &admin).await;
+    let (st, members) = srv
+        .get("channels.members?roomName=ldap-staff", &admin)
+        .await;
     assert_eq!(st, StatusCode::OK, "{members}");
     let names: Vec<&str> = members["members"]
         .as_array()
@@ -142,11 +175,18 @@ async fn ldap_login_over_rest_and_realtime_with_group_maps() {
         .iter()
         .filter_map(|m| m["username"].as_str())
         .collect();
-    assert!(names.contains(&"alice") && names.contains(&"bob"), "{members}");
+    assert!(
+        names.contains(&"alice") && names.contains(&"bob"),
+        "{members}"
+    );
 
     // Directory accounts have no local password: neither an admin nor the user sets one.
     let (st, body) = srv
-        .post("users.update", &admin, json!({"userId": bob_id, "data": {"password": "Local-pass-123!"}}))
+        .post(
+            "users.update",
+            &admin,
+            json!({"userId": bob_id, "data": {"password": "Local-pass-123!"}}),
+        )
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["errorType"], "error-action-not-allowed", "{body}");
@@ -200,7 +240,11 @@ fn action_of<'a>(report: &'a Value, username: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn ldap_sync_creates_updates_deactivates_and_never_undoes_an_admin() {
     let mut seed = String::new();
-    for (uid, cn) in [("carol", "Carol Cole"), ("dave", "Dave Dunn"), ("erin", "Erin Ernst")] {
+    for (uid, cn) in [
+        ("carol", "Carol Cole"),
+        ("dave", "Dave Dunn"),
+        ("erin", "Erin Ernst"),
+    ] {
         seed.push_str(&Person::new(uid, cn, &format!("{uid}-pw")).ldif());
     }
     seed.push_str(&group_ldif("staff", 5002, &["carol", "dave"]));
@@ -208,7 +252,13 @@ async fn ldap_sync_creates_updates_deactivates_and_never_undoes_an_admin() {
     let srv = Palaver::start().await;
     let admin = srv.admin().await;
     configure(&srv, &admin, &slapd).await;
-    set(&srv, &admin, "LDAP_Background_Sync_Disable_Missing_Users", json!(true)).await;
+    set(
+        &srv,
+        &admin,
+        "LDAP_Background_Sync_Disable_Missing_Users",
+        json!(true),
+    )
+    .await;
     set(&srv, &admin, "LDAP_Sync_User_Active_State", json!("both")).await;
 
     // A dry run reports what would happen and writes nothing.
@@ -216,11 +266,17 @@ async fn ldap_sync_creates_updates_deactivates_and_never_undoes_an_admin() {
     assert_eq!(report["dryRun"], true, "{report}");
     assert_eq!(report["created"], 3, "{report}");
     assert_eq!(action_of(&report, "carol"), Some("create"), "{report}");
-    assert_eq!(user_info(&srv, &admin, "carol").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        user_info(&srv, &admin, "carol").await.0,
+        StatusCode::BAD_REQUEST
+    );
 
     let report = sync(&srv, &admin, false).await;
     assert_eq!(report["created"], 3, "{report}");
-    assert_eq!(report["entries"], 3, "paged search (page size 2) sees all: {report}");
+    assert_eq!(
+        report["entries"], 3,
+        "paged search (page size 2) sees all: {report}"
+    );
     let (st, info) = user_info(&srv, &admin, "carol").await;
     assert_eq!(st, StatusCode::OK, "{info}");
     assert_eq!(info["user"]["name"], "Carol Cole", "{info}");
@@ -257,8 +313,16 @@ async fn ldap_sync_creates_updates_deactivates_and_never_undoes_an_admin() {
     ));
     let report = sync(&srv, &admin, false).await;
     assert_eq!(action_of(&report, "carol"), Some("update"), "{report}");
-    assert_eq!(action_of(&report, "dave"), Some("deactivate"), "locked: {report}");
-    assert_eq!(action_of(&report, "erin"), Some("deactivate"), "gone: {report}");
+    assert_eq!(
+        action_of(&report, "dave"),
+        Some("deactivate"),
+        "locked: {report}"
+    );
+    assert_eq!(
+        action_of(&report, "erin"),
+        Some("deactivate"),
+        "gone: {report}"
+    );
 
     // dave's realtime session ends at once, his token is gone.
     let frame = dave_rt.recv().await;
@@ -280,7 +344,10 @@ async fn ldap_sync_creates_updates_deactivates_and_never_undoes_an_admin() {
     let report = sync(&srv, &admin, false).await;
     assert_eq!(action_of(&report, "dave"), Some("reactivate"), "{report}");
     let (_, info) = user_info(&srv, &admin, "carol").await;
-    assert_eq!(info["user"]["active"], false, "an admin's deactivation stays: {info}");
+    assert_eq!(
+        info["user"]["active"], false,
+        "an admin's deactivation stays: {info}"
+    );
     session_of(&ldap_login(&srv, "dave", "dave-pw").await);
     drop(dave_rt);
     let _ = Duration::ZERO;

@@ -6,6 +6,7 @@
 mod apps;
 mod history;
 mod integrations;
+mod job_leases;
 mod messages;
 mod outbox;
 mod roles;
@@ -136,6 +137,8 @@ conformance! {
     settings_audit::setting_changes,
     uploads::uploads,
     roles::roles,
+    job_leases::job_leases,
+    users::users_by_service,
 }
 
 /// On MongoDB (SecantusDB answers `explain` as mongod does), history and thread

@@ -154,7 +154,11 @@ impl Chat {
         let hash = match &user {
             // A directory account's password is the directory's, whatever an older
             // local account may have left stored.
-            Some(user) if user.services.contains_key(super::external_accounts::DIRECTORY_SERVICE) => {
+            Some(user)
+                if user
+                    .services
+                    .contains_key(super::external_accounts::DIRECTORY_SERVICE) =>
+            {
                 None
             }
             Some(user) => self.store.password_hash(&user.id).await?,

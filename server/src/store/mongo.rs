@@ -38,12 +38,12 @@
 mod apps;
 mod events;
 mod integrations;
+mod job_leases;
 mod messages;
 mod outbox;
 mod presence;
 mod roles;
 mod rooms;
-mod job_leases;
 mod settings_audit;
 mod uploads;
 mod users;

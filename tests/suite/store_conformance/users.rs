@@ -422,3 +422,40 @@ pub async fn settings(store: DynStore) {
     store.put_setting(&other).await.unwrap();
     assert_eq!(store.setting("Site_Name").await.unwrap(), Some(other));
 }
+
+/// Accounts linked to external identities (`services.<name>.id`), found by them and
+/// kept through updates.
+pub async fn users_by_service(store: DynStore) {
+    let mut alice = user("u-alice", "alice", Some("alice@example.com"));
+    alice.services.insert(
+        "ldap".into(),
+        palaver_server::store::ServiceLink {
+            id: "uuid-1".into(),
+            extra: serde_json::Map::from_iter([("idAttribute".into(), serde_json::json!("entryUUID"))]),
+        },
+    );
+    store.create_user(&alice, None).await.unwrap();
+    store
+        .create_user(&user("u-bob", "bob", None), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user_by_service("ldap", "uuid-1").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(store.user_by_service("ldap", "uuid-2").await.unwrap(), None);
+    assert_eq!(store.user_by_service("other", "uuid-1").await.unwrap(), None);
+    let mut bob = store.user_by_id("u-bob").await.unwrap().unwrap();
+    bob.services.insert(
+        "ldap".into(),
+        palaver_server::store::ServiceLink {
+            id: "uuid-2".into(),
+            extra: Default::default(),
+        },
+    );
+    store.update_user(&bob).await.unwrap();
+    assert_eq!(
+        store.user_by_service("ldap", "uuid-2").await.unwrap().map(|u| u.id),
+        Some("u-bob".to_string())
+    );
+}

@@ -106,7 +106,11 @@ pub async fn login(
         state.chat.login_with_token(token).await
     } else if body.get("ldap") == Some(&Value::Bool(true)) {
         // Rocket.Chat's LDAP login: {ldap: true, username, ldapPass, ldapOptions}.
-        let s = |k: &str| body.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
+        let s = |k: &str| {
+            body.get(k)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+        };
         match (s("username"), s("ldapPass")) {
             (Some(username), Some(password)) => {
                 state.ldap.login(username, password, Some(peer.ip())).await

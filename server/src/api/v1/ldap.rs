@@ -72,10 +72,7 @@ async fn sync_now(
         .chat
         .require_permission(&session.user, Perm::SYNC_AUTH_SERVICES_USERS, None)
         .await?;
-    let dry_run = body
-        .get("dryRun")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let dry_run = body.get("dryRun").and_then(Value::as_bool).unwrap_or(false);
     tracing::info!(user_id = %session.user.id, dry_run, "LDAP sync requested");
     let report = state
         .ldap

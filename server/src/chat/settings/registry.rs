@@ -127,7 +127,12 @@ impl Def {
     }
 }
 
-pub(super) const fn def(id: &'static str, kind: Kind, group: &'static str, section: &'static str) -> Def {
+pub(super) const fn def(
+    id: &'static str,
+    kind: Kind,
+    group: &'static str,
+    section: &'static str,
+) -> Def {
     Def {
         id,
         kind,

@@ -253,7 +253,11 @@ impl Directory {
     async fn search(&mut self, filter: &str, limit: i32) -> Result<Vec<Entry>, LdapError> {
         let base = self.cfg.base_dn.clone();
         let scope = scope(self.cfg.scope);
-        let limit = if limit == 0 { self.cfg.size_limit.max(0) } else { limit };
+        let limit = if limit == 0 {
+            self.cfg.size_limit.max(0)
+        } else {
+            limit
+        };
         let mut adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> =
             vec![Box::new(EntriesOnly::new())];
         if self.cfg.page_size > 0 {
@@ -349,7 +353,10 @@ mod tests {
     #[test]
     fn filters_escape_the_login_name() {
         assert_eq!(
-            fill_filter("(&(cn=#{groupName})(memberUid=#{username}))", &[("groupName", "a*"), ("username", "x)(y")]),
+            fill_filter(
+                "(&(cn=#{groupName})(memberUid=#{username}))",
+                &[("groupName", "a*"), ("username", "x)(y")]
+            ),
             "(&(cn=a\\2a)(memberUid=x\\29\\28y))"
         );
     }
@@ -358,11 +365,14 @@ mod tests {
     fn disabled_markers() {
         let mut e = Entry::default();
         assert!(!e.is_disabled());
-        e.attrs.insert("userAccountControl".into(), vec!["514".into()]);
+        e.attrs
+            .insert("userAccountControl".into(), vec!["514".into()]);
         assert!(e.is_disabled());
-        e.attrs.insert("userAccountControl".into(), vec!["512".into()]);
+        e.attrs
+            .insert("userAccountControl".into(), vec!["512".into()]);
         assert!(!e.is_disabled());
-        e.attrs.insert("pwdAccountLockedTime".into(), vec!["000001010000Z".into()]);
+        e.attrs
+            .insert("pwdAccountLockedTime".into(), vec!["000001010000Z".into()]);
         assert!(e.is_disabled());
     }
 
@@ -370,8 +380,12 @@ mod tests {
     fn unique_id_prefers_the_first_field_and_hexes_binary() {
         let mut e = Entry::default();
         e.attrs.insert("uid".into(), vec!["alice".into()]);
-        e.bin_attrs.insert("objectGUID".into(), vec![vec![0xab, 0x01]]);
+        e.bin_attrs
+            .insert("objectGUID".into(), vec![vec![0xab, 0x01]]);
         let fields = vec!["objectGUID".to_string(), "uid".to_string()];
-        assert_eq!(e.unique_id(&fields), Some(("objectGUID".into(), "ab01".into())));
+        assert_eq!(
+            e.unique_id(&fields),
+            Some(("objectGUID".into(), "ab01".into()))
+        );
     }
 }

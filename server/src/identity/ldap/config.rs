@@ -245,7 +245,10 @@ mod tests {
     #[test]
     fn intervals() {
         assert_eq!(parse_interval("every_5_minutes"), Duration::from_secs(300));
-        assert_eq!(parse_interval("every_6_hours"), Duration::from_secs(6 * 3600));
+        assert_eq!(
+            parse_interval("every_6_hours"),
+            Duration::from_secs(6 * 3600)
+        );
         assert_eq!(parse_interval("junk"), Duration::from_secs(24 * 3600));
     }
 }

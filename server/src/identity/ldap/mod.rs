@@ -251,25 +251,37 @@ impl Ldap {
                     if local.services.contains_key(SERVICE) && !cfg.merge_existing {
                         return Ok(EntryOutcome::refused(
                             &profile.username,
-                            format!("the username {} belongs to another directory entry", profile.username),
+                            format!(
+                                "the username {} belongs to another directory entry",
+                                profile.username
+                            ),
                         ));
                     }
                     (Some(local), Action::Merge)
                 }
-                Some(_) => {
-                    return Ok(EntryOutcome::refused(
-                        &profile.username,
-                        format!(
-                            "a local account is already named {} (LDAP_Merge_Existing_Users is off)",
-                            profile.username
-                        ),
-                    ))
-                }
+                Some(_) => return Ok(EntryOutcome::refused(
+                    &profile.username,
+                    format!(
+                        "a local account is already named {} (LDAP_Merge_Existing_Users is off)",
+                        profile.username
+                    ),
+                )),
                 None => (None, Action::Create),
             },
         };
-        if action == Action::Create && matches!(mode, Mode::Sync { import_new: false, .. }) {
-            return Ok(EntryOutcome::skipped(&profile.username, "new users are not imported"));
+        if action == Action::Create
+            && matches!(
+                mode,
+                Mode::Sync {
+                    import_new: false,
+                    ..
+                }
+            )
+        {
+            return Ok(EntryOutcome::skipped(
+                &profile.username,
+                "new users are not imported",
+            ));
         }
         let update_data = match mode {
             Mode::Login => cfg.update_on_login,
@@ -359,13 +371,11 @@ impl Ldap {
             let (given, mapped) = group_targets(dir, gs, &profile.username, &entry.dn).await?;
             for name in given.iter() {
                 match &user {
-                    Some(u) if u.active => {
-                        match self.join_channel(cfg, u, name).await {
-                            Ok(true) => changes.push(format!("joined #{name}")),
-                            Ok(false) => {}
-                            Err(e) => changes.push(format!("could not join #{name}: {e}")),
-                        }
-                    }
+                    Some(u) if u.active => match self.join_channel(cfg, u, name).await {
+                        Ok(true) => changes.push(format!("joined #{name}")),
+                        Ok(false) => {}
+                        Err(e) => changes.push(format!("could not join #{name}: {e}")),
+                    },
                     Some(_) => {}
                     None => changes.push(format!("would join #{name} (if not a member)")),
                 }
@@ -382,8 +392,12 @@ impl Ldap {
         }
         let kind = match action {
             Action::Create => ChangeKind::Create,
-            _ if before.as_ref().is_some_and(|b| b.active) && !after.active => ChangeKind::Deactivate,
-            _ if before.as_ref().is_some_and(|b| !b.active) && after.active => ChangeKind::Reactivate,
+            _ if before.as_ref().is_some_and(|b| b.active) && !after.active => {
+                ChangeKind::Deactivate
+            }
+            _ if before.as_ref().is_some_and(|b| !b.active) && after.active => {
+                ChangeKind::Reactivate
+            }
             _ if changes.is_empty() => ChangeKind::Unchanged,
             _ => ChangeKind::Update,
         };
@@ -525,7 +539,14 @@ fn describe_changes(before: Option<&User>, after: &User) -> Vec<String> {
         out.push(format!("role {r} removed"));
     }
     if before.active != after.active {
-        out.push(if after.active { "activated" } else { "deactivated" }.into());
+        out.push(
+            if after.active {
+                "activated"
+            } else {
+                "deactivated"
+            }
+            .into(),
+        );
     }
     if before.services.get(SERVICE).map(|l| &l.id) != after.services.get(SERVICE).map(|l| &l.id) {
         out.push("linked to the directory entry".into());

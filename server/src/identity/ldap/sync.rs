@@ -239,7 +239,9 @@ impl Ldap {
                         ChangeKind::Deactivate,
                         "no longer in the directory".into(),
                     ),
-                    Err(e) => report.record(user.username.clone(), ChangeKind::Error, e.to_string()),
+                    Err(e) => {
+                        report.record(user.username.clone(), ChangeKind::Error, e.to_string())
+                    }
                 }
             }
         }

@@ -12,13 +12,13 @@
 
 mod apps;
 mod integrations;
+mod job_leases;
 mod messages;
 mod outbox;
 mod presence;
 mod roles;
 mod rooms;
 mod schema;
-mod job_leases;
 mod settings_audit;
 mod uploads;
 mod users;
