@@ -104,6 +104,7 @@ macro_rules! conformance {
 conformance! {
     users::users,
     users::user_updates,
+    users::user_services,
     users::list_users,
     users::tokens,
     users::settings,
@@ -138,7 +139,6 @@ conformance! {
     uploads::uploads,
     roles::roles,
     job_leases::job_leases,
-    users::users_by_service,
 }
 
 /// On MongoDB (SecantusDB answers `explain` as mongod does), history and thread
@@ -265,11 +265,11 @@ pub fn user(id: &str, username: &str, email: Option<&str>) -> User {
         status_connection: None,
         status_default: None,
         status_text: None,
+        services: Default::default(),
         require_password_change: false,
         bio: None,
         nickname: None,
         settings: Default::default(),
-        services: Default::default(),
     }
 }
 

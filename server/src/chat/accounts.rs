@@ -162,11 +162,11 @@ impl Chat {
             status_connection: None,
             status_default: None,
             status_text: None,
+            services: Default::default(),
             require_password_change: new.require_password_change,
             bio: None,
             nickname: None,
             settings: Default::default(),
-            services: Default::default(),
         };
         let hash = self.hash_password(&Password::Plain(new.password)).await?;
         self.store
@@ -372,11 +372,11 @@ impl Chat {
             status_connection: None,
             status_default: None,
             status_text: None,
+            services: Default::default(),
             require_password_change: false,
             bio: None,
             nickname: None,
             settings: Default::default(),
-            services: Default::default(),
         };
         self.store
             .create_user(&user, None)

@@ -82,11 +82,11 @@ impl Chat {
             bio: None,
             nickname: None,
             settings: Default::default(),
-            services: Default::default(),
             status: None,
             status_connection: None,
             status_default: None,
             status_text: None,
+            services: Default::default(),
         };
         match self.store.create_user(&user, None).await {
             Ok(()) => tracing::info!("created the rocket.cat bot"),

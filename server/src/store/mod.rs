@@ -104,7 +104,8 @@ pub struct HistoryQuery {
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Inserts a user; `Conflict("username"|"email"|"id")` when taken (case-insensitive).
+    /// Inserts a user; `Conflict("username"|"email"|"service"|"id")` when taken
+    /// (names and addresses case-insensitive).
     async fn create_user(&self, user: &User, password_hash: Option<&str>) -> StoreResult<()>;
     /// Replaces a user record (same id); `Conflict` if the new username/email is taken.
     async fn update_user(&self, user: &User) -> StoreResult<()>;
@@ -113,7 +114,7 @@ pub trait UserStore: Send + Sync {
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
     /// Case-insensitive, any of the user's addresses.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
-    /// The user linked to `id` at the external `service` (`services.<service>.id`).
+    /// The account linked to an external identity (`services.<service>.id`).
     async fn user_by_service(&self, service: &str, id: &str) -> StoreResult<Option<User>>;
     async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>>;
     async fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()>;

@@ -72,9 +72,6 @@ pub struct User {
     /// Rocket.Chat's `settings`: the preferences the user changed from the defaults.
     #[serde(default, skip_serializing_if = "UserSettings::is_empty")]
     pub settings: UserSettings,
-    /// Rocket.Chat's `services`: external identities linked to the account.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub services: std::collections::BTreeMap<String, ServiceLink>,
     /// Presence as others see it: `online`, `away`, `busy` or `offline` (absent:
     /// offline). Kept by `chat::presence` only, with targeted store updates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,6 +97,22 @@ pub struct User {
         skip_serializing_if = "Option::is_none"
     )]
     pub status_text: Option<String>,
+    /// Rocket.Chat's `services`: the external identities this account is linked to,
+    /// by service name (`ldap`, an OAuth service's name). At most one account per
+    /// service and identifier.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, ServiceLink>,
+}
+
+/// One external identity of a user (Rocket.Chat's `services.<name>`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceLink {
+    /// The provider's stable identifier of the person (OIDC `sub`, the LDAP unique
+    /// identifier attribute), never an e-mail address.
+    pub id: String,
+    /// What else the provider said, kept as Rocket.Chat keeps it.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A user's own settings (Rocket.Chat's `user.settings`).
@@ -108,15 +121,6 @@ pub struct UserSettings {
     /// Only the preferences the user set; the defaults are added when read.
     #[serde(default)]
     pub preferences: serde_json::Map<String, serde_json::Value>,
-}
-
-/// One external identity of an account: the service's id for the user, and
-/// whatever else the service keeps there.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ServiceLink {
-    pub id: String,
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl UserSettings {

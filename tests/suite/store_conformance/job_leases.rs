@@ -7,14 +7,26 @@ use serde_json::json;
 
 pub async fn job_leases(store: DynStore) {
     assert_eq!(store.job_state("sync").await.expect("state"), None);
-    assert!(store.try_job_lease("sync", "a", Ts(1000), Ts(5000)).await.expect("take"));
+    assert!(store
+        .try_job_lease("sync", "a", Ts(1000), Ts(5000))
+        .await
+        .expect("take"));
     assert!(
-        !store.try_job_lease("sync", "b", Ts(2000), Ts(6000)).await.expect("held"),
+        !store
+            .try_job_lease("sync", "b", Ts(2000), Ts(6000))
+            .await
+            .expect("held"),
         "another owner waits while the lease lasts"
     );
-    assert!(store.try_job_lease("sync", "a", Ts(2000), Ts(7000)).await.expect("renew"));
+    assert!(store
+        .try_job_lease("sync", "a", Ts(2000), Ts(7000))
+        .await
+        .expect("renew"));
     assert!(
-        store.try_job_lease("sync", "b", Ts(7000), Ts(9000)).await.expect("expired"),
+        store
+            .try_job_lease("sync", "b", Ts(7000), Ts(9000))
+            .await
+            .expect("expired"),
         "an expired lease passes on"
     );
     // Only the owner finishes.
@@ -22,18 +34,29 @@ pub async fn job_leases(store: DynStore) {
         .finish_job_lease("sync", "a", Ts(7500), &json!({"late": true}))
         .await
         .expect("finish as a");
-    let state = store.job_state("sync").await.expect("state").expect("exists");
+    let state = store
+        .job_state("sync")
+        .await
+        .expect("state")
+        .expect("exists");
     assert_eq!(state.owner, "b");
     assert_eq!(state.last_run, None, "a's finish did not count: {state:?}");
     store
         .finish_job_lease("sync", "b", Ts(8000), &json!({"created": 3}))
         .await
         .expect("finish");
-    let state = store.job_state("sync").await.expect("state").expect("exists");
+    let state = store
+        .job_state("sync")
+        .await
+        .expect("state")
+        .expect("exists");
     assert_eq!(state.last_run, Some(Ts(8000)));
     assert_eq!(state.report, Some(json!({"created": 3})));
     assert!(state.until <= Ts(8000), "freed: {state:?}");
-    assert!(store.try_job_lease("sync", "c", Ts(8001), Ts(9000)).await.expect("free"));
+    assert!(store
+        .try_job_lease("sync", "c", Ts(8001), Ts(9000))
+        .await
+        .expect("free"));
 
     // Racing instances: exactly one wins a free lease.
     let mut tasks = Vec::new();

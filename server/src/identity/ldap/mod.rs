@@ -259,13 +259,15 @@ impl Ldap {
                     }
                     (Some(local), Action::Merge)
                 }
-                Some(_) => return Ok(EntryOutcome::refused(
-                    &profile.username,
-                    format!(
+                Some(_) => {
+                    return Ok(EntryOutcome::refused(
+                        &profile.username,
+                        format!(
                         "a local account is already named {} (LDAP_Merge_Existing_Users is off)",
                         profile.username
                     ),
-                )),
+                    ))
+                }
                 None => (None, Action::Create),
             },
         };
