@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use palaver_tests::browser::Browser;
 use palaver_tests::ddp::Ddp;
 use palaver_tests::slapd::{
     group_ldif, Person, Slapd, ADMIN_DN, ADMIN_PASSWORD, BASE_DN, GROUPS_DN,
@@ -13,7 +14,7 @@ use palaver_tests::slapd::{
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{Palaver, Session};
+use crate::common::{Palaver, Session, ADMIN_USERNAME};
 
 async fn set(srv: &Palaver, admin: &Session, id: &str, value: Value) {
     srv.post_ok(&format!("settings/{id}"), admin, json!({ "value": value }))
@@ -389,4 +390,34 @@ async fn ldap_over_ldaps_and_starttls_with_a_test_ca() {
     let bob = session_of(&ldap_login(&srv, "bob", "bob-pw").await);
     let (st, body) = srv.post("ldap.syncNow", &bob, json!({})).await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+}
+
+/// The console's LDAP page: a dry run from the browser shows its report (what would
+/// be created), and nothing is created. Screenshot: `target/screenshots/admin-ldap.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_console_page_shows_the_sync_report() {
+    let slapd = Slapd::start(&seed());
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    configure(&srv, &admin, &slapd).await;
+
+    let b = Browser::start().await;
+    b.goto(&format!("{}/", srv.base_url())).await;
+    b.fill("[data-testid=login-username]", ADMIN_USERNAME).await;
+    b.fill("[data-testid=login-password]", crate::common::ADMIN_PASSWORD)
+        .await;
+    b.click("[data-testid=login-submit]").await;
+    b.wait_for("[data-testid=app-shell]").await;
+    b.click("[data-testid=admin-link]").await;
+    b.click("[data-testid=admin-tab-ldap]").await;
+    b.wait_for("[data-testid=ldap-no-report]").await;
+    b.click("[data-testid=ldap-test-connection]").await;
+    b.wait_text("[data-testid=admin-notice]", "Connection successful")
+        .await;
+    b.click("[data-testid=ldap-dry-run]").await;
+    b.wait_text("[data-testid=ldap-count-created]", "2").await;
+    b.wait_for("[data-testid=ldap-change-row][data-username=alice]")
+        .await;
+    b.screenshot("admin-ldap").await;
+    assert_eq!(user_info(&srv, &admin, "alice").await.0, StatusCode::BAD_REQUEST);
 }
