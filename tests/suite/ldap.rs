@@ -404,8 +404,11 @@ async fn ldap_console_page_shows_the_sync_report() {
     let b = Browser::start().await;
     b.goto(&format!("{}/", srv.base_url())).await;
     b.fill("[data-testid=login-username]", ADMIN_USERNAME).await;
-    b.fill("[data-testid=login-password]", crate::common::ADMIN_PASSWORD)
-        .await;
+    b.fill(
+        "[data-testid=login-password]",
+        crate::common::ADMIN_PASSWORD,
+    )
+    .await;
     b.click("[data-testid=login-submit]").await;
     b.wait_for("[data-testid=app-shell]").await;
     b.click("[data-testid=admin-link]").await;
@@ -419,5 +422,8 @@ async fn ldap_console_page_shows_the_sync_report() {
     b.wait_for("[data-testid=ldap-change-row][data-username=alice]")
         .await;
     b.screenshot("admin-ldap").await;
-    assert_eq!(user_info(&srv, &admin, "alice").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        user_info(&srv, &admin, "alice").await.0,
+        StatusCode::BAD_REQUEST
+    );
 }
