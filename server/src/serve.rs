@@ -138,7 +138,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         Duration::from_secs(config.upload_sweep_interval_secs),
     );
 
+    let ldap = crate::identity::ldap::Ldap::new(chat.clone(), store.clone());
+    let ldap_sync = crate::identity::ldap::sync::start(ldap.clone());
+
     let realtime = crate::realtime::Realtime::new();
+    realtime.set_ldap(ldap.clone());
     let ops = api::ops::Ops::new(config.metrics_token.clone());
     let app = api::router(AppState {
         chat: chat.clone(),
@@ -149,6 +153,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         realtime: realtime.clone(),
         ops: ops.clone(),
         outbox: outbox.clone(),
+        ldap,
     });
     // The store is open and the apps engine started: ready for traffic.
     ops.health.set_ready(true);
@@ -229,6 +234,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // The delivery queue after everything that enqueues (requests, apps): what was
     // posted is enqueued, then deliveries under way finish or give their leases back.
     upload_sweeper.stop_by(plan.flush).await;
+    ldap_sync.stop_by(plan.flush).await;
     webhook_triggers.stop_by(plan.flush).await;
     outbox.stop_by(plan.flush).await;
     // Before the relay, so other instances hear of the users who went offline.

@@ -9,6 +9,7 @@ import { marketplaceView, installedView } from './admin-apps.js';
 import { appView } from './admin-app.js';
 import { usersView } from './admin-users.js';
 import { outboxView } from './admin-outbox.js';
+import { ldapView } from './admin-ldap.js';
 import { settingsView } from './admin-settings.js';
 import { rolesView } from './admin-roles.js';
 
@@ -17,6 +18,7 @@ const TABS = [
   { id: 'installed', label: 'Installed apps', hash: '#/admin/apps/installed' },
   { id: 'users', label: 'Users', hash: '#/admin/users' },
   { id: 'outbox', label: 'Delivery queue', hash: '#/admin/outbox' },
+  { id: 'ldap', label: 'LDAP', hash: '#/admin/ldap' },
   { id: 'settings', label: 'Settings', hash: '#/admin/settings' },
   { id: 'roles', label: 'Roles & permissions', hash: '#/admin/roles' },
 ];
@@ -31,6 +33,7 @@ function parseRoute(route) {
   const parts = String(route || '').split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'users') return { tab: 'users', view: 'users' };
   if (parts[0] === 'outbox') return { tab: 'outbox', view: 'outbox' };
+  if (parts[0] === 'ldap') return { tab: 'ldap', view: 'ldap' };
   if (parts[0] === 'roles') return { tab: 'roles', view: 'roles' };
   if (parts[0] === 'settings') return { tab: 'settings', view: 'settings', group: parts[1] || '' };
   if (parts[0] === 'apps' && parts[1] === 'installed' && parts[2]) {
@@ -96,6 +99,7 @@ export function mountAdmin(container, ctx) {
     if (Date.now() - noticeAt > 1500) notify('');
     if (r.view === 'users') view.instance = usersView(el, env);
     else if (r.view === 'outbox') view.instance = outboxView(el, env);
+    else if (r.view === 'ldap') view.instance = ldapView(el, env);
     else if (r.view === 'settings') view.instance = settingsView(el, env, r.group);
     else if (r.view === 'roles') view.instance = rolesView(el, env);
     else if (r.view === 'installed') view.instance = installedView(el, env);

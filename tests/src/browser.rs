@@ -56,7 +56,7 @@ fn installed() -> bool {
     Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists()
 }
 
-fn run_apt(args: &[&str]) -> Result<(), String> {
+pub(crate) fn run_apt(args: &[&str]) -> Result<(), String> {
     let as_root = unsafe { libc::geteuid() } == 0;
     let mut cmd = if as_root {
         Command::new("apt-get")

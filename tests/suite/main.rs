@@ -26,6 +26,7 @@ mod common;
 mod durability;
 mod files_storage;
 mod http_limits;
+mod ldap;
 mod login_hardening;
 mod mobile_app;
 mod ops_endpoints;

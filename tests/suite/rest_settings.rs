@@ -40,8 +40,20 @@ async fn admins_list_read_and_change_settings_as_rocket_chat_does() {
     let srv = Palaver::start().await;
     let admin = srv.admin().await;
 
-    let body = srv.get_ok("settings?count=500", &admin).await;
-    let all = body["settings"].as_array().expect("settings").clone();
+    // More settings than one page holds (API_Upper_Count_Limit): page through them.
+    let mut all = Vec::new();
+    let mut body;
+    loop {
+        body = srv
+            .get_ok(&format!("settings?count=100&offset={}", all.len()), &admin)
+            .await;
+        let page = body["settings"].as_array().expect("settings").clone();
+        let done = page.is_empty();
+        all.extend(page);
+        if done || all.len() as u64 >= body["total"].as_u64().expect("total") {
+            break;
+        }
+    }
     let total = body["total"].as_u64().expect("total");
     assert_eq!(all.len() as u64, total, "{body}");
     for id in [

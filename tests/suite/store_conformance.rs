@@ -7,6 +7,7 @@ mod apps;
 mod history;
 mod indexed;
 mod integrations;
+mod job_leases;
 mod messages;
 mod outbox;
 mod roles;
@@ -139,6 +140,7 @@ conformance! {
     uploads::uploads,
     roles::roles,
     indexed::indexed_queries,
+    job_leases::job_leases,
 }
 
 /// On MongoDB (SecantusDB answers `explain` as mongod does), history and thread

@@ -50,6 +50,8 @@ pub struct AppState {
     pub ops: Arc<ops::Ops>,
     /// The delivery queue (admin API, metrics).
     pub outbox: Arc<crate::worker::outbox::Outbox>,
+    /// LDAP sign-in and sync.
+    pub ldap: Arc<crate::identity::ldap::Ldap>,
 }
 
 /// The whole HTTP surface.

@@ -78,7 +78,7 @@ fn validate_password(password: &str) -> ChatResult<()> {
     Ok(())
 }
 
-fn map_conflict(e: StoreError, username: &str, email: &str) -> ChatError {
+pub(super) fn map_conflict(e: StoreError, username: &str, email: &str) -> ChatError {
     match e {
         StoreError::Conflict("username") => ChatError::refused(
             "error-field-unavailable",
@@ -264,6 +264,9 @@ impl Chat {
                 .await?;
         }
         let before = self.find_user(Some(user_id), None).await?;
+        if patch.password.is_some() {
+            super::external_accounts::refuse_local_password(&before)?;
+        }
         let mut user = before.clone();
         if let Some(username) = patch.username {
             validate_username(&username)?;

@@ -152,6 +152,15 @@ impl Chat {
         self.login_user_limiter.hit(&key, Ts::now())?;
 
         let hash = match &user {
+            // A directory account's password is the directory's, whatever an older
+            // local account may have left stored.
+            Some(user)
+                if user
+                    .services
+                    .contains_key(super::external_accounts::DIRECTORY_SERVICE) =>
+            {
+                None
+            }
             Some(user) => self.store.password_hash(&user.id).await?,
             None => None,
         };
@@ -177,7 +186,7 @@ impl Chat {
         self.issue_token(user).await
     }
 
-    async fn issue_token(&self, mut user: User) -> ChatResult<LoginOutcome> {
+    pub(super) async fn issue_token(&self, mut user: User) -> ChatResult<LoginOutcome> {
         let token = ids::new_token();
         let now = Ts::now();
         let expires = Ts(now.0 + self.opts.token_ttl.as_millis() as i64);

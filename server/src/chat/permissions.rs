@@ -84,6 +84,8 @@ perms! {
     SET_READONLY = "set-readonly",
     SET_MODERATOR = "set-moderator",
     SET_OWNER = "set-owner",
+    SYNC_AUTH_SERVICES_USERS = "sync-auth-services-users",
+    TEST_ADMIN_OPTIONS = "test-admin-options",
     UNARCHIVE_ROOM = "unarchive-room",
     VIEW_OTHER_USER_CHANNELS = "view-other-user-channels",
     VIEW_PRIVILEGED_SETTING = "view-privileged-setting",

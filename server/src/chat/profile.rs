@@ -160,6 +160,9 @@ impl Chat {
         if info.new_password.is_some() && !settings.bool("Accounts_AllowPasswordChange") {
             return Err(not_allowed("Editing user password"));
         }
+        if info.new_password.is_some() {
+            super::external_accounts::refuse_local_password(&before)?;
+        }
         if email.is_some() || info.new_password.is_some() {
             let Some(current) = info.current_password.as_deref().filter(|p| !p.is_empty()) else {
                 return Err(ChatError::refused(

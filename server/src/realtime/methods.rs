@@ -247,6 +247,13 @@ fn login_refused() -> DdpError {
     DdpError::new(401, "Incorrect login or password")
 }
 
+fn login_error(e: ChatError) -> DdpError {
+    match e {
+        ChatError::Unauthorized(_) => login_refused(),
+        other => other.into(),
+    }
+}
+
 /// `login` with `{resume}`, or `{user, password}` where the password is Meteor's
 /// `{digest, algorithm: "sha-256"}` or a plain string.
 async fn login(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
@@ -268,17 +275,39 @@ async fn login(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
                 other => other.into(),
             })?;
         (outcome, "resume")
+    } else if options.get("ldap") == Some(&Value::Bool(true)) {
+        // Rocket.Chat's `Meteor.loginWithLDAP`: {ldap, username, ldapPass, ldapOptions}.
+        let username = req_str(options, "username")?;
+        let password = req_str(options, "ldapPass")?;
+        let ldap = ctx
+            .connection()
+            .and_then(|c| c.hub.ldap().cloned())
+            .ok_or_else(|| DdpError::new(400, "Unrecognized options for login request"))?;
+        let outcome = ldap
+            .login(username, password, Some(ctx.ip))
+            .await
+            .map_err(login_error)?;
+        (outcome, "ldap")
     } else if let (Some(user), Some(password)) = (options.get("user"), options.get("password")) {
         let password = password_of(password)?;
         let ident = ident_of(user)?;
-        let outcome = ctx
-            .chat
-            .login_with_password(&ident, &password, Some(ctx.ip))
-            .await
-            .map_err(|e| match e {
-                ChatError::Unauthorized(_) => login_refused(),
-                other => other.into(),
-            })?;
+        // With LDAP on, the normal form signs directory users in through it.
+        let ldap = ctx.connection().and_then(|c| c.hub.ldap().cloned());
+        let form = match (&ldap, &ident, &password) {
+            (Some(ldap), LoginIdent::Username(name), Password::Plain(plain)) => {
+                ldap.login_form(name, plain, Some(ctx.ip)).await
+            }
+            _ => None,
+        };
+        let outcome = match form {
+            Some(result) => result,
+            None => {
+                ctx.chat
+                    .login_with_password(&ident, &password, Some(ctx.ip))
+                    .await
+            }
+        }
+        .map_err(login_error)?;
         (outcome, "password")
     } else {
         return Err(DdpError::new(400, "Unrecognized options for login request"));

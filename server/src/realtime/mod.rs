@@ -186,6 +186,8 @@ pub struct Realtime {
     /// socket by the call in flight: shutdown waits for them too.
     sessions: AtomicU64,
     shutting_down: AtomicBool,
+    /// LDAP sign-in for `login {ldap: true}` (set once at start-up).
+    ldap: OnceLock<Arc<crate::identity::ldap::Ldap>>,
 }
 
 /// The close reason every connection gets at shutdown (code 1001).
@@ -200,7 +202,18 @@ impl Realtime {
             consumers: OnceLock::new(),
             sessions: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
+            ldap: OnceLock::new(),
         })
+    }
+
+    /// Plugs in LDAP sign-in; once, at start-up.
+    pub fn set_ldap(&self, ldap: Arc<crate::identity::ldap::Ldap>) {
+        let _ = self.ldap.set(ldap);
+    }
+
+    /// LDAP sign-in, when plugged in.
+    pub fn ldap(&self) -> Option<&Arc<crate::identity::ldap::Ldap>> {
+        self.ldap.get()
     }
 
     pub fn stats(&self) -> &Stats {

@@ -7,6 +7,7 @@
 pub mod apps;
 mod full;
 pub mod integrations;
+pub mod job_leases;
 pub mod model;
 pub mod mongo;
 pub mod outbox;
@@ -324,6 +325,7 @@ pub trait Store:
     + uploads::UploadStore
     + presence::PresenceStore
     + role_store::RoleStore
+    + job_leases::JobLeaseStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

@@ -38,6 +38,7 @@
 mod apps;
 mod events;
 mod integrations;
+mod job_leases;
 mod messages;
 mod outbox;
 mod presence;

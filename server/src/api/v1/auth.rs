@@ -104,8 +104,44 @@ pub async fn login(
     }
     let result = if let Some(token) = body.get("resume").and_then(Value::as_str) {
         state.chat.login_with_token(token).await
+    } else if body.get("ldap") == Some(&Value::Bool(true)) {
+        // Rocket.Chat's LDAP login: {ldap: true, username, ldapPass, ldapOptions}.
+        let s = |k: &str| {
+            body.get(k)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        match (s("username"), s("ldapPass")) {
+            (Some(username), Some(password)) => {
+                state.ldap.login(username, password, Some(peer.ip())).await
+            }
+            _ => {
+                return ApiError::Chat(ChatError::invalid(
+                    "An LDAP login needs \"username\" and \"ldapPass\"",
+                ))
+                .into_response()
+            }
+        }
     } else {
         match (ident_of(&body), password_of(&body)) {
+            (Some(LoginIdent::Username(name)), Some(Password::Plain(plain)))
+                if state.ldap.enabled() =>
+            {
+                // With LDAP on, the normal form signs directory users in through it.
+                match state.ldap.login_form(&name, &plain, Some(peer.ip())).await {
+                    Some(result) => result,
+                    None => {
+                        state
+                            .chat
+                            .login_with_password(
+                                &LoginIdent::Username(name),
+                                &Password::Plain(plain),
+                                Some(peer.ip()),
+                            )
+                            .await
+                    }
+                }
+            }
             (Some(ident), Some(password)) => {
                 state
                     .chat
@@ -152,6 +188,14 @@ pub async fn login(
         }) => login_failed(
             StatusCode::UNAUTHORIZED,
             "error-user-is-not-activated",
+            &message,
+        ),
+        Err(ChatError::Refused {
+            error_type: "error-ldap-unavailable",
+            message,
+        }) => login_failed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error-ldap-unavailable",
             &message,
         ),
         Err(other) => ApiError::Chat(other).into_response(),

@@ -7,6 +7,7 @@ mod commands;
 pub mod files;
 mod im;
 pub(crate) mod integrations;
+mod ldap;
 mod method_call;
 mod misc;
 mod outbox;
@@ -131,6 +132,7 @@ pub fn routes() -> Router<AppState> {
         .route("/method.callAnon/{method}", post(method_call::call_anon))
         .route("/push.token", post(push::register).delete(push::remove))
         .merge(outbox::routes())
+        .merge(ldap::routes())
         .merge(room_settings_routes())
         .merge(room_state::routes())
         .merge(role_routes())

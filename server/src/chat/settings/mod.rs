@@ -11,6 +11,7 @@
 //! everywhere see the new value without a restart.
 
 pub mod audit;
+pub mod ldap;
 pub mod registry;
 pub mod values;
 
@@ -150,7 +151,7 @@ impl Settings {
 
     /// Every setting as an admin sees it, in registry order.
     pub fn views(&self) -> Vec<SettingView> {
-        registry::ALL.iter().map(|d| self.view(d)).collect()
+        registry::all().map(|d| self.view(d)).collect()
     }
 }
 

@@ -127,7 +127,12 @@ impl Def {
     }
 }
 
-const fn def(id: &'static str, kind: Kind, group: &'static str, section: &'static str) -> Def {
+pub(super) const fn def(
+    id: &'static str,
+    kind: Kind,
+    group: &'static str,
+    section: &'static str,
+) -> Def {
     Def {
         id,
         kind,
@@ -143,7 +148,7 @@ const fn def(id: &'static str, kind: Kind, group: &'static str, section: &'stati
     }
 }
 
-const fn int(min: i64, max: i64) -> Kind {
+pub(super) const fn int(min: i64, max: i64) -> Kind {
     Kind::Int { min, max }
 }
 
@@ -907,14 +912,19 @@ pub static ALL: &[Def] = &[
     },
 ];
 
+/// Every definition: [`ALL`], then the groups kept in files of their own.
+pub fn all() -> impl Iterator<Item = &'static Def> {
+    ALL.iter().chain(super::ldap::DEFS)
+}
+
 /// The definition of `id` (exact id).
 pub fn find(id: &str) -> Option<&'static Def> {
-    ALL.iter().find(|d| d.id == id)
+    all().find(|d| d.id == id)
 }
 
 /// The definition of `id` ignoring ASCII case (environment variable names).
 pub fn find_ignore_case(id: &str) -> Option<&'static Def> {
-    ALL.iter().find(|d| d.id.eq_ignore_ascii_case(id))
+    all().find(|d| d.id.eq_ignore_ascii_case(id))
 }
 
 #[cfg(test)]
@@ -925,7 +935,7 @@ mod tests {
     #[test]
     fn ids_are_unique_and_defaults_valid() {
         let mut seen = std::collections::HashSet::new();
-        for d in ALL {
+        for d in all() {
             assert!(seen.insert(d.id.to_ascii_lowercase()), "duplicate {}", d.id);
             if matches!(d.kind, Kind::Action(_)) {
                 continue;

@@ -12,6 +12,7 @@
 
 mod apps;
 mod integrations;
+mod job_leases;
 mod messages;
 mod outbox;
 mod presence;

@@ -244,6 +244,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX users_updated ON users(json_extract(doc, '$._updatedAt'));
     CREATE INDEX rooms_default ON rooms(name_key, id) WHERE json_extract(doc, '$.default') = 1;
     "#,
+    // 12: ldap: periodic jobs run by one instance at a time (the directory sync), with
+    // their last run and report.
+    r#"
+    CREATE TABLE job_leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        last_run INTEGER,
+        report TEXT
+    );
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
