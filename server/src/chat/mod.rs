@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod error;
 pub mod events;
+pub mod external_login;
 pub mod files;
 mod first_start;
 pub mod hooks;

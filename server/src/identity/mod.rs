@@ -2,3 +2,5 @@
 //! Each provider proves who someone is and maps them to a Palaver account linked by
 //! the provider's own identifier (`User::services`), never by a bare e-mail match;
 //! sessions are then issued by `chat::login` like any other.
+
+pub mod oauth;

@@ -104,6 +104,10 @@ pub async fn login(
     }
     let result = if let Some(token) = body.get("resume").and_then(Value::as_str) {
         state.chat.login_with_token(token).await
+    } else if let Some(service) = body.get("serviceName").and_then(Value::as_str) {
+        // Rocket.Chat's mobile OAuth login: the provider vouches for the token.
+        let token = body.get("accessToken").and_then(Value::as_str).unwrap_or("");
+        crate::identity::oauth::signin::login_with_access_token(&state.chat, service, token).await
     } else {
         match (ident_of(&body), password_of(&body)) {
             (Some(ident), Some(password)) => {
@@ -154,6 +158,22 @@ pub async fn login(
             "error-user-is-not-activated",
             &message,
         ),
+        Err(ChatError::Refused {
+            error_type,
+            message,
+        }) if error_type.starts_with("error-oauth-")
+            || error_type == "error-password-login-disabled" =>
+        {
+            login_failed(
+            if error_type == "error-oauth-provider-unreachable" {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::UNAUTHORIZED
+            },
+            error_type,
+            &message,
+            )
+        }
         Err(other) => ApiError::Chat(other).into_response(),
     }
 }
