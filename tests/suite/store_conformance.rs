@@ -103,6 +103,7 @@ macro_rules! conformance {
 conformance! {
     users::users,
     users::user_updates,
+    users::user_services,
     users::list_users,
     users::tokens,
     users::settings,
@@ -262,6 +263,7 @@ pub fn user(id: &str, username: &str, email: Option<&str>) -> User {
         status_connection: None,
         status_default: None,
         status_text: None,
+        services: Default::default(),
         require_password_change: false,
         bio: None,
         nickname: None,

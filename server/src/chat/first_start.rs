@@ -86,6 +86,7 @@ impl Chat {
             status_connection: None,
             status_default: None,
             status_text: None,
+            services: Default::default(),
         };
         match self.store.create_user(&user, None).await {
             Ok(()) => tracing::info!("created the rocket.cat bot"),

@@ -103,7 +103,8 @@ pub struct HistoryQuery {
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Inserts a user; `Conflict("username"|"email"|"id")` when taken (case-insensitive).
+    /// Inserts a user; `Conflict("username"|"email"|"service"|"id")` when taken
+    /// (names and addresses case-insensitive).
     async fn create_user(&self, user: &User, password_hash: Option<&str>) -> StoreResult<()>;
     /// Replaces a user record (same id); `Conflict` if the new username/email is taken.
     async fn update_user(&self, user: &User) -> StoreResult<()>;
@@ -112,6 +113,8 @@ pub trait UserStore: Send + Sync {
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
     /// Case-insensitive, any of the user's addresses.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// The account linked to an external identity (`services.<service>.id`).
+    async fn user_by_service(&self, service: &str, id: &str) -> StoreResult<Option<User>>;
     async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>>;
     async fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()>;
     /// Users sorted by the key; `filter` matches username or name (substring,

@@ -97,6 +97,22 @@ pub struct User {
         skip_serializing_if = "Option::is_none"
     )]
     pub status_text: Option<String>,
+    /// Rocket.Chat's `services`: the external identities this account is linked to,
+    /// by service name (`ldap`, an OAuth service's name). At most one account per
+    /// service and identifier.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, ServiceLink>,
+}
+
+/// One external identity of a user (Rocket.Chat's `services.<name>`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceLink {
+    /// The provider's stable identifier of the person (OIDC `sub`, the LDAP unique
+    /// identifier attribute), never an e-mail address.
+    pub id: String,
+    /// What else the provider said, kept as Rocket.Chat keeps it.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A user's own settings (Rocket.Chat's `user.settings`).

@@ -4,7 +4,7 @@
 //!
 //! One collection per record kind, `_id` = the record's id (a string):
 //! `users` (plus `usernameKey`, the lower-cased username, `emailKeys`, the lower-cased
-//! addresses, and `passwordHash`), `login_tokens` (`_id` = the hashed token),
+//! addresses, `serviceKeys`, the linked identities, and `passwordHash`), `login_tokens` (`_id` = the hashed token),
 //! `rooms` (plus `nameKey`, the lower-cased name, only when the room has a name),
 //! `subscriptions`, `subscriptions_removed` (tombstones), `messages` and `settings`;
 //! the apps engine's collections are described in `mongo/apps.rs`.
@@ -70,6 +70,7 @@ const SETTINGS: &str = "settings";
 /// Index names; duplicate-key errors are attributed by these.
 const IDX_USERNAME: &str = "uniq_username";
 const IDX_EMAIL: &str = "uniq_email";
+const IDX_SERVICE: &str = "uniq_service";
 const IDX_ROOM_NAME: &str = "uniq_room_name";
 const IDX_MEMBER: &str = "uniq_member";
 const IDX_ID: &str = "_id_";
@@ -222,6 +223,17 @@ impl MongoStore {
                         .options(
                             IndexOptions::builder()
                                 .name(IDX_EMAIL.to_string())
+                                .unique(true)
+                                .sparse(true)
+                                .build(),
+                        )
+                        .build(),
+                    // `serviceKeys` is absent for users without linked identities.
+                    IndexModel::builder()
+                        .keys(doc! { "serviceKeys": 1 })
+                        .options(
+                            IndexOptions::builder()
+                                .name(IDX_SERVICE.to_string())
                                 .unique(true)
                                 .sparse(true)
                                 .build(),

@@ -1,7 +1,7 @@
 //! Users, login tokens and settings.
 
 use palaver_server::store::{
-    Direction, DynStore, Email, LoginToken, Page, Setting, Sort, SortKey, Ts, User,
+    Direction, DynStore, Email, LoginToken, Page, ServiceLink, Setting, Sort, SortKey, Ts, User,
 };
 use serde_json::json;
 
@@ -421,4 +421,68 @@ pub async fn settings(store: DynStore) {
     assert_eq!(store.setting("Site_Name").await.unwrap(), Some(changed));
     store.put_setting(&other).await.unwrap();
     assert_eq!(store.setting("Site_Name").await.unwrap(), Some(other));
+}
+
+/// Linked external identities: found by service and identifier exactly, one account
+/// per identity, relinked and unlinked by updates, gone with the account.
+pub async fn user_services(store: DynStore) {
+    let link = |id: &str| ServiceLink {
+        id: id.into(),
+        extra: json!({ "dn": format!("uid={id},dc=example") })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let mut alice = user("u-alice", "alice", Some("alice@example.com"));
+    alice.services.insert("ldap".into(), link("a-1"));
+    alice.services.insert("keycloak".into(), link("sub-a"));
+    store.create_user(&alice, None).await.unwrap();
+    let mut bob = user("u-bob", "bob", None);
+    bob.services.insert("keycloak".into(), link("sub-b"));
+    store.create_user(&bob, None).await.unwrap();
+
+    assert_eq!(
+        store.user_by_service("ldap", "a-1").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store.user_by_service("keycloak", "sub-b").await.unwrap(),
+        Some(bob.clone())
+    );
+    // Exact: another service's identifier or another case is someone else.
+    assert_eq!(store.user_by_service("ldap", "sub-a").await.unwrap(), None);
+    assert_eq!(store.user_by_service("ldap", "A-1").await.unwrap(), None);
+    assert_eq!(store.user_by_service("gitlab", "a-1").await.unwrap(), None);
+
+    // One account per identity, on create and on update; a refused write changes nothing.
+    let mut carol = user("u-carol", "carol", None);
+    carol.services.insert("ldap".into(), link("a-1"));
+    assert_conflict(store.create_user(&carol, None).await, "service");
+    assert_eq!(store.user_by_id("u-carol").await.unwrap(), None);
+    bob.services.insert("ldap".into(), link("a-1"));
+    assert_conflict(store.update_user(&bob).await, "service");
+    bob.services.remove("ldap");
+    assert_eq!(store.user_by_id("u-bob").await.unwrap(), Some(bob.clone()));
+
+    // Unlinking frees the identity for another account.
+    alice.services.remove("ldap");
+    store.update_user(&alice).await.unwrap();
+    assert_eq!(store.user_by_service("ldap", "a-1").await.unwrap(), None);
+    bob.services.insert("ldap".into(), link("a-1"));
+    store.update_user(&bob).await.unwrap();
+    assert_eq!(
+        store.user_by_service("ldap", "a-1").await.unwrap(),
+        Some(bob.clone())
+    );
+
+    // Deleting the account frees its identities.
+    assert!(store.delete_user("u-bob").await.unwrap());
+    assert_eq!(store.user_by_service("ldap", "a-1").await.unwrap(), None);
+    assert_eq!(
+        store.user_by_service("keycloak", "sub-b").await.unwrap(),
+        None
+    );
+    let mut dave = user("u-dave", "dave", None);
+    dave.services.insert("keycloak".into(), link("sub-b"));
+    store.create_user(&dave, None).await.unwrap();
 }

@@ -7,6 +7,7 @@ use mongodb::bson::{doc, Document};
 use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, IndexModel};
 
+use super::users::user_projection;
 use super::{backend, collect, from_doc, page_limit, to_doc, write_error, Ctx, MongoStore, IDX_ID};
 use crate::store::role_store::{RemovedRole, Role, RoleStore};
 use crate::store::{Listing, Page, StoreResult, Subscription, Ts, User};
@@ -58,11 +59,6 @@ impl MongoStore {
             })?;
         Ok(())
     }
-}
-
-/// Keeps the password hash and the lookup keys out of user reads.
-fn user_projection() -> Document {
-    doc! { "passwordHash": 0, "usernameKey": 0, "emailKeys": 0 }
 }
 
 #[async_trait]

@@ -5,7 +5,7 @@ use mongodb::bson::{doc, Document};
 
 use super::{
     backend, collect, from_doc, is_duplicate, page_limit, set_unset, sort_dir, substring, to_doc,
-    write_error, Ctx, MongoStore, IDX_EMAIL, IDX_ID, IDX_USERNAME,
+    write_error, Ctx, MongoStore, IDX_EMAIL, IDX_ID, IDX_SERVICE, IDX_USERNAME,
 };
 use crate::store::{
     Listing, LoginToken, Page, Setting, SettingStore, Sort, SortKey, StoreResult, TokenStore, User,
@@ -13,10 +13,19 @@ use crate::store::{
 };
 
 /// Fields of a user document that may be absent.
-const USER_OPTIONAL: &[&str] = &["lastLogin", "emailKeys", "bio", "nickname", "settings"];
+const USER_OPTIONAL: &[&str] = &[
+    "lastLogin",
+    "emailKeys",
+    "serviceKeys",
+    "bio",
+    "nickname",
+    "settings",
+    "services",
+];
 const USER_CONFLICTS: &[(&str, &str)] = &[
     (IDX_USERNAME, "username"),
     (IDX_EMAIL, "email"),
+    (IDX_SERVICE, "service"),
     (IDX_ID, "id"),
 ];
 
@@ -25,7 +34,13 @@ const PRESENCE_FIELDS: &[&str] = &["status", "statusConnection", "statusDefault"
 
 /// Keeps the password hash and the lookup keys out of user reads.
 pub(super) fn user_projection() -> Document {
-    doc! { "passwordHash": 0, "usernameKey": 0, "emailKeys": 0 }
+    doc! { "passwordHash": 0, "usernameKey": 0, "emailKeys": 0, "serviceKeys": 0 }
+}
+
+/// The lookup key of one linked identity: `<service>\u{0}<id>` (a service name
+/// never holds a NUL), so one unique multikey index covers every service.
+pub(super) fn service_key(service: &str, id: &str) -> String {
+    format!("{service}\u{0}{id}")
 }
 
 fn user_doc(user: &User) -> StoreResult<Document> {
@@ -40,6 +55,14 @@ fn user_doc(user: &User) -> StoreResult<Document> {
     keys.dedup();
     if !keys.is_empty() {
         doc.insert("emailKeys", keys);
+    }
+    let services: Vec<String> = user
+        .services
+        .iter()
+        .map(|(service, link)| service_key(service, &link.id))
+        .collect();
+    if !services.is_empty() {
+        doc.insert("serviceKeys", services);
     }
     Ok(doc)
 }
@@ -92,6 +115,11 @@ impl UserStore for MongoStore {
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         self.find_user(doc! { "emailKeys": email.to_lowercase() })
+            .await
+    }
+
+    async fn user_by_service(&self, service: &str, id: &str) -> StoreResult<Option<User>> {
+        self.find_user(doc! { "serviceKeys": service_key(service, id) })
             .await
     }
 

@@ -78,6 +78,8 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
                 "username"
             } else if msg.contains("user_emails") {
                 "email"
+            } else if msg.contains("user_services") {
+                "service"
             } else if msg.contains("name_key") {
                 "room name"
             } else if msg.contains("subscriptions.rid") {

@@ -194,6 +194,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_due_order ON outbox(kind, state, next_attempt, created_at);
     DROP INDEX outbox_due;
     "#,
+    // 10: external identities (`services`): one account per service and identifier.
+    r#"
+    CREATE TABLE user_services (
+        service TEXT NOT NULL,
+        service_id TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        PRIMARY KEY (service, service_id)
+    );
+    CREATE INDEX user_services_user ON user_services(user_id);
+    INSERT INTO user_services (service, service_id, user_id)
+        SELECT s.key, json_extract(s.value, '$.id'), u.id
+        FROM users u, json_each(u.doc, '$.services') s
+        WHERE json_extract(s.value, '$.id') IS NOT NULL;
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

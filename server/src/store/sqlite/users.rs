@@ -10,12 +10,21 @@ use crate::store::{
     TokenStore, User, UserStore,
 };
 
-fn insert_emails(conn: &Connection, user: &User) -> StoreResult<()> {
+/// Writes the user's lookup rows (addresses, linked identities), which carry the
+/// uniqueness the document itself cannot.
+fn insert_keys(conn: &Connection, user: &User) -> StoreResult<()> {
     for email in &user.emails {
         exec(
             conn,
             "INSERT INTO user_emails (address, user_id) VALUES (?1, ?2)",
             params![email.address.to_lowercase(), user.id],
+        )?;
+    }
+    for (service, link) in &user.services {
+        exec(
+            conn,
+            "INSERT INTO user_services (service, service_id, user_id) VALUES (?1, ?2, ?3)",
+            params![service, link.id, user.id],
         )?;
     }
     Ok(())
@@ -71,7 +80,7 @@ impl UserStore for SqliteStore {
                     doc
                 ],
             )?;
-            insert_emails(conn, &user)
+            insert_keys(conn, &user)
         })
         .await
     }
@@ -96,7 +105,12 @@ impl UserStore for SqliteStore {
                 "DELETE FROM user_emails WHERE user_id = ?1",
                 [&user.id],
             )?;
-            insert_emails(conn, &user)
+            exec(
+                conn,
+                "DELETE FROM user_services WHERE user_id = ?1",
+                [&user.id],
+            )?;
+            insert_keys(conn, &user)
         })
         .await
     }
@@ -126,6 +140,19 @@ impl UserStore for SqliteStore {
                 conn,
                 "SELECT doc FROM users WHERE id = (SELECT user_id FROM user_emails WHERE address = ?1)",
                 [&address],
+            )
+        })
+        .await
+    }
+
+    async fn user_by_service(&self, service: &str, id: &str) -> StoreResult<Option<User>> {
+        let (service, id) = (service.to_string(), id.to_string());
+        self.read(move |conn| {
+            query_doc(
+                conn,
+                "SELECT doc FROM users WHERE id = (SELECT user_id FROM user_services
+                     WHERE service = ?1 AND service_id = ?2)",
+                params![service, id],
             )
         })
         .await
@@ -221,7 +248,7 @@ impl TokenStore for SqliteStore {
         let id = id.to_string();
         self.write(move |conn| {
             exec(conn, "DELETE FROM tokens WHERE user_id = ?1", [&id])?;
-            // Its e-mails go with it (ON DELETE CASCADE).
+            // Its e-mails and linked identities go with it (ON DELETE CASCADE).
             Ok(exec(conn, "DELETE FROM users WHERE id = ?1", [&id])? > 0)
         })
         .await
