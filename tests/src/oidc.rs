@@ -54,7 +54,10 @@ fn install() -> Result<PathBuf, String> {
         return Err("cannot lock the oidc-provider install".into());
     }
     if !marker.exists() {
-        eprintln!("palaver-tests: installing oidc-provider {VERSION} into {} (once)", dir.display());
+        eprintln!(
+            "palaver-tests: installing oidc-provider {VERSION} into {} (once)",
+            dir.display()
+        );
         let out = Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
             .arg(&dir)
@@ -104,7 +107,10 @@ impl OidcPeer {
             child,
             log,
             _dir: dir,
-            http: reqwest::Client::builder().no_proxy().build().expect("client"),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("client"),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         let url = format!("{}/.well-known/openid-configuration", peer.issuer);
@@ -114,7 +120,11 @@ impl OidcPeer {
                     break;
                 }
             }
-            assert!(Instant::now() < deadline, "oidc-provider did not start:\n{}", peer.log());
+            assert!(
+                Instant::now() < deadline,
+                "oidc-provider did not start:\n{}",
+                peer.log()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         peer
@@ -134,13 +144,18 @@ impl OidcPeer {
             .unwrap_or_else(|e| panic!("oidc-provider /test/{path}: {e}"));
         let status = r.status();
         let v: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "oidc-provider /test/{path}: {status} {v}\n{}", self.log());
+        assert!(
+            status.is_success(),
+            "oidc-provider /test/{path}: {status} {v}\n{}",
+            self.log()
+        );
         v
     }
 
     /// Sets (replaces) the claims of account `sub`.
     pub async fn account(&self, sub: &str, claims: Value) {
-        self.control("account", json!({"sub": sub, "claims": claims})).await;
+        self.control("account", json!({"sub": sub, "claims": claims}))
+            .await;
     }
 
     /// The next browser sign-in logs in as `sub` and grants consent.

@@ -109,7 +109,11 @@ async fn callback(
             return failed(&cfg.name, &e, secure);
         }
     };
-    match state.chat.login_external(signin::identity(&cfg, &claims)).await {
+    match state
+        .chat
+        .login_external(signin::identity(&cfg, &claims))
+        .await
+    {
         Ok(outcome) => {
             let mut resp = redirect("/");
             if let Some(v) = flow_cookie("", 0, secure) {

@@ -50,9 +50,15 @@ impl Chat {
     /// issues a session. Refused for deactivated accounts.
     pub async fn login_external(&self, ident: ExternalIdentity) -> ChatResult<LoginOutcome> {
         if ident.service.is_empty() || ident.id.is_empty() {
-            return Err(ChatError::invalid("an external identity needs a service and an id"));
+            return Err(ChatError::invalid(
+                "an external identity needs a service and an id",
+            ));
         }
-        let mut user = match self.store.user_by_service(&ident.service, &ident.id).await? {
+        let mut user = match self
+            .store
+            .user_by_service(&ident.service, &ident.id)
+            .await?
+        {
             Some(user) => user,
             None => match self.merge_candidate(&ident).await? {
                 Some(user) => self.link(user, &ident).await?,
@@ -74,7 +80,11 @@ impl Chat {
 
     /// The local account to link by e-mail, when allowed.
     async fn merge_candidate(&self, ident: &ExternalIdentity) -> ChatResult<Option<User>> {
-        let Some(email) = ident.email.as_deref().filter(|_| ident.merge_by_email && ident.email_verified) else {
+        let Some(email) = ident
+            .email
+            .as_deref()
+            .filter(|_| ident.merge_by_email && ident.email_verified)
+        else {
             return Ok(None);
         };
         let Some(user) = self.store.user_by_email(email).await? else {
@@ -99,7 +109,9 @@ impl Chat {
 
     async fn create_external(&self, ident: &ExternalIdentity) -> ChatResult<User> {
         let email = match ident.email.as_deref() {
-            Some(e) if validate_email(e).is_ok() && self.store.user_by_email(e).await?.is_none() => {
+            Some(e)
+                if validate_email(e).is_ok() && self.store.user_by_email(e).await?.is_none() =>
+            {
                 Some(e.to_lowercase())
             }
             _ => None,
@@ -137,7 +149,11 @@ impl Chat {
         // A taken username gets a number, as other sign-ins of the same person
         // elsewhere must not be blocked by a local account's name.
         for n in 0..50u32 {
-            let candidate = if n == 0 { base.clone() } else { format!("{base}.{}", n + 1) };
+            let candidate = if n == 0 {
+                base.clone()
+            } else {
+                format!("{base}.{}", n + 1)
+            };
             if validate_username(&candidate).is_err() {
                 continue;
             }
@@ -153,6 +169,14 @@ impl Chat {
                     return Ok(user);
                 }
                 Err(StoreError::Conflict("username")) => continue,
+                // The same person signing in twice at once: the other login won.
+                Err(StoreError::Conflict("service")) => {
+                    return self
+                        .store
+                        .user_by_service(&ident.service, &ident.id)
+                        .await?
+                        .ok_or(ChatError::Store(StoreError::Conflict("service")));
+                }
                 Err(StoreError::Conflict("email")) => {
                     user.emails.clear();
                     continue;
@@ -169,7 +193,12 @@ impl Chat {
     /// Gives the roles the claim names (global roles that exist) and takes away
     /// those it no longer names among the ones this provider gave before and the
     /// managed ones. `user` is always kept so the account stays usable.
-    async fn sync_external_roles(&self, mut user: User, service: &str, sync: &RoleSync) -> ChatResult<User> {
+    async fn sync_external_roles(
+        &self,
+        mut user: User,
+        service: &str,
+        sync: &RoleSync,
+    ) -> ChatResult<User> {
         let known: Vec<String> = self
             .store
             .roles()
@@ -189,7 +218,12 @@ impl Chat {
             .extra
             .get(GRANTED)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         let mut roles: Vec<String> = user
             .roles
@@ -217,8 +251,17 @@ impl Chat {
         if !changed_roles && !changed_link {
             return Ok(user);
         }
-        let added: Vec<String> = roles.iter().filter(|r| !user.roles.contains(r)).cloned().collect();
-        let removed: Vec<String> = user.roles.iter().filter(|r| !roles.contains(r)).cloned().collect();
+        let added: Vec<String> = roles
+            .iter()
+            .filter(|r| !user.roles.contains(r))
+            .cloned()
+            .collect();
+        let removed: Vec<String> = user
+            .roles
+            .iter()
+            .filter(|r| !roles.contains(r))
+            .cloned()
+            .collect();
         user.roles = roles;
         user.services.insert(service.to_string(), link);
         user.updated_at = Ts::now();
@@ -260,10 +303,22 @@ fn username_base(ident: &ExternalIdentity, email: Option<&str>) -> String {
         .username
         .clone()
         .or_else(|| email.and_then(|e| e.split('@').next()).map(str::to_string))
-        .unwrap_or_else(|| format!("{}.{}", ident.service, ident.id.chars().take(8).collect::<String>()));
+        .unwrap_or_else(|| {
+            format!(
+                "{}.{}",
+                ident.service,
+                ident.id.chars().take(8).collect::<String>()
+            )
+        });
     let cleaned: String = raw
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '.' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '.'
+            }
+        })
         .collect();
     let cleaned = cleaned.trim_matches('.').to_string();
     if cleaned.is_empty() {

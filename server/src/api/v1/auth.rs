@@ -106,7 +106,10 @@ pub async fn login(
         state.chat.login_with_token(token).await
     } else if let Some(service) = body.get("serviceName").and_then(Value::as_str) {
         // Rocket.Chat's mobile OAuth login: the provider vouches for the token.
-        let token = body.get("accessToken").and_then(Value::as_str).unwrap_or("");
+        let token = body
+            .get("accessToken")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         crate::identity::oauth::signin::login_with_access_token(&state.chat, service, token).await
     } else {
         match (ident_of(&body), password_of(&body)) {
@@ -165,13 +168,13 @@ pub async fn login(
             || error_type == "error-password-login-disabled" =>
         {
             login_failed(
-            if error_type == "error-oauth-provider-unreachable" {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::UNAUTHORIZED
-            },
-            error_type,
-            &message,
+                if error_type == "error-oauth-provider-unreachable" {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::UNAUTHORIZED
+                },
+                error_type,
+                &message,
             )
         }
         Err(other) => ApiError::Chat(other).into_response(),

@@ -100,7 +100,9 @@ static FIELDS: &[Field] = &[
 
 /// Splits `id` into (lowercase provider name, field suffix) when it is in a family.
 pub fn split(id: &str) -> Option<(String, &str)> {
-    let rest = id.get(..PREFIX.len()).filter(|p| p.eq_ignore_ascii_case(PREFIX))?;
+    let rest = id
+        .get(..PREFIX.len())
+        .filter(|p| p.eq_ignore_ascii_case(PREFIX))?;
     let rest = &id[rest.len()..];
     let (name, field) = match rest.split_once('-') {
         Some((n, f)) => (n, f),
@@ -109,7 +111,11 @@ pub fn split(id: &str) -> Option<(String, &str)> {
     let valid = !name.is_empty()
         && name.len() <= MAX_NAME
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !valid || !FIELDS.iter().any(|fd| fd.suffix.eq_ignore_ascii_case(field)) {
+    if !valid
+        || !FIELDS
+            .iter()
+            .any(|fd| fd.suffix.eq_ignore_ascii_case(field))
+    {
         return None;
     }
     Some((name.to_ascii_lowercase(), field))
@@ -185,7 +191,10 @@ mod tests {
 
     #[test]
     fn family_ids_resolve_in_any_case_to_the_lowercase_name() {
-        assert_eq!(find("Accounts_OAuth_Custom-Keycloak").map(|d| d.id), Some("Accounts_OAuth_Custom-keycloak"));
+        assert_eq!(
+            find("Accounts_OAuth_Custom-Keycloak").map(|d| d.id),
+            Some("Accounts_OAuth_Custom-keycloak")
+        );
         assert_eq!(
             find("accounts_oauth_custom-keycloak-TOKEN_PATH").map(|d| d.id),
             Some("Accounts_OAuth_Custom-keycloak-token_path")

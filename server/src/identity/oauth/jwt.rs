@@ -81,7 +81,8 @@ fn b64(part: &str) -> Result<Vec<u8>, TokenError> {
 /// and EdDSA before anything else is looked at.
 pub fn parse(token: &str) -> Result<Parsed, TokenError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(TokenError::Malformed);
     };
@@ -99,7 +100,10 @@ pub fn parse(token: &str) -> Result<Parsed, TokenError> {
         serde_json::from_slice(&b64(p)?).map_err(|_| TokenError::Malformed)?;
     Ok(Parsed {
         alg,
-        kid: header.get("kid").and_then(Value::as_str).map(str::to_string),
+        kid: header
+            .get("kid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         signing_input: format!("{h}.{p}"),
         signature: b64(s)?,
         claims,
@@ -217,12 +221,13 @@ pub fn check_claims(claims: &Map<String, Value>, expect: &Expect<'_>) -> Result<
     if !auds.contains(&expect.client_id) {
         return Err(TokenError::Audience);
     }
-    if auds.len() > 1
-        && claims.get("azp").and_then(Value::as_str) != Some(expect.client_id)
-    {
+    if auds.len() > 1 && claims.get("azp").and_then(Value::as_str) != Some(expect.client_id) {
         return Err(TokenError::Audience);
     }
-    let exp = claims.get("exp").and_then(Value::as_i64).ok_or(TokenError::Expired)?;
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or(TokenError::Expired)?;
     if exp + CLOCK_SKEW_SECS < expect.now {
         return Err(TokenError::Expired);
     }
@@ -250,10 +255,11 @@ mod tests {
     impl Signer {
         fn new() -> Signer {
             let rng = SystemRandom::new();
-            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                .expect("key");
-            let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-                .expect("key");
+            let pkcs8 =
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
+            let key =
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+                    .expect("key");
             Signer { key, rng }
         }
 
@@ -286,7 +292,12 @@ mod tests {
         verify_signature(&parsed, key)?;
         check_claims(
             &parsed.claims,
-            &Expect { issuer: "https://idp", client_id: "palaver", nonce: Some("n1"), now },
+            &Expect {
+                issuer: "https://idp",
+                client_id: "palaver",
+                nonce: Some("n1"),
+                now,
+            },
         )
     }
 
@@ -294,7 +305,10 @@ mod tests {
     fn a_genuine_token_verifies() {
         let s = Signer::new();
         let now = 1_700_000_000;
-        assert_eq!(verify(&s.jwks("k1"), &s.sign("k1", &claims(now)), now), Ok(()));
+        assert_eq!(
+            verify(&s.jwks("k1"), &s.sign("k1", &claims(now)), now),
+            Ok(())
+        );
     }
 
     #[test]
@@ -305,8 +319,16 @@ mod tests {
         let parts: Vec<&str> = token.split('.').collect();
         let mut forged = claims(now);
         forged["sub"] = json!("mallory");
-        let swapped = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(forged.to_string()), parts[2]);
-        assert_eq!(verify(&s.jwks("k1"), &swapped, now), Err(TokenError::Signature));
+        let swapped = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(forged.to_string()),
+            parts[2]
+        );
+        assert_eq!(
+            verify(&s.jwks("k1"), &swapped, now),
+            Err(TokenError::Signature)
+        );
         let other = Signer::new();
         assert_eq!(
             verify(&s.jwks("k1"), &other.sign("k1", &claims(now)), now),
@@ -332,7 +354,11 @@ mod tests {
         let s = Signer::new();
         let now = 1_700_000_000;
         let cases = [
-            ("iss", json!("https://evil"), TokenError::Issuer("https://evil".into())),
+            (
+                "iss",
+                json!("https://evil"),
+                TokenError::Issuer("https://evil".into()),
+            ),
             ("aud", json!("someone-else"), TokenError::Audience),
             ("aud", json!(["palaver", "other"]), TokenError::Audience),
             ("exp", json!(now - CLOCK_SKEW_SECS - 1), TokenError::Expired),
@@ -341,7 +367,11 @@ mod tests {
         for (field, value, want) in cases {
             let mut c = claims(now);
             c[field] = value;
-            assert_eq!(verify(&s.jwks("k1"), &s.sign("k1", &c), now), Err(want), "{field}");
+            assert_eq!(
+                verify(&s.jwks("k1"), &s.sign("k1", &c), now),
+                Err(want),
+                "{field}"
+            );
         }
     }
 

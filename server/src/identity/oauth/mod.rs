@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-pub use config::ProviderConfig;
 use config::ClientAuth;
+pub use config::ProviderConfig;
 
 /// The cookie binding a sign-in in progress to the browser that started it.
 pub const FLOW_COOKIE: &str = "palaver_oauth";
@@ -195,7 +195,10 @@ impl OAuth {
     pub async fn endpoints(&self, cfg: &ProviderConfig) -> OAuthResult<Endpoints> {
         let Some(issuer) = &cfg.issuer else {
             if cfg.server_url.is_empty() {
-                return Err(OAuthError::Misconfigured(cfg.name.clone(), "no URL and no OIDC issuer"));
+                return Err(OAuthError::Misconfigured(
+                    cfg.name.clone(),
+                    "no URL and no OIDC issuer",
+                ));
             }
             return Ok(Endpoints {
                 authorize: cfg.url_of(&cfg.authorize_path),
@@ -244,8 +247,9 @@ impl OAuth {
             e: now_secs() + FLOW_TTL.as_secs() as i64,
         };
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(flow.v.as_bytes()));
-        let mut url = url::Url::parse(&endpoints.authorize)
-            .map_err(|_| OAuthError::Misconfigured(cfg.name.clone(), "the authorize URL is not a URL"))?;
+        let mut url = url::Url::parse(&endpoints.authorize).map_err(|_| {
+            OAuthError::Misconfigured(cfg.name.clone(), "the authorize URL is not a URL")
+        })?;
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &cfg.client_id)
@@ -300,7 +304,9 @@ impl OAuth {
         // (mix-up attacks between providers).
         if let (Some(iss), Some(issuer)) = (query.get("iss"), &cfg.issuer) {
             if iss.trim_end_matches('/') != issuer {
-                return Err(OAuthError::Provider(format!("the callback names the issuer {iss:?}")));
+                return Err(OAuthError::Provider(format!(
+                    "the callback names the issuer {iss:?}"
+                )));
             }
         }
         let code = query
@@ -314,10 +320,16 @@ impl OAuth {
             ("redirect_uri", redirect_uri.to_string()),
             ("code_verifier", flow.v.clone()),
         ];
-        let mut req = self.http.post(&endpoints.token).header("accept", "application/json");
+        let mut req = self
+            .http
+            .post(&endpoints.token)
+            .header("accept", "application/json");
         match cfg.client_auth {
             ClientAuth::Header => {
-                req = req.basic_auth(form_encode(&cfg.client_id), Some(form_encode(&cfg.client_secret)));
+                req = req.basic_auth(
+                    form_encode(&cfg.client_id),
+                    Some(form_encode(&cfg.client_secret)),
+                );
             }
             ClientAuth::Payload => {
                 form.push(("client_id", cfg.client_id.clone()));
@@ -365,7 +377,12 @@ impl OAuth {
         claims_of(claims)
     }
 
-    async fn userinfo(&self, cfg: &ProviderConfig, endpoints: &Endpoints, token: &str) -> OAuthResult<Value> {
+    async fn userinfo(
+        &self,
+        cfg: &ProviderConfig,
+        endpoints: &Endpoints,
+        token: &str,
+    ) -> OAuthResult<Value> {
         let req = if cfg.identity_via_header {
             self.http.get(&endpoints.userinfo).bearer_auth(token)
         } else {
@@ -397,20 +414,29 @@ impl OAuth {
         let parsed = jwt::parse(token)?;
         let cached = {
             let cache = lock(&self.jwks);
-            cache
-                .get(issuer)
-                .map(|e| (jwt::select_key(&e.set, &parsed).cloned(), e.fetched.elapsed()))
+            cache.get(issuer).map(|e| {
+                (
+                    jwt::select_key(&e.set, &parsed).cloned(),
+                    e.fetched.elapsed(),
+                )
+            })
         };
         let key = match cached {
             Some((Some(key), _)) => key,
             Some((None, age)) if age < JWKS_REFETCH_GAP => {
-                return Err(jwt::TokenError::UnknownKey(parsed.kid.clone().unwrap_or_default()).into())
+                return Err(
+                    jwt::TokenError::UnknownKey(parsed.kid.clone().unwrap_or_default()).into(),
+                )
             }
             _ => {
                 let set: jwt::JwkSet = serde_json::from_value(self.get_json(jwks_uri).await?)
                     .map_err(|e| OAuthError::Provider(format!("bad JWKS: {e}")))?;
                 let key = jwt::select_key(&set, &parsed).cloned();
-                tracing::info!(issuer, keys = set.keys.len(), "fetched the provider's signing keys");
+                tracing::info!(
+                    issuer,
+                    keys = set.keys.len(),
+                    "fetched the provider's signing keys"
+                );
                 lock(&self.jwks).insert(
                     issuer.to_string(),
                     JwksEntry {
@@ -418,7 +444,9 @@ impl OAuth {
                         fetched: Instant::now(),
                     },
                 );
-                key.ok_or_else(|| jwt::TokenError::UnknownKey(parsed.kid.clone().unwrap_or_default()))?
+                key.ok_or_else(|| {
+                    jwt::TokenError::UnknownKey(parsed.kid.clone().unwrap_or_default())
+                })?
             }
         };
         jwt::verify_signature(&parsed, &key)?;
@@ -480,7 +508,9 @@ async fn read_json(resp: reqwest::Response) -> OAuthResult<Value> {
             .or_else(|| json.get("error"))
             .and_then(Value::as_str)
             .unwrap_or("error");
-        return Err(OAuthError::Provider(format!("{url} answered {status}: {err}")));
+        return Err(OAuthError::Provider(format!(
+            "{url} answered {status}: {err}"
+        )));
     }
     Ok(json)
 }
@@ -491,14 +521,20 @@ fn merge_userinfo(claims: &mut Map<String, Value>, info: Value, oidc: bool) -> O
     // Some providers wrap the user (`{"user": {...}}`, `{"data": {...}}`), as
     // Rocket.Chat's custom OAuth accepts.
     let info = match info {
-        Value::Object(mut o) if o.len() == 1 && (o.contains_key("user") || o.contains_key("data")) => {
+        Value::Object(mut o)
+            if o.len() == 1 && (o.contains_key("user") || o.contains_key("data")) =>
+        {
             match o.remove("user").or_else(|| o.remove("data")) {
                 Some(Value::Object(inner)) => inner,
                 _ => Map::new(),
             }
         }
         Value::Object(o) => o,
-        _ => return Err(OAuthError::Provider("the userinfo answer is not an object".into())),
+        _ => {
+            return Err(OAuthError::Provider(
+                "the userinfo answer is not an object".into(),
+            ))
+        }
     };
     if oidc {
         if let (Some(a), Some(b)) = (claims.get("sub"), info.get("sub")) {
@@ -565,17 +601,26 @@ mod tests {
 
     #[test]
     fn userinfo_cannot_change_the_subject_of_an_id_token() {
-        let mut claims = json!({"sub": "alice"}).as_object().cloned().unwrap_or_default();
+        let mut claims = json!({"sub": "alice"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let err = merge_userinfo(&mut claims, json!({"sub": "mallory"}), true);
         assert!(matches!(err, Err(OAuthError::Provider(_))));
-        let mut claims = json!({"sub": "alice"}).as_object().cloned().unwrap_or_default();
+        let mut claims = json!({"sub": "alice"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         merge_userinfo(&mut claims, json!({"sub": "alice", "email": "a@x"}), true).expect("merge");
         assert_eq!(claims.get("email"), Some(&json!("a@x")));
     }
 
     #[test]
     fn claims_by_dotted_path() {
-        let c = json!({"profile": {"email": "a@x"}, "id": 42}).as_object().cloned().unwrap_or_default();
+        let c = json!({"profile": {"email": "a@x"}, "id": 42})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(claim_str(&c, "profile.email").as_deref(), Some("a@x"));
         assert_eq!(claims_of(c).map(|c| c.subject).ok().as_deref(), Some("42"));
     }

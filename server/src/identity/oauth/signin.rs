@@ -40,10 +40,13 @@ pub async fn login_with_access_token(
     if access_token.is_empty() {
         return Err(ChatError::invalid("accessToken must not be empty"));
     }
-    let claims = client().claims_for_access_token(&cfg, access_token).await.map_err(|e| {
-        tracing::info!(service = %cfg.name, error = %e, "access token login refused");
-        e
-    })?;
+    let claims = client()
+        .claims_for_access_token(&cfg, access_token)
+        .await
+        .map_err(|e| {
+            tracing::info!(service = %cfg.name, error = %e, "access token login refused");
+            e
+        })?;
     chat.login_external(identity(&cfg, &claims)).await
 }
 
@@ -62,7 +65,10 @@ pub fn identity(cfg: &ProviderConfig, claims: &Claims) -> ExternalIdentity {
     ExternalIdentity {
         service: cfg.name.clone(),
         id: claims.subject.clone(),
-        username: pick(&cfg.username_field, &["preferred_username", "username", "login"]),
+        username: pick(
+            &cfg.username_field,
+            &["preferred_username", "username", "login"],
+        ),
         name: pick(&cfg.name_field, &["name", "display_name"]),
         email,
         email_verified,
