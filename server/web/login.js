@@ -7,14 +7,62 @@ import { login } from './api.js';
 function explain(err) {
   if (err.status === 429) return 'Too many login attempts. Wait a minute and try again.';
   if (err.errorType === 'error-user-is-not-activated') return 'This account is deactivated. Ask an administrator.';
+  if ((err.body && err.body.error) === 'error-password-login-disabled') return 'Password login is turned off here. Use a sign-in button below.';
   if (err.status === 401) return 'Wrong username or password.';
   if (err.status === 0) return err.message;
   return `Login failed: ${err.message}`;
 }
 
+/** Why a sign-in with an identity provider failed (`?oauth_error=` on return). */
+export function explainOAuth(code, service) {
+  const who = service || 'the identity provider';
+  switch (code) {
+    case 'denied': return `Sign-in with ${who} was cancelled or refused at ${who}.`;
+    case 'state': return 'The sign-in could not be verified: it expired, was already used, or was started in another browser. Try again.';
+    case 'provider-unreachable': return `${who} could not be reached. Try again later, or ask an administrator.`;
+    case 'invalid-id-token': return `The answer from ${who} could not be verified, so you were not signed in.`;
+    case 'provider': return `${who} refused the sign-in. Try again, or ask an administrator.`;
+    case 'unknown-service': return `Sign-in with ${who} is not available.`;
+    case 'misconfigured': return `Sign-in with ${who} is not set up completely. Ask an administrator.`;
+    case 'user-is-not-activated': return 'This account is deactivated. Ask an administrator.';
+    default: return `Sign-in with ${who} failed.`;
+  }
+}
+
+/** The "Sign in with …" buttons of the enabled identity providers. */
+async function providerButtons(api, container) {
+  let services = [];
+  try {
+    services = (await api('GET', '/api/v1/settings.oauth')).services || [];
+  } catch {
+    return;
+  }
+  for (const s of services) {
+    if (!s.custom || s.showButton === false) continue;
+    const label = s.buttonLabelText || s.service;
+    const a = h('a', {
+      class: 'button oauth-button', href: `/_oauth/${encodeURIComponent(s.service)}/start`,
+      testid: `oauth-${s.service}`, text: `Sign in with ${label}`,
+    });
+    if (s.buttonColor) a.style.backgroundColor = s.buttonColor;
+    if (s.buttonLabelColor) a.style.color = s.buttonLabelColor;
+    container.append(a);
+  }
+  container.hidden = !container.childElementCount;
+}
+
 /** Renders the form into `root`; `onLoggedIn({userId, me})` on success. */
 export function renderLogin(root, api, siteName, onLoggedIn) {
   const error = h('div', { class: 'form-error', testid: 'login-error', hidden: true, attrs: { role: 'alert' } });
+  const providers = h('div', { class: 'oauth-buttons', testid: 'oauth-buttons', hidden: true });
+  providerButtons(api, providers);
+  // Back from an identity provider with an error: say what happened, once.
+  const params = new URLSearchParams(location.search);
+  if (params.get('oauth_error')) {
+    error.textContent = explainOAuth(params.get('oauth_error'), params.get('service'));
+    error.hidden = false;
+    history.replaceState(null, '', `/${location.hash}`);
+  }
   const user = h('input', {
     id: 'login-user', name: 'username', autocomplete: 'username', required: true, testid: 'login-username',
     attrs: { autocapitalize: 'none', spellcheck: 'false' },
@@ -29,7 +77,8 @@ export function renderLogin(root, api, siteName, onLoggedIn) {
     error,
     h('div', { class: 'field' }, h('label', { htmlFor: 'login-user', text: 'Username or e-mail' }), user),
     h('div', { class: 'field' }, h('label', { htmlFor: 'login-password', text: 'Password' }), password),
-    submit);
+    submit,
+    providers);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     error.hidden = true;

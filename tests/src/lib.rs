@@ -14,6 +14,7 @@ pub mod fake_tls;
 pub mod hook_sink;
 pub mod mongo;
 pub mod net;
+pub mod oidc;
 pub mod process;
 pub mod rclone;
 pub mod server;

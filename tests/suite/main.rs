@@ -29,6 +29,7 @@ mod http_limits;
 mod ldap;
 mod login_hardening;
 mod mobile_app;
+mod oidc_login;
 mod ops_endpoints;
 mod outbox_delivery;
 mod outgoing_events;

@@ -7,6 +7,7 @@ pub mod apps;
 pub mod edge;
 pub mod error;
 pub mod extract;
+mod oauth_web;
 pub mod ops;
 pub mod session_cookie;
 mod v1;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(apps::routes(
             state.apps.config().package_limits.max_package_bytes + 64 * 1024,
         ))
+        .merge(oauth_web::routes())
         .merge(crate::web::routes())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(state.max_body_bytes))

@@ -191,7 +191,7 @@ impl Chat {
     }
 
     /// Logs in a user their source has vouched for.
-    pub async fn login_external(&self, user: User) -> ChatResult<LoginOutcome> {
+    pub async fn login_vouched(&self, user: User) -> ChatResult<LoginOutcome> {
         if !user.active {
             return Err(ChatError::refused(
                 "error-user-is-not-activated",

@@ -141,6 +141,12 @@ impl Chat {
         if let Some(ip) = client_ip {
             self.login_ip_limiter.hit(&address_key(ip), Ts::now())?;
         }
+        if !self.settings.bool("Palaver_Password_Login") {
+            return Err(ChatError::refused(
+                "error-password-login-disabled",
+                "Password login is disabled on this server: sign in with your organisation's identity provider",
+            ));
+        }
         let user = match ident {
             LoginIdent::Username(u) => self.store.user_by_username(u).await?,
             LoginIdent::Email(e) => self.store.user_by_email(e).await?,

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod error;
 pub mod events;
 pub mod external_accounts;
+pub mod external_login;
 pub mod files;
 mod first_start;
 pub mod hooks;

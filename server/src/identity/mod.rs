@@ -4,3 +4,4 @@
 //! sessions are then issued by `chat::login` like any other.
 
 pub mod ldap;
+pub mod oauth;

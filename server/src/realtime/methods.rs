@@ -288,6 +288,17 @@ async fn login(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
             .await
             .map_err(login_error)?;
         (outcome, "ldap")
+    } else if let Some(service) = options.get("serviceName") {
+        // Rocket.Chat's mobile OAuth login: `{serviceName, accessToken, expiresIn}`.
+        let service = service.as_str().ok_or_else(DdpError::match_failed)?;
+        let token = options
+            .get("accessToken")
+            .and_then(Value::as_str)
+            .ok_or_else(DdpError::match_failed)?;
+        let outcome =
+            crate::identity::oauth::signin::login_with_access_token(ctx.chat, service, token)
+                .await?;
+        (outcome, "oauth")
     } else if let (Some(user), Some(password)) = (options.get("user"), options.get("password")) {
         let password = password_of(password)?;
         let ident = ident_of(user)?;

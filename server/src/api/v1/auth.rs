@@ -122,6 +122,13 @@ pub async fn login(
                 .into_response()
             }
         }
+    } else if let Some(service) = body.get("serviceName").and_then(Value::as_str) {
+        // Rocket.Chat's mobile OAuth login: the provider vouches for the token.
+        let token = body
+            .get("accessToken")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        crate::identity::oauth::signin::login_with_access_token(&state.chat, service, token).await
     } else {
         match (ident_of(&body), password_of(&body)) {
             (Some(LoginIdent::Username(name)), Some(Password::Plain(plain)))
@@ -198,6 +205,22 @@ pub async fn login(
             "error-ldap-unavailable",
             &message,
         ),
+        Err(ChatError::Refused {
+            error_type,
+            message,
+        }) if error_type.starts_with("error-oauth-")
+            || error_type == "error-password-login-disabled" =>
+        {
+            login_failed(
+                if error_type == "error-oauth-provider-unreachable" {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::UNAUTHORIZED
+                },
+                error_type,
+                &message,
+            )
+        }
         Err(other) => ApiError::Chat(other).into_response(),
     }
 }

@@ -208,9 +208,42 @@ pub async fn public(State(state): State<AppState>, params: Params) -> ApiResult 
 }
 
 /// `GET /api/v1/settings.oauth` (no login): the login services a client may offer
-/// besides the password form. Palaver has none yet.
-pub async fn oauth() -> ApiResult {
-    ok(json!({"services": []}))
+/// besides the password form: the enabled custom OAuth providers, shaped as
+/// Rocket.Chat's login service configurations (`custom: true`, no secret).
+pub async fn oauth(State(state): State<AppState>) -> ApiResult {
+    let services: Vec<Value> =
+        crate::identity::oauth::ProviderConfig::enabled(state.chat.settings())
+            .iter()
+            .map(|p| {
+                json!({
+                    "_id": p.name,
+                    "service": p.name,
+                    "custom": true,
+                    "clientId": p.client_id,
+                    "serverURL": p.server_url,
+                    "tokenPath": p.token_path,
+                    "identityPath": p.identity_path,
+                    "authorizePath": p.authorize_path,
+                    "scope": p.scope,
+                    "loginStyle": p.login_style,
+                    "buttonLabelText": p.button_label_text,
+                    "buttonLabelColor": p.button_label_color,
+                    "buttonColor": p.button_color,
+                    "keyField": p.key_field,
+                    "usernameField": p.username_field,
+                    "emailField": p.email_field,
+                    "nameField": p.name_field,
+                    "avatarField": p.avatar_field,
+                    "rolesClaim": p.roles_claim,
+                    "mergeUsers": p.merge_users,
+                    "mergeRoles": p.merge_roles,
+                    "accessTokenParam": p.access_token_param,
+                    "showButton": p.show_button,
+                    "oidcIssuer": p.issuer,
+                })
+            })
+            .collect();
+    ok(json!({"services": services}))
 }
 
 /// `GET /api/v1/settings/:_id`: `{_id, value}` (`view-privileged-setting`).

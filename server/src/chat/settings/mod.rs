@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod ldap;
+pub mod oauth_family;
 pub mod registry;
 pub mod values;
 
@@ -149,9 +150,28 @@ impl Settings {
         }
     }
 
-    /// Every setting as an admin sees it, in registry order.
+    /// Every setting as an admin sees it, in registry order, then the custom OAuth
+    /// providers' families.
     pub fn views(&self) -> Vec<SettingView> {
-        registry::all().map(|d| self.view(d)).collect()
+        let names = self.custom_oauth_names();
+        registry::all()
+            .chain(oauth_family::defs_of(names.iter().map(String::as_str)))
+            .map(|d| self.view(d))
+            .collect()
+    }
+
+    /// The custom OAuth providers that have any setting stored or locked, sorted.
+    pub fn custom_oauth_names(&self) -> Vec<String> {
+        let stored = self.stored();
+        let mut names: Vec<String> = stored
+            .keys()
+            .copied()
+            .chain(self.locks.keys().copied())
+            .filter_map(|id| oauth_family::split(id).map(|(name, _)| name))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 }
 

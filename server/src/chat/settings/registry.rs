@@ -303,6 +303,13 @@ pub static ALL: &[Def] = &[
         ..def("Accounts_ShowFormLogin", Kind::Boolean, "Accounts", "")
     },
     Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Password login",
+        description: "Local accounts may log in with a password. Off: only sign-in with an identity provider works (re-enable with PALAVER_SETTINGS__PALAVER_PASSWORD_LOGIN=true if locked out).",
+        ..def("Palaver_Password_Login", Kind::Boolean, "Accounts", "")
+    },
+    Def {
         default: Default::Bool(false),
         public: true,
         label: "Require e-mail verification",
@@ -919,12 +926,16 @@ pub fn all() -> impl Iterator<Item = &'static Def> {
 
 /// The definition of `id` (exact id).
 pub fn find(id: &str) -> Option<&'static Def> {
-    all().find(|d| d.id == id)
+    all()
+        .find(|d| d.id == id)
+        .or_else(|| super::oauth_family::find(id))
 }
 
 /// The definition of `id` ignoring ASCII case (environment variable names).
 pub fn find_ignore_case(id: &str) -> Option<&'static Def> {
-    all().find(|d| d.id.eq_ignore_ascii_case(id))
+    all()
+        .find(|d| d.id.eq_ignore_ascii_case(id))
+        .or_else(|| super::oauth_family::find(id))
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ impl Ldap {
         }
         self.chat.hit_login_limits(client_ip, login)?;
         match self.authenticate(&cfg, login, password).await {
-            Ok(Some(user)) => self.chat.login_external(user).await,
+            Ok(Some(user)) => self.chat.login_vouched(user).await,
             Ok(None) if cfg.login_fallback => {
                 // Not in the directory: a local account may log in with its own
                 // password (directory accounts have none).
