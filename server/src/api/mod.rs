@@ -50,6 +50,8 @@ pub struct AppState {
     pub ops: Arc<ops::Ops>,
     /// The delivery queue (admin API, metrics).
     pub outbox: Arc<crate::worker::outbox::Outbox>,
+    /// Push devices and sending (`push.*`).
+    pub push: Arc<crate::notify::push::PushService>,
 }
 
 /// The whole HTTP surface.

@@ -11,6 +11,7 @@ pub mod model;
 pub mod mongo;
 pub mod outbox;
 pub mod presence;
+pub mod push;
 pub mod role_store;
 pub mod settings_audit;
 pub mod sqlite;
@@ -293,6 +294,7 @@ pub trait Store:
     + uploads::UploadStore
     + presence::PresenceStore
     + role_store::RoleStore
+    + push::PushStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

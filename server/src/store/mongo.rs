@@ -41,6 +41,7 @@ mod integrations;
 mod messages;
 mod outbox;
 mod presence;
+mod push;
 mod roles;
 mod rooms;
 mod settings_audit;
@@ -174,6 +175,7 @@ impl MongoStore {
         store.create_upload_indexes().await?;
         store.create_presence_indexes().await?;
         store.create_role_indexes().await?;
+        store.create_push_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)

@@ -15,6 +15,7 @@ mod integrations;
 mod messages;
 mod outbox;
 mod presence;
+mod push;
 mod roles;
 mod rooms;
 mod schema;

@@ -194,6 +194,24 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_due_order ON outbox(kind, state, next_attempt, created_at);
     DROP INDEX outbox_due;
     "#,
+    // push: mobile push tokens and Web Push subscriptions (one row per device, its
+    // token or endpoint unique), and the server's push keys (VAPID).
+    r#"
+    CREATE TABLE push_devices (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        value TEXT NOT NULL UNIQUE,
+        auth_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX push_devices_user ON push_devices(user_id, created_at, id);
+    CREATE INDEX push_devices_auth ON push_devices(auth_token);
+    CREATE TABLE push_keys (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
