@@ -10,6 +10,7 @@ pub mod ddp;
 pub mod fake_google;
 pub mod fake_http;
 pub mod fake_meta;
+pub mod fake_push;
 pub mod fake_tls;
 pub mod hook_sink;
 pub mod mongo;
@@ -17,6 +18,7 @@ pub mod net;
 pub mod process;
 pub mod rclone;
 pub mod server;
+pub mod web_push_testing;
 
 use std::sync::{Mutex, MutexGuard};
 

@@ -8,6 +8,7 @@ mod history;
 mod integrations;
 mod messages;
 mod outbox;
+mod push;
 mod roles;
 mod rooms;
 mod settings_audit;
@@ -136,6 +137,8 @@ conformance! {
     settings_audit::setting_changes,
     uploads::uploads,
     roles::roles,
+    push::push_devices,
+    push::push_keys,
 }
 
 /// On MongoDB (SecantusDB answers `explain` as mongod does), history and thread

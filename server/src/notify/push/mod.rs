@@ -66,6 +66,7 @@ pub struct PushService {
     /// APNs wants HTTP/2.
     apns_client: reqwest::Client,
     fcm_token: TokenCache,
+    fcm_exchange: tokio::sync::Mutex<()>,
 }
 
 /// Push could not start.
@@ -128,6 +129,7 @@ impl PushService {
             outbox,
             vapid,
             fcm_token: TokenCache::default(),
+            fcm_exchange: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -231,8 +233,11 @@ impl PushService {
             reason: NoticeReason::Direct,
         };
         let mut content = content::build(&notice, self.chat.settings());
-        content.title = self.chat.settings().string("Site_Name");
-        content.text = "This is a test push".into();
+        // Hidden content stays hidden, even for a test.
+        if !self.chat.settings().bool("Push_request_content_from_server") {
+            content.title = self.chat.settings().string("Site_Name");
+            content.text = "This is a test push".into();
+        }
         self.enqueue_content(&notice, content)
             .await
             .map(|n| n as usize)
@@ -436,10 +441,18 @@ impl PushService {
         let access = match self.fcm_token.get(&fingerprint) {
             Some(t) => t,
             None => {
-                let assertion = senders::google_assertion(&account)?;
-                let (t, lifetime) = senders::google_token(&self.client, &assertion).await?;
-                self.fcm_token.put(&fingerprint, &t, lifetime);
-                t
+                // One exchange at a time: concurrent sends wait for it and reuse it.
+                let _exchange = self.fcm_exchange.lock().await;
+                match self.fcm_token.get(&fingerprint) {
+                    Some(t) => t,
+                    None => {
+                        let assertion = senders::google_assertion(&account)?;
+                        let (t, lifetime) =
+                            senders::google_token(&self.client, &assertion).await?;
+                        self.fcm_token.put(&fingerprint, &t, lifetime);
+                        t
+                    }
+                }
             }
         };
         let url = format!(

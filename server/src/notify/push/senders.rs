@@ -306,7 +306,7 @@ pub fn web_payload(content: &PushContent, site_url: &str) -> Value {
         "rid": content.rid,
         "messageId": content.payload["messageId"],
         "tag": format!("room-{}", content.rid),
-        "url": format!("{base}/?room={}", content.rid),
+        "url": format!("{base}/#/rid/{}", content.rid),
     })
 }
 
