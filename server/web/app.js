@@ -10,7 +10,7 @@ import { Sidebar, roomLabel, roomHash } from './sidebar.js';
 import { RoomView } from './room.js';
 import { Presence } from './presence.js';
 import { setDesktopState } from './desktop.js';
-import { webPushControl, notifyIfHidden, onWorkerOpenRoom } from './webpush.js';
+import { notifyIfHidden, onWorkerOpenRoom } from './webpush.js';
 
 const root = document.getElementById('app');
 // `{userId}` while logged in; the credential itself is an HttpOnly cookie.
@@ -92,7 +92,7 @@ class App {
     this.topTitle = h('span', { class: 'top-title' });
     this.content = h('div', { class: 'main-content room', id: 'main-content' });
     this.main = h('main', { class: 'main', attrs: { 'aria-label': 'Conversation' } },
-      h('div', { class: 'topbar' }, this.navToggle, this.topTitle, webPushControl(api, announce)), this.content);
+      h('div', { class: 'topbar' }, this.navToggle, this.topTitle), this.content);
     this.shell = h('div', { class: 'shell', testid: 'app-shell' }, this.sidebar.el, this.main);
     this.onHash = () => this.route();
     this.onKey = (ev) => {

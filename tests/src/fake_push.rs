@@ -123,7 +123,9 @@ impl FakePush {
         .await;
         let apns = TlsFake::start_h2(
             &[APNS_HOST, APNS_SANDBOX_HOST],
-            Router::new().fallback(handle_apns).with_state(inner.clone()),
+            Router::new()
+                .fallback(handle_apns)
+                .with_state(inner.clone()),
         )
         .await;
         let apns_key_pem = format!(
@@ -210,10 +212,7 @@ impl FakePush {
 }
 
 fn pem_der(pem: &str) -> Vec<u8> {
-    let b64: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     STANDARD.decode(b64).expect("PEM base64")
 }
 
@@ -228,7 +227,9 @@ fn verify_jwt(
         return Err(format!("not a JWT: {token}"));
     }
     let decode = |p: &str| -> Result<Vec<u8>, String> {
-        URL_SAFE_NO_PAD.decode(p).map_err(|e| format!("JWT base64url: {e}"))
+        URL_SAFE_NO_PAD
+            .decode(p)
+            .map_err(|e| format!("JWT base64url: {e}"))
     };
     let sig = decode(parts[2])?;
     signature::UnparsedPublicKey::new(alg, public)
@@ -250,7 +251,10 @@ use axum::Json;
 
 /// The scripted answer for `token`, if any.
 fn scripted(inner: &Shared, token: &str) -> Option<u16> {
-    lock(inner).script.get_mut(token).and_then(VecDeque::pop_front)
+    lock(inner)
+        .script
+        .get_mut(token)
+        .and_then(VecDeque::pop_front)
 }
 
 async fn handle(State(inner): State<Shared>, Extension(req): Extension<Recorded>) -> Response {
@@ -266,7 +270,13 @@ fn gateway(inner: &Shared, req: Recorded) -> Response {
     let service = match req.route() {
         "/push/apn/send" => "apn",
         "/push/gcm/send" => "gcm",
-        other => return refuse(inner, StatusCode::NOT_FOUND, format!("gateway: no route {other}")),
+        other => {
+            return refuse(
+                inner,
+                StatusCode::NOT_FOUND,
+                format!("gateway: no route {other}"),
+            )
+        }
     };
     if !req.has_content_type("application/json") {
         return refuse(inner, StatusCode::BAD_REQUEST, "gateway: not JSON".into());
@@ -278,14 +288,22 @@ fn gateway(inner: &Shared, req: Recorded) -> Response {
     let options = &body["options"];
     for key in ["title", "text", "from", "userId", "createdAt", "createdBy"] {
         if options[key].is_null() {
-            return refuse(inner, StatusCode::UNPROCESSABLE_ENTITY, format!("gateway: options.{key} missing"));
+            return refuse(
+                inner,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("gateway: options.{key} missing"),
+            );
         }
     }
     if lock(inner).dead.contains(&token) {
         return (StatusCode::NOT_ACCEPTABLE, "token invalid").into_response();
     }
     if let Some(status) = scripted(inner, &token) {
-        return (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), "scripted").into_response();
+        return (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            "scripted",
+        )
+            .into_response();
     }
     lock(inner).accepted.push(Accepted {
         service: format!("gateway-{service}"),
@@ -296,13 +314,19 @@ fn gateway(inner: &Shared, req: Recorded) -> Response {
 }
 
 fn google_token(inner: &Shared, req: &Recorded) -> Response {
-    if req.form_param("grant_type").as_deref() != Some("urn:ietf:params:oauth:grant-type:jwt-bearer") {
-        return refuse(inner, StatusCode::BAD_REQUEST, "token: wrong grant_type".into());
+    if req.form_param("grant_type").as_deref()
+        != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    {
+        return refuse(
+            inner,
+            StatusCode::BAD_REQUEST,
+            "token: wrong grant_type".into(),
+        );
     }
     let assertion = req.form_param("assertion").unwrap_or_default();
     let public = lock(inner).sa_public.clone();
-    let checked = verify_jwt(&assertion, &signature::RSA_PKCS1_2048_8192_SHA256, &public)
-        .and_then(|(header, claims)| {
+    let checked = verify_jwt(&assertion, &signature::RSA_PKCS1_2048_8192_SHA256, &public).and_then(
+        |(header, claims)| {
             let now = chrono::Utc::now().timestamp();
             let iat = claims["iat"].as_i64().unwrap_or_default();
             let exp = claims["exp"].as_i64().unwrap_or_default();
@@ -319,7 +343,8 @@ fn google_token(inner: &Shared, req: &Recorded) -> Response {
                 return Err(format!("token: JWT claims {claims}"));
             }
             Ok(())
-        });
+        },
+    );
     if let Err(why) = checked {
         lock(inner).refusals.push(why);
         return (
@@ -335,7 +360,11 @@ fn google_token(inner: &Shared, req: &Recorded) -> Response {
 
 fn fcm(inner: &Shared, req: Recorded) -> Response {
     if req.route() != format!("/v1/projects/{FCM_PROJECT}/messages:send") {
-        return refuse(inner, StatusCode::NOT_FOUND, format!("fcm: no route {}", req.route()));
+        return refuse(
+            inner,
+            StatusCode::NOT_FOUND,
+            format!("fcm: no route {}", req.route()),
+        );
     }
     let bearer = req
         .header("authorization")
@@ -343,11 +372,19 @@ fn fcm(inner: &Shared, req: Recorded) -> Response {
         .unwrap_or_default()
         .to_string();
     if !lock(inner).access_tokens.contains(&bearer) {
-        return refuse(inner, StatusCode::UNAUTHORIZED, format!("fcm: access token {bearer:?} not issued"));
+        return refuse(
+            inner,
+            StatusCode::UNAUTHORIZED,
+            format!("fcm: access token {bearer:?} not issued"),
+        );
     }
     let body = req.json();
     let Some(token) = body["message"]["token"].as_str().map(str::to_string) else {
-        return refuse(inner, StatusCode::BAD_REQUEST, "fcm: no message.token".into());
+        return refuse(
+            inner,
+            StatusCode::BAD_REQUEST,
+            "fcm: no message.token".into(),
+        );
     };
     if lock(inner).dead.contains(&token) {
         return (
@@ -358,7 +395,11 @@ fn fcm(inner: &Shared, req: Recorded) -> Response {
             .into_response();
     }
     if let Some(status) = scripted(inner, &token) {
-        return (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), "scripted").into_response();
+        return (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            "scripted",
+        )
+            .into_response();
     }
     lock(inner).accepted.push(Accepted {
         service: "fcm".into(),
@@ -370,7 +411,11 @@ fn fcm(inner: &Shared, req: Recorded) -> Response {
 
 async fn handle_apns(State(inner): State<Shared>, Extension(req): Extension<Recorded>) -> Response {
     let Some(token) = req.route().strip_prefix("/3/device/").map(str::to_string) else {
-        return refuse(&inner, StatusCode::NOT_FOUND, format!("apns: no route {}", req.route()));
+        return refuse(
+            &inner,
+            StatusCode::NOT_FOUND,
+            format!("apns: no route {}", req.route()),
+        );
     };
     let jwt = req
         .header("authorization")
@@ -380,7 +425,10 @@ async fn handle_apns(State(inner): State<Shared>, Extension(req): Extension<Reco
     let public = lock(&inner).apns_public.clone();
     let checked = verify_jwt(&jwt, &signature::ECDSA_P256_SHA256_FIXED, &public).and_then(
         |(header, claims)| {
-            if header["alg"] != "ES256" || header["kid"] != APNS_KEY_ID || claims["iss"] != APNS_TEAM_ID {
+            if header["alg"] != "ES256"
+                || header["kid"] != APNS_KEY_ID
+                || claims["iss"] != APNS_TEAM_ID
+            {
                 return Err(format!("apns: JWT {header} {claims}"));
             }
             Ok(())
@@ -388,24 +436,48 @@ async fn handle_apns(State(inner): State<Shared>, Extension(req): Extension<Reco
     );
     if let Err(why) = checked {
         lock(&inner).refusals.push(why);
-        return (StatusCode::FORBIDDEN, Json(json!({"reason": "InvalidProviderToken"}))).into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"reason": "InvalidProviderToken"})),
+        )
+            .into_response();
     }
     if req.header("apns-topic").is_none_or(str::is_empty) {
-        return refuse(&inner, StatusCode::BAD_REQUEST, "apns: no apns-topic".into());
+        return refuse(
+            &inner,
+            StatusCode::BAD_REQUEST,
+            "apns: no apns-topic".into(),
+        );
     }
     if req.header("apns-push-type") != Some("alert") {
-        return refuse(&inner, StatusCode::BAD_REQUEST, "apns: apns-push-type".into());
+        return refuse(
+            &inner,
+            StatusCode::BAD_REQUEST,
+            "apns: apns-push-type".into(),
+        );
     }
     if lock(&inner).dead.contains(&token) {
-        return (StatusCode::GONE, Json(json!({"reason": "Unregistered", "timestamp": 1_700_000_000_000u64}))).into_response();
+        return (
+            StatusCode::GONE,
+            Json(json!({"reason": "Unregistered", "timestamp": 1_700_000_000_000u64})),
+        )
+            .into_response();
     }
     if let Some(status) = scripted(&inner, &token) {
-        return (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), Json(json!({"reason": "InternalServerError"}))).into_response();
+        return (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            Json(json!({"reason": "InternalServerError"})),
+        )
+            .into_response();
     }
     lock(&inner).accepted.push(Accepted {
         service: "apns".into(),
         token,
         request: req,
     });
-    ([("apns-id", "EC1BF194-B3B2-424A-89A9-5A918A6E9D4D")], StatusCode::OK).into_response()
+    (
+        [("apns-id", "EC1BF194-B3B2-424A-89A9-5A918A6E9D4D")],
+        StatusCode::OK,
+    )
+        .into_response()
 }

@@ -94,7 +94,10 @@ impl WebPushService {
         let service = WebPushService {
             child,
             port,
-            http: reqwest::Client::builder().no_proxy().build().expect("client"),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("client"),
             _data: data,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -123,7 +126,9 @@ impl WebPushService {
         let r: Value = self
             .http
             .post(self.url("/subscribe"))
-            .json(&json!({"userVisibleOnly": "true", "applicationServerKey": application_server_key}))
+            .json(
+                &json!({"userVisibleOnly": "true", "applicationServerKey": application_server_key}),
+            )
             .send()
             .await
             .expect("subscribe")
@@ -151,7 +156,11 @@ impl WebPushService {
             .expect("get-notifications answer");
         r["data"]["messages"]
             .as_array()
-            .map(|m| m.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

@@ -34,7 +34,12 @@ async fn enable_notifications_registers_the_worker_and_the_server_pushes_to_it()
         .await;
 
     let manifest = srv
-        .request(reqwest::Method::GET, "/manifest.webmanifest", None, palaver_tests::server::Body::None)
+        .request(
+            reqwest::Method::GET,
+            "/manifest.webmanifest",
+            None,
+            palaver_tests::server::Body::None,
+        )
         .await;
     assert_eq!(manifest.status, reqwest::StatusCode::OK);
     assert_eq!(manifest.json["start_url"], "/");
@@ -43,7 +48,10 @@ async fn enable_notifications_registers_the_worker_and_the_server_pushes_to_it()
     let b = Browser::start().await;
     log_in(&b, &srv, "alice", &password_for("alice")).await;
     let linked = b
-        .exec("return document.querySelector('link[rel=manifest]')?.getAttribute('href')", vec![])
+        .exec(
+            "return document.querySelector('link[rel=manifest]')?.getAttribute('href')",
+            vec![],
+        )
         .await;
     assert_eq!(linked, json!("/manifest.webmanifest"));
     b.wait_for(&tid("enable-notifications")).await;
@@ -77,7 +85,10 @@ async fn enable_notifications_registers_the_worker_and_the_server_pushes_to_it()
     assert!(used.as_str().is_some_and(|k| !k.is_empty()), "{used}");
 
     // The subscription reached the server: a push reaches the service, decryptable.
-    assert_eq!(srv.post_ok("push.test", &alice, json!({})).await["tokensCount"], 1);
+    assert_eq!(
+        srv.post_ok("push.test", &alice, json!({})).await["tokensCount"],
+        1
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let messages = service.messages(&sub).await;

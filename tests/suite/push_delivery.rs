@@ -122,20 +122,45 @@ async fn push_endpoints_in_rocket_chats_shapes() {
         )
         .await;
     assert_eq!(again["result"]["createdAt"], d["createdAt"]);
-    assert_eq!(delete_token(&srv, &alice, "apn-a").await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        delete_token(&srv, &alice, "apn-a").await,
+        StatusCode::NOT_FOUND
+    );
     // Another user cannot remove it; the owner can, once.
-    assert_eq!(delete_token(&srv, &bob, "apn-b").await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        delete_token(&srv, &bob, "apn-b").await,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(delete_token(&srv, &alice, "apn-b").await, StatusCode::OK);
-    assert_eq!(delete_token(&srv, &alice, "apn-b").await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        delete_token(&srv, &alice, "apn-b").await,
+        StatusCode::NOT_FOUND
+    );
 
     let (status, body) = srv
-        .post("push.token", &alice, json!({"type": "wns", "value": "x", "appName": "a"}))
+        .post(
+            "push.token",
+            &alice,
+            json!({"type": "wns", "value": "x", "appName": "a"}),
+        )
         .await;
-    assert_error(status, &body, 400, Some("error-type-param-not-valid"), "bad type");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-type-param-not-valid"),
+        "bad type",
+    );
     let (status, body) = srv
         .post("push.token", &alice, json!({"type": "gcm", "appName": "a"}))
         .await;
-    assert_error(status, &body, 400, Some("error-token-param-not-valid"), "no value");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-token-param-not-valid"),
+        "no value",
+    );
 
     let info = srv.get_ok("push.info", &alice).await;
     assert_eq!(info["pushGatewayEnabled"], true);
@@ -161,16 +186,26 @@ async fn push_endpoints_in_rocket_chats_shapes() {
     let secret = create_group(&srv, &admin, "secret", &["alice"]).await;
     let hidden = post(&srv, &alice, str_of(&secret["_id"], "rid"), "psst").await;
     let (status, _) = srv
-        .get(&format!("push.get?id={}", str_of(&hidden["_id"], "mid")), &bob)
+        .get(
+            &format!("push.get?id={}", str_of(&hidden["_id"], "mid")),
+            &bob,
+        )
         .await;
     assert!(status.is_client_error(), "{status}");
 
     // Devices go with the session that registered them (logout) and with the user.
     register(&srv, &bob, "gcm", "gcm-bob", "chat.rocket.android").await;
-    assert_eq!(srv.post_ok("push.test", &bob, json!({})).await["tokensCount"], 1);
-    srv.request(Method::POST, "logout", Some(&bob), Body::None).await;
+    assert_eq!(
+        srv.post_ok("push.test", &bob, json!({})).await["tokensCount"],
+        1
+    );
+    srv.request(Method::POST, "logout", Some(&bob), Body::None)
+        .await;
     let bob = srv.login("bob", &password_for("bob")).await;
-    assert_eq!(srv.post_ok("push.test", &bob, json!({})).await["tokensCount"], 0);
+    assert_eq!(
+        srv.post_ok("push.test", &bob, json!({})).await["tokensCount"],
+        0
+    );
     register(&srv, &bob, "gcm", "gcm-bob", "chat.rocket.android").await;
     let r = srv
         .request(
@@ -205,7 +240,10 @@ async fn gateway_gets_rocket_chats_body_dead_tokens_go_and_5xx_is_retried() {
     let got = accepted_for(&fake, &["apn-live", "gcm-flaky"]).await;
     let apn = got.iter().find(|a| a.token == "apn-live").unwrap();
     assert_eq!(apn.service, "gateway-apn");
-    assert_eq!(apn.request.header("authorization"), Some("Bearer gw-secret"));
+    assert_eq!(
+        apn.request.header("authorization"),
+        Some("Bearer gw-secret")
+    );
     let body = apn.request.json();
     let o = &body["options"];
     assert_eq!(body["token"], "apn-live");
@@ -225,7 +263,10 @@ async fn gateway_gets_rocket_chats_body_dead_tokens_go_and_5xx_is_retried() {
     assert!(o["uniqueId"].as_str().is_some_and(|u| !u.is_empty()), "{o}");
     ts(&o["createdAt"], "createdAt");
     assert_eq!(o["payload"]["notificationType"], "message");
-    assert!(o["payload"]["host"].as_str().unwrap().starts_with("http://"));
+    assert!(o["payload"]["host"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://"));
     let gcm = got.iter().find(|a| a.token == "gcm-flaky").unwrap();
     assert_eq!(gcm.service, "gateway-gcm");
     assert!(gcm.request.json()["options"].get("topic").is_none());
@@ -245,11 +286,20 @@ async fn gateway_gets_rocket_chats_body_dead_tokens_go_and_5xx_is_retried() {
         .filter(|r| r.json()["token"] == "gcm-dead")
         .count();
     assert_eq!(dead_calls, 1);
-    assert_eq!(delete_token(&srv, &alice, "gcm-dead").await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        delete_token(&srv, &alice, "gcm-dead").await,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(fake.accepted().len(), 2, "{:?}", fake.accepted());
 
     // Privacy: only "You have a new message"; the app asks push.get for the rest.
-    set(&srv, &admin, "Push_request_content_from_server", json!(true)).await;
+    set(
+        &srv,
+        &admin,
+        "Push_request_content_from_server",
+        json!(true),
+    )
+    .await;
     let before = fake.accepted().len();
     srv.post_ok("push.test", &alice, json!({})).await;
     let deadline = Instant::now() + WAIT;
@@ -277,10 +327,28 @@ async fn fcm_v1_and_apns_directly_with_service_account_and_p8_key() {
     let srv = start(&fake).await;
     let admin = srv.admin().await;
     let alice = srv.create_user(&admin, "alice").await;
-    set(&srv, &admin, "Push_google_api_credentials", json!(fake.service_account_json())).await;
+    set(
+        &srv,
+        &admin,
+        "Push_google_api_credentials",
+        json!(fake.service_account_json()),
+    )
+    .await;
     set(&srv, &admin, "Push_apn_key", json!(fake.apns_key_pem())).await;
-    set(&srv, &admin, "Push_apn_key_id", json!(fake_push::APNS_KEY_ID)).await;
-    set(&srv, &admin, "Push_apn_team_id", json!(fake_push::APNS_TEAM_ID)).await;
+    set(
+        &srv,
+        &admin,
+        "Push_apn_key_id",
+        json!(fake_push::APNS_KEY_ID),
+    )
+    .await;
+    set(
+        &srv,
+        &admin,
+        "Push_apn_team_id",
+        json!(fake_push::APNS_TEAM_ID),
+    )
+    .await;
     register(&srv, &alice, "gcm", "fcm-live", "chat.palaver.android").await;
     register(&srv, &alice, "gcm", "fcm-dead", "chat.palaver.android").await;
     register(&srv, &alice, "apn", "apns-live", "chat.palaver.ios").await;
@@ -289,7 +357,10 @@ async fn fcm_v1_and_apns_directly_with_service_account_and_p8_key() {
     fake.kill_token("apns-dead");
     fake.script("apns-live", &[500]);
 
-    assert_eq!(srv.post_ok("push.test", &alice, json!({})).await["tokensCount"], 4);
+    assert_eq!(
+        srv.post_ok("push.test", &alice, json!({})).await["tokensCount"],
+        4
+    );
     let got = accepted_for(&fake, &["fcm-live", "apns-live"]).await;
     assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
 
@@ -297,7 +368,10 @@ async fn fcm_v1_and_apns_directly_with_service_account_and_p8_key() {
     assert_eq!(fcm.service, "fcm");
     let m = &fcm.request.json()["message"];
     assert_eq!(m["token"], "fcm-live");
-    assert_eq!(m["notification"], json!({"title": "Palaver", "body": "This is a test push"}));
+    assert_eq!(
+        m["notification"],
+        json!({"title": "Palaver", "body": "This is a test push"})
+    );
     assert_eq!(m["android"], json!({"priority": "HIGH"}));
     assert_eq!(m["data"]["msgcnt"], "1");
     assert_eq!(m["data"]["soundname"], "default");
@@ -317,7 +391,10 @@ async fn fcm_v1_and_apns_directly_with_service_account_and_p8_key() {
     assert_eq!(apns.request.header("apns-topic"), Some("chat.palaver.ios"));
     assert_eq!(apns.request.header("apns-priority"), Some("10"));
     let b = apns.request.json();
-    assert_eq!(b["aps"]["alert"], json!({"title": "Palaver", "body": "This is a test push"}));
+    assert_eq!(
+        b["aps"]["alert"],
+        json!({"title": "Palaver", "body": "This is a test push"})
+    );
     assert_eq!(b["aps"]["category"], "MESSAGE");
     assert_eq!(b["messageFrom"], "push");
     // APNs' 500 was retried.
@@ -331,8 +408,14 @@ async fn fcm_v1_and_apns_directly_with_service_account_and_p8_key() {
 
     // UNREGISTERED and 410 removed the dead devices at once.
     push_queue_until(&srv, &admin, |q| q["pending"] == 0 && q["dead"] == 0).await;
-    assert_eq!(delete_token(&srv, &alice, "fcm-dead").await, StatusCode::NOT_FOUND);
-    assert_eq!(delete_token(&srv, &alice, "apns-dead").await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        delete_token(&srv, &alice, "fcm-dead").await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        delete_token(&srv, &alice, "apns-dead").await,
+        StatusCode::NOT_FOUND
+    );
     let r = srv
         .request(
             Method::DELETE,
@@ -407,7 +490,10 @@ async fn web_push_reaches_a_push_service_decryptable_and_expired_subscriptions_g
     let r = srv
         .post_ok("push.webSubscription", &alice, sub.json.clone())
         .await;
-    assert_eq!(r["result"]["token"]["web"]["endpoint"], sub.json["endpoint"]);
+    assert_eq!(
+        r["result"]["token"]["web"]["endpoint"],
+        sub.json["endpoint"]
+    );
     // Registering the same browser again keeps one device.
     srv.post_ok("push.webSubscription", &alice, sub.json.clone())
         .await;
@@ -418,9 +504,18 @@ async fn web_push_reaches_a_push_service_decryptable_and_expired_subscriptions_g
             json!({"endpoint": "https://push.example.com/x", "keys": {"p256dh": "AAAA", "auth": "BBBB"}}),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-invalid-subscription"), "bad keys");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-subscription"),
+        "bad keys",
+    );
 
-    assert_eq!(srv.post_ok("push.test", &alice, json!({})).await["tokensCount"], 1);
+    assert_eq!(
+        srv.post_ok("push.test", &alice, json!({})).await["tokensCount"],
+        1
+    );
     let deadline = Instant::now() + WAIT;
     let messages = loop {
         let m = service.messages(&sub).await;
@@ -434,13 +529,22 @@ async fn web_push_reaches_a_push_service_decryptable_and_expired_subscriptions_g
     let payload: Value = serde_json::from_str(&messages[0]).expect("JSON payload");
     assert_eq!(payload["title"], "Palaver");
     assert_eq!(payload["body"], "This is a test push");
-    assert!(payload["url"].as_str().unwrap().starts_with(&srv.base_url()), "{payload}");
+    assert!(
+        payload["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&srv.base_url()),
+        "{payload}"
+    );
 
     // The key pair is kept in the store: the same after a restart.
     srv.restart().await;
     let alice = srv.login("alice", &password_for("alice")).await;
     let admin = srv.admin().await;
-    assert_eq!(srv.get_ok("push.webKey", &alice).await["publicKey"], public_key.as_str());
+    assert_eq!(
+        srv.get_ok("push.webKey", &alice).await["publicKey"],
+        public_key.as_str()
+    );
 
     // Expired: the service answers 410 and the subscription is removed.
     service.expire(&sub).await;
@@ -455,5 +559,8 @@ async fn web_push_reaches_a_push_service_decryptable_and_expired_subscriptions_g
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    assert_eq!(srv.post_ok("push.test", &alice, json!({})).await["tokensCount"], 0);
+    assert_eq!(
+        srv.post_ok("push.test", &alice, json!({})).await["tokensCount"],
+        0
+    );
 }

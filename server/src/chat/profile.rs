@@ -387,9 +387,7 @@ impl Chat {
         self.bus.publish(Event::UserUpdated { user: gone });
         self.store.delete_user(&user.id).await?;
         self.store
-            .delete_push_devices(&crate::store::push::PushDeviceFilter::User(
-                user.id.clone(),
-            ))
+            .delete_push_devices(&crate::store::push::PushDeviceFilter::User(user.id.clone()))
             .await?;
         tracing::info!(user_id = %user.id, actor = %actor.id, "user deleted");
         Ok(())

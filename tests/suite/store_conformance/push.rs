@@ -55,7 +55,10 @@ pub async fn push_devices(store: DynStore) {
     let moved = device("d5", "u2", PushTarget::Gcm("gcm-1".into()), "h5", 50);
     store.save_push_device(&moved).await.unwrap();
     assert_eq!(store.push_device("d2").await.unwrap(), None);
-    assert_eq!(ids(&store.push_devices_of_user("u2").await.unwrap()), ["d4", "d5"]);
+    assert_eq!(
+        ids(&store.push_devices_of_user("u2").await.unwrap()),
+        ["d4", "d5"]
+    );
 
     // By token, of another user: nothing; of the owner: removed.
     let of_u1 = |v: &str| PushDeviceFilter::Value {
@@ -63,7 +66,10 @@ pub async fn push_devices(store: DynStore) {
         user_id: Some("u1".into()),
     };
     assert_eq!(store.delete_push_devices(&of_u1("gcm-2")).await.unwrap(), 0);
-    assert_eq!(store.delete_push_devices(&of_u1("apn-1b")).await.unwrap(), 1);
+    assert_eq!(
+        store.delete_push_devices(&of_u1("apn-1b")).await.unwrap(),
+        1
+    );
     // A Web Push subscription is found by its endpoint.
     let anyone = PushDeviceFilter::Value {
         value: "https://push.example.com/sub/1".into(),
@@ -71,7 +77,10 @@ pub async fn push_devices(store: DynStore) {
     };
     store.save_push_device(&d1).await.unwrap();
     assert_eq!(store.delete_push_devices(&anyone).await.unwrap(), 1);
-    assert_eq!(ids(&store.push_devices_of_user("u1").await.unwrap()), ["d1"]);
+    assert_eq!(
+        ids(&store.push_devices_of_user("u1").await.unwrap()),
+        ["d1"]
+    );
 
     // By login token, by id, by user.
     store.save_push_device(&d3).await.unwrap();

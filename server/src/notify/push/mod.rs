@@ -85,9 +85,11 @@ fn client(
     timeout: Duration,
     http2: bool,
 ) -> Result<reqwest::Client, PushStartError> {
-    let routing =
-        crate::apps::http::OperatorRouting::new(&config.connect_to, config.extra_ca_file.as_deref())
-            .map_err(|e| PushStartError::Config(e.to_string()))?;
+    let routing = crate::apps::http::OperatorRouting::new(
+        &config.connect_to,
+        config.extra_ca_file.as_deref(),
+    )
+    .map_err(|e| PushStartError::Config(e.to_string()))?;
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
@@ -217,7 +219,10 @@ impl PushService {
             .require_permission(user, Perm::TEST_PUSH_NOTIFICATIONS, None)
             .await?;
         if !self.chat.settings().bool("Push_enable") {
-            return Err(ChatError::refused("error-push-disabled", "Push is disabled"));
+            return Err(ChatError::refused(
+                "error-push-disabled",
+                "Push is disabled",
+            ));
         }
         let notice = Notice {
             user_id: user.id.clone(),
@@ -234,7 +239,11 @@ impl PushService {
         };
         let mut content = content::build(&notice, self.chat.settings());
         // Hidden content stays hidden, even for a test.
-        if !self.chat.settings().bool("Push_request_content_from_server") {
+        if !self
+            .chat
+            .settings()
+            .bool("Push_request_content_from_server")
+        {
             content.title = self.chat.settings().string("Site_Name");
             content.text = "This is a test push".into();
         }
@@ -435,7 +444,9 @@ impl PushService {
             ));
         }
         let account: ServiceAccount = serde_json::from_str(&credentials).map_err(|e| {
-            DeliveryError::permanent(format!("Push_google_api_credentials is not a service account key: {e}"))
+            DeliveryError::permanent(format!(
+                "Push_google_api_credentials is not a service account key: {e}"
+            ))
         })?;
         let fingerprint = format!("{}/{}", account.client_email, account.private_key_id);
         let access = match self.fcm_token.get(&fingerprint) {
@@ -447,8 +458,7 @@ impl PushService {
                     Some(t) => t,
                     None => {
                         let assertion = senders::google_assertion(&account)?;
-                        let (t, lifetime) =
-                            senders::google_token(&self.client, &assertion).await?;
+                        let (t, lifetime) = senders::google_token(&self.client, &assertion).await?;
                         self.fcm_token.put(&fingerprint, &t, lifetime);
                         t
                     }
@@ -472,7 +482,9 @@ impl PushService {
         if reply.status == 401 {
             // A revoked or expired token: the next attempt gets a new one.
             self.fcm_token.clear();
-            return Err(DeliveryError::transient("FCM: HTTP 401 (access token refused)"));
+            return Err(DeliveryError::transient(
+                "FCM: HTTP 401 (access token refused)",
+            ));
         }
         senders::fcm_outcome(&reply, token)
     }

@@ -41,8 +41,13 @@ pub(super) async fn read(response: reqwest::Response) -> HttpReply {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let content_type =
-        header(reqwest::header::CONTENT_TYPE).map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let content_type = header(reqwest::header::CONTENT_TYPE).map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
     let retry_after =
         header(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, Ts::now().0));
     let mut body = Vec::new();
@@ -238,9 +243,10 @@ pub async fn google_token(
         .await
         .map_err(network)?;
     let reply = read(reply).await;
-    reply
-        .check()
-        .map_err(|e| DeliveryError { message: format!("Google token exchange: {}", e.message), ..e })?;
+    reply.check().map_err(|e| DeliveryError {
+        message: format!("Google token exchange: {}", e.message),
+        ..e
+    })?;
     let v: Value = serde_json::from_slice(&reply.body)
         .map_err(|e| DeliveryError::transient(format!("Google token answer: {e}")))?;
     let token = v["access_token"]
@@ -287,8 +293,7 @@ pub fn apns_outcome(reply: &HttpReply, token: &str) -> Result<Outcome, DeliveryE
     let reason = serde_json::from_slice::<Value>(&reply.body)
         .ok()
         .and_then(|v| v["reason"].as_str().map(str::to_string));
-    if reply.status == 410 || (reply.status == 400 && reason.as_deref() == Some("BadDeviceToken"))
-    {
+    if reply.status == 410 || (reply.status == 400 && reason.as_deref() == Some("BadDeviceToken")) {
         return Ok(Outcome::DeadDevice(token.to_string()));
     }
     reply.check().map(|()| Outcome::Delivered)

@@ -50,11 +50,7 @@ fn content_keys(
     salt: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>), WebPushError> {
     let prk_key = hkdf::Salt::new(hkdf::HKDF_SHA256, auth).extract(ecdh_secret);
-    let ikm = expand(
-        &prk_key,
-        &[b"WebPush: info\0", ua_public, as_public],
-        32,
-    )?;
+    let ikm = expand(&prk_key, &[b"WebPush: info\0", ua_public, as_public], 32)?;
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(&ikm);
     let cek = expand(&prk, &[b"Content-Encoding: aes128gcm\0"], 16)?;
     let nonce = expand(&prk, &[b"Content-Encoding: nonce\0"], 12)?;
@@ -194,7 +190,10 @@ mod tests {
     fn vapid_header_names_the_origin() {
         let vapid = Vapid::from_stored(&Vapid::generate().unwrap()).unwrap();
         let header = vapid
-            .authorization("https://push.example.com:8443/send/abc", "mailto:ops@example.com")
+            .authorization(
+                "https://push.example.com:8443/send/abc",
+                "mailto:ops@example.com",
+            )
             .unwrap();
         let token = header
             .strip_prefix("vapid t=")
@@ -209,6 +208,9 @@ mod tests {
         assert_eq!(claims["aud"], "https://push.example.com:8443");
         assert_eq!(claims["sub"], "mailto:ops@example.com");
         assert!(header.ends_with(&vapid.public_key()));
-        assert_eq!(URL_SAFE_NO_PAD.decode(vapid.public_key()).unwrap().len(), 65);
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(vapid.public_key()).unwrap().len(),
+            65
+        );
     }
 }
