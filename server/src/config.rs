@@ -149,6 +149,8 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// The delivery queue's tunables (`[outbox]`).
     pub outbox: crate::worker::outbox::OutboxConfig,
+    /// Outbound connections of push delivery (`[push]`).
+    pub push: crate::notify::push::PushConfig,
     /// Seconds an upload (`rooms.media`) may wait for `rooms.mediaConfirm` before the
     /// sweeper deletes it.
     pub upload_unconfirmed_ttl_secs: u64,
@@ -192,6 +194,7 @@ impl Default for Config {
             apps_origin: None,
             metrics_token: None,
             outbox: Default::default(),
+            push: Default::default(),
             upload_unconfirmed_ttl_secs: 24 * 3600,
             upload_sweep_interval_secs: 600,
             presence_ttl_ms: 45_000,
@@ -258,6 +261,11 @@ impl Config {
             .map_err(|e| ConfigError::Invalid(format!("apps.limits: {e}")))?;
         self.edge_options()?;
         self.outbox.validate().map_err(ConfigError::Invalid)?;
+        crate::apps::http::OperatorRouting::new(
+            &self.push.connect_to,
+            self.push.extra_ca_file.as_deref(),
+        )
+        .map_err(|e| ConfigError::Invalid(format!("push: {e}")))?;
         Ok(())
     }
 

@@ -38,6 +38,8 @@ pub enum ServeError {
     Apps(#[from] crate::apps::AppsError),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Push(#[from] crate::notify::push::PushStartError),
 }
 
 /// The apps engine's settings from the server's configuration.
@@ -124,10 +126,21 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     );
     let outbox_grace = (config.outbox.http_timeout() + Duration::from_secs(1))
         .min(Duration::from_secs(config.shutdown_grace_secs.max(1)));
+    let push = crate::notify::push::PushService::start(
+        store.clone(),
+        chat.clone(),
+        outbox.clone(),
+        &config.push,
+    )
+    .await?;
     outbox.start(
-        vec![Arc::new(
-            crate::bridges::outgoing_webhooks::WebhookHandler::new(chat.clone(), &outbox),
-        )],
+        vec![
+            Arc::new(crate::bridges::outgoing_webhooks::WebhookHandler::new(
+                chat.clone(),
+                &outbox,
+            )),
+            push.handler(),
+        ],
         outbox_grace,
     );
     let webhook_triggers =
@@ -154,6 +167,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         ops: ops.clone(),
         outbox: outbox.clone(),
         ldap,
+        push: push.clone(),
     });
     // The store is open and the apps engine started: ready for traffic.
     ops.health.set_ready(true);

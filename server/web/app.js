@@ -6,10 +6,11 @@ import { h, clear, announce } from './dom.js';
 import { createApi, forgetStoredToken } from './api.js';
 import { Ddp } from './ddp.js';
 import { renderLogin } from './login.js';
-import { Sidebar, roomLabel } from './sidebar.js';
+import { Sidebar, roomLabel, roomHash } from './sidebar.js';
 import { RoomView } from './room.js';
 import { Presence } from './presence.js';
 import { setDesktopState } from './desktop.js';
+import { notifyIfHidden, onWorkerOpenRoom } from './webpush.js';
 
 const root = document.getElementById('app');
 // `{userId}` while logged in; the credential itself is an HttpOnly cookie.
@@ -33,6 +34,8 @@ function parseHash() {
   const [head, ...rest] = path.split('/');
   if (head === 'admin') return { kind: 'admin', route: path.slice('admin/'.length) || 'apps' };
   if (ROOM_ROUTES[head] && rest.length) return { kind: 'room', t: ROOM_ROUTES[head], name: rest.join('/') };
+  // A room by id (links in push notifications).
+  if (head === 'rid' && rest.length) return { kind: 'rid', rid: rest[0] };
   return { kind: 'home' };
 }
 
@@ -139,7 +142,9 @@ class App {
     this.ddp.subscribe('stream-notify-user', `${uid}/notification`, ([n]) => {
       // Mentions and DMs elsewhere: a notice, since the sidebar badge is easy to miss.
       if (n && n.payload && n.payload.rid !== this.view?.rid) announce(`${n.title}: ${n.text}`);
+      notifyIfHidden(n, (rid) => this.openRid(rid));
     });
+    onWorkerOpenRoom((rid) => this.openRid(rid));
     this.ddp.start();
     await this.loadSubscriptions();
     this.route();
@@ -266,6 +271,7 @@ class App {
     this.toggleNav(false);
     if (r.kind === 'admin') return this.routeAdmin(r.route);
     if (r.kind === 'room') return this.routeRoom(r.t, r.name);
+    if (r.kind === 'rid') return this.openRid(r.rid, true);
     this.unmountView();
     this.sidebar.setActive(null);
     this.topTitle.textContent = '';
@@ -273,6 +279,14 @@ class App {
       h('h1', { text: `Welcome, ${this.user.name}` }),
       h('p', { text: 'Pick a room on the left, browse the channel directory, or start a direct message.' })));
     this.updateTitle();
+  }
+
+  /** Opens the room with this id (from a notification); `replace` for a #/rid link. */
+  openRid(rid, replace = false) {
+    const sub = this.subs.get(rid);
+    const hash = sub ? roomHash(sub) : '#/';
+    if (replace) history.replaceState(null, '', hash);
+    if (replace || location.hash === hash) this.route(); else location.hash = hash;
   }
 
   async routeAdmin(route) {

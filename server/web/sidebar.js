@@ -4,6 +4,7 @@
 import { h, clear } from './dom.js';
 import { openCreateRoom, openDirectory, openStartDirect } from './dialogs.js';
 import { statusControl } from './presence.js';
+import { webPushControl } from './webpush.js';
 
 const SECTIONS = [
   { t: 'c', title: 'Channels', icon: '#', route: 'channel', empty: 'No channels yet.' },
@@ -50,7 +51,7 @@ export class Sidebar {
         h('button', { type: 'button', text: 'Browse', testid: 'browse-channels', on: { click: () => openDirectory(ctx) } }),
         h('button', { type: 'button', text: '+ DM', testid: 'new-dm', on: { click: () => openStartDirect(ctx) } })),
       h('div', { class: 'sidebar-rooms' }, sections),
-      h('div', { class: 'sidebar-foot' }, adminLink, this.status));
+      h('div', { class: 'sidebar-foot' }, webPushControl(ctx.api, ctx.announce), adminLink, this.status));
   }
 
   setConnected(connected) {

@@ -223,6 +223,15 @@ impl TlsFake {
     /// every request is recorded (see [`TlsFake::requests`]) and reaches the handlers
     /// with its [`Recorded`] form as an extension.
     pub async fn start(hosts: &[&str], router: Router) -> TlsFake {
+        TlsFake::start_with(hosts, router, false).await
+    }
+
+    /// Like [`TlsFake::start`], speaking HTTP/2 only (ALPN `h2`), as APNs does.
+    pub async fn start_h2(hosts: &[&str], router: Router) -> TlsFake {
+        TlsFake::start_with(hosts, router, true).await
+    }
+
+    async fn start_with(hosts: &[&str], router: Router, h2: bool) -> TlsFake {
         let requests = RequestLog::default();
         let router = router.layer(middleware::from_fn_with_state(requests.clone(), record));
         let ca = ca();
@@ -248,7 +257,11 @@ impl TlsFake {
             .with_no_client_auth()
             .with_single_cert(chain, key)
             .expect("TLS server config");
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = if h2 {
+            vec![b"h2".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         let acceptor = TlsAcceptor::from(Arc::new(config));
 
         let dir = tempfile::Builder::new()
@@ -274,9 +287,17 @@ impl TlsFake {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
-                    let _ = hyper::server::conn::http1::Builder::new()
+                    if h2 {
+                        let _ = hyper::server::conn::http2::Builder::new(
+                            hyper_util::rt::TokioExecutor::new(),
+                        )
                         .serve_connection(TokioIo::new(tls), service)
                         .await;
+                    } else {
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(tls), service)
+                            .await;
+                    }
                 });
             }
         });

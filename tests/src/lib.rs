@@ -10,6 +10,7 @@ pub mod ddp;
 pub mod fake_google;
 pub mod fake_http;
 pub mod fake_meta;
+pub mod fake_push;
 pub mod fake_tls;
 pub mod hook_sink;
 pub mod mongo;
@@ -19,6 +20,7 @@ pub mod process;
 pub mod rclone;
 pub mod server;
 pub mod slapd;
+pub mod web_push_testing;
 
 use std::sync::{Mutex, MutexGuard};
 

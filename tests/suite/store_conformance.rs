@@ -10,6 +10,7 @@ mod integrations;
 mod job_leases;
 mod messages;
 mod outbox;
+mod push;
 mod roles;
 mod rooms;
 mod settings_audit;
@@ -141,6 +142,8 @@ conformance! {
     roles::roles,
     indexed::indexed_queries,
     job_leases::job_leases,
+    push::push_devices,
+    push::push_keys,
 }
 
 /// On MongoDB (SecantusDB answers `explain` as mongod does), history and thread

@@ -53,6 +53,8 @@ pub struct AppState {
     pub outbox: Arc<crate::worker::outbox::Outbox>,
     /// LDAP sign-in and sync.
     pub ldap: Arc<crate::identity::ldap::Ldap>,
+    /// Push devices and sending (`push.*`).
+    pub push: Arc<crate::notify::push::PushService>,
 }
 
 /// The whole HTTP surface.

@@ -256,7 +256,15 @@ impl Chat {
 
     pub async fn logout(&self, session: &Session) -> ChatResult<()> {
         self.store.delete_token(&session.token_hash).await?;
-        tracing::info!(user_id = %session.user.id, "logout");
+        // The devices registered by this session stop receiving pushes (Rocket.Chat
+        // removes its app tokens by login token too).
+        let devices = self
+            .store
+            .delete_push_devices(&crate::store::push::PushDeviceFilter::AuthToken(
+                session.token_hash.clone(),
+            ))
+            .await?;
+        tracing::info!(user_id = %session.user.id, push_devices_removed = devices, "logout");
         // Realtime sessions using this token end too.
         self.bus.publish(Event::LoggedOut {
             user_id: session.user.id.clone(),

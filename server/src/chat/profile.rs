@@ -391,6 +391,9 @@ impl Chat {
         // Realtime sessions of the account end as for a deactivation.
         self.bus.publish(Event::UserUpdated { user: gone });
         self.store.delete_user(&user.id).await?;
+        self.store
+            .delete_push_devices(&crate::store::push::PushDeviceFilter::User(user.id.clone()))
+            .await?;
         tracing::info!(user_id = %user.id, actor = %actor.id, "user deleted");
         Ok(())
     }

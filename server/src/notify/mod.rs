@@ -63,3 +63,5 @@ pub trait PushSink: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 #[error("could not queue a push notification: {0}")]
 pub struct PushSinkError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+pub mod push;

@@ -12,6 +12,7 @@ pub mod model;
 pub mod mongo;
 pub mod outbox;
 pub mod presence;
+pub mod push;
 pub mod role_store;
 pub mod settings_audit;
 pub mod sqlite;
@@ -326,6 +327,7 @@ pub trait Store:
     + presence::PresenceStore
     + role_store::RoleStore
     + job_leases::JobLeaseStore
+    + push::PushStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

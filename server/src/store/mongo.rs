@@ -42,6 +42,7 @@ mod job_leases;
 mod messages;
 mod outbox;
 mod presence;
+mod push;
 mod roles;
 mod rooms;
 mod settings_audit;
@@ -181,6 +182,7 @@ impl MongoStore {
         store.create_upload_indexes().await?;
         store.create_presence_indexes().await?;
         store.create_role_indexes().await?;
+        store.create_push_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)

@@ -21,15 +21,19 @@ pub enum OutboxKind {
     /// A Rocket.Chat outgoing webhook call.
     #[serde(rename = "webhook")]
     Webhook,
+    /// A push notification to one device (mobile app or browser).
+    #[serde(rename = "push")]
+    Push,
 }
 
 impl OutboxKind {
     /// Every kind, for statistics and one worker loop each.
-    pub const ALL: &'static [OutboxKind] = &[OutboxKind::Webhook];
+    pub const ALL: &'static [OutboxKind] = &[OutboxKind::Webhook, OutboxKind::Push];
 
     pub fn as_str(self) -> &'static str {
         match self {
             OutboxKind::Webhook => "webhook",
+            OutboxKind::Push => "push",
         }
     }
 

@@ -77,6 +77,9 @@ static ASSETS: &[Asset] = &[
     asset!("admin-settings.js", JS),
     asset!("admin-roles.js", JS),
     asset!("admin.css", CSS),
+    asset!("webpush.js", JS),
+    asset!("sw.js", JS),
+    asset!("manifest.webmanifest", "application/manifest+json"),
 ];
 
 /// Strong validators, computed once: file names carry no content hash, so clients
@@ -102,6 +105,18 @@ pub fn routes() -> Router<AppState> {
         .route("/index.html", get(index))
         .route("/favicon.ico", get(favicon))
         .route("/assets/{name}", get(asset))
+        // The service worker's scope is its own path's folder: it is served from
+        // the root to control the whole client.
+        .route("/sw.js", get(service_worker))
+        .route("/manifest.webmanifest", get(manifest))
+}
+
+async fn service_worker(headers: HeaderMap) -> Response {
+    serve("sw.js", &headers).unwrap_or_else(|e| e.into_response())
+}
+
+async fn manifest(headers: HeaderMap) -> Response {
+    serve("manifest.webmanifest", &headers).unwrap_or_else(|e| e.into_response())
 }
 
 async fn index(headers: HeaderMap) -> Response {

@@ -131,6 +131,14 @@ pub fn routes() -> Router<AppState> {
         .route("/method.call/{method}", post(method_call::call))
         .route("/method.callAnon/{method}", post(method_call::call_anon))
         .route("/push.token", post(push::register).delete(push::remove))
+        .route("/push.info", get(push::info))
+        .route("/push.test", post(push::test))
+        .route("/push.get", get(push::get_notification))
+        .route(
+            "/push.webSubscription",
+            post(push::web_subscribe).delete(push::web_unsubscribe),
+        )
+        .route("/push.webKey", get(push::web_key))
         .merge(outbox::routes())
         .merge(ldap::routes())
         .merge(room_settings_routes())

@@ -55,6 +55,13 @@ impl OperatorRouting {
         self.connect_to.get(&(host, port)).copied()
     }
 
+    /// Every route: (host, port, target).
+    pub fn routes(&self) -> impl Iterator<Item = (String, u16, SocketAddr)> + '_ {
+        self.connect_to
+            .iter()
+            .map(|((host, port), to)| (host.clone(), *port, *to))
+    }
+
     /// Extra root certificates every app client trusts besides the built-in ones.
     pub fn roots(&self) -> &[reqwest::Certificate] {
         &self.roots

@@ -16,6 +16,7 @@ mod job_leases;
 mod messages;
 mod outbox;
 mod presence;
+mod push;
 mod roles;
 mod rooms;
 mod schema;

@@ -253,6 +253,23 @@ const MIGRATIONS: &[&str] = &[
         until INTEGER NOT NULL,
         last_run INTEGER,
         report TEXT
+    "#,
+    // 13: push: mobile push tokens and Web Push subscriptions (one row per device, its
+    // token or endpoint unique), and the server's push keys (VAPID).
+    r#"
+    CREATE TABLE push_devices (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        value TEXT NOT NULL UNIQUE,
+        auth_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX push_devices_user ON push_devices(user_id, created_at, id);
+    CREATE INDEX push_devices_auth ON push_devices(auth_token);
+    CREATE TABLE push_keys (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
     );
     "#,
 ];
