@@ -124,12 +124,23 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     );
     let outbox_grace = (config.outbox.http_timeout() + Duration::from_secs(1))
         .min(Duration::from_secs(config.shutdown_grace_secs.max(1)));
+    // E-mail: the channel renders and sends; chat queues account mails through it.
+    let email = crate::notify::email::EmailChannel::new(chat.clone(), outbox.clone());
+    chat.set_mail_sender(email.clone());
     outbox.start(
-        vec![Arc::new(
-            crate::bridges::outgoing_webhooks::WebhookHandler::new(chat.clone(), &outbox),
-        )],
+        vec![
+            Arc::new(crate::bridges::outgoing_webhooks::WebhookHandler::new(
+                chat.clone(),
+                &outbox,
+            )),
+            Arc::new(crate::notify::email::EmailHandler(email)),
+        ],
         outbox_grace,
     );
+    // Who is notified of each message, off the posting path. The push channels
+    // plug in here (`notify::PushSink`).
+    let push_sink: Option<Arc<dyn crate::notify::PushSink>> = None;
+    let notifications = crate::notify::worker::start(chat.clone(), push_sink);
     let webhook_triggers =
         crate::bridges::outgoing_webhooks::start_triggers(chat.clone(), outbox.clone());
 
@@ -230,6 +241,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // posted is enqueued, then deliveries under way finish or give their leases back.
     upload_sweeper.stop_by(plan.flush).await;
     webhook_triggers.stop_by(plan.flush).await;
+    notifications.stop_by(plan.flush).await;
     outbox.stop_by(plan.flush).await;
     // Before the relay, so other instances hear of the users who went offline.
     presence.stop_by(plan.flush).await;

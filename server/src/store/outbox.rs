@@ -21,15 +21,19 @@ pub enum OutboxKind {
     /// A Rocket.Chat outgoing webhook call.
     #[serde(rename = "webhook")]
     Webhook,
+    /// An e-mail (`chat::mail::Mail`).
+    #[serde(rename = "email")]
+    Email,
 }
 
 impl OutboxKind {
     /// Every kind, for statistics and one worker loop each.
-    pub const ALL: &'static [OutboxKind] = &[OutboxKind::Webhook];
+    pub const ALL: &'static [OutboxKind] = &[OutboxKind::Webhook, OutboxKind::Email];
 
     pub fn as_str(self) -> &'static str {
         match self {
             OutboxKind::Webhook => "webhook",
+            OutboxKind::Email => "email",
         }
     }
 

@@ -9,6 +9,7 @@ mod im;
 pub(crate) mod integrations;
 mod method_call;
 mod misc;
+mod notify;
 mod outbox;
 mod permissions;
 mod presence;
@@ -130,6 +131,12 @@ pub fn routes() -> Router<AppState> {
         .route("/method.call/{method}", post(method_call::call))
         .route("/method.callAnon/{method}", post(method_call::call_anon))
         .route("/push.token", post(push::register).delete(push::remove))
+        .route("/rooms.saveNotification", post(notify::save_notification))
+        .route("/users.forgotPassword", post(notify::forgot_password))
+        .route(
+            "/users.sendConfirmationEmail",
+            post(notify::send_confirmation_email),
+        )
         .merge(outbox::routes())
         .merge(room_settings_routes())
         .merge(room_state::routes())
