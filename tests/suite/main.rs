@@ -28,6 +28,7 @@ mod files_storage;
 mod http_limits;
 mod login_hardening;
 mod mobile_app;
+mod notify_email;
 mod ops_endpoints;
 mod outbox_delivery;
 mod realtime_auth;

@@ -332,6 +332,7 @@ pub fn sub(room: &Room, user: &User, at: Ts) -> Subscription {
         f: false,
         ts: at,
         updated_at: at,
+        notify: Default::default(),
     }
 }
 

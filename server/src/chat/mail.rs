@@ -104,8 +104,7 @@ fn parse_token(token: &str) -> Option<(&str, i64, &str)> {
 
 fn constant_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -184,7 +183,11 @@ impl Chat {
         if !user.active || user.kind != "user" {
             return Ok(());
         }
-        let hash = self.store.password_hash(&user.id).await?.unwrap_or_default();
+        let hash = self
+            .store
+            .password_hash(&user.id)
+            .await?
+            .unwrap_or_default();
         let expires = Ts::now().0 + RESET_TTL_MS;
         let token = make_token(&self.token_key()?, "reset", &user.id, expires, &hash);
         self.queue_mail(vec![(
@@ -202,7 +205,11 @@ impl Chat {
 
     /// `resetPassword(token, newPassword)`: sets the password, ends every session,
     /// and logs the user in (as Meteor's accounts do).
-    pub async fn reset_password(&self, token: &str, new_password: &str) -> ChatResult<LoginOutcome> {
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &str,
+    ) -> ChatResult<LoginOutcome> {
         let (uid, expires, sig) = parse_token(token).ok_or_else(invalid_token)?;
         if expires < Ts::now().0 {
             return Err(invalid_token());
@@ -212,7 +219,11 @@ impl Chat {
             .user_by_id(uid)
             .await?
             .ok_or_else(invalid_token)?;
-        let hash = self.store.password_hash(&user.id).await?.unwrap_or_default();
+        let hash = self
+            .store
+            .password_hash(&user.id)
+            .await?
+            .unwrap_or_default();
         let expected = sign(&self.token_key()?, "reset", &user.id, expires, &hash);
         if !constant_eq(&expected, sig) {
             return Err(invalid_token());
@@ -283,9 +294,11 @@ impl Chat {
             .await?
             .ok_or_else(invalid_token)?;
         let key = self.token_key()?;
-        let Some(pos) = user.emails.iter().position(|e| {
-            constant_eq(&sign(&key, "verify", uid, expires, &e.address), sig)
-        }) else {
+        let Some(pos) = user
+            .emails
+            .iter()
+            .position(|e| constant_eq(&sign(&key, "verify", uid, expires, &e.address), sig))
+        else {
             return Err(ChatError::refused(
                 "error-invalid-token",
                 "Verify email link expired",
@@ -356,6 +369,9 @@ mod tests {
         assert!(constant_eq(&sign("k", "reset", uid, exp, "hash-a"), sig));
         assert!(!constant_eq(&sign("k", "reset", uid, exp, "hash-b"), sig));
         assert!(!constant_eq(&sign("k", "verify", uid, exp, "hash-a"), sig));
-        assert!(!constant_eq(&sign("other", "reset", uid, exp, "hash-a"), sig));
+        assert!(!constant_eq(
+            &sign("other", "reset", uid, exp, "hash-a"),
+            sig
+        ));
     }
 }

@@ -25,8 +25,8 @@ pub mod profile;
 pub mod ratelimit;
 mod relay;
 pub mod roles;
-pub mod room_settings;
 pub mod room_notify;
+pub mod room_settings;
 pub mod rooms;
 pub mod settings;
 

@@ -41,12 +41,8 @@ fn flag(value: &Value) -> Option<bool> {
 pub fn parse_changes(
     notifications: &serde_json::Map<String, Value>,
 ) -> ChatResult<Vec<(&'static str, Value)>> {
-    let invalid_field = || {
-        ChatError::refused("error-invalid-settings", "Invalid settings field")
-    };
-    let invalid_value = || {
-        ChatError::refused("error-invalid-settings", "Invalid settings value")
-    };
+    let invalid_field = || ChatError::refused("error-invalid-settings", "Invalid settings field");
+    let invalid_value = || ChatError::refused("error-invalid-settings", "Invalid settings value");
     let mut changes = Vec::new();
     for (name, value) in notifications {
         // Accepted and ignored, as Rocket.Chat stores them for its own clients only.

@@ -136,7 +136,11 @@ pub fn escape(s: &str) -> String {
 fn fill(template: &str, values: &[(&str, String, bool)], html: bool) -> String {
     let mut out = template.to_string();
     for (name, value, raw) in values {
-        let v = if html && !raw { escape(value) } else { value.clone() };
+        let v = if html && !raw {
+            escape(value)
+        } else {
+            value.clone()
+        };
         out = out.replace(&format!("[{name}]"), &v);
     }
     out
@@ -159,7 +163,11 @@ pub fn plain_text(html: &str) -> String {
                 out.push_str(&format!("<{}> ", &href[..j]));
             }
         }
-        if lower.starts_with("br") || lower.starts_with("/p") || lower.starts_with("/h") || lower.starts_with("/li") {
+        if lower.starts_with("br")
+            || lower.starts_with("/p")
+            || lower.starts_with("/h")
+            || lower.starts_with("/li")
+        {
             out.push('\n');
         }
         if lower.starts_with("li") {
@@ -266,7 +274,11 @@ impl EmailChannel {
                 let v = common(vec![
                     ("name", display_name(&user), false),
                     ("username", user.username.clone(), false),
-                    ("Forgot_Password_Url", format!("{base}/reset-password/{token}"), false),
+                    (
+                        "Forgot_Password_Url",
+                        format!("{base}/reset-password/{token}"),
+                        false,
+                    ),
                 ]);
                 let html = fill(&s.string("Forgot_Password_Email"), &v, true);
                 Ok(Some(Rendered {
@@ -284,7 +296,11 @@ impl EmailChannel {
                 let v = common(vec![
                     ("name", display_name(&user), false),
                     ("username", user.username.clone(), false),
-                    ("Verification_Url", format!("{base}/verify-email/{token}"), false),
+                    (
+                        "Verification_Url",
+                        format!("{base}/verify-email/{token}"),
+                        false,
+                    ),
                 ]);
                 let html = fill(&s.string("Verification_Email"), &v, true);
                 Ok(Some(Rendered {
@@ -315,7 +331,11 @@ impl EmailChannel {
         let transient = |what: &str, e: crate::store::StoreError| {
             DeliveryError::transient(format!("reading the {what}: {e}"))
         };
-        let Some(user) = store.user_by_id(user_id).await.map_err(|e| transient("user", e))? else {
+        let Some(user) = store
+            .user_by_id(user_id)
+            .await
+            .map_err(|e| transient("user", e))?
+        else {
             return Ok(None);
         };
         let Some(to) = mail_address(&user).map(str::to_string) else {
@@ -323,10 +343,18 @@ impl EmailChannel {
         };
         // Back meanwhile: they see the messages themselves.
         if connected(&user) || !user.active {
-            tracing::info!(user_id, room_id = rid, "missed-messages mail dropped: the user is connected");
+            tracing::info!(
+                user_id,
+                room_id = rid,
+                "missed-messages mail dropped: the user is connected"
+            );
             return Ok(None);
         }
-        let Some(room) = store.room_by_id(rid).await.map_err(|e| transient("room", e))? else {
+        let Some(room) = store
+            .room_by_id(rid)
+            .await
+            .map_err(|e| transient("room", e))?
+        else {
             return Ok(None);
         };
         let Some(sub) = store
@@ -367,7 +395,11 @@ impl EmailChannel {
             }
         }
         let Some((first, _)) = listed.first() else {
-            tracing::info!(user_id, room_id = rid, "missed-messages mail dropped: nothing unread is left");
+            tracing::info!(
+                user_id,
+                room_id = rid,
+                "missed-messages mail dropped: nothing unread is left"
+            );
             return Ok(None);
         };
         let s = self.chat.settings();
@@ -426,7 +458,9 @@ impl EmailChannel {
         let transport = self.transport().map_err(DeliveryError::transient)?;
         let from_addr = self.chat.settings().string("From_Email");
         if from_addr.is_empty() {
-            return Err(DeliveryError::transient("From_Email is not set".to_string()));
+            return Err(DeliveryError::transient(
+                "From_Email is not set".to_string(),
+            ));
         }
         let (site_name, _) = self.site();
         let from = Mailbox::new(
@@ -437,8 +471,7 @@ impl EmailChannel {
         );
         let to = Mailbox::new(
             (!r.to_name.is_empty()).then(|| r.to_name.clone()),
-            r.to
-                .parse()
+            r.to.parse()
                 .map_err(|e| DeliveryError::permanent(format!("recipient address: {e}")))?,
         );
         let email = Email::builder()
@@ -552,7 +585,9 @@ mod tests {
 
     #[test]
     fn plain_text_keeps_words_and_links() {
-        let t = plain_text("<p>Hi &lt;you&gt;, <a href=\"https://x/y\">here</a></p><ul><li>a</li></ul>");
+        let t = plain_text(
+            "<p>Hi &lt;you&gt;, <a href=\"https://x/y\">here</a></p><ul><li>a</li></ul>",
+        );
         assert!(t.contains("Hi <you>,"), "{t}");
         assert!(t.contains("<https://x/y> here"), "{t}");
         assert!(t.contains("- a"), "{t}");

@@ -213,7 +213,10 @@ mod tests {
     fn the_sender_and_muted_rooms_are_never_notified() {
         let mut f = channel("a");
         f.room_type = Some(RoomType::Direct);
-        assert_eq!(decide(&f, &sub("a", Default::default()), &Map::new(), &DEFAULTS), None);
+        assert_eq!(
+            decide(&f, &sub("a", Default::default()), &Map::new(), &DEFAULTS),
+            None
+        );
         let muted = SubscriptionNotify {
             disable_notifications: true,
             ..Default::default()
@@ -265,7 +268,10 @@ mod tests {
         };
         assert_eq!(decide(&f, &sub("b", mute), &Map::new(), &DEFAULTS), None);
         f.disable_all = true;
-        assert_eq!(decide(&f, &sub("b", Default::default()), &Map::new(), &DEFAULTS), None);
+        assert_eq!(
+            decide(&f, &sub("b", Default::default()), &Map::new(), &DEFAULTS),
+            None
+        );
         f.mentioned.insert("b".into());
         assert!(decide(&f, &sub("b", Default::default()), &Map::new(), &DEFAULTS).is_some());
     }
@@ -278,7 +284,10 @@ mod tests {
         let d = decide(&f, &sub("b", Default::default()), &Map::new(), &DEFAULTS).unwrap();
         assert_eq!(d.reason, NoticeReason::Thread);
         assert!(d.email && d.push);
-        assert_eq!(decide(&f, &sub("c", Default::default()), &Map::new(), &DEFAULTS), None);
+        assert_eq!(
+            decide(&f, &sub("c", Default::default()), &Map::new(), &DEFAULTS),
+            None
+        );
     }
 
     #[test]

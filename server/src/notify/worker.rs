@@ -98,7 +98,9 @@ pub async fn facts(chat: &Chat, room: &Room, message: &Message) -> Facts {
 
 /// Whether the user has a live realtime session (any instance).
 pub fn connected(user: &User) -> bool {
-    user.status_connection.as_deref().is_some_and(|s| s != OFFLINE)
+    user.status_connection
+        .as_deref()
+        .is_some_and(|s| s != OFFLINE)
 }
 
 /// The person's first verified address (Rocket.Chat mails only verified ones).
@@ -133,7 +135,10 @@ pub fn start(chat: Arc<Chat>, push: Option<Arc<dyn PushSink>>) -> Worker {
             match event {
                 Ok(e) => handle(&chat, push.as_ref(), &e).await,
                 Err(RecvError::Lagged(n)) => {
-                    tracing::error!(skipped = n, "notifications: fell behind the event bus; those messages notify nobody");
+                    tracing::error!(
+                        skipped = n,
+                        "notifications: fell behind the event bus; those messages notify nobody"
+                    );
                 }
                 Err(RecvError::Closed) => break,
             }
@@ -149,6 +154,9 @@ async fn handle(chat: &Chat, push: Option<&Arc<dyn PushSink>>, event: &Event) {
     let Event::MessageSent { room, message } = event else {
         return;
     };
+    if chat.settings().bool("Troubleshoot_Disable_Notifications") {
+        return;
+    }
     // System messages and messages in the past (imports) notify nobody.
     if message.t.is_some() || (Ts::now().0 - message.ts.0).abs() > 60_000 {
         return;
@@ -162,7 +170,10 @@ async fn handle(chat: &Chat, push: Option<&Arc<dyn PushSink>>, event: &Event) {
     let mut pushed = 0usize;
     let mut offset = 0;
     loop {
-        let page = match store.room_subscriptions(&room.id, Page::new(offset, PAGE)).await {
+        let page = match store
+            .room_subscriptions(&room.id, Page::new(offset, PAGE))
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(room_id = %room.id, message_id = %message.id, error = %e, "notifications: cannot read the members");
@@ -172,7 +183,8 @@ async fn handle(chat: &Chat, push: Option<&Arc<dyn PushSink>>, event: &Event) {
         let n = page.items.len() as u64;
         for sub in &page.items {
             // The user's record is read only for members the rules may notify.
-            let prefilter = rules::decide(&facts, sub, &Default::default(), &defaults_all(&defaults));
+            let prefilter =
+                rules::decide(&facts, sub, &Default::default(), &defaults_all(&defaults));
             if !prefilter.is_some_and(|d| d.email || push.is_some()) {
                 continue;
             }
@@ -184,8 +196,11 @@ async fn handle(chat: &Chat, push: Option<&Arc<dyn PushSink>>, event: &Event) {
                     continue;
                 }
             };
-            let Some(Decision { reason, push: p, email }) =
-                rules::decide(&facts, sub, &user.settings.preferences, &defaults)
+            let Some(Decision {
+                reason,
+                push: p,
+                email,
+            }) = rules::decide(&facts, sub, &user.settings.preferences, &defaults)
             else {
                 continue;
             };

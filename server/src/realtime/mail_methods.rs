@@ -25,47 +25,61 @@ fn logged_in(outcome: LoginOutcome) -> Outcome {
 pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Option<Outcome> {
     Some(match method {
         "saveNotificationSettings" => save_notification(ctx, params).await,
-        "sendForgotPasswordEmail" => async {
-            let email = str_at(params, 0)?;
-            ctx.chat.forgot_password(email).await?;
-            Ok(Some(json!(true)))
-        }
-        .await,
-        "resetPassword" => async {
-            let token = str_at(params, 0)?;
-            let password = str_at(params, 1)?;
-            logged_in(ctx.chat.reset_password(token, password).await?)
-        }
-        .await,
-        "sendConfirmationEmail" => async {
-            ctx.user()?;
-            let email = str_at(params, 0)?;
-            Ok(Some(json!(ctx.chat.send_confirmation_email(email).await?)))
-        }
-        .await,
-        "verifyEmail" => async {
-            let token = str_at(params, 0)?;
-            let user = ctx.chat.verify_email(token).await?;
-            Ok(Some(json!({"id": user.id})))
-        }
-        .await,
-        "sendSMTPTestEmail" => async {
-            let user = ctx.user()?;
-            let admin = ctx
-                .chat
-                .has_permission(&user, crate::chat::permissions::EDIT_PRIVILEGED_SETTING, None)
-                .await?;
-            if !admin {
-                return Err(DdpError::new(403, "Not allowed [error-not-allowed]"));
+        "sendForgotPasswordEmail" => {
+            async {
+                let email = str_at(params, 0)?;
+                ctx.chat.forgot_password(email).await?;
+                Ok(Some(json!(true)))
             }
-            let (to, reply) = ctx.chat.send_smtp_test(&user).await?;
-            Ok(Some(json!({
-                "message": "Sending_your_mail_to_s",
-                "params": [to],
-                "reply": reply,
-            })))
+            .await
         }
-        .await,
+        "resetPassword" => {
+            async {
+                let token = str_at(params, 0)?;
+                let password = str_at(params, 1)?;
+                logged_in(ctx.chat.reset_password(token, password).await?)
+            }
+            .await
+        }
+        "sendConfirmationEmail" => {
+            async {
+                ctx.user()?;
+                let email = str_at(params, 0)?;
+                Ok(Some(json!(ctx.chat.send_confirmation_email(email).await?)))
+            }
+            .await
+        }
+        "verifyEmail" => {
+            async {
+                let token = str_at(params, 0)?;
+                let user = ctx.chat.verify_email(token).await?;
+                Ok(Some(json!({"id": user.id})))
+            }
+            .await
+        }
+        "sendSMTPTestEmail" => {
+            async {
+                let user = ctx.user()?;
+                let admin = ctx
+                    .chat
+                    .has_permission(
+                        &user,
+                        crate::chat::permissions::EDIT_PRIVILEGED_SETTING,
+                        None,
+                    )
+                    .await?;
+                if !admin {
+                    return Err(DdpError::new(403, "Not allowed [error-not-allowed]"));
+                }
+                let (to, reply) = ctx.chat.send_smtp_test(&user).await?;
+                Ok(Some(json!({
+                    "message": "Sending_your_mail_to_s",
+                    "params": [to],
+                    "reply": reply,
+                })))
+            }
+            .await
+        }
         _ => return None,
     })
 }

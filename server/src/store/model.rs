@@ -310,11 +310,19 @@ pub struct SubscriptionNotify {
     )]
     pub email: Option<String>,
     /// `@all`/`@here` do not notify (a direct mention still does).
-    #[serde(rename = "muteGroupMentions", default, skip_serializing_if = "is_false")]
+    #[serde(
+        rename = "muteGroupMentions",
+        default,
+        skip_serializing_if = "is_false"
+    )]
     pub mute_group_mentions: bool,
     #[serde(rename = "hideUnreadStatus", default, skip_serializing_if = "is_false")]
     pub hide_unread_status: bool,
-    #[serde(rename = "hideMentionStatus", default, skip_serializing_if = "is_false")]
+    #[serde(
+        rename = "hideMentionStatus",
+        default,
+        skip_serializing_if = "is_false"
+    )]
     pub hide_mention_status: bool,
     /// Nothing from this room notifies (the room is muted for the member).
     #[serde(

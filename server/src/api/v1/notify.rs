@@ -11,7 +11,9 @@ use super::ok;
 use crate::chat::ChatError;
 
 fn non_empty_str<'a>(body: &'a Value, key: &str) -> Option<&'a str> {
-    body.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    body.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// `POST /api/v1/rooms.saveNotification {roomId, notifications: {field: value}}`.

@@ -357,7 +357,11 @@ impl Chat {
         Ok(None)
     }
 
-    async fn run_action(&self, actor: &User, action: registry::Action) -> ChatResult<Option<String>> {
+    async fn run_action(
+        &self,
+        actor: &User,
+        action: registry::Action,
+    ) -> ChatResult<Option<String>> {
         tracing::info!(user_id = %actor.id, action = action.method(), "setting action requested");
         match action {
             registry::Action::SmtpTest => {

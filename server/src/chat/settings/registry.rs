@@ -902,6 +902,12 @@ pub static ALL: &[Def] = &[
         )
     },
     Def {
+        default: Default::Bool(false),
+        label: "Disable notifications",
+        description: "Nobody is notified of anything (troubleshooting).",
+        ..def("Troubleshoot_Disable_Notifications", Kind::Boolean, "Troubleshoot", "")
+    },
+    Def {
         default: Default::Int(100),
         label: "Max room members before disabling all message notifications",
         description: "Above this many members only mentions notify (0: no limit).",
