@@ -40,10 +40,22 @@ async fn admins_list_read_and_change_settings_as_rocket_chat_does() {
     let srv = Palaver::start().await;
     let admin = srv.admin().await;
 
-    let body = srv.get_ok("settings?count=500", &admin).await;
-    let all = body["settings"].as_array().expect("settings").clone();
-    let total = body["total"].as_u64().expect("total");
-    assert_eq!(all.len() as u64, total, "{body}");
+    // Every setting, page by page (a page is capped by API_Upper_Count_Limit).
+    let mut all = Vec::new();
+    let total = loop {
+        let body = srv
+            .get_ok(&format!("settings?count=100&offset={}", all.len()), &admin)
+            .await;
+        let page = body["settings"].as_array().expect("settings").clone();
+        let total = body["total"].as_u64().expect("total");
+        assert!(!page.is_empty() || all.len() as u64 == total, "{body}");
+        all.extend(page);
+        if all.len() as u64 >= total {
+            break total;
+        }
+    };
+    assert_eq!(all.len() as u64, total);
+    let body = json!({ "settings": all });
     for id in [
         "Site_Name",
         "Site_Url",
