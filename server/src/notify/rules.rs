@@ -106,9 +106,12 @@ pub fn decide(
     let email_pref = room_email
         .or_else(|| user_pref(prefs, "emailNotificationMode"))
         .unwrap_or(defaults.email);
+    // In a room over the size limit only mentions notify, unless the room's own
+    // preference says otherwise.
+    let email_muted_by_size = room_email.is_none() && facts.disable_all && !to_user && !reply;
     let email = defaults.email_allowed
         && email_pref != Pref::Nothing
-        && !(room_email.is_none() && facts.disable_all && !to_user && !reply)
+        && !email_muted_by_size
         && (direct
             || email_pref == Pref::All
             || to_user
@@ -121,8 +124,9 @@ pub fn decide(
     let push_pref = room_push
         .or_else(|| user_pref(prefs, "pushNotifications"))
         .unwrap_or(defaults.push);
+    let push_muted_by_size = room_push.is_none() && facts.disable_all && !to_user && !reply;
     let push = push_pref != Pref::Nothing
-        && !(room_push.is_none() && facts.disable_all && !to_user && !reply)
+        && !push_muted_by_size
         && (direct
             || push_pref == Pref::All && !facts.disable_all
             || to_user
