@@ -133,6 +133,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         &config.push,
     )
     .await?;
+    // E-mail: the channel renders and sends; chat queues account mails through it.
+    let email = crate::notify::email::EmailChannel::new(chat.clone(), outbox.clone());
+    chat.set_mail_sender(email.clone());
     outbox.start(
         vec![
             Arc::new(crate::bridges::outgoing_webhooks::WebhookHandler::new(
@@ -140,9 +143,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
                 &outbox,
             )),
             push.handler(),
+            Arc::new(crate::notify::email::EmailHandler(email)),
         ],
         outbox_grace,
     );
+    // Who is notified of each message, off the posting path. The push channels
+    // plug in here (`notify::PushSink`).
+    let push_sink: Option<Arc<dyn crate::notify::PushSink>> = Some(push.clone());
+    let notifications = crate::notify::worker::start(chat.clone(), push_sink);
     let webhook_triggers =
         crate::bridges::outgoing_webhooks::start_triggers(chat.clone(), outbox.clone());
 
@@ -250,6 +258,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     upload_sweeper.stop_by(plan.flush).await;
     ldap_sync.stop_by(plan.flush).await;
     webhook_triggers.stop_by(plan.flush).await;
+    notifications.stop_by(plan.flush).await;
     outbox.stop_by(plan.flush).await;
     // Before the relay, so other instances hear of the users who went offline.
     presence.stop_by(plan.flush).await;

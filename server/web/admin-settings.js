@@ -126,8 +126,8 @@ function groupForm(env, group, settings, reload) {
     showError('');
     button.disabled = true;
     try {
-      await env.api('POST', `/api/v1/settings/${encodeURIComponent(s._id)}`, { execute: true });
-      env.notify(`${s.label || s._id}: done.`);
+      const res = await env.api('POST', `/api/v1/settings/${encodeURIComponent(s._id)}`, { execute: true });
+      env.notify(`${s.label || s._id}: ${(res && res.message) || 'done.'}`);
     } catch (e) {
       showError(e.message);
     } finally {

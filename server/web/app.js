@@ -5,7 +5,7 @@
 import { h, clear, announce } from './dom.js';
 import { createApi, forgetStoredToken } from './api.js';
 import { Ddp } from './ddp.js';
-import { renderLogin } from './login.js';
+import { renderLogin, renderResetPassword } from './login.js';
 import { Sidebar, roomLabel, roomHash } from './sidebar.js';
 import { RoomView } from './room.js';
 import { Presence } from './presence.js';
@@ -376,6 +376,15 @@ async function boot() {
   fetch('/api/info').then((r) => r.json()).then((info) => {
     if (info && info.version) setDesktopState({ version: String(info.version) });
   }).catch(() => {});
+  const reset = location.hash.match(/^#\/reset-password\/([A-Za-z0-9.]+)$/);
+  if (reset) {
+    root.removeAttribute('aria-busy');
+    renderResetPassword(root, api, siteName, reset[1], () => {
+      history.replaceState(null, '', '#/');
+      showLogin('Your password was changed. Log in with it.');
+    });
+    return;
+  }
   try {
     // The session cookie, if any, says whether we are logged in.
     const me = await api('GET', '/api/v1/me');

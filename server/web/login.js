@@ -106,3 +106,57 @@ export function renderLogin(root, api, siteName, onLoggedIn) {
   clear(root).append(h('main', { class: 'login-page', testid: 'login-page' }, form));
   user.focus();
 }
+
+/**
+ * The page the password reset e-mail links to (`/reset-password/<token>` redirects
+ * to `#/reset-password/<token>`): a new password, set with Rocket.Chat's
+ * `resetPassword` method; then back to the login form.
+ */
+export function renderResetPassword(root, api, siteName, token, onDone) {
+  const error = h('div', { class: 'form-error', testid: 'reset-error', hidden: true, attrs: { role: 'alert' } });
+  const password = h('input', {
+    id: 'reset-password', name: 'new-password', type: 'password', autocomplete: 'new-password', required: true,
+    testid: 'reset-password',
+  });
+  const confirm = h('input', {
+    id: 'reset-confirm', name: 'confirm-password', type: 'password', autocomplete: 'new-password', required: true,
+    testid: 'reset-confirm',
+  });
+  const submit = h('button', { type: 'submit', class: 'primary', text: 'Set password', testid: 'reset-submit' });
+  const form = h('form', { class: 'login-card', attrs: { 'aria-labelledby': 'reset-title', novalidate: true } },
+    h('h1', { id: 'reset-title', text: `Choose a new password for ${siteName}` }),
+    error,
+    h('div', { class: 'field' }, h('label', { htmlFor: 'reset-password', text: 'New password' }), password),
+    h('div', { class: 'field' }, h('label', { htmlFor: 'reset-confirm', text: 'Repeat it' }), confirm),
+    submit);
+  const fail = (text) => {
+    error.textContent = text;
+    error.hidden = false;
+    password.focus();
+  };
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.hidden = true;
+    if (!password.value) return fail('Enter a new password.');
+    if (password.value !== confirm.value) return fail('The two passwords differ.');
+    submit.disabled = true;
+    try {
+      const message = JSON.stringify({ msg: 'method', id: '1', method: 'resetPassword', params: [token, password.value] });
+      const res = await api('POST', '/api/v1/method.callAnon/resetPassword', { message });
+      const answer = JSON.parse(res.message || '{}');
+      if (answer.error) {
+        fail(answer.error.error === 'error-invalid-token'
+          ? 'This link has expired or was already used. Ask for a new one.'
+          : (answer.error.reason || answer.error.message || 'The password could not be set.'));
+        return;
+      }
+      onDone();
+    } catch (err) {
+      fail(explain(err));
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  clear(root).append(h('main', { class: 'login-page', testid: 'reset-page' }, form));
+  password.focus();
+}

@@ -21,6 +21,7 @@ pub mod rclone;
 pub mod server;
 pub mod slapd;
 pub mod web_push_testing;
+pub mod smtp;
 
 use std::sync::{Mutex, MutexGuard};
 

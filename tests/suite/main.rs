@@ -31,6 +31,7 @@ mod ldap;
 mod login_hardening;
 mod mobile_app;
 mod oidc_login;
+mod notify_email;
 mod ops_endpoints;
 mod outbox_delivery;
 mod outgoing_events;

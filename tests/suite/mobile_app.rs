@@ -146,7 +146,7 @@ async fn mobile_app_adds_the_server_logs_in_and_starts_up() {
     assert_eq!(login["Accounts_ShowFormLogin"], json!(true), "{login:?}");
     assert_eq!(login["Accounts_RegistrationForm"], json!("Disabled"));
     assert_eq!(login["Accounts_iframe_enabled"], json!(false));
-    assert_eq!(login["Accounts_PasswordReset"], json!(false));
+    assert_eq!(login["Accounts_PasswordReset"], json!(true));
     assert!(
         login["Site_Url"].as_str().unwrap().starts_with("http"),
         "{login:?}"

@@ -447,6 +447,7 @@ pub fn sub(room: &Room, user: &User, at: Ts) -> Subscription {
         f: false,
         ts: at,
         updated_at: at,
+        notify: Default::default(),
     }
 }
 

@@ -192,7 +192,7 @@ impl Chat {
         self.issue_token(user).await
     }
 
-    pub(super) async fn issue_token(&self, mut user: User) -> ChatResult<LoginOutcome> {
+    pub(crate) async fn issue_token(&self, mut user: User) -> ChatResult<LoginOutcome> {
         let token = ids::new_token();
         let now = Ts::now();
         let expires = Ts(now.0 + self.opts.token_ttl.as_millis() as i64);

@@ -13,6 +13,7 @@ pub mod hooks;
 pub mod ids;
 pub mod integrations;
 pub mod login;
+pub mod mail;
 pub mod memberships;
 pub mod message_limits;
 pub mod messages;
@@ -27,6 +28,7 @@ pub mod ratelimit;
 mod relay;
 pub mod reserved_names;
 pub mod roles;
+pub mod room_notify;
 pub mod room_settings;
 pub mod rooms;
 pub mod settings;
@@ -74,6 +76,8 @@ pub struct Chat {
     login_user_limiter: RateLimiter,
     passwords: PasswordPool,
     pre_send: OnceLock<Arc<dyn hooks::PreSendHook>>,
+    /// The e-mail channel (`notify::email`), plugged in at start-up.
+    mail: OnceLock<Arc<dyn mail::MailSender>>,
     /// Bumped when an integration changes here, so the outgoing webhooks' trigger
     /// cache reloads at once (changes on other instances: at its expiry).
     integrations_gen: std::sync::atomic::AtomicU64,
@@ -92,6 +96,7 @@ impl Chat {
             login_user_limiter: RateLimiter::new(opts.login_per_user),
             passwords: PasswordPool::new(opts.password_pool),
             pre_send: OnceLock::new(),
+            mail: OnceLock::new(),
             integrations_gen: Default::default(),
             files: Default::default(),
             instance_id: ids::new_id(),
@@ -105,6 +110,12 @@ impl Chat {
         if self.pre_send.set(hook).is_err() {
             tracing::warn!("a pre-send hook was already set; keeping the first");
         }
+    }
+
+    /// The store, for the capability modules beside `chat` (notifications) that read
+    /// what the chat services wrote.
+    pub(crate) fn store(&self) -> &DynStore {
+        &self.store
     }
 
     pub fn events(&self) -> &EventBus {

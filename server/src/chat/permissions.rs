@@ -76,6 +76,8 @@ perms! {
     MANAGE_OUTGOING_INTEGRATIONS = "manage-outgoing-integrations",
     MANAGE_OWN_INCOMING_INTEGRATIONS = "manage-own-incoming-integrations",
     MANAGE_OWN_OUTGOING_INTEGRATIONS = "manage-own-outgoing-integrations",
+    MENTION_ALL = "mention-all",
+    MENTION_HERE = "mention-here",
     MESSAGE_IMPERSONATE = "message-impersonate",
     MUTE_USER = "mute-user",
     POST_READONLY = "post-readonly",

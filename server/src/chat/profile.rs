@@ -116,6 +116,14 @@ impl Chat {
             })
             .await?;
         tracing::info!(user_id = %user.id, "user registered");
+        if settings.bool("Accounts_EmailVerification") {
+            if let Some(address) = user.emails.first().map(|e| e.address.clone()) {
+                // The account exists either way; a link can be asked for again.
+                if let Err(e) = self.send_verification(&user, &address).await {
+                    tracing::warn!(user_id = %user.id, error = %e, "verification mail not queued");
+                }
+            }
+        }
         Ok(user)
     }
 

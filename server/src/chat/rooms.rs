@@ -100,6 +100,7 @@ fn subscription_for(
         f: false,
         ts: now,
         updated_at: now,
+        notify: Default::default(),
     }
 }
 

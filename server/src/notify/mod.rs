@@ -6,6 +6,10 @@
 //! turn it into deliveries. Push channels plug in behind [`PushSink`], so the rules
 //! never depend on how a device is reached.
 
+pub mod email;
+pub mod rules;
+pub mod worker;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 

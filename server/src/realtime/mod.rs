@@ -21,6 +21,7 @@ mod commands;
 mod connection;
 mod fanout;
 mod liveness;
+mod mail_methods;
 mod methods;
 mod presence;
 mod protocol;

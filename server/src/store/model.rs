@@ -296,6 +296,57 @@ pub struct Subscription {
     pub ts: Ts,
     #[serde(rename = "_updatedAt")]
     pub updated_at: Ts,
+    /// The member's notification preferences for this room (`rooms.saveNotification`).
+    #[serde(flatten)]
+    pub notify: SubscriptionNotify,
+}
+
+/// A member's notification preferences for one room, as Rocket.Chat keeps them on
+/// the subscription. A channel preference (`all`, `mentions`, `nothing`) is set only
+/// when the member chose one for the room; absent, the user's preference applies,
+/// then the workspace default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionNotify {
+    #[serde(
+        rename = "desktopNotifications",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub desktop: Option<String>,
+    #[serde(
+        rename = "mobilePushNotifications",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mobile: Option<String>,
+    #[serde(
+        rename = "emailNotifications",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub email: Option<String>,
+    /// `@all`/`@here` do not notify (a direct mention still does).
+    #[serde(
+        rename = "muteGroupMentions",
+        default,
+        skip_serializing_if = "is_false"
+    )]
+    pub mute_group_mentions: bool,
+    #[serde(rename = "hideUnreadStatus", default, skip_serializing_if = "is_false")]
+    pub hide_unread_status: bool,
+    #[serde(
+        rename = "hideMentionStatus",
+        default,
+        skip_serializing_if = "is_false"
+    )]
+    pub hide_mention_status: bool,
+    /// Nothing from this room notifies (the room is muted for the member).
+    #[serde(
+        rename = "disableNotifications",
+        default,
+        skip_serializing_if = "is_false"
+    )]
+    pub disable_notifications: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -315,6 +366,9 @@ pub struct SubscriptionPatch {
     pub unread: Option<i64>,
     pub alert: Option<bool>,
     pub ls: Option<Ts>,
+    /// Notification preferences to set, by their Rocket.Chat field name
+    /// (`emailNotifications`, …); `Null` removes one.
+    pub notify: Vec<(&'static str, serde_json::Value)>,
 }
 
 /// A subscription that was removed (leave, kick, room deleted), kept so that clients

@@ -24,16 +24,21 @@ pub enum OutboxKind {
     /// A push notification to one device (mobile app or browser).
     #[serde(rename = "push")]
     Push,
+    /// An e-mail (`chat::mail::Mail`).
+    #[serde(rename = "email")]
+    Email,
 }
 
 impl OutboxKind {
     /// Every kind, for statistics and one worker loop each.
-    pub const ALL: &'static [OutboxKind] = &[OutboxKind::Webhook, OutboxKind::Push];
+    pub const ALL: &'static [OutboxKind] =
+        &[OutboxKind::Webhook, OutboxKind::Push, OutboxKind::Email];
 
     pub fn as_str(self) -> &'static str {
         match self {
             OutboxKind::Webhook => "webhook",
             OutboxKind::Push => "push",
+            OutboxKind::Email => "email",
         }
     }
 

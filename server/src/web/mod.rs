@@ -109,6 +109,8 @@ pub fn routes() -> Router<AppState> {
         // the root to control the whole client.
         .route("/sw.js", get(service_worker))
         .route("/manifest.webmanifest", get(manifest))
+        .route("/reset-password/{token}", get(reset_password))
+        .route("/verify-email/{token}", get(verify_email))
 }
 
 async fn service_worker(headers: HeaderMap) -> Response {
@@ -117,6 +119,43 @@ async fn service_worker(headers: HeaderMap) -> Response {
 
 async fn manifest(headers: HeaderMap) -> Response {
     serve("manifest.webmanifest", &headers).unwrap_or_else(|e| e.into_response())
+}
+
+/// A mailed token: user id, expiry and signature (nothing else reaches a header).
+fn mail_token(token: &str) -> Option<&str> {
+    (!token.is_empty() && token.len() <= 256)
+        .then_some(token)
+        .filter(|t| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'))
+}
+
+/// The password reset link of the e-mail: the client's reset page.
+async fn reset_password(Path(token): Path<String>) -> Response {
+    match mail_token(&token) {
+        Some(t) => axum::response::Redirect::to(&format!("/#/reset-password/{t}")).into_response(),
+        None => ApiError::NotFound.into_response(),
+    }
+}
+
+/// The verification link of the e-mail: verifies, then opens the client.
+async fn verify_email(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    Path(token): Path<String>,
+) -> Response {
+    let Some(token) = mail_token(&token) else {
+        return ApiError::NotFound.into_response();
+    };
+    match state.chat.verify_email(token).await {
+        Ok(_) => axum::response::Redirect::to("/#/").into_response(),
+        Err(e) => {
+            tracing::info!(error = %e, "e-mail verification link refused");
+            (
+                StatusCode::BAD_REQUEST,
+                [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "This verification link has expired or is not valid. Ask for a new one.",
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn index(headers: HeaderMap) -> Response {

@@ -784,4 +784,46 @@ pub async fn room_settings(store: DynStore) {
             .unwrap(),
         0
     );
+    // Notification preferences: set by name, `null` removes one.
+    let prefs = SubscriptionPatch {
+        notify: vec![
+            ("emailNotifications", serde_json::json!("nothing")),
+            ("desktopNotifications", serde_json::json!("all")),
+            ("muteGroupMentions", serde_json::json!(true)),
+        ],
+        ..Default::default()
+    };
+    store
+        .patch_subscriptions("r-general", Some("u-bob"), &prefs)
+        .await
+        .unwrap();
+    let b = store
+        .subscription("r-general", "u-bob")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.notify.email.as_deref(), Some("nothing"));
+    assert_eq!(b.notify.desktop.as_deref(), Some("all"));
+    assert!(b.notify.mute_group_mentions);
+    let unset = SubscriptionPatch {
+        notify: vec![("desktopNotifications", serde_json::Value::Null)],
+        ..Default::default()
+    };
+    store
+        .patch_subscriptions("r-general", Some("u-bob"), &unset)
+        .await
+        .unwrap();
+    let b = store
+        .subscription("r-general", "u-bob")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.notify.desktop, None);
+    assert_eq!(b.notify.email.as_deref(), Some("nothing"), "others kept");
+    let a = store
+        .subscription("r-general", "u-alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.notify, Default::default(), "only bob's");
 }

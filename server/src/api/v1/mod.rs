@@ -10,6 +10,7 @@ pub(crate) mod integrations;
 mod ldap;
 mod method_call;
 mod misc;
+mod notify;
 mod outbox;
 mod permissions;
 mod presence;
@@ -139,6 +140,12 @@ pub fn routes() -> Router<AppState> {
             post(push::web_subscribe).delete(push::web_unsubscribe),
         )
         .route("/push.webKey", get(push::web_key))
+        .route("/rooms.saveNotification", post(notify::save_notification))
+        .route("/users.forgotPassword", post(notify::forgot_password))
+        .route(
+            "/users.sendConfirmationEmail",
+            post(notify::send_confirmation_email),
+        )
         .merge(outbox::routes())
         .merge(ldap::routes())
         .merge(room_settings_routes())

@@ -281,11 +281,14 @@ pub async fn update(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
     };
-    state
+    let reported = state
         .chat
         .update_setting(&session.user, client, &id, change)
         .await?;
-    ok(json!({}))
+    match reported {
+        Some(message) => ok(json!({ "message": message })),
+        None => ok(json!({})),
+    }
 }
 
 /// A change as Rocket.Chat's `IServerEvents['settings.changed']`.

@@ -300,14 +300,15 @@ impl Chat {
 
     /// Changes a setting (`edit-privileged-setting`): checked by type, refused when
     /// the configuration locks it, stored, recorded in the audit log and announced
-    /// to every instance. Setting the value it already has changes nothing.
+    /// to every instance. Setting the value it already has changes nothing. An
+    /// action answers what it reports (the SMTP server's reply), if anything.
     pub async fn update_setting(
         &self,
         actor: &User,
         client: ChangeClient,
         id: &str,
         change: Change,
-    ) -> ChatResult<()> {
+    ) -> ChatResult<Option<String>> {
         if !self
             .has_permission(actor, EDIT_PRIVILEGED_SETTING, None)
             .await?
@@ -342,7 +343,7 @@ impl Chat {
         let value = values::validate(def, &value).map_err(ChatError::invalid)?;
         let previous = self.settings.value_of(def);
         if previous == value {
-            return Ok(());
+            return Ok(None);
         }
         let now = Ts::now();
         self.store
@@ -374,23 +375,31 @@ impl Chat {
             public: def.public,
             value: values::shown(def, &value),
         });
-        Ok(())
+        Ok(None)
     }
 
-    async fn run_action(&self, actor: &User, action: registry::Action) -> ChatResult<()> {
+    async fn run_action(
+        &self,
+        actor: &User,
+        action: registry::Action,
+    ) -> ChatResult<Option<String>> {
         tracing::info!(user_id = %actor.id, action = action.method(), "setting action requested");
         match action {
-            registry::Action::SmtpTest => Err(ChatError::refused(
-                "error-action-not-available",
-                "Sending e-mail is not available on this server yet",
-            )),
-            registry::Action::FileStorageTest => self.test_file_storage().await,
+            registry::Action::SmtpTest => {
+                let (to, reply) = self.send_smtp_test(actor).await?;
+                Ok(Some(format!("Sent a test e-mail to {to}: {reply}")))
+            }
+            registry::Action::FileStorageTest => self.test_file_storage().await.map(|_| None),
         }
     }
 }
 
 /// Settings whose value the server generates once per workspace and stores.
-const GENERATED: [&str; 2] = ["uniqueID", "Accounts_RegistrationForm_SecretURL"];
+const GENERATED: [&str; 3] = [
+    "uniqueID",
+    "Accounts_RegistrationForm_SecretURL",
+    super::mail::TOKEN_KEY_SETTING,
+];
 
 /// The client a change came from, for the audit log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -490,6 +490,11 @@ impl SubscriptionStore for MongoStore {
         if let Some(v) = p.ls {
             set.insert("ls", v.0);
         }
+        for (k, v) in &p.notify {
+            let v = mongodb::bson::to_bson(v)
+                .map_err(|e| StoreError::Backend(format!("notification preference: {e}")))?;
+            set.insert(*k, v);
+        }
         let mut filter = doc! { "rid": rid };
         if let Some(uid) = user_id {
             filter.insert("u._id", uid);

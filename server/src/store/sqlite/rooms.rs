@@ -445,6 +445,12 @@ impl SubscriptionStore for SqliteStore {
         if let Some(v) = p.ls {
             sets.push(("$.ls", v.0.into()));
         }
+        let notify: Vec<(String, serde_json::Value)> = p
+            .notify
+            .iter()
+            .filter(|(k, _)| k.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .map(|(k, v)| (format!("$.{k}"), v.clone()))
+            .collect();
         sets.push(("$._updatedAt", now.0.into()));
         self.write(move |conn| {
             // Each value goes in as JSON text and is set with json(), so booleans
@@ -452,7 +458,11 @@ impl SubscriptionStore for SqliteStore {
             let mut sql =
                 String::from("UPDATE subscriptions SET updated_at = ?1, doc = json_set(doc");
             let mut args: Vec<rusqlite::types::Value> = vec![now.0.into()];
-            for (path, value) in &sets {
+            let paths = sets
+                .iter()
+                .map(|(p, v)| (p.to_string(), v))
+                .chain(notify.iter().map(|(p, v)| (p.clone(), v)));
+            for (path, value) in paths {
                 args.push(value.to_string().into());
                 sql.push_str(&format!(", '{path}', json(?{})", args.len()));
             }

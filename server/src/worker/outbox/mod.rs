@@ -104,6 +104,11 @@ impl Outbox {
         Ok(inserted)
     }
 
+    /// Wakes this instance's worker of `kind` (items were queued elsewhere).
+    pub fn wake(&self, kind: OutboxKind) {
+        self.wake_kind(kind);
+    }
+
     fn wake_kind(&self, kind: OutboxKind) {
         if let Some(n) = self.wake.get(&kind) {
             n.notify_one();

@@ -1,0 +1,196 @@
+//! Notification benchmark (SQLite, the real release binary, a real SMTP server on
+//! loopback): `@all` in a room of 5,000 members whose addresses are verified and
+//! who are all offline, so every one of them is due an e-mail.
+//!
+//! 1. Delivery: one `@all`, then the time until the SMTP server accepted all 5,000
+//!    mails, counted from the post and from the moment they came due (the batching
+//!    window's end plus its grace).
+//! 2. Posting cost: sequential `@all` posts with notifications on and off
+//!    (`Troubleshoot_Disable_Notifications`), alternated in rounds, side by side.
+//!    The window is an hour here, so these posts queue (and deduplicate) their mails
+//!    but do not send them while posting is measured.
+//!
+//! Members are written through the store while the server is stopped.
+//! `cargo bench -p palaver-tests --bench notify`. Loopback only.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::future::join_all;
+use palaver_server::store::sqlite::SqliteStore;
+use palaver_server::store::{RoomStore, Store, SubscriptionStore, UserStore};
+use palaver_tests::bench::{ms, percentile, post_one, use_release_bin};
+use palaver_tests::server::Palaver;
+use palaver_tests::smtp::{SinkOptions, SmtpSink};
+use serde_json::json;
+
+const MEMBERS: usize = 5_000;
+const ROUNDS: usize = 4;
+const POSTS_PER_PHASE: usize = 25;
+const WINDOW_SECS: i64 = 1;
+/// The grace the worker adds to a window (notify::worker::GRACE_MS).
+const GRACE_MS: i64 = 2_000;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+}
+
+#[tokio::main]
+async fn main() {
+    use_release_bin();
+    let sink = SmtpSink::start(SinkOptions::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("notify.db");
+    let mut srv = Palaver::builder()
+        .storage_uri(format!("sqlite:{}", db.display()))
+        .env("RUST_LOG", "warn")
+        .start()
+        .await;
+    let admin = srv.admin().await;
+    srv.post_ok(
+        "users.create",
+        &admin,
+        json!({"username": "member", "name": "Member", "email": "member@palaver.test",
+               "password": palaver_tests::server::password_for("member"), "verified": true}),
+    )
+    .await;
+    let rid = srv
+        .post_ok(
+            "channels.create",
+            &admin,
+            json!({"name": "everyone", "members": ["member"]}),
+        )
+        .await["channel"]["_id"]
+        .as_str()
+        .expect("room id")
+        .to_string();
+    let member = srv.get_ok("users.info?username=member", &admin).await["user"]["_id"]
+        .as_str()
+        .expect("member id")
+        .to_string();
+    assert!(srv.stop(Duration::from_secs(15)).await, "clean stop");
+
+    let started = Instant::now();
+    {
+        let store = SqliteStore::open(&db, false).await.expect("open the store");
+        let user = store.user_by_id(&member).await.unwrap().expect("member");
+        let sub = store
+            .subscription(&rid, &member)
+            .await
+            .unwrap()
+            .expect("sub");
+        let tasks = (1..MEMBERS).map(|i| {
+            let (mut u, mut s) = (user.clone(), sub.clone());
+            u.id = format!("nu{i:05}");
+            u.username = format!("member{i:05}");
+            for e in &mut u.emails {
+                e.address = format!("member{i:05}@palaver.test");
+            }
+            s.id = format!("ns{i:05}");
+            s.u.id = u.id.clone();
+            s.u.username = u.username.clone();
+            let store = &store;
+            async move {
+                store.create_user(&u, None).await.expect("user");
+                store.add_subscription(&s).await.expect("subscription");
+            }
+        });
+        join_all(tasks).await;
+        let room = store.room_by_id(&rid).await.unwrap().expect("room");
+        assert!(room.users_count as usize >= MEMBERS, "{}", room.users_count);
+        store.close().await.expect("close");
+    }
+    println!(
+        "({MEMBERS} members written in {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    srv.start_again().await;
+    let admin = srv.admin().await;
+    for (id, value) in [
+        ("SMTP_Host", json!("127.0.0.1")),
+        ("SMTP_Port", json!(sink.port())),
+        ("SMTP_IgnoreTLS", json!(true)),
+        ("From_Email", json!("chat@palaver.test")),
+        ("Notifications_Max_Room_Members", json!(0)),
+        ("Email_Notification_Window_Seconds", json!(WINDOW_SECS)),
+    ] {
+        srv.post_ok(&format!("settings/{id}"), &admin, json!({ "value": value }))
+            .await;
+    }
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let url = srv.url("/api/v1/chat.postMessage");
+
+    // 1. Delivery of one @all to 5,000 offline members.
+    let posted_at = now_ms();
+    let lat = post_one(&client, &url, &admin, &rid, "@all delivery".into()).await;
+    let w = WINDOW_SECS * 1000;
+    let due = posted_at - posted_at.rem_euclid(w) + w + GRACE_MS;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mails = loop {
+        let n = sink.received().len();
+        if n >= MEMBERS || Instant::now() > deadline {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let done = now_ms();
+    println!(
+        "@all to {MEMBERS} offline members: post answered in {:.2} ms; {mails} mails accepted by \
+         the SMTP server {:.2} s after the post, {:.2} s after they came due \
+         (window {WINDOW_SECS} s + {:.0} s grace)",
+        ms(lat),
+        (done - posted_at) as f64 / 1000.0,
+        (done - due) as f64 / 1000.0,
+        GRACE_MS as f64 / 1000.0,
+    );
+
+    // 2. Posting cost, notifications on vs off.
+    srv.post_ok(
+        "settings/Email_Notification_Window_Seconds",
+        &admin,
+        json!({"value": 3600}),
+    )
+    .await;
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        for enabled in [false, true] {
+            srv.post_ok(
+                "settings/Troubleshoot_Disable_Notifications",
+                &admin,
+                json!({"value": !enabled}),
+            )
+            .await;
+            for i in 0..POSTS_PER_PHASE {
+                let text = format!("@all round {round} post {i}");
+                let d = post_one(&client, &url, &admin, &rid, text).await;
+                if enabled {
+                    on.push(d)
+                } else {
+                    off.push(d)
+                }
+            }
+            // Let the worker finish this phase's notices before the next phase.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+    on.sort();
+    off.sort();
+    println!(
+        "@all post latency, {MEMBERS} members, {} posts each, sequential: \
+         notifications on p50 {:.2} ms p99 {:.2} ms | off p50 {:.2} ms p99 {:.2} ms | \
+         ratio p50 {:.2}x",
+        on.len(),
+        ms(percentile(&on, 0.5)),
+        ms(percentile(&on, 0.99)),
+        ms(percentile(&off, 0.5)),
+        ms(percentile(&off, 0.99)),
+        ms(percentile(&on, 0.5)) / ms(percentile(&off, 0.5)).max(1e-9),
+    );
+    assert!(srv.stop(Duration::from_secs(15)).await, "clean stop");
+}
