@@ -124,12 +124,23 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     );
     let outbox_grace = (config.outbox.http_timeout() + Duration::from_secs(1))
         .min(Duration::from_secs(config.shutdown_grace_secs.max(1)));
-    outbox.start(
-        vec![Arc::new(
-            crate::bridges::outgoing_webhooks::WebhookHandler::new(chat.clone(), &outbox),
-        )],
-        outbox_grace,
-    );
+    let matrix = match config.matrix.enabled {
+        true => Some(start_matrix(&config, chat.clone(), store.clone()).await?),
+        false => None,
+    };
+    let mut handlers: Vec<Arc<dyn crate::worker::outbox::DeliveryHandler>> = vec![Arc::new(
+        crate::bridges::outgoing_webhooks::WebhookHandler::new(chat.clone(), &outbox),
+    )];
+    if let Some((bridge, _)) = &matrix {
+        handlers.push(Arc::new(crate::bridges::matrix::outbound::MatrixHandler::new(
+            bridge.clone(),
+            &outbox,
+        )));
+    }
+    outbox.start(handlers, outbox_grace);
+    let matrix_triggers = matrix.as_ref().map(|(bridge, _)| {
+        crate::bridges::matrix::outbound::start_triggers(bridge.clone(), outbox.clone())
+    });
     let webhook_triggers =
         crate::bridges::outgoing_webhooks::start_triggers(chat.clone(), outbox.clone());
 
@@ -149,6 +160,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         realtime: realtime.clone(),
         ops: ops.clone(),
         outbox: outbox.clone(),
+        matrix: matrix.as_ref().map(|(bridge, _)| bridge.clone()),
     });
     // The store is open and the apps engine started: ready for traffic.
     ops.health.set_ready(true);
@@ -230,6 +242,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // posted is enqueued, then deliveries under way finish or give their leases back.
     upload_sweeper.stop_by(plan.flush).await;
     webhook_triggers.stop_by(plan.flush).await;
+    if let Some(w) = &matrix_triggers {
+        w.stop_by(plan.flush).await;
+    }
+    if let Some((_, stop)) = matrix {
+        let _ = stop.send(());
+    }
     outbox.stop_by(plan.flush).await;
     // Before the relay, so other instances hear of the users who went offline.
     presence.stop_by(plan.flush).await;
@@ -242,6 +260,44 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         "storage closed; bye"
     );
     Ok(())
+}
+
+/// Starts the Matrix bridge's listener (the homeserver's side); returns the bridge
+/// and what stops the listener.
+async fn start_matrix(
+    config: &Config,
+    chat: Arc<Chat>,
+    store: crate::store::DynStore,
+) -> Result<
+    (
+        Arc<crate::bridges::matrix::MatrixBridge>,
+        tokio::sync::oneshot::Sender<()>,
+    ),
+    ServeError,
+> {
+    use crate::bridges::matrix::{appservice, MatrixBridge, Registration};
+    let m = &config.matrix;
+    let path = m.registration_path(&config.data_dir);
+    let registration = Registration::load(&path)
+        .map_err(|e| ServeError::Config(crate::config::ConfigError::Invalid(e)))?;
+    let addr = m
+        .listen_addr()
+        .map_err(|e| ServeError::Config(crate::config::ConfigError::Invalid(e)))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })?;
+    let bridge = MatrixBridge::new(chat, store, m.clone(), registration);
+    let app = appservice::router(bridge.clone());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let limits = config.http.clone();
+    tokio::spawn(async move {
+        let stop = async {
+            let _ = stop_rx.await;
+        };
+        http_server::serve(listener, app, &limits, stop).await;
+    });
+    tracing::info!(listen = %addr, homeserver = %m.homeserver(), server_name = %m.server_name, "matrix bridge listening");
+    Ok((bridge, stop_tx))
 }
 
 /// The deadlines of one shutdown, all within the grace period: in-flight work

@@ -50,6 +50,8 @@ pub struct AppState {
     pub ops: Arc<ops::Ops>,
     /// The delivery queue (admin API, metrics).
     pub outbox: Arc<crate::worker::outbox::Outbox>,
+    /// The Matrix bridge, when enabled.
+    pub matrix: Option<Arc<crate::bridges::matrix::MatrixBridge>>,
 }
 
 /// The whole HTTP surface.

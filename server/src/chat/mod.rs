@@ -22,6 +22,7 @@ pub mod preferences;
 pub mod presence;
 pub mod profile;
 pub mod ratelimit;
+mod remote_users;
 mod relay;
 pub mod roles;
 pub mod room_settings;

@@ -7,6 +7,7 @@
 pub mod apps;
 mod full;
 pub mod integrations;
+pub mod matrix;
 pub mod model;
 pub mod mongo;
 pub mod outbox;
@@ -288,6 +289,7 @@ pub trait Store:
     + SettingStore
     + apps::AppStore
     + integrations::IntegrationStore
+    + matrix::MatrixStore
     + outbox::OutboxStore
     + settings_audit::SettingAuditStore
     + uploads::UploadStore

@@ -38,6 +38,7 @@
 mod apps;
 mod events;
 mod integrations;
+mod matrix;
 mod messages;
 mod outbox;
 mod presence;
@@ -169,6 +170,7 @@ impl MongoStore {
         store.create_indexes().await?;
         store.create_app_indexes().await?;
         store.create_integration_indexes().await?;
+        store.create_matrix_indexes().await?;
         store.create_outbox_indexes().await?;
         store.create_setting_change_indexes().await?;
         store.create_upload_indexes().await?;

@@ -21,15 +21,19 @@ pub enum OutboxKind {
     /// A Rocket.Chat outgoing webhook call.
     #[serde(rename = "webhook")]
     Webhook,
+    /// An event for the Matrix homeserver (`bridges::matrix`).
+    #[serde(rename = "matrix")]
+    Matrix,
 }
 
 impl OutboxKind {
     /// Every kind, for statistics and one worker loop each.
-    pub const ALL: &'static [OutboxKind] = &[OutboxKind::Webhook];
+    pub const ALL: &'static [OutboxKind] = &[OutboxKind::Webhook, OutboxKind::Matrix];
 
     pub fn as_str(self) -> &'static str {
         match self {
             OutboxKind::Webhook => "webhook",
+            OutboxKind::Matrix => "matrix",
         }
     }
 

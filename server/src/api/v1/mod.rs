@@ -9,6 +9,7 @@ mod im;
 pub(crate) mod integrations;
 mod method_call;
 mod misc;
+mod matrix;
 mod outbox;
 mod permissions;
 mod presence;
@@ -131,6 +132,7 @@ pub fn routes() -> Router<AppState> {
         .route("/method.callAnon/{method}", post(method_call::call_anon))
         .route("/push.token", post(push::register).delete(push::remove))
         .merge(outbox::routes())
+        .merge(matrix::routes())
         .merge(room_settings_routes())
         .merge(room_state::routes())
         .merge(role_routes())

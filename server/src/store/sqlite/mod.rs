@@ -12,6 +12,7 @@
 
 mod apps;
 mod integrations;
+mod matrix;
 mod messages;
 mod outbox;
 mod presence;

@@ -194,6 +194,29 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_due_order ON outbox(kind, state, next_attempt, created_at);
     DROP INDEX outbox_due;
     "#,
+    // matrix: the bridge's room, user and event links, and handled transactions.
+    r#"
+    CREATE TABLE matrix_rooms (
+        room_id TEXT PRIMARY KEY,
+        matrix_room_id TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE matrix_users (
+        user_id TEXT PRIMARY KEY,
+        mxid TEXT NOT NULL UNIQUE,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE matrix_events (
+        event_id TEXT PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE matrix_txns (
+        txn_id TEXT PRIMARY KEY,
+        at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -46,6 +46,10 @@ use policy::Verdict;
 #[async_trait]
 pub trait DeliveryHandler: Send + Sync + 'static {
     fn kind(&self) -> OutboxKind;
+    /// Deliveries of this kind under way at once; `None`: the configured number.
+    fn concurrency(&self) -> Option<usize> {
+        None
+    }
     /// How this item is retried; `defaults` come from the configuration.
     fn policy(&self, _item: &OutboxItem, defaults: &RetryPolicy) -> RetryPolicy {
         *defaults
@@ -117,6 +121,7 @@ impl Outbox {
         for handler in handlers {
             let kind = handler.kind();
             let run = KindRun {
+                concurrency: handler.concurrency().unwrap_or(self.config.concurrency).max(1),
                 outbox: self.clone(),
                 handler,
                 defaults: self.config.default_policy(),
@@ -183,6 +188,7 @@ impl Outbox {
 
 /// The worker of one kind.
 struct KindRun {
+    concurrency: usize,
     outbox: Arc<Outbox>,
     handler: Arc<dyn DeliveryHandler>,
     defaults: RetryPolicy,
@@ -203,7 +209,7 @@ impl KindRun {
         let this = Arc::new(self);
         let kind = this.handler.kind();
         let config = &this.outbox.config;
-        let slots = Arc::new(Semaphore::new(config.concurrency));
+        let slots = Arc::new(Semaphore::new(this.concurrency));
         let wake = this.outbox.wake.get(&kind).cloned().unwrap_or_default();
         let mut tasks = JoinSet::new();
         // Whether due items may be waiting: after a wake, a poll, or a batch that
