@@ -17,6 +17,7 @@ pub mod net;
 pub mod process;
 pub mod rclone;
 pub mod server;
+pub mod synapse;
 
 use std::sync::{Mutex, MutexGuard};
 

@@ -27,6 +27,7 @@ mod durability;
 mod files_storage;
 mod http_limits;
 mod login_hardening;
+mod matrix_bridge;
 mod mobile_app;
 mod ops_endpoints;
 mod outbox_delivery;

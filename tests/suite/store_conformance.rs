@@ -6,6 +6,7 @@
 mod apps;
 mod history;
 mod integrations;
+mod matrix;
 mod messages;
 mod outbox;
 mod roles;
@@ -130,6 +131,8 @@ conformance! {
     apps::job_claim_races,
     apps::job_leases_released,
     integrations::integrations,
+    matrix::matrix_links,
+    matrix::matrix_outbox_order_gate,
     outbox::outbox_queue,
     outbox::outbox_lease_expiry,
     outbox::outbox_lease_races,

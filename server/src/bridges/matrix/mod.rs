@@ -255,11 +255,12 @@ impl MatrixBridge {
         let (matrix_room_id, alias) = if target.starts_with('#') {
             let id = self.hs.resolve_alias(target).await.map_err(homeserver_error)?;
             (id, Some(target.to_string()))
-        } else if target.starts_with('!') && target.contains(':') {
+        } else if target.len() > 1 && target.starts_with('!') {
+            // Room version 12 ids have no server part.
             (target.to_string(), None)
         } else {
             return Err(ChatError::invalid(
-                "matrixRoom must be a Matrix room id (!id:server) or alias (#alias:server)",
+                "matrixRoom must be a Matrix room id (!id) or alias (#alias:server)",
             ));
         };
         if let Some(other) = self.store.matrix_room_by_matrix(&matrix_room_id).await? {

@@ -120,8 +120,12 @@ impl Outbox {
         let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
         for handler in handlers {
             let kind = handler.kind();
+            let concurrency = handler
+                .concurrency()
+                .unwrap_or(self.config.concurrency)
+                .max(1);
             let run = KindRun {
-                concurrency: handler.concurrency().unwrap_or(self.config.concurrency).max(1),
+                concurrency,
                 outbox: self.clone(),
                 handler,
                 defaults: self.config.default_policy(),
@@ -129,7 +133,7 @@ impl Outbox {
                 next_retry: Arc::default(),
                 counters: self.counters.get(&kind).cloned().unwrap_or_default(),
             };
-            tracing::info!(kind = %kind, concurrency = self.config.concurrency, "outbox worker started");
+            tracing::info!(kind = %kind, concurrency, "outbox worker started");
             workers.push(Worker::spawn("outbox", move |stop| run.run(stop, grace)));
         }
     }
