@@ -33,7 +33,12 @@ pub enum Op {
     Send { message_id: String },
     /// Replace the message's text on Matrix.
     Edit { message_id: String, text: String },
-    Redact { message_id: String },
+    Redact {
+        message_id: String,
+        /// The message's author: their puppet redacts its own event.
+        #[serde(default)]
+        author_id: String,
+    },
     Join { user_id: String },
     Leave { user_id: String },
 }
@@ -79,6 +84,7 @@ fn op_for(event: &Event) -> Option<(&Room, Op, String, String)> {
             room,
             Op::Redact {
                 message_id: message.id.clone(),
+                author_id: message.u.id.clone(),
             },
             format!("redact\u{1f}{}", message.id),
             String::new(),
@@ -293,7 +299,10 @@ impl DeliveryHandler for MatrixHandler {
                     .send(&mxid, mroom, "m.room.message", &item.id, content)
                     .await?;
             }
-            Op::Redact { message_id } => {
+            Op::Redact {
+                message_id,
+                author_id,
+            } => {
                 let Some(target) = store
                     .matrix_event_by_key(&MatrixEventLink::message_key(&message_id))
                     .await
@@ -301,10 +310,18 @@ impl DeliveryHandler for MatrixHandler {
                 else {
                     return Ok(());
                 };
-                // The bot created or joined the room and redacts with its power.
+                // A puppet redacts its own event; a Matrix user's event is redacted
+                // by the bot (with the power the room gives it).
+                let author = store.user_by_id(&author_id).await.map_err(store_error)?;
+                let redactor = match author {
+                    Some(a) if !bridge.is_remote(&a.id).await.unwrap_or(false) => {
+                        bridge.puppet_mxid(&a.username)
+                    }
+                    _ => bridge.bot_mxid(),
+                };
                 bridge
                     .hs
-                    .redact(&bridge.bot_mxid(), mroom, &target.event_id, &item.id)
+                    .redact(&redactor, mroom, &target.event_id, &item.id)
                     .await?;
                 store
                     .delete_matrix_event(&target.event_id)
