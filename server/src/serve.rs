@@ -132,10 +132,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         crate::bridges::outgoing_webhooks::WebhookHandler::new(chat.clone(), &outbox),
     )];
     if let Some((bridge, _)) = &matrix {
-        handlers.push(Arc::new(crate::bridges::matrix::outbound::MatrixHandler::new(
-            bridge.clone(),
-            &outbox,
-        )));
+        handlers.push(Arc::new(
+            crate::bridges::matrix::outbound::MatrixHandler::new(bridge.clone(), &outbox),
+        ));
     }
     outbox.start(handlers, outbox_grace);
     let matrix_triggers = matrix.as_ref().map(|(bridge, _)| {

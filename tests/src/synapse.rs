@@ -50,7 +50,10 @@ pub fn ensure_venv() -> Result<PathBuf, String> {
     if venv.exists() {
         fs::remove_dir_all(&venv).map_err(|e| format!("cannot remove {}: {e}", venv.display()))?;
     }
-    eprintln!("palaver-tests: creating {} with Synapse {SYNAPSE_VERSION} (once)", venv.display());
+    eprintln!(
+        "palaver-tests: creating {} with Synapse {SYNAPSE_VERSION} (once)",
+        venv.display()
+    );
     run(
         Command::new("python3").arg("-m").arg("venv").arg(&venv),
         "python3 -m venv",
@@ -199,7 +202,11 @@ rc_joins: {{local: {{per_second: 1000, burst_count: 1000}}, remote: {{per_second
                     );
                 }
             }
-            assert!(Instant::now() < deadline, "Synapse did not start:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "Synapse did not start:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -218,7 +225,15 @@ rc_joins: {{local: {{per_second: 1000, burst_count: 1000}}, remote: {{per_second
         run(
             Command::new(&self.python)
                 .args(["-m", "synapse._scripts.register_new_matrix_user"])
-                .args(["-u", localpart, "-p", &password, "--no-admin", "-k", SHARED_SECRET])
+                .args([
+                    "-u",
+                    localpart,
+                    "-p",
+                    &password,
+                    "--no-admin",
+                    "-k",
+                    SHARED_SECRET,
+                ])
                 .arg(self.url()),
             "register_new_matrix_user",
         )
@@ -264,13 +279,21 @@ rc_joins: {{local: {{per_second: 1000, burst_count: 1000}}, remote: {{per_second
     }
 
     /// Sends an event as `user`; returns its id.
-    pub async fn send(&self, user: &MatrixUser, room: &str, event_type: &str, content: Value) -> String {
+    pub async fn send(
+        &self,
+        user: &MatrixUser,
+        room: &str,
+        event_type: &str,
+        content: Value,
+    ) -> String {
         let txn = format!("t{}", rand_suffix());
         let path = format!(
             "/_matrix/client/v3/rooms/{}/send/{event_type}/{txn}",
             enc(room)
         );
-        let v = self.call(Some(user), reqwest::Method::PUT, &path, Some(content)).await;
+        let v = self
+            .call(Some(user), reqwest::Method::PUT, &path, Some(content))
+            .await;
         v["event_id"].as_str().expect("event_id").to_string()
     }
 
@@ -280,7 +303,9 @@ rc_joins: {{local: {{per_second: 1000, burst_count: 1000}}, remote: {{per_second
             "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=100",
             enc(room)
         );
-        let v = self.call(Some(user), reqwest::Method::GET, &path, None).await;
+        let v = self
+            .call(Some(user), reqwest::Method::GET, &path, None)
+            .await;
         let mut events = v["chunk"].as_array().cloned().unwrap_or_default();
         events.reverse();
         events

@@ -29,7 +29,10 @@ fn matrix_env(bridge_port: u16, hs_url: &str, registration: &Path) -> Vec<(Strin
         ("PALAVER_MATRIX__ENABLED".into(), "true".into()),
         ("PALAVER_MATRIX__SERVER_NAME".into(), SERVER_NAME.into()),
         ("PALAVER_MATRIX__HOMESERVER_URL".into(), hs_url.into()),
-        ("PALAVER_MATRIX__LISTEN".into(), format!("127.0.0.1:{bridge_port}")),
+        (
+            "PALAVER_MATRIX__LISTEN".into(),
+            format!("127.0.0.1:{bridge_port}"),
+        ),
         (
             "PALAVER_MATRIX__REGISTRATION_FILE".into(),
             registration.display().to_string(),
@@ -49,7 +52,11 @@ fn write_registration(bridge_port: u16, hs_port: u16, registration: &Path) {
         ))
         .output()
         .expect("run palaver matrix registration");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn start_pair(storage: Option<String>) -> Pair {
@@ -60,7 +67,8 @@ async fn start_pair(storage: Option<String>) -> Pair {
     // so the registration's homeserver URL does not matter (only the bridge URL).
     write_registration(bridge_port, 0, &registration);
     let synapse = Synapse::start(SERVER_NAME, &registration).await;
-    let mut builder = Palaver::builder().envs(matrix_env(bridge_port, &synapse.url(), &registration));
+    let mut builder =
+        Palaver::builder().envs(matrix_env(bridge_port, &synapse.url(), &registration));
     if let Some(uri) = storage {
         builder = builder.storage_uri(uri);
     }
@@ -85,7 +93,12 @@ fn hs_token(registration: &Path) -> String {
 }
 
 /// A Matrix room made by `owner`, bridged by the admin to a new Palaver channel.
-async fn bridged_room(pair: &Pair, admin: &Session, owner: &MatrixUser, name: &str) -> (String, String) {
+async fn bridged_room(
+    pair: &Pair,
+    admin: &Session,
+    owner: &MatrixUser,
+    name: &str,
+) -> (String, String) {
     let created = pair
         .synapse
         .call(
@@ -109,18 +122,31 @@ async fn bridged_room(pair: &Pair, admin: &Session, owner: &MatrixUser, name: &s
             json!({ "roomId": rid, "matrixRoom": matrix_room }),
         )
         .await;
-    assert_eq!(bridged["room"]["matrixRoomId"], matrix_room.as_str(), "{bridged}");
+    assert_eq!(
+        bridged["room"]["matrixRoomId"],
+        matrix_room.as_str(),
+        "{bridged}"
+    );
     (rid, matrix_room)
 }
 
 /// Polls the Palaver room's history until `pred` holds; returns the messages
 /// (newest first).
-async fn wait_history(pair: &Pair, who: &Session, rid: &str, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+async fn wait_history(
+    pair: &Pair,
+    who: &Session,
+    rid: &str,
+    what: &str,
+    pred: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let v = pair
             .palaver
-            .get_ok(&format!("/api/v1/channels.history?roomId={rid}&count=100"), who)
+            .get_ok(
+                &format!("/api/v1/channels.history?roomId={rid}&count=100"),
+                who,
+            )
             .await;
         let messages = v["messages"].as_array().cloned().unwrap_or_default();
         if pred(&messages) {
@@ -194,7 +220,9 @@ async fn both_ways(storage: Option<String>) {
     let frame = ddp
         .wait_for("the Matrix message", |f| {
             f["collection"] == "stream-room-messages"
-                && f["fields"]["args"][0]["msg"].as_str().is_some_and(|m| m.starts_with("hello"))
+                && f["fields"]["args"][0]["msg"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("hello"))
         })
         .await;
     let message = &frame["fields"]["args"][0];
@@ -248,19 +276,29 @@ async fn both_ways(storage: Option<String>) {
         .call(
             Some(&alice),
             reqwest::Method::PUT,
-            &format!("/_matrix/client/v3/rooms/{}/redact/{}/r1", enc(&mroom), enc(&reaction)),
+            &format!(
+                "/_matrix/client/v3/rooms/{}/redact/{}/r1",
+                enc(&mroom),
+                enc(&reaction)
+            ),
             Some(json!({})),
         )
         .await;
     wait_history(&pair, &admin, &rid, "the reaction removed", |m| {
-        m.iter().any(|m| m["_id"] == mid.as_str() && m["reactions"].as_object().is_none_or(|r| r.is_empty()))
+        m.iter().any(|m| {
+            m["_id"] == mid.as_str() && m["reactions"].as_object().is_none_or(|r| r.is_empty())
+        })
     })
     .await;
     pair.synapse
         .call(
             Some(&alice),
             reqwest::Method::PUT,
-            &format!("/_matrix/client/v3/rooms/{}/redact/{}/r2", enc(&mroom), enc(&hello)),
+            &format!(
+                "/_matrix/client/v3/rooms/{}/redact/{}/r2",
+                enc(&mroom),
+                enc(&hello)
+            ),
             Some(json!({})),
         )
         .await;
@@ -312,7 +350,11 @@ async fn both_ways(storage: Option<String>) {
         })
         .await;
     pair.palaver
-        .post_ok("/api/v1/chat.delete", &admin, json!({ "roomId": rid, "msgId": pmid }))
+        .post_ok(
+            "/api/v1/chat.delete",
+            &admin,
+            json!({ "roomId": rid, "msgId": pmid }),
+        )
         .await;
     pair.synapse
         .wait_for(&alice, &mroom, "the redaction", |e| {
@@ -324,7 +366,10 @@ async fn both_ways(storage: Option<String>) {
 
     // Nothing was echoed back: Palaver's own message is not in Palaver twice.
     let history = wait_history(&pair, &admin, &rid, "history", |_| true).await;
-    assert!(!texts(&history).iter().any(|t| t.contains("from palaver")), "{history:?}");
+    assert!(
+        !texts(&history).iter().any(|t| t.contains("from palaver")),
+        "{history:?}"
+    );
     ddp.close().await;
 }
 
@@ -366,19 +411,46 @@ async fn matrix_transactions_replayed_create_nothing_twice() {
     let (status, length) = put(url("t0"), json!([event("$e0", "never")]), "wrong".into()).await;
     assert_eq!(status, 403);
     assert!(length.is_some(), "every answer carries Content-Length");
-    let (status, length) = put(url("t1"), json!([event("$e1", "once"), event("$e2", "twice?")]), token.clone()).await;
+    let (status, length) = put(
+        url("t1"),
+        json!([event("$e1", "once"), event("$e2", "twice?")]),
+        token.clone(),
+    )
+    .await;
     assert_eq!(status, 200);
     assert!(length.is_some(), "every answer carries Content-Length");
     // The same transaction again, and the same events in a new transaction.
-    assert_eq!(put(url("t1"), json!([event("$e1", "once"), event("$e2", "twice?")]), token.clone()).await.0, 200);
-    assert_eq!(put(url("t2"), json!([event("$e2", "twice?"), event("$e3", "last")]), token.clone()).await.0, 200);
+    assert_eq!(
+        put(
+            url("t1"),
+            json!([event("$e1", "once"), event("$e2", "twice?")]),
+            token.clone()
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        put(
+            url("t2"),
+            json!([event("$e2", "twice?"), event("$e3", "last")]),
+            token.clone()
+        )
+        .await
+        .0,
+        200
+    );
     let history = wait_history(&pair, &admin, &rid, "the three messages", |m| {
         texts(m).contains(&"last".to_string())
     })
     .await;
     let mut got = texts(&history);
     got.reverse();
-    assert_eq!(got, vec!["once", "twice?", "last"], "each event once, in order");
+    assert_eq!(
+        got,
+        vec!["once", "twice?", "last"],
+        "each event once, in order"
+    );
     // The user and alias queries answer (with Content-Length) for the namespaces.
     let r = http
         .get(format!(
@@ -406,16 +478,24 @@ async fn matrix_deliveries_survive_homeserver_outage_and_palaver_kill9() {
         (text, body)
     };
     let (t, b) = post("before the outage");
-    pair.palaver.post_ok("/api/v1/chat.postMessage", &admin, b).await;
+    pair.palaver
+        .post_ok("/api/v1/chat.postMessage", &admin, b)
+        .await;
     pair.synapse
-        .wait_for(&alice, &mroom, t, |e| bodies(e, &puppet).contains(&t.to_string()))
+        .wait_for(&alice, &mroom, t, |e| {
+            bodies(e, &puppet).contains(&t.to_string())
+        })
         .await;
 
     // Synapse down: what is posted meanwhile waits in the queue.
     pair.synapse.stop();
     for text in ["during 1", "during 2", "during 3"] {
         pair.palaver
-            .post_ok("/api/v1/chat.postMessage", &admin, json!({ "roomId": rid, "text": text }))
+            .post_ok(
+                "/api/v1/chat.postMessage",
+                &admin,
+                json!({ "roomId": rid, "text": text }),
+            )
             .await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -425,9 +505,12 @@ async fn matrix_deliveries_survive_homeserver_outage_and_palaver_kill9() {
     pair.palaver.start_again().await;
     let events = pair
         .synapse
-        .wait_for(&alice, &mroom, "the messages posted during the outage", |e| {
-            bodies(e, &puppet).contains(&"during 3".to_string())
-        })
+        .wait_for(
+            &alice,
+            &mroom,
+            "the messages posted during the outage",
+            |e| bodies(e, &puppet).contains(&"during 3".to_string()),
+        )
         .await;
     assert_eq!(
         bodies(&events, &puppet),
@@ -437,7 +520,12 @@ async fn matrix_deliveries_survive_homeserver_outage_and_palaver_kill9() {
 
     // Matrix → Palaver after the restart still works.
     pair.synapse
-        .send(&alice, &mroom, "m.room.message", json!({ "msgtype": "m.text", "body": "after" }))
+        .send(
+            &alice,
+            &mroom,
+            "m.room.message",
+            json!({ "msgtype": "m.text", "body": "after" }),
+        )
         .await;
     wait_history(&pair, &admin, &rid, "the message after the restart", |m| {
         texts(m).contains(&"after".to_string())
@@ -452,7 +540,11 @@ async fn matrix_users_join_public_channels_through_the_alias_namespace() {
     let alice = pair.synapse.create_user("alice").await;
     let channel = pair
         .palaver
-        .post_ok("/api/v1/channels.create", &admin, json!({ "name": "lobby" }))
+        .post_ok(
+            "/api/v1/channels.create",
+            &admin,
+            json!({ "name": "lobby" }),
+        )
         .await;
     let rid = channel["channel"]["_id"].as_str().expect("rid").to_string();
     pair.palaver
@@ -463,7 +555,10 @@ async fn matrix_users_join_public_channels_through_the_alias_namespace() {
         .call(
             Some(&alice),
             reqwest::Method::POST,
-            &format!("/_matrix/client/v3/join/{}", enc("#palaver_lobby:localhost")),
+            &format!(
+                "/_matrix/client/v3/join/{}",
+                enc("#palaver_lobby:localhost")
+            ),
             Some(json!({})),
         )
         .await;
@@ -483,7 +578,12 @@ async fn matrix_users_join_public_channels_through_the_alias_namespace() {
     assert_eq!(r.status().as_u16(), 404);
     // Alice's join made her a member; her message arrives.
     pair.synapse
-        .send(&alice, &mroom, "m.room.message", json!({ "msgtype": "m.text", "body": "hi lobby" }))
+        .send(
+            &alice,
+            &mroom,
+            "m.room.message",
+            json!({ "msgtype": "m.text", "body": "hi lobby" }),
+        )
         .await;
     wait_history(&pair, &admin, &rid, "alice's message", |m| {
         texts(m).contains(&"hi lobby".to_string())
@@ -491,7 +591,11 @@ async fn matrix_users_join_public_channels_through_the_alias_namespace() {
     .await;
     // And the Palaver side reaches her.
     pair.palaver
-        .post_ok("/api/v1/chat.postMessage", &admin, json!({ "roomId": rid, "text": "welcome" }))
+        .post_ok(
+            "/api/v1/chat.postMessage",
+            &admin,
+            json!({ "roomId": rid, "text": "welcome" }),
+        )
         .await;
     pair.synapse
         .wait_for(&alice, &mroom, "the welcome", |e| {

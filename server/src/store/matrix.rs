@@ -37,7 +37,11 @@ pub struct MatrixUserLink {
     pub mxid: String,
     pub remote: bool,
     /// For puppets: the display name last set on Matrix (to set it again only on change).
-    #[serde(rename = "displayName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "displayName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub display_name: Option<String>,
 }
 

@@ -15,8 +15,14 @@ pub async fn matrix_links(store: DynStore) {
     };
     store.put_matrix_room(&link("r2", "!b", 20)).await.unwrap();
     store.put_matrix_room(&link("r1", "!a", 10)).await.unwrap();
-    assert_eq!(store.matrix_room_by_room("r1").await.unwrap(), Some(link("r1", "!a", 10)));
-    assert_eq!(store.matrix_room_by_matrix("!b").await.unwrap(), Some(link("r2", "!b", 20)));
+    assert_eq!(
+        store.matrix_room_by_room("r1").await.unwrap(),
+        Some(link("r1", "!a", 10))
+    );
+    assert_eq!(
+        store.matrix_room_by_matrix("!b").await.unwrap(),
+        Some(link("r2", "!b", 20))
+    );
     assert_eq!(store.matrix_room_by_matrix("!zz").await.unwrap(), None);
     // Re-bridging replaces; a Matrix room linked to another room is refused.
     store.put_matrix_room(&link("r1", "!c", 10)).await.unwrap();
@@ -40,14 +46,23 @@ pub async fn matrix_links(store: DynStore) {
         display_name: None,
     };
     store.put_matrix_user(&user).await.unwrap();
-    assert_eq!(store.matrix_user_by_mxid("@alice:hs").await.unwrap(), Some(user.clone()));
-    assert_eq!(store.matrix_user_by_user("u1").await.unwrap(), Some(user.clone()));
+    assert_eq!(
+        store.matrix_user_by_mxid("@alice:hs").await.unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(
+        store.matrix_user_by_user("u1").await.unwrap(),
+        Some(user.clone())
+    );
     let renamed = MatrixUserLink {
         display_name: Some("Alice".into()),
         ..user.clone()
     };
     store.put_matrix_user(&renamed).await.unwrap();
-    assert_eq!(store.matrix_user_by_user("u1").await.unwrap(), Some(renamed));
+    assert_eq!(
+        store.matrix_user_by_user("u1").await.unwrap(),
+        Some(renamed)
+    );
     let clash = MatrixUserLink {
         user_id: "u2".into(),
         ..user
@@ -60,14 +75,38 @@ pub async fn matrix_links(store: DynStore) {
         room_id: "r1".into(),
         created_at: Ts(1),
     };
-    assert!(store.insert_matrix_event(&event("$1", "m:a")).await.unwrap());
-    assert!(!store.insert_matrix_event(&event("$1", "m:b")).await.unwrap(), "same event");
-    assert!(!store.insert_matrix_event(&event("$2", "m:a")).await.unwrap(), "same key");
-    assert_eq!(store.matrix_event("$1").await.unwrap(), Some(event("$1", "m:a")));
-    assert_eq!(store.matrix_event_by_key("m:a").await.unwrap(), Some(event("$1", "m:a")));
+    assert!(store
+        .insert_matrix_event(&event("$1", "m:a"))
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .insert_matrix_event(&event("$1", "m:b"))
+            .await
+            .unwrap(),
+        "same event"
+    );
+    assert!(
+        !store
+            .insert_matrix_event(&event("$2", "m:a"))
+            .await
+            .unwrap(),
+        "same key"
+    );
+    assert_eq!(
+        store.matrix_event("$1").await.unwrap(),
+        Some(event("$1", "m:a"))
+    );
+    assert_eq!(
+        store.matrix_event_by_key("m:a").await.unwrap(),
+        Some(event("$1", "m:a"))
+    );
     assert!(store.delete_matrix_event("$1").await.unwrap());
     assert_eq!(store.matrix_event_by_key("m:a").await.unwrap(), None);
-    assert!(store.insert_matrix_event(&event("$2", "m:a")).await.unwrap());
+    assert!(store
+        .insert_matrix_event(&event("$2", "m:a"))
+        .await
+        .unwrap());
 
     assert!(!store.matrix_txn_done("t1").await.unwrap());
     store.mark_matrix_txn("t1", Ts(5)).await.unwrap();

@@ -101,7 +101,9 @@ async fn unbridge_room(
     let rid = body.room_id(&state).await?;
     let removed = b.unbridge_room(&session.user, &rid).await?;
     if !removed {
-        return Err(ChatError::refused("error-matrix-not-bridged", "The room is not bridged").into());
+        return Err(
+            ChatError::refused("error-matrix-not-bridged", "The room is not bridged").into(),
+        );
     }
     ok(json!({}))
 }

@@ -36,7 +36,9 @@ pub fn router(bridge: Arc<MatrixBridge>) -> Router {
         .route("/transactions/{txn_id}", put(transaction))
         .route("/users/{user_id}", get(query_user))
         .route("/rooms/{alias}", get(query_alias))
-        .fallback(|| async { matrix_error(StatusCode::NOT_FOUND, "M_UNRECOGNIZED", "Unknown endpoint") })
+        .fallback(|| async {
+            matrix_error(StatusCode::NOT_FOUND, "M_UNRECOGNIZED", "Unknown endpoint")
+        })
         .with_state(bridge)
 }
 
@@ -55,13 +57,21 @@ struct TokenQuery {
 }
 
 /// The homeserver's token: `Authorization: Bearer`, or the older query parameter.
-fn authorized(bridge: &MatrixBridge, headers: &HeaderMap, query: &TokenQuery) -> Result<(), Response> {
+fn authorized(
+    bridge: &MatrixBridge,
+    headers: &HeaderMap,
+    query: &TokenQuery,
+) -> Result<(), Response> {
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let Some(token) = bearer.or(query.access_token.as_deref()) else {
-        return Err(matrix_error(StatusCode::UNAUTHORIZED, "M_UNAUTHORIZED", "Missing token"));
+        return Err(matrix_error(
+            StatusCode::UNAUTHORIZED,
+            "M_UNAUTHORIZED",
+            "Missing token",
+        ));
     };
     let expected = bridge.registration.hs_token.as_bytes();
     let same = token.len() == expected.len()
@@ -73,7 +83,11 @@ fn authorized(bridge: &MatrixBridge, headers: &HeaderMap, query: &TokenQuery) ->
     if same {
         Ok(())
     } else {
-        Err(matrix_error(StatusCode::FORBIDDEN, "M_FORBIDDEN", "Bad token"))
+        Err(matrix_error(
+            StatusCode::FORBIDDEN,
+            "M_FORBIDDEN",
+            "Bad token",
+        ))
     }
 }
 
@@ -111,7 +125,11 @@ async fn transaction(
 
 fn store_failed(txn_id: &str, e: &StoreError) -> Response {
     tracing::warn!(txn_id, error = %e, "matrix: transaction not applied; the homeserver will send it again");
-    matrix_error(StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "Storage failure")
+    matrix_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "M_UNKNOWN",
+        "Storage failure",
+    )
 }
 
 async fn query_user(
@@ -128,7 +146,11 @@ async fn query_user(
         Ok(false) => matrix_error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "No such user"),
         Err(e) => {
             tracing::warn!(user_id, error = %e, "matrix: user query failed");
-            matrix_error(StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "Query failed")
+            matrix_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "M_UNKNOWN",
+                "Query failed",
+            )
         }
     }
 }
@@ -147,7 +169,11 @@ async fn query_alias(
         Ok(false) => matrix_error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "No such room"),
         Err(e) => {
             tracing::warn!(alias, error = %e, "matrix: alias query failed");
-            matrix_error(StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "Query failed")
+            matrix_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "M_UNKNOWN",
+                "Query failed",
+            )
         }
     }
 }
@@ -210,8 +236,14 @@ impl MatrixBridge {
             return Ok(());
         }
         let result = match event["type"].as_str().unwrap_or_default() {
-            "m.room.message" => self.apply_message(event, event_id, sender, &link.room_id).await,
-            "m.reaction" => self.apply_reaction(event, event_id, sender, &link.room_id).await,
+            "m.room.message" => {
+                self.apply_message(event, event_id, sender, &link.room_id)
+                    .await
+            }
+            "m.reaction" => {
+                self.apply_reaction(event, event_id, sender, &link.room_id)
+                    .await
+            }
             "m.room.redaction" => self.apply_redaction(event, sender, &link.room_id).await,
             "m.room.member" => self.apply_member(event, &link.room_id).await,
             _ => Ok(None),
@@ -279,7 +311,9 @@ impl MatrixBridge {
         let room = self.chat.room(RoomRef::Id(rid)).await?;
         self.ensure_member(&user, &room).await?;
         let mut msg = text_of(content);
-        if let Some(kind @ ("m.image" | "m.file" | "m.video" | "m.audio")) = content["msgtype"].as_str() {
+        if let Some(kind @ ("m.image" | "m.file" | "m.video" | "m.audio")) =
+            content["msgtype"].as_str()
+        {
             // Files are not bridged yet: say what was shared.
             msg = format!("[{}: {msg}]", kind.trim_start_matches("m."));
         }
@@ -314,8 +348,14 @@ impl MatrixBridge {
         let Some(mid) = self.message_of(relates["event_id"].as_str()).await? else {
             return Ok(None);
         };
-        let Some(emoji) = relates["key"].as_str().and_then(format::reaction_to_shortcode) else {
-            tracing::info!(event_id, "matrix: a reaction Palaver has no emoji for; skipped");
+        let Some(emoji) = relates["key"]
+            .as_str()
+            .and_then(format::reaction_to_shortcode)
+        else {
+            tracing::info!(
+                event_id,
+                "matrix: a reaction Palaver has no emoji for; skipped"
+            );
             return Ok(None);
         };
         let user = self.remote_user(sender, None).await?;

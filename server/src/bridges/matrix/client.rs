@@ -118,7 +118,12 @@ impl HomeserverClient {
     pub async fn register(&self, localpart: &str) -> Result<(), CallError> {
         let body = json!({ "type": "m.login.application_service", "username": localpart, "inhibit_login": true });
         match self
-            .call(reqwest::Method::POST, "/_matrix/client/v3/register", None, Some(body))
+            .call(
+                reqwest::Method::POST,
+                "/_matrix/client/v3/register",
+                None,
+                Some(body),
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -129,9 +134,14 @@ impl HomeserverClient {
 
     pub async fn set_displayname(&self, mxid: &str, name: &str) -> Result<(), CallError> {
         let path = format!("/_matrix/client/v3/profile/{}/displayname", seg(mxid));
-        self.call(reqwest::Method::PUT, &path, Some(mxid), Some(json!({ "displayname": name })))
-            .await
-            .map(drop)
+        self.call(
+            reqwest::Method::PUT,
+            &path,
+            Some(mxid),
+            Some(json!({ "displayname": name })),
+        )
+        .await
+        .map(drop)
     }
 
     /// Joins `room` (an id or alias) as `mxid`; returns the room id.
@@ -143,10 +153,20 @@ impl HomeserverClient {
         Ok(v["room_id"].as_str().unwrap_or(room).to_string())
     }
 
-    pub async fn invite(&self, by: Option<&str>, room_id: &str, mxid: &str) -> Result<(), CallError> {
+    pub async fn invite(
+        &self,
+        by: Option<&str>,
+        room_id: &str,
+        mxid: &str,
+    ) -> Result<(), CallError> {
         let path = format!("/_matrix/client/v3/rooms/{}/invite", seg(room_id));
         match self
-            .call(reqwest::Method::POST, &path, by, Some(json!({ "user_id": mxid })))
+            .call(
+                reqwest::Method::POST,
+                &path,
+                by,
+                Some(json!({ "user_id": mxid })),
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -220,7 +240,12 @@ impl HomeserverClient {
     /// Creates a room owned by the bridge bot; returns its id.
     pub async fn create_room(&self, body: Value) -> Result<String, CallError> {
         let v = self
-            .call(reqwest::Method::POST, "/_matrix/client/v3/createRoom", None, Some(body))
+            .call(
+                reqwest::Method::POST,
+                "/_matrix/client/v3/createRoom",
+                None,
+                Some(body),
+            )
             .await?;
         v["room_id"]
             .as_str()

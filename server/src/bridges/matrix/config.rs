@@ -54,10 +54,9 @@ impl MatrixConfig {
             ));
         }
         let name_ok = !self.server_name.is_empty()
-            && self
-                .server_name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+            && self.server_name.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+            });
         if !name_ok {
             return Err(format!(
                 "matrix.server_name {:?} is not a server name",
@@ -72,9 +71,12 @@ impl MatrixConfig {
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, String> {
-        self.listen
-            .parse()
-            .map_err(|e| format!("matrix.listen {:?} is not an address:port: {e}", self.listen))
+        self.listen.parse().map_err(|e| {
+            format!(
+                "matrix.listen {:?} is not an address:port: {e}",
+                self.listen
+            )
+        })
     }
 
     pub fn bridge_url(&self) -> String {
@@ -192,8 +194,14 @@ mod tests {
         assert_ne!(reg.as_token, reg.hs_token);
         let yaml = reg.to_yaml(&config);
         assert_eq!(Registration::parse(&yaml).unwrap(), reg);
-        assert!(yaml.contains("regex: '@palaver_.*:chat\\.example\\.org'"), "{yaml}");
-        assert!(yaml.contains("regex: '#palaver_.*:chat\\.example\\.org'"), "{yaml}");
+        assert!(
+            yaml.contains("regex: '@palaver_.*:chat\\.example\\.org'"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("regex: '#palaver_.*:chat\\.example\\.org'"),
+            "{yaml}"
+        );
         assert!(yaml.contains("url: 'http://127.0.0.1:9100'"), "{yaml}");
         assert!(Registration::parse("id: x\n").is_err());
     }
@@ -202,10 +210,22 @@ mod tests {
     fn validation_refuses_bad_values() {
         assert!(MatrixConfig::default().validate().is_ok());
         for bad in [
-            MatrixConfig { homeserver_url: "ftp://x".into(), ..Default::default() },
-            MatrixConfig { homeserver_url: "nope".into(), ..Default::default() },
-            MatrixConfig { server_name: "a b".into(), ..Default::default() },
-            MatrixConfig { listen: "nowhere".into(), ..Default::default() },
+            MatrixConfig {
+                homeserver_url: "ftp://x".into(),
+                ..Default::default()
+            },
+            MatrixConfig {
+                homeserver_url: "nope".into(),
+                ..Default::default()
+            },
+            MatrixConfig {
+                server_name: "a b".into(),
+                ..Default::default()
+            },
+            MatrixConfig {
+                listen: "nowhere".into(),
+                ..Default::default()
+            },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }

@@ -10,7 +10,11 @@ pub fn markdown_to_html(text: &str) -> Option<String> {
     let mut first = true;
     for line in text.split('\n') {
         if line.trim_start().starts_with("```") {
-            html.push_str(if in_block { "</code></pre>" } else { "<pre><code>" });
+            html.push_str(if in_block {
+                "</code></pre>"
+            } else {
+                "<pre><code>"
+            });
             in_block = !in_block;
             first = true;
             continue;
@@ -131,7 +135,10 @@ pub fn html_to_markdown(html: &str) -> String {
     if skip_depth == 0 {
         out.push_str(&decode(rest));
     }
-    out.replace("```\n`", "```\n").replace("`\n```", "\n```").trim().to_string()
+    out.replace("```\n`", "```\n")
+        .replace("`\n```", "\n```")
+        .trim()
+        .to_string()
 }
 
 fn decode(text: &str) -> String {
@@ -257,14 +264,19 @@ mod tests {
     #[test]
     fn incoming_html_becomes_text() {
         assert_eq!(
-            html_to_markdown("<strong>hi</strong> <em>there</em> &lt;b&gt; &amp; <img src=x onerror=alert(1)>"),
+            html_to_markdown(
+                "<strong>hi</strong> <em>there</em> &lt;b&gt; &amp; <img src=x onerror=alert(1)>"
+            ),
             "*hi* _there_ <b> &"
         );
         assert_eq!(
             html_to_markdown("<mx-reply><blockquote>quoted <b>x</b></blockquote></mx-reply>answer"),
             "answer"
         );
-        assert_eq!(html_to_markdown("a<br/>b<br>c &#128512; &#x41;"), "a\nb\nc 😀 A");
+        assert_eq!(
+            html_to_markdown("a<br/>b<br>c &#128512; &#x41;"),
+            "a\nb\nc 😀 A"
+        );
     }
 
     #[test]
@@ -276,7 +288,10 @@ mod tests {
     #[test]
     fn reactions_map_both_ways() {
         assert_eq!(reaction_to_shortcode("👍").as_deref(), Some(":+1:"));
-        assert_eq!(reaction_to_shortcode(":custom:").as_deref(), Some(":custom:"));
+        assert_eq!(
+            reaction_to_shortcode(":custom:").as_deref(),
+            Some(":custom:")
+        );
         assert_eq!(reaction_to_shortcode("🦀"), None);
         assert_eq!(shortcode_to_reaction(":+1:"), "👍");
         assert_eq!(shortcode_to_reaction(":custom:"), ":custom:");

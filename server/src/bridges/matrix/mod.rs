@@ -126,10 +126,7 @@ impl MatrixBridge {
             if let Some(user) = self.store.user_by_id(&link.user_id).await? {
                 if let Some(d) = display {
                     if d != user.name {
-                        return self
-                            .chat
-                            .ensure_remote_user(&user.username, d, mxid)
-                            .await;
+                        return self.chat.ensure_remote_user(&user.username, d, mxid).await;
                     }
                 }
                 return Ok(user);
@@ -177,19 +174,31 @@ impl MatrixBridge {
     /// The puppet of a Palaver user: registered, with their display name.
     pub async fn puppet(&self, user: &User) -> Result<String, CallError> {
         let mxid = self.puppet_mxid(&user.username);
-        let link = self.store.matrix_user_by_user(&user.id).await.map_err(|e| CallError {
-            status: None,
-            errcode: None,
-            message: e.to_string(),
-        })?;
-        let name = if user.name.is_empty() { &user.username } else { &user.name };
+        let link = self
+            .store
+            .matrix_user_by_user(&user.id)
+            .await
+            .map_err(|e| CallError {
+                status: None,
+                errcode: None,
+                message: e.to_string(),
+            })?;
+        let name = if user.name.is_empty() {
+            &user.username
+        } else {
+            &user.name
+        };
         if link
             .as_ref()
             .is_some_and(|l| l.mxid == mxid && l.display_name.as_deref() == Some(name.as_str()))
         {
             return Ok(mxid);
         }
-        let local = mxid.trim_start_matches('@').split(':').next().unwrap_or_default();
+        let local = mxid
+            .trim_start_matches('@')
+            .split(':')
+            .next()
+            .unwrap_or_default();
         self.hs.register(local).await?;
         self.hs.set_displayname(&mxid, name).await?;
         let stored = self
@@ -242,7 +251,12 @@ impl MatrixBridge {
 
     /// An admin bridges a Palaver room (channel or private group) to a Matrix room
     /// given by id (`!x:server`) or alias (`#x:server`); the bot joins it.
-    pub async fn bridge_room(&self, actor: &User, rid: &str, target: &str) -> ChatResult<MatrixRoomLink> {
+    pub async fn bridge_room(
+        &self,
+        actor: &User,
+        rid: &str,
+        target: &str,
+    ) -> ChatResult<MatrixRoomLink> {
         crate::chat::accounts::require_admin(actor)?;
         let room = self.chat.room(RoomRef::Id(rid)).await?;
         if room.t == RoomType::Direct {
@@ -253,7 +267,11 @@ impl MatrixBridge {
         }
         let target = target.trim();
         let (matrix_room_id, alias) = if target.starts_with('#') {
-            let id = self.hs.resolve_alias(target).await.map_err(homeserver_error)?;
+            let id = self
+                .hs
+                .resolve_alias(target)
+                .await
+                .map_err(homeserver_error)?;
             (id, Some(target.to_string()))
         } else if target.len() > 1 && target.starts_with('!') {
             // Room version 12 ids have no server part.

@@ -30,17 +30,26 @@ use crate::worker::Worker;
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum Op {
     /// Post the message (its text as it is at delivery).
-    Send { message_id: String },
+    Send {
+        message_id: String,
+    },
     /// Replace the message's text on Matrix.
-    Edit { message_id: String, text: String },
+    Edit {
+        message_id: String,
+        text: String,
+    },
     Redact {
         message_id: String,
         /// The message's author: their puppet redacts its own event.
         #[serde(default)]
         author_id: String,
     },
-    Join { user_id: String },
-    Leave { user_id: String },
+    Join {
+        user_id: String,
+    },
+    Leave {
+        user_id: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -124,7 +133,10 @@ pub fn start_triggers(bridge: Arc<MatrixBridge>, outbox: Arc<Outbox>) -> Worker 
                 None => break,
                 Some(Ok(e)) => enqueue(&bridge, &outbox, &e, &mut last).await,
                 Some(Err(RecvError::Lagged(n))) => {
-                    tracing::error!(skipped = n, "matrix: fell behind the event bus; events not bridged");
+                    tracing::error!(
+                        skipped = n,
+                        "matrix: fell behind the event bus; events not bridged"
+                    );
                 }
                 Some(Err(RecvError::Closed)) => break,
             }
@@ -237,7 +249,11 @@ impl DeliveryHandler for MatrixHandler {
             });
         }
         // Unbridged since: nothing to deliver.
-        let Some(link) = store.matrix_room_by_room(&p.room_id).await.map_err(store_error)? else {
+        let Some(link) = store
+            .matrix_room_by_room(&p.room_id)
+            .await
+            .map_err(store_error)?
+        else {
             return Ok(());
         };
         let mroom = link.matrix_room_id.as_str();
@@ -247,7 +263,12 @@ impl DeliveryHandler for MatrixHandler {
                     return Ok(());
                 };
                 let key = MatrixEventLink::message_key(&message.id);
-                if store.matrix_event_by_key(&key).await.map_err(store_error)?.is_some() {
+                if store
+                    .matrix_event_by_key(&key)
+                    .await
+                    .map_err(store_error)?
+                    .is_some()
+                {
                     return Ok(());
                 }
                 let author = self.user(&message.u.id).await?;
@@ -293,7 +314,8 @@ impl DeliveryHandler for MatrixHandler {
                 let new = text_content(&text);
                 let mut content = text_content(&format!("* {text}"));
                 content["m.new_content"] = new;
-                content["m.relates_to"] = json!({ "rel_type": "m.replace", "event_id": target.event_id });
+                content["m.relates_to"] =
+                    json!({ "rel_type": "m.replace", "event_id": target.event_id });
                 bridge
                     .hs
                     .send(&mxid, mroom, "m.room.message", &item.id, content)
@@ -360,7 +382,12 @@ impl MatrixHandler {
 
     /// Records what the message became; a failure retries the item, whose send
     /// the homeserver answers with the same event (same transaction id).
-    async fn record(&self, event_id: &str, key: String, room_id: &str) -> Result<(), DeliveryError> {
+    async fn record(
+        &self,
+        event_id: &str,
+        key: String,
+        room_id: &str,
+    ) -> Result<(), DeliveryError> {
         let link = MatrixEventLink {
             event_id: event_id.to_string(),
             key,

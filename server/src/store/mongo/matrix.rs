@@ -37,10 +37,9 @@ impl MongoStore {
             (EVENTS, unique(doc! { "key": 1 }, "by_key")),
         ];
         for (name, index) in plan {
-            self.coll(name)
-                .create_indexes([index])
-                .await
-                .map_err(|e| backend(&format!("creating indexes on {}.{name}", self.database), e))?;
+            self.coll(name).create_indexes([index]).await.map_err(|e| {
+                backend(&format!("creating indexes on {}.{name}", self.database), e)
+            })?;
         }
         Ok(())
     }

@@ -33,7 +33,11 @@ impl MatrixStore for SqliteStore {
     async fn matrix_room_by_room(&self, room_id: &str) -> StoreResult<Option<MatrixRoomLink>> {
         let id = room_id.to_string();
         self.read(move |conn| {
-            query_doc(conn, "SELECT doc FROM matrix_rooms WHERE room_id = ?1", [&id])
+            query_doc(
+                conn,
+                "SELECT doc FROM matrix_rooms WHERE room_id = ?1",
+                [&id],
+            )
         })
         .await
     }
@@ -89,15 +93,21 @@ impl MatrixStore for SqliteStore {
     async fn matrix_user_by_user(&self, user_id: &str) -> StoreResult<Option<MatrixUserLink>> {
         let id = user_id.to_string();
         self.read(move |conn| {
-            query_doc(conn, "SELECT doc FROM matrix_users WHERE user_id = ?1", [&id])
+            query_doc(
+                conn,
+                "SELECT doc FROM matrix_users WHERE user_id = ?1",
+                [&id],
+            )
         })
         .await
     }
 
     async fn matrix_user_by_mxid(&self, mxid: &str) -> StoreResult<Option<MatrixUserLink>> {
         let id = mxid.to_string();
-        self.read(move |conn| query_doc(conn, "SELECT doc FROM matrix_users WHERE mxid = ?1", [&id]))
-            .await
+        self.read(move |conn| {
+            query_doc(conn, "SELECT doc FROM matrix_users WHERE mxid = ?1", [&id])
+        })
+        .await
     }
 
     async fn insert_matrix_event(&self, link: &MatrixEventLink) -> StoreResult<bool> {
@@ -115,15 +125,21 @@ impl MatrixStore for SqliteStore {
     async fn matrix_event(&self, event_id: &str) -> StoreResult<Option<MatrixEventLink>> {
         let id = event_id.to_string();
         self.read(move |conn| {
-            query_doc(conn, "SELECT doc FROM matrix_events WHERE event_id = ?1", [&id])
+            query_doc(
+                conn,
+                "SELECT doc FROM matrix_events WHERE event_id = ?1",
+                [&id],
+            )
         })
         .await
     }
 
     async fn matrix_event_by_key(&self, key: &str) -> StoreResult<Option<MatrixEventLink>> {
         let key = key.to_string();
-        self.read(move |conn| query_doc(conn, "SELECT doc FROM matrix_events WHERE key = ?1", [&key]))
-            .await
+        self.read(move |conn| {
+            query_doc(conn, "SELECT doc FROM matrix_events WHERE key = ?1", [&key])
+        })
+        .await
     }
 
     async fn delete_matrix_event(&self, event_id: &str) -> StoreResult<bool> {
@@ -137,7 +153,11 @@ impl MatrixStore for SqliteStore {
     async fn matrix_txn_done(&self, txn_id: &str) -> StoreResult<bool> {
         let id = txn_id.to_string();
         self.read(move |conn| {
-            Ok(query_count(conn, "SELECT count(*) FROM matrix_txns WHERE txn_id = ?1", [&id])? > 0)
+            Ok(query_count(
+                conn,
+                "SELECT count(*) FROM matrix_txns WHERE txn_id = ?1",
+                [&id],
+            )? > 0)
         })
         .await
     }
