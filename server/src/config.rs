@@ -160,6 +160,8 @@ pub struct Config {
     /// renewing it (renewed every third of it): after a crash, users are offline
     /// within about 4/3 of this.
     pub presence_ttl_ms: u64,
+    /// The Matrix bridge (`[matrix]`).
+    pub matrix: crate::bridges::matrix::MatrixConfig,
     /// Workspace settings locked by the file or the environment (see
     /// `config/settings.rs`); collected by [`Config::load`].
     #[serde(skip)]
@@ -198,6 +200,7 @@ impl Default for Config {
             upload_unconfirmed_ttl_secs: 24 * 3600,
             upload_sweep_interval_secs: 600,
             presence_ttl_ms: 45_000,
+            matrix: Default::default(),
             setting_overrides: Vec::new(),
         }
     }
@@ -266,6 +269,7 @@ impl Config {
             self.push.extra_ca_file.as_deref(),
         )
         .map_err(|e| ConfigError::Invalid(format!("push: {e}")))?;
+        self.matrix.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

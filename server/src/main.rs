@@ -41,6 +41,11 @@ enum Command {
     /// or PALAVER_URL, PALAVER_USER and PALAVER_PASSWORD; scripts can log in once with
     /// `eval "$(palaver apps login)"` (PALAVER_USER_ID, PALAVER_AUTH_TOKEN).
     Apps(cli::AppsArgs),
+    /// Set up the Matrix bridge (the application service registration).
+    Matrix {
+        #[command(subcommand)]
+        command: cli::matrix::MatrixCommand,
+    },
 }
 
 fn init_logging(default: &str) {
@@ -66,6 +71,10 @@ fn main() -> ExitCode {
         Command::App { command } => {
             init_logging("warn");
             finish(cli::run_app(command))
+        }
+        Command::Matrix { command } => {
+            init_logging("warn");
+            finish(cli::matrix::run(command))
         }
         Command::Apps(args) => {
             init_logging("warn");

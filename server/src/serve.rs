@@ -136,19 +136,29 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // E-mail: the channel renders and sends; chat queues account mails through it.
     let email = crate::notify::email::EmailChannel::new(chat.clone(), outbox.clone());
     chat.set_mail_sender(email.clone());
-    outbox.start(
-        vec![
-            Arc::new(crate::bridges::outgoing_webhooks::WebhookHandler::new(
-                chat.clone(),
-                &outbox,
-            )),
-            push.handler(),
-            Arc::new(crate::notify::email::EmailHandler(email)),
-        ],
-        outbox_grace,
-    );
-    // Who is notified of each message, off the posting path. The push channels
-    // plug in here (`notify::PushSink`).
+    let matrix = match config.matrix.enabled {
+        true => Some(start_matrix(&config, chat.clone(), store.clone()).await?),
+        false => None,
+    };
+    let mut handlers: Vec<Arc<dyn crate::worker::outbox::DeliveryHandler>> = vec![
+        Arc::new(crate::bridges::outgoing_webhooks::WebhookHandler::new(
+            chat.clone(),
+            &outbox,
+        )),
+        push.handler(),
+        Arc::new(crate::notify::email::EmailHandler(email)),
+    ];
+    if let Some((bridge, _)) = &matrix {
+        handlers.push(Arc::new(
+            crate::bridges::matrix::outbound::MatrixHandler::new(bridge.clone(), &outbox),
+        ));
+    }
+    outbox.start(handlers, outbox_grace);
+    let matrix_triggers = matrix.as_ref().map(|(bridge, _)| {
+        crate::bridges::matrix::outbound::start_triggers(bridge.clone(), outbox.clone())
+    });
+    // Who is notified of each message, off the posting path; push notices go to the
+    // push channels (`notify::PushSink`).
     let push_sink: Option<Arc<dyn crate::notify::PushSink>> = Some(push.clone());
     let notifications = crate::notify::worker::start(chat.clone(), push_sink);
     let webhook_triggers =
@@ -176,6 +186,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         outbox: outbox.clone(),
         ldap,
         push: push.clone(),
+        matrix: matrix.as_ref().map(|(bridge, _)| bridge.clone()),
     });
     // The store is open and the apps engine started: ready for traffic.
     ops.health.set_ready(true);
@@ -259,6 +270,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     ldap_sync.stop_by(plan.flush).await;
     webhook_triggers.stop_by(plan.flush).await;
     notifications.stop_by(plan.flush).await;
+    if let Some(w) = &matrix_triggers {
+        w.stop_by(plan.flush).await;
+    }
+    if let Some((_, stop)) = matrix {
+        let _ = stop.send(());
+    }
     outbox.stop_by(plan.flush).await;
     // Before the relay, so other instances hear of the users who went offline.
     presence.stop_by(plan.flush).await;
@@ -271,6 +288,44 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         "storage closed; bye"
     );
     Ok(())
+}
+
+/// Starts the Matrix bridge's listener (the homeserver's side); returns the bridge
+/// and what stops the listener.
+async fn start_matrix(
+    config: &Config,
+    chat: Arc<Chat>,
+    store: crate::store::DynStore,
+) -> Result<
+    (
+        Arc<crate::bridges::matrix::MatrixBridge>,
+        tokio::sync::oneshot::Sender<()>,
+    ),
+    ServeError,
+> {
+    use crate::bridges::matrix::{appservice, MatrixBridge, Registration};
+    let m = &config.matrix;
+    let path = m.registration_path(&config.data_dir);
+    let registration = Registration::load(&path)
+        .map_err(|e| ServeError::Config(crate::config::ConfigError::Invalid(e)))?;
+    let addr = m
+        .listen_addr()
+        .map_err(|e| ServeError::Config(crate::config::ConfigError::Invalid(e)))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })?;
+    let bridge = MatrixBridge::new(chat, store, m.clone(), registration);
+    let app = appservice::router(bridge.clone());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let limits = config.http.clone();
+    tokio::spawn(async move {
+        let stop = async {
+            let _ = stop_rx.await;
+        };
+        http_server::serve(listener, app, &limits, stop).await;
+    });
+    tracing::info!(listen = %addr, homeserver = %m.homeserver(), server_name = %m.server_name, "matrix bridge listening");
+    Ok((bridge, stop_tx))
 }
 
 /// The deadlines of one shutdown, all within the grace period: in-flight work

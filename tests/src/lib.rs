@@ -22,6 +22,7 @@ pub mod server;
 pub mod slapd;
 pub mod web_push_testing;
 pub mod smtp;
+pub mod synapse;
 
 use std::sync::{Mutex, MutexGuard};
 

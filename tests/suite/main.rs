@@ -29,6 +29,7 @@ mod files_storage;
 mod http_limits;
 mod ldap;
 mod login_hardening;
+mod matrix_bridge;
 mod mobile_app;
 mod oidc_login;
 mod notify_email;

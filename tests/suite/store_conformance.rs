@@ -8,6 +8,7 @@ mod history;
 mod indexed;
 mod integrations;
 mod job_leases;
+mod matrix;
 mod messages;
 mod outbox;
 mod push;
@@ -134,6 +135,8 @@ conformance! {
     apps::job_claim_races,
     apps::job_leases_released,
     integrations::integrations,
+    matrix::matrix_links,
+    matrix::matrix_outbox_order_gate,
     outbox::outbox_queue,
     outbox::outbox_lease_expiry,
     outbox::outbox_lease_races,

@@ -55,6 +55,8 @@ pub struct AppState {
     pub ldap: Arc<crate::identity::ldap::Ldap>,
     /// Push devices and sending (`push.*`).
     pub push: Arc<crate::notify::push::PushService>,
+    /// The Matrix bridge, when enabled.
+    pub matrix: Option<Arc<crate::bridges::matrix::MatrixBridge>>,
 }
 
 /// The whole HTTP surface.

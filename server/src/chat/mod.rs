@@ -27,6 +27,7 @@ pub mod profile;
 pub mod ratelimit;
 mod relay;
 pub mod reserved_names;
+mod remote_users;
 pub mod roles;
 pub mod room_notify;
 pub mod room_settings;

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod build;
+pub mod matrix;
 pub mod scaffold;
 pub mod table;
 pub mod validate;

@@ -8,6 +8,7 @@ pub mod apps;
 mod full;
 pub mod integrations;
 pub mod job_leases;
+pub mod matrix;
 pub mod model;
 pub mod mongo;
 pub mod outbox;
@@ -321,6 +322,7 @@ pub trait Store:
     + SettingStore
     + apps::AppStore
     + integrations::IntegrationStore
+    + matrix::MatrixStore
     + outbox::OutboxStore
     + settings_audit::SettingAuditStore
     + uploads::UploadStore

@@ -39,6 +39,7 @@ mod apps;
 mod events;
 mod integrations;
 mod job_leases;
+mod matrix;
 mod messages;
 mod outbox;
 mod presence;
@@ -177,6 +178,7 @@ impl MongoStore {
         store.create_indexes().await?;
         store.create_app_indexes().await?;
         store.create_integration_indexes().await?;
+        store.create_matrix_indexes().await?;
         store.create_outbox_indexes().await?;
         store.create_setting_change_indexes().await?;
         store.create_upload_indexes().await?;

@@ -27,18 +27,26 @@ pub enum OutboxKind {
     /// An e-mail (`chat::mail::Mail`).
     #[serde(rename = "email")]
     Email,
+    /// An event for the Matrix homeserver (`bridges::matrix`).
+    #[serde(rename = "matrix")]
+    Matrix,
 }
 
 impl OutboxKind {
     /// Every kind, for statistics and one worker loop each.
-    pub const ALL: &'static [OutboxKind] =
-        &[OutboxKind::Webhook, OutboxKind::Push, OutboxKind::Email];
+    pub const ALL: &'static [OutboxKind] = &[
+        OutboxKind::Webhook,
+        OutboxKind::Push,
+        OutboxKind::Email,
+        OutboxKind::Matrix,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             OutboxKind::Webhook => "webhook",
             OutboxKind::Push => "push",
             OutboxKind::Email => "email",
+            OutboxKind::Matrix => "matrix",
         }
     }
 

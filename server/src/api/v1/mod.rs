@@ -8,6 +8,7 @@ pub mod files;
 mod im;
 pub(crate) mod integrations;
 mod ldap;
+mod matrix;
 mod method_call;
 mod misc;
 mod notify;
@@ -148,6 +149,7 @@ pub fn routes() -> Router<AppState> {
         )
         .merge(outbox::routes())
         .merge(ldap::routes())
+        .merge(matrix::routes())
         .merge(room_settings_routes())
         .merge(room_state::routes())
         .merge(role_routes())

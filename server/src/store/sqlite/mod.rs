@@ -13,6 +13,7 @@
 mod apps;
 mod integrations;
 mod job_leases;
+mod matrix;
 mod messages;
 mod outbox;
 mod presence;

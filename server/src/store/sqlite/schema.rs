@@ -270,6 +270,28 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE push_keys (
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
+    "#,
+    // 14: matrix: the bridge's room, user and event links, and handled transactions.
+    r#"
+    CREATE TABLE matrix_rooms (
+        room_id TEXT PRIMARY KEY,
+        matrix_room_id TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE matrix_users (
+        user_id TEXT PRIMARY KEY,
+        mxid TEXT NOT NULL UNIQUE,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE matrix_events (
+        event_id TEXT PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE matrix_txns (
+        txn_id TEXT PRIMARY KEY,
+        at INTEGER NOT NULL
     );
     "#,
 ];

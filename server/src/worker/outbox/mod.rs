@@ -46,6 +46,10 @@ use policy::Verdict;
 #[async_trait]
 pub trait DeliveryHandler: Send + Sync + 'static {
     fn kind(&self) -> OutboxKind;
+    /// Deliveries of this kind under way at once; `None`: the configured number.
+    fn concurrency(&self) -> Option<usize> {
+        None
+    }
     /// How this item is retried; `defaults` come from the configuration.
     fn policy(&self, _item: &OutboxItem, defaults: &RetryPolicy) -> RetryPolicy {
         *defaults
@@ -121,7 +125,12 @@ impl Outbox {
         let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
         for handler in handlers {
             let kind = handler.kind();
+            let concurrency = handler
+                .concurrency()
+                .unwrap_or(self.config.concurrency)
+                .max(1);
             let run = KindRun {
+                concurrency,
                 outbox: self.clone(),
                 handler,
                 defaults: self.config.default_policy(),
@@ -129,7 +138,7 @@ impl Outbox {
                 next_retry: Arc::default(),
                 counters: self.counters.get(&kind).cloned().unwrap_or_default(),
             };
-            tracing::info!(kind = %kind, concurrency = self.config.concurrency, "outbox worker started");
+            tracing::info!(kind = %kind, concurrency, "outbox worker started");
             workers.push(Worker::spawn("outbox", move |stop| run.run(stop, grace)));
         }
     }
@@ -188,6 +197,7 @@ impl Outbox {
 
 /// The worker of one kind.
 struct KindRun {
+    concurrency: usize,
     outbox: Arc<Outbox>,
     handler: Arc<dyn DeliveryHandler>,
     defaults: RetryPolicy,
@@ -208,7 +218,7 @@ impl KindRun {
         let this = Arc::new(self);
         let kind = this.handler.kind();
         let config = &this.outbox.config;
-        let slots = Arc::new(Semaphore::new(config.concurrency));
+        let slots = Arc::new(Semaphore::new(this.concurrency));
         let wake = this.outbox.wake.get(&kind).cloned().unwrap_or_default();
         let mut tasks = JoinSet::new();
         // Whether due items may be waiting: after a wake, a poll, or a batch that
