@@ -20,9 +20,9 @@ pub mod process;
 pub mod rclone;
 pub mod server;
 pub mod slapd;
-pub mod web_push_testing;
 pub mod smtp;
 pub mod synapse;
+pub mod web_push_testing;
 
 use std::sync::{Mutex, MutexGuard};
 

@@ -61,17 +61,17 @@ fn authorized(
     bridge: &MatrixBridge,
     headers: &HeaderMap,
     query: &TokenQuery,
-) -> Result<(), Response> {
+) -> Result<(), Box<Response>> {
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let Some(token) = bearer.or(query.access_token.as_deref()) else {
-        return Err(matrix_error(
+        return Err(Box::new(matrix_error(
             StatusCode::UNAUTHORIZED,
             "M_UNAUTHORIZED",
             "Missing token",
-        ));
+        )));
     };
     let expected = bridge.registration.hs_token.as_bytes();
     let same = token.len() == expected.len()
@@ -83,11 +83,11 @@ fn authorized(
     if same {
         Ok(())
     } else {
-        Err(matrix_error(
+        Err(Box::new(matrix_error(
             StatusCode::FORBIDDEN,
             "M_FORBIDDEN",
             "Bad token",
-        ))
+        )))
     }
 }
 
@@ -99,7 +99,7 @@ async fn transaction(
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(refused) = authorized(&bridge, &headers, &query) {
-        return refused;
+        return *refused;
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return matrix_error(StatusCode::BAD_REQUEST, "M_NOT_JSON", "Body is not JSON");
@@ -139,7 +139,7 @@ async fn query_user(
     headers: HeaderMap,
 ) -> Response {
     if let Err(refused) = authorized(&bridge, &headers, &query) {
-        return refused;
+        return *refused;
     }
     match bridge.open_user(&user_id).await {
         Ok(true) => ok(),
@@ -162,7 +162,7 @@ async fn query_alias(
     headers: HeaderMap,
 ) -> Response {
     if let Err(refused) = authorized(&bridge, &headers, &query) {
-        return refused;
+        return *refused;
     }
     match bridge.open_alias(&alias).await {
         Ok(true) => ok(),
