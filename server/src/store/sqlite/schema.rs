@@ -253,6 +253,7 @@ const MIGRATIONS: &[&str] = &[
         until INTEGER NOT NULL,
         last_run INTEGER,
         report TEXT
+    );
     "#,
     // 13: push: mobile push tokens and Web Push subscriptions (one row per device, its
     // token or endpoint unique), and the server's push keys (VAPID).
@@ -270,6 +271,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE push_keys (
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
+    );
     "#,
     // 14: matrix: the bridge's room, user and event links, and handled transactions.
     r#"
