@@ -278,8 +278,13 @@ async fn login(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
                 other => other.into(),
             })?;
         (outcome, "resume")
-    } else if options.get("ldap") == Some(&Value::Bool(true)) {
-        // Rocket.Chat's `Meteor.loginWithLDAP`: {ldap, username, ldapPass, ldapOptions}.
+    } else if options.get("ldap") == Some(&Value::Bool(true))
+        && options
+            .get("ldapOptions")
+            .is_some_and(|o| !o.is_null() && *o != Value::Bool(false))
+    {
+        // Rocket.Chat's `Meteor.loginWithLDAP`: {ldap, username, ldapPass, ldapOptions};
+        // without `ldapOptions` its LDAP handler declines the request, as here.
         let username = req_str(options, "username")?;
         let password = req_str(options, "ldapPass")?;
         let ldap = ctx
