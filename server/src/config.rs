@@ -249,11 +249,11 @@ impl Config {
             )));
         }
         for entry in &self.apps.http_allow {
-            crate::apps::http::OperatorAllow::parse(entry).map_err(|e| {
+            crate::outbound::OperatorAllow::parse(entry).map_err(|e| {
                 ConfigError::Invalid(format!("apps.http_allow entry {entry:?}: {e}"))
             })?;
         }
-        crate::apps::http::OperatorRouting::new(
+        crate::outbound::OperatorRouting::new(
             &self.apps.http_connect_to,
             self.apps.http_extra_ca_file.as_deref(),
         )
@@ -264,7 +264,7 @@ impl Config {
             .map_err(|e| ConfigError::Invalid(format!("apps.limits: {e}")))?;
         self.edge_options()?;
         self.outbox.validate().map_err(ConfigError::Invalid)?;
-        crate::apps::http::OperatorRouting::new(
+        crate::outbound::OperatorRouting::new(
             &self.push.connect_to,
             self.push.extra_ca_file.as_deref(),
         )

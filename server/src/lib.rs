@@ -8,6 +8,7 @@ pub mod files;
 pub mod http_server;
 pub mod identity;
 pub mod notify;
+pub mod outbound;
 pub mod realtime;
 pub mod serve;
 pub mod store;

@@ -259,7 +259,7 @@ impl Manifest {
                     return Err(bad("networking needs a non-empty hosts list"));
                 }
                 for h in &p.hosts {
-                    super::http::HostPattern::parse(h)
+                    crate::outbound::HostPattern::parse(h)
                         .map_err(|e| bad(format!("networking host {h:?}: {e}")))?;
                 }
             } else if !p.hosts.is_empty() {

@@ -11,7 +11,6 @@ pub mod call_stats;
 pub mod engine;
 pub mod faults;
 pub mod host;
-pub mod http;
 pub mod limits;
 pub mod logs;
 pub mod manifest;

@@ -26,7 +26,6 @@ pub use commands::{CommandInfo, CommandLine, CommandOutcome, EndpointCall, CORE_
 
 use super::host::bindings::AppPre;
 use super::host::state::{AppContext, HostState};
-use super::http::{HttpPolicy, OperatorAllow, OperatorRouting, OutboundHttp};
 use super::limits::AppLimits;
 use super::logs::{AppLogger, LogWriter};
 use super::manifest::{EventKind, Manifest, ManifestError, SettingType};
@@ -35,6 +34,7 @@ use super::permissions::{Grant, Permission};
 use super::pool::{Call, Fault, InstancePool, Outcome};
 use super::runtime::{Runtime, RuntimeError};
 use crate::chat::{Chat, ChatError};
+use crate::outbound::{HttpPolicy, OperatorAllow, OperatorRouting, OutboundHttp};
 use crate::store::apps::AppRecord;
 use crate::store::{DynStore, StoreError, Ts, User};
 

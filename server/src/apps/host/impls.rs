@@ -9,11 +9,11 @@ use super::bindings::palaver::apps::{
 };
 use super::convert;
 use super::state::{AppContext, HostState};
-use crate::apps::http::{HttpError, OutboundRequest};
 use crate::apps::permissions::Permission;
 use crate::apps::quota::Quota;
 use crate::chat::notify::EphemeralMessage;
 use crate::chat::rooms::{NewRoom, RoomRef};
+use crate::outbound::{HttpError, OutboundRequest};
 use crate::store::apps::{DataQuota, JobRecord, SetOutcome};
 use crate::store::{Page, RoomType, Ts};
 

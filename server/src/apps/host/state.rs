@@ -13,13 +13,13 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::palaver::apps::types::Error as WitError;
-use crate::apps::http::{HttpPolicy, OutboundHttp};
 use crate::apps::limits::AppLimits;
 use crate::apps::logs::AppLogger;
 use crate::apps::manifest::Manifest;
 use crate::apps::permissions::{Grant, Permission};
 use crate::apps::quota::{Quota, Rates};
 use crate::chat::Chat;
+use crate::outbound::{HttpPolicy, OutboundHttp};
 use crate::store::{roles, DynStore, RoomType, User};
 
 /// Captured stderr per instance: a panicking app prints its message here.

@@ -85,11 +85,9 @@ fn client(
     timeout: Duration,
     http2: bool,
 ) -> Result<reqwest::Client, PushStartError> {
-    let routing = crate::apps::http::OperatorRouting::new(
-        &config.connect_to,
-        config.extra_ca_file.as_deref(),
-    )
-    .map_err(|e| PushStartError::Config(e.to_string()))?;
+    let routing =
+        crate::outbound::OperatorRouting::new(&config.connect_to, config.extra_ca_file.as_deref())
+            .map_err(|e| PushStartError::Config(e.to_string()))?;
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))

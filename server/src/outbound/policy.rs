@@ -76,6 +76,9 @@ enum PatternHost {
     Subdomains(String),
     /// An IP literal; matched only by the same literal (after `Url` normalisation).
     Ip(IpAddr),
+    /// Any host on any port ([`HostPattern::any`]): for URLs typed by admins or users,
+    /// where address vetting, not the grant, is the guard.
+    Any,
 }
 
 /// One entry of an app's `networking` grant.
@@ -195,11 +198,24 @@ impl HostPattern {
         Ok(HostPattern { scheme, host, port })
     }
 
+    /// Any `http`/`https` host on any port. Never from an app manifest (the grammar
+    /// has no way to write it); only server features use it.
+    pub fn any() -> Self {
+        HostPattern {
+            scheme: None,
+            host: PatternHost::Any,
+            port: None,
+        }
+    }
+
     /// Whether `url`'s scheme, host and port are covered by this pattern.
     pub fn matches(&self, url: &Url) -> bool {
         let Some(scheme) = Scheme::of(url) else {
             return false;
         };
+        if self.host == PatternHost::Any {
+            return url.host().is_some();
+        }
         if self.scheme.is_some_and(|s| s != scheme) {
             return false;
         }
@@ -251,6 +267,7 @@ impl fmt::Display for HostPattern {
             PatternHost::Subdomains(d) => write!(f, "*.{d}")?,
             PatternHost::Ip(IpAddr::V4(ip)) => write!(f, "{ip}")?,
             PatternHost::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]")?,
+            PatternHost::Any => f.write_str("*")?,
         }
         if let Some(port) = self.port {
             write!(f, ":{port}")?;
@@ -289,6 +306,17 @@ impl Default for HttpPolicy {
 }
 
 impl HttpPolicy {
+    /// Any host, with the operator allow-list and default limits: for URLs an admin or
+    /// a user typed (outgoing webhooks, avatar URLs). Private addresses stay refused
+    /// unless `operator_allow` names them.
+    pub fn public(operator_allow: Vec<OperatorAllow>) -> Self {
+        HttpPolicy {
+            hosts: vec![HostPattern::any()],
+            operator_allow,
+            ..HttpPolicy::default()
+        }
+    }
+
     /// A policy with default limits from grant strings and operator allow-list strings.
     pub fn from_strings<H, A>(hosts: H, operator_allow: A) -> Result<Self, PolicyError>
     where
@@ -511,5 +539,28 @@ mod tests {
         assert!(HttpPolicy::from_strings(["*"], Vec::<String>::new()).is_err());
         assert!(HttpPolicy::from_strings(["a.com"], ["nope"]).is_err());
         assert!(!HttpPolicy::default().is_granted(&url("https://a.com/")));
+    }
+}
+
+#[cfg(test)]
+mod any_host_tests {
+    use super::*;
+
+    #[test]
+    fn any_matches_every_http_host_and_port_but_nothing_else() {
+        let any = HostPattern::any();
+        for url in [
+            "https://hooks.example.com/x",
+            "http://example.org:8080/",
+            "http://127.0.0.1:9/",
+            "https://[::1]:443/",
+        ] {
+            assert!(any.matches(&Url::parse(url).expect("url")), "{url}");
+        }
+        assert!(!any.matches(&Url::parse("ftp://example.com/").expect("url")));
+        assert!(
+            HostPattern::parse("*").is_err(),
+            "manifests cannot write it"
+        );
     }
 }

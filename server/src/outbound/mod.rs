@@ -1,4 +1,6 @@
-//! Outbound HTTP for apps, host side: the only way an app reaches the network.
+//! Guarded outbound HTTP: the only way an app, an outgoing webhook or a fetched avatar
+//! reaches the network. Apps get their granted hosts; server features that call URLs
+//! an admin or user typed use [`HttpPolicy::public`] (any host, same address vetting).
 //!
 //! [`OutboundHttp::send`] enforces, on every request and every redirect hop:
 //!
