@@ -154,6 +154,10 @@ pub trait UserStore: Send + Sync {
         page: Page,
     ) -> StoreResult<Listing<User>>;
     async fn count_users(&self) -> StoreResult<u64>;
+    /// Every account linked to `service` (a directory sync's), in no particular
+    /// order: a range of the linked-identities index, so the work is those
+    /// accounts, not the user base.
+    async fn users_of_service(&self, service: &str) -> StoreResult<Vec<User>>;
 }
 
 #[async_trait]

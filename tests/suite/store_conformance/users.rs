@@ -485,4 +485,34 @@ pub async fn user_services(store: DynStore) {
     let mut dave = user("u-dave", "dave", None);
     dave.services.insert("keycloak".into(), link("sub-b"));
     store.create_user(&dave, None).await.unwrap();
+
+    // The accounts of a service (a directory sync's): exactly those linked to it,
+    // not those of a service whose name it begins.
+    let mut erin = user("u-erin", "erin", None);
+    erin.services.insert("keycloak2".into(), link("sub-a"));
+    erin.services.insert("ldap".into(), link("e-1"));
+    store.create_user(&erin, None).await.unwrap();
+    let of = |service: &'static str| {
+        let store = store.clone();
+        async move {
+            let mut ids: Vec<String> = store
+                .users_of_service(service)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|u| u.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(of("keycloak").await, ["u-alice", "u-dave"]);
+    assert_eq!(of("keycloak2").await, ["u-erin"]);
+    assert_eq!(of("ldap").await, ["u-erin"]);
+    assert!(of("key").await.is_empty());
+    assert!(of("gitlab").await.is_empty());
+    let full = store.users_of_service("ldap").await.unwrap();
+    assert_eq!(full, [erin.clone()], "whole accounts");
+    store.delete_user("u-erin").await.unwrap();
+    assert!(of("ldap").await.is_empty());
 }

@@ -296,6 +296,28 @@ const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL
     );
     "#,
+    // scale: the rest of what requests read as index ranges in their own order — a
+    // room's members holding room roles (owners, moderators, leaders: a partial
+    // index of them only), its members by name, its kept files, the expiry sweep,
+    // the delivery queue's dead letters and statistics, the settings audit by
+    // setting and by actor, an app's log total by level.
+    r#"
+    CREATE INDEX subscriptions_roled ON subscriptions(rid, username, id)
+        WHERE json_array_length(doc, '$.roles') > 0;
+    CREATE INDEX subscriptions_room_order ON subscriptions(rid, username, uid);
+    DROP INDEX subscriptions_room;
+    CREATE INDEX uploads_room_kept ON uploads(rid, uploaded_at, id, expires_at)
+        WHERE expires_at IS NULL;
+    CREATE INDEX uploads_expiry_order ON uploads(expires_at, id) WHERE expires_at IS NOT NULL;
+    DROP INDEX uploads_expiry;
+    CREATE INDEX outbox_state_kind ON outbox(state, kind, created_at, id, lease_until);
+    CREATE INDEX outbox_state_order ON outbox(state, created_at, id);
+    DROP INDEX outbox_state_created;
+    CREATE INDEX setting_changes_setting_order ON setting_changes(setting_id, ts, id);
+    CREATE INDEX setting_changes_actor ON setting_changes(actor_id, ts, id);
+    DROP INDEX setting_changes_setting;
+    CREATE INDEX app_logs_level ON app_logs(app_id, level_rank);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -217,7 +217,18 @@ impl UserStore for SqliteStore {
         self.read(|conn| query_count(conn, "SELECT count(*) FROM users", []))
             .await
     }
+
+    async fn users_of_service(&self, service: &str) -> StoreResult<Vec<User>> {
+        let service = service.to_string();
+        self.read(move |conn| query_docs(conn, USERS_OF_SERVICE, [&service]))
+            .await
+    }
 }
+
+/// The accounts linked to a service: its range of `user_services`' primary key
+/// (service, service_id), each account by its primary key.
+pub(super) const USERS_OF_SERVICE: &str = "SELECT u.doc FROM user_services s
+     JOIN users u ON u.id = s.user_id WHERE s.service = ?1 ORDER BY s.service_id";
 
 #[async_trait]
 impl TokenStore for SqliteStore {
