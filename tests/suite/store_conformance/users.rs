@@ -317,6 +317,34 @@ pub async fn list_users(store: DynStore) {
         (names(&listing.items), listing.total),
         (vec!["erin".into()], 2)
     );
+    // Terms of three characters and more (a trigram index on SQLite): the same
+    // matches, in order, with their total, on every page.
+    for (filter, expected) in [
+        ("ARN", vec!["erin"]),
+        ("carol", vec!["carol"]),
+        ("zed car", vec!["carol"]),
+        ("an", vec!["Dave", "frank"]),
+        ("ank", vec!["frank"]),
+        ("nobody here", vec![]),
+    ] {
+        let listing = store.list_users(Some(filter), by_name, all).await.unwrap();
+        assert_eq!(names(&listing.items), expected, "filter {filter:?}");
+        assert_eq!(listing.total, expected.len() as u64, "filter {filter:?}");
+    }
+    let by_created = Sort {
+        key: SortKey::Ts,
+        dir: Direction::Desc,
+    };
+    let listing = store
+        .list_users(Some("rne"), by_created, Page::new(0, 5))
+        .await
+        .unwrap();
+    assert_eq!(names(&listing.items), ["erin"]);
+    let listing = store
+        .list_users(Some("name"), by_name, Page::new(0, 5))
+        .await
+        .unwrap();
+    assert!(listing.items.is_empty(), "{:?}", names(&listing.items));
     // Pattern metacharacters match themselves only.
     for (filter, expected) in [
         (".", vec!["a.b"]),

@@ -21,7 +21,9 @@ use super::rooms::{
 use super::schema::migrate;
 use super::settings_audit::audit_filter;
 use super::uploads::{room_uploads_statements, EXPIRED_UPLOADS};
-use super::users::{users_listing, USERS_OF_SERVICE};
+use super::users::{
+    trigram_phrase, users_listing, users_search, SEARCH_CANDIDATE_COUNT, USERS_OF_SERVICE,
+};
 use crate::store::presence::StatusQuery;
 use crate::store::settings_audit::SettingChangeQuery;
 use crate::store::{Direction, HistoryQuery, Sort, SortKey, Ts};
@@ -582,4 +584,87 @@ fn the_prefix_successor_bounds_exactly_the_prefixed_keys() {
     for key in ["aa\u{10FFFF}", "ac", "b"] {
         assert!(!(key >= "ab" && key < end.as_str()), "{key:?}");
     }
+}
+
+#[test]
+fn rare_search_terms_read_their_matches_only() {
+    // A users search: the trigram index finds the matches, each user is fetched by
+    // primary key and only those are sorted; no walk of the users.
+    let conn = schema();
+    let lines = plan(&conn, SEARCH_CANDIDATE_COUNT);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("SCAN users_search VIRTUAL TABLE INDEX 0:M")),
+        "{lines:#?}"
+    );
+    for key in [SortKey::Name, SortKey::Ts] {
+        for dir in [Direction::Asc, Direction::Desc] {
+            let (count, page) = users_search(Sort { key, dir });
+            for sql in [count, page] {
+                let lines = plan(&conn, &sql);
+                let by_id = lines.iter().any(|l| {
+                    l.starts_with("SEARCH users USING INDEX sqlite_autoindex_users_1 (id=?)")
+                });
+                let table_scan = lines
+                    .iter()
+                    .any(|l| l.starts_with("SCAN") && !l.starts_with("SCAN users_search VIRTUAL"));
+                assert!(by_id && !table_scan, "{sql}: {lines:#?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_trigram_index_follows_every_user_write() {
+    let conn = schema();
+    let found = |term: &str| -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT uid FROM users_search WHERE users_search MATCH ?1 ORDER BY uid")
+            .unwrap();
+        let rows = stmt
+            .query_map([trigram_phrase(term).unwrap()], |r| r.get(0))
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    conn.execute(
+        r#"INSERT INTO users (id, username_key, created_at, doc) VALUES
+           ('u1', 'zed', 0, '{"name": "Alice Liddell"}'),
+           ('u2', 'amy', 0, '{"name": "Amy Pond"}'),
+           ('u3', 'nameless', 0, '{}')"#,
+        [],
+    )
+    .unwrap();
+    assert_eq!(found("lid"), ["u1"]);
+    assert_eq!(found("ALICE"), ["u1"], "case folded");
+    assert_eq!(found("amy"), ["u2"]);
+    assert_eq!(found("less"), ["u3"]);
+    conn.execute(
+        r#"UPDATE users SET doc = '{"name": "Rory Pond"}' WHERE id = 'u1'"#,
+        [],
+    )
+    .unwrap();
+    assert!(found("lid").is_empty());
+    assert_eq!(found("pond"), ["u1", "u2"]);
+    conn.execute("UPDATE users SET username_key = 'rory' WHERE id = 'u1'", [])
+        .unwrap();
+    assert!(found("zed").is_empty());
+    assert_eq!(found("ror"), ["u1"]);
+    // Writes that change neither leave the index alone (presence writes the doc).
+    conn.execute(
+        r#"UPDATE users SET doc = json_set(doc, '$.status', 'online') WHERE id = 'u2'"#,
+        [],
+    )
+    .unwrap();
+    assert_eq!(found("amy"), ["u2"]);
+    conn.execute("DELETE FROM users WHERE id = 'u1'", [])
+        .unwrap();
+    assert_eq!(found("pond"), ["u2"]);
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM users_search_rows", [], |r| r.get(0))
+        .unwrap();
+    let indexed: i64 = conn
+        .query_row("SELECT count(*) FROM users_search", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((rows, indexed), (2, 2));
 }
