@@ -561,3 +561,96 @@ async fn custom_roles_lifecycle() {
         .await;
     assert_eq!(ids(&users["users"], "username"), vec!["alice"], "{users}");
 }
+
+/// Only another *owner* lets an owner leave (moderators and leaders do not), and
+/// only another *active admin* lets the last one go: both are read from the role
+/// indexes (the room's members holding roles, the admin role's members), whatever
+/// the room's or the workspace's size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_owner_and_the_last_active_admin_stay() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+    let carol = srv.create_user(&admin, "carol").await;
+    let dave = srv.create_user(&admin, "dave").await;
+    let rid = srv
+        .post_ok(
+            "channels.create",
+            &alice,
+            json!({"name": "owned", "members": ["bob", "carol", "dave"]}),
+        )
+        .await["channel"]["_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    srv.post_ok(
+        "channels.addModerator",
+        &alice,
+        json!({"roomId": rid, "userId": carol.user_id}),
+    )
+    .await;
+    srv.post_ok(
+        "channels.addLeader",
+        &alice,
+        json!({"roomId": rid, "userId": dave.user_id}),
+    )
+    .await;
+    let (status, body) = srv
+        .post("channels.leave", &alice, json!({"roomId": rid}))
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-you-are-last-owner"),
+        "moderators and leaders are not owners",
+    );
+    srv.post_ok(
+        "channels.addOwner",
+        &alice,
+        json!({"roomId": rid, "userId": bob.user_id}),
+    )
+    .await;
+    let (status, body) = srv
+        .post("channels.leave", &alice, json!({"roomId": rid}))
+        .await;
+    assert_eq!(status, 200, "another owner stays: {body}");
+    let (status, body) = srv
+        .post("channels.leave", &bob, json!({"roomId": rid}))
+        .await;
+    assert_error(status, &body, 400, Some("error-you-are-last-owner"), "bob");
+    let (status, body) = srv
+        .post("channels.leave", &carol, json!({"roomId": rid}))
+        .await;
+    assert_eq!(status, 200, "a moderator leaves freely: {body}");
+
+    // Admins: an inactive one does not count; another active one does.
+    let update = |id: &str, data: Value| {
+        srv.post("users.update", &admin, json!({"userId": id, "data": data}))
+    };
+    let (status, body) = update(&dave.user_id, json!({"roles": ["user", "admin"]})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = update(&dave.user_id, json!({"active": false})).await;
+    assert_eq!(status, 200, "another active admin remains: {body}");
+    let (status, body) = update(&admin.user_id, json!({"active": false})).await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "the last active admin",
+    );
+    let (status, body) = update(&alice.user_id, json!({"roles": ["user", "admin"]})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = update(&alice.user_id, json!({"active": false})).await;
+    assert_eq!(status, 200, "the admin remains: {body}");
+    let (status, body) = update(&admin.user_id, json!({"active": false})).await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "still the last active admin",
+    );
+}

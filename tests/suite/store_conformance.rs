@@ -326,6 +326,158 @@ async fn mongo_users_plans() {
     store.close().await.unwrap();
 }
 
+/// On MongoDB, the other finds requests make (listings, members, room roles, a
+/// service's accounts, files, dead letters, the settings audit, app logs) are index
+/// scans of the index meant for each: no collection scan, and no blocking `SORT` on
+/// a real mongod where the index gives the order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongo_request_plans() {
+    use palaver_server::store::mongo::{MongoStore, Planned};
+    use palaver_server::store::outbox::OutboxKind;
+    use palaver_server::store::settings_audit::SettingChangeQuery;
+    use palaver_server::store::{Direction, Page, Sort, SortKey, Store};
+    let fixture = Fixture::mongo("request_plans");
+    let StorageTarget::Mongo { uri, database } = &fixture.target else {
+        unreachable!()
+    };
+    let store = MongoStore::connect(uri, database).await.expect("connect");
+    let page = Page::new(10, 25);
+    let check = |explain: &mongodb::bson::Document, index: &str, sorted: bool, what: &str| {
+        let secantus = explain
+            .get_document("serverInfo")
+            .and_then(|i| i.get_str("host"))
+            == Ok("secantus");
+        let (stages, indexes) = history::plan_stages(explain);
+        assert!(
+            stages.iter().any(|s| s == "IXSCAN")
+                && !stages.iter().any(|s| s == "COLLSCAN")
+                && indexes.iter().all(|i| i == index)
+                && (secantus || !sorted || !stages.iter().any(|s| s == "SORT")),
+            "{what}: {stages:?} {indexes:?}\n{explain}"
+        );
+    };
+    let channels = [RoomType::Channel];
+    let mut cases: Vec<(Planned<'_>, &str, bool)> = Vec::new();
+    for dir in [Direction::Asc, Direction::Desc] {
+        for filter in [None, Some("al")] {
+            for (key, index) in [
+                (SortKey::Name, "by_username_id"),
+                (SortKey::Ts, "by_created_id"),
+            ] {
+                cases.push((
+                    Planned::Users {
+                        filter,
+                        sort: Sort { key, dir },
+                    },
+                    index,
+                    true,
+                ));
+            }
+            for (key, index) in [
+                (SortKey::Name, "by_type_name_id"),
+                (SortKey::Ts, "by_type_ts"),
+                (SortKey::UsersCount, "by_type_users"),
+                (SortKey::Msgs, "by_type_msgs"),
+            ] {
+                cases.push((
+                    Planned::Rooms {
+                        types: &channels,
+                        filter,
+                        sort: Sort { key, dir },
+                    },
+                    index,
+                    true,
+                ));
+            }
+        }
+    }
+    let audit_setting = SettingChangeQuery {
+        setting_id: Some("Site_Name".into()),
+        since: Some(Ts(1)),
+        ..Default::default()
+    };
+    let audit_actor = SettingChangeQuery {
+        actor_id: Some("u-1".into()),
+        oldest_first: true,
+        ..Default::default()
+    };
+    let audit_all = SettingChangeQuery::default();
+    cases.extend([
+        (Planned::Members { rid: "r-1" }, "by_room_username_id", true),
+        (
+            Planned::RoomRoles {
+                rid: "r-1",
+                role: Some("owner"),
+            },
+            "by_room_roles",
+            true,
+        ),
+        // Any role: a range over the roles, the (small) answer sorted.
+        (
+            Planned::RoomRoles {
+                rid: "r-1",
+                role: None,
+            },
+            "by_room_roles",
+            false,
+        ),
+        (
+            Planned::UsersOfService { service: "ldap" },
+            "uniq_service",
+            false,
+        ),
+        (
+            Planned::RoomUploads {
+                rid: "r-1",
+                name: None,
+            },
+            "by_room_uploaded_id",
+            true,
+        ),
+        (
+            Planned::RoomUploads {
+                rid: "r-1",
+                name: Some("pdf"),
+            },
+            "by_room_uploaded_id",
+            true,
+        ),
+        (
+            Planned::DeadOutbox {
+                kind: Some(OutboxKind::ALL[0]),
+            },
+            "by_state_kind_created_id",
+            true,
+        ),
+        (
+            Planned::DeadOutbox { kind: None },
+            "by_state_created_id",
+            true,
+        ),
+        (
+            Planned::SettingChanges(&audit_setting),
+            "by_setting_ts",
+            true,
+        ),
+        (Planned::SettingChanges(&audit_actor), "by_actor_ts", true),
+        (Planned::SettingChanges(&audit_all), "by_ts", true),
+        (
+            Planned::AppLogs {
+                app_id: "app-1",
+                min_level: 2,
+            },
+            "by_app_ts_id",
+            true,
+        ),
+    ]);
+    for (what, index, sorted) in cases {
+        let name = format!("{what:?}");
+        let explain = store.explain(what, page).await.unwrap();
+        check(&explain, index, sorted, &name);
+    }
+    store.close().await.unwrap();
+}
+
 /// What was written is there after closing and opening the store again.
 async fn reopen(fixture: Fixture) {
     let store = fixture.open().await;

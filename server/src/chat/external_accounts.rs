@@ -158,22 +158,7 @@ impl Chat {
 
     /// Every account linked to `service`, for a directory sync.
     pub async fn users_of_service(&self, service: &str) -> ChatResult<Vec<User>> {
-        let all = self
-            .store
-            .list_users(
-                None,
-                crate::store::Sort {
-                    key: crate::store::SortKey::Name,
-                    dir: Default::default(),
-                },
-                crate::store::Page::new(0, u64::MAX / 2),
-            )
-            .await?;
-        Ok(all
-            .items
-            .into_iter()
-            .filter(|u| u.services.contains_key(service))
-            .collect())
+        Ok(self.store.users_of_service(service).await?)
     }
 
     /// Which of `role_ids` exist as global roles (a map may name a role that does not).

@@ -364,14 +364,13 @@ impl Chat {
             };
             let owner = sub.roles.iter().any(|r| r == roles::OWNER);
             if owner && room.t != RoomType::Direct && room.users_count > 1 {
-                let members = self
+                // The room's owners: a range of the index of members holding room roles,
+                // not the room's whole membership.
+                let owners = self
                     .store
-                    .room_subscriptions(&room.id, Page::new(0, u64::MAX >> 1))
+                    .room_members_in_role(&room.id, roles::OWNER)
                     .await?;
-                let other_owner = members
-                    .items
-                    .iter()
-                    .any(|s| s.u.id != user.id && s.roles.iter().any(|r| r == roles::OWNER));
+                let other_owner = owners.iter().any(|s| s.u.id != user.id);
                 if !other_owner {
                     last_owned.push(room.name.clone().unwrap_or_else(|| room.id.clone()));
                 }

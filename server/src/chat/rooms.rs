@@ -302,14 +302,13 @@ impl Chat {
         if !sub.roles.iter().any(|r| r == roles::OWNER) || room.users_count <= 1 {
             return Ok(());
         }
-        let members = self
+        // The room's owners: a range of the index of members holding room roles,
+        // not the room's whole membership.
+        let owners = self
             .store
-            .room_subscriptions(&room.id, Page::new(0, u64::MAX >> 1))
+            .room_members_in_role(&room.id, roles::OWNER)
             .await?;
-        let other_owner = members
-            .items
-            .iter()
-            .any(|s| s.u.id != sub.u.id && s.roles.iter().any(|r| r == roles::OWNER));
+        let other_owner = owners.iter().any(|s| s.u.id != sub.u.id);
         if other_owner {
             Ok(())
         } else {

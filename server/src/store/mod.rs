@@ -93,6 +93,17 @@ pub struct Sort {
 ///   `offset < total` and stops at `length === total`; the web admin's pager shows
 ///   one more page while there is one); the page itself walks an index in the
 ///   listing's order and stops at its `LIMIT`.
+/// - The cost of that walk is the rows it reads before the page is full: about
+///   `(offset + count) × rows / matches`. For a term many rows match that is close
+///   to the page; for a term few or none match it is the whole index (every room of
+///   the types, every user), as no B-tree index serves a substring. On SQLite the
+///   users search avoids that: a term of 3+ characters is looked up in a trigram
+///   index first, and when fewer than `SEARCH_CANDIDATES` (2,000) users match, only
+///   they are read (and `total` is exact); the walk is left for common terms, where
+///   it reads at most `users / 2,000` rows per row of the page. Room names (the
+///   rooms listings) and MongoDB (whose indexes serve no substring either) keep the
+///   walk; on MongoDB it reads index keys for the username and fetches a document
+///   only to test the name.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Listing<T> {
     pub items: Vec<T>,
@@ -154,6 +165,10 @@ pub trait UserStore: Send + Sync {
         page: Page,
     ) -> StoreResult<Listing<User>>;
     async fn count_users(&self) -> StoreResult<u64>;
+    /// Every account linked to `service` (a directory sync's), in no particular
+    /// order: a range of the linked-identities index, so the work is those
+    /// accounts, not the user base.
+    async fn users_of_service(&self, service: &str) -> StoreResult<Vec<User>>;
 }
 
 #[async_trait]

@@ -42,6 +42,7 @@ mod job_leases;
 mod matrix;
 mod messages;
 mod outbox;
+mod plans;
 mod presence;
 mod push;
 mod roles;
@@ -49,6 +50,8 @@ mod rooms;
 mod settings_audit;
 mod uploads;
 mod users;
+
+pub use plans::Planned;
 
 use std::time::Duration;
 
@@ -85,6 +88,12 @@ const IDX_ACTIVE_USERNAME: &str = "by_active_username";
 const IDX_TYPE_USERNAME: &str = "by_type_username";
 const IDX_USER_UPDATED: &str = "by_updated";
 const IDX_ROOM_DEFAULT: &str = "by_default_name";
+/// scale: the listings' and the room role queries' indexes, each in its order.
+const IDX_USERNAME_ID: &str = "by_username_id";
+const IDX_CREATED_ID: &str = "by_created_id";
+const IDX_TYPE_NAME_ID: &str = "by_type_name_id";
+const IDX_MEMBERS: &str = "by_room_username_id";
+const IDX_ROOM_ROLES: &str = "by_room_roles";
 
 /// MongoDB's duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11000;
@@ -265,6 +274,9 @@ impl MongoStore {
                         IDX_TYPE_USERNAME,
                     ),
                     index(doc! { "_updatedAt": 1 }, IDX_USER_UPDATED),
+                    // scale: the users listing in each order, `_id` breaking ties.
+                    index(doc! { "usernameKey": 1, "_id": 1 }, IDX_USERNAME_ID),
+                    index(doc! { "createdAt": 1, "_id": 1 }, IDX_CREATED_ID),
                 ],
             ),
             (&self.tokens, vec![index(doc! { "user_id": 1 }, "by_user")]),
@@ -290,6 +302,7 @@ impl MongoStore {
                     index(doc! { "t": 1, "usersCount": 1, "_id": 1 }, "by_type_users"),
                     index(doc! { "t": 1, "msgs": 1, "_id": 1 }, "by_type_msgs"),
                     index(doc! { "default": 1, "nameKey": 1 }, IDX_ROOM_DEFAULT),
+                    index(doc! { "t": 1, "nameKey": 1, "_id": 1 }, IDX_TYPE_NAME_ID),
                 ],
             ),
             (
@@ -298,6 +311,13 @@ impl MongoStore {
                     unique(doc! { "rid": 1, "u._id": 1 }, IDX_MEMBER),
                     index(doc! { "u._id": 1, "_updatedAt": 1 }, "by_user_updated"),
                     index(doc! { "rid": 1, "usernameKey": 1 }, "by_room_username"),
+                    // scale: a room's members by name, and those holding room roles
+                    // (owners, moderators, leaders) by role.
+                    index(doc! { "rid": 1, "usernameKey": 1, "u._id": 1 }, IDX_MEMBERS),
+                    index(
+                        doc! { "rid": 1, "roles": 1, "usernameKey": 1, "u._id": 1 },
+                        IDX_ROOM_ROLES,
+                    ),
                 ],
             ),
             (

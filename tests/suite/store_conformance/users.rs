@@ -317,6 +317,34 @@ pub async fn list_users(store: DynStore) {
         (names(&listing.items), listing.total),
         (vec!["erin".into()], 2)
     );
+    // Terms of three characters and more (a trigram index on SQLite): the same
+    // matches, in order, with their total, on every page.
+    for (filter, expected) in [
+        ("ARN", vec!["erin"]),
+        ("carol", vec!["carol"]),
+        ("zed car", vec!["carol"]),
+        ("an", vec!["Dave", "frank"]),
+        ("ank", vec!["frank"]),
+        ("nobody here", vec![]),
+    ] {
+        let listing = store.list_users(Some(filter), by_name, all).await.unwrap();
+        assert_eq!(names(&listing.items), expected, "filter {filter:?}");
+        assert_eq!(listing.total, expected.len() as u64, "filter {filter:?}");
+    }
+    let by_created = Sort {
+        key: SortKey::Ts,
+        dir: Direction::Desc,
+    };
+    let listing = store
+        .list_users(Some("rne"), by_created, Page::new(0, 5))
+        .await
+        .unwrap();
+    assert_eq!(names(&listing.items), ["erin"]);
+    let listing = store
+        .list_users(Some("name"), by_name, Page::new(0, 5))
+        .await
+        .unwrap();
+    assert!(listing.items.is_empty(), "{:?}", names(&listing.items));
     // Pattern metacharacters match themselves only.
     for (filter, expected) in [
         (".", vec!["a.b"]),
@@ -485,4 +513,34 @@ pub async fn user_services(store: DynStore) {
     let mut dave = user("u-dave", "dave", None);
     dave.services.insert("keycloak".into(), link("sub-b"));
     store.create_user(&dave, None).await.unwrap();
+
+    // The accounts of a service (a directory sync's): exactly those linked to it,
+    // not those of a service whose name it begins.
+    let mut erin = user("u-erin", "erin", None);
+    erin.services.insert("keycloak2".into(), link("sub-a"));
+    erin.services.insert("ldap".into(), link("e-1"));
+    store.create_user(&erin, None).await.unwrap();
+    let of = |service: &'static str| {
+        let store = store.clone();
+        async move {
+            let mut ids: Vec<String> = store
+                .users_of_service(service)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|u| u.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(of("keycloak").await, ["u-alice", "u-dave"]);
+    assert_eq!(of("keycloak2").await, ["u-erin"]);
+    assert_eq!(of("ldap").await, ["u-erin"]);
+    assert!(of("key").await.is_empty());
+    assert!(of("gitlab").await.is_empty());
+    let full = store.users_of_service("ldap").await.unwrap();
+    assert_eq!(full, [erin.clone()], "whole accounts");
+    store.delete_user("u-erin").await.unwrap();
+    assert!(of("ldap").await.is_empty());
 }

@@ -15,7 +15,7 @@
 use async_trait::async_trait;
 use mongodb::bson::spec::BinarySubtype;
 use mongodb::bson::{doc, Binary, Bson, Document};
-use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::options::{Hint, IndexOptions, ReturnDocument};
 use mongodb::{Collection, IndexModel};
 
 use super::{backend, collect, from_doc, is_duplicate, page_limit, to_doc, Ctx, MongoStore};
@@ -51,6 +51,22 @@ fn prefix_range(prefix: &str) -> Document {
     range
 }
 
+const IDX_APP_LOGS: &str = "by_app_ts_id";
+const IDX_APP_LEVEL: &str = "by_app_level";
+const IDX_DUE_JOBS: &str = "by_next_run_id";
+
+/// A page of an app's logs, newest first: the app's range of `by_app_ts_id` walked
+/// backwards to the limit, the level checked on the way; `skip` (the admin API's)
+/// costs one index step per entry. Logs are pruned by age, which bounds the walk
+/// and the total (counted on `by_app_level`'s keys).
+pub(super) fn app_logs_find(app_id: &str, min_level: i64) -> (Document, Document, &'static str) {
+    (
+        doc! { "app_id": app_id, "level_rank": { "$gte": min_level } },
+        doc! { "ts": -1, "_id": -1 },
+        IDX_APP_LOGS,
+    )
+}
+
 impl MongoStore {
     /// A collection of this store's database by name.
     pub(super) fn coll(&self, name: &str) -> Collection<Document> {
@@ -84,12 +100,18 @@ impl MongoStore {
                 vec![
                     index(doc! { "app_id": 1, "ts": 1 }, "by_app_ts", false),
                     index(doc! { "ts": 1 }, "by_ts", false),
+                    // scale: an app's page newest first (`_id` breaking ties), and
+                    // its total by level counted on index keys.
+                    index(doc! { "app_id": 1, "ts": 1, "_id": 1 }, IDX_APP_LOGS, false),
+                    index(doc! { "app_id": 1, "level_rank": 1 }, IDX_APP_LEVEL, false),
                 ],
             ),
             (
                 APP_JOBS,
                 vec![
                     index(doc! { "next_run": 1 }, "by_next_run", false),
+                    // scale: due jobs in the order claimed.
+                    index(doc! { "next_run": 1, "_id": 1 }, IDX_DUE_JOBS, false),
                     index(doc! { "app_id": 1 }, "by_app", false),
                 ],
             ),
@@ -414,10 +436,11 @@ impl AppStore for MongoStore {
         min_level: i64,
         page: Page,
     ) -> StoreResult<Listing<AppLogEntry>> {
-        let filter = doc! { "app_id": app_id, "level_rank": { "$gte": min_level } };
+        let (filter, sort, index) = app_logs_find(app_id, min_level);
         let total = self
             .coll(APP_LOGS)
             .count_documents(filter.clone())
+            .hint(Hint::Name(IDX_APP_LEVEL.into()))
             .await
             .ctx("count app logs")?;
         if page.count == 0 {
@@ -429,7 +452,8 @@ impl AppStore for MongoStore {
         let cursor = self
             .coll(APP_LOGS)
             .find(filter)
-            .sort(doc! { "ts": -1, "_id": -1 })
+            .sort(sort)
+            .hint(Hint::Name(index.into()))
             .skip(page.offset)
             .limit(page_limit(page))
             .await
@@ -516,6 +540,7 @@ impl AppStore for MongoStore {
                     doc! { "$set": { "lease_owner": owner, "lease_until": lease_until.0 } },
                 )
                 .sort(doc! { "next_run": 1, "_id": 1 })
+                .hint(Hint::Name(IDX_DUE_JOBS.into()))
                 .return_document(ReturnDocument::After)
                 .await
                 .ctx("claim job")?;

@@ -203,9 +203,12 @@ impl MatrixStore for MongoStore {
                 { "created_at": created_at.0, "_id": { "$lt": id } },
             ],
         };
+        // The room's keys are a prefix range of the queue's unique (kind,
+        // dedupe_key) index: the work is the room's queued items, not the queue.
         Ok(self
             .coll("outbox")
             .find_one(filter)
+            .hint(mongodb::options::Hint::Name("uniq_kind_dedupe".into()))
             .await
             .ctx("earlier matrix outbox item")?
             .is_some())

@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::ErrorKind;
-use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::options::{Hint, IndexOptions, ReturnDocument};
 use mongodb::{Collection, IndexModel};
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +80,27 @@ fn items(docs: Vec<ItemDoc>) -> StoreResult<Vec<OutboxItem>> {
     docs.into_iter().map(ItemDoc::into_item).collect()
 }
 
+const IDX_DUE_ORDER: &str = "by_due_order";
+const IDX_STATE_KIND: &str = "by_state_kind_created_id";
+const IDX_STATE_ORDER: &str = "by_state_created_id";
+
+/// The dead letters' listing (oldest first) as a find: of a kind a range of
+/// `by_state_kind_created_id`, of all kinds of `by_state_created_id`, each in the
+/// listing's order and walked to the limit; `skip` costs one index step per item.
+/// The total is counted in the same range: the dead letters themselves.
+pub(super) fn dead_find(kind: Option<OutboxKind>) -> (Document, Document, &'static str) {
+    let index = if kind.is_some() {
+        IDX_STATE_KIND
+    } else {
+        IDX_STATE_ORDER
+    };
+    (
+        dead_filter(None, kind),
+        doc! { "created_at": 1, "_id": 1 },
+        index,
+    )
+}
+
 /// The dead items an admin action names: one by id, or all (of a kind).
 fn dead_filter(id: Option<&str>, kind: Option<OutboxKind>) -> Document {
     let mut filter = doc! { "state": OutboxState::Dead.as_str() };
@@ -125,6 +146,23 @@ impl MongoStore {
                 index(
                     doc! { "state": 1, "kind": 1, "created_at": 1 },
                     "by_state_created",
+                    false,
+                ),
+                // scale: leases in the order served; the dead letters of a kind and
+                // of all kinds in the listing's order.
+                index(
+                    doc! { "kind": 1, "state": 1, "next_attempt": 1, "created_at": 1 },
+                    IDX_DUE_ORDER,
+                    false,
+                ),
+                index(
+                    doc! { "state": 1, "kind": 1, "created_at": 1, "_id": 1 },
+                    IDX_STATE_KIND,
+                    false,
+                ),
+                index(
+                    doc! { "state": 1, "created_at": 1, "_id": 1 },
+                    IDX_STATE_ORDER,
                     false,
                 ),
             ])
@@ -191,6 +229,7 @@ impl OutboxStore for MongoStore {
                     doc! { "$set": { "lease_owner": owner, "lease_until": lease_until.0 } },
                 )
                 .sort(doc! { "next_attempt": 1, "created_at": 1 })
+                .hint(Hint::Name(IDX_DUE_ORDER.into()))
                 .return_document(ReturnDocument::After)
                 .await
                 .ctx("lease outbox item")?;
@@ -272,10 +311,11 @@ impl OutboxStore for MongoStore {
         kind: Option<OutboxKind>,
         page: Page,
     ) -> StoreResult<Listing<OutboxItem>> {
-        let filter = dead_filter(None, kind);
+        let (filter, sort, index) = dead_find(kind);
         let total = self
             .outbox()
             .count_documents(filter.clone())
+            .hint(Hint::Name(index.into()))
             .await
             .ctx("count dead outbox items")?;
         if page.count == 0 {
@@ -287,7 +327,8 @@ impl OutboxStore for MongoStore {
         let cursor = self
             .outbox()
             .find(filter)
-            .sort(doc! { "created_at": 1, "_id": 1 })
+            .sort(sort)
+            .hint(Hint::Name(index.into()))
             .skip(page.offset)
             .limit(page_limit(page))
             .await

@@ -3,7 +3,7 @@
 //! arrays.
 
 use async_trait::async_trait;
-use mongodb::bson::{doc, Document};
+use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::{Hint, IndexOptions, ReturnDocument};
 use mongodb::{Collection, IndexModel};
 
@@ -69,6 +69,23 @@ impl MongoStore {
             })?;
         Ok(())
     }
+}
+
+/// A room's members holding `role` (or any room role), by name: a range of
+/// `by_room_roles` (rid, roles, usernameKey, u._id), which only members with a role
+/// reach — the room's owners, moderators and leaders, not its membership. Any role
+/// is every string in `roles` (`$gte: ""`, an index bound); members without one
+/// hold none. Several roles of one member are one answer, sorted (it is small).
+pub(super) fn room_role_find(rid: &str, role: Option<&str>) -> (Document, Document, &'static str) {
+    let roles = match role {
+        Some(role) => Bson::from(role),
+        None => Bson::from(doc! { "$gte": "" }),
+    };
+    (
+        doc! { "rid": rid, "roles": roles },
+        doc! { "usernameKey": 1, "u._id": 1 },
+        super::IDX_ROOM_ROLES,
+    )
 }
 
 #[async_trait]
@@ -189,20 +206,24 @@ impl RoleStore for MongoStore {
     }
 
     async fn room_members_in_role(&self, rid: &str, role: &str) -> StoreResult<Vec<Subscription>> {
+        let (filter, sort, index) = room_role_find(rid, Some(role));
         let cursor = self
             .subs
-            .find(doc! { "rid": rid, "roles": role })
-            .sort(doc! { "usernameKey": 1, "u._id": 1 })
+            .find(filter)
+            .sort(sort)
+            .hint(Hint::Name(index.into()))
             .await
             .ctx("list room members in role")?;
         collect(cursor, "subscription").await
     }
 
     async fn subscriptions_with_roles(&self, rid: &str) -> StoreResult<Vec<Subscription>> {
+        let (filter, sort, index) = room_role_find(rid, None);
         let cursor = self
             .subs
-            .find(doc! { "rid": rid, "roles.0": { "$exists": true } })
-            .sort(doc! { "usernameKey": 1, "u._id": 1 })
+            .find(filter)
+            .sort(sort)
+            .hint(Hint::Name(index.into()))
             .await
             .ctx("list room members with roles")?;
         collect(cursor, "subscription").await

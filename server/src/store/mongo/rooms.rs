@@ -39,6 +39,40 @@ fn member_id(sub: &Document) -> Option<&str> {
     sub.get_document("u").ok()?.get_str("_id").ok()
 }
 
+/// A rooms listing as a find: for one type a range of the index for the order
+/// (`by_type_name_id`, `by_type_ts`, `by_type_users`, `by_type_msgs`: the type, the
+/// key, `_id`) walked to the limit; `skip` (Rocket.Chat's `offset`) costs one index
+/// step per skipped room. A name substring is checked on the way (see `Listing`).
+pub(super) fn rooms_find(
+    types: &[RoomType],
+    filter: Option<&str>,
+    sort: Sort,
+) -> (Document, Document, &'static str) {
+    let codes: Vec<&str> = types.iter().map(|t| t.code()).collect();
+    let mut query = doc! { "t": { "$in": codes } };
+    if let Some(text) = filter {
+        query.insert("nameKey", substring(text));
+    }
+    let (key, index) = match sort.key {
+        SortKey::Name => ("nameKey", super::IDX_TYPE_NAME_ID),
+        SortKey::Ts => ("ts", "by_type_ts"),
+        SortKey::UsersCount => ("usersCount", "by_type_users"),
+        SortKey::Msgs => ("msgs", "by_type_msgs"),
+    };
+    let dir = sort_dir(sort.dir);
+    (query, doc! { key: dir, "_id": dir }, index)
+}
+
+/// A room's members by name: its range of `by_room_username_id`, walked to the
+/// limit; `skip` (`channels.members`' offset) costs one index step per member.
+pub(super) fn members_find(rid: &str) -> (Document, Document, &'static str) {
+    (
+        doc! { "rid": rid },
+        doc! { "usernameKey": 1, "u._id": 1 },
+        super::IDX_MEMBERS,
+    )
+}
+
 impl MongoStore {
     async fn find_room(&self, filter: Document) -> StoreResult<Option<Room>> {
         self.rooms
@@ -125,18 +159,7 @@ impl RoomStore for MongoStore {
         sort: Sort,
         page: Page,
     ) -> StoreResult<Listing<Room>> {
-        let codes: Vec<&str> = types.iter().map(|t| t.code()).collect();
-        let mut query = doc! { "t": { "$in": codes } };
-        if let Some(text) = filter {
-            query.insert("nameKey", substring(text));
-        }
-        let key = match sort.key {
-            SortKey::Name => "nameKey",
-            SortKey::Ts => "ts",
-            SortKey::UsersCount => "usersCount",
-            SortKey::Msgs => "msgs",
-        };
-        let dir = sort_dir(sort.dir);
+        let (query, order, index) = rooms_find(types, filter, sort);
         // A substring filter is not counted: the page is probed (see `Listing`);
         // otherwise the count is a range of the type's index.
         let probe = filter.is_some();
@@ -145,7 +168,7 @@ impl RoomStore for MongoStore {
         } else {
             self.rooms
                 .count_documents(query.clone())
-                .hint(Hint::Name("by_type_name".into()))
+                .hint(Hint::Name(index.into()))
                 .await
                 .ctx("count rooms")?
         };
@@ -158,7 +181,8 @@ impl RoomStore for MongoStore {
         let cursor = self
             .rooms
             .find(query)
-            .sort(doc! { key: dir, "_id": dir })
+            .sort(order)
+            .hint(Hint::Name(index.into()))
             .skip(page.offset)
             .limit(page_limit(page) + i64::from(probe))
             .await
@@ -362,10 +386,13 @@ impl SubscriptionStore for MongoStore {
         rid: &str,
         page: Page,
     ) -> StoreResult<Listing<Subscription>> {
-        let query = doc! { "rid": rid };
+        let (query, order, index) = members_find(rid);
+        // The members' total, counted in the room's range of the index: the
+        // room's membership (the listing itself), never its history.
         let total = self
             .subs
             .count_documents(query.clone())
+            .hint(Hint::Name(index.into()))
             .await
             .ctx("count room members")?;
         if page.count == 0 {
@@ -377,7 +404,8 @@ impl SubscriptionStore for MongoStore {
         let cursor = self
             .subs
             .find(query)
-            .sort(doc! { "usernameKey": 1, "u._id": 1 })
+            .sort(order)
+            .hint(Hint::Name(index.into()))
             .skip(page.offset)
             .limit(page_limit(page))
             .await

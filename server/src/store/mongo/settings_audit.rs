@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use mongodb::bson::{doc, Document};
-use mongodb::options::IndexOptions;
+use mongodb::options::{Hint, IndexOptions};
 use mongodb::{Collection, IndexModel};
 
 use super::{backend, collect, page_limit, to_doc, write_error, Ctx, MongoStore};
@@ -10,6 +10,41 @@ use crate::store::settings_audit::{SettingAuditStore, SettingChange, SettingChan
 use crate::store::{Listing, Page, StoreResult};
 
 const SETTING_CHANGES: &str = "setting_changes";
+const IDX_SETTING: &str = "by_setting_ts";
+const IDX_ACTOR: &str = "by_actor_ts";
+
+/// An audit listing as a find: of a setting a range of `by_setting_ts`, of an
+/// actor of `by_actor_ts`, else of `by_ts`, each in time order and walked to the
+/// limit; `skip` (the admin API's offset) costs one index step per change. The
+/// total is counted in the same range: the changes the filter selects.
+pub(super) fn audit_find(query: &SettingChangeQuery) -> (Document, Document, &'static str) {
+    let mut filter = Document::new();
+    if let Some(id) = &query.setting_id {
+        filter.insert("setting_id", id);
+    }
+    if let Some(actor) = &query.actor_id {
+        filter.insert("actor._id", actor);
+    }
+    let mut ts = Document::new();
+    if let Some(since) = query.since {
+        ts.insert("$gte", since.0);
+    }
+    if let Some(until) = query.until {
+        ts.insert("$lte", until.0);
+    }
+    if !ts.is_empty() {
+        filter.insert("ts", ts);
+    }
+    let index = if query.setting_id.is_some() {
+        IDX_SETTING
+    } else if query.actor_id.is_some() {
+        IDX_ACTOR
+    } else {
+        "by_ts"
+    };
+    let dir = if query.oldest_first { 1 } else { -1 };
+    (filter, doc! { "ts": dir, "_id": dir }, index)
+}
 
 impl MongoStore {
     fn setting_changes_coll(&self) -> Collection<Document> {
@@ -22,8 +57,21 @@ impl MongoStore {
             .keys(doc! { "ts": -1, "_id": -1 })
             .options(IndexOptions::builder().name("by_ts".to_string()).build())
             .build();
+        // scale: the audit of one setting and of one actor, each in time order.
+        let by_setting = IndexModel::builder()
+            .keys(doc! { "setting_id": 1, "ts": -1, "_id": -1 })
+            .options(
+                IndexOptions::builder()
+                    .name(IDX_SETTING.to_string())
+                    .build(),
+            )
+            .build();
+        let by_actor = IndexModel::builder()
+            .keys(doc! { "actor._id": 1, "ts": -1, "_id": -1 })
+            .options(IndexOptions::builder().name(IDX_ACTOR.to_string()).build())
+            .build();
         self.setting_changes_coll()
-            .create_indexes([by_ts])
+            .create_indexes([by_ts, by_setting, by_actor])
             .await
             .map_err(|e| {
                 backend(
@@ -50,26 +98,11 @@ impl SettingAuditStore for MongoStore {
         query: &SettingChangeQuery,
         page: Page,
     ) -> StoreResult<Listing<SettingChange>> {
-        let mut filter = Document::new();
-        if let Some(id) = &query.setting_id {
-            filter.insert("setting_id", id);
-        }
-        if let Some(actor) = &query.actor_id {
-            filter.insert("actor._id", actor);
-        }
-        let mut ts = Document::new();
-        if let Some(since) = query.since {
-            ts.insert("$gte", since.0);
-        }
-        if let Some(until) = query.until {
-            ts.insert("$lte", until.0);
-        }
-        if !ts.is_empty() {
-            filter.insert("ts", ts);
-        }
+        let (filter, sort, index) = audit_find(query);
         let total = self
             .setting_changes_coll()
             .count_documents(filter.clone())
+            .hint(Hint::Name(index.into()))
             .await
             .ctx("count setting changes")?;
         if page.count == 0 {
@@ -78,11 +111,11 @@ impl SettingAuditStore for MongoStore {
                 total,
             });
         }
-        let dir = if query.oldest_first { 1 } else { -1 };
         let cursor = self
             .setting_changes_coll()
             .find(filter)
-            .sort(doc! { "ts": dir, "_id": dir })
+            .sort(sort)
+            .hint(Hint::Name(index.into()))
             .skip(page.offset)
             .limit(page_limit(page))
             .await

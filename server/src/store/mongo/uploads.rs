@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use mongodb::bson::{doc, Document};
-use mongodb::options::IndexOptions;
+use mongodb::options::{Hint, IndexOptions};
 use mongodb::{Collection, IndexModel};
 
 use super::{
@@ -13,6 +13,24 @@ use crate::store::uploads::{Upload, UploadStore};
 use crate::store::{Listing, Page, StoreResult, Ts};
 
 const UPLOADS: &str = "uploads";
+const IDX_ROOM_FILES: &str = "by_room_uploaded_id";
+const IDX_EXPIRY_ID: &str = "by_expiry_id";
+
+/// A room's kept files newest first (`channels.files`): its range of
+/// `by_room_uploaded_id` walked to the limit (files still expiring, a handful, are
+/// skipped on the way); `skip` costs one index step per skipped file. The total is
+/// counted in the same range: the room's files, never its history. A name
+/// substring is checked on each of the room's files.
+pub(super) fn room_uploads_find(
+    rid: &str,
+    name: Option<&str>,
+) -> (Document, Document, &'static str) {
+    let mut filter = doc! { "rid": rid, "expiresAt": { "$exists": false } };
+    if let Some(name) = name.filter(|n| !n.is_empty()) {
+        filter.insert("name", substring(name));
+    }
+    (filter, doc! { "uploadedAt": -1, "_id": -1 }, IDX_ROOM_FILES)
+}
 
 impl MongoStore {
     fn uploads(&self) -> Collection<Document> {
@@ -32,6 +50,13 @@ impl MongoStore {
                 index(doc! { "rid": 1, "uploadedAt": -1 }, "by_room"),
                 index(doc! { "messageId": 1 }, "by_message"),
                 index(doc! { "expiresAt": 1 }, "by_expiry"),
+                // scale: a room's files newest first and the expiry sweep, each in
+                // its order (`_id` breaking ties).
+                index(
+                    doc! { "rid": 1, "uploadedAt": -1, "_id": -1 },
+                    IDX_ROOM_FILES,
+                ),
+                index(doc! { "expiresAt": 1, "_id": 1 }, IDX_EXPIRY_ID),
             ])
             .await
             .map_err(|e| {
@@ -87,13 +112,11 @@ impl UploadStore for MongoStore {
         name: Option<&str>,
         page: Page,
     ) -> StoreResult<Listing<Upload>> {
-        let mut filter = doc! { "rid": rid, "expiresAt": { "$exists": false } };
-        if let Some(name) = name.filter(|n| !n.is_empty()) {
-            filter.insert("name", substring(name));
-        }
+        let (filter, sort, index) = room_uploads_find(rid, name);
         let total = self
             .uploads()
             .count_documents(filter.clone())
+            .hint(Hint::Name(index.into()))
             .await
             .ctx("count uploads")?;
         if page.count == 0 {
@@ -105,7 +128,8 @@ impl UploadStore for MongoStore {
         let cursor = self
             .uploads()
             .find(filter)
-            .sort(doc! { "uploadedAt": -1, "_id": -1 })
+            .sort(sort)
+            .hint(Hint::Name(index.into()))
             .skip(page.offset)
             .limit(page_limit(page))
             .await
@@ -141,6 +165,7 @@ impl UploadStore for MongoStore {
             .uploads()
             .find(doc! { "expiresAt": { "$lte": now.0 } })
             .sort(doc! { "expiresAt": 1, "_id": 1 })
+            .hint(Hint::Name(IDX_EXPIRY_ID.into()))
             .limit(i64::try_from(max).unwrap_or(i64::MAX))
             .await
             .ctx("list expired uploads")?;

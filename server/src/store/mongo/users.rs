@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use mongodb::bson::{doc, Document};
+use mongodb::options::Hint;
 
 use super::{
     backend, collect, from_doc, is_duplicate, page_limit, set_unset, sort_dir, substring, to_doc,
@@ -41,6 +42,38 @@ pub(super) fn user_projection() -> Document {
 /// never holds a NUL), so one unique multikey index covers every service.
 pub(super) fn service_key(service: &str, id: &str) -> String {
     format!("{service}\u{0}{id}")
+}
+
+/// A users listing as a find: a walk of the index in the listing's order
+/// (`by_username_id`, `by_created_id`: the key, then `_id`) that stops at the
+/// limit; `skip` (Rocket.Chat's `offset`) costs one index step per skipped user. A
+/// substring filter is checked on the way (see [`Listing`]): a term few users
+/// match walks far, at most the whole index, as no index serves a substring.
+pub(super) fn users_find(filter: Option<&str>, sort: Sort) -> (Document, Document, &'static str) {
+    let query = match filter {
+        Some(text) => {
+            let re = substring(text);
+            doc! { "$or": [ { "usernameKey": re.clone() }, { "name": re } ] }
+        }
+        None => Document::new(),
+    };
+    let (key, index) = match sort.key {
+        SortKey::Ts => ("createdAt", super::IDX_CREATED_ID),
+        _ => ("usernameKey", super::IDX_USERNAME_ID),
+    };
+    let dir = sort_dir(sort.dir);
+    (query, doc! { key: dir, "_id": dir }, index)
+}
+
+/// The accounts linked to `service`: the range of `uniq_service` holding the
+/// service's keys (`<service>\u{0}` up to `<service>\u{1}`; `$elemMatch` keeps both
+/// bounds on the multikey index): the work is those accounts.
+pub(super) fn service_find(service: &str) -> (Document, &'static str) {
+    let (from, to) = (format!("{service}\u{0}"), format!("{service}\u{1}"));
+    (
+        doc! { "serviceKeys": { "$elemMatch": { "$gte": from, "$lt": to } } },
+        IDX_SERVICE,
+    )
 }
 
 fn user_doc(user: &User) -> StoreResult<Document> {
@@ -150,25 +183,16 @@ impl UserStore for MongoStore {
         sort: Sort,
         page: Page,
     ) -> StoreResult<Listing<User>> {
-        let query = match filter {
-            Some(text) => {
-                let re = substring(text);
-                doc! { "$or": [ { "usernameKey": re.clone() }, { "name": re } ] }
-            }
-            None => Document::new(),
-        };
-        let key = match sort.key {
-            SortKey::Ts => "createdAt",
-            _ => "usernameKey",
-        };
-        let dir = sort_dir(sort.dir);
+        let (query, order, index) = users_find(filter, sort);
         // A substring filter is not counted: the page is probed (see `Listing`).
+        // Unfiltered, the total is the collection's count from its metadata
+        // (`estimatedDocumentCount`, no scan; exact but after an unclean shutdown).
         let probe = filter.is_some();
         let total = if probe {
             0
         } else {
             self.users
-                .count_documents(query.clone())
+                .estimated_document_count()
                 .await
                 .ctx("count users")?
         };
@@ -181,7 +205,8 @@ impl UserStore for MongoStore {
         let cursor = self
             .users
             .find(query)
-            .sort(doc! { key: dir, "_id": dir })
+            .sort(order)
+            .hint(Hint::Name(index.into()))
             .skip(page.offset)
             .limit(page_limit(page) + i64::from(probe))
             .projection(user_projection())
@@ -197,6 +222,18 @@ impl UserStore for MongoStore {
 
     async fn count_users(&self) -> StoreResult<u64> {
         self.users.count_documents(doc! {}).await.ctx("count users")
+    }
+
+    async fn users_of_service(&self, service: &str) -> StoreResult<Vec<User>> {
+        let (filter, index) = service_find(service);
+        let cursor = self
+            .users
+            .find(filter)
+            .hint(Hint::Name(index.into()))
+            .projection(user_projection())
+            .await
+            .ctx("list users of service")?;
+        collect(cursor, "user").await
     }
 }
 

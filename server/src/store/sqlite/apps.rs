@@ -12,8 +12,37 @@ use crate::store::{Listing, Page, StoreResult, Ts};
 /// A page of an app's logs, newest first: `app_logs_app` (app_id, ts) walked
 /// backwards, the level filtered on the way; `OFFSET` (the admin API's) costs one
 /// index step per skipped entry. Logs are pruned by age, which bounds the total's count.
-pub(super) const APP_LOGS_PAGE: &str = "SELECT doc FROM app_logs
+pub(super) const APP_LOGS_PAGE: &str = "SELECT doc FROM app_logs INDEXED BY app_logs_app
      WHERE app_id = ?1 AND level_rank >= ?2 ORDER BY ts DESC, rowid DESC LIMIT ?3 OFFSET ?4";
+
+/// The total of an app's log page: counted in the app's range of `app_logs_level`
+/// (app_id, level_rank), covering, so no entry is read; bounded by the retention.
+pub(super) const APP_LOGS_COUNT: &str =
+    "SELECT count(*) FROM app_logs WHERE app_id = ?1 AND level_rank >= ?2";
+
+/// An app's keys under a prefix, in key order: a range of the primary key (app_id,
+/// key) from the prefix to its successor (see [`prefix_end`]), not a filter over
+/// every key of the app.
+pub(super) const APP_DATA_KEYS: &str = "SELECT key FROM app_data WHERE app_id = ?1
+     AND key >= ?2 AND key < ?3 ORDER BY key LIMIT ?4";
+/// [`APP_DATA_KEYS`] for a prefix without a successor (the empty one).
+pub(super) const APP_DATA_KEYS_FROM: &str = "SELECT key FROM app_data WHERE app_id = ?1
+     AND key >= ?2 ORDER BY key LIMIT ?3";
+
+/// The least string greater than every string starting with `prefix` (its last
+/// character that can be, incremented; text compares by code point, as UTF-8
+/// bytes do); `None` when there is none (an empty prefix: every key).
+pub(super) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
 
 /// The scheduler's due jobs: a range of `app_jobs_due` (next_run), in its order.
 pub(super) const DUE_JOBS: &str = "SELECT doc FROM app_jobs WHERE next_run <= ?1
@@ -113,14 +142,19 @@ impl AppStore for SqliteStore {
     ) -> StoreResult<Vec<String>> {
         let (app, prefix) = (app_id.to_string(), prefix.to_string());
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT key FROM app_data WHERE app_id = ?1
-                     AND substr(key, 1, length(?2)) = ?2 ORDER BY key LIMIT ?3",
-                )
-                .map_err(map_err)?;
+            let (sql, args): (_, Vec<rusqlite::types::Value>) = match prefix_end(&prefix) {
+                Some(end) => (
+                    APP_DATA_KEYS,
+                    vec![app.into(), prefix.into(), end.into(), limit.into()],
+                ),
+                None => (
+                    APP_DATA_KEYS_FROM,
+                    vec![app.into(), prefix.into(), limit.into()],
+                ),
+            };
+            let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
             let rows = stmt
-                .query_map(params![app, prefix, limit], |r| r.get::<_, String>(0))
+                .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
                 .map_err(map_err)?;
             rows.map(|r| r.map_err(map_err)).collect()
         })
@@ -158,11 +192,7 @@ impl AppStore for SqliteStore {
     ) -> StoreResult<Listing<AppLogEntry>> {
         let app = app_id.to_string();
         self.read(move |conn| {
-            let total = query_count(
-                conn,
-                "SELECT count(*) FROM app_logs WHERE app_id = ?1 AND level_rank >= ?2",
-                params![app, min_level],
-            )?;
+            let total = query_count(conn, APP_LOGS_COUNT, params![app, min_level])?;
             let items = query_docs(
                 conn,
                 APP_LOGS_PAGE,

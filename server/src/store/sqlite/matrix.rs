@@ -183,14 +183,23 @@ impl MatrixStore for SqliteStore {
     ) -> StoreResult<bool> {
         let (prefix, id) = (prefix.to_string(), id.to_string());
         self.read(move |conn| {
+            // An empty prefix (every room) has no successor: a key never starts
+            // with the last code point.
+            let end = super::apps::prefix_end(&prefix).unwrap_or_else(|| char::MAX.to_string());
             Ok(query_count(
                 conn,
-                "SELECT count(*) FROM outbox WHERE state = 'pending' AND kind = 'matrix' \
-                 AND (created_at < ?1 OR (created_at = ?1 AND id < ?2)) \
-                 AND substr(dedupe_key, 1, length(?3)) = ?3",
-                params![created_at.0, id, prefix],
+                MATRIX_PENDING_BEFORE,
+                params![created_at.0, id, prefix, end],
             )? > 0)
         })
         .await
     }
 }
+
+/// Whether a room's Matrix item older than the given one is still pending: a range
+/// of the queue's unique (kind, dedupe_key) index over the room's keys (the prefix
+/// up to its successor), stopping at the first
+/// hit, so the cost is at most the room's queued items, not the queue.
+pub(super) const MATRIX_PENDING_BEFORE: &str = "SELECT EXISTS (SELECT 1 FROM outbox
+     WHERE kind = 'matrix' AND dedupe_key >= ?3 AND dedupe_key < ?4 AND state = 'pending'
+       AND (created_at < ?1 OR (created_at = ?1 AND id < ?2)))";

@@ -2,7 +2,7 @@
 //! writer makes each lease (one `UPDATE … RETURNING`) atomic.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, params_from_iter, Connection, Row};
 
 use super::{exec, from_json, map_err, query_count, to_json, SqliteStore};
 use crate::store::outbox::{
@@ -58,10 +58,57 @@ fn query_items(
     Ok(out)
 }
 
-/// Matches every kind when parameter `n` is NULL, else that kind.
-fn kind_filter(n: usize) -> String {
-    format!("(?{n} IS NULL OR kind = ?{n})")
+/// The dead letters' total and page statements (the admin's listing), oldest first:
+/// of one kind a range of `outbox_state_kind` (state, kind, created_at, id, …), of
+/// every kind a range of `outbox_state_order` (state, created_at, id), each walked
+/// in its order to the `LIMIT`; `OFFSET` costs one index step per skipped item. The
+/// total is counted in the same range (covering): the dead letters themselves.
+pub(super) fn dead_statements(of_kind: bool) -> (String, String) {
+    let (filter, n) = if of_kind {
+        ("state = 'dead' AND kind = ?1", 2)
+    } else {
+        ("state = 'dead'", 1)
+    };
+    (
+        format!("SELECT count(*) FROM outbox WHERE {filter}"),
+        format!(
+            "SELECT {COLUMNS} FROM outbox WHERE {filter} ORDER BY created_at, id
+             LIMIT ?{n} OFFSET ?{}",
+            n + 1
+        ),
+    )
 }
+
+/// The dead letters a retry or drop acts on, one statement per shape (an `id` is a
+/// primary-key seek, a kind a range of `outbox_state_kind`), with its arguments
+/// numbered from `?first`.
+pub(super) fn dead_filter(
+    id: Option<String>,
+    kind: Option<&str>,
+    first: usize,
+) -> (String, Vec<rusqlite::types::Value>) {
+    let mut filter = String::from("state = 'dead'");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(id) = id {
+        args.push(id.into());
+        filter.push_str(&format!(" AND id = ?{}", first + args.len() - 1));
+    }
+    if let Some(kind) = kind {
+        args.push(kind.to_string().into());
+        filter.push_str(&format!(" AND kind = ?{}", first + args.len() - 1));
+    }
+    (filter, args)
+}
+
+/// A kind's pending backlog for the admin's statistics: counted in its range of
+/// `outbox_state_kind`, which covers the lease column and starts at the oldest, so
+/// the work is the backlog (the figure asked for), no document is read.
+pub(super) const OUTBOX_PENDING_STATS: &str =
+    "SELECT count(*), coalesce(sum(lease_until > ?2), 0), min(created_at)
+     FROM outbox INDEXED BY outbox_state_kind WHERE state = 'pending' AND kind = ?1";
+/// A kind's dead letters, counted in their range of `outbox_state_kind`.
+pub(super) const OUTBOX_DEAD_COUNT: &str =
+    "SELECT count(*) FROM outbox WHERE state = 'dead' AND kind = ?1";
 
 /// Leases the due items of a kind: a range of `outbox_due_order` (kind, state,
 /// next_attempt, created_at), already in the order served, so the cost is the items
@@ -216,27 +263,13 @@ impl OutboxStore for SqliteStore {
     ) -> StoreResult<Listing<OutboxItem>> {
         let kind = kind.map(OutboxKind::as_str);
         self.read(move |conn| {
-            let total = query_count(
-                conn,
-                &format!(
-                    "SELECT count(*) FROM outbox WHERE state = 'dead' AND {}",
-                    kind_filter(1)
-                ),
-                params![kind],
-            )?;
-            let items = query_items(
-                conn,
-                &format!(
-                    "SELECT {COLUMNS} FROM outbox WHERE state = 'dead' AND {}
-                     ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
-                    kind_filter(1)
-                ),
-                params![
-                    kind,
-                    i64::try_from(page.count).unwrap_or(i64::MAX),
-                    page.offset as i64
-                ],
-            )?;
+            let (count_sql, page_sql) = dead_statements(kind.is_some());
+            let mut args: Vec<rusqlite::types::Value> =
+                kind.map(|k| k.to_string().into()).into_iter().collect();
+            let total = query_count(conn, &count_sql, params_from_iter(&args))?;
+            args.push(i64::try_from(page.count).unwrap_or(i64::MAX).into());
+            args.push(i64::try_from(page.offset).unwrap_or(i64::MAX).into());
+            let items = query_items(conn, &page_sql, params_from_iter(&args))?;
             Ok(Listing { items, total })
         })
         .await
@@ -250,15 +283,16 @@ impl OutboxStore for SqliteStore {
     ) -> StoreResult<u64> {
         let (id, kind) = (id.map(str::to_string), kind.map(OutboxKind::as_str));
         self.write(move |conn| {
+            let (filter, mut args) = dead_filter(id, kind, 2);
+            args.insert(0, now.0.into());
             Ok(exec(
                 conn,
                 &format!(
-                    "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt = ?3,
-                         since = ?3, lease_owner = NULL, lease_until = 0
-                     WHERE state = 'dead' AND (?1 IS NULL OR id = ?1) AND {}",
-                    kind_filter(2)
+                    "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt = ?1,
+                         since = ?1, lease_owner = NULL, lease_until = 0
+                     WHERE {filter}"
                 ),
-                params![id, kind, now.0],
+                params_from_iter(&args),
             )? as u64)
         })
         .await
@@ -271,13 +305,11 @@ impl OutboxStore for SqliteStore {
     ) -> StoreResult<u64> {
         let (id, kind) = (id.map(str::to_string), kind.map(OutboxKind::as_str));
         self.write(move |conn| {
+            let (filter, args) = dead_filter(id, kind, 1);
             Ok(exec(
                 conn,
-                &format!(
-                    "DELETE FROM outbox WHERE state = 'dead' AND (?1 IS NULL OR id = ?1) AND {}",
-                    kind_filter(2)
-                ),
-                params![id, kind],
+                &format!("DELETE FROM outbox WHERE {filter}"),
+                params_from_iter(&args),
             )? as u64)
         })
         .await
@@ -288,20 +320,13 @@ impl OutboxStore for SqliteStore {
             let mut out = Vec::with_capacity(OutboxKind::ALL.len());
             for kind in OutboxKind::ALL {
                 let (pending, leased, oldest): (i64, i64, Option<i64>) = conn
-                    .prepare_cached(
-                        "SELECT count(*), coalesce(sum(lease_until > ?2), 0), min(created_at)
-                         FROM outbox WHERE kind = ?1 AND state = 'pending'",
-                    )
+                    .prepare_cached(OUTBOX_PENDING_STATS)
                     .map_err(map_err)?
                     .query_row(params![kind.as_str(), now.0], |r| {
                         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                     })
                     .map_err(map_err)?;
-                let dead = query_count(
-                    conn,
-                    "SELECT count(*) FROM outbox WHERE kind = ?1 AND state = 'dead'",
-                    [kind.as_str()],
-                )?;
+                let dead = query_count(conn, OUTBOX_DEAD_COUNT, [kind.as_str()])?;
                 out.push(OutboxStats {
                     kind: *kind,
                     pending: pending.max(0) as u64,

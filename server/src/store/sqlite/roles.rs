@@ -1,6 +1,6 @@
 //! Roles on SQLite: table `roles` (unique `name`), tombstones in `removed_roles`;
-//! users by role come from `user_roles`, role queries over a room's subscriptions
-//! read the `roles` array of its members' documents (a range of `subscriptions_room`).
+//! users by role come from `user_roles`; role queries over a room read the partial
+//! index `subscriptions_roled`, which holds only memberships with room roles.
 
 use async_trait::async_trait;
 use rusqlite::params;
@@ -8,8 +8,6 @@ use rusqlite::params;
 use super::{exec, query_count, query_doc, query_docs, to_json, SqliteStore};
 use crate::store::role_store::{RemovedRole, Role, RoleStore};
 use crate::store::{Listing, Page, StoreResult, Subscription, Ts, User};
-
-const HAS_ROLE: &str = "EXISTS (SELECT 1 FROM json_each(doc, '$.roles') WHERE value = ?1)";
 
 /// A role's members, counted over their range of `user_roles` (kept by triggers on
 /// `users`): the work is the role's size, not the user base's.
@@ -20,6 +18,18 @@ pub(super) const ROLE_COUNT: &str = "SELECT count(*) FROM user_roles WHERE role 
 /// document by primary key.
 pub(super) const ROLE_PAGE: &str = "SELECT u.doc FROM user_roles r JOIN users u ON u.id = r.user_id
      WHERE r.role = ?1 ORDER BY r.username_key, r.user_id LIMIT ?2 OFFSET ?3";
+
+/// The members of a room holding a room role, by username: a walk of the room's
+/// range of `subscriptions_roled` (memberships with a role only), so the cost is
+/// the room's owners, moderators and leaders, not its members.
+pub(super) const ROOM_ROLED: &str = "SELECT doc FROM subscriptions
+     WHERE rid = ?1 AND json_array_length(doc, '$.roles') > 0 ORDER BY username, id";
+
+/// [`ROOM_ROLED`] narrowed to one role.
+pub(super) const ROOM_ROLE_MEMBERS: &str = "SELECT doc FROM subscriptions
+     WHERE rid = ?2 AND json_array_length(doc, '$.roles') > 0
+     AND EXISTS (SELECT 1 FROM json_each(doc, '$.roles') WHERE value = ?1)
+     ORDER BY username, id";
 
 #[async_trait]
 impl RoleStore for SqliteStore {
@@ -112,30 +122,14 @@ impl RoleStore for SqliteStore {
 
     async fn room_members_in_role(&self, rid: &str, role: &str) -> StoreResult<Vec<Subscription>> {
         let (rid, role) = (rid.to_string(), role.to_string());
-        self.read(move |conn| {
-            query_docs(
-                conn,
-                &format!(
-                    "SELECT doc FROM subscriptions WHERE {HAS_ROLE} AND rid = ?2
-                     ORDER BY username, id"
-                ),
-                params![role, rid],
-            )
-        })
-        .await
+        self.read(move |conn| query_docs(conn, ROOM_ROLE_MEMBERS, params![role, rid]))
+            .await
     }
 
     async fn subscriptions_with_roles(&self, rid: &str) -> StoreResult<Vec<Subscription>> {
         let rid = rid.to_string();
-        self.read(move |conn| {
-            query_docs(
-                conn,
-                "SELECT doc FROM subscriptions WHERE rid = ?1
-                 AND json_array_length(doc, '$.roles') > 0 ORDER BY username, id",
-                [&rid],
-            )
-        })
-        .await
+        self.read(move |conn| query_docs(conn, ROOM_ROLED, [&rid]))
+            .await
     }
 
     async fn set_subscription_roles(

@@ -281,6 +281,16 @@ pub(super) const SUBSCRIPTIONS_ALL: &str =
 pub(super) const SUBSCRIPTIONS_SINCE: &str =
     "SELECT doc FROM subscriptions WHERE uid = ?1 AND updated_at > ?2 ORDER BY updated_at";
 
+/// A page of a room's members by username: a walk of the room's range of
+/// `subscriptions_room_order` (rid, username, uid) that stops at the `LIMIT`;
+/// `OFFSET` (Rocket.Chat's `channels.members`) costs one index step per skipped member.
+pub(super) const MEMBERS_PAGE: &str = "SELECT doc FROM subscriptions WHERE rid = ?1
+     ORDER BY username, uid LIMIT ?2 OFFSET ?3";
+/// The members' total Rocket.Chat's listing carries: counted in the room's range of
+/// the covering index, so the work is the room's membership (the listing itself),
+/// never its history.
+pub(super) const MEMBERS_COUNT: &str = "SELECT count(*) FROM subscriptions WHERE rid = ?1";
+
 #[async_trait]
 impl SubscriptionStore for SqliteStore {
     async fn subscription(&self, rid: &str, user_id: &str) -> StoreResult<Option<Subscription>> {
@@ -344,16 +354,15 @@ impl SubscriptionStore for SqliteStore {
     ) -> StoreResult<Listing<Subscription>> {
         let rid = rid.to_string();
         self.read(move |conn| {
-            let total = query_count(
-                conn,
-                "SELECT count(*) FROM subscriptions WHERE rid = ?1",
-                [&rid],
-            )?;
+            let total = query_count(conn, MEMBERS_COUNT, [&rid])?;
             let items = query_docs(
                 conn,
-                "SELECT doc FROM subscriptions WHERE rid = ?1 ORDER BY username, uid
-                 LIMIT ?2 OFFSET ?3",
-                params![rid, page.count as i64, page.offset as i64],
+                MEMBERS_PAGE,
+                params![
+                    rid,
+                    i64::try_from(page.count).unwrap_or(i64::MAX),
+                    i64::try_from(page.offset).unwrap_or(i64::MAX)
+                ],
             )?;
             Ok(Listing { items, total })
         })

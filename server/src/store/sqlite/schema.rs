@@ -296,6 +296,61 @@ const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL
     );
     "#,
+    // scale: the rest of what requests read as index ranges in their own order — a
+    // room's members holding room roles (owners, moderators, leaders: a partial
+    // index of them only), its members by name, its kept files, the expiry sweep,
+    // the delivery queue's dead letters and statistics, the settings audit by
+    // setting and by actor, an app's log total by level; and a trigram index of
+    // usernames and names (FTS5, kept by triggers; its rows mapped by user id, as a
+    // user's rowid is not stable across VACUUM) so that a users search for a term
+    // few users match reads those users, not the table.
+    r#"
+    CREATE INDEX subscriptions_roled ON subscriptions(rid, username, id)
+        WHERE json_array_length(doc, '$.roles') > 0;
+    CREATE INDEX subscriptions_room_order ON subscriptions(rid, username, uid);
+    DROP INDEX subscriptions_room;
+    CREATE INDEX uploads_room_kept ON uploads(rid, uploaded_at, id, expires_at)
+        WHERE expires_at IS NULL;
+    CREATE INDEX uploads_expiry_order ON uploads(expires_at, id) WHERE expires_at IS NOT NULL;
+    DROP INDEX uploads_expiry;
+    CREATE INDEX outbox_state_kind ON outbox(state, kind, created_at, id, lease_until);
+    CREATE INDEX outbox_state_order ON outbox(state, created_at, id);
+    DROP INDEX outbox_state_created;
+    CREATE INDEX setting_changes_setting_order ON setting_changes(setting_id, ts, id);
+    CREATE INDEX setting_changes_actor ON setting_changes(actor_id, ts, id);
+    DROP INDEX setting_changes_setting;
+    CREATE INDEX app_logs_level ON app_logs(app_id, level_rank);
+    CREATE VIRTUAL TABLE users_search USING fts5(uid UNINDEXED, username, name,
+        tokenize = 'trigram');
+    CREATE TABLE users_search_rows (
+        user_id TEXT PRIMARY KEY,
+        row INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO users_search (uid, username, name)
+        SELECT id, username_key, lower(coalesce(json_extract(doc, '$.name'), '')) FROM users;
+    INSERT INTO users_search_rows (user_id, row) SELECT uid, rowid FROM users_search;
+    CREATE TRIGGER users_search_insert AFTER INSERT ON users BEGIN
+        INSERT INTO users_search (uid, username, name) VALUES (new.id, new.username_key,
+            lower(coalesce(json_extract(new.doc, '$.name'), '')));
+        INSERT INTO users_search_rows (user_id, row) VALUES (new.id, last_insert_rowid());
+    END;
+    CREATE TRIGGER users_search_update AFTER UPDATE OF username_key, doc ON users
+    WHEN old.username_key IS NOT new.username_key
+        OR json_extract(old.doc, '$.name') IS NOT json_extract(new.doc, '$.name')
+    BEGIN
+        DELETE FROM users_search
+            WHERE rowid = (SELECT row FROM users_search_rows WHERE user_id = old.id);
+        DELETE FROM users_search_rows WHERE user_id = old.id;
+        INSERT INTO users_search (uid, username, name) VALUES (new.id, new.username_key,
+            lower(coalesce(json_extract(new.doc, '$.name'), '')));
+        INSERT INTO users_search_rows (user_id, row) VALUES (new.id, last_insert_rowid());
+    END;
+    CREATE TRIGGER users_search_delete AFTER DELETE ON users BEGIN
+        DELETE FROM users_search
+            WHERE rowid = (SELECT row FROM users_search_rows WHERE user_id = old.id);
+        DELETE FROM users_search_rows WHERE user_id = old.id;
+    END;
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -2,7 +2,8 @@
 //! columns it is looked up by (room, message, expiry, lower-cased name).
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter};
 
 use super::{exec, like_pattern, query_count, query_doc, query_docs, to_json, SqliteStore};
 use crate::store::uploads::{Upload, UploadStore};
@@ -30,6 +31,34 @@ fn columns(u: &Upload) -> StoreResult<Columns> {
         to_json(u)?,
     ))
 }
+
+/// The total and page statements of a room's files (`channels.files`), newest
+/// first: the room's range of the partial index `uploads_room_kept` (rid,
+/// uploaded_at, id; kept files only), walked in its order and stopped at the
+/// `LIMIT`; `OFFSET` (Rocket.Chat's) costs one index step per skipped file. The
+/// total Rocket.Chat's response carries is counted in that range (covering, no
+/// document read), so it costs the room's file count, never its history; with a
+/// name filter (a substring no index serves) each of the room's files is read once.
+pub(super) fn room_uploads_statements(named: bool) -> (String, String) {
+    let filter = if named {
+        "WHERE rid = ?1 AND expires_at IS NULL AND name_key LIKE ?2 ESCAPE '\\'"
+    } else {
+        "WHERE rid = ?1 AND expires_at IS NULL"
+    };
+    let n = if named { 3 } else { 2 };
+    (
+        format!("SELECT count(*) FROM uploads {filter}"),
+        format!(
+            "SELECT doc FROM uploads {filter} ORDER BY uploaded_at DESC, id DESC \
+             LIMIT ?{n} OFFSET ?{}",
+            n + 1
+        ),
+    )
+}
+
+/// The expiry sweep: a range of `uploads_expiry_order` in its order.
+pub(super) const EXPIRED_UPLOADS: &str = "SELECT doc FROM uploads
+     WHERE expires_at IS NOT NULL AND expires_at <= ?1 ORDER BY expires_at, id LIMIT ?2";
 
 fn limit(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -83,22 +112,15 @@ impl UploadStore for SqliteStore {
         page: Page,
     ) -> StoreResult<Listing<Upload>> {
         let rid = rid.to_string();
-        let pattern = like_pattern(name.unwrap_or(""));
+        let pattern = name.filter(|n| !n.is_empty()).map(like_pattern);
         self.read(move |conn| {
-            let filter = "WHERE rid = ?1 AND expires_at IS NULL AND name_key LIKE ?2 ESCAPE '\\'";
-            let total = query_count(
-                conn,
-                &format!("SELECT count(*) FROM uploads {filter}"),
-                params![rid, pattern],
-            )?;
-            let items = query_docs(
-                conn,
-                &format!(
-                    "SELECT doc FROM uploads {filter} ORDER BY uploaded_at DESC, id DESC \
-                     LIMIT ?3 OFFSET ?4"
-                ),
-                params![rid, pattern, limit(page.count), limit(page.offset)],
-            )?;
+            let (count_sql, page_sql) = room_uploads_statements(pattern.is_some());
+            let mut args: Vec<Value> = vec![rid.into()];
+            args.extend(pattern.map(Value::from));
+            let total = query_count(conn, &count_sql, params_from_iter(&args))?;
+            args.push(limit(page.count).into());
+            args.push(limit(page.offset).into());
+            let items = query_docs(conn, &page_sql, params_from_iter(&args))?;
             Ok(Listing { items, total })
         })
         .await
@@ -129,14 +151,7 @@ impl UploadStore for SqliteStore {
     }
 
     async fn expired_uploads(&self, now: Ts, max: u64) -> StoreResult<Vec<Upload>> {
-        self.read(move |conn| {
-            query_docs(
-                conn,
-                "SELECT doc FROM uploads WHERE expires_at IS NOT NULL AND expires_at <= ?1
-                 ORDER BY expires_at, id LIMIT ?2",
-                params![now.0, limit(max)],
-            )
-        })
-        .await
+        self.read(move |conn| query_docs(conn, EXPIRED_UPLOADS, params![now.0, limit(max)]))
+            .await
     }
 }

@@ -64,6 +64,50 @@ pub(super) fn users_listing(sort: Sort, filtered: bool) -> (Option<String>, Stri
     )
 }
 
+/// Most matches a users search reads through the trigram index: a term that fewer
+/// users match (a rare one) is answered from `users_search` — those users only,
+/// sorted, with an exact total — whatever the user base; a commoner term walks the
+/// listing's index (as [`users_listing`]), where matches are dense enough that the
+/// page fills after about `(offset + count) × users / matches` rows, i.e. at most
+/// `users / SEARCH_CANDIDATES` rows per row of the page.
+pub(super) const SEARCH_CANDIDATES: i64 = 2_000;
+
+/// How many users the trigram index finds for a phrase, counting at most
+/// [`SEARCH_CANDIDATES`].
+pub(super) const SEARCH_CANDIDATE_COUNT: &str = "SELECT count(*) FROM
+     (SELECT 1 FROM users_search WHERE users_search MATCH ?1 LIMIT ?2)";
+
+/// The term as an FTS5 phrase for the trigram index, if it has the three
+/// characters a trigram needs (shorter terms walk the listing's index).
+pub(super) fn trigram_phrase(term: &str) -> Option<String> {
+    let term = term.to_lowercase();
+    (term.chars().count() >= 3).then(|| format!("\"{}\"", term.replace('"', "\"\"")))
+}
+
+/// The total and page statements of a search the trigram index answers (see
+/// [`SEARCH_CANDIDATES`]): its matches by primary key, checked against the same
+/// substring filter as the walk (the index folds case more widely than `LIKE`),
+/// sorted — fewer than `SEARCH_CANDIDATES` rows.
+pub(super) fn users_search(sort: Sort) -> (String, String) {
+    let order = match sort.key {
+        SortKey::Ts => "created_at",
+        _ => "username_key",
+    };
+    let dir = match sort.dir {
+        Direction::Asc => "ASC",
+        Direction::Desc => "DESC",
+    };
+    let filter = "WHERE id IN (SELECT uid FROM users_search WHERE users_search MATCH ?1)
+         AND (username_key LIKE ?2 ESCAPE '\\'
+             OR lower(json_extract(doc, '$.name')) LIKE ?2 ESCAPE '\\')";
+    (
+        format!("SELECT count(*) FROM users {filter}"),
+        format!(
+            "SELECT doc FROM users {filter} ORDER BY {order} {dir}, id {dir} LIMIT ?3 OFFSET ?4"
+        ),
+    )
+}
+
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn create_user(&self, user: &User, password_hash: Option<&str>) -> StoreResult<()> {
@@ -197,7 +241,30 @@ impl UserStore for SqliteStore {
         page: Page,
     ) -> StoreResult<Listing<User>> {
         let pattern = filter.map(like_pattern);
+        let phrase = filter.and_then(trigram_phrase);
         self.read(move |conn| {
+            if let (Some(phrase), Some(pattern)) = (&phrase, &pattern) {
+                let candidates = query_count(
+                    conn,
+                    SEARCH_CANDIDATE_COUNT,
+                    params![phrase, SEARCH_CANDIDATES],
+                )?;
+                if candidates < SEARCH_CANDIDATES as u64 {
+                    let (count_sql, page_sql) = users_search(sort);
+                    let total = query_count(conn, &count_sql, params![phrase, pattern])?;
+                    let items = query_docs(
+                        conn,
+                        &page_sql,
+                        params![
+                            phrase,
+                            pattern,
+                            i64::try_from(page.count).unwrap_or(i64::MAX),
+                            i64::try_from(page.offset).unwrap_or(i64::MAX)
+                        ],
+                    )?;
+                    return Ok(Listing { items, total });
+                }
+            }
             let (count_sql, page_sql) = users_listing(sort, pattern.is_some());
             let mut args: Vec<Value> = pattern.map(Value::from).into_iter().collect();
             page_args(&mut args, page, count_sql.is_none());
@@ -217,7 +284,18 @@ impl UserStore for SqliteStore {
         self.read(|conn| query_count(conn, "SELECT count(*) FROM users", []))
             .await
     }
+
+    async fn users_of_service(&self, service: &str) -> StoreResult<Vec<User>> {
+        let service = service.to_string();
+        self.read(move |conn| query_docs(conn, USERS_OF_SERVICE, [&service]))
+            .await
+    }
 }
+
+/// The accounts linked to a service: its range of `user_services`' primary key
+/// (service, service_id), each account by its primary key.
+pub(super) const USERS_OF_SERVICE: &str = "SELECT u.doc FROM user_services s
+     JOIN users u ON u.id = s.user_id WHERE s.service = ?1 ORDER BY s.service_id";
 
 #[async_trait]
 impl TokenStore for SqliteStore {
