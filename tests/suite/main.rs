@@ -36,6 +36,7 @@ mod oidc_login;
 mod ops_endpoints;
 mod outbox_delivery;
 mod outgoing_events;
+mod outgoing_webhooks;
 mod push_delivery;
 mod realtime_auth;
 mod realtime_closes;
