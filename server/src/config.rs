@@ -273,9 +273,7 @@ impl Config {
         )
         .map_err(|e| ConfigError::Invalid(format!("push: {e}")))?;
         self.matrix.validate().map_err(ConfigError::Invalid)?;
-        self.integrations
-            .validate()
-            .map_err(ConfigError::Invalid)?;
+        self.integrations.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

@@ -14,6 +14,7 @@ mod apps_preview;
 mod apps_slots;
 mod apps_support;
 mod browser_admin;
+mod browser_admin_integrations;
 mod browser_admin_roles;
 mod browser_admin_settings;
 mod browser_chat;

@@ -416,7 +416,7 @@ async fn two_instances_on_one_mongodb_deliver_each_item_once() {
     // Short polls: each instance also leases what the other enqueued.
     let start = |uri: String| {
         Palaver::builder()
-        .envs([sink.allow_env()])
+            .envs([sink.allow_env()])
             .storage_uri(uri)
             .env("PALAVER_OUTBOX__POLL_INTERVAL_MS", "20")
             .start()

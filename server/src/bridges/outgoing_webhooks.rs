@@ -22,7 +22,9 @@ use crate::store::integrations::Integration;
 use crate::store::outbox::{OutboxItem, OutboxKind};
 use crate::store::Ts;
 use crate::worker::outbox::http::HttpReply;
-use crate::worker::outbox::policy::{parse_retry_after, Backoff, DeliveryError, Retry, RetryPolicy};
+use crate::worker::outbox::policy::{
+    parse_retry_after, Backoff, DeliveryError, Retry, RetryPolicy,
+};
 use crate::worker::outbox::{DeliveryHandler, Outbox};
 use crate::worker::Worker;
 
@@ -352,30 +354,9 @@ impl DeliveryHandler for WebhookHandler {
     /// (0.1 s, 1 s, 10 s…; 2 s, 4 s, 8 s…; 2 s, 4 s, 6 s…), with jitter and capped at
     /// `outbox.backoff_max_secs`. The maximum age is the queue's.
     fn policy(&self, item: &OutboxItem, defaults: &RetryPolicy) -> RetryPolicy {
-        let Ok(p) = payload_of(item) else {
-            return *defaults;
-        };
-        let max = self.backoff_max;
-        let backoff = match p.retry_delay.as_str() {
-            "powers-of-two" => Backoff::Exponential {
-                base: Duration::from_secs(2),
-                factor: 2,
-                max,
-            },
-            "increments-of-two" => Backoff::Linear {
-                step: Duration::from_secs(2),
-                max,
-            },
-            _ => Backoff::Exponential {
-                base: Duration::from_millis(100),
-                factor: 10,
-                max,
-            },
-        };
-        RetryPolicy {
-            max_attempts: max_attempts(&p),
-            max_age: defaults.max_age,
-            backoff,
+        match payload_of(item) {
+            Ok(p) => retry_policy(&p, defaults, self.backoff_max),
+            Err(_) => *defaults,
         }
     }
 
@@ -491,6 +472,31 @@ impl DeliveryHandler for WebhookHandler {
     }
 }
 
+/// The retry policy of one call from its integration's settings at trigger time.
+fn retry_policy(p: &WebhookPayload, defaults: &RetryPolicy, max: Duration) -> RetryPolicy {
+    let backoff = match p.retry_delay.as_str() {
+        "powers-of-two" => Backoff::Exponential {
+            base: Duration::from_secs(2),
+            factor: 2,
+            max,
+        },
+        "increments-of-two" => Backoff::Linear {
+            step: Duration::from_secs(2),
+            max,
+        },
+        _ => Backoff::Exponential {
+            base: Duration::from_millis(100),
+            factor: 10,
+            max,
+        },
+    };
+    RetryPolicy {
+        max_attempts: max_attempts(p),
+        max_age: defaults.max_age,
+        backoff,
+    }
+}
+
 /// Attempts in all: one, or one and `retryCount` retries with `retryFailedCalls`.
 fn max_attempts(p: &WebhookPayload) -> u32 {
     if p.retry_failed_calls {
@@ -510,7 +516,102 @@ fn hook_event(integration: &Integration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{hmac_sha256, signature};
+    use super::*;
+
+    fn payload(retry_failed_calls: bool, retry_count: u32, retry_delay: &str) -> WebhookPayload {
+        WebhookPayload {
+            integration_id: "i1".into(),
+            url: "https://hooks.example.com/".into(),
+            room_id: None,
+            body: serde_json::json!({}),
+            retry_failed_calls,
+            retry_count,
+            retry_delay: retry_delay.into(),
+            trigger_word: None,
+        }
+    }
+
+    #[test]
+    fn rocket_chat_retry_settings_make_the_policy() {
+        let defaults = RetryPolicy {
+            max_attempts: 99,
+            max_age: Duration::from_secs(3600),
+            backoff: Backoff::Linear {
+                step: Duration::from_secs(1),
+                max: Duration::from_secs(1),
+            },
+        };
+        let max = Duration::from_secs(300);
+        let p = retry_policy(&payload(true, 3, "powers-of-two"), &defaults, max);
+        assert_eq!(p.max_attempts, 4, "retryCount retries after the first");
+        assert_eq!(p.max_age, defaults.max_age);
+        assert_eq!(
+            p.backoff,
+            Backoff::Exponential {
+                base: Duration::from_secs(2),
+                factor: 2,
+                max
+            }
+        );
+        let p = retry_policy(&payload(true, 0, "increments-of-two"), &defaults, max);
+        assert_eq!(p.max_attempts, 1);
+        assert_eq!(
+            p.backoff,
+            Backoff::Linear {
+                step: Duration::from_secs(2),
+                max
+            }
+        );
+        let p = retry_policy(&payload(false, 6, "powers-of-ten"), &defaults, max);
+        assert_eq!(p.max_attempts, 1, "retryFailedCalls off: one attempt");
+        assert_eq!(
+            p.backoff,
+            Backoff::Exponential {
+                base: Duration::from_millis(100),
+                factor: 10,
+                max
+            }
+        );
+    }
+
+    #[test]
+    fn only_network_failures_are_retried_among_client_errors() {
+        for retried in [HttpError::Timeout, HttpError::Network("reset".into())] {
+            assert!(matches!(http_failure(retried).retry, Retry::Later { .. }));
+        }
+        let refused = HttpError::AddressRefused {
+            host: "internal".into(),
+            addr: "10.0.0.1:80".parse().unwrap(),
+            reason: "private".into(),
+        };
+        for never in [
+            refused,
+            HttpError::InvalidRequest("bad".into()),
+            HttpError::TooManyRedirects(0),
+            HttpError::ResponseTooLarge(10),
+        ] {
+            let e = http_failure(never);
+            assert_eq!(e.retry, Retry::Never, "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn replies_are_read_from_the_guarded_response() {
+        let reply = reply_of(crate::outbound::OutboundResponse {
+            status: 429,
+            headers: vec![
+                (
+                    "content-type".into(),
+                    "application/json; charset=utf-8".into(),
+                ),
+                ("retry-after".into(), "7".into()),
+            ],
+            body: br#"{"text":"later"}"#.to_vec(),
+        });
+        assert_eq!(reply.content_type.as_deref(), Some("application/json"));
+        assert_eq!(reply.retry_after, Some(Duration::from_secs(7)));
+        assert_eq!(reply.json().unwrap()["text"], "later");
+    }
 
     #[test]
     fn signature_is_rfc_4231_hmac_sha256() {

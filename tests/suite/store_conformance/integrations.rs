@@ -133,7 +133,13 @@ pub async fn integration_history(store: DynStore) {
         .await
         .unwrap();
     assert_eq!((none.items.len(), none.total), (0, 0));
-    for (id, at) in [("h1", 1000), ("h2", 2000), ("h3", 2000), ("h4", 3000), ("h5", 4000)] {
+    for (id, at) in [
+        ("h1", 1000),
+        ("h2", 2000),
+        ("h3", 2000),
+        ("h4", 3000),
+        ("h5", 4000),
+    ] {
         store
             .insert_integration_history(&history_entry(id, "i-a", at))
             .await
@@ -151,7 +157,11 @@ pub async fn integration_history(store: DynStore) {
         .unwrap();
     assert_eq!(all.total, 5);
     let order: Vec<&str> = all.items.iter().map(|h| h.id.as_str()).collect();
-    assert_eq!(order, ["h5", "h4", "h3", "h2", "h1"], "newest first, ties by id");
+    assert_eq!(
+        order,
+        ["h5", "h4", "h3", "h2", "h1"],
+        "newest first, ties by id"
+    );
     assert_eq!(all.items[0], history_entry("h5", "i-a", 4000), "round trip");
     let page = store
         .integration_history("i-a", Page::new(1, 2))

@@ -166,8 +166,7 @@ impl Chat {
     pub(super) async fn vet_webhook_urls(&self, urls: &[String]) -> ChatResult<()> {
         let opts = &self.opts.integrations;
         for url in urls {
-            let vetted =
-                tokio::time::timeout(VET_TIMEOUT, opts.http.vet(&opts.policy, url)).await;
+            let vetted = tokio::time::timeout(VET_TIMEOUT, opts.http.vet(&opts.policy, url)).await;
             match vetted {
                 Ok(Ok(_)) => {}
                 Ok(Err(HttpError::AddressRefused { host, addr, reason })) => {
