@@ -162,6 +162,8 @@ pub struct Config {
     pub presence_ttl_ms: u64,
     /// The Matrix bridge (`[matrix]`).
     pub matrix: crate::bridges::matrix::MatrixConfig,
+    /// Incoming webhooks' rate limit and the integrations' history (`[integrations]`).
+    pub integrations: crate::chat::integrations::options::IntegrationsConfig,
     /// Workspace settings locked by the file or the environment (see
     /// `config/settings.rs`); collected by [`Config::load`].
     #[serde(skip)]
@@ -201,6 +203,7 @@ impl Default for Config {
             upload_sweep_interval_secs: 600,
             presence_ttl_ms: 45_000,
             matrix: Default::default(),
+            integrations: Default::default(),
             setting_overrides: Vec::new(),
         }
     }
@@ -270,6 +273,7 @@ impl Config {
         )
         .map_err(|e| ConfigError::Invalid(format!("push: {e}")))?;
         self.matrix.validate().map_err(ConfigError::Invalid)?;
+        self.integrations.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
@@ -314,6 +318,25 @@ impl Config {
         })
     }
 
+    /// Integrations' options: outgoing webhooks reach targets through the guarded
+    /// client with the apps' operator allow-list and routes (validated at load).
+    fn integrations_options(&self) -> crate::chat::integrations::options::IntegrationOptions {
+        let allow = self
+            .apps
+            .http_allow
+            .iter()
+            .filter_map(|a| crate::outbound::OperatorAllow::parse(a).ok())
+            .collect();
+        let http = crate::outbound::OperatorRouting::new(
+            &self.apps.http_connect_to,
+            self.apps.http_extra_ca_file.as_deref(),
+        )
+        .map(crate::outbound::OutboundHttp::with_routing)
+        .unwrap_or_default();
+        self.integrations
+            .options(http, crate::outbound::HttpPolicy::public(allow))
+    }
+
     pub fn chat_options(&self) -> ChatOptions {
         let window = Duration::from_secs(self.login_rate_limit.window_secs);
         ChatOptions {
@@ -337,6 +360,7 @@ impl Config {
             files_root: self.data_dir.join("uploads"),
             unconfirmed_upload_ttl: Duration::from_secs(self.upload_unconfirmed_ttl_secs),
             presence_ttl: Duration::from_millis(self.presence_ttl_ms),
+            integrations: self.integrations_options(),
         }
     }
 }

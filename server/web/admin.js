@@ -1,7 +1,7 @@
 // The admin console: apps (marketplace, installed apps, one app's settings and
 // logs), users and workspace settings. Mounted by the chat shell on `#/admin/...` with
 // `mountAdmin(container, {api, user, route, navigate})`; it speaks only the public
-// admin APIs (/api/apps/*, /api/v1/users.*, /api/v1/settings, /api/v1/roles.*,
+// admin APIs (/api/apps/*, /api/v1/users.*, /api/v1/integrations.*, /api/v1/settings, /api/v1/roles.*,
 // /api/v1/permissions.*).
 
 import { h, replace } from './admin-ui.js';
@@ -9,6 +9,7 @@ import { marketplaceView, installedView } from './admin-apps.js';
 import { appView } from './admin-app.js';
 import { usersView } from './admin-users.js';
 import { outboxView } from './admin-outbox.js';
+import { integrationsView } from './admin-integrations.js';
 import { ldapView } from './admin-ldap.js';
 import { settingsView } from './admin-settings.js';
 import { rolesView } from './admin-roles.js';
@@ -17,6 +18,7 @@ const TABS = [
   { id: 'marketplace', label: 'Marketplace', hash: '#/admin/apps/marketplace' },
   { id: 'installed', label: 'Installed apps', hash: '#/admin/apps/installed' },
   { id: 'users', label: 'Users', hash: '#/admin/users' },
+  { id: 'integrations', label: 'Integrations', hash: '#/admin/integrations' },
   { id: 'outbox', label: 'Delivery queue', hash: '#/admin/outbox' },
   { id: 'ldap', label: 'LDAP', hash: '#/admin/ldap' },
   { id: 'settings', label: 'Settings', hash: '#/admin/settings' },
@@ -32,6 +34,7 @@ function ensureStylesheet() {
 function parseRoute(route) {
   const parts = String(route || '').split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'users') return { tab: 'users', view: 'users' };
+  if (parts[0] === 'integrations') return { tab: 'integrations', view: 'integrations' };
   if (parts[0] === 'outbox') return { tab: 'outbox', view: 'outbox' };
   if (parts[0] === 'ldap') return { tab: 'ldap', view: 'ldap' };
   if (parts[0] === 'roles') return { tab: 'roles', view: 'roles' };
@@ -98,6 +101,7 @@ export function mountAdmin(container, ctx) {
     // A notice from the action that led here (install → the app's page) stays.
     if (Date.now() - noticeAt > 1500) notify('');
     if (r.view === 'users') view.instance = usersView(el, env);
+    else if (r.view === 'integrations') view.instance = integrationsView(el, env);
     else if (r.view === 'outbox') view.instance = outboxView(el, env);
     else if (r.view === 'ldap') view.instance = ldapView(el, env);
     else if (r.view === 'settings') view.instance = settingsView(el, env, r.group);

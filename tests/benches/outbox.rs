@@ -83,6 +83,7 @@ async fn main() {
     use_release_bin();
     let sink = HookSink::start().await;
     let srv = Palaver::builder()
+        .envs([sink.allow_env()])
         .sqlite()
         .env("RUST_LOG", "warn")
         .start()

@@ -111,6 +111,15 @@ impl HookSink {
         HookSink { addr, shared, task }
     }
 
+    /// The server's operator allow-list entry for this sink (the outbound guard
+    /// refuses loopback targets unless the operator allowed them).
+    pub fn allow_env(&self) -> (String, String) {
+        (
+            "PALAVER_APPS__HTTP_ALLOW".to_string(),
+            format!("[\"{}\"]", self.addr),
+        )
+    }
+
     /// `http://127.0.0.1:<port><path>`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)

@@ -451,6 +451,13 @@ impl Palaver {
         None
     }
 
+    /// Sets (or replaces) an environment variable for the next start, e.g. to
+    /// restart with another configuration.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
+    }
+
     /// Start again on the same data directory (and storage) after [`Palaver::kill9`]
     /// or [`Palaver::stop`].
     pub async fn start_again(&mut self) {

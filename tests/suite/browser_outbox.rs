@@ -15,7 +15,7 @@ use crate::common::{create_channel, post};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_sees_dead_letters_retries_and_drops_them() {
     let sink = HookSink::start().await;
-    let srv = Palaver::start().await;
+    let srv = Palaver::builder().envs([sink.allow_env()]).start().await;
     let admin = srv.admin().await;
     srv.create_user(&admin, "bot").await;
     let chan = create_channel(&srv, &admin, "hooked", &[]).await;

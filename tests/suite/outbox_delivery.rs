@@ -91,7 +91,7 @@ async fn setup(srv: &Palaver, room: &str) -> (Session, Session, String) {
 #[tokio::test]
 async fn outgoing_webhook_posts_rocket_chat_body_and_the_reply_comes_back() {
     let sink = HookSink::start().await;
-    let srv = Palaver::start().await;
+    let srv = Palaver::builder().envs([sink.allow_env()]).start().await;
     let (admin, alice, rid) = setup(&srv, "support").await;
     let hook = create_outgoing(
         &srv,
@@ -175,6 +175,7 @@ async fn outgoing_webhook_posts_rocket_chat_body_and_the_reply_comes_back() {
 async fn failing_targets_retry_with_backoff_dead_letter_and_retry_from_dead() {
     let sink = HookSink::start().await;
     let srv = Palaver::builder()
+        .envs([sink.allow_env()])
         .env("PALAVER_METRICS_TOKEN", "metrics-secret-0123456789")
         .start()
         .await;
@@ -321,7 +322,7 @@ async fn failing_targets_retry_with_backoff_dead_letter_and_retry_from_dead() {
 #[tokio::test]
 async fn posting_does_not_wait_for_a_target_that_hangs() {
     let sink = HookSink::start().await;
-    let srv = Palaver::start().await;
+    let srv = Palaver::builder().envs([sink.allow_env()]).start().await;
     let (admin, alice, rid) = setup(&srv, "slow").await;
     create_outgoing(&srv, &admin, "#slow", &[sink.url("/hang")], json!({})).await;
     sink.set_default(Answer::status(200).held());
@@ -346,6 +347,7 @@ async fn posting_does_not_wait_for_a_target_that_hangs() {
 async fn queued_items_survive_kill9_and_are_delivered_once_after_restart() {
     let sink = HookSink::start().await;
     let mut srv = Palaver::builder()
+        .envs([sink.allow_env()])
         .env("PALAVER_OUTBOX__BACKOFF_MAX_SECS", "1")
         .env("PALAVER_OUTBOX__LEASE_SECS", "3")
         .env("PALAVER_OUTBOX__HTTP_TIMEOUT_SECS", "2")
@@ -414,6 +416,7 @@ async fn two_instances_on_one_mongodb_deliver_each_item_once() {
     // Short polls: each instance also leases what the other enqueued.
     let start = |uri: String| {
         Palaver::builder()
+            .envs([sink.allow_env()])
             .storage_uri(uri)
             .env("PALAVER_OUTBOX__POLL_INTERVAL_MS", "20")
             .start()
@@ -458,6 +461,7 @@ async fn a_graceful_stop_gives_back_deliveries_cut_short() {
     // short at shutdown and its lease given back, so the next start delivers it at
     // once rather than after the lease (60 s) expired.
     let mut srv = Palaver::builder()
+        .envs([sink.allow_env()])
         .env("PALAVER_SHUTDOWN_GRACE_SECS", "1")
         .env("PALAVER_OUTBOX__LEASE_SECS", "60")
         .start()
@@ -486,7 +490,7 @@ async fn a_graceful_stop_gives_back_deliveries_cut_short() {
 #[tokio::test]
 async fn edits_trigger_with_run_on_edits_and_reactions_never_do() {
     let sink = HookSink::start().await;
-    let srv = Palaver::start().await;
+    let srv = Palaver::builder().envs([sink.allow_env()]).start().await;
     let (admin, alice, rid) = setup(&srv, "edits").await;
     create_outgoing(
         &srv,

@@ -72,7 +72,7 @@ fn check_signature(hit: &Hit, token: &str) {
 #[tokio::test]
 async fn every_event_calls_its_integration_signed_and_replies_never_loop() {
     let sink = HookSink::start().await;
-    let srv = Palaver::start().await;
+    let srv = Palaver::builder().envs([sink.allow_env()]).start().await;
     let admin = srv.admin().await;
     srv.create_user(&admin, "bot").await;
     let alice = srv.create_user(&admin, "alice").await;

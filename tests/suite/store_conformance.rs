@@ -135,6 +135,7 @@ conformance! {
     apps::job_claim_races,
     apps::job_leases_released,
     integrations::integrations,
+    integrations::integration_history,
     matrix::matrix_links,
     matrix::matrix_outbox_order_gate,
     outbox::outbox_queue,

@@ -1,8 +1,10 @@
 //! Outgoing webhooks on the queue: the trigger worker turns events of this instance
 //! (messages, files, rooms created, archived, joined and left, users created) into
 //! queue items (one per integration and URL), off the posting path; the delivery
-//! handler POSTs Rocket.Chat's body, signed (`X-Palaver-Signature`), and posts a
-//! JSON reply back.
+//! handler POSTs Rocket.Chat's body, signed (`X-Palaver-Signature`), through the
+//! guarded outbound client (private addresses only where the operator allowed
+//! them), records each attempt in the integration's history, and posts a JSON reply
+//! back.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,13 +14,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::chat::integrations::history::{entry, excerpt};
 use crate::chat::integrations::outgoing::{hook_call, HookEvent};
 use crate::chat::{Chat, Event};
+use crate::outbound::{HttpError, HttpPolicy, OutboundHttp, OutboundRequest};
 use crate::store::integrations::Integration;
 use crate::store::outbox::{OutboxItem, OutboxKind};
 use crate::store::Ts;
-use crate::worker::outbox::http::HttpSender;
-use crate::worker::outbox::policy::{Backoff, DeliveryError, RetryPolicy};
+use crate::worker::outbox::http::HttpReply;
+use crate::worker::outbox::policy::{
+    parse_retry_after, Backoff, DeliveryError, Retry, RetryPolicy,
+};
 use crate::worker::outbox::{DeliveryHandler, Outbox};
 use crate::worker::Worker;
 
@@ -42,6 +48,9 @@ pub struct WebhookPayload {
     pub retry_failed_calls: bool,
     pub retry_count: u32,
     pub retry_delay: String,
+    /// The trigger word the message matched (for the history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_word: Option<String>,
 }
 
 /// The queue items for one event.
@@ -64,6 +73,7 @@ fn items_for(hooks: &[Integration], event: HookEvent<'_>, site_url: &str) -> Vec
                 retry_failed_calls: hook.retry_failed_calls,
                 retry_count: hook.retry_count,
                 retry_delay: hook.retry_delay.clone(),
+                trigger_word: call.body["trigger_word"].as_str().map(str::to_string),
             };
             let Ok(payload) = serde_json::to_value(&payload) else {
                 continue;
@@ -257,17 +267,29 @@ async fn enqueue_batch(chat: &Chat, outbox: &Outbox, cache: &mut HookCache, even
 /// Delivers webhook items.
 pub struct WebhookHandler {
     chat: Arc<Chat>,
-    http: HttpSender,
+    http: OutboundHttp,
+    /// [`HttpPolicy::public`] with the operator allow-list, the queue's timeout and
+    /// response cap, and no redirects (a redirected POST is ambiguous: the admin
+    /// fixes the URL instead).
+    policy: HttpPolicy,
     backoff_max: Duration,
 }
 
 impl WebhookHandler {
     pub fn new(chat: Arc<Chat>, outbox: &Outbox) -> WebhookHandler {
         let config = outbox.config();
+        let opts = &chat.options().integrations;
+        let policy = HttpPolicy {
+            timeout: config.http_timeout(),
+            max_response_bytes: config.max_response_bytes,
+            max_redirects: 0,
+            ..opts.policy.clone()
+        };
         WebhookHandler {
-            chat,
-            http: HttpSender::new(config.http_timeout(), config.max_response_bytes),
+            http: opts.http.clone(),
+            policy,
             backoff_max: config.backoff_max(),
+            chat,
         }
     }
 }
@@ -275,6 +297,50 @@ impl WebhookHandler {
 fn payload_of(item: &OutboxItem) -> Result<WebhookPayload, DeliveryError> {
     serde_json::from_value(item.payload.clone())
         .map_err(|e| DeliveryError::permanent(format!("unreadable webhook item: {e}")))
+}
+
+/// The guarded client's failure as a delivery failure: refused by the guard or
+/// malformed is for good; a network error or a timeout is worth another try.
+fn http_failure(e: HttpError) -> DeliveryError {
+    match e {
+        HttpError::Timeout | HttpError::Network(_) => {
+            DeliveryError::transient(format!("network error: {e}"))
+        }
+        // The target answered, but more than the queue reads: it got the call, so
+        // calling again would repeat it.
+        HttpError::ResponseTooLarge(_) => DeliveryError::permanent(e.to_string()),
+        HttpError::AddressRefused { .. }
+        | HttpError::HostNotGranted { .. }
+        | HttpError::InvalidRequest(_)
+        | HttpError::TooManyRedirects(_) => DeliveryError::permanent(format!("refused: {e}")),
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The response as the queue's HTTP rule reads it.
+fn reply_of(response: crate::outbound::OutboundResponse) -> HttpReply {
+    let content_type = header(&response.headers, "content-type").map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    });
+    let retry_after =
+        header(&response.headers, "retry-after").and_then(|v| parse_retry_after(v, Ts::now().0));
+    HttpReply {
+        status: response.status,
+        content_type,
+        retry_after,
+        body: response.body,
+        truncated: false,
+    }
 }
 
 #[async_trait]
@@ -288,34 +354,9 @@ impl DeliveryHandler for WebhookHandler {
     /// (0.1 s, 1 s, 10 s…; 2 s, 4 s, 8 s…; 2 s, 4 s, 6 s…), with jitter and capped at
     /// `outbox.backoff_max_secs`. The maximum age is the queue's.
     fn policy(&self, item: &OutboxItem, defaults: &RetryPolicy) -> RetryPolicy {
-        let Ok(p) = payload_of(item) else {
-            return *defaults;
-        };
-        let max = self.backoff_max;
-        let backoff = match p.retry_delay.as_str() {
-            "powers-of-two" => Backoff::Exponential {
-                base: Duration::from_secs(2),
-                factor: 2,
-                max,
-            },
-            "increments-of-two" => Backoff::Linear {
-                step: Duration::from_secs(2),
-                max,
-            },
-            _ => Backoff::Exponential {
-                base: Duration::from_millis(100),
-                factor: 10,
-                max,
-            },
-        };
-        RetryPolicy {
-            max_attempts: if p.retry_failed_calls {
-                p.retry_count.saturating_add(1)
-            } else {
-                1
-            },
-            max_age: defaults.max_age,
-            backoff,
+        match payload_of(item) {
+            Ok(p) => retry_policy(&p, defaults, self.backoff_max),
+            Err(_) => *defaults,
         }
     }
 
@@ -336,36 +377,241 @@ impl DeliveryHandler for WebhookHandler {
         };
         let body = serde_json::to_vec(&p.body)
             .map_err(|e| DeliveryError::permanent(format!("encoding the body: {e}")))?;
-        let headers = [
-            ("X-Palaver-Delivery", item.id.clone()),
-            ("X-Palaver-Signature", signature(&integration.token, &body)),
-        ];
-        let reply = self.http.post_json(&p.url, body, &headers).await?;
-        if reply.status == 410 {
-            if let Err(e) = self.chat.disable_gone_webhook(&integration.id).await {
-                tracing::warn!(integration_id = %integration.id, error = %e, "could not disable a gone webhook");
+        let mut record = entry(&integration, &hook_event(&integration), "pre-http-call");
+        record.url = Some(p.url.clone());
+        record.request = Some(excerpt(&body));
+        record.trigger_word = p.trigger_word.clone();
+        record.delivery_id = Some(item.id.clone());
+        let attempt = item.attempts.saturating_add(1);
+        record.attempt = Some(attempt);
+        let request = OutboundRequest {
+            method: "POST".into(),
+            url: p.url.clone(),
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                (
+                    "User-Agent".into(),
+                    concat!("Palaver/", env!("CARGO_PKG_VERSION")).into(),
+                ),
+                ("X-Palaver-Delivery".into(), item.id.clone()),
+                (
+                    "X-Palaver-Signature".into(),
+                    signature(&integration.token, &body),
+                ),
+            ],
+            body: Some(body),
+            timeout: None,
+        };
+        let outcome = match self.http.send(&self.policy, request).await {
+            Ok(response) => {
+                let reply = reply_of(response);
+                record.status = Some(reply.status);
+                record.response = Some(excerpt(&reply.body));
+                Ok(reply)
             }
-        }
-        reply.check()?;
+            Err(e) => {
+                if matches!(e, HttpError::AddressRefused { .. }) {
+                    tracing::warn!(integration_id = %integration.id, url = %p.url, error = %e, "outgoing webhook target refused by the outbound guard");
+                }
+                Err(http_failure(e))
+            }
+        };
+        let result = match outcome {
+            Ok(reply) => {
+                if reply.status == 410 {
+                    record.step = "after-process-http-status-410".into();
+                    if let Err(e) = self.chat.disable_gone_webhook(&integration.id).await {
+                        tracing::warn!(integration_id = %integration.id, error = %e, "could not disable a gone webhook");
+                    }
+                }
+                reply.check().map(|()| reply)
+            }
+            Err(e) => Err(e),
+        };
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(e) => {
+                record.error = Some(e.message.clone());
+                let retryable = matches!(e.retry, Retry::Later { .. });
+                record.retrying = retryable && attempt < max_attempts(&p);
+                if record.step != "after-process-http-status-410" {
+                    record.step = match (retryable, record.retrying) {
+                        (true, true) => "failed-and-will-retry",
+                        (true, false) if !p.retry_failed_calls => {
+                            "failed-and-not-configured-to-retry"
+                        }
+                        (true, false) => "too-many-retries",
+                        (false, _) => "failed",
+                    }
+                    .into();
+                }
+                self.chat.record_integration_history(record).await;
+                return Err(e);
+            }
+        };
         tracing::info!(integration_id = %integration.id, item_id = %item.id, status = reply.status, "outgoing webhook delivered");
+        record.step = "after-http-call".into();
         if let Some(json) = reply.json() {
             // The call succeeded; a reply that cannot be posted is logged, not retried
             // (that would call the target again).
-            if let Err(e) = self
+            match self
                 .chat
                 .post_webhook_reply(&integration, p.room_id.as_deref(), &json)
                 .await
             {
-                tracing::warn!(integration_id = %integration.id, error = %e, "outgoing webhook reply not posted");
+                Ok(Some(_)) => record.step = "url-response-sent-message".into(),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(integration_id = %integration.id, error = %e, "outgoing webhook reply not posted");
+                    record.error = Some(format!("the reply was not posted: {e}"));
+                }
             }
         }
+        self.chat.record_integration_history(record).await;
         Ok(())
     }
 }
 
+/// The retry policy of one call from its integration's settings at trigger time.
+fn retry_policy(p: &WebhookPayload, defaults: &RetryPolicy, max: Duration) -> RetryPolicy {
+    let backoff = match p.retry_delay.as_str() {
+        "powers-of-two" => Backoff::Exponential {
+            base: Duration::from_secs(2),
+            factor: 2,
+            max,
+        },
+        "increments-of-two" => Backoff::Linear {
+            step: Duration::from_secs(2),
+            max,
+        },
+        _ => Backoff::Exponential {
+            base: Duration::from_millis(100),
+            factor: 10,
+            max,
+        },
+    };
+    RetryPolicy {
+        max_attempts: max_attempts(p),
+        max_age: defaults.max_age,
+        backoff,
+    }
+}
+
+/// Attempts in all: one, or one and `retryCount` retries with `retryFailedCalls`.
+fn max_attempts(p: &WebhookPayload) -> u32 {
+    if p.retry_failed_calls {
+        p.retry_count.saturating_add(1)
+    } else {
+        1
+    }
+}
+
+fn hook_event(integration: &Integration) -> String {
+    integration
+        .outgoing
+        .as_ref()
+        .map(|h| h.event.clone())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{hmac_sha256, signature};
+    use super::*;
+
+    fn payload(retry_failed_calls: bool, retry_count: u32, retry_delay: &str) -> WebhookPayload {
+        WebhookPayload {
+            integration_id: "i1".into(),
+            url: "https://hooks.example.com/".into(),
+            room_id: None,
+            body: serde_json::json!({}),
+            retry_failed_calls,
+            retry_count,
+            retry_delay: retry_delay.into(),
+            trigger_word: None,
+        }
+    }
+
+    #[test]
+    fn rocket_chat_retry_settings_make_the_policy() {
+        let defaults = RetryPolicy {
+            max_attempts: 99,
+            max_age: Duration::from_secs(3600),
+            backoff: Backoff::Linear {
+                step: Duration::from_secs(1),
+                max: Duration::from_secs(1),
+            },
+        };
+        let max = Duration::from_secs(300);
+        let p = retry_policy(&payload(true, 3, "powers-of-two"), &defaults, max);
+        assert_eq!(p.max_attempts, 4, "retryCount retries after the first");
+        assert_eq!(p.max_age, defaults.max_age);
+        assert_eq!(
+            p.backoff,
+            Backoff::Exponential {
+                base: Duration::from_secs(2),
+                factor: 2,
+                max
+            }
+        );
+        let p = retry_policy(&payload(true, 0, "increments-of-two"), &defaults, max);
+        assert_eq!(p.max_attempts, 1);
+        assert_eq!(
+            p.backoff,
+            Backoff::Linear {
+                step: Duration::from_secs(2),
+                max
+            }
+        );
+        let p = retry_policy(&payload(false, 6, "powers-of-ten"), &defaults, max);
+        assert_eq!(p.max_attempts, 1, "retryFailedCalls off: one attempt");
+        assert_eq!(
+            p.backoff,
+            Backoff::Exponential {
+                base: Duration::from_millis(100),
+                factor: 10,
+                max
+            }
+        );
+    }
+
+    #[test]
+    fn only_network_failures_are_retried_among_client_errors() {
+        for retried in [HttpError::Timeout, HttpError::Network("reset".into())] {
+            assert!(matches!(http_failure(retried).retry, Retry::Later { .. }));
+        }
+        let refused = HttpError::AddressRefused {
+            host: "internal".into(),
+            addr: "10.0.0.1:80".parse().unwrap(),
+            reason: "private".into(),
+        };
+        for never in [
+            refused,
+            HttpError::InvalidRequest("bad".into()),
+            HttpError::TooManyRedirects(0),
+            HttpError::ResponseTooLarge(10),
+        ] {
+            let e = http_failure(never);
+            assert_eq!(e.retry, Retry::Never, "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn replies_are_read_from_the_guarded_response() {
+        let reply = reply_of(crate::outbound::OutboundResponse {
+            status: 429,
+            headers: vec![
+                (
+                    "content-type".into(),
+                    "application/json; charset=utf-8".into(),
+                ),
+                ("retry-after".into(), "7".into()),
+            ],
+            body: br#"{"text":"later"}"#.to_vec(),
+        });
+        assert_eq!(reply.content_type.as_deref(), Some("application/json"));
+        assert_eq!(reply.retry_after, Some(Duration::from_secs(7)));
+        assert_eq!(reply.json().unwrap()["text"], "later");
+    }
 
     #[test]
     fn signature_is_rfc_4231_hmac_sha256() {

@@ -7,6 +7,8 @@
 //! Palaver runs no integration scripts (`scriptEnabled`): its apps engine replaces
 //! them, so an integration asking for one is refused.
 
+pub mod history;
+pub mod options;
 pub mod outgoing;
 pub mod payload;
 
@@ -53,6 +55,9 @@ pub enum HookError {
     InvalidToken,
     #[error("Service Unavailable")]
     Disabled,
+    /// Over the hook's rate limit (`ChatError::RateLimited`: 429 with `Retry-After`).
+    #[error(transparent)]
+    RateLimited(ChatError),
     #[error(transparent)]
     Chat(#[from] ChatError),
 }
@@ -326,6 +331,9 @@ impl Chat {
         if !self.store.delete_integration(id).await? {
             return Err(integration_not_found());
         }
+        if let Err(e) = self.store.delete_integration_history(id).await {
+            tracing::warn!(integration_id = %id, error = %e, "removed integration's history not deleted");
+        }
         self.integrations_changed();
         tracing::info!(integration_id = %id, user_id = %actor.id, kind = %integration.kind, "integration removed");
         Ok(integration)
@@ -349,6 +357,13 @@ impl Chat {
         if !integration.enabled {
             tracing::info!(integration_id = %id, "webhook call to a disabled integration");
             return Err(HookError::Disabled);
+        }
+        // Per hook, after the token: wrong tokens cannot use up a hook's allowance.
+        if let Some(limiter) = &self.hook_limiter {
+            if let Err(e) = limiter.hit(&integration.id, Ts::now()) {
+                tracing::info!(integration_id = %id, "webhook call over the hook's rate limit");
+                return Err(HookError::RateLimited(e));
+            }
         }
         let hook = payload::parse(payload)?;
         if !hook.channels.is_empty() && !integration.override_channel {

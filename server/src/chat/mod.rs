@@ -62,6 +62,8 @@ pub struct ChatOptions {
     /// How long a realtime connection stays recorded for presence without its
     /// instance renewing it (renewed every third of it).
     pub presence_ttl: std::time::Duration,
+    /// Incoming webhooks' rate limit, the history's retention, outgoing targets' guard.
+    pub integrations: integrations::options::IntegrationOptions,
 }
 
 /// The chat services, shared by every client surface.
@@ -82,6 +84,8 @@ pub struct Chat {
     /// Bumped when an integration changes here, so the outgoing webhooks' trigger
     /// cache reloads at once (changes on other instances: at its expiry).
     integrations_gen: std::sync::atomic::AtomicU64,
+    /// Calls per incoming webhook (`None`: unlimited).
+    hook_limiter: Option<RateLimiter>,
     files: files::StorageCache,
     /// This process's name on the presence connections it records.
     instance_id: String,
@@ -99,6 +103,7 @@ impl Chat {
             pre_send: OnceLock::new(),
             mail: OnceLock::new(),
             integrations_gen: Default::default(),
+            hook_limiter: opts.integrations.incoming_limit.map(RateLimiter::new),
             files: Default::default(),
             instance_id: ids::new_id(),
             settings: settings::Settings::new(opts.settings.clone()),

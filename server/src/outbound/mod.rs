@@ -227,6 +227,13 @@ impl OutboundHttp {
         }
     }
 
+    /// Vets `url` under `policy` as [`send`](Self::send) would (grant, resolution,
+    /// addresses) without connecting; returns the addresses a request would use.
+    pub async fn vet(&self, policy: &HttpPolicy, url: &str) -> Result<Vec<SocketAddr>, HttpError> {
+        let url = request::parse_url(url)?;
+        self.vet_target(policy, &url).await
+    }
+
     async fn run(
         &self,
         policy: &HttpPolicy,

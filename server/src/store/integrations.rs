@@ -92,4 +92,64 @@ pub trait IntegrationStore: Send + Sync {
     async fn update_integration(&self, integration: &Integration) -> StoreResult<bool>;
     /// `Ok(false)` if it did not exist.
     async fn delete_integration(&self, id: &str) -> StoreResult<bool>;
+
+    /// Records one entry of an integration's history.
+    async fn insert_integration_history(&self, entry: &IntegrationHistory) -> StoreResult<()>;
+    /// An integration's history, newest first (by `at`, then id).
+    async fn integration_history(
+        &self,
+        integration_id: &str,
+        page: Page,
+    ) -> StoreResult<Listing<IntegrationHistory>>;
+    /// Keeps an integration's `keep` newest entries not older than `before`;
+    /// returns how many were deleted.
+    async fn prune_integration_history(
+        &self,
+        integration_id: &str,
+        keep: u64,
+        before: Ts,
+    ) -> StoreResult<u64>;
+    /// Deletes an integration's whole history (the integration was removed).
+    async fn delete_integration_history(&self, integration_id: &str) -> StoreResult<u64>;
+}
+
+/// One entry of an integration's history: an outgoing webhook's delivery attempt
+/// (request, response status, body excerpt, error), or an incoming webhook's call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationHistory {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub integration_id: String,
+    /// The integration's kind ([`WEBHOOK_INCOMING`] or [`WEBHOOK_OUTGOING`]).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The triggering event (outgoing), or `incoming`.
+    pub event: String,
+    /// Where it ended, in Rocket.Chat's step names (`after-http-call`, …).
+    pub step: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The start of the body sent (outgoing) or received (incoming), as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The start of the response body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_word: Option<String>,
+    /// The queue item (outgoing): every attempt of one call shares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
+    /// 1 for the first attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// Whether it will be tried again.
+    #[serde(default)]
+    pub retrying: bool,
+    pub at: Ts,
 }

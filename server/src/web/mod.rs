@@ -73,6 +73,7 @@ static ASSETS: &[Asset] = &[
     asset!("admin-app.js", JS),
     asset!("admin-users.js", JS),
     asset!("admin-outbox.js", JS),
+    asset!("admin-integrations.js", JS),
     asset!("admin-ldap.js", JS),
     asset!("admin-settings.js", JS),
     asset!("admin-roles.js", JS),

@@ -2,7 +2,7 @@
 //! pagination, replace, delete.
 
 use palaver_server::store::integrations::{
-    CreatedBy, Integration, OutgoingHook, WEBHOOK_INCOMING, WEBHOOK_OUTGOING,
+    CreatedBy, Integration, IntegrationHistory, OutgoingHook, WEBHOOK_INCOMING, WEBHOOK_OUTGOING,
 };
 use palaver_server::store::{DynStore, Page, Ts};
 
@@ -103,4 +103,130 @@ pub async fn integrations(store: DynStore) {
     assert_eq!(left.total, 2);
     assert_eq!(ids(&left.items, |i| &i.id), vec!["i-c", "i-a"]);
     assert_eq!(left.items[1], a2);
+}
+
+fn history_entry(id: &str, integration: &str, at: i64) -> IntegrationHistory {
+    IntegrationHistory {
+        id: id.into(),
+        integration_id: integration.into(),
+        kind: WEBHOOK_OUTGOING.into(),
+        event: "sendMessage".into(),
+        step: "after-http-call".into(),
+        url: Some("https://hooks.example.com/a".into()),
+        request: Some(r#"{"text":"hi"}"#.into()),
+        status: Some(200),
+        response: Some("ok".into()),
+        error: None,
+        trigger_word: Some("!go".into()),
+        delivery_id: Some(format!("d-{id}")),
+        attempt: Some(1),
+        retrying: false,
+        at: Ts(at),
+    }
+}
+
+/// Integrations' history: per integration, newest first (ties by id), paginated;
+/// pruned to the newest `keep` not older than a cutoff; deleted with the integration.
+pub async fn integration_history(store: DynStore) {
+    let none = store
+        .integration_history("i-a", Page::new(0, 10))
+        .await
+        .unwrap();
+    assert_eq!((none.items.len(), none.total), (0, 0));
+    for (id, at) in [
+        ("h1", 1000),
+        ("h2", 2000),
+        ("h3", 2000),
+        ("h4", 3000),
+        ("h5", 4000),
+    ] {
+        store
+            .insert_integration_history(&history_entry(id, "i-a", at))
+            .await
+            .unwrap();
+    }
+    let mut failed = history_entry("x1", "i-b", 2500);
+    failed.status = None;
+    failed.error = Some("network error: connection refused".into());
+    failed.retrying = true;
+    store.insert_integration_history(&failed).await.unwrap();
+
+    let all = store
+        .integration_history("i-a", Page::new(0, 10))
+        .await
+        .unwrap();
+    assert_eq!(all.total, 5);
+    let order: Vec<&str> = all.items.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(
+        order,
+        ["h5", "h4", "h3", "h2", "h1"],
+        "newest first, ties by id"
+    );
+    assert_eq!(all.items[0], history_entry("h5", "i-a", 4000), "round trip");
+    let page = store
+        .integration_history("i-a", Page::new(1, 2))
+        .await
+        .unwrap();
+    let order: Vec<&str> = page.items.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!((order, page.total), (vec!["h4", "h3"], 5));
+    let b = store
+        .integration_history("i-b", Page::new(0, 10))
+        .await
+        .unwrap();
+    assert_eq!(b.items, vec![failed.clone()]);
+
+    // Keep 3: h1 and h2 go (h2 ties h3 on time and sorts after it).
+    let pruned = store
+        .prune_integration_history("i-a", 3, Ts(0))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 2);
+    let kept = store
+        .integration_history("i-a", Page::new(0, 10))
+        .await
+        .unwrap();
+    let order: Vec<&str> = kept.items.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(order, ["h5", "h4", "h3"]);
+    // By age: older than 3000 goes, whatever the count.
+    assert_eq!(
+        store
+            .prune_integration_history("i-a", 100, Ts(3000))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .integration_history("i-a", Page::new(0, 10))
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+    // Other integrations are untouched; deleting takes one integration's all.
+    assert_eq!(
+        store
+            .integration_history("i-b", Page::new(0, 10))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(store.delete_integration_history("i-a").await.unwrap(), 2);
+    assert_eq!(
+        store
+            .integration_history("i-a", Page::new(0, 10))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        store
+            .integration_history("i-b", Page::new(0, 10))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
 }

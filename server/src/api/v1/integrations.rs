@@ -16,7 +16,7 @@ use super::{ok, required};
 use crate::chat::integrations::outgoing::OutgoingInput;
 use crate::chat::integrations::{HookError, IntegrationInput};
 use crate::chat::ChatError;
-use crate::store::integrations::Integration;
+use crate::store::integrations::{Integration, IntegrationHistory, WEBHOOK_OUTGOING};
 use crate::wire;
 
 /// Rocket.Chat's integration document.
@@ -202,6 +202,81 @@ pub async fn remove(
     ok(json!({"integration": render(&integration)}))
 }
 
+/// A history entry in Rocket.Chat's `IIntegrationHistory` shape (`httpCallData`,
+/// `httpResult`, `httpError`, `error`, `finished`), with Palaver's `statusCode`,
+/// `attempt` and `deliveryId`.
+fn render_history(h: &IntegrationHistory) -> Value {
+    let at = wire::iso(h.at.0);
+    let request = h
+        .request
+        .as_deref()
+        .map(|r| serde_json::from_str::<Value>(r).unwrap_or_else(|_| json!(r)));
+    json!({
+        "_id": h.id,
+        "type": if h.kind == WEBHOOK_OUTGOING { "outgoing-webhook" } else { "incoming-webhook" },
+        "step": h.step,
+        "integration": {"_id": h.integration_id},
+        "event": h.event,
+        "_createdAt": at,
+        "_updatedAt": at,
+        "url": h.url,
+        "httpCallData": request,
+        "httpResult": h.response,
+        "httpError": h.error,
+        "statusCode": h.status,
+        "error": h.error.is_some(),
+        "finished": !h.retrying,
+        "triggerWord": h.trigger_word,
+        "attempt": h.attempt,
+        "deliveryId": h.delivery_id,
+    })
+}
+
+/// `GET integrations.history?id=…`: newest first, paginated.
+pub async fn history(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    let id = params.get("id").map(str::trim).unwrap_or_default();
+    if id.is_empty() {
+        return Err(ChatError::invalid("Invalid integration id.").into());
+    }
+    let page = params.page()?;
+    let listing = state
+        .chat
+        .integration_history(&session.user, id, page)
+        .await?;
+    let items: Vec<Value> = listing.items.iter().map(render_history).collect();
+    ok(json!({
+        "history": items,
+        "offset": page.offset,
+        "items": items.len(),
+        "count": items.len(),
+        "total": listing.total,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenBody {
+    integration_id: Option<String>,
+}
+
+/// `POST palaver.integrations.regenerateToken {integrationId}`: a new random token.
+pub async fn regenerate_token(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<TokenBody>,
+) -> ApiResult {
+    let id = required(&body.integration_id, "integrationId")?;
+    let integration = state
+        .chat
+        .regenerate_integration_token(&session.user, id)
+        .await?;
+    ok(json!({"integration": render(&integration)}))
+}
+
 // ---------------------------------------------------------------------------------
 // The hook itself.
 
@@ -228,7 +303,7 @@ fn hook_error_response(e: HookError) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "error-integration-disabled",
         ),
-        HookError::Chat(e) => return ApiError::Chat(e).into_response(),
+        HookError::Chat(e) | HookError::RateLimited(e) => return ApiError::Chat(e).into_response(),
     };
     envelope(
         status,
@@ -280,14 +355,27 @@ async fn run_hook(state: AppState, integration_id: &str, token: &str, req: Reque
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    match state
+    let (response, error) = match state
         .chat
         .execute_webhook(integration_id, token, &payload)
         .await
     {
-        Ok(_) => Json(json!({"success": true})).into_response(),
-        Err(e) => hook_error_response(e),
-    }
+        Ok(_) => (Json(json!({"success": true})).into_response(), None),
+        // Unknown hooks and wrong tokens have no history; calls over the rate limit
+        // are not recorded either (a flood would push out what is worth reading).
+        Err(e @ (HookError::InvalidToken | HookError::RateLimited(_))) => {
+            return hook_error_response(e)
+        }
+        Err(e) => {
+            let message = e.to_string();
+            (hook_error_response(e), Some(message))
+        }
+    };
+    state
+        .chat
+        .record_incoming_call(integration_id, &payload, response.status().as_u16(), error)
+        .await;
+    response
 }
 
 async fn hook(

@@ -128,6 +128,11 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations.get", get(integrations::get))
         .route("/integrations.update", put(integrations::update))
         .route("/integrations.remove", post(integrations::remove))
+        .route("/integrations.history", get(integrations::history))
+        .route(
+            "/palaver.integrations.regenerateToken",
+            post(integrations::regenerate_token),
+        )
         .route("/permissions.listAll", get(permissions::list_all))
         .route("/permissions.update", post(permissions::update))
         .route("/method.call/{method}", post(method_call::call))

@@ -424,9 +424,12 @@ impl Chat {
             .check_outgoing_channels(input.channel.as_deref())
             .await?;
         let retry_failed_calls = out.retry_failed_calls.unwrap_or(true);
+        let event = check_event(out.event.as_deref())?;
+        let urls = check_urls(out.urls)?;
+        self.vet_webhook_urls(&urls).await?;
         let hook = OutgoingHook {
-            event: check_event(out.event.as_deref())?,
-            urls: check_urls(out.urls)?,
+            event,
+            urls,
             trigger_words: check_trigger_words(out.trigger_words)?,
             trigger_word_anywhere: out.trigger_word_anywhere.unwrap_or(false),
             run_on_edits: out.run_on_edits.unwrap_or(false),
@@ -506,6 +509,7 @@ impl Chat {
         }
         if out.urls.is_some() {
             hook.urls = check_urls(out.urls)?;
+            self.vet_webhook_urls(&hook.urls).await?;
         }
         if out.trigger_words.is_some() {
             hook.trigger_words = check_trigger_words(out.trigger_words)?;

@@ -5,8 +5,12 @@ use async_trait::async_trait;
 use rusqlite::params;
 
 use super::{exec, query_count, query_doc, query_docs, to_json, SqliteStore};
-use crate::store::integrations::{Integration, IntegrationStore};
-use crate::store::{Listing, Page, StoreResult};
+use crate::store::integrations::{Integration, IntegrationHistory, IntegrationStore};
+use crate::store::{Listing, Page, StoreResult, Ts};
+
+fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
 
 #[async_trait]
 impl IntegrationStore for SqliteStore {
@@ -65,5 +69,80 @@ impl IntegrationStore for SqliteStore {
         let id = id.to_string();
         self.write(move |conn| Ok(exec(conn, "DELETE FROM integrations WHERE id = ?1", [&id])? > 0))
             .await
+    }
+
+    async fn insert_integration_history(&self, entry: &IntegrationHistory) -> StoreResult<()> {
+        let (id, integration, at, doc) = (
+            entry.id.clone(),
+            entry.integration_id.clone(),
+            entry.at.0,
+            to_json(entry)?,
+        );
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO integration_history (id, integration_id, at, doc) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![id, integration, at, doc],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn integration_history(
+        &self,
+        integration_id: &str,
+        page: Page,
+    ) -> StoreResult<Listing<IntegrationHistory>> {
+        let integration = integration_id.to_string();
+        self.read(move |conn| {
+            let total = query_count(
+                conn,
+                "SELECT count(*) FROM integration_history WHERE integration_id = ?1",
+                [&integration],
+            )?;
+            let items = query_docs(
+                conn,
+                "SELECT doc FROM integration_history WHERE integration_id = ?1 \
+                 ORDER BY at DESC, id DESC LIMIT ?2 OFFSET ?3",
+                params![integration, sql_int(page.count), sql_int(page.offset)],
+            )?;
+            Ok(Listing { items, total })
+        })
+        .await
+    }
+
+    async fn prune_integration_history(
+        &self,
+        integration_id: &str,
+        keep: u64,
+        before: Ts,
+    ) -> StoreResult<u64> {
+        let integration = integration_id.to_string();
+        self.write(move |conn| {
+            let n = exec(
+                conn,
+                "DELETE FROM integration_history WHERE integration_id = ?1 AND (at < ?3 \
+                 OR id IN (SELECT id FROM integration_history WHERE integration_id = ?1 \
+                 ORDER BY at DESC, id DESC LIMIT -1 OFFSET ?2))",
+                params![integration, sql_int(keep), before.0],
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn delete_integration_history(&self, integration_id: &str) -> StoreResult<u64> {
+        let integration = integration_id.to_string();
+        self.write(move |conn| {
+            let n = exec(
+                conn,
+                "DELETE FROM integration_history WHERE integration_id = ?1",
+                [&integration],
+            )?;
+            Ok(n as u64)
+        })
+        .await
     }
 }

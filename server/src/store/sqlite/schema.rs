@@ -351,6 +351,17 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM users_search_rows WHERE user_id = old.id;
     END;
     "#,
+    // hooks: integrations' history (outgoing deliveries, incoming calls), read per
+    // integration newest first and pruned per integration.
+    r#"
+    CREATE TABLE integration_history (
+        id TEXT PRIMARY KEY,
+        integration_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX integration_history_by_time ON integration_history(integration_id, at, id);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
