@@ -272,24 +272,45 @@ impl PushService {
     }
 
     async fn enqueue_content(&self, notice: &Notice, content: PushContent) -> StoreResult<u64> {
+        let items = self.items_for(notice, content).await?;
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let n = self.outbox.enqueue(&items).await?;
+        tracing::debug!(user_id = %notice.user_id, message_id = %notice.message_id, queued = n, "push queued");
+        Ok(items.len() as u64)
+    }
+
+    /// The queue items delivering `content` to each of the user's devices that
+    /// the enabled channels reach, with the user's badge.
+    async fn items_for(
+        &self,
+        notice: &Notice,
+        content: PushContent,
+    ) -> StoreResult<Vec<OutboxItem>> {
         let settings = self.chat.settings();
         let mobile = settings.bool("Push_enable");
         let web = settings.bool("WebPush_enable");
-        let devices = self.store.push_devices_of_user(&notice.user_id).await?;
-        if !devices.iter().any(|d| d.enabled) {
-            return Ok(0);
-        }
-        let mut content = content;
-        content.badge = self.badge(&notice.user_id).await?;
-        let now = Ts::now();
-        let created_at = crate::wire::iso(now.0);
-        let items: Vec<OutboxItem> = devices
-            .iter()
+        let devices: Vec<PushDevice> = self
+            .store
+            .push_devices_of_user(&notice.user_id)
+            .await?
+            .into_iter()
             .filter(|d| d.enabled)
             .filter(|d| match d.token {
                 PushTarget::Web(_) => web,
                 _ => mobile,
             })
+            .collect();
+        if devices.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut content = content;
+        content.badge = self.badge(&notice.user_id).await?;
+        let now = Ts::now();
+        let created_at = crate::wire::iso(now.0);
+        Ok(devices
+            .iter()
             .filter_map(|d| {
                 let job = PushJob {
                     device_id: d.id.clone(),
@@ -305,13 +326,7 @@ impl PushService {
                     now,
                 ))
             })
-            .collect();
-        if items.is_empty() {
-            return Ok(0);
-        }
-        let n = self.outbox.enqueue(&items).await?;
-        tracing::debug!(user_id = %notice.user_id, message_id = %notice.message_id, queued = n, "push queued");
-        Ok(items.len() as u64)
+            .collect())
     }
 
     /// The app icon's badge: the user's unread messages over every room they have
@@ -529,12 +544,26 @@ impl PushService {
 
 #[async_trait]
 impl PushSink for PushService {
-    async fn enqueue(&self, notice: &Notice) -> Result<(), PushSinkError> {
-        let content = content::build(notice, self.chat.settings());
-        self.enqueue_content(notice, content)
+    async fn enqueue(&self, notices: &[Notice]) -> Result<usize, PushSinkError> {
+        let mut items = Vec::new();
+        for notice in notices {
+            let content = content::build(notice, self.chat.settings());
+            let mine = self
+                .items_for(notice, content)
+                .await
+                .map_err(|e| PushSinkError(Box::new(e)))?;
+            items.extend(mine);
+        }
+        if items.is_empty() {
+            return Ok(0);
+        }
+        // One write for the lot: a large room's fan-out does not take the store's
+        // writer once per member, away from the people posting.
+        self.outbox
+            .enqueue(&items)
             .await
-            .map(drop)
-            .map_err(|e| PushSinkError(Box::new(e)))
+            .map_err(|e| PushSinkError(Box::new(e)))?;
+        Ok(items.len())
     }
 }
 
