@@ -527,6 +527,17 @@ async fn registration_with_verification_mails_a_link_that_verifies_the_address()
         "escaped: {}",
         mail.html
     );
+    // A new link on request (`users.sendConfirmationEmail`); either works.
+    srv.post_ok(
+        "users.sendConfirmationEmail",
+        &admin,
+        json!({"email": "newbie@palaver.test"}),
+    )
+    .await;
+    let mails = sink.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(mails[1].to, vec!["newbie@palaver.test".to_string()]);
+    assert_eq!(mails[1].subject, "Palaver <Test> - Verify your account");
+    let mail = &mails[1];
     let prefix = format!("{}/verify-email/", srv.base_url());
     let at = mail
         .text
