@@ -220,7 +220,7 @@ async fn main() {
             }
         }
     }
-    drain_push_queue(&srv, &admin).await;
+    all_pushed(&push, expected).await;
     on.sort();
     off.sort();
     println!(
