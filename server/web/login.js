@@ -7,6 +7,7 @@ import { login } from './api.js';
 function explain(err) {
   if (err.status === 429) return 'Too many login attempts. Wait a minute and try again.';
   if (err.errorType === 'error-user-is-not-activated') return 'This account is deactivated. Ask an administrator.';
+  if ((err.body && err.body.error) === 'error-invalid-email') return 'Confirm your e-mail address first: follow the link in the mail we sent you.';
   if ((err.body && err.body.error) === 'error-password-login-disabled') return 'Password login is turned off here. Use a sign-in button below.';
   if (err.status === 401) return 'Wrong username or password.';
   if (err.status === 0) return err.message;
@@ -78,6 +79,10 @@ export function renderLogin(root, api, siteName, onLoggedIn) {
     h('div', { class: 'field' }, h('label', { htmlFor: 'login-user', text: 'Username or e-mail' }), user),
     h('div', { class: 'field' }, h('label', { htmlFor: 'login-password', text: 'Password' }), password),
     submit,
+    h('button', {
+      type: 'button', class: 'link', testid: 'forgot-password', text: 'Forgot your password?',
+      onclick: () => renderForgotPassword(root, api, siteName, () => renderLogin(root, api, siteName, onLoggedIn)),
+    }),
     providers);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -105,6 +110,51 @@ export function renderLogin(root, api, siteName, onLoggedIn) {
   });
   clear(root).append(h('main', { class: 'login-page', testid: 'login-page' }, form));
   user.focus();
+}
+
+/**
+ * "Forgot your password?": asks for the address and has the server mail a reset
+ * link (`users.forgotPassword`). The answer is the same whether or not an account
+ * has the address, as the server's is.
+ */
+export function renderForgotPassword(root, api, siteName, onBack) {
+  const error = h('div', { class: 'form-error', testid: 'forgot-error', hidden: true, attrs: { role: 'alert' } });
+  const done = h('p', { testid: 'forgot-done', hidden: true, attrs: { role: 'status' } });
+  const email = h('input', {
+    id: 'forgot-email', name: 'email', type: 'email', autocomplete: 'email', required: true, testid: 'forgot-email',
+  });
+  const submit = h('button', { type: 'submit', class: 'primary', text: 'Send me a link', testid: 'forgot-submit' });
+  const back = h('button', { type: 'button', class: 'link', testid: 'forgot-back', text: 'Back to log in', onclick: onBack });
+  const form = h('form', { class: 'login-card', attrs: { 'aria-labelledby': 'forgot-title', novalidate: true } },
+    h('h1', { id: 'forgot-title', text: `Reset your ${siteName} password` }),
+    error,
+    done,
+    h('div', { class: 'field' }, h('label', { htmlFor: 'forgot-email', text: 'Your e-mail address' }), email),
+    submit,
+    back);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.hidden = true;
+    if (!email.value.trim()) {
+      error.textContent = 'Enter your e-mail address.';
+      error.hidden = false;
+      email.focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      await api('POST', '/api/v1/users.forgotPassword', { email: email.value.trim() });
+      done.textContent = 'If an account has this address, a link to reset its password is on its way. Check your mail.';
+      done.hidden = false;
+    } catch (err) {
+      error.textContent = err.status === 429 ? 'Too many requests. Wait a minute and try again.' : `The link could not be sent: ${err.message}`;
+      error.hidden = false;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  clear(root).append(h('main', { class: 'login-page', testid: 'forgot-page' }, form));
+  email.focus();
 }
 
 /**

@@ -1,34 +1,42 @@
-//! Notification benchmark (SQLite, the real release binary, a real SMTP server on
-//! loopback): `@all` in a room of 5,000 members whose addresses are verified and
-//! who are all offline, so every one of them is due an e-mail.
+//! Notification benchmark (SQLite, the real release binary, a real SMTP server and
+//! the push gateway's HTTPS fake on loopback): `@all` in a room of 5,000 members
+//! whose addresses are verified, who each have a phone registered (push through
+//! Rocket.Chat's gateway protocol) and who are all offline, so every one of them
+//! is due an e-mail and a push.
 //!
-//! 1. Delivery: one `@all`, then the time until the SMTP server accepted all 5,000
-//!    mails, counted from the post and from the moment they came due (the batching
-//!    window's end plus its grace).
+//! 1. Delivery: one `@all`, then the time until the push sink accepted all 5,000
+//!    pushes, and until the SMTP server accepted all 5,000 mails, counted from the
+//!    post (and, for mail, from the moment they came due: the batching window's
+//!    end plus its grace).
 //! 2. Posting cost: sequential `@all` posts with notifications on and off
 //!    (`Troubleshoot_Disable_Notifications`), alternated in rounds, side by side.
-//!    The window is an hour here, so these posts queue (and deduplicate) their mails
-//!    but do not send them while posting is measured.
+//!    With notifications on, each post's 5,000 pushes are found and delivered
+//!    while the next posts are measured (the cost of the work off the request, on
+//!    the same cores); a phase starts once every earlier `@all` reached every
+//!    phone, so an `off` phase never pays for an `on` phase's pushes. The window is an hour here, so mails are
+//!    queued (and deduplicated) but not sent while posting is measured.
 //!
-//! Members are written through the store while the server is stopped.
+//! Members and devices are written through the store while the server is stopped.
 //! `cargo bench -p palaver-tests --bench notify`. Loopback only.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::future::join_all;
+use palaver_server::store::push::{PushDevice, PushStore, PushTarget};
 use palaver_server::store::sqlite::SqliteStore;
-use palaver_server::store::{RoomStore, Store, SubscriptionStore, UserStore};
+use palaver_server::store::{RoomStore, Store, SubscriptionStore, Ts, UserStore};
 use palaver_tests::bench::{ms, percentile, post_one, use_release_bin};
+use palaver_tests::fake_push::FakePush;
 use palaver_tests::server::Palaver;
 use palaver_tests::smtp::{SinkOptions, SmtpSink};
 use serde_json::json;
 
 const MEMBERS: usize = 5_000;
-const ROUNDS: usize = 4;
-const POSTS_PER_PHASE: usize = 25;
+const ROUNDS: usize = 3;
+const POSTS_PER_PHASE: usize = 10;
 const WINDOW_SECS: i64 = 1;
-/// The grace the worker adds to a window (notify::worker::GRACE_MS).
-const GRACE_MS: i64 = 2_000;
+/// The grace a window's mail waits (chat::mail::MISSED_GRACE_MS).
+const GRACE_MS: i64 = palaver_server::chat::mail::MISSED_GRACE_MS;
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -41,10 +49,12 @@ fn now_ms() -> i64 {
 async fn main() {
     use_release_bin();
     let sink = SmtpSink::start(SinkOptions::default()).await;
+    let push = FakePush::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("notify.db");
     let mut srv = Palaver::builder()
         .storage_uri(format!("sqlite:{}", db.display()))
+        .envs(push.palaver_env())
         .env("RUST_LOG", "warn")
         .start()
         .await;
@@ -91,10 +101,21 @@ async fn main() {
             s.id = format!("ns{i:05}");
             s.u.id = u.id.clone();
             s.u.username = u.username.clone();
+            let device = PushDevice {
+                id: format!("nd{i:05}"),
+                token: PushTarget::Gcm(format!("gcm-{i:05}")),
+                app_name: "chat.rocket.android".into(),
+                user_id: u.id.clone(),
+                auth_token: String::new(),
+                enabled: true,
+                created_at: Ts::now(),
+                updated_at: Ts::now(),
+            };
             let store = &store;
             async move {
                 store.create_user(&u, None).await.expect("user");
                 store.add_subscription(&s).await.expect("subscription");
+                store.save_push_device(&device).await.expect("device");
             }
         });
         join_all(tasks).await;
@@ -114,6 +135,7 @@ async fn main() {
         ("SMTP_IgnoreTLS", json!(true)),
         ("From_Email", json!("chat@palaver.test")),
         ("Notifications_Max_Room_Members", json!(0)),
+        ("Push_enable_gateway", json!(true)),
         ("Email_Notification_Window_Seconds", json!(WINDOW_SECS)),
     ] {
         srv.post_ok(&format!("settings/{id}"), &admin, json!({ "value": value }))
@@ -132,21 +154,36 @@ async fn main() {
     let w = WINDOW_SECS * 1000;
     let due = posted_at - posted_at.rem_euclid(w) + w + GRACE_MS;
     let deadline = Instant::now() + Duration::from_secs(600);
-    let mails = loop {
-        let n = sink.received().len();
-        if n >= MEMBERS || Instant::now() > deadline {
-            break n;
+    let (mut pushes_at, mut mails_at) = (None, None);
+    let (pushes, mails) = loop {
+        let (p, m) = (push.accepted().len(), sink.received().len());
+        if pushes_at.is_none() && p >= MEMBERS - 1 {
+            pushes_at = Some(now_ms());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        if mails_at.is_none() && m >= MEMBERS {
+            mails_at = Some(now_ms());
+        }
+        if (pushes_at.is_some() && mails_at.is_some()) || Instant::now() > deadline {
+            break (p, m);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let done = now_ms();
+    let secs = |t: Option<i64>, from: i64| {
+        t.map_or("never (10 min)".to_string(), |t| {
+            format!("{:.2} s", (t - from) as f64 / 1000.0)
+        })
+    };
+    // Every member but `member`, made over the API, has a phone.
     println!(
-        "@all to {MEMBERS} offline members: post answered in {:.2} ms; {mails} mails accepted by \
-         the SMTP server {:.2} s after the post, {:.2} s after they came due \
+        "@all to {MEMBERS} offline members ({} with a phone): post answered in {:.2} ms; \
+         {pushes} pushes accepted by the push gateway {} after the post; \
+         {mails} mails accepted by the SMTP server {} after the post, {} after they came due \
          (window {WINDOW_SECS} s + {:.0} s grace)",
+        MEMBERS - 1,
         ms(lat),
-        (done - posted_at) as f64 / 1000.0,
-        (done - due) as f64 / 1000.0,
+        secs(pushes_at, posted_at),
+        secs(mails_at, posted_at),
+        secs(mails_at, due),
         GRACE_MS as f64 / 1000.0,
     );
 
@@ -158,6 +195,10 @@ async fn main() {
     )
     .await;
     let (mut on, mut off) = (Vec::new(), Vec::new());
+    // Every @all with notifications on is pushed to every phone: the phases wait
+    // for that, so an `off` phase never runs beside an `on` phase's fan-out (nor
+    // does flipping the setting cancel it).
+    let mut expected = pushes;
     for round in 0..ROUNDS {
         for enabled in [false, true] {
             srv.post_ok(
@@ -166,31 +207,51 @@ async fn main() {
                 json!({"value": !enabled}),
             )
             .await;
+            all_pushed(&push, expected).await;
             for i in 0..POSTS_PER_PHASE {
                 let text = format!("@all round {round} post {i}");
                 let d = post_one(&client, &url, &admin, &rid, text).await;
                 if enabled {
+                    expected += MEMBERS - 1;
                     on.push(d)
                 } else {
                     off.push(d)
                 }
             }
-            // Let the worker finish this phase's notices before the next phase.
-            tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
+    all_pushed(&push, expected).await;
     on.sort();
     off.sort();
     println!(
         "@all post latency, {MEMBERS} members, {} posts each, sequential: \
          notifications on p50 {:.2} ms p99 {:.2} ms | off p50 {:.2} ms p99 {:.2} ms | \
-         ratio p50 {:.2}x",
+         ratio p50 {:.2}x p99 {:.2}x",
         on.len(),
         ms(percentile(&on, 0.5)),
         ms(percentile(&on, 0.99)),
         ms(percentile(&off, 0.5)),
         ms(percentile(&off, 0.99)),
         ms(percentile(&on, 0.5)) / ms(percentile(&off, 0.5)).max(1e-9),
+        ms(percentile(&on, 0.99)) / ms(percentile(&off, 0.99)).max(1e-9),
+    );
+    println!(
+        "(pushes accepted by the gateway in all: {}, for {} @all posts with notifications on)",
+        push.accepted().len(),
+        on.len() + 1
     );
     assert!(srv.stop(Duration::from_secs(15)).await, "clean stop");
+}
+
+/// Waits until the push sink accepted `n` pushes in all.
+async fn all_pushed(push: &FakePush, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while push.accepted().len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} pushes",
+            push.accepted().len()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }

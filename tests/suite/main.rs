@@ -33,6 +33,7 @@ mod login_hardening;
 mod matrix_bridge;
 mod mobile_app;
 mod notify_email;
+mod notify_rules;
 mod oidc_login;
 mod ops_endpoints;
 mod outbox_delivery;

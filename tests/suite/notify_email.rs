@@ -527,6 +527,17 @@ async fn registration_with_verification_mails_a_link_that_verifies_the_address()
         "escaped: {}",
         mail.html
     );
+    // A new link on request (`users.sendConfirmationEmail`); either works.
+    srv.post_ok(
+        "users.sendConfirmationEmail",
+        &admin,
+        json!({"email": "newbie@palaver.test"}),
+    )
+    .await;
+    let mails = sink.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(mails[1].to, vec!["newbie@palaver.test".to_string()]);
+    assert_eq!(mails[1].subject, "Palaver <Test> - Verify your account");
+    let mail = &mails[1];
     let prefix = format!("{}/verify-email/", srv.base_url());
     let at = mail
         .text
@@ -545,6 +556,17 @@ async fn registration_with_verification_mails_a_link_that_verifies_the_address()
         json!(false),
         "{info}"
     );
+    // Not verified yet: no password login (Rocket.Chat's `error-invalid-email`).
+    let refused = srv
+        .try_login(json!({"user": "newbie", "password": "Newbie-pass-1!"}))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
+    assert_eq!(
+        refused.json["error"],
+        json!("error-invalid-email"),
+        "{}",
+        refused.text
+    );
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -561,4 +583,157 @@ async fn registration_with_verification_mails_a_link_that_verifies_the_address()
         .get_ok(&format!("users.info?userId={uid}"), &admin)
         .await;
     assert_eq!(info["user"]["emails"][0]["verified"], json!(true), "{info}");
+    let login = srv
+        .try_login(json!({"user": "newbie", "password": "Newbie-pass-1!"}))
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "verified: {}", login.text);
+}
+
+/// A message posted just after a window closed, while that window's mail still
+/// waits out its grace, belongs to the next window only: each message is listed
+/// in exactly one mail, and each mail lists only its window's messages.
+#[tokio::test]
+async fn a_message_after_the_window_closed_is_mailed_once_in_the_next_window() {
+    let (srv, admin, sink) = start().await;
+    let _bob = verified_user(&srv, &admin, "bob").await;
+    let rid = dm(&srv, &admin, "bob").await;
+    let w = WINDOW_SECS as u128 * 1000;
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis()
+    };
+    early_in_window().await;
+    let first_window = now_ms() / w;
+    post(&srv, &admin, &rid, "first-window message").await;
+    // Into the next window, within the first one's grace (2 s after its end).
+    loop {
+        let now = now_ms();
+        if now / w == first_window + 1 && (100..w / 4).contains(&(now % w)) {
+            break;
+        }
+        assert!(
+            now / w <= first_window + 1,
+            "missed the next window's start"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    post(&srv, &admin, &rid, "second-window message").await;
+    let mails = sink.wait_for(2, settle()).await;
+    tokio::time::sleep(Duration::from_secs(WINDOW_SECS + 3)).await;
+    let mails_after = sink.received();
+    assert_eq!(
+        mails_after.len(),
+        2,
+        "one mail per window: {mails_after:#?}"
+    );
+    let listing = |needle: &str| mails.iter().filter(|m| m.html.contains(needle)).count();
+    assert_eq!(listing("first-window message"), 1, "{mails:#?}");
+    assert_eq!(
+        listing("second-window message"),
+        1,
+        "never twice: {mails:#?}"
+    );
+}
+
+/// Admins edit the mails' subjects and bodies as settings; values filled into
+/// them are escaped in the HTML part.
+#[tokio::test]
+async fn admins_edit_the_mail_templates() {
+    let (srv, admin, sink) = start().await;
+    let _bob = verified_user(&srv, &admin, "bob").await;
+    for (id, value) in [
+        ("Offline_DM_Email", "[Site_Name] news: [user] wrote to you"),
+        (
+            "Offline_Message_Email_Body",
+            "<h1>Custom body</h1><p>[header]</p>[messages]<a href=\"[room_path]\">Open [room]</a>",
+        ),
+        ("Forgot_Password_Email_Subject", "Reset at [Site_Name]"),
+        (
+            "Forgot_Password_Email",
+            "<p>Dear [name], <a href=\"[Forgot_Password_Url]\">choose a password</a></p>",
+        ),
+    ] {
+        srv.post_ok(&format!("settings/{id}"), &admin, json!({ "value": value }))
+            .await;
+    }
+    let rid = dm(&srv, &admin, "bob").await;
+    post(&srv, &admin, &rid, "<i>styled</i>").await;
+    let mails = sink.wait_for(1, settle()).await;
+    let mail = &mails[0];
+    assert_eq!(mail.subject, "Palaver <Test> news: admin wrote to you");
+    assert!(mail.html.contains("<h1>Custom body</h1>"), "{}", mail.html);
+    assert!(
+        mail.html.contains("&lt;i&gt;styled&lt;/i&gt;"),
+        "escaped: {}",
+        mail.html
+    );
+    assert!(
+        mail.html
+            .contains(&format!("href=\"{}/#/direct/admin\"", srv.base_url())),
+        "{}",
+        mail.html
+    );
+
+    srv.post_anon("users.forgotPassword", json!({"email": "bob@palaver.test"}))
+        .await;
+    let mails = sink.wait_for(2, Duration::from_secs(10)).await;
+    let reset = &mails[1];
+    assert_eq!(reset.subject, "Reset at Palaver <Test>");
+    assert!(reset.html.contains("Dear bob Name, "), "{}", reset.html);
+    assert!(reset.text.contains("/reset-password/"), "{}", reset.text);
+}
+
+/// Password reset end to end in the web client (headless Chromium): "Forgot your
+/// password?", the mailed link, the new password, logging in with it; the link
+/// works once.
+#[tokio::test]
+async fn password_reset_end_to_end_in_the_browser() {
+    use palaver_tests::browser::Browser;
+    let tid = |id: &str| format!("[data-testid=\"{id}\"]");
+    let (srv, admin, sink) = start().await;
+    let _bob = verified_user(&srv, &admin, "bob").await;
+    let b = Browser::start().await;
+    b.goto(&format!("{}/", srv.base_url())).await;
+    b.click(&tid("forgot-password")).await;
+    b.fill(&tid("forgot-email"), "bob@palaver.test").await;
+    b.click(&tid("forgot-submit")).await;
+    b.wait_text(&tid("forgot-done"), "on its way").await;
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    let prefix = format!("{}/reset-password/", srv.base_url());
+    let at = mails[0]
+        .text
+        .find(&prefix)
+        .unwrap_or_else(|| panic!("a reset link: {}", mails[0].text));
+    let link: String = mails[0].text[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '>')
+        .collect();
+
+    b.goto(&link).await;
+    b.wait_for(&tid("reset-page")).await;
+    b.fill(&tid("reset-password"), "Br0wser-reset!").await;
+    b.fill(&tid("reset-confirm"), "Br0wser-reset!").await;
+    b.click(&tid("reset-submit")).await;
+    b.wait_text(&tid("login-error"), "Your password was changed")
+        .await;
+    b.fill(&tid("login-username"), "bob").await;
+    b.fill(&tid("login-password"), "Br0wser-reset!").await;
+    b.click(&tid("login-submit")).await;
+    b.wait_for(&tid("app-shell")).await;
+    let old = srv
+        .try_login(json!({"user": "bob", "password": palaver_tests::server::password_for("bob")}))
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+
+    // The same link again: refused, in words.
+    let b2 = Browser::start().await;
+    b2.goto(&link).await;
+    b2.wait_for(&tid("reset-page")).await;
+    b2.fill(&tid("reset-password"), "An0ther-pass!").await;
+    b2.fill(&tid("reset-confirm"), "An0ther-pass!").await;
+    b2.click(&tid("reset-submit")).await;
+    b2.wait_text(&tid("reset-error"), "expired or was already used")
+        .await;
 }

@@ -54,6 +54,19 @@ async fn delete_token(srv: &Palaver, who: &Session, token: &str) -> StatusCode {
     .status
 }
 
+/// `push.test`, waiting out Rocket.Chat's limit of one a second per user.
+async fn push_test(srv: &Palaver, who: &Session) -> Value {
+    loop {
+        let (status, body) = srv.post("push.test", who, json!({})).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "push.test: {body}");
+        return body;
+    }
+}
+
 /// Waits until the fakes accepted pushes for every token in `tokens`.
 async fn accepted_for(fake: &FakePush, tokens: &[&str]) -> Vec<Accepted> {
     let deadline = Instant::now() + WAIT;
@@ -195,16 +208,18 @@ async fn push_endpoints_in_rocket_chats_shapes() {
 
     // Devices go with the session that registered them (logout) and with the user.
     register(&srv, &bob, "gcm", "gcm-bob", "chat.rocket.android").await;
-    assert_eq!(
-        srv.post_ok("push.test", &bob, json!({})).await["tokensCount"],
-        1
-    );
+    assert_eq!(push_test(&srv, &bob).await["tokensCount"], 1);
     srv.request(Method::POST, "logout", Some(&bob), Body::None)
         .await;
     let bob = srv.login("bob", &password_for("bob")).await;
-    assert_eq!(
-        srv.post_ok("push.test", &bob, json!({})).await["tokensCount"],
-        0
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, body) = srv.post("push.test", &bob, json!({})).await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-no-tokens-for-this-user"),
+        "no devices left",
     );
     register(&srv, &bob, "gcm", "gcm-bob", "chat.rocket.android").await;
     let r = srv
@@ -235,7 +250,7 @@ async fn gateway_gets_rocket_chats_body_dead_tokens_go_and_5xx_is_retried() {
     fake.kill_token("gcm-dead");
     fake.script("gcm-flaky", &[500, 503]);
 
-    let r = srv.post_ok("push.test", &alice, json!({})).await;
+    let r = push_test(&srv, &alice).await;
     assert_eq!(r["tokensCount"], 3);
     let got = accepted_for(&fake, &["apn-live", "gcm-flaky"]).await;
     let apn = got.iter().find(|a| a.token == "apn-live").unwrap();
@@ -255,7 +270,8 @@ async fn gateway_gets_rocket_chats_body_dead_tokens_go_and_5xx_is_retried() {
     assert_eq!(o["text"], "This is a test push");
     assert_eq!(o["userId"], alice.user_id.as_str());
     assert_eq!(o["topic"], "chat.rocket.ios");
-    assert_eq!(o["badge"], 1);
+    // The badge is alice's unread count: nothing unread.
+    assert_eq!(o["badge"], 0);
     assert_eq!(o["sound"], "default");
     assert_eq!(o["apn"], json!({"category": "MESSAGE"}));
     assert_eq!(o["gcm"]["style"], "inbox");
@@ -301,7 +317,7 @@ async fn gateway_gets_rocket_chats_body_dead_tokens_go_and_5xx_is_retried() {
     )
     .await;
     let before = fake.accepted().len();
-    srv.post_ok("push.test", &alice, json!({})).await;
+    push_test(&srv, &alice).await;
     let deadline = Instant::now() + WAIT;
     while fake.accepted().len() < before + 2 {
         assert!(Instant::now() < deadline, "{:?}", fake.refusals());
@@ -316,7 +332,7 @@ async fn gateway_gets_rocket_chats_body_dead_tokens_go_and_5xx_is_retried() {
     }
     // A refusal (400) is not retried: dead-lettered for admins.
     fake.script("apn-live", &[400]);
-    srv.post_ok("push.test", &alice, json!({})).await;
+    push_test(&srv, &alice).await;
     push_queue_until(&srv, &admin, |q| q["dead"] == 1 && q["pending"] == 0).await;
     assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
 }
@@ -357,10 +373,7 @@ async fn fcm_v1_and_apns_directly_with_service_account_and_p8_key() {
     fake.kill_token("apns-dead");
     fake.script("apns-live", &[500]);
 
-    assert_eq!(
-        srv.post_ok("push.test", &alice, json!({})).await["tokensCount"],
-        4
-    );
+    assert_eq!(push_test(&srv, &alice).await["tokensCount"], 4);
     let got = accepted_for(&fake, &["fcm-live", "apns-live"]).await;
     assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
 
@@ -373,7 +386,8 @@ async fn fcm_v1_and_apns_directly_with_service_account_and_p8_key() {
         json!({"title": "Palaver", "body": "This is a test push"})
     );
     assert_eq!(m["android"], json!({"priority": "HIGH"}));
-    assert_eq!(m["data"]["msgcnt"], "1");
+    // No unread messages: no count on the icon.
+    assert!(m["data"].get("msgcnt").is_none(), "{m}");
     assert_eq!(m["data"]["soundname"], "default");
     assert_eq!(m["data"]["style"], "inbox");
     let ejson: Value = serde_json::from_str(m["data"]["ejson"].as_str().unwrap()).unwrap();
@@ -435,11 +449,18 @@ async fn queued_pushes_survive_kill9_and_are_delivered_once_after_restart() {
     let alice = srv.create_user(&admin, "alice").await;
     set(&srv, &admin, "Push_enable_gateway", json!(true)).await;
     register(&srv, &alice, "apn", "apn-k", "chat.rocket.ios").await;
-    // The gateway is down while the pushes are queued.
+    // The gateway is down while the pushes are queued: direct messages to alice,
+    // who is offline.
     fake.script("apn-k", &[503; 10_000]);
     const N: usize = 8;
-    for _ in 0..N {
-        srv.post_ok("push.test", &alice, json!({})).await;
+    let rid = str_of(
+        &srv.post_ok("im.create", &admin, json!({"username": "alice"}))
+            .await["room"]["_id"],
+        "rid",
+    )
+    .to_string();
+    for i in 0..N {
+        post(&srv, &admin, &rid, &format!("queued {i}")).await;
     }
     push_queue_until(&srv, &admin, |q| q["pending"] == N).await;
     srv.kill9();
@@ -512,10 +533,7 @@ async fn web_push_reaches_a_push_service_decryptable_and_expired_subscriptions_g
         "bad keys",
     );
 
-    assert_eq!(
-        srv.post_ok("push.test", &alice, json!({})).await["tokensCount"],
-        1
-    );
+    assert_eq!(push_test(&srv, &alice).await["tokensCount"], 1);
     let deadline = Instant::now() + WAIT;
     let messages = loop {
         let m = service.messages(&sub).await;
@@ -548,7 +566,7 @@ async fn web_push_reaches_a_push_service_decryptable_and_expired_subscriptions_g
 
     // Expired: the service answers 410 and the subscription is removed.
     service.expire(&sub).await;
-    srv.post_ok("push.test", &alice, json!({})).await;
+    push_test(&srv, &alice).await;
     push_queue_until(&srv, &admin, |q| q["pending"] == 0 && q["dead"] == 0).await;
     let r = srv
         .request(
@@ -559,8 +577,129 @@ async fn web_push_reaches_a_push_service_decryptable_and_expired_subscriptions_g
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    assert_eq!(
-        srv.post_ok("push.test", &alice, json!({})).await["tokensCount"],
-        0
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, body) = srv.post("push.test", &alice, json!({})).await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-no-tokens-for-this-user"),
+        "the expired subscription is gone",
     );
+}
+
+/// Waits until the gateway accepted `n` pushes for `token`; returns their bodies'
+/// `options`, in arrival order.
+async fn options_for(fake: &FakePush, token: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let got: Vec<Value> = fake
+            .accepted()
+            .iter()
+            .filter(|a| a.token == token)
+            .map(|a| a.request.json()["options"].clone())
+            .collect();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} pushes for {token}: refusals {:?}",
+            got.len(),
+            fake.refusals()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The badge a push carries is the recipient's unread count over their rooms
+/// (Rocket.Chat's `getBadgeCount`), not a constant; with the privacy setting the
+/// push says only "You have a new message" and the app fetches the message and
+/// the full notification with `push.get`.
+#[tokio::test]
+async fn pushes_carry_the_unread_count_and_private_ones_are_fetched_with_push_get() {
+    let fake = FakePush::start().await;
+    let srv = start(&fake).await;
+    let admin = srv.admin().await;
+    let bob = srv.create_user(&admin, "bob").await;
+    set(&srv, &admin, "Push_enable_gateway", json!(true)).await;
+    register(&srv, &bob, "gcm", "gcm-bob", "chat.rocket.android").await;
+    let chan = create_channel(&srv, &admin, "badges", &["bob"]).await;
+    let chan_id = str_of(&chan["_id"], "rid").to_string();
+    let dm = str_of(
+        &srv.post_ok("im.create", &admin, json!({"username": "bob"}))
+            .await["room"]["_id"],
+        "rid",
+    )
+    .to_string();
+
+    // Each push waits for the one before, so each badge counts a known state.
+    post(&srv, &admin, &chan_id, "one in the channel").await;
+    assert_eq!(options_for(&fake, "gcm-bob", 1).await[0]["badge"], 1);
+    post(&srv, &admin, &chan_id, "two in the channel").await;
+    assert_eq!(options_for(&fake, "gcm-bob", 2).await[1]["badge"], 2);
+    post(&srv, &admin, &dm, "one in the DM").await;
+    assert_eq!(options_for(&fake, "gcm-bob", 3).await[2]["badge"], 3);
+    // Reading the channel takes its two off the count.
+    srv.post_ok("subscriptions.read", &bob, json!({"rid": chan_id}))
+        .await;
+    post(&srv, &admin, &dm, "two in the DM").await;
+    assert_eq!(options_for(&fake, "gcm-bob", 4).await[3]["badge"], 2);
+
+    // Privacy: the push withholds the content; push.get gives it to the app.
+    set(
+        &srv,
+        &admin,
+        "Push_request_content_from_server",
+        json!(true),
+    )
+    .await;
+    let m = post(&srv, &admin, &dm, "the secret plan").await;
+    let mid = str_of(&m["_id"], "mid").to_string();
+    let o = options_for(&fake, "gcm-bob", 5).await[4].clone();
+    assert_eq!(o["text"], "You have a new message");
+    assert_eq!(o["payload"]["notificationType"], "message-id-only");
+    assert_eq!(o["payload"]["messageId"], mid.as_str());
+    assert_eq!(o["badge"], 3);
+    assert!(!o.to_string().contains("secret plan"), "withheld: {o}");
+    let got = srv.get_ok(&format!("push.get?id={mid}"), &bob).await;
+    assert_eq!(got["data"]["message"]["msg"], "the secret plan");
+    let n = &got["data"]["notification"];
+    assert_eq!(n["text"], "the secret plan", "{n}");
+    assert_eq!(n["payload"]["messageId"], mid.as_str());
+    assert_eq!(n["payload"]["rid"], dm.as_str());
+    assert_eq!(n["badge"], 3, "{n}");
+}
+
+/// `push.test` as Rocket.Chat limits it: refused without a device, and once a
+/// second per user.
+#[tokio::test]
+async fn push_test_is_refused_without_devices_and_limited_to_one_a_second() {
+    let fake = FakePush::start().await;
+    let srv = start(&fake).await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+    let (status, body) = srv.post("push.test", &alice, json!({})).await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-no-tokens-for-this-user"),
+        "no device",
+    );
+    register(&srv, &alice, "gcm", "gcm-a", "chat.rocket.android").await;
+    register(&srv, &bob, "gcm", "gcm-b", "chat.rocket.android").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(push_test(&srv, &alice).await["tokensCount"], 1);
+    let (status, body) = srv.post("push.test", &alice, json!({})).await;
+    assert_error(
+        status,
+        &body,
+        429,
+        Some("error-too-many-requests"),
+        "a second test within the second",
+    );
+    // The limit is per user.
+    assert_eq!(push_test(&srv, &bob).await["tokensCount"], 1);
 }

@@ -189,6 +189,19 @@ impl Chat {
                 "User is not activated",
             ));
         }
+        // As Rocket.Chat's `validateLoginAttempt`: with verification required, a
+        // password login needs a verified address (admins excepted, so nobody is
+        // locked out of fixing the mail settings).
+        if self.settings.bool("Accounts_EmailVerification")
+            && !user.has_role(crate::store::roles::ADMIN)
+            && !user.emails.iter().any(|e| e.verified)
+        {
+            tracing::info!(user_id = %user.id, "login refused: no verified e-mail address");
+            return Err(ChatError::refused(
+                "error-invalid-email",
+                "Invalid email __email__",
+            ));
+        }
         self.issue_token(user).await
     }
 

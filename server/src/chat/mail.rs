@@ -25,6 +25,9 @@ use crate::store::{Ts, User};
 pub const RESET_TTL_MS: i64 = 60 * 60 * 1000;
 /// How long a verification link works.
 pub const VERIFY_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+/// How long after its window a missed-messages mail waits, for the notices of the
+/// window's last messages to be queued (the worker follows the posts closely).
+pub const MISSED_GRACE_MS: i64 = 2000;
 /// The setting holding the workspace's token signing key (generated, never shown).
 pub const TOKEN_KEY_SETTING: &str = "Palaver_Mail_Token_Key";
 
@@ -33,8 +36,9 @@ pub const TOKEN_KEY_SETTING: &str = "Palaver_Mail_Token_Key";
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Mail {
     /// The messages of one room a person missed within one batching window
-    /// `[from, until)`: read again at delivery, so what they read meanwhile, or
-    /// what was deleted, is left out.
+    /// `[from, until)` (`until` excluded, so consecutive windows never list a
+    /// message twice), sent [`MISSED_GRACE_MS`] after the window ends: read again
+    /// at delivery, so what they read meanwhile, or what was deleted, is left out.
     Missed {
         user_id: String,
         rid: String,
@@ -132,7 +136,7 @@ impl Chat {
         let mut items = Vec::with_capacity(mails.len());
         for (key, mail) in mails {
             let due = match &mail {
-                Mail::Missed { until, .. } => *until,
+                Mail::Missed { until, .. } => Ts(until.0 + MISSED_GRACE_MS),
                 _ => now,
             };
             let payload = serde_json::to_value(&mail)

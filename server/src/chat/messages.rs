@@ -39,10 +39,23 @@ pub struct NewMessage {
     pub groupable: Option<bool>,
 }
 
-/// `@name` mentions in a text: user names, and whether `@all`/`@here` appears.
-fn parse_mentions(text: &str) -> (Vec<String>, bool) {
+/// Which group mentions a text makes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct GroupMentions {
+    all: bool,
+    here: bool,
+}
+
+impl GroupMentions {
+    fn any(self) -> bool {
+        self.all || self.here
+    }
+}
+
+/// `@name` mentions in a text: user names, and which of `@all`/`@here` appear.
+fn parse_mentions(text: &str) -> (Vec<String>, GroupMentions) {
     let mut names = Vec::new();
-    let mut group = false;
+    let mut group = GroupMentions::default();
     for (i, _) in text.match_indices('@') {
         let preceded_ok = text[..i]
             .chars()
@@ -58,7 +71,8 @@ fn parse_mentions(text: &str) -> (Vec<String>, bool) {
         let name = name.trim_end_matches('.').to_string();
         match name.as_str() {
             "" => {}
-            "all" | "here" => group = true,
+            "all" => group.all = true,
+            "here" => group.here = true,
             _ if !names.contains(&name) => names.push(name),
             _ => {}
         }
@@ -172,7 +186,11 @@ impl Chat {
             }
             None => None,
         };
-        let (names, group_mention) = parse_mentions(&new.msg);
+        let (names, group) = parse_mentions(&new.msg);
+        if group.any() {
+            self.check_group_mentions(actor, &room, group).await?;
+        }
+        let group_mention = group.any();
         let mut mentions = Vec::new();
         for name in names {
             if let Some(user) = self.store.user_by_username(&name).await? {
@@ -249,6 +267,41 @@ impl Chat {
             });
         }
         Ok((room, message))
+    }
+
+    /// Rocket.Chat's rules for `@all` / `@here` (`MentionsServer`,
+    /// `BeforeSavePreventMention`): refused in a room above `Message_MaxAll`
+    /// members, and without `mention-all` / `mention-here` (global or in the room).
+    /// Refused rather than sent without notifying, so the sender knows.
+    async fn check_group_mentions(
+        &self,
+        actor: &User,
+        room: &Room,
+        group: GroupMentions,
+    ) -> ChatResult<()> {
+        let max_all = self.settings().int("Message_MaxAll");
+        if max_all > 0 && room.users_count > max_all {
+            tracing::debug!(room_id = %room.id, user_id = %actor.id, members = room.users_count, max_all, "group mention refused: room too large");
+            return Err(ChatError::refused(
+                "error-action-not-allowed",
+                format!(
+                    "Group mentions `@all` and `@here` have been disabled for rooms with more than {max_all} members."
+                ),
+            ));
+        }
+        for (used, perm, word) in [
+            (group.all, Perm::MENTION_ALL, "all"),
+            (group.here, Perm::MENTION_HERE, "here"),
+        ] {
+            if used && !self.has_permission(actor, perm, Some(&room.id)).await? {
+                tracing::debug!(room_id = %room.id, user_id = %actor.id, permission = %perm, "group mention refused: no permission");
+                return Err(ChatError::refused(
+                    "error-action-not-allowed",
+                    format!("Notify {word} in this room not allowed"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Checks a message a hook changed: the content may change, not who sent it
@@ -634,9 +687,17 @@ mod tests {
         let (names, group) =
             parse_mentions("hi @alice and @bob.smith, also @alice. mail a@b.c @here");
         assert_eq!(names, vec!["alice", "bob.smith"]);
-        assert!(group);
+        assert_eq!(
+            group,
+            GroupMentions {
+                all: false,
+                here: true
+            }
+        );
+        let (_, group) = parse_mentions("(@all) mail a@all.com");
+        assert!(group.all && !group.here);
         let (names, group) = parse_mentions("no mentions here");
-        assert!(names.is_empty() && !group);
+        assert!(names.is_empty() && !group.any());
     }
 
     #[test]

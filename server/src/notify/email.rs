@@ -368,8 +368,9 @@ impl EmailChannel {
             .history(
                 rid,
                 &HistoryQuery {
+                    // `[from, until)`: the next window starts at `until`.
                     oldest: Some(from),
-                    latest: Some(crate::store::Ts(until.0)),
+                    latest: Some(crate::store::Ts(until.0 - 1)),
                     inclusive: true,
                     count: MAX_LISTED * 4,
                     ..Default::default()

@@ -57,10 +57,11 @@ pub struct Notice {
 
 /// Where push notices go: mobile devices (gateway, FCM, APNs) and browsers (Web Push).
 /// `enqueue` only queues durably, one delivery per registered device or subscription,
-/// deduplicated by message and device; it never waits for the outside world.
+/// deduplicated by message and device, in one write for all the notices given; it
+/// never waits for the outside world. Answers how many deliveries it queued.
 #[async_trait]
 pub trait PushSink: Send + Sync {
-    async fn enqueue(&self, notice: &Notice) -> Result<(), PushSinkError>;
+    async fn enqueue(&self, notices: &[Notice]) -> Result<usize, PushSinkError>;
 }
 
 /// A push notice that could not be queued.

@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::rules::{self, Decision, Defaults, Facts, Pref};
 use super::{Notice, PushSink};
-use crate::chat::mail::Mail;
+use crate::chat::mail::{Mail, MISSED_GRACE_MS};
 use crate::chat::permissions::Perm;
 use crate::chat::presence::OFFLINE;
 use crate::chat::{Chat, Event};
@@ -21,8 +21,9 @@ use crate::worker::Worker;
 
 /// Members read per store call.
 const PAGE: u64 = 1000;
-/// Events a worker lagging this far behind has lost (the bus said so).
-const GRACE_MS: i64 = 2000;
+/// A window whose mail is due within this margin may already be in the SMTP
+/// server's hands: a notice this late gets a mail of its own (see [`missed_mail`]).
+const LATE_MARGIN_MS: i64 = 1000;
 
 pub fn defaults(chat: &Chat) -> Defaults {
     let s = chat.settings();
@@ -166,7 +167,7 @@ async fn handle(chat: &Chat, push: Option<&Arc<dyn PushSink>>, event: &Event) {
     let defaults = defaults(chat);
     let store = chat.store();
     let (from, until) = window_of(chat, message.ts);
-    let mut mails = Vec::new();
+    let mut mail_to = Vec::new();
     let mut pushed = 0usize;
     let mut offset = 0;
     loop {
@@ -181,6 +182,7 @@ async fn handle(chat: &Chat, push: Option<&Arc<dyn PushSink>>, event: &Event) {
             }
         };
         let n = page.items.len() as u64;
+        let mut notices = Vec::new();
         for sub in &page.items {
             // The user's record is read only for members the rules may notify.
             let prefilter =
@@ -213,39 +215,34 @@ async fn handle(chat: &Chat, push: Option<&Arc<dyn PushSink>>, event: &Event) {
                 continue;
             }
             let online = connected(&user);
-            if p && user.status_connection.as_deref() != Some(crate::chat::presence::ONLINE) {
-                if let Some(sink) = push {
-                    let notice = Notice {
-                        user_id: user.id.clone(),
-                        rid: room.id.clone(),
-                        room_type: room.t,
-                        room_name: room_name(room, sub, message),
-                        message_id: message.id.clone(),
-                        tmid: message.tmid.clone(),
-                        sender_id: message.u.id.clone(),
-                        sender_username: message.u.username.clone(),
-                        sender_name: message.u.name.clone().unwrap_or_default(),
-                        text: message.msg.clone(),
-                        reason,
-                    };
-                    match sink.enqueue(&notice).await {
-                        Ok(()) => pushed += 1,
-                        Err(e) => {
-                            tracing::error!(user_id = %user.id, message_id = %message.id, error = %e, "push notice not queued")
-                        }
-                    }
-                }
+            if p && push.is_some()
+                && user.status_connection.as_deref() != Some(crate::chat::presence::ONLINE)
+            {
+                notices.push(Notice {
+                    user_id: user.id.clone(),
+                    rid: room.id.clone(),
+                    room_type: room.t,
+                    room_name: room_name(room, sub, message),
+                    message_id: message.id.clone(),
+                    tmid: message.tmid.clone(),
+                    sender_id: message.u.id.clone(),
+                    sender_username: message.u.username.clone(),
+                    sender_name: message.u.name.clone().unwrap_or_default(),
+                    text: message.msg.clone(),
+                    reason,
+                });
             }
             if email && !online && mail_address(&user).is_some() {
-                mails.push((
-                    format!("missed\u{1f}{}\u{1f}{}\u{1f}{}", user.id, room.id, from.0),
-                    Mail::Missed {
-                        user_id: user.id.clone(),
-                        rid: room.id.clone(),
-                        from,
-                        until: Ts(until.0 + GRACE_MS),
-                    },
-                ));
+                mail_to.push(user.id.clone());
+            }
+        }
+        // One queue write per page of members.
+        if let (Some(sink), false) = (push, notices.is_empty()) {
+            match sink.enqueue(&notices).await {
+                Ok(queued) => pushed += queued,
+                Err(e) => {
+                    tracing::error!(room_id = %room.id, message_id = %message.id, recipients = notices.len(), error = %e, "push notices not queued")
+                }
             }
         }
         if n < PAGE {
@@ -253,6 +250,24 @@ async fn handle(chat: &Chat, push: Option<&Arc<dyn PushSink>>, event: &Event) {
         }
         offset += n;
     }
+    // Decided now, as the mails are queued: finding the members may have taken a
+    // while.
+    let late = Ts::now().0 + LATE_MARGIN_MS >= until.0 + MISSED_GRACE_MS;
+    if late && !mail_to.is_empty() {
+        tracing::warn!(room_id = %room.id, message_id = %message.id, "notifications: mails queued after the window's mail was due; this message is mailed on its own");
+    }
+    let mails: Vec<_> = mail_to
+        .iter()
+        .map(|uid| {
+            missed_mail(
+                uid,
+                &room.id,
+                (&message.id, message.ts),
+                (from, until),
+                late,
+            )
+        })
+        .collect();
     let mailed = mails.len();
     if !mails.is_empty() {
         if let Err(e) = chat.queue_mail(mails).await {
@@ -262,11 +277,89 @@ async fn handle(chat: &Chat, push: Option<&Arc<dyn PushSink>>, event: &Event) {
     tracing::debug!(room_id = %room.id, message_id = %message.id, pushed, mailed, took_ms = started.elapsed().as_millis() as u64, "notifications handed on");
 }
 
+/// The queued mail (dedupe key, mail) that tells `user_id` of `message`: the
+/// batch of its room and window, one per person, room and window, whatever the
+/// number of messages. A `late` notice (its window's mail may already be sent)
+/// gets a mail listing that message alone: queued into the sent window again,
+/// the batch would list the window's other messages a second time.
+fn missed_mail(
+    user_id: &str,
+    rid: &str,
+    (mid, ts): (&str, Ts),
+    (from, until): (Ts, Ts),
+    late: bool,
+) -> (String, Mail) {
+    let (key, from, until) = if late {
+        (
+            format!("missed\u{1f}{user_id}\u{1f}{rid}\u{1f}late\u{1f}{mid}"),
+            ts,
+            Ts(ts.0 + 1),
+        )
+    } else {
+        // The window's length is in the key: after the setting changed, a window
+        // of the new length is a batch of its own, not a duplicate of the old one.
+        (
+            format!(
+                "missed\u{1f}{user_id}\u{1f}{rid}\u{1f}{}\u{1f}{}",
+                from.0, until.0
+            ),
+            from,
+            until,
+        )
+    };
+    (
+        key,
+        Mail::Missed {
+            user_id: user_id.to_string(),
+            rid: rid.to_string(),
+            from,
+            until,
+        },
+    )
+}
+
 /// The most generous preferences: a member these reject is notified by nothing.
 fn defaults_all(d: &Defaults) -> Defaults {
     Defaults {
         email: Pref::All,
         push: Pref::All,
         email_allowed: d.email_allowed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(mail: &Mail) -> (i64, i64) {
+        match mail {
+            Mail::Missed { from, until, .. } => (from.0, until.0),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_batch_per_person_room_and_window_and_late_notices_alone() {
+        let w = (Ts(10_000), Ts(12_000));
+        let (k1, m1) = missed_mail("u", "r", ("m1", Ts(10_500)), w, false);
+        let (k2, m2) = missed_mail("u", "r", ("m2", Ts(11_999)), w, false);
+        assert_eq!(k1, k2, "one batch for the window");
+        assert_eq!(range(&m1), (10_000, 12_000));
+        assert_eq!(m1, m2);
+        // Another window length is another batch.
+        let (k3, _) = missed_mail(
+            "u",
+            "r",
+            ("m3", Ts(10_500)),
+            (Ts(10_000), Ts(13_000)),
+            false,
+        );
+        assert_ne!(k1, k3);
+        // Late: its own mail, listing that message only.
+        let (k4, m4) = missed_mail("u", "r", ("m4", Ts(11_999)), w, true);
+        assert_ne!(k1, k4);
+        assert_eq!(range(&m4), (11_999, 12_000));
+        let (k5, _) = missed_mail("u", "r", ("m5", Ts(11_999)), w, true);
+        assert_ne!(k4, k5);
     }
 }

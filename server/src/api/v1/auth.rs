@@ -190,13 +190,9 @@ pub async fn login(
             login_failed(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized")
         }
         Err(ChatError::Refused {
-            error_type: "error-user-is-not-activated",
+            error_type: error_type @ ("error-user-is-not-activated" | "error-invalid-email"),
             message,
-        }) => login_failed(
-            StatusCode::UNAUTHORIZED,
-            "error-user-is-not-activated",
-            &message,
-        ),
+        }) => login_failed(StatusCode::UNAUTHORIZED, error_type, &message),
         Err(ChatError::Refused {
             error_type: "error-ldap-unavailable",
             message,

@@ -935,7 +935,7 @@ pub static ALL: &[Def] = &[
         default: Default::Int(0),
         public: true,
         label: "Maximum channel members before disabling @all",
-        description: "@all and @here notify nobody in rooms with more members (0: no limit).",
+        description: "@all and @here are refused in rooms with more members (0: no limit).",
         ..def("Message_MaxAll", int(0, 1_000_000), "Message", "")
     },
     Def {

@@ -16,6 +16,7 @@ pub const ID_ONLY_TEXT: &str = "You have a new message";
 pub struct PushContent {
     pub title: String,
     pub text: String,
+    /// The app icon's count: the recipient's unread messages (set when queued).
     pub badge: u32,
     pub sound: String,
     /// Groups the room's notifications on the device.

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Notice, NoticeReason, PushSink, PushSinkError};
 use crate::chat::permissions::Perm;
+use crate::chat::ratelimit::{LimitRule, RateLimiter};
 use crate::chat::{Chat, ChatError, ChatResult};
 use crate::store::outbox::{OutboxItem, OutboxKind};
 use crate::store::push::{PushDevice, PushDeviceFilter, PushTarget, WebSubscription};
@@ -42,6 +43,9 @@ pub struct PushConfig {
     /// A PEM file of extra root certificates push connections trust.
     pub extra_ca_file: Option<PathBuf>,
 }
+
+/// What `push.test` says.
+const TEST_TEXT: &str = "This is a test push";
 
 /// The name of the VAPID key pair in the store.
 const VAPID_KEY: &str = "vapid";
@@ -67,6 +71,8 @@ pub struct PushService {
     apns_client: reqwest::Client,
     fcm_token: TokenCache,
     fcm_exchange: tokio::sync::Mutex<()>,
+    /// `push.test`: once a second per user, as Rocket.Chat limits it.
+    test_limiter: RateLimiter,
 }
 
 /// Push could not start.
@@ -130,6 +136,10 @@ impl PushService {
             vapid,
             fcm_token: TokenCache::default(),
             fcm_exchange: tokio::sync::Mutex::new(()),
+            test_limiter: RateLimiter::new(LimitRule {
+                limit: 1,
+                window: Duration::from_secs(1),
+            }),
         }))
     }
 
@@ -212,14 +222,24 @@ impl PushService {
     }
 
     /// `push.test`: a test notification to each of the user's devices; how many.
+    /// As Rocket.Chat: once a second per user, and refused when the user has no
+    /// device (`error-no-tokens-for-this-user`).
     pub async fn test(&self, user: &User) -> ChatResult<usize> {
         self.chat
             .require_permission(user, Perm::TEST_PUSH_NOTIFICATIONS, None)
             .await?;
+        self.test_limiter.hit(&user.id, Ts::now())?;
         if !self.chat.settings().bool("Push_enable") {
             return Err(ChatError::refused(
                 "error-push-disabled",
                 "Push is disabled",
+            ));
+        }
+        let devices = self.store.push_devices_of_user(&user.id).await?;
+        if !devices.iter().any(|d| d.enabled) {
+            return Err(ChatError::refused(
+                "error-no-tokens-for-this-user",
+                "There are no tokens for this user",
             ));
         }
         let notice = Notice {
@@ -232,7 +252,7 @@ impl PushService {
             sender_id: user.id.clone(),
             sender_username: user.username.clone(),
             sender_name: user.name.clone(),
-            text: "This is a test push".into(),
+            text: TEST_TEXT.into(),
             reason: NoticeReason::Direct,
         };
         let mut content = content::build(&notice, self.chat.settings());
@@ -243,7 +263,7 @@ impl PushService {
             .bool("Push_request_content_from_server")
         {
             content.title = self.chat.settings().string("Site_Name");
-            content.text = "This is a test push".into();
+            content.text = TEST_TEXT.into();
         }
         self.enqueue_content(&notice, content)
             .await
@@ -252,19 +272,45 @@ impl PushService {
     }
 
     async fn enqueue_content(&self, notice: &Notice, content: PushContent) -> StoreResult<u64> {
+        let items = self.items_for(notice, content).await?;
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let n = self.outbox.enqueue(&items).await?;
+        tracing::debug!(user_id = %notice.user_id, message_id = %notice.message_id, queued = n, "push queued");
+        Ok(items.len() as u64)
+    }
+
+    /// The queue items delivering `content` to each of the user's devices that
+    /// the enabled channels reach, with the user's badge.
+    async fn items_for(
+        &self,
+        notice: &Notice,
+        content: PushContent,
+    ) -> StoreResult<Vec<OutboxItem>> {
         let settings = self.chat.settings();
         let mobile = settings.bool("Push_enable");
         let web = settings.bool("WebPush_enable");
-        let devices = self.store.push_devices_of_user(&notice.user_id).await?;
-        let now = Ts::now();
-        let created_at = crate::wire::iso(now.0);
-        let items: Vec<OutboxItem> = devices
-            .iter()
+        let devices: Vec<PushDevice> = self
+            .store
+            .push_devices_of_user(&notice.user_id)
+            .await?
+            .into_iter()
             .filter(|d| d.enabled)
             .filter(|d| match d.token {
                 PushTarget::Web(_) => web,
                 _ => mobile,
             })
+            .collect();
+        if devices.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut content = content;
+        content.badge = self.badge(&notice.user_id).await?;
+        let now = Ts::now();
+        let created_at = crate::wire::iso(now.0);
+        Ok(devices
+            .iter()
             .filter_map(|d| {
                 let job = PushJob {
                     device_id: d.id.clone(),
@@ -280,13 +326,20 @@ impl PushService {
                     now,
                 ))
             })
-            .collect();
-        if items.is_empty() {
-            return Ok(0);
-        }
-        let n = self.outbox.enqueue(&items).await?;
-        tracing::debug!(user_id = %notice.user_id, message_id = %notice.message_id, queued = n, "push queued");
-        Ok(items.len() as u64)
+            .collect())
+    }
+
+    /// The app icon's badge: the user's unread messages over every room they have
+    /// not archived (Rocket.Chat's `Subscriptions.getBadgeCount`). Read when the
+    /// push is queued, so it counts the message being notified.
+    async fn badge(&self, user_id: &str) -> StoreResult<u32> {
+        let subs = self.store.user_subscriptions(user_id, None).await?;
+        let total: u64 = subs
+            .iter()
+            .filter(|s| !s.archived)
+            .map(|s| u64::try_from(s.unread).unwrap_or(0))
+            .sum();
+        Ok(u32::try_from(total).unwrap_or(u32::MAX))
     }
 
     /// `push.get`: the full notification of a message the user may read (what the
@@ -323,7 +376,8 @@ impl PushService {
         let host = format!("{}/", site.trim_end_matches('/'));
         let image = Some(format!("{host}images/logo/android-chrome-192x192.png"));
         let not_id = content::not_id(&settings.string("uniqueID"), &room.id);
-        let content = content::full(&notice, settings, host, not_id, image);
+        let mut content = content::full(&notice, settings, host, not_id, image);
+        content.badge = self.badge(&user.id).await?;
         Ok((message, content))
     }
 
@@ -490,12 +544,26 @@ impl PushService {
 
 #[async_trait]
 impl PushSink for PushService {
-    async fn enqueue(&self, notice: &Notice) -> Result<(), PushSinkError> {
-        let content = content::build(notice, self.chat.settings());
-        self.enqueue_content(notice, content)
+    async fn enqueue(&self, notices: &[Notice]) -> Result<usize, PushSinkError> {
+        let mut items = Vec::new();
+        for notice in notices {
+            let content = content::build(notice, self.chat.settings());
+            let mine = self
+                .items_for(notice, content)
+                .await
+                .map_err(|e| PushSinkError(Box::new(e)))?;
+            items.extend(mine);
+        }
+        if items.is_empty() {
+            return Ok(0);
+        }
+        // One write for the lot: a large room's fan-out does not take the store's
+        // writer once per member, away from the people posting.
+        self.outbox
+            .enqueue(&items)
             .await
-            .map(drop)
-            .map_err(|e| PushSinkError(Box::new(e)))
+            .map_err(|e| PushSinkError(Box::new(e)))?;
+        Ok(items.len())
     }
 }
 
