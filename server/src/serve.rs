@@ -20,6 +20,7 @@ use crate::chat::Chat;
 use crate::config::Config;
 use crate::http_server;
 use crate::store;
+use crate::worker::Worker;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -247,9 +248,17 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     //    waits for their sessions' calls in flight, then stops its fan-out.
     tracing::info!("shutting down: finishing in-flight requests, closing realtime connections");
     let _ = stop_tx.send(());
-    let (_, finished) = tokio::join!(
+    // The Matrix listener with the HTTP server: transactions in flight go
+    // through the apps' hooks, which stop next.
+    let matrix_listener = async {
+        if let Some((_, listener)) = &matrix {
+            listener.stop_by(plan.work).await;
+        }
+    };
+    let (_, finished, _) = tokio::join!(
         realtime.shutdown(plan.work_left()),
-        tokio::time::timeout_at(plan.work, &mut server)
+        tokio::time::timeout_at(plan.work, &mut server),
+        matrix_listener
     );
     if finished.is_err() {
         tracing::warn!("requests still running at the shutdown deadline; closing anyway");
@@ -273,9 +282,6 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     if let Some(w) = &matrix_triggers {
         w.stop_by(plan.flush).await;
     }
-    if let Some((_, stop)) = matrix {
-        let _ = stop.send(());
-    }
     outbox.stop_by(plan.flush).await;
     // Before the relay, so other instances hear of the users who went offline.
     presence.stop_by(plan.flush).await;
@@ -296,13 +302,7 @@ async fn start_matrix(
     config: &Config,
     chat: Arc<Chat>,
     store: crate::store::DynStore,
-) -> Result<
-    (
-        Arc<crate::bridges::matrix::MatrixBridge>,
-        tokio::sync::oneshot::Sender<()>,
-    ),
-    ServeError,
-> {
+) -> Result<(Arc<crate::bridges::matrix::MatrixBridge>, Worker), ServeError> {
     use crate::bridges::matrix::{appservice, MatrixBridge, Registration};
     let m = &config.matrix;
     let path = m.registration_path(&config.data_dir);
@@ -316,16 +316,14 @@ async fn start_matrix(
         .map_err(|source| ServeError::Listen { addr, source })?;
     let bridge = MatrixBridge::new(chat, store, m.clone(), registration);
     let app = appservice::router(bridge.clone());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let limits = config.http.clone();
-    tokio::spawn(async move {
-        let stop = async {
-            let _ = stop_rx.await;
-        };
-        http_server::serve(listener, app, &limits, stop).await;
+    // A worker like the others: told to stop, it takes no new transaction and
+    // lets the ones in flight finish (the homeserver sends the rest again later).
+    let listener = Worker::spawn("matrix-appservice", move |mut stop| async move {
+        http_server::serve(listener, app, &limits, async move { stop.stopped().await }).await;
     });
     tracing::info!(listen = %addr, homeserver = %m.homeserver(), server_name = %m.server_name, "matrix bridge listening");
-    Ok((bridge, stop_tx))
+    Ok((bridge, listener))
 }
 
 /// The deadlines of one shutdown, all within the grace period: in-flight work

@@ -13,6 +13,7 @@ import { integrationsView } from './admin-integrations.js';
 import { ldapView } from './admin-ldap.js';
 import { settingsView } from './admin-settings.js';
 import { rolesView } from './admin-roles.js';
+import { matrixView } from './admin-matrix.js';
 
 const TABS = [
   { id: 'marketplace', label: 'Marketplace', hash: '#/admin/apps/marketplace' },
@@ -23,6 +24,7 @@ const TABS = [
   { id: 'ldap', label: 'LDAP', hash: '#/admin/ldap' },
   { id: 'settings', label: 'Settings', hash: '#/admin/settings' },
   { id: 'roles', label: 'Roles & permissions', hash: '#/admin/roles' },
+  { id: 'matrix', label: 'Matrix bridge', hash: '#/admin/matrix' },
 ];
 
 function ensureStylesheet() {
@@ -38,6 +40,7 @@ function parseRoute(route) {
   if (parts[0] === 'outbox') return { tab: 'outbox', view: 'outbox' };
   if (parts[0] === 'ldap') return { tab: 'ldap', view: 'ldap' };
   if (parts[0] === 'roles') return { tab: 'roles', view: 'roles' };
+  if (parts[0] === 'matrix') return { tab: 'matrix', view: 'matrix' };
   if (parts[0] === 'settings') return { tab: 'settings', view: 'settings', group: parts[1] || '' };
   if (parts[0] === 'apps' && parts[1] === 'installed' && parts[2]) {
     return { tab: 'installed', view: 'app', appId: parts[2], section: parts[3] || 'settings' };
@@ -106,6 +109,7 @@ export function mountAdmin(container, ctx) {
     else if (r.view === 'ldap') view.instance = ldapView(el, env);
     else if (r.view === 'settings') view.instance = settingsView(el, env, r.group);
     else if (r.view === 'roles') view.instance = rolesView(el, env);
+    else if (r.view === 'matrix') view.instance = matrixView(el, env);
     else if (r.view === 'installed') view.instance = installedView(el, env);
     else if (r.view === 'app') view.instance = appView(el, env, r.appId, r.section);
     else view.instance = marketplaceView(el, env);

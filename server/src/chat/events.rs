@@ -24,6 +24,16 @@ pub enum Event {
         room: Room,
         message: Message,
     },
+    /// A user added (`added`) or removed a reaction; sent after the
+    /// `MessageUpdated` carrying the new reactions, for those (the Matrix bridge)
+    /// who need to know who reacted with what.
+    ReactionChanged {
+        room: Room,
+        message_id: String,
+        emoji: String,
+        user: User,
+        added: bool,
+    },
     /// A thread's parent message as it is after a reply is sent or deleted (reply
     /// count, last reply time): clients redraw it; it is not an edit, so apps are
     /// not told.

@@ -258,6 +258,21 @@ impl Chat {
         file_id: &str,
         confirm: Confirm,
     ) -> ChatResult<(Room, Message)> {
+        self.confirm_upload_as(actor, rid, file_id, confirm, None)
+            .await
+    }
+
+    /// [`Chat::confirm_upload`] with the message's id chosen by the caller (a
+    /// bridge's message id derived from the remote event: applied again, it
+    /// conflicts instead of posting twice).
+    pub async fn confirm_upload_as(
+        &self,
+        actor: &User,
+        rid: &str,
+        file_id: &str,
+        confirm: Confirm,
+        message_id: Option<String>,
+    ) -> ChatResult<(Room, Message)> {
         let mut upload = self
             .store
             .upload(file_id)
@@ -278,6 +293,7 @@ impl Chat {
         upload.description = confirm.description.filter(|d| !d.is_empty());
         let (files, attachments) = file_message_parts(&upload);
         let new = NewMessage {
+            id: message_id,
             rid: rid.to_string(),
             msg: confirm.msg,
             tmid: confirm.tmid.filter(|t| !t.is_empty()),

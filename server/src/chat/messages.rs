@@ -630,9 +630,18 @@ impl Chat {
             .await?
             .ok_or_else(ChatError::message_not_found)?;
         self.bus.publish(Event::MessageUpdated {
-            room,
+            room: room.clone(),
             message: updated.clone(),
         });
+        if react != has {
+            self.bus.publish(Event::ReactionChanged {
+                room,
+                message_id: mid.to_string(),
+                emoji,
+                user: actor.clone(),
+                added: react,
+            });
+        }
         Ok(updated)
     }
 

@@ -76,7 +76,8 @@ impl Registry {
                 user_id,
                 subscription,
             } => self.on_subscription(user_id, subscription),
-            Event::UserCreated { .. } => {}
+            // Clients redraw reactions from the `MessageUpdated` before it.
+            Event::UserCreated { .. } | Event::ReactionChanged { .. } => {}
             Event::UserUpdated { user } => self.on_user_updated(user),
             Event::LoggedOut {
                 user_id,

@@ -77,6 +77,7 @@ static ASSETS: &[Asset] = &[
     asset!("admin-ldap.js", JS),
     asset!("admin-settings.js", JS),
     asset!("admin-roles.js", JS),
+    asset!("admin-matrix.js", JS),
     asset!("admin.css", CSS),
     asset!("webpush.js", JS),
     asset!("sw.js", JS),

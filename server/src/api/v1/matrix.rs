@@ -72,7 +72,16 @@ impl RoomBody {
 
 async fn rooms(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
     let links = bridge(&state)?.bridged_rooms(&session.user).await?;
-    let rooms: Vec<Value> = links.iter().map(render).collect();
+    let mut rooms = Vec::with_capacity(links.len());
+    for link in &links {
+        let mut room = render(link);
+        // The room's name and type, for the console (a deleted room has none).
+        if let Ok(r) = state.chat.room(RoomRef::Id(&link.room_id)).await {
+            room["roomName"] = json!(r.name);
+            room["roomType"] = json!(r.t);
+        }
+        rooms.push(room);
+    }
     ok(json!({ "rooms": rooms }))
 }
 

@@ -9,17 +9,18 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::format;
 use super::MatrixBridge;
+use crate::chat::files::Confirm;
 use crate::chat::messages::NewMessage;
 use crate::chat::rooms::RoomRef;
 use crate::chat::ChatError;
@@ -36,6 +37,11 @@ pub fn router(bridge: Arc<MatrixBridge>) -> Router {
         .route("/transactions/{txn_id}", put(transaction))
         .route("/users/{user_id}", get(query_user))
         .route("/rooms/{alias}", get(query_alias))
+        // Every route needs the homeserver's token; unknown paths answer below.
+        .route_layer(axum::middleware::from_fn_with_state(
+            bridge.clone(),
+            homeserver_only,
+        ))
         .fallback(|| async {
             matrix_error(StatusCode::NOT_FOUND, "M_UNRECOGNIZED", "Unknown endpoint")
         })
@@ -51,27 +57,27 @@ fn ok() -> Response {
     (StatusCode::OK, Json(json!({}))).into_response()
 }
 
-#[derive(Deserialize)]
-struct TokenQuery {
-    access_token: Option<String>,
-}
-
-/// The homeserver's token: `Authorization: Bearer`, or the older query parameter.
-fn authorized(
-    bridge: &MatrixBridge,
-    headers: &HeaderMap,
-    query: &TokenQuery,
-) -> Result<(), Box<Response>> {
-    let bearer = headers
+/// The homeserver's token (`Authorization: Bearer`, or the older
+/// `access_token` query parameter), checked once for every route: a missing one
+/// is 401, a wrong one 403, as the application service API says.
+async fn homeserver_only(
+    State(bridge): State<Arc<MatrixBridge>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let bearer = request
+        .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(token) = bearer.or(query.access_token.as_deref()) else {
-        return Err(Box::new(matrix_error(
-            StatusCode::UNAUTHORIZED,
-            "M_UNAUTHORIZED",
-            "Missing token",
-        )));
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let query = request.uri().query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.into_owned())
+    });
+    let Some(token) = bearer.or(query) else {
+        return matrix_error(StatusCode::UNAUTHORIZED, "M_UNAUTHORIZED", "Missing token");
     };
     let expected = bridge.registration.hs_token.as_bytes();
     let same = token.len() == expected.len()
@@ -80,27 +86,17 @@ fn authorized(
             .zip(expected.iter())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
-    if same {
-        Ok(())
-    } else {
-        Err(Box::new(matrix_error(
-            StatusCode::FORBIDDEN,
-            "M_FORBIDDEN",
-            "Bad token",
-        )))
+    if !same {
+        return matrix_error(StatusCode::FORBIDDEN, "M_FORBIDDEN", "Bad token");
     }
+    next.run(request).await
 }
 
 async fn transaction(
     State(bridge): State<Arc<MatrixBridge>>,
     Path(txn_id): Path<String>,
-    Query(query): Query<TokenQuery>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(refused) = authorized(&bridge, &headers, &query) {
-        return *refused;
-    }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return matrix_error(StatusCode::BAD_REQUEST, "M_NOT_JSON", "Body is not JSON");
     };
@@ -135,12 +131,7 @@ fn store_failed(txn_id: &str, e: &StoreError) -> Response {
 async fn query_user(
     State(bridge): State<Arc<MatrixBridge>>,
     Path(user_id): Path<String>,
-    Query(query): Query<TokenQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authorized(&bridge, &headers, &query) {
-        return *refused;
-    }
     match bridge.open_user(&user_id).await {
         Ok(true) => ok(),
         Ok(false) => matrix_error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "No such user"),
@@ -158,12 +149,7 @@ async fn query_user(
 async fn query_alias(
     State(bridge): State<Arc<MatrixBridge>>,
     Path(alias): Path<String>,
-    Query(query): Query<TokenQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authorized(&bridge, &headers, &query) {
-        return *refused;
-    }
     match bridge.open_alias(&alias).await {
         Ok(true) => ok(),
         Ok(false) => matrix_error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "No such room"),
@@ -189,13 +175,22 @@ pub fn message_id_for(event_id: &str) -> String {
         .collect()
 }
 
-/// The text of a message's content: its HTML made Markdown, else its body.
-fn text_of(content: &Value) -> String {
+/// The text of a message's content: its HTML made Markdown (user pills made
+/// `@username` mentions), else its body.
+fn text_of(content: &Value, server_name: &str) -> String {
     let html = (content["format"] == "org.matrix.custom.html")
         .then(|| content["formatted_body"].as_str())
         .flatten();
+    let suffix = format!(":{server_name}");
+    let username_of = |mxid: &str| {
+        mxid.strip_prefix('@')
+            .and_then(|m| m.strip_prefix(super::config::PREFIX))
+            .and_then(|m| m.strip_suffix(&suffix))
+            .map(str::to_string)
+            .unwrap_or_else(|| MatrixBridge::remote_username(mxid))
+    };
     let text = match html {
-        Some(h) => format::html_to_markdown(h),
+        Some(h) => format::html_to_markdown(&format::pills_to_mentions(h, username_of)),
         None => format::strip_reply_fallback(content["body"].as_str().unwrap_or_default()),
     };
     match content["msgtype"].as_str() {
@@ -299,25 +294,34 @@ impl MatrixBridge {
                 content
             };
             self.chat
-                .update_message(&user, rid, &mid, &text_of(new))
+                .update_message(&user, rid, &mid, &text_of(new, &self.config.server_name))
                 .await?;
             return Ok(None);
         }
-        let tmid = if relates["rel_type"] == "m.thread" {
-            self.message_of(relates["event_id"].as_str()).await?
-        } else {
-            None
-        };
+        let tmid = self.thread_of(relates).await?;
         let room = self.chat.room(RoomRef::Id(rid)).await?;
         self.ensure_member(&user, &room).await?;
-        let mut msg = text_of(content);
+        let id = message_id_for(event_id);
+        let mut msg = text_of(content, &self.config.server_name);
         if let Some(kind @ ("m.image" | "m.file" | "m.video" | "m.audio")) =
             content["msgtype"].as_str()
         {
-            // Files are not bridged yet: say what was shared.
-            msg = format!("[{}: {msg}]", kind.trim_start_matches("m."));
+            match self
+                .store_file(&user, rid, content, &id, tmid.clone())
+                .await
+            {
+                Ok(()) => return Ok(Some(MatrixEventLink::message_key(&id))),
+                Err(e @ ChatError::Store(StoreError::Backend(_) | StoreError::Full(_))) => {
+                    return Err(e)
+                }
+                Err(e) => {
+                    // Not storable here (too large, type refused, media gone): say
+                    // what was shared rather than lose the message.
+                    tracing::info!(event_id, room_id = %rid, error = %e, "matrix: file not brought over; its name is posted");
+                    msg = format!("[{}: {msg}]", kind.trim_start_matches("m."));
+                }
+            }
         }
-        let id = message_id_for(event_id);
         let new = NewMessage {
             id: Some(id.clone()),
             rid: rid.to_string(),
@@ -332,6 +336,89 @@ impl MatrixBridge {
             Err(e) => return Err(e),
         }
         Ok(Some(MatrixEventLink::message_key(&id)))
+    }
+
+    /// The thread a Matrix message belongs to in Palaver: the root of an
+    /// `m.thread` relation, or, for a plain reply (`m.in_reply_to`), the thread of
+    /// the message replied to (itself when it is no thread reply).
+    async fn thread_of(&self, relates: &Value) -> Result<Option<String>, ChatError> {
+        if relates["rel_type"] == "m.thread" {
+            return self.message_of(relates["event_id"].as_str()).await;
+        }
+        let Some(mid) = self
+            .message_of(relates["m.in_reply_to"]["event_id"].as_str())
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .message(&mid)
+            .await?
+            .map(|m| m.tmid.unwrap_or(m.id)))
+    }
+
+    /// A Matrix file (`url` = `mxc://…`) downloaded through the application
+    /// service and posted as a Palaver upload, by the same path as a user's
+    /// upload (limits, types, storage), under the message id of the event.
+    async fn store_file(
+        &self,
+        user: &crate::store::User,
+        rid: &str,
+        content: &Value,
+        message_id: &str,
+        tmid: Option<String>,
+    ) -> Result<(), ChatError> {
+        use futures::StreamExt;
+        let Some(url) = content["url"].as_str() else {
+            return Err(ChatError::invalid("an encrypted or url-less file"));
+        };
+        let body = content["body"].as_str().unwrap_or_default();
+        // Matrix v1.10: with `filename`, `body` is a caption unless they are equal.
+        let (name, caption) = match content["filename"].as_str() {
+            Some(f) if !f.is_empty() && f != body => (f, body),
+            _ => (body, ""),
+        };
+        let name = if name.trim().is_empty() { "file" } else { name };
+        let media = self
+            .hs
+            .download(url)
+            .await
+            .map_err(super::homeserver_error)?;
+        let content_type = content["info"]["mimetype"]
+            .as_str()
+            .map(str::to_string)
+            .or(media.content_type)
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let stream = media
+            .response
+            .bytes_stream()
+            .map(|r| r.map_err(std::io::Error::other))
+            .boxed();
+        let upload = self
+            .chat
+            .upload_file(user, rid, name, &content_type, stream)
+            .await?;
+        let confirm = Confirm {
+            msg: caption.to_string(),
+            tmid,
+            ..Confirm::default()
+        };
+        let posted = self
+            .chat
+            .confirm_upload_as(user, rid, &upload.id, confirm, Some(message_id.to_string()))
+            .await;
+        match posted {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.chat.discard_upload(&upload).await;
+                match e {
+                    // Applied before a crash, not yet recorded: the message is there.
+                    ChatError::Store(StoreError::Conflict(_)) => Ok(()),
+                    e => Err(e),
+                }
+            }
+        }
     }
 
     async fn apply_reaction(
@@ -444,8 +531,11 @@ mod tests {
     #[test]
     fn text_prefers_html() {
         let c = json!({"msgtype": "m.text", "body": "**hi**", "format": "org.matrix.custom.html", "formatted_body": "<strong>hi</strong> &lt;x&gt;"});
-        assert_eq!(text_of(&c), "*hi* <x>");
+        assert_eq!(text_of(&c, "example.org"), "*hi* <x>");
         let c = json!({"msgtype": "m.emote", "body": "waves"});
-        assert_eq!(text_of(&c), "_waves_");
+        assert_eq!(text_of(&c, "example.org"), "_waves_");
+        let c = json!({"msgtype": "m.text", "body": "admin: hi", "format": "org.matrix.custom.html",
+            "formatted_body": "<a href=\"https://matrix.to/#/@palaver_admin:example.org\">Admin</a>: hi <a href=\"https://matrix.to/#/@bob:other.org\">Bob</a>"});
+        assert_eq!(text_of(&c, "example.org"), "@admin: hi @bob_other.org");
     }
 }

@@ -7,6 +7,12 @@ use serde_json::{json, Value};
 
 use crate::worker::outbox::policy::{DeliveryError, Retry};
 
+/// A file being downloaded from the homeserver.
+pub struct Media {
+    pub content_type: Option<String>,
+    pub response: reqwest::Response,
+}
+
 /// The homeserver, as the application service sees it.
 pub struct HomeserverClient {
     http: reqwest::Client,
@@ -112,6 +118,114 @@ impl HomeserverClient {
             ),
             errcode,
         })
+    }
+
+    fn network(e: reqwest::Error) -> CallError {
+        CallError {
+            status: None,
+            errcode: None,
+            message: format!("homeserver unreachable: {e}"),
+        }
+    }
+
+    async fn refused(response: reqwest::Response) -> CallError {
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap_or_default();
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let errcode = value["errcode"].as_str().map(str::to_string);
+        CallError {
+            status: Some(status),
+            message: format!(
+                "homeserver: HTTP {status} {} {}",
+                errcode.as_deref().unwrap_or(""),
+                value["error"].as_str().unwrap_or("")
+            ),
+            errcode,
+        }
+    }
+
+    /// Opens `mxc://<server>/<media id>` through the authenticated media API (the
+    /// application service's token), falling back to the older unauthenticated
+    /// path for homeservers without it. The body is streamed, not buffered.
+    pub async fn download(&self, mxc: &str) -> Result<Media, CallError> {
+        let bad = || CallError {
+            status: Some(400),
+            errcode: None,
+            message: format!("not an mxc URL: {mxc:?}"),
+        };
+        let (server, media_id) = mxc
+            .strip_prefix("mxc://")
+            .and_then(|r| r.split_once('/'))
+            .filter(|(s, m)| !s.is_empty() && !m.is_empty() && !m.contains('/'))
+            .ok_or_else(bad)?;
+        let mut last = None;
+        for prefix in [
+            "/_matrix/client/v1/media/download",
+            "/_matrix/media/v3/download",
+        ] {
+            let url = format!("{}{prefix}/{}/{}", self.base, seg(server), seg(media_id));
+            let response = self
+                .http
+                .get(url)
+                .bearer_auth(&self.as_token)
+                .send()
+                .await
+                .map_err(Self::network)?;
+            if response.status().is_success() {
+                let content_type = response
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                return Ok(Media {
+                    content_type,
+                    response,
+                });
+            }
+            let e = Self::refused(response).await;
+            // Only an unknown endpoint tries the older path.
+            if !(e.status == Some(404) && e.is("M_UNRECOGNIZED")) {
+                return Err(e);
+            }
+            last = Some(e);
+        }
+        Err(last.unwrap_or_else(bad))
+    }
+
+    /// Uploads a file to the homeserver's media repository as `mxid`; returns its
+    /// `mxc://` URL.
+    pub async fn upload(
+        &self,
+        mxid: &str,
+        name: &str,
+        content_type: &str,
+        body: reqwest::Body,
+        size: u64,
+    ) -> Result<String, CallError> {
+        let response = self
+            .http
+            .post(format!("{}/_matrix/media/v3/upload", self.base))
+            .bearer_auth(&self.as_token)
+            .query(&[("user_id", mxid), ("filename", name)])
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .header(reqwest::header::CONTENT_LENGTH, size)
+            .body(body)
+            .send()
+            .await
+            .map_err(Self::network)?;
+        if !response.status().is_success() {
+            return Err(Self::refused(response).await);
+        }
+        let bytes = response.bytes().await.map_err(Self::network)?;
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        v["content_uri"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| CallError {
+                status: None,
+                errcode: None,
+                message: "the homeserver answered without content_uri".into(),
+            })
     }
 
     /// Registers a user of the namespace; one who exists already is fine.

@@ -86,6 +86,40 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Matrix user pills (`<a href="https://matrix.to/#/@u:server">Name</a>`) as
+/// Palaver `@username` mentions, so the person is mentioned (notified) in
+/// Palaver; `username_of` names the Palaver user of a Matrix user id.
+pub fn pills_to_mentions(html: &str, username_of: impl Fn(&str) -> String) -> String {
+    const PILL: &str = "<a href=\"https://matrix.to/#/";
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(start) = rest.find(PILL) {
+        let after = &rest[start + PILL.len()..];
+        if let (Some(quote), Some(close)) = (after.find('"'), after.find("</a>")) {
+            let target = after[..quote]
+                .replace("%40", "@")
+                .replace("%3A", ":")
+                .replace("%3a", ":");
+            let target = target.split('?').next().unwrap_or_default();
+            let valid = target.len() > 3
+                && target.starts_with('@')
+                && target.contains(':')
+                && !target.contains(['<', '>', '&', ' ']);
+            if quote < close && valid {
+                out.push_str(&rest[..start]);
+                out.push('@');
+                out.push_str(&username_of(target));
+                rest = &after[close + "</a>".len()..];
+                continue;
+            }
+        }
+        out.push_str(&rest[..start + PILL.len()]);
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Palaver text from Matrix HTML: emphasis kept as Markdown, line breaks kept,
 /// the reply fallback (`<mx-reply>`) and every other tag dropped, entities decoded.
 pub fn html_to_markdown(html: &str) -> String {
@@ -276,6 +310,18 @@ mod tests {
         assert_eq!(
             html_to_markdown("a<br/>b<br>c &#128512; &#x41;"),
             "a\nb\nc 😀 A"
+        );
+    }
+
+    #[test]
+    fn pills_become_mentions() {
+        let name = |m: &str| format!("u{}", m.len());
+        assert_eq!(
+            pills_to_mentions(
+                "hi <a href=\"https://matrix.to/#/%40bob%3Aex.org?via=x\">Bob</a>, <a href=\"https://matrix.to/#/#room:ex.org\">room</a>",
+                name
+            ),
+            "hi @u11, <a href=\"https://matrix.to/#/#room:ex.org\">room</a>"
         );
     }
 

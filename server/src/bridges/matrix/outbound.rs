@@ -20,7 +20,7 @@ use super::{format, MatrixBridge};
 use crate::chat::Event;
 use crate::store::matrix::MatrixEventLink;
 use crate::store::outbox::{OutboxItem, OutboxKind};
-use crate::store::{Room, Ts, User};
+use crate::store::{Message, Room, Ts, User};
 use crate::worker::outbox::policy::{Backoff, DeliveryError, Retry, RetryPolicy};
 use crate::worker::outbox::{DeliveryHandler, Outbox};
 use crate::worker::Worker;
@@ -43,6 +43,14 @@ pub enum Op {
         /// The message's author: their puppet redacts its own event.
         #[serde(default)]
         author_id: String,
+    },
+    /// A Palaver user's reaction added or taken back.
+    React {
+        message_id: String,
+        /// `:name:`, as Palaver stores it.
+        emoji: String,
+        user_id: String,
+        added: bool,
     },
     Join {
         user_id: String,
@@ -97,6 +105,27 @@ fn op_for(event: &Event) -> Option<(&Room, Op, String, String)> {
             },
             format!("redact\u{1f}{}", message.id),
             String::new(),
+        )),
+        Event::ReactionChanged {
+            room,
+            message_id,
+            emoji,
+            user,
+            added,
+        } => Some((
+            room,
+            Op::React {
+                message_id: message_id.clone(),
+                emoji: emoji.clone(),
+                user_id: user.id.clone(),
+                added: *added,
+            },
+            format!(
+                "react\u{1f}{message_id}\u{1f}{emoji}\u{1f}{}\u{1f}{}",
+                user.id,
+                Ts::now().0
+            ),
+            user.id.clone(),
         )),
         Event::UserJoined { room, user } => Some((
             room,
@@ -274,7 +303,14 @@ impl DeliveryHandler for MatrixHandler {
                 let author = self.user(&message.u.id).await?;
                 let mxid = bridge.puppet(&author).await?;
                 bridge.puppet_in_room(&mxid, mroom).await?;
-                let mut content = text_content(&message.msg);
+                let mut content = match message.files.first() {
+                    Some(file) => self.file_content(&message, file, &mxid).await?,
+                    None => text_content(&message.msg),
+                };
+                let mentioned = self.mentioned(&message).await?;
+                if !mentioned.is_empty() {
+                    content["m.mentions"] = json!({ "user_ids": mentioned });
+                }
                 if let Some(tmid) = &message.tmid {
                     if let Some(root) = store
                         .matrix_event_by_key(&MatrixEventLink::message_key(tmid))
@@ -350,6 +386,51 @@ impl DeliveryHandler for MatrixHandler {
                     .await
                     .map_err(store_error)?;
             }
+            Op::React {
+                message_id,
+                emoji,
+                user_id,
+                added,
+            } => {
+                let Some(target) = store
+                    .matrix_event_by_key(&MatrixEventLink::message_key(&message_id))
+                    .await
+                    .map_err(store_error)?
+                else {
+                    return Ok(());
+                };
+                let key = MatrixEventLink::reaction_key(&message_id, &emoji, &user_id);
+                let known = store.matrix_event_by_key(&key).await.map_err(store_error)?;
+                let user = self.user(&user_id).await?;
+                let mxid = bridge.puppet(&user).await?;
+                match (added, known) {
+                    (true, None) => {
+                        bridge.puppet_in_room(&mxid, mroom).await?;
+                        let content = json!({ "m.relates_to": {
+                            "rel_type": "m.annotation",
+                            "event_id": target.event_id,
+                            "key": format::shortcode_to_reaction(&emoji),
+                        }});
+                        let event_id = bridge
+                            .hs
+                            .send(&mxid, mroom, "m.reaction", &item.id, content)
+                            .await?;
+                        self.record(&event_id, key, &p.room_id).await?;
+                    }
+                    (false, Some(link)) => {
+                        bridge
+                            .hs
+                            .redact(&mxid, mroom, &link.event_id, &item.id)
+                            .await?;
+                        store
+                            .delete_matrix_event(&link.event_id)
+                            .await
+                            .map_err(store_error)?;
+                    }
+                    // Sent already, or never sent: nothing to do.
+                    _ => {}
+                }
+            }
             Op::Join { user_id } => {
                 let user = self.user(&user_id).await?;
                 let mxid = bridge.puppet(&user).await?;
@@ -378,6 +459,89 @@ impl MatrixHandler {
             .await
             .map_err(store_error)?
             .ok_or_else(|| DeliveryError::permanent(format!("user {id} is gone")))
+    }
+
+    /// The Matrix ids of the users a message mentions (puppets and Matrix
+    /// users alike), for `m.mentions`: Matrix notifies them.
+    async fn mentioned(&self, message: &Message) -> Result<Vec<String>, DeliveryError> {
+        let mut ids = Vec::new();
+        for m in &message.mentions {
+            let link = self
+                .bridge
+                .store
+                .matrix_user_by_user(&m.id)
+                .await
+                .map_err(store_error)?;
+            match link {
+                Some(l) => ids.push(l.mxid),
+                None if !m.username.is_empty() && m.id != m.username => {
+                    ids.push(self.bridge.puppet_mxid(&m.username))
+                }
+                None => {}
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The content of a file message: the file uploaded to the homeserver's
+    /// media repository as the author's puppet, then `m.image`/`m.video`/
+    /// `m.audio`/`m.file` pointing at it; the text (or description) as caption.
+    async fn file_content(
+        &self,
+        message: &Message,
+        file: &Value,
+        mxid: &str,
+    ) -> Result<Value, DeliveryError> {
+        let chat = &self.bridge.chat;
+        let file_id = file["_id"].as_str().unwrap_or_default();
+        let upload = self
+            .bridge
+            .store
+            .upload(file_id)
+            .await
+            .map_err(store_error)?;
+        let Some(upload) = upload else {
+            // Deleted since: the text is all there is to send.
+            return Ok(text_content(&message.msg));
+        };
+        let read = chat
+            .open_upload(&upload, None)
+            .await
+            .map_err(|e| DeliveryError::transient(format!("file storage: {e}")))?;
+        let mxc = self
+            .bridge
+            .hs
+            .upload(
+                mxid,
+                &upload.name,
+                &upload.content_type,
+                reqwest::Body::wrap_stream(read.body),
+                read.size,
+            )
+            .await?;
+        let msgtype = match upload.content_type.split('/').next().unwrap_or_default() {
+            "image" => "m.image",
+            "video" => "m.video",
+            "audio" => "m.audio",
+            _ => "m.file",
+        };
+        let description = message
+            .attachments
+            .first()
+            .and_then(|a| a["description"].as_str())
+            .unwrap_or_default();
+        let caption = [message.msg.as_str(), description]
+            .into_iter()
+            .find(|t| !t.trim().is_empty());
+        let mut content = match caption {
+            Some(c) => text_content(c),
+            None => json!({ "body": upload.name }),
+        };
+        content["msgtype"] = json!(msgtype);
+        content["filename"] = json!(upload.name);
+        content["url"] = json!(mxc);
+        content["info"] = json!({ "mimetype": upload.content_type, "size": upload.size });
+        Ok(content)
     }
 
     /// Records what the message became; a failure retries the item, whose send
