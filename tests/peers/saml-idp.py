@@ -195,7 +195,7 @@ class Handler(BaseHTTPRequestHandler):
         STATE["last_logout"] = {"kind": "request", "name_id": msg.name_id.text,
                                 "session_index": [s.text for s in (msg.session_index or [])]}
         resp = srv.create_logout_response(msg, [BINDING_HTTP_REDIRECT])
-        dest = srv.metadata.single_logout_service(msg.issuer.text, [BINDING_HTTP_REDIRECT], "spsso")
+        dest = srv.metadata.single_logout_service(msg.issuer.text, BINDING_HTTP_REDIRECT, "spsso")
         location = dest[0]["response_location"] if dest[0].get("response_location") else dest[0]["location"]
         http = srv.apply_binding(BINDING_HTTP_REDIRECT, str(resp), location, q.get("RelayState", ""),
                                  response=True, sign=True, sigalg=xmldsig.SIG_RSA_SHA256)
@@ -206,7 +206,7 @@ class Handler(BaseHTTPRequestHandler):
         srv = server()
         sp = list(srv.metadata.keys())
         sp = [e for e in sp if e != BASE + "/idp"][0]
-        dest = srv.metadata.single_logout_service(sp, [BINDING_HTTP_REDIRECT], "spsso")[0]["location"]
+        dest = srv.metadata.single_logout_service(sp, BINDING_HTTP_REDIRECT, "spsso")[0]["location"]
         req_id, req = srv.create_logout_request(
             dest, BASE + "/idp",
             name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=b["name_id"]),
