@@ -30,6 +30,20 @@ export function explainOAuth(code, service) {
   }
 }
 
+/** Why a SAML sign-in failed (`?saml_error=` on return from the assertion consumer). */
+export function explainSaml(code) {
+  switch (code) {
+    case 'signature': case 'invalid': case 'audience': case 'unknown-request': case 'replayed':
+      return 'The answer from the identity provider could not be verified, so you were not signed in. Try again.';
+    case 'expired': return 'The answer from the identity provider has expired (check the clocks). Try again.';
+    case 'denied': return 'The identity provider refused the sign-in.';
+    case 'unknown-provider': return 'SAML sign-in is not available.';
+    case 'misconfigured': return 'SAML sign-in is not set up completely. Ask an administrator.';
+    case 'credential': return 'The sign-in expired or was already used. Try again.';
+    default: return 'SAML sign-in failed.';
+  }
+}
+
 /** The "Sign in with …" buttons of the enabled identity providers. */
 async function providerButtons(api, container) {
   let services = [];
@@ -39,6 +53,16 @@ async function providerButtons(api, container) {
     return;
   }
   for (const s of services) {
+    if (s.service === 'saml' && s.clientConfig && s.clientConfig.provider) {
+      const a = h('a', {
+        class: 'button oauth-button', href: `/_saml/authorize/${encodeURIComponent(s.clientConfig.provider)}`,
+        testid: 'saml-login', text: `Sign in with ${s.buttonLabelText || 'SAML'}`,
+      });
+      if (s.buttonColor) a.style.backgroundColor = s.buttonColor;
+      if (s.buttonLabelColor) a.style.color = s.buttonLabelColor;
+      container.append(a);
+      continue;
+    }
     if (!s.custom || s.showButton === false) continue;
     const label = s.buttonLabelText || s.service;
     const a = h('a', {
@@ -63,6 +87,24 @@ export function renderLogin(root, api, siteName, onLoggedIn) {
     error.textContent = explainOAuth(params.get('oauth_error'), params.get('service'));
     error.hidden = false;
     history.replaceState(null, '', `/${location.hash}`);
+  }
+  if (params.get('saml_error')) {
+    error.textContent = explainSaml(params.get('saml_error'));
+    error.hidden = false;
+    history.replaceState(null, '', `/${location.hash}`);
+  }
+  // Back from the SAML assertion consumer: redeem the single-use credential token.
+  const samlToken = params.get('saml_idp_credentialToken');
+  if (samlToken) {
+    history.replaceState(null, '', `/${location.hash}`);
+    api('POST', '/api/v1/login', { saml: true, credentialToken: samlToken }, { 'X-Palaver-Session': 'cookie' })
+      .then((res) => onLoggedIn(res.data))
+      .catch((err) => {
+        const type = err.body && err.body.error;
+        error.textContent = type && type.startsWith('error-saml-')
+          ? explainSaml(type.slice('error-saml-'.length)) : explain(err);
+        error.hidden = false;
+      });
   }
   const user = h('input', {
     id: 'login-user', name: 'username', autocomplete: 'username', required: true, testid: 'login-username',

@@ -18,6 +18,7 @@ pub mod net;
 pub mod oidc;
 pub mod process;
 pub mod rclone;
+pub mod saml_idp;
 pub mod server;
 pub mod slapd;
 pub mod smtp;

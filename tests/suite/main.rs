@@ -76,6 +76,7 @@ mod rest_settings;
 mod rest_storage_full;
 mod rest_threads;
 mod rest_users;
+mod saml_login;
 mod sample_gcal;
 mod sample_whatsapp;
 mod serve_startup;

@@ -10,6 +10,7 @@ mod integrations;
 mod job_leases;
 mod matrix;
 mod messages;
+mod once_keys;
 mod outbox;
 mod push;
 mod roles;
@@ -148,6 +149,7 @@ conformance! {
     job_leases::job_leases,
     push::push_devices,
     push::push_keys,
+    once_keys::once_keys,
 }
 
 /// On MongoDB (SecantusDB answers `explain` as mongod does), history and thread

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 mod oauth_web;
 pub mod ops;
+mod saml_web;
 pub mod session_cookie;
 mod v1;
 
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
             state.apps.config().package_limits.max_package_bytes + 64 * 1024,
         ))
         .merge(oauth_web::routes())
+        .merge(saml_web::routes())
         .merge(crate::web::routes())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(state.max_body_bytes))

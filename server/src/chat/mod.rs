@@ -33,6 +33,7 @@ pub mod room_notify;
 pub mod room_settings;
 pub mod rooms;
 pub mod settings;
+pub mod single_use;
 
 use std::sync::{Arc, OnceLock};
 

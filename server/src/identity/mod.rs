@@ -5,3 +5,4 @@
 
 pub mod ldap;
 pub mod oauth;
+pub mod saml;

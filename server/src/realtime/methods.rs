@@ -118,6 +118,15 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
     match method {
         "login" => login(ctx, params).await,
         "logout" => logout(ctx).await,
+        "samlLogout" => {
+            // Rocket.Chat's: the identity provider's logout address for the caller's
+            // SAML session (the client goes there after logging out), or null.
+            let user = ctx.user()?;
+            let url = crate::identity::saml::logout_url(ctx.chat, str_arg(params, 0)?, &user)
+                .await
+                .map_err(ChatError::from)?;
+            Ok(Some(url.map(Value::String).unwrap_or(Value::Null)))
+        }
         "sendMessage" => send_message(ctx, params).await,
         "updateMessage" => update_message(ctx, params).await,
         "deleteMessage" => delete_message(ctx, params).await,
@@ -296,6 +305,16 @@ async fn login(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
             .await
             .map_err(login_error)?;
         (outcome, "ldap")
+    } else if options.get("saml") == Some(&Value::Bool(true)) {
+        // Rocket.Chat's SAML login handler: {saml: true, credentialToken}.
+        let token = options
+            .get("credentialToken")
+            .and_then(Value::as_str)
+            .ok_or_else(DdpError::match_failed)?;
+        let outcome = crate::identity::saml::login_with_credential(ctx.chat, token)
+            .await
+            .map_err(login_error)?;
+        (outcome, "saml")
     } else if let Some(service) = options.get("serviceName") {
         // Rocket.Chat's mobile OAuth login: `{serviceName, accessToken, expiresIn}`.
         let service = service.as_str().ok_or_else(DdpError::match_failed)?;

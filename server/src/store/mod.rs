@@ -11,6 +11,7 @@ pub mod job_leases;
 pub mod matrix;
 pub mod model;
 pub mod mongo;
+pub mod once;
 pub mod outbox;
 pub mod presence;
 pub mod push;
@@ -344,6 +345,7 @@ pub trait Store:
     + presence::PresenceStore
     + role_store::RoleStore
     + job_leases::JobLeaseStore
+    + once::OnceStore
     + push::PushStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).

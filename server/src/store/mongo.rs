@@ -41,6 +41,7 @@ mod integrations;
 mod job_leases;
 mod matrix;
 mod messages;
+mod once;
 mod outbox;
 mod plans;
 mod presence;

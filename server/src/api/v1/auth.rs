@@ -122,6 +122,13 @@ pub async fn login(
                 .into_response()
             }
         }
+    } else if body.get("saml") == Some(&Value::Bool(true)) {
+        // Rocket.Chat's SAML login: {saml: true, credentialToken} after /_saml/validate.
+        let token = body
+            .get("credentialToken")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        crate::identity::saml::login_with_credential(&state.chat, token).await
     } else if let Some(service) = body.get("serviceName").and_then(Value::as_str) {
         // Rocket.Chat's mobile OAuth login: the provider vouches for the token.
         let token = body
@@ -205,6 +212,7 @@ pub async fn login(
             error_type,
             message,
         }) if error_type.starts_with("error-oauth-")
+            || error_type.starts_with("error-saml-")
             || error_type == "error-password-login-disabled" =>
         {
             login_failed(

@@ -211,7 +211,7 @@ pub async fn public(State(state): State<AppState>, params: Params) -> ApiResult 
 /// besides the password form: the enabled custom OAuth providers, shaped as
 /// Rocket.Chat's login service configurations (`custom: true`, no secret).
 pub async fn oauth(State(state): State<AppState>) -> ApiResult {
-    let services: Vec<Value> =
+    let mut services: Vec<Value> =
         crate::identity::oauth::ProviderConfig::enabled(state.chat.settings())
             .iter()
             .map(|p| {
@@ -243,6 +243,8 @@ pub async fn oauth(State(state): State<AppState>) -> ApiResult {
                 })
             })
             .collect();
+    // SAML, as Rocket.Chat lists it: `service: "saml"`, the provider in `clientConfig`.
+    services.extend(crate::identity::saml::login_service(&state.chat));
     ok(json!({"services": services}))
 }
 

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod ldap;
 pub mod oauth_family;
 pub mod registry;
+pub mod saml;
 pub mod values;
 
 use std::collections::HashMap;

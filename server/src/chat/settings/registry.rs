@@ -1163,7 +1163,7 @@ pub static ALL: &[Def] = &[
 
 /// Every definition: [`ALL`], then the groups kept in files of their own.
 pub fn all() -> impl Iterator<Item = &'static Def> {
-    ALL.iter().chain(super::ldap::DEFS)
+    ALL.iter().chain(super::ldap::DEFS).chain(super::saml::DEFS)
 }
 
 /// The definition of `id` (exact id).

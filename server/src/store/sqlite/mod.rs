@@ -15,6 +15,7 @@ mod integrations;
 mod job_leases;
 mod matrix;
 mod messages;
+mod once;
 mod outbox;
 mod presence;
 mod push;

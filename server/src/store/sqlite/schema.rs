@@ -362,6 +362,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX integration_history_by_time ON integration_history(integration_id, at, id);
     "#,
+    // 15: saml: single-use keys with an expiry (SAML request ids, the assertion replay
+    // cache, credential tokens), shared by every instance using this database.
+    r#"
+    CREATE TABLE once_keys (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        expires INTEGER NOT NULL,
+        PRIMARY KEY (kind, key)
+    );
+    CREATE INDEX once_keys_expires ON once_keys(expires);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
