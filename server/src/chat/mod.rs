@@ -14,6 +14,7 @@ pub mod ids;
 pub mod integrations;
 pub mod login;
 pub mod mail;
+mod media;
 pub mod memberships;
 pub mod message_limits;
 pub mod messages;
@@ -62,6 +63,15 @@ pub struct ChatOptions {
     /// How long a realtime connection stays recorded for presence without its
     /// instance renewing it (renewed every third of it).
     pub presence_ttl: std::time::Duration,
+    /// Images with more pixels are refused before decoding.
+    pub image_max_pixels: u64,
+    /// Uploaded images larger than this are not decoded (no thumbnail).
+    pub image_max_bytes: u64,
+    /// The operator's allow-list, routes and extra roots for URLs users give
+    /// (`avatarUrl`): the apps' `http_allow`, `http_connect_to`, `http_extra_ca_file`.
+    pub outbound_allow: Vec<String>,
+    pub outbound_connect_to: Vec<String>,
+    pub outbound_extra_ca_file: Option<std::path::PathBuf>,
 }
 
 /// The chat services, shared by every client surface.
@@ -83,6 +93,8 @@ pub struct Chat {
     /// cache reloads at once (changes on other instances: at its expiry).
     integrations_gen: std::sync::atomic::AtomicU64,
     files: files::StorageCache,
+    /// Image decoding slots, the avatar cache and the avatar fetcher.
+    media: media::MediaState,
     /// This process's name on the presence connections it records.
     instance_id: String,
 }
@@ -100,6 +112,7 @@ impl Chat {
             mail: OnceLock::new(),
             integrations_gen: Default::default(),
             files: Default::default(),
+            media: Default::default(),
             instance_id: ids::new_id(),
             settings: settings::Settings::new(opts.settings.clone()),
             opts,

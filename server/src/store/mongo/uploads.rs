@@ -87,7 +87,11 @@ impl UploadStore for MongoStore {
         name: Option<&str>,
         page: Page,
     ) -> StoreResult<Listing<Upload>> {
-        let mut filter = doc! { "rid": rid, "expiresAt": { "$exists": false } };
+        let mut filter = doc! {
+            "rid": rid,
+            "expiresAt": { "$exists": false },
+            "typeGroup": { "$exists": false },
+        };
         if let Some(name) = name.filter(|n| !n.is_empty()) {
             filter.insert("name", substring(name));
         }

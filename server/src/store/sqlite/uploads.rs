@@ -85,7 +85,8 @@ impl UploadStore for SqliteStore {
         let rid = rid.to_string();
         let pattern = like_pattern(name.unwrap_or(""));
         self.read(move |conn| {
-            let filter = "WHERE rid = ?1 AND expires_at IS NULL AND name_key LIKE ?2 ESCAPE '\\'";
+            let filter = "WHERE rid = ?1 AND expires_at IS NULL AND name_key LIKE ?2 ESCAPE '\\' \
+                          AND json_extract(doc, '$.typeGroup') IS NULL";
             let total = query_count(
                 conn,
                 &format!("SELECT count(*) FROM uploads {filter}"),
