@@ -73,7 +73,9 @@ impl ScaledCache {
 /// A media refusal as the chat layer reports it.
 pub(crate) fn media_error(e: MediaError) -> ChatError {
     match e {
-        MediaError::TooManyPixels { .. } => ChatError::refused("error-image-too-large", e.to_string()),
+        MediaError::TooManyPixels { .. } => {
+            ChatError::refused("error-image-too-large", e.to_string())
+        }
         MediaError::Unsupported | MediaError::Undecodable(_) => {
             ChatError::refused("error-invalid-image", e.to_string())
         }
@@ -99,10 +101,9 @@ impl Chat {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let _slot =
-            self.media.slots.acquire().await.map_err(|_| {
-                ChatError::refused("error-image-processing", "Image processing stopped")
-            })?;
+        let _slot = self.media.slots.acquire().await.map_err(|_| {
+            ChatError::refused("error-image-processing", "Image processing stopped")
+        })?;
         tokio::task::spawn_blocking(job).await.map_err(|e| {
             tracing::error!(error = %e, "image job failed");
             ChatError::refused("error-image-processing", "The image could not be processed")

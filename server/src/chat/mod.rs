@@ -3,6 +3,7 @@
 //! is validated and authorized the same way whichever way it arrives.
 
 pub mod accounts;
+pub mod avatars;
 pub mod error;
 pub mod events;
 pub mod external_accounts;

@@ -292,9 +292,15 @@ mod tests {
     #[test]
     fn thumbnails_fit_the_box_and_small_images_get_none() {
         let p = process_upload(&png(1000, 500), 1 << 26, Some((480, 360))).unwrap();
-        assert_eq!((p.info.width, p.info.height, p.info.format), (1000, 500, "png"));
+        assert_eq!(
+            (p.info.width, p.info.height, p.info.format),
+            (1000, 500, "png")
+        );
         let t = p.thumbnail.unwrap();
-        assert_eq!((t.width, t.height, t.content_type), (480, 240, "image/jpeg"));
+        assert_eq!(
+            (t.width, t.height, t.content_type),
+            (480, 240, "image/jpeg")
+        );
         assert!(!p.preview.is_empty());
         let small = process_upload(&png(100, 80), 1 << 26, Some((480, 360))).unwrap();
         assert!(small.thumbnail.is_none());
@@ -336,9 +342,12 @@ mod tests {
     #[test]
     fn exif_orientation_is_applied() {
         // 6: the camera was turned; shown rotated a quarter turn.
-        let p = process_upload(&jpeg_with_orientation(400, 100, 6), 1 << 26, Some((50, 50)))
-            .unwrap();
-        assert_eq!((p.info.width, p.info.height, p.info.format), (100, 400, "jpeg"));
+        let p =
+            process_upload(&jpeg_with_orientation(400, 100, 6), 1 << 26, Some((50, 50))).unwrap();
+        assert_eq!(
+            (p.info.width, p.info.height, p.info.format),
+            (100, 400, "jpeg")
+        );
         let t = p.thumbnail.unwrap();
         assert_eq!((t.width, t.height), (13, 50));
         let plain = process_upload(&jpeg_with_orientation(400, 100, 1), 1 << 26, None).unwrap();
