@@ -99,19 +99,25 @@ impl Chat {
     }
 
     /// The directory's photo (LDAP `thumbnailPhoto`/`jpegPhoto`) as the user's
-    /// avatar; nothing is done when it is the one already set from it.
-    pub async fn set_avatar_from_directory(&self, user: &User, photo: &[u8]) -> ChatResult<()> {
+    /// avatar; returns the updated user, `None` when the photo is the one already
+    /// set from it.
+    pub async fn set_avatar_from_directory(
+        &self,
+        user: &User,
+        photo: &[u8],
+    ) -> ChatResult<Option<User>> {
         let etag = hex::encode(&Sha256::digest(photo)[..12]);
         if user.avatar_origin.as_deref() == Some("ldap")
             && user.avatar_etag.as_deref() == Some(etag.as_str())
         {
-            return Ok(());
+            return Ok(None);
         }
         let Some(current) = self.store.user_by_id(&user.id).await? else {
             return Err(ChatError::user_not_found());
         };
-        self.store_user_avatar(current, photo, "ldap", etag).await?;
-        Ok(())
+        Ok(Some(
+            self.store_user_avatar(current, photo, "ldap", etag).await?,
+        ))
     }
 
     /// Removes a deleted user's avatar file.

@@ -369,11 +369,20 @@ impl Ldap {
             Some(after.clone())
         };
 
+        let mut user = user;
         if let (Some(u), Some(photo)) = (&user, entry.photo(&cfg.avatar_fields)) {
             if update_data {
                 // A photo that cannot be used never blocks the sign-in.
-                if let Err(e) = self.chat.set_avatar_from_directory(u, photo).await {
-                    tracing::warn!(user_id = %u.id, error = %e, "directory photo not used as avatar");
+                match self.chat.set_avatar_from_directory(u, photo).await {
+                    Ok(Some(updated)) => {
+                        changes.push("avatar updated".into());
+                        // Later writes of this user (the login) carry the avatar.
+                        user = Some(updated);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(user_id = %u.id, error = %e, "directory photo not used as avatar")
+                    }
                 }
             }
         }
