@@ -156,6 +156,12 @@ pub struct Config {
     pub upload_unconfirmed_ttl_secs: u64,
     /// Seconds between sweeps of expired unconfirmed uploads.
     pub upload_sweep_interval_secs: u64,
+    /// Images with more pixels than this (width × height) are refused, uploads and
+    /// avatars alike, before they are decoded (decompression bombs).
+    pub image_max_pixels: u64,
+    /// Uploaded images larger than this many bytes are kept as plain files: no
+    /// dimensions, thumbnail or preview (decoding reads the whole image).
+    pub image_max_bytes: u64,
     /// Milliseconds a realtime connection counts for presence without its instance
     /// renewing it (renewed every third of it): after a crash, users are offline
     /// within about 4/3 of this.
@@ -201,6 +207,8 @@ impl Default for Config {
             push: Default::default(),
             upload_unconfirmed_ttl_secs: 24 * 3600,
             upload_sweep_interval_secs: 600,
+            image_max_pixels: 50_000_000,
+            image_max_bytes: 32 * 1024 * 1024,
             presence_ttl_ms: 45_000,
             matrix: Default::default(),
             integrations: Default::default(),
@@ -359,6 +367,11 @@ impl Config {
             },
             files_root: self.data_dir.join("uploads"),
             unconfirmed_upload_ttl: Duration::from_secs(self.upload_unconfirmed_ttl_secs),
+            image_max_pixels: self.image_max_pixels,
+            image_max_bytes: self.image_max_bytes,
+            outbound_allow: self.apps.http_allow.clone(),
+            outbound_connect_to: self.apps.http_connect_to.clone(),
+            outbound_extra_ca_file: self.apps.http_extra_ca_file.clone(),
             presence_ttl: Duration::from_millis(self.presence_ttl_ms),
             integrations: self.integrations_options(),
         }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod files;
 pub mod http_server;
 pub mod identity;
+pub mod media;
 pub mod notify;
 pub mod outbound;
 pub mod realtime;

@@ -90,6 +90,9 @@ pub fn user_public(user: &User, style: DateStyle) -> Value {
     if let Some(text) = user.status_text.as_deref().filter(|t| !t.is_empty()) {
         v["statusText"] = json!(text);
     }
+    if let Some(etag) = &user.avatar_etag {
+        v["avatarETag"] = json!(etag);
+    }
     convert(&mut v, style);
     v
 }

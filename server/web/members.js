@@ -5,6 +5,7 @@
 
 import { h, clear } from './dom.js';
 import { modal } from './dialogs.js';
+import { avatarImg } from './avatars.js';
 
 const MEMBERS = { c: 'channels.members', p: 'groups.members', d: 'im.members' };
 const ROLES = { c: 'channels.roles', p: 'groups.roles' };
@@ -35,6 +36,7 @@ export async function openMembers(ctx, room) {
       if (member.type === 'bot' || member._id === 'rocket.cat') ids.push('bot');
       ids.sort((a, b) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99));
       list.append(h('li', { testid: `member-${member.username}` },
+        avatarImg(member.username, 24, 'avatar-small'),
         h('div', { class: 'pick-main' },
           h('div', { text: member.name && member.name !== member.username ? `${member.name} (@${member.username})` : `@${member.username}` })),
         h('div', { class: 'role-badges' },

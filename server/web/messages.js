@@ -1,6 +1,7 @@
 // One message as a list item: avatar initials, author, time, edited mark, text
 // (safe markdown), app attachments and fields, reactions, thread replies, actions.
 
+import { messageAvatar } from './avatars.js';
 import { h, initials, hue, toDate, shortTime, fullTime } from './dom.js';
 import { renderMarkdown, safeUrl } from './markdown.js';
 
@@ -104,8 +105,9 @@ export function renderMessage(msg, opts) {
   if (grouped && !system) classes.push('grouped');
   if (msg.mentions?.some((m) => m._id === viewer._id)) classes.push('mentions-me');
 
-  const avatar = h('div', { class: 'avatar', text: initials(author), attrs: { 'aria-hidden': 'true' } });
-  avatar.style.background = `hsl(${hue(msg.u?.username || author)} 55% 45%)`;
+  const letters = h('div', { class: 'avatar', text: initials(author), attrs: { 'aria-hidden': 'true' } });
+  letters.style.background = `hsl(${hue(msg.u?.username || author)} 55% 45%)`;
+  const avatar = messageAvatar(msg, letters);
 
   const time = h('time', { text: shortTime(date), title: fullTime(date), attrs: { datetime: date ? date.toISOString() : null } });
   // A name other than the sender's own is never shown alone: the real account

@@ -1,6 +1,8 @@
 // The sidebar: the user's channels, private groups and direct messages with unread
 // counts and mention highlights, kept live from the realtime user streams.
 
+import { avatarImg } from './avatars.js';
+import { openProfile } from './profile.js';
 import { h, clear } from './dom.js';
 import { openCreateRoom, openDirectory, openStartDirect } from './dialogs.js';
 import { statusControl } from './presence.js';
@@ -42,6 +44,7 @@ export class Sidebar {
     this.adminLink = adminLink;
     this.el = h('nav', { class: 'sidebar', id: 'sidebar', testid: 'sidebar', attrs: { 'aria-label': 'Rooms' } },
       h('div', { class: 'sidebar-head' },
+        h('button', { type: 'button', class: 'me-avatar', testid: 'open-profile', title: 'Your profile', attrs: { 'aria-label': 'Your profile' }, on: { click: () => openProfile(ctx) } }, avatarImg(ctx.user.username, 24, 'avatar-small')),
         h('span', { class: 'me', testid: 'me', text: ctx.user.name || ctx.user.username, title: `@${ctx.user.username}` }),
         h('button', { type: 'button', text: 'Log out', testid: 'logout', on: { click: () => ctx.logout() } })),
       statusControl(ctx, ctx.me),
@@ -107,7 +110,7 @@ export class Sidebar {
       on: { click: () => this.ctx.closeNav() },
     },
     sub.t === 'd' && !sub.name.includes(',')
-      ? this.ctx.presence.dot(sub.name)
+      ? [this.ctx.presence.dot(sub.name), avatarImg(sub.name, 20, 'avatar-small')]
       : h('span', { class: 'room-icon', text: section.icon, attrs: { 'aria-hidden': 'true' } }),
     h('span', { class: 'room-name', text: label }),
     badge);

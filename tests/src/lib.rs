@@ -13,6 +13,7 @@ pub mod fake_meta;
 pub mod fake_push;
 pub mod fake_tls;
 pub mod hook_sink;
+pub mod images;
 pub mod mongo;
 pub mod net;
 pub mod oidc;

@@ -427,3 +427,61 @@ async fn ldap_console_page_shows_the_sync_report() {
         StatusCode::BAD_REQUEST
     );
 }
+
+/// The directory's `jpegPhoto` becomes the avatar at login, is replaced when it
+/// changes, and is read again by the sync.
+#[tokio::test]
+async fn ldap_photo_becomes_the_avatar_at_login_and_sync() {
+    use base64::Engine;
+    use palaver_tests::images;
+    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let person = Person::new("frank", "Frank Field", "frank-pw");
+    let mut seed = person.ldif();
+    seed.truncate(seed.trim_end().len());
+    seed.push_str(&format!(
+        "\njpegPhoto:: {}\n\n",
+        b64(images::jpeg(300, 300))
+    ));
+    let slapd = Slapd::start(&seed);
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    configure(&srv, &admin, &slapd).await;
+
+    let avatar = |srv: &Palaver| {
+        let url = srv.url("/avatar/frank");
+        async move {
+            let resp = reqwest::get(url).await.expect("avatar");
+            let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+            (ct, resp.bytes().await.unwrap().to_vec())
+        }
+    };
+    // Before: the initials.
+    assert_eq!(avatar(&srv).await.0, "image/svg+xml");
+    session_of(&ldap_login(&srv, "frank", "frank-pw").await);
+    let (ct, bytes) = avatar(&srv).await;
+    assert_eq!(ct, "image/jpeg");
+    assert_eq!(images::dimensions(&bytes), ("jpeg".into(), 200, 200));
+    let (_, info) = user_info(&srv, &admin, "frank").await;
+    let first = info["user"]["avatarETag"]
+        .as_str()
+        .expect("avatarETag")
+        .to_string();
+
+    // The same photo again: nothing changes.
+    session_of(&ldap_login(&srv, "frank", "frank-pw").await);
+    let (_, info) = user_info(&srv, &admin, "frank").await;
+    assert_eq!(info["user"]["avatarETag"], json!(first));
+
+    // A new photo in the directory: the sync takes it.
+    slapd.modify(&format!(
+        "dn: {}\nchangetype: modify\nreplace: jpegPhoto\njpegPhoto:: {}\n\n",
+        person.dn(),
+        b64(images::png(120, 60))
+    ));
+    sync(&srv, &admin, false).await;
+    let (_, info) = user_info(&srv, &admin, "frank").await;
+    assert_ne!(info["user"]["avatarETag"], json!(first), "{info}");
+    let (ct, bytes) = avatar(&srv).await;
+    assert_eq!(ct, "image/jpeg");
+    assert_eq!(images::dimensions(&bytes), ("jpeg".into(), 200, 200));
+}

@@ -513,6 +513,9 @@ async fn reopen(fixture: Fixture) {
 
 pub fn user(id: &str, username: &str, email: Option<&str>) -> User {
     User {
+        avatar_etag: None,
+        avatar_origin: None,
+        avatar_file_id: None,
         id: id.into(),
         username: username.into(),
         name: format!("{username} name"),
@@ -552,6 +555,8 @@ pub fn uref(user: &User) -> UserRef {
 
 pub fn room(id: &str, t: RoomType, name: Option<&str>, users_count: i64) -> Room {
     Room {
+        avatar_etag: None,
+        avatar_file_id: None,
         id: id.into(),
         t,
         name: name.map(Into::into),

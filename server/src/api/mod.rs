@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", v1::routes())
         .merge(v1::integrations::hook_routes())
         .merge(v1::files::download_routes())
+        .merge(v1::avatars::image_routes())
         .merge(crate::realtime::routes_with(state.realtime.clone()))
         .merge(apps::routes(
             state.apps.config().package_limits.max_package_bytes + 64 * 1024,

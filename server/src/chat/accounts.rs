@@ -142,6 +142,9 @@ impl Chat {
         self.validate_roles(&roles).await?;
         let now = Ts::now();
         let user = User {
+            avatar_etag: None,
+            avatar_origin: None,
+            avatar_file_id: None,
             id: ids::new_id(),
             username: new.username.clone(),
             name: if new.name.trim().is_empty() {
@@ -368,6 +371,9 @@ impl Chat {
         }
         let now = Ts::now();
         let user = User {
+            avatar_etag: None,
+            avatar_origin: None,
+            avatar_file_id: None,
             id: ids::new_id(),
             username: username.to_string(),
             name: name.to_string(),

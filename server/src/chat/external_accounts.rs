@@ -59,6 +59,9 @@ impl Chat {
         super::accounts::validate_username(&profile.username)?;
         let now = Ts::now();
         let mut user = User {
+            avatar_etag: None,
+            avatar_origin: None,
+            avatar_file_id: None,
             id: ids::new_id(),
             username: profile.username.clone(),
             name: if profile.name.trim().is_empty() {

@@ -119,6 +119,9 @@ impl Chat {
         let base = username_base(ident, email.as_deref());
         let now = Ts::now();
         let mut user = User {
+            avatar_etag: None,
+            avatar_origin: None,
+            avatar_file_id: None,
             id: ids::new_id(),
             username: String::new(),
             name: ident.name.clone().unwrap_or_default(),

@@ -15,7 +15,7 @@ use super::{ids, Chat};
 use crate::files::{
     ByteRange, ByteStream, FilesError, ObjectRead, S3Config, Storage, StorageConfig, WebDavConfig,
 };
-use crate::store::uploads::{Upload, UploadState};
+use crate::store::uploads::{Upload, UploadState, TYPE_GROUP_AVATAR};
 use crate::store::{Listing, Message, Page, Room, Ts, User};
 
 /// The storage built from the current settings, rebuilt when they change.
@@ -227,6 +227,11 @@ impl Chat {
             message_id: None,
             description: None,
             dimensions: None,
+            format: None,
+            preview: None,
+            thumb_id: None,
+            type_group: None,
+            original_file_id: None,
         };
         // Recorded first: a crash mid-upload leaves a record the sweeper finds.
         self.store.insert_upload(&upload).await?;
@@ -245,6 +250,11 @@ impl Chat {
         upload.size = stored.size;
         upload.sha256 = stored.sha256;
         upload.state = UploadState::Stored;
+        if let Err(e) = self.describe_image(&storage, &mut upload).await {
+            // A refused image (a decompression bomb) leaves nothing behind.
+            self.remove_uploads(vec![upload.clone()]).await;
+            return Err(e);
+        }
         self.store.update_upload(&upload).await?;
         tracing::info!(room_id = %room.id, user_id = %actor.id, file_id = %upload.id, size = upload.size, "file uploaded");
         Ok(upload)
@@ -291,7 +301,8 @@ impl Chat {
             upload.name = sanitize_name(&name);
         }
         upload.description = confirm.description.filter(|d| !d.is_empty());
-        let (files, attachments) = file_message_parts(&upload);
+        let thumb = self.thumbnail_of(&upload).await?;
+        let (files, attachments) = file_message_parts(&upload, thumb.as_ref());
         let new = NewMessage {
             id: message_id,
             rid: rid.to_string(),
@@ -306,6 +317,11 @@ impl Chat {
         upload.expires_at = None;
         upload.message_id = Some(message.id.clone());
         self.store.update_upload(&upload).await?;
+        if let Some(mut thumb) = thumb {
+            thumb.expires_at = None;
+            thumb.message_id = Some(message.id.clone());
+            self.store.update_upload(&thumb).await?;
+        }
         Ok((room, message))
     }
 
@@ -318,6 +334,8 @@ impl Chat {
             .upload(file_id)
             .await?
             .filter(|u| u.state == UploadState::Stored)
+            // Avatars are served by /avatar only.
+            .filter(|u| u.type_group.as_deref() != Some(TYPE_GROUP_AVATAR))
             .ok_or_else(not_found)?;
         match actor {
             Some(user) => {
@@ -393,7 +411,11 @@ impl Chat {
 
     /// Removes an upload that will not be posted (the one-call upload failed to post).
     pub async fn discard_upload(&self, upload: &Upload) {
-        self.remove_uploads(vec![upload.clone()]).await;
+        let mut gone = vec![upload.clone()];
+        if let Ok(Some(thumb)) = self.thumbnail_of(upload).await {
+            gone.push(thumb);
+        }
+        self.remove_uploads(gone).await;
     }
 
     /// Deletes the files of a message being deleted.
@@ -454,16 +476,16 @@ fn sanitize_name(name: &str) -> String {
     }
 }
 
-/// The message's `files` and `attachments` for an upload, as Rocket.Chat's
-/// `parseFileIntoMessageAttachments` builds them.
-fn file_message_parts(upload: &Upload) -> (Vec<Value>, Vec<Value>) {
+/// The message's `files` and `attachments` for an upload (and its thumbnail), as
+/// Rocket.Chat's `parseFileIntoMessageAttachments` builds them.
+fn file_message_parts(upload: &Upload, thumb: Option<&Upload>) -> (Vec<Value>, Vec<Value>) {
     let url = file_path(upload);
-    let files = vec![json!({
+    let mut files = vec![json!({
         "_id": upload.id,
         "name": upload.name,
         "type": upload.content_type,
         "size": upload.size,
-        "format": "",
+        "format": upload.format.as_deref().unwrap_or(""),
     })];
     let major = upload.content_type.split('/').next().unwrap_or("");
     let mut attachment = json!({
@@ -482,6 +504,30 @@ fn file_message_parts(upload: &Upload) -> (Vec<Value>, Vec<Value>) {
             attachment["image_size"] = json!(upload.size);
             if let Some(dim) = &upload.dimensions {
                 attachment["image_dimensions"] = json!({"width": dim.width, "height": dim.height});
+            }
+            if let Some(preview) = &upload.preview {
+                attachment["image_preview"] = json!(preview);
+            }
+            if let Some(thumb) = thumb {
+                // The thumbnail is shown; its URL carries the original's name.
+                let thumb_url = file_path(&Upload {
+                    id: thumb.id.clone(),
+                    name: upload.name.clone(),
+                    ..thumb.clone()
+                });
+                attachment["image_url"] = json!(thumb_url);
+                attachment["image_type"] = json!(thumb.content_type);
+                if let Some(dim) = &thumb.dimensions {
+                    attachment["image_dimensions"] =
+                        json!({"width": dim.width, "height": dim.height});
+                }
+                files.push(json!({
+                    "_id": thumb.id,
+                    "name": thumb.name,
+                    "type": thumb.content_type,
+                    "size": thumb.size,
+                    "format": thumb.format.as_deref().unwrap_or(""),
+                }));
             }
         }
         "audio" => {

@@ -25,6 +25,8 @@ impl Chat {
         }
         let now = Ts::now();
         let room = Room {
+            avatar_etag: None,
+            avatar_file_id: None,
             id: GENERAL_ID.into(),
             t: RoomType::Channel,
             name: Some("general".into()),
@@ -68,6 +70,9 @@ impl Chat {
         }
         let now = Ts::now();
         let user = User {
+            avatar_etag: None,
+            avatar_origin: None,
+            avatar_file_id: None,
             id: ROCKET_CAT_ID.into(),
             username: "rocket.cat".into(),
             name: "Rocket.Cat".into(),

@@ -3,6 +3,7 @@
 //! is validated and authorized the same way whichever way it arrives.
 
 pub mod accounts;
+pub mod avatars;
 pub mod error;
 pub mod events;
 pub mod external_accounts;
@@ -14,6 +15,7 @@ pub mod ids;
 pub mod integrations;
 pub mod login;
 pub mod mail;
+mod media;
 pub mod memberships;
 pub mod message_limits;
 pub mod messages;
@@ -65,6 +67,15 @@ pub struct ChatOptions {
     pub presence_ttl: std::time::Duration,
     /// Incoming webhooks' rate limit, the history's retention, outgoing targets' guard.
     pub integrations: integrations::options::IntegrationOptions,
+    /// Images with more pixels are refused before decoding.
+    pub image_max_pixels: u64,
+    /// Uploaded images larger than this are not decoded (no thumbnail).
+    pub image_max_bytes: u64,
+    /// The operator's allow-list, routes and extra roots for URLs users give
+    /// (`avatarUrl`): the apps' `http_allow`, `http_connect_to`, `http_extra_ca_file`.
+    pub outbound_allow: Vec<String>,
+    pub outbound_connect_to: Vec<String>,
+    pub outbound_extra_ca_file: Option<std::path::PathBuf>,
 }
 
 /// The chat services, shared by every client surface.
@@ -88,6 +99,8 @@ pub struct Chat {
     /// Calls per incoming webhook (`None`: unlimited).
     hook_limiter: Option<RateLimiter>,
     files: files::StorageCache,
+    /// Image decoding slots, the avatar cache and the avatar fetcher.
+    media: media::MediaState,
     /// This process's name on the presence connections it records.
     instance_id: String,
 }
@@ -106,6 +119,7 @@ impl Chat {
             integrations_gen: Default::default(),
             hook_limiter: opts.integrations.incoming_limit.map(RateLimiter::new),
             files: Default::default(),
+            media: Default::default(),
             instance_id: ids::new_id(),
             settings: settings::Settings::new(opts.settings.clone()),
             opts,

@@ -62,6 +62,7 @@ perms! {
     VIEW_D_ROOM = "view-d-room",
     EDIT_MESSAGE = "edit-message",
     EDIT_OTHER_USER_ACTIVE_STATUS = "edit-other-user-active-status",
+    EDIT_OTHER_USER_AVATAR = "edit-other-user-avatar",
     EDIT_OTHER_USER_INFO = "edit-other-user-info",
     EDIT_OTHER_USER_PASSWORD = "edit-other-user-password",
     EDIT_PRIVILEGED_SETTING = "edit-privileged-setting",

@@ -398,6 +398,7 @@ impl Chat {
         // Realtime sessions of the account end as for a deactivation.
         self.bus.publish(Event::UserUpdated { user: gone });
         self.store.delete_user(&user.id).await?;
+        self.remove_user_avatar(user).await;
         self.store
             .delete_push_devices(&crate::store::push::PushDeviceFilter::User(user.id.clone()))
             .await?;

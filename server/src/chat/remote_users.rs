@@ -38,6 +38,9 @@ impl Chat {
         }
         let now = Ts::now();
         let user = User {
+            avatar_etag: None,
+            avatar_origin: None,
+            avatar_file_id: None,
             id: ids::new_id(),
             username: username.to_string(),
             name: name.to_string(),

@@ -180,6 +180,8 @@ impl Chat {
         }
         let now = Ts::now();
         let room = Room {
+            avatar_etag: None,
+            avatar_file_id: None,
             id: ids::new_id(),
             t: new.kind,
             name: Some(new.name.clone()),
@@ -542,6 +544,8 @@ impl Chat {
         let mut usernames: Vec<String> = members.iter().map(|m| m.username.clone()).collect();
         usernames.sort();
         let room = Room {
+            avatar_etag: None,
+            avatar_file_id: None,
             id: rid,
             t: RoomType::Direct,
             name: None,

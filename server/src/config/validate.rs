@@ -120,6 +120,8 @@ pub(super) fn options(c: &Config) -> Result<(), ConfigError> {
     )?;
     range("token_ttl_days", c.token_ttl_days, 1..=MAX_DAYS)?;
     range("presence_ttl_ms", c.presence_ttl_ms, 300..=HOUR_MS)?;
+    range("image_max_pixels", c.image_max_pixels, 1..=1_000_000_000)?;
+    range("image_max_bytes", c.image_max_bytes, 1..=1024 * MIB)?;
     range(
         "login_rate_limit.per_ip",
         c.login_rate_limit.per_ip,

@@ -212,7 +212,8 @@ pub trait RoomStore: Send + Sync {
     /// Deletes the room, its messages and its subscriptions (recording each as removed).
     async fn delete_room(&self, id: &str) -> StoreResult<bool>;
     /// Rewrites the room's settings: what `update_room_meta` writes plus `t`,
-    /// announcement, archived, reactWhenReadOnly, customFields and the join code.
+    /// announcement, archived, reactWhenReadOnly, customFields, the join code and
+    /// the avatar (`avatarETag`, `avatarFileId`).
     /// `Conflict("room name")` if a rename takes another room's name.
     async fn update_room_settings(&self, room: &Room) -> StoreResult<()>;
 }

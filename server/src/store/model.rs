@@ -102,6 +102,27 @@ pub struct User {
     /// service and identifier.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, ServiceLink>,
+    /// Changes with the avatar (Rocket.Chat's `avatarETag`); absent: initials.
+    #[serde(
+        rename = "avatarETag",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub avatar_etag: Option<String>,
+    /// Where the avatar came from: `rest`, `url`, `ldap` (Rocket.Chat's `avatarOrigin`).
+    #[serde(
+        rename = "avatarOrigin",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub avatar_origin: Option<String>,
+    /// The upload record holding the avatar image.
+    #[serde(
+        rename = "avatarFileId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub avatar_file_id: Option<String>,
 }
 
 /// One external identity of a user (Rocket.Chat's `services.<name>`).
@@ -242,6 +263,20 @@ pub struct Room {
         skip_serializing_if = "is_false"
     )]
     pub react_when_read_only: bool,
+    /// Changes with the room's avatar (Rocket.Chat's `avatarETag`); absent: initials.
+    #[serde(
+        rename = "avatarETag",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub avatar_etag: Option<String>,
+    /// The upload record holding the room's avatar image.
+    #[serde(
+        rename = "avatarFileId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub avatar_file_id: Option<String>,
     /// Room-level custom fields, client-supplied JSON (an object).
     #[serde(
         rename = "customFields",

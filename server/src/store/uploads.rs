@@ -61,7 +61,31 @@ pub struct Upload {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dimensions: Option<ImageDimensions>,
+    /// The image format read from the bytes (`jpeg`, `png`, `gif`, `webp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// The blurred base64 JPEG preview of an image (`image_preview`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
+    /// The thumbnail made from this image at upload, if it was larger than one.
+    #[serde(rename = "thumbId", default, skip_serializing_if = "Option::is_none")]
+    pub thumb_id: Option<String>,
+    /// `thumb` (a thumbnail of `original_file_id`) or `avatar` (a user's or room's
+    /// avatar); absent for files people posted. Only posted files are listed.
+    #[serde(rename = "typeGroup", default, skip_serializing_if = "Option::is_none")]
+    pub type_group: Option<String>,
+    #[serde(
+        rename = "originalFileId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub original_file_id: Option<String>,
 }
+
+/// `type_group` of thumbnails.
+pub const TYPE_GROUP_THUMB: &str = "thumb";
+/// `type_group` of avatars.
+pub const TYPE_GROUP_AVATAR: &str = "avatar";
 
 #[async_trait]
 pub trait UploadStore: Send + Sync {
@@ -71,8 +95,9 @@ pub trait UploadStore: Send + Sync {
     /// Replaces the record (same id); `false` if there is none.
     async fn update_upload(&self, upload: &Upload) -> StoreResult<bool>;
     async fn delete_upload(&self, id: &str) -> StoreResult<bool>;
-    /// Confirmed files of a room (no expiry), newest first; `name` filters by a
-    /// case-insensitive substring of the file name.
+    /// Confirmed files of a room (no expiry, no `type_group`: thumbnails and
+    /// avatars are left out), newest first; `name` filters by a case-insensitive
+    /// substring of the file name.
     async fn room_uploads(
         &self,
         rid: &str,

@@ -62,6 +62,8 @@ static ASSETS: &[Asset] = &[
     asset!("desktop.js", JS),
     asset!("dialogs.js", JS),
     asset!("members.js", JS),
+    asset!("avatars.js", JS),
+    asset!("profile.js", JS),
     asset!("room.js", JS),
     asset!("messages.js", JS),
     asset!("thread.js", JS),

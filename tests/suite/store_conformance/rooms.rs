@@ -686,6 +686,8 @@ pub async fn room_settings(store: DynStore) {
     changed.custom_fields = Some(serde_json::json!({"team": "core"}));
     changed.join_code = Some("1234".into());
     changed.join_code_required = true;
+    changed.avatar_etag = Some("etag-r".into());
+    changed.avatar_file_id = Some("f-room-avatar".into());
     changed.updated_at = Ts(5_000);
     changed.users_count = 99;
     store.update_room_settings(&changed).await.unwrap();
@@ -722,6 +724,8 @@ pub async fn room_settings(store: DynStore) {
     cleared.join_code = None;
     cleared.join_code_required = false;
     cleared.archived = false;
+    cleared.avatar_etag = None;
+    cleared.avatar_file_id = None;
     store.update_room_settings(&cleared).await.unwrap();
     assert_eq!(store.room_by_id("r-general").await.unwrap(), Some(cleared));
     // Renaming onto another room's name is a conflict.

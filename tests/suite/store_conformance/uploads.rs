@@ -24,6 +24,11 @@ fn upload(id: &str, rid: &str, name: &str, at: i64, expires: Option<i64>) -> Upl
         message_id: None,
         description: None,
         dimensions: None,
+        format: None,
+        preview: None,
+        thumb_id: None,
+        type_group: None,
+        original_file_id: None,
     }
 }
 
@@ -76,6 +81,30 @@ pub async fn uploads(store: DynStore) {
         wildcard.items.is_empty(),
         "LIKE/regex metacharacters are literal"
     );
+
+    // Thumbnails and avatars are records of the room, never listed as its files.
+    for (id, group) in [("f-thumb", "thumb"), ("f-avatar", "avatar")] {
+        let mut special = upload(id, "r-1", "thumb-Report.png", 5_000, None);
+        special.type_group = Some(group.into());
+        special.original_file_id = Some("f-a".into());
+        special.preview = Some("AAAA".into());
+        special.format = Some("png".into());
+        store.insert_upload(&special).await.unwrap();
+        assert_eq!(store.upload(id).await.unwrap().as_ref(), Some(&special));
+        let listed = store
+            .room_uploads("r-1", None, Page::new(0, 10))
+            .await
+            .unwrap();
+        assert_eq!(ids(&listed.items, |u| &u.id), ["f-b", "f-a"], "{group}");
+        assert_eq!(listed.total, 2);
+        assert!(store
+            .all_room_uploads("r-1")
+            .await
+            .unwrap()
+            .iter()
+            .any(|u| u.id == id));
+        assert!(store.delete_upload(id).await.unwrap());
+    }
 
     // Expired records, oldest expiry first, bounded by `now` and the limit.
     let due = store.expired_uploads(Ts(60_000), 10).await.unwrap();

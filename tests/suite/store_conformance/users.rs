@@ -127,6 +127,9 @@ pub async fn user_updates(store: DynStore) {
     }];
     renamed.last_login = Some(Ts(9_000));
     renamed.updated_at = Ts(9_000);
+    renamed.avatar_etag = Some("etag-1".into());
+    renamed.avatar_origin = Some("rest".into());
+    renamed.avatar_file_id = Some("f-avatar".into());
     store.update_user(&renamed).await.unwrap();
     assert_eq!(
         store.user_by_id("u-alice").await.unwrap(),
@@ -160,6 +163,9 @@ pub async fn user_updates(store: DynStore) {
     let mut cleared = renamed.clone();
     cleared.last_login = None;
     cleared.emails.clear();
+    cleared.avatar_etag = None;
+    cleared.avatar_origin = None;
+    cleared.avatar_file_id = None;
     store.update_user(&cleared).await.unwrap();
     assert_eq!(
         store.user_by_id("u-alice").await.unwrap(),

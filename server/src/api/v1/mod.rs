@@ -2,6 +2,7 @@
 //! Rocket.Chat's published API so existing clients and bots work unchanged.
 
 mod auth;
+pub mod avatars;
 mod chat;
 mod commands;
 pub mod files;
@@ -41,6 +42,7 @@ pub fn routes() -> Router<AppState> {
     use rooms::{CHANNEL, GROUP};
     Router::new()
         .merge(files::routes())
+        .merge(avatars::routes())
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout).get(auth::logout))
         .route("/me", get(auth::me))

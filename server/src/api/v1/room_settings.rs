@@ -390,6 +390,13 @@ pub async fn save_room_settings(
         .chat
         .save_room_settings(&session.user, &rid, change)
         .await?;
+    if let Some(avatar) = body.get("roomAvatar") {
+        let data_uri = avatar.as_str().unwrap_or_default();
+        state
+            .chat
+            .set_room_avatar(&session.user, &room.id, data_uri)
+            .await?;
+    }
     ok(json!({ "rid": room.id }))
 }
 

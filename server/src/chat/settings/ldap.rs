@@ -159,6 +159,18 @@ pub static DEFS: &[Def] = &[
         ..def("LDAP_Update_Data_On_Login", Kind::Boolean, G, SYNC)
     },
     Def {
+        default: Default::Bool(true),
+        label: "Sync user avatar",
+        description: "The directory's photo becomes the user's avatar at login and sync.",
+        ..def("LDAP_Sync_User_Avatar", Kind::Boolean, G, SYNC)
+    },
+    Def {
+        default: Default::Str(""),
+        label: "Avatar field",
+        description: "The photo attribute; empty: thumbnailPhoto, then jpegPhoto.",
+        ..def("LDAP_Avatar_Field", Kind::String, G, SYNC)
+    },
+    Def {
         default: Default::Str(""),
         label: "Default domain",
         description: "Users without an e-mail attribute get username@this domain.",

@@ -434,12 +434,24 @@ pub static ALL: &[Def] = &[
         ..def("Accounts_AllowPasswordChange", Kind::Boolean, "Accounts", "")
     },
     Def {
-        default: Default::Bool(false),
+        default: Default::Bool(true),
         public: true,
         label: "Allow avatar change",
-        description: "Avatars are not available on Palaver yet.",
-        read_only: true,
         ..def("Accounts_AllowUserAvatarChange", Kind::Boolean, "Accounts", "")
+    },
+    Def {
+        default: Default::Int(200),
+        public: true,
+        label: "Avatar size",
+        description: "Avatars are stored as squares of this many pixels.",
+        ..def("Accounts_AvatarSize", int(32, 1024), "Accounts", "Avatar")
+    },
+    Def {
+        default: Default::Int(3600),
+        public: true,
+        label: "Avatar cache time",
+        description: "Seconds browsers may keep an avatar before asking again (with its ETag).",
+        ..def("Accounts_AvatarCacheTime", int(0, 31_536_000), "Accounts", "Avatar")
     },
     Def {
         default: Default::Bool(false),
@@ -817,6 +829,40 @@ pub static ALL: &[Def] = &[
             Kind::Password,
             "FileUpload",
             "WebDAV",
+        )
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Image thumbnails",
+        description: "Images larger than the box below are posted with a thumbnail, made once.",
+        ..def(
+            "Message_Attachments_Thumbnails_Enabled",
+            Kind::Boolean,
+            "FileUpload",
+            "Image",
+        )
+    },
+    Def {
+        default: Default::Int(480),
+        public: true,
+        label: "Thumbnail width",
+        ..def(
+            "Message_Attachments_Thumbnails_Width",
+            int(16, 4096),
+            "FileUpload",
+            "Image",
+        )
+    },
+    Def {
+        default: Default::Int(360),
+        public: true,
+        label: "Thumbnail height",
+        ..def(
+            "Message_Attachments_Thumbnails_Height",
+            int(16, 4096),
+            "FileUpload",
+            "Image",
         )
     },
     // Email

@@ -39,6 +39,15 @@ impl Entry {
             .map(String::as_str)
     }
 
+    /// The first photo among `fields` (binary, or text for a mis-typed schema).
+    pub fn photo(&self, fields: &[String]) -> Option<&[u8]> {
+        fields.iter().find_map(|f| {
+            self.first_bin(f)
+                .or_else(|| self.first(f).map(str::as_bytes))
+                .filter(|v| !v.is_empty())
+        })
+    }
+
     fn first_bin(&self, name: &str) -> Option<&[u8]> {
         self.bin_attrs
             .iter()

@@ -72,6 +72,8 @@ pub struct LdapConfig {
     pub default_domain: String,
     pub merge_existing: bool,
     pub update_on_login: bool,
+    /// The photo attributes read for the avatar, first found wins; empty: none.
+    pub avatar_fields: Vec<String>,
     pub login_fallback: bool,
     pub roles: Option<GroupSync>,
     pub channels: Option<GroupSync>,
@@ -183,6 +185,13 @@ impl LdapConfig {
             default_domain: s.string("LDAP_Default_Domain"),
             merge_existing: s.bool("LDAP_Merge_Existing_Users"),
             update_on_login: s.bool("LDAP_Update_Data_On_Login"),
+            avatar_fields: if !s.bool("LDAP_Sync_User_Avatar") {
+                Vec::new()
+            } else if s.string("LDAP_Avatar_Field").trim().is_empty() {
+                vec!["thumbnailPhoto".into(), "jpegPhoto".into()]
+            } else {
+                list(&s.string("LDAP_Avatar_Field"))
+            },
             login_fallback: s.bool("LDAP_Login_Fallback"),
             roles: groups(
                 "LDAP_Sync_User_Data_Roles",

@@ -369,6 +369,23 @@ impl Ldap {
             Some(after.clone())
         };
 
+        let mut user = user;
+        if let (Some(u), Some(photo)) = (&user, entry.photo(&cfg.avatar_fields)) {
+            if update_data {
+                // A photo that cannot be used never blocks the sign-in.
+                match self.chat.set_avatar_from_directory(u, photo).await {
+                    Ok(Some(updated)) => {
+                        changes.push("avatar updated".into());
+                        // Later writes of this user (the login) carry the avatar.
+                        user = Some(updated);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(user_id = %u.id, error = %e, "directory photo not used as avatar")
+                    }
+                }
+            }
+        }
         if let Some(gs) = &cfg.channels {
             let (given, mapped) = group_targets(dir, gs, &profile.username, &entry.dn).await?;
             for name in given.iter() {
@@ -445,6 +462,9 @@ impl OrDefaultUser for Option<User> {
 
 fn blank_user() -> User {
     User {
+        avatar_etag: None,
+        avatar_origin: None,
+        avatar_file_id: None,
         id: String::new(),
         username: String::new(),
         name: String::new(),

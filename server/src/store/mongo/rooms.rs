@@ -270,6 +270,8 @@ impl RoomStore for MongoStore {
             "customFields",
             "joinCode",
             "joinCodeRequired",
+            "avatarETag",
+            "avatarFileId",
             "_updatedAt",
         ];
         for field in fields {

@@ -25,7 +25,12 @@ pub(super) fn room_uploads_find(
     rid: &str,
     name: Option<&str>,
 ) -> (Document, Document, &'static str) {
-    let mut filter = doc! { "rid": rid, "expiresAt": { "$exists": false } };
+    // Thumbnails and avatars (`typeGroup`) are not the room's files.
+    let mut filter = doc! {
+        "rid": rid,
+        "expiresAt": { "$exists": false },
+        "typeGroup": { "$exists": false },
+    };
     if let Some(name) = name.filter(|n| !n.is_empty()) {
         filter.insert("name", substring(name));
     }

@@ -22,6 +22,9 @@ const USER_OPTIONAL: &[&str] = &[
     "nickname",
     "settings",
     "services",
+    "avatarETag",
+    "avatarOrigin",
+    "avatarFileId",
 ];
 const USER_CONFLICTS: &[(&str, &str)] = &[
     (IDX_USERNAME, "username"),

@@ -240,6 +240,8 @@ impl RoomStore for SqliteStore {
             stored.custom_fields = given.custom_fields.clone();
             stored.join_code = given.join_code.clone();
             stored.join_code_required = given.join_code_required;
+            stored.avatar_etag = given.avatar_etag.clone();
+            stored.avatar_file_id = given.avatar_file_id.clone();
             stored.updated_at = given.updated_at;
             exec(
                 conn,

@@ -41,9 +41,10 @@ fn columns(u: &Upload) -> StoreResult<Columns> {
 /// name filter (a substring no index serves) each of the room's files is read once.
 pub(super) fn room_uploads_statements(named: bool) -> (String, String) {
     let filter = if named {
-        "WHERE rid = ?1 AND expires_at IS NULL AND name_key LIKE ?2 ESCAPE '\\'"
+        "WHERE rid = ?1 AND expires_at IS NULL AND json_extract(doc, '$.typeGroup') IS NULL \
+         AND name_key LIKE ?2 ESCAPE '\\'"
     } else {
-        "WHERE rid = ?1 AND expires_at IS NULL"
+        "WHERE rid = ?1 AND expires_at IS NULL AND json_extract(doc, '$.typeGroup') IS NULL"
     };
     let n = if named { 3 } else { 2 };
     (
