@@ -23,7 +23,7 @@ use crate::server::{Body, Palaver, Resp, Session};
 
 /// The multipart boundary of [`upload`]; never occurs in a package in practice.
 const BOUNDARY: &str = "palaver-tests-boundary-5b1e93c07d2a4f68";
-pub const MULTIPART_TYPE: &str =
+const MULTIPART_TYPE: &str =
     "multipart/form-data; boundary=palaver-tests-boundary-5b1e93c07d2a4f68";
 
 /// How long [`wait_log`] and [`wait_status`] wait.

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use palaver_tests::app_admin::{
-    self, edited_manifest, multipart_body, package_bytes, run_command, set_settings, set_status,
+    edited_manifest, multipart_body, package_bytes, run_command, set_settings, set_status,
     upload_ok,
 };
 use palaver_tests::mongo::mongo_uri;
@@ -17,6 +17,10 @@ use serde_json::{json, Value};
 
 use crate::apps_support::{self as support, channel, try_post};
 use crate::rest_files::set_setting;
+
+/// The content type of [`multipart_body`]'s bodies (its fixed boundary).
+const MULTIPART_TYPE: &str =
+    "multipart/form-data; boundary=palaver-tests-boundary-5b1e93c07d2a4f68";
 
 /// Polls `check` until it holds; returns how long that took (panics past `within`).
 async fn within<F, Fut>(what: &str, within: Duration, mut check: F) -> Duration
@@ -97,15 +101,28 @@ async fn app_changes_on_one_instance_reach_the_other() {
         hello_answers(&b, &alice, &rid)
     })
     .await;
-    println!("install on A → /hello answers on B after {took:?} (includes compiling the component)");
+    println!(
+        "install on A → /hello answers on B after {took:?} (includes compiling the component)"
+    );
     // The package is not in B's data directory but in the bucket.
-    let key_count = std::fs::read_dir(peer_root().join(peer.prefix.trim_end_matches('/')).join("apps").join("packages"))
-        .map(|d| d.count())
-        .unwrap_or(0);
+    let key_count = std::fs::read_dir(
+        peer_root()
+            .join(peer.prefix.trim_end_matches('/'))
+            .join("apps")
+            .join("packages"),
+    )
+    .map(|d| d.count())
+    .unwrap_or(0);
     assert_eq!(key_count, 1, "the package is in the bucket");
 
     // Settings on A: B's hook refuses the new forbidden word within 2 s.
-    let r = set_settings(&a, &admin_a, "hello", json!({"forbidden-word": "pineapple"})).await;
+    let r = set_settings(
+        &a,
+        &admin_a,
+        "hello",
+        json!({"forbidden-word": "pineapple"}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     within("the settings change", Duration::from_secs(2), || async {
         let (status, _) = try_post(&b, &alice, &rid, "I like PINEAPPLE").await;
@@ -134,7 +151,7 @@ async fn app_changes_on_one_instance_reach_the_other() {
             "/api/apps/hello/update",
             Some(&admin_a),
             Body::Raw {
-                content_type: app_admin::MULTIPART_TYPE,
+                content_type: MULTIPART_TYPE,
                 bytes: multipart_body(&[("app", Some("app.zip"), &hello_v2)]),
             },
         )
@@ -148,14 +165,18 @@ async fn app_changes_on_one_instance_reach_the_other() {
 
     // Uninstall on A: gone from B within 2 s.
     let r = a
-        .request(Method::DELETE, "/api/apps/hello", Some(&admin_a), Body::None)
+        .request(
+            Method::DELETE,
+            "/api/apps/hello",
+            Some(&admin_a),
+            Body::None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     within("the uninstall", Duration::from_secs(2), || async {
         let listed = b.get_ok("commands.list", &alice).await;
         !listed.to_string().contains("\"hello\"")
-            && b
-                .request(Method::GET, "/api/apps/hello", Some(&admin_b), Body::None)
+            && b.request(Method::GET, "/api/apps/hello", Some(&admin_b), Body::None)
                 .await
                 .status
                 == StatusCode::NOT_FOUND
@@ -165,5 +186,7 @@ async fn app_changes_on_one_instance_reach_the_other() {
 
 /// Where the shared rclone S3 peer keeps the bucket's objects.
 fn peer_root() -> std::path::PathBuf {
-    palaver_tests::rclone::s3().root.join(palaver_tests::rclone::BUCKET)
+    palaver_tests::rclone::s3()
+        .root
+        .join(palaver_tests::rclone::BUCKET)
 }

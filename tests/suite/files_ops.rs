@@ -68,9 +68,15 @@ async fn migrate_local_to_s3_verifies_resumes_and_switches() {
     let mut files = Vec::new();
     for (i, name) in ["one.bin", "two.bin", "three.txt"].iter().enumerate() {
         let data = pattern(200_000 + i * 1000);
-        let (id, url, _) =
-            media_and_confirm(&srv, &alice, &rid, name, "application/octet-stream", data.clone())
-                .await;
+        let (id, url, _) = media_and_confirm(
+            &srv,
+            &alice,
+            &rid,
+            name,
+            "application/octet-stream",
+            data.clone(),
+        )
+        .await;
         files.push((id, url, data));
     }
     for (id, value) in s3_settings() {
@@ -95,7 +101,11 @@ async fn migrate_local_to_s3_verifies_resumes_and_switches() {
         "the error names the file and the checksum: {}",
         run.stderr
     );
-    assert!(run.stderr.contains("run the command again"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("run the command again"),
+        "{}",
+        run.stderr
+    );
     let setting = srv.get_ok("settings/FileUpload_Storage_Type", &admin).await;
     assert_eq!(setting["value"], json!("FileSystem"), "{setting}");
     // The first file now lives on S3: served with its local copy gone.
@@ -201,7 +211,10 @@ async fn kill_9_during_an_upload_leaves_nothing_and_the_sweeper_removes_the_orph
             .unwrap_or(0)
     };
     while partial_size() == 0 {
-        assert!(Instant::now() < deadline, "the upload never reached the storage");
+        assert!(
+            Instant::now() < deadline,
+            "the upload never reached the storage"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     srv.kill9();
@@ -269,8 +282,8 @@ async fn two_instances_on_mongodb_and_s3_serve_the_same_file() {
         &a,
         &alice,
         &rid,
-        "report.pdf",
-        "application/pdf",
+        "report.bin",
+        "application/octet-stream",
         data.clone(),
     )
     .await;
@@ -278,7 +291,7 @@ async fn two_instances_on_mongodb_and_s3_serve_the_same_file() {
     let (status, headers, bytes) = fetch(&b, &url, &auth(&bob)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(bytes == data, "B served other bytes");
-    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(headers["content-type"], "application/octet-stream");
     let (status, _, part) = fetch(
         &b,
         &url,
@@ -318,13 +331,17 @@ async fn im_files_lists_a_direct_conversations_files() {
         .post_ok("im.create", &alice, json!({"username": "bob"}))
         .await;
     let rid = str_of(&dm["room"]["_id"], "rid").to_string();
-    let (id, url, _) =
-        media_and_confirm(&srv, &alice, &rid, "notes.txt", "text/plain", b"hi bob".to_vec())
-            .await;
+    let (id, url, _) = media_and_confirm(
+        &srv,
+        &alice,
+        &rid,
+        "notes.txt",
+        "text/plain",
+        b"hi bob".to_vec(),
+    )
+    .await;
     for path in ["im.files", "dm.files"] {
-        let listed = srv
-            .get_ok(&format!("{path}?roomId={rid}"), &bob)
-            .await;
+        let listed = srv.get_ok(&format!("{path}?roomId={rid}"), &bob).await;
         assert_eq!(listed["total"], json!(1), "{path}: {listed}");
         assert_eq!(listed["files"][0]["_id"], json!(id), "{listed}");
         assert_eq!(listed["files"][0]["url"], json!(url), "{listed}");
@@ -335,4 +352,87 @@ async fn im_files_lists_a_direct_conversations_files() {
     assert_ne!(status, StatusCode::OK);
     let (status, _) = srv.get(&format!("channels.files?roomId={rid}"), &bob).await;
     assert_ne!(status, StatusCode::OK);
+}
+
+/// The storage "test connection" action's refusal for `settings`, as the admin sees it.
+async fn storage_test_error(srv: &Palaver, admin: &Session, settings: &[(&str, Value)]) -> String {
+    for (id, value) in settings {
+        set_setting(srv, admin, id, value.clone()).await;
+    }
+    let (status, body) = srv
+        .post(
+            "settings/FileUpload_Storage_Test",
+            admin,
+            json!({"execute": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["errorType"],
+        json!("error-file-storage-test-failed"),
+        "{body}"
+    );
+    body["error"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn the_storage_test_action_reports_the_exact_error_of_each_backend() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    // Local: a directory that cannot be created (under a regular file).
+    let blocker = srv.data_dir().join("not-a-dir");
+    std::fs::write(&blocker, b"x").unwrap();
+    let error = storage_test_error(
+        &srv,
+        &admin,
+        &[(
+            "FileUpload_FileSystemPath",
+            json!(blocker.join("files").display().to_string()),
+        )],
+    )
+    .await;
+    assert!(
+        error.starts_with("The local storage test failed: local storage failed during put: ")
+            && error.contains(&blocker.display().to_string())
+            && error.contains("Not a directory"),
+        "{error}"
+    );
+    // S3: a wrong secret, then an unknown access key: the service's own code.
+    let mut s3 = s3_settings();
+    s3.push(("FileUpload_Storage_Type", json!("AmazonS3")));
+    s3[5].1 = json!("wrong-secret");
+    let error = storage_test_error(&srv, &admin, &s3).await;
+    assert!(
+        error.starts_with("The s3 storage test failed: s3 storage refused access during put: HTTP 403 Forbidden: "),
+        "{error}"
+    );
+    // WebDAV: a wrong password.
+    let dav = palaver_tests::rclone::webdav().config();
+    let error = storage_test_error(
+        &srv,
+        &admin,
+        &[
+            ("FileUpload_Webdav_Server_URL", json!(dav.url)),
+            ("FileUpload_Webdav_Username", json!(dav.username)),
+            ("FileUpload_Webdav_Password", json!("wrong")),
+            ("FileUpload_Webdav_Upload_Folder_Path", json!(dav.folder)),
+            ("FileUpload_Storage_Type", json!("Webdav")),
+        ],
+    )
+    .await;
+    assert!(
+        error.starts_with("The webdav storage test failed: webdav storage refused access during ")
+            && error.contains("401"),
+        "{error}"
+    );
+    // And an S3 endpoint nobody listens on: the connection error.
+    let closed = format!("http://127.0.0.1:{}", palaver_tests::net::free_port());
+    s3[0].1 = json!(closed);
+    s3[5].1 = json!(palaver_tests::rclone::S3_SECRET);
+    let error = storage_test_error(&srv, &admin, &s3).await;
+    assert!(
+        error.starts_with("The s3 storage test failed: s3 storage failed during put: ")
+            && error.contains("127.0.0.1"),
+        "{error}"
+    );
 }

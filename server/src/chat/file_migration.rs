@@ -62,9 +62,7 @@ impl Chat {
             return Err(ChatError::not_allowed());
         }
         let (storage_type, backend) = migration_target(to).ok_or_else(|| {
-            ChatError::invalid(format!(
-                "unknown storage {to:?}: use local, s3 or webdav"
-            ))
+            ChatError::invalid(format!("unknown storage {to:?}: use local, s3 or webdav"))
         })?;
         let target = crate::files::Storage::open(&self.storage_config_of(storage_type)?)?;
         let due = self
@@ -73,7 +71,16 @@ impl Chat {
             .await?;
         let mut migrated = 0;
         for upload in due {
-            self.migrate_one(&upload, &target).await?;
+            // The admin asked: the storage's own words go back to them.
+            self.migrate_one(&upload, &target)
+                .await
+                .map_err(|e| match e {
+                    ChatError::Files(e) => ChatError::refused(
+                        "error-file-migration-failed",
+                        format!("file {} ({}): {e}", upload.id, upload.name),
+                    ),
+                    other => other,
+                })?;
             migrated += 1;
         }
         let remaining = self.store.count_uploads_elsewhere(backend).await?;
@@ -110,14 +117,8 @@ impl Chat {
             return Err(ChatError::Files(FilesError::Damaged {
                 key: upload.key.clone(),
                 detail: format!(
-                    "file {} ({}) on {}: sha256 {} ({} bytes) read, {} ({} bytes) recorded; not migrated",
-                    upload.id,
-                    upload.name,
-                    upload.store,
-                    stored.sha256,
-                    stored.size,
-                    upload.sha256,
-                    upload.size
+                    "on {}: sha256 {} ({} bytes) read, {} ({} bytes) recorded; not migrated",
+                    upload.store, stored.sha256, stored.size, upload.sha256, upload.size
                 ),
             }));
         }

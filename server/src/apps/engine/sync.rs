@@ -30,7 +30,9 @@ impl AppsEngine {
         storage
             .put(&package_key(sha256), body, None)
             .await
-            .map_err(|e| AppsError::Io(format!("cannot store the package in the file storage: {e}")))?;
+            .map_err(|e| {
+                AppsError::Io(format!("cannot store the package in the file storage: {e}"))
+            })?;
         Ok(())
     }
 
@@ -59,13 +61,18 @@ impl AppsEngine {
             Err(local) => {
                 let storage = self.chat.file_storage()?;
                 let max = self.cfg.package_limits.max_package_bytes as u64;
-                let bytes = storage.read_all(&package_key(sha256), max).await.map_err(|e| {
-                    AppsError::Io(format!(
-                        "package file: not here ({local}) nor in the file storage ({e})"
-                    ))
-                })?;
+                let bytes = storage
+                    .read_all(&package_key(sha256), max)
+                    .await
+                    .map_err(|e| {
+                        AppsError::Io(format!(
+                            "package file: not here ({local}) nor in the file storage ({e})"
+                        ))
+                    })?;
                 let tmp = path.with_extension("tmp");
-                if let Err(e) = std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &path)) {
+                if let Err(e) =
+                    std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &path))
+                {
                     tracing::warn!(package = sha256, error = %e, "cannot cache a package locally");
                 }
                 bytes
@@ -154,7 +161,11 @@ impl AppsEngine {
         let local = app.record();
         if record.package_sha256 != local.package_sha256 {
             let (package, pre) = self.load(&record.package_sha256).await?;
-            let old = app.enabled.write().unwrap_or_else(|p| p.into_inner()).take();
+            let old = app
+                .enabled
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
             if let Some(running) = old {
                 running.pool.drain();
             }
@@ -197,7 +208,10 @@ impl AppsEngine {
             }
             (false, Some(running)) => {
                 tracing::info!(app_id = %app.id, status = %record.status, "app disabled on another instance");
-                app.enabled.write().unwrap_or_else(|p| p.into_inner()).take();
+                app.enabled
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
                 self.rebuild_chain();
                 running.pool.drain();
             }
@@ -205,7 +219,10 @@ impl AppsEngine {
                 if let Ok(mut s) = running.pool.context().settings.write() {
                     *s = record.settings.clone();
                 }
-                let _ = running.pool.call(Call::OnSettingsUpdated(settings_changed)).await;
+                let _ = running
+                    .pool
+                    .call(Call::OnSettingsUpdated(settings_changed))
+                    .await;
                 self.after_call(app, &running.pool);
             }
             _ => {}
@@ -215,7 +232,12 @@ impl AppsEngine {
 
     async fn follow_uninstall(&self, app: &Arc<Installed>) {
         let _guard = app.ops.lock().await;
-        if let Some(running) = app.enabled.write().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(running) = app
+            .enabled
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             running.pool.drain();
         }
         self.installed
