@@ -41,6 +41,10 @@ enum Command {
     /// or PALAVER_URL, PALAVER_USER and PALAVER_PASSWORD; scripts can log in once with
     /// `eval "$(palaver apps login)"` (PALAVER_USER_ID, PALAVER_AUTH_TOKEN).
     Apps(cli::AppsArgs),
+    /// Manage a running server's stored files: `palaver files migrate --to s3`
+    /// copies every file to another storage backend (verified, resumable) and
+    /// switches the storage setting. Credentials as for `palaver apps`.
+    Files(cli::files::FilesArgs),
     /// Set up the Matrix bridge (the application service registration).
     Matrix {
         #[command(subcommand)]
@@ -75,6 +79,10 @@ fn main() -> ExitCode {
         Command::Matrix { command } => {
             init_logging("warn");
             finish(cli::matrix::run(command))
+        }
+        Command::Files(args) => {
+            init_logging("warn");
+            finish(cli::files::run(args))
         }
         Command::Apps(args) => {
             init_logging("warn");

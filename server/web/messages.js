@@ -4,6 +4,7 @@
 import { messageAvatar } from './avatars.js';
 import { h, initials, hue, toDate, shortTime, fullTime } from './dom.js';
 import { renderMarkdown, safeUrl } from './markdown.js';
+import { isFileAttachment, fileAttachmentNode } from './file-card.js';
 
 /** Shortcodes we draw as emoji; any other reaction shows its name. */
 export const EMOJI = {
@@ -39,6 +40,7 @@ export function continues(prev, msg) {
 
 function attachmentNode(att, viewer) {
   if (!att || typeof att !== 'object') return null;
+  if (isFileAttachment(att)) return fileAttachmentNode(att);
   const box = h('div', { class: 'attachment', testid: 'attachment' });
   if (typeof att.color === 'string' && /^(#[0-9a-f]{3,8}|[a-z]{3,20})$/i.test(att.color)) {
     box.style.borderLeftColor = att.color;

@@ -7,6 +7,8 @@ import { MessageList, ThreadPanel } from './thread.js';
 import { Composer } from './composer.js';
 import { modal } from './dialogs.js';
 import { openMembers } from './members.js';
+import { Attacher } from './attach.js';
+import { openFilesList } from './files-list.js';
 import { EMOJI, QUICK_REACTIONS } from './messages.js';
 
 const PAGE = 50;
@@ -52,6 +54,9 @@ export class RoomView {
       onTyping: (active) => this.typing(active),
       onEditLast: () => this.editLast(this.list),
     });
+    this.attacher = new Attacher(ctx, { rid: this.rid, onError: (text) => ctx.announce(text, 'error') });
+    this.composer.el.querySelector('.composer-row').prepend(this.attacher.button);
+    this.attacher.pasteTarget(this.composer.input);
     this.bottom = h('div', { class: 'room-bottom' });
     this.col = h('div', { class: 'room-col' }, this.scroll, this.typingEl, this.bottom);
     this.body = h('div', { class: 'room-body' }, this.col);
@@ -63,6 +68,7 @@ export class RoomView {
         this.topic, this.headActions),
       this.body, this.live);
     this.scroll.addEventListener('scroll', () => this.onScroll());
+    this.attacher.dropTarget(this.body);
     this.renderMembership();
   }
 
@@ -72,9 +78,12 @@ export class RoomView {
     this.headActions.append(h('button', {
       type: 'button', text: 'Members', testid: 'room-members',
       on: { click: () => openMembers(this.ctx, { rid: this.rid, t: this.t, label: this.label }) },
+    }), h('button', {
+      type: 'button', text: 'Files', testid: 'room-files',
+      on: { click: () => openFilesList(this.ctx, { rid: this.rid, t: this.t, label: this.label }) },
     }));
     if (this.member) {
-      this.bottom.append(this.composer.el);
+      this.bottom.append(this.attacher.el, this.composer.el);
       if (this.t !== 'd') {
         this.headActions.append(h('button', { type: 'button', text: 'Leave', testid: 'leave-room', on: { click: () => this.leave() } }));
       }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::common::*;
 
 /// A multipart upload; returns status and JSON body.
-async fn upload(
+pub(crate) async fn upload(
     srv: &Palaver,
     who: &Session,
     path: &str,
@@ -47,7 +47,7 @@ async fn upload(
 }
 
 /// `GET path` with the given headers; status, headers and bytes.
-async fn fetch(
+pub(crate) async fn fetch(
     srv: &Palaver,
     path: &str,
     headers: &[(&str, &str)],
@@ -62,18 +62,18 @@ async fn fetch(
     (status, headers, resp.bytes().await.unwrap().to_vec())
 }
 
-fn auth(who: &Session) -> [(&str, &str); 2] {
+pub(crate) fn auth(who: &Session) -> [(&str, &str); 2] {
     [
         ("X-User-Id", who.user_id.as_str()),
         ("X-Auth-Token", who.token.as_str()),
     ]
 }
 
-fn pattern(len: usize) -> Vec<u8> {
+pub(crate) fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + i / 7) as u8).collect()
 }
 
-async fn set_setting(srv: &Palaver, admin: &Session, id: &str, value: Value) {
+pub(crate) async fn set_setting(srv: &Palaver, admin: &Session, id: &str, value: Value) {
     let (status, body) = srv
         .post(&format!("settings/{id}"), admin, json!({ "value": value }))
         .await;
@@ -81,7 +81,7 @@ async fn set_setting(srv: &Palaver, admin: &Session, id: &str, value: Value) {
 }
 
 /// Uploads through `rooms.media` and confirms; returns (file id, url, message).
-async fn media_and_confirm(
+pub(crate) async fn media_and_confirm(
     srv: &Palaver,
     who: &Session,
     rid: &str,
@@ -444,7 +444,7 @@ async fn types_limits_inline_media_and_deletion() {
 }
 
 /// Objects in the local storage (the partial directory left out).
-fn count_files(dir: &std::path::Path) -> usize {
+pub(crate) fn count_files(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -524,7 +524,7 @@ async fn rooms_upload_in_one_call_and_unconfirmed_uploads_expire() {
 }
 
 /// Points the server's file storage at `settings` and checks the test action.
-async fn use_backend(srv: &Palaver, admin: &Session, settings: &[(&str, Value)]) {
+pub(crate) async fn use_backend(srv: &Palaver, admin: &Session, settings: &[(&str, Value)]) {
     for (id, value) in settings {
         set_setting(srv, admin, id, value.clone()).await;
     }

@@ -107,8 +107,32 @@ impl Chat {
     }
 
     fn storage_config(&self) -> ChatResult<StorageConfig> {
+        self.storage_config_of(&self.settings().string("FileUpload_Storage_Type"))
+    }
+
+    /// The storage a record names (`local`, `s3`, `webdav`), built from that
+    /// backend's settings: files stay readable on the backend they were written to
+    /// while the configured one changes (`palaver files migrate`).
+    pub(crate) fn storage_for(&self, backend: &str) -> ChatResult<Storage> {
+        let current = self.file_storage()?;
+        if current.backend_name() == backend {
+            return Ok(current);
+        }
+        let storage_type = storage_type_of(backend).ok_or_else(|| {
+            ChatError::Files(FilesError::Backend {
+                backend: "unknown",
+                op: "open",
+                detail: format!("no storage backend named {backend:?}"),
+            })
+        })?;
+        Ok(Storage::open(&self.storage_config_of(storage_type)?)?)
+    }
+
+    /// The configuration of the storage type `storage_type` (the values of
+    /// `FileUpload_Storage_Type`) from its settings.
+    pub(crate) fn storage_config_of(&self, storage_type: &str) -> ChatResult<StorageConfig> {
         let s = self.settings();
-        Ok(match s.string("FileUpload_Storage_Type").as_str() {
+        Ok(match storage_type {
             "AmazonS3" => {
                 let region = s.string("FileUpload_S3_Region");
                 let mut endpoint = s.string("FileUpload_S3_BucketURL");
@@ -363,10 +387,7 @@ impl Chat {
         upload: &Upload,
         range: Option<ByteRange>,
     ) -> ChatResult<ObjectRead> {
-        let storage = self.file_storage()?;
-        if storage.backend_name() != upload.store {
-            tracing::warn!(file_id = %upload.id, stored_on = %upload.store, now = storage.backend_name(), "file stored on another backend than the configured one");
-        }
+        let storage = self.storage_for(&upload.store)?;
         Ok(storage.get(&upload.key, range, Some(upload.size)).await?)
     }
 
@@ -385,15 +406,16 @@ impl Chat {
 
     /// Removes files' objects and records (a deleted message or room, the sweeper).
     pub(crate) async fn remove_uploads(&self, uploads: Vec<Upload>) -> u64 {
-        let storage = match self.file_storage() {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot open the file storage to remove files");
-                return 0;
-            }
-        };
         let mut removed = 0;
         for upload in uploads {
+            // Each object goes from the backend its record names.
+            let storage = match self.storage_for(&upload.store) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(file_id = %upload.id, error = %e, "cannot open the file storage to remove a file");
+                    continue;
+                }
+            };
             if let Err(e) = storage.delete(&upload.key).await {
                 // The record stays so a later sweep retries.
                 tracing::warn!(file_id = %upload.id, error = %e, "cannot delete a file's object");
@@ -461,6 +483,16 @@ impl Chat {
             tracing::info!(removed = total, "expired unconfirmed uploads removed");
         }
         Ok(total)
+    }
+}
+
+/// The `FileUpload_Storage_Type` value of a backend name.
+pub(crate) fn storage_type_of(backend: &str) -> Option<&'static str> {
+    match backend {
+        "local" => Some("FileSystem"),
+        "s3" => Some("AmazonS3"),
+        "webdav" => Some("Webdav"),
+        _ => None,
     }
 }
 

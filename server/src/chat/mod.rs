@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod external_accounts;
 pub mod external_login;
+pub mod file_migration;
 pub mod files;
 mod first_start;
 pub mod hooks;

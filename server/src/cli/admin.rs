@@ -206,7 +206,7 @@ pub fn app_details(app: &Value) -> String {
 }
 
 /// A client of one server, logged in.
-struct Client {
+pub(super) struct Client {
     http: reqwest::Client,
     base: Url,
     auth: Option<(String, String)>,
@@ -224,7 +224,7 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 impl Client {
-    fn new(server: &ServerArgs) -> CliResult<Client> {
+    pub(super) fn new(server: &ServerArgs) -> CliResult<Client> {
         let base = Url::parse(&server.url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
@@ -289,7 +289,7 @@ impl Client {
         self.send(self.request(Method::GET, url)).await
     }
 
-    async fn post(&self, segments: &[&str], body: &Value) -> CliResult<Value> {
+    pub(super) async fn post(&self, segments: &[&str], body: &Value) -> CliResult<Value> {
         let url = self.url(segments)?;
         self.send(
             self.request(Method::POST, url)
@@ -304,7 +304,7 @@ impl Client {
         self.send(self.request(Method::DELETE, url)).await
     }
 
-    async fn login(&mut self, server: &ServerArgs) -> CliResult {
+    pub(super) async fn login(&mut self, server: &ServerArgs) -> CliResult {
         if let (Some(user_id), Some(token)) = (&server.user_id, &server.auth_token) {
             self.auth = Some((user_id.clone(), token.clone()));
             return Ok(());
@@ -334,7 +334,7 @@ impl Client {
     }
 
     /// Ends a login this client made (best effort).
-    async fn logout(&self) {
+    pub(super) async fn logout(&self) {
         if self.own_login {
             if let Ok(url) = self.url(&["api", "v1", "logout"]) {
                 let _ = self.request(Method::POST, url).send().await;

@@ -3,12 +3,15 @@
 //! - `palaver app …` for app developers: [`scaffold`] (`new`), [`build`] (`build`,
 //!   `pack`) and [`validate`] (`validate`, the install checks run offline);
 //! - `palaver apps …` for admins: [`admin`], a client of the admin REST API of a
-//!   running server, printing [`table`]s (or the raw JSON with `--json`).
+//!   running server, printing [`table`]s (or the raw JSON with `--json`);
+//! - `palaver files migrate` for admins: [`files`], moving the stored files to
+//!   another storage backend through the same admin API.
 //!
 //! Every command returns a [`CliError`] on failure; `main` prints it and exits 1.
 
 pub mod admin;
 pub mod build;
+pub mod files;
 pub mod matrix;
 pub mod scaffold;
 pub mod table;

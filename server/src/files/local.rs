@@ -1,9 +1,10 @@
 //! The local backend: a directory (by default `<data_dir>/uploads`). An object lives
 //! at `<root>/<h0h1>/<sha256(key)>`: any key (unicode, `?`, spaces, very long) maps
 //! to a safe, fixed-length file name, and no key can reach outside the root. A put
-//! writes `<root>/.partial/<random>` and renames it into place, so a crash leaves
-//! at worst a file in `.partial/` (never a half object under a key); nothing removes
-//! those yet.
+//! writes `<root>/.partial/<sha256(key)>.<random>` and renames it into place, so a
+//! crash leaves at worst a file in `.partial/` (never a half object under a key);
+//! deleting the key removes those too (the upload sweeper deletes the key of an
+//! upload a crash interrupted).
 
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
@@ -28,9 +29,39 @@ impl Local {
     }
 
     fn path_of(&self, key: &str) -> PathBuf {
-        let hash = hex::encode(Sha256::digest(key.as_bytes()));
+        let hash = key_hash(key);
         self.root.join(&hash[..2]).join(hash)
     }
+
+    /// Removes partial writes of `key` a crash left behind.
+    async fn remove_partials(&self, key: &str) -> FilesResult<()> {
+        let dir = self.root.join(PARTIAL_DIR);
+        let prefix = format!("{}.", key_hash(key));
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err("delete", &dir, e)),
+        };
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| io_err("delete", &dir, e))?
+        {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let path = entry.path();
+                match tokio::fs::remove_file(&path).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err("delete", &path, e)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn key_hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 fn io_err(op: &'static str, path: &Path, e: std::io::Error) -> FilesError {
@@ -61,7 +92,11 @@ impl Backend for Local {
         tokio::fs::create_dir_all(&partial_dir)
             .await
             .map_err(|e| io_err("put", &partial_dir, e))?;
-        let tmp = partial_dir.join(hex::encode(rand::random::<[u8; 16]>()));
+        let tmp = partial_dir.join(format!(
+            "{}.{}",
+            key_hash(key),
+            hex::encode(rand::random::<[u8; 8]>())
+        ));
         let written: FilesResult<()> = async {
             let mut file = tokio::fs::File::create(&tmp)
                 .await
@@ -128,6 +163,7 @@ impl Backend for Local {
 
     async fn delete(&self, key: &str) -> FilesResult<()> {
         let path = self.path_of(key);
+        self.remove_partials(key).await?;
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

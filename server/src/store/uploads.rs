@@ -110,4 +110,9 @@ pub trait UploadStore: Send + Sync {
     async fn message_uploads(&self, message_id: &str) -> StoreResult<Vec<Upload>>;
     /// Up to `limit` records whose expiry is at or before `now`, oldest expiry first.
     async fn expired_uploads(&self, now: Ts, limit: u64) -> StoreResult<Vec<Upload>>;
+    /// Up to `limit` stored records whose object lives on another backend than
+    /// `store` (what `palaver files migrate` has left to copy), oldest first.
+    async fn uploads_elsewhere(&self, store: &str, limit: u64) -> StoreResult<Vec<Upload>>;
+    /// How many stored records live on another backend than `store`.
+    async fn count_uploads_elsewhere(&self, store: &str) -> StoreResult<u64>;
 }

@@ -8,7 +8,7 @@
 use std::io;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Multipart, Path, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Multipart, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +22,7 @@ use super::super::extract::{Auth, JsonBody, Params};
 use super::super::AppState;
 use super::{expect_kind, ok, params_room_ref, rest};
 use crate::chat::files::{file_path, inline_safe, Confirm};
+use crate::chat::settings::ChangeClient;
 use crate::chat::ChatError;
 use crate::files::{ByteRange, ByteStream};
 use crate::store::uploads::Upload;
@@ -42,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/groups.files", get(files_of::<{ RoomKind::GROUP }>))
         .route("/im.files", get(files_of::<{ RoomKind::DIRECT }>))
         .route("/dm.files", get(files_of::<{ RoomKind::DIRECT }>))
+        .route("/files.migrate", post(migrate))
 }
 
 /// The download routes (outside `/api/v1`).
@@ -229,6 +231,41 @@ async fn files_of<const K: u8>(
         "count": files.len(),
         "offset": page.offset,
         "total": listing.total,
+    }))
+}
+
+#[derive(Deserialize)]
+struct MigrateBody {
+    to: String,
+    batch: Option<u64>,
+}
+
+/// `POST /api/v1/files.migrate` `{to, batch}` (Palaver's own; `palaver files
+/// migrate` calls it until nothing remains): copies up to `batch` files (default
+/// 20) to the `to` backend, verified; switches the storage once all are there.
+async fn migrate(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<MigrateBody>,
+) -> ApiResult {
+    let client = ChangeClient {
+        ip: Some(peer.ip().to_string()),
+        useragent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    };
+    let step = state
+        .chat
+        .migrate_files(&session.user, client, &body.to, body.batch.unwrap_or(20))
+        .await?;
+    ok(json!({
+        "storageType": step.storage_type,
+        "migrated": step.migrated,
+        "remaining": step.remaining,
+        "switched": step.switched,
     }))
 }
 

@@ -3,14 +3,17 @@
 use super::*;
 
 impl AppsEngine {
-    /// Compiles a package's component and then keeps the package on disk (written
-    /// atomically), so an app is never recorded with a package that cannot load.
+    /// Compiles a package's component and then keeps the package in the file storage
+    /// (for every instance) and on disk (written atomically), so an app is never
+    /// recorded with a package that cannot load.
     async fn compile_and_keep(
         &self,
         package: &Package,
         bytes: &[u8],
     ) -> Result<AppPre<HostState>, AppsError> {
         let pre = self.prepare(package.wasm.clone()).await?;
+        // Shared first: other instances load it from there.
+        self.share_package(&package.sha256, bytes).await?;
         let path = self.package_path(&package.sha256);
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, bytes)
@@ -55,6 +58,7 @@ impl AppsEngine {
         grant: Option<Vec<String>>,
         enable: bool,
     ) -> Result<AppRecord, AppsError> {
+        let _changes = self.changes.lock().await;
         let package = package::read(bytes, &self.cfg.package_limits)?;
         let manifest = package.manifest.clone();
         if self.app(&manifest.id).is_ok() {
@@ -130,6 +134,7 @@ impl AppsEngine {
         bytes: &[u8],
         grant: Option<Vec<String>>,
     ) -> Result<(AppRecord, Vec<String>, Vec<String>), AppsError> {
+        let _changes = self.changes.lock().await;
         let old = self.app(id)?;
         let _guard = old.ops.lock().await;
         let package = package::read(bytes, &self.cfg.package_limits)?;
@@ -226,7 +231,7 @@ impl AppsEngine {
                 .iter()
                 .any(|a| a.record().package_sha256 == before.package_sha256)
         {
-            let _ = std::fs::remove_file(self.package_path(&before.package_sha256));
+            self.forget_package(&before.package_sha256, true).await;
         }
         tracing::info!(app_id = %app.id, from = %before.version, to = %manifest.version, "app updated");
         Ok((app.record(), added, removed))
@@ -234,6 +239,7 @@ impl AppsEngine {
 
     /// Removes an app and everything it owns.
     pub async fn uninstall(&self, id: &str) -> Result<(), AppsError> {
+        let _changes = self.changes.lock().await;
         let app = self.app(id)?;
         let _guard = app.ops.lock().await;
         if app.running().is_some() {
@@ -271,7 +277,7 @@ impl AppsEngine {
             .iter()
             .any(|a| a.record().package_sha256 == record.package_sha256);
         if !still_used {
-            let _ = std::fs::remove_file(self.package_path(&record.package_sha256));
+            self.forget_package(&record.package_sha256, true).await;
         }
         Ok(())
     }

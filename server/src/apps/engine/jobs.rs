@@ -29,6 +29,8 @@ pub(super) struct Background {
     /// Short tasks a call leaves behind (disabling an app that faults too often).
     pub tasks: Workers,
     scheduler: Mutex<Option<Worker>>,
+    /// Follows other instances' app changes.
+    pub sync: Mutex<Option<Worker>>,
     jobs: Mutex<JoinSet<()>>,
 }
 
@@ -53,6 +55,9 @@ impl AppsEngine {
         }
         if let Some(scheduler) = take(&bg.scheduler) {
             scheduler.stop_by(deadline).await;
+        }
+        if let Some(sync) = take(&bg.sync) {
+            sync.stop_by(deadline).await;
         }
         let mut jobs = std::mem::take(&mut *bg.jobs.lock().unwrap_or_else(|p| p.into_inner()));
         let jobs_done = async {

@@ -10,6 +10,7 @@ mod dispatch;
 mod install;
 mod jobs;
 mod running;
+mod sync;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -216,6 +217,9 @@ pub struct AppsEngine {
     pre_send_chain: RwLock<Arc<Vec<ChainLink>>>,
     /// This process's name on job leases.
     instance_id: String,
+    /// Held by installs, updates, uninstalls and by following other instances'
+    /// changes ([`sync`]), so one never sees the other half done.
+    changes: AsyncMutex<()>,
     /// Post-event calls dropped because an app's queue was full.
     events_dropped: AtomicU64,
     /// The scheduler's task and the stop signal of the loops that touch the store.
@@ -266,6 +270,7 @@ impl AppsEngine {
             installed: RwLock::new(BTreeMap::new()),
             pre_send_chain: RwLock::new(Arc::new(Vec::new())),
             instance_id: crate::chat::ids::new_id(),
+            changes: AsyncMutex::new(()),
             events_dropped: AtomicU64::new(0),
             background: jobs::Background::default(),
             me: me.clone(),
@@ -274,6 +279,7 @@ impl AppsEngine {
         engine.chat.set_pre_send_hook(engine.clone());
         engine.spawn_event_dispatcher();
         engine.spawn_scheduler();
+        engine.spawn_sync();
         Ok(engine)
     }
 
@@ -340,7 +346,7 @@ impl AppsEngine {
     /// enabled again. An app that cannot be loaded is kept, with its reason.
     async fn reload(&self) -> Result<(), AppsError> {
         for mut record in self.store.apps().await? {
-            let loaded = match std::fs::read(self.package_path(&record.package_sha256)) {
+            let loaded = match self.package_bytes(&record.package_sha256).await {
                 Ok(bytes) => match package::read(&bytes, &self.cfg.package_limits) {
                     Ok(p) => {
                         let wasm = p.wasm.clone();
@@ -348,7 +354,7 @@ impl AppsEngine {
                     }
                     Err(e) => Err(e.into()),
                 },
-                Err(e) => Err(AppsError::Io(format!("package file: {e}"))),
+                Err(e) => Err(e),
             };
             match loaded {
                 Ok((package, pre)) => {

@@ -90,6 +90,22 @@ impl AppsEngine {
         app: &Arc<Installed>,
         new_status: Option<&str>,
     ) -> Result<(), AppsError> {
+        self.enable_inner(app, new_status, true).await
+    }
+
+    /// Starts an app another instance enabled (caller holds its `ops` lock): the
+    /// same as [`Self::enable_loaded`] but nothing is written to the store (the
+    /// record is the other instance's; a failure here is this instance's alone).
+    pub(super) async fn follow_enable(&self, app: &Arc<Installed>) -> Result<(), AppsError> {
+        self.enable_inner(app, None, false).await
+    }
+
+    async fn enable_inner(
+        &self,
+        app: &Arc<Installed>,
+        new_status: Option<&str>,
+        persist: bool,
+    ) -> Result<(), AppsError> {
         if app.running().is_some() {
             return Ok(());
         }
@@ -101,11 +117,13 @@ impl AppsEngine {
         };
         if let Some(missing) = Self::missing_setting(app) {
             let reason = format!("the required setting {missing:?} is empty");
-            self.save(app, |r| {
-                r.status = status::INVALID_SETTINGS_DISABLED.into();
-                r.status_reason = Some(reason.clone());
-            })
-            .await?;
+            if persist {
+                self.save(app, |r| {
+                    r.status = status::INVALID_SETTINGS_DISABLED.into();
+                    r.status_reason = Some(reason.clone());
+                })
+                .await?;
+            }
             return Err(AppsError::Invalid(reason));
         }
         let pool = Arc::new(InstancePool::new(pre, self.context(app).await?));
@@ -120,26 +138,30 @@ impl AppsEngine {
         };
         if let Some(reason) = failure {
             pool.drain();
-            self.save(app, |r| {
-                r.status = status::ERROR_DISABLED.into();
-                r.status_reason = Some(reason.clone());
-            })
-            .await?;
+            if persist {
+                self.save(app, |r| {
+                    r.status = status::ERROR_DISABLED.into();
+                    r.status_reason = Some(reason.clone());
+                })
+                .await?;
+            }
             return Err(AppsError::Invalid(reason));
         }
         let (tx, rx) = mpsc::channel(self.cfg.limits.event_queue.max(1));
         self.spawn_event_worker(app.clone(), pool.clone(), rx);
         *app.enabled.write().unwrap_or_else(|p| p.into_inner()) =
             Some(Arc::new(Enabled { pool, events: tx }));
-        self.save(app, |r| {
-            if let Some(s) = new_status {
-                r.status = s.into();
-            } else if !status::is_enabled(&r.status) {
-                r.status = status::AUTO_ENABLED.into();
-            }
-            r.status_reason = None;
-        })
-        .await?;
+        if persist {
+            self.save(app, |r| {
+                if let Some(s) = new_status {
+                    r.status = s.into();
+                } else if !status::is_enabled(&r.status) {
+                    r.status = status::AUTO_ENABLED.into();
+                }
+                r.status_reason = None;
+            })
+            .await?;
+        }
         self.rebuild_chain();
         tracing::info!(app_id = %app.id, "app enabled");
         app.logger.host("info", None, "enabled", None);

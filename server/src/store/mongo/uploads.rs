@@ -176,4 +176,22 @@ impl UploadStore for MongoStore {
             .ctx("list expired uploads")?;
         collect(cursor, "upload").await
     }
+
+    async fn uploads_elsewhere(&self, store: &str, max: u64) -> StoreResult<Vec<Upload>> {
+        let cursor = self
+            .uploads()
+            .find(doc! { "state": "stored", "store": { "$ne": store } })
+            .sort(doc! { "uploadedAt": 1, "_id": 1 })
+            .limit(i64::try_from(max).unwrap_or(i64::MAX))
+            .await
+            .ctx("list uploads to migrate")?;
+        collect(cursor, "upload").await
+    }
+
+    async fn count_uploads_elsewhere(&self, store: &str) -> StoreResult<u64> {
+        self.uploads()
+            .count_documents(doc! { "state": "stored", "store": { "$ne": store } })
+            .await
+            .ctx("count uploads to migrate")
+    }
 }

@@ -155,4 +155,30 @@ impl UploadStore for SqliteStore {
         self.read(move |conn| query_docs(conn, EXPIRED_UPLOADS, params![now.0, limit(max)]))
             .await
     }
+
+    async fn uploads_elsewhere(&self, store: &str, max: u64) -> StoreResult<Vec<Upload>> {
+        let store = store.to_string();
+        self.read(move |conn| {
+            query_docs(
+                conn,
+                "SELECT doc FROM uploads WHERE json_extract(doc, '$.state') = 'stored'
+                 AND json_extract(doc, '$.store') <> ?1 ORDER BY uploaded_at, id LIMIT ?2",
+                params![store, limit(max)],
+            )
+        })
+        .await
+    }
+
+    async fn count_uploads_elsewhere(&self, store: &str) -> StoreResult<u64> {
+        let store = store.to_string();
+        self.read(move |conn| {
+            query_count(
+                conn,
+                "SELECT count(*) FROM uploads WHERE json_extract(doc, '$.state') = 'stored'
+                 AND json_extract(doc, '$.store') <> ?1",
+                params![store],
+            )
+        })
+        .await
+    }
 }
