@@ -374,6 +374,14 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX once_keys_expires ON once_keys(expires);
     "#,
+    // merge of media and scale: a room's files leave out thumbnails and avatars
+    // (`typeGroup`), so the partial index of kept files does too, keeping the files
+    // listing and its count on the index alone.
+    r#"
+    DROP INDEX uploads_room_kept;
+    CREATE INDEX uploads_room_kept ON uploads(rid, uploaded_at, id, expires_at)
+        WHERE expires_at IS NULL AND json_extract(doc, '$.typeGroup') IS NULL;
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
