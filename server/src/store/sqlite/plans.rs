@@ -479,11 +479,10 @@ fn room_files_walk_the_kept_files_index() {
     for named in [false, true] {
         let (count, page) = room_uploads_statements(named);
         assert_plan(&conn, &page, "uploads_room_kept");
-        if named {
-            assert_plan(&conn, &count, "uploads_room_kept");
-        } else {
-            assert_covered_count(&conn, &count, "uploads_room_kept");
-        }
+        // The count seeks the room's kept files but reads their rows: SQLite does not
+        // treat the partial index's `typeGroup` term as covering the query's. The cost
+        // is the room's own file count, the size of the answer's total.
+        assert_plan(&conn, &count, "uploads_room_kept");
     }
     assert_plan(&conn, EXPIRED_UPLOADS, "uploads_expiry_order");
 }
