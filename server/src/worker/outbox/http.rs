@@ -1,13 +1,10 @@
-//! Outbound HTTP for delivery handlers: one shared client with timeouts, a cap on
-//! how much of a response is read, and the retry rule for HTTP targets (retry on
-//! network errors, timeouts, 5xx and 429 with `Retry-After`; give up on any other
-//! non-2xx). Targets are configured by admins, so there is no allow list here
-//! (unlike apps' outbound HTTP).
+//! The retry rule for HTTP delivery targets (retry on network errors, timeouts, 5xx
+//! and 429 with `Retry-After`; give up on any other non-2xx). The requests themselves
+//! go through the guarded client in `crate::outbound`.
 
 use std::time::Duration;
 
-use super::policy::{parse_retry_after, DeliveryError, Retry};
-use crate::store::Ts;
+use super::policy::{DeliveryError, Retry};
 
 /// A response as far as it was read.
 #[derive(Clone, Debug)]
@@ -60,106 +57,6 @@ impl HttpReply {
         }
         serde_json::from_slice(&self.body).ok()
     }
-}
-
-/// The shared client.
-pub struct HttpSender {
-    client: reqwest::Client,
-    max_response_bytes: usize,
-}
-
-impl HttpSender {
-    pub fn new(timeout: Duration, max_response_bytes: usize) -> HttpSender {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            // A redirect of a POST is ambiguous; the admin fixes the URL instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Palaver/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "outbound HTTP client; using the defaults");
-                reqwest::Client::new()
-            });
-        HttpSender {
-            client,
-            max_response_bytes,
-        }
-    }
-
-    /// POSTs `body` as JSON with extra `headers`; a network error or timeout is a
-    /// transient failure.
-    pub async fn post_json(
-        &self,
-        url: &str,
-        body: Vec<u8>,
-        headers: &[(&str, String)],
-    ) -> Result<HttpReply, DeliveryError> {
-        let mut request = self
-            .client
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body);
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        let response = request.send().await.map_err(|e| network_error(&e))?;
-        let status = response.status().as_u16();
-        let header = |name: reqwest::header::HeaderName| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let content_type = header(reqwest::header::CONTENT_TYPE).map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        });
-        let retry_after =
-            header(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, Ts::now().0));
-        let mut body = Vec::new();
-        let mut truncated = false;
-        let mut response = response;
-        // The status is what counts; a body cut short is only less to read.
-        while let Ok(Some(chunk)) = response.chunk().await {
-            let room = self.max_response_bytes.saturating_sub(body.len());
-            if chunk.len() > room {
-                body.extend_from_slice(&chunk[..room]);
-                truncated = true;
-                break;
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(HttpReply {
-            status,
-            content_type,
-            retry_after,
-            body,
-            truncated,
-        })
-    }
-}
-
-fn network_error(e: &reqwest::Error) -> DeliveryError {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    // reqwest's Display leaves the cause out; the source chain has it.
-    let mut detail = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        detail = format!("{detail}: {s}");
-        source = s.source();
-    }
-    DeliveryError::transient(format!("{what}: {detail}"))
 }
 
 #[cfg(test)]
