@@ -453,6 +453,43 @@ async fn password_reset_works_once_by_the_mailed_link() {
     );
 }
 
+/// The reset link proves the mailbox it was sent to: that address is verified after
+/// the reset, and only that one.
+#[tokio::test]
+async fn password_reset_verifies_the_address_it_was_mailed_to() {
+    let (srv, admin, sink) = start().await;
+    let body = srv
+        .post_ok(
+            "users.create",
+            &admin,
+            json!({
+                "username": "carol",
+                "name": "carol Name",
+                "email": "carol@palaver.test",
+                "password": palaver_tests::server::password_for("carol"),
+                "verified": false,
+            }),
+        )
+        .await;
+    let uid = body["user"]["_id"].as_str().expect("user id").to_string();
+    async fn verified(srv: &Palaver, admin: &Session, uid: &str) -> Value {
+        let info = srv.get_ok(&format!("users.info?userId={uid}"), admin).await;
+        info["user"]["emails"][0]["verified"].clone()
+    }
+    assert_eq!(verified(&srv, &admin, &uid).await, json!(false));
+    srv.post_anon("users.forgotPassword", json!({"email": "carol@palaver.test"}))
+        .await;
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    let token = reset_token(&mails[0]);
+    // A link for another password (a forged binding) verifies nothing.
+    let answer = call_anon(&srv, "resetPassword", json!([format!("{token}0"), "N3w-passw0rd!"])).await;
+    assert!(answer["error"].is_object(), "{answer}");
+    assert_eq!(verified(&srv, &admin, &uid).await, json!(false));
+    let answer = call_anon(&srv, "resetPassword", json!([token, "N3w-passw0rd!"])).await;
+    assert!(answer["result"]["token"].is_string(), "logged in: {answer}");
+    assert_eq!(verified(&srv, &admin, &uid).await, json!(true));
+}
+
 #[tokio::test]
 async fn queued_mail_survives_kill_9_and_is_delivered_once() {
     let sink = SmtpSink::start(SinkOptions {

@@ -90,6 +90,12 @@ fn sign(key: &str, purpose: &str, uid: &str, expires: i64, binding: &str) -> Str
     hex::encode(hmac_sha256(key.as_bytes(), msg.as_bytes()))
 }
 
+/// What a reset link is bound to: the password it replaces (single use) and the
+/// address it was mailed to (using it proves that mailbox).
+fn reset_binding(password_hash: &str, address: &str) -> String {
+    format!("{password_hash}\u{1f}{address}")
+}
+
 fn make_token(key: &str, purpose: &str, uid: &str, expires: i64, binding: &str) -> String {
     format!(
         "{uid}.{expires}.{}",
@@ -193,7 +199,13 @@ impl Chat {
             .await?
             .unwrap_or_default();
         let expires = Ts::now().0 + RESET_TTL_MS;
-        let token = make_token(&self.token_key()?, "reset", &user.id, expires, &hash);
+        let token = make_token(
+            &self.token_key()?,
+            "reset",
+            &user.id,
+            expires,
+            &reset_binding(&hash, &email),
+        );
         self.queue_mail(vec![(
             format!("reset\u{1f}{}\u{1f}{expires}", user.id),
             Mail::PasswordReset {
@@ -228,10 +240,15 @@ impl Chat {
             .password_hash(&user.id)
             .await?
             .unwrap_or_default();
-        let expected = sign(&self.token_key()?, "reset", &user.id, expires, &hash);
-        if !constant_eq(&expected, sig) {
+        // The link names no address: the one it was mailed to is the one whose
+        // signature matches.
+        let key = self.token_key()?;
+        let Some(proven) = user.emails.iter().position(|e| {
+            let binding = reset_binding(&hash, &e.address.to_lowercase());
+            constant_eq(&sign(&key, "reset", &user.id, expires, &binding), sig)
+        }) else {
             return Err(invalid_token());
-        }
+        };
         if !user.active {
             return Err(ChatError::refused(
                 "error-user-is-not-activated",
@@ -248,7 +265,15 @@ impl Chat {
         self.store.set_password_hash(&user.id, &new_hash).await?;
         self.store.delete_user_tokens(&user.id).await?;
         tracing::info!(user_id = %user.id, "password reset by e-mail link");
-        // The address the link went to is proven.
+        // The link reached the mailbox: the address it went to is verified.
+        let mut user = user;
+        if !user.emails[proven].verified {
+            user.emails[proven].verified = true;
+            user.updated_at = Ts::now();
+            self.store.update_user(&user).await?;
+            tracing::info!(user_id = %user.id, "e-mail address verified by a password reset");
+            self.bus.publish(Event::UserUpdated { user: user.clone() });
+        }
         self.issue_token(user).await
     }
 
@@ -377,5 +402,15 @@ mod tests {
             &sign("other", "reset", uid, exp, "hash-a"),
             sig
         ));
+    }
+
+    #[test]
+    fn reset_links_name_the_address_they_were_mailed_to() {
+        let t = make_token("k", "reset", "u1", 99, &reset_binding("h", "a@x.org"));
+        let (uid, exp, sig) = parse_token(&t).unwrap();
+        let ok = |addr: &str| constant_eq(&sign("k", "reset", uid, exp, &reset_binding("h", addr)), sig);
+        assert!(ok("a@x.org"));
+        assert!(!ok("b@x.org"));
+        assert!(!constant_eq(&sign("k", "reset", uid, exp, &reset_binding("h2", "a@x.org")), sig));
     }
 }
