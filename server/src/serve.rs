@@ -149,6 +149,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         push.handler(),
         Arc::new(crate::notify::email::EmailHandler(email)),
     ];
+    // Who is notified of each message: worked from the marker each post commits,
+    // off the posting path; push notices go to the push channels
+    // (`notify::PushSink`).
+    let push_sink: Option<Arc<dyn crate::notify::PushSink>> = Some(push.clone());
+    let fanout = crate::notify::worker::Fanout::new(chat.clone(), push_sink, outbox.clone());
+    chat.set_notice_queue(fanout.clone());
+    handlers.push(fanout.handler());
     if let Some((bridge, _)) = &matrix {
         handlers.push(Arc::new(
             crate::bridges::matrix::outbound::MatrixHandler::new(bridge.clone(), &outbox),
@@ -158,10 +165,6 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let matrix_triggers = matrix.as_ref().map(|(bridge, _)| {
         crate::bridges::matrix::outbound::start_triggers(bridge.clone(), outbox.clone())
     });
-    // Who is notified of each message, off the posting path; push notices go to the
-    // push channels (`notify::PushSink`).
-    let push_sink: Option<Arc<dyn crate::notify::PushSink>> = Some(push.clone());
-    let notifications = crate::notify::worker::start(chat.clone(), push_sink);
     let webhook_triggers =
         crate::bridges::outgoing_webhooks::start_triggers(chat.clone(), outbox.clone());
 
@@ -278,7 +281,6 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     upload_sweeper.stop_by(plan.flush).await;
     ldap_sync.stop_by(plan.flush).await;
     webhook_triggers.stop_by(plan.flush).await;
-    notifications.stop_by(plan.flush).await;
     if let Some(w) = &matrix_triggers {
         w.stop_by(plan.flush).await;
     }

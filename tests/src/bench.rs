@@ -11,8 +11,15 @@ use crate::process::{cargo, target_dir};
 /// Builds the release `palaver` (cargo's output shown: it takes minutes) and points
 /// `PALAVER_BIN` at it, so [`crate::server::Palaver`] starts it instead of the debug
 /// build the tests use: figures of an unoptimised server would mislead. Returns its
-/// path.
+/// path. `PALAVER_BENCH_BIN` names a release binary built beforehand instead (no
+/// cargo run: e.g. one built in another target directory).
 pub fn use_release_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("PALAVER_BENCH_BIN") {
+        let bin = PathBuf::from(bin);
+        assert!(bin.is_file(), "PALAVER_BENCH_BIN: no file {}", bin.display());
+        std::env::set_var("PALAVER_BIN", &bin);
+        return bin;
+    }
     let status = Command::new(cargo())
         .args([
             "build",

@@ -38,6 +38,7 @@ mod matrix_bridge;
 mod media_avatars;
 mod media_images;
 mod mobile_app;
+mod notify_durable;
 mod notify_email;
 mod notify_rules;
 mod oidc_login;

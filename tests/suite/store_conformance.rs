@@ -4,6 +4,7 @@
 //! `store_conformance::mongo::<case>`.
 
 mod apps;
+mod fanout;
 mod history;
 mod indexed;
 mod integrations;
@@ -150,6 +151,7 @@ conformance! {
     push::push_devices,
     push::push_keys,
     once_keys::once_keys,
+    fanout::notify_fanout,
 }
 
 /// On MongoDB (SecantusDB answers `explain` as mongod does), history and thread

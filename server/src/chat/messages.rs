@@ -243,9 +243,17 @@ impl Chat {
             }
             None => message,
         };
+        // No marker while notifications are off (`Troubleshoot_Disable_Notifications`).
+        let notices = self
+            .notices
+            .get()
+            .filter(|_| !self.settings().bool("Troubleshoot_Disable_Notifications"));
         let effects = PostEffects {
             mentioned_user_ids: message.mentions.iter().map(|m| m.id.clone()).collect(),
             group_mention,
+            // Committed with the message: who is notified is worked out off this
+            // request, from the queue, and survives a crash.
+            queue: notices.map(|q| q.marker(&message)).into_iter().collect(),
         };
         let thread_parent = match self.store.insert_message(&message, &effects).await {
             Ok(parent) => parent,
@@ -255,6 +263,9 @@ impl Chat {
             Err(e) => return Err(e.into()),
         };
         tracing::debug!(room_id = %room.id, user_id = %actor.id, message_id = %message.id, "message sent");
+        if let Some(q) = notices {
+            q.queued();
+        }
         self.bus.publish(Event::MessageSent {
             room: room.clone(),
             message: message.clone(),

@@ -92,6 +92,8 @@ pub struct Chat {
     login_user_limiter: RateLimiter,
     passwords: PasswordPool,
     pre_send: OnceLock<Arc<dyn hooks::PreSendHook>>,
+    /// The notification fan-out's queue, plugged in at start-up.
+    notices: OnceLock<Arc<dyn hooks::NoticeQueue>>,
     /// The e-mail channel (`notify::email`), plugged in at start-up.
     mail: OnceLock<Arc<dyn mail::MailSender>>,
     /// Bumped when an integration changes here, so the outgoing webhooks' trigger
@@ -116,6 +118,7 @@ impl Chat {
             login_user_limiter: RateLimiter::new(opts.login_per_user),
             passwords: PasswordPool::new(opts.password_pool),
             pre_send: OnceLock::new(),
+            notices: OnceLock::new(),
             mail: OnceLock::new(),
             integrations_gen: Default::default(),
             hook_limiter: opts.integrations.incoming_limit.map(RateLimiter::new),
@@ -131,6 +134,14 @@ impl Chat {
     pub fn set_pre_send_hook(&self, hook: Arc<dyn hooks::PreSendHook>) {
         if self.pre_send.set(hook).is_err() {
             tracing::warn!("a pre-send hook was already set; keeping the first");
+        }
+    }
+
+    /// Plugs in the notification fan-out (`notify::worker`); once, at start-up.
+    /// Messages posted before it have no notifications.
+    pub fn set_notice_queue(&self, queue: Arc<dyn hooks::NoticeQueue>) {
+        if self.notices.set(queue).is_err() {
+            tracing::warn!("a notice queue was already set; keeping the first");
         }
     }
 

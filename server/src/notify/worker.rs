@@ -1,26 +1,37 @@
-//! The notification worker: follows this instance's message events (never the
-//! posting request), finds who is notified ([`rules`]) and hands the notices on:
+//! The notification fan-out: each post commits a marker (queue kind `notify`,
+//! keyed by the message) with the message; the queue's worker, never the posting
+//! request, works it: finds who is notified ([`rules`]) and hands the notices on:
 //! push notices to the [`PushSink`] (unless the person is active on a device),
 //! e-mail as one queued batch per person, room and window (unless they have a live
 //! session). A post to a room of 10,000 members costs its poster what a post to a
-//! room of two does; the work is here.
+//! room of two does; the work is here. A crash before the fan-out finished leaves
+//! the marker queued: the next process (or another instance) does it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::broadcast::error::RecvError;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use super::rules::{self, Decision, Defaults, Facts, Pref};
 use super::{Notice, PushSink};
+use crate::chat::hooks::NoticeQueue;
 use crate::chat::mail::{Mail, MISSED_GRACE_MS};
 use crate::chat::permissions::Perm;
 use crate::chat::presence::OFFLINE;
-use crate::chat::{Chat, Event};
-use crate::store::{Message, Page, Room, RoomType, Subscription, Ts, User};
-use crate::worker::Worker;
+use crate::chat::Chat;
+use crate::store::outbox::{OutboxItem, OutboxKind};
+use crate::store::{Message, Room, RoomType, Subscription, Ts, User};
+use crate::worker::outbox::{DeliveryError, DeliveryHandler, Outbox};
 
 /// Members read per store call.
 const PAGE: u64 = 1000;
+/// Fan-outs under way at once on one instance.
+const FANOUTS_AT_ONCE: usize = 4;
+/// How long a marker whose message is not found waits for it (MongoDB writes the
+/// marker first).
+const UNCOMMITTED_GRACE_MS: i64 = 30_000;
 /// A window whose mail is due within this margin may already be in the SMTP
 /// server's hands: a notice this late gets a mail of its own (see [`missed_mail`]).
 const LATE_MARGIN_MS: i64 = 1000;
@@ -124,79 +135,184 @@ fn room_name(room: &Room, sub: &Subscription, message: &Message) -> String {
     }
 }
 
-/// Starts the worker.
-pub fn start(chat: Arc<Chat>, push: Option<Arc<dyn PushSink>>) -> Worker {
-    let mut events = chat.events().subscribe();
-    Worker::spawn("notifications", move |mut stop| async move {
-        loop {
-            let event = tokio::select! {
-                _ = stop.stopped() => break,
-                e = events.recv() => e,
-            };
-            match event {
-                Ok(e) => handle(&chat, push.as_ref(), &e).await,
-                Err(RecvError::Lagged(n)) => {
-                    tracing::error!(
-                        skipped = n,
-                        "notifications: fell behind the event bus; those messages notify nobody"
-                    );
-                }
-                Err(RecvError::Closed) => break,
-            }
-        }
-        // What was posted before the stop is still handled.
-        while let Ok(e) = events.try_recv() {
-            handle(&chat, push.as_ref(), &e).await;
-        }
-    })
+/// What a `notify` queue item carries: the message to fan out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FanoutJob {
+    pub mid: String,
+    pub rid: String,
 }
 
-async fn handle(chat: &Chat, push: Option<&Arc<dyn PushSink>>, event: &Event) {
-    let Event::MessageSent { room, message } = event else {
-        return;
+/// The fan-out's marker of `message`, due `delay` after `now`: keyed by the
+/// message id, so writing it twice (a retried post) queues it once.
+pub fn marker(message: &Message, now: Ts, delay: Duration) -> OutboxItem {
+    let job = FanoutJob {
+        mid: message.id.clone(),
+        rid: message.rid.clone(),
     };
-    if chat.settings().bool("Troubleshoot_Disable_Notifications") {
-        return;
+    let mut item = OutboxItem::new(
+        crate::chat::ids::new_id(),
+        OutboxKind::Notify,
+        message.id.clone(),
+        serde_json::to_value(&job).unwrap_or_default(),
+        now,
+    );
+    item.next_attempt = Ts(now.0.saturating_add(delay.as_millis() as i64));
+    item
+}
+
+/// The notification fan-out: the marker each post commits ([`NoticeQueue`]) and
+/// the queue handler of kind `notify` that works it.
+pub struct Fanout {
+    chat: Arc<Chat>,
+    push: Option<Arc<dyn PushSink>>,
+    outbox: Arc<Outbox>,
+    /// `outbox.fanout_start_delay_ms`.
+    delay: Duration,
+}
+
+impl Fanout {
+    pub fn new(
+        chat: Arc<Chat>,
+        push: Option<Arc<dyn PushSink>>,
+        outbox: Arc<Outbox>,
+    ) -> Arc<Fanout> {
+        let delay = Duration::from_millis(outbox.config().fanout_start_delay_ms);
+        Arc::new(Fanout {
+            chat,
+            push,
+            outbox,
+            delay,
+        })
     }
-    // System messages and messages in the past (imports) notify nobody.
-    if message.t.is_some() || (Ts::now().0 - message.ts.0).abs() > 60_000 {
-        return;
+
+    /// The delivery handler of kind `notify`.
+    pub fn handler(self: &Arc<Self>) -> Arc<dyn DeliveryHandler> {
+        Arc::new(FanoutHandler(self.clone()))
     }
+}
+
+impl NoticeQueue for Fanout {
+    fn marker(&self, message: &Message) -> OutboxItem {
+        marker(message, Ts::now(), self.delay)
+    }
+
+    fn queued(&self) {
+        if self.delay.is_zero() {
+            self.outbox.wake(OutboxKind::Notify);
+            return;
+        }
+        // The worker would otherwise find the item at its next poll.
+        let (outbox, delay) = (self.outbox.clone(), self.delay);
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            outbox.wake(OutboxKind::Notify);
+        });
+    }
+}
+
+struct FanoutHandler(Arc<Fanout>);
+
+#[async_trait]
+impl DeliveryHandler for FanoutHandler {
+    fn kind(&self) -> OutboxKind {
+        OutboxKind::Notify
+    }
+
+    /// Fan-outs read a room's members page by page: a few at once leave the store
+    /// to the people posting.
+    fn concurrency(&self) -> Option<usize> {
+        Some(FANOUTS_AT_ONCE)
+    }
+
+    async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+        let job: FanoutJob = serde_json::from_value(item.payload.clone())
+            .map_err(|e| DeliveryError::permanent(format!("unreadable notify item: {e}")))?;
+        let chat = &self.0.chat;
+        if chat.settings().bool("Troubleshoot_Disable_Notifications") {
+            return Ok(());
+        }
+        let store = chat.store();
+        let transient = |what: &str, e: crate::store::StoreError| {
+            DeliveryError::transient(format!("{what}: {e}"))
+        };
+        let Some(message) = store
+            .message(&job.mid)
+            .await
+            .map_err(|e| transient("reading the message", e))?
+        else {
+            // On MongoDB the marker is written before the message: give the post
+            // time to commit; after that it never did (or was deleted).
+            let age = Ts::now().0 - item.created_at.0;
+            if age < UNCOMMITTED_GRACE_MS {
+                return Err(DeliveryError::transient("the message is not committed yet"));
+            }
+            tracing::debug!(message_id = %job.mid, "notifications: the message is gone; nobody notified");
+            return Ok(());
+        };
+        // System messages notify nobody.
+        if message.t.is_some() {
+            return Ok(());
+        }
+        let Some(room) = store
+            .room_by_id(&job.rid)
+            .await
+            .map_err(|e| transient("reading the room", e))?
+        else {
+            return Ok(());
+        };
+        fan_out(chat, self.0.push.as_ref(), &room, &message)
+            .await
+            .map_err(|e| transient("fan-out", e))
+    }
+}
+
+/// Finds who is notified of `message` and queues their pushes and mails. Run
+/// again after a crash it queues nothing twice: pushes are keyed by message and
+/// device, mails by person, room and window (while queued).
+async fn fan_out(
+    chat: &Chat,
+    push: Option<&Arc<dyn PushSink>>,
+    room: &Room,
+    message: &Message,
+) -> Result<(), crate::store::StoreError> {
     let started = std::time::Instant::now();
     let facts = facts(chat, room, message).await;
     let defaults = defaults(chat);
+    let generous = defaults_all(&defaults);
     let store = chat.store();
     let (from, until) = window_of(chat, message.ts);
-    let mut mail_to = Vec::new();
-    let mut pushed = 0usize;
-    let mut offset = 0;
+    let (mut pushed, mut mailed) = (0usize, 0usize);
+    let mut after: Option<String> = None;
     loop {
-        let page = match store
-            .room_subscriptions(&room.id, Page::new(offset, PAGE))
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(room_id = %room.id, message_id = %message.id, error = %e, "notifications: cannot read the members");
-                return;
-            }
-        };
-        let n = page.items.len() as u64;
+        // Keyset: the page after the last member seen, a range of the
+        // (room, user) index however deep in the room.
+        let page = store
+            .room_members_after(&room.id, after.as_deref(), PAGE)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.u.id.clone());
+        let full = page.len() as u64 == PAGE;
+        // The users' records are read only for members the rules may notify, in
+        // one query for the page.
+        let candidates: Vec<&Subscription> = page
+            .iter()
+            .filter(|sub| {
+                rules::decide(&facts, sub, &Default::default(), &generous)
+                    .is_some_and(|d| d.email || push.is_some())
+            })
+            .collect();
+        let ids: Vec<String> = candidates.iter().map(|s| s.u.id.clone()).collect();
+        let users: HashMap<String, User> = store
+            .users_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id.clone(), u))
+            .collect();
         let mut notices = Vec::new();
-        for sub in &page.items {
-            // The user's record is read only for members the rules may notify.
-            let prefilter =
-                rules::decide(&facts, sub, &Default::default(), &defaults_all(&defaults));
-            if !prefilter.is_some_and(|d| d.email || push.is_some()) {
+        let mut mail_to = Vec::new();
+        for sub in candidates {
+            let Some(user) = users.get(&sub.u.id).filter(|u| u.active) else {
                 continue;
-            }
-            let user = match store.user_by_id(&sub.u.id).await {
-                Ok(Some(u)) if u.active => u,
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::warn!(user_id = %sub.u.id, error = %e, "notifications: cannot read a member");
-                    continue;
-                }
             };
             let Some(Decision {
                 reason,
@@ -208,13 +324,13 @@ async fn handle(chat: &Chat, push: Option<&Arc<dyn PushSink>>, event: &Event) {
             };
             if room.t == RoomType::Direct
                 && !chat
-                    .has_permission(&user, Perm::VIEW_D_ROOM, None)
+                    .has_permission(user, Perm::VIEW_D_ROOM, None)
                     .await
                     .unwrap_or(false)
             {
                 continue;
             }
-            let online = connected(&user);
+            let online = connected(user);
             if p && push.is_some()
                 && user.status_connection.as_deref() != Some(crate::chat::presence::ONLINE)
             {
@@ -232,49 +348,48 @@ async fn handle(chat: &Chat, push: Option<&Arc<dyn PushSink>>, event: &Event) {
                     reason,
                 });
             }
-            if email && !online && mail_address(&user).is_some() {
+            if email && !online && mail_address(user).is_some() {
                 mail_to.push(user.id.clone());
             }
         }
         // One queue write per page of members.
         if let (Some(sink), false) = (push, notices.is_empty()) {
-            match sink.enqueue(&notices).await {
-                Ok(queued) => pushed += queued,
-                Err(e) => {
-                    tracing::error!(room_id = %room.id, message_id = %message.id, recipients = notices.len(), error = %e, "push notices not queued")
-                }
+            pushed += sink
+                .enqueue(&notices)
+                .await
+                .map_err(|e| crate::store::StoreError::Backend(e.to_string()))?;
+        }
+        // The page's mails, in one write too (short, so posts do not wait long for
+        // the store's writer). Late or not is decided now, as they are queued:
+        // finding the members may have taken a while.
+        if !mail_to.is_empty() {
+            let late = Ts::now().0 + LATE_MARGIN_MS >= until.0 + MISSED_GRACE_MS;
+            if late {
+                tracing::warn!(room_id = %room.id, message_id = %message.id, "notifications: mails queued after the window's mail was due; this message is mailed on its own");
             }
+            let mails: Vec<_> = mail_to
+                .iter()
+                .map(|uid| {
+                    missed_mail(
+                        uid,
+                        &room.id,
+                        (&message.id, message.ts),
+                        (from, until),
+                        late,
+                    )
+                })
+                .collect();
+            mailed += mails.len();
+            chat.queue_mail(mails)
+                .await
+                .map_err(|e| crate::store::StoreError::Backend(e.to_string()))?;
         }
-        if n < PAGE {
+        if !full {
             break;
-        }
-        offset += n;
-    }
-    // Decided now, as the mails are queued: finding the members may have taken a
-    // while.
-    let late = Ts::now().0 + LATE_MARGIN_MS >= until.0 + MISSED_GRACE_MS;
-    if late && !mail_to.is_empty() {
-        tracing::warn!(room_id = %room.id, message_id = %message.id, "notifications: mails queued after the window's mail was due; this message is mailed on its own");
-    }
-    let mails: Vec<_> = mail_to
-        .iter()
-        .map(|uid| {
-            missed_mail(
-                uid,
-                &room.id,
-                (&message.id, message.ts),
-                (from, until),
-                late,
-            )
-        })
-        .collect();
-    let mailed = mails.len();
-    if !mails.is_empty() {
-        if let Err(e) = chat.queue_mail(mails).await {
-            tracing::error!(room_id = %room.id, message_id = %message.id, error = %e, "notification mails not queued");
         }
     }
     tracing::debug!(room_id = %room.id, message_id = %message.id, pushed, mailed, took_ms = started.elapsed().as_millis() as u64, "notifications handed on");
+    Ok(())
 }
 
 /// The queued mail (dedupe key, mail) that tells `user_id` of `message`: the

@@ -149,6 +149,8 @@ pub trait UserStore: Send + Sync {
     /// Replaces a user record (same id); `Conflict` if the new username/email is taken.
     async fn update_user(&self, user: &User) -> StoreResult<()>;
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
+    /// Users by id in one query, in no particular order; unknown ids are skipped.
+    async fn users_by_ids(&self, ids: &[String]) -> StoreResult<Vec<User>>;
     /// Case-insensitive.
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
     /// Case-insensitive, any of the user's addresses.
@@ -236,6 +238,17 @@ pub trait SubscriptionStore: Send + Sync {
     /// Members of a room sorted by username.
     async fn room_subscriptions(&self, rid: &str, page: Page)
         -> StoreResult<Listing<Subscription>>;
+    /// Up to `limit` members of a room in user-id order, after the member `after`
+    /// (keyset: a page costs the same however deep in the room it starts).
+    async fn room_members_after(
+        &self,
+        rid: &str,
+        after: Option<&str>,
+        limit: u64,
+    ) -> StoreResult<Vec<Subscription>>;
+    /// Each user's unread messages over the rooms they have not archived (the push
+    /// badge), for many users in one query; users with none may be missing.
+    async fn unread_totals(&self, user_ids: &[String]) -> StoreResult<Vec<(String, u64)>>;
     /// Adds a member, bumping the room's `usersCount`; `Ok(false)` if already a member.
     async fn add_subscription(&self, sub: &Subscription) -> StoreResult<bool>;
     /// Removes a member (recording the removal), lowering `usersCount`;

@@ -486,12 +486,17 @@ pub struct Message {
 }
 
 /// What committing a new message does besides storing it; applied atomically with it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PostEffects {
     /// Users mentioned by name: their subscriptions' `userMentions` go up.
     pub mentioned_user_ids: Vec<String>,
     /// `@all`/`@here`: every other member's `groupMentions` goes up.
     pub group_mention: bool,
+    /// Queue items that must exist whenever the message does (the notification
+    /// fan-out's marker): on SQLite in the message's transaction; on MongoDB
+    /// written before the message (an item whose message never committed finds
+    /// nothing to do). Skipped when their dedupe key is queued already.
+    pub queue: Vec<crate::store::outbox::OutboxItem>,
 }
 
 /// What deleting a message changed besides removing it.

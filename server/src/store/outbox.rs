@@ -30,6 +30,10 @@ pub enum OutboxKind {
     /// An event for the Matrix homeserver (`bridges::matrix`).
     #[serde(rename = "matrix")]
     Matrix,
+    /// A posted message whose notifications are still to be fanned out
+    /// (`notify::worker`): written with the message, so a crash loses none.
+    #[serde(rename = "notify")]
+    Notify,
 }
 
 impl OutboxKind {
@@ -39,6 +43,7 @@ impl OutboxKind {
         OutboxKind::Push,
         OutboxKind::Email,
         OutboxKind::Matrix,
+        OutboxKind::Notify,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +52,7 @@ impl OutboxKind {
             OutboxKind::Push => "push",
             OutboxKind::Email => "email",
             OutboxKind::Matrix => "matrix",
+            OutboxKind::Notify => "notify",
         }
     }
 
@@ -179,6 +185,9 @@ pub trait OutboxStore: Send + Sync {
     /// Deletes a delivered item; `Ok(false)` (and nothing done) if `owner` does not
     /// hold it.
     async fn complete_outbox(&self, id: &str, owner: &str) -> StoreResult<bool>;
+    /// [`OutboxStore::complete_outbox`] for many items in one write; returns how
+    /// many `owner` held (and so deleted).
+    async fn complete_outbox_many(&self, ids: &[String], owner: &str) -> StoreResult<u64>;
     /// Records a failed attempt (`attempts + 1`, `last_error`) and reschedules the
     /// item or makes it dead, releasing the lease; `Ok(false)` if `owner` does not
     /// hold it.

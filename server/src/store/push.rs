@@ -93,6 +93,8 @@ pub trait PushStore: Send + Sync {
     async fn push_device(&self, id: &str) -> StoreResult<Option<PushDevice>>;
     /// A user's devices in registration order.
     async fn push_devices_of_user(&self, user_id: &str) -> StoreResult<Vec<PushDevice>>;
+    /// The devices of many users in one query, in no particular order.
+    async fn push_devices_of_users(&self, user_ids: &[String]) -> StoreResult<Vec<PushDevice>>;
     /// Removes the matching devices; returns how many.
     async fn delete_push_devices(&self, filter: &PushDeviceFilter) -> StoreResult<u64>;
     /// The server's key named `name`: `candidate` is stored if there is none yet;

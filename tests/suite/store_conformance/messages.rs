@@ -63,6 +63,7 @@ pub async fn post_effects(store: DynStore) {
     let effects = PostEffects {
         mentioned_user_ids: vec!["u-bob".into(), "u-alice".into()],
         group_mention: false,
+        ..Default::default()
     };
     store.insert_message(&m1, &effects).await.unwrap();
     assert_eq!(store.message("m-1").await.unwrap(), Some(m1.clone()));
@@ -102,6 +103,7 @@ pub async fn post_effects(store: DynStore) {
     let group = PostEffects {
         mentioned_user_ids: vec![],
         group_mention: true,
+        ..Default::default()
     };
     store.insert_message(&m2, &group).await.unwrap();
     assert_eq!(counters(&store, "r-1", "u-alice").await, (1, true, 0, 1));
@@ -125,6 +127,7 @@ pub async fn post_effects(store: DynStore) {
     let outsider = PostEffects {
         mentioned_user_ids: vec!["u-dave".into()],
         group_mention: false,
+        ..Default::default()
     };
     store.insert_message(&m3, &outsider).await.unwrap();
     assert_eq!(store.subscription("r-1", "u-dave").await.unwrap(), None);
@@ -611,6 +614,7 @@ pub async fn concurrent_posts(store: DynStore) {
             let fx = PostEffects {
                 mentioned_user_ids: vec!["u-alice".into()],
                 group_mention: i % 2 == 0,
+                ..Default::default()
             };
             store.insert_message(&m, &fx).await
         }));

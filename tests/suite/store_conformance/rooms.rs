@@ -400,6 +400,7 @@ pub async fn subscriptions(store: DynStore) {
     let effects = PostEffects {
         mentioned_user_ids: vec!["u-alice".into()],
         group_mention: true,
+        ..Default::default()
     };
     store.insert_message(&m, &effects).await.unwrap();
     let s = store

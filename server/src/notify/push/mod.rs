@@ -13,6 +13,7 @@ pub mod jwt;
 pub mod senders;
 pub mod webpush;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -542,18 +543,76 @@ impl PushService {
     }
 }
 
+impl PushService {
+    /// The queue items of many notices: their users' devices and badges read in one
+    /// query each, whatever the number of notices.
+    async fn items_for_many(&self, notices: &[Notice]) -> StoreResult<Vec<OutboxItem>> {
+        let settings = self.chat.settings();
+        let (mobile, web) = (settings.bool("Push_enable"), settings.bool("WebPush_enable"));
+        let users: Vec<String> = {
+            let mut ids: Vec<String> = notices.iter().map(|n| n.user_id.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        let mut devices: HashMap<String, Vec<PushDevice>> = HashMap::new();
+        for d in self.store.push_devices_of_users(&users).await? {
+            let reached = d.enabled
+                && match d.token {
+                    PushTarget::Web(_) => web,
+                    _ => mobile,
+                };
+            if reached {
+                devices.entry(d.user_id.clone()).or_default().push(d);
+            }
+        }
+        if devices.is_empty() {
+            return Ok(Vec::new());
+        }
+        let with_devices: Vec<String> = devices.keys().cloned().collect();
+        let badges: HashMap<String, u64> = self
+            .store
+            .unread_totals(&with_devices)
+            .await?
+            .into_iter()
+            .collect();
+        let now = Ts::now();
+        let created_at = crate::wire::iso(now.0);
+        let mut items = Vec::new();
+        for notice in notices {
+            let Some(mine) = devices.get(&notice.user_id) else {
+                continue;
+            };
+            let mut content = content::build(notice, settings);
+            content.badge = u32::try_from(badges.get(&notice.user_id).copied().unwrap_or(0))
+                .unwrap_or(u32::MAX);
+            items.extend(mine.iter().filter_map(|d| {
+                let job = PushJob {
+                    device_id: d.id.clone(),
+                    content: content.clone(),
+                    created_at: created_at.clone(),
+                };
+                let payload = serde_json::to_value(&job).ok()?;
+                Some(OutboxItem::new(
+                    crate::chat::ids::new_id(),
+                    OutboxKind::Push,
+                    format!("{}\u{1f}{}", notice.message_id, d.id),
+                    payload,
+                    now,
+                ))
+            }));
+        }
+        Ok(items)
+    }
+}
+
 #[async_trait]
 impl PushSink for PushService {
     async fn enqueue(&self, notices: &[Notice]) -> Result<usize, PushSinkError> {
-        let mut items = Vec::new();
-        for notice in notices {
-            let content = content::build(notice, self.chat.settings());
-            let mine = self
-                .items_for(notice, content)
-                .await
-                .map_err(|e| PushSinkError(Box::new(e)))?;
-            items.extend(mine);
-        }
+        let items = self
+            .items_for_many(notices)
+            .await
+            .map_err(|e| PushSinkError(Box::new(e)))?;
         if items.is_empty() {
             return Ok(0);
         }

@@ -239,6 +239,10 @@ impl MessageStore for MongoStore {
     ) -> StoreResult<Option<Message>> {
         let doc = to_doc(msg, "message")?;
         let ts = msg.ts.0;
+        // Before the commit point, so an acknowledged message always has them; an
+        // item whose message then failed to commit finds no message and does
+        // nothing (a retry with the same id finds its items queued).
+        crate::store::outbox::OutboxStore::enqueue_outbox(self, &effects.queue).await?;
         // The commit point: everything below is derived from this message.
         self.messages
             .insert_one(doc.clone())

@@ -241,6 +241,18 @@ impl OutboxStore for MongoStore {
         Ok(leased)
     }
 
+    async fn complete_outbox_many(&self, ids: &[String], owner: &str) -> StoreResult<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let deleted = self
+            .outbox()
+            .delete_many(doc! { "_id": { "$in": ids }, "lease_owner": owner })
+            .await
+            .ctx("complete outbox items")?;
+        Ok(deleted.deleted_count)
+    }
+
     async fn complete_outbox(&self, id: &str, owner: &str) -> StoreResult<bool> {
         let deleted = self
             .outbox()

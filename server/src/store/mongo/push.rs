@@ -105,6 +105,19 @@ impl PushStore for MongoStore {
         collect(cursor, "push device").await
     }
 
+    async fn push_devices_of_users(&self, user_ids: &[String]) -> StoreResult<Vec<PushDevice>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cursor = self
+            .push_devices()
+            .find(doc! { "userId": { "$in": user_ids } })
+            .sort(doc! { "createdAt": 1, "_id": 1 })
+            .await
+            .ctx("list push devices of users")?;
+        collect(cursor, "push device").await
+    }
+
     async fn delete_push_devices(&self, filter: &PushDeviceFilter) -> StoreResult<u64> {
         let result = self
             .push_devices()

@@ -418,6 +418,61 @@ impl SubscriptionStore for MongoStore {
         })
     }
 
+    async fn room_members_after(
+        &self,
+        rid: &str,
+        after: Option<&str>,
+        limit: u64,
+    ) -> StoreResult<Vec<Subscription>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // A range of the (rid, u._id) unique index, from the cursor on.
+        let cursor = self
+            .subs
+            .find(doc! { "rid": rid, "u._id": { "$gt": after.unwrap_or_default() } })
+            .sort(doc! { "u._id": 1 })
+            .hint(Hint::Name(IDX_MEMBER.into()))
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .ctx("list room members after")?;
+        collect(cursor, "subscription").await
+    }
+
+    async fn unread_totals(&self, user_ids: &[String]) -> StoreResult<Vec<(String, u64)>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Each user's range of `by_user_updated`.
+        let mut cursor = self
+            .subs
+            .aggregate([
+                doc! { "$match": { "u._id": { "$in": user_ids }, "archived": { "$ne": true } } },
+                doc! { "$group": {
+                    "_id": "$u._id",
+                    "unread": { "$sum": { "$max": [ { "$ifNull": ["$unread", 0_i64] }, 0_i64 ] } },
+                } },
+            ])
+            .await
+            .ctx("unread totals")?;
+        let mut out = Vec::new();
+        while cursor.advance().await.ctx("unread totals")? {
+            let d = cursor.deserialize_current().ctx("unread totals")?;
+            let uid = d
+                .get_str("_id")
+                .map_err(|e| backend("unread totals", e))?
+                .to_string();
+            let n = match d.get("unread") {
+                Some(Bson::Int32(n)) => i64::from(*n),
+                Some(Bson::Int64(n)) => *n,
+                Some(Bson::Double(n)) => *n as i64,
+                _ => 0,
+            };
+            out.push((uid, n.max(0) as u64));
+        }
+        Ok(out)
+    }
+
     async fn add_subscription(&self, sub: &Subscription) -> StoreResult<bool> {
         let doc = sub_doc(sub)?;
         if let Err(e) = self.subs.insert_one(doc).await {

@@ -144,6 +144,19 @@ impl UserStore for MongoStore {
         self.find_user(doc! { "_id": id }).await
     }
 
+    async fn users_by_ids(&self, ids: &[String]) -> StoreResult<Vec<User>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cursor = self
+            .users
+            .find(doc! { "_id": { "$in": ids } })
+            .projection(user_projection())
+            .await
+            .ctx("users by ids")?;
+        collect(cursor, "user").await
+    }
+
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         self.find_user(doc! { "usernameKey": username.to_lowercase() })
             .await

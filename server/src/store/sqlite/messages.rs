@@ -51,6 +51,7 @@ fn apply_post(
         "INSERT INTO messages (id, rid, ts, tmid, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![msg.id, msg.rid, msg.ts.0, msg.tmid, to_json(msg)?],
     )?;
+    super::outbox::insert_items(conn, &effects.queue)?;
     if let Some(mut room) = load_room(conn, &msg.rid)? {
         room.msgs += 1;
         room.lm = Some(msg.ts);

@@ -126,43 +126,61 @@ pub(super) fn lease_statement() -> String {
     )
 }
 
+/// Inserts items inside the caller's transaction (the queue's own writes, and a
+/// post's items committed with its message); those whose dedupe key is queued are
+/// skipped. Returns how many were inserted.
+pub(super) fn insert_items(conn: &Connection, items: &[OutboxItem]) -> StoreResult<u64> {
+    let mut inserted = 0u64;
+    for i in items {
+        inserted += exec(
+            conn,
+            &format!(
+                "INSERT INTO outbox ({COLUMNS}) VALUES
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT (kind, dedupe_key) DO NOTHING"
+            ),
+            params![
+                i.id,
+                i.kind.as_str(),
+                i.dedupe_key,
+                to_json(&i.payload)?,
+                i.state.as_str(),
+                i.attempts,
+                i.next_attempt.0,
+                i.last_error,
+                i.created_at.0,
+                i.since.0,
+                i.lease_owner,
+                i.lease_until.0,
+            ],
+        )? as u64;
+    }
+    Ok(inserted)
+}
+
 #[async_trait]
 impl OutboxStore for SqliteStore {
     async fn enqueue_outbox(&self, items: &[OutboxItem]) -> StoreResult<u64> {
         if items.is_empty() {
             return Ok(0);
         }
-        let mut rows = Vec::with_capacity(items.len());
-        for i in items {
-            rows.push((i.clone(), to_json(&i.payload)?));
+        let items = items.to_vec();
+        self.write(move |conn| insert_items(conn, &items)).await
+    }
+
+    async fn complete_outbox_many(&self, ids: &[String], owner: &str) -> StoreResult<u64> {
+        if ids.is_empty() {
+            return Ok(0);
         }
+        let ids = serde_json::to_string(ids).map_err(super::backend)?;
+        let owner = owner.to_string();
         self.write(move |conn| {
-            let mut inserted = 0u64;
-            for (i, payload) in &rows {
-                inserted += exec(
-                    conn,
-                    &format!(
-                        "INSERT INTO outbox ({COLUMNS}) VALUES
-                         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                         ON CONFLICT (kind, dedupe_key) DO NOTHING"
-                    ),
-                    params![
-                        i.id,
-                        i.kind.as_str(),
-                        i.dedupe_key,
-                        payload,
-                        i.state.as_str(),
-                        i.attempts,
-                        i.next_attempt.0,
-                        i.last_error,
-                        i.created_at.0,
-                        i.since.0,
-                        i.lease_owner,
-                        i.lease_until.0,
-                    ],
-                )? as u64;
-            }
-            Ok(inserted)
+            Ok(exec(
+                conn,
+                "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?1))
+                 AND lease_owner = ?2",
+                params![ids, owner],
+            )? as u64)
         })
         .await
     }

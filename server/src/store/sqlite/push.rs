@@ -56,6 +56,23 @@ impl PushStore for SqliteStore {
         .await
     }
 
+    async fn push_devices_of_users(&self, user_ids: &[String]) -> StoreResult<Vec<PushDevice>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::to_string(user_ids).map_err(super::backend)?;
+        self.read(move |conn| {
+            query_docs(
+                conn,
+                "SELECT doc FROM push_devices
+                 WHERE user_id IN (SELECT value FROM json_each(?1))
+                 ORDER BY created_at, id",
+                [&ids],
+            )
+        })
+        .await
+    }
+
     async fn delete_push_devices(&self, filter: &PushDeviceFilter) -> StoreResult<u64> {
         let filter = filter.clone();
         self.write(move |conn| {

@@ -371,6 +371,52 @@ impl SubscriptionStore for SqliteStore {
         .await
     }
 
+    async fn room_members_after(
+        &self,
+        rid: &str,
+        after: Option<&str>,
+        limit: u64,
+    ) -> StoreResult<Vec<Subscription>> {
+        let (rid, after) = (rid.to_string(), after.unwrap_or_default().to_string());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // A range of the (rid, uid) unique index, from the cursor on.
+        self.read(move |conn| {
+            query_docs(
+                conn,
+                "SELECT doc FROM subscriptions WHERE rid = ?1 AND uid > ?2
+                 ORDER BY uid LIMIT ?3",
+                params![rid, after, limit],
+            )
+        })
+        .await
+    }
+
+    async fn unread_totals(&self, user_ids: &[String]) -> StoreResult<Vec<(String, u64)>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::to_string(user_ids).map_err(super::backend)?;
+        // Each user's range of `subscriptions_user`.
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT uid, coalesce(sum(max(coalesce(json_extract(doc, '$.unread'), 0), 0)), 0)
+                     FROM subscriptions
+                     WHERE uid IN (SELECT value FROM json_each(?1))
+                       AND coalesce(json_extract(doc, '$.archived'), 0) = 0
+                     GROUP BY uid",
+                )
+                .map_err(super::map_err)?;
+            let rows = stmt
+                .query_map([&ids], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+                })
+                .map_err(super::map_err)?;
+            rows.map(|r| r.map_err(super::map_err)).collect()
+        })
+        .await
+    }
+
     async fn add_subscription(&self, sub: &Subscription) -> StoreResult<bool> {
         let sub = sub.clone();
         self.write(move |conn| {

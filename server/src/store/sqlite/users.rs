@@ -168,6 +168,21 @@ impl UserStore for SqliteStore {
             .await
     }
 
+    async fn users_by_ids(&self, ids: &[String]) -> StoreResult<Vec<User>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::to_string(ids).map_err(super::backend)?;
+        self.read(move |conn| {
+            query_docs(
+                conn,
+                "SELECT doc FROM users WHERE id IN (SELECT value FROM json_each(?1))",
+                [&ids],
+            )
+        })
+        .await
+    }
+
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         let key = username.to_lowercase();
         self.read(move |conn| {

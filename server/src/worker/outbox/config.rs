@@ -30,6 +30,9 @@ pub struct OutboxConfig {
     pub http_timeout_secs: u64,
     /// Most bytes of a response read; the rest is ignored.
     pub max_response_bytes: usize,
+    /// How long after a post its notification fan-out starts (kind `notify`): the
+    /// post's own answer and realtime broadcast go first.
+    pub fanout_start_delay_ms: u64,
 }
 
 impl Default for OutboxConfig {
@@ -44,6 +47,7 @@ impl Default for OutboxConfig {
             backoff_max_secs: 3600,
             http_timeout_secs: 10,
             max_response_bytes: 64 * 1024,
+            fanout_start_delay_ms: 20,
         }
     }
 }
@@ -86,6 +90,12 @@ impl OutboxConfig {
             return Err(format!(
                 "outbox.backoff_max_secs ({}) must not be below outbox.backoff_base_ms ({} ms)",
                 self.backoff_max_secs, self.backoff_base_ms
+            ));
+        }
+        if self.fanout_start_delay_ms > 60_000 {
+            return Err(format!(
+                "outbox.fanout_start_delay_ms must be at most 60000, not {}",
+                self.fanout_start_delay_ms
             ));
         }
         if self.max_response_bytes == 0 {
@@ -155,5 +165,9 @@ mod tests {
             "outbox.backoff_max_secs",
         );
         bad(|c| c.max_response_bytes = 0, "outbox.max_response_bytes");
+        bad(
+            |c| c.fanout_start_delay_ms = 60_001,
+            "outbox.fanout_start_delay_ms",
+        );
     }
 }

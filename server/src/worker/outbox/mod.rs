@@ -135,6 +135,7 @@ impl Outbox {
                 handler,
                 defaults: self.config.default_policy(),
                 in_flight: Arc::default(),
+                delivered: Arc::default(),
                 next_retry: Arc::default(),
                 counters: self.counters.get(&kind).cloned().unwrap_or_default(),
             };
@@ -203,6 +204,10 @@ struct KindRun {
     defaults: RetryPolicy,
     /// Items leased and not finished, to give back if stopping cuts them short.
     in_flight: Arc<Mutex<HashSet<String>>>,
+    /// Items delivered whose completion is not yet recorded: the loop records them
+    /// in one write each turn, so a burst of deliveries (a large room's pushes)
+    /// costs the store's writer a few writes, not one per item.
+    delivered: Arc<Mutex<Vec<String>>>,
     /// The earliest retry this instance scheduled: the worker wakes for it rather
     /// than at the next poll.
     next_retry: Arc<Mutex<Option<Instant>>>,
@@ -225,6 +230,7 @@ impl KindRun {
         // filled every free slot.
         let mut lease_wanted = true;
         loop {
+            this.record_delivered().await;
             let free = slots.available_permits();
             if lease_wanted && free > 0 {
                 let now = Ts::now();
@@ -279,6 +285,7 @@ impl KindRun {
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
         }
+        this.record_delivered().await;
         let unfinished: Vec<String> = lock(&this.in_flight).drain().collect();
         if !unfinished.is_empty() {
             match this
@@ -297,7 +304,37 @@ impl KindRun {
         }
     }
 
-    /// One attempt at one item, and its record in the store.
+    /// Records the completions gathered since the last turn, in one write. A
+    /// failed write leaves the items leased: they are delivered again once their
+    /// lease expires (at least once).
+    async fn record_delivered(&self) {
+        let ids = std::mem::take(&mut *lock(&self.delivered));
+        if ids.is_empty() {
+            return;
+        }
+        let kind = self.handler.kind();
+        match self
+            .outbox
+            .store
+            .complete_outbox_many(&ids, &self.outbox.owner)
+            .await
+        {
+            Ok(n) if n == ids.len() as u64 => {}
+            Ok(n) => {
+                tracing::warn!(kind = %kind, delivered = ids.len(), recorded = n, "outbox: some leases were lost before the deliveries were recorded (they may be delivered again)");
+            }
+            Err(e) => {
+                tracing::warn!(kind = %kind, delivered = ids.len(), error = %e, "outbox: recording deliveries failed; the leases will expire");
+            }
+        }
+        let mut in_flight = lock(&self.in_flight);
+        for id in &ids {
+            in_flight.remove(id);
+        }
+    }
+
+    /// One attempt at one item; a failure is recorded at once, a delivery with the
+    /// turn's others ([`KindRun::record_delivered`]).
     async fn deliver(&self, item: OutboxItem) {
         let store = &self.outbox.store;
         let owner = &self.outbox.owner;
@@ -306,7 +343,8 @@ impl KindRun {
             Ok(()) => {
                 self.counters.delivered.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(kind = %kind, item_id = %item.id, "outbox: delivered");
-                store.complete_outbox(&item.id, owner).await
+                lock(&self.delivered).push(item.id);
+                return;
             }
             Err(error) => {
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);

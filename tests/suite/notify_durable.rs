@@ -1,0 +1,152 @@
+//! The notification fan-out is durable: each post commits a marker (queue kind
+//! `notify`) with the message, and the fan-out runs from it. A `kill -9` right
+//! after the posts were acknowledged, before any notice was queued, loses nothing:
+//! after the restart every push (to the gateway's fake) and every mail (to a real
+//! SMTP server) arrives, each exactly once.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use palaver_tests::fake_push::FakePush;
+use palaver_tests::smtp::{SinkOptions, SmtpSink};
+use serde_json::json;
+
+use crate::common::*;
+
+const N: usize = 5;
+
+async fn queue_depth(srv: &Palaver, admin: &Session, kind: &str) -> u64 {
+    let stats = srv.get_ok("palaver.outbox.stats", admin).await;
+    stats["queues"]
+        .as_array()
+        .and_then(|q| q.iter().find(|q| q["kind"] == kind))
+        .map(|q| q["pending"].as_u64().unwrap_or(0))
+        .unwrap_or(0)
+}
+
+async fn person(srv: &Palaver, admin: &Session, name: &str) -> Session {
+    srv.post_ok(
+        "users.create",
+        admin,
+        json!({
+            "username": name,
+            "name": format!("{name} Name"),
+            "email": format!("{name}@palaver.test"),
+            "password": palaver_tests::server::password_for(name),
+            "verified": true,
+        }),
+    )
+    .await;
+    srv.login(name, &palaver_tests::server::password_for(name))
+        .await
+}
+
+#[tokio::test]
+async fn notices_of_acknowledged_posts_survive_kill_9_and_arrive_once() {
+    let sink = SmtpSink::start(SinkOptions::default()).await;
+    let fake = FakePush::start().await;
+    // The fan-out starts well after the post: the process dies before any notice
+    // is queued, so all of them come from the markers.
+    let mut srv = Palaver::builder()
+        .envs(fake.palaver_env())
+        .env("PALAVER_OUTBOX__FANOUT_START_DELAY_MS", "4000")
+        .env("PALAVER_OUTBOX__BACKOFF_BASE_MS", "100")
+        .env("PALAVER_OUTBOX__BACKOFF_MAX_SECS", "1")
+        .env("PALAVER_SETTINGS__EMAIL_NOTIFICATION_WINDOW_SECONDS", "2")
+        .start()
+        .await;
+    let admin = srv.admin().await;
+    for (id, value) in [
+        ("SMTP_Host", json!("127.0.0.1")),
+        ("SMTP_Port", json!(sink.port())),
+        ("SMTP_IgnoreTLS", json!(true)),
+        ("From_Email", json!("chat@palaver.test")),
+        ("Push_enable_gateway", json!(true)),
+    ] {
+        srv.post_ok(&format!("settings/{id}"), &admin, json!({ "value": value }))
+            .await;
+    }
+    let people = ["alice", "bob"];
+    for name in people {
+        let s = person(&srv, &admin, name).await;
+        srv.post_ok(
+            "push.token",
+            &s,
+            json!({"type": "gcm", "value": format!("gcm-{name}"), "appName": "chat.rocket.android"}),
+        )
+        .await;
+    }
+    let rid = str_of(
+        &srv.post_ok(
+            "channels.create",
+            &admin,
+            json!({"name": "durable", "members": people}),
+        )
+        .await["channel"]["_id"],
+        "rid",
+    )
+    .to_string();
+    let texts: Vec<String> = (0..N).map(|i| format!("@all durable-{i}")).collect();
+    for text in &texts {
+        post(&srv, &admin, &rid, text).await;
+    }
+    // Acknowledged: the markers are committed, nothing is queued for delivery yet.
+    assert_eq!(queue_depth(&srv, &admin, "notify").await, N as u64);
+    assert_eq!(queue_depth(&srv, &admin, "push").await, 0);
+    assert_eq!(queue_depth(&srv, &admin, "email").await, 0);
+    srv.kill9();
+    assert!(fake.accepted().is_empty() && sink.received().is_empty());
+    srv.start_again().await;
+
+    // Every member gets a push per post.
+    let expected = N * people.len();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fake.accepted().len() < expected {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {expected} pushes after the restart; refusals {:?}\n{}",
+            fake.accepted().len(),
+            fake.refusals(),
+            srv.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // And every post is in exactly one mail of each member (batched or not).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mentioned = |mails: &[palaver_tests::smtp::Received]| {
+        let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for m in mails {
+            for t in &texts {
+                let word = t.trim_start_matches("@all ");
+                if m.text.contains(word) || m.html.contains(word) {
+                    *seen.entry((m.to.join(","), word.to_string())).or_default() += 1;
+                }
+            }
+        }
+        seen
+    };
+    while mentioned(&sink.received()).len() < expected {
+        assert!(
+            Instant::now() < deadline,
+            "mails after the restart: {:#?}",
+            sink.received()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Nothing more comes: no duplicate from a second fan-out.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut per_push: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for a in fake.accepted() {
+        let mid = a.request.json()["options"]["payload"]["messageId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        *per_push.entry((a.token.clone(), mid)).or_default() += 1;
+    }
+    assert_eq!(per_push.len(), expected, "{per_push:?}");
+    assert!(per_push.values().all(|n| *n == 1), "{per_push:?}");
+    let seen = mentioned(&sink.received());
+    assert_eq!(seen.len(), expected, "{seen:?}");
+    assert!(seen.values().all(|n| *n == 1), "{seen:?}");
+    assert_eq!(queue_depth(&srv, &admin, "notify").await, 0);
+}
