@@ -16,7 +16,11 @@ use crate::process::{cargo, target_dir};
 pub fn use_release_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("PALAVER_BENCH_BIN") {
         let bin = PathBuf::from(bin);
-        assert!(bin.is_file(), "PALAVER_BENCH_BIN: no file {}", bin.display());
+        assert!(
+            bin.is_file(),
+            "PALAVER_BENCH_BIN: no file {}",
+            bin.display()
+        );
         std::env::set_var("PALAVER_BIN", &bin);
         return bin;
     }

@@ -477,12 +477,20 @@ async fn password_reset_verifies_the_address_it_was_mailed_to() {
         info["user"]["emails"][0]["verified"].clone()
     }
     assert_eq!(verified(&srv, &admin, &uid).await, json!(false));
-    srv.post_anon("users.forgotPassword", json!({"email": "carol@palaver.test"}))
-        .await;
+    srv.post_anon(
+        "users.forgotPassword",
+        json!({"email": "carol@palaver.test"}),
+    )
+    .await;
     let mails = sink.wait_for(1, Duration::from_secs(10)).await;
     let token = reset_token(&mails[0]);
     // A link for another password (a forged binding) verifies nothing.
-    let answer = call_anon(&srv, "resetPassword", json!([format!("{token}0"), "N3w-passw0rd!"])).await;
+    let answer = call_anon(
+        &srv,
+        "resetPassword",
+        json!([format!("{token}0"), "N3w-passw0rd!"]),
+    )
+    .await;
     assert!(answer["error"].is_object(), "{answer}");
     assert_eq!(verified(&srv, &admin, &uid).await, json!(false));
     let answer = call_anon(&srv, "resetPassword", json!([token, "N3w-passw0rd!"])).await;

@@ -408,9 +408,17 @@ mod tests {
     fn reset_links_name_the_address_they_were_mailed_to() {
         let t = make_token("k", "reset", "u1", 99, &reset_binding("h", "a@x.org"));
         let (uid, exp, sig) = parse_token(&t).unwrap();
-        let ok = |addr: &str| constant_eq(&sign("k", "reset", uid, exp, &reset_binding("h", addr)), sig);
+        let ok = |addr: &str| {
+            constant_eq(
+                &sign("k", "reset", uid, exp, &reset_binding("h", addr)),
+                sig,
+            )
+        };
         assert!(ok("a@x.org"));
         assert!(!ok("b@x.org"));
-        assert!(!constant_eq(&sign("k", "reset", uid, exp, &reset_binding("h2", "a@x.org")), sig));
+        assert!(!constant_eq(
+            &sign("k", "reset", uid, exp, &reset_binding("h2", "a@x.org")),
+            sig
+        ));
     }
 }

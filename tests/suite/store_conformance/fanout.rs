@@ -43,7 +43,10 @@ pub async fn notify_fanout(store: DynStore) {
     };
     store.insert_message(&m, &effects).await.unwrap();
     let queued = store.outbox_item("q-1").await.unwrap().expect("marker");
-    assert_eq!((queued.kind, queued.dedupe_key.as_str()), (OutboxKind::Notify, "m-1"));
+    assert_eq!(
+        (queued.kind, queued.dedupe_key.as_str()),
+        (OutboxKind::Notify, "m-1")
+    );
     let retried = PostEffects {
         queue: vec![marker("q-2", "m-1", 2_100)],
         ..effects.clone()
@@ -138,13 +141,15 @@ pub async fn notify_fanout(store: DynStore) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        totals(vec!["u-1"]).await,
-        [("u-1".to_string(), 1)].into()
-    );
+    assert_eq!(totals(vec!["u-1"]).await, [("u-1".to_string(), 1)].into());
 
     // Devices of many users.
-    for (id, uid) in [("d-a", "u-1"), ("d-b", "u-1"), ("d-c", "u-2"), ("d-d", "u-5")] {
+    for (id, uid) in [
+        ("d-a", "u-1"),
+        ("d-b", "u-1"),
+        ("d-c", "u-2"),
+        ("d-d", "u-5"),
+    ] {
         store
             .save_push_device(&PushDevice {
                 id: id.into(),

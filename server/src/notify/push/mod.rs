@@ -548,7 +548,10 @@ impl PushService {
     /// query each, whatever the number of notices.
     async fn items_for_many(&self, notices: &[Notice]) -> StoreResult<Vec<OutboxItem>> {
         let settings = self.chat.settings();
-        let (mobile, web) = (settings.bool("Push_enable"), settings.bool("WebPush_enable"));
+        let (mobile, web) = (
+            settings.bool("Push_enable"),
+            settings.bool("WebPush_enable"),
+        );
         let users: Vec<String> = {
             let mut ids: Vec<String> = notices.iter().map(|n| n.user_id.clone()).collect();
             ids.sort();
