@@ -227,10 +227,10 @@ impl DeliveryHandler for FanoutHandler {
     async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
         let job: FanoutJob = serde_json::from_value(item.payload.clone())
             .map_err(|e| DeliveryError::permanent(format!("unreadable notify item: {e}")))?;
+        // Whether notifications were on was decided as the message was posted
+        // (no marker otherwise): flipping `Troubleshoot_Disable_Notifications`
+        // later does not cancel a fan-out under way or queued.
         let chat = &self.0.chat;
-        if chat.settings().bool("Troubleshoot_Disable_Notifications") {
-            return Ok(());
-        }
         let store = chat.store();
         let transient = |what: &str, e: crate::store::StoreError| {
             DeliveryError::transient(format!("{what}: {e}"))
