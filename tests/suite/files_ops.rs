@@ -179,9 +179,9 @@ async fn migrate_local_to_s3_verifies_resumes_and_switches() {
 /// The sha256 (hex) of the object `key` on `peer`, read through the S3 API.
 async fn s3_object_sha(peer: &palaver_server::files::S3Config, key: &str) -> Option<String> {
     use sha2::Digest;
-    let storage = palaver_server::files::Storage::open(
-        &palaver_server::files::StorageConfig::S3(peer.clone()),
-    )
+    let storage = palaver_server::files::Storage::open(&palaver_server::files::StorageConfig::S3(
+        peer.clone(),
+    ))
     .unwrap();
     let bytes = storage.read_all(key, 64 << 20).await.ok()?;
     Some(hex::encode(sha2::Sha256::digest(&bytes)))
@@ -204,7 +204,10 @@ async fn migrate_moves_app_packages_and_an_instance_without_them_runs_the_app() 
     upload_ok(&srv, &admin, &hello, None, true).await;
     let (_, url, _) =
         media_and_confirm(&srv, &alice, &rid, "a.txt", "text/plain", b"abc".to_vec()).await;
-    assert!(local_object(&srv, &key).exists(), "the package is in the local storage");
+    assert!(
+        local_object(&srv, &key).exists(),
+        "the package is in the local storage"
+    );
 
     let peer = palaver_tests::rclone::s3().config();
     for (id, value) in s3_settings_of(&peer) {
@@ -223,15 +226,22 @@ async fn migrate_moves_app_packages_and_an_instance_without_them_runs_the_app() 
         "{}",
         run.stdout
     );
-    assert_eq!(s3_object_sha(&peer, &key).await.as_deref(), Some(sha.as_str()));
+    assert_eq!(
+        s3_object_sha(&peer, &key).await.as_deref(),
+        Some(sha.as_str())
+    );
 
     // Again: the package is there whole, nothing is copied.
     let run = migrate(&srv, "s3");
-    assert!(run.stdout.contains("copied 0 app package(s)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("copied 0 app package(s)"),
+        "{}",
+        run.stdout
+    );
     // A damaged copy on the target is found by its sha256 and replaced.
-    let storage = palaver_server::files::Storage::open(
-        &palaver_server::files::StorageConfig::S3(peer.clone()),
-    )
+    let storage = palaver_server::files::Storage::open(&palaver_server::files::StorageConfig::S3(
+        peer.clone(),
+    ))
     .unwrap();
     let garbage: palaver_server::files::ByteStream = Box::pin(futures::stream::iter([Ok(
         bytes::Bytes::from_static(b"not a package"),
@@ -239,8 +249,15 @@ async fn migrate_moves_app_packages_and_an_instance_without_them_runs_the_app() 
     storage.put(&key, garbage, None).await.unwrap();
     let run = migrate(&srv, "s3");
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("copied 1 app package(s)"), "{}", run.stdout);
-    assert_eq!(s3_object_sha(&peer, &key).await.as_deref(), Some(sha.as_str()));
+    assert!(
+        run.stdout.contains("copied 1 app package(s)"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        s3_object_sha(&peer, &key).await.as_deref(),
+        Some(sha.as_str())
+    );
 
     // An instance with neither the local storage nor the package cache (a new one,
     // or this one's disk lost): the app loads from S3 and answers, the file serves.
@@ -254,7 +271,11 @@ async fn migrate_moves_app_packages_and_an_instance_without_them_runs_the_app() 
         if r.status == StatusCode::OK && r.json["success"] == json!(true) {
             break;
         }
-        assert!(Instant::now() < deadline, "/hello never answered: {}", r.text);
+        assert!(
+            Instant::now() < deadline,
+            "/hello never answered: {}",
+            r.text
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(fetch(&srv, &url, &auth(&alice)).await.2, b"abc".to_vec());
@@ -361,9 +382,9 @@ async fn kill_9_mid_multipart_upload_on_s3_and_the_sweeper_aborts_it_once_old() 
     let alice = srv.create_user(&admin, "alice").await;
     let channel = create_channel(&srv, &alice, "crash-s3", &[]).await;
     let rid = str_of(&channel["_id"], "rid").to_string();
-    let storage = palaver_server::files::Storage::open(
-        &palaver_server::files::StorageConfig::S3(peer.clone()),
-    )
+    let storage = palaver_server::files::Storage::open(&palaver_server::files::StorageConfig::S3(
+        peer.clone(),
+    ))
     .unwrap();
 
     // 9 MiB, then nothing: the first 8 MiB part is on S3 when the server dies.
@@ -398,7 +419,10 @@ async fn kill_9_mid_multipart_upload_on_s3_and_the_sweeper_aborts_it_once_old() 
     let _ = pending.await;
     assert_eq!(unfinished.len(), 1, "{unfinished:?}");
     assert!(unfinished[0].key.starts_with("uploads/"), "{unfinished:?}");
-    assert!(unfinished[0].started.is_some(), "the service tells when it began");
+    assert!(
+        unfinished[0].started.is_some(),
+        "the service tells when it began"
+    );
 
     // Restarted: the orphan record goes at once, the multipart upload (younger than
     // an hour) stays.
@@ -427,7 +451,12 @@ async fn kill_9_mid_multipart_upload_on_s3_and_the_sweeper_aborts_it_once_old() 
     srv.set_env("PALAVER_UPLOAD_MULTIPART_MAX_AGE_SECS", "1");
     srv.restart().await;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !storage.unfinished_uploads("uploads/").await.unwrap().is_empty() {
+    while !storage
+        .unfinished_uploads("uploads/")
+        .await
+        .unwrap()
+        .is_empty()
+    {
         assert!(
             Instant::now() < deadline,
             "the sweeper never aborted the multipart upload"

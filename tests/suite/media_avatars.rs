@@ -338,7 +338,11 @@ async fn avatar_changes_reach_logged_in_clients_over_ddp() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let ev = watch.event("stream-notify-logged", "updateAvatar").await;
     let etag = etag_of(&srv.get_ok("users.info?username=alice", &bob).await);
-    assert_eq!(args(&ev), json!([{"username": "alice", "etag": etag}]), "{ev}");
+    assert_eq!(
+        args(&ev),
+        json!([{"username": "alice", "etag": etag}]),
+        "{ev}"
+    );
 
     // From a URL: a new etag.
     srv.post_ok(
@@ -384,7 +388,14 @@ async fn avatar_changes_reach_logged_in_clients_over_ddp() {
     assert_eq!(args(&ev), json!([{"rid": rid}]));
 
     // A refused change tells no one.
-    let (status, _) = set_avatar(&srv, &bob, images::png(50, 50), "image/png", &[("username", "alice")]).await;
+    let (status, _) = set_avatar(
+        &srv,
+        &bob,
+        images::png(50, 50),
+        "image/png",
+        &[("username", "alice")],
+    )
+    .await;
     assert_ne!(status, StatusCode::OK);
     while let Some(frame) = watch.try_recv(std::time::Duration::from_millis(500)).await {
         assert_ne!(frame["fields"]["eventName"], "updateAvatar", "{frame}");

@@ -95,9 +95,12 @@ impl Chat {
         user.updated_at = Ts::now();
         self.store.update_user(&user).await?;
         self.drop_avatar_file(old).await;
-        self.avatar_changed(AvatarOwner::User {
-            username: user.username.clone(),
-        }, None);
+        self.avatar_changed(
+            AvatarOwner::User {
+                username: user.username.clone(),
+            },
+            None,
+        );
         tracing::info!(user_id = %user.id, actor_id = %actor.id, "avatar reset");
         Ok(())
     }
@@ -157,7 +160,12 @@ impl Chat {
         room.updated_at = Ts::now();
         self.store.update_room_settings(&room).await?;
         self.drop_avatar_file(old).await;
-        self.avatar_changed(AvatarOwner::Room { rid: room.id.clone() }, room.avatar_etag.clone());
+        self.avatar_changed(
+            AvatarOwner::Room {
+                rid: room.id.clone(),
+            },
+            room.avatar_etag.clone(),
+        );
         tracing::info!(room_id = %room.id, user_id = %actor.id, "room avatar changed");
         Ok(())
     }
@@ -366,9 +374,12 @@ impl Chat {
         user.updated_at = Ts::now();
         self.store.update_user(&user).await?;
         self.drop_avatar_file(old).await;
-        self.avatar_changed(AvatarOwner::User {
-            username: user.username.clone(),
-        }, user.avatar_etag.clone());
+        self.avatar_changed(
+            AvatarOwner::User {
+                username: user.username.clone(),
+            },
+            user.avatar_etag.clone(),
+        );
         tracing::info!(user_id = %user.id, origin, "avatar set");
         Ok(user)
     }

@@ -49,8 +49,9 @@ pub fn migration_target(to: &str) -> Option<(&'static str, &'static str)> {
 
 /// [`migration_target`] or a clear refusal.
 fn target_of(to: &str) -> ChatResult<(&'static str, &'static str)> {
-    migration_target(to)
-        .ok_or_else(|| ChatError::invalid(format!("unknown storage {to:?}: use local, s3 or webdav")))
+    migration_target(to).ok_or_else(|| {
+        ChatError::invalid(format!("unknown storage {to:?}: use local, s3 or webdav"))
+    })
 }
 
 impl Chat {

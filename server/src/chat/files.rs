@@ -501,7 +501,11 @@ impl Chat {
             total += storage.abort_stale_uploads(prefix, max_age).await?;
         }
         if total > 0 {
-            tracing::info!(aborted = total, storage = storage.backend_name(), "unfinished uploads left by a crash aborted");
+            tracing::info!(
+                aborted = total,
+                storage = storage.backend_name(),
+                "unfinished uploads left by a crash aborted"
+            );
         }
         Ok(total)
     }

@@ -339,7 +339,9 @@ impl S3 {
             .bucket
             .abort_multipart_upload(self.credentials.as_ref(), object, upload_id)
             .sign(SIGN_FOR);
-        let resp = self.send("abort multipart upload", self.client.delete(url)).await?;
+        let resp = self
+            .send("abort multipart upload", self.client.delete(url))
+            .await?;
         if resp.status().is_success() || resp.status() == StatusCode::NOT_FOUND {
             return Ok(());
         }
@@ -505,7 +507,13 @@ mod tests {
             "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>",
         )
         .unwrap();
-        assert_eq!(last, PendingPage { uploads: vec![], next: None });
+        assert_eq!(
+            last,
+            PendingPage {
+                uploads: vec![],
+                next: None
+            }
+        );
         assert!(parse_pending("<Error><Code>x</Code></Error>").is_err());
     }
 }

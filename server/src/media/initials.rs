@@ -130,7 +130,10 @@ mod tests {
     #[test]
     fn png_draws_the_letter_in_the_middle() {
         let png = initials_png("alice", 200).unwrap();
-        assert_eq!((png.width, png.height, png.content_type), (200, 200, "image/png"));
+        assert_eq!(
+            (png.width, png.height, png.content_type),
+            (200, 200, "image/png")
+        );
         let img = decode(&png.bytes);
         // The corners are the name's colour (#6C727A).
         assert_eq!(img.get_pixel(0, 0).0, [0x6c, 0x72, 0x7a]);

@@ -270,13 +270,19 @@ async fn migrate(
         // Every file is there: the app packages too, then the switch, then the
         // packages again for an install that wrote to the old storage meanwhile.
         let target = state.chat.migration_storage(&body.to)?;
-        packages += state.apps.copy_packages_to(source.as_ref(), &target).await?;
+        packages += state
+            .apps
+            .copy_packages_to(source.as_ref(), &target)
+            .await?;
         step.switched = state
             .chat
             .switch_storage(&session.user, client, &body.to)
             .await?;
         if step.switched {
-            packages += state.apps.copy_packages_to(source.as_ref(), &target).await?;
+            packages += state
+                .apps
+                .copy_packages_to(source.as_ref(), &target)
+                .await?;
         }
     }
     ok(json!({
