@@ -156,6 +156,9 @@ pub struct Config {
     pub upload_unconfirmed_ttl_secs: u64,
     /// Seconds between sweeps of expired unconfirmed uploads.
     pub upload_sweep_interval_secs: u64,
+    /// Seconds after which an unfinished S3 multipart upload under Palaver's keys
+    /// is taken for a crash's leftover and aborted by the sweeper.
+    pub upload_multipart_max_age_secs: u64,
     /// Images with more pixels than this (width × height) are refused, uploads and
     /// avatars alike, before they are decoded (decompression bombs).
     pub image_max_pixels: u64,
@@ -207,6 +210,7 @@ impl Default for Config {
             push: Default::default(),
             upload_unconfirmed_ttl_secs: 24 * 3600,
             upload_sweep_interval_secs: 600,
+            upload_multipart_max_age_secs: 24 * 3600,
             image_max_pixels: 50_000_000,
             image_max_bytes: 32 * 1024 * 1024,
             presence_ttl_ms: 45_000,

@@ -171,6 +171,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let upload_sweeper = crate::worker::upload_sweeper::start(
         chat.clone(),
         Duration::from_secs(config.upload_sweep_interval_secs),
+        Duration::from_secs(config.upload_multipart_max_age_secs),
     );
 
     let ldap = crate::identity::ldap::Ldap::new(chat.clone(), store.clone());

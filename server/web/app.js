@@ -9,6 +9,7 @@ import { renderLogin, renderResetPassword } from './login.js';
 import { Sidebar, roomLabel, roomHash } from './sidebar.js';
 import { RoomView } from './room.js';
 import { Presence } from './presence.js';
+import { avatarChanged } from './avatars.js';
 import { setDesktopState } from './desktop.js';
 import { notifyIfHidden, onWorkerOpenRoom } from './webpush.js';
 
@@ -143,6 +144,10 @@ class App {
       // Mentions and DMs elsewhere: a notice, since the sidebar badge is easy to miss.
       if (n && n.payload && n.payload.rid !== this.view?.rid) announce(`${n.title}: ${n.text}`);
       notifyIfHidden(n, (rid) => this.openRid(rid));
+    });
+    // Someone's avatar changed (set, reset, from a URL): every picture of them reloads.
+    this.ddp.subscribe('stream-notify-logged', 'updateAvatar', ([change]) => {
+      if (change?.username) avatarChanged(change.username, change.etag);
     });
     onWorkerOpenRoom((rid) => this.openRid(rid));
     this.ddp.start();

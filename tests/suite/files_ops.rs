@@ -1,6 +1,7 @@
 //! Operating the file storage: `palaver files migrate` (local → S3, verified,
-//! resumable), a crash in the middle of an upload, two instances on MongoDB + S3
-//! serving the same files, and the direct-message file listing.
+//! resumable, app packages too), a crash in the middle of an upload (local, and S3
+//! mid-multipart), two instances on MongoDB + S3 serving the same files, and the
+//! direct-message file listing.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,7 +17,11 @@ use crate::rest_files::{auth, count_files, fetch, media_and_confirm, pattern, se
 /// The S3 connection settings of a fresh prefix on the shared rclone peer (the
 /// storage type left as it is).
 fn s3_settings() -> Vec<(&'static str, Value)> {
-    let peer = palaver_tests::rclone::s3().config();
+    s3_settings_of(&palaver_tests::rclone::s3().config())
+}
+
+/// The S3 connection settings of `peer`.
+fn s3_settings_of(peer: &palaver_server::files::S3Config) -> Vec<(&'static str, Value)> {
     vec![
         ("FileUpload_S3_BucketURL", json!(peer.endpoint)),
         ("FileUpload_S3_Bucket", json!(peer.bucket)),
@@ -126,6 +131,7 @@ async fn migrate_local_to_s3_verifies_resumes_and_switches() {
         [
             "migrated 1 file(s), 1 remaining",
             "migrated 2 file(s), 0 remaining",
+            "copied 0 app package(s)",
             "storage switched to AmazonS3"
         ],
         "{}",
@@ -168,6 +174,111 @@ async fn migrate_local_to_s3_verifies_resumes_and_switches() {
         .post("files.migrate", &admin, json!({"to": "gridfs"}))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+/// The sha256 (hex) of the object `key` on `peer`, read through the S3 API.
+async fn s3_object_sha(peer: &palaver_server::files::S3Config, key: &str) -> Option<String> {
+    use sha2::Digest;
+    let storage = palaver_server::files::Storage::open(&palaver_server::files::StorageConfig::S3(
+        peer.clone(),
+    ))
+    .unwrap();
+    let bytes = storage.read_all(key, 64 << 20).await.ok()?;
+    Some(hex::encode(sha2::Sha256::digest(&bytes)))
+}
+
+#[tokio::test]
+async fn migrate_moves_app_packages_and_an_instance_without_them_runs_the_app() {
+    use palaver_tests::app_admin::{run_command, upload_ok};
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let hello = std::fs::read(palaver_tests::apps::hello_package(dir.path())).unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&hello));
+    let key = format!("apps/packages/{sha}.zip");
+    // No marketplace: the app can only come from its stored package.
+    let market = tempfile::tempdir().unwrap();
+    let mut srv = crate::apps_support::server(market.path()).start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let rid = crate::apps_support::channel(&srv, &admin, "lobby", &["alice"]).await;
+    upload_ok(&srv, &admin, &hello, None, true).await;
+    let (_, url, _) =
+        media_and_confirm(&srv, &alice, &rid, "a.txt", "text/plain", b"abc".to_vec()).await;
+    assert!(
+        local_object(&srv, &key).exists(),
+        "the package is in the local storage"
+    );
+
+    let peer = palaver_tests::rclone::s3().config();
+    for (id, value) in s3_settings_of(&peer) {
+        set_setting(&srv, &admin, id, value).await;
+    }
+    let run = migrate(&srv, "s3");
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "migrated 1 file(s), 0 remaining",
+            "copied 1 app package(s)",
+            "storage switched to AmazonS3"
+        ],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        s3_object_sha(&peer, &key).await.as_deref(),
+        Some(sha.as_str())
+    );
+
+    // Again: the package is there whole, nothing is copied.
+    let run = migrate(&srv, "s3");
+    assert!(
+        run.stdout.contains("copied 0 app package(s)"),
+        "{}",
+        run.stdout
+    );
+    // A damaged copy on the target is found by its sha256 and replaced.
+    let storage = palaver_server::files::Storage::open(&palaver_server::files::StorageConfig::S3(
+        peer.clone(),
+    ))
+    .unwrap();
+    let garbage: palaver_server::files::ByteStream = Box::pin(futures::stream::iter([Ok(
+        bytes::Bytes::from_static(b"not a package"),
+    )]));
+    storage.put(&key, garbage, None).await.unwrap();
+    let run = migrate(&srv, "s3");
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("copied 1 app package(s)"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        s3_object_sha(&peer, &key).await.as_deref(),
+        Some(sha.as_str())
+    );
+
+    // An instance with neither the local storage nor the package cache (a new one,
+    // or this one's disk lost): the app loads from S3 and answers, the file serves.
+    assert!(srv.stop(Duration::from_secs(10)).await, "clean stop");
+    std::fs::remove_dir_all(srv.data_dir().join("uploads")).unwrap();
+    std::fs::remove_dir_all(srv.data_dir().join("apps").join("packages")).unwrap();
+    srv.start_again().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = run_command(&srv, &alice, &rid, "hello", "there").await;
+        if r.status == StatusCode::OK && r.json["success"] == json!(true) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/hello never answered: {}",
+            r.text
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(fetch(&srv, &url, &auth(&alice)).await.2, b"abc".to_vec());
 }
 
 #[tokio::test]
@@ -249,6 +360,114 @@ async fn kill_9_during_an_upload_leaves_nothing_and_the_sweeper_removes_the_orph
             .any(|m| m.get("file").is_some()),
         "{history}"
     );
+}
+
+#[tokio::test]
+async fn kill_9_mid_multipart_upload_on_s3_and_the_sweeper_aborts_it_once_old() {
+    // Unconfirmed uploads expire after 1 s; sweeps at start-up only; unfinished
+    // multipart uploads are left alone for an hour at first.
+    let peer = palaver_tests::rclone::s3().config();
+    let mut srv = Palaver::builder()
+        .env("PALAVER_UPLOAD_UNCONFIRMED_TTL_SECS", "1")
+        .env("PALAVER_UPLOAD_SWEEP_INTERVAL_SECS", "3600")
+        .env("PALAVER_UPLOAD_MULTIPART_MAX_AGE_SECS", "3600")
+        .start()
+        .await;
+    let admin = srv.admin().await;
+    let mut settings = s3_settings_of(&peer);
+    settings.push(("FileUpload_Storage_Type", json!("AmazonS3")));
+    for (id, value) in settings {
+        set_setting(&srv, &admin, id, value).await;
+    }
+    let alice = srv.create_user(&admin, "alice").await;
+    let channel = create_channel(&srv, &alice, "crash-s3", &[]).await;
+    let rid = str_of(&channel["_id"], "rid").to_string();
+    let storage = palaver_server::files::Storage::open(&palaver_server::files::StorageConfig::S3(
+        peer.clone(),
+    ))
+    .unwrap();
+
+    // 9 MiB, then nothing: the first 8 MiB part is on S3 when the server dies.
+    let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
+    tx.unbounded_send(Ok(pattern(9 * 1024 * 1024))).unwrap();
+    let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(rx))
+        .file_name("big.bin")
+        .mime_str("application/octet-stream")
+        .unwrap();
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let pending = tokio::spawn(
+        reqwest::Client::new()
+            .post(srv.url(&format!("rooms.media/{rid}")))
+            .header("X-User-Id", &alice.user_id)
+            .header("X-Auth-Token", &alice.token)
+            .multipart(form)
+            .send(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let unfinished = loop {
+        let found = storage.unfinished_uploads("uploads/").await.unwrap();
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no multipart upload was started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Give the first part time to land, then kill.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    srv.kill9();
+    drop(tx);
+    let _ = pending.await;
+    assert_eq!(unfinished.len(), 1, "{unfinished:?}");
+    assert!(unfinished[0].key.starts_with("uploads/"), "{unfinished:?}");
+    assert!(
+        unfinished[0].started.is_some(),
+        "the service tells when it began"
+    );
+
+    // Restarted: the orphan record goes at once, the multipart upload (younger than
+    // an hour) stays.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    srv.start_again().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = srv
+            .get_ok(&format!("channels.files?roomId={rid}"), &alice)
+            .await;
+        assert_eq!(listed["total"], json!(0), "{listed}");
+        if srv.log().contains("expired unconfirmed uploads removed") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the start-up sweep never ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        storage.unfinished_uploads("uploads/").await.unwrap(),
+        unfinished,
+        "a young multipart upload is left alone"
+    );
+
+    // With a maximum age of 1 s, the next start's sweep aborts it.
+    srv.set_env("PALAVER_UPLOAD_MULTIPART_MAX_AGE_SECS", "1");
+    srv.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !storage
+        .unfinished_uploads("uploads/")
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the sweeper never aborted the multipart upload"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Nothing of the upload is visible as an object either.
+    assert!(matches!(
+        storage.get(&unfinished[0].key, None, None).await,
+        Err(palaver_server::files::FilesError::NotFound(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

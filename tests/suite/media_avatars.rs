@@ -307,3 +307,97 @@ async fn room_avatars_from_room_settings() {
         .await;
     assert_eq!(objects(&srv), 0);
 }
+
+/// Rocket.Chat's realtime avatar changes: `stream-notify-logged` `updateAvatar`
+/// with `{username, etag}` (users) or `{rid, etag}` (rooms), no etag on a reset,
+/// to every logged-in client, for uploaded, URL and reset avatars.
+#[tokio::test]
+async fn avatar_changes_reach_logged_in_clients_over_ddp() {
+    use base64::Engine;
+    use palaver_tests::ddp::Ddp;
+    let (allowed, _a) = image_server(images::png(120, 120)).await;
+    let srv = Palaver::builder()
+        .config_toml(format!("[apps]\nhttp_allow = [\"127.0.0.1:{allowed}\"]\n"))
+        .start()
+        .await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+    let room = create_channel(&srv, &alice, "avatars", &[]).await;
+    let rid = str_of(&room["_id"], "rid").to_string();
+    // Bob is in no room with Alice: the stream is for every logged-in user.
+    let mut watch = Ddp::connect_as(&srv, &bob).await;
+    watch
+        .sub("stream-notify-logged", json!(["updateAvatar", false]))
+        .await;
+    let args = |frame: &Value| frame["fields"]["args"].clone();
+    let etag_of = |info: &Value| info["user"]["avatarETag"].as_str().unwrap().to_string();
+
+    // Uploaded.
+    let (status, body) = set_avatar(&srv, &alice, images::png(80, 80), "image/png", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ev = watch.event("stream-notify-logged", "updateAvatar").await;
+    let etag = etag_of(&srv.get_ok("users.info?username=alice", &bob).await);
+    assert_eq!(
+        args(&ev),
+        json!([{"username": "alice", "etag": etag}]),
+        "{ev}"
+    );
+
+    // From a URL: a new etag.
+    srv.post_ok(
+        "users.setAvatar",
+        &alice,
+        json!({"avatarUrl": format!("http://127.0.0.1:{allowed}/a.png")}),
+    )
+    .await;
+    let ev = watch.event("stream-notify-logged", "updateAvatar").await;
+    let url_etag = etag_of(&srv.get_ok("users.info?username=alice", &bob).await);
+    assert_ne!(url_etag, etag);
+    assert_eq!(args(&ev), json!([{"username": "alice", "etag": url_etag}]));
+
+    // Reset: no etag.
+    srv.post_ok("users.resetAvatar", &alice, json!({})).await;
+    let ev = watch.event("stream-notify-logged", "updateAvatar").await;
+    assert_eq!(args(&ev), json!([{"username": "alice"}]));
+
+    // A room's avatar, set then reset.
+    let uri = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(images::png(64, 64))
+    );
+    srv.post_ok(
+        "rooms.saveRoomSettings",
+        &alice,
+        json!({"rid": rid, "roomAvatar": uri}),
+    )
+    .await;
+    let ev = watch.event("stream-notify-logged", "updateAvatar").await;
+    let info = srv
+        .get_ok(&format!("channels.info?roomId={rid}"), &alice)
+        .await;
+    let room_etag = info["channel"]["avatarETag"].as_str().unwrap().to_string();
+    assert_eq!(args(&ev), json!([{"rid": rid, "etag": room_etag}]));
+    srv.post_ok(
+        "rooms.saveRoomSettings",
+        &alice,
+        json!({"rid": rid, "roomAvatar": ""}),
+    )
+    .await;
+    let ev = watch.event("stream-notify-logged", "updateAvatar").await;
+    assert_eq!(args(&ev), json!([{"rid": rid}]));
+
+    // A refused change tells no one.
+    let (status, _) = set_avatar(
+        &srv,
+        &bob,
+        images::png(50, 50),
+        "image/png",
+        &[("username", "alice")],
+    )
+    .await;
+    assert_ne!(status, StatusCode::OK);
+    while let Some(frame) = watch.try_recv(std::time::Duration::from_millis(500)).await {
+        assert_ne!(frame["fields"]["eventName"], "updateAvatar", "{frame}");
+    }
+}

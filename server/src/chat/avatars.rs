@@ -12,6 +12,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::error::{ChatError, ChatResult};
+use super::events::{AvatarOwner, Event};
 use super::media::{body_of, media_error};
 use super::permissions::Perm;
 use super::{ids, Chat};
@@ -94,6 +95,12 @@ impl Chat {
         user.updated_at = Ts::now();
         self.store.update_user(&user).await?;
         self.drop_avatar_file(old).await;
+        self.avatar_changed(
+            AvatarOwner::User {
+                username: user.username.clone(),
+            },
+            None,
+        );
         tracing::info!(user_id = %user.id, actor_id = %actor.id, "avatar reset");
         Ok(())
     }
@@ -153,6 +160,12 @@ impl Chat {
         room.updated_at = Ts::now();
         self.store.update_room_settings(&room).await?;
         self.drop_avatar_file(old).await;
+        self.avatar_changed(
+            AvatarOwner::Room {
+                rid: room.id.clone(),
+            },
+            room.avatar_etag.clone(),
+        );
         tracing::info!(room_id = %room.id, user_id = %actor.id, "room avatar changed");
         Ok(())
     }
@@ -361,8 +374,19 @@ impl Chat {
         user.updated_at = Ts::now();
         self.store.update_user(&user).await?;
         self.drop_avatar_file(old).await;
+        self.avatar_changed(
+            AvatarOwner::User {
+                username: user.username.clone(),
+            },
+            user.avatar_etag.clone(),
+        );
         tracing::info!(user_id = %user.id, origin, "avatar set");
         Ok(user)
+    }
+
+    /// Tells every logged-in client (`updateAvatar`), here and on other instances.
+    fn avatar_changed(&self, owner: AvatarOwner, etag: Option<String>) {
+        self.bus.publish(Event::AvatarChanged { owner, etag });
     }
 
     async fn drop_avatar_file(&self, file_id: Option<String>) {
@@ -407,7 +431,10 @@ impl Chat {
         let image = match cached {
             Some(image) => image,
             None => {
-                let bytes = self.file_storage()?.read_all(&record.key, 64 << 20).await?;
+                let bytes = self
+                    .storage_for(&record.store)?
+                    .read_all(&record.key, 64 << 20)
+                    .await?;
                 let image = match size {
                     None => Encoded {
                         bytes,

@@ -125,11 +125,24 @@ pub enum Event {
         added: bool,
         scope: Option<String>,
     },
+    /// A user's (`username`) or room's (`rid`) avatar was set (`etag`) or reset
+    /// (`None`): `stream-notify-logged` `updateAvatar`, so clients reload it.
+    AvatarChanged {
+        owner: AvatarOwner,
+        etag: Option<String>,
+    },
     /// A message only `user_id` sees, never stored (server or app notices).
     Ephemeral {
         user_id: String,
         message: Message,
     },
+}
+
+/// Whose avatar changed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum AvatarOwner {
+    User { username: String },
+    Room { rid: String },
 }
 
 #[derive(Clone)]

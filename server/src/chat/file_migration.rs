@@ -5,8 +5,10 @@
 //! name the target backend. An interrupted migration (the CLI or the server killed)
 //! resumes where it stopped: the next run copies what still names another backend.
 //! Reads follow each record's backend, so files are served throughout. Source
-//! objects are left in place (the operator removes them once satisfied); the storage
-//! setting is switched when nothing is left to copy.
+//! objects are left in place (the operator removes them once satisfied). When no
+//! file is left, the API copies the app packages (`apps::AppsEngine::copy_packages_to`,
+//! verified, idempotent) and only then switches the storage setting, then copies
+//! them once more for an install that raced the switch.
 
 use serde_json::json;
 
@@ -28,7 +30,8 @@ pub struct MigrationStep {
     pub migrated: u64,
     /// Files still on another backend after it.
     pub remaining: u64,
-    /// Whether this step switched `FileUpload_Storage_Type` to the target.
+    /// Whether this step switched `FileUpload_Storage_Type` to the target (set by
+    /// the caller, after [`Chat::switch_storage`]).
     pub switched: bool,
 }
 
@@ -44,27 +47,27 @@ pub fn migration_target(to: &str) -> Option<(&'static str, &'static str)> {
     Some((storage_type_of(backend)?, backend))
 }
 
+/// [`migration_target`] or a clear refusal.
+fn target_of(to: &str) -> ChatResult<(&'static str, &'static str)> {
+    migration_target(to).ok_or_else(|| {
+        ChatError::invalid(format!("unknown storage {to:?}: use local, s3 or webdav"))
+    })
+}
+
 impl Chat {
     /// Copies up to `batch` files that live on another backend to `to`, verifying
-    /// each one's sha256; when none is left, switches the storage setting to `to`.
-    /// Needs `edit-privileged-setting`.
+    /// each one's sha256. Needs `edit-privileged-setting`. When none is left, the
+    /// caller copies what else lives in the storage (app packages) and then calls
+    /// [`Chat::switch_storage`].
     pub async fn migrate_files(
         &self,
         actor: &User,
-        client: ChangeClient,
         to: &str,
         batch: u64,
     ) -> ChatResult<MigrationStep> {
-        if !self
-            .has_permission(actor, EDIT_PRIVILEGED_SETTING, None)
-            .await?
-        {
-            return Err(ChatError::not_allowed());
-        }
-        let (storage_type, backend) = migration_target(to).ok_or_else(|| {
-            ChatError::invalid(format!("unknown storage {to:?}: use local, s3 or webdav"))
-        })?;
-        let target = crate::files::Storage::open(&self.storage_config_of(storage_type)?)?;
+        self.require_migration_rights(actor).await?;
+        let (storage_type, backend) = target_of(to)?;
+        let target = self.migration_storage(to)?;
         let due = self
             .store
             .uploads_elsewhere(backend, batch.clamp(1, 1000))
@@ -84,24 +87,63 @@ impl Chat {
             migrated += 1;
         }
         let remaining = self.store.count_uploads_elsewhere(backend).await?;
-        let mut switched = false;
-        if remaining == 0 && self.settings().string("FileUpload_Storage_Type") != storage_type {
-            self.update_setting(
-                actor,
-                client,
-                "FileUpload_Storage_Type",
-                Change::Value(json!(storage_type)),
-            )
-            .await?;
-            switched = true;
-            tracing::info!(user_id = %actor.id, storage = storage_type, "file storage switched after migration");
-        }
         Ok(MigrationStep {
             storage_type,
             migrated,
             remaining,
-            switched,
+            switched: false,
         })
+    }
+
+    /// The storage `palaver files migrate --to` names, from its settings.
+    pub fn migration_storage(&self, to: &str) -> ChatResult<crate::files::Storage> {
+        let (storage_type, _) = target_of(to)?;
+        Ok(crate::files::Storage::open(
+            &self.storage_config_of(storage_type)?,
+        )?)
+    }
+
+    /// Makes `to` the configured storage once every file is there; `true` if the
+    /// setting changed (`false`: it already named `to`). Refused while files remain
+    /// elsewhere.
+    pub async fn switch_storage(
+        &self,
+        actor: &User,
+        client: ChangeClient,
+        to: &str,
+    ) -> ChatResult<bool> {
+        self.require_migration_rights(actor).await?;
+        let (storage_type, backend) = target_of(to)?;
+        let remaining = self.store.count_uploads_elsewhere(backend).await?;
+        if remaining > 0 {
+            return Err(ChatError::refused(
+                "error-file-migration-incomplete",
+                format!("{remaining} file(s) are not on {backend} yet"),
+            ));
+        }
+        if self.settings().string("FileUpload_Storage_Type") == storage_type {
+            return Ok(false);
+        }
+        self.update_setting(
+            actor,
+            client,
+            "FileUpload_Storage_Type",
+            Change::Value(json!(storage_type)),
+        )
+        .await?;
+        tracing::info!(user_id = %actor.id, storage = storage_type, "file storage switched after migration");
+        Ok(true)
+    }
+
+    async fn require_migration_rights(&self, actor: &User) -> ChatResult<()> {
+        if self
+            .has_permission(actor, EDIT_PRIVILEGED_SETTING, None)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ChatError::not_allowed())
+        }
     }
 
     /// Copies one file and points its record at the target once verified.

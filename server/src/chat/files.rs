@@ -486,6 +486,31 @@ impl Chat {
     }
 }
 
+/// Where in the storage Palaver writes objects large enough for a multipart
+/// upload: files people post (and thumbnails, avatars) and app packages.
+const MULTIPART_PREFIXES: [&str; 2] = ["uploads/", "apps/packages/"];
+
+impl Chat {
+    /// Aborts the unfinished uploads a crash left on the configured storage (S3's
+    /// incomplete multipart uploads) under Palaver's own key prefixes, started
+    /// more than `max_age` ago; returns how many.
+    pub async fn abort_stale_uploads(&self, max_age: std::time::Duration) -> ChatResult<u64> {
+        let storage = self.file_storage()?;
+        let mut total = 0;
+        for prefix in MULTIPART_PREFIXES {
+            total += storage.abort_stale_uploads(prefix, max_age).await?;
+        }
+        if total > 0 {
+            tracing::info!(
+                aborted = total,
+                storage = storage.backend_name(),
+                "unfinished uploads left by a crash aborted"
+            );
+        }
+        Ok(total)
+    }
+}
+
 /// The `FileUpload_Storage_Type` value of a backend name.
 pub(crate) fn storage_type_of(backend: &str) -> Option<&'static str> {
     match backend {

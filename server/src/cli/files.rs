@@ -1,8 +1,8 @@
 //! `palaver files migrate --to <backend>`: moves every stored file of a running
 //! server to another storage backend through its admin API (`files.migrate`), a
 //! batch per call, printing progress. Each file is copied, its sha256 checked, and
-//! its record switched to the target before the next; the storage setting is
-//! switched when none is left. Interrupted (this command or the server stopped), it
+//! its record switched to the target before the next; when none is left, the
+//! installed apps' packages are copied (verified) and the storage setting switched. Interrupted (this command or the server stopped), it
 //! resumes where it stopped when run again.
 
 use clap::{Args, Subcommand};
@@ -21,8 +21,9 @@ pub struct FilesArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum FilesCommand {
-    /// Copy every stored file to another backend (verified by sha256), then make it
-    /// the configured storage. Safe to interrupt and run again: it resumes.
+    /// Copy every stored file and app package to another backend (verified by
+    /// sha256), then make it the configured storage. Safe to interrupt and run
+    /// again: it resumes.
     ///
     /// The target's connection settings (FileUpload_S3_* or FileUpload_Webdav_*, or
     /// FileUpload_FileSystemPath) must be set first. Files stay readable throughout;
@@ -69,6 +70,8 @@ async fn migrate(client: &Client, to: &str, batch: u64) -> CliResult {
         total += migrated;
         println!("migrated {total} file(s), {remaining} remaining");
         if remaining == 0 {
+            let packages = step["packages"].as_u64().unwrap_or(0);
+            println!("copied {packages} app package(s)");
             let storage = step["storageType"].as_str().unwrap_or(to);
             if step["switched"].as_bool() == Some(true) {
                 println!("storage switched to {storage}");

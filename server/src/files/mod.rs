@@ -111,6 +111,28 @@ pub(crate) trait Backend: Send + Sync {
     async fn get(&self, key: &str, range: Option<ByteRange>) -> FilesResult<ObjectRead>;
     /// Removes the object; a missing object is not an error.
     async fn delete(&self, key: &str) -> FilesResult<()>;
+    /// The unfinished uploads under `key_prefix` the service keeps apart from the
+    /// objects (S3's incomplete multipart uploads: stored and billed, invisible as
+    /// objects). Backends that leave nothing outside their keys have none.
+    async fn unfinished_uploads(&self, _key_prefix: &str) -> FilesResult<Vec<Unfinished>> {
+        Ok(Vec::new())
+    }
+    /// Aborts one of them (gone already is not an error).
+    async fn abort_unfinished(&self, _upload: &Unfinished) -> FilesResult<()> {
+        Ok(())
+    }
+}
+
+/// An upload the service holds unfinished (an S3 multipart upload never completed
+/// nor aborted: what a crash in the middle of a large upload leaves).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unfinished {
+    /// The object key it was for (without the backend's configured prefix).
+    pub key: String,
+    /// The service's id of the upload.
+    pub upload_id: String,
+    /// When it was started, if the service says.
+    pub started: Option<std::time::SystemTime>,
 }
 
 /// Where objects live.
@@ -240,6 +262,34 @@ impl Storage {
     pub async fn delete(&self, key: &str) -> FilesResult<()> {
         validate_key(key)?;
         self.backend.delete(key).await
+    }
+
+    /// The unfinished uploads under `key_prefix` (S3's incomplete multipart
+    /// uploads; none on the other backends).
+    pub async fn unfinished_uploads(&self, key_prefix: &str) -> FilesResult<Vec<Unfinished>> {
+        self.backend.unfinished_uploads(key_prefix).await
+    }
+
+    /// Aborts the unfinished uploads under `key_prefix` started more than `max_age`
+    /// ago (a crash's leftovers: a live upload finishes or aborts its own); returns
+    /// how many. One whose start the service does not tell is left alone.
+    pub async fn abort_stale_uploads(
+        &self,
+        key_prefix: &str,
+        max_age: std::time::Duration,
+    ) -> FilesResult<u64> {
+        let before = std::time::SystemTime::now()
+            .checked_sub(max_age)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let mut aborted = 0;
+        for upload in self.backend.unfinished_uploads(key_prefix).await? {
+            if upload.started.is_some_and(|t| t < before) {
+                self.backend.abort_unfinished(&upload).await?;
+                tracing::info!(key = %upload.key, upload_id = %upload.upload_id, backend = self.backend.name(), "unfinished upload aborted");
+                aborted += 1;
+            }
+        }
+        Ok(aborted)
     }
 
     /// Writes, reads back and deletes a probe object: the admin's "test connection".

@@ -1,9 +1,12 @@
 //! The S3 backend (AWS or any S3-compatible service): requests are signed by
 //! `rusty-s3` (presigned, `UNSIGNED-PAYLOAD`) and sent with reqwest. A body that fits
 //! in one part is one `PutObject`; a larger one is a multipart upload of 8 MiB parts
-//! (one part in memory at a time), aborted on any failure so nothing is left.
+//! (one part in memory at a time), aborted on any failure so nothing is left. A
+//! multipart upload a crash cut off (nothing left to abort it) is found by
+//! `ListMultipartUploads` and aborted by the upload sweeper once older than
+//! `upload_multipart_max_age_secs`.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -14,6 +17,7 @@ use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use super::{
     content_range_start, content_range_total, error_text, http_client, range_header,
     response_stream, xml_tag, Backend, ByteRange, ByteStream, FilesError, FilesResult, ObjectRead,
+    Unfinished,
 };
 
 const NAME: &str = "s3";
@@ -228,6 +232,123 @@ impl S3 {
     }
 }
 
+/// An incomplete multipart upload as `ListMultipartUploads` lists it.
+#[derive(Debug, PartialEq, Eq)]
+struct PendingUpload {
+    /// The full object key (with the configured prefix).
+    key: String,
+    upload_id: String,
+    /// When it was started; `None` if the service did not say (never aborted).
+    initiated: Option<SystemTime>,
+}
+
+/// One page of `ListMultipartUploads`: the uploads and, when truncated, the
+/// markers of the next page.
+#[derive(Debug, PartialEq, Eq)]
+struct PendingPage {
+    uploads: Vec<PendingUpload>,
+    next: Option<(String, String)>,
+}
+
+/// Parses a `ListMultipartUploadsResult`.
+fn parse_pending(xml: &str) -> Result<PendingPage, String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "ListMultipartUploadsResult" {
+        return Err(format!("unexpected <{}>", root.tag_name().name()));
+    }
+    let text = |node: roxmltree::Node<'_, '_>, tag: &str| -> Option<String> {
+        node.children()
+            .find(|c| c.is_element() && c.tag_name().name() == tag)
+            .map(|c| c.text().unwrap_or("").to_string())
+    };
+    let uploads = root
+        .children()
+        .filter(|c| c.is_element() && c.tag_name().name() == "Upload")
+        .filter_map(|u| {
+            Some(PendingUpload {
+                key: text(u, "Key")?,
+                upload_id: text(u, "UploadId")?,
+                initiated: text(u, "Initiated")
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t.trim()).ok())
+                    .map(SystemTime::from),
+            })
+        })
+        .collect();
+    let truncated = text(root, "IsTruncated").is_some_and(|t| t.trim() == "true");
+    let next = if truncated {
+        let key = text(root, "NextKeyMarker").unwrap_or_default();
+        let id = text(root, "NextUploadIdMarker").unwrap_or_default();
+        (!key.is_empty()).then_some((key, id))
+    } else {
+        None
+    };
+    Ok(PendingPage { uploads, next })
+}
+
+impl S3 {
+    /// One page of the incomplete multipart uploads under `prefix`.
+    async fn list_pending(
+        &self,
+        prefix: &str,
+        marker: Option<&(String, String)>,
+    ) -> FilesResult<PendingPage> {
+        const OP: &str = "list multipart uploads";
+        // ListObjectsV2's signer, made a `GET /bucket?uploads` (rusty-s3 has no
+        // ListMultipartUploads action).
+        let mut action = self.bucket.list_objects_v2(self.credentials.as_ref());
+        let query = action.query_mut();
+        query.remove("list-type");
+        query.remove("encoding-type");
+        query.insert("uploads", "");
+        query.insert("prefix", prefix.to_string());
+        if let Some((key, id)) = marker {
+            query.insert("key-marker", key.clone());
+            if !id.is_empty() {
+                query.insert("upload-id-marker", id.clone());
+            }
+        }
+        let url = action.sign(SIGN_FOR);
+        let resp = self.send(OP, self.client.get(url)).await?;
+        let status = resp.status();
+        if !status.is_success() {
+            let text = error_text(resp).await;
+            // Some services (rclone's) answer NoSuchUpload for a bucket that never
+            // had a multipart upload.
+            if text.contains("NoSuchUpload") {
+                return Ok(PendingPage {
+                    uploads: Vec::new(),
+                    next: None,
+                });
+            }
+            return Err(match status {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => FilesError::Denied {
+                    backend: NAME,
+                    op: OP,
+                    detail: text,
+                },
+                _ => fail(OP, text),
+            });
+        }
+        let body = resp.text().await.map_err(|e| fail(OP, e))?;
+        parse_pending(&body).map_err(|e| fail(OP, format!("unreadable answer: {e}")))
+    }
+
+    async fn abort(&self, object: &str, upload_id: &str) -> FilesResult<()> {
+        let url = self
+            .bucket
+            .abort_multipart_upload(self.credentials.as_ref(), object, upload_id)
+            .sign(SIGN_FOR);
+        let resp = self
+            .send("abort multipart upload", self.client.delete(url))
+            .await?;
+        if resp.status().is_success() || resp.status() == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        Err(self.refused("abort multipart upload", object, resp).await)
+    }
+}
+
 /// Reads up to one part from the body (less only at its end).
 async fn fill_part(body: &mut ByteStream) -> FilesResult<Bytes> {
     let mut buf = BytesMut::new();
@@ -311,6 +432,38 @@ impl Backend for S3 {
         })
     }
 
+    async fn unfinished_uploads(&self, key_prefix: &str) -> FilesResult<Vec<Unfinished>> {
+        let prefix = self.object(key_prefix);
+        let mut found = Vec::new();
+        let mut marker = None;
+        // Bounded: a service that keeps answering "truncated" cannot hold the sweeper.
+        for _ in 0..1000 {
+            let page = self.list_pending(&prefix, marker.as_ref()).await?;
+            for upload in page.uploads {
+                // The listing's prefix is a request: check it ourselves.
+                if let Some(key) = upload.key.strip_prefix(&self.prefix) {
+                    if key.starts_with(key_prefix) {
+                        found.push(Unfinished {
+                            key: key.to_string(),
+                            upload_id: upload.upload_id,
+                            started: upload.initiated,
+                        });
+                    }
+                }
+            }
+            match page.next {
+                Some(next) if marker.as_ref() != Some(&next) => marker = Some(next),
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+
+    async fn abort_unfinished(&self, upload: &Unfinished) -> FilesResult<()> {
+        self.abort(&self.object(&upload.key), &upload.upload_id)
+            .await
+    }
+
     async fn delete(&self, key: &str) -> FilesResult<()> {
         let object = self.object(key);
         let url = self
@@ -322,5 +475,45 @@ impl Backend for S3 {
             return Ok(());
         }
         Err(self.refused("delete", key, resp).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_multipart_listings() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Bucket>b</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>
+  <NextKeyMarker>p/uploads/z</NextKeyMarker><NextUploadIdMarker>7</NextUploadIdMarker>
+  <MaxUploads>1000</MaxUploads><IsTruncated>true</IsTruncated>
+  <Upload><Key>p/uploads/a&amp;b</Key><UploadId>3</UploadId>
+    <Initiated>2024-05-01T10:00:00.000Z</Initiated><StorageClass>STANDARD</StorageClass></Upload>
+  <Upload><Key>p/uploads/c</Key><UploadId>4</UploadId></Upload>
+</ListMultipartUploadsResult>"#;
+        let page = parse_pending(xml).unwrap();
+        assert_eq!(page.uploads.len(), 2);
+        assert_eq!(page.uploads[0].key, "p/uploads/a&b");
+        assert_eq!(page.uploads[0].upload_id, "3");
+        assert_eq!(
+            page.uploads[0].initiated,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_557_600))
+        );
+        assert_eq!(page.uploads[1].initiated, None);
+        assert_eq!(page.next, Some(("p/uploads/z".into(), "7".into())));
+        let last = parse_pending(
+            "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>",
+        )
+        .unwrap();
+        assert_eq!(
+            last,
+            PendingPage {
+                uploads: vec![],
+                next: None
+            }
+        );
+        assert!(parse_pending("<Error><Code>x</Code></Error>").is_err());
     }
 }

@@ -8,12 +8,16 @@
 //! then decodes with an allocation cap. Decoding is CPU-heavy: callers run these
 //! functions on blocking threads, bounded (see `chat::media`).
 
+mod initials;
+
 use std::io::Cursor;
 
 use base64::Engine;
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::imageops::FilterType;
+pub use initials::{initials_png, initials_svg};
+
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits};
 
 /// Why an image could not be used.
@@ -195,59 +199,6 @@ fn preview(img: &DynamicImage) -> MediaResult<String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
-/// Rocket.Chat's avatar colours, picked by the name's length as it does.
-const COLORS: &[&str] = &[
-    "#158D65", "#7F1B9F", "#B68D00", "#E26D0E", "#10529E", "#6C727A",
-];
-
-/// The fallback avatar: the first letter or digit of `name` on a colour, as
-/// Rocket.Chat's `renderSVGLetters` draws it (`viewBox` of `size`).
-pub fn initials_svg(name: &str, size: u32) -> String {
-    let (color, initial) = if name == "?" {
-        ("#000", "?".to_string())
-    } else {
-        let initial: String = name
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(1)
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        (COLORS[name.chars().count() % COLORS.len()], initial)
-    };
-    let font_size = f64::from(size) / 1.6;
-    format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"{color}\"/>\n\
-         <text x=\"50%\" y=\"50%\" dy=\"0.36em\" text-anchor=\"middle\" pointer-events=\"none\" \
-         fill=\"#ffffff\" font-family=\"'Helvetica', 'Arial', 'Lucida Grande', 'sans-serif'\" \
-         font-size=\"{font_size}\">\n{initial}\n</text>\n</svg>"
-    )
-}
-
-/// The fallback as a plain PNG square of the name's colour (for clients asking
-/// `format=png`; no font is bundled to draw the letter).
-pub fn initials_png(name: &str, size: u32) -> MediaResult<Encoded> {
-    let hex = if name == "?" {
-        "#000000"
-    } else {
-        COLORS[name.chars().count() % COLORS.len()]
-    };
-    let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0);
-    let rgb = image::Rgb([channel(1), channel(3), channel(5)]);
-    let size = size.clamp(1, 1024);
-    let img = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(size, size, rgb));
-    let mut bytes = Vec::new();
-    PngEncoder::new(&mut bytes)
-        .write_image(img.as_bytes(), size, size, image::ExtendedColorType::Rgb8)
-        .map_err(|e| MediaError::Encode(e.to_string()))?;
-    Ok(Encoded {
-        bytes,
-        content_type: "image/png",
-        width: size,
-        height: size,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,15 +319,5 @@ mod tests {
         assert_eq!((a.width, a.height), (64, 64));
         let s = scale_avatar(&a.bytes, 1 << 26, 32).unwrap();
         assert_eq!((s.width, s.height), (32, 32));
-    }
-
-    #[test]
-    fn initials() {
-        let svg = initials_svg("alice", 200);
-        assert!(svg.contains(">\nA\n<"), "{svg}");
-        // Rocket.Chat picks the colour by the name's length: 5 % 6.
-        assert!(svg.contains("#6C727A"), "{svg}");
-        assert!(initials_svg("?", 50).contains("#000"));
-        assert_eq!(initials_png("bob", 16).unwrap().width, 16);
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::protocol::{self, NOTIFY_ROOM, NOTIFY_USER, ROOM_MESSAGES};
 use super::registry::{Entry, Registry, RoomTopic, Sub, SubKind, UserTopic};
+use crate::chat::events::AvatarOwner;
 use crate::chat::Event;
 use crate::store::{Message, Room, RoomType, Subscription, User};
 use crate::wire::{self, DateStyle};
@@ -134,6 +135,17 @@ impl Registry {
                     payload["scope"] = json!(scope);
                 }
                 self.on_logged("stream-notify-logged", "roles-change", &json!([payload]))
+            }
+            Event::AvatarChanged { owner, etag } => {
+                // Rocket.Chat: `{username, etag}` or `{rid, etag}`; no etag on a reset.
+                let mut payload = match owner {
+                    AvatarOwner::User { username } => json!({ "username": username }),
+                    AvatarOwner::Room { rid } => json!({ "rid": rid }),
+                };
+                if let Some(etag) = etag {
+                    payload["etag"] = json!(etag);
+                }
+                self.on_logged("stream-notify-logged", "updateAvatar", &json!([payload]))
             }
             Event::Ephemeral { user_id, message } => {
                 let mut payload = message_json(message);

@@ -23,7 +23,7 @@ fn logged_stream(name: &str, event: &str) -> bool {
         ("stream-roles", "roles")
             | (
                 "stream-notify-logged",
-                "permissions-changed" | "roles-change"
+                "permissions-changed" | "roles-change" | "updateAvatar"
             )
     )
 }

@@ -242,7 +242,8 @@ struct MigrateBody {
 
 /// `POST /api/v1/files.migrate` `{to, batch}` (Palaver's own; `palaver files
 /// migrate` calls it until nothing remains): copies up to `batch` files (default
-/// 20) to the `to` backend, verified; switches the storage once all are there.
+/// 20) to the `to` backend, verified; once all are there, copies the app packages
+/// (verified) and switches the storage.
 async fn migrate(
     State(state): State<AppState>,
     Auth(session): Auth,
@@ -257,14 +258,38 @@ async fn migrate(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
     };
-    let step = state
+    // Read before any switch: the storage packages not cached here come from (a
+    // broken one is no reason to refuse leaving it).
+    let source = state.chat.file_storage().ok();
+    let mut step = state
         .chat
-        .migrate_files(&session.user, client, &body.to, body.batch.unwrap_or(20))
+        .migrate_files(&session.user, &body.to, body.batch.unwrap_or(20))
         .await?;
+    let mut packages = 0;
+    if step.remaining == 0 {
+        // Every file is there: the app packages too, then the switch, then the
+        // packages again for an install that wrote to the old storage meanwhile.
+        let target = state.chat.migration_storage(&body.to)?;
+        packages += state
+            .apps
+            .copy_packages_to(source.as_ref(), &target)
+            .await?;
+        step.switched = state
+            .chat
+            .switch_storage(&session.user, client, &body.to)
+            .await?;
+        if step.switched {
+            packages += state
+                .apps
+                .copy_packages_to(source.as_ref(), &target)
+                .await?;
+        }
+    }
     ok(json!({
         "storageType": step.storage_type,
         "migrated": step.migrated,
         "remaining": step.remaining,
+        "packages": packages,
         "switched": step.switched,
     }))
 }

@@ -52,15 +52,88 @@ impl AppsEngine {
         }
     }
 
+    /// Copies every installed app's package to `target` for `palaver files migrate`
+    /// (the file storage is switching to it): packages already there whole are
+    /// left, the others read from this instance's cache, else from `source` (the
+    /// storage being left), written and checked against their sha256. Safe to run
+    /// again after an interruption. Returns how many were copied.
+    pub async fn copy_packages_to(
+        &self,
+        source: Option<&crate::files::Storage>,
+        target: &crate::files::Storage,
+    ) -> Result<u64, AppsError> {
+        let max = self.cfg.package_limits.max_package_bytes as u64;
+        let wanted: BTreeSet<(String, String)> = self
+            .store
+            .apps()
+            .await?
+            .into_iter()
+            .map(|r| (r.package_sha256, r.id))
+            .collect();
+        let mut copied = 0;
+        let mut done = BTreeSet::new();
+        for (sha256, app_id) in wanted {
+            if !done.insert(sha256.clone()) {
+                continue;
+            }
+            let key = package_key(&sha256);
+            if let Ok(there) = target.read_all(&key, max).await {
+                if hex::encode(Sha256::digest(&there)) == sha256 {
+                    continue;
+                }
+            }
+            let bytes = self
+                .package_bytes_from(&sha256, source)
+                .await
+                .map_err(|e| AppsError::Io(format!("the package of app {app_id}: {e}")))?;
+            let body: crate::files::ByteStream =
+                Box::pin(futures::stream::iter([Ok(bytes::Bytes::from(bytes))]));
+            let stored = target.put(&key, body, None).await.map_err(|e| {
+                AppsError::Io(format!(
+                    "cannot copy the package of app {app_id} to the {} storage: {e}",
+                    target.backend_name()
+                ))
+            })?;
+            if stored.sha256 != sha256 {
+                let _ = target.delete(&key).await;
+                return Err(AppsError::Io(format!(
+                    "the package of app {app_id} reads back as sha256 {} on the {} storage, {sha256} expected",
+                    stored.sha256,
+                    target.backend_name()
+                )));
+            }
+            copied += 1;
+            tracing::info!(app_id = %app_id, package = %sha256, to = target.backend_name(), "app package copied to the new file storage");
+        }
+        Ok(copied)
+    }
+
     /// A package's bytes: the local cache, else the file storage (then cached).
     /// Either way checked against its sha256.
     pub(super) async fn package_bytes(&self, sha256: &str) -> Result<Vec<u8>, AppsError> {
+        self.package_bytes_from(sha256, None).await
+    }
+
+    /// A package's bytes: the local cache, else `storage` (by default the
+    /// configured one), then cached; checked against its sha256.
+    async fn package_bytes_from(
+        &self,
+        sha256: &str,
+        storage: Option<&crate::files::Storage>,
+    ) -> Result<Vec<u8>, AppsError> {
         let path = self.package_path(sha256);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(local) => {
-                let storage = self.chat.file_storage()?;
                 let max = self.cfg.package_limits.max_package_bytes as u64;
+                let configured;
+                let storage = match storage {
+                    Some(s) => s,
+                    None => {
+                        configured = self.chat.file_storage()?;
+                        &configured
+                    }
+                };
                 let bytes = storage
                     .read_all(&package_key(sha256), max)
                     .await
