@@ -111,6 +111,7 @@ conformance! {
     users::user_services,
     users::list_users,
     users::tokens,
+    users::personal_tokens,
     users::settings,
     rooms::rooms,
     rooms::room_conflicts,

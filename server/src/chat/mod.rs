@@ -37,6 +37,9 @@ pub mod room_settings;
 pub mod rooms;
 pub mod settings;
 pub mod single_use;
+pub mod tokens;
+mod user_admin;
+pub mod user_update;
 
 use std::sync::{Arc, OnceLock};
 

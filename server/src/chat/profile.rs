@@ -17,7 +17,7 @@ use super::password_policy::PasswordPolicy;
 use super::permissions::Perm;
 use super::preferences;
 use super::Chat;
-use crate::store::{roles, Direction, Page, RoomType, Sort, SortKey, Ts, User};
+use crate::store::{Direction, Page, Sort, SortKey, Ts, User};
 
 /// A `users.register` form.
 #[derive(Clone, Debug, Default)]
@@ -355,36 +355,19 @@ impl Chat {
         let mut gone = user.clone();
         gone.active = false;
         self.keep_an_admin(user, &gone).await?;
+        let last_owned = self.last_owned_rooms(user).await?;
+        if !last_owned.is_empty() {
+            if !confirm_relinquish {
+                return Err(Chat::last_owner_error());
+            }
+            self.hand_over_ownership(user, &last_owned).await?;
+        }
         let (subs, _) = self.subscriptions_since(user, None).await?;
         let mut rooms = Vec::with_capacity(subs.len());
-        let mut last_owned = Vec::new();
         for sub in &subs {
-            let Some(room) = self.store.room_by_id(&sub.rid).await? else {
-                continue;
-            };
-            let owner = sub.roles.iter().any(|r| r == roles::OWNER);
-            if owner && room.t != RoomType::Direct && room.users_count > 1 {
-                // The room's owners: a range of the index of members holding room roles,
-                // not the room's whole membership.
-                let owners = self
-                    .store
-                    .room_members_in_role(&room.id, roles::OWNER)
-                    .await?;
-                let other_owner = owners.iter().any(|s| s.u.id != user.id);
-                if !other_owner {
-                    last_owned.push(room.name.clone().unwrap_or_else(|| room.id.clone()));
-                }
+            if let Some(room) = self.store.room_by_id(&sub.rid).await? {
+                rooms.push(room);
             }
-            rooms.push(room);
-        }
-        if !last_owned.is_empty() && !confirm_relinquish {
-            return Err(ChatError::refused(
-                "user-last-owner",
-                format!(
-                    "To delete this user you'll need to set a new owner to the following room(s): {}",
-                    last_owned.join(", ")
-                ),
-            ));
         }
         for room in rooms {
             if self.store.remove_subscription(&room.id, &user.id).await? {

@@ -99,6 +99,9 @@ pub struct UpdateData {
     active: Option<bool>,
     verified: Option<bool>,
     require_password_change: Option<bool>,
+    bio: Option<String>,
+    nickname: Option<String>,
+    status_text: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -106,6 +109,8 @@ pub struct UpdateData {
 pub struct UpdateBody {
     user_id: Option<String>,
     data: Option<UpdateData>,
+    #[serde(default)]
+    confirm_relinquish: bool,
 }
 
 pub async fn update(
@@ -126,10 +131,13 @@ pub async fn update(
         active: d.active,
         verified: d.verified,
         require_password_change: d.require_password_change,
+        bio: d.bio,
+        nickname: d.nickname,
+        status_text: d.status_text,
     };
     let user = state
         .chat
-        .update_user(&session.user, user_id, patch)
+        .update_user(&session.user, user_id, patch, body.confirm_relinquish)
         .await?;
     ok(json!({"user": wire::user_full(&user, DateStyle::Iso)}))
 }
@@ -139,6 +147,8 @@ pub async fn update(
 pub struct ActiveBody {
     user_id: Option<String>,
     active_status: Option<bool>,
+    #[serde(default)]
+    confirm_relinquish: bool,
 }
 
 pub async fn set_active_status(
@@ -152,7 +162,45 @@ pub async fn set_active_status(
     };
     let user = state
         .chat
-        .set_active(&session.user, user_id, active)
+        .set_active_status(&session.user, user_id, active, body.confirm_relinquish)
         .await?;
     ok(json!({"user": {"_id": user.id, "active": user.active}}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeactivateIdleBody {
+    days_idle: Option<u64>,
+    role: Option<String>,
+}
+
+pub async fn deactivate_idle(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<DeactivateIdleBody>,
+) -> ApiResult {
+    let Some(days) = body.days_idle else {
+        return Err(ChatError::invalid("must have required property 'daysIdle'").into());
+    };
+    let role = body.role.as_deref().unwrap_or(crate::store::roles::USER);
+    let count = state
+        .chat
+        .deactivate_idle(&session.user, days, role)
+        .await?;
+    ok(json!({ "count": count }))
+}
+
+pub async fn check_username_availability(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    let Some(username) = params.get("username") else {
+        return Err(ChatError::invalid("must have required property 'username'").into());
+    };
+    let result = state
+        .chat
+        .check_username_availability(&session.user, username)
+        .await?;
+    ok(json!({ "result": result }))
 }
