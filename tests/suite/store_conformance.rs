@@ -543,6 +543,7 @@ pub fn user(id: &str, username: &str, email: Option<&str>) -> User {
         bio: None,
         nickname: None,
         settings: Default::default(),
+        custom_fields: None,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct NewUser {
     pub verified: bool,
     pub require_password_change: bool,
     pub bot: bool,
+    /// As submitted; checked against `Accounts_CustomFields` by `create_user`.
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Changes to an account; `None` leaves a field as it is.
@@ -37,6 +39,7 @@ pub struct UserPatch {
     pub bio: Option<String>,
     pub nickname: Option<String>,
     pub status_text: Option<String>,
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub fn validate_username(username: &str) -> ChatResult<()> {
@@ -105,13 +108,18 @@ pub fn require_admin(actor: &User) -> ChatResult<()> {
 }
 
 impl Chat {
-    pub async fn create_user(&self, actor: &User, new: NewUser) -> ChatResult<User> {
+    pub async fn create_user(&self, actor: &User, mut new: NewUser) -> ChatResult<User> {
         self.require_permission(actor, Perm::CREATE_USER, None)
             .await?;
         if new.roles.is_some() {
             self.require_permission(actor, Perm::ASSIGN_ROLES, None)
                 .await?;
         }
+        super::user_update::validate_name_chars(&new.name)?;
+        new.custom_fields = match &new.custom_fields {
+            Some(given) => self.check_custom_fields(given)?,
+            None => None,
+        };
         self.check_new_username(&new.username)?;
         self.password_policy().check(&new.password)?;
         self.insert_user(new).await
@@ -174,6 +182,7 @@ impl Chat {
             bio: None,
             nickname: None,
             settings: Default::default(),
+            custom_fields: new.custom_fields.clone(),
         };
         let hash = self.hash_password(&Password::Plain(new.password)).await?;
         self.store
@@ -295,6 +304,7 @@ impl Chat {
             bio: None,
             nickname: None,
             settings: Default::default(),
+            custom_fields: None,
         };
         self.store
             .create_user(&user, None)

@@ -4,6 +4,8 @@
 
 pub mod accounts;
 pub mod avatars;
+pub mod custom_fields;
+pub mod directory;
 pub mod error;
 pub mod events;
 pub mod external_accounts;

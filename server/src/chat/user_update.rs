@@ -189,6 +189,11 @@ impl Chat {
         )? {
             user.nickname = nickname;
         }
+        if let Some(given) = &patch.custom_fields {
+            if let Some(stored) = self.check_custom_fields(given)? {
+                user.custom_fields = Some(stored);
+            }
+        }
         if let Some(roles) = patch.roles {
             user.roles = roles;
         }

@@ -72,6 +72,14 @@ pub struct User {
     /// Rocket.Chat's `settings`: the preferences the user changed from the defaults.
     #[serde(default, skip_serializing_if = "UserSettings::is_empty")]
     pub settings: UserSettings,
+    /// Rocket.Chat's `customFields`: the workspace's own profile fields
+    /// (`Accounts_CustomFields`), validated on registration and update.
+    #[serde(
+        rename = "customFields",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
     /// Presence as others see it: `online`, `away`, `busy` or `offline` (absent:
     /// offline). Kept by `chat::presence` only, with targeted store updates.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,6 +5,7 @@ mod auth;
 pub mod avatars;
 mod chat;
 mod commands;
+mod directory;
 pub mod files;
 mod im;
 pub(crate) mod integrations;
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .merge(files::routes())
         .merge(avatars::routes())
         .merge(users_tokens::routes())
+        .merge(directory::routes())
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout).get(auth::logout))
         .route("/me", get(auth::me))

@@ -34,6 +34,7 @@ pub struct CreateBody {
     verified: bool,
     #[serde(default)]
     require_password_change: bool,
+    custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub async fn create(
@@ -54,6 +55,7 @@ pub async fn create(
         active: body.active,
         verified: body.verified,
         require_password_change: body.require_password_change,
+        custom_fields: body.custom_fields,
     };
     let user = state.chat.create_user(&session.user, new).await?;
     ok(json!({"user": wire::user_full(&user, DateStyle::Iso)}))
@@ -102,6 +104,7 @@ pub struct UpdateData {
     bio: Option<String>,
     nickname: Option<String>,
     status_text: Option<String>,
+    custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -134,6 +137,7 @@ pub async fn update(
         bio: d.bio,
         nickname: d.nickname,
         status_text: d.status_text,
+        custom_fields: d.custom_fields,
     };
     let user = state
         .chat
