@@ -7,7 +7,26 @@ use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::permissions::Perm;
 use super::Chat;
-use crate::store::{roles, Page, Room, RoomType, Ts, User};
+use crate::store::{roles, LoginToken, Page, Room, RoomType, Subscription, Ts, User};
+
+/// `users.info`: a user as the caller may see them.
+pub struct UserInfo {
+    pub user: User,
+    /// The caller themself, or a holder of `view-full-other-user-info`: private
+    /// fields (addresses, dates, roles, custom fields) are shown.
+    pub full: bool,
+    /// The caller's own account: their sign-in methods are shown too.
+    pub own: Option<OwnServices>,
+    /// The user's rooms, when asked for and allowed (oneself, or
+    /// `view-other-user-channels`), sorted by type then name.
+    pub rooms: Option<Vec<Subscription>>,
+}
+
+/// What `users.info` shows a user of their own sign-in methods (never secrets).
+pub struct OwnServices {
+    pub has_password: bool,
+    pub sessions: Vec<LoginToken>,
+}
 
 /// How many of a room's members are read at a time looking for a new owner.
 const MEMBER_PAGE: u64 = 100;
@@ -238,5 +257,53 @@ impl Chat {
             ));
         }
         Ok(self.store.user_by_username(username).await?.is_none())
+    }
+
+    /// `users.info`: the user by id or username, with the fields the caller may
+    /// see; `with_rooms` asks for their rooms (`fields={"userRooms":1}`).
+    pub async fn user_info(
+        &self,
+        actor: &User,
+        id: Option<&str>,
+        username: Option<&str>,
+        with_rooms: bool,
+    ) -> ChatResult<UserInfo> {
+        let user = self.find_user(id, username).await?;
+        let myself = user.id == actor.id;
+        let full = myself
+            || self
+                .has_permission(actor, Perm::VIEW_FULL_OTHER_USER_INFO, None)
+                .await?;
+        let own = match myself {
+            true => Some(OwnServices {
+                has_password: self.store.password_hash(&user.id).await?.is_some(),
+                sessions: self.store.user_tokens(&user.id).await?,
+            }),
+            false => None,
+        };
+        let rooms = if with_rooms
+            && (myself
+                || self
+                    .has_permission(actor, Perm::VIEW_OTHER_USER_CHANNELS, None)
+                    .await?)
+        {
+            let (mut subs, _) = self.subscriptions_since(&user, None).await?;
+            // Rocket.Chat's order: by type letter (c, d, p), then name.
+            let letter = |t: RoomType| match t {
+                RoomType::Channel => 'c',
+                RoomType::Direct => 'd',
+                RoomType::Group => 'p',
+            };
+            subs.sort_by(|a, b| (letter(a.t), &a.name).cmp(&(letter(b.t), &b.name)));
+            Some(subs)
+        } else {
+            None
+        };
+        Ok(UserInfo {
+            user,
+            full,
+            own,
+            rooms,
+        })
     }
 }

@@ -62,11 +62,72 @@ pub async fn create(
 }
 
 pub async fn info(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
-    let user = state
+    let with_rooms = params
+        .get("fields")
+        .and_then(|f| serde_json::from_str::<serde_json::Value>(f).ok())
+        .is_some_and(|f| f["userRooms"] == json!(1));
+    let info = state
         .chat
-        .find_user(params.get("userId"), params.get("username"))
+        .user_info(
+            &session.user,
+            params.get("userId").filter(|s| !s.is_empty()),
+            params.get("username").filter(|s| !s.is_empty()),
+            with_rooms,
+        )
         .await?;
-    ok(json!({"user": user_view(&session.user, &user)}))
+    let mut user = if info.full {
+        wire::user_full(&info.user, DateStyle::Iso)
+    } else {
+        wire::user_public(&info.user, DateStyle::Iso)
+    };
+    if info.own.is_none() {
+        // Linked identities are the user's own business (Rocket.Chat shows
+        // `services` to the user alone).
+        if let Some(map) = user.as_object_mut() {
+            map.remove("services");
+        }
+    }
+    if let Some(own) = &info.own {
+        // Rocket.Chat's own-info `services`: whether there is a password (never its
+        // hash) and the sessions' dates (never their tokens).
+        let mut services = user
+            .get("services")
+            .cloned()
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        if own.has_password {
+            services["password"] = json!(true);
+        }
+        services["resume"] = json!({
+            "loginTokens": own
+                .sessions
+                .iter()
+                .map(|t| match &t.personal_name {
+                    Some(name) => json!({
+                        "type": "personalAccessToken",
+                        "name": name,
+                        "createdAt": wire::iso(t.created_at.0),
+                    }),
+                    None => json!({"when": wire::iso(t.created_at.0)}),
+                })
+                .collect::<Vec<_>>(),
+        });
+        user["services"] = services;
+    }
+    if let Some(rooms) = &info.rooms {
+        user["rooms"] = json!(rooms
+            .iter()
+            .map(|s| json!({
+                "_id": s.id,
+                "rid": s.rid,
+                "name": s.name,
+                "t": s.t,
+                "roles": s.roles,
+                "unread": s.unread,
+            }))
+            .collect::<Vec<_>>());
+    }
+    ok(json!({ "user": user }))
 }
 
 pub async fn list(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
