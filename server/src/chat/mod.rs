@@ -41,6 +41,7 @@ pub mod settings;
 pub mod single_use;
 pub mod tokens;
 mod user_admin;
+pub mod user_query;
 pub mod user_update;
 
 use std::sync::{Arc, OnceLock};

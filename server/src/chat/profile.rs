@@ -17,7 +17,7 @@ use super::password_policy::PasswordPolicy;
 use super::permissions::Perm;
 use super::preferences;
 use super::Chat;
-use crate::store::{Direction, Page, Sort, SortKey, Ts, User};
+use crate::store::{Ts, User};
 
 /// A `users.register` form.
 #[derive(Clone, Debug, Default)]
@@ -430,28 +430,5 @@ impl Chat {
             }
         }
         Ok(format!("user-{}", super::ids::new_id().to_lowercase()))
-    }
-
-    /// Active users whose username or name contains `term`, but not `exceptions`
-    /// (`users.autocomplete`); at most `limit`.
-    pub async fn autocomplete_users(
-        &self,
-        term: &str,
-        exceptions: &[String],
-        limit: usize,
-    ) -> ChatResult<Vec<User>> {
-        let sort = Sort {
-            key: SortKey::Name,
-            dir: Direction::Asc,
-        };
-        let filter = Some(term.trim()).filter(|t| !t.is_empty());
-        let page = Page::new(0, (limit + exceptions.len()) as u64 * 2 + 10);
-        let listing = self.store.list_users(filter, sort, page).await?;
-        Ok(listing
-            .items
-            .into_iter()
-            .filter(|u| u.active && !exceptions.contains(&u.username))
-            .take(limit)
-            .collect())
     }
 }
