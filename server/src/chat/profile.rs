@@ -28,6 +28,8 @@ pub struct Registration {
     pub name: String,
     /// The secret a `Secret URL` registration form asks for.
     pub secret: Option<String>,
+    /// Checked against `Accounts_CustomFields`.
+    pub custom_fields: Option<Map<String, Value>>,
 }
 
 /// A `users.updateOwnBasicInfo` change; `None` leaves a field alone.
@@ -89,19 +91,19 @@ impl Chat {
                 ))
             }
         }
-        validate_username(&form.username).map_err(|_| {
-            ChatError::refused(
-                "error-invalid-username",
-                "The username provided is not valid",
-            )
-        })?;
+        // Rocket.Chat's `users.register` answers these with bare failures.
+        super::user_update::validate_name_chars(&form.name)?;
+        if validate_username(&form.username).is_err() {
+            return Err(ChatError::invalid("The username provided is not valid"));
+        }
         self.check_new_username(&form.username)?;
         if self.store.user_by_username(&form.username).await?.is_some() {
-            return Err(ChatError::refused(
-                "error-field-unavailable",
-                "Username is already in use",
-            ));
+            return Err(ChatError::invalid("Username is already in use"));
         }
+        let custom_fields = match &form.custom_fields {
+            Some(given) => self.check_custom_fields(given)?,
+            None => None,
+        };
         validate_email(&form.email)?;
         self.password_policy().check(&form.pass)?;
         let approve = settings.bool("Accounts_ManuallyApproveNewUsers");
@@ -112,6 +114,7 @@ impl Chat {
                 email: form.email.trim().to_string(),
                 password: form.pass,
                 active: Some(!approve),
+                custom_fields,
                 ..Default::default()
             })
             .await?;

@@ -21,6 +21,8 @@ pub struct RegisterBody {
     pass: Option<String>,
     name: Option<String>,
     secret: Option<String>,
+    #[serde(rename = "customFields")]
+    custom_fields: Option<Map<String, Value>>,
 }
 
 /// `POST /api/v1/users.register` (no login).
@@ -40,6 +42,7 @@ pub async fn register(
         pass: required(&body.pass, "pass")?.to_string(),
         name: required(&body.name, "name")?.to_string(),
         secret: body.secret,
+        custom_fields: body.custom_fields,
     };
     let user = state.chat.register(form).await?;
     ok(json!({"user": wire::user_full(&user, DateStyle::Iso)}))
