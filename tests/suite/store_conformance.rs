@@ -112,6 +112,7 @@ conformance! {
     users::list_users,
     users::tokens,
     users::personal_tokens,
+    users::user_custom_fields,
     users::settings,
     rooms::rooms,
     rooms::room_conflicts,

@@ -411,6 +411,22 @@ pub async fn tokens(store: DynStore) {
     assert_eq!(store.delete_user_tokens("nobody").await.unwrap(), 0);
 }
 
+/// Custom profile fields come back as they were stored: text, numbers, lists.
+pub async fn user_custom_fields(store: DynStore) {
+    let mut dan = user("u-dan", "dan", Some("dan@example.com"));
+    dan.custom_fields = json!({"team": "blue", "level": 3, "tags": ["a", "b"], "ok": true})
+        .as_object()
+        .cloned();
+    store.create_user(&dan, None).await.unwrap();
+    assert_eq!(store.user_by_id("u-dan").await.unwrap(), Some(dan.clone()));
+    dan.custom_fields = json!({"team": "red"}).as_object().cloned();
+    store.update_user(&dan).await.unwrap();
+    assert_eq!(store.user_by_username("DAN").await.unwrap(), Some(dan.clone()));
+    dan.custom_fields = None;
+    store.update_user(&dan).await.unwrap();
+    assert_eq!(store.user_by_id("u-dan").await.unwrap(), Some(dan));
+}
+
 /// A user's tokens listed, and its sessions ended but one, personal tokens kept.
 pub async fn personal_tokens(store: DynStore) {
     let token = |hashed: &str, user: &str, at: i64, personal: Option<&str>| LoginToken {
