@@ -11,6 +11,7 @@ use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::permissions::Perm;
 use super::Chat;
+use crate::store::presence::PresenceFields;
 use crate::store::{roles, Email, Ts, User};
 
 /// Rocket.Chat's limits on the free-text profile fields.
@@ -166,8 +167,10 @@ impl Chat {
         if let Some(name) = patch.name {
             user.name = name.trim().to_string();
         }
-        if let Some(text) = patch.status_text {
-            user.status_text = Some(text.trim().to_string()).filter(|t| !t.is_empty());
+        // The status text is presence state, written by its own path below.
+        let status_text = patch.status_text.map(|t| t.trim().to_string());
+        if let Some(text) = &status_text {
+            user.status_text = Some(text.clone()).filter(|t| !t.is_empty());
         }
         if let Some(email) = &patch.email {
             validate_email(email)?;
@@ -226,6 +229,15 @@ impl Chat {
         }
         if let Some(hash) = new_hash {
             self.store.set_password_hash(&user.id, &hash).await?;
+        }
+        if let Some(text) = status_text.filter(|t| Some(t.as_str()) != before.status_text.as_deref()) {
+            let fields = PresenceFields {
+                status_text: Some(text),
+                ..Default::default()
+            };
+            self.store
+                .set_user_presence(&user.id, &fields, Ts::now())
+                .await?;
         }
         tracing::info!(user_id = %user.id, actor = %actor.id, "user updated");
         self.bus.publish(Event::UserUpdated { user: user.clone() });

@@ -25,6 +25,7 @@ const USER_OPTIONAL: &[&str] = &[
     "avatarETag",
     "avatarOrigin",
     "avatarFileId",
+    "customFields",
 ];
 const USER_CONFLICTS: &[(&str, &str)] = &[
     (IDX_USERNAME, "username"),
