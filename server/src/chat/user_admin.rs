@@ -306,4 +306,9 @@ impl Chat {
             rooms,
         })
     }
+
+    /// Whether the user has a local password (`me`'s `services.password.exists`).
+    pub async fn has_password(&self, user_id: &str) -> ChatResult<bool> {
+        Ok(self.store.password_hash(user_id).await?.is_some())
+    }
 }
