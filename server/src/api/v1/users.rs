@@ -80,13 +80,6 @@ pub async fn info(State(state): State<AppState>, Auth(session): Auth, params: Pa
     } else {
         wire::user_public(&info.user, DateStyle::Iso)
     };
-    if info.own.is_none() {
-        // Linked identities are the user's own business (Rocket.Chat shows
-        // `services` to the user alone).
-        if let Some(map) = user.as_object_mut() {
-            map.remove("services");
-        }
-    }
     if let Some(own) = &info.own {
         // Rocket.Chat's own-info `services`: whether there is a password (never its
         // hash) and the sessions' dates (never their tokens).
