@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/spotlight", get(spotlight))
         .route("/shield.svg", get(shield))
         .route("/users.getAvatar", get(get_avatar))
+        .route("/users.getAvatarSuggestion", get(avatar_suggestion))
         .route("/pw.getPolicyReset", get(policy_reset))
 }
 
@@ -270,6 +271,13 @@ async fn get_avatar(State(state): State<AppState>, params: Params) -> ApiResult 
         url,
     )
         .into_response())
+}
+
+/// `users.getAvatarSuggestion`: Rocket.Chat suggests pictures from the user's
+/// Gravatar and OAuth profiles; Palaver fetches no outside pictures, so there are
+/// none to suggest.
+async fn avatar_suggestion(Auth(_session): Auth) -> ApiResult {
+    ok(json!({ "suggestions": {} }))
 }
 
 /// `pw.getPolicyReset`: the password policy, for the holder of a reset link.
