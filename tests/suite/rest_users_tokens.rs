@@ -222,4 +222,19 @@ async fn sessions_end_as_rocket_chat_ends_them() {
     ddp.call_ok("removeOtherTokens", json!([])).await;
     assert_eq!(me_status(&srv, &dave2).await, StatusCode::UNAUTHORIZED);
     assert_eq!(me_status(&srv, &dave).await, StatusCode::OK);
+    ddp.call_ok("getUserRoles", json!([])).await;
+
+    // A realtime connection using a token that another session revokes is logged out.
+    let dave3 = srv.login("dave", &password_for("dave")).await;
+    srv.post_ok("users.removeOtherTokens", &dave3, json!({})).await;
+    let mut logged_out = false;
+    for _ in 0..50 {
+        let frame = ddp.call("getUserRoles", json!([])).await;
+        if frame.get("error").is_some() {
+            logged_out = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(logged_out, "the realtime session of a revoked token must end");
 }
