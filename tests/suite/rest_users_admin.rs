@@ -25,8 +25,12 @@ async fn set_setting(srv: &Palaver, admin: &Session, id: &str, value: Value) {
 }
 
 async fn update(srv: &Palaver, who: &Session, user_id: &str, data: Value) -> (StatusCode, Value) {
-    srv.post("users.update", who, json!({"userId": user_id, "data": data}))
-        .await
+    srv.post(
+        "users.update",
+        who,
+        json!({"userId": user_id, "data": data}),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -48,18 +52,42 @@ async fn users_update_follows_saveuser_rules() {
     assert_eq!(body["user"]["nickname"], json!("bb"), "{body}");
     assert_eq!(body["user"]["bio"], json!("hi"), "{body}");
     let (status, body) = update(&srv, &bob, &bob.user_id, json!({"verified": true})).await;
-    assert_error(status, &body, 400, Some("error-action-not-allowed"), "verify oneself");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "verify oneself",
+    );
     // Another user: needs `edit-other-user-info`.
     let (status, body) = update(&srv, &bob, &carol.user_id, json!({"name": "X"})).await;
-    assert_error(status, &body, 400, Some("error-action-not-allowed"), "edit another");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "edit another",
+    );
     assert_eq!(
         body["error"],
         json!("Editing user is not allowed [error-action-not-allowed]")
     );
 
     // Limits on the free-text fields.
-    let (status, body) = update(&srv, &admin, &bob.user_id, json!({"nickname": "n".repeat(121)})).await;
-    assert_error(status, &body, 400, Some("error-nickname-size-exceeded"), "nickname");
+    let (status, body) = update(
+        &srv,
+        &admin,
+        &bob.user_id,
+        json!({"nickname": "n".repeat(121)}),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-nickname-size-exceeded"),
+        "nickname",
+    );
     assert_eq!(
         body["error"],
         json!("Nickname size exceeds 120 characters [error-nickname-size-exceeded]")
@@ -81,8 +109,17 @@ async fn users_update_follows_saveuser_rules() {
         .await;
     assert_eq!(body["user"]["username"], json!("carol2"), "{body}");
     let (status, body) = update(&srv, &bob, &bob.user_id, json!({"username": "bob2"})).await;
-    assert_error(status, &body, 400, Some("error-action-not-allowed"), "rename oneself");
-    assert_eq!(body["error"], json!("Edit username is not allowed [error-action-not-allowed]"));
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "rename oneself",
+    );
+    assert_eq!(
+        body["error"],
+        json!("Edit username is not allowed [error-action-not-allowed]")
+    );
     set_setting(&srv, &admin, "Accounts_AllowUsernameChange", json!(true)).await;
 
     // A new address is unverified unless the admin says otherwise.
@@ -93,7 +130,11 @@ async fn users_update_follows_saveuser_rules() {
             json!({"userId": bob.user_id, "data": {"email": "bob.new@palaver.test"}}),
         )
         .await;
-    assert_eq!(body["user"]["emails"][0]["verified"], json!(false), "{body}");
+    assert_eq!(
+        body["user"]["emails"][0]["verified"],
+        json!(false),
+        "{body}"
+    );
     let body = srv
         .post_ok(
             "users.update",
@@ -113,12 +154,36 @@ async fn users_update_follows_saveuser_rules() {
     srv.login("bob", "An0ther-Secret!").await;
     set_setting(&srv, &admin, "Accounts_AllowPasswordChange", json!(false)).await;
     set_roles(&srv, &admin, "edit-other-user-password", &[]).await;
-    let (status, body) = update(&srv, &admin, &bob.user_id, json!({"password": "Third-Secret-1!"})).await;
-    assert_error(status, &body, 400, Some("error-action-not-allowed"), "password not allowed");
+    let (status, body) = update(
+        &srv,
+        &admin,
+        &bob.user_id,
+        json!({"password": "Third-Secret-1!"}),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "password not allowed",
+    );
 
     // Unknown roles are refused.
-    let (status, body) = update(&srv, &admin, &bob.user_id, json!({"roles": ["no-such-role"]})).await;
-    assert_error(status, &body, 400, Some("error-action-not-allowed"), "unknown role");
+    let (status, body) = update(
+        &srv,
+        &admin,
+        &bob.user_id,
+        json!({"roles": ["no-such-role"]}),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "unknown role",
+    );
 }
 
 #[tokio::test]
@@ -129,8 +194,12 @@ async fn deactivation_hands_over_last_owned_rooms_and_ends_sessions() {
     let carol = srv.create_user(&admin, "carol").await;
     let room = create_channel(&srv, &admin, "handover", &["bob"]).await;
     let rid = str_of(&room["_id"], "rid").to_string();
-    srv.post_ok("channels.addOwner", &admin, json!({"roomId": rid, "userId": bob.user_id}))
-        .await;
+    srv.post_ok(
+        "channels.addOwner",
+        &admin,
+        json!({"roomId": rid, "userId": bob.user_id}),
+    )
+    .await;
     srv.post_ok(
         "channels.removeOwner",
         &admin,
@@ -177,7 +246,11 @@ async fn deactivation_hands_over_last_owned_rooms_and_ends_sessions() {
         .as_array()
         .expect("roles")
         .iter()
-        .filter(|r| r["roles"].as_array().is_some_and(|a| a.contains(&json!("owner"))))
+        .filter(|r| {
+            r["roles"]
+                .as_array()
+                .is_some_and(|a| a.contains(&json!("owner")))
+        })
         .collect();
     assert_eq!(owners.len(), 1, "one new owner: {roles}");
     assert_eq!(owners[0]["u"]["_id"], json!(admin.user_id), "{roles}");
@@ -226,7 +299,11 @@ async fn idle_users_are_deactivated_by_role() {
     let info = srv.get_ok("users.info?username=bob", &admin).await;
     assert_eq!(info["user"]["active"], json!(false), "{info}");
     let info = srv.get_ok("users.info?username=carol", &admin).await;
-    assert_eq!(info["user"]["active"], json!(true), "carol is no guest: {info}");
+    assert_eq!(
+        info["user"]["active"],
+        json!(true),
+        "carol is no guest: {info}"
+    );
     let body = srv
         .post_ok(
             "users.deactivateIdle",
@@ -248,8 +325,15 @@ async fn idle_users_are_deactivated_by_role() {
 async fn custom_fields_are_checked_and_kept() {
     let srv = Palaver::start().await;
     let admin = srv.admin().await;
-    let fields = json!({"team": {"type": "text", "required": true, "minLength": 2, "maxLength": 10}});
-    set_setting(&srv, &admin, "Accounts_CustomFields", json!(fields.to_string())).await;
+    let fields =
+        json!({"team": {"type": "text", "required": true, "minLength": 2, "maxLength": 10}});
+    set_setting(
+        &srv,
+        &admin,
+        "Accounts_CustomFields",
+        json!(fields.to_string()),
+    )
+    .await;
     let new_user = |name: &str, custom: Value| {
         json!({
             "username": name, "name": name, "email": format!("{name}@palaver.test"),
@@ -262,15 +346,33 @@ async fn custom_fields_are_checked_and_kept() {
         (json!({"team": "abcdefghijk"}), "too long"),
     ] {
         let (status, body) = srv.post("users.create", &admin, new_user("dan", bad)).await;
-        assert_error(status, &body, 400, Some("error-user-registration-custom-field"), why);
+        assert_error(
+            status,
+            &body,
+            400,
+            Some("error-user-registration-custom-field"),
+            why,
+        );
     }
     let body = srv
-        .post_ok("users.create", &admin, new_user("dan", json!({"team": "blue", "extra": 1})))
+        .post_ok(
+            "users.create",
+            &admin,
+            new_user("dan", json!({"team": "blue", "extra": 1})),
+        )
         .await;
-    assert_eq!(body["user"]["customFields"], json!({"team": "blue"}), "only configured fields: {body}");
+    assert_eq!(
+        body["user"]["customFields"],
+        json!({"team": "blue"}),
+        "only configured fields: {body}"
+    );
     let id = str_of(&body["user"]["_id"], "id").to_string();
     let info = srv.get_ok(&format!("users.info?userId={id}"), &admin).await;
-    assert_eq!(info["user"]["customFields"], json!({"team": "blue"}), "{info}");
+    assert_eq!(
+        info["user"]["customFields"],
+        json!({"team": "blue"}),
+        "{info}"
+    );
 
     let (status, body) = srv
         .post(
@@ -279,7 +381,13 @@ async fn custom_fields_are_checked_and_kept() {
             json!({"userId": id, "data": {"customFields": {"team": "r"}}}),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-user-registration-custom-field"), "update");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-user-registration-custom-field"),
+        "update",
+    );
     let body = srv
         .post_ok(
             "users.update",
@@ -287,7 +395,11 @@ async fn custom_fields_are_checked_and_kept() {
             json!({"userId": id, "data": {"customFields": {"team": "red"}}}),
         )
         .await;
-    assert_eq!(body["user"]["customFields"], json!({"team": "red"}), "{body}");
+    assert_eq!(
+        body["user"]["customFields"],
+        json!({"team": "red"}),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -298,13 +410,28 @@ async fn username_availability() {
     srv.create_user(&admin, "carol").await;
     let check = |name: &str| format!("users.checkUsernameAvailability?username={name}");
     assert_eq!(srv.get_ok(&check("bob"), &bob).await["result"], json!(true));
-    assert_eq!(srv.get_ok(&check("carol"), &bob).await["result"], json!(false));
-    assert_eq!(srv.get_ok(&check("CAROL"), &bob).await["result"], json!(false));
-    assert_eq!(srv.get_ok(&check("dave"), &bob).await["result"], json!(true));
+    assert_eq!(
+        srv.get_ok(&check("carol"), &bob).await["result"],
+        json!(false)
+    );
+    assert_eq!(
+        srv.get_ok(&check("CAROL"), &bob).await["result"],
+        json!(false)
+    );
+    assert_eq!(
+        srv.get_ok(&check("dave"), &bob).await["result"],
+        json!(true)
+    );
     let (status, body) = srv.get("users.checkUsernameAvailability", &bob).await;
     assert_error(status, &body, 400, None, "no username");
     let (status, body) = srv.get(&check("admin"), &bob).await;
-    assert_error(status, &body, 400, Some("error-blocked-username"), "system name");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-blocked-username"),
+        "system name",
+    );
     let (status, body) = srv.get_anon(&check("dave")).await;
     assert_unauthorized(status, &body, "anonymous");
     set_setting(&srv, &admin, "Accounts_AllowUsernameChange", json!(false)).await;

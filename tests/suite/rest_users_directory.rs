@@ -34,7 +34,11 @@ async fn directory_lists_people_and_channels() {
     assert_eq!(row["username"], json!("bobdir"), "{body}");
     assert_eq!(row["_id"], json!(bob.user_id));
     ts(&row["createdAt"], "createdAt");
-    assert_eq!(row["emails"][0]["address"], json!("bobdir@palaver.test"), "{body}");
+    assert_eq!(
+        row["emails"][0]["address"],
+        json!("bobdir@palaver.test"),
+        "{body}"
+    );
     let body = srv.get_ok(&users_q("bobdir"), &bob).await;
     assert!(body["result"][0].get("emails").is_none(), "{body}");
     assert!(body["result"][0]["name"].is_string(), "{body}");
@@ -82,12 +86,16 @@ async fn spotlight_finds_users_and_rooms() {
     let (status, body) = srv.get("spotlight", &bob).await;
     assert_error(status, &body, 400, None, "no query");
 
-    let body = srv.get_ok(&format!("spotlight?query={}", enc("@spotbob")), &bob).await;
+    let body = srv
+        .get_ok(&format!("spotlight?query={}", enc("@spotbob")), &bob)
+        .await;
     assert_eq!(body["users"][0]["username"], json!("spotbob"), "{body}");
     assert!(body["users"][0]["status"].is_string(), "{body}");
     assert_eq!(body["rooms"], json!([]), "@ searches people only: {body}");
 
-    let body = srv.get_ok(&format!("spotlight?query={}", enc("#spot")), &bob).await;
+    let body = srv
+        .get_ok(&format!("spotlight?query={}", enc("#spot")), &bob)
+        .await;
     assert_eq!(body["users"], json!([]), "# searches rooms only: {body}");
     let names: Vec<&str> = body["rooms"]
         .as_array()
@@ -95,9 +103,15 @@ async fn spotlight_finds_users_and_rooms() {
         .iter()
         .filter_map(|r| r["name"].as_str())
         .collect();
-    assert!(names.contains(&"spot-room"), "a public channel bob is not in: {body}");
+    assert!(
+        names.contains(&"spot-room"),
+        "a public channel bob is not in: {body}"
+    );
     assert!(names.contains(&"spot-mine"), "bob's own group: {body}");
-    assert!(!names.contains(&"spot-secret"), "another's private group: {body}");
+    assert!(
+        !names.contains(&"spot-secret"),
+        "another's private group: {body}"
+    );
     assert!(body["rooms"][0]["t"].is_string(), "{body}");
 }
 
@@ -128,10 +142,20 @@ async fn shields_avatars_and_reset_policy() {
         )
         .await;
     assert!(r.text.contains(">@bob<"), "{}", r.text);
-    srv.post_ok("settings/API_Enable_Shields", &admin, json!({"value": false}))
-        .await;
+    srv.post_ok(
+        "settings/API_Enable_Shields",
+        &admin,
+        json!({"value": false}),
+    )
+    .await;
     let (status, body) = srv.get_anon(shield).await;
-    assert_error(status, &body, 400, Some("error-endpoint-disabled"), "shields off");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-endpoint-disabled"),
+        "shields off",
+    );
 
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

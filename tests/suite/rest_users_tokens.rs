@@ -70,12 +70,25 @@ async fn personal_access_tokens_log_in_and_are_kept_hashed() {
     let me = srv.get_ok("me", &pat).await;
     assert_eq!(me["username"], json!("bob"), "{me}");
     // The token is bob's only: with another user id it is no credential.
-    assert_eq!(me_status(&srv, &as_session(&carol, &token)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        me_status(&srv, &as_session(&carol, &token)).await,
+        StatusCode::UNAUTHORIZED
+    );
 
     let (status, body) = srv
-        .post("users.generatePersonalAccessToken", &bob, json!({"tokenName": "ci"}))
+        .post(
+            "users.generatePersonalAccessToken",
+            &bob,
+            json!({"tokenName": "ci"}),
+        )
         .await;
-    assert_error(status, &body, 400, Some("error-token-already-exists"), "same name");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-token-already-exists"),
+        "same name",
+    );
     let (status, body) = srv
         .post("users.generatePersonalAccessToken", &bob, json!({}))
         .await;
@@ -85,10 +98,17 @@ async fn personal_access_tokens_log_in_and_are_kept_hashed() {
     let tokens = body["tokens"].as_array().expect("tokens");
     assert_eq!(tokens.len(), 1, "{body}");
     assert_eq!(tokens[0]["name"], json!("ci"));
-    assert_eq!(tokens[0]["lastTokenPart"], json!(&token[token.len() - 6..]), "{body}");
+    assert_eq!(
+        tokens[0]["lastTokenPart"],
+        json!(&token[token.len() - 6..]),
+        "{body}"
+    );
     assert_eq!(tokens[0]["bypassTwoFactor"], json!(false));
     ts(&tokens[0]["createdAt"], "createdAt");
-    assert!(!body.to_string().contains(&token), "the token is never listed: {body}");
+    assert!(
+        !body.to_string().contains(&token),
+        "the token is never listed: {body}"
+    );
     // Only its hash is stored.
     assert!(
         !found_in_files(srv.data_dir(), token.as_bytes()),
@@ -109,9 +129,19 @@ async fn personal_access_tokens_log_in_and_are_kept_hashed() {
     let pat2 = as_session(&bob, &token2);
     assert_eq!(me_status(&srv, &pat2).await, StatusCode::OK);
     let (status, body) = srv
-        .post("users.regeneratePersonalAccessToken", &bob, json!({"tokenName": "nope"}))
+        .post(
+            "users.regeneratePersonalAccessToken",
+            &bob,
+            json!({"tokenName": "nope"}),
+        )
         .await;
-    assert_error(status, &body, 400, Some("error-token-does-not-exists"), "regenerate unknown");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-token-does-not-exists"),
+        "regenerate unknown",
+    );
 
     srv.post_ok(
         "users.removePersonalAccessToken",
@@ -121,9 +151,19 @@ async fn personal_access_tokens_log_in_and_are_kept_hashed() {
     .await;
     assert_eq!(me_status(&srv, &pat2).await, StatusCode::UNAUTHORIZED);
     let (status, body) = srv
-        .post("users.removePersonalAccessToken", &bob, json!({"tokenName": "ci"}))
+        .post(
+            "users.removePersonalAccessToken",
+            &bob,
+            json!({"tokenName": "ci"}),
+        )
         .await;
-    assert_error(status, &body, 400, Some("error-token-does-not-exists"), "remove twice");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-token-does-not-exists"),
+        "remove twice",
+    );
 
     // Over realtime too, with the same rules.
     let mut ddp = Ddp::connect_as(&srv, &bob).await;
@@ -134,9 +174,15 @@ async fn personal_access_tokens_log_in_and_are_kept_hashed() {
         )
         .await;
     let token3 = str_of(&token3, "realtime token").to_string();
-    assert_eq!(me_status(&srv, &as_session(&bob, &token3)).await, StatusCode::OK);
-    ddp.call_ok("personalAccessTokens:removeToken", json!([{"tokenName": "bot"}]))
-        .await;
+    assert_eq!(
+        me_status(&srv, &as_session(&bob, &token3)).await,
+        StatusCode::OK
+    );
+    ddp.call_ok(
+        "personalAccessTokens:removeToken",
+        json!([{"tokenName": "bot"}]),
+    )
+    .await;
     assert_eq!(
         me_status(&srv, &as_session(&bob, &token3)).await,
         StatusCode::UNAUTHORIZED
@@ -145,8 +191,14 @@ async fn personal_access_tokens_log_in_and_are_kept_hashed() {
     // Without `create-personal-access-tokens`, every call is refused.
     set_roles(&srv, &admin, "create-personal-access-tokens", &["admin"]).await;
     for (path, body) in [
-        ("users.generatePersonalAccessToken", json!({"tokenName": "x"})),
-        ("users.regeneratePersonalAccessToken", json!({"tokenName": "x"})),
+        (
+            "users.generatePersonalAccessToken",
+            json!({"tokenName": "x"}),
+        ),
+        (
+            "users.regeneratePersonalAccessToken",
+            json!({"tokenName": "x"}),
+        ),
         ("users.removePersonalAccessToken", json!({"tokenName": "x"})),
     ] {
         let (status, resp) = srv.post(path, &bob, body).await;
@@ -155,7 +207,10 @@ async fn personal_access_tokens_log_in_and_are_kept_hashed() {
     let (status, body) = srv.get("users.getPersonalAccessTokens", &bob).await;
     assert_error(status, &body, 400, Some("not-authorized"), "list");
     let err = ddp
-        .call_err("personalAccessTokens:generateToken", json!([{"tokenName": "y"}]))
+        .call_err(
+            "personalAccessTokens:generateToken",
+            json!([{"tokenName": "y"}]),
+        )
         .await;
     assert_eq!(err["error"], json!("not-authorized"), "{err}");
 }
@@ -168,19 +223,26 @@ async fn sessions_end_as_rocket_chat_ends_them() {
     let carol = srv.create_user(&admin, "carol").await;
     let bob2 = srv.login("bob", &password_for("bob")).await;
     let body = srv
-        .post_ok("users.generatePersonalAccessToken", &bob, json!({"tokenName": "keep"}))
+        .post_ok(
+            "users.generatePersonalAccessToken",
+            &bob,
+            json!({"tokenName": "keep"}),
+        )
         .await;
     let pat = as_session(&bob, str_of(&body["token"], "token"));
 
     // removeOtherTokens: the other sessions end, this one and the personal token stay.
-    srv.post_ok("users.removeOtherTokens", &bob2, json!({})).await;
+    srv.post_ok("users.removeOtherTokens", &bob2, json!({}))
+        .await;
     assert_eq!(me_status(&srv, &bob).await, StatusCode::UNAUTHORIZED);
     assert_eq!(me_status(&srv, &bob2).await, StatusCode::OK);
     assert_eq!(me_status(&srv, &pat).await, StatusCode::OK);
 
     // logoutOtherClients answers with the token in use and its expiry.
     let bob3 = srv.login("bob", &password_for("bob")).await;
-    let body = srv.post_ok("users.logoutOtherClients", &bob2, json!({})).await;
+    let body = srv
+        .post_ok("users.logoutOtherClients", &bob2, json!({}))
+        .await;
     assert_eq!(body["token"], json!(bob2.token), "{body}");
     ts(&body["tokenExpires"], "tokenExpires");
     assert_eq!(me_status(&srv, &bob3).await, StatusCode::UNAUTHORIZED);
@@ -207,7 +269,13 @@ async fn sessions_end_as_rocket_chat_ends_them() {
     let (status, body) = srv
         .post("users.logout", &admin, json!({"userId": "no-such-user"}))
         .await;
-    assert_error(status, &body, 400, Some("error-invalid-user-id"), "unknown user");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-user-id"),
+        "unknown user",
+    );
 
     // Without a user id, the caller logs themselves out everywhere.
     let carol2 = srv.login("carol", &password_for("carol")).await;
@@ -226,7 +294,8 @@ async fn sessions_end_as_rocket_chat_ends_them() {
 
     // A realtime connection using a token that another session revokes is logged out.
     let dave3 = srv.login("dave", &password_for("dave")).await;
-    srv.post_ok("users.removeOtherTokens", &dave3, json!({})).await;
+    srv.post_ok("users.removeOtherTokens", &dave3, json!({}))
+        .await;
     let mut logged_out = false;
     for _ in 0..50 {
         let frame = ddp.call("getUserRoles", json!([])).await;
@@ -236,5 +305,8 @@ async fn sessions_end_as_rocket_chat_ends_them() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(logged_out, "the realtime session of a revoked token must end");
+    assert!(
+        logged_out,
+        "the realtime session of a revoked token must end"
+    );
 }

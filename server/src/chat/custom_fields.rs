@@ -94,16 +94,29 @@ mod tests {
         v.as_object().cloned().unwrap_or_default()
     }
 
-    const TEXT: &str = r#"{"customFieldText":{"type":"text","required":true,"minLength":2,"maxLength":10}}"#;
+    const TEXT: &str =
+        r#"{"customFieldText":{"type":"text","required":true,"minLength":2,"maxLength":10}}"#;
 
     #[test]
     fn text_fields_follow_their_rules() {
-        let ok = checked_custom_fields(TEXT, &given(json!({"customFieldText": "success", "other": 1})))
-            .expect("valid");
+        let ok = checked_custom_fields(
+            TEXT,
+            &given(json!({"customFieldText": "success", "other": 1})),
+        )
+        .expect("valid");
         assert_eq!(ok, Some(given(json!({"customFieldText": "success"}))));
-        for bad in [json!({"customFieldText": ""}), json!({}), json!({"customFieldText": "0"}), json!({"customFieldText": "0123456789-0"})] {
+        for bad in [
+            json!({"customFieldText": ""}),
+            json!({}),
+            json!({"customFieldText": "0"}),
+            json!({"customFieldText": "0123456789-0"}),
+        ] {
             let err = checked_custom_fields(TEXT, &given(bad.clone())).expect_err("invalid");
-            assert_eq!(err.error_type(), "error-user-registration-custom-field", "{bad}");
+            assert_eq!(
+                err.error_type(),
+                "error-user-registration-custom-field",
+                "{bad}"
+            );
         }
     }
 
@@ -112,9 +125,14 @@ mod tests {
         let config = r#"{"team":{"type":"select","options":["red","blue"]}}"#;
         assert!(checked_custom_fields(config, &given(json!({"team": "red"}))).is_ok());
         assert!(checked_custom_fields(config, &given(json!({"team": "green"}))).is_err());
-        assert_eq!(checked_custom_fields("  ", &given(json!({"x": "y"}))).expect("blank"), None);
         assert_eq!(
-            checked_custom_fields("{not json", &given(json!({}))).expect_err("bad json").error_type(),
+            checked_custom_fields("  ", &given(json!({"x": "y"}))).expect("blank"),
+            None
+        );
+        assert_eq!(
+            checked_custom_fields("{not json", &given(json!({})))
+                .expect_err("bad json")
+                .error_type(),
             "error-invalid-customfield-json"
         );
     }

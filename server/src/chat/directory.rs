@@ -59,7 +59,9 @@ impl Chat {
         let filter = Some(text.trim()).filter(|t| !t.is_empty());
         match kind {
             DirectoryKind::Users => {
-                if !self.has_permission(actor, Perm::VIEW_OUTSIDE_ROOM, None).await?
+                if !self
+                    .has_permission(actor, Perm::VIEW_OUTSIDE_ROOM, None)
+                    .await?
                     || !self.has_permission(actor, Perm::VIEW_D_ROOM, None).await?
                 {
                     return Err(verify_parameters());
@@ -111,7 +113,11 @@ impl Chat {
         };
         let page = Page::new(0, SPOTLIGHT_LIMIT);
         let mut users = Vec::new();
-        if want_users && self.has_permission(actor, Perm::VIEW_OUTSIDE_ROOM, None).await? {
+        if want_users
+            && self
+                .has_permission(actor, Perm::VIEW_OUTSIDE_ROOM, None)
+                .await?
+        {
             users = self.store.list_users(filter, sort, page).await?.items;
             users.retain(|u| u.active);
         }

@@ -42,7 +42,11 @@ impl Chat {
         }
     }
 
-    async fn personal_token_named(&self, user_id: &str, name: &str) -> ChatResult<Option<LoginToken>> {
+    async fn personal_token_named(
+        &self,
+        user_id: &str,
+        name: &str,
+    ) -> ChatResult<Option<LoginToken>> {
         Ok(self
             .store
             .user_tokens(user_id)
@@ -172,7 +176,10 @@ impl Chat {
                 return Err(ChatError::unauthorized_bare());
             }
             if self.store.user_by_id(target).await?.is_none() {
-                return Err(ChatError::refused("error-invalid-user-id", "Invalid user id"));
+                return Err(ChatError::refused(
+                    "error-invalid-user-id",
+                    "Invalid user id",
+                ));
             }
         }
         let tokens = self.store.user_tokens(target).await?;

@@ -37,7 +37,10 @@ impl Chat {
     pub(super) async fn last_owned_rooms(&self, user: &User) -> ChatResult<Vec<Room>> {
         let (subs, _) = self.subscriptions_since(user, None).await?;
         let mut out = Vec::new();
-        for sub in subs.iter().filter(|s| s.roles.iter().any(|r| r == roles::OWNER)) {
+        for sub in subs
+            .iter()
+            .filter(|s| s.roles.iter().any(|r| r == roles::OWNER))
+        {
             let Some(room) = self.store.room_by_id(&sub.rid).await? else {
                 continue;
             };
@@ -190,7 +193,12 @@ impl Chat {
     /// `users.deactivateIdle`: deactivates the active holders of `role` who have not
     /// logged in for `days_idle` days (or never, having been created before then).
     /// The last active admin and the caller are never deactivated. Returns how many.
-    pub async fn deactivate_idle(&self, actor: &User, days_idle: u64, role: &str) -> ChatResult<u64> {
+    pub async fn deactivate_idle(
+        &self,
+        actor: &User,
+        days_idle: u64,
+        role: &str,
+    ) -> ChatResult<u64> {
         if !self
             .has_permission(actor, Perm::EDIT_OTHER_USER_ACTIVE_STATUS, None)
             .await?
@@ -211,9 +219,7 @@ impl Chat {
                 .items;
             let n = page.len() as u64;
             idle.extend(page.into_iter().filter(|u| {
-                u.active
-                    && u.id != actor.id
-                    && u.last_login.unwrap_or(u.created_at).0 <= cutoff
+                u.active && u.id != actor.id && u.last_login.unwrap_or(u.created_at).0 <= cutoff
             }));
             if n < MEMBER_PAGE {
                 break;
@@ -240,9 +246,16 @@ impl Chat {
 
     /// `users.checkUsernameAvailability`: whether the caller could take `username`
     /// (their own counts as available); refused when renames are off.
-    pub async fn check_username_availability(&self, actor: &User, username: &str) -> ChatResult<bool> {
+    pub async fn check_username_availability(
+        &self,
+        actor: &User,
+        username: &str,
+    ) -> ChatResult<bool> {
         if username.is_empty() {
-            return Err(ChatError::refused("error-invalid-username", "Invalid username"));
+            return Err(ChatError::refused(
+                "error-invalid-username",
+                "Invalid username",
+            ));
         }
         if !self.settings().bool("Accounts_AllowUsernameChange") {
             return Err(ChatError::refused("error-not-allowed", "Not allowed"));
@@ -250,7 +263,9 @@ impl Chat {
         if actor.username == username {
             return Ok(true);
         }
-        if super::accounts::validate_username(username).is_err() || self.username_blocked(username).is_some() {
+        if super::accounts::validate_username(username).is_err()
+            || self.username_blocked(username).is_some()
+        {
             return Err(ChatError::refused(
                 "error-blocked-username",
                 format!("{username} is blocked and can't be used!"),

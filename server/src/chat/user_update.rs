@@ -112,17 +112,15 @@ impl Chat {
 
         // validateUserEditing
         let settings = self.settings();
-        let may = |setting: &str, override_perm: bool| settings.bool(setting) || (override_perm && !myself);
+        let may = |setting: &str, override_perm: bool| {
+            settings.bool(setting) || (override_perm && !myself)
+        };
         if let Some(roles) = &patch.roles {
             let mut old = before.roles.clone();
             let mut new = roles.clone();
             old.sort();
             new.sort();
-            if old != new
-                && !self
-                    .has_permission(actor, Perm::ASSIGN_ROLES, None)
-                    .await?
-            {
+            if old != new && !self.has_permission(actor, Perm::ASSIGN_ROLES, None).await? {
                 return Err(not_allowed("Assign roles is not allowed"));
             }
         }
@@ -230,7 +228,9 @@ impl Chat {
         if let Some(hash) = new_hash {
             self.store.set_password_hash(&user.id, &hash).await?;
         }
-        if let Some(text) = status_text.filter(|t| Some(t.as_str()) != before.status_text.as_deref()) {
+        if let Some(text) =
+            status_text.filter(|t| Some(t.as_str()) != before.status_text.as_deref())
+        {
             let fields = PresenceFields {
                 status_text: Some(text),
                 ..Default::default()
@@ -242,7 +242,10 @@ impl Chat {
         tracing::info!(user_id = %user.id, actor = %actor.id, "user updated");
         self.bus.publish(Event::UserUpdated { user: user.clone() });
         match patch.active {
-            Some(active) => self.apply_active(actor, user, active, confirm_relinquish).await,
+            Some(active) => {
+                self.apply_active(actor, user, active, confirm_relinquish)
+                    .await
+            }
             None => Ok(user),
         }
     }

@@ -22,13 +22,13 @@ mod connection;
 mod fanout;
 mod liveness;
 mod mail_methods;
-mod user_methods;
 mod methods;
 mod presence;
 mod protocol;
 mod registry;
 mod session;
 mod subscriptions;
+mod user_methods;
 mod writer;
 
 use std::net::SocketAddr;

@@ -9,7 +9,9 @@ use super::protocol::DdpError;
 
 /// The `tokenName` of the methods' one object parameter.
 fn token_name(params: &[Value]) -> Result<(&str, bool), DdpError> {
-    let obj = arg(params, 0).as_object().ok_or_else(DdpError::match_failed)?;
+    let obj = arg(params, 0)
+        .as_object()
+        .ok_or_else(DdpError::match_failed)?;
     let name = opt_str(obj, "tokenName")?.ok_or_else(DdpError::match_failed)?;
     let bypass = obj
         .get("bypassTwoFactor")
@@ -25,7 +27,10 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Option<Ou
             async {
                 let user = ctx.user()?;
                 let (name, bypass) = token_name(params)?;
-                let token = ctx.chat.generate_personal_token(&user, name, bypass).await?;
+                let token = ctx
+                    .chat
+                    .generate_personal_token(&user, name, bypass)
+                    .await?;
                 Ok(Some(json!(token)))
             }
             .await
@@ -60,7 +65,9 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Option<Ou
             async {
                 let user = ctx.user()?;
                 let user_id = arg(params, 0).as_str().ok_or_else(DdpError::match_failed)?;
-                let active = arg(params, 1).as_bool().ok_or_else(DdpError::match_failed)?;
+                let active = arg(params, 1)
+                    .as_bool()
+                    .ok_or_else(DdpError::match_failed)?;
                 let confirm = arg(params, 2).as_bool().unwrap_or(false);
                 ctx.chat
                     .set_active_status(&user, user_id, active, confirm)

@@ -421,7 +421,10 @@ pub async fn user_custom_fields(store: DynStore) {
     assert_eq!(store.user_by_id("u-dan").await.unwrap(), Some(dan.clone()));
     dan.custom_fields = json!({"team": "red"}).as_object().cloned();
     store.update_user(&dan).await.unwrap();
-    assert_eq!(store.user_by_username("DAN").await.unwrap(), Some(dan.clone()));
+    assert_eq!(
+        store.user_by_username("DAN").await.unwrap(),
+        Some(dan.clone())
+    );
     dan.custom_fields = None;
     store.update_user(&dan).await.unwrap();
     assert_eq!(store.user_by_id("u-dan").await.unwrap(), Some(dan));

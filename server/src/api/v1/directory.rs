@@ -55,7 +55,11 @@ fn directory_user(user: &User, show_emails: bool) -> Value {
     v
 }
 
-async fn directory(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
+async fn directory(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
     let page = params.page()?;
     let query: Value = match params.get("query") {
         Some(raw) => serde_json::from_str(raw)
@@ -75,7 +79,10 @@ async fn directory(State(state): State<AppState>, Auth(session): Auth, params: P
         key: SortKey::Name,
         dir: Direction::Asc,
     })?;
-    let text = query.get("text").and_then(Value::as_str).unwrap_or_default();
+    let text = query
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let kind = query
         .get("type")
         .and_then(Value::as_str)
@@ -118,7 +125,11 @@ fn page_of(rows: Vec<Value>, page: Page, total: u64) -> ApiResult {
     }))
 }
 
-async fn spotlight(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
+async fn spotlight(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
     let Some(text) = params.get("query") else {
         return Err(ChatError::invalid("must have required property 'query'").into());
     };
@@ -166,7 +177,9 @@ async fn shield(
 ) -> ApiResult {
     let settings = state.chat.settings();
     if !settings.bool("API_Enable_Shields") {
-        return Err(ChatError::refused("error-endpoint-disabled", "This endpoint is disabled").into());
+        return Err(
+            ChatError::refused("error-endpoint-disabled", "This endpoint is disabled").into(),
+        );
     }
     let kind = params.get("type").unwrap_or_default();
     let types = settings.string("API_Shield_Types");
@@ -174,7 +187,9 @@ async fn shield(
         && types.trim() != "*"
         && !types.split(',').map(str::trim).any(|t| t == kind)
     {
-        return Err(ChatError::refused("error-shield-disabled", "This shield type is disabled").into());
+        return Err(
+            ChatError::refused("error-shield-disabled", "This shield type is disabled").into(),
+        );
     }
     let hide_icon = params.get("icon") == Some("false");
     let name = params.get("name").unwrap_or_default().to_string();
@@ -188,7 +203,11 @@ async fn shield(
                 statuses: vec!["online".into(), "away".into(), "busy".into()],
                 ..Default::default()
             };
-            let online = state.chat.users_by_status(&query, Page::new(0, 1)).await?.total;
+            let online = state
+                .chat
+                .users_by_status(&query, Page::new(0, 1))
+                .await?
+                .total;
             format!("{online} Online")
         }
         "channel" => match params.get("channel").filter(|c| !c.is_empty()) {
@@ -250,11 +269,7 @@ async fn shield(
         r##"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="{width}" height="20"><linearGradient id="b" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient><mask id="a"><rect width="{width}" height="20" rx="3" fill="#fff"/></mask><g mask="url(#a)"><path fill="#555" d="M0 0h{left}v20H0z"/><path fill="{color}" d="M{left} 0h{right}v20H{left}z"/><path fill="url(#b)" d="M0 0h{width}v20H0z"/></g>{icon}<g fill="#fff" font-family="DejaVu Sans,Verdana,Geneva,sans-serif" font-size="11">{name_text}<text x="{tx}" y="15" fill="#010101" fill-opacity=".3">{text}</text><text x="{tx}" y="14">{text}</text></g></svg>"##,
         tx = left + 7
     );
-    Ok((
-        [(header::CONTENT_TYPE, "image/svg+xml;charset=utf-8")],
-        svg,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml;charset=utf-8")], svg).into_response())
 }
 
 /// `users.getAvatar`: a redirect to the user's avatar.

@@ -5,7 +5,8 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 
 use super::{
-    exec, like_pattern, map_err, page_args, query_count, query_doc, query_docs, to_json, SqliteStore,
+    exec, like_pattern, map_err, page_args, query_count, query_doc, query_docs, to_json,
+    SqliteStore,
 };
 use crate::store::{
     Direction, Listing, LoginToken, Page, Setting, SettingStore, Sort, SortKey, StoreResult,
