@@ -247,7 +247,9 @@ async fn deactivation_hands_over_last_owned_rooms_and_ends_sessions() {
     let owner_of = |id: &str| {
         roles["roles"].as_array().expect("roles").iter().any(|r| {
             r["u"]["_id"] == json!(id)
-                && r["roles"].as_array().is_some_and(|a| a.contains(&json!("owner")))
+                && r["roles"]
+                    .as_array()
+                    .is_some_and(|a| a.contains(&json!("owner")))
         })
     };
     assert!(owner_of(&admin.user_id), "a new owner: {roles}");
