@@ -93,6 +93,24 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# Rocket.Chat's test environment: its test admin holds the `admin` role only
+# (initialData.js in TEST_MODE gives it no `user` role), which tests granting a
+# permission to `user` rely on; and registration is open (Rocket.Chat's default).
+python3 - "$port" <<'PY'
+import json, sys, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}/api/v1/"
+def call(path, body, headers={}):
+    req = urllib.request.Request(base + path, json.dumps(body).encode(),
+                                 {"Content-Type": "application/json", **headers})
+    return json.load(urllib.request.urlopen(req))
+login = call("login", {"user": "rocketchat.internal.admin.test",
+                       "password": "rocketchat.internal.admin.test"})["data"]
+auth = {"X-User-Id": login["userId"], "X-Auth-Token": login["authToken"]}
+call("roles.removeUserFromRole", {"roleId": "user", "username": "rocketchat.internal.admin.test"}, auth)
+# Rocket.Chat's default registration form is public (Palaver's is disabled).
+call("settings/Accounts_RegistrationForm", {"value": "Public"}, auth)
+PY
+
 # 4. The tests, in one mocha run like Rocket.Chat's CI, but without --bail so every
 #    file is counted.
 specs=()

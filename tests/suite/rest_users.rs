@@ -458,11 +458,12 @@ async fn users_update_by_admin_changes_profile_and_password() {
             json!({ "userId": bob.user_id, "data": { "name": "Pwned" } }),
         )
         .await;
+    // Rocket.Chat's `saveUser` refusal: 400, not a route permission's 403.
     assert_error(
         status,
         &body,
-        403,
-        None,
+        400,
+        Some("error-action-not-allowed"),
         "users.update of another user by a non-admin",
     );
     let (status, body) = srv

@@ -112,6 +112,8 @@ conformance! {
     users::user_services,
     users::list_users,
     users::tokens,
+    users::personal_tokens,
+    users::user_custom_fields,
     users::settings,
     rooms::rooms,
     rooms::room_conflicts,
@@ -544,6 +546,7 @@ pub fn user(id: &str, username: &str, email: Option<&str>) -> User {
         bio: None,
         nickname: None,
         settings: Default::default(),
+        custom_fields: None,
     }
 }
 

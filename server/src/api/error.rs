@@ -142,6 +142,10 @@ fn chat_error_response(e: ChatError) -> Response {
                 "errorType": error_type,
             }),
         ),
+        ChatError::Forbidden(msg) if msg.is_empty() => envelope(
+            StatusCode::FORBIDDEN,
+            json!({"success": false, "error": "unauthorized"}),
+        ),
         ChatError::Forbidden(msg) => envelope(
             StatusCode::FORBIDDEN,
             json!({

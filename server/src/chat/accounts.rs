@@ -21,6 +21,8 @@ pub struct NewUser {
     pub verified: bool,
     pub require_password_change: bool,
     pub bot: bool,
+    /// As submitted; checked against `Accounts_CustomFields` by `create_user`.
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Changes to an account; `None` leaves a field as it is.
@@ -34,6 +36,10 @@ pub struct UserPatch {
     pub active: Option<bool>,
     pub verified: Option<bool>,
     pub require_password_change: Option<bool>,
+    pub bio: Option<String>,
+    pub nickname: Option<String>,
+    pub status_text: Option<String>,
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub fn validate_username(username: &str) -> ChatResult<()> {
@@ -66,7 +72,7 @@ pub fn validate_email(email: &str) -> ChatResult<()> {
     }
 }
 
-fn validate_password(password: &str) -> ChatResult<()> {
+pub(super) fn validate_password(password: &str) -> ChatResult<()> {
     if password.is_empty() {
         return Err(ChatError::invalid("The password must not be empty"));
     }
@@ -102,13 +108,18 @@ pub fn require_admin(actor: &User) -> ChatResult<()> {
 }
 
 impl Chat {
-    pub async fn create_user(&self, actor: &User, new: NewUser) -> ChatResult<User> {
+    pub async fn create_user(&self, actor: &User, mut new: NewUser) -> ChatResult<User> {
         self.require_permission(actor, Perm::CREATE_USER, None)
             .await?;
         if new.roles.is_some() {
             self.require_permission(actor, Perm::ASSIGN_ROLES, None)
                 .await?;
         }
+        super::user_update::validate_name_chars(&new.name)?;
+        new.custom_fields = match &new.custom_fields {
+            Some(given) => self.check_custom_fields(given)?,
+            None => None,
+        };
         self.check_new_username(&new.username)?;
         self.password_policy().check(&new.password)?;
         self.insert_user(new).await
@@ -116,7 +127,7 @@ impl Chat {
 
     /// Refuses roles that do not exist (global ones only: room roles are held on
     /// subscriptions).
-    async fn validate_roles(&self, held: &[String]) -> ChatResult<()> {
+    pub(super) async fn validate_roles(&self, held: &[String]) -> ChatResult<()> {
         let known = self.store.roles().await?;
         let bad = held.iter().find(|r| {
             !known
@@ -171,6 +182,7 @@ impl Chat {
             bio: None,
             nickname: None,
             settings: Default::default(),
+            custom_fields: new.custom_fields.clone(),
         };
         let hash = self.hash_password(&Password::Plain(new.password)).await?;
         self.store
@@ -248,107 +260,6 @@ impl Chat {
         Ok(())
     }
 
-    pub async fn update_user(
-        &self,
-        actor: &User,
-        user_id: &str,
-        patch: UserPatch,
-    ) -> ChatResult<User> {
-        let only_active = patch
-            == UserPatch {
-                active: patch.active,
-                ..Default::default()
-            };
-        let perm = match only_active {
-            true => Perm::EDIT_OTHER_USER_ACTIVE_STATUS,
-            false => Perm::EDIT_OTHER_USER_INFO,
-        };
-        self.require_permission(actor, perm, None).await?;
-        if patch.roles.is_some() {
-            self.require_permission(actor, Perm::ASSIGN_ROLES, None)
-                .await?;
-        }
-        if patch.password.is_some() {
-            self.require_permission(actor, Perm::EDIT_OTHER_USER_PASSWORD, None)
-                .await?;
-        }
-        let before = self.find_user(Some(user_id), None).await?;
-        if patch.password.is_some() {
-            super::external_accounts::refuse_local_password(&before)?;
-        }
-        let mut user = before.clone();
-        if let Some(username) = patch.username {
-            validate_username(&username)?;
-            if username != before.username {
-                self.check_renamed_username(&username)?;
-            }
-            user.username = username;
-        }
-        if let Some(name) = patch.name {
-            user.name = name.trim().to_string();
-        }
-        if let Some(email) = &patch.email {
-            validate_email(email)?;
-            user.emails = vec![Email {
-                address: email.to_lowercase(),
-                verified: patch.verified.unwrap_or(false),
-            }];
-        } else if let (Some(v), Some(first)) = (patch.verified, user.emails.first_mut()) {
-            first.verified = v;
-        }
-        if let Some(roles) = patch.roles {
-            self.validate_roles(&roles).await?;
-            user.roles = roles;
-        }
-        if let Some(active) = patch.active {
-            user.active = active;
-        }
-        if let Some(r) = patch.require_password_change {
-            user.require_password_change = r;
-        }
-        self.keep_an_admin(&before, &user).await?;
-        let new_hash = match &patch.password {
-            Some(p) => {
-                validate_password(p)?;
-                self.password_policy().check(p)?;
-                Some(self.hash_password(&Password::Plain(p.clone())).await?)
-            }
-            None => None,
-        };
-        user.updated_at = Ts::now();
-        let email = user
-            .emails
-            .first()
-            .map(|e| e.address.clone())
-            .unwrap_or_default();
-        self.store
-            .update_user(&user)
-            .await
-            .map_err(|e| map_conflict(e, &user.username, &email))?;
-        if let Some(hash) = new_hash {
-            self.store.set_password_hash(&user.id, &hash).await?;
-        }
-        if !user.active {
-            self.store.delete_user_tokens(&user.id).await?;
-        }
-        tracing::info!(user_id = %user.id, actor = %actor.id, "user updated");
-        self.bus.publish(Event::UserUpdated { user: user.clone() });
-        Ok(user)
-    }
-
-    /// Activates or deactivates an account; deactivation ends all its sessions.
-    pub async fn set_active(&self, actor: &User, user_id: &str, active: bool) -> ChatResult<User> {
-        self.update_user(
-            actor,
-            user_id,
-            UserPatch {
-                active: Some(active),
-                ..Default::default()
-            },
-        )
-        .await
-    }
-
     /// The bot user an app acts as (created if missing). Bots have no password,
     /// so nobody can log in as one.
     pub async fn ensure_bot_user(&self, username: &str, name: &str) -> ChatResult<User> {
@@ -393,6 +304,7 @@ impl Chat {
             bio: None,
             nickname: None,
             settings: Default::default(),
+            custom_fields: None,
         };
         self.store
             .create_user(&user, None)

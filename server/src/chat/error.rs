@@ -64,6 +64,12 @@ impl ChatError {
     pub fn message_not_found() -> ChatError {
         ChatError::refused("error-message-not-found", "The message was not found")
     }
+    /// Rocket.Chat's bare `API.v1.unauthorized()`: 403 with `error: "unauthorized"`
+    /// (an endpoint's own permission check, as opposed to a route's
+    /// `permissionsRequired`, which is [`ChatError::not_allowed`]).
+    pub fn unauthorized_bare() -> ChatError {
+        ChatError::Forbidden(String::new())
+    }
     pub fn not_allowed() -> ChatError {
         ChatError::Forbidden("User does not have the permissions required for this action".into())
     }

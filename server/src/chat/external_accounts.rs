@@ -91,6 +91,7 @@ impl Chat {
             bio: None,
             nickname: None,
             settings: Default::default(),
+            custom_fields: None,
             services: Default::default(),
         };
         prepare(&mut user);

@@ -146,6 +146,7 @@ impl Chat {
             bio: None,
             nickname: None,
             settings: Default::default(),
+            custom_fields: None,
             services: Default::default(),
         };
         user.services.insert(ident.service.clone(), new_link(ident));

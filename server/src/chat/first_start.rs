@@ -87,6 +87,7 @@ impl Chat {
             bio: None,
             nickname: None,
             settings: Default::default(),
+            custom_fields: None,
             status: None,
             status_connection: None,
             status_default: None,

@@ -216,6 +216,8 @@ impl Chat {
                 created_at: now,
                 expires_at: Some(expires),
                 personal_name: None,
+                last_token_part: None,
+                bypass_two_factor: false,
             })
             .await?;
         user.last_login = Some(now);

@@ -219,6 +219,27 @@ impl Chat {
         Ok(())
     }
 
+    /// Whether `token` is a current password reset link (`pw.getPolicyReset`); the
+    /// link stays usable.
+    pub async fn reset_token_is_valid(&self, token: &str) -> ChatResult<bool> {
+        let Some((uid, expires, sig)) = parse_token(token) else {
+            return Ok(false);
+        };
+        if expires < Ts::now().0 {
+            return Ok(false);
+        }
+        let Some(user) = self.store.user_by_id(uid).await? else {
+            return Ok(false);
+        };
+        let hash = self
+            .store
+            .password_hash(&user.id)
+            .await?
+            .unwrap_or_default();
+        let expected = sign(&self.token_key()?, "reset", &user.id, expires, &hash);
+        Ok(constant_eq(&expected, sig) && user.active)
+    }
+
     /// `resetPassword(token, newPassword)`: sets the password, ends every session,
     /// and logs the user in (as Meteor's accounts do).
     pub async fn reset_password(

@@ -4,6 +4,8 @@
 
 pub mod accounts;
 pub mod avatars;
+pub mod custom_fields;
+pub mod directory;
 pub mod error;
 pub mod events;
 pub mod external_accounts;
@@ -37,6 +39,10 @@ pub mod room_settings;
 pub mod rooms;
 pub mod settings;
 pub mod single_use;
+pub mod tokens;
+mod user_admin;
+pub mod user_query;
+pub mod user_update;
 
 use std::sync::{Arc, OnceLock};
 

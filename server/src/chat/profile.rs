@@ -17,7 +17,7 @@ use super::password_policy::PasswordPolicy;
 use super::permissions::Perm;
 use super::preferences;
 use super::Chat;
-use crate::store::{roles, Direction, Page, RoomType, Sort, SortKey, Ts, User};
+use crate::store::{Ts, User};
 
 /// A `users.register` form.
 #[derive(Clone, Debug, Default)]
@@ -28,6 +28,8 @@ pub struct Registration {
     pub name: String,
     /// The secret a `Secret URL` registration form asks for.
     pub secret: Option<String>,
+    /// Checked against `Accounts_CustomFields`.
+    pub custom_fields: Option<Map<String, Value>>,
 }
 
 /// A `users.updateOwnBasicInfo` change; `None` leaves a field alone.
@@ -89,19 +91,19 @@ impl Chat {
                 ))
             }
         }
-        validate_username(&form.username).map_err(|_| {
-            ChatError::refused(
-                "error-invalid-username",
-                "The username provided is not valid",
-            )
-        })?;
+        // Rocket.Chat's `users.register` answers these with bare failures.
+        super::user_update::validate_name_chars(&form.name)?;
+        if validate_username(&form.username).is_err() {
+            return Err(ChatError::invalid("The username provided is not valid"));
+        }
         self.check_new_username(&form.username)?;
         if self.store.user_by_username(&form.username).await?.is_some() {
-            return Err(ChatError::refused(
-                "error-field-unavailable",
-                "Username is already in use",
-            ));
+            return Err(ChatError::invalid("Username is already in use"));
         }
+        let custom_fields = match &form.custom_fields {
+            Some(given) => self.check_custom_fields(given)?,
+            None => None,
+        };
         validate_email(&form.email)?;
         self.password_policy().check(&form.pass)?;
         let approve = settings.bool("Accounts_ManuallyApproveNewUsers");
@@ -112,6 +114,7 @@ impl Chat {
                 email: form.email.trim().to_string(),
                 password: form.pass,
                 active: Some(!approve),
+                custom_fields,
                 ..Default::default()
             })
             .await?;
@@ -355,36 +358,19 @@ impl Chat {
         let mut gone = user.clone();
         gone.active = false;
         self.keep_an_admin(user, &gone).await?;
+        let last_owned = self.last_owned_rooms(user).await?;
+        if !last_owned.is_empty() {
+            if !confirm_relinquish {
+                return Err(Chat::last_owner_error());
+            }
+            self.hand_over_ownership(user, &last_owned).await?;
+        }
         let (subs, _) = self.subscriptions_since(user, None).await?;
         let mut rooms = Vec::with_capacity(subs.len());
-        let mut last_owned = Vec::new();
         for sub in &subs {
-            let Some(room) = self.store.room_by_id(&sub.rid).await? else {
-                continue;
-            };
-            let owner = sub.roles.iter().any(|r| r == roles::OWNER);
-            if owner && room.t != RoomType::Direct && room.users_count > 1 {
-                // The room's owners: a range of the index of members holding room roles,
-                // not the room's whole membership.
-                let owners = self
-                    .store
-                    .room_members_in_role(&room.id, roles::OWNER)
-                    .await?;
-                let other_owner = owners.iter().any(|s| s.u.id != user.id);
-                if !other_owner {
-                    last_owned.push(room.name.clone().unwrap_or_else(|| room.id.clone()));
-                }
+            if let Some(room) = self.store.room_by_id(&sub.rid).await? {
+                rooms.push(room);
             }
-            rooms.push(room);
-        }
-        if !last_owned.is_empty() && !confirm_relinquish {
-            return Err(ChatError::refused(
-                "user-last-owner",
-                format!(
-                    "To delete this user you'll need to set a new owner to the following room(s): {}",
-                    last_owned.join(", ")
-                ),
-            ));
         }
         for room in rooms {
             if self.store.remove_subscription(&room.id, &user.id).await? {
@@ -447,28 +433,5 @@ impl Chat {
             }
         }
         Ok(format!("user-{}", super::ids::new_id().to_lowercase()))
-    }
-
-    /// Active users whose username or name contains `term`, but not `exceptions`
-    /// (`users.autocomplete`); at most `limit`.
-    pub async fn autocomplete_users(
-        &self,
-        term: &str,
-        exceptions: &[String],
-        limit: usize,
-    ) -> ChatResult<Vec<User>> {
-        let sort = Sort {
-            key: SortKey::Name,
-            dir: Direction::Asc,
-        };
-        let filter = Some(term.trim()).filter(|t| !t.is_empty());
-        let page = Page::new(0, (limit + exceptions.len()) as u64 * 2 + 10);
-        let listing = self.store.list_users(filter, sort, page).await?;
-        Ok(listing
-            .items
-            .into_iter()
-            .filter(|u| u.active && !exceptions.contains(&u.username))
-            .take(limit)
-            .collect())
     }
 }

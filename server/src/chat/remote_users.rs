@@ -59,6 +59,7 @@ impl Chat {
             bio: Some(bio),
             nickname: Some(origin.to_string()),
             settings: Default::default(),
+            custom_fields: None,
             // Marked with where they come from, as Rocket.Chat marks federated users.
             services: [(
                 "matrix".to_string(),

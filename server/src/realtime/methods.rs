@@ -75,6 +75,20 @@ impl<'a> Caller<'a> {
         }
     }
 
+    /// The caller's login (user and token), for methods about its own sessions.
+    pub fn session(&self) -> Result<Session, DdpError> {
+        match &self.link {
+            Link::Socket(ctx) => ctx
+                .login()
+                .map(|l| Session {
+                    user: l.user,
+                    token_hash: l.token_hash,
+                })
+                .ok_or_else(DdpError::not_logged_in),
+            Link::Rest(session) => session.cloned().ok_or_else(DdpError::not_logged_in),
+        }
+    }
+
     /// Makes `user` the connection's user; a REST call has no connection to log in.
     async fn start_login(&self, user: User, token_hash: String) -> Result<(), DdpError> {
         match &self.link {
@@ -113,6 +127,9 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
         return outcome;
     }
     if let Some(outcome) = super::mail_methods::call(ctx, method, params).await {
+        return outcome;
+    }
+    if let Some(outcome) = super::user_methods::call(ctx, method, params).await {
         return outcome;
     }
     match method {

@@ -28,6 +28,7 @@ mod protocol;
 mod registry;
 mod session;
 mod subscriptions;
+mod user_methods;
 mod writer;
 
 use std::net::SocketAddr;

@@ -182,6 +182,11 @@ pub trait TokenStore: Send + Sync {
     async fn delete_token(&self, hashed: &str) -> StoreResult<bool>;
     /// Deletes every token of the user; returns how many.
     async fn delete_user_tokens(&self, user_id: &str) -> StoreResult<u64>;
+    /// Every token of the user (sessions and personal access tokens), oldest first.
+    async fn user_tokens(&self, user_id: &str) -> StoreResult<Vec<LoginToken>>;
+    /// Deletes the user's login sessions but `keep` (personal access tokens stay);
+    /// returns the deleted tokens' hashes, so their live connections can be ended.
+    async fn delete_sessions_except(&self, user_id: &str, keep: &str) -> StoreResult<Vec<String>>;
     /// Deletes an account and its tokens (its subscriptions and messages are the
     /// caller's business); `false` if there was none.
     async fn delete_user(&self, id: &str) -> StoreResult<bool>;

@@ -72,6 +72,14 @@ pub struct User {
     /// Rocket.Chat's `settings`: the preferences the user changed from the defaults.
     #[serde(default, skip_serializing_if = "UserSettings::is_empty")]
     pub settings: UserSettings,
+    /// Rocket.Chat's `customFields`: the workspace's own profile fields
+    /// (`Accounts_CustomFields`), validated on registration and update.
+    #[serde(
+        rename = "customFields",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
     /// Presence as others see it: `online`, `away`, `busy` or `offline` (absent:
     /// offline). Kept by `chat::presence` only, with targeted store updates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,6 +194,14 @@ pub struct LoginToken {
     pub expires_at: Option<Ts>,
     /// `None` for a login session, `Some(name)` for a personal access token.
     pub personal_name: Option<String>,
+    /// A personal access token's last six characters, shown to its owner to tell
+    /// tokens apart (the token itself is never stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_token_part: Option<String>,
+    /// A personal access token made to skip two-factor prompts (kept for
+    /// Rocket.Chat's listing; Palaver has no two-factor prompts).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bypass_two_factor: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

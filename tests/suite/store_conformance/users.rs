@@ -219,6 +219,8 @@ pub async fn user_updates(store: DynStore) {
             created_at: Ts(1_000),
             expires_at: None,
             personal_name: None,
+            last_token_part: None,
+            bypass_two_factor: false,
         })
         .await
         .unwrap();
@@ -377,11 +379,15 @@ pub async fn tokens(store: DynStore) {
         created_at: Ts(1_000),
         expires_at: None,
         personal_name: None,
+        last_token_part: None,
+        bypass_two_factor: false,
     };
     let t1 = token("h1+/=", "u1");
     let t2 = LoginToken {
         expires_at: Some(Ts(99_000)),
         personal_name: Some("ci bot".into()),
+        last_token_part: Some("abc123".into()),
+        bypass_two_factor: true,
         ..token("h2", "u1")
     };
     let t3 = token("h3", "u2");
@@ -403,6 +409,71 @@ pub async fn tokens(store: DynStore) {
     assert_eq!(store.token("h2").await.unwrap(), None);
     assert_eq!(store.token("h3").await.unwrap(), Some(t3));
     assert_eq!(store.delete_user_tokens("nobody").await.unwrap(), 0);
+}
+
+/// Custom profile fields come back as they were stored: text, numbers, lists.
+pub async fn user_custom_fields(store: DynStore) {
+    let mut dan = user("u-dan", "dan", Some("dan@example.com"));
+    dan.custom_fields = json!({"team": "blue", "level": 3, "tags": ["a", "b"], "ok": true})
+        .as_object()
+        .cloned();
+    store.create_user(&dan, None).await.unwrap();
+    assert_eq!(store.user_by_id("u-dan").await.unwrap(), Some(dan.clone()));
+    dan.custom_fields = json!({"team": "red"}).as_object().cloned();
+    store.update_user(&dan).await.unwrap();
+    assert_eq!(
+        store.user_by_username("DAN").await.unwrap(),
+        Some(dan.clone())
+    );
+    dan.custom_fields = None;
+    store.update_user(&dan).await.unwrap();
+    assert_eq!(store.user_by_id("u-dan").await.unwrap(), Some(dan));
+}
+
+/// A user's tokens listed, and its sessions ended but one, personal tokens kept.
+pub async fn personal_tokens(store: DynStore) {
+    let token = |hashed: &str, user: &str, at: i64, personal: Option<&str>| LoginToken {
+        hashed: hashed.into(),
+        user_id: user.into(),
+        created_at: Ts(at),
+        expires_at: personal.is_none().then_some(Ts(9_000_000)),
+        personal_name: personal.map(str::to_string),
+        last_token_part: personal.map(|_| "xyz789".to_string()),
+        bypass_two_factor: false,
+    };
+    let s1 = token("s1", "u1", 3_000, None);
+    let s2 = token("s2", "u1", 1_000, None);
+    let s3 = token("s3", "u1", 4_000, None);
+    let p1 = token("p1", "u1", 2_000, Some("deploy"));
+    let other = token("o1", "u2", 500, None);
+    for t in [&s1, &s2, &s3, &p1, &other] {
+        store.insert_token(t).await.unwrap();
+    }
+    assert_eq!(
+        store.user_tokens("u1").await.unwrap(),
+        vec![s2.clone(), p1.clone(), s1.clone(), s3.clone()]
+    );
+    assert_eq!(store.user_tokens("nobody").await.unwrap(), vec![]);
+
+    let mut ended = store.delete_sessions_except("u1", "s1").await.unwrap();
+    ended.sort();
+    assert_eq!(ended, vec!["s2".to_string(), "s3".to_string()]);
+    assert_eq!(
+        store.user_tokens("u1").await.unwrap(),
+        vec![p1.clone(), s1.clone()]
+    );
+    assert_eq!(store.token("o1").await.unwrap(), Some(other.clone()));
+    // Nothing left to end; another user's sessions are never touched.
+    assert!(store
+        .delete_sessions_except("u1", "s1")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.delete_sessions_except("u2", "none").await.unwrap(),
+        vec!["o1".to_string()]
+    );
+    assert_eq!(store.user_tokens("u1").await.unwrap().len(), 2);
 }
 
 pub async fn settings(store: DynStore) {

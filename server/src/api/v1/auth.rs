@@ -28,9 +28,18 @@ fn login_failed(status: StatusCode, error: &str, message: &str) -> Response {
 }
 
 /// The caller's own account, as `me` and the login answer show it.
-fn me_json(chat: &crate::chat::Chat, user: &User) -> Value {
+/// `me` and the login answer's `me`: the user's own view, with Rocket.Chat's
+/// `services.password.exists` (never the hash).
+fn me_json(chat: &crate::chat::Chat, user: &User, has_password: bool) -> Value {
     let mut me = wire::user_full(user, DateStyle::Iso);
     if let Value::Object(map) = &mut me {
+        let mut services = map
+            .get("services")
+            .cloned()
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        services["password"] = json!({ "exists": has_password });
+        map.insert("services".into(), services);
         if let Some(email) = user.emails.first() {
             map.insert("email".into(), json!(email.address));
         }
@@ -168,11 +177,19 @@ pub async fn login(
             .into_response(),
         }
     };
+    let has_password = match &result {
+        Ok(outcome) => state
+            .chat
+            .has_password(&outcome.user.id)
+            .await
+            .unwrap_or(false),
+        Err(_) => false,
+    };
     match result {
         Ok(outcome) if cookie_mode => {
             let mut resp = Json(json!({
                 "status": "success",
-                "data": {"userId": outcome.user.id, "me": me_json(&state.chat, &outcome.user)}
+                "data": {"userId": outcome.user.id, "me": me_json(&state.chat, &outcome.user, has_password)}
             }))
             .into_response();
             session_cookie::set(
@@ -189,7 +206,7 @@ pub async fn login(
             "data": {
                 "userId": outcome.user.id,
                 "authToken": outcome.token,
-                "me": me_json(&state.chat, &outcome.user),
+                "me": me_json(&state.chat, &outcome.user, has_password),
             }
         }))
         .into_response(),
@@ -247,5 +264,6 @@ pub async fn logout(
 }
 
 pub async fn me(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
-    ok(me_json(&state.chat, &session.user))
+    let has_password = state.chat.has_password(&session.user.id).await?;
+    ok(me_json(&state.chat, &session.user, has_password))
 }

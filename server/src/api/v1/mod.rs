@@ -5,6 +5,7 @@ mod auth;
 pub mod avatars;
 mod chat;
 mod commands;
+mod directory;
 pub mod files;
 mod im;
 pub(crate) mod integrations;
@@ -24,6 +25,7 @@ mod rooms;
 mod settings;
 mod users;
 mod users_self;
+mod users_tokens;
 
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
@@ -43,6 +45,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(files::routes())
         .merge(avatars::routes())
+        .merge(users_tokens::routes())
+        .merge(directory::routes())
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout).get(auth::logout))
         .route("/me", get(auth::me))
@@ -51,6 +55,11 @@ pub fn routes() -> Router<AppState> {
         .route("/users.list", get(users::list))
         .route("/users.update", post(users::update))
         .route("/users.setActiveStatus", post(users::set_active_status))
+        .route("/users.deactivateIdle", post(users::deactivate_idle))
+        .route(
+            "/users.checkUsernameAvailability",
+            get(users::check_username_availability),
+        )
         .route("/users.register", post(users_self::register))
         .route(
             "/users.updateOwnBasicInfo",

@@ -209,7 +209,15 @@ pub async fn list_by_status(
     let active = match params.get("status") {
         Some("active") => Some(true),
         Some("deactivated") => Some(false),
-        _ => None,
+        None => None,
+        // Rocket.Chat's request validation error, with its `[invalid-params]` suffix.
+        Some(_) => {
+            return Err(ChatError::refused(
+                "invalid-params",
+                "must be equal to one of the allowed values",
+            )
+            .into())
+        }
     };
     let query = StatusQuery {
         active,

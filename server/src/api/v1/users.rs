@@ -34,6 +34,7 @@ pub struct CreateBody {
     verified: bool,
     #[serde(default)]
     require_password_change: bool,
+    custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub async fn create(
@@ -54,17 +55,72 @@ pub async fn create(
         active: body.active,
         verified: body.verified,
         require_password_change: body.require_password_change,
+        custom_fields: body.custom_fields,
     };
     let user = state.chat.create_user(&session.user, new).await?;
     ok(json!({"user": wire::user_full(&user, DateStyle::Iso)}))
 }
 
 pub async fn info(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
-    let user = state
+    let with_rooms = params
+        .get("fields")
+        .and_then(|f| serde_json::from_str::<serde_json::Value>(f).ok())
+        .is_some_and(|f| f["userRooms"] == json!(1));
+    let info = state
         .chat
-        .find_user(params.get("userId"), params.get("username"))
+        .user_info(
+            &session.user,
+            params.get("userId").filter(|s| !s.is_empty()),
+            params.get("username").filter(|s| !s.is_empty()),
+            with_rooms,
+        )
         .await?;
-    ok(json!({"user": user_view(&session.user, &user)}))
+    let mut user = if info.full {
+        wire::user_full(&info.user, DateStyle::Iso)
+    } else {
+        wire::user_public(&info.user, DateStyle::Iso)
+    };
+    if let Some(own) = &info.own {
+        // Rocket.Chat's own-info `services`: whether there is a password (never its
+        // hash) and the sessions' dates (never their tokens).
+        let mut services = user
+            .get("services")
+            .cloned()
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        if own.has_password {
+            services["password"] = json!(true);
+        }
+        services["resume"] = json!({
+            "loginTokens": own
+                .sessions
+                .iter()
+                .map(|t| match &t.personal_name {
+                    Some(name) => json!({
+                        "type": "personalAccessToken",
+                        "name": name,
+                        "createdAt": wire::iso(t.created_at.0),
+                    }),
+                    None => json!({"when": wire::iso(t.created_at.0)}),
+                })
+                .collect::<Vec<_>>(),
+        });
+        user["services"] = services;
+    }
+    if let Some(rooms) = &info.rooms {
+        user["rooms"] = json!(rooms
+            .iter()
+            .map(|s| json!({
+                "_id": s.id,
+                "rid": s.rid,
+                "name": s.name,
+                "t": s.t,
+                "roles": s.roles,
+                "unread": s.unread,
+            }))
+            .collect::<Vec<_>>());
+    }
+    ok(json!({ "user": user }))
 }
 
 pub async fn list(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
@@ -99,6 +155,10 @@ pub struct UpdateData {
     active: Option<bool>,
     verified: Option<bool>,
     require_password_change: Option<bool>,
+    bio: Option<String>,
+    nickname: Option<String>,
+    status_text: Option<String>,
+    custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -106,6 +166,8 @@ pub struct UpdateData {
 pub struct UpdateBody {
     user_id: Option<String>,
     data: Option<UpdateData>,
+    #[serde(default)]
+    confirm_relinquish: bool,
 }
 
 pub async fn update(
@@ -126,10 +188,14 @@ pub async fn update(
         active: d.active,
         verified: d.verified,
         require_password_change: d.require_password_change,
+        bio: d.bio,
+        nickname: d.nickname,
+        status_text: d.status_text,
+        custom_fields: d.custom_fields,
     };
     let user = state
         .chat
-        .update_user(&session.user, user_id, patch)
+        .update_user(&session.user, user_id, patch, body.confirm_relinquish)
         .await?;
     ok(json!({"user": wire::user_full(&user, DateStyle::Iso)}))
 }
@@ -139,6 +205,8 @@ pub async fn update(
 pub struct ActiveBody {
     user_id: Option<String>,
     active_status: Option<bool>,
+    #[serde(default)]
+    confirm_relinquish: bool,
 }
 
 pub async fn set_active_status(
@@ -152,7 +220,45 @@ pub async fn set_active_status(
     };
     let user = state
         .chat
-        .set_active(&session.user, user_id, active)
+        .set_active_status(&session.user, user_id, active, body.confirm_relinquish)
         .await?;
     ok(json!({"user": {"_id": user.id, "active": user.active}}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeactivateIdleBody {
+    days_idle: Option<u64>,
+    role: Option<String>,
+}
+
+pub async fn deactivate_idle(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<DeactivateIdleBody>,
+) -> ApiResult {
+    let Some(days) = body.days_idle else {
+        return Err(ChatError::invalid("must have required property 'daysIdle'").into());
+    };
+    let role = body.role.as_deref().unwrap_or(crate::store::roles::USER);
+    let count = state
+        .chat
+        .deactivate_idle(&session.user, days, role)
+        .await?;
+    ok(json!({ "count": count }))
+}
+
+pub async fn check_username_availability(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    let Some(username) = params.get("username") else {
+        return Err(ChatError::invalid("must have required property 'username'").into());
+    };
+    let result = state
+        .chat
+        .check_username_availability(&session.user, username)
+        .await?;
+    ok(json!({ "result": result }))
 }

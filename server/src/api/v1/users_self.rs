@@ -10,6 +10,7 @@ use super::super::extract::{Auth, JsonBody, MaybeAuth, Params};
 use super::super::AppState;
 use super::{ok, required};
 use crate::chat::profile::{BasicInfo, Registration};
+use crate::chat::user_query::UserCondition;
 use crate::chat::ChatError;
 use crate::wire::{self, DateStyle};
 
@@ -20,6 +21,8 @@ pub struct RegisterBody {
     pass: Option<String>,
     name: Option<String>,
     secret: Option<String>,
+    #[serde(rename = "customFields")]
+    custom_fields: Option<Map<String, Value>>,
 }
 
 /// `POST /api/v1/users.register` (no login).
@@ -39,6 +42,7 @@ pub async fn register(
         pass: required(&body.pass, "pass")?.to_string(),
         name: required(&body.name, "name")?.to_string(),
         secret: body.secret,
+        custom_fields: body.custom_fields,
     };
     let user = state.chat.register(form).await?;
     ok(json!({"user": wire::user_full(&user, DateStyle::Iso)}))
@@ -181,7 +185,7 @@ const AUTOCOMPLETE_LIMIT: usize = 10;
 /// `GET /api/v1/users.autocomplete?selector={"term": "…", "exceptions": […]}`.
 pub async fn autocomplete(
     State(state): State<AppState>,
-    Auth(_session): Auth,
+    Auth(session): Auth,
     params: Params,
 ) -> ApiResult {
     let Some(raw) = params.get("selector") else {
@@ -199,9 +203,19 @@ pub async fn autocomplete(
                 .collect()
         })
         .unwrap_or_default();
+    let conditions = match selector.get("conditions") {
+        Some(c) if !c.is_null() => Some(UserCondition::parse(c)?),
+        _ => None,
+    };
     let users = state
         .chat
-        .autocomplete_users(term, &exceptions, AUTOCOMPLETE_LIMIT)
+        .autocomplete_users(
+            &session.user,
+            term,
+            &exceptions,
+            conditions.as_ref(),
+            AUTOCOMPLETE_LIMIT,
+        )
         .await?;
     let items: Vec<Value> = users
         .iter()

@@ -428,6 +428,33 @@ pub static ALL: &[Def] = &[
         ..def("Accounts_BlockedUsernameList", Kind::String, "Accounts", "Registration")
     },
     Def {
+        default: Default::Str(""),
+        public: true,
+        max_chars: 16 * 1024,
+        label: "Custom fields",
+        description: "A JSON object of profile fields, as Rocket.Chat's: each field's \
+                      `type` (`text` or `select`), `required`, `minLength`, `maxLength`, \
+                      `options` (select). Checked on registration and profile changes.",
+        ..def("Accounts_CustomFields", Kind::Code, "Accounts", "Registration")
+    },
+    Def {
+        default: Default::Bool(true),
+        label: "Enable shields",
+        description: "Serve the embeddable badges at /api/v1/shield.svg.",
+        ..def("API_Enable_Shields", Kind::Boolean, "General", "REST API")
+    },
+    Def {
+        default: Default::Str("*"),
+        label: "Shield types",
+        description: "Comma-separated shield types served (online, channel, user), or * for all.",
+        ..def("API_Shield_Types", Kind::String, "General", "REST API")
+    },
+    Def {
+        default: Default::Bool(false),
+        label: "Require login for user shields",
+        ..def("API_Shield_user_require_auth", Kind::Boolean, "General", "REST API")
+    },
+    Def {
         default: Default::Bool(true),
         public: true,
         label: "Allow password change",

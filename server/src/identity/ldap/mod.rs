@@ -483,6 +483,7 @@ fn blank_user() -> User {
         bio: None,
         nickname: None,
         settings: Default::default(),
+        custom_fields: None,
         services: Default::default(),
     }
 }

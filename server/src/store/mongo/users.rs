@@ -25,6 +25,7 @@ const USER_OPTIONAL: &[&str] = &[
     "avatarETag",
     "avatarOrigin",
     "avatarFileId",
+    "customFields",
 ];
 const USER_CONFLICTS: &[(&str, &str)] = &[
     (IDX_USERNAME, "username"),
@@ -303,6 +304,42 @@ impl TokenStore for MongoStore {
             .await
             .ctx("delete user tokens")?;
         Ok(result.deleted_count)
+    }
+
+    async fn user_tokens(&self, user_id: &str) -> StoreResult<Vec<LoginToken>> {
+        let cursor = self
+            .tokens
+            .find(doc! { "user_id": user_id })
+            .hint(Hint::Name("by_user".into()))
+            .await
+            .ctx("list user tokens")?;
+        let mut tokens: Vec<LoginToken> = collect(cursor, "login token").await?;
+        tokens.sort_by(|a, b| (a.created_at, &a.hashed).cmp(&(b.created_at, &b.hashed)));
+        Ok(tokens)
+    }
+
+    async fn delete_sessions_except(&self, user_id: &str, keep: &str) -> StoreResult<Vec<String>> {
+        // `personal_name: null` matches a missing field too.
+        let filter = doc! { "user_id": user_id, "_id": { "$ne": keep }, "personal_name": null };
+        let cursor = self
+            .tokens
+            .find(filter)
+            .hint(Hint::Name("by_user".into()))
+            .projection(doc! { "_id": 1 })
+            .await
+            .ctx("find user sessions")?;
+        let docs: Vec<Document> = collect(cursor, "login token").await?;
+        let hashes: Vec<String> = docs
+            .iter()
+            .filter_map(|d| d.get_str("_id").ok().map(str::to_string))
+            .collect();
+        if !hashes.is_empty() {
+            self.tokens
+                .delete_many(doc! { "_id": { "$in": hashes.clone() }, "user_id": user_id })
+                .await
+                .ctx("delete user sessions")?;
+        }
+        Ok(hashes)
     }
 }
 

@@ -5,7 +5,8 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 
 use super::{
-    exec, like_pattern, page_args, query_count, query_doc, query_docs, to_json, SqliteStore,
+    exec, like_pattern, map_err, page_args, query_count, query_doc, query_docs, to_json,
+    SqliteStore,
 };
 use crate::store::{
     Direction, Listing, LoginToken, Page, Setting, SettingStore, Sort, SortKey, StoreResult,
@@ -358,6 +359,40 @@ impl TokenStore for SqliteStore {
         let id = user_id.to_string();
         self.write(move |conn| {
             Ok(exec(conn, "DELETE FROM tokens WHERE user_id = ?1", [&id])? as u64)
+        })
+        .await
+    }
+
+    async fn user_tokens(&self, user_id: &str) -> StoreResult<Vec<LoginToken>> {
+        let id = user_id.to_string();
+        // The user's range of `tokens_user`; a user has a handful of tokens.
+        let mut tokens: Vec<LoginToken> = self
+            .read(move |conn| query_docs(conn, "SELECT doc FROM tokens WHERE user_id = ?1", [&id]))
+            .await?;
+        tokens.sort_by(|a, b| (a.created_at, &a.hashed).cmp(&(b.created_at, &b.hashed)));
+        Ok(tokens)
+    }
+
+    async fn delete_sessions_except(&self, user_id: &str, keep: &str) -> StoreResult<Vec<String>> {
+        let (id, keep) = (user_id.to_string(), keep.to_string());
+        // One write job (one savepoint): the hashes read are the rows deleted.
+        self.write(move |conn| {
+            let hashes: Vec<String> = {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT hashed FROM tokens WHERE user_id = ?1 AND hashed <> ?2 \
+                         AND json_extract(doc, '$.personal_name') IS NULL",
+                    )
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map(params![id, keep], |r| r.get::<_, String>(0))
+                    .map_err(map_err)?;
+                rows.collect::<Result<_, _>>().map_err(map_err)?
+            };
+            for h in &hashes {
+                exec(conn, "DELETE FROM tokens WHERE hashed = ?1", [h])?;
+            }
+            Ok(hashes)
         })
         .await
     }
