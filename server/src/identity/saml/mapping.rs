@@ -113,10 +113,14 @@ pub(super) fn identity(
             .cloned()
             .collect()
     };
-    let initial_roles = match &c.roles {
-        Some(r) if !known(r).is_empty() => known(r),
-        _ => known(&cfg.default_roles),
-    };
+    // The default roles, plus what the role attribute names (Rocket.Chat gives
+    // only the latter when present; keeping the defaults keeps `user`'s basics).
+    let mut initial_roles = known(&cfg.default_roles);
+    for r in c.roles.as_deref().map(known).unwrap_or_default() {
+        if !initial_roles.contains(&r) {
+            initial_roles.push(r);
+        }
+    }
     Ok(ExternalIdentity {
         service: SERVICE.to_string(),
         id,
