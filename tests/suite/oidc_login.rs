@@ -16,7 +16,12 @@ use crate::common::{password_for, Palaver, Session, ADMIN_PASSWORD, ADMIN_USERNA
 pub(crate) const SERVICE: &str = "idp";
 
 /// Configures the provider `SERVICE` from the peer's issuer, as an admin would.
-pub(crate) async fn configure(srv: &Palaver, admin: &Session, peer: &OidcPeer, extra: &[(&str, Value)]) {
+pub(crate) async fn configure(
+    srv: &Palaver,
+    admin: &Session,
+    peer: &OidcPeer,
+    extra: &[(&str, Value)],
+) {
     let base = [
         ("oidc_issuer", json!(peer.issuer)),
         ("id", json!(CLIENT_ID)),
@@ -56,7 +61,11 @@ pub(crate) async fn alice(peer: &OidcPeer, roles: Value) {
     .await;
 }
 
-pub(crate) async fn token_login(srv: &Palaver, service: &str, token: &str) -> palaver_tests::server::Resp {
+pub(crate) async fn token_login(
+    srv: &Palaver,
+    service: &str,
+    token: &str,
+) -> palaver_tests::server::Resp {
     srv.try_login(json!({"serviceName": service, "accessToken": token, "expiresIn": 3600}))
         .await
 }

@@ -77,7 +77,12 @@ async fn key_field_avatar_field_and_group_channel_mapping() {
     .await;
     assert_eq!(avatar_content_type(&srv, "alice").await, "image/svg+xml");
     let alice = login(&srv, &peer, "alice-sub").await;
-    assert_eq!(avatar_content_type(&srv, "alice").await, "image/jpeg", "{}", srv.log());
+    assert_eq!(
+        avatar_content_type(&srv, "alice").await,
+        "image/jpeg",
+        "{}",
+        srv.log()
+    );
     let info = user_info(&srv, &admin, &alice.user_id).await;
     let etag = info["avatarETag"].as_str().expect("avatarETag").to_string();
     for name in ["engineering", "oncall", "infra"] {
@@ -158,7 +163,10 @@ async fn key_field_avatar_field_and_group_channel_mapping() {
     )
     .await;
     let s = login(&srv, &peer, "erin-sub").await;
-    assert_ne!(s.user_id, erin.user_id, "an unverified e-mail links nothing");
+    assert_ne!(
+        s.user_id, erin.user_id,
+        "an unverified e-mail links nothing"
+    );
     peer.account(
         "erin-sub2",
         json!({"email": "erin@palaver.test", "email_verified": true}),

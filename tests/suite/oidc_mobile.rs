@@ -16,9 +16,9 @@ use base64::Engine;
 use palaver_tests::ddp::Ddp;
 use palaver_tests::mongo::mongo_uri;
 use palaver_tests::oidc::{OidcPeer, CLIENT_ID};
-use ring::rand::{SecureRandom, SystemRandom};
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION};
 use reqwest::StatusCode;
+use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{json, Value};
 
 use crate::common::{Palaver, Session};
@@ -67,11 +67,19 @@ async fn app_authorize_url(srv: &Palaver, state: &str) -> String {
         .and_then(|l| l.iter().find(|s| s["service"] == SERVICE))
         .unwrap_or_else(|| panic!("{SERVICE} in {oauth}"))
         .clone();
-    let field = |k: &str| s[k].as_str().unwrap_or_else(|| panic!("{k} in {s}")).to_string();
+    let field = |k: &str| {
+        s[k].as_str()
+            .unwrap_or_else(|| panic!("{k} in {s}"))
+            .to_string()
+    };
     let (server_url, authorize_path) = (field("serverURL"), field("authorizePath"));
     assert_eq!(field("clientId"), CLIENT_ID);
     let redirect_uri = format!("{}/_oauth/{}", srv.base_url(), field("service"));
-    let separator = if authorize_path.contains('?') { '&' } else { '?' };
+    let separator = if authorize_path.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
     let absolute = format!(
         "{authorize_path}{separator}client_id={}&redirect_uri={}&response_type=code&state={state}&scope={}",
         field("clientId"),
@@ -162,7 +170,10 @@ async fn the_mobile_apps_oauth_flow_over_rest_and_realtime_with_single_use_crede
     assert_eq!(config["setCredentialToken"], true, "{config}");
     assert_eq!(config["credentialToken"], json!(token));
     assert_eq!(config["isCordova"], true);
-    let secret = config["credentialSecret"].as_str().expect("secret").to_string();
+    let secret = config["credentialSecret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
     assert!(secret.len() >= 32, "{config}");
 
     // The script the page loads puts the credential in the URL hash (what the
@@ -175,7 +186,10 @@ async fn the_mobile_apps_oauth_flow_over_rest_and_realtime_with_single_use_crede
         .text()
         .await
         .expect("script body");
-    assert!(script.contains("window.location.hash = JSON.stringify"), "{script}");
+    assert!(
+        script.contains("window.location.hash = JSON.stringify"),
+        "{script}"
+    );
 
     // A wrong secret finds nothing and does not burn the credential.
     let r = oauth_login(&srv, &token, "not-the-secret").await;
@@ -204,7 +218,10 @@ async fn the_mobile_apps_oauth_flow_over_rest_and_realtime_with_single_use_crede
     let token2 = credential_token();
     let callback = web_view_to_callback(&srv, &app_state(&token2, false)).await;
     let (_, config) = callback_page(&callback).await;
-    let secret2 = config["credentialSecret"].as_str().expect("secret").to_string();
+    let secret2 = config["credentialSecret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
     let mut ddp = Ddp::connect(&srv).await;
     let res = ddp
         .call_ok(
@@ -228,7 +245,10 @@ async fn the_mobile_apps_oauth_flow_over_rest_and_realtime_with_single_use_crede
     let callback = web_view_to_callback(&srv, &app_state(&token3, true)).await;
     let resp = client().get(&callback).send().await.expect("callback");
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let to = resp.headers()[LOCATION].to_str().expect("location").to_string();
+    let to = resp.headers()[LOCATION]
+        .to_str()
+        .expect("location")
+        .to_string();
     assert!(to.starts_with("rocketchat://auth?host="), "{to}");
     assert!(to.contains("&type=oauth"), "{to}");
     let q: std::collections::HashMap<String, String> = reqwest::Url::parse(&to)
@@ -249,8 +269,14 @@ async fn the_mobile_apps_oauth_flow_over_rest_and_realtime_with_single_use_crede
     );
     let callback = web_view_to_callback(&srv, &evil).await;
     let resp = client().get(&callback).send().await.expect("callback");
-    let to = resp.headers()[LOCATION].to_str().expect("location").to_string();
-    assert!(to.starts_with("rocketchat://auth?") && to.contains("error="), "{to}");
+    let to = resp.headers()[LOCATION]
+        .to_str()
+        .expect("location")
+        .to_string();
+    assert!(
+        to.starts_with("rocketchat://auth?") && to.contains("error="),
+        "{to}"
+    );
     assert!(!to.contains("credentialSecret"), "{to}");
     let callback = web_view_to_callback(&srv, &app_state(&token, false)).await;
     let (status, config) = callback_page(&callback).await;
@@ -276,7 +302,10 @@ async fn a_credential_made_on_one_instance_is_redeemed_once_on_another() {
         {
             break;
         }
-        assert!(Instant::now() < deadline, "B never saw the provider: {oauth}");
+        assert!(
+            Instant::now() < deadline,
+            "B never saw the provider: {oauth}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
@@ -284,7 +313,10 @@ async fn a_credential_made_on_one_instance_is_redeemed_once_on_another() {
     let callback = web_view_to_callback(&a, &app_state(&token, false)).await;
     let (status, config) = callback_page(&callback).await;
     assert_eq!(status, StatusCode::OK, "{config}\n{}", a.log());
-    let secret = config["credentialSecret"].as_str().expect("secret").to_string();
+    let secret = config["credentialSecret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
 
     // Redeemed on B, then refused on A and on B.
     let s = session_of(&oauth_login(&b, &token, &secret).await);
@@ -322,7 +354,8 @@ async fn a_credential_made_on_one_instance_is_redeemed_once_on_another() {
     let replay = cb.replace(&a.base_url(), &b.base_url());
     let (_, to) = agent.get(&replay).await;
     assert!(
-        to.as_deref().is_some_and(|l| l.contains("oauth_error=state")),
+        to.as_deref()
+            .is_some_and(|l| l.contains("oauth_error=state")),
         "{to:?}"
     );
 }

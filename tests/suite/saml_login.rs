@@ -525,9 +525,17 @@ async fn browser_signs_in_with_saml_and_sees_refusals() {
             assert_eq!(last["name_id"], "alice", "{last}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no logout at the IdP: {last}\n{}", srv.log());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no logout at the IdP: {last}\n{}",
+            srv.log()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     b.wait_for("[data-testid=login-submit]").await;
-    assert!(b.url().await.starts_with(&srv.base_url()), "{}", b.url().await);
+    assert!(
+        b.url().await.starts_with(&srv.base_url()),
+        "{}",
+        b.url().await
+    );
 }

@@ -34,7 +34,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The app's end page may run only this script; nothing may frame it.
-const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+const PAGE_CSP: &str =
+    "default-src 'none'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 async fn popup_script() -> Response {
     (
@@ -50,7 +51,10 @@ async fn popup_script() -> Response {
 fn page(status: StatusCode, html: String) -> Response {
     let mut resp = (status, html).into_response();
     let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
     h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -171,8 +175,7 @@ async fn callback(
     let cookie = read_flow_cookie(&headers);
     // Meteor's state (Rocket.Chat's app); our own flow's state is random bytes and
     // never parses as one.
-    if let Some(app) = query.get("state").and_then(|s| mobile::parse_state(s))
-    {
+    if let Some(app) = query.get("state").and_then(|s| mobile::parse_state(s)) {
         return app_callback(&state, &cfg, &query, &app).await;
     }
     let redirect_uri = signin::redirect_uri(&state.chat, &cfg);

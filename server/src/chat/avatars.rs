@@ -123,7 +123,12 @@ impl Chat {
     /// A picture URL an identity provider names (OAuth `avatar_field`) as the user's
     /// avatar: fetched through the outbound guard like `avatarUrl`, no permission
     /// check (the provider is configured by an admin), origin `origin`.
-    pub async fn set_avatar_from_url(&self, user: &User, url: &str, origin: &str) -> ChatResult<User> {
+    pub async fn set_avatar_from_url(
+        &self,
+        user: &User,
+        url: &str,
+        origin: &str,
+    ) -> ChatResult<User> {
         let bytes = self.fetch_avatar(url).await?;
         let Some(current) = self.store.user_by_id(&user.id).await? else {
             return Err(ChatError::user_not_found());

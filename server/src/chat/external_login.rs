@@ -167,9 +167,13 @@ impl Chat {
                 continue;
             }
             match self.ensure_member_by_name(user, name, &creator).await {
-                Ok(true) => tracing::info!(user_id = %user.id, channel = name, "joined a mapped channel"),
+                Ok(true) => {
+                    tracing::info!(user_id = %user.id, channel = name, "joined a mapped channel")
+                }
                 Ok(false) => {}
-                Err(e) => tracing::warn!(user_id = %user.id, channel = name, error = %e, "cannot join a mapped channel"),
+                Err(e) => {
+                    tracing::warn!(user_id = %user.id, channel = name, error = %e, "cannot join a mapped channel")
+                }
             }
         }
     }

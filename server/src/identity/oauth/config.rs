@@ -182,7 +182,10 @@ mod tests {
             m,
             vec![
                 ("dev".to_string(), vec!["engineering".to_string()]),
-                ("ops".to_string(), vec!["oncall".to_string(), "infra".to_string()]),
+                (
+                    "ops".to_string(),
+                    vec!["oncall".to_string(), "infra".to_string()]
+                ),
                 ("x".to_string(), vec![]),
             ]
         );

@@ -63,7 +63,8 @@ struct RawState {
 /// Reads a Meteor-style `state`; `None` when it is not one (then it is a state of
 /// this server's own browser flow, or garbage).
 pub fn parse_state(state: &str) -> Option<AppState> {
-    let lenient = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let lenient =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
     let bytes = [
         GeneralPurpose::new(&base64::alphabet::URL_SAFE, lenient),
         GeneralPurpose::new(&base64::alphabet::STANDARD, lenient),
@@ -223,7 +224,12 @@ pub const POPUP_SCRIPT: &str = r#"(function () {
 "#;
 
 /// Where `loginStyle: "redirect"` sends the credential (Rocket.Chat's form).
-pub fn app_redirect_url(site: &str, token: &str, secret: Option<&str>, error: Option<&str>) -> String {
+pub fn app_redirect_url(
+    site: &str,
+    token: &str,
+    secret: Option<&str>,
+    error: Option<&str>,
+) -> String {
     let enc = |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
     let mut url = format!("{APP_REDIRECT}?host={}&type=oauth", enc(site));
     if let Some(e) = error {
@@ -272,7 +278,10 @@ mod tests {
             redirect_url: None,
         };
         assert_eq!(parse_state(&b64(&v)), Some(want.clone()));
-        assert_eq!(parse_state(&STANDARD.encode(v.to_string())), Some(want.clone()));
+        assert_eq!(
+            parse_state(&STANDARD.encode(v.to_string())),
+            Some(want.clone())
+        );
         assert_eq!(parse_state(b64(&v).trim_end_matches('=')), Some(want));
         let r = serde_json::json!({"loginStyle": "redirect", "credentialToken": "abcDEF0123456789", "isCordova": true, "redirectUrl": APP_REDIRECT});
         let got = parse_state(&b64(&r)).expect("redirect state");
@@ -300,7 +309,10 @@ mod tests {
         };
         let page = popup_page(&app, Some("s3cret"), None);
         assert!(page.contains(r#""credentialSecret":"s3cret""#), "{page}");
-        assert!(page.contains(r#""credentialToken":"tok_0123456789""#), "{page}");
+        assert!(
+            page.contains(r#""credentialToken":"tok_0123456789""#),
+            "{page}"
+        );
         let failed = popup_page(&app, None, Some("<b>denied</b>"));
         assert!(failed.contains("&lt;b&gt;denied"), "{failed}");
         assert!(failed.contains(r#""setCredentialToken":false"#), "{failed}");

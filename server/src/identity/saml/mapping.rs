@@ -88,16 +88,15 @@ pub(super) fn identity(
 ) -> SamlResult<ExternalIdentity> {
     let (id, merge_by) = match cfg.immutable {
         Immutable::Email => (
-            c.email
-                .as_deref()
-                .map(str::to_lowercase)
-                .ok_or_else(|| SamlError::Invalid("the assertion has no e-mail attribute".into()))?,
+            c.email.as_deref().map(str::to_lowercase).ok_or_else(|| {
+                SamlError::Invalid("the assertion has no e-mail attribute".into())
+            })?,
             MergeBy::Email,
         ),
         Immutable::Username => (
-            c.username
-                .clone()
-                .ok_or_else(|| SamlError::Invalid("the assertion has no username attribute".into()))?,
+            c.username.clone().ok_or_else(|| {
+                SamlError::Invalid("the assertion has no username attribute".into())
+            })?,
             MergeBy::Username,
         ),
     };
@@ -159,14 +158,12 @@ fn generated_username(c: &Credential) -> Option<String> {
             .collect::<Vec<_>>()
             .join(".")
     });
-    from_name
-        .filter(|n| !n.is_empty())
-        .or_else(|| {
-            c.email
-                .as_deref()
-                .and_then(|e| e.split('@').next())
-                .map(str::to_lowercase)
-        })
+    from_name.filter(|n| !n.is_empty()).or_else(|| {
+        c.email
+            .as_deref()
+            .and_then(|e| e.split('@').next())
+            .map(str::to_lowercase)
+    })
 }
 
 #[cfg(test)]

@@ -21,7 +21,6 @@ mod mapping;
 pub mod messages;
 pub mod response;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
 pub use config::SamlConfig;
@@ -79,8 +78,13 @@ async fn user_of_name_id(
         return Ok(None);
     };
     // Put back: more logout messages may name it.
-    chat.put_once(KIND_NAME_ID, &key, &user_id, Ts(Ts::now().0 + NAME_ID_TTL_MS))
-        .await?;
+    chat.put_once(
+        KIND_NAME_ID,
+        &key,
+        &user_id,
+        Ts(Ts::now().0 + NAME_ID_TTL_MS),
+    )
+    .await?;
     chat.user_by_id(&user_id).await
 }
 

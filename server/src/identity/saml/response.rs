@@ -318,3 +318,38 @@ fn check_assertion(
         attributes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CERT: &str = include_str!("testdata/pysaml2-idp.crt");
+
+    fn expect(key: &IdpKey, allow_unsolicited: bool) -> Expect<'_> {
+        Expect {
+            key,
+            rule: SignatureRule::All,
+            allow_sha1: false,
+            acs_url: "http://sp/_saml/validate/p",
+            audience: "http://sp/_saml/metadata/p",
+            now_ms: 0,
+            drift_ms: 0,
+            allow_unsolicited,
+        }
+    }
+
+    #[test]
+    fn an_encrypted_assertion_is_refused_with_its_own_error() {
+        let key = IdpKey::from_certificate(CERT).expect("cert");
+        let xml = format!(
+            r#"<samlp:Response xmlns:samlp="{PROTOCOL_NS}" xmlns:saml="{ASSERTION_NS}" ID="r1" InResponseTo="q1">
+<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedAssertion>
+</samlp:Response>"#
+        );
+        assert!(matches!(
+            verify(&xml, &expect(&key, false)),
+            Err(SamlError::Encrypted)
+        ));
+        assert_eq!(SamlError::Encrypted.error_type(), "error-saml-encrypted");
+    }
+}
