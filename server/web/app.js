@@ -5,7 +5,7 @@
 import { h, clear, announce } from './dom.js';
 import { createApi, forgetStoredToken } from './api.js';
 import { Ddp } from './ddp.js';
-import { renderLogin, renderResetPassword } from './login.js';
+import { renderLogin, renderResetPassword, SAML_SESSION_KEY } from './login.js';
 import { Sidebar, roomLabel, roomHash } from './sidebar.js';
 import { RoomView } from './room.js';
 import { Presence } from './presence.js';
@@ -164,6 +164,13 @@ class App {
   }
 
   async logout() {
+    // A session that came from SAML also ends at the identity provider (unless the
+    // admin chose local logout): ask for its logout address before ours ends.
+    let idpLogout = null;
+    if (localStorage.getItem(SAML_SESSION_KEY)) {
+      localStorage.removeItem(SAML_SESSION_KEY);
+      idpLogout = await this.samlLogoutUrl();
+    }
     try {
       await api('POST', '/api/v1/logout');
     } catch {
@@ -174,6 +181,20 @@ class App {
     session = null;
     history.replaceState(null, '', '#/');
     showLogin();
+    if (idpLogout) location.assign(idpLogout);
+  }
+
+  /** Rocket.Chat's `samlLogout`: the IdP's logout address for this session, or null. */
+  async samlLogoutUrl() {
+    try {
+      const services = (await api('GET', '/api/v1/settings.oauth')).services || [];
+      const saml = services.find((s) => s.service === 'saml' && s.clientConfig);
+      if (!saml) return null;
+      const url = await this.ddp.call('samlLogout', [saml.clientConfig.provider]);
+      return typeof url === 'string' && /^https?:\/\//.test(url) ? url : null;
+    } catch {
+      return null;
+    }
   }
 
   async loadSubscriptions() {

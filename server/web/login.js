@@ -30,6 +30,9 @@ export function explainOAuth(code, service) {
   }
 }
 
+/** Set while the session came from SAML, so logging out also logs out at the IdP. */
+export const SAML_SESSION_KEY = 'palaver.samlSession';
+
 /** Why a SAML sign-in failed (`?saml_error=` on return from the assertion consumer). */
 export function explainSaml(code) {
   switch (code) {
@@ -40,6 +43,7 @@ export function explainSaml(code) {
     case 'unknown-provider': return 'SAML sign-in is not available.';
     case 'misconfigured': return 'SAML sign-in is not set up completely. Ask an administrator.';
     case 'credential': return 'The sign-in expired or was already used. Try again.';
+    case 'encrypted': return 'The identity provider encrypted its answer, which Palaver does not accept. Ask an administrator to have it signed instead of encrypted.';
     default: return 'SAML sign-in failed.';
   }
 }
@@ -98,7 +102,10 @@ export function renderLogin(root, api, siteName, onLoggedIn) {
   if (samlToken) {
     history.replaceState(null, '', `/${location.hash}`);
     api('POST', '/api/v1/login', { saml: true, credentialToken: samlToken }, { 'X-Palaver-Session': 'cookie' })
-      .then((res) => onLoggedIn(res.data))
+      .then((res) => {
+        try { localStorage.setItem(SAML_SESSION_KEY, '1'); } catch { /* storage off: local logout only */ }
+        onLoggedIn(res.data);
+      })
       .catch((err) => {
         const type = err.body && err.body.error;
         error.textContent = type && type.startsWith('error-saml-')

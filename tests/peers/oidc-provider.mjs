@@ -11,7 +11,7 @@ const [port, clientId, clientSecret, redirectUri] = process.argv.slice(2);
 const issuer = `http://127.0.0.1:${port}`;
 
 const accounts = new Map();
-const state = { loginAs: null, deny: false, tamper: false };
+const state = { loginAs: null, deny: false, tamper: false, pkceOptional: false };
 
 const provider = new Provider(issuer, {
   clients: [{
@@ -22,12 +22,13 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_post',
   }],
-  scopes: ['openid', 'email', 'profile', 'roles'],
+  scopes: ['openid', 'email', 'profile', 'roles', 'groups'],
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],
-    profile: ['name', 'preferred_username'],
+    profile: ['name', 'preferred_username', 'picture'],
     roles: ['roles'],
+    groups: ['groups'],
   },
   features: { devInteractions: { enabled: false } },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -36,7 +37,8 @@ const provider = new Provider(issuer, {
     if (!a) return undefined;
     return { accountId: sub, async claims() { return { sub, ...a }; } };
   },
-  pkce: { required: () => true },
+  // Rocket.Chat's mobile app sends no PKCE: the tests of its flow allow that.
+  pkce: { required: () => !state.pkceOptional },
   ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 600, Grant: 600 },
 });
 provider.proxy = false;
@@ -100,6 +102,9 @@ async function control(req, res, path) {
     case '/test/deny':
       state.deny = true;
       return json(res, 200, { ok: true });
+    case '/test/pkce-optional':
+      state.pkceOptional = true;
+      return json(res, 200, { ok: true });
     case '/test/tamper':
       state.tamper = true;
       return json(res, 200, { ok: true });
@@ -107,10 +112,10 @@ async function control(req, res, path) {
       // An access token as the mobile app would hold after its own sign-in.
       const client = await provider.Client.find(clientId);
       const grant = new provider.Grant({ accountId: b.sub, clientId });
-      grant.addOIDCScope('openid email profile roles');
+      grant.addOIDCScope('openid email profile roles groups');
       const grantId = await grant.save();
       const at = new provider.AccessToken({
-        accountId: b.sub, client, grantId, scope: 'openid email profile roles',
+        accountId: b.sub, client, grantId, scope: 'openid email profile roles groups',
       });
       return json(res, 200, { access_token: await at.save() });
     }

@@ -14,9 +14,12 @@ and serves:
                         "expired"}: how the next Response is made
   POST /test/logout    {"name_id", "session_index"}: a signed IdP-initiated
                         LogoutRequest URL for the service provider
+  POST /test/unsolicited {"uid"}: a signed IdP-initiated (unsolicited) Response
+                        for the service provider's assertion consumer
   GET  /test/last_logout  what the IdP last received at /slo/redirect
 """
 
+import base64
 import datetime
 import json
 import os
@@ -45,7 +48,7 @@ LOCK = threading.Lock()
 STATE = {
     "users": {},
     "next": {"uid": None, "sign_response": True, "sign_assertion": True,
-             "audience": None, "expired": False},
+             "audience": None, "expired": False, "name_id": None},
     "last_logout": None,
 }
 SERVER = None
@@ -147,6 +150,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, "{}")
             if url.path == "/test/logout":
                 return self.idp_logout(b)
+            if url.path == "/test/unsolicited":
+                return self.unsolicited(b)
             self.send(404, "{}")
         except Exception as e:
             import traceback
@@ -170,7 +175,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             resp = srv.create_authn_response(
                 attrs, userid=uid,
-                name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=uid),
+                name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=nxt.get("name_id") or uid),
                 authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:Password",
                        "authn_auth": BASE + "/idp"},
                 sign_response=bool(nxt.get("sign_response")),
@@ -201,6 +206,22 @@ class Handler(BaseHTTPRequestHandler):
                                  response=True, sign=True, sigalg=xmldsig.SIG_RSA_SHA256)
         headers = dict(http["headers"])
         self.send(302, "", "text/html", [("Location", headers["Location"])])
+
+    def unsolicited(self, b):
+        srv = server()
+        sp = [e for e in srv.metadata.keys() if e != BASE + "/idp"][0]
+        acs = srv.metadata.assertion_consumer_service(sp, BINDING_HTTP_POST)[0]["location"]
+        uid = b["uid"]
+        attrs = {k: [v] if isinstance(v, str) else v for k, v in STATE["users"][uid].items()}
+        resp = srv.create_authn_response(
+            attrs, None, acs, sp, userid=uid,
+            name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=uid),
+            authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:Password",
+                   "authn_auth": BASE + "/idp"},
+            sign_response=True, sign_assertion=True,
+            sign_alg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256)
+        data = base64.b64encode(str(resp).encode()).decode()
+        self.send(200, json.dumps({"SAMLResponse": data}))
 
     def idp_logout(self, b):
         srv = server()

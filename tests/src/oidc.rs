@@ -135,6 +135,12 @@ impl OidcPeer {
         self.control("deny", json!({})).await;
     }
 
+    /// Authorization requests without PKCE are accepted from now on (Rocket.Chat's
+    /// mobile app sends none).
+    pub async fn allow_without_pkce(&self) {
+        self.control("pkce-optional", json!({})).await;
+    }
+
     /// The next token answer carries an ID token whose payload was changed.
     pub async fn tamper_next_id_token(&self) {
         self.control("tamper", json!({})).await;

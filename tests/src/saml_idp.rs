@@ -178,9 +178,18 @@ impl SamlIdp {
     }
 
     /// How the next Responses are made: `{uid, sign_response, sign_assertion,
-    /// audience, expired}` (fields left out keep their value).
+    /// audience, expired, name_id}` (fields left out keep their value).
     pub async fn next(&self, options: Value) {
         self.control("/test/next", options).await;
+    }
+
+    /// A signed IdP-initiated (unsolicited) Response for `uid`: the base64
+    /// `SAMLResponse` to post to the assertion consumer.
+    pub async fn unsolicited(&self, uid: &str) -> String {
+        self.control("/test/unsolicited", json!({"uid": uid})).await["SAMLResponse"]
+            .as_str()
+            .expect("SAMLResponse")
+            .to_string()
     }
 
     /// A signed IdP-initiated LogoutRequest for the service provider: the URL to

@@ -64,7 +64,7 @@ async fn set_avatar(
 }
 
 /// Serves `body` as `image/png` to every request on a loopback port.
-async fn image_server(body: Vec<u8>) -> (u16, tokio::task::JoinHandle<()>) {
+pub(crate) async fn image_server(body: Vec<u8>) -> (u16, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();

@@ -13,10 +13,15 @@ use serde_json::{json, Value};
 
 use crate::common::{password_for, Palaver, Session, ADMIN_PASSWORD, ADMIN_USERNAME};
 
-const SERVICE: &str = "idp";
+pub(crate) const SERVICE: &str = "idp";
 
 /// Configures the provider `SERVICE` from the peer's issuer, as an admin would.
-async fn configure(srv: &Palaver, admin: &Session, peer: &OidcPeer, extra: &[(&str, Value)]) {
+pub(crate) async fn configure(
+    srv: &Palaver,
+    admin: &Session,
+    peer: &OidcPeer,
+    extra: &[(&str, Value)],
+) {
     let base = [
         ("oidc_issuer", json!(peer.issuer)),
         ("id", json!(CLIENT_ID)),
@@ -45,7 +50,7 @@ async fn start(extra: &[(&str, Value)]) -> (Palaver, Session, OidcPeer) {
     (srv, admin, peer)
 }
 
-async fn alice(peer: &OidcPeer, roles: Value) {
+pub(crate) async fn alice(peer: &OidcPeer, roles: Value) {
     peer.account(
         "alice-sub",
         json!({
@@ -56,12 +61,16 @@ async fn alice(peer: &OidcPeer, roles: Value) {
     .await;
 }
 
-async fn token_login(srv: &Palaver, service: &str, token: &str) -> palaver_tests::server::Resp {
+pub(crate) async fn token_login(
+    srv: &Palaver,
+    service: &str,
+    token: &str,
+) -> palaver_tests::server::Resp {
     srv.try_login(json!({"serviceName": service, "accessToken": token, "expiresIn": 3600}))
         .await
 }
 
-fn session_of(r: &palaver_tests::server::Resp) -> Session {
+pub(crate) fn session_of(r: &palaver_tests::server::Resp) -> Session {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     Session {
         user_id: r.json["data"]["userId"].as_str().expect("userId").into(),
@@ -76,7 +85,7 @@ fn session_of(r: &palaver_tests::server::Resp) -> Session {
     }
 }
 
-async fn user_info(srv: &Palaver, admin: &Session, id: &str) -> Value {
+pub(crate) async fn user_info(srv: &Palaver, admin: &Session, id: &str) -> Value {
     srv.get_ok(&format!("users.info?userId={id}"), admin).await["user"].clone()
 }
 
@@ -189,7 +198,7 @@ async fn mobile_access_token_login_links_by_sub_and_applies_roles_on_every_login
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_are_linked_by_email_only_when_merging_is_on_and_the_email_verified() {
-    let (srv, admin, peer) = start(&[]).await;
+    let (srv, admin, peer) = start(&[("key_field", json!("email"))]).await;
     let bob = srv.create_user(&admin, "bob").await;
     // Same address as the local bob, but merging is off: a separate account.
     peer.account(
@@ -244,13 +253,13 @@ async fn accounts_are_linked_by_email_only_when_merging_is_on_and_the_email_veri
 }
 
 /// A browser without JavaScript: redirects followed by hand, cookies kept per host.
-struct Agent {
+pub(crate) struct Agent {
     http: reqwest::Client,
-    jar: Vec<(String, String, String)>,
+    pub(crate) jar: Vec<(String, String, String)>,
 }
 
 impl Agent {
-    fn new() -> Agent {
+    pub(crate) fn new() -> Agent {
         Agent {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -261,13 +270,13 @@ impl Agent {
         }
     }
 
-    fn host(url: &str) -> String {
+    pub(crate) fn host(url: &str) -> String {
         reqwest::Url::parse(url)
             .map(|u| format!("{}:{:?}", u.host_str().unwrap_or(""), u.port()))
             .unwrap_or_default()
     }
 
-    fn cookie(&self, host: &str, name: &str) -> Option<String> {
+    pub(crate) fn cookie(&self, host: &str, name: &str) -> Option<String> {
         self.jar
             .iter()
             .find(|(h, n, _)| h == host && n == name)
@@ -275,7 +284,7 @@ impl Agent {
     }
 
     /// GET `url`; returns (status, Location).
-    async fn get(&mut self, url: &str) -> (StatusCode, Option<String>) {
+    pub(crate) async fn get(&mut self, url: &str) -> (StatusCode, Option<String>) {
         let host = Self::host(url);
         let cookies: Vec<String> = self
             .jar
@@ -324,7 +333,7 @@ impl Agent {
     }
 
     /// Follows redirects from `url` until one leads to `stop_prefix`; returns that URL.
-    async fn follow_until(&mut self, url: &str, stop_prefix: &str) -> String {
+    pub(crate) async fn follow_until(&mut self, url: &str, stop_prefix: &str) -> String {
         let mut url = url.to_string();
         for _ in 0..12 {
             let (status, location) = self.get(&url).await;

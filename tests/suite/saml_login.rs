@@ -16,9 +16,9 @@ use serde_json::{json, Value};
 
 use crate::common::{Palaver, Session};
 
-const PROVIDER: &str = "testidp";
+pub(crate) const PROVIDER: &str = "testidp";
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -26,13 +26,13 @@ fn client() -> reqwest::Client {
         .expect("client")
 }
 
-async fn set(srv: &Palaver, admin: &Session, id: &str, value: Value) {
+pub(crate) async fn set(srv: &Palaver, admin: &Session, id: &str, value: Value) {
     srv.post_ok(&format!("settings/{id}"), admin, json!({ "value": value }))
         .await;
 }
 
 /// Palaver with SAML configured for a fresh IdP, and alice known there.
-async fn start(rule: &str) -> (Palaver, Session, SamlIdp) {
+pub(crate) async fn start(rule: &str) -> (Palaver, Session, SamlIdp) {
     let srv = Palaver::start().await;
     let admin = srv.admin().await;
     set(
@@ -64,7 +64,7 @@ async fn start(rule: &str) -> (Palaver, Session, SamlIdp) {
 }
 
 /// Starts a sign-in at Palaver: the IdP address it sends the browser to.
-async fn authorize(srv: &Palaver) -> String {
+pub(crate) async fn authorize(srv: &Palaver) -> String {
     let r = client()
         .get(srv.url(&format!("/_saml/authorize/{PROVIDER}")))
         .send()
@@ -80,7 +80,7 @@ async fn authorize(srv: &Palaver) -> String {
 }
 
 /// The base64 `SAMLResponse` the IdP's page at `to_idp` would post (not posted).
-async fn answer_at(idp: &SamlIdp, to_idp: &str) -> String {
+pub(crate) async fn answer_at(idp: &SamlIdp, to_idp: &str) -> String {
     assert!(to_idp.starts_with(&idp.sso_url()), "{to_idp}");
     let page = client().get(to_idp).send().await.expect("IdP");
     assert_eq!(page.status(), StatusCode::OK, "{}", idp.log());
@@ -92,13 +92,13 @@ async fn answer_at(idp: &SamlIdp, to_idp: &str) -> String {
 }
 
 /// What the IdP answers a sign-in started at Palaver (not yet posted).
-async fn idp_answer(srv: &Palaver, idp: &SamlIdp) -> String {
+pub(crate) async fn idp_answer(srv: &Palaver, idp: &SamlIdp) -> String {
     answer_at(idp, &authorize(srv).await).await
 }
 
 /// Posts a Response to the assertion consumer: `Ok(credentialToken)` or
 /// `Err(saml_error code)`.
-async fn post_response(srv: &Palaver, saml_response: &str) -> Result<String, String> {
+pub(crate) async fn post_response(srv: &Palaver, saml_response: &str) -> Result<String, String> {
     let r = client()
         .post(srv.url(&format!("/_saml/validate/{PROVIDER}")))
         .form(&[("SAMLResponse", saml_response), ("RelayState", "")])
@@ -124,12 +124,12 @@ async fn post_response(srv: &Palaver, saml_response: &str) -> Result<String, Str
     Ok(token.to_string())
 }
 
-async fn login(srv: &Palaver, token: &str) -> palaver_tests::server::Resp {
+pub(crate) async fn login(srv: &Palaver, token: &str) -> palaver_tests::server::Resp {
     srv.try_login(json!({"saml": true, "credentialToken": token}))
         .await
 }
 
-fn session_of(r: &palaver_tests::server::Resp) -> Session {
+pub(crate) fn session_of(r: &palaver_tests::server::Resp) -> Session {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     Session {
         user_id: r.json["data"]["userId"].as_str().expect("userId").into(),
@@ -144,15 +144,15 @@ fn session_of(r: &palaver_tests::server::Resp) -> Session {
     }
 }
 
-fn xml_of(b64: &str) -> String {
+pub(crate) fn xml_of(b64: &str) -> String {
     String::from_utf8(STANDARD.decode(b64).expect("base64")).expect("utf-8")
 }
 
-fn b64_of(xml: &str) -> String {
+pub(crate) fn b64_of(xml: &str) -> String {
     STANDARD.encode(xml)
 }
 
-async fn user_count(srv: &Palaver, admin: &Session) -> u64 {
+pub(crate) async fn user_count(srv: &Palaver, admin: &Session) -> u64 {
     srv.get_ok("users.list?count=1", admin).await["total"]
         .as_u64()
         .expect("total")
@@ -210,7 +210,10 @@ async fn saml_sign_in_with_a_real_idp_over_rest_and_realtime() {
         .get_ok(&format!("users.info?userId={}", s1.user_id), &admin)
         .await["user"]
         .clone();
-    assert_eq!(info["services"]["saml"]["id"], "alice", "{info}");
+    // Linked by the immutable property (Rocket.Chat's default: the e-mail); the
+    // NameID is kept beside it for logout.
+    assert_eq!(info["services"]["saml"]["id"], "alice@idp.test", "{info}");
+    assert_eq!(info["services"]["saml"]["nameID"], "alice", "{info}");
     assert_eq!(info["services"]["saml"]["provider"], PROVIDER, "{info}");
     assert_eq!(info["name"], "Alice Liddell", "{info}");
     assert_eq!(info["emails"][0]["address"], "alice@idp.test", "{info}");
@@ -509,4 +512,30 @@ async fn browser_signs_in_with_saml_and_sees_refusals() {
     b.click("[data-testid=saml-login]").await;
     b.wait_for("[data-testid=app-shell]").await;
     b.screenshot("saml-signed-in").await;
+
+    // Logging out of a SAML session logs out at the IdP too (its LogoutRequest
+    // names alice), and the IdP's answer brings the browser back to the login page.
+    b.click("[data-testid=logout]").await;
+    b.wait_for("[data-testid=login-submit]").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let last = idp.last_logout().await;
+        if last["kind"] == "response" || last["kind"] == "request" {
+            assert_eq!(last["kind"], "request", "{last}");
+            assert_eq!(last["name_id"], "alice", "{last}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no logout at the IdP: {last}\n{}",
+            srv.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    b.wait_for("[data-testid=login-submit]").await;
+    assert!(
+        b.url().await.starts_with(&srv.base_url()),
+        "{}",
+        b.url().await
+    );
 }

@@ -4,23 +4,98 @@
 //! finishes it: the web client's session cookies are set and the browser goes
 //! back to `/`. A failure goes back to `/?oauth_error=<code>&service=<service>`,
 //! which the login page explains; the flow cookie is cleared either way.
+//!
+//! The same callback serves Rocket.Chat's mobile app, whose `state` is Meteor's
+//! (base64 JSON with a `credentialToken`): see [`oauth::mobile`]. Its answer is
+//! the end-of-flow page (or the app's `rocketchat://auth` redirect), with the
+//! script `GET /_oauth/end_of_popup_response.js`.
 
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, REFERRER_POLICY,
+    SET_COOKIE,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
 use super::{session_cookie, AppState};
+use crate::identity::oauth::mobile::{self, AppState as AppFlow};
 use crate::identity::oauth::{self, signin, OAuthError, FLOW_COOKIE, FLOW_TTL};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/_oauth/end_of_popup_response.js", get(popup_script))
         .route("/_oauth/{service}/start", get(start))
         .route("/_oauth/{service}", get(callback))
+}
+
+/// The app's end page may run only this script; nothing may frame it.
+const PAGE_CSP: &str =
+    "default-src 'none'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn popup_script() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        mobile::POPUP_SCRIPT,
+    )
+        .into_response()
+}
+
+fn page(status: StatusCode, html: String) -> Response {
+    let mut resp = (status, html).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    resp
+}
+
+/// The callback of the app's flow: the credential waits for the app's login call.
+async fn app_callback(
+    state: &AppState,
+    cfg: &oauth::ProviderConfig,
+    query: &HashMap<String, String>,
+    app: &AppFlow,
+) -> Response {
+    let redirect_uri = signin::redirect_uri(&state.chat, cfg);
+    let result = mobile::complete(&state.chat, cfg, &redirect_uri, query, app).await;
+    if let Err(e) = &result {
+        tracing::info!(service = %cfg.name, error = %e, "OAuth sign-in for the app refused");
+    }
+    if !app.popup {
+        let site = state.chat.settings().string("Site_Url");
+        let (secret, error) = match &result {
+            Ok(secret) => (Some(secret.as_str()), None),
+            Err(e) => (None, Some(e.error_type())),
+        };
+        return redirect(&mobile::app_redirect_url(
+            &site,
+            &app.credential_token,
+            secret,
+            error,
+        ));
+    }
+    match result {
+        Ok(secret) => page(StatusCode::OK, mobile::popup_page(app, Some(&secret), None)),
+        Err(e) => {
+            let status = match e {
+                OAuthError::Unreachable(_) => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            page(status, mobile::popup_page(app, None, Some(&e.to_string())))
+        }
+    }
 }
 
 fn flow_cookie(value: &str, max_age: u64, secure: bool) -> Option<HeaderValue> {
@@ -97,10 +172,15 @@ async fn callback(
         Ok(cfg) => cfg,
         Err(e) => return failed(&service, &e, secure),
     };
-    let redirect_uri = signin::redirect_uri(&state.chat, &cfg);
     let cookie = read_flow_cookie(&headers);
+    // Meteor's state (Rocket.Chat's app); our own flow's state is random bytes and
+    // never parses as one.
+    if let Some(app) = query.get("state").and_then(|s| mobile::parse_state(s)) {
+        return app_callback(&state, &cfg, &query, &app).await;
+    }
+    let redirect_uri = signin::redirect_uri(&state.chat, &cfg);
     let claims = match oauth::client()
-        .finish(&cfg, &redirect_uri, &query, cookie.as_deref())
+        .finish(&state.chat, &cfg, &redirect_uri, &query, cookie.as_deref())
         .await
     {
         Ok(claims) => claims,

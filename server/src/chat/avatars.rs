@@ -127,6 +127,23 @@ impl Chat {
         ))
     }
 
+    /// A picture URL an identity provider names (OAuth `avatar_field`) as the user's
+    /// avatar: fetched through the outbound guard like `avatarUrl`, no permission
+    /// check (the provider is configured by an admin), origin `origin`.
+    pub async fn set_avatar_from_url(
+        &self,
+        user: &User,
+        url: &str,
+        origin: &str,
+    ) -> ChatResult<User> {
+        let bytes = self.fetch_avatar(url).await?;
+        let Some(current) = self.store.user_by_id(&user.id).await? else {
+            return Err(ChatError::user_not_found());
+        };
+        let etag = ids::new_id();
+        self.store_user_avatar(current, &bytes, origin, etag).await
+    }
+
     /// Removes a deleted user's avatar file.
     pub(crate) async fn remove_user_avatar(&self, user: &User) {
         self.drop_avatar_file(user.avatar_file_id.clone()).await;

@@ -155,6 +155,11 @@ impl Chat {
         Ok(self.store.user_by_service(service, id).await?)
     }
 
+    /// The user with id `id`, if there is one.
+    pub async fn user_by_id(&self, id: &str) -> ChatResult<Option<User>> {
+        Ok(self.store.user_by_id(id).await?)
+    }
+
     /// The user named `username` (any case), if there is one.
     pub async fn user_named(&self, username: &str) -> ChatResult<Option<User>> {
         Ok(self.store.user_by_username(username).await?)

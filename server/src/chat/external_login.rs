@@ -1,9 +1,10 @@
 //! Sign-in with an identity a trusted provider vouches for (OAuth/OIDC): the account
 //! linked to the provider's stable id (`User::services[service].id`) is found or
 //! created, its roles follow the provider's roles claim when the admin asked for
-//! it, and a session is issued as for a password login. An existing local account
-//! is linked by e-mail only when the admin enabled merging and the provider says
-//! the address is verified.
+//! it, mapped channels are joined, the provider's picture becomes the avatar, and
+//! a session is issued as for a password login. An existing local account is
+//! linked only when the admin enabled merging: by e-mail when the provider says
+//! the address is verified, or by username (Rocket.Chat's `key_field`).
 
 use serde_json::{json, Map, Value};
 
@@ -25,6 +26,25 @@ pub struct RoleSync {
     pub managed: Vec<String>,
 }
 
+/// Which attribute of an existing local account links it to a first sign-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeBy {
+    /// The provider's e-mail, only when it says the address is verified.
+    Email,
+    /// The provider's username.
+    Username,
+}
+
+/// Channels a sign-in joins.
+#[derive(Clone, Debug, Default)]
+pub struct ChannelSync {
+    pub names: Vec<String>,
+    /// Who creates a channel that does not exist yet (Rocket.Chat's `channels_admin`).
+    pub admin: String,
+    /// Join only when the account is created (SAML without `channels_update`).
+    pub only_on_create: bool,
+}
+
 /// Someone a provider vouches for.
 #[derive(Clone, Debug, Default)]
 pub struct ExternalIdentity {
@@ -36,14 +56,27 @@ pub struct ExternalIdentity {
     pub name: Option<String>,
     pub email: Option<String>,
     pub email_verified: bool,
-    /// Link an existing account by verified e-mail (the admin's `merge_users`).
-    pub merge_by_email: bool,
+    /// Link an existing account on first sign-in (the admin's `merge_users`).
+    pub merge_by: Option<MergeBy>,
+    /// The account found by `merge_by` may already be linked to another id of this
+    /// service and is re-linked (SAML, whose identifier is an attribute that the
+    /// identity provider is trusted for).
+    pub relink: bool,
     /// `Some` when the provider's roles claim governs roles (`merge_roles`).
     pub roles: Option<RoleSync>,
+    /// Roles of a new account; empty: `user`.
+    pub initial_roles: Vec<String>,
+    pub channels: Option<ChannelSync>,
+    /// A picture to fetch (outbound guard, public hosts) as the avatar when it changed.
+    pub avatar_url: Option<String>,
 }
 
 /// The `services` entry's key for the roles the provider gave.
 const GRANTED: &str = "palaverGrantedRoles";
+/// The `services` entry's key for the picture URL last made the avatar.
+const AVATAR_URL: &str = "palaverAvatarUrl";
+/// `avatarOrigin` of an avatar from an identity provider's picture.
+const AVATAR_ORIGIN: &str = "oauth";
 
 impl Chat {
     /// Finds or creates the account `ident` names, applies the provider's roles and
@@ -54,6 +87,7 @@ impl Chat {
                 "an external identity needs a service and an id",
             ));
         }
+        let mut created = false;
         let mut user = match self
             .store
             .user_by_service(&ident.service, &ident.id)
@@ -62,7 +96,10 @@ impl Chat {
             Some(user) => user,
             None => match self.merge_candidate(&ident).await? {
                 Some(user) => self.link(user, &ident).await?,
-                None => self.create_external(&ident).await?,
+                None => {
+                    created = true;
+                    self.create_external(&ident).await?
+                }
             },
         };
         if !user.active {
@@ -74,35 +111,109 @@ impl Chat {
         if let Some(sync) = &ident.roles {
             user = self.sync_external_roles(user, &ident.service, sync).await?;
         }
+        if let Some(channels) = ident
+            .channels
+            .as_ref()
+            .filter(|c| created || !c.only_on_create)
+        {
+            self.join_mapped_channels(&user, channels).await;
+        }
+        if let Some(url) = &ident.avatar_url {
+            user = self.avatar_from_provider(user, &ident.service, url).await;
+        }
         tracing::info!(user_id = %user.id, service = %ident.service, "external login");
         self.issue_token(user).await
     }
 
-    /// The local account to link by e-mail, when allowed.
+    /// The local account to link on first sign-in, when allowed.
     async fn merge_candidate(&self, ident: &ExternalIdentity) -> ChatResult<Option<User>> {
-        let Some(email) = ident
-            .email
-            .as_deref()
-            .filter(|_| ident.merge_by_email && ident.email_verified)
-        else {
-            return Ok(None);
+        let found = match ident.merge_by {
+            Some(MergeBy::Email) if ident.email_verified => match ident.email.as_deref() {
+                Some(email) => self.store.user_by_email(email).await?,
+                None => None,
+            },
+            Some(MergeBy::Username) => match ident.username.as_deref() {
+                Some(name) => self.store.user_by_username(name).await?,
+                None => None,
+            },
+            _ => None,
         };
-        let Some(user) = self.store.user_by_email(email).await? else {
+        let Some(user) = found else {
             return Ok(None);
         };
         // An account already linked to another identity of this service is not
-        // re-linked: that would hand it to whoever now holds the address.
-        if user.services.contains_key(&ident.service) || user.kind != "user" {
+        // re-linked (that would hand it to whoever now holds the address), unless
+        // the service's identifier is the very attribute matched (`relink`).
+        if (user.services.contains_key(&ident.service) && !ident.relink) || user.kind != "user" {
             return Ok(None);
         }
         Ok(Some(user))
+    }
+
+    /// Joins the mapped channels, creating missing ones as the channels admin (the
+    /// user when that account does not exist). A failure is logged, not fatal: the
+    /// sign-in itself succeeded.
+    async fn join_mapped_channels(&self, user: &User, sync: &ChannelSync) {
+        let creator = match self.store.user_by_username(&sync.admin).await {
+            Ok(Some(c)) if c.active => c,
+            _ => {
+                tracing::warn!(admin = %sync.admin, "channels admin not found; the user creates mapped channels");
+                user.clone()
+            }
+        };
+        for name in &sync.names {
+            let name = name.trim().trim_start_matches('#');
+            if name.is_empty() {
+                continue;
+            }
+            match self.ensure_member_by_name(user, name, &creator).await {
+                Ok(true) => {
+                    tracing::info!(user_id = %user.id, channel = name, "joined a mapped channel")
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(user_id = %user.id, channel = name, error = %e, "cannot join a mapped channel")
+                }
+            }
+        }
+    }
+
+    /// The provider's picture as the avatar, fetched when its URL changed since the
+    /// last sign-in (kept in the service link). A failure is logged, not fatal.
+    async fn avatar_from_provider(&self, user: User, service: &str, url: &str) -> User {
+        let same = user
+            .services
+            .get(service)
+            .and_then(|l| l.extra.get(AVATAR_URL))
+            .and_then(Value::as_str)
+            == Some(url);
+        if same && user.avatar_origin.as_deref() == Some(AVATAR_ORIGIN) {
+            return user;
+        }
+        match self.set_avatar_from_url(&user, url, AVATAR_ORIGIN).await {
+            Ok(updated) => {
+                let mut fields = Map::new();
+                fields.insert(AVATAR_URL.into(), json!(url));
+                match self.update_service_fields(&updated, service, fields).await {
+                    Ok(u) => u,
+                    Err(e) => {
+                        tracing::warn!(user_id = %user.id, error = %e, "cannot record the avatar URL");
+                        updated
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(user_id = %user.id, service, error = %e, "provider's avatar refused");
+                user
+            }
+        }
     }
 
     async fn link(&self, mut user: User, ident: &ExternalIdentity) -> ChatResult<User> {
         user.services.insert(ident.service.clone(), new_link(ident));
         user.updated_at = Ts::now();
         self.store.update_user(&user).await?;
-        tracing::info!(user_id = %user.id, service = %ident.service, "account linked by verified e-mail");
+        tracing::info!(user_id = %user.id, service = %ident.service, "existing account linked on first sign-in");
         self.bus.publish(Event::UserUpdated { user: user.clone() });
         Ok(user)
     }
@@ -132,7 +243,11 @@ impl Chat {
                     verified: ident.email_verified,
                 })
                 .collect(),
-            roles: vec![roles::USER.to_string()],
+            roles: if ident.initial_roles.is_empty() {
+                vec![roles::USER.to_string()]
+            } else {
+                ident.initial_roles.clone()
+            },
             active: true,
             kind: "user".into(),
             created_at: now,

@@ -332,6 +332,21 @@ async fn login(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
             .await
             .map_err(login_error)?;
         (outcome, "saml")
+    } else if let Some(oauth) = options.get("oauth") {
+        // Meteor's OAuth credential: `{oauth: {credentialToken, credentialSecret}}`.
+        let s = |k: &str| {
+            oauth
+                .get(k)
+                .and_then(Value::as_str)
+                .ok_or_else(DdpError::match_failed)
+        };
+        let outcome = crate::identity::oauth::mobile::login_with_credential(
+            ctx.chat,
+            s("credentialToken")?,
+            s("credentialSecret")?,
+        )
+        .await?;
+        (outcome, "oauth")
     } else if let Some(service) = options.get("serviceName") {
         // Rocket.Chat's mobile OAuth login: `{serviceName, accessToken, expiresIn}`.
         let service = service.as_str().ok_or_else(DdpError::match_failed)?;

@@ -138,6 +138,15 @@ pub async fn login(
             .and_then(Value::as_str)
             .unwrap_or("");
         crate::identity::saml::login_with_credential(&state.chat, token).await
+    } else if let Some(oauth) = body.get("oauth").filter(|o| o.is_object()) {
+        // Meteor's OAuth credential (Rocket.Chat's app after its web view sign-in).
+        let s = |k: &str| oauth.get(k).and_then(Value::as_str).unwrap_or("");
+        crate::identity::oauth::mobile::login_with_credential(
+            &state.chat,
+            s("credentialToken"),
+            s("credentialSecret"),
+        )
+        .await
     } else if let Some(service) = body.get("serviceName").and_then(Value::as_str) {
         // Rocket.Chat's mobile OAuth login: the provider vouches for the token.
         let token = body

@@ -211,38 +211,49 @@ pub async fn public(State(state): State<AppState>, params: Params) -> ApiResult 
 /// besides the password form: the enabled custom OAuth providers, shaped as
 /// Rocket.Chat's login service configurations (`custom: true`, no secret).
 pub async fn oauth(State(state): State<AppState>) -> ApiResult {
-    let mut services: Vec<Value> =
-        crate::identity::oauth::ProviderConfig::enabled(state.chat.settings())
-            .iter()
-            .map(|p| {
-                json!({
-                    "_id": p.name,
-                    "service": p.name,
-                    "custom": true,
-                    "clientId": p.client_id,
-                    "serverURL": p.server_url,
-                    "tokenPath": p.token_path,
-                    "identityPath": p.identity_path,
-                    "authorizePath": p.authorize_path,
-                    "scope": p.scope,
-                    "loginStyle": p.login_style,
-                    "buttonLabelText": p.button_label_text,
-                    "buttonLabelColor": p.button_label_color,
-                    "buttonColor": p.button_color,
-                    "keyField": p.key_field,
-                    "usernameField": p.username_field,
-                    "emailField": p.email_field,
-                    "nameField": p.name_field,
-                    "avatarField": p.avatar_field,
-                    "rolesClaim": p.roles_claim,
-                    "mergeUsers": p.merge_users,
-                    "mergeRoles": p.merge_roles,
-                    "accessTokenParam": p.access_token_param,
-                    "showButton": p.show_button,
-                    "oidcIssuer": p.issuer,
-                })
-            })
-            .collect();
+    let mut services: Vec<Value> = Vec::new();
+    for p in crate::identity::oauth::ProviderConfig::enabled(state.chat.settings()) {
+        // Rocket.Chat's app builds the authorize URL from `serverURL` and
+        // `authorizePath`: for an OIDC provider those come from discovery.
+        let (server_url, authorize_path) = match &p.issuer {
+            Some(issuer) => match crate::identity::oauth::client().endpoints(&p).await {
+                Ok(e) => (issuer.clone(), e.authorize),
+                Err(e) => {
+                    tracing::info!(service = %p.name, error = %e, "discovery failed for settings.oauth");
+                    (issuer.clone(), p.authorize_path.clone())
+                }
+            },
+            None => (p.server_url.clone(), p.authorize_path.clone()),
+        };
+        services.push(json!({
+            "_id": p.name,
+            "service": p.name,
+            "custom": true,
+            "clientId": p.client_id,
+            "serverURL": server_url,
+            "tokenPath": p.token_path,
+            "identityPath": p.identity_path,
+            "authorizePath": authorize_path,
+            "scope": p.scope,
+            "loginStyle": p.login_style,
+            "buttonLabelText": p.button_label_text,
+            "buttonLabelColor": p.button_label_color,
+            "buttonColor": p.button_color,
+            "keyField": p.key_field,
+            "usernameField": p.username_field,
+            "emailField": p.email_field,
+            "nameField": p.name_field,
+            "avatarField": p.avatar_field,
+            "rolesClaim": p.roles_claim,
+            "groupsClaim": p.groups_claim,
+            "mapChannels": p.map_channels,
+            "mergeUsers": p.merge_users,
+            "mergeRoles": p.merge_roles,
+            "accessTokenParam": p.access_token_param,
+            "showButton": p.show_button,
+            "oidcIssuer": p.issuer,
+        }));
+    }
     // SAML, as Rocket.Chat lists it: `service: "saml"`, the provider in `clientConfig`.
     services.extend(crate::identity::saml::login_service(&state.chat));
     ok(json!({"services": services}))

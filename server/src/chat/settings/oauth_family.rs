@@ -73,13 +73,33 @@ static FIELDS: &[Field] = &[
     f("button_label_text", Kind::String, Default::Str(""), "Button Text"),
     f("button_label_color", Kind::String, Default::Str("#FFFFFF"), "Button Text Color"),
     f("button_color", Kind::String, Default::Str("#1d74f5"), "Button Color"),
-    f("key_field", Kind::Select(&["username", "email"]), Default::Str("username"), "Key Field"),
+    Field {
+        description: "With Merge users: which attribute links an existing account on first sign-in. Email links only when the provider says the address is verified.",
+        ..f("key_field", Kind::Select(&["username", "email"]), Default::Str("username"), "Key Field")
+    },
     f("username_field", Kind::String, Default::Str(""), "Username field"),
     f("email_field", Kind::String, Default::Str(""), "Email field"),
     f("name_field", Kind::String, Default::Str(""), "Name field"),
-    f("avatar_field", Kind::String, Default::Str(""), "Avatar field"),
+    Field {
+        description: "A claim with a picture URL: fetched (public hosts only, as avatar URLs are) and made the avatar when it changes.",
+        ..f("avatar_field", Kind::String, Default::Str(""), "Avatar field")
+    },
     f("roles_claim", Kind::String, Default::Str("roles"), "Roles/Groups field name"),
     f("groups_claim", Kind::String, Default::Str("groups"), "Roles/Groups field for channel mapping"),
+    f("channels_admin", Kind::String, Default::Str("rocket.cat"), "User Data Group Map"),
+    Field {
+        description: "On every sign-in, join the channels that Channel Map names for the groups in the groups claim (a missing channel is created by the channels admin).",
+        ..f("map_channels", Kind::Boolean, Default::Bool(false), "Map Roles/Groups to channels")
+    },
+    Field {
+        description: "JSON: group name -> channel name, or a list of channel names.",
+        ..f(
+            "groups_channel_map",
+            Kind::Code,
+            Default::Str("{\n\t\"rocket-admin\": \"admin\",\n\t\"tech-support\": \"support\"\n}"),
+            "OAuth Group Channel Map",
+        )
+    },
     Field {
         description: "Roles from the roles claim are applied on every login: roles the claim names are given, roles it no longer names are taken away (those it gave before, and those listed in Roles to Sync).",
         ..f("merge_roles", Kind::Boolean, Default::Bool(false), "Merge Roles from SSO")

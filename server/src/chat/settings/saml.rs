@@ -9,6 +9,7 @@ const CERT: &str = "SAML_Section_2_Certificate";
 const UI: &str = "SAML_Section_1_User_Interface";
 const BEHAVIOUR: &str = "SAML_Section_3_Behavior";
 const MAPPING: &str = "SAML_Section_5_Mapping";
+const ROLES: &str = "SAML_Section_4_Roles";
 
 /// The settings' common prefix (Rocket.Chat configures one provider, `Default`).
 pub const PREFIX: &str = "SAML_Custom_Default";
@@ -119,6 +120,53 @@ pub static DEFS: &[Def] = &[
         )
     },
     Def {
+        default: Default::Bool(false),
+        label: "Generate Username",
+        description: "New accounts get a username made from their name instead of the username attribute.",
+        ..def("SAML_Custom_Default_generate_username", Kind::Boolean, G, BEHAVIOUR)
+    },
+    Def {
+        default: Default::Str("EMail"),
+        label: "Immutable Property",
+        description: "Which attribute identifies the person across sign-ins (NameIDs may be transient): their e-mail or their username. An existing account with the same value is linked on first sign-in.",
+        ..def(
+            "SAML_Custom_Default_immutable_property",
+            Kind::Select(&["EMail", "Username"]),
+            G,
+            BEHAVIOUR,
+        )
+    },
+    Def {
+        default: Default::Bool(false),
+        label: "Update Room Subscriptions on Each Login",
+        description: "Join the channels the `channels` attribute names on every sign-in, not only when the account is created. Missing channels are created.",
+        ..def("SAML_Custom_Default_channels_update", Kind::Boolean, G, BEHAVIOUR)
+    },
+    Def {
+        default: Default::Str("user"),
+        label: "Default User Role",
+        description: "Roles (comma-separated) of accounts created by SAML sign-in when the role attribute gives none.",
+        ..def("SAML_Custom_Default_default_user_role", Kind::String, G, BEHAVIOUR)
+    },
+    Def {
+        default: Default::Bool(false),
+        label: "Allow IdP-initiated sign-in",
+        description: "Palaver: accept a Response the identity provider sends unasked (no InResponseTo). Every other check still applies, and each Response and assertion is accepted once.",
+        ..def("SAML_Custom_Default_allow_idp_initiated", Kind::Boolean, G, BEHAVIOUR)
+    },
+    Def {
+        default: Default::Bool(false),
+        label: "Sync User Roles",
+        description: "On every sign-in, give the roles the role attribute names and take away those it gave before and no longer names.",
+        ..def("SAML_Custom_Default_role_attribute_sync", Kind::Boolean, G, ROLES)
+    },
+    Def {
+        default: Default::Str(""),
+        label: "Role Attribute Name",
+        description: "The attribute whose values (or comma-separated value) are role names.",
+        ..def("SAML_Custom_Default_role_attribute_name", Kind::String, G, ROLES)
+    },
+    Def {
         default: Default::Str("SAML"),
         label: "Logout behaviour",
         description: "SAML: logging out also ends the session at the identity provider; Local: only here.",
@@ -139,7 +187,7 @@ pub static DEFS: &[Def] = &[
         default: Default::Str(r#"{"username":"username", "email":"email", "name": "cn"}"#),
         max_chars: 8192,
         label: "User data field map",
-        description: "Which assertion attribute gives the username, e-mail and name (JSON). Accounts are linked by the assertion's NameID.",
+        description: "Which assertion attribute gives the username, e-mail and name (JSON). Accounts are linked by the Immutable Property.",
         ..def("SAML_Custom_Default_user_data_fieldmap", Kind::Code, G, MAPPING)
     },
 ];

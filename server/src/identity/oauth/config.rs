@@ -42,6 +42,12 @@ pub struct ProviderConfig {
     pub merge_roles: bool,
     pub roles_to_sync: Vec<String>,
     pub merge_users: bool,
+    /// Group → channel mapping (Rocket.Chat's `map_channels`).
+    pub map_channels: bool,
+    pub groups_claim: String,
+    pub channels_admin: String,
+    /// Group name → channel names, from `groups_channel_map` (invalid JSON: none).
+    pub groups_channel_map: Vec<(String, Vec<String>)>,
     pub show_button: bool,
     pub button_label_text: String,
     pub button_label_color: String,
@@ -95,6 +101,10 @@ impl ProviderConfig {
                 .map(str::to_string)
                 .collect(),
             merge_users: b("merge_users"),
+            map_channels: b("map_channels"),
+            groups_claim: s("groups_claim"),
+            channels_admin: s("channels_admin"),
+            groups_channel_map: channel_map(&s("groups_channel_map")),
             show_button: b("show_button"),
             button_label_text: s("button_label_text"),
             button_label_color: s("button_label_color"),
@@ -129,5 +139,56 @@ impl ProviderConfig {
         } else {
             self.button_label_text.clone()
         }
+    }
+}
+
+/// Parses Rocket.Chat's channel map: `{"group": "channel" | ["channel", ...]}`.
+/// Anything else in it is ignored (logged once per read).
+pub fn channel_map(raw: &str) -> Vec<(String, Vec<String>)> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(raw) else {
+        if !raw.trim().is_empty() {
+            tracing::warn!("the OAuth groups channel map is not a JSON object");
+        }
+        return vec![];
+    };
+    map.into_iter()
+        .map(|(group, v)| {
+            let channels = match v {
+                serde_json::Value::String(c) => vec![c],
+                serde_json::Value::Array(list) => list
+                    .into_iter()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect(),
+                _ => vec![],
+            };
+            let channels = channels
+                .into_iter()
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect();
+            (group, channels)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_map_takes_names_and_lists() {
+        let m = channel_map(r#"{"dev": "engineering", "ops": ["oncall", " infra "], "x": 3}"#);
+        assert_eq!(
+            m,
+            vec![
+                ("dev".to_string(), vec!["engineering".to_string()]),
+                (
+                    "ops".to_string(),
+                    vec!["oncall".to_string(), "infra".to_string()]
+                ),
+                ("x".to_string(), vec![]),
+            ]
+        );
+        assert!(channel_map("not json").is_empty());
     }
 }

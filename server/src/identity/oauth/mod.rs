@@ -4,15 +4,18 @@
 //!
 //! The browser flow is the authorization code flow with PKCE (S256), a `state`
 //! bound to the browser by an `HttpOnly` cookie that holds it (with the PKCE
-//! verifier and the OIDC `nonce`) and is cleared on use, and a server-side record
-//! of used states so a replayed callback is refused even with the old cookie. For
+//! verifier and the OIDC `nonce`) and is cleared on use, and a record of used
+//! states in the store (shared by the instances) so a replayed callback is refused
+//! even with the old cookie, on any instance. For
 //! OIDC providers the ID token is required and verified ([`jwt`]) against the
 //! issuer's JWKS, refetched when a token names an unknown key (rotation). Mobile
 //! apps send an access token instead, which is checked by calling the provider's
-//! userinfo endpoint with it.
+//! userinfo endpoint with it, or run Meteor's credential flow ([`mobile`]).
 
+pub mod claims;
 pub mod config;
 pub mod jwt;
+pub mod mobile;
 pub mod signin;
 
 use std::collections::HashMap;
@@ -26,8 +29,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+pub use claims::{claim, claim_str};
+use claims::{claims_of, merge_userinfo};
 use config::ClientAuth;
 pub use config::ProviderConfig;
+
+use crate::chat::Chat;
+use crate::store::Ts;
+
+/// Single-use keys: the browser flow's states.
+const KIND_STATE: &str = "oauth-state";
 
 /// The cookie binding a sign-in in progress to the browser that started it.
 pub const FLOW_COOKIE: &str = "palaver_oauth";
@@ -58,6 +69,10 @@ pub enum OAuthError {
     IdToken(#[from] jwt::TokenError),
     #[error("the provider's answer has no usable user id")]
     NoSubject,
+    #[error("No matching login attempt found")]
+    UnknownCredential,
+    #[error("storage: {0}")]
+    Storage(String),
 }
 
 impl OAuthError {
@@ -72,6 +87,8 @@ impl OAuthError {
             OAuthError::Provider(_) => "error-oauth-provider",
             OAuthError::IdToken(_) => "error-oauth-invalid-id-token",
             OAuthError::NoSubject => "error-oauth-no-subject",
+            OAuthError::UnknownCredential => "error-oauth-credential",
+            OAuthError::Storage(_) => "error-oauth-storage",
         }
     }
 }
@@ -83,13 +100,13 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
@@ -152,8 +169,6 @@ pub struct OAuth {
     http: reqwest::Client,
     discovery: Mutex<HashMap<String, (Instant, Endpoints)>>,
     jwks: Mutex<HashMap<String, JwksEntry>>,
-    /// States already used, until they would have expired anyway.
-    used: Mutex<HashMap<String, i64>>,
 }
 
 /// The process-wide client (its caches serve every request of this instance).
@@ -175,7 +190,6 @@ impl OAuth {
             http,
             discovery: Mutex::default(),
             jwks: Mutex::default(),
-            used: Mutex::default(),
         }
     }
 
@@ -267,10 +281,12 @@ impl OAuth {
     }
 
     /// Finishes a browser sign-in: the callback's `state` must be the one in this
-    /// browser's flow cookie, unused and unexpired; the code is exchanged with the
-    /// PKCE verifier; for OIDC the ID token is verified. Returns the person's claims.
+    /// browser's flow cookie, unexpired, and unused on every instance (the store's
+    /// single-use keys); the code is exchanged with the PKCE verifier; for OIDC the
+    /// ID token is verified. Returns the person's claims.
     pub async fn finish(
         &self,
+        chat: &Chat,
         cfg: &ProviderConfig,
         redirect_uri: &str,
         query: &HashMap<String, String>,
@@ -290,9 +306,24 @@ impl OAuth {
             }
             _ => return Err(OAuthError::State),
         };
-        if !self.consume_state(&flow.s, flow.e) {
+        if !consume_state(chat, KIND_STATE, &flow.s, flow.e).await? {
             return Err(OAuthError::State);
         }
+        self.exchange(cfg, redirect_uri, query, Some(&flow.v), Some(&flow.n))
+            .await
+    }
+
+    /// Exchanges the callback's code (with the PKCE verifier when this server
+    /// started the flow) and gathers the claims: the verified ID token's for OIDC
+    /// (with `nonce` when one was sent), then the userinfo answer.
+    pub(crate) async fn exchange(
+        &self,
+        cfg: &ProviderConfig,
+        redirect_uri: &str,
+        query: &HashMap<String, String>,
+        verifier: Option<&str>,
+        nonce: Option<&str>,
+    ) -> OAuthResult<Claims> {
         if let Some(err) = query.get("error") {
             let detail = query
                 .get("error_description")
@@ -318,8 +349,10 @@ impl OAuth {
             ("grant_type", "authorization_code".to_string()),
             ("code", code.clone()),
             ("redirect_uri", redirect_uri.to_string()),
-            ("code_verifier", flow.v.clone()),
         ];
+        if let Some(v) = verifier {
+            form.push(("code_verifier", v.to_string()));
+        }
         let mut req = self
             .http
             .post(&endpoints.token)
@@ -354,7 +387,7 @@ impl OAuth {
                 .and_then(Value::as_str)
                 .ok_or_else(|| OAuthError::Provider("the token response has no id_token".into()))?;
             claims = self
-                .verify_id_token(issuer, jwks_uri, &cfg.client_id, id_token, Some(&flow.n))
+                .verify_id_token(issuer, jwks_uri, &cfg.client_id, id_token, nonce)
                 .await?;
         }
         let info = self.userinfo(cfg, &endpoints, &access_token).await?;
@@ -461,14 +494,19 @@ impl OAuth {
         )?;
         Ok(parsed.claims)
     }
+}
 
-    /// Marks `state` used; false when it already was.
-    fn consume_state(&self, state: &str, expires: i64) -> bool {
-        let mut used = lock(&self.used);
-        let now = now_secs();
-        used.retain(|_, e| *e >= now);
-        used.insert(state.to_string(), expires).is_none()
-    }
+/// Marks `key` of `kind` used until `expires` (seconds), on every instance;
+/// false when it already was.
+pub(crate) async fn consume_state(
+    chat: &Chat,
+    kind: &str,
+    key: &str,
+    expires: i64,
+) -> OAuthResult<bool> {
+    chat.put_once(kind, key, "", Ts(expires.saturating_mul(1000)))
+        .await
+        .map_err(|e| OAuthError::Storage(e.to_string()))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -513,115 +551,4 @@ async fn read_json(resp: reqwest::Response) -> OAuthResult<Value> {
         )));
     }
     Ok(json)
-}
-
-/// Adds the userinfo answer to the ID token's claims. For OIDC the userinfo `sub`
-/// must be the ID token's (OIDC Core 5.3.2), else a token substitution would work.
-fn merge_userinfo(claims: &mut Map<String, Value>, info: Value, oidc: bool) -> OAuthResult<()> {
-    // Some providers wrap the user (`{"user": {...}}`, `{"data": {...}}`), as
-    // Rocket.Chat's custom OAuth accepts.
-    let info = match info {
-        Value::Object(mut o)
-            if o.len() == 1 && (o.contains_key("user") || o.contains_key("data")) =>
-        {
-            match o.remove("user").or_else(|| o.remove("data")) {
-                Some(Value::Object(inner)) => inner,
-                _ => Map::new(),
-            }
-        }
-        Value::Object(o) => o,
-        _ => {
-            return Err(OAuthError::Provider(
-                "the userinfo answer is not an object".into(),
-            ))
-        }
-    };
-    if oidc {
-        if let (Some(a), Some(b)) = (claims.get("sub"), info.get("sub")) {
-            if a != b {
-                return Err(OAuthError::Provider(
-                    "the userinfo subject differs from the ID token's".into(),
-                ));
-            }
-        }
-    }
-    for (k, v) in info {
-        claims.entry(k).or_insert(v);
-    }
-    Ok(())
-}
-
-fn claims_of(all: Map<String, Value>) -> OAuthResult<Claims> {
-    let subject = ["sub", "id", "user_id", "uid"]
-        .iter()
-        .find_map(|k| match all.get(*k) {
-            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        })
-        .ok_or(OAuthError::NoSubject)?;
-    Ok(Claims { subject, all })
-}
-
-/// A claim by dotted path (`profile.email`, as Rocket.Chat's field settings allow).
-pub fn claim<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
-    let mut parts = path.split('.');
-    let mut cur = claims.get(parts.next()?)?;
-    for p in parts {
-        cur = cur.get(p)?;
-    }
-    Some(cur)
-}
-
-/// A string claim by dotted path, when non-empty.
-pub fn claim_str(claims: &Map<String, Value>, path: &str) -> Option<String> {
-    if path.is_empty() {
-        return None;
-    }
-    match claim(claims, path)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn a_state_is_used_once() {
-        let o = OAuth::new();
-        let exp = now_secs() + 60;
-        assert!(o.consume_state("s1", exp));
-        assert!(!o.consume_state("s1", exp));
-        assert!(o.consume_state("s2", exp));
-    }
-
-    #[test]
-    fn userinfo_cannot_change_the_subject_of_an_id_token() {
-        let mut claims = json!({"sub": "alice"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let err = merge_userinfo(&mut claims, json!({"sub": "mallory"}), true);
-        assert!(matches!(err, Err(OAuthError::Provider(_))));
-        let mut claims = json!({"sub": "alice"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        merge_userinfo(&mut claims, json!({"sub": "alice", "email": "a@x"}), true).expect("merge");
-        assert_eq!(claims.get("email"), Some(&json!("a@x")));
-    }
-
-    #[test]
-    fn claims_by_dotted_path() {
-        let c = json!({"profile": {"email": "a@x"}, "id": 42})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        assert_eq!(claim_str(&c, "profile.email").as_deref(), Some("a@x"));
-        assert_eq!(claims_of(c).map(|c| c.subject).ok().as_deref(), Some("42"));
-    }
 }

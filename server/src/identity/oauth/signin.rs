@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::{claim, claim_str, client, Claims, OAuthError, ProviderConfig};
-use crate::chat::external_login::{ExternalIdentity, RoleSync};
+use crate::chat::external_login::{ChannelSync, ExternalIdentity, MergeBy, RoleSync};
 use crate::chat::login::LoginOutcome;
 use crate::chat::{Chat, ChatError};
 
@@ -47,10 +47,21 @@ pub async fn login_with_access_token(
             tracing::info!(service = %cfg.name, error = %e, "access token login refused");
             e
         })?;
-    chat.login_external(identity(&cfg, &claims)).await
+    login_with_claims(chat, &cfg, &claims).await
 }
 
-/// Maps the claims with the provider's field settings.
+/// A session for the person `claims` describe, mapped with `cfg`'s settings.
+pub async fn login_with_claims(
+    chat: &Chat,
+    cfg: &ProviderConfig,
+    claims: &Claims,
+) -> Result<LoginOutcome, ChatError> {
+    chat.login_external(identity(cfg, claims)).await
+}
+
+/// Maps the claims with the provider's field settings: who (`sub`), how an
+/// existing account may be linked (`key_field`), roles, mapped channels
+/// (`groups_claim` through `groups_channel_map`) and the picture (`avatar_field`).
 pub fn identity(cfg: &ProviderConfig, claims: &Claims) -> ExternalIdentity {
     let c = &claims.all;
     let pick = |field: &str, fallbacks: &[&str]| {
@@ -72,12 +83,46 @@ pub fn identity(cfg: &ProviderConfig, claims: &Claims) -> ExternalIdentity {
         name: pick(&cfg.name_field, &["name", "display_name"]),
         email,
         email_verified,
-        merge_by_email: cfg.merge_users,
+        merge_by: cfg.merge_users.then_some(if cfg.key_field == "email" {
+            MergeBy::Email
+        } else {
+            MergeBy::Username
+        }),
+        relink: false,
         roles: cfg.merge_roles.then(|| RoleSync {
             claimed: roles_of(c, &cfg.roles_claim),
             managed: cfg.roles_to_sync.clone(),
         }),
+        initial_roles: vec![],
+        channels: cfg.map_channels.then(|| ChannelSync {
+            names: mapped_channels(cfg, c),
+            admin: cfg.channels_admin.clone(),
+            only_on_create: false,
+        }),
+        avatar_url: claim_str(c, &cfg.avatar_field)
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
     }
+}
+
+/// The channels the groups claim maps to, each once.
+fn mapped_channels(cfg: &ProviderConfig, claims: &Map<String, Value>) -> Vec<String> {
+    let groups_claim = if cfg.groups_claim.is_empty() {
+        "groups"
+    } else {
+        cfg.groups_claim.as_str()
+    };
+    let groups = roles_of(claims, groups_claim);
+    let mut out: Vec<String> = Vec::new();
+    for (group, channels) in &cfg.groups_channel_map {
+        if groups.iter().any(|g| g == group) {
+            for c in channels {
+                if !out.contains(c) {
+                    out.push(c.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The roles claim: a list of names, or one string of names separated by commas

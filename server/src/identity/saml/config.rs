@@ -14,6 +14,13 @@ pub enum SignatureRule {
     All,
 }
 
+/// Which attribute identifies a person (Rocket.Chat's `immutable_property`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Immutable {
+    Email,
+    Username,
+}
+
 /// One SAML identity provider and this server as its service provider.
 #[derive(Clone, Debug)]
 pub struct SamlConfig {
@@ -38,6 +45,15 @@ pub struct SamlConfig {
     pub lowercase_username: bool,
     /// SAML logout at the identity provider too (else local only).
     pub logout_at_idp: bool,
+    pub immutable: Immutable,
+    pub generate_username: bool,
+    /// Roles of new accounts (when the role attribute gives none).
+    pub default_roles: Vec<String>,
+    /// The attribute whose values are roles, when role sync is on.
+    pub role_attr: Option<String>,
+    /// Join the `channels` attribute's channels on every sign-in (else on creation).
+    pub channels_update: bool,
+    pub allow_idp_initiated: bool,
     pub username_attr: String,
     pub email_attr: String,
     pub name_attr: String,
@@ -98,6 +114,22 @@ impl SamlConfig {
             debug: settings.bool(&id("debug")),
             lowercase_username: s("username_normalize") == "Lowercase",
             logout_at_idp: s("logout_behaviour") != "Local",
+            immutable: if s("immutable_property") == "Username" {
+                Immutable::Username
+            } else {
+                Immutable::Email
+            },
+            generate_username: settings.bool(&id("generate_username")),
+            default_roles: s("default_user_role")
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+                .collect(),
+            role_attr: Some(s("role_attribute_name"))
+                .filter(|a| !a.is_empty() && settings.bool(&id("role_attribute_sync"))),
+            channels_update: settings.bool(&id("channels_update")),
+            allow_idp_initiated: settings.bool(&id("allow_idp_initiated")),
             username_attr: field("username", "username"),
             email_attr: field("email", "email"),
             name_attr: field("name", "cn"),

@@ -17,15 +17,14 @@ pub mod binding;
 pub mod c14n;
 pub mod config;
 pub mod dsig;
+mod mapping;
 pub mod messages;
 pub mod response;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
 pub use config::SamlConfig;
 
-use crate::chat::external_login::ExternalIdentity;
 use crate::chat::login::LoginOutcome;
 use crate::chat::{Chat, ChatError};
 use crate::store::Ts;
@@ -43,6 +42,51 @@ const KIND_CREDENTIAL: &str = "saml-credential";
 const KIND_LOGOUT: &str = "saml-logout";
 const KIND_IDP_LOGOUT: &str = "saml-idp-logout";
 const KIND_SESSIONS: &str = "saml-sessions";
+const KIND_RESPONSE: &str = "saml-response";
+const KIND_NAME_ID: &str = "saml-name-id";
+
+use mapping::Credential;
+
+/// How long a NameID is remembered after a logout message named it.
+const NAME_ID_TTL_MS: i64 = 90 * 86_400_000;
+
+fn name_id_key(provider: &str, name_id: &str) -> String {
+    format!("{provider}|{name_id}")
+}
+
+/// Sets `key` of `kind` to `value` (replacing what was there).
+async fn remember(
+    chat: &Chat,
+    kind: &str,
+    key: &str,
+    value: &str,
+    expires: Ts,
+) -> Result<(), ChatError> {
+    chat.take_once(kind, key).await?;
+    chat.put_once(kind, key, value, expires).await?;
+    Ok(())
+}
+
+/// The account a NameID signed in last (kept while its session lasts).
+async fn user_of_name_id(
+    chat: &Chat,
+    provider: &str,
+    name_id: &str,
+) -> Result<Option<crate::store::User>, ChatError> {
+    let key = name_id_key(provider, name_id);
+    let Some(user_id) = chat.take_once(KIND_NAME_ID, &key).await? else {
+        return Ok(None);
+    };
+    // Put back: more logout messages may name it.
+    chat.put_once(
+        KIND_NAME_ID,
+        &key,
+        &user_id,
+        Ts(Ts::now().0 + NAME_ID_TTL_MS),
+    )
+    .await?;
+    chat.user_by_id(&user_id).await
+}
 
 /// The token hashes of a user's SAML sessions (taken: the caller puts them back).
 async fn session_hashes(chat: &Chat, user_id: &str) -> Result<Vec<String>, ChatError> {
@@ -76,6 +120,11 @@ pub enum SamlError {
     Replayed,
     #[error("no matching login attempt found")]
     UnknownCredential,
+    /// An `EncryptedAssertion`: refused, see [`response::verify`] (decrypting
+    /// needs RSA-OAEP private-key decryption, which `ring` lacks and the `rsa`
+    /// crate offers only with the open timing advisory RUSTSEC-2023-0071).
+    #[error("encrypted assertions are not supported: configure the identity provider to sign assertions, not encrypt them")]
+    Encrypted,
     #[error("storage: {0}")]
     Chat(#[from] ChatError),
 }
@@ -93,6 +142,7 @@ impl SamlError {
             SamlError::UnknownRequest => "error-saml-unknown-request",
             SamlError::Replayed => "error-saml-replayed",
             SamlError::UnknownCredential => "error-saml-credential",
+            SamlError::Encrypted => "error-saml-encrypted",
             SamlError::Chat(_) => "error-saml-storage",
         }
     }
@@ -171,19 +221,6 @@ pub async fn authorize_url(
     )
 }
 
-/// What a credential token stands for until the client redeems it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Credential {
-    provider: String,
-    idp: String,
-    name_id: String,
-    name_id_format: String,
-    session_index: Option<String>,
-    username: Option<String>,
-    email: Option<String>,
-    name: Option<String>,
-}
-
 /// Consumes a Response (the POST binding's `SAMLResponse`): every check, then a
 /// new single-use credential token for the login call.
 pub async fn validate(chat: &Chat, name: &str, saml_response: &str) -> SamlResult<String> {
@@ -201,6 +238,7 @@ pub async fn validate(chat: &Chat, name: &str, saml_response: &str) -> SamlResul
             audience: &cfg.issuer,
             now_ms: now,
             drift_ms: cfg.clock_drift_ms,
+            allow_unsolicited: cfg.allow_idp_initiated,
         },
     )
     .inspect_err(|e| {
@@ -220,37 +258,52 @@ pub async fn validate(chat: &Chat, name: &str, saml_response: &str) -> SamlResul
         tracing::warn!(provider = %cfg.provider, assertion = %verified.assertion_id, "SAML assertion replayed");
         return Err(SamlError::Replayed);
     }
-    match chat
-        .take_once(KIND_REQUEST, &verified.in_response_to)
+    // The Response itself is single use too (an IdP-initiated one answers no
+    // request whose single use would stop a second presentation).
+    let response_key = format!("{}|{}", verified.issuer, verified.response_id);
+    if !chat
+        .put_once(
+            KIND_RESPONSE,
+            &response_key,
+            "",
+            Ts(verified.valid_until_ms.max(now + 1000)),
+        )
         .await?
     {
-        Some(p) if p == cfg.provider => {}
-        _ => {
-            tracing::info!(provider = %cfg.provider, in_response_to = %verified.in_response_to, "SAML Response to an unknown request");
-            return Err(SamlError::UnknownRequest);
+        tracing::warn!(provider = %cfg.provider, response = %verified.response_id, "SAML Response replayed");
+        return Err(SamlError::Replayed);
+    }
+    if verified.in_response_to.is_empty() {
+        // Only reachable with `allow_idp_initiated` on (checked in `verify`).
+        tracing::info!(provider = %cfg.provider, "IdP-initiated SAML Response");
+    } else {
+        match chat
+            .take_once(KIND_REQUEST, &verified.in_response_to)
+            .await?
+        {
+            Some(p) if p == cfg.provider => {}
+            _ => {
+                tracing::info!(provider = %cfg.provider, in_response_to = %verified.in_response_to, "SAML Response to an unknown request");
+                return Err(SamlError::UnknownRequest);
+            }
         }
     }
-    let first = |attr: &str| {
-        verified
-            .attributes
-            .get(attr)
-            .and_then(|v| v.iter().find(|s| !s.is_empty()))
-            .cloned()
-    };
-    let mut username = first(&cfg.username_attr);
-    if cfg.lowercase_username {
-        username = username.map(|u| u.to_lowercase());
-    }
-    let credential = Credential {
-        provider: cfg.provider.clone(),
-        idp: verified.issuer.clone(),
-        name_id: verified.name_id.clone(),
-        name_id_format: verified.name_id_format.clone(),
-        session_index: verified.session_index.clone(),
-        username,
-        email: first(&cfg.email_attr),
-        name: first(&cfg.name_attr),
-    };
+    let credential = mapping::credential(
+        &cfg,
+        &verified.attributes,
+        Credential {
+            provider: cfg.provider.clone(),
+            idp: verified.issuer.clone(),
+            name_id: verified.name_id.clone(),
+            name_id_format: verified.name_id_format.clone(),
+            session_index: verified.session_index.clone(),
+            username: None,
+            email: None,
+            name: None,
+            roles: None,
+            channels: vec![],
+        },
+    );
     let token = crate::chat::ids::new_token();
     let value = serde_json::to_string(&credential).unwrap_or_default();
     chat.put_once(KIND_CREDENTIAL, &token, &value, Ts(now + CREDENTIAL_TTL_MS))
@@ -261,8 +314,8 @@ pub async fn validate(chat: &Chat, name: &str, saml_response: &str) -> SamlResul
     Ok(token)
 }
 
-/// `login {saml: true, credentialToken}`: the account linked to the assertion's
-/// NameID (created on first sign-in), and a session.
+/// `login {saml: true, credentialToken}`: the account the assertion's immutable
+/// property names (linked or created on first sign-in), and a session.
 pub async fn login_with_credential(chat: &Chat, token: &str) -> Result<LoginOutcome, ChatError> {
     if token.is_empty() {
         return Err(SamlError::UnknownCredential.into());
@@ -272,18 +325,29 @@ pub async fn login_with_credential(chat: &Chat, token: &str) -> Result<LoginOutc
         .await?
         .and_then(|v| serde_json::from_str(&v).ok())
         .ok_or(SamlError::UnknownCredential)?;
-    let outcome = chat
-        .login_external(ExternalIdentity {
-            service: SERVICE.to_string(),
-            id: credential.name_id.clone(),
-            username: credential.username.clone(),
-            name: credential.name.clone(),
-            email: credential.email.clone(),
-            email_verified: credential.email.is_some(),
-            merge_by_email: false,
-            roles: None,
-        })
+    let cfg = provider(chat, &credential.provider)?;
+    let existing = chat
+        .existing_user_roles(
+            &credential
+                .roles
+                .iter()
+                .flatten()
+                .chain(cfg.default_roles.iter())
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
         .await?;
+    let ident = mapping::identity(&cfg, &credential, &existing)?;
+    let outcome = chat.login_external(ident).await?;
+    // IdP logout messages name the NameID: remember whose it is.
+    remember(
+        chat,
+        KIND_NAME_ID,
+        &name_id_key(&credential.provider, &credential.name_id),
+        &outcome.user.id,
+        outcome.expires,
+    )
+    .await?;
     let mut fields = Map::new();
     fields.insert("provider".into(), json!(credential.provider));
     fields.insert("idp".into(), json!(credential.idp));
@@ -336,11 +400,15 @@ pub async fn logout_url(
     }
     let id = messages::new_id();
     let session = s("idpSession");
+    // The link's id is the immutable property; the NameID is kept beside it.
+    let name_id = Some(s("nameID"))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| link.id.clone());
     let xml = messages::logout_request(
         &id,
         &cfg.issuer,
         &cfg.idp_slo_url,
-        &link.id,
+        &name_id,
         &s("nameIDFormat"),
         (!session.is_empty()).then_some(session.as_str()),
     );
@@ -385,7 +453,7 @@ pub async fn handle_logout(chat: &Chat, name: &str, raw_query: &str) -> SamlResu
         {
             return Err(SamlError::Replayed);
         }
-        if let Some(user) = chat.user_by_service(SERVICE, &req.name_id).await? {
+        if let Some(user) = user_of_name_id(chat, &cfg.provider, &req.name_id).await? {
             let link = user.services.get(SERVICE).cloned().unwrap_or_default();
             let session = link
                 .extra

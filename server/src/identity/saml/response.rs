@@ -30,13 +30,18 @@ pub struct Expect<'a> {
     pub audience: &'a str,
     pub now_ms: i64,
     pub drift_ms: i64,
+    /// Accept a Response without `InResponseTo` (IdP-initiated sign-in).
+    pub allow_unsolicited: bool,
 }
 
 /// A verified assertion.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verified {
     pub assertion_id: String,
-    /// The request this answers (the Response's `InResponseTo`).
+    /// The Response's `ID` (single use, with the assertion's).
+    pub response_id: String,
+    /// The request this answers (the Response's `InResponseTo`); empty for an
+    /// IdP-initiated Response, when those are allowed.
     pub in_response_to: String,
     pub issuer: String,
     pub name_id: String,
@@ -107,10 +112,12 @@ pub fn verify(xml: &str, expect: &Expect<'_>) -> Result<Verified, SamlError> {
     {
         return Err(SamlError::Invalid("not a SAML Response".into()));
     }
+    // Decrypting needs RSA-OAEP with our private key: `ring` has no RSA
+    // decryption, and the `rsa` crate's open advisory RUSTSEC-2023-0071 (the
+    // Marvin timing side channel) is about exactly that operation, on a path any
+    // network peer can drive. So encrypted assertions are refused, clearly.
     if el(response, ASSERTION_NS, "EncryptedAssertion").is_some() {
-        return Err(SamlError::Invalid(
-            "encrypted assertions are not supported; configure the identity provider to sign, not encrypt".into(),
-        ));
+        return Err(SamlError::Encrypted);
     }
     let mut assertions = els(response, ASSERTION_NS, "Assertion");
     let assertion = assertions
@@ -159,12 +166,18 @@ pub fn verify(xml: &str, expect: &Expect<'_>) -> Result<Verified, SamlError> {
         return Err(SamlError::Denied(status.to_string()));
     }
     let in_response_to = response.attribute("InResponseTo").unwrap_or("").to_string();
-    if in_response_to.is_empty() {
+    if in_response_to.is_empty() && !expect.allow_unsolicited {
         return Err(SamlError::Invalid(
             "unsolicited Response (no InResponseTo): sign-in must start here".into(),
         ));
     }
-    check_assertion(assertion, &in_response_to, expect)
+    let response_id = response.attribute("ID").unwrap_or("").to_string();
+    if response_id.is_empty() {
+        return Err(SamlError::Invalid("the Response has no ID".into()));
+    }
+    let mut verified = check_assertion(assertion, &in_response_to, expect)?;
+    verified.response_id = response_id;
+    Ok(verified)
 }
 
 fn check_assertion(
@@ -291,6 +304,7 @@ fn check_assertion(
     }
     Ok(Verified {
         assertion_id,
+        response_id: String::new(),
         in_response_to: in_response_to.to_string(),
         issuer,
         name_id,
@@ -303,4 +317,39 @@ fn check_assertion(
         },
         attributes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CERT: &str = include_str!("testdata/pysaml2-idp.crt");
+
+    fn expect(key: &IdpKey, allow_unsolicited: bool) -> Expect<'_> {
+        Expect {
+            key,
+            rule: SignatureRule::All,
+            allow_sha1: false,
+            acs_url: "http://sp/_saml/validate/p",
+            audience: "http://sp/_saml/metadata/p",
+            now_ms: 0,
+            drift_ms: 0,
+            allow_unsolicited,
+        }
+    }
+
+    #[test]
+    fn an_encrypted_assertion_is_refused_with_its_own_error() {
+        let key = IdpKey::from_certificate(CERT).expect("cert");
+        let xml = format!(
+            r#"<samlp:Response xmlns:samlp="{PROTOCOL_NS}" xmlns:saml="{ASSERTION_NS}" ID="r1" InResponseTo="q1">
+<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedAssertion>
+</samlp:Response>"#
+        );
+        assert!(matches!(
+            verify(&xml, &expect(&key, false)),
+            Err(SamlError::Encrypted)
+        ));
+        assert_eq!(SamlError::Encrypted.error_type(), "error-saml-encrypted");
+    }
 }
