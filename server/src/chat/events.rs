@@ -71,6 +71,11 @@ pub enum Event {
     UserUpdated {
         user: User,
     },
+    /// A user's avatar was set or reset (`user` as stored after it): clients
+    /// reload it (Rocket.Chat's `updateAvatar`), the Matrix bridge syncs puppets.
+    AvatarChanged {
+        user: User,
+    },
     /// A login token was revoked (logout). Realtime sessions logged in with it end
     /// their subscriptions, as Meteor does when a token disappears.
     LoggedOut {

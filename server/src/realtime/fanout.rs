@@ -79,6 +79,15 @@ impl Registry {
             // Clients redraw reactions from the `MessageUpdated` before it.
             Event::UserCreated { .. } | Event::ReactionChanged { .. } => {}
             Event::UserUpdated { user } => self.on_user_updated(user),
+            Event::AvatarChanged { user } => {
+                self.on_user_updated(user);
+                // Rocket.Chat's `user.avatarUpdate` broadcast.
+                self.on_logged(
+                    "stream-notify-logged",
+                    "updateAvatar",
+                    &json!([{"username": user.username, "etag": user.avatar_etag}]),
+                )
+            }
             Event::LoggedOut {
                 user_id,
                 token_hash,
