@@ -686,7 +686,12 @@ fn event<'a>(events: &'a [Value], id: &str) -> Option<&'a Value> {
 }
 
 /// The usernames of a Palaver room's members.
-pub(crate) async fn member_names(pair: &Pair, admin: &Session, kind: &str, rid: &str) -> Vec<String> {
+pub(crate) async fn member_names(
+    pair: &Pair,
+    admin: &Session,
+    kind: &str,
+    rid: &str,
+) -> Vec<String> {
     let v = pair
         .palaver
         .get_ok(&format!("/api/v1/{kind}.members?roomId={rid}"), admin)

@@ -134,7 +134,14 @@ async fn update_avatar_event(ddp: &mut Ddp, username: &str) -> Value {
 }
 
 /// `rooms.media`: an upload waiting for its message; its id.
-async fn stage_upload(pair: &Pair, who: &Session, rid: &str, name: &str, ct: &str, bytes: Vec<u8>) -> String {
+async fn stage_upload(
+    pair: &Pair,
+    who: &Session,
+    rid: &str,
+    name: &str,
+    ct: &str,
+    bytes: Vec<u8>,
+) -> String {
     let part = reqwest::multipart::Part::bytes(bytes)
         .file_name(name.to_string())
         .mime_str(ct)
@@ -148,7 +155,10 @@ async fn stage_upload(pair: &Pair, who: &Session, rid: &str, name: &str, ct: &st
         .await
         .expect("rooms.media");
     let v: Value = r.json().await.expect("json");
-    v["file"]["_id"].as_str().unwrap_or_else(|| panic!("{v}")).to_string()
+    v["file"]["_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"))
+        .to_string()
 }
 
 /// Avatars both ways; images with `info` and a thumbnail; several files in one
@@ -258,8 +268,16 @@ async fn matrix_avatars_images_several_files_and_edit_mentions() {
     let huge_mxc = matrix_upload_typed(&pair, &alice, "huge.png", "image/png", huge).await;
     set_matrix_avatar(&pair, &alice, &huge_mxc).await;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !pair.palaver.log().contains("larger than the limit of 10485760 bytes") {
-        assert!(Instant::now() < deadline, "no refusal logged:\n{}", pair.palaver.log());
+    while !pair
+        .palaver
+        .log()
+        .contains("larger than the limit of 10485760 bytes")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no refusal logged:\n{}",
+            pair.palaver.log()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(palaver_avatar(&pair, "alice_localhost").await.1, stored);
@@ -308,7 +326,14 @@ async fn matrix_avatars_images_several_files_and_edit_mentions() {
     let thumb_url = info["thumbnail_url"].as_str().expect("thumbnail_url");
     let thumb = matrix_download(&pair, &alice, thumb_url).await;
     let (_, tw, th) = images::dimensions(&thumb);
-    assert_eq!((info["thumbnail_info"]["w"].clone(), info["thumbnail_info"]["h"].clone()), (json!(tw), json!(th)), "{image}");
+    assert_eq!(
+        (
+            info["thumbnail_info"]["w"].clone(),
+            info["thumbnail_info"]["h"].clone()
+        ),
+        (json!(tw), json!(th)),
+        "{image}"
+    );
     assert!(tw <= 480 && th <= 360, "thumbnail {tw}×{th}");
     assert_eq!(info["thumbnail_info"]["size"], thumb.len(), "{image}");
     assert!(info["thumbnail_info"]["mimetype"].is_string(), "{image}");
@@ -324,21 +349,44 @@ async fn matrix_avatars_images_several_files_and_edit_mentions() {
 
     // Several files in one message (Rocket.Chat 7's `sendMessage` with
     // `filesToConfirm`): the text, then one event per file, in order.
-    let a = stage_upload(&pair, &admin, &rid, "a.txt", "text/plain", b"file a".to_vec()).await;
-    let b = stage_upload(&pair, &admin, &rid, "b.png", "image/png", images::png(40, 30)).await;
-    let c = stage_upload(&pair, &admin, &rid, "c.txt", "text/plain", b"file c".to_vec()).await;
+    let a = stage_upload(
+        &pair,
+        &admin,
+        &rid,
+        "a.txt",
+        "text/plain",
+        b"file a".to_vec(),
+    )
+    .await;
+    let b = stage_upload(
+        &pair,
+        &admin,
+        &rid,
+        "b.png",
+        "image/png",
+        images::png(40, 30),
+    )
+    .await;
+    let c = stage_upload(
+        &pair,
+        &admin,
+        &rid,
+        "c.txt",
+        "text/plain",
+        b"file c".to_vec(),
+    )
+    .await;
     let sent = ddp
         .call_ok(
             "sendMessage",
             json!([{ "rid": rid, "msg": "three files" }, [], [a, b, c]]),
         )
         .await;
-    let mid = sent["_id"].as_str().unwrap_or_else(|| panic!("{sent}")).to_string();
-    assert_eq!(
-        sent["files"].as_array().map(Vec::len),
-        Some(3),
-        "{sent}"
-    );
+    let mid = sent["_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{sent}"))
+        .to_string();
+    assert_eq!(sent["files"].as_array().map(Vec::len), Some(3), "{sent}");
     let events = pair
         .synapse
         .wait_for(&alice, &mroom, "the three files", |e| {
@@ -359,13 +407,19 @@ async fn matrix_avatars_images_several_files_and_edit_mentions() {
         .iter()
         .filter(|e| {
             e["sender"] == puppet.as_str()
-                && ["a.txt", "b.png", "c.txt"].contains(&e["content"]["body"].as_str().unwrap_or(""))
+                && ["a.txt", "b.png", "c.txt"]
+                    .contains(&e["content"]["body"].as_str().unwrap_or(""))
         })
         .collect();
     assert_eq!(files[1]["content"]["msgtype"], "m.image");
     assert_eq!(files[1]["content"]["info"]["w"], 40);
     assert_eq!(
-        matrix_download(&pair, &alice, files[2]["content"]["url"].as_str().expect("url")).await,
+        matrix_download(
+            &pair,
+            &alice,
+            files[2]["content"]["url"].as_str().expect("url")
+        )
+        .await,
         b"file c"
     );
     let mut parts: Vec<String> = files
@@ -380,7 +434,11 @@ async fn matrix_avatars_images_several_files_and_edit_mentions() {
     parts.push(text_event.to_string());
     // Deleting the message redacts every event it became.
     pair.palaver
-        .post_ok("chat.delete", &admin, json!({ "roomId": rid, "msgId": mid }))
+        .post_ok(
+            "chat.delete",
+            &admin,
+            json!({ "roomId": rid, "msgId": mid }),
+        )
         .await;
     pair.synapse
         .wait_for(&alice, &mroom, "the message's events redacted", |e| {
@@ -429,12 +487,17 @@ async fn matrix_avatars_images_several_files_and_edit_mentions() {
         .palaver
         .get_ok(&format!("chat.getMessage?msgId={mid}"), &admin)
         .await;
-    assert_eq!(stored["message"]["mentions"][1]["username"], "carol", "{stored}");
+    assert_eq!(
+        stored["message"]["mentions"][1]["username"], "carol",
+        "{stored}"
+    );
     let events = pair
         .synapse
         .wait_for(&alice, &mroom, "the edit", |e| {
-            e.iter().any(|e| e["content"]["m.relates_to"]["rel_type"] == "m.replace"
-                && e["content"]["m.new_content"]["body"] == "hi @alice_localhost and @carol")
+            e.iter().any(|e| {
+                e["content"]["m.relates_to"]["rel_type"] == "m.replace"
+                    && e["content"]["m.new_content"]["body"] == "hi @alice_localhost and @carol"
+            })
         })
         .await;
     let edit = events
@@ -452,7 +515,10 @@ async fn matrix_avatars_images_several_files_and_edit_mentions() {
         "only the newly mentioned: {edit}"
     );
     let history = wait_history(&pair, &admin, &rid, "history", |_| true).await;
-    assert_eq!(by_text(&history, "hi @alice_localhost and @carol")["_id"], mid.as_str());
+    assert_eq!(
+        by_text(&history, "hi @alice_localhost and @carol")["_id"],
+        mid.as_str()
+    );
 }
 
 /// Synapse retries its transactions (2, 4, 8 s … apart) while Palaver is down:
@@ -463,9 +529,7 @@ async fn matrix_messages_sent_while_palaver_is_killed_arrive_once_in_order() {
     let admin = pair.palaver.admin().await;
     let alice = pair.synapse.create_user("alice").await;
     let (rid, mroom) = bridged_room(&pair, &admin, &alice, "palaver-outage").await;
-    let send = |text: &str| {
-        json!({ "msgtype": "m.text", "body": text })
-    };
+    let send = |text: &str| json!({ "msgtype": "m.text", "body": text });
     pair.synapse
         .send(&alice, &mroom, "m.room.message", send("before"))
         .await;
@@ -510,7 +574,10 @@ async fn matrix_messages_sent_while_palaver_is_killed_arrive_once_in_order() {
     })
     .await;
     assert_eq!(
-        texts(&history).iter().filter(|t| t.starts_with("while down")).count(),
+        texts(&history)
+            .iter()
+            .filter(|t| t.starts_with("while down"))
+            .count(),
         4
     );
 }

@@ -146,7 +146,8 @@ impl Chat {
         self.store.update_user(&user).await?;
         self.drop_avatar_file(old).await;
         tracing::info!(user_id = %user.id, "avatar cleared");
-        self.bus.publish(Event::AvatarChanged { user: user.clone() });
+        self.bus
+            .publish(Event::AvatarChanged { user: user.clone() });
         Ok(user)
     }
 
@@ -414,7 +415,8 @@ impl Chat {
         self.store.update_user(&user).await?;
         self.drop_avatar_file(old).await;
         tracing::info!(user_id = %user.id, origin, "avatar set");
-        self.bus.publish(Event::AvatarChanged { user: user.clone() });
+        self.bus
+            .publish(Event::AvatarChanged { user: user.clone() });
         Ok(user)
     }
 

@@ -337,9 +337,7 @@ impl Chat {
                 .store
                 .upload(file_id)
                 .await?
-                .filter(|u| {
-                    u.rid == rid && u.user_id == actor.id && u.state == UploadState::Stored
-                })
+                .filter(|u| u.rid == rid && u.user_id == actor.id && u.state == UploadState::Stored)
                 // Past its expiry the sweeper may be removing it right now.
                 .filter(|u| u.expires_at.is_none_or(|t| t > Ts::now()) || u.message_id.is_some())
                 .ok_or_else(|| ChatError::refused("invalid-file", "Invalid file"))?;

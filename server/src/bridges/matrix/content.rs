@@ -167,7 +167,10 @@ impl MatrixHandler {
 
     /// The Matrix ids of mentioned users (puppets and Matrix users alike), for
     /// `m.mentions`: Matrix notifies them.
-    pub(super) async fn mentioned(&self, mentions: &[UserRef]) -> Result<Vec<String>, DeliveryError> {
+    pub(super) async fn mentioned(
+        &self,
+        mentions: &[UserRef],
+    ) -> Result<Vec<String>, DeliveryError> {
         let mut ids = Vec::new();
         for m in mentions {
             let link = self
@@ -255,7 +258,9 @@ mod tests {
             .iter()
             .map(|p| match p {
                 Part::Text => "text".to_string(),
-                Part::File { upload, caption } => format!("{}{}", upload.id, if *caption { "+caption" } else { "" }),
+                Part::File { upload, caption } => {
+                    format!("{}{}", upload.id, if *caption { "+caption" } else { "" })
+                }
             })
             .collect()
     }
@@ -277,7 +282,10 @@ mod tests {
     #[test]
     fn info_carries_dimensions() {
         let info = info_of(&upload("a"));
-        assert_eq!(info, json!({"mimetype": "image/png", "size": 10, "w": 4, "h": 3}));
+        assert_eq!(
+            info,
+            json!({"mimetype": "image/png", "size": 10, "w": 4, "h": 3})
+        );
         assert_eq!(msgtype_of("image/png"), "m.image");
         assert_eq!(msgtype_of("application/pdf"), "m.file");
     }

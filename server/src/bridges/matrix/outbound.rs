@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::content::text_content;
@@ -21,7 +21,7 @@ use super::{format, MatrixBridge};
 use crate::chat::Event;
 use crate::store::matrix::MatrixEventLink;
 use crate::store::outbox::{OutboxItem, OutboxKind};
-use crate::store::{Message, Room, Ts, User};
+use crate::store::{Room, Ts, User};
 use crate::worker::outbox::policy::{Backoff, DeliveryError, Retry, RetryPolicy};
 use crate::worker::outbox::{DeliveryHandler, Outbox};
 use crate::worker::Worker;

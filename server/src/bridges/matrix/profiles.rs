@@ -34,7 +34,11 @@ fn local_error(e: impl std::fmt::Display) -> CallError {
 impl MatrixBridge {
     /// Sets the puppet's `avatar_url` to the Palaver user's avatar (uploaded
     /// first), or removes it when the user has none.
-    pub(super) async fn sync_puppet_avatar(&self, user: &User, mxid: &str) -> Result<(), CallError> {
+    pub(super) async fn sync_puppet_avatar(
+        &self,
+        user: &User,
+        mxid: &str,
+    ) -> Result<(), CallError> {
         let avatar = self
             .chat
             .user_avatar(&user.username, None)
@@ -87,14 +91,17 @@ impl MatrixBridge {
                 self.chat.clear_peer_avatar(user).await?;
             }
             Some(mxc) => {
-                let (bytes, content_type) =
-                    match self.hs.download_capped(mxc, REMOTE_AVATAR_MAX).await {
-                        Ok(media) => media,
-                        Err(e) => {
-                            tracing::info!(user_id = %user.id, mxid, mxc, error = %e, "matrix: avatar not brought over");
-                            return Ok(());
-                        }
-                    };
+                let (bytes, content_type) = match self
+                    .hs
+                    .download_capped(mxc, REMOTE_AVATAR_MAX)
+                    .await
+                {
+                    Ok(media) => media,
+                    Err(e) => {
+                        tracing::info!(user_id = %user.id, mxid, mxc, error = %e, "matrix: avatar not brought over");
+                        return Ok(());
+                    }
+                };
                 let content_type = content_type.unwrap_or_default();
                 let stored = self
                     .chat
