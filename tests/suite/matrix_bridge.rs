@@ -673,7 +673,7 @@ async fn matrix_users_join_public_channels_through_the_alias_namespace() {
 }
 
 /// The message of `history` whose text is `text`.
-fn by_text<'a>(history: &'a [Value], text: &str) -> &'a Value {
+pub(crate) fn by_text<'a>(history: &'a [Value], text: &str) -> &'a Value {
     history
         .iter()
         .find(|m| m["msg"] == text)
