@@ -35,6 +35,7 @@ mod http_limits;
 mod ldap;
 mod login_hardening;
 mod matrix_bridge;
+mod matrix_profiles;
 mod media_avatars;
 mod media_images;
 mod mobile_app;

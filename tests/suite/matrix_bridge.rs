@@ -13,12 +13,12 @@ use palaver_tests::server::{Palaver, Session};
 use palaver_tests::synapse::{enc, MatrixUser, Synapse};
 use serde_json::{json, Value};
 
-const SERVER_NAME: &str = "localhost";
+pub(crate) const SERVER_NAME: &str = "localhost";
 
 /// Palaver with the bridge on a free port, and Synapse with its registration.
-struct Pair {
-    palaver: Palaver,
-    synapse: Synapse,
+pub(crate) struct Pair {
+    pub(crate) palaver: Palaver,
+    pub(crate) synapse: Synapse,
     bridge_port: u16,
     _dir: tempfile::TempDir,
     registration: std::path::PathBuf,
@@ -59,7 +59,7 @@ fn write_registration(bridge_port: u16, hs_port: u16, registration: &Path) {
     );
 }
 
-async fn start_pair(storage: Option<String>) -> Pair {
+pub(crate) async fn start_pair(storage: Option<String>) -> Pair {
     start_pair_with(storage, Vec::new()).await
 }
 
@@ -99,7 +99,7 @@ fn hs_token(registration: &Path) -> String {
 }
 
 /// A Matrix room made by `owner`, bridged by the admin to a new Palaver channel.
-async fn bridged_room(
+pub(crate) async fn bridged_room(
     pair: &Pair,
     admin: &Session,
     owner: &MatrixUser,
@@ -138,7 +138,7 @@ async fn bridged_room(
 
 /// Polls the Palaver room's history until `pred` holds; returns the messages
 /// (newest first).
-async fn wait_history(
+pub(crate) async fn wait_history(
     pair: &Pair,
     who: &Session,
     rid: &str,
@@ -190,7 +190,7 @@ async fn wait_history_of(
     }
 }
 
-fn texts(messages: &[Value]) -> Vec<String> {
+pub(crate) fn texts(messages: &[Value]) -> Vec<String> {
     messages
         .iter()
         .filter(|m| m["t"].is_null())
@@ -199,7 +199,7 @@ fn texts(messages: &[Value]) -> Vec<String> {
 }
 
 /// The `m.room.message` bodies in the room sent by `sender`, oldest first, edits left out.
-fn bodies(events: &[Value], sender: &str) -> Vec<String> {
+pub(crate) fn bodies(events: &[Value], sender: &str) -> Vec<String> {
     events
         .iter()
         .filter(|e| e["type"] == "m.room.message" && e["sender"] == sender)
@@ -673,7 +673,7 @@ async fn matrix_users_join_public_channels_through_the_alias_namespace() {
 }
 
 /// The message of `history` whose text is `text`.
-fn by_text<'a>(history: &'a [Value], text: &str) -> &'a Value {
+pub(crate) fn by_text<'a>(history: &'a [Value], text: &str) -> &'a Value {
     history
         .iter()
         .find(|m| m["msg"] == text)
@@ -686,7 +686,12 @@ fn event<'a>(events: &'a [Value], id: &str) -> Option<&'a Value> {
 }
 
 /// The usernames of a Palaver room's members.
-async fn member_names(pair: &Pair, admin: &Session, kind: &str, rid: &str) -> Vec<String> {
+pub(crate) async fn member_names(
+    pair: &Pair,
+    admin: &Session,
+    kind: &str,
+    rid: &str,
+) -> Vec<String> {
     let v = pair
         .palaver
         .get_ok(&format!("/api/v1/{kind}.members?roomId={rid}"), admin)
@@ -701,7 +706,7 @@ async fn member_names(pair: &Pair, admin: &Session, kind: &str, rid: &str) -> Ve
 }
 
 /// Polls until `pred` holds for the room's member names.
-async fn wait_members(
+pub(crate) async fn wait_members(
     pair: &Pair,
     admin: &Session,
     kind: &str,
@@ -726,6 +731,17 @@ async fn wait_members(
 
 /// Uploads bytes to the homeserver's media repository as `user`; the `mxc://` URL.
 async fn matrix_upload(pair: &Pair, user: &MatrixUser, name: &str, bytes: Vec<u8>) -> String {
+    matrix_upload_typed(pair, user, name, "text/plain", bytes).await
+}
+
+/// [`matrix_upload`] with a content type.
+pub(crate) async fn matrix_upload_typed(
+    pair: &Pair,
+    user: &MatrixUser,
+    name: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> String {
     let r = reqwest::Client::new()
         .post(format!(
             "{}/_matrix/media/v3/upload?filename={}",
@@ -733,7 +749,7 @@ async fn matrix_upload(pair: &Pair, user: &MatrixUser, name: &str, bytes: Vec<u8
             enc(name)
         ))
         .bearer_auth(&user.token)
-        .header("Content-Type", "text/plain")
+        .header("Content-Type", content_type)
         .body(bytes)
         .send()
         .await
@@ -744,7 +760,7 @@ async fn matrix_upload(pair: &Pair, user: &MatrixUser, name: &str, bytes: Vec<u8
 }
 
 /// Downloads `mxc://server/id` as `user` (authenticated media).
-async fn matrix_download(pair: &Pair, user: &MatrixUser, mxc: &str) -> Vec<u8> {
+pub(crate) async fn matrix_download(pair: &Pair, user: &MatrixUser, mxc: &str) -> Vec<u8> {
     let rest = mxc.strip_prefix("mxc://").expect("an mxc URL");
     let r = reqwest::Client::new()
         .get(format!(

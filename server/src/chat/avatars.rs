@@ -88,21 +88,73 @@ impl Chat {
         actor: &User,
         target: AvatarTarget<'_>,
     ) -> ChatResult<()> {
-        let mut user = self.avatar_target(actor, target).await?;
+        let user = self.avatar_target(actor, target).await?;
+        self.clear_user_avatar(user).await?;
+        tracing::info!(actor_id = %actor.id, "avatar reset");
+        Ok(())
+    }
+
+    /// A remote user's avatar brought from their network (the Matrix bridge):
+    /// an image of `content_type`, stored like any avatar; `origin` names the
+    /// network. The etag is the image's digest, so the same picture is not
+    /// stored twice.
+    pub async fn set_avatar_from_peer(
+        &self,
+        user: &User,
+        bytes: &[u8],
+        content_type: &str,
+        origin: &str,
+    ) -> ChatResult<User> {
+        if !content_type.to_ascii_lowercase().starts_with("image/") {
+            return Err(ChatError::refused(
+                "error-invalid-file-type",
+                format!("The avatar is not an image ({content_type})"),
+            ));
+        }
+        let etag = hex::encode(&Sha256::digest(bytes)[..12]);
+        let current = self
+            .store
+            .user_by_id(&user.id)
+            .await?
+            .ok_or_else(ChatError::user_not_found)?;
+        if current.avatar_origin.as_deref() == Some(origin)
+            && current.avatar_etag.as_deref() == Some(etag.as_str())
+        {
+            return Ok(current);
+        }
+        self.store_user_avatar(current, bytes, origin, etag).await
+    }
+
+    /// A remote user's network removed their avatar: back to the initials.
+    pub async fn clear_peer_avatar(&self, user: &User) -> ChatResult<User> {
+        let current = self
+            .store
+            .user_by_id(&user.id)
+            .await?
+            .ok_or_else(ChatError::user_not_found)?;
+        if current.avatar_file_id.is_none() && current.avatar_etag.is_none() {
+            return Ok(current);
+        }
+        self.clear_user_avatar(current).await
+    }
+
+    async fn clear_user_avatar(&self, mut user: User) -> ChatResult<User> {
         let old = user.avatar_file_id.take();
         user.avatar_etag = None;
         user.avatar_origin = None;
         user.updated_at = Ts::now();
         self.store.update_user(&user).await?;
         self.drop_avatar_file(old).await;
+        tracing::info!(user_id = %user.id, "avatar cleared");
         self.avatar_changed(
             AvatarOwner::User {
                 username: user.username.clone(),
             },
             None,
         );
-        tracing::info!(user_id = %user.id, actor_id = %actor.id, "avatar reset");
-        Ok(())
+        // The Matrix bridge follows profile changes (its puppets' avatars).
+        self.bus.publish(Event::UserUpdated { user: user.clone() });
+        Ok(user)
     }
 
     /// The directory's photo (LDAP `thumbnailPhoto`/`jpegPhoto`) as the user's
@@ -398,6 +450,7 @@ impl Chat {
             user.avatar_etag.clone(),
         );
         tracing::info!(user_id = %user.id, origin, "avatar set");
+        self.bus.publish(Event::UserUpdated { user: user.clone() });
         Ok(user)
     }
 

@@ -307,26 +307,58 @@ impl Chat {
         confirm: Confirm,
         message_id: Option<String>,
     ) -> ChatResult<(Room, Message)> {
-        let mut upload = self
-            .store
-            .upload(file_id)
-            .await?
-            .filter(|u| u.rid == rid && u.user_id == actor.id && u.state == UploadState::Stored)
-            // Past its expiry the sweeper may be removing it right now.
-            .filter(|u| u.expires_at.is_none_or(|t| t > Ts::now()) || u.message_id.is_some())
-            .ok_or_else(|| ChatError::refused("invalid-file", "Invalid file"))?;
-        if upload.message_id.is_some() {
-            return Err(ChatError::refused(
-                "invalid-file",
-                "The file was already posted",
-            ));
+        self.confirm_uploads(actor, rid, &[file_id.to_string()], confirm, message_id)
+            .await
+    }
+
+    /// Posts one message with several of `actor`'s uploads (Rocket.Chat 7's
+    /// `sendMessage` with `filesToConfirm`), in the order given: the message's
+    /// `files` and `attachments` list each (with its thumbnail). A new name or a
+    /// description in `confirm` applies to a lone file only.
+    pub async fn confirm_uploads(
+        &self,
+        actor: &User,
+        rid: &str,
+        file_ids: &[String],
+        confirm: Confirm,
+        message_id: Option<String>,
+    ) -> ChatResult<(Room, Message)> {
+        if file_ids.is_empty() {
+            return Err(ChatError::refused("invalid-file", "Invalid file"));
         }
-        if let Some(name) = confirm.file_name.filter(|n| !n.trim().is_empty()) {
-            upload.name = sanitize_name(&name);
+        let lone = file_ids.len() == 1;
+        let mut uploads = Vec::with_capacity(file_ids.len());
+        let (mut files, mut attachments) = (Vec::new(), Vec::new());
+        for file_id in file_ids {
+            if uploads.iter().any(|(u, _): &(Upload, _)| &u.id == file_id) {
+                continue;
+            }
+            let mut upload = self
+                .store
+                .upload(file_id)
+                .await?
+                .filter(|u| u.rid == rid && u.user_id == actor.id && u.state == UploadState::Stored)
+                // Past its expiry the sweeper may be removing it right now.
+                .filter(|u| u.expires_at.is_none_or(|t| t > Ts::now()) || u.message_id.is_some())
+                .ok_or_else(|| ChatError::refused("invalid-file", "Invalid file"))?;
+            if upload.message_id.is_some() {
+                return Err(ChatError::refused(
+                    "invalid-file",
+                    "The file was already posted",
+                ));
+            }
+            if lone {
+                if let Some(name) = confirm.file_name.clone().filter(|n| !n.trim().is_empty()) {
+                    upload.name = sanitize_name(&name);
+                }
+                upload.description = confirm.description.clone().filter(|d| !d.is_empty());
+            }
+            let thumb = self.thumbnail_of(&upload).await?;
+            let (f, a) = file_message_parts(&upload, thumb.as_ref());
+            files.extend(f);
+            attachments.extend(a);
+            uploads.push((upload, thumb));
         }
-        upload.description = confirm.description.filter(|d| !d.is_empty());
-        let thumb = self.thumbnail_of(&upload).await?;
-        let (files, attachments) = file_message_parts(&upload, thumb.as_ref());
         let new = NewMessage {
             id: message_id,
             rid: rid.to_string(),
@@ -338,13 +370,15 @@ impl Chat {
             ..NewMessage::default()
         };
         let (room, message) = self.send_message(actor, new).await?;
-        upload.expires_at = None;
-        upload.message_id = Some(message.id.clone());
-        self.store.update_upload(&upload).await?;
-        if let Some(mut thumb) = thumb {
-            thumb.expires_at = None;
-            thumb.message_id = Some(message.id.clone());
-            self.store.update_upload(&thumb).await?;
+        for (mut upload, thumb) in uploads {
+            upload.expires_at = None;
+            upload.message_id = Some(message.id.clone());
+            self.store.update_upload(&upload).await?;
+            if let Some(mut thumb) = thumb {
+                thumb.expires_at = None;
+                thumb.message_id = Some(message.id.clone());
+                self.store.update_upload(&thumb).await?;
+            }
         }
         Ok((room, message))
     }

@@ -191,16 +191,7 @@ impl Chat {
             self.check_group_mentions(actor, &room, group).await?;
         }
         let group_mention = group.any();
-        let mut mentions = Vec::new();
-        for name in names {
-            if let Some(user) = self.store.user_by_username(&name).await? {
-                mentions.push(UserRef {
-                    id: user.id,
-                    username: user.username,
-                    name: Some(user.name),
-                });
-            }
-        }
+        let mentions = self.mentioned_users(names).await?;
         let now = Ts::now();
         let message = Message {
             id: new.id.clone().unwrap_or_else(ids::new_id),
@@ -278,6 +269,21 @@ impl Chat {
             });
         }
         Ok((room, message))
+    }
+
+    /// The users named by `@name` mentions (names of no user are left out).
+    async fn mentioned_users(&self, names: Vec<String>) -> ChatResult<Vec<UserRef>> {
+        let mut mentions = Vec::new();
+        for name in names {
+            if let Some(user) = self.store.user_by_username(&name).await? {
+                mentions.push(UserRef {
+                    id: user.id,
+                    username: user.username,
+                    name: Some(user.name),
+                });
+            }
+        }
+        Ok(mentions)
     }
 
     /// Rocket.Chat's rules for `@all` / `@here` (`MentionsServer`,
@@ -498,6 +504,10 @@ impl Chat {
             ));
         }
         self.message_limits().check_text(text)?;
+        // Rocket.Chat parses the mentions of the new text (its `beforeSave`); it
+        // notifies nobody for an edit, and neither does Palaver.
+        let (names, _) = parse_mentions(text);
+        message.mentions = self.mentioned_users(names).await?;
         let now = Ts::now();
         message.msg = text.to_string();
         message.edited_at = Some(now);

@@ -460,7 +460,29 @@ async fn send_message(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
         custom_fields: m.get("customFields").filter(|v| !v.is_null()).cloned(),
         ..Default::default()
     };
-    let (room, message) = ctx.chat.send_message(&user, new).await?;
+    // Rocket.Chat 7: `sendMessage(message, previewUrls, filesToConfirm)` posts
+    // the uploads (made with `rooms.media`) with the text, in one message.
+    let files_to_confirm: Vec<String> = match params.get(2) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(ids)) => ids
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(DdpError::match_failed)?,
+        Some(_) => return Err(DdpError::match_failed()),
+    };
+    let (room, message) = if files_to_confirm.is_empty() {
+        ctx.chat.send_message(&user, new).await?
+    } else {
+        let confirm = crate::chat::files::Confirm {
+            msg: new.msg,
+            tmid: new.tmid,
+            ..Default::default()
+        };
+        ctx.chat
+            .confirm_uploads(&user, &new.rid, &files_to_confirm, confirm, new.id)
+            .await?
+    };
     if let Err(e) = ctx
         .chat
         .warn_mentions_outside_room(&user, &room, &message)

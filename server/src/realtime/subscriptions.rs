@@ -16,7 +16,7 @@ use crate::store::{StoreError, User};
 const SILENT_LOGGED_IN: [&str; 1] = ["stream-notify-logged"];
 const SILENT_ANONYMOUS: [&str; 2] = ["stream-notify-all", "meteor.loginServiceConfiguration"];
 
-/// The role and permission events, for every logged-in user.
+/// The role, permission and avatar events, for every logged-in user.
 fn logged_stream(name: &str, event: &str) -> bool {
     matches!(
         (name, event),

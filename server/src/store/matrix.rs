@@ -43,6 +43,11 @@ pub struct MatrixUserLink {
         skip_serializing_if = "Option::is_none"
     )]
     pub display_name: Option<String>,
+    /// What avatar was last synced: for puppets the Palaver `avatarETag` whose
+    /// image is the puppet's `avatar_url`; for remote users the `mxc://` URL whose
+    /// image is their Palaver avatar. None: no avatar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
 }
 
 /// A Matrix event and what it is in Palaver: a message (`key` = `m:<message id>`)
@@ -61,6 +66,12 @@ pub struct MatrixEventLink {
 impl MatrixEventLink {
     pub fn message_key(message_id: &str) -> String {
         format!("m:{message_id}")
+    }
+
+    /// The `n`th further event (from 1) of a message sent to Matrix as several
+    /// events (one per file).
+    pub fn part_key(message_id: &str, n: usize) -> String {
+        format!("f:{message_id}:{n}")
     }
 
     pub fn reaction_key(message_id: &str, emoji: &str, user_id: &str) -> String {

@@ -44,6 +44,7 @@ pub async fn matrix_links(store: DynStore) {
         mxid: "@alice:hs".into(),
         remote: true,
         display_name: None,
+        avatar: None,
     };
     store.put_matrix_user(&user).await.unwrap();
     assert_eq!(
@@ -54,14 +55,25 @@ pub async fn matrix_links(store: DynStore) {
         store.matrix_user_by_user("u1").await.unwrap(),
         Some(user.clone())
     );
+    // The name and the avatar last synced are kept, and replaced together.
     let renamed = MatrixUserLink {
         display_name: Some("Alice".into()),
+        avatar: Some("mxc://hs/abc".into()),
         ..user.clone()
     };
     store.put_matrix_user(&renamed).await.unwrap();
     assert_eq!(
         store.matrix_user_by_user("u1").await.unwrap(),
-        Some(renamed)
+        Some(renamed.clone())
+    );
+    let cleared = MatrixUserLink {
+        avatar: None,
+        ..renamed
+    };
+    store.put_matrix_user(&cleared).await.unwrap();
+    assert_eq!(
+        store.matrix_user_by_mxid("@alice:hs").await.unwrap(),
+        Some(cleared)
     );
     let clash = MatrixUserLink {
         user_id: "u2".into(),

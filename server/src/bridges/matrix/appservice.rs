@@ -175,6 +175,15 @@ pub fn message_id_for(event_id: &str) -> String {
         .collect()
 }
 
+/// The Palaver message of an event link's key: `m:<id>`, or `f:<id>:<n>` for
+/// the further files of a message sent as several events.
+fn message_of_key(key: &str) -> Option<&str> {
+    key.strip_prefix("m:").or_else(|| {
+        key.strip_prefix("f:")
+            .and_then(|rest| rest.split(':').next())
+    })
+}
+
 /// The text of a message's content: its HTML made Markdown (user pills made
 /// `@username` mentions), else its body.
 fn text_of(content: &Value, server_name: &str) -> String {
@@ -271,7 +280,7 @@ impl MatrixBridge {
             .store
             .matrix_event(event_id)
             .await?
-            .and_then(|l| l.key.strip_prefix("m:").map(str::to_string)))
+            .and_then(|l| message_of_key(&l.key).map(str::to_string)))
     }
 
     async fn apply_message(
@@ -499,6 +508,9 @@ impl MatrixBridge {
                     .await?;
                 let room = self.chat.room(RoomRef::Id(rid)).await?;
                 self.ensure_member(&user, &room).await?;
+                // A profile change is a member event too (`join` again).
+                self.sync_remote_avatar(&user, member, content["avatar_url"].as_str())
+                    .await?;
             }
             Some("leave" | "ban") => {
                 if let Some(link) = self.store.matrix_user_by_mxid(member).await? {

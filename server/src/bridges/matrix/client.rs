@@ -192,6 +192,39 @@ impl HomeserverClient {
         Err(last.unwrap_or_else(bad))
     }
 
+    /// Downloads `mxc` whole, refusing more than `max` bytes (said in the error,
+    /// whether the homeserver announced the length or not).
+    pub async fn download_capped(
+        &self,
+        mxc: &str,
+        max: usize,
+    ) -> Result<(Vec<u8>, Option<String>), CallError> {
+        use futures::StreamExt;
+        let too_large = || CallError {
+            status: Some(413),
+            errcode: Some("M_TOO_LARGE".into()),
+            message: format!("{mxc} is larger than the limit of {max} bytes"),
+        };
+        let media = self.download(mxc).await?;
+        if media
+            .response
+            .content_length()
+            .is_some_and(|n| n > max as u64)
+        {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        let mut stream = media.response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(Self::network)?;
+            if bytes.len() + chunk.len() > max {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok((bytes, media.content_type))
+    }
+
     /// Uploads a file to the homeserver's media repository as `mxid`; returns its
     /// `mxc://` URL.
     pub async fn upload(
@@ -256,6 +289,36 @@ impl HomeserverClient {
         )
         .await
         .map(drop)
+    }
+
+    /// Sets (an `mxc://` URL) or removes (empty) `mxid`'s avatar; the homeserver
+    /// updates its member events in every room.
+    pub async fn set_avatar_url(&self, mxid: &str, mxc: &str) -> Result<(), CallError> {
+        let path = format!("/_matrix/client/v3/profile/{}/avatar_url", seg(mxid));
+        self.call(
+            reqwest::Method::PUT,
+            &path,
+            Some(mxid),
+            Some(json!({ "avatar_url": mxc })),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// One event of a room, as `mxid` sees it.
+    pub async fn event(
+        &self,
+        mxid: &str,
+        room_id: &str,
+        event_id: &str,
+    ) -> Result<Value, CallError> {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/event/{}",
+            seg(room_id),
+            seg(event_id)
+        );
+        self.call(reqwest::Method::GET, &path, Some(mxid), None)
+            .await
     }
 
     /// Joins `room` (an id or alias) as `mxid`; returns the room id.

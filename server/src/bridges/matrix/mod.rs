@@ -15,8 +15,10 @@
 pub mod appservice;
 pub mod client;
 pub mod config;
+pub mod content;
 pub mod format;
 pub mod outbound;
+pub mod profiles;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -143,6 +145,7 @@ impl MatrixBridge {
                 mxid: mxid.to_string(),
                 remote: true,
                 display_name: None,
+                avatar: None,
             })
             .await
             .map_err(Self::link_error)?;
@@ -171,7 +174,8 @@ impl MatrixBridge {
         }
     }
 
-    /// The puppet of a Palaver user: registered, with their display name.
+    /// The puppet of a Palaver user: registered, with their display name and
+    /// avatar (each set again only when it changed since last synced).
     pub async fn puppet(&self, user: &User) -> Result<String, CallError> {
         let mxid = self.puppet_mxid(&user.username);
         let link = self
@@ -188,19 +192,28 @@ impl MatrixBridge {
         } else {
             &user.name
         };
-        if link
+        let link = link.filter(|l| l.mxid == mxid);
+        let name_synced = link
             .as_ref()
-            .is_some_and(|l| l.mxid == mxid && l.display_name.as_deref() == Some(name.as_str()))
-        {
+            .is_some_and(|l| l.display_name.as_deref() == Some(name.as_str()));
+        // A new puppet has no avatar on Matrix: synced when the user has none.
+        let synced_avatar = link.as_ref().and_then(|l| l.avatar.clone());
+        let avatar_synced = synced_avatar == user.avatar_etag;
+        if name_synced && avatar_synced {
             return Ok(mxid);
         }
-        let local = mxid
-            .trim_start_matches('@')
-            .split(':')
-            .next()
-            .unwrap_or_default();
-        self.hs.register(local).await?;
-        self.hs.set_displayname(&mxid, name).await?;
+        if !name_synced {
+            let local = mxid
+                .trim_start_matches('@')
+                .split(':')
+                .next()
+                .unwrap_or_default();
+            self.hs.register(local).await?;
+            self.hs.set_displayname(&mxid, name).await?;
+        }
+        if !avatar_synced {
+            self.sync_puppet_avatar(user, &mxid).await?;
+        }
         let stored = self
             .store
             .put_matrix_user(&MatrixUserLink {
@@ -208,6 +221,7 @@ impl MatrixBridge {
                 mxid: mxid.clone(),
                 remote: false,
                 display_name: Some(name.clone()),
+                avatar: user.avatar_etag.clone(),
             })
             .await;
         if let Err(e) = stored {

@@ -13,14 +13,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::content::text_content;
 use super::{format, MatrixBridge};
 use crate::chat::Event;
 use crate::store::matrix::MatrixEventLink;
 use crate::store::outbox::{OutboxItem, OutboxKind};
-use crate::store::{Message, Room, Ts, User};
+use crate::store::{Room, Ts, User};
 use crate::worker::outbox::policy::{Backoff, DeliveryError, Retry, RetryPolicy};
 use crate::worker::outbox::{DeliveryHandler, Outbox};
 use crate::worker::Worker;
@@ -56,6 +57,11 @@ pub enum Op {
         user_id: String,
     },
     Leave {
+        user_id: String,
+    },
+    /// Bring the user's puppet's display name and avatar up to date (no room:
+    /// a profile is the same in every room).
+    Profile {
         user_id: String,
     },
 }
@@ -176,49 +182,83 @@ pub fn start_triggers(bridge: Arc<MatrixBridge>, outbox: Arc<Outbox>) -> Worker 
     })
 }
 
-async fn enqueue(bridge: &MatrixBridge, outbox: &Outbox, event: &Event, last: &mut Ts) {
-    let Some((room, op, key, actor)) = op_for(event) else {
-        return;
+/// A profile change of a user who has a puppet whose name or avatar it leaves
+/// behind: the puppet follows.
+async fn profile_op(bridge: &MatrixBridge, event: &Event) -> Option<(Op, String)> {
+    let Event::UserUpdated { user } = event else {
+        return None;
     };
-    let linked = match bridge.store.matrix_room_by_room(&room.id).await {
-        Ok(l) => l.is_some(),
+    let link = match bridge.store.matrix_user_by_user(&user.id).await {
+        Ok(link) => link?,
         Err(e) => {
-            tracing::error!(room_id = %room.id, error = %e, "matrix: cannot read the room's link; event not bridged");
-            return;
+            tracing::error!(user_id = %user.id, error = %e, "matrix: cannot read the user's link; profile not bridged");
+            return None;
         }
     };
-    if !linked {
-        return;
+    let name = if user.name.is_empty() {
+        &user.username
+    } else {
+        &user.name
+    };
+    let behind =
+        link.display_name.as_deref() != Some(name.as_str()) || link.avatar != user.avatar_etag;
+    if link.remote || !behind {
+        return None;
     }
-    // What Matrix users did came from Matrix: not sent back.
-    if !actor.is_empty() && bridge.is_remote(&actor).await.unwrap_or(false) {
-        return;
-    }
+    let op = Op::Profile {
+        user_id: user.id.clone(),
+    };
+    Some((op, format!("profile\u{1f}{}\u{1f}{}", user.id, Ts::now().0)))
+}
+
+async fn enqueue(bridge: &MatrixBridge, outbox: &Outbox, event: &Event, last: &mut Ts) {
+    let (room_id, op, key) = match op_for(event) {
+        Some((room, op, key, actor)) => {
+            let linked = match bridge.store.matrix_room_by_room(&room.id).await {
+                Ok(l) => l.is_some(),
+                Err(e) => {
+                    tracing::error!(room_id = %room.id, error = %e, "matrix: cannot read the room's link; event not bridged");
+                    return;
+                }
+            };
+            if !linked {
+                return;
+            }
+            // What Matrix users did came from Matrix: not sent back.
+            if !actor.is_empty() && bridge.is_remote(&actor).await.unwrap_or(false) {
+                return;
+            }
+            (room.id.clone(), op, key)
+        }
+        None => match profile_op(bridge, event).await {
+            Some((op, key)) => (String::new(), op, key),
+            None => return,
+        },
+    };
     // Strictly increasing creation times: the order of the room's items.
     let now = Ts(Ts::now().0.max(last.0 + 1));
     *last = now;
-    let payload = MatrixPayload {
-        room_id: room.id.clone(),
-        op,
-    };
+    let key = format!("{}{key}", room_prefix(&room_id));
+    let payload = MatrixPayload { room_id, op };
     let Ok(payload) = serde_json::to_value(&payload) else {
         return;
     };
+    let room_id = payload["room_id"].as_str().unwrap_or_default().to_string();
     let item = OutboxItem::new(
         crate::chat::ids::new_id(),
         OutboxKind::Matrix,
-        format!("{}{key}", room_prefix(&room.id)),
+        key,
         payload,
         now,
     );
     if let Err(e) = outbox.enqueue(&[item]).await {
-        tracing::error!(room_id = %room.id, error = %e, "matrix: enqueueing failed; event not bridged");
+        tracing::error!(%room_id, error = %e, "matrix: enqueueing failed; event not bridged");
     }
 }
 
 /// Delivers `matrix` items.
 pub struct MatrixHandler {
-    bridge: Arc<MatrixBridge>,
+    pub(super) bridge: Arc<MatrixBridge>,
     backoff_max: Duration,
 }
 
@@ -277,6 +317,11 @@ impl DeliveryHandler for MatrixHandler {
                 },
             });
         }
+        if let Op::Profile { user_id } = &p.op {
+            let user = self.user(user_id).await?;
+            bridge.puppet(&user).await?;
+            return Ok(());
+        }
         // Unbridged since: nothing to deliver.
         let Some(link) = store
             .matrix_room_by_room(&p.room_id)
@@ -291,46 +336,59 @@ impl DeliveryHandler for MatrixHandler {
                 let Some(message) = store.message(&message_id).await.map_err(store_error)? else {
                     return Ok(());
                 };
-                let key = MatrixEventLink::message_key(&message.id);
-                if store
-                    .matrix_event_by_key(&key)
-                    .await
-                    .map_err(store_error)?
-                    .is_some()
-                {
-                    return Ok(());
-                }
                 let author = self.user(&message.u.id).await?;
                 let mxid = bridge.puppet(&author).await?;
-                bridge.puppet_in_room(&mxid, mroom).await?;
-                let mut content = match message.files.first() {
-                    Some(file) => self.file_content(&message, file, &mxid).await?,
-                    None => text_content(&message.msg),
-                };
-                let mentioned = self.mentioned(&message).await?;
-                if !mentioned.is_empty() {
-                    content["m.mentions"] = json!({ "user_ids": mentioned });
-                }
-                if let Some(tmid) = &message.tmid {
-                    if let Some(root) = store
+                let parts = self.parts(&message).await?;
+                let mentioned = self.mentioned(&message.mentions).await?;
+                let thread = match &message.tmid {
+                    Some(tmid) => store
                         .matrix_event_by_key(&MatrixEventLink::message_key(tmid))
                         .await
                         .map_err(store_error)?
+                        .map(|root| root.event_id),
+                    None => None,
+                };
+                for (n, part) in parts.iter().enumerate() {
+                    // The first event stands for the message (edits, redactions,
+                    // replies); the others are its further files.
+                    let key = match n {
+                        0 => MatrixEventLink::message_key(&message.id),
+                        n => MatrixEventLink::part_key(&message.id, n),
+                    };
+                    if store
+                        .matrix_event_by_key(&key)
+                        .await
+                        .map_err(store_error)?
+                        .is_some()
                     {
+                        continue;
+                    }
+                    bridge.puppet_in_room(&mxid, mroom).await?;
+                    let mut content = self.part_content(&message, part, &mxid).await?;
+                    if n == 0 && !mentioned.is_empty() {
+                        content["m.mentions"] = json!({ "user_ids": mentioned });
+                    }
+                    if let Some(root) = &thread {
                         content["m.relates_to"] = json!({
                             "rel_type": "m.thread",
-                            "event_id": root.event_id,
+                            "event_id": root,
                             "is_falling_back": true,
-                            "m.in_reply_to": { "event_id": root.event_id },
+                            "m.in_reply_to": { "event_id": root },
                         });
                     }
+                    // One transaction id per event: each attempt of the item
+                    // repeats the same ones.
+                    let txn = match n {
+                        0 => item.id.clone(),
+                        n => format!("{}.{n}", item.id),
+                    };
+                    let event_id = bridge
+                        .hs
+                        .send(&mxid, mroom, "m.room.message", &txn, content)
+                        .await?;
+                    self.record(&event_id, key, &p.room_id).await?;
+                    tracing::info!(room_id = %p.room_id, message_id = %message.id, part = n, event_id, "matrix: message sent");
                 }
-                let event_id = bridge
-                    .hs
-                    .send(&mxid, mroom, "m.room.message", &item.id, content)
-                    .await?;
-                self.record(&event_id, key, &p.room_id).await?;
-                tracing::info!(room_id = %p.room_id, message_id = %message.id, event_id, "matrix: message sent");
             }
             Op::Edit { message_id, text } => {
                 let Some(target) = store
@@ -347,8 +405,16 @@ impl DeliveryHandler for MatrixHandler {
                 let editor = self.user(editor).await?;
                 let mxid = bridge.puppet(&editor).await?;
                 bridge.puppet_in_room(&mxid, mroom).await?;
-                let new = text_content(&text);
+                let mut new = text_content(&text);
                 let mut content = text_content(&format!("* {text}"));
+                // Matrix notifies from `m.mentions`: the new content names
+                // everyone it mentions, the edit only whom the original did not.
+                let mentioned = self.mentioned(&message.mentions).await?;
+                let before = self.original_mentions(&mxid, mroom, &target.event_id).await;
+                let newly: Vec<&String> =
+                    mentioned.iter().filter(|m| !before.contains(*m)).collect();
+                new["m.mentions"] = json!({ "user_ids": mentioned });
+                content["m.mentions"] = json!({ "user_ids": newly });
                 content["m.new_content"] = new;
                 content["m.relates_to"] =
                     json!({ "rel_type": "m.replace", "event_id": target.event_id });
@@ -377,6 +443,24 @@ impl DeliveryHandler for MatrixHandler {
                     }
                     _ => bridge.bot_mxid(),
                 };
+                // The further files of the message go with it (first: the message's
+                // event, redacted last, is what a retry finds).
+                for n in 1.. {
+                    let key = MatrixEventLink::part_key(&message_id, n);
+                    let Some(part) = store.matrix_event_by_key(&key).await.map_err(store_error)?
+                    else {
+                        break;
+                    };
+                    let txn = format!("{}.{n}", item.id);
+                    bridge
+                        .hs
+                        .redact(&redactor, mroom, &part.event_id, &txn)
+                        .await?;
+                    store
+                        .delete_matrix_event(&part.event_id)
+                        .await
+                        .map_err(store_error)?;
+                }
                 bridge
                     .hs
                     .redact(&redactor, mroom, &target.event_id, &item.id)
@@ -436,6 +520,8 @@ impl DeliveryHandler for MatrixHandler {
                 let mxid = bridge.puppet(&user).await?;
                 bridge.puppet_in_room(&mxid, mroom).await?;
             }
+            // Handled above: no room.
+            Op::Profile { .. } => {}
             Op::Leave { user_id } => {
                 let user = self.user(&user_id).await?;
                 let mxid = bridge.puppet_mxid(&user.username);
@@ -461,89 +547,6 @@ impl MatrixHandler {
             .ok_or_else(|| DeliveryError::permanent(format!("user {id} is gone")))
     }
 
-    /// The Matrix ids of the users a message mentions (puppets and Matrix
-    /// users alike), for `m.mentions`: Matrix notifies them.
-    async fn mentioned(&self, message: &Message) -> Result<Vec<String>, DeliveryError> {
-        let mut ids = Vec::new();
-        for m in &message.mentions {
-            let link = self
-                .bridge
-                .store
-                .matrix_user_by_user(&m.id)
-                .await
-                .map_err(store_error)?;
-            match link {
-                Some(l) => ids.push(l.mxid),
-                None if !m.username.is_empty() && m.id != m.username => {
-                    ids.push(self.bridge.puppet_mxid(&m.username))
-                }
-                None => {}
-            }
-        }
-        Ok(ids)
-    }
-
-    /// The content of a file message: the file uploaded to the homeserver's
-    /// media repository as the author's puppet, then `m.image`/`m.video`/
-    /// `m.audio`/`m.file` pointing at it; the text (or description) as caption.
-    async fn file_content(
-        &self,
-        message: &Message,
-        file: &Value,
-        mxid: &str,
-    ) -> Result<Value, DeliveryError> {
-        let chat = &self.bridge.chat;
-        let file_id = file["_id"].as_str().unwrap_or_default();
-        let upload = self
-            .bridge
-            .store
-            .upload(file_id)
-            .await
-            .map_err(store_error)?;
-        let Some(upload) = upload else {
-            // Deleted since: the text is all there is to send.
-            return Ok(text_content(&message.msg));
-        };
-        let read = chat
-            .open_upload(&upload, None)
-            .await
-            .map_err(|e| DeliveryError::transient(format!("file storage: {e}")))?;
-        let mxc = self
-            .bridge
-            .hs
-            .upload(
-                mxid,
-                &upload.name,
-                &upload.content_type,
-                reqwest::Body::wrap_stream(read.body),
-                read.size,
-            )
-            .await?;
-        let msgtype = match upload.content_type.split('/').next().unwrap_or_default() {
-            "image" => "m.image",
-            "video" => "m.video",
-            "audio" => "m.audio",
-            _ => "m.file",
-        };
-        let description = message
-            .attachments
-            .first()
-            .and_then(|a| a["description"].as_str())
-            .unwrap_or_default();
-        let caption = [message.msg.as_str(), description]
-            .into_iter()
-            .find(|t| !t.trim().is_empty());
-        let mut content = match caption {
-            Some(c) => text_content(c),
-            None => json!({ "body": upload.name }),
-        };
-        content["msgtype"] = json!(msgtype);
-        content["filename"] = json!(upload.name);
-        content["url"] = json!(mxc);
-        content["info"] = json!({ "mimetype": upload.content_type, "size": upload.size });
-        Ok(content)
-    }
-
     /// Records what the message became; a failure retries the item, whose send
     /// the homeserver answers with the same event (same transaction id).
     async fn record(
@@ -565,15 +568,4 @@ impl MatrixHandler {
             .map(drop)
             .map_err(store_error)
     }
-}
-
-/// `m.text` content of a Palaver text: the text as `body`, its HTML when it has
-/// formatting.
-pub fn text_content(text: &str) -> Value {
-    let mut content = json!({ "msgtype": "m.text", "body": text });
-    if let Some(html) = format::markdown_to_html(text) {
-        content["format"] = json!("org.matrix.custom.html");
-        content["formatted_body"] = json!(html);
-    }
-    content
 }
