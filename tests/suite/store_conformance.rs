@@ -9,6 +9,7 @@ mod indexed;
 mod integrations;
 mod job_leases;
 mod matrix;
+mod message_marks;
 mod messages;
 mod once_keys;
 mod outbox;
@@ -126,6 +127,10 @@ conformance! {
     messages::deletes,
     messages::history,
     messages::concurrent_posts,
+    message_marks::pins_and_stars,
+    message_marks::thread_lists,
+    message_marks::changes_and_tombstones,
+    message_marks::search,
     history::history_ties,
     apps::apps,
     apps::app_data,
@@ -420,6 +425,7 @@ async fn mongo_request_plans() {
             Planned::RoomRoles {
                 rid: "r-1",
                 role: None,
+                marks: Default::default(),
             },
             "by_room_roles",
             false,
@@ -641,6 +647,7 @@ pub fn message(id: &str, rid: &str, from: &User, ts: i64, text: &str) -> Message
         file: None,
         files: Vec::new(),
         role: None,
+        marks: Default::default(),
     }
 }
 

@@ -235,6 +235,7 @@ impl Chat {
             file: new.files.first().cloned(),
             files: new.files,
             role: None,
+            marks: Default::default(),
         };
         let message = match self.pre_send.get() {
             Some(hook) => {
@@ -383,6 +384,32 @@ impl Chat {
         msg: &str,
         role: Option<&str>,
     ) -> ChatResult<Message> {
+        self.insert_system(room, actor, t, msg, role, Vec::new())
+            .await
+    }
+
+    /// A system message carrying attachments (`message_pinned` quotes the message).
+    pub(crate) async fn post_system_with_attachments(
+        &self,
+        room: &Room,
+        actor: &User,
+        t: &str,
+        msg: &str,
+        attachments: Vec<serde_json::Value>,
+    ) -> ChatResult<Message> {
+        self.insert_system(room, actor, t, msg, None, attachments)
+            .await
+    }
+
+    async fn insert_system(
+        &self,
+        room: &Room,
+        actor: &User,
+        t: &str,
+        msg: &str,
+        role: Option<&str>,
+        attachments: Vec<serde_json::Value>,
+    ) -> ChatResult<Message> {
         let now = Ts::now();
         let message = Message {
             id: ids::new_id(),
@@ -402,7 +429,7 @@ impl Chat {
             alias: None,
             emoji: None,
             avatar: None,
-            attachments: Vec::new(),
+            attachments,
             bot: None,
             mentions: Vec::new(),
             custom_fields: None,
@@ -410,6 +437,7 @@ impl Chat {
             file: None,
             files: Vec::new(),
             role: role.map(str::to_string),
+            marks: Default::default(),
         };
         self.store
             .insert_message(&message, &PostEffects::default())

@@ -19,6 +19,7 @@ pub mod mail;
 mod media;
 pub mod memberships;
 pub mod message_limits;
+pub mod message_marks;
 pub mod messages;
 pub mod notify;
 pub mod password;

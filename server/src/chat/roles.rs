@@ -159,6 +159,7 @@ impl Chat {
         tracing::info!(user_id = %actor.id, role_id = %role.id, name = %role.name, "role created");
         self.bus.publish(Event::RoleChanged {
             role: role.clone(),
+            marks: Default::default(),
             removed: false,
         });
         Ok(role)
@@ -208,6 +209,7 @@ impl Chat {
         tracing::info!(user_id = %actor.id, role_id = %role.id, "role updated");
         self.bus.publish(Event::RoleChanged {
             role: role.clone(),
+            marks: Default::default(),
             removed: false,
         });
         Ok(role)

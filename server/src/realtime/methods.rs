@@ -115,6 +115,9 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
     if let Some(outcome) = super::mail_methods::call(ctx, method, params).await {
         return outcome;
     }
+    if let Some(outcome) = super::message_methods::call(ctx, method, params).await {
+        return outcome;
+    }
     match method {
         "login" => login(ctx, params).await,
         "logout" => logout(ctx).await,

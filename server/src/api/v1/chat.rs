@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::super::error::{ApiError, ApiResult};
 use super::super::extract::{Auth, JsonBody, Params};
 use super::super::AppState;
-use super::{ok, paged, required, rest};
+use super::{ok, required, rest};
 use crate::chat::messages::NewMessage;
 use crate::chat::rooms::RoomRef;
 use crate::chat::ChatError;
@@ -239,20 +239,4 @@ pub async fn get_message(
     };
     let (_, message) = state.chat.get_message(&session.user, mid).await?;
     ok(json!({"message": rest(&message)}))
-}
-
-pub async fn thread_messages(
-    State(state): State<AppState>,
-    Auth(session): Auth,
-    params: Params,
-) -> ApiResult {
-    let Some(tmid) = params.get("tmid") else {
-        return Err(ChatError::invalid("The \"tmid\" query parameter must be provided").into());
-    };
-    let page = params.page()?;
-    let listing = state
-        .chat
-        .thread_messages(&session.user, tmid, page)
-        .await?;
-    paged("messages", &listing, page)
 }

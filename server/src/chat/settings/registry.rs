@@ -555,6 +555,18 @@ pub static ALL: &[Def] = &[
         ..def("Message_AllowDeleting", Kind::Boolean, "Message", "")
     },
     Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Allow message pinning",
+        ..def("Message_AllowPinning", Kind::Boolean, "Message", "")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Allow message starring",
+        ..def("Message_AllowStarring", Kind::Boolean, "Message", "")
+    },
+    Def {
         default: Default::Int(100),
         label: "Maximum attachments per message",
         description: "Most attachments in one message, nested ones included.",
