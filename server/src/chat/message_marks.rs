@@ -296,6 +296,39 @@ impl Chat {
         self.changes(SyncScope::Room(room.id), since).await
     }
 
+    /// One kind of a readable room's changes after `since`, at most `count`, oldest
+    /// first (the cursor form of `chat.syncMessages`).
+    pub async fn sync_messages_page(
+        &self,
+        actor: &User,
+        rid: &str,
+        since: Ts,
+        count: u64,
+        deleted: bool,
+    ) -> ChatResult<Changes> {
+        let (room, _) = self.readable_room(actor, RoomRef::Id(rid)).await?;
+        let scope = SyncScope::Room(room.id);
+        let count = count.min(SYNC_MAX);
+        Ok(if deleted {
+            Changes {
+                updated: Vec::new(),
+                deleted: self
+                    .store
+                    .deleted_messages(&scope, since, Page::new(0, count))
+                    .await?
+                    .items,
+            }
+        } else {
+            Changes {
+                updated: self
+                    .store
+                    .messages_changed_since(&scope, since, count)
+                    .await?,
+                deleted: Vec::new(),
+            }
+        })
+    }
+
     async fn changes(&self, scope: SyncScope, since: Ts) -> ChatResult<Changes> {
         let updated = self
             .store

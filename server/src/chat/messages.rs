@@ -114,6 +114,15 @@ impl Chat {
         new.avatar = new.avatar.take().filter(|s| !s.is_empty());
         new.emoji = new.emoji.take().filter(|s| !s.is_empty());
         self.message_limits().check(Content::from(&*new))?;
+        super::message_validation::validate_attachments(&new.attachments)?;
+        if let Some(fields) = &new.custom_fields {
+            let settings = self.settings();
+            super::message_validation::validate_custom_fields(
+                fields,
+                settings.bool("Message_CustomFields_Enabled"),
+                &settings.string("Message_CustomFields"),
+            )?;
+        }
         new.emoji = new.emoji.as_deref().map(normalize_emoji).transpose()?;
         if !new.alias_from_admin {
             self.check_impersonation(actor, new.alias.as_deref(), new.avatar.as_deref())
@@ -482,6 +491,20 @@ impl Chat {
         mid: &str,
         text: &str,
     ) -> ChatResult<Message> {
+        self.update_message_with(actor, rid, mid, text, None).await
+    }
+
+    /// Edits a message's text and, when given, its custom fields (checked against
+    /// the workspace's custom fields settings, as on sending). An unchanged text
+    /// without custom fields changes nothing.
+    pub async fn update_message_with(
+        &self,
+        actor: &User,
+        rid: &str,
+        mid: &str,
+        text: &str,
+        custom_fields: Option<serde_json::Value>,
+    ) -> ChatResult<Message> {
         let (room, mut message) = self.message_in(actor, rid, mid).await?;
         if message.t.is_some() {
             return Err(ChatError::not_allowed());
@@ -515,6 +538,20 @@ impl Chat {
             ));
         }
         self.message_limits().check_text(text)?;
+        if let Some(fields) = &custom_fields {
+            let settings = self.settings();
+            super::message_validation::validate_custom_fields(
+                fields,
+                settings.bool("Message_CustomFields_Enabled"),
+                &settings.string("Message_CustomFields"),
+            )?;
+        } else if message.msg == text {
+            // Rocket.Chat: nothing to change, and no `editedAt` for it.
+            return Ok(message);
+        }
+        if custom_fields.is_some() {
+            message.custom_fields = custom_fields;
+        }
         let now = Ts::now();
         message.msg = text.to_string();
         message.edited_at = Some(now);

@@ -170,6 +170,7 @@ pub struct UpdateBody {
     room_id: Option<String>,
     msg_id: Option<String>,
     text: Option<String>,
+    custom_fields: Option<Value>,
 }
 
 pub async fn update(
@@ -184,7 +185,7 @@ pub async fn update(
     };
     let message = state
         .chat
-        .update_message(&session.user, rid, mid, text)
+        .update_message_with(&session.user, rid, mid, text, body.custom_fields.clone())
         .await?;
     ok(json!({"message": rest(&message)}))
 }

@@ -259,6 +259,9 @@ pub async fn sync_messages(
         )
         .into());
     };
+    if params.get("next").is_some() || params.get("type").is_some() {
+        return sync_cursor(state, session, params, rid).await;
+    }
     let Some(raw) = params.get("lastUpdate") else {
         return Err(ChatError::refused(
             "error-lastUpdate-param-not-provided",
@@ -277,6 +280,58 @@ pub async fn sync_messages(
         "result": {
             "updated": changes.updated.iter().map(rest).collect::<Vec<_>>(),
             "deleted": changes.deleted.iter().map(tombstone).collect::<Vec<_>>(),
+        }
+    }))
+}
+
+/// The cursor form of `chat.syncMessages` (Rocket.Chat 7): `type` `UPDATED` or
+/// `DELETED`, `next` the change time to continue after (epoch ms or ISO), `count`;
+/// answers one kind with `cursor.next` set while more may follow.
+async fn sync_cursor(
+    state: AppState,
+    session: crate::chat::accounts::Session,
+    params: Params,
+    rid: &str,
+) -> ApiResult {
+    let deleted = match params.get("type") {
+        Some("UPDATED") => false,
+        Some("DELETED") => true,
+        _ => {
+            return Err(ChatError::refused(
+                "error-invalid-params",
+                "The \"type\" query parameter must be UPDATED or DELETED.",
+            )
+            .into())
+        }
+    };
+    let since = match params.get("next") {
+        Some(raw) => parse_date(raw).ok_or_else(|| {
+            ChatError::refused(
+                "error-invalid-params",
+                "The \"next\" query parameter must be a valid date.",
+            )
+        })?,
+        None => Ts(0),
+    };
+    let count = params.page()?.count;
+    let changes = state
+        .chat
+        .sync_messages_page(&session.user, rid, since, count, deleted)
+        .await?;
+    let last = if deleted {
+        changes.deleted.last().map(|t| t.deleted_at)
+    } else {
+        changes.updated.last().map(|m| m.updated_at)
+    };
+    let len = changes.deleted.len() + changes.updated.len();
+    let next = last
+        .filter(|_| len as u64 >= count)
+        .map(|t| t.0.to_string());
+    ok(json!({
+        "result": {
+            "updated": changes.updated.iter().map(rest).collect::<Vec<_>>(),
+            "deleted": changes.deleted.iter().map(tombstone).collect::<Vec<_>>(),
+            "cursor": { "next": next, "previous": null },
         }
     }))
 }
@@ -334,4 +389,18 @@ pub async fn search(
         .search_messages(&session.user, rid, text, page)
         .await?;
     ok(json!({ "messages": messages.iter().map(rest).collect::<Vec<_>>() }))
+}
+
+/// `chat.getMessageReadReceipts`: read receipts are an enterprise feature of
+/// Rocket.Chat's, which Palaver does not keep; answered as Rocket.Chat's community
+/// edition answers.
+pub async fn read_receipts(Auth(_): Auth, params: Params) -> ApiResult {
+    if params.get("messageId").is_none() {
+        return Err(ChatError::refused(
+            "error-invalid-params",
+            "The required \"messageId\" param is missing.",
+        )
+        .into());
+    }
+    Err(ChatError::refused("error-action-not-allowed", "This is an enterprise feature").into())
 }
