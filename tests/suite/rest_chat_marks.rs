@@ -30,11 +30,23 @@ async fn pins_need_the_permission_and_the_setting_and_post_a_quote() {
         .await;
     assert_error(status, &body, 400, Some("not-authorized"), "member pins");
     let (status, body) = srv.post("chat.pinMessage", &bob, json!({})).await;
-    assert_error(status, &body, 400, Some("error-messageid-param-not-provided"), "no id");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-messageid-param-not-provided"),
+        "no id",
+    );
     let (status, body) = srv
         .post("chat.pinMessage", &alice, json!({ "messageId": "nope" }))
         .await;
-    assert_error(status, &body, 400, Some("error-message-not-found"), "unknown id");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-message-not-found"),
+        "unknown id",
+    );
 
     // The owner pins: the answer is the `message_pinned` system message quoting it.
     let pinned = srv
@@ -46,7 +58,9 @@ async fn pins_need_the_permission_and_the_setting_and_post_a_quote() {
     assert_eq!(sys["u"]["username"], "alice");
     assert_eq!(sys["attachments"][0]["text"], "remember this", "{sys}");
     assert_eq!(sys["attachments"][0]["author_name"], "bob", "{sys}");
-    let got = srv.get_ok(&format!("chat.getMessage?msgId={mid}"), &bob).await;
+    let got = srv
+        .get_ok(&format!("chat.getMessage?msgId={mid}"), &bob)
+        .await;
     assert_eq!(got["message"]["pinned"], true, "{got}");
     assert_eq!(got["message"]["pinnedBy"]["username"], "alice", "{got}");
     ts(&got["message"]["pinnedAt"], "pinnedAt");
@@ -57,13 +71,25 @@ async fn pins_need_the_permission_and_the_setting_and_post_a_quote() {
         .get_ok(&format!("chat.getPinnedMessages?roomId={rid}"), &bob)
         .await;
     assert_page(&list, "messages", 2, 0, 2, "pinned");
-    assert_eq!(msg_texts(&list["messages"]), vec!["and this", "remember this"]);
+    assert_eq!(
+        msg_texts(&list["messages"]),
+        vec!["and this", "remember this"]
+    );
     let list = srv
-        .get_ok(&format!("chat.getPinnedMessages?roomId={rid}&count=1&offset=1"), &bob)
+        .get_ok(
+            &format!("chat.getPinnedMessages?roomId={rid}&count=1&offset=1"),
+            &bob,
+        )
         .await;
     assert_page(&list, "messages", 1, 1, 2, "pinned page");
     let (status, body) = srv.get("chat.getPinnedMessages", &bob).await;
-    assert_error(status, &body, 400, Some("error-roomId-param-not-provided"), "no room");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-roomId-param-not-provided"),
+        "no room",
+    );
 
     // Unpinned, it leaves the list.
     srv.post_ok("chat.unPinMessage", &alice, json!({ "messageId": mid2 }))
@@ -74,16 +100,30 @@ async fn pins_need_the_permission_and_the_setting_and_post_a_quote() {
     assert_eq!(msg_texts(&list["messages"]), vec!["remember this"]);
 
     // The setting off refuses pinning for everyone.
-    srv.post_ok("settings/Message_AllowPinning", &admin, json!({ "value": false }))
-        .await;
+    srv.post_ok(
+        "settings/Message_AllowPinning",
+        &admin,
+        json!({ "value": false }),
+    )
+    .await;
     let (status, body) = srv
         .post("chat.pinMessage", &alice, json!({ "messageId": mid2 }))
         .await;
-    assert_error(status, &body, 400, Some("error-action-not-allowed"), "pinning off");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "pinning off",
+    );
 
     // A permission change reaches the check: members may pin when `user` has it.
-    srv.post_ok("settings/Message_AllowPinning", &admin, json!({ "value": true }))
-        .await;
+    srv.post_ok(
+        "settings/Message_AllowPinning",
+        &admin,
+        json!({ "value": true }),
+    )
+    .await;
     srv.post_ok(
         "permissions.update",
         &admin,
@@ -121,7 +161,10 @@ async fn stars_are_per_user_and_mentions_list_what_names_me() {
         .get_ok(&format!("chat.getStarredMessages?roomId={rid}"), &bob)
         .await;
     assert_page(&bobs, "messages", 1, 0, 1, "bob's stars");
-    assert_eq!(bobs["messages"][0]["starred"], json!([{ "_id": bob.user_id }]));
+    assert_eq!(
+        bobs["messages"][0]["starred"],
+        json!([{ "_id": bob.user_id }])
+    );
     let alices = srv
         .get_ok(&format!("chat.getStarredMessages?roomId={rid}"), &alice)
         .await;
@@ -138,7 +181,10 @@ async fn stars_are_per_user_and_mentions_list_what_names_me() {
     // Over the realtime API, and unstarring.
     let mut ddp = Ddp::connect_as(&srv, &alice).await;
     let r = ddp
-        .call_ok("starMessage", json!([{ "_id": mid, "rid": rid, "starred": true }]))
+        .call_ok(
+            "starMessage",
+            json!([{ "_id": mid, "rid": rid, "starred": true }]),
+        )
         .await;
     assert_eq!(r, json!(true));
     srv.post_ok("chat.unStarMessage", &bob, json!({ "messageId": mid }))
@@ -152,12 +198,22 @@ async fn stars_are_per_user_and_mentions_list_what_names_me() {
         .await;
     assert_eq!(alices["total"], 1, "{alices}");
 
-    srv.post_ok("settings/Message_AllowStarring", &admin, json!({ "value": false }))
-        .await;
+    srv.post_ok(
+        "settings/Message_AllowStarring",
+        &admin,
+        json!({ "value": false }),
+    )
+    .await;
     let (status, body) = srv
         .post("chat.starMessage", &bob, json!({ "messageId": mid }))
         .await;
-    assert_error(status, &body, 400, Some("error-action-not-allowed"), "starring off");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "starring off",
+    );
 
     // Mentions: only the message naming bob.
     let mentioned = srv

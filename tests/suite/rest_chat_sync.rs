@@ -41,10 +41,17 @@ async fn threads_list_filters_follows_and_syncs() {
         .get_ok(&format!("chat.getThreadsList?rid={rid}"), &bob)
         .await;
     assert_page(&list, "threads", 2, 0, 2, "threads");
-    assert_eq!(ids(&list["threads"]), vec![p2.clone(), p1.clone()], "latest reply first");
+    assert_eq!(
+        ids(&list["threads"]),
+        vec![p2.clone(), p1.clone()],
+        "latest reply first"
+    );
     for text in ["MESSAGE", "create", "M", "Message to create thread"] {
         let list = srv
-            .get_ok(&format!("chat.getThreadsList?rid={rid}&text={text}&count=5&offset=0"), &bob)
+            .get_ok(
+                &format!("chat.getThreadsList?rid={rid}&text={text}&count=5&offset=0"),
+                &bob,
+            )
             .await;
         assert_eq!(ids(&list["threads"]), vec![p1.clone()], "text {text}");
     }
@@ -59,7 +66,10 @@ async fn threads_list_filters_follows_and_syncs() {
         let rid = rid.clone();
         async move {
             ids(&srv
-                .get_ok(&format!("chat.getThreadsList?rid={rid}&type=following"), &who)
+                .get_ok(
+                    &format!("chat.getThreadsList?rid={rid}&type=following"),
+                    &who,
+                )
                 .await["threads"])
         }
     };
@@ -78,7 +88,10 @@ async fn threads_list_filters_follows_and_syncs() {
 
     // Syncs: the changed threads, then a deleted reply and a deleted thread.
     let sync = srv
-        .get_ok(&format!("chat.syncThreadsList?rid={rid}&updatedSince={since}"), &bob)
+        .get_ok(
+            &format!("chat.syncThreadsList?rid={rid}&updatedSince={since}"),
+            &bob,
+        )
         .await;
     let mut updated = ids(&sync["threads"]["update"]);
     updated.sort();
@@ -86,23 +99,46 @@ async fn threads_list_filters_follows_and_syncs() {
     want.sort();
     assert_eq!(updated, want, "{sync}");
     let rid2 = r2["_id"].as_str().unwrap().to_string();
-    srv.post_ok("chat.delete", &alice, json!({ "roomId": rid, "msgId": rid2 }))
-        .await;
+    srv.post_ok(
+        "chat.delete",
+        &alice,
+        json!({ "roomId": rid, "msgId": rid2 }),
+    )
+    .await;
     let sync = srv
-        .get_ok(&format!("chat.syncThreadMessages?tmid={p2}&updatedSince={since}"), &bob)
+        .get_ok(
+            &format!("chat.syncThreadMessages?tmid={p2}&updatedSince={since}"),
+            &bob,
+        )
         .await;
-    assert_eq!(ids(&sync["messages"]["remove"]), vec![rid2.clone()], "{sync}");
+    assert_eq!(
+        ids(&sync["messages"]["remove"]),
+        vec![rid2.clone()],
+        "{sync}"
+    );
     assert_eq!(sync["messages"]["update"], json!([]), "{sync}");
     srv.post_ok("chat.delete", &bob, json!({ "roomId": rid, "msgId": p2 }))
         .await;
     let sync = srv
-        .get_ok(&format!("chat.syncThreadsList?rid={rid}&updatedSince={since}"), &bob)
+        .get_ok(
+            &format!("chat.syncThreadsList?rid={rid}&updatedSince={since}"),
+            &bob,
+        )
         .await;
     assert_eq!(ids(&sync["threads"]["remove"]), vec![p2.clone()], "{sync}");
     let (status, body) = srv
-        .get(&format!("chat.syncThreadsList?rid={rid}&updatedSince=never"), &bob)
+        .get(
+            &format!("chat.syncThreadsList?rid={rid}&updatedSince=never"),
+            &bob,
+        )
         .await;
-    assert_error(status, &body, 400, Some("error-updatedSince-param-invalid"), "bad date");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-updatedSince-param-invalid"),
+        "bad date",
+    );
 
     // Outsiders without `view-c-room` are refused; realtime lists the same.
     srv.post_ok(
@@ -119,13 +155,19 @@ async fn threads_list_filters_follows_and_syncs() {
     let mut ddp = Ddp::connect_as(&srv, &bob).await;
     let listed = ddp.call_ok("getThreadsList", json!([{ "rid": rid }])).await;
     assert_eq!(ids(&listed), vec![p1.clone()]);
-    let replies = ddp.call_ok("getThreadMessages", json!([{ "tmid": p1 }])).await;
+    let replies = ddp
+        .call_ok("getThreadMessages", json!([{ "tmid": p1 }]))
+        .await;
     assert_eq!(msg_texts(&replies), vec!["a"]);
     ddp.call_ok("readThreads", json!([p1])).await;
 
     // Threads off: every thread call is refused.
-    srv.post_ok("settings/Threads_enabled", &admin, json!({ "value": false }))
-        .await;
+    srv.post_ok(
+        "settings/Threads_enabled",
+        &admin,
+        json!({ "value": false }),
+    )
+    .await;
     for path in [
         format!("chat.getThreadsList?rid={rid}"),
         format!("chat.getThreadMessages?tmid={p1}"),
@@ -133,7 +175,10 @@ async fn threads_list_filters_follows_and_syncs() {
     ] {
         let (status, body) = srv.get(&path, &bob).await;
         assert_error(status, &body, 400, Some("error-not-allowed"), &path);
-        assert_eq!(body["error"], "Threads Disabled [error-not-allowed]", "{path}");
+        assert_eq!(
+            body["error"], "Threads Disabled [error-not-allowed]",
+            "{path}"
+        );
     }
     let (status, body) = srv
         .post("chat.followMessage", &bob, json!({ "mid": p1 }))
@@ -159,27 +204,54 @@ async fn syncs_report_changes_and_deletions_and_search_finds_words() {
     let gone_id = gone["_id"].as_str().unwrap().to_string();
     let kept = post(&srv, &alice, &rid, "unrelated words").await;
     let kept_id = kept["_id"].as_str().unwrap().to_string();
-    srv.post_ok("chat.delete", &alice, json!({ "roomId": rid, "msgId": gone_id }))
-        .await;
+    srv.post_ok(
+        "chat.delete",
+        &alice,
+        json!({ "roomId": rid, "msgId": gone_id }),
+    )
+    .await;
 
     let sync = srv
-        .get_ok(&format!("chat.syncMessages?roomId={rid}&lastUpdate={since}"), &alice)
+        .get_ok(
+            &format!("chat.syncMessages?roomId={rid}&lastUpdate={since}"),
+            &alice,
+        )
         .await;
-    assert_eq!(ids(&sync["result"]["updated"]), vec![kept_id.clone()], "{sync}");
-    assert_eq!(ids(&sync["result"]["deleted"]), vec![gone_id.clone()], "{sync}");
+    assert_eq!(
+        ids(&sync["result"]["updated"]),
+        vec![kept_id.clone()],
+        "{sync}"
+    );
+    assert_eq!(
+        ids(&sync["result"]["deleted"]),
+        vec![gone_id.clone()],
+        "{sync}"
+    );
     ts(&sync["result"]["deleted"][0]["_deletedAt"], "_deletedAt");
     let (status, body) = srv
         .get(&format!("chat.syncMessages?roomId={rid}"), &alice)
         .await;
-    assert_error(status, &body, 400, Some("error-lastUpdate-param-not-provided"), "no date");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-lastUpdate-param-not-provided"),
+        "no date",
+    );
 
     let deleted = srv
-        .get_ok(&format!("chat.getDeletedMessages?roomId={rid}&since={since}"), &alice)
+        .get_ok(
+            &format!("chat.getDeletedMessages?roomId={rid}&since={since}"),
+            &alice,
+        )
         .await;
     assert_page(&deleted, "messages", 1, 0, 1, "deleted");
     assert_eq!(deleted["messages"][0]["_id"], json!(gone_id));
     let (status, body) = srv
-        .get(&format!("chat.getDeletedMessages?roomId={rid}&since=InvalidDate"), &alice)
+        .get(
+            &format!("chat.getDeletedMessages?roomId={rid}&since=InvalidDate"),
+            &alice,
+        )
         .await;
     assert_error(
         status,
@@ -191,7 +263,10 @@ async fn syncs_report_changes_and_deletions_and_search_finds_words() {
 
     let mut ddp = Ddp::connect_as(&srv, &alice).await;
     let got = ddp
-        .call_ok("messages/get", json!([rid, { "lastUpdate": { "$date": 0 } }]))
+        .call_ok(
+            "messages/get",
+            json!([rid, { "lastUpdate": { "$date": 0 } }]),
+        )
         .await;
     assert_eq!(got["updated"].as_array().map(Vec::len), Some(2), "{got}");
     assert_eq!(ids(&got["deleted"]), vec![gone_id.clone()], "{got}");
@@ -199,7 +274,10 @@ async fn syncs_report_changes_and_deletions_and_search_finds_words() {
     // Search: whole words, every word, this room, newest first; a deleted message
     // is gone from the index, an edit is found by its new text.
     let found = srv
-        .get_ok(&format!("chat.search?roomId={rid}&searchText=release"), &alice)
+        .get_ok(
+            &format!("chat.search?roomId={rid}&searchText=release"),
+            &alice,
+        )
         .await;
     assert_eq!(ids(&found["messages"]), vec![old_id.clone()], "{found}");
     srv.post_ok(
@@ -209,25 +287,52 @@ async fn syncs_report_changes_and_deletions_and_search_finds_words() {
     )
     .await;
     let found = srv
-        .get_ok(&format!("chat.search?roomId={rid}&searchText=RELEASE"), &alice)
+        .get_ok(
+            &format!("chat.search?roomId={rid}&searchText=RELEASE"),
+            &alice,
+        )
         .await;
-    assert_eq!(ids(&found["messages"]), vec![kept_id.clone(), old_id.clone()]);
+    assert_eq!(
+        ids(&found["messages"]),
+        vec![kept_id.clone(), old_id.clone()]
+    );
     let found = srv
-        .get_ok(&format!("chat.search?roomId={rid}&searchText=release&count=1&offset=1"), &alice)
+        .get_ok(
+            &format!("chat.search?roomId={rid}&searchText=release&count=1&offset=1"),
+            &alice,
+        )
         .await;
     assert_eq!(ids(&found["messages"]), vec![old_id.clone()]);
     let found = srv
-        .get_ok(&format!("chat.search?roomId={rid}&searchText=deploy%20release"), &alice)
+        .get_ok(
+            &format!("chat.search?roomId={rid}&searchText=deploy%20release"),
+            &alice,
+        )
         .await;
     assert_eq!(ids(&found["messages"]), vec![old_id.clone()]);
     let found = srv
-        .get_ok(&format!("chat.search?roomId={rid}&searchText=releas"), &alice)
+        .get_ok(
+            &format!("chat.search?roomId={rid}&searchText=releas"),
+            &alice,
+        )
         .await;
     assert_eq!(found["messages"], json!([]), "whole words only");
     let (status, body) = srv.get(&format!("chat.search?roomId={rid}"), &alice).await;
-    assert_error(status, &body, 400, Some("error-searchText-param-not-provided"), "no text");
-    let r = ddp.call_ok("messageSearch", json!(["release", rid, 10])).await;
-    assert_eq!(r["message"]["docs"].as_array().map(Vec::len), Some(2), "{r}");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-searchText-param-not-provided"),
+        "no text",
+    );
+    let r = ddp
+        .call_ok("messageSearch", json!(["release", rid, 10]))
+        .await;
+    assert_eq!(
+        r["message"]["docs"].as_array().map(Vec::len),
+        Some(2),
+        "{r}"
+    );
 }
 
 #[tokio::test]
@@ -248,29 +353,53 @@ async fn commands_get_and_run_check_as_rocket_chat() {
     assert_eq!(got["command"]["clientOnly"], false);
     let (status, body) = srv.get("commands.get", &alice).await;
     assert_error(status, &body, 400, None, "no command");
-    assert_eq!(body["error"], "The query param \"command\" must be provided.");
+    assert_eq!(
+        body["error"],
+        "The query param \"command\" must be provided."
+    );
     let (status, body) = srv.get("commands.get?command=nope", &alice).await;
     assert_error(status, &body, 400, None, "unknown");
-    assert_eq!(body["error"], "There is no command in the system by the name of: nope");
+    assert_eq!(
+        body["error"],
+        "There is no command in the system by the name of: nope"
+    );
 
     let run = |body: serde_json::Value| srv.post("commands.run", &alice, body);
     let (status, body) = run(json!({ "command": "help", "params": true })).await;
     assert_error(status, &body, 400, None, "params not a string");
-    assert_eq!(body["error"], "The parameters for the command must be a single string.");
+    assert_eq!(
+        body["error"],
+        "The parameters for the command must be a single string."
+    );
     let (status, body) = run(json!({ "command": "help", "params": "x" })).await;
     assert_eq!(
         (status.as_u16(), body["error"].clone()),
-        (400, json!("The room's id where to execute this command must be provided and be a string."))
+        (
+            400,
+            json!("The room's id where to execute this command must be provided and be a string.")
+        )
     );
     let (status, body) = run(json!({ "command": "nope", "roomId": rid })).await;
-    assert_error(status, &body, 400, Some("error-invalid-command"), "unknown command");
-    assert_eq!(body["error"], "The command provided does not exist (or is disabled).");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-command"),
+        "unknown command",
+    );
+    assert_eq!(
+        body["error"],
+        "The command provided does not exist (or is disabled)."
+    );
     let parent = post(&srv, &alice, &other, "elsewhere").await;
     let (status, body) = run(json!({
         "command": "tableflip", "roomId": rid, "tmid": parent["_id"]
     }))
     .await;
-    assert_eq!((status.as_u16(), body["error"].clone()), (400, json!("Invalid thread.")));
+    assert_eq!(
+        (status.as_u16(), body["error"].clone()),
+        (400, json!("Invalid thread."))
+    );
 
     // The ascii-art commands post the text with the face.
     srv.post_ok(

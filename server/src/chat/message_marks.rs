@@ -62,7 +62,11 @@ impl Chat {
         {
             return Ok(true);
         }
-        Ok(self.store.subscription(&room.id, &actor.id).await?.is_some())
+        Ok(self
+            .store
+            .subscription(&room.id, &actor.id)
+            .await?
+            .is_some())
     }
 
     /// The room `rid` if it exists and `actor` may access it, else `denied`.
@@ -196,9 +200,11 @@ impl Chat {
         if !self.settings().bool("Threads_enabled") {
             return Err(denied());
         }
-        let message = self.store.message(mid).await?.ok_or_else(|| {
-            ChatError::refused("error-invalid-message", "Invalid message")
-        })?;
+        let message = self
+            .store
+            .message(mid)
+            .await?
+            .ok_or_else(|| ChatError::refused("error-invalid-message", "Invalid message"))?;
         let room = self.accessible(actor, &message.rid, denied()).await?;
         let tmid = message.tmid.clone().unwrap_or(message.id);
         if let Some(parent) = self
@@ -259,7 +265,9 @@ impl Chat {
             .message(tmid)
             .await?
             .ok_or_else(|| ChatError::refused("error-invalid-message", "Invalid Message"))?;
-        let room = self.accessible(actor, &parent.rid, not_allowed_cap()).await?;
+        let room = self
+            .accessible(actor, &parent.rid, not_allowed_cap())
+            .await?;
         Ok((room, parent))
     }
 

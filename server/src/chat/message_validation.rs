@@ -93,23 +93,41 @@ fn check_fields(obj: &Map<String, Value>, spec: &[(&str, Want)], what: &str) -> 
 pub fn validate_attachments(attachments: &[Value]) -> ChatResult<()> {
     for a in attachments {
         let Some(obj) = a.as_object() else {
-            return Err(ChatError::invalid("Match error: an attachment must be an object"));
+            return Err(ChatError::invalid(
+                "Match error: an attachment must be an object",
+            ));
         };
         check_fields(obj, ATTACHMENT, "attachment")?;
-        for field in obj.get("fields").and_then(Value::as_array).into_iter().flatten() {
+        for field in obj
+            .get("fields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let Some(f) = field.as_object() else {
-                return Err(ChatError::invalid("Match error: wrong type in attachment.fields"));
+                return Err(ChatError::invalid(
+                    "Match error: wrong type in attachment.fields",
+                ));
             };
             check_fields(f, FIELD, "attachment.fields")?;
-            if f.get("value").is_some_and(|v| !(v.is_string() || v.is_number() || v.is_boolean() || v.is_null())) {
+            if f.get("value")
+                .is_some_and(|v| !(v.is_string() || v.is_number() || v.is_boolean() || v.is_null()))
+            {
                 return Err(ChatError::invalid(
                     "Match error: wrong type in attachment.fields.value",
                 ));
             }
         }
-        for action in obj.get("actions").and_then(Value::as_array).into_iter().flatten() {
+        for action in obj
+            .get("actions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let Some(act) = action.as_object() else {
-                return Err(ChatError::invalid("Match error: wrong type in attachment.actions"));
+                return Err(ChatError::invalid(
+                    "Match error: wrong type in attachment.actions",
+                ));
             };
             check_fields(act, ACTION, "attachment.actions")?;
         }
@@ -147,7 +165,11 @@ fn type_matches(v: &Value, ty: &str) -> bool {
 }
 
 fn check_schema(v: &Value, schema: &Value, path: &str) -> ChatResult<()> {
-    let bad = |why: &str| Err(ChatError::invalid(format!("Invalid custom fields: {path} {why}")));
+    let bad = |why: &str| {
+        Err(ChatError::invalid(format!(
+            "Invalid custom fields: {path} {why}"
+        )))
+    };
     if v.is_null() && schema.get("nullable").and_then(Value::as_bool) == Some(true) {
         return Ok(());
     }
@@ -163,7 +185,12 @@ fn check_schema(v: &Value, schema: &Value, path: &str) -> ChatResult<()> {
     }
     if let Some(obj) = v.as_object() {
         let props = schema.get("properties").and_then(Value::as_object);
-        for required in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for required in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(name) = required.as_str() {
                 if !obj.contains_key(name) {
                     return bad(&format!("must have required property '{name}'"));
@@ -193,7 +220,9 @@ mod tests {
 
     #[test]
     fn refuses_script_links_and_wrong_types() {
-        assert!(validate_attachments(&[json!({"title_link": "https://x.y", "fields": []})]).is_ok());
+        assert!(
+            validate_attachments(&[json!({"title_link": "https://x.y", "fields": []})]).is_ok()
+        );
         assert!(validate_attachments(&[json!({"message_link": "javascript:alert(1)"})]).is_err());
         assert!(validate_attachments(&[json!({"message_link": 12})]).is_err());
         assert!(validate_attachments(&[json!({"fields": ""})]).is_err());

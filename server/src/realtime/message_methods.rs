@@ -48,9 +48,7 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Option<Ou
     let outcome = match method {
         "pinMessage" | "unpinMessage" => pin(ctx, params, method == "pinMessage").await,
         "starMessage" => star(ctx, params).await,
-        "followMessage" | "unfollowMessage" => {
-            follow(ctx, params, method == "followMessage").await
-        }
+        "followMessage" | "unfollowMessage" => follow(ctx, params, method == "followMessage").await,
         "getThreadMessages" => thread_messages(ctx, params).await,
         "getThreadsList" => threads_list(ctx, params).await,
         "readThreads" => read_threads(ctx, params).await,
@@ -119,7 +117,9 @@ async fn threads_list(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
 async fn read_threads(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;
     let tmid = arg(params, 0).as_str().ok_or_else(DdpError::match_failed)?;
-    ctx.chat.thread_replies(&user, tmid, Page::new(0, 0)).await?;
+    ctx.chat
+        .thread_replies(&user, tmid, Page::new(0, 0))
+        .await?;
     Ok(None)
 }
 

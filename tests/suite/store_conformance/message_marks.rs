@@ -67,34 +67,74 @@ pub async fn pins_and_stars(store: DynStore) {
     edited.marks = Default::default();
     assert!(store.update_message(&edited).await.unwrap());
     let after = store.message("m-1").await.unwrap().unwrap();
-    assert_eq!((after.msg.as_str(), after.marks.pinned), ("changed", Some(true)));
+    assert_eq!(
+        (after.msg.as_str(), after.marks.pinned),
+        ("changed", Some(true))
+    );
 
     // Unpinning leaves it out of the listing.
-    let unpinned = store.set_pinned("m-1", None, Ts(6_000)).await.unwrap().unwrap();
+    let unpinned = store
+        .set_pinned("m-1", None, Ts(6_000))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(unpinned.marks.pinned, Some(false));
     let l = store
         .room_messages("r-1", &MessageFilter::Pinned, Page::new(0, 10))
         .await
         .unwrap();
     assert_eq!((listed(&l), l.total), (vec!["m-3".to_string()], 1));
-    assert!(store.set_pinned("nope", Some(&by), Ts(1)).await.unwrap().is_none());
+    assert!(store
+        .set_pinned("nope", Some(&by), Ts(1))
+        .await
+        .unwrap()
+        .is_none());
 
     // Stars are per user; starring twice is one star.
-    store.set_starred("m-2", "u-alice", true, Ts(7_000)).await.unwrap();
-    store.set_starred("m-2", "u-alice", true, Ts(7_001)).await.unwrap();
-    let m = store.set_starred("m-2", "u-bob", true, Ts(7_002)).await.unwrap().unwrap();
+    store
+        .set_starred("m-2", "u-alice", true, Ts(7_000))
+        .await
+        .unwrap();
+    store
+        .set_starred("m-2", "u-alice", true, Ts(7_001))
+        .await
+        .unwrap();
+    let m = store
+        .set_starred("m-2", "u-bob", true, Ts(7_002))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ids(&m.marks.starred, |s| &s.id), vec!["u-alice", "u-bob"]);
-    store.set_starred("m-3", "u-bob", true, Ts(7_003)).await.unwrap();
+    store
+        .set_starred("m-3", "u-bob", true, Ts(7_003))
+        .await
+        .unwrap();
     let starred = |uid: &str| MessageFilter::StarredBy(uid.to_string());
-    let l = store.room_messages("r-1", &starred("u-bob"), Page::new(0, 10)).await.unwrap();
+    let l = store
+        .room_messages("r-1", &starred("u-bob"), Page::new(0, 10))
+        .await
+        .unwrap();
     assert_eq!((listed(&l), l.total), (vec!["m-3".into(), "m-2".into()], 2));
-    let m = store.set_starred("m-2", "u-bob", false, Ts(7_004)).await.unwrap().unwrap();
+    let m = store
+        .set_starred("m-2", "u-bob", false, Ts(7_004))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ids(&m.marks.starred, |s| &s.id), vec!["u-alice"]);
-    let l = store.room_messages("r-1", &starred("u-bob"), Page::new(0, 10)).await.unwrap();
+    let l = store
+        .room_messages("r-1", &starred("u-bob"), Page::new(0, 10))
+        .await
+        .unwrap();
     assert_eq!(listed(&l), vec!["m-3".to_string()]);
-    let l = store.room_messages("r-1", &starred("u-alice"), Page::new(0, 10)).await.unwrap();
+    let l = store
+        .room_messages("r-1", &starred("u-alice"), Page::new(0, 10))
+        .await
+        .unwrap();
     assert_eq!(listed(&l), vec!["m-2".to_string()]);
-    store.set_starred("m-2", "u-alice", false, Ts(7_005)).await.unwrap();
+    store
+        .set_starred("m-2", "u-alice", false, Ts(7_005))
+        .await
+        .unwrap();
     let m = store.message("m-2").await.unwrap().unwrap();
     assert!(m.marks.starred.is_empty());
 
@@ -103,12 +143,20 @@ pub async fn pins_and_stars(store: DynStore) {
     mention.mentions = vec![uref(&bob)];
     store.insert_message(&mention, &fx).await.unwrap();
     let l = store
-        .room_messages("r-1", &MessageFilter::Mentioning("u-bob".into()), Page::new(0, 10))
+        .room_messages(
+            "r-1",
+            &MessageFilter::Mentioning("u-bob".into()),
+            Page::new(0, 10),
+        )
         .await
         .unwrap();
     assert_eq!((listed(&l), l.total), (vec!["m-4".to_string()], 1));
     let l = store
-        .room_messages("r-1", &MessageFilter::Mentioning("u-alice".into()), Page::new(0, 10))
+        .room_messages(
+            "r-1",
+            &MessageFilter::Mentioning("u-alice".into()),
+            Page::new(0, 10),
+        )
         .await
         .unwrap();
     assert_eq!(l.total, 0);
@@ -123,15 +171,24 @@ pub async fn thread_lists(store: DynStore) {
     for m in [&p1, &p2, &plain] {
         store.insert_message(m, &fx).await.unwrap();
     }
-    store.insert_message(&reply("r-a", &p1, &bob, 3_000, "a"), &fx).await.unwrap();
-    store.insert_message(&reply("r-b", &p2, &alice, 4_000, "b"), &fx).await.unwrap();
+    store
+        .insert_message(&reply("r-a", &p1, &bob, 3_000, "a"), &fx)
+        .await
+        .unwrap();
+    store
+        .insert_message(&reply("r-b", &p2, &alice, 4_000, "b"), &fx)
+        .await
+        .unwrap();
     let threads = |text: Option<&str>, follower: Option<&str>| MessageFilter::Threads {
         text: text.map(str::to_string),
         follower: follower.map(str::to_string),
         ids: None,
     };
     // Latest reply first; plain messages are not threads.
-    let l = store.room_messages("r-1", &threads(None, None), Page::new(0, 10)).await.unwrap();
+    let l = store
+        .room_messages("r-1", &threads(None, None), Page::new(0, 10))
+        .await
+        .unwrap();
     assert_eq!((listed(&l), l.total), (vec!["p-2".into(), "p-1".into()], 2));
     // Text: a case-insensitive substring, a space too.
     for text in ["MESSAGE", "create", "m", " ", "Message to create thread"] {
@@ -158,13 +215,20 @@ pub async fn thread_lists(store: DynStore) {
         .await
         .unwrap();
     assert_eq!(listed(&l), vec!["p-2".to_string()]);
-    store.set_thread_follower("p-1", "u-alice", true, Ts(9_000)).await.unwrap();
+    store
+        .set_thread_follower("p-1", "u-alice", true, Ts(9_000))
+        .await
+        .unwrap();
     let l = store
         .room_messages("r-1", &threads(None, Some("u-alice")), Page::new(0, 10))
         .await
         .unwrap();
     assert_eq!(listed(&l), vec!["p-2".to_string(), "p-1".to_string()]);
-    let p = store.set_thread_follower("p-1", "u-bob", false, Ts(9_001)).await.unwrap().unwrap();
+    let p = store
+        .set_thread_follower("p-1", "u-bob", false, Ts(9_001))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(p.replies, Some(vec!["u-alice".to_string()]));
     // Only some ids.
     let only = MessageFilter::Threads {
@@ -172,14 +236,24 @@ pub async fn thread_lists(store: DynStore) {
         follower: None,
         ids: Some(vec!["p-1".into()]),
     };
-    let l = store.room_messages("r-1", &only, Page::new(0, 10)).await.unwrap();
+    let l = store
+        .room_messages("r-1", &only, Page::new(0, 10))
+        .await
+        .unwrap();
     assert_eq!(listed(&l), vec!["p-1".to_string()]);
     let none = MessageFilter::Threads {
         text: None,
         follower: None,
         ids: Some(Vec::new()),
     };
-    assert_eq!(store.room_messages("r-1", &none, Page::new(0, 10)).await.unwrap().total, 0);
+    assert_eq!(
+        store
+            .room_messages("r-1", &none, Page::new(0, 10))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
 }
 
 pub async fn changes_and_tombstones(store: DynStore) {
@@ -191,8 +265,14 @@ pub async fn changes_and_tombstones(store: DynStore) {
     for m in [&parent, &m2, &x] {
         store.insert_message(m, &fx).await.unwrap();
     }
-    store.insert_message(&reply("r-1a", &parent, &bob, 3_000, "a"), &fx).await.unwrap();
-    store.insert_message(&reply("r-1b", &parent, &bob, 3_100, "b"), &fx).await.unwrap();
+    store
+        .insert_message(&reply("r-1a", &parent, &bob, 3_000, "a"), &fx)
+        .await
+        .unwrap();
+    store
+        .insert_message(&reply("r-1b", &parent, &bob, 3_100, "b"), &fx)
+        .await
+        .unwrap();
 
     // Changed since: posts, and the parent its replies changed.
     let changed = store
@@ -224,20 +304,34 @@ pub async fn changes_and_tombstones(store: DynStore) {
     assert!(store.delete_message("m-2").await.unwrap());
     assert!(store.delete_message("m-x").await.unwrap());
     let gone = store
-        .deleted_messages(&SyncScope::Room("r-1".into()), Ts(before.0 - 1), Page::new(0, 10))
+        .deleted_messages(
+            &SyncScope::Room("r-1".into()),
+            Ts(before.0 - 1),
+            Page::new(0, 10),
+        )
         .await
         .unwrap();
     let mut got = ids(&gone.items, |t| &t.id);
     got.sort();
-    assert_eq!((got, gone.total), (vec!["m-2".to_string(), "r-1a".to_string()], 2));
-    assert!(gone.items.iter().all(|t| t.rid == "r-1" && t.deleted_at >= before));
+    assert_eq!(
+        (got, gone.total),
+        (vec!["m-2".to_string(), "r-1a".to_string()], 2)
+    );
+    assert!(gone
+        .items
+        .iter()
+        .all(|t| t.rid == "r-1" && t.deleted_at >= before));
     let paged = store
         .deleted_messages(&SyncScope::Room("r-1".into()), Ts(0), Page::new(1, 10))
         .await
         .unwrap();
     assert_eq!((paged.items.len(), paged.total), (1, 2));
     let later = store
-        .deleted_messages(&SyncScope::Room("r-1".into()), Ts(Ts::now().0 + 60_000), Page::new(0, 10))
+        .deleted_messages(
+            &SyncScope::Room("r-1".into()),
+            Ts(Ts::now().0 + 60_000),
+            Page::new(0, 10),
+        )
         .await
         .unwrap();
     assert_eq!(later.total, 0);
@@ -275,32 +369,54 @@ pub async fn search(store: DynStore) {
         ("s-4", 2_300, "RELEASE, deploy!"),
     ];
     for (id, ts, text) in texts {
-        store.insert_message(&message(id, "r-1", &alice, ts, text), &fx).await.unwrap();
+        store
+            .insert_message(&message(id, "r-1", &alice, ts, text), &fx)
+            .await
+            .unwrap();
     }
     store
-        .insert_message(&message("s-x", "r-2", &alice, 2_400, "release elsewhere"), &fx)
+        .insert_message(
+            &message("s-x", "r-2", &alice, 2_400, "release elsewhere"),
+            &fx,
+        )
         .await
         .unwrap();
     let words = |ws: &[&str]| ws.iter().map(|w| w.to_string()).collect::<Vec<_>>();
-    let found = store.search_messages("r-1", &words(&["release"]), Page::new(0, 10)).await.unwrap();
-    assert_eq!(ids(&found, |m| &m.id), vec!["s-4", "s-2", "s-1"], "newest first, this room only");
+    let found = store
+        .search_messages("r-1", &words(&["release"]), Page::new(0, 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&found, |m| &m.id),
+        vec!["s-4", "s-2", "s-1"],
+        "newest first, this room only"
+    );
     let found = store
         .search_messages("r-1", &words(&["release", "deploy"]), Page::new(0, 10))
         .await
         .unwrap();
     assert_eq!(ids(&found, |m| &m.id), vec!["s-4", "s-1"], "every word");
-    let found = store.search_messages("r-1", &words(&["release"]), Page::new(1, 1)).await.unwrap();
-    assert_eq!(ids(&found, |m| &m.id), vec!["s-2"]);
-    assert!(store
-        .search_messages("r-1", &words(&["releas"]), Page::new(0, 10))
+    let found = store
+        .search_messages("r-1", &words(&["release"]), Page::new(1, 1))
         .await
-        .unwrap()
-        .is_empty(), "whole words");
+        .unwrap();
+    assert_eq!(ids(&found, |m| &m.id), vec!["s-2"]);
+    assert!(
+        store
+            .search_messages("r-1", &words(&["releas"]), Page::new(0, 10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "whole words"
+    );
     // Edits and deletes keep the index in step.
     let mut m = store.message("s-3").await.unwrap().unwrap();
     m.msg = "a release after all".into();
     store.update_message(&m).await.unwrap();
     store.delete_message("s-2").await.unwrap();
-    let found = store.search_messages("r-1", &words(&["release"]), Page::new(0, 10)).await.unwrap();
+    let found = store
+        .search_messages("r-1", &words(&["release"]), Page::new(0, 10))
+        .await
+        .unwrap();
     assert_eq!(ids(&found, |m| &m.id), vec!["s-4", "s-3", "s-1"]);
 }

@@ -104,11 +104,19 @@ pub async fn unfollow(
 
 fn room_id<'a>(params: &'a Params, error_type: &'static str) -> Result<&'a str, ChatError> {
     params.get("roomId").ok_or_else(|| {
-        ChatError::refused(error_type, "The required \"roomId\" query param is missing.")
+        ChatError::refused(
+            error_type,
+            "The required \"roomId\" query param is missing.",
+        )
     })
 }
 
-async fn marked(state: AppState, session: Auth, params: Params, filter: MessageFilter) -> ApiResult {
+async fn marked(
+    state: AppState,
+    session: Auth,
+    params: Params,
+    filter: MessageFilter,
+) -> ApiResult {
     let kind = if filter == MessageFilter::Pinned {
         "error-roomId-param-not-provided"
     } else {
@@ -173,10 +181,7 @@ pub async fn thread_messages(
         )
         .into());
     };
-    let listing = state
-        .chat
-        .thread_replies(&session.user, tmid, page)
-        .await?;
+    let listing = state.chat.thread_replies(&session.user, tmid, page).await?;
     paged("messages", &listing, page)
 }
 
@@ -260,7 +265,8 @@ pub async fn sync_messages(
         .into());
     };
     if params.get("next").is_some() || params.get("type").is_some() {
-        return sync_cursor(state, session, params, rid).await;
+        let rid = rid.to_string();
+        return sync_cursor(state, session, params, &rid).await;
     }
     let Some(raw) = params.get("lastUpdate") else {
         return Err(ChatError::refused(
@@ -343,10 +349,14 @@ pub async fn deleted(
 ) -> ApiResult {
     // Rocket.Chat: `Meteor.Error('<sentence>')`, the sentence as the error type.
     let Some(rid) = params.get("roomId") else {
-        return Err(ChatError::refused("The required \"roomId\" query param is missing.", "").into());
+        return Err(
+            ChatError::refused("The required \"roomId\" query param is missing.", "").into(),
+        );
     };
     let Some(raw) = params.get("since") else {
-        return Err(ChatError::refused("The required \"since\" query param is missing.", "").into());
+        return Err(
+            ChatError::refused("The required \"since\" query param is missing.", "").into(),
+        );
     };
     let since = parse_date(raw).ok_or_else(|| {
         ChatError::refused("The \"since\" query parameter must be a valid date.", "")

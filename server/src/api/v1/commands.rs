@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::super::error::{ApiError, ApiResult};
 use super::super::extract::{Auth, JsonBody, Params};
 use super::super::AppState;
-use super::{ok, required};
+use super::ok;
 use crate::apps::engine::{CommandLine, PreviewItem};
 use crate::apps::slash::{command_name, refusals, SlashCommands};
 use crate::apps::AppsError;

@@ -121,11 +121,17 @@ pub fn routes() -> Router<AppState> {
         .route("/chat.getMentionedMessages", get(chat_lists::mentioned))
         .route("/chat.getThreadsList", get(chat_lists::threads))
         .route("/chat.syncThreadsList", get(chat_lists::sync_threads))
-        .route("/chat.syncThreadMessages", get(chat_lists::sync_thread_messages))
+        .route(
+            "/chat.syncThreadMessages",
+            get(chat_lists::sync_thread_messages),
+        )
         .route("/chat.syncMessages", get(chat_lists::sync_messages))
         .route("/chat.getDeletedMessages", get(chat_lists::deleted))
         .route("/chat.search", get(chat_lists::search))
-        .route("/chat.getMessageReadReceipts", get(chat_lists::read_receipts))
+        .route(
+            "/chat.getMessageReadReceipts",
+            get(chat_lists::read_receipts),
+        )
         .route("/rooms.get", get(misc::rooms_get))
         .route("/rooms.info", get(misc::rooms_info))
         .route("/subscriptions.get", get(misc::subscriptions_get))

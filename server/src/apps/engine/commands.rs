@@ -27,11 +27,31 @@ pub const CORE_COMMANDS: &[(&str, &str, &str)] = &[
         "Say something about yourself, in the third person",
     ),
     ("help", "", "List the commands you can use"),
-    ("gimme", "your message (optional)", "Displays ༼ つ ◕_◕ ༽つ before your message"),
-    ("lennyface", "your message (optional)", "Displays ( ͡° ͜ʖ ͡°) after your message"),
-    ("shrug", "your message (optional)", "Displays ¯\\_(ツ)_/¯ after your message"),
-    ("tableflip", "your message (optional)", "Displays (╯°□°）╯︵ ┻━┻"),
-    ("unflip", "your message (optional)", "Displays ┬─┬ ノ( ゜-゜ノ)"),
+    (
+        "gimme",
+        "your message (optional)",
+        "Displays ༼ つ ◕_◕ ༽つ before your message",
+    ),
+    (
+        "lennyface",
+        "your message (optional)",
+        "Displays ( ͡° ͜ʖ ͡°) after your message",
+    ),
+    (
+        "shrug",
+        "your message (optional)",
+        "Displays ¯\\_(ツ)_/¯ after your message",
+    ),
+    (
+        "tableflip",
+        "your message (optional)",
+        "Displays (╯°□°）╯︵ ┻━┻",
+    ),
+    (
+        "unflip",
+        "your message (optional)",
+        "Displays ┬─┬ ノ( ゜-゜ノ)",
+    ),
 ];
 
 /// The core commands that send the user's text with a face around it, as

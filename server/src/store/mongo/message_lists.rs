@@ -25,7 +25,12 @@ const IDX_TRASH_THREAD: &str = "by_thread_deleted";
 
 /// The `_words` field a message document carries for search.
 pub(super) fn words_of(msg: &Message) -> Bson {
-    Bson::Array(search_words(&msg.msg).into_iter().map(Bson::String).collect())
+    Bson::Array(
+        search_words(&msg.msg)
+            .into_iter()
+            .map(Bson::String)
+            .collect(),
+    )
 }
 
 /// Filter, sort and index of a room listing.
@@ -33,11 +38,9 @@ fn listing_find(rid: &str, filter: &MessageFilter) -> (Document, Document, &'sta
     let newest = doc! { "ts": -1, "_id": -1 };
     match filter {
         MessageFilter::Pinned => (doc! { "rid": rid, "pinned": true }, newest, IDX_PINNED),
-        MessageFilter::StarredBy(uid) => (
-            doc! { "rid": rid, "starred._id": uid },
-            newest,
-            IDX_STARRED,
-        ),
+        MessageFilter::StarredBy(uid) => {
+            (doc! { "rid": rid, "starred._id": uid }, newest, IDX_STARRED)
+        }
         MessageFilter::Mentioning(uid) => (
             doc! { "rid": rid, "mentions._id": uid },
             newest,
@@ -57,7 +60,7 @@ fn listing_find(rid: &str, filter: &MessageFilter) -> (Document, Document, &'sta
                 f.insert("replies", uid);
             }
             if let Some(ids) = ids {
-                f.insert("_id", doc! { "$in": ids });
+                f.insert("_id", doc! { "$in": ids.clone() });
             }
             (f, doc! { "tlm": -1, "_id": -1 }, IDX_THREADS)
         }
@@ -79,7 +82,10 @@ impl MongoStore {
         };
         self.messages
             .create_indexes([
-                index(doc! { "rid": 1, "pinned": 1, "ts": -1, "_id": -1 }, IDX_PINNED),
+                index(
+                    doc! { "rid": 1, "pinned": 1, "ts": -1, "_id": -1 },
+                    IDX_PINNED,
+                ),
                 index(
                     doc! { "rid": 1, "starred._id": 1, "ts": -1, "_id": -1 },
                     IDX_STARRED,
@@ -90,14 +96,20 @@ impl MongoStore {
                 ),
                 index(doc! { "rid": 1, "tlm": -1, "_id": -1 }, IDX_THREADS),
                 index(doc! { "rid": 1, "_updatedAt": 1 }, IDX_CHANGED),
-                index(doc! { "rid": 1, "_words": 1, "ts": -1, "_id": -1 }, IDX_WORDS),
+                index(
+                    doc! { "rid": 1, "_words": 1, "ts": -1, "_id": -1 },
+                    IDX_WORDS,
+                ),
             ])
             .await
             .map_err(|e| backend("creating message list indexes", e))?;
         self.trash()
             .create_indexes([
                 index(doc! { "rid": 1, "_deletedAt": 1, "_id": 1 }, IDX_TRASH_ROOM),
-                index(doc! { "tmid": 1, "_deletedAt": 1, "_id": 1 }, IDX_TRASH_THREAD),
+                index(
+                    doc! { "tmid": 1, "_deletedAt": 1, "_id": 1 },
+                    IDX_TRASH_THREAD,
+                ),
             ])
             .await
             .map_err(|e| backend("creating trash indexes", e))?;
@@ -336,7 +348,7 @@ impl MongoStore {
         }
         let cursor = self
             .messages
-            .find(doc! { "rid": rid, "_words": { "$all": words } })
+            .find(doc! { "rid": rid, "_words": { "$all": words.to_vec() } })
             .sort(doc! { "ts": -1, "_id": -1 })
             .hint(Hint::Name(IDX_WORDS.to_string()))
             .skip(page.offset)

@@ -13,8 +13,8 @@ use super::{
     IDX_ID, IDX_ROOM_TS, IDX_THREAD_TS, MESSAGES,
 };
 use crate::store::{
-    DeletedMessage, HistoryQuery, Listing, Message, MessageFilter, MessageStore, Page,
-    PostEffects, Reaction, StoreResult, SyncScope, Tombstone, Ts, UserRef,
+    DeletedMessage, HistoryQuery, Listing, Message, MessageFilter, MessageStore, Page, PostEffects,
+    Reaction, StoreResult, SyncScope, Tombstone, Ts, UserRef,
 };
 
 /// Fields of a message document that may be absent.
@@ -250,7 +250,7 @@ impl MessageStore for MongoStore {
         msg: &Message,
         effects: &PostEffects,
     ) -> StoreResult<Option<Message>> {
-        let mut doc = to_doc(msg, "message")?;
+        let doc = to_doc(msg, "message")?;
         let ts = msg.ts.0;
         // The commit point: everything below is derived from this message.
         self.messages
@@ -261,7 +261,6 @@ impl MessageStore for MongoStore {
             })
             .await
             .map_err(|e| write_error("insert message", e, &[(IDX_ID, "id")], "id"))?;
-        doc.remove("_words");
 
         // Room counters; `lastMessage` only moves forward in time. One round trip in
         // the usual case (the new message is the newest).

@@ -262,9 +262,7 @@ impl SqliteStore {
                     },
                 )
                 .map_err(map_err)?;
-            let items = rows
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(map_err)?;
+            let items = rows.collect::<Result<Vec<_>, _>>().map_err(map_err)?;
             Ok(Listing { items, total })
         })
         .await

@@ -8,8 +8,8 @@ use rusqlite::{params, params_from_iter, Connection};
 use super::rooms::{load_room, save_room};
 use super::{exec, query_count, query_doc, query_docs, to_json, SqliteStore};
 use crate::store::{
-    DeletedMessage, HistoryQuery, Listing, Message, MessageFilter, MessageStore, Page,
-    PostEffects, StoreResult, SyncScope, Tombstone, Ts, UserRef,
+    DeletedMessage, HistoryQuery, Listing, Message, MessageFilter, MessageStore, Page, PostEffects,
+    StoreResult, SyncScope, Tombstone, Ts, UserRef,
 };
 
 pub(super) fn load_message(conn: &Connection, id: &str) -> StoreResult<Option<Message>> {
@@ -25,7 +25,11 @@ pub(super) fn save_message(conn: &Connection, msg: &Message) -> StoreResult<bool
 }
 
 /// Keeps the room's `lastMessage` in step with an edited or deleted message.
-pub(super) fn refresh_last_message(conn: &Connection, rid: &str, changed_id: &str) -> StoreResult<()> {
+pub(super) fn refresh_last_message(
+    conn: &Connection,
+    rid: &str,
+    changed_id: &str,
+) -> StoreResult<()> {
     let Some(mut room) = load_room(conn, rid)? else {
         return Ok(());
     };
