@@ -159,7 +159,6 @@ impl Chat {
         tracing::info!(user_id = %actor.id, role_id = %role.id, name = %role.name, "role created");
         self.bus.publish(Event::RoleChanged {
             role: role.clone(),
-            marks: Default::default(),
             removed: false,
         });
         Ok(role)
@@ -209,7 +208,6 @@ impl Chat {
         tracing::info!(user_id = %actor.id, role_id = %role.id, "role updated");
         self.bus.publish(Event::RoleChanged {
             role: role.clone(),
-            marks: Default::default(),
             removed: false,
         });
         Ok(role)
