@@ -425,7 +425,6 @@ async fn mongo_request_plans() {
             Planned::RoomRoles {
                 rid: "r-1",
                 role: None,
-                marks: Default::default(),
             },
             "by_room_roles",
             false,
