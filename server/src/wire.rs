@@ -18,6 +18,7 @@ const DATE_KEYS: &[&str] = &[
     "tlm",
     "lastLogin",
     "_deletedAt",
+    "pinnedAt",
 ];
 
 /// Keys holding client-supplied JSON that must be passed through untouched.

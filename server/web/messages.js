@@ -98,6 +98,7 @@ export function renderMessage(msg, opts) {
   const { viewer, grouped, inThread, onAction } = opts;
   const system = Boolean(msg.t);
   const mine = msg.u && msg.u._id === viewer._id;
+  const starred = Array.isArray(msg.starred) && msg.starred.some((s) => s._id === viewer._id);
   const author = msg.alias || msg.u?.name || msg.u?.username || 'unknown';
   const date = toDate(msg.ts);
   const classes = ['message'];
@@ -126,6 +127,8 @@ export function renderMessage(msg, opts) {
       title: aliased ? `Sent by @${msg.u.username} under the name “${msg.alias}”` : `Sent by ${badge === 'App' ? 'an app' : 'a bot'}`,
     }) : null,
     time,
+    msg.pinned ? h('span', { class: 'edited', testid: 'message-pinned', text: '📌 pinned', title: msg.pinnedBy ? `Pinned by ${msg.pinnedBy.username}` : 'Pinned' }) : null,
+    starred ? h('span', { class: 'edited', testid: 'message-starred', text: '★', title: 'You starred this message' }) : null,
     msg.pending ? h('span', { class: 'edited', text: 'Sending…' }) : null);
 
   const text = h('div', { class: 'message-text', testid: 'message-text' });
@@ -166,6 +169,8 @@ export function renderMessage(msg, opts) {
     actions = h('div', { class: 'message-actions', attrs: { role: 'toolbar', 'aria-label': 'Message actions' } },
       h('button', { type: 'button', text: '☺+', title: 'Add reaction', testid: 'action-react', attrs: { 'aria-label': 'Add reaction' }, on: { click: (ev) => onAction('react-pick', msg, { anchor: ev.currentTarget }) } }),
       inThread ? null : h('button', { type: 'button', text: 'Reply', title: 'Reply in thread', testid: 'action-thread', attrs: { 'aria-label': 'Reply in thread' }, on: { click: () => onAction('thread', msg) } }),
+      h('button', { type: 'button', text: starred ? '★' : '☆', title: starred ? 'Unstar' : 'Star', testid: 'action-star', attrs: { 'aria-label': starred ? 'Unstar' : 'Star' }, on: { click: () => onAction('star', msg, { starred: !starred }) } }),
+      h('button', { type: 'button', text: msg.pinned ? 'Unpin' : 'Pin', testid: 'action-pin', on: { click: () => onAction('pin', msg, { pinned: !msg.pinned }) } }),
       mine || viewer.roles.includes('admin') ? h('button', { type: 'button', text: 'Edit', testid: 'action-edit', on: { click: () => onAction('edit', msg) } }) : null,
       mine || viewer.roles.includes('admin') ? h('button', { type: 'button', text: 'Delete', testid: 'action-delete', on: { click: () => onAction('delete', msg) } }) : null);
   }

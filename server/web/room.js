@@ -9,6 +9,7 @@ import { modal } from './dialogs.js';
 import { openMembers } from './members.js';
 import { Attacher } from './attach.js';
 import { openFilesList } from './files-list.js';
+import { openMarked, openSearch } from './message-lists.js';
 import { EMOJI, QUICK_REACTIONS } from './messages.js';
 
 const PAGE = 50;
@@ -81,6 +82,15 @@ export class RoomView {
     }), h('button', {
       type: 'button', text: 'Files', testid: 'room-files',
       on: { click: () => openFilesList(this.ctx, { rid: this.rid, t: this.t, label: this.label }) },
+    }), h('button', {
+      type: 'button', text: 'Pinned', testid: 'room-pinned',
+      on: { click: () => openMarked(this.ctx, { rid: this.rid, label: this.label }, 'pinned') },
+    }), h('button', {
+      type: 'button', text: 'Starred', testid: 'room-starred',
+      on: { click: () => openMarked(this.ctx, { rid: this.rid, label: this.label }, 'starred') },
+    }), h('button', {
+      type: 'button', text: 'Search', testid: 'room-search',
+      on: { click: () => openSearch(this.ctx, { rid: this.rid, label: this.label }) },
     }));
     if (this.member) {
       this.bottom.append(this.attacher.el, this.composer.el);
@@ -360,6 +370,12 @@ export class RoomView {
         break;
       case 'delete':
         this.confirmDelete(msg);
+        break;
+      case 'star':
+        api('POST', `/api/v1/chat.${extra.starred ? 'starMessage' : 'unStarMessage'}`, { messageId: msg._id }).catch(fail);
+        break;
+      case 'pin':
+        api('POST', `/api/v1/chat.${extra.pinned ? 'pinMessage' : 'unPinMessage'}`, { messageId: msg._id }).catch(fail);
         break;
       default:
         break;

@@ -63,6 +63,8 @@ mod realtime_slow;
 mod realtime_streams;
 mod rest_auth;
 mod rest_channels;
+mod rest_chat_marks;
+mod rest_chat_sync;
 mod rest_cookie_session;
 mod rest_dm;
 mod rest_edge;

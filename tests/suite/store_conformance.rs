@@ -10,6 +10,7 @@ mod indexed;
 mod integrations;
 mod job_leases;
 mod matrix;
+mod message_marks;
 mod messages;
 mod once_keys;
 mod outbox;
@@ -129,6 +130,10 @@ conformance! {
     messages::deletes,
     messages::history,
     messages::concurrent_posts,
+    message_marks::pins_and_stars,
+    message_marks::thread_lists,
+    message_marks::changes_and_tombstones,
+    message_marks::search,
     history::history_ties,
     apps::apps,
     apps::app_data,
@@ -646,6 +651,7 @@ pub fn message(id: &str, rid: &str, from: &User, ts: i64, text: &str) -> Message
         file: None,
         files: Vec::new(),
         role: None,
+        marks: Default::default(),
     }
 }
 

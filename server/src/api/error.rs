@@ -16,6 +16,10 @@ pub enum ApiError {
     /// The body is not the JSON the endpoint takes.
     #[error("{0}")]
     BadBody(String),
+    /// Rocket.Chat's `API.v1.failure(message)` where clients also read an
+    /// `errorType`: the message as is, no `[type]` suffix.
+    #[error("{1}")]
+    Failure(&'static str, String),
     #[error("request body over {0} bytes")]
     TooLarge(usize),
     #[error("not found")]
@@ -46,6 +50,10 @@ impl IntoResponse for ApiError {
             ApiError::BadBody(msg) => envelope(
                 StatusCode::BAD_REQUEST,
                 json!({"success": false, "error": msg, "errorType": "invalid-params"}),
+            ),
+            ApiError::Failure(error_type, msg) => envelope(
+                StatusCode::BAD_REQUEST,
+                json!({"success": false, "error": msg, "errorType": error_type}),
             ),
             ApiError::TooLarge(limit) => {
                 let mut resp = envelope(

@@ -9,7 +9,9 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::engine::{CommandInfo, CommandLine, CommandOutcome, PreviewItem, CORE_COMMANDS};
+use super::engine::{
+    CommandInfo, CommandLine, CommandOutcome, PreviewItem, ASCII_ART_COMMANDS, CORE_COMMANDS,
+};
 use super::{AppsEngine, AppsError};
 use crate::chat::messages::NewMessage;
 use crate::chat::notify::EphemeralMessage;
@@ -242,6 +244,21 @@ impl<'a> SlashCommands<'a> {
                 let target = self.target_user(params).await?;
                 chat.kick(user, rid, &target).await?;
                 Ok(json!({}))
+            }
+            art if ASCII_ART_COMMANDS.iter().any(|a| a.0 == art) => {
+                let (_, before, after) = ASCII_ART_COMMANDS
+                    .iter()
+                    .find(|a| a.0 == art)
+                    .copied()
+                    .unwrap_or_default();
+                let new = NewMessage {
+                    rid: rid.to_string(),
+                    msg: format!("{before}{params}{after}").trim().to_string(),
+                    tmid: line.tmid.map(str::to_string),
+                    ..Default::default()
+                };
+                let (_, message) = chat.send_message(user, new).await?;
+                Ok(json!({ "messageId": message.id }))
             }
             "me" => {
                 if params.is_empty() {

@@ -114,6 +114,15 @@ impl Chat {
         new.avatar = new.avatar.take().filter(|s| !s.is_empty());
         new.emoji = new.emoji.take().filter(|s| !s.is_empty());
         self.message_limits().check(Content::from(&*new))?;
+        super::message_validation::validate_attachments(&new.attachments)?;
+        if let Some(fields) = &new.custom_fields {
+            let settings = self.settings();
+            super::message_validation::validate_custom_fields(
+                fields,
+                settings.bool("Message_CustomFields_Enabled"),
+                &settings.string("Message_CustomFields"),
+            )?;
+        }
         new.emoji = new.emoji.as_deref().map(normalize_emoji).transpose()?;
         if !new.alias_from_admin {
             self.check_impersonation(actor, new.alias.as_deref(), new.avatar.as_deref())
@@ -226,6 +235,7 @@ impl Chat {
             file: new.files.first().cloned(),
             files: new.files,
             role: None,
+            marks: Default::default(),
         };
         let message = match self.pre_send.get() {
             Some(hook) => {
@@ -400,6 +410,32 @@ impl Chat {
         msg: &str,
         role: Option<&str>,
     ) -> ChatResult<Message> {
+        self.insert_system(room, actor, t, msg, role, Vec::new())
+            .await
+    }
+
+    /// A system message carrying attachments (`message_pinned` quotes the message).
+    pub(crate) async fn post_system_with_attachments(
+        &self,
+        room: &Room,
+        actor: &User,
+        t: &str,
+        msg: &str,
+        attachments: Vec<serde_json::Value>,
+    ) -> ChatResult<Message> {
+        self.insert_system(room, actor, t, msg, None, attachments)
+            .await
+    }
+
+    async fn insert_system(
+        &self,
+        room: &Room,
+        actor: &User,
+        t: &str,
+        msg: &str,
+        role: Option<&str>,
+        attachments: Vec<serde_json::Value>,
+    ) -> ChatResult<Message> {
         let now = Ts::now();
         let message = Message {
             id: ids::new_id(),
@@ -419,7 +455,7 @@ impl Chat {
             alias: None,
             emoji: None,
             avatar: None,
-            attachments: Vec::new(),
+            attachments,
             bot: None,
             mentions: Vec::new(),
             custom_fields: None,
@@ -427,6 +463,7 @@ impl Chat {
             file: None,
             files: Vec::new(),
             role: role.map(str::to_string),
+            marks: Default::default(),
         };
         self.store
             .insert_message(&message, &PostEffects::default())
@@ -471,6 +508,20 @@ impl Chat {
         mid: &str,
         text: &str,
     ) -> ChatResult<Message> {
+        self.update_message_with(actor, rid, mid, text, None).await
+    }
+
+    /// Edits a message's text and, when given, its custom fields (checked against
+    /// the workspace's custom fields settings, as on sending). An unchanged text
+    /// without custom fields changes nothing.
+    pub async fn update_message_with(
+        &self,
+        actor: &User,
+        rid: &str,
+        mid: &str,
+        text: &str,
+        custom_fields: Option<serde_json::Value>,
+    ) -> ChatResult<Message> {
         let (room, mut message) = self.message_in(actor, rid, mid).await?;
         if message.t.is_some() {
             return Err(ChatError::not_allowed());
@@ -504,6 +555,20 @@ impl Chat {
             ));
         }
         self.message_limits().check_text(text)?;
+        if let Some(fields) = &custom_fields {
+            let settings = self.settings();
+            super::message_validation::validate_custom_fields(
+                fields,
+                settings.bool("Message_CustomFields_Enabled"),
+                &settings.string("Message_CustomFields"),
+            )?;
+        } else if message.msg == text {
+            // Rocket.Chat: nothing to change, and no `editedAt` for it.
+            return Ok(message);
+        }
+        if custom_fields.is_some() {
+            message.custom_fields = custom_fields;
+        }
         // Rocket.Chat parses the mentions of the new text (its `beforeSave`); it
         // notifies nobody for an edit, and neither does Palaver.
         let (names, _) = parse_mentions(text);

@@ -21,6 +21,8 @@ pub mod mail;
 mod media;
 pub mod memberships;
 pub mod message_limits;
+pub mod message_marks;
+pub mod message_validation;
 pub mod messages;
 pub mod notify;
 pub mod password;

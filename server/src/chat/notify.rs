@@ -130,6 +130,7 @@ impl Chat {
             file: None,
             files: Vec::new(),
             role: None,
+            marks: Default::default(),
         };
         tracing::debug!(user_id = %user_id, room_id = %message.rid, "ephemeral message");
         self.bus.publish(Event::Ephemeral {

@@ -132,6 +132,9 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
     if let Some(outcome) = super::user_methods::call(ctx, method, params).await {
         return outcome;
     }
+    if let Some(outcome) = super::message_methods::call(ctx, method, params).await {
+        return outcome;
+    }
     match method {
         "login" => login(ctx, params).await,
         "logout" => logout(ctx).await,

@@ -22,6 +22,7 @@ mod connection;
 mod fanout;
 mod liveness;
 mod mail_methods;
+mod message_methods;
 mod methods;
 mod presence;
 mod protocol;

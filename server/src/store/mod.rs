@@ -323,6 +323,113 @@ pub trait MessageStore: Send + Sync {
     /// Replies of a thread, oldest first (ties as in [`HistoryQuery`]). The parent's maintained
     /// `tcount` is their total. `page.offset` costs one index step per skipped reply.
     async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Vec<Message>>;
+    /// A window of a room's messages `filter` selects, with their exact total
+    /// (counted over the filter's own index).
+    async fn room_messages(
+        &self,
+        rid: &str,
+        filter: &MessageFilter,
+        page: Page,
+    ) -> StoreResult<Listing<Message>>;
+    /// Pins (`Some(by)`) or unpins a message, stamping `_updatedAt`; the message
+    /// after the change, `None` if it does not exist.
+    async fn set_pinned(
+        &self,
+        id: &str,
+        by: Option<&UserRef>,
+        at: Ts,
+    ) -> StoreResult<Option<Message>>;
+    /// Adds or removes `user_id` among the message's `starred`, atomically.
+    async fn set_starred(
+        &self,
+        id: &str,
+        user_id: &str,
+        star: bool,
+        at: Ts,
+    ) -> StoreResult<Option<Message>>;
+    /// Adds or removes `user_id` among a thread parent's followers (`replies`).
+    async fn set_thread_follower(
+        &self,
+        id: &str,
+        user_id: &str,
+        follow: bool,
+        at: Ts,
+    ) -> StoreResult<Option<Message>>;
+    /// Messages of `scope` changed (`_updatedAt`) after `since`, oldest change
+    /// first, at most `limit`: a range of an index on the change time.
+    async fn messages_changed_since(
+        &self,
+        scope: &SyncScope,
+        since: Ts,
+        limit: u64,
+    ) -> StoreResult<Vec<Message>>;
+    /// Tombstones of messages of `scope` deleted after `since`, oldest first, with
+    /// their total.
+    async fn deleted_messages(
+        &self,
+        scope: &SyncScope,
+        since: Ts,
+        page: Page,
+    ) -> StoreResult<Listing<Tombstone>>;
+    /// Messages of the room containing every word of `words` (lower-cased whole
+    /// words), newest first (posting order on SQLite, `ts` on MongoDB): a full-text
+    /// index, never a scan of the room.
+    async fn search_messages(
+        &self,
+        rid: &str,
+        words: &[String],
+        page: Page,
+    ) -> StoreResult<Vec<Message>>;
+}
+
+/// Which messages of one room a listing selects. Each is served by an index of its
+/// own (partial on SQLite), so a listing's work is what it selects, not the room.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MessageFilter {
+    /// Pinned messages, newest first.
+    Pinned,
+    /// Messages the user starred, newest first.
+    StarredBy(String),
+    /// Messages mentioning the user by name, newest first.
+    Mentioning(String),
+    /// Thread parents, latest reply first; `text` a case-insensitive substring of
+    /// the parent's text, `follower` a user among its `replies`, `ids` only these.
+    Threads {
+        text: Option<String>,
+        follower: Option<String>,
+        ids: Option<Vec<String>>,
+    },
+}
+
+/// Most words a message's search entry (MongoDB) or a search (both) keeps.
+pub const SEARCH_WORDS_MAX: usize = 64;
+
+/// The words a text is searched by: maximal runs of letters and digits,
+/// lower-cased, each once, at most [`SEARCH_WORDS_MAX`] (as SQLite's `unicode61`
+/// tokenizer splits them, so both backends find the same messages).
+pub fn search_words(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for w in text.split(|c: char| !c.is_alphanumeric()) {
+        if w.is_empty() || words.len() >= SEARCH_WORDS_MAX {
+            continue;
+        }
+        let w = w.to_lowercase();
+        if !words.contains(&w) {
+            words.push(w);
+        }
+    }
+    words
+}
+
+/// Which part of a room a sync asks about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncScope {
+    /// Every message of the room.
+    Room(String),
+    /// The room's thread parents.
+    Threads(String),
+    /// One thread's replies.
+    Thread(String),
 }
 
 #[async_trait]
@@ -461,5 +568,14 @@ mod tests {
             }
         );
         assert!(StorageTarget::parse("postgres://x", dir).is_err());
+    }
+
+    #[test]
+    fn splits_search_words() {
+        assert_eq!(
+            search_words("Hello, hello WORLD! café-42 x"),
+            vec!["hello", "world", "café", "42", "x"]
+        );
+        assert!(search_words(" .,; ").is_empty());
     }
 }

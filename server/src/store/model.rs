@@ -499,6 +499,43 @@ pub struct Message {
     /// The role a `subscription-role-added`/`-removed` system message is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// Pins and stars: changed only through their own store calls, kept by edits.
+    #[serde(flatten)]
+    pub marks: MessageMarks,
+}
+
+/// Who pinned and starred a message (Rocket.Chat's `pinned`, `pinnedAt`,
+/// `pinnedBy`, `starred`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageMarks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<bool>,
+    #[serde(rename = "pinnedAt", default, skip_serializing_if = "Option::is_none")]
+    pub pinned_at: Option<Ts>,
+    #[serde(rename = "pinnedBy", default, skip_serializing_if = "Option::is_none")]
+    pub pinned_by: Option<UserRef>,
+    /// The users who starred it, as `{_id}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub starred: Vec<IdRef>,
+}
+
+/// `{_id}`: a reference Rocket.Chat keeps as a one-field document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdRef {
+    #[serde(rename = "_id")]
+    pub id: String,
+}
+
+/// A deleted message as its tombstone keeps it (Rocket.Chat's trash), so that
+/// clients syncing a room learn what went away.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tombstone {
+    pub id: String,
+    pub rid: String,
+    pub tmid: Option<String>,
+    /// It was a thread's parent (had `tcount`).
+    pub was_thread: bool,
+    pub deleted_at: Ts,
 }
 
 /// What committing a new message does besides storing it; applied atomically with it.

@@ -40,6 +40,7 @@ mod events;
 mod integrations;
 mod job_leases;
 mod matrix;
+mod message_lists;
 mod messages;
 mod once;
 mod outbox;
@@ -195,6 +196,7 @@ impl MongoStore {
         store.create_presence_indexes().await?;
         store.create_role_indexes().await?;
         store.create_push_indexes().await?;
+        store.create_message_list_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)

@@ -73,6 +73,7 @@ static ASSETS: &[Asset] = &[
     asset!("viewer.js", JS),
     asset!("file-card.js", JS),
     asset!("files-list.js", JS),
+    asset!("message-lists.js", JS),
     asset!("admin.js", JS),
     asset!("admin-ui.js", JS),
     asset!("admin-apps.js", JS),

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::super::error::{ApiError, ApiResult};
 use super::super::extract::{Auth, JsonBody, Params};
 use super::super::AppState;
-use super::{ok, paged, required, rest};
+use super::{ok, required, rest};
 use crate::chat::messages::NewMessage;
 use crate::chat::rooms::RoomRef;
 use crate::chat::ChatError;
@@ -170,6 +170,7 @@ pub struct UpdateBody {
     room_id: Option<String>,
     msg_id: Option<String>,
     text: Option<String>,
+    custom_fields: Option<Value>,
 }
 
 pub async fn update(
@@ -184,7 +185,7 @@ pub async fn update(
     };
     let message = state
         .chat
-        .update_message(&session.user, rid, mid, text)
+        .update_message_with(&session.user, rid, mid, text, body.custom_fields.clone())
         .await?;
     ok(json!({"message": rest(&message)}))
 }
@@ -239,20 +240,4 @@ pub async fn get_message(
     };
     let (_, message) = state.chat.get_message(&session.user, mid).await?;
     ok(json!({"message": rest(&message)}))
-}
-
-pub async fn thread_messages(
-    State(state): State<AppState>,
-    Auth(session): Auth,
-    params: Params,
-) -> ApiResult {
-    let Some(tmid) = params.get("tmid") else {
-        return Err(ChatError::invalid("The \"tmid\" query parameter must be provided").into());
-    };
-    let page = params.page()?;
-    let listing = state
-        .chat
-        .thread_messages(&session.user, tmid, page)
-        .await?;
-    paged("messages", &listing, page)
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::super::error::{ApiError, ApiResult};
 use super::super::extract::{Auth, JsonBody, Params};
 use super::super::AppState;
-use super::{ok, required};
+use super::ok;
 use crate::apps::engine::{CommandLine, PreviewItem};
 use crate::apps::slash::{command_name, refusals, SlashCommands};
 use crate::apps::AppsError;
@@ -37,15 +37,40 @@ pub async fn list(State(state): State<AppState>, Auth(_): Auth, params: Params) 
     }))
 }
 
+/// `commands.get?command=`: one command, as `commands.list` shows it.
+pub async fn get_one(State(state): State<AppState>, Auth(_): Auth, params: Params) -> ApiResult {
+    let Some(raw) = params.get("command") else {
+        return Err(ChatError::invalid("The query param \"command\" must be provided.").into());
+    };
+    match slash(&state).find(&command_name(raw)) {
+        Some(command) => ok(json!({ "command": command })),
+        None => Err(ChatError::invalid(format!(
+            "There is no command in the system by the name of: {raw}"
+        ))
+        .into()),
+    }
+}
+
+/// The body of `commands.run`, loosely typed: Rocket.Chat checks each field's type
+/// itself and answers each wrong one in its own words.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunBody {
-    command: Option<String>,
-    room_id: Option<String>,
-    #[serde(default)]
-    params: String,
-    tmid: Option<String>,
+    command: Option<Value>,
+    room_id: Option<Value>,
+    params: Option<Value>,
+    tmid: Option<Value>,
     trigger_id: Option<String>,
+}
+
+/// A field that must be a string when present and not null/empty.
+fn string_field(v: &Option<Value>) -> Result<Option<&str>, ()> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(Value::Bool(false)) => Ok(None),
+        Some(_) => Err(()),
+    }
 }
 
 pub async fn run(
@@ -53,16 +78,47 @@ pub async fn run(
     Auth(session): Auth,
     JsonBody(body): JsonBody<RunBody>,
 ) -> ApiResult {
-    let command = command_name(required(&body.command, "command")?);
-    let rid = required(&body.room_id, "roomId")?;
+    let Ok(Some(command)) = string_field(&body.command) else {
+        return Err(ChatError::invalid("You must provide a command to run.").into());
+    };
+    let Ok(params) = string_field(&body.params) else {
+        return Err(
+            ChatError::invalid("The parameters for the command must be a single string.").into(),
+        );
+    };
+    let Ok(Some(rid)) = string_field(&body.room_id) else {
+        return Err(ChatError::invalid(
+            "The room's id where to execute this command must be provided and be a string.",
+        )
+        .into());
+    };
+    let Ok(tmid) = string_field(&body.tmid) else {
+        return Err(
+            ChatError::invalid("The tmid parameter when provided must be a string.").into(),
+        );
+    };
+    let command = command_name(command);
+    let slash = slash(&state);
+    if slash.find(&command).is_none() {
+        return Err(ApiError::Failure(
+            "error-invalid-command",
+            "The command provided does not exist (or is disabled).".into(),
+        ));
+    }
+    let tmid = tmid.filter(|t| !t.is_empty());
+    if let Some(tmid) = tmid {
+        if !state.chat.message_is_in_room(tmid, rid).await? {
+            return Err(ChatError::invalid("Invalid thread.").into());
+        }
+    }
     let line = CommandLine {
         command: &command,
-        params: &body.params,
+        params: params.unwrap_or_default(),
         rid,
-        tmid: body.tmid.as_deref(),
+        tmid,
         trigger_id: body.trigger_id.as_deref(),
     };
-    let result = match slash(&state).run(&session.user, &line).await {
+    let result = match slash.run(&session.user, &line).await {
         Err(AppsError::NotFound) => return Err(refusals::no_such_command(&command).into()),
         other => other?,
     };

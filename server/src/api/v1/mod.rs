@@ -4,6 +4,7 @@
 mod auth;
 pub mod avatars;
 mod chat;
+mod chat_lists;
 mod commands;
 mod directory;
 pub mod files;
@@ -117,7 +118,29 @@ pub fn routes() -> Router<AppState> {
         .route("/chat.delete", post(chat::delete))
         .route("/chat.react", post(chat::react))
         .route("/chat.getMessage", get(chat::get_message))
-        .route("/chat.getThreadMessages", get(chat::thread_messages))
+        .route("/chat.getThreadMessages", get(chat_lists::thread_messages))
+        .route("/chat.pinMessage", post(chat_lists::pin))
+        .route("/chat.unPinMessage", post(chat_lists::unpin))
+        .route("/chat.starMessage", post(chat_lists::star))
+        .route("/chat.unStarMessage", post(chat_lists::unstar))
+        .route("/chat.followMessage", post(chat_lists::follow))
+        .route("/chat.unfollowMessage", post(chat_lists::unfollow))
+        .route("/chat.getPinnedMessages", get(chat_lists::pinned))
+        .route("/chat.getStarredMessages", get(chat_lists::starred))
+        .route("/chat.getMentionedMessages", get(chat_lists::mentioned))
+        .route("/chat.getThreadsList", get(chat_lists::threads))
+        .route("/chat.syncThreadsList", get(chat_lists::sync_threads))
+        .route(
+            "/chat.syncThreadMessages",
+            get(chat_lists::sync_thread_messages),
+        )
+        .route("/chat.syncMessages", get(chat_lists::sync_messages))
+        .route("/chat.getDeletedMessages", get(chat_lists::deleted))
+        .route("/chat.search", get(chat_lists::search))
+        .route(
+            "/chat.getMessageReadReceipts",
+            get(chat_lists::read_receipts),
+        )
         .route("/rooms.get", get(misc::rooms_get))
         .route("/rooms.info", get(misc::rooms_info))
         .route("/subscriptions.get", get(misc::subscriptions_get))
@@ -129,6 +152,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/{_id}", get(settings::get).post(settings::update))
         .route("/audit.settings", get(settings::audit))
         .route("/commands.list", get(commands::list))
+        .route("/commands.get", get(commands::get_one))
         .route("/commands.run", post(commands::run))
         .route(
             "/commands.preview",

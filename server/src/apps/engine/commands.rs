@@ -27,6 +27,41 @@ pub const CORE_COMMANDS: &[(&str, &str, &str)] = &[
         "Say something about yourself, in the third person",
     ),
     ("help", "", "List the commands you can use"),
+    (
+        "gimme",
+        "your message (optional)",
+        "Displays ༼ つ ◕_◕ ༽つ before your message",
+    ),
+    (
+        "lennyface",
+        "your message (optional)",
+        "Displays ( ͡° ͜ʖ ͡°) after your message",
+    ),
+    (
+        "shrug",
+        "your message (optional)",
+        "Displays ¯\\_(ツ)_/¯ after your message",
+    ),
+    (
+        "tableflip",
+        "your message (optional)",
+        "Displays (╯°□°）╯︵ ┻━┻",
+    ),
+    (
+        "unflip",
+        "your message (optional)",
+        "Displays ┬─┬ ノ( ゜-゜ノ)",
+    ),
+];
+
+/// The core commands that send the user's text with a face around it, as
+/// Rocket.Chat's `slashcommands-asciiarts`: (command, before, after).
+pub const ASCII_ART_COMMANDS: &[(&str, &str, &str)] = &[
+    ("gimme", "༼ つ ◕_◕ ༽つ ", ""),
+    ("lennyface", "", " ( ͡° ͜ʖ ͡°)"),
+    ("shrug", "", " ¯\\_(ツ)_/¯"),
+    ("tableflip", "", " (╯°□°）╯︵ ┻━┻"),
+    ("unflip", "", " ┬─┬ ノ( ゜-゜ノ)"),
 ];
 
 /// A command as `commands.list` shows it (Rocket.Chat's fields).

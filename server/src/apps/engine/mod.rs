@@ -23,7 +23,9 @@ use tokio::sync::{mpsc, Mutex as AsyncMutex, Semaphore};
 
 /// A command's preview item, as apps offer it.
 pub use crate::apps::host::bindings::palaver::apps::types::PreviewItem;
-pub use commands::{CommandInfo, CommandLine, CommandOutcome, EndpointCall, CORE_COMMANDS};
+pub use commands::{
+    CommandInfo, CommandLine, CommandOutcome, EndpointCall, ASCII_ART_COMMANDS, CORE_COMMANDS,
+};
 
 use super::host::bindings::AppPre;
 use super::host::state::{AppContext, HostState};

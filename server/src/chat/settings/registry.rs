@@ -582,6 +582,32 @@ pub static ALL: &[Def] = &[
         ..def("Message_AllowDeleting", Kind::Boolean, "Message", "")
     },
     Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Allow message pinning",
+        ..def("Message_AllowPinning", Kind::Boolean, "Message", "")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Allow message starring",
+        ..def("Message_AllowStarring", Kind::Boolean, "Message", "")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "Enable custom fields on messages",
+        ..def("Message_CustomFields_Enabled", Kind::Boolean, "Message", "Custom Fields")
+    },
+    Def {
+        default: Default::Str(""),
+        public: true,
+        label: "Custom fields' JSON schema",
+        description: "The JSON schema a message's customFields must match (type, enum, \
+                      nullable, properties, required, additionalProperties).",
+        ..def("Message_CustomFields", Kind::Code, "Message", "Custom Fields")
+    },
+    Def {
         default: Default::Int(100),
         label: "Maximum attachments per message",
         description: "Most attachments in one message, nested ones included.",

@@ -13,8 +13,8 @@ use super::{
     IDX_ID, IDX_ROOM_TS, IDX_THREAD_TS, MESSAGES,
 };
 use crate::store::{
-    DeletedMessage, HistoryQuery, Message, MessageStore, Page, PostEffects, Reaction, StoreResult,
-    Ts,
+    DeletedMessage, HistoryQuery, Listing, Message, MessageFilter, MessageStore, Page, PostEffects,
+    Reaction, StoreResult, SyncScope, Tombstone, Ts, UserRef,
 };
 
 /// Fields of a message document that may be absent.
@@ -34,9 +34,22 @@ const MESSAGE_OPTIONAL: &[&str] = &[
     "bot",
     "mentions",
     "customFields",
+    "pinned",
+    "pinnedAt",
+    "pinnedBy",
+    "starred",
 ];
 /// What an edit keeps from the stored copy.
-const EDIT_KEEPS: &[&str] = &["tcount", "tlm", "replies", "reactions"];
+const EDIT_KEEPS: &[&str] = &[
+    "tcount",
+    "tlm",
+    "replies",
+    "reactions",
+    "pinned",
+    "pinnedAt",
+    "pinnedBy",
+    "starred",
+];
 
 /// Tries of the compare-and-swap path of `set_reaction` before giving up.
 const REACTION_CAS_ATTEMPTS: usize = 32;
@@ -245,7 +258,11 @@ impl MessageStore for MongoStore {
         crate::store::outbox::OutboxStore::enqueue_outbox(self, &effects.queue).await?;
         // The commit point: everything below is derived from this message.
         self.messages
-            .insert_one(doc.clone())
+            .insert_one({
+                let mut stored = doc.clone();
+                stored.insert("_words", super::message_lists::words_of(msg));
+                stored
+            })
             .await
             .map_err(|e| write_error("insert message", e, &[(IDX_ID, "id")], "id"))?;
 
@@ -279,7 +296,7 @@ impl MessageStore for MongoStore {
                     doc! { "_id": tmid },
                     doc! {
                         "$inc": { "tcount": 1_i64 },
-                        "$max": { "tlm": ts },
+                        "$max": { "tlm": ts, "_updatedAt": ts },
                         "$addToSet": { "replies": &msg.u.id },
                     },
                 )
@@ -328,16 +345,20 @@ impl MessageStore for MongoStore {
     async fn update_message(&self, msg: &Message) -> StoreResult<bool> {
         // `$set`/`$unset` leaves the thread counters and reactions as stored, even if
         // they changed since the caller read the message.
-        let update = set_unset(to_doc(msg, "message")?, MESSAGE_OPTIONAL, EDIT_KEEPS);
+        let mut update = set_unset(to_doc(msg, "message")?, MESSAGE_OPTIONAL, EDIT_KEEPS);
+        if let Ok(set) = update.get_document_mut("$set") {
+            set.insert("_words", super::message_lists::words_of(msg));
+        }
         let updated = self
             .messages
             .find_one_and_update(doc! { "_id": &msg.id }, update)
             .return_document(ReturnDocument::After)
             .await
             .ctx("update message")?;
-        let Some(updated) = updated else {
+        let Some(mut updated) = updated else {
             return Ok(false);
         };
+        updated.remove("_words");
         // Keep the room's copy of its last message in step with the edit.
         self.rooms
             .update_one(
@@ -400,18 +421,19 @@ impl MessageStore for MongoStore {
         let deleted = self
             .messages
             .find_one_and_delete(doc! { "_id": id })
-            .projection(doc! { "_id": 1, "rid": 1, "tmid": 1 })
+            .projection(doc! { "_id": 1, "rid": 1, "tmid": 1, "tcount": 1 })
             .await
             .ctx("delete message")?;
         let Some(deleted) = deleted else {
             return Ok(None);
         };
+        self.bury(&deleted, Ts::now()).await?;
         let thread_parent = match deleted.get_str("tmid") {
             Ok(tmid) => self
                 .messages
                 .find_one_and_update(
                     doc! { "_id": tmid, "tcount": { "$gt": 0_i64 } },
-                    doc! { "$inc": { "tcount": -1_i64 } },
+                    doc! { "$inc": { "tcount": -1_i64 }, "$max": { "_updatedAt": Ts::now().0 } },
                 )
                 .return_document(ReturnDocument::After)
                 .await
@@ -449,6 +471,71 @@ impl MessageStore for MongoStore {
     async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Vec<Message>> {
         self.page_messages(thread_find(tmid), page.offset, page.count)
             .await
+    }
+
+    async fn room_messages(
+        &self,
+        rid: &str,
+        filter: &MessageFilter,
+        page: Page,
+    ) -> StoreResult<Listing<Message>> {
+        self.list_room_messages(rid, filter, page).await
+    }
+
+    async fn set_pinned(
+        &self,
+        id: &str,
+        by: Option<&UserRef>,
+        at: Ts,
+    ) -> StoreResult<Option<Message>> {
+        self.pin(id, by, at).await
+    }
+
+    async fn set_starred(
+        &self,
+        id: &str,
+        user_id: &str,
+        star: bool,
+        at: Ts,
+    ) -> StoreResult<Option<Message>> {
+        self.star(id, user_id, star, at).await
+    }
+
+    async fn set_thread_follower(
+        &self,
+        id: &str,
+        user_id: &str,
+        follow: bool,
+        at: Ts,
+    ) -> StoreResult<Option<Message>> {
+        self.follow(id, user_id, follow, at).await
+    }
+
+    async fn messages_changed_since(
+        &self,
+        scope: &SyncScope,
+        since: Ts,
+        limit: u64,
+    ) -> StoreResult<Vec<Message>> {
+        self.changed_since(scope, since, limit).await
+    }
+
+    async fn deleted_messages(
+        &self,
+        scope: &SyncScope,
+        since: Ts,
+        page: Page,
+    ) -> StoreResult<Listing<Tombstone>> {
+        self.tombstones(scope, since, page).await
+    }
+
+    async fn search_messages(
+        &self,
+        rid: &str,
+        words: &[String],
+        page: Page,
+    ) -> StoreResult<Vec<Message>> {
+        self.search(rid, words, page).await
     }
 }
 

@@ -8,14 +8,15 @@ use rusqlite::{params, params_from_iter, Connection};
 use super::rooms::{load_room, save_room};
 use super::{exec, query_count, query_doc, query_docs, to_json, SqliteStore};
 use crate::store::{
-    DeletedMessage, HistoryQuery, Message, MessageStore, Page, PostEffects, StoreResult, Ts,
+    DeletedMessage, HistoryQuery, Listing, Message, MessageFilter, MessageStore, Page, PostEffects,
+    StoreResult, SyncScope, Tombstone, Ts, UserRef,
 };
 
-fn load_message(conn: &Connection, id: &str) -> StoreResult<Option<Message>> {
+pub(super) fn load_message(conn: &Connection, id: &str) -> StoreResult<Option<Message>> {
     query_doc(conn, "SELECT doc FROM messages WHERE id = ?1", [id])
 }
 
-fn save_message(conn: &Connection, msg: &Message) -> StoreResult<bool> {
+pub(super) fn save_message(conn: &Connection, msg: &Message) -> StoreResult<bool> {
     Ok(exec(
         conn,
         "UPDATE messages SET doc = ?2 WHERE id = ?1",
@@ -24,7 +25,11 @@ fn save_message(conn: &Connection, msg: &Message) -> StoreResult<bool> {
 }
 
 /// Keeps the room's `lastMessage` in step with an edited or deleted message.
-fn refresh_last_message(conn: &Connection, rid: &str, changed_id: &str) -> StoreResult<()> {
+pub(super) fn refresh_last_message(
+    conn: &Connection,
+    rid: &str,
+    changed_id: &str,
+) -> StoreResult<()> {
     let Some(mut room) = load_room(conn, rid)? else {
         return Ok(());
     };
@@ -64,6 +69,7 @@ fn apply_post(
         if let Some(mut parent) = load_message(conn, tmid)? {
             parent.tcount = Some(parent.tcount.unwrap_or(0) + 1);
             parent.tlm = Some(msg.ts);
+            parent.updated_at = parent.updated_at.max(msg.ts);
             let replies = parent.replies.get_or_insert_with(Vec::new);
             if !replies.contains(&msg.u.id) {
                 replies.push(msg.u.id.clone());
@@ -124,6 +130,7 @@ impl MessageStore for SqliteStore {
             msg.tlm = stored.tlm;
             msg.replies = stored.replies;
             msg.reactions = stored.reactions;
+            msg.marks = stored.marks;
             save_message(conn, &msg)?;
             refresh_last_message(conn, &msg.rid, &msg.id)?;
             Ok(true)
@@ -168,6 +175,7 @@ impl MessageStore for SqliteStore {
                 return Ok(None);
             };
             exec(conn, "DELETE FROM messages WHERE id = ?1", [&id])?;
+            super::message_lists::bury(conn, &msg, Ts::now())?;
             if let Some(mut room) = load_room(conn, &msg.rid)? {
                 room.msgs = (room.msgs - 1).max(0);
                 save_room(conn, &room)?;
@@ -177,6 +185,7 @@ impl MessageStore for SqliteStore {
                 if let Some(mut parent) = load_message(conn, tmid)? {
                     let count = parent.tcount.unwrap_or(0);
                     parent.tcount = Some((count - 1).max(0));
+                    parent.updated_at = parent.updated_at.max(Ts::now());
                     save_message(conn, &parent)?;
                     // As on MongoDB: a count already at zero did not change.
                     thread_parent = (count > 0).then_some(parent);
@@ -210,6 +219,73 @@ impl MessageStore for SqliteStore {
             )
         })
         .await
+    }
+
+    async fn room_messages(
+        &self,
+        rid: &str,
+        filter: &MessageFilter,
+        page: Page,
+    ) -> StoreResult<Listing<Message>> {
+        let (rid, filter) = (rid.to_string(), filter.clone());
+        self.read(move |conn| super::message_lists::room_messages(conn, &rid, &filter, page))
+            .await
+    }
+
+    async fn set_pinned(
+        &self,
+        id: &str,
+        by: Option<&UserRef>,
+        at: Ts,
+    ) -> StoreResult<Option<Message>> {
+        self.pin(id, by, at).await
+    }
+
+    async fn set_starred(
+        &self,
+        id: &str,
+        user_id: &str,
+        star: bool,
+        at: Ts,
+    ) -> StoreResult<Option<Message>> {
+        self.star(id, user_id, star, at).await
+    }
+
+    async fn set_thread_follower(
+        &self,
+        id: &str,
+        user_id: &str,
+        follow: bool,
+        at: Ts,
+    ) -> StoreResult<Option<Message>> {
+        self.follow(id, user_id, follow, at).await
+    }
+
+    async fn messages_changed_since(
+        &self,
+        scope: &SyncScope,
+        since: Ts,
+        limit: u64,
+    ) -> StoreResult<Vec<Message>> {
+        self.changed_since(scope, since, limit).await
+    }
+
+    async fn deleted_messages(
+        &self,
+        scope: &SyncScope,
+        since: Ts,
+        page: Page,
+    ) -> StoreResult<Listing<Tombstone>> {
+        self.tombstones(scope, since, page).await
+    }
+
+    async fn search_messages(
+        &self,
+        rid: &str,
+        words: &[String],
+        page: Page,
+    ) -> StoreResult<Vec<Message>> {
+        self.search(rid, words, page).await
     }
 }
 

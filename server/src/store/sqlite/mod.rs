@@ -14,6 +14,7 @@ mod apps;
 mod integrations;
 mod job_leases;
 mod matrix;
+mod message_lists;
 mod messages;
 mod once;
 mod outbox;

@@ -382,6 +382,64 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX uploads_room_kept ON uploads(rid, uploaded_at, id, expires_at)
         WHERE expires_at IS NULL AND json_extract(doc, '$.typeGroup') IS NULL;
     "#,
+    // msgs: a room's pinned, starred and mentioning messages and its thread parents
+    // by partial indexes of them only; a room's messages by change time (syncs);
+    // tombstones of deleted messages (Rocket.Chat's trash) by room and by thread;
+    // and a full-text index of message texts (FTS5, kept by triggers; its rows
+    // mapped by message id, as a message's rowid is not stable across VACUUM; an
+    // edit keeps the row, so the index's row order stays the posting order).
+    r#"
+    CREATE INDEX messages_pinned ON messages(rid, ts)
+        WHERE json_extract(doc, '$.pinned') = 1;
+    CREATE INDEX messages_starred ON messages(rid, ts)
+        WHERE json_extract(doc, '$.starred[0]') IS NOT NULL;
+    CREATE INDEX messages_mentions ON messages(rid, ts)
+        WHERE json_extract(doc, '$.mentions[0]') IS NOT NULL;
+    CREATE INDEX messages_threads ON messages(rid, json_extract(doc, '$.tlm'))
+        WHERE json_extract(doc, '$.tcount') IS NOT NULL;
+    CREATE INDEX messages_changed ON messages(rid, json_extract(doc, '$._updatedAt'));
+    CREATE TABLE messages_trash (
+        id TEXT PRIMARY KEY,
+        rid TEXT NOT NULL,
+        tmid TEXT,
+        was_thread INTEGER NOT NULL,
+        deleted_at INTEGER NOT NULL
+    );
+    CREATE INDEX messages_trash_room ON messages_trash(rid, deleted_at);
+    CREATE INDEX messages_trash_thread ON messages_trash(tmid, deleted_at)
+        WHERE tmid IS NOT NULL;
+    CREATE VIRTUAL TABLE messages_search USING fts5(mid UNINDEXED, rid, msg,
+        tokenize = 'unicode61 remove_diacritics 0');
+    CREATE TABLE messages_search_rows (
+        mid TEXT PRIMARY KEY,
+        row INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO messages_search (rowid, mid, rid, msg)
+        SELECT rowid, id, rid, coalesce(json_extract(doc, '$.msg'), '') FROM messages;
+    INSERT INTO messages_search_rows (mid, row) SELECT id, rowid FROM messages;
+    CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_search (mid, rid, msg)
+            VALUES (new.id, new.rid, coalesce(json_extract(new.doc, '$.msg'), ''));
+        INSERT OR REPLACE INTO messages_search_rows (mid, row)
+            VALUES (new.id, last_insert_rowid());
+    END;
+    CREATE TRIGGER messages_search_update AFTER UPDATE OF doc ON messages
+        WHEN json_extract(old.doc, '$.msg') IS NOT json_extract(new.doc, '$.msg')
+    BEGIN
+        DELETE FROM messages_search
+            WHERE rowid = (SELECT row FROM messages_search_rows WHERE mid = old.id);
+        INSERT INTO messages_search (rowid, mid, rid, msg)
+            VALUES ((SELECT row FROM messages_search_rows WHERE mid = old.id),
+                new.id, new.rid, coalesce(json_extract(new.doc, '$.msg'), ''));
+        INSERT OR REPLACE INTO messages_search_rows (mid, row)
+            VALUES (new.id, last_insert_rowid());
+    END;
+    CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+        DELETE FROM messages_search
+            WHERE rowid = (SELECT row FROM messages_search_rows WHERE mid = old.id);
+        DELETE FROM messages_search_rows WHERE mid = old.id;
+    END;
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
