@@ -144,7 +144,11 @@ impl Chat {
     pub async fn send_message(&self, actor: &User, new: NewMessage) -> ChatResult<(Room, Message)> {
         let (room, _) = self.joined_room(actor, RoomRef::Id(&new.rid)).await?;
         Chat::check_not_archived(&room)?;
+        // A read-only room takes posts from those holding `post-readonly` and
+        // those unmuted there; a muted member posts nowhere (Rocket.Chat's
+        // `canSendMessage`).
         if room.ro
+            && !room.is_unmuted(&actor.username)
             && !self
                 .has_permission(actor, Perm::POST_READONLY, Some(&room.id))
                 .await?
@@ -152,6 +156,12 @@ impl Chat {
             return Err(ChatError::refused(
                 "error-action-not-allowed",
                 "This room is read only",
+            ));
+        }
+        if room.is_muted(&actor.username) {
+            return Err(ChatError::refused(
+                "error-user-muted",
+                "You_have_been_muted",
             ));
         }
         if new.msg.trim().is_empty() && new.attachments.is_empty() {

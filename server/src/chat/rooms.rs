@@ -209,6 +209,7 @@ impl Chat {
             uids: None,
             ts: now,
             updated_at: now,
+            extra: Default::default(),
         };
         let mut owner = member_subscription(&room, actor);
         owner.roles = vec![roles::OWNER.into()];
@@ -299,9 +300,16 @@ impl Chat {
         Ok(room)
     }
 
-    /// Refuses to let the last owner walk away from a room others still use.
-    async fn check_not_last_owner(&self, room: &Room, sub: &Subscription) -> ChatResult<()> {
-        if !sub.roles.iter().any(|r| r == roles::OWNER) || room.users_count <= 1 {
+    /// Refuses to let the last owner walk away from a room: one others still use
+    /// (a kick), or any (leaving, as Rocket.Chat refuses even the only member).
+    async fn check_not_last_owner(
+        &self,
+        room: &Room,
+        sub: &Subscription,
+        even_alone: bool,
+    ) -> ChatResult<()> {
+        if !sub.roles.iter().any(|r| r == roles::OWNER) || (room.users_count <= 1 && !even_alone)
+        {
             return Ok(());
         }
         // The room's owners: a range of the index of members holding room roles,
@@ -323,13 +331,21 @@ impl Chat {
 
     pub async fn leave_room(&self, actor: &User, rid: &str) -> ChatResult<Room> {
         let (room, sub) = self.joined_room(actor, RoomRef::Id(rid)).await?;
-        if room.t == RoomType::Direct {
-            return Err(ChatError::refused(
-                "error-not-allowed",
-                "Direct messages can't be left; hide them instead",
-            ));
+        let permission = match room.t {
+            RoomType::Direct => {
+                return Err(ChatError::refused(
+                    "error-not-allowed",
+                    "Direct messages can't be left; hide them instead",
+                ))
+            }
+            RoomType::Channel => Perm::LEAVE_C,
+            RoomType::Group => Perm::LEAVE_P,
+        };
+        // Global roles only, as Rocket.Chat checks `leave-c`/`leave-p`.
+        if !self.has_permission(actor, permission, None).await? {
+            return Err(ChatError::refused("error-not-allowed", "Not allowed"));
         }
-        self.check_not_last_owner(&room, &sub).await?;
+        self.check_not_last_owner(&room, &sub, true).await?;
         self.remove_member(actor, &room, actor, "ul").await
     }
 
@@ -380,7 +396,7 @@ impl Chat {
             return Err(ChatError::refused("error-not-allowed", "Not allowed"));
         }
         if let Some(target) = self.store.subscription(&room.id, &user.id).await? {
-            self.check_not_last_owner(&room, &target).await?;
+            self.check_not_last_owner(&room, &target, false).await?;
         }
         self.remove_member(actor, &room, user, "ru").await
     }
@@ -569,6 +585,7 @@ impl Chat {
             uids: Some(members.iter().map(|m| m.id.clone()).collect()),
             ts: now,
             updated_at: now,
+            extra: Default::default(),
         };
         let subs: Vec<Subscription> = members
             .iter()

@@ -142,6 +142,22 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
             Ok(None)
         }
         "createDirectMessage" => create_direct(ctx, params).await,
+        // `{rid, username}`, as Rocket.Chat's `muteUserInRoom`/`unmuteUserInRoom`.
+        "muteUserInRoom" | "unmuteUserInRoom" => {
+            let user = ctx.user()?;
+            let data = arg(params, 0);
+            let field = |k: &str| {
+                data.get(k)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(DdpError::match_failed)
+            };
+            let mute = method == "muteUserInRoom";
+            ctx.chat
+                .set_muted(&user, &field("rid")?, &field("username")?, mute)
+                .await?;
+            Ok(Some(json!(true)))
+        }
         "getUserRoles" => {
             ctx.user()?;
             let users = ctx.chat.users_in_public_roles().await?;

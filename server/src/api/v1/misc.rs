@@ -35,7 +35,23 @@ pub async fn rooms_info(
         .chat
         .readable_room(&session.user, params_room_ref(&params)?)
         .await?;
-    ok(json!({"room": rest(&room)}))
+    let mut room = rest(&room);
+    // Rocket.Chat's `fields={"name": 1}`: only those fields (and `_id`).
+    if let Some(raw) = params.get("fields") {
+        let fields: serde_json::Map<String, Value> = serde_json::from_str(raw)
+            .map_err(|_| ChatError::invalid(format!("Invalid fields parameter {raw:?}")))?;
+        let wanted: Vec<&String> = fields
+            .iter()
+            .filter(|(_, v)| v.as_i64() == Some(1) || v.as_bool() == Some(true))
+            .map(|(k, _)| k)
+            .collect();
+        if !wanted.is_empty() {
+            if let Some(obj) = room.as_object_mut() {
+                obj.retain(|k, _| k == "_id" || wanted.contains(&k));
+            }
+        }
+    }
+    ok(json!({ "room": room }))
 }
 
 pub async fn subscriptions_get(

@@ -18,6 +18,8 @@ mod permissions;
 mod presence;
 mod push;
 mod roles;
+mod room_admin;
+mod room_members;
 mod room_settings;
 mod room_state;
 mod rooms;
@@ -159,6 +161,8 @@ pub fn routes() -> Router<AppState> {
         .merge(matrix::routes())
         .merge(room_settings_routes())
         .merge(room_state::routes())
+        .merge(room_admin::routes())
+        .merge(room_members::routes())
         .merge(role_routes())
 }
 
