@@ -485,3 +485,38 @@ async fn file_downloads_follow_the_restriction_settings() {
     set_setting(&srv, &admin, "FileUpload_ProtectFiles", json!(false)).await;
     assert_eq!(get(group_url, None).await, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn join_codes_are_required_unless_permitted() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+    let rid = rid_of(&create_channel(&srv, &alice, "gated", &[]).await);
+    srv.post_ok(
+        "channels.setJoinCode",
+        &alice,
+        json!({"roomId": rid, "joinCode": "123"}),
+    )
+    .await;
+
+    let (status, body) = srv.post("channels.join", &bob, json!({"roomId": rid})).await;
+    assert_error(status, &body, 400, Some("error-code-required"), "no code");
+    let (status, body) = srv
+        .post("channels.join", &bob, json!({"roomId": rid, "joinCode": "WRONG"}))
+        .await;
+    assert_error(status, &body, 400, Some("error-code-invalid"), "wrong code");
+    assert!(subscription(&srv, &bob, &rid).await.is_none());
+    let body = srv
+        .post_ok("channels.join", &bob, json!({"roomId": rid, "joinCode": "123"}))
+        .await;
+    assert_eq!(body["channel"]["_id"], json!(rid), "{body}");
+    // Administrators hold `join-without-join-code`; without it they need the code.
+    srv.post_ok("channels.join", &admin, json!({"roomId": rid}))
+        .await;
+    srv.post_ok("channels.leave", &admin, json!({"roomId": rid}))
+        .await;
+    set_permission(&srv, &admin, "join-without-join-code", &[]).await;
+    let (status, body) = srv.post("channels.join", &admin, json!({"roomId": rid})).await;
+    assert_error(status, &body, 400, Some("error-code-required"), "admin without");
+}

@@ -71,6 +71,7 @@ perms! {
     BYPASS_TIME_LIMIT_EDIT_AND_DELETE = "bypass-time-limit-edit-and-delete",
     FORCE_DELETE_MESSAGE = "force-delete-message",
     TEST_PUSH_NOTIFICATIONS = "test-push-notifications",
+    JOIN_WITHOUT_JOIN_CODE = "join-without-join-code",
     KICK_USER_FROM_ANY_C_ROOM = "kick-user-from-any-c-room",
     KICK_USER_FROM_ANY_P_ROOM = "kick-user-from-any-p-room",
     LEAVE_C = "leave-c",

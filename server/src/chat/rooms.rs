@@ -238,6 +238,17 @@ impl Chat {
 
     /// Joins a public channel. Joining twice is not an error.
     pub async fn join_room(&self, actor: &User, rid: &str) -> ChatResult<Room> {
+        self.join_room_with_code(actor, rid, None).await
+    }
+
+    /// Joins a public channel, giving its join code if it has one (Rocket.Chat's
+    /// `joinRoom`): those holding `join-without-join-code` need none.
+    pub async fn join_room_with_code(
+        &self,
+        actor: &User,
+        rid: &str,
+        code: Option<&str>,
+    ) -> ChatResult<Room> {
         let (room, sub) = self.readable_room(actor, RoomRef::Id(rid)).await?;
         if sub.is_some() {
             return Ok(room);
@@ -246,6 +257,18 @@ impl Chat {
             return Err(ChatError::not_allowed());
         }
         Chat::check_not_archived(&room)?;
+        let code = code.filter(|c| !c.is_empty());
+        if room.join_code_required
+            && code != room.join_code.as_deref()
+            && !self
+                .has_permission(actor, Perm::JOIN_WITHOUT_JOIN_CODE, None)
+                .await?
+        {
+            return Err(match code {
+                None => ChatError::refused("error-code-required", "Code required"),
+                Some(_) => ChatError::refused("error-code-invalid", "Invalid code"),
+            });
+        }
         self.add_member(actor, &room, actor, "uj").await
     }
 

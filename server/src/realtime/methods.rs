@@ -133,7 +133,10 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
         "setReaction" => set_reaction(ctx, params).await,
         "joinRoom" => {
             let user = ctx.user()?;
-            ctx.chat.join_room(&user, str_arg(params, 0)?).await?;
+            let code = arg(params, 1).as_str();
+            ctx.chat
+                .join_room_with_code(&user, str_arg(params, 0)?, code)
+                .await?;
             Ok(Some(json!(true)))
         }
         "leaveRoom" => {

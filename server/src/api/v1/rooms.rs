@@ -48,6 +48,7 @@ pub struct RoomBody {
     room_name: Option<String>,
     user_id: Option<String>,
     username: Option<String>,
+    join_code: Option<String>,
 }
 
 impl RoomBody {
@@ -142,7 +143,10 @@ pub async fn join(
     JsonBody(body): JsonBody<RoomBody>,
 ) -> ApiResult {
     let room = target(&state, &session.user, &body, CHANNEL).await?;
-    let room = state.chat.join_room(&session.user, &room.id).await?;
+    let room = state
+        .chat
+        .join_room_with_code(&session.user, &room.id, body.join_code.as_deref())
+        .await?;
     ok(json!({"channel": rest(&room)}))
 }
 
