@@ -520,3 +520,49 @@ async fn join_codes_are_required_unless_permitted() {
     let (status, body) = srv.post("channels.join", &admin, json!({"roomId": rid})).await;
     assert_error(status, &body, 400, Some("error-code-required"), "admin without");
 }
+
+#[tokio::test]
+async fn direct_conversations_follow_a_renamed_member() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+    srv.create_user(&admin, "carol").await;
+    let one = srv
+        .post_ok("im.create", &alice, json!({"username": "bob"}))
+        .await;
+    let one_id = str_of(&one["room"]["_id"], "dm").to_string();
+    let group = srv
+        .post_ok("im.create", &alice, json!({"usernames": "bob,carol"}))
+        .await;
+    let group_id = str_of(&group["room"]["_id"], "group dm").to_string();
+
+    srv.post_ok(
+        "users.update",
+        &admin,
+        json!({"userId": bob.user_id, "data": {"username": "bobby", "name": "Bobby B"}}),
+    )
+    .await;
+    let sub = |rid: String| {
+        let srv = &srv;
+        let alice = &alice;
+        async move {
+            srv.get_ok(&format!("subscriptions.getOne?roomId={rid}"), alice)
+                .await["subscription"]
+                .clone()
+        }
+    };
+    let s = sub(one_id).await;
+    assert_eq!((&s["name"], &s["fname"]), (&json!("bobby"), &json!("Bobby B")), "{s}");
+    let s = sub(group_id).await;
+    let name = str_of(&s["name"], "group name");
+    let mut parts: Vec<&str> = name.split(',').collect();
+    parts.sort();
+    assert_eq!(parts, ["bobby", "carol"], "{s}");
+    assert!(str_of(&s["fname"], "fname").contains("Bobby B"), "{s}");
+    // Bob's own view of the one-to-one DM still names alice.
+    let own = srv
+        .get_ok(&format!("subscriptions.getOne?roomId={}", str_of(&one["room"]["_id"], "dm")), &bob)
+        .await;
+    assert_eq!(own["subscription"]["name"], json!("alice"), "{own}");
+}

@@ -332,6 +332,9 @@ impl Chat {
             self.store.delete_user_tokens(&user.id).await?;
         }
         tracing::info!(user_id = %user.id, actor = %actor.id, "user updated");
+        if user.username != before.username || user.name != before.name {
+            self.refresh_direct_names(&user).await?;
+        }
         self.bus.publish(Event::UserUpdated { user: user.clone() });
         Ok(user)
     }
