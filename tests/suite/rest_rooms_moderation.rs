@@ -566,3 +566,38 @@ async fn direct_conversations_follow_a_renamed_member() {
         .await;
     assert_eq!(own["subscription"]["name"], json!("alice"), "{own}");
 }
+
+#[tokio::test]
+async fn room_images_lists_posted_images_for_readers() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+    let gid = rid_of(&create_group(&srv, &alice, "album", &[]).await);
+    let path = format!("rooms.images?roomId={gid}");
+    let body = srv.get_ok(&path, &alice).await;
+    assert_eq!(body["files"], json!([]), "{body}");
+
+    let png = palaver_tests::images::png(4, 4);
+    let (first, _, _) = media_and_confirm(&srv, &alice, &gid, "a.png", "image/png", png.clone()).await;
+    tick().await;
+    media_and_confirm(&srv, &alice, &gid, "notes.bin", "application/octet-stream", pattern(32))
+        .await;
+    tick().await;
+    let (second, _, _) = media_and_confirm(&srv, &alice, &gid, "b.png", "image/png", png).await;
+    let body = srv.get_ok(&path, &alice).await;
+    assert_eq!(ids(&body["files"]), [second.clone(), first.clone()], "{body}");
+    assert_eq!(body["total"], json!(2), "{body}");
+    let body = srv
+        .get_ok(&format!("{path}&startingFromId={first}"), &alice)
+        .await;
+    assert_eq!(ids(&body["files"]), [first], "{body}");
+
+    // Not readable: Rocket.Chat's 403; no room id: 400.
+    let (status, body) = srv.get(&path, &bob).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = srv.get("rooms.images?roomId=nope", &alice).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = srv.get("rooms.images", &alice).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

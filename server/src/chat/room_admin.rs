@@ -331,3 +331,63 @@ impl Chat {
         Ok(Listing { items, total })
     }
 }
+
+impl Chat {
+    /// The room's posted images, newest first (`rooms.images`), optionally only
+    /// those uploaded no later than `starting_from` (an upload id), which leads the
+    /// list. `Forbidden` unless the caller may read the room. Work: the room's
+    /// files (its files index, newest first), as no index holds images alone.
+    pub async fn room_images(
+        &self,
+        actor: &User,
+        rid: &str,
+        starting_from: Option<&str>,
+        page: Page,
+    ) -> ChatResult<Listing<crate::store::uploads::Upload>> {
+        let forbidden = || ChatError::Forbidden("unauthorized".into());
+        let (room, _) = self
+            .readable_room(actor, RoomRef::Id(rid))
+            .await
+            .map_err(|_| forbidden())?;
+        let first = match starting_from {
+            Some(id) => self.store.upload(id).await?.filter(|u| u.rid == room.id),
+            None => None,
+        };
+        const BATCH: u64 = 200;
+        let mut images = Vec::new();
+        let mut total = 0u64;
+        let mut offset = 0;
+        loop {
+            let batch = self
+                .store
+                .room_uploads(&room.id, None, Page::new(offset, BATCH))
+                .await?;
+            let n = batch.items.len() as u64;
+            for upload in batch.items {
+                let is_image = upload.content_type.starts_with("image/");
+                let in_range = first
+                    .as_ref()
+                    .is_none_or(|f| upload.uploaded_at <= f.uploaded_at);
+                if is_image && in_range {
+                    if total >= page.offset && (images.len() as u64) < page.count {
+                        images.push(upload);
+                    }
+                    total += 1;
+                }
+            }
+            if n < BATCH {
+                break;
+            }
+            offset += n;
+        }
+        if let Some(first) = first {
+            if !images.iter().any(|u| u.id == first.id) {
+                images.insert(0, first);
+            }
+        }
+        Ok(Listing {
+            items: images,
+            total,
+        })
+    }
+}

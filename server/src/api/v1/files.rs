@@ -270,7 +270,7 @@ async fn migrate(
 }
 
 /// An upload as Rocket.Chat lists it.
-fn file_json(u: &Upload) -> Value {
+pub(super) fn file_json(u: &Upload) -> Value {
     let path = file_path(u);
     let mut v = json!({
         "_id": u.id,

@@ -1,5 +1,5 @@
 //! Room moderation and administration over REST: `rooms.muteUser|unmuteUser`,
-//! `rooms.cleanHistory`, `rooms.adminRooms` (and `.getRoom`), the
+//! `rooms.cleanHistory`, `rooms.images`, `rooms.adminRooms` (and `.getRoom`), the
 //! `rooms.autocomplete.*` family.
 
 use axum::extract::State;
@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/rooms.muteUser", post(mute_user))
         .route("/rooms.unmuteUser", post(unmute_user))
         .route("/rooms.cleanHistory", post(clean_history))
+        .route("/rooms.images", get(images))
         .route("/rooms.adminRooms", get(admin_rooms))
         .route("/rooms.adminRooms.getRoom", get(admin_room))
         .route("/rooms.autocomplete.adminRooms", get(autocomplete_admin))
@@ -323,3 +324,38 @@ pub async fn available_for_teams(
     ok(json!({ "items": items }))
 }
 
+
+/// `rooms.images?roomId&startingFromId&offset&count`: `{files, count, offset, total}`.
+pub async fn images(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    use axum::response::IntoResponse;
+    let Some(rid) = params.get("roomId") else {
+        return Err(failure("must have required property 'roomId'"));
+    };
+    let page = params.page()?;
+    let listing = match state
+        .chat
+        .room_images(&session.user, rid, params.get("startingFromId"), page)
+        .await
+    {
+        Ok(listing) => listing,
+        Err(ChatError::Forbidden(_)) => {
+            return Ok((
+                axum::http::StatusCode::FORBIDDEN,
+                axum::Json(json!({"success": false, "error": "unauthorized"})),
+            )
+                .into_response())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let files: Vec<Value> = listing.items.iter().map(super::files::file_json).collect();
+    ok(json!({
+        "files": files,
+        "count": page.count,
+        "offset": page.offset,
+        "total": listing.total,
+    }))
+}
