@@ -601,3 +601,28 @@ async fn room_images_lists_posted_images_for_readers() {
     let (status, _) = srv.get("rooms.images", &alice).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn subscription_reads_answer_rocket_chats_errors() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let rid = rid_of(&create_channel(&srv, &alice, "reading", &[]).await);
+    let (status, body) = srv.get("subscriptions.getOne", &alice).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["error"],
+        json!("must have required property 'roomId' [invalid-params]")
+    );
+    for bad in [json!({"rid": "nope"}), json!({"rid": 12345})] {
+        let (status, body) = srv.post("subscriptions.read", &alice, bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"], json!("error-invalid-subscription"), "{body}");
+    }
+    for bad in [json!({}), json!({"rid": rid, "roomId": "other"})] {
+        let (status, body) = srv.post("subscriptions.read", &alice, bad).await;
+        assert_error(status, &body, 400, Some("invalid-params"), "read params");
+    }
+    srv.post_ok("subscriptions.read", &alice, json!({"roomId": rid}))
+        .await;
+}
