@@ -626,3 +626,36 @@ async fn subscription_reads_answer_rocket_chats_errors() {
     srv.post_ok("subscriptions.read", &alice, json!({"roomId": rid}))
         .await;
 }
+
+#[tokio::test]
+async fn new_memberships_take_the_users_notification_preferences_and_dms_can_be_deleted() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+    srv.post_ok(
+        "users.setPreferences",
+        &alice,
+        json!({"data": {"emailNotificationMode": "nothing", "desktopNotifications": "mentions"}}),
+    )
+    .await;
+    let dm = srv
+        .post_ok("im.create", &alice, json!({"username": "bob"}))
+        .await;
+    let dm_id = str_of(&dm["room"]["_id"], "dm").to_string();
+    let sub = subscription(&srv, &alice, &dm_id).await.expect("alice's dm");
+    assert_eq!(sub["emailNotifications"], json!("nothing"), "{sub}");
+    assert_eq!(sub["desktopNotifications"], json!("mentions"), "{sub}");
+    let sub = subscription(&srv, &bob, &dm_id).await.expect("bob's dm");
+    assert!(sub.get("emailNotifications").is_none(), "{sub}");
+    let cid = rid_of(&create_channel(&srv, &bob, "prefs", &["alice"]).await);
+    let sub = subscription(&srv, &alice, &cid).await.expect("alice's channel");
+    assert_eq!(sub["emailNotifications"], json!("nothing"), "{sub}");
+
+    // `delete-d` is the administrators'.
+    let (status, _) = srv.post("im.delete", &bob, json!({"roomId": dm_id})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    srv.post_ok("im.delete", &admin, json!({"roomId": dm_id}))
+        .await;
+    assert!(subscription(&srv, &alice, &dm_id).await.is_none());
+}

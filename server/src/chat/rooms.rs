@@ -106,7 +106,26 @@ fn subscription_for(
 
 fn member_subscription(room: &Room, user: &User) -> Subscription {
     let name = room.name.clone().unwrap_or_default();
-    subscription_for(room, &user.as_ref(), name, room.fname.clone())
+    let mut sub = subscription_for(room, &user.as_ref(), name, room.fname.clone());
+    apply_user_notification_prefs(&mut sub, user);
+    sub
+}
+
+/// A new membership starts with the user's own notification preferences where
+/// they chose one (Rocket.Chat's `getDefaultSubscriptionPref`): desktop, mobile
+/// (`pushNotifications`) and e-mail (`emailNotificationMode`).
+fn apply_user_notification_prefs(sub: &mut Subscription, user: &User) {
+    let prefs = &user.settings.preferences;
+    let chosen = |key: &str| {
+        prefs
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .filter(|v| !v.is_empty() && *v != "default")
+            .map(str::to_string)
+    };
+    sub.notify.desktop = chosen("desktopNotifications");
+    sub.notify.mobile = chosen("pushNotifications");
+    sub.notify.email = chosen("emailNotificationMode");
 }
 
 impl Chat {
@@ -568,7 +587,7 @@ impl Chat {
         if members.is_empty() || (members.len() == 1 && members[0].id != actor.id) {
             return Err(ChatError::refused("error-invalid-user", "Invalid user"));
         }
-        members.sort_by(|a, b| a.id.cmp(&b.id));
+        // Named in the order given (the id sorts them itself).
         let rid = direct_room_id(members.iter().map(|m| m.id.as_str()));
         if let Some(room) = self.store.room_by_id(&rid).await? {
             self.store
@@ -631,6 +650,7 @@ impl Chat {
                     )
                 };
                 let mut sub = subscription_for(&room, &m.as_ref(), name, Some(fname));
+                apply_user_notification_prefs(&mut sub, m);
                 sub.open = m.id == actor.id || (exclude_self && actor.is_admin());
                 sub
             })

@@ -103,6 +103,8 @@ pub fn routes() -> Router<AppState> {
         .route("/im.history", get(im::history))
         .route("/dm.history", get(im::history))
         .route("/im.members", get(im::members))
+        .route("/im.delete", post(im::delete))
+        .route("/dm.delete", post(im::delete))
         .route("/dm.members", get(im::members))
         .route("/chat.postMessage", post(chat::post_message))
         .route("/chat.sendMessage", post(chat::send_message))
