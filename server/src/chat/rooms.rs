@@ -307,6 +307,8 @@ impl Chat {
         tracing::info!(room_id = %room.id, user_id = %user.id, "member added");
         self.post_system_message(&room, actor, t, &user.username)
             .await?;
+        // As stored after both: the new count and the system message's `msgs`.
+        let room = self.room(RoomRef::Id(&room.id)).await?;
         self.bus.publish(Event::SubscriptionChanged {
             user_id: user.id.clone(),
             subscription: sub,
@@ -335,6 +337,7 @@ impl Chat {
         tracing::info!(room_id = %room.id, user_id = %user.id, "member removed");
         self.post_system_message(&room, actor, t, &user.username)
             .await?;
+        let room = self.room(RoomRef::Id(&room.id)).await?;
         self.bus.publish(Event::UserLeft {
             room: room.clone(),
             user: user.clone(),
