@@ -659,3 +659,33 @@ async fn new_memberships_take_the_users_notification_preferences_and_dms_can_be_
         .await;
     assert!(subscription(&srv, &alice, &dm_id).await.is_none());
 }
+
+#[tokio::test]
+async fn room_integrations_are_listed_for_those_who_manage_them() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let cid = rid_of(&create_channel(&srv, &admin, "hooked", &["alice"]).await);
+    create_channel(&srv, &admin, "elsewhere", &[]).await;
+    let hook = |name: &str, channel: &str| {
+        json!({
+            "type": "webhook-incoming", "name": name, "enabled": true,
+            "username": "rocket.cat", "scriptEnabled": false, "channel": channel,
+        })
+    };
+    let here = srv
+        .post_ok("integrations.create", &admin, hook("here", "#hooked"))
+        .await;
+    srv.post_ok("integrations.create", &admin, hook("there", "#elsewhere"))
+        .await;
+    let body = srv
+        .get_ok(&format!("channels.getIntegrations?roomId={cid}"), &admin)
+        .await;
+    assert_eq!(ids(&body["integrations"]), [str_of(&here["integration"]["_id"], "id")]);
+    assert_eq!(body["total"], json!(1), "{body}");
+    let (status, body) = srv
+        .get(&format!("channels.getIntegrations?roomId={cid}"), &alice)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], json!("unauthorized"));
+}

@@ -1,6 +1,6 @@
 //! Who is in a room, and the administrators' listings of rooms they are not in:
 //! `channels|groups.moderators|online`, `groups.listAll`, `im.list.everyone`,
-//! `im.messages.others`, `channels.anonymousread`.
+//! `im.messages.others`, `channels.anonymousread`, `channels|groups.getIntegrations`.
 
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -29,6 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/im.messages.others", get(messages_others))
         .route("/dm.messages.others", get(messages_others))
         .route("/channels.anonymousread", get(anonymous_read))
+        .route("/channels.getIntegrations", get(integrations::<CHANNEL>))
+        .route("/groups.getIntegrations", get(integrations::<GROUP>))
 }
 
 const DIRECT: u8 = b'd';
@@ -182,6 +184,40 @@ pub async fn anonymous_read(State(state): State<AppState>, params: Params) -> Ap
         "messages": messages,
         "count": messages.len(),
         "offset": query.offset,
+        "total": listing.total,
+    }))
+}
+
+/// `channels|groups.getIntegrations?roomId|roomName`: `{integrations, count,
+/// offset, total}`.
+pub async fn integrations<const K: u8>(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    let page = params.page()?;
+    let (room, _) = state
+        .chat
+        .readable_room(&session.user, params_room_ref(&params)?)
+        .await?;
+    expect_kind(&room, kind(K))?;
+    let listing = match state
+        .chat
+        .room_integrations(&session.user, &room, page)
+        .await
+    {
+        Ok(listing) => listing,
+        Err(e) => return unauthorized_or(e),
+    };
+    let items: Vec<Value> = listing
+        .items
+        .iter()
+        .map(super::integrations::render)
+        .collect();
+    ok(json!({
+        "integrations": items,
+        "count": items.len(),
+        "offset": page.offset,
         "total": listing.total,
     }))
 }
