@@ -426,6 +426,11 @@ async fn admin_listings_autocompletes_and_room_fields() {
     assert!(info["room"].get("favorite").is_none(), "{info}");
 }
 
+async fn status_of(srv: &Palaver, url: &str, who: Option<&Session>) -> StatusCode {
+    let headers: Vec<(&str, &str)> = who.map(|w| auth(w).to_vec()).unwrap_or_default();
+    fetch(srv, url, &headers).await.0
+}
+
 #[tokio::test]
 async fn file_downloads_follow_the_restriction_settings() {
     let srv = Palaver::start().await;
@@ -440,16 +445,11 @@ async fn file_downloads_follow_the_restriction_settings() {
     let (_, group_url, _) =
         media_and_confirm(&srv, &alice, &gid, "b.bin", "application/octet-stream", pattern(64))
             .await;
-    let get = |url: String, who: Option<&Session>| {
-        let headers: Vec<(&str, &str)> = who.map(|w| auth(w).to_vec()).unwrap_or_default();
-        let srv = &srv;
-        async move { fetch(srv, &url, &headers).await.0 }
-    };
 
     // By default only members download.
-    assert_eq!(get(channel_url.clone(), Some(&alice)).await, StatusCode::OK);
-    assert_eq!(get(channel_url.clone(), Some(&bob)).await, StatusCode::FORBIDDEN);
-    assert_eq!(get(channel_url.clone(), None).await, StatusCode::FORBIDDEN);
+    assert_eq!(status_of(&srv, &channel_url, Some(&alice)).await, StatusCode::OK);
+    assert_eq!(status_of(&srv, &channel_url, Some(&bob)).await, StatusCode::FORBIDDEN);
+    assert_eq!(status_of(&srv, &channel_url, None).await, StatusCode::FORBIDDEN);
     // Whoever may read the room: a public channel's files, not a group's.
     set_setting(&srv, &admin, "FileUpload_Restrict_to_room_members", json!(false)).await;
     set_setting(
@@ -459,8 +459,8 @@ async fn file_downloads_follow_the_restriction_settings() {
         json!(true),
     )
     .await;
-    assert_eq!(get(channel_url.clone(), Some(&bob)).await, StatusCode::OK);
-    assert_eq!(get(group_url.clone(), Some(&bob)).await, StatusCode::FORBIDDEN);
+    assert_eq!(status_of(&srv, &channel_url, Some(&bob)).await, StatusCode::OK);
+    assert_eq!(status_of(&srv, &group_url, Some(&bob)).await, StatusCode::FORBIDDEN);
     // Neither restriction: any signed-in user; both: the stricter.
     set_setting(
         &srv,
@@ -469,8 +469,8 @@ async fn file_downloads_follow_the_restriction_settings() {
         json!(false),
     )
     .await;
-    assert_eq!(get(group_url.clone(), Some(&bob)).await, StatusCode::OK);
-    assert_eq!(get(group_url.clone(), None).await, StatusCode::FORBIDDEN);
+    assert_eq!(status_of(&srv, &group_url, Some(&bob)).await, StatusCode::OK);
+    assert_eq!(status_of(&srv, &group_url, None).await, StatusCode::FORBIDDEN);
     set_setting(&srv, &admin, "FileUpload_Restrict_to_room_members", json!(true)).await;
     set_setting(
         &srv,
@@ -479,11 +479,11 @@ async fn file_downloads_follow_the_restriction_settings() {
         json!(true),
     )
     .await;
-    assert_eq!(get(channel_url.clone(), Some(&bob)).await, StatusCode::FORBIDDEN);
-    assert_eq!(get(channel_url.clone(), Some(&alice)).await, StatusCode::OK);
+    assert_eq!(status_of(&srv, &channel_url, Some(&bob)).await, StatusCode::FORBIDDEN);
+    assert_eq!(status_of(&srv, &channel_url, Some(&alice)).await, StatusCode::OK);
     // Unprotected files: anyone, without credentials.
     set_setting(&srv, &admin, "FileUpload_ProtectFiles", json!(false)).await;
-    assert_eq!(get(group_url, None).await, StatusCode::OK);
+    assert_eq!(status_of(&srv, &group_url, None).await, StatusCode::OK);
 }
 
 #[tokio::test]

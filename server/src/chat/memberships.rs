@@ -338,7 +338,7 @@ impl Chat {
                 };
                 if self
                     .store
-                    .patch_subscriptions(&room.id, Some(&member.id), &patch)
+                    .patch_subscriptions(&room.id, Some(member.id.as_str()), &patch)
                     .await?
                     > 0
                 {
