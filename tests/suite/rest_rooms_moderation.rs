@@ -689,3 +689,63 @@ async fn room_integrations_are_listed_for_those_who_manage_them() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"], json!("unauthorized"));
 }
+
+#[tokio::test]
+async fn removed_messages_leave_a_placeholder_that_cleaning_does_not_count() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let rid = rid_of(&create_channel(&srv, &admin, "tidy", &[]).await);
+    set_setting(&srv, &admin, "Message_ShowDeletedStatus", json!(true)).await;
+    let gone = post(&srv, &admin, &rid, "oops").await;
+    let mid = str_of(&gone["_id"], "message id").to_string();
+    srv.post_ok("chat.delete", &admin, json!({"roomId": rid, "msgId": mid}))
+        .await;
+    let hist = srv
+        .get_ok(&format!("channels.history?roomId={rid}"), &admin)
+        .await;
+    let placeholder = hist["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["_id"] == json!(mid))
+        .cloned()
+        .unwrap_or_else(|| panic!("placeholder kept: {hist}"));
+    assert_eq!((&placeholder["t"], &placeholder["msg"]), (&json!("rm"), &json!("")));
+
+    // Cleaning removes it without counting it.
+    let body = srv
+        .post_ok(
+            "rooms.cleanHistory",
+            &admin,
+            json!({"roomId": rid, "oldest": "0001-01-01T00:00:00.000Z",
+                   "latest": "9999-12-31T23:59:59.000Z"}),
+        )
+        .await;
+    assert_eq!(body["count"], json!(0), "{body}");
+    let hist = srv
+        .get_ok(&format!("channels.history?roomId={rid}"), &admin)
+        .await;
+    assert_eq!(hist["messages"], json!([]), "{hist}");
+
+    // Without the setting a deleted message disappears.
+    set_setting(&srv, &admin, "Message_ShowDeletedStatus", json!(false)).await;
+    let gone = post(&srv, &admin, &rid, "again").await;
+    srv.post_ok(
+        "chat.delete",
+        &admin,
+        json!({"roomId": rid, "msgId": gone["_id"]}),
+    )
+    .await;
+    let hist = srv
+        .get_ok(&format!("channels.history?roomId={rid}"), &admin)
+        .await;
+    assert_eq!(hist["messages"], json!([]), "{hist}");
+
+    // Adding everyone is refused past `API_User_Limit`.
+    srv.create_user(&admin, "alice").await;
+    set_setting(&srv, &admin, "API_User_Limit", json!(1)).await;
+    let (status, body) = srv
+        .post("channels.addAll", &admin, json!({"roomId": rid}))
+        .await;
+    assert_error(status, &body, 400, Some("error-user-limit-exceeded"), "limit");
+}

@@ -226,6 +226,14 @@ impl Chat {
         if room.t == RoomType::Direct {
             return Err(ChatError::refused("error-not-allowed", "Not allowed"));
         }
+        // Rocket.Chat's `API_User_Limit` (it counts active users; this counts all).
+        let limit = u64::try_from(self.settings().int("API_User_Limit")).unwrap_or(0);
+        if self.store.count_users().await? > limit {
+            return Err(ChatError::refused(
+                "error-user-limit-exceeded",
+                "User Limit Exceeded",
+            ));
+        }
         const BATCH: u64 = 500;
         let mut offset = 0;
         loop {

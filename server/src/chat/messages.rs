@@ -586,6 +586,27 @@ impl Chat {
             ),
         )
         .await?;
+        if self.settings().bool("Message_ShowDeletedStatus") {
+            // Rocket.Chat's "message removed" placeholder: the message stays, emptied.
+            let mut removed = message.clone();
+            removed.t = Some("rm".into());
+            removed.msg = String::new();
+            removed.attachments.clear();
+            removed.file = None;
+            removed.files.clear();
+            removed.mentions.clear();
+            removed.edited_at = Some(Ts::now());
+            removed.edited_by = Some(actor.as_ref());
+            removed.updated_at = Ts::now();
+            self.store.update_message(&removed).await?;
+            tracing::info!(room_id = %room.id, user_id = %actor.id, message_id = %mid, "message removed, placeholder kept");
+            self.remove_message_files(mid).await;
+            self.bus.publish(Event::MessageUpdated {
+                room: room.clone(),
+                message: removed,
+            });
+            return Ok(message);
+        }
         let deleted = self
             .store
             .delete_message_and_parent(mid)

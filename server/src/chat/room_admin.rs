@@ -73,7 +73,8 @@ impl Chat {
     }
 
     /// Deletes a room's messages `clean` selects (Rocket.Chat's `cleanRoomHistory`)
-    /// and their files; returns how many went. The caller must be able to read the
+    /// and their files; returns how many went, "message removed" placeholders left
+    /// out. The caller must be able to read the
     /// room and hold `clean-channel-history` there.
     pub async fn clean_history(
         &self,
@@ -112,7 +113,12 @@ impl Chat {
         if !deleted.is_empty() {
             self.bus.publish(Event::RoomChanged { room: room.clone() });
         }
-        Ok((room, deleted.len() as u64))
+        // "Message removed" placeholders go too, but are not counted (as Rocket.Chat).
+        let count = deleted
+            .iter()
+            .filter(|m| m.t.as_deref() != Some("rm"))
+            .count();
+        Ok((room, count as u64))
     }
 
     /// Refuses callers without `view-room-administration`.

@@ -430,10 +430,16 @@ impl Chat {
             RoomType::Group => Perm::KICK_USER_FROM_ANY_P_ROOM,
             RoomType::Direct => return Err(ChatError::not_allowed()),
         };
-        let allowed = self
-            .has_permission(actor, Perm::REMOVE_USER, Some(&room.id))
-            .await?
-            || self.has_permission(actor, any, None).await?;
+        let any_room = self.has_permission(actor, any, None).await?;
+        // A private group is found only by its members and those who may kick
+        // from any group (Rocket.Chat's lookup before the kick).
+        if room.t == RoomType::Group && sub.is_none() && !any_room {
+            return Err(ChatError::room_not_found());
+        }
+        let allowed = any_room
+            || self
+                .has_permission(actor, Perm::REMOVE_USER, Some(&room.id))
+                .await?;
         if !allowed {
             if room.t != RoomType::Channel && sub.is_none() {
                 return Err(ChatError::room_not_found());

@@ -145,6 +145,16 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
             Ok(None)
         }
         "createDirectMessage" => create_direct(ctx, params).await,
+        // `[{key: value, …}]`: the caller's preferences, as `users.setPreferences`.
+        "saveUserPreferences" => {
+            let user = ctx.user()?;
+            let changes = arg(params, 0)
+                .as_object()
+                .cloned()
+                .ok_or_else(DdpError::match_failed)?;
+            ctx.chat.set_preferences(&user, None, changes).await?;
+            Ok(Some(json!(true)))
+        }
         // `{rid, username}`, as Rocket.Chat's `muteUserInRoom`/`unmuteUserInRoom`.
         "muteUserInRoom" | "unmuteUserInRoom" => {
             let user = ctx.user()?;

@@ -223,6 +223,20 @@ pub static ALL: &[Def] = &[
     },
     Def {
         default: Default::Bool(false),
+        public: true,
+        label: "Show deleted status",
+        description: "A deleted message leaves a \"message removed\" placeholder (`t: rm`) \
+                      instead of disappearing.",
+        ..def("Message_ShowDeletedStatus", Kind::Boolean, "Message", "")
+    },
+    Def {
+        default: Default::Int(500),
+        label: "User limit for adding all users to a room",
+        description: "`channels|groups.addAll` is refused on a workspace with more users.",
+        ..def("API_User_Limit", int(1, 100_000_000), "General", "REST API")
+    },
+    Def {
+        default: Default::Bool(false),
         label: "Enable the direct messages history endpoint",
         description: "Lets administrators read direct conversations they are not in \
                       (`im.messages.others`).",
