@@ -257,10 +257,12 @@ async fn leaving_needs_leave_permissions_and_another_owner() {
         .await;
     assert!(subscription(&srv, &alice, &rid).await.is_none());
 
-    // `groups.addAll` fills a group.
-    let gid = rid_of(&create_group(&srv, &bob, "everyone", &[]).await);
+    // `groups.addAll` fills a group (`add-all-to-room`: administrators).
+    let gid = rid_of(&create_group(&srv, &admin, "everyone", &[]).await);
+    let (status, _) = srv.post("groups.addAll", &bob, json!({"roomId": gid})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not a member, not allowed");
     let body = srv
-        .post_ok("groups.addAll", &bob, json!({"roomId": gid}))
+        .post_ok("groups.addAll", &admin, json!({"roomId": gid}))
         .await;
     assert!(body["group"]["usersCount"].as_i64().unwrap() >= 3, "{body}");
 }
