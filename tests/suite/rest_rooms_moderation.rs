@@ -84,7 +84,13 @@ async fn muted_members_cannot_post_and_read_only_rooms_take_unmuted_members() {
             json!({"roomId": rid, "userId": admin.user_id}),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-user-not-in-room"), "outsider");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-user-not-in-room"),
+        "outsider",
+    );
 
     // Unmuting over realtime (Rocket.Chat's method) lets bob post again.
     let mut ddp = Ddp::connect_as(&srv, &alice).await;
@@ -185,7 +191,11 @@ async fn clean_history_deletes_a_range_for_those_allowed() {
     let (status, body) = srv.post("rooms.cleanHistory", &alice, range.clone()).await;
     assert_error(status, &body, 400, Some("error-not-allowed"), "owner");
     let (status, body) = srv
-        .post("rooms.cleanHistory", &admin, json!({"roomId": rid, "oldest": from}))
+        .post(
+            "rooms.cleanHistory",
+            &admin,
+            json!({"roomId": rid, "oldest": from}),
+        )
         .await;
     assert_error(status, &body, 400, None, "no latest");
 
@@ -194,16 +204,14 @@ async fn clean_history_deletes_a_range_for_those_allowed() {
     only_bob["users"] = json!(["bob"]);
     let body = srv.post_ok("rooms.cleanHistory", &admin, only_bob).await;
     assert_eq!(body, json!({"success": true, "_id": rid, "count": 1}));
-    let body = srv.post_ok("rooms.cleanHistory", &admin, range.clone()).await;
+    let body = srv
+        .post_ok("rooms.cleanHistory", &admin, range.clone())
+        .await;
     assert_eq!(body["count"], json!(1), "{body}");
     let hist = srv
         .get_ok(&format!("channels.history?roomId={rid}"), &bob)
         .await;
-    assert_eq!(
-        msg_texts(&hist["messages"]),
-        ["fourth", "first"],
-        "{hist}"
-    );
+    assert_eq!(msg_texts(&hist["messages"]), ["fourth", "first"], "{hist}");
     let info = srv
         .get_ok(&format!("channels.info?roomId={rid}"), &bob)
         .await;
@@ -242,24 +250,40 @@ async fn leaving_needs_leave_permissions_and_another_owner() {
     let (status, body) = srv
         .post("rooms.leave", &alice, json!({"roomId": rid}))
         .await;
-    assert_error(status, &body, 400, Some("error-you-are-last-owner"), "alone");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-you-are-last-owner"),
+        "alone",
+    );
 
     // Without `leave-c`, nobody leaves a channel.
-    srv.post_ok("channels.invite", &alice, json!({"roomId": rid, "username": "bob"}))
-        .await;
+    srv.post_ok(
+        "channels.invite",
+        &alice,
+        json!({"roomId": rid, "username": "bob"}),
+    )
+    .await;
     set_permission(&srv, &admin, "leave-c", &[]).await;
     let (status, body) = srv.post("rooms.leave", &bob, json!({"roomId": rid})).await;
     assert_error(status, &body, 400, Some("error-not-allowed"), "no leave-c");
     set_permission(&srv, &admin, "leave-c", &["user"]).await;
-    srv.post_ok("channels.addOwner", &alice, json!({"roomId": rid, "userId": bob.user_id}))
-        .await;
+    srv.post_ok(
+        "channels.addOwner",
+        &alice,
+        json!({"roomId": rid, "userId": bob.user_id}),
+    )
+    .await;
     srv.post_ok("rooms.leave", &alice, json!({"roomId": rid}))
         .await;
     assert!(subscription(&srv, &alice, &rid).await.is_none());
 
     // `groups.addAll` fills a group (`add-all-to-room`: administrators).
     let gid = rid_of(&create_group(&srv, &admin, "everyone", &[]).await);
-    let (status, _) = srv.post("groups.addAll", &bob, json!({"roomId": gid})).await;
+    let (status, _) = srv
+        .post("groups.addAll", &bob, json!({"roomId": gid}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "not a member, not allowed");
     let body = srv
         .post_ok("groups.addAll", &admin, json!({"roomId": gid}))
@@ -308,7 +332,13 @@ async fn admin_listings_autocompletes_and_room_fields() {
     let path = format!("im.messages.others?roomId={dm_id}");
     let (status, body) = srv.get(&path, &admin).await;
     assert_error(status, &body, 400, Some("error-endpoint-disabled"), "off");
-    set_setting(&srv, &admin, "API_Enable_Direct_Message_History_EndPoint", json!(true)).await;
+    set_setting(
+        &srv,
+        &admin,
+        "API_Enable_Direct_Message_History_EndPoint",
+        json!(true),
+    )
+    .await;
     let body = srv.get_ok(&path, &admin).await;
     assert_eq!(msg_texts(&body["messages"]), ["just us"], "{body}");
     let (status, _) = srv.get(&path, &alice).await;
@@ -419,7 +449,10 @@ async fn admin_listings_autocompletes_and_room_fields() {
     )
     .await;
     let info = srv
-        .get_ok(&format!("rooms.info?roomId={cid}&fields=%7B%22name%22%3A1%7D"), &alice)
+        .get_ok(
+            &format!("rooms.info?roomId={cid}&fields=%7B%22name%22%3A1%7D"),
+            &alice,
+        )
         .await;
     assert_eq!(info["room"], json!({"_id": cid, "name": "plaza-one"}));
     let info = srv
@@ -441,19 +474,46 @@ async fn file_downloads_follow_the_restriction_settings() {
     let bob = srv.create_user(&admin, "bob").await;
     let cid = rid_of(&create_channel(&srv, &alice, "files-open", &[]).await);
     let gid = rid_of(&create_group(&srv, &alice, "files-closed", &[]).await);
-    let (_, channel_url, _) =
-        media_and_confirm(&srv, &alice, &cid, "a.bin", "application/octet-stream", pattern(64))
-            .await;
-    let (_, group_url, _) =
-        media_and_confirm(&srv, &alice, &gid, "b.bin", "application/octet-stream", pattern(64))
-            .await;
+    let (_, channel_url, _) = media_and_confirm(
+        &srv,
+        &alice,
+        &cid,
+        "a.bin",
+        "application/octet-stream",
+        pattern(64),
+    )
+    .await;
+    let (_, group_url, _) = media_and_confirm(
+        &srv,
+        &alice,
+        &gid,
+        "b.bin",
+        "application/octet-stream",
+        pattern(64),
+    )
+    .await;
 
     // By default only members download.
-    assert_eq!(status_of(&srv, &channel_url, Some(&alice)).await, StatusCode::OK);
-    assert_eq!(status_of(&srv, &channel_url, Some(&bob)).await, StatusCode::FORBIDDEN);
-    assert_eq!(status_of(&srv, &channel_url, None).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status_of(&srv, &channel_url, Some(&alice)).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&srv, &channel_url, Some(&bob)).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status_of(&srv, &channel_url, None).await,
+        StatusCode::FORBIDDEN
+    );
     // Whoever may read the room: a public channel's files, not a group's.
-    set_setting(&srv, &admin, "FileUpload_Restrict_to_room_members", json!(false)).await;
+    set_setting(
+        &srv,
+        &admin,
+        "FileUpload_Restrict_to_room_members",
+        json!(false),
+    )
+    .await;
     set_setting(
         &srv,
         &admin,
@@ -461,8 +521,14 @@ async fn file_downloads_follow_the_restriction_settings() {
         json!(true),
     )
     .await;
-    assert_eq!(status_of(&srv, &channel_url, Some(&bob)).await, StatusCode::OK);
-    assert_eq!(status_of(&srv, &group_url, Some(&bob)).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status_of(&srv, &channel_url, Some(&bob)).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&srv, &group_url, Some(&bob)).await,
+        StatusCode::FORBIDDEN
+    );
     // Neither restriction: any signed-in user; both: the stricter.
     set_setting(
         &srv,
@@ -471,9 +537,21 @@ async fn file_downloads_follow_the_restriction_settings() {
         json!(false),
     )
     .await;
-    assert_eq!(status_of(&srv, &group_url, Some(&bob)).await, StatusCode::OK);
-    assert_eq!(status_of(&srv, &group_url, None).await, StatusCode::FORBIDDEN);
-    set_setting(&srv, &admin, "FileUpload_Restrict_to_room_members", json!(true)).await;
+    assert_eq!(
+        status_of(&srv, &group_url, Some(&bob)).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&srv, &group_url, None).await,
+        StatusCode::FORBIDDEN
+    );
+    set_setting(
+        &srv,
+        &admin,
+        "FileUpload_Restrict_to_room_members",
+        json!(true),
+    )
+    .await;
     set_setting(
         &srv,
         &admin,
@@ -481,8 +559,14 @@ async fn file_downloads_follow_the_restriction_settings() {
         json!(true),
     )
     .await;
-    assert_eq!(status_of(&srv, &channel_url, Some(&bob)).await, StatusCode::FORBIDDEN);
-    assert_eq!(status_of(&srv, &channel_url, Some(&alice)).await, StatusCode::OK);
+    assert_eq!(
+        status_of(&srv, &channel_url, Some(&bob)).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status_of(&srv, &channel_url, Some(&alice)).await,
+        StatusCode::OK
+    );
     // Unprotected files: anyone, without credentials.
     set_setting(&srv, &admin, "FileUpload_ProtectFiles", json!(false)).await;
     assert_eq!(status_of(&srv, &group_url, None).await, StatusCode::OK);
@@ -502,15 +586,25 @@ async fn join_codes_are_required_unless_permitted() {
     )
     .await;
 
-    let (status, body) = srv.post("channels.join", &bob, json!({"roomId": rid})).await;
+    let (status, body) = srv
+        .post("channels.join", &bob, json!({"roomId": rid}))
+        .await;
     assert_error(status, &body, 400, Some("error-code-required"), "no code");
     let (status, body) = srv
-        .post("channels.join", &bob, json!({"roomId": rid, "joinCode": "WRONG"}))
+        .post(
+            "channels.join",
+            &bob,
+            json!({"roomId": rid, "joinCode": "WRONG"}),
+        )
         .await;
     assert_error(status, &body, 400, Some("error-code-invalid"), "wrong code");
     assert!(subscription(&srv, &bob, &rid).await.is_none());
     let body = srv
-        .post_ok("channels.join", &bob, json!({"roomId": rid, "joinCode": "123"}))
+        .post_ok(
+            "channels.join",
+            &bob,
+            json!({"roomId": rid, "joinCode": "123"}),
+        )
         .await;
     assert_eq!(body["channel"]["_id"], json!(rid), "{body}");
     // Administrators hold `join-without-join-code`; without it they need the code.
@@ -519,8 +613,16 @@ async fn join_codes_are_required_unless_permitted() {
     srv.post_ok("channels.leave", &admin, json!({"roomId": rid}))
         .await;
     set_permission(&srv, &admin, "join-without-join-code", &[]).await;
-    let (status, body) = srv.post("channels.join", &admin, json!({"roomId": rid})).await;
-    assert_error(status, &body, 400, Some("error-code-required"), "admin without");
+    let (status, body) = srv
+        .post("channels.join", &admin, json!({"roomId": rid}))
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-code-required"),
+        "admin without",
+    );
 }
 
 #[tokio::test]
@@ -555,7 +657,11 @@ async fn direct_conversations_follow_a_renamed_member() {
         }
     };
     let s = sub(one_id).await;
-    assert_eq!((&s["name"], &s["fname"]), (&json!("bobby"), &json!("Bobby B")), "{s}");
+    assert_eq!(
+        (&s["name"], &s["fname"]),
+        (&json!("bobby"), &json!("Bobby B")),
+        "{s}"
+    );
     let s = sub(group_id).await;
     let name = str_of(&s["name"], "group name");
     let mut parts: Vec<&str> = name.split(',').collect();
@@ -564,7 +670,13 @@ async fn direct_conversations_follow_a_renamed_member() {
     assert!(str_of(&s["fname"], "fname").contains("Bobby B"), "{s}");
     // Bob's own view of the one-to-one DM still names alice.
     let own = srv
-        .get_ok(&format!("subscriptions.getOne?roomId={}", str_of(&one["room"]["_id"], "dm")), &bob)
+        .get_ok(
+            &format!(
+                "subscriptions.getOne?roomId={}",
+                str_of(&one["room"]["_id"], "dm")
+            ),
+            &bob,
+        )
         .await;
     assert_eq!(own["subscription"]["name"], json!("alice"), "{own}");
 }
@@ -581,14 +693,26 @@ async fn room_images_lists_posted_images_for_readers() {
     assert_eq!(body["files"], json!([]), "{body}");
 
     let png = palaver_tests::images::png(4, 4);
-    let (first, _, _) = media_and_confirm(&srv, &alice, &gid, "a.png", "image/png", png.clone()).await;
+    let (first, _, _) =
+        media_and_confirm(&srv, &alice, &gid, "a.png", "image/png", png.clone()).await;
     tick().await;
-    media_and_confirm(&srv, &alice, &gid, "notes.bin", "application/octet-stream", pattern(32))
-        .await;
+    media_and_confirm(
+        &srv,
+        &alice,
+        &gid,
+        "notes.bin",
+        "application/octet-stream",
+        pattern(32),
+    )
+    .await;
     tick().await;
     let (second, _, _) = media_and_confirm(&srv, &alice, &gid, "b.png", "image/png", png).await;
     let body = srv.get_ok(&path, &alice).await;
-    assert_eq!(ids(&body["files"]), [second.clone(), first.clone()], "{body}");
+    assert_eq!(
+        ids(&body["files"]),
+        [second.clone(), first.clone()],
+        "{body}"
+    );
     assert_eq!(body["total"], json!(2), "{body}");
     let body = srv
         .get_ok(&format!("{path}&startingFromId={first}"), &alice)
@@ -645,13 +769,17 @@ async fn new_memberships_take_the_users_notification_preferences_and_dms_can_be_
         .post_ok("im.create", &alice, json!({"username": "bob"}))
         .await;
     let dm_id = str_of(&dm["room"]["_id"], "dm").to_string();
-    let sub = subscription(&srv, &alice, &dm_id).await.expect("alice's dm");
+    let sub = subscription(&srv, &alice, &dm_id)
+        .await
+        .expect("alice's dm");
     assert_eq!(sub["emailNotifications"], json!("nothing"), "{sub}");
     assert_eq!(sub["desktopNotifications"], json!("mentions"), "{sub}");
     let sub = subscription(&srv, &bob, &dm_id).await.expect("bob's dm");
     assert!(sub.get("emailNotifications").is_none(), "{sub}");
     let cid = rid_of(&create_channel(&srv, &bob, "prefs", &["alice"]).await);
-    let sub = subscription(&srv, &alice, &cid).await.expect("alice's channel");
+    let sub = subscription(&srv, &alice, &cid)
+        .await
+        .expect("alice's channel");
     assert_eq!(sub["emailNotifications"], json!("nothing"), "{sub}");
 
     // `delete-d` is the administrators'.
@@ -683,7 +811,10 @@ async fn room_integrations_are_listed_for_those_who_manage_them() {
     let body = srv
         .get_ok(&format!("channels.getIntegrations?roomId={cid}"), &admin)
         .await;
-    assert_eq!(ids(&body["integrations"]), [str_of(&here["integration"]["_id"], "id")]);
+    assert_eq!(
+        ids(&body["integrations"]),
+        [str_of(&here["integration"]["_id"], "id")]
+    );
     assert_eq!(body["total"], json!(1), "{body}");
     let (status, body) = srv
         .get(&format!("channels.getIntegrations?roomId={cid}"), &alice)
@@ -712,7 +843,10 @@ async fn removed_messages_leave_a_placeholder_that_cleaning_does_not_count() {
         .find(|m| m["_id"] == json!(mid))
         .cloned()
         .unwrap_or_else(|| panic!("placeholder kept: {hist}"));
-    assert_eq!((&placeholder["t"], &placeholder["msg"]), (&json!("rm"), &json!("")));
+    assert_eq!(
+        (&placeholder["t"], &placeholder["msg"]),
+        (&json!("rm"), &json!(""))
+    );
 
     // Cleaning removes it without counting it.
     let body = srv
@@ -749,5 +883,11 @@ async fn removed_messages_leave_a_placeholder_that_cleaning_does_not_count() {
     let (status, body) = srv
         .post("channels.addAll", &admin, json!({"roomId": rid}))
         .await;
-    assert_error(status, &body, 400, Some("error-user-limit-exceeded"), "limit");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-user-limit-exceeded"),
+        "limit",
+    );
 }

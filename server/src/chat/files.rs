@@ -374,7 +374,10 @@ impl Chat {
         let members_only = settings.bool("FileUpload_Restrict_to_room_members");
         let readers_only = settings.bool("FileUpload_Restrict_to_users_who_can_access_room");
         let allowed = if members_only {
-            self.store.subscription(&upload.rid, &user.id).await?.is_some()
+            self.store
+                .subscription(&upload.rid, &user.id)
+                .await?
+                .is_some()
         } else if readers_only {
             self.readable_room(user, RoomRef::Id(&upload.rid))
                 .await

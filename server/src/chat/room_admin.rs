@@ -24,7 +24,10 @@ impl Chat {
         username: &str,
         mute: bool,
     ) -> ChatResult<Room> {
-        if !self.has_permission(actor, Perm::MUTE_USER, Some(rid)).await? {
+        if !self
+            .has_permission(actor, Perm::MUTE_USER, Some(rid))
+            .await?
+        {
             return Err(ChatError::refused("error-not-allowed", "Not allowed"));
         }
         let room = self
@@ -82,12 +85,8 @@ impl Chat {
         r: RoomRef<'_>,
         clean: CleanHistory,
     ) -> ChatResult<(Room, u64)> {
-        let no_access = || {
-            ChatError::refused(
-                "error-not-allowed",
-                "User does not have access to the room",
-            )
-        };
+        let no_access =
+            || ChatError::refused("error-not-allowed", "User does not have access to the room");
         let (room, _) = self
             .readable_room(actor, r)
             .await

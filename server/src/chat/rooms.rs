@@ -353,8 +353,7 @@ impl Chat {
         sub: &Subscription,
         even_alone: bool,
     ) -> ChatResult<()> {
-        if !sub.roles.iter().any(|r| r == roles::OWNER) || (room.users_count <= 1 && !even_alone)
-        {
+        if !sub.roles.iter().any(|r| r == roles::OWNER) || (room.users_count <= 1 && !even_alone) {
             return Ok(());
         }
         // The room's owners: a range of the index of members holding room roles,

@@ -135,7 +135,10 @@ pub async fn clean_history(store: DynStore) {
     };
 
     // Exclusive bounds by default; only the given users; files only.
-    let gone = store.clean_history("r-c", &all(2_000, 3_000)).await.unwrap();
+    let gone = store
+        .clean_history("r-c", &all(2_000, 3_000))
+        .await
+        .unwrap();
     assert!(gone.is_empty());
     let gone = store
         .clean_history(

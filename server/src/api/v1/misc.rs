@@ -89,9 +89,8 @@ pub async fn subscriptions_read(
     JsonBody(body): JsonBody<serde_json::Map<String, Value>>,
 ) -> ApiResult {
     use axum::response::IntoResponse;
-    let invalid = |m: &str| -> ApiResult {
-        Err(ChatError::refused("invalid-params", m.to_string()).into())
-    };
+    let invalid =
+        |m: &str| -> ApiResult { Err(ChatError::refused("invalid-params", m.to_string()).into()) };
     let rid = match (body.get("rid"), body.get("roomId")) {
         (Some(_), Some(_)) => return invalid("must match exactly one schema in oneOf"),
         (Some(v), None) | (None, Some(v)) => match v {

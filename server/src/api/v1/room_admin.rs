@@ -45,19 +45,24 @@ fn failure(message: impl Into<String>) -> ApiError {
 }
 
 fn text<'a>(body: &'a Body, key: &str) -> Option<&'a str> {
-    body.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    body.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// A body flag as Rocket.Chat reads one: `true`, `"true"`, `1` or `"1"`.
 fn flag(body: &Body, key: &str) -> bool {
-    matches!(
-        body.get(key),
-        Some(Value::Bool(true))
-    ) || matches!(body.get(key), Some(Value::String(s)) if s == "true" || s == "1")
+    matches!(body.get(key), Some(Value::Bool(true)))
+        || matches!(body.get(key), Some(Value::String(s)) if s == "true" || s == "1")
         || body.get(key).and_then(Value::as_i64) == Some(1)
 }
 
-async fn mute(state: AppState, session_user: crate::store::User, body: Body, on: bool) -> ApiResult {
+async fn mute(
+    state: AppState,
+    session_user: crate::store::User,
+    body: Body,
+    on: bool,
+) -> ApiResult {
     let Some(rid) = text(&body, "roomId") else {
         return Err(failure("must have required property 'roomId'"));
     };
@@ -144,10 +149,7 @@ pub async fn clean_history(
         files_only: flag(&body, "filesOnly"),
         ignore_threads: flag(&body, "ignoreThreads"),
     };
-    let (room, count) = state
-        .chat
-        .clean_history(&session.user, r, clean)
-        .await?;
+    let (room, count) = state.chat.clean_history(&session.user, r, clean).await?;
     ok(json!({ "_id": room.id, "count": count }))
 }
 
@@ -225,7 +227,9 @@ pub async fn admin_room(
     if let Some(obj) = body.as_object_mut() {
         obj.insert("success".into(), Value::Bool(true));
     }
-    Ok(axum::response::IntoResponse::into_response(axum::Json(body)))
+    Ok(axum::response::IntoResponse::into_response(axum::Json(
+        body,
+    )))
 }
 
 /// The `name` of an autocomplete's `selector` JSON (required).
@@ -323,7 +327,6 @@ pub async fn available_for_teams(
     let items: Vec<Value> = listing.items.iter().map(item).collect();
     ok(json!({ "items": items }))
 }
-
 
 /// `rooms.images?roomId&startingFromId&offset&count`: `{files, count, offset, total}`.
 pub async fn images(

@@ -75,8 +75,7 @@ pub async fn moderators<const K: u8>(
 async fn query_room(state: &AppState, params: &Params, k: u8) -> Result<Room, ApiError> {
     let invalid = || ApiError::from(ChatError::invalid("Invalid query"));
     let raw = params.get("query").ok_or_else(invalid)?;
-    let query: serde_json::Map<String, Value> =
-        serde_json::from_str(raw).map_err(|_| invalid())?;
+    let query: serde_json::Map<String, Value> = serde_json::from_str(raw).map_err(|_| invalid())?;
     let missing = || {
         let what = if k == GROUP { "Group" } else { "Channel" };
         ApiError::from(ChatError::invalid(format!("{what} does not exists")))

@@ -13,8 +13,8 @@ use super::{
     IDX_ID, IDX_ROOM_TS, IDX_THREAD_TS, MESSAGES,
 };
 use crate::store::{
-    CleanHistory, DeletedMessage, HistoryQuery, Message, MessageStore, Page, PostEffects, Reaction, StoreResult,
-    Ts,
+    CleanHistory, DeletedMessage, HistoryQuery, Message, MessageStore, Page, PostEffects, Reaction,
+    StoreResult, Ts,
 };
 
 /// Fields of a message document that may be absent.

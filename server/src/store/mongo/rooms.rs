@@ -9,8 +9,8 @@ use super::{
     MongoStore, IDX_ID, IDX_MEMBER, IDX_ROOM_NAME,
 };
 use crate::store::{
-    Listing, MuteChange, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort, SortKey, StoreError,
-    StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
+    Listing, MuteChange, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort, SortKey,
+    StoreError, StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
 };
 
 const ROOM_CONFLICTS: &[(&str, &str)] = &[(IDX_ROOM_NAME, "room name"), (IDX_ID, "id")];

@@ -8,7 +8,8 @@ use rusqlite::{params, params_from_iter, Connection};
 use super::rooms::{load_room, save_room};
 use super::{exec, query_count, query_doc, query_docs, to_json, SqliteStore};
 use crate::store::{
-    CleanHistory, DeletedMessage, HistoryQuery, Message, MessageStore, Page, PostEffects, StoreResult, Ts,
+    CleanHistory, DeletedMessage, HistoryQuery, Message, MessageStore, Page, PostEffects,
+    StoreResult, Ts,
 };
 
 fn load_message(conn: &Connection, id: &str) -> StoreResult<Option<Message>> {

@@ -8,8 +8,8 @@ use super::{
     exec, like_pattern, page_args, query_count, query_doc, query_docs, to_json, SqliteStore,
 };
 use crate::store::{
-    Direction, Listing, MuteChange, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort, SortKey,
-    StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
+    Direction, Listing, MuteChange, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort,
+    SortKey, StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
 };
 
 pub(super) fn load_room(conn: &Connection, id: &str) -> StoreResult<Option<Room>> {
