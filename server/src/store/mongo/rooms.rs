@@ -302,7 +302,7 @@ impl RoomStore for MongoStore {
         at: Ts,
     ) -> StoreResult<Option<Room>> {
         // The operators of Rocket.Chat's `muteUsernameByRoomId` and friends.
-        let update = match change {
+        let mut update = match change {
             MuteChange::Mute => doc! {
                 "$addToSet": { "muted": username },
                 "$pull": { "unmuted": username },
@@ -314,7 +314,6 @@ impl RoomStore for MongoStore {
                 "$addToSet": { "unmuted": username },
             },
         };
-        let mut update = update;
         update.insert("$set", doc! { "_updatedAt": at.0 });
         let room = self
             .rooms
