@@ -83,6 +83,7 @@ mod rest_presence;
 mod rest_ratelimit;
 mod rest_roles;
 mod rest_room_settings;
+mod rest_rooms_moderation;
 mod rest_self_service;
 mod rest_settings;
 mod rest_storage_full;

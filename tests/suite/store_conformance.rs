@@ -16,6 +16,7 @@ mod once_keys;
 mod outbox;
 mod push;
 mod roles;
+mod room_moderation;
 mod rooms;
 mod settings_audit;
 mod uploads;
@@ -123,6 +124,8 @@ conformance! {
     rooms::remove_subscriptions,
     rooms::delete_room,
     rooms::room_settings,
+    room_moderation::room_mute,
+    room_moderation::clean_history,
     messages::post_effects,
     messages::threads,
     messages::edits,
@@ -590,6 +593,7 @@ pub fn room(id: &str, t: RoomType, name: Option<&str>, users_count: i64) -> Room
         uids: None,
         ts: Ts(1_000),
         updated_at: Ts(1_000),
+        extra: Default::default(),
     }
 }
 

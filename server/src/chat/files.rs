@@ -383,8 +383,12 @@ impl Chat {
         Ok((room, message))
     }
 
-    /// An upload as `actor` (or an anonymous caller) may read it: members of the
-    /// room, or anyone for a channel when files are not protected.
+    /// An upload as `actor` (or an anonymous caller) may read it, by Rocket.Chat's
+    /// rules (`requestCanAccessFiles`): anyone when `FileUpload_ProtectFiles` is
+    /// off; else a signed-in user, restricted by `FileUpload_Restrict_to_room_members`
+    /// (members only) and `FileUpload_Restrict_to_users_who_can_access_room` (those
+    /// who may read the room); with both on, the stricter (members) applies. Refused
+    /// with 403, as Rocket.Chat answers, credentials or not.
     pub async fn readable_upload(&self, actor: Option<&User>, file_id: &str) -> ChatResult<Upload> {
         let not_found = || ChatError::Files(FilesError::NotFound(file_id.to_string()));
         let upload = self
@@ -395,24 +399,31 @@ impl Chat {
             // Avatars are served by /avatar only.
             .filter(|u| u.type_group.as_deref() != Some(TYPE_GROUP_AVATAR))
             .ok_or_else(not_found)?;
-        match actor {
-            Some(user) => {
-                let readable = self.readable_room(user, RoomRef::Id(&upload.rid)).await;
-                match readable {
-                    Ok(_) => {}
-                    Err(_) if !self.settings().bool("FileUpload_ProtectFiles") => {}
-                    Err(_) => {
-                        return Err(ChatError::Forbidden("You may not read this file".into()))
-                    }
-                }
-            }
-            None => {
-                if self.settings().bool("FileUpload_ProtectFiles") {
-                    return Err(ChatError::Unauthorized("missing credentials".into()));
-                }
-            }
+        let settings = self.settings();
+        if !settings.bool("FileUpload_ProtectFiles") {
+            return Ok(upload);
         }
-        Ok(upload)
+        let refused = || ChatError::Forbidden("You may not read this file".into());
+        let user = actor.ok_or_else(refused)?;
+        let members_only = settings.bool("FileUpload_Restrict_to_room_members");
+        let readers_only = settings.bool("FileUpload_Restrict_to_users_who_can_access_room");
+        let allowed = if members_only {
+            self.store
+                .subscription(&upload.rid, &user.id)
+                .await?
+                .is_some()
+        } else if readers_only {
+            self.readable_room(user, RoomRef::Id(&upload.rid))
+                .await
+                .is_ok()
+        } else {
+            true
+        };
+        if allowed {
+            Ok(upload)
+        } else {
+            Err(refused())
+        }
     }
 
     /// Opens the upload's bytes (or a range of them).

@@ -50,6 +50,7 @@ impl Chat {
             uids: None,
             ts: now,
             updated_at: now,
+            extra: Default::default(),
         };
         match self.store.create_room(&room, &[]).await {
             // Another instance made it first.

@@ -243,6 +243,62 @@ impl Chat {
         Ok(listing)
     }
 
+    /// The integrations of a room (`channels|groups.getIntegrations`): those the
+    /// caller may manage whose channel names the room (`#name` or its id).
+    /// `Forbidden("unauthorized")` without any integrations permission. Work: the
+    /// workspace's integrations, read in batches.
+    pub async fn room_integrations(
+        &self,
+        actor: &User,
+        room: &crate::store::Room,
+        page: Page,
+    ) -> ChatResult<Listing<Integration>> {
+        const BATCH: u64 = 500;
+        let mut any = false;
+        for kind in [WEBHOOK_INCOMING, WEBHOOK_OUTGOING] {
+            any |= self.may_manage_integration(actor, kind, None).await?;
+        }
+        if !any {
+            return Err(ChatError::Forbidden("unauthorized".into()));
+        }
+        let names: Vec<String> = [
+            Some(room.id.clone()),
+            room.name.as_ref().map(|n| format!("#{n}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut matching = Vec::new();
+        let mut offset = 0;
+        loop {
+            let batch = self
+                .store
+                .list_integrations(Page::new(offset, BATCH))
+                .await?;
+            let read = batch.items.len() as u64;
+            for i in batch.items {
+                if i.channel.iter().any(|c| names.contains(c))
+                    && self
+                        .may_manage_integration(actor, &i.kind, Some(&i.created_by.id))
+                        .await?
+                {
+                    matching.push(i);
+                }
+            }
+            offset += read;
+            if read < BATCH {
+                break;
+            }
+        }
+        let total = matching.len() as u64;
+        let items = matching
+            .into_iter()
+            .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(page.count).unwrap_or(usize::MAX))
+            .collect();
+        Ok(Listing { items, total })
+    }
+
     /// One integration (admins only).
     pub async fn get_integration(&self, actor: &User, id: &str) -> ChatResult<Integration> {
         let integration = self

@@ -226,6 +226,14 @@ impl Chat {
         if room.t == RoomType::Direct {
             return Err(ChatError::refused("error-not-allowed", "Not allowed"));
         }
+        // Rocket.Chat's `API_User_Limit` (it counts active users; this counts all).
+        let limit = u64::try_from(self.settings().int("API_User_Limit")).unwrap_or(0);
+        if self.store.count_users().await? > limit {
+            return Err(ChatError::refused(
+                "error-user-limit-exceeded",
+                "User Limit Exceeded",
+            ));
+        }
         const BATCH: u64 = 500;
         let mut offset = 0;
         loop {
@@ -268,5 +276,86 @@ fn history_window(oldest: Option<Ts>, latest: Option<Ts>, count: u64) -> History
         offset: 0,
         count,
         exclude_thread_replies: false,
+    }
+}
+
+impl Chat {
+    /// After `user` changed username or name: the names of their direct
+    /// conversations as the other members see them (Rocket.Chat's
+    /// `updateGroupDMsName` and its one-to-one counterpart): a one-to-one DM is
+    /// named after the other member; a group DM after the other members sorted by
+    /// name, usernames joined with `,` and names with `, `. Work: the user's
+    /// direct conversations and their members.
+    pub(crate) async fn refresh_direct_names(&self, user: &User) -> ChatResult<()> {
+        let rids: Vec<String> = self
+            .store
+            .user_subscriptions(&user.id, None)
+            .await?
+            .into_iter()
+            .filter(|s| s.t == RoomType::Direct)
+            .map(|s| s.rid)
+            .collect();
+        if rids.is_empty() {
+            return Ok(());
+        }
+        let rooms = self.store.rooms_by_ids(&rids).await?;
+        let mut people: std::collections::HashMap<String, User> = Default::default();
+        people.insert(user.id.clone(), user.clone());
+        for room in &rooms {
+            for uid in room.uids.iter().flatten() {
+                if !people.contains_key(uid) {
+                    if let Some(found) = self.store.user_by_id(uid).await? {
+                        people.insert(uid.clone(), found);
+                    }
+                }
+            }
+        }
+        let shown = |u: &User| {
+            if u.name.is_empty() {
+                u.username.clone()
+            } else {
+                u.name.clone()
+            }
+        };
+        for room in rooms {
+            let mut members: Vec<&User> = room
+                .uids
+                .iter()
+                .flatten()
+                .filter_map(|uid| people.get(uid))
+                .collect();
+            members.sort_by_key(|u| shown(u).to_lowercase());
+            for member in &members {
+                let others: Vec<&&User> = members.iter().filter(|o| o.id != member.id).collect();
+                let (name, fname) = match others.as_slice() {
+                    // A DM with oneself is named after oneself.
+                    [] => (member.username.clone(), shown(member)),
+                    [one] => (one.username.clone(), shown(one)),
+                    many => (
+                        many.iter()
+                            .map(|o| o.username.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        many.iter().map(|o| shown(o)).collect::<Vec<_>>().join(", "),
+                    ),
+                };
+                let patch = SubscriptionPatch {
+                    name: Some(name),
+                    fname: Some(fname),
+                    ..Default::default()
+                };
+                if self
+                    .store
+                    .patch_subscriptions(&room.id, Some(member.id.as_str()), &patch)
+                    .await?
+                    > 0
+                {
+                    if let Some(sub) = self.store.subscription(&room.id, &member.id).await? {
+                        self.publish_subscription(sub);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

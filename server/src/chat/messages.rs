@@ -153,7 +153,11 @@ impl Chat {
     pub async fn send_message(&self, actor: &User, new: NewMessage) -> ChatResult<(Room, Message)> {
         let (room, _) = self.joined_room(actor, RoomRef::Id(&new.rid)).await?;
         Chat::check_not_archived(&room)?;
+        // A read-only room takes posts from those holding `post-readonly` and
+        // those unmuted there; a muted member posts nowhere (Rocket.Chat's
+        // `canSendMessage`).
         if room.ro
+            && !room.is_unmuted(&actor.username)
             && !self
                 .has_permission(actor, Perm::POST_READONLY, Some(&room.id))
                 .await?
@@ -161,6 +165,12 @@ impl Chat {
             return Err(ChatError::refused(
                 "error-action-not-allowed",
                 "This room is read only",
+            ));
+        }
+        if room.is_muted(&actor.username) {
+            return Err(ChatError::refused(
+                "error-user-muted",
+                "You_have_been_muted",
             ));
         }
         if new.msg.trim().is_empty() && new.attachments.is_empty() {
@@ -662,6 +672,27 @@ impl Chat {
             ),
         )
         .await?;
+        if self.settings().bool("Message_ShowDeletedStatus") {
+            // Rocket.Chat's "message removed" placeholder: the message stays, emptied.
+            let mut removed = message.clone();
+            removed.t = Some("rm".into());
+            removed.msg = String::new();
+            removed.attachments.clear();
+            removed.file = None;
+            removed.files.clear();
+            removed.mentions.clear();
+            removed.edited_at = Some(Ts::now());
+            removed.edited_by = Some(actor.as_ref());
+            removed.updated_at = Ts::now();
+            self.store.update_message(&removed).await?;
+            tracing::info!(room_id = %room.id, user_id = %actor.id, message_id = %mid, "message removed, placeholder kept");
+            self.remove_message_files(mid).await;
+            self.bus.publish(Event::MessageUpdated {
+                room: room.clone(),
+                message: removed,
+            });
+            return Ok(message);
+        }
         let deleted = self
             .store
             .delete_message_and_parent(mid)

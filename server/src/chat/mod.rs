@@ -36,6 +36,7 @@ mod relay;
 mod remote_users;
 pub mod reserved_names;
 pub mod roles;
+pub mod room_admin;
 pub mod room_notify;
 pub mod room_settings;
 pub mod rooms;

@@ -258,6 +258,9 @@ impl Chat {
             self.end_other_sessions(&user, token_hash).await?;
         }
         tracing::info!(user_id = %user.id, "own profile updated");
+        if user.username != before.username || user.name != before.name {
+            self.refresh_direct_names(&user).await?;
+        }
         self.bus.publish(Event::UserUpdated { user: user.clone() });
         Ok(user)
     }

@@ -27,6 +27,13 @@ pub struct RoomSettingsChange {
     /// An empty code removes it.
     pub join_code: Option<String>,
     pub default: Option<bool>,
+    /// Shown among the directory's featured rooms (administrators only).
+    pub featured: Option<bool>,
+    /// The system message types hidden in the room (`systemMessages`).
+    pub sys_mes: Option<Vec<String>>,
+    /// Rocket.Chat's `favorite: {favorite, defaultValue}`: the room is a default
+    /// favourite only when both are true.
+    pub favorite: Option<bool>,
 }
 
 impl Chat {
@@ -77,7 +84,7 @@ impl Chat {
         )
         .await?;
         // Validations first: nothing is changed unless every part is allowed.
-        if change.default.is_some()
+        if (change.default.is_some() || change.featured.is_some())
             && !self
                 .has_room_permission(actor, Perm::VIEW_ROOM_ADMINISTRATION, &before)
                 .await?
@@ -196,6 +203,15 @@ impl Chat {
         }
         if let Some(default) = change.default {
             room.default = default;
+        }
+        if let Some(featured) = change.featured {
+            room.extra.featured = featured;
+        }
+        if let Some(types) = change.sys_mes {
+            room.extra.sys_mes = Some(types);
+        }
+        if let Some(favorite) = change.favorite {
+            room.extra.favorite = favorite;
         }
         room.updated_at = Ts::now();
         self.store

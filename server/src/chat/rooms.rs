@@ -106,7 +106,26 @@ fn subscription_for(
 
 fn member_subscription(room: &Room, user: &User) -> Subscription {
     let name = room.name.clone().unwrap_or_default();
-    subscription_for(room, &user.as_ref(), name, room.fname.clone())
+    let mut sub = subscription_for(room, &user.as_ref(), name, room.fname.clone());
+    apply_user_notification_prefs(&mut sub, user);
+    sub
+}
+
+/// A new membership starts with the user's own notification preferences where
+/// they chose one (Rocket.Chat's `getDefaultSubscriptionPref`): desktop, mobile
+/// (`pushNotifications`) and e-mail (`emailNotificationMode`).
+fn apply_user_notification_prefs(sub: &mut Subscription, user: &User) {
+    let prefs = &user.settings.preferences;
+    let chosen = |key: &str| {
+        prefs
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .filter(|v| !v.is_empty() && *v != "default")
+            .map(str::to_string)
+    };
+    sub.notify.desktop = chosen("desktopNotifications");
+    sub.notify.mobile = chosen("pushNotifications");
+    sub.notify.email = chosen("emailNotificationMode");
 }
 
 impl Chat {
@@ -209,6 +228,7 @@ impl Chat {
             uids: None,
             ts: now,
             updated_at: now,
+            extra: Default::default(),
         };
         let mut owner = member_subscription(&room, actor);
         owner.roles = vec![roles::OWNER.into()];
@@ -237,6 +257,17 @@ impl Chat {
 
     /// Joins a public channel. Joining twice is not an error.
     pub async fn join_room(&self, actor: &User, rid: &str) -> ChatResult<Room> {
+        self.join_room_with_code(actor, rid, None).await
+    }
+
+    /// Joins a public channel, giving its join code if it has one (Rocket.Chat's
+    /// `joinRoom`): those holding `join-without-join-code` need none.
+    pub async fn join_room_with_code(
+        &self,
+        actor: &User,
+        rid: &str,
+        code: Option<&str>,
+    ) -> ChatResult<Room> {
         let (room, sub) = self.readable_room(actor, RoomRef::Id(rid)).await?;
         if sub.is_some() {
             return Ok(room);
@@ -245,6 +276,18 @@ impl Chat {
             return Err(ChatError::not_allowed());
         }
         Chat::check_not_archived(&room)?;
+        let code = code.filter(|c| !c.is_empty());
+        if room.join_code_required
+            && code != room.join_code.as_deref()
+            && !self
+                .has_permission(actor, Perm::JOIN_WITHOUT_JOIN_CODE, None)
+                .await?
+        {
+            return Err(match code {
+                None => ChatError::refused("error-code-required", "Code required"),
+                Some(_) => ChatError::refused("error-code-invalid", "Invalid code"),
+            });
+        }
         self.add_member(actor, &room, actor, "uj").await
     }
 
@@ -264,6 +307,8 @@ impl Chat {
         tracing::info!(room_id = %room.id, user_id = %user.id, "member added");
         self.post_system_message(&room, actor, t, &user.username)
             .await?;
+        // As stored after both: the new count and the system message's `msgs`.
+        let room = self.room(RoomRef::Id(&room.id)).await?;
         self.bus.publish(Event::SubscriptionChanged {
             user_id: user.id.clone(),
             subscription: sub,
@@ -292,6 +337,7 @@ impl Chat {
         tracing::info!(room_id = %room.id, user_id = %user.id, "member removed");
         self.post_system_message(&room, actor, t, &user.username)
             .await?;
+        let room = self.room(RoomRef::Id(&room.id)).await?;
         self.bus.publish(Event::UserLeft {
             room: room.clone(),
             user: user.clone(),
@@ -299,9 +345,15 @@ impl Chat {
         Ok(room)
     }
 
-    /// Refuses to let the last owner walk away from a room others still use.
-    async fn check_not_last_owner(&self, room: &Room, sub: &Subscription) -> ChatResult<()> {
-        if !sub.roles.iter().any(|r| r == roles::OWNER) || room.users_count <= 1 {
+    /// Refuses to let the last owner walk away from a room: one others still use
+    /// (a kick), or any (leaving, as Rocket.Chat refuses even the only member).
+    async fn check_not_last_owner(
+        &self,
+        room: &Room,
+        sub: &Subscription,
+        even_alone: bool,
+    ) -> ChatResult<()> {
+        if !sub.roles.iter().any(|r| r == roles::OWNER) || (room.users_count <= 1 && !even_alone) {
             return Ok(());
         }
         // The room's owners: a range of the index of members holding room roles,
@@ -323,13 +375,21 @@ impl Chat {
 
     pub async fn leave_room(&self, actor: &User, rid: &str) -> ChatResult<Room> {
         let (room, sub) = self.joined_room(actor, RoomRef::Id(rid)).await?;
-        if room.t == RoomType::Direct {
-            return Err(ChatError::refused(
-                "error-not-allowed",
-                "Direct messages can't be left; hide them instead",
-            ));
+        let permission = match room.t {
+            RoomType::Direct => {
+                return Err(ChatError::refused(
+                    "error-not-allowed",
+                    "Direct messages can't be left; hide them instead",
+                ))
+            }
+            RoomType::Channel => Perm::LEAVE_C,
+            RoomType::Group => Perm::LEAVE_P,
+        };
+        // Global roles only, as Rocket.Chat checks `leave-c`/`leave-p`.
+        if !self.has_permission(actor, permission, None).await? {
+            return Err(ChatError::refused("error-not-allowed", "Not allowed"));
         }
-        self.check_not_last_owner(&room, &sub).await?;
+        self.check_not_last_owner(&room, &sub, true).await?;
         self.remove_member(actor, &room, actor, "ul").await
     }
 
@@ -369,10 +429,16 @@ impl Chat {
             RoomType::Group => Perm::KICK_USER_FROM_ANY_P_ROOM,
             RoomType::Direct => return Err(ChatError::not_allowed()),
         };
-        let allowed = self
-            .has_permission(actor, Perm::REMOVE_USER, Some(&room.id))
-            .await?
-            || self.has_permission(actor, any, None).await?;
+        let any_room = self.has_permission(actor, any, None).await?;
+        // A private group is found only by its members and those who may kick
+        // from any group (Rocket.Chat's lookup before the kick).
+        if room.t == RoomType::Group && sub.is_none() && !any_room {
+            return Err(ChatError::room_not_found());
+        }
+        let allowed = any_room
+            || self
+                .has_permission(actor, Perm::REMOVE_USER, Some(&room.id))
+                .await?;
         if !allowed {
             if room.t != RoomType::Channel && sub.is_none() {
                 return Err(ChatError::room_not_found());
@@ -380,7 +446,7 @@ impl Chat {
             return Err(ChatError::refused("error-not-allowed", "Not allowed"));
         }
         if let Some(target) = self.store.subscription(&room.id, &user.id).await? {
-            self.check_not_last_owner(&room, &target).await?;
+            self.check_not_last_owner(&room, &target, false).await?;
         }
         self.remove_member(actor, &room, user, "ru").await
     }
@@ -529,7 +595,7 @@ impl Chat {
         if members.is_empty() || (members.len() == 1 && members[0].id != actor.id) {
             return Err(ChatError::refused("error-invalid-user", "Invalid user"));
         }
-        members.sort_by(|a, b| a.id.cmp(&b.id));
+        // Named in the order given (the id sorts them itself).
         let rid = direct_room_id(members.iter().map(|m| m.id.as_str()));
         if let Some(room) = self.store.room_by_id(&rid).await? {
             self.store
@@ -569,6 +635,7 @@ impl Chat {
             uids: Some(members.iter().map(|m| m.id.clone()).collect()),
             ts: now,
             updated_at: now,
+            extra: Default::default(),
         };
         let subs: Vec<Subscription> = members
             .iter()
@@ -591,6 +658,7 @@ impl Chat {
                     )
                 };
                 let mut sub = subscription_for(&room, &m.as_ref(), name, Some(fname));
+                apply_user_notification_prefs(&mut sub, m);
                 sub.open = m.id == actor.id || (exclude_self && actor.is_admin());
                 sub
             })

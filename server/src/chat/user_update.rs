@@ -240,6 +240,9 @@ impl Chat {
                 .await?;
         }
         tracing::info!(user_id = %user.id, actor = %actor.id, "user updated");
+        if user.username != before.username || user.name != before.name {
+            self.refresh_direct_names(&user).await?;
+        }
         self.bus.publish(Event::UserUpdated { user: user.clone() });
         match patch.active {
             Some(active) => {

@@ -153,7 +153,10 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
         "setReaction" => set_reaction(ctx, params).await,
         "joinRoom" => {
             let user = ctx.user()?;
-            ctx.chat.join_room(&user, str_arg(params, 0)?).await?;
+            let code = arg(params, 1).as_str();
+            ctx.chat
+                .join_room_with_code(&user, str_arg(params, 0)?, code)
+                .await?;
             Ok(Some(json!(true)))
         }
         "leaveRoom" => {
@@ -162,6 +165,32 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
             Ok(None)
         }
         "createDirectMessage" => create_direct(ctx, params).await,
+        // `[{key: value, …}]`: the caller's preferences, as `users.setPreferences`.
+        "saveUserPreferences" => {
+            let user = ctx.user()?;
+            let changes = arg(params, 0)
+                .as_object()
+                .cloned()
+                .ok_or_else(DdpError::match_failed)?;
+            ctx.chat.set_preferences(&user, None, changes).await?;
+            Ok(Some(json!(true)))
+        }
+        // `{rid, username}`, as Rocket.Chat's `muteUserInRoom`/`unmuteUserInRoom`.
+        "muteUserInRoom" | "unmuteUserInRoom" => {
+            let user = ctx.user()?;
+            let data = arg(params, 0);
+            let field = |k: &str| {
+                data.get(k)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(DdpError::match_failed)
+            };
+            let mute = method == "muteUserInRoom";
+            ctx.chat
+                .set_muted(&user, &field("rid")?, &field("username")?, mute)
+                .await?;
+            Ok(Some(json!(true)))
+        }
         "getUserRoles" => {
             ctx.user()?;
             let users = ctx.chat.users_in_public_roles().await?;

@@ -221,8 +221,38 @@ pub trait RoomStore: Send + Sync {
     /// Rewrites the room's settings: what `update_room_meta` writes plus `t`,
     /// announcement, archived, reactWhenReadOnly, customFields, the join code and
     /// the avatar (`avatarETag`, `avatarFileId`).
-    /// `Conflict("room name")` if a rename takes another room's name.
+    /// `Conflict("room name")` if a rename takes another room's name. Also writes
+    /// the room's `featured`, `sysMes` and `favorite` (not its mute lists).
     async fn update_room_settings(&self, room: &Room) -> StoreResult<()>;
+    /// Changes the room's `muted`/`unmuted` lists atomically (stamping
+    /// `_updatedAt`) and returns the room afterwards; `None` if there is no such
+    /// room.
+    async fn set_room_mute(
+        &self,
+        rid: &str,
+        username: &str,
+        change: MuteChange,
+        at: Ts,
+    ) -> StoreResult<Option<Room>>;
+}
+
+/// Which messages `rooms.cleanHistory` deletes from one room: those with `ts`
+/// between `oldest` and `latest` (inclusive or not), newest first up to `limit`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CleanHistory {
+    pub oldest: Ts,
+    pub latest: Ts,
+    pub inclusive: bool,
+    /// At most this many (0: no limit).
+    pub limit: u64,
+    /// Only messages of these users (empty: anyone's).
+    pub from_user_ids: Vec<String>,
+    /// Keep pinned messages.
+    pub exclude_pinned: bool,
+    /// Only messages carrying a file.
+    pub files_only: bool,
+    /// Keep thread parents and replies.
+    pub ignore_threads: bool,
 }
 
 #[async_trait]
@@ -320,6 +350,12 @@ pub trait MessageStore: Send + Sync {
     /// proportional to that number: only for ranges a caller asks about (DDP
     /// `loadHistory`'s unread messages), never per page.
     async fn count_history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<u64>;
+    /// Deletes the room's messages `clean` selects, in one transaction, with what
+    /// deleting each one does ([`MessageStore::delete_message_and_parent`]: the
+    /// room's `msgs` and `lastMessage`, a reply's parent's `tcount`). Returns the
+    /// deleted messages. Work proportional to the range of the room's history
+    /// walked.
+    async fn clean_history(&self, rid: &str, clean: &CleanHistory) -> StoreResult<Vec<Message>>;
     /// Replies of a thread, oldest first (ties as in [`HistoryQuery`]). The parent's maintained
     /// `tcount` is their total. `page.offset` costs one index step per skipped reply.
     async fn thread_messages(&self, tmid: &str, page: Page) -> StoreResult<Vec<Message>>;

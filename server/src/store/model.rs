@@ -314,6 +314,94 @@ pub struct Room {
     pub ts: Ts,
     #[serde(rename = "_updatedAt")]
     pub updated_at: Ts,
+    /// Rocket.Chat's optional room fields Palaver keeps without further meaning.
+    #[serde(flatten)]
+    pub extra: RoomExtra,
+}
+
+/// Optional room fields (Rocket.Chat's `featured`, `sysMes`, `favorite`, `muted`,
+/// `unmuted`), absent from a room's document until set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoomExtra {
+    /// Shown in the directory's featured list (`saveRoomSettings` `featured`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub featured: bool,
+    /// The system message types hidden in this room (`systemMessages`).
+    #[serde(rename = "sysMes", default, skip_serializing_if = "Option::is_none")]
+    pub sys_mes: Option<Vec<String>>,
+    /// A default room new members get as a favourite (`favorite.favorite` with
+    /// `defaultValue`); only meaningful on default rooms.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub favorite: bool,
+    /// Usernames that may not post (in a read-only room: whose exception was
+    /// withdrawn). Changed only through [`crate::store::RoomStore::set_room_mute`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted: Option<Vec<String>>,
+    /// Usernames that may post in a read-only room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmuted: Option<Vec<String>>,
+}
+
+/// A change to a room's `muted`/`unmuted` lists, as Rocket.Chat's `muteUserInRoom`
+/// and `unmuteUserInRoom` make it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MuteChange {
+    /// Add to `muted`, remove from `unmuted`.
+    Mute,
+    /// Read-only room: remove from `unmuted` only.
+    MuteReadOnly,
+    /// Remove from `muted`.
+    Unmute,
+    /// Read-only room: remove from `muted`, add to `unmuted`.
+    UnmuteReadOnly,
+}
+
+impl MuteChange {
+    /// Applies the change to a room in memory (the SQLite backend's write, and the
+    /// reference for MongoDB's update operators).
+    pub fn apply(self, extra: &mut RoomExtra, username: &str) {
+        fn add(list: &mut Option<Vec<String>>, name: &str) {
+            let list = list.get_or_insert_with(Vec::new);
+            if !list.iter().any(|n| n == name) {
+                list.push(name.to_string());
+            }
+        }
+        fn remove(list: &mut Option<Vec<String>>, name: &str) {
+            if let Some(list) = list {
+                list.retain(|n| n != name);
+            }
+        }
+        match self {
+            MuteChange::Mute => {
+                add(&mut extra.muted, username);
+                remove(&mut extra.unmuted, username);
+            }
+            MuteChange::MuteReadOnly => remove(&mut extra.unmuted, username),
+            MuteChange::Unmute => remove(&mut extra.muted, username),
+            MuteChange::UnmuteReadOnly => {
+                remove(&mut extra.muted, username);
+                add(&mut extra.unmuted, username);
+            }
+        }
+    }
+}
+
+impl Room {
+    /// Whether `username` is muted here (listed in `muted`).
+    pub fn is_muted(&self, username: &str) -> bool {
+        self.extra
+            .muted
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|n| n == username))
+    }
+
+    /// Whether `username` was let post in this read-only room.
+    pub fn is_unmuted(&self, username: &str) -> bool {
+        self.extra
+            .unmuted
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|n| n == username))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -107,3 +107,33 @@ pub async fn members(
     )
     .await
 }
+
+/// `im.delete` `{roomId}` or `{username}` (the other member of a one-to-one DM):
+/// deletes the conversation (`delete-d`).
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<serde_json::Map<String, serde_json::Value>>,
+) -> ApiResult {
+    let text = |k: &str| {
+        body.get(k)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let room = match (text("roomId"), text("username")) {
+        (Some(rid), _) => state.chat.room(RoomRef::Id(rid)).await?,
+        (None, Some(name)) => state.chat.find_direct(&session.user, name).await?,
+        (None, None) => {
+            return Err(ChatError::refused(
+                "invalid-params",
+                "must have required property 'roomId'",
+            )
+            .into())
+        }
+    };
+    if room.t != RoomType::Direct {
+        return Err(ChatError::refused("error-room-not-found", "Room not found").into());
+    }
+    state.chat.delete_room(&session.user, &room.id).await?;
+    ok(json!({}))
+}

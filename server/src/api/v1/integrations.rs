@@ -20,7 +20,7 @@ use crate::store::integrations::{Integration, IntegrationHistory, WEBHOOK_OUTGOI
 use crate::wire;
 
 /// Rocket.Chat's integration document.
-fn render(i: &Integration) -> Value {
+pub(super) fn render(i: &Integration) -> Value {
     let mut doc = json!({
         "_id": i.id,
         "type": i.kind,

@@ -1,7 +1,6 @@
 //! `rooms.get`, `rooms.info`, `subscriptions.*`.
 
 use axum::extract::State;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::super::error::ApiResult;
@@ -35,7 +34,23 @@ pub async fn rooms_info(
         .chat
         .readable_room(&session.user, params_room_ref(&params)?)
         .await?;
-    ok(json!({"room": rest(&room)}))
+    let mut room = rest(&room);
+    // Rocket.Chat's `fields={"name": 1}`: only those fields (and `_id`).
+    if let Some(raw) = params.get("fields") {
+        let fields: serde_json::Map<String, Value> = serde_json::from_str(raw)
+            .map_err(|_| ChatError::invalid(format!("Invalid fields parameter {raw:?}")))?;
+        let wanted: Vec<&String> = fields
+            .iter()
+            .filter(|(_, v)| v.as_i64() == Some(1) || v.as_bool() == Some(true))
+            .map(|(k, _)| k)
+            .collect();
+        if !wanted.is_empty() {
+            if let Some(obj) = room.as_object_mut() {
+                obj.retain(|k, _| k == "_id" || wanted.contains(&k));
+            }
+        }
+    }
+    ok(json!({ "room": room }))
 }
 
 pub async fn subscriptions_get(
@@ -56,27 +71,48 @@ pub async fn subscriptions_get_one(
     params: Params,
 ) -> ApiResult {
     let Some(rid) = params.get("roomId") else {
-        return Err(ChatError::invalid("The \"roomId\" query parameter must be provided").into());
+        // Rocket.Chat's schema validation error.
+        return Err(
+            ChatError::refused("invalid-params", "must have required property 'roomId'").into(),
+        );
     };
     let sub = state.chat.subscription(&session.user, rid).await?;
     ok(json!({"subscription": rest(&sub)}))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReadBody {
-    rid: Option<String>,
-    room_id: Option<String>,
-}
-
+/// `subscriptions.read` `{rid}` or `{roomId}` (not both): marks the room read.
+/// A room the caller has no subscription to answers Rocket.Chat's bare
+/// `error-invalid-subscription`.
 pub async fn subscriptions_read(
     State(state): State<AppState>,
     Auth(session): Auth,
-    JsonBody(body): JsonBody<ReadBody>,
+    JsonBody(body): JsonBody<serde_json::Map<String, Value>>,
 ) -> ApiResult {
-    let Some(rid) = body.rid.or(body.room_id).filter(|r| !r.is_empty()) else {
-        return Err(ChatError::invalid("must have required property 'rid'").into());
+    use axum::response::IntoResponse;
+    let invalid =
+        |m: &str| -> ApiResult { Err(ChatError::refused("invalid-params", m.to_string()).into()) };
+    let rid = match (body.get("rid"), body.get("roomId")) {
+        (Some(_), Some(_)) => return invalid("must match exactly one schema in oneOf"),
+        (Some(v), None) | (None, Some(v)) => match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        },
+        (None, None) => return invalid("must have required property 'rid'"),
     };
-    state.chat.mark_read(&session.user, &rid).await?;
-    ok(json!({}))
+    match state.chat.mark_read(&session.user, &rid).await {
+        Ok(()) => ok(json!({})),
+        Err(ChatError::Refused {
+            error_type: "error-room-not-found" | "error-user-not-in-room",
+            ..
+        }) => Ok((
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(json!({
+                "success": false,
+                "error": "error-invalid-subscription",
+                "errorType": "error-invalid-subscription",
+            })),
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -20,6 +20,8 @@ mod permissions;
 mod presence;
 mod push;
 mod roles;
+mod room_admin;
+mod room_members;
 mod room_settings;
 mod room_state;
 mod rooms;
@@ -111,6 +113,8 @@ pub fn routes() -> Router<AppState> {
         .route("/im.history", get(im::history))
         .route("/dm.history", get(im::history))
         .route("/im.members", get(im::members))
+        .route("/im.delete", post(im::delete))
+        .route("/dm.delete", post(im::delete))
         .route("/dm.members", get(im::members))
         .route("/chat.postMessage", post(chat::post_message))
         .route("/chat.sendMessage", post(chat::send_message))
@@ -192,6 +196,8 @@ pub fn routes() -> Router<AppState> {
         .merge(matrix::routes())
         .merge(room_settings_routes())
         .merge(room_state::routes())
+        .merge(room_admin::routes())
+        .merge(room_members::routes())
         .merge(role_routes())
 }
 

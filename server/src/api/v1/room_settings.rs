@@ -385,6 +385,28 @@ pub async fn save_room_settings(
                 .unwrap_or_else(|| v.to_string())
         }),
         default: boolean("default"),
+        featured: boolean("featured"),
+        sys_mes: match body.get("systemMessages") {
+            None => None,
+            Some(Value::Array(types)) => Some(
+                types
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+            ),
+            Some(_) => {
+                return Err(ChatError::refused(
+                    "invalid-systemMessages",
+                    "Invalid value for systemMessages",
+                )
+                .into())
+            }
+        },
+        favorite: body.get("favorite").map(|f| {
+            let part = |k: &str| f.get(k).and_then(Value::as_bool).unwrap_or(false);
+            part("favorite") && part("defaultValue")
+        }),
     };
     let room = state
         .chat

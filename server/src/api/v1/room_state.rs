@@ -276,12 +276,12 @@ pub async fn messages<const K: u8>(
     }))
 }
 
-pub async fn add_all(
+pub async fn add_all<const K: u8>(
     State(state): State<AppState>,
     Auth(session): Auth,
     JsonBody(body): JsonBody<Body>,
 ) -> ApiResult {
-    let room = find_room(&state, &session.user, &body, b'c', false).await?;
+    let room = find_room(&state, &session.user, &body, K, false).await?;
     let active_only = body
         .get("activeUsersOnly")
         .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
@@ -289,7 +289,8 @@ pub async fn add_all(
         .chat
         .add_all_users(&session.user, &room.id, active_only)
         .await?;
-    ok(json!({ "channel": rest(&room) }))
+    let key = if K == GROUP { "group" } else { "channel" };
+    ok(json!({ key: rest(&room) }))
 }
 
 /// `rooms.isMember?roomId=…&userId=…|username=…`.
@@ -421,7 +422,8 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/groups.messages", get(messages::<GROUP>))
         .route("/im.messages", get(messages::<DIRECT>))
         .route("/dm.messages", get(messages::<DIRECT>))
-        .route("/channels.addAll", post(add_all))
+        .route("/channels.addAll", post(add_all::<CHANNEL>))
+        .route("/groups.addAll", post(add_all::<GROUP>))
         .route("/rooms.isMember", get(is_member))
         .route("/rooms.favorite", post(favorite))
         .route("/rooms.leave", post(leave))

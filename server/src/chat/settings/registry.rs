@@ -222,6 +222,32 @@ pub static ALL: &[Def] = &[
         ..def("API_Upper_Count_Limit", int(1, 1000), "General", "REST API")
     },
     Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "Show deleted status",
+        description: "A deleted message leaves a \"message removed\" placeholder (`t: rm`) \
+                      instead of disappearing.",
+        ..def("Message_ShowDeletedStatus", Kind::Boolean, "Message", "")
+    },
+    Def {
+        default: Default::Int(500),
+        label: "User limit for adding all users to a room",
+        description: "`channels|groups.addAll` is refused on a workspace with more users.",
+        ..def("API_User_Limit", int(1, 100_000_000), "General", "REST API")
+    },
+    Def {
+        default: Default::Bool(false),
+        label: "Enable the direct messages history endpoint",
+        description: "Lets administrators read direct conversations they are not in \
+                      (`im.messages.others`).",
+        ..def(
+            "API_Enable_Direct_Message_History_EndPoint",
+            Kind::Boolean,
+            "General",
+            "REST API",
+        )
+    },
+    Def {
         default: Default::Str("8.4.0"),
         public: true,
         label: "Reported Rocket.Chat version",
@@ -750,6 +776,30 @@ pub static ALL: &[Def] = &[
         label: "Protect uploaded files",
         description: "Only members who may read the room download its files.",
         ..def("FileUpload_ProtectFiles", Kind::Boolean, "FileUpload", "")
+    },
+    Def {
+        default: Default::Bool(true),
+        label: "Restrict files to room members",
+        description: "With protected files: only the room's members download its files.",
+        ..def(
+            "FileUpload_Restrict_to_room_members",
+            Kind::Boolean,
+            "FileUpload",
+            "",
+        )
+    },
+    Def {
+        default: Default::Bool(false),
+        label: "Restrict files to users who can access the room",
+        description: "With protected files: whoever may read the room (any user, for a \
+                      public channel) downloads its files. Ignored while files are \
+                      restricted to members.",
+        ..def(
+            "FileUpload_Restrict_to_users_who_can_access_room",
+            Kind::Boolean,
+            "FileUpload",
+            "",
+        )
     },
     Def {
         default: Default::Str("FileSystem"),

@@ -13,8 +13,8 @@ use super::{
     IDX_ID, IDX_ROOM_TS, IDX_THREAD_TS, MESSAGES,
 };
 use crate::store::{
-    DeletedMessage, HistoryQuery, Listing, Message, MessageFilter, MessageStore, Page, PostEffects,
-    Reaction, StoreResult, SyncScope, Tombstone, Ts, UserRef,
+    CleanHistory, DeletedMessage, HistoryQuery, Listing, Message, MessageFilter, MessageStore,
+    Page, PostEffects, Reaction, StoreResult, SyncScope, Tombstone, Ts, UserRef,
 };
 
 /// Fields of a message document that may be absent.
@@ -454,6 +454,23 @@ impl MessageStore for MongoStore {
         Ok(Some(DeletedMessage { thread_parent }))
     }
 
+    async fn clean_history(&self, rid: &str, clean: &CleanHistory) -> StoreResult<Vec<Message>> {
+        let limit = if clean.limit == 0 {
+            u64::MAX >> 1
+        } else {
+            clean.limit
+        };
+        let doomed = self.page_messages(clean_find(rid, clean), 0, limit).await?;
+        // Each one with its effects, as a single delete does them.
+        let mut deleted = Vec::with_capacity(doomed.len());
+        for msg in doomed {
+            if self.delete_message_and_parent(&msg.id).await?.is_some() {
+                deleted.push(msg);
+            }
+        }
+        Ok(deleted)
+    }
+
     async fn history(&self, rid: &str, query: &HistoryQuery) -> StoreResult<Vec<Message>> {
         self.page_messages(history_find(rid, query), query.offset, query.count)
             .await
@@ -567,6 +584,30 @@ fn history_find(rid: &str, query: &HistoryQuery) -> Find {
     if query.exclude_thread_replies {
         // Matches an absent `tmid` too.
         filter.insert("tmid", Bson::Null);
+    }
+    (filter, doc! { "ts": -1, "_id": -1 }, IDX_ROOM_TS)
+}
+
+/// The messages `rooms.cleanHistory` deletes: a range of `by_room_ts_id` walked
+/// from the newest, the other conditions checked on the fetched documents.
+fn clean_find(rid: &str, c: &CleanHistory) -> Find {
+    let widen = i64::from(c.inclusive);
+    let mut filter = doc! {
+        "rid": rid,
+        "ts": { "$lt": c.latest.0.saturating_add(widen), "$gt": c.oldest.0.saturating_sub(widen) },
+    };
+    if !c.from_user_ids.is_empty() {
+        filter.insert("u._id", doc! { "$in": c.from_user_ids.clone() });
+    }
+    if c.exclude_pinned {
+        filter.insert("pinned", doc! { "$ne": true });
+    }
+    if c.files_only {
+        filter.insert("file", doc! { "$exists": true });
+    }
+    if c.ignore_threads {
+        filter.insert("tmid", Bson::Null);
+        filter.insert("tcount", doc! { "$exists": false });
     }
     (filter, doc! { "ts": -1, "_id": -1 }, IDX_ROOM_TS)
 }

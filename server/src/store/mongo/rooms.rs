@@ -9,8 +9,8 @@ use super::{
     MongoStore, IDX_ID, IDX_MEMBER, IDX_ROOM_NAME,
 };
 use crate::store::{
-    Listing, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort, SortKey, StoreError,
-    StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
+    Listing, MuteChange, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort, SortKey,
+    StoreError, StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
 };
 
 const ROOM_CONFLICTS: &[(&str, &str)] = &[(IDX_ROOM_NAME, "room name"), (IDX_ID, "id")];
@@ -272,6 +272,9 @@ impl RoomStore for MongoStore {
             "joinCodeRequired",
             "avatarETag",
             "avatarFileId",
+            "featured",
+            "sysMes",
+            "favorite",
             "_updatedAt",
         ];
         for field in fields {
@@ -289,6 +292,36 @@ impl RoomStore for MongoStore {
             .await
             .map_err(|e| write_error("update room settings", e, ROOM_CONFLICTS, "id"))?;
         Ok(())
+    }
+
+    async fn set_room_mute(
+        &self,
+        rid: &str,
+        username: &str,
+        change: MuteChange,
+        at: Ts,
+    ) -> StoreResult<Option<Room>> {
+        // The operators of Rocket.Chat's `muteUsernameByRoomId` and friends.
+        let mut update = match change {
+            MuteChange::Mute => doc! {
+                "$addToSet": { "muted": username },
+                "$pull": { "unmuted": username },
+            },
+            MuteChange::MuteReadOnly => doc! { "$pull": { "unmuted": username } },
+            MuteChange::Unmute => doc! { "$pull": { "muted": username } },
+            MuteChange::UnmuteReadOnly => doc! {
+                "$pull": { "muted": username },
+                "$addToSet": { "unmuted": username },
+            },
+        };
+        update.insert("$set", doc! { "_updatedAt": at.0 });
+        let room = self
+            .rooms
+            .find_one_and_update(doc! { "_id": rid }, update)
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await
+            .ctx("mute in room")?;
+        room.map(|d| from_doc(d, "room")).transpose()
     }
 
     async fn delete_room(&self, id: &str) -> StoreResult<bool> {

@@ -8,8 +8,8 @@ use rusqlite::{params, params_from_iter, Connection};
 use super::rooms::{load_room, save_room};
 use super::{exec, query_count, query_doc, query_docs, to_json, SqliteStore};
 use crate::store::{
-    DeletedMessage, HistoryQuery, Listing, Message, MessageFilter, MessageStore, Page, PostEffects,
-    StoreResult, SyncScope, Tombstone, Ts, UserRef,
+    CleanHistory, DeletedMessage, HistoryQuery, Listing, Message, MessageFilter, MessageStore,
+    Page, PostEffects, StoreResult, SyncScope, Tombstone, Ts, UserRef,
 };
 
 pub(super) fn load_message(conn: &Connection, id: &str) -> StoreResult<Option<Message>> {
@@ -43,6 +43,69 @@ pub(super) fn refresh_last_message(
     )?;
     room.last_message = latest.map(Box::new);
     save_room(conn, &room)
+}
+
+/// Deletes a stored message with its effects on the room and its thread parent.
+fn remove_message(conn: &Connection, msg: &Message) -> StoreResult<DeletedMessage> {
+    exec(conn, "DELETE FROM messages WHERE id = ?1", [&msg.id])?;
+    super::message_lists::bury(conn, msg, Ts::now())?;
+    if let Some(mut room) = load_room(conn, &msg.rid)? {
+        room.msgs = (room.msgs - 1).max(0);
+        save_room(conn, &room)?;
+    }
+    let mut thread_parent = None;
+    if let Some(tmid) = &msg.tmid {
+        if let Some(mut parent) = load_message(conn, tmid)? {
+            let count = parent.tcount.unwrap_or(0);
+            parent.tcount = Some((count - 1).max(0));
+            parent.updated_at = parent.updated_at.max(Ts::now());
+            save_message(conn, &parent)?;
+            // As on MongoDB: a count already at zero did not change.
+            thread_parent = (count > 0).then_some(parent);
+        }
+    }
+    refresh_last_message(conn, &msg.rid, &msg.id)?;
+    Ok(DeletedMessage { thread_parent })
+}
+
+/// The messages `rooms.cleanHistory` deletes: a range of `messages_room_ts`
+/// (rid, ts) from the newest, the other conditions checked on the way.
+pub(super) fn clean_statement(rid: &str, c: &CleanHistory) -> (String, Vec<Value>) {
+    let (lt, gt) = if c.inclusive {
+        ("<=", ">=")
+    } else {
+        ("<", ">")
+    };
+    let mut sql = format!("SELECT doc FROM messages WHERE rid = ?1 AND ts {lt} ?2 AND ts {gt} ?3");
+    let mut args = vec![
+        Value::from(rid.to_string()),
+        Value::from(c.latest.0),
+        Value::from(c.oldest.0),
+    ];
+    if !c.from_user_ids.is_empty() {
+        args.push(Value::from(
+            serde_json::to_string(&c.from_user_ids).unwrap_or_else(|_| "[]".into()),
+        ));
+        sql.push_str(&format!(
+            " AND json_extract(doc, '$.u._id') IN (SELECT value FROM json_each(?{}))",
+            args.len()
+        ));
+    }
+    if c.exclude_pinned {
+        sql.push_str(" AND coalesce(json_extract(doc, '$.pinned'), 0) = 0");
+    }
+    if c.files_only {
+        sql.push_str(" AND json_extract(doc, '$.file') IS NOT NULL");
+    }
+    if c.ignore_threads {
+        sql.push_str(" AND tmid IS NULL AND json_extract(doc, '$.tcount') IS NULL");
+    }
+    sql.push_str(" ORDER BY ts DESC, rowid DESC");
+    if c.limit > 0 {
+        args.push(Value::from(limit(c.limit)));
+        sql.push_str(&format!(" LIMIT ?{}", args.len()));
+    }
+    (sql, args)
 }
 
 /// Commits a post; returns a reply's parent as updated.
@@ -174,25 +237,19 @@ impl MessageStore for SqliteStore {
             let Some(msg) = load_message(conn, &id)? else {
                 return Ok(None);
             };
-            exec(conn, "DELETE FROM messages WHERE id = ?1", [&id])?;
-            super::message_lists::bury(conn, &msg, Ts::now())?;
-            if let Some(mut room) = load_room(conn, &msg.rid)? {
-                room.msgs = (room.msgs - 1).max(0);
-                save_room(conn, &room)?;
+            remove_message(conn, &msg).map(Some)
+        })
+        .await
+    }
+
+    async fn clean_history(&self, rid: &str, clean: &CleanHistory) -> StoreResult<Vec<Message>> {
+        let (sql, args) = clean_statement(rid, clean);
+        self.write(move |conn| {
+            let doomed: Vec<Message> = query_docs(conn, &sql, params_from_iter(args))?;
+            for msg in &doomed {
+                remove_message(conn, msg)?;
             }
-            let mut thread_parent = None;
-            if let Some(tmid) = &msg.tmid {
-                if let Some(mut parent) = load_message(conn, tmid)? {
-                    let count = parent.tcount.unwrap_or(0);
-                    parent.tcount = Some((count - 1).max(0));
-                    parent.updated_at = parent.updated_at.max(Ts::now());
-                    save_message(conn, &parent)?;
-                    // As on MongoDB: a count already at zero did not change.
-                    thread_parent = (count > 0).then_some(parent);
-                }
-            }
-            refresh_last_message(conn, &msg.rid, &msg.id)?;
-            Ok(Some(DeletedMessage { thread_parent }))
+            Ok(doomed)
         })
         .await
     }

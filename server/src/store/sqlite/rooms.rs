@@ -8,8 +8,8 @@ use super::{
     exec, like_pattern, page_args, query_count, query_doc, query_docs, to_json, SqliteStore,
 };
 use crate::store::{
-    Direction, Listing, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort, SortKey,
-    StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
+    Direction, Listing, MuteChange, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort,
+    SortKey, StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
 };
 
 pub(super) fn load_room(conn: &Connection, id: &str) -> StoreResult<Option<Room>> {
@@ -242,6 +242,9 @@ impl RoomStore for SqliteStore {
             stored.join_code_required = given.join_code_required;
             stored.avatar_etag = given.avatar_etag.clone();
             stored.avatar_file_id = given.avatar_file_id.clone();
+            stored.extra.featured = given.extra.featured;
+            stored.extra.sys_mes = given.extra.sys_mes.clone();
+            stored.extra.favorite = given.extra.favorite;
             stored.updated_at = given.updated_at;
             exec(
                 conn,
@@ -254,6 +257,26 @@ impl RoomStore for SqliteStore {
                 ],
             )
             .map(drop)
+        })
+        .await
+    }
+
+    async fn set_room_mute(
+        &self,
+        rid: &str,
+        username: &str,
+        change: MuteChange,
+        at: Ts,
+    ) -> StoreResult<Option<Room>> {
+        let (rid, username) = (rid.to_string(), username.to_string());
+        self.write(move |conn| {
+            let Some(mut room) = load_room(conn, &rid)? else {
+                return Ok(None);
+            };
+            change.apply(&mut room.extra, &username);
+            room.updated_at = at;
+            save_room(conn, &room)?;
+            Ok(Some(room))
         })
         .await
     }
