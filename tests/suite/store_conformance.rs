@@ -15,6 +15,7 @@ mod outbox;
 mod push;
 mod roles;
 mod rooms;
+mod search;
 mod settings_audit;
 mod uploads;
 mod users;
@@ -150,6 +151,7 @@ conformance! {
     push::push_devices,
     push::push_keys,
     once_keys::once_keys,
+    search::search_paths,
 }
 
 /// On MongoDB (SecantusDB answers `explain` as mongod does), history and thread
