@@ -153,7 +153,7 @@ impl MongoStore {
             let text = |field: &str| found.get_str(field).ok().map(str::to_string);
             let (va, vb) = (text(a), text(b));
             let grams = document_grams([va.as_deref(), vb.as_deref()]);
-            let unchanged = |v: &Option<String>| v.as_ref().map_or(Bson::Null, |s| s.into());
+            let unchanged = |v: &Option<String>| v.clone().map_or(Bson::Null, Bson::String);
             let r = coll
                 .update_one(
                     doc! {

@@ -99,7 +99,7 @@ fn user_doc(user: &User) -> StoreResult<Document> {
     let username_key = user.username.to_lowercase();
     doc.insert(
         SEARCH_GRAMS,
-        document_grams([Some(username_key.as_str()), user.name.as_deref()]),
+        document_grams([Some(username_key.as_str()), Some(user.name.as_str())]),
     );
     doc.insert("usernameKey", username_key);
     let mut keys: Vec<String> = user
