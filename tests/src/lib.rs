@@ -14,6 +14,7 @@ pub mod fake_push;
 pub mod fake_tls;
 pub mod hook_sink;
 pub mod images;
+pub mod installs;
 pub mod mongo;
 pub mod net;
 pub mod oidc;

@@ -4,21 +4,19 @@
 //!
 //! - the server named by `PALAVER_TEST_MONGODB_URI`, when set (a real `mongod`), or
 //! - one SecantusDB (a MongoDB-compatible server from PyPI) shared by the whole test
-//!   process, started on first use on a free loopback port. Its virtualenv lives in
-//!   `<workspace>/target/test-venv` and is created once (under a lock file, so
-//!   concurrent test processes do not race). The server is spawned from a dedicated
+//!   process, started on first use on a free loopback port. Its virtualenv is
+//!   `<target>/secantus-venv` ([`crate::installs`]). The server is spawned from a dedicated
 //!   long-lived thread with `PR_SET_PDEATHSIG = SIGKILL`, so it dies with the test
 //!   process however that ends.
 //!
 //! There are no silent skips: if no server can be had, `mongo_uri` panics with the
 //! reason (and, outside CI, the hint to set `PALAVER_TEST_MONGODB_URI`).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::sync::OnceLock;
@@ -80,14 +78,18 @@ pub fn with_database(uri: &str, db: &str) -> String {
     }
 }
 
-pub(crate) fn workspace_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
 fn start_shared() -> Result<String, String> {
-    let venv = workspace_dir().join("target").join("test-venv");
-    let daemon = ensure_venv(&venv)?;
+    let venv = crate::installs::python(
+        "secantus-venv",
+        &[&format!("SecantusDB=={SECANTUS_VERSION}")],
+    )?;
+    let daemon = venv.bin("secantusd-py");
+    if !daemon.exists() {
+        return Err(format!(
+            "SecantusDB installed but {} is missing",
+            daemon.display()
+        ));
+    }
     let mut last_error = String::new();
     for _ in 0..START_ATTEMPTS {
         match start_daemon(&daemon) {
@@ -97,87 +99,6 @@ fn start_shared() -> Result<String, String> {
         }
     }
     Err(last_error)
-}
-
-/// Creates the virtualenv with SecantusDB unless it is there already; returns the
-/// daemon's path.
-pub(crate) fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
-    let daemon = venv.join("bin").join("secantusd-py");
-    let marker = venv.join(".palaver-secantus-version");
-    let ready = || fs::read_to_string(&marker).is_ok_and(|v| v.trim() == SECANTUS_VERSION);
-    if ready() && daemon.exists() {
-        return Ok(daemon);
-    }
-    let parent = venv.parent().ok_or("virtualenv path has no parent")?;
-    fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    let lock_path = parent.join("test-venv.lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-    // SAFETY: flock on a file descriptor we own; released when `lock` is closed.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(format!(
-            "cannot lock {}: {}",
-            lock_path.display(),
-            std::io::Error::last_os_error()
-        ));
-    }
-    // Another process may have finished the job while we waited for the lock.
-    if ready() && daemon.exists() {
-        return Ok(daemon);
-    }
-    if venv.exists() {
-        fs::remove_dir_all(venv)
-            .map_err(|e| format!("cannot remove stale {}: {e}", venv.display()))?;
-    }
-    eprintln!(
-        "palaver-tests: creating {} with SecantusDB {SECANTUS_VERSION} (once)",
-        venv.display()
-    );
-    run(
-        Command::new("python3").arg("-m").arg("venv").arg(venv),
-        "python3 -m venv (is python3 with the venv module installed?)",
-    )?;
-    run(
-        Command::new(venv.join("bin").join("pip"))
-            .args(["install", "--disable-pip-version-check", "--quiet"])
-            .arg(format!("SecantusDB=={SECANTUS_VERSION}")),
-        "pip install SecantusDB",
-    )?;
-    if !daemon.exists() {
-        return Err(format!(
-            "SecantusDB installed but {} is missing",
-            daemon.display()
-        ));
-    }
-    fs::write(&marker, SECANTUS_VERSION)
-        .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
-    drop(lock);
-    Ok(daemon)
-}
-
-pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{what}: cannot run: {e}"))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{what} failed ({}): {}{}",
-        out.status,
-        tail(&String::from_utf8_lossy(&out.stdout)),
-        tail(&String::from_utf8_lossy(&out.stderr))
-    ))
-}
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// Removes storage directories left by earlier test processes that are gone (the
@@ -308,7 +229,7 @@ pub(crate) fn read_tail(path: &Path) -> String {
         let _ = f.seek(SeekFrom::Start(len.saturating_sub(8192)));
         let _ = f.read_to_string(&mut text);
     }
-    tail(&text)
+    crate::installs::tail(&text)
 }
 
 #[cfg(test)]

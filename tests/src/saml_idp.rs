@@ -72,61 +72,18 @@ fn ensure_xmlsec1() {
 /// The virtualenv's python and the script.
 fn install() -> Result<(PathBuf, PathBuf), String> {
     ensure_xmlsec1();
-    let dir = target_dir().join(format!("pysaml2-{VERSION}"));
-    fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let python = dir.join("bin/python");
-    let marker = dir.join(".installed");
-    let script = dir.join("saml-idp.py");
-    let ready = || marker.exists() && fs::read_to_string(&script).is_ok_and(|s| s == SCRIPT);
-    if ready() {
-        return Ok((python, script));
-    }
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join(".lock"))
-        .map_err(|e| format!("lock file: {e}"))?;
-    // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err("cannot lock the pysaml2 install".into());
-    }
-    if !marker.exists() {
-        eprintln!(
-            "palaver-tests: installing pysaml2 {VERSION} into {} (once)",
-            dir.display()
-        );
-        let out = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .output()
-            .map_err(|e| format!("python3 is needed for the SAML tests: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "python3 -m venv failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let out = Command::new(dir.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .arg(format!("pysaml2=={VERSION}"))
-            .output()
-            .map_err(|e| format!("pip: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "pip install pysaml2 failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        fs::write(&marker, VERSION).map_err(|e| format!("write marker: {e}"))?;
-    }
+    let venv = crate::installs::python(
+        &format!("pysaml2-{VERSION}"),
+        &[&format!("pysaml2=={VERSION}")],
+    )?;
+    let script = venv.dir.join("saml-idp.py");
     if !fs::read_to_string(&script).is_ok_and(|s| s == SCRIPT) {
-        let tmp = dir.join(format!("saml-idp.py.{}", std::process::id()));
+        // Written beside the venv by whichever process gets here; the rename is atomic.
+        let tmp = venv.dir.join(format!("saml-idp.py.{}", std::process::id()));
         fs::write(&tmp, SCRIPT).map_err(|e| format!("write script: {e}"))?;
         fs::rename(&tmp, &script).map_err(|e| format!("place script: {e}"))?;
     }
-    drop(lock);
-    Ok((python, script))
+    Ok((venv.bin("python"), script))
 }
 
 impl SamlIdp {

@@ -7,8 +7,7 @@
 //! CA made for the sink ([`SmtpSink::ca_pem`]) and requires it; with credentials it
 //! requires AUTH (PLAIN/LOGIN) and refuses wrong passwords with 535.
 
-use std::fs::{self, OpenOptions};
-use std::os::fd::AsRawFd;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,9 +16,8 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsage
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::mongo::run;
 use crate::net::free_port;
-use crate::process::{die_with_parent, target_dir};
+use crate::process::die_with_parent;
 
 const AIOSMTPD_VERSION: &str = "1.4.6";
 
@@ -104,49 +102,8 @@ pub struct SinkOptions {
 }
 
 fn ensure_venv() -> Result<PathBuf, String> {
-    let venv = target_dir().join("smtp-venv");
-    let python = venv.join("bin").join("python");
-    let marker = venv.join(".palaver-aiosmtpd-version");
-    let ready = || fs::read_to_string(&marker).is_ok_and(|v| v.trim() == AIOSMTPD_VERSION);
-    if ready() && python.exists() {
-        return Ok(python);
-    }
-    let parent = venv.parent().ok_or("venv path has no parent")?;
-    fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    let lock_path = parent.join("smtp-venv.lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-    // SAFETY: flock on a descriptor we own; released when `lock` is closed.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(format!("cannot lock {}", lock_path.display()));
-    }
-    if ready() && python.exists() {
-        return Ok(python);
-    }
-    if venv.exists() {
-        fs::remove_dir_all(&venv).map_err(|e| format!("cannot remove {}: {e}", venv.display()))?;
-    }
-    eprintln!(
-        "palaver-tests: creating {} with aiosmtpd {AIOSMTPD_VERSION} (once)",
-        venv.display()
-    );
-    run(
-        Command::new("python3").arg("-m").arg("venv").arg(&venv),
-        "python3 -m venv",
-    )?;
-    run(
-        Command::new(venv.join("bin").join("pip"))
-            .args(["install", "--disable-pip-version-check", "--quiet"])
-            .arg(format!("aiosmtpd=={AIOSMTPD_VERSION}")),
-        "pip install aiosmtpd",
-    )?;
-    fs::write(&marker, AIOSMTPD_VERSION).map_err(|e| format!("cannot write marker: {e}"))?;
-    drop(lock);
-    Ok(python)
+    let venv = crate::installs::python("smtp-venv", &[&format!("aiosmtpd=={AIOSMTPD_VERSION}")])?;
+    Ok(venv.bin("python"))
 }
 
 /// A CA and a certificate for 127.0.0.1 it signed: (CA PEM, leaf PEM, leaf key PEM).

@@ -6,67 +6,28 @@
 //! given, and registration by shared secret only (to create test users). The child
 //! dies with the test process (`PR_SET_PDEATHSIG`) and is killed on drop.
 
-use std::fs::{self, OpenOptions};
-use std::os::unix::io::AsRawFd;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::mongo::run;
+use crate::installs::run;
 use crate::net::free_port;
-use crate::process::{die_with_parent, log_tail, target_dir};
+use crate::process::{die_with_parent, log_tail};
 
 /// The Synapse release the tests run against.
 pub const SYNAPSE_VERSION: &str = "1.163.2";
 const SHARED_SECRET: &str = "palaver-test-shared-secret";
 
-/// Creates the virtualenv with Synapse unless it is there; returns its python.
+/// The virtualenv with Synapse (created once); returns its python.
 pub fn ensure_venv() -> Result<PathBuf, String> {
-    let venv = target_dir().join("synapse-venv");
-    let python = venv.join("bin").join("python");
-    let marker = venv.join(".palaver-synapse-version");
-    let ready = || fs::read_to_string(&marker).is_ok_and(|v| v.trim() == SYNAPSE_VERSION);
-    if ready() && python.exists() {
-        return Ok(python);
-    }
-    let parent = venv.parent().ok_or("virtualenv path has no parent")?;
-    fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    let lock_path = parent.join("synapse-venv.lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-    // SAFETY: flock on a descriptor we own; released when `lock` is closed.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(format!("cannot lock {}", lock_path.display()));
-    }
-    if ready() && python.exists() {
-        return Ok(python);
-    }
-    if venv.exists() {
-        fs::remove_dir_all(&venv).map_err(|e| format!("cannot remove {}: {e}", venv.display()))?;
-    }
-    eprintln!(
-        "palaver-tests: creating {} with Synapse {SYNAPSE_VERSION} (once)",
-        venv.display()
-    );
-    run(
-        Command::new("python3").arg("-m").arg("venv").arg(&venv),
-        "python3 -m venv",
+    let venv = crate::installs::python(
+        "synapse-venv",
+        &[&format!("matrix-synapse=={SYNAPSE_VERSION}")],
     )?;
-    run(
-        Command::new(venv.join("bin").join("pip"))
-            .args(["install", "--disable-pip-version-check", "--quiet"])
-            .arg(format!("matrix-synapse=={SYNAPSE_VERSION}")),
-        "pip install matrix-synapse",
-    )?;
-    fs::write(&marker, SYNAPSE_VERSION).map_err(|e| format!("cannot write the marker: {e}"))?;
-    drop(lock);
-    Ok(python)
+    Ok(venv.bin("python"))
 }
 
 /// A running Synapse; killed on drop.

@@ -7,8 +7,6 @@
 //! in the foreground (`src/bin/server.js <port>`) on a free port, killed on drop and
 //! with the test process.
 
-use std::fs::OpenOptions;
-use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,43 +14,21 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::net::free_port;
-use crate::process::{die_with_parent, target_dir};
+use crate::process::die_with_parent;
 
 /// The release the tests run against.
 pub const VERSION: &str = "1.2.2";
 
 fn install() -> Result<PathBuf, String> {
-    let dir = target_dir().join("web-push-testing");
+    let dir = crate::installs::npm(
+        "web-push-testing",
+        &[&format!("web-push-testing@{VERSION}")],
+    )?;
     let server = dir.join("node_modules/web-push-testing/src/bin/server.js");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join("install.lock"))
-        .map_err(|e| e.to_string())?;
-    // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err("cannot lock the web-push-testing install".into());
-    }
-    if server.exists() {
-        return Ok(server);
-    }
-    let out = Command::new("npm")
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            &dir.display().to_string(),
-            &format!("web-push-testing@{VERSION}"),
-        ])
-        .output()
-        .map_err(|e| format!("npm: {e} (node and npm are needed for the Web Push tests)"))?;
-    if !out.status.success() || !server.exists() {
+    if !server.exists() {
         return Err(format!(
-            "npm install web-push-testing failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "web-push-testing installed but {} is missing",
+            server.display()
         ));
     }
     Ok(server)

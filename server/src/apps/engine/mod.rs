@@ -279,7 +279,11 @@ impl AppsEngine {
         engine.chat.set_pre_send_hook(engine.clone());
         engine.spawn_event_dispatcher();
         engine.spawn_scheduler();
-        engine.spawn_sync();
+        // Only a store other instances share can change under us; an embedded one
+        // (no event relay) has nothing to follow.
+        if engine.store.event_relay().is_some() {
+            engine.spawn_sync();
+        }
         Ok(engine)
     }
 
