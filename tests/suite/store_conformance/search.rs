@@ -146,7 +146,10 @@ async fn check_rooms(store: &DynStore, rooms: &Rooms, terms: &[&str]) {
                     let sort = Sort { key, dir };
                     let all = rooms.matching(term, types, sort);
                     for page in [Page::new(0, 25), Page::new(1, 2), Page::new(2_003, 5)] {
-                        let got = store.list_rooms(types, Some(term), sort, page).await.unwrap();
+                        let got = store
+                            .list_rooms(types, Some(term), sort, page)
+                            .await
+                            .unwrap();
                         assert_eq!(
                             listed(got, |r| r.id.clone()),
                             naive(&all, candidates, term, page),
@@ -190,9 +193,30 @@ pub async fn search_paths(store: DynStore) {
         store.create_user(u, None).await.unwrap();
     }
     let user_terms = [
-        "lidd", "LIDDELL", "alice", "ALICE LIDD", "hatter", "madhat", "jürg", "JÜRGEN",
-        "groß", "zoë", "ËÜ", "ünal", "ë ü", "member", "MEMBER1", "member200", "common",
-        "ber0007", "mon mem", "qqqzzz", "e", "Li", "ß", "20",
+        "lidd",
+        "LIDDELL",
+        "alice",
+        "ALICE LIDD",
+        "hatter",
+        "madhat",
+        "jürg",
+        "JÜRGEN",
+        "groß",
+        "zoë",
+        "ËÜ",
+        "ünal",
+        "ë ü",
+        "member",
+        "MEMBER1",
+        "member200",
+        "common",
+        "ber0007",
+        "mon mem",
+        "qqqzzz",
+        "e",
+        "Li",
+        "ß",
+        "20",
     ];
     check_users(&store, &users, &user_terms).await;
 
@@ -226,8 +250,16 @@ pub async fn search_paths(store: DynStore) {
         &store,
         &users,
         &[
-            "lidd", "alicia", "pleasance", "alice", "zoë", "member0042", "member0007",
-            "member", "jürgen", "li",
+            "lidd",
+            "alicia",
+            "pleasance",
+            "alice",
+            "zoë",
+            "member0042",
+            "member0007",
+            "member",
+            "jürgen",
+            "li",
         ],
     )
     .await;
@@ -255,8 +287,20 @@ pub async fn search_paths(store: DynStore) {
         rooms.0.insert(r.id.clone(), r);
     }
     let room_terms = [
-        "general", "GENERAL-sec", "café", "ÜNAL", "nal-c", "common", "common-room-00",
-        "room-2001", "display", "plain", "zzzq", "ge", "é", "00",
+        "general",
+        "GENERAL-sec",
+        "café",
+        "ÜNAL",
+        "nal-c",
+        "common",
+        "common-room-00",
+        "room-2001",
+        "display",
+        "plain",
+        "zzzq",
+        "ge",
+        "é",
+        "00",
     ];
     check_rooms(&store, &rooms, &room_terms).await;
 
@@ -280,7 +324,13 @@ pub async fn search_paths(store: DynStore) {
         &store,
         &rooms,
         &[
-            "general", "GÉNÉRAL", "town", "square", "café", "common-room-0005", "common",
+            "general",
+            "GÉNÉRAL",
+            "town",
+            "square",
+            "café",
+            "common-room-0005",
+            "common",
             "secret",
         ],
     )
@@ -293,7 +343,7 @@ pub async fn search_paths(store: DynStore) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mongo_search_plans() {
     use palaver_server::store::mongo::{MongoStore, Planned};
-    use palaver_server::store::{Store, StorageTarget};
+    use palaver_server::store::{StorageTarget, Store};
     let fixture = super::Fixture::mongo("search_plans");
     let StorageTarget::Mongo { uri, database } = &fixture.target else {
         unreachable!()

@@ -6,8 +6,8 @@ use mongodb::bson::{doc, Document};
 
 use super::search::probe_grams;
 use super::{page_limit, Ctx, MongoStore};
-use crate::store::presence::StatusQuery;
 use crate::store::outbox::OutboxKind;
+use crate::store::presence::StatusQuery;
 use crate::store::settings_audit::SettingChangeQuery;
 use crate::store::{Page, RoomType, Sort, StoreResult};
 

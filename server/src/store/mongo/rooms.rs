@@ -67,7 +67,11 @@ pub(super) fn rooms_find(
     if let Some(gram) = gram {
         query.insert(SEARCH_GRAMS, gram);
         let dir = sort_dir(sort.dir);
-        return (query, doc! { sort_key(sort.key): dir, "_id": dir }, IDX_SEARCH_GRAMS);
+        return (
+            query,
+            doc! { sort_key(sort.key): dir, "_id": dir },
+            IDX_SEARCH_GRAMS,
+        );
     }
     let (key, index) = match sort.key {
         SortKey::Name => ("nameKey", super::IDX_TYPE_NAME_ID),

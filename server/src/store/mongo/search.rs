@@ -119,9 +119,7 @@ impl MongoStore {
         if done.is_some() {
             return Ok(());
         }
-        let users = self
-            .fill_grams(&self.users, "usernameKey", "name")
-            .await?;
+        let users = self.fill_grams(&self.users, "usernameKey", "name").await?;
         let rooms = self.fill_grams(&self.rooms, "name", "fname").await?;
         meta.update_one(
             doc! { "_id": BACKFILL_MARKER },
@@ -143,7 +141,11 @@ impl MongoStore {
             .await
             .ctx("find documents without search grams")?;
         let mut written = 0;
-        while cursor.advance().await.ctx("find documents without search grams")? {
+        while cursor
+            .advance()
+            .await
+            .ctx("find documents without search grams")?
+        {
             let found = cursor
                 .deserialize_current()
                 .ctx("read a document without search grams")?;
@@ -191,7 +193,10 @@ mod tests {
             document_grams([Some("abc"), None, Some("bcd")]),
             ["abc", "bcd"]
         );
-        assert_eq!(document_grams([Some("ab"), Some("cd")]), Vec::<String>::new());
+        assert_eq!(
+            document_grams([Some("ab"), Some("cd")]),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

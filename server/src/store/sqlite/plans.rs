@@ -15,8 +15,8 @@ use super::outbox::{
 use super::presence::status_statement;
 use super::roles::{ROLE_COUNT, ROLE_PAGE, ROOM_ROLED, ROOM_ROLE_MEMBERS};
 use super::rooms::{
-    room_name_phrase, rooms_listing, rooms_search, DEFAULT_ROOMS, ROOMS_SEARCH_CANDIDATE_COUNT, MEMBERS_COUNT, MEMBERS_PAGE, SUBSCRIPTIONS_ALL,
-    SUBSCRIPTIONS_SINCE,
+    room_name_phrase, rooms_listing, rooms_search, DEFAULT_ROOMS, MEMBERS_COUNT, MEMBERS_PAGE,
+    ROOMS_SEARCH_CANDIDATE_COUNT, SUBSCRIPTIONS_ALL, SUBSCRIPTIONS_SINCE,
 };
 use super::schema::migrate;
 use super::settings_audit::audit_filter;
@@ -699,7 +699,12 @@ fn rare_room_searches_read_their_matches_only() {
         "{lines:#?}"
     );
     for types in ["'c'", "'c','p'"] {
-        for key in [SortKey::Name, SortKey::Ts, SortKey::UsersCount, SortKey::Msgs] {
+        for key in [
+            SortKey::Name,
+            SortKey::Ts,
+            SortKey::UsersCount,
+            SortKey::Msgs,
+        ] {
             for dir in [Direction::Asc, Direction::Desc] {
                 let (count, page) = rooms_search(types, Sort { key, dir });
                 for sql in [count, page] {
@@ -768,7 +773,8 @@ fn the_room_trigram_index_follows_every_room_write() {
     )
     .unwrap();
     assert_eq!(found("lounge"), ["r1"]);
-    conn.execute("DELETE FROM rooms WHERE id = 'r2'", []).unwrap();
+    conn.execute("DELETE FROM rooms WHERE id = 'r2'", [])
+        .unwrap();
     assert!(found("general").is_empty());
     let rows: i64 = conn
         .query_row("SELECT count(*) FROM rooms_search_rows", [], |r| r.get(0))
