@@ -3,10 +3,12 @@
 //! room is filled to 10k, 100k and 1M messages (1% of them replies to one thread).
 //! At each size the server is started on the database and this prints p50/p99 of:
 //! the latest history page, a page 10,000 messages back through `latest`, a thread
-//! page, `subscriptions.get`, `rooms.get?updatedSince`, a `users.list` page and
+//! page, `subscriptions.get`, `rooms.get?updatedSince`, a `users.list` page, a
+//! users and a channels search for a rare term (10 matches: the trigram path) and
 //! login. Then the user base grows from 10,000 to 100,000 and the users queries are
 //! measured at both sizes: `roles.getUsersInRole` (a deep page of a big role, a
-//! small role) and `users.listByStatus` (the web admin's tabs and a search).
+//! small role) and `users.listByStatus` (the web admin's tabs, a search for a
+//! common term and one for a rare term).
 //!
 //! Filling goes through the store directly (`SqliteStore::import_messages`, the
 //! post path's store effects in batches) while the server is stopped, so it takes
@@ -96,11 +98,14 @@ async fn measure(srv: &Palaver, fx: &Fixture, size: u64, newest: i64) {
     let thread = format!("chat.getThreadMessages?tmid={}&count=50", fx.root.id);
     let since = format!("rooms.get?updatedSince={}", iso(newest));
     let users = "users.list?count=50&offset=5000".to_string();
+    // Ten users (grower00123x) and ten rooms (growth-012x) hold these.
+    let rare_users = "users.list?count=50&filter=rower00123".to_string();
+    let rare_rooms = "channels.list?count=50&filter=growth-012".to_string();
     // Warm the caches the way a running server has them.
-    for path in [&latest, &back, &thread, &users] {
+    for path in [&latest, &back, &thread, &users, &rare_users, &rare_rooms] {
         get(&client, srv, path, &fx.admin).await;
     }
-    let cases: [(&str, &String, &Session); 6] = [
+    let cases: [(&str, &String, &Session); 8] = [
         ("latest history page", &latest, &fx.admin),
         ("history page 10,000 back (latest)", &back, &fx.admin),
         ("thread page", &thread, &fx.admin),
@@ -111,6 +116,8 @@ async fn measure(srv: &Palaver, fx: &Fixture, size: u64, newest: i64) {
         ),
         ("rooms.get?updatedSince", &since, &fx.reader),
         ("users.list page (offset 5,000)", &users, &fx.admin),
+        ("users.list search (rare term)", &rare_users, &fx.admin),
+        ("channels.list search (rare term)", &rare_rooms, &fx.admin),
     ];
     for (what, path, auth) in cases {
         let lat = timed(SAMPLES, async || get(&client, srv, path, auth).await).await;
@@ -157,6 +164,10 @@ async fn measure_users(srv: &Palaver, fx: &Fixture, users: u64) {
         (
             "listByStatus search (common term)",
             "users.listByStatus?searchTerm=grower&count=50",
+        ),
+        (
+            "listByStatus search (rare term)",
+            "users.listByStatus?searchTerm=rower00123&count=50",
         ),
     ];
     for (_, path) in cases {

@@ -18,6 +18,7 @@ mod push;
 mod roles;
 mod room_moderation;
 mod rooms;
+mod search;
 mod settings_audit;
 mod uploads;
 mod users;
@@ -161,6 +162,7 @@ conformance! {
     push::push_devices,
     push::push_keys,
     once_keys::once_keys,
+    search::search_paths,
     fanout::notify_fanout,
 }
 

@@ -102,8 +102,11 @@ pub struct Sort {
 ///   index first, and when fewer than `SEARCH_CANDIDATES` (2,000) users match, only
 ///   they are read (and `total` is exact); the walk is left for common terms, where
 ///   it reads at most `users / 2,000` rows per row of the page. Room names (the
-///   rooms listings) and MongoDB (whose indexes serve no substring either) keep the
-///   walk; on MongoDB it reads index keys for the username and fetches a document
+///   rooms listings, `rooms_search`) and `users_by_status` searches do the same. On
+///   MongoDB each user and room carries its trigrams (`searchGrams`, indexed): a few
+///   of the term's are counted, each count stopping at 2,000, and when the rarest is
+///   under that only the documents holding it are read (see `store/mongo/search.rs`);
+///   else the walk, which reads index keys for the username and fetches a document
 ///   only to test the name.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Listing<T> {

@@ -5,7 +5,9 @@
 //! One collection per record kind, `_id` = the record's id (a string):
 //! `users` (plus `usernameKey`, the lower-cased username, `emailKeys`, the lower-cased
 //! addresses, `serviceKeys`, the linked identities, and `passwordHash`), `login_tokens` (`_id` = the hashed token),
-//! `rooms` (plus `nameKey`, the lower-cased name, only when the room has a name),
+//! `rooms` (plus `nameKey`, the lower-cased name, only when the room has a name; users
+//! and rooms also hold `searchGrams`, the trigrams substring search reads through, see
+//! `mongo/search.rs`),
 //! `subscriptions`, `subscriptions_removed` (tombstones), `messages` and `settings`;
 //! the apps engine's collections are described in `mongo/apps.rs`.
 //! Timestamps are int64 milliseconds, so range queries and sorts work on them.
@@ -49,11 +51,13 @@ mod presence;
 mod push;
 mod roles;
 mod rooms;
+mod search;
 mod settings_audit;
 mod uploads;
 mod users;
 
 pub use plans::Planned;
+pub use search::SEARCH_CANDIDATES;
 
 use std::time::Duration;
 
@@ -198,6 +202,7 @@ impl MongoStore {
         store.create_push_indexes().await?;
         store.create_message_list_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
+        store.backfill_search_grams().await?;
         tracing::info!(database, "mongodb storage open");
         Ok(store)
     }
@@ -280,6 +285,8 @@ impl MongoStore {
                     // scale: the users listing in each order, `_id` breaking ties.
                     index(doc! { "usernameKey": 1, "_id": 1 }, IDX_USERNAME_ID),
                     index(doc! { "createdAt": 1, "_id": 1 }, IDX_CREATED_ID),
+                    // Substring search of usernames and names (see `search.rs`).
+                    index(doc! { search::SEARCH_GRAMS: 1 }, search::IDX_SEARCH_GRAMS),
                 ],
             ),
             (&self.tokens, vec![index(doc! { "user_id": 1 }, "by_user")]),
@@ -306,6 +313,8 @@ impl MongoStore {
                     index(doc! { "t": 1, "msgs": 1, "_id": 1 }, "by_type_msgs"),
                     index(doc! { "default": 1, "nameKey": 1 }, IDX_ROOM_DEFAULT),
                     index(doc! { "t": 1, "nameKey": 1, "_id": 1 }, IDX_TYPE_NAME_ID),
+                    // Substring search of room names (see `search.rs`).
+                    index(doc! { search::SEARCH_GRAMS: 1 }, search::IDX_SEARCH_GRAMS),
                 ],
             ),
             (

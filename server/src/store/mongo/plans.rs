@@ -4,8 +4,10 @@
 
 use mongodb::bson::{doc, Document};
 
+use super::search::probe_grams;
 use super::{page_limit, Ctx, MongoStore};
 use crate::store::outbox::OutboxKind;
+use crate::store::presence::StatusQuery;
 use crate::store::settings_audit::SettingChangeQuery;
 use crate::store::{Page, RoomType, Sort, StoreResult};
 
@@ -14,6 +16,17 @@ use crate::store::{Page, RoomType, Sort, StoreResult};
 pub enum Planned<'a> {
     /// `list_users` (`users.list`).
     Users { filter: Option<&'a str>, sort: Sort },
+    /// `list_users` for a rare term (read through `by_search_grams`, by the term's
+    /// first gram: which gram is the rarest is the data's).
+    UsersSearch { term: &'a str, sort: Sort },
+    /// `list_rooms` for a rare name term, as [`Planned::UsersSearch`].
+    RoomsSearch {
+        types: &'a [RoomType],
+        term: &'a str,
+        sort: Sort,
+    },
+    /// `users_by_status` (`users.listByStatus`) with a rare search term.
+    StatusSearch(&'a StatusQuery),
     /// `list_rooms` (`channels.list`, the directory).
     Rooms {
         types: &'a [RoomType],
@@ -42,13 +55,36 @@ impl MongoStore {
     pub async fn explain(&self, what: Planned<'_>, page: Page) -> StoreResult<Document> {
         let (coll, (filter, sort, index)) = match what {
             Planned::Users { filter, sort } => {
-                (super::USERS, super::users::users_find(filter, sort))
+                (super::USERS, super::users::users_find(filter, sort, None))
+            }
+            Planned::UsersSearch { term, sort } => {
+                let gram = probe_grams(term).into_iter().next();
+                (
+                    super::USERS,
+                    super::users::users_find(Some(term), sort, gram.as_deref()),
+                )
+            }
+            Planned::RoomsSearch { types, term, sort } => {
+                let gram = probe_grams(term).into_iter().next();
+                (
+                    super::ROOMS,
+                    super::rooms::rooms_find(types, Some(term), sort, gram.as_deref()),
+                )
+            }
+            Planned::StatusSearch(q) => {
+                let term = q.search.as_deref().unwrap_or_default();
+                let gram = probe_grams(term).into_iter().next();
+                let find = super::presence::status_find(q, gram.as_deref());
+                (super::USERS, (find.filter, find.sort, find.index))
             }
             Planned::Rooms {
                 types,
                 filter,
                 sort,
-            } => (super::ROOMS, super::rooms::rooms_find(types, filter, sort)),
+            } => (
+                super::ROOMS,
+                super::rooms::rooms_find(types, filter, sort, None),
+            ),
             Planned::Members { rid } => (super::SUBSCRIPTIONS, super::rooms::members_find(rid)),
             Planned::RoomRoles { rid, role } => (
                 super::SUBSCRIPTIONS,

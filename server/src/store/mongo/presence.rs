@@ -7,6 +7,7 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::{Hint, IndexOptions};
 use mongodb::{Collection, IndexModel};
 
+use super::search::{IDX_SEARCH_GRAMS, SEARCH_GRAMS};
 use super::users::user_projection;
 use super::{backend, collect, page_limit, substring, to_doc, Ctx, MongoStore};
 use crate::store::presence::{PresenceConn, PresenceFields, PresenceStore, StatusQuery};
@@ -27,8 +28,11 @@ pub struct UsersFind {
 /// `q` as a find, on the index that serves its most selective part (as
 /// `status_statement` on SQLite): ids, present statuses, `_updatedAt`, then the
 /// admin listing's `active` or `type` ranges in username order, else the username
-/// index.
-pub fn status_find(q: &StatusQuery) -> UsersFind {
+/// index. A search term is a filter on that walk, unless it comes with its rarest
+/// `gram` (a rare term, see `search.rs`; not with ids, which bound the answer
+/// already): then the users holding the gram are read through `by_search_grams`,
+/// filtered, sorted and counted (fewer than `SEARCH_CANDIDATES` of them).
+pub fn status_find(q: &StatusQuery, gram: Option<&str>) -> UsersFind {
     let present_only = !q.statuses.is_empty() && !q.statuses.iter().any(|s| s == "offline");
     let mut filter = Document::new();
     if !q.statuses.is_empty() {
@@ -60,8 +64,14 @@ pub fn status_find(q: &StatusQuery) -> UsersFind {
             vec![doc! { "usernameKey": re.clone() }, doc! { "name": re }],
         );
     }
+    let gram = gram.filter(|_| q.ids.is_none() && q.search.is_some());
+    if let Some(gram) = gram {
+        filter.insert(SEARCH_GRAMS, gram);
+    }
     let index = if q.ids.is_some() {
         super::IDX_ID
+    } else if gram.is_some() {
+        IDX_SEARCH_GRAMS
     } else if present_only {
         "by_status"
     } else if q.updated_since.is_some() {
@@ -77,7 +87,7 @@ pub fn status_find(q: &StatusQuery) -> UsersFind {
         filter,
         sort: doc! { "usernameKey": 1, "_id": 1 },
         index,
-        counted: q.search.is_none(),
+        counted: q.search.is_none() || gram.is_some(),
     }
 }
 
@@ -92,7 +102,7 @@ impl MongoStore {
         page: Page,
     ) -> StoreResult<Document> {
         let find = match (q, role) {
-            (Some(q), _) => status_find(q),
+            (Some(q), _) => status_find(q, None),
             (None, Some(role)) => super::roles::role_find(role),
             (None, None) => {
                 return Err(crate::store::StoreError::Backend(
@@ -284,7 +294,11 @@ impl PresenceStore for MongoStore {
     }
 
     async fn users_by_status(&self, q: &StatusQuery, page: Page) -> StoreResult<Listing<User>> {
-        let find = status_find(q);
+        let gram = match (&q.search, &q.ids) {
+            (Some(term), None) => self.rare_gram(&self.users, term).await?,
+            _ => None,
+        };
+        let find = status_find(q, gram.as_deref());
         let total = if find.counted {
             self.users
                 .count_documents(find.filter.clone())

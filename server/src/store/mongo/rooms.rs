@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::Hint;
 
+use super::search::{document_grams, IDX_SEARCH_GRAMS, SEARCH_GRAMS};
 use super::{
     backend, collect, from_doc, page_limit, sort_dir, substring, to_doc, write_error, Ctx,
     MongoStore, IDX_ID, IDX_MEMBER, IDX_ROOM_NAME,
@@ -21,7 +22,13 @@ fn room_doc(room: &Room) -> StoreResult<Document> {
     if let Some(name) = &room.name {
         doc.insert("nameKey", name.to_lowercase());
     }
+    doc.insert(SEARCH_GRAMS, room_grams(room));
     Ok(doc)
+}
+
+/// A room's `searchGrams`: of its name and display name.
+fn room_grams(room: &Room) -> Vec<String> {
+    document_grams([room.name.as_deref(), room.fname.as_deref()])
 }
 
 fn sub_doc(sub: &Subscription) -> StoreResult<Document> {
@@ -42,16 +49,29 @@ fn member_id(sub: &Document) -> Option<&str> {
 /// A rooms listing as a find: for one type a range of the index for the order
 /// (`by_type_name_id`, `by_type_ts`, `by_type_users`, `by_type_msgs`: the type, the
 /// key, `_id`) walked to the limit; `skip` (Rocket.Chat's `offset`) costs one index
-/// step per skipped room. A name substring is checked on the way (see `Listing`).
+/// step per skipped room. A name substring is checked on the way (see `Listing`);
+/// a rare term comes with its rarest `gram` (see `search.rs`): then the rooms
+/// holding it are read through `by_search_grams`, filtered and sorted (fewer than
+/// `SEARCH_CANDIDATES`), rather than every room of the types walked.
 pub(super) fn rooms_find(
     types: &[RoomType],
     filter: Option<&str>,
     sort: Sort,
+    gram: Option<&str>,
 ) -> (Document, Document, &'static str) {
     let codes: Vec<&str> = types.iter().map(|t| t.code()).collect();
     let mut query = doc! { "t": { "$in": codes } };
     if let Some(text) = filter {
         query.insert("nameKey", substring(text));
+    }
+    if let Some(gram) = gram {
+        query.insert(SEARCH_GRAMS, gram);
+        let dir = sort_dir(sort.dir);
+        return (
+            query,
+            doc! { sort_key(sort.key): dir, "_id": dir },
+            IDX_SEARCH_GRAMS,
+        );
     }
     let (key, index) = match sort.key {
         SortKey::Name => ("nameKey", super::IDX_TYPE_NAME_ID),
@@ -61,6 +81,16 @@ pub(super) fn rooms_find(
     };
     let dir = sort_dir(sort.dir);
     (query, doc! { key: dir, "_id": dir }, index)
+}
+
+/// The field a rooms listing sorts on.
+fn sort_key(key: SortKey) -> &'static str {
+    match key {
+        SortKey::Name => "nameKey",
+        SortKey::Ts => "ts",
+        SortKey::UsersCount => "usersCount",
+        SortKey::Msgs => "msgs",
+    }
 }
 
 /// A room's members by name: its range of `by_room_username_id`, walked to the
@@ -159,10 +189,15 @@ impl RoomStore for MongoStore {
         sort: Sort,
         page: Page,
     ) -> StoreResult<Listing<Room>> {
-        let (query, order, index) = rooms_find(types, filter, sort);
-        // A substring filter is not counted: the page is probed (see `Listing`);
-        // otherwise the count is a range of the type's index.
-        let probe = filter.is_some();
+        let gram = match filter {
+            Some(term) => self.rare_gram(&self.rooms, term).await?,
+            None => None,
+        };
+        let (query, order, index) = rooms_find(types, filter, sort, gram.as_deref());
+        // A substring filter walking the index is not counted: the page is probed
+        // (see `Listing`); otherwise the count is a range of the type's index, or
+        // of a rare term's gram (fewer than `SEARCH_CANDIDATES` rooms).
+        let probe = filter.is_some() && gram.is_none();
         let total = if probe {
             0
         } else {
@@ -224,6 +259,7 @@ impl RoomStore for MongoStore {
             "ro": room.ro,
             "default": room.default,
             "_updatedAt": room.updated_at.0,
+            SEARCH_GRAMS: room_grams(room),
         };
         let mut unset = Document::new();
         let name_key = room.name.as_ref().map(|n| n.to_lowercase());
@@ -276,6 +312,7 @@ impl RoomStore for MongoStore {
             "sysMes",
             "favorite",
             "_updatedAt",
+            SEARCH_GRAMS,
         ];
         for field in fields {
             match full.get(field) {

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use mongodb::bson::{doc, Document};
 use mongodb::options::Hint;
 
+use super::search::{document_grams, IDX_SEARCH_GRAMS, SEARCH_GRAMS};
 use super::{
     backend, collect, from_doc, is_duplicate, page_limit, set_unset, sort_dir, substring, to_doc,
     write_error, Ctx, MongoStore, IDX_EMAIL, IDX_ID, IDX_SERVICE, IDX_USERNAME,
@@ -37,9 +38,12 @@ const USER_CONFLICTS: &[(&str, &str)] = &[
 /// The presence fields of a user document, which whole-user updates leave alone.
 const PRESENCE_FIELDS: &[&str] = &["status", "statusConnection", "statusDefault", "statusText"];
 
-/// Keeps the password hash and the lookup keys out of user reads.
+/// Keeps the password hash, the lookup keys and the search trigrams out of user reads.
 pub(super) fn user_projection() -> Document {
-    doc! { "passwordHash": 0, "usernameKey": 0, "emailKeys": 0, "serviceKeys": 0 }
+    doc! {
+        "passwordHash": 0, "usernameKey": 0, "emailKeys": 0, "serviceKeys": 0,
+        SEARCH_GRAMS: 0,
+    }
 }
 
 /// The lookup key of one linked identity: `<service>\u{0}<id>` (a service name
@@ -52,19 +56,30 @@ pub(super) fn service_key(service: &str, id: &str) -> String {
 /// (`by_username_id`, `by_created_id`: the key, then `_id`) that stops at the
 /// limit; `skip` (Rocket.Chat's `offset`) costs one index step per skipped user. A
 /// substring filter is checked on the way (see [`Listing`]): a term few users
-/// match walks far, at most the whole index, as no index serves a substring.
-pub(super) fn users_find(filter: Option<&str>, sort: Sort) -> (Document, Document, &'static str) {
-    let query = match filter {
+/// match would walk far, at most the whole index, as no index serves a substring —
+/// so a rare term comes with its rarest `gram` (see `search.rs`): then the users
+/// holding it are read through `by_search_grams`, filtered by the same regex and
+/// sorted (fewer than `SEARCH_CANDIDATES` of them).
+pub(super) fn users_find(
+    filter: Option<&str>,
+    sort: Sort,
+    gram: Option<&str>,
+) -> (Document, Document, &'static str) {
+    let mut query = match filter {
         Some(text) => {
             let re = substring(text);
             doc! { "$or": [ { "usernameKey": re.clone() }, { "name": re } ] }
         }
         None => Document::new(),
     };
-    let (key, index) = match sort.key {
+    let (key, mut index) = match sort.key {
         SortKey::Ts => ("createdAt", super::IDX_CREATED_ID),
         _ => ("usernameKey", super::IDX_USERNAME_ID),
     };
+    if let Some(gram) = gram {
+        query.insert(SEARCH_GRAMS, gram);
+        index = IDX_SEARCH_GRAMS;
+    }
     let dir = sort_dir(sort.dir);
     (query, doc! { key: dir, "_id": dir }, index)
 }
@@ -82,7 +97,12 @@ pub(super) fn service_find(service: &str) -> (Document, &'static str) {
 
 fn user_doc(user: &User) -> StoreResult<Document> {
     let mut doc = to_doc(user, "user")?;
-    doc.insert("usernameKey", user.username.to_lowercase());
+    let username_key = user.username.to_lowercase();
+    doc.insert(
+        SEARCH_GRAMS,
+        document_grams([Some(username_key.as_str()), Some(user.name.as_str())]),
+    );
+    doc.insert("usernameKey", username_key);
     let mut keys: Vec<String> = user
         .emails
         .iter()
@@ -200,13 +220,25 @@ impl UserStore for MongoStore {
         sort: Sort,
         page: Page,
     ) -> StoreResult<Listing<User>> {
-        let (query, order, index) = users_find(filter, sort);
-        // A substring filter is not counted: the page is probed (see `Listing`).
-        // Unfiltered, the total is the collection's count from its metadata
-        // (`estimatedDocumentCount`, no scan; exact but after an unclean shutdown).
-        let probe = filter.is_some();
+        let gram = match filter {
+            Some(term) => self.rare_gram(&self.users, term).await?,
+            None => None,
+        };
+        let (query, order, index) = users_find(filter, sort, gram.as_deref());
+        // A substring filter walking the index is not counted: the page is probed
+        // (see `Listing`); a rare term's matches are counted (fewer than
+        // `SEARCH_CANDIDATES`). Unfiltered, the total is the collection's count from
+        // its metadata (`estimatedDocumentCount`, no scan; exact but after an
+        // unclean shutdown).
+        let probe = filter.is_some() && gram.is_none();
         let total = if probe {
             0
+        } else if gram.is_some() {
+            self.users
+                .count_documents(query.clone())
+                .hint(Hint::Name(index.into()))
+                .await
+                .ctx("count users")?
         } else {
             self.users
                 .estimated_document_count()

@@ -15,8 +15,8 @@ use super::outbox::{
 use super::presence::status_statement;
 use super::roles::{ROLE_COUNT, ROLE_PAGE, ROOM_ROLED, ROOM_ROLE_MEMBERS};
 use super::rooms::{
-    rooms_listing, DEFAULT_ROOMS, MEMBERS_COUNT, MEMBERS_PAGE, SUBSCRIPTIONS_ALL,
-    SUBSCRIPTIONS_SINCE,
+    room_name_phrase, rooms_listing, rooms_search, DEFAULT_ROOMS, MEMBERS_COUNT, MEMBERS_PAGE,
+    ROOMS_SEARCH_CANDIDATE_COUNT, SUBSCRIPTIONS_ALL, SUBSCRIPTIONS_SINCE,
 };
 use super::schema::migrate;
 use super::settings_audit::audit_filter;
@@ -374,7 +374,7 @@ fn status_shapes() -> Vec<StatusQuery> {
 fn users_by_status_seek_or_walk_their_index() {
     let conn = schema();
     for q in status_shapes() {
-        let sql = status_statement(&q);
+        let sql = status_statement(&q, None);
         let fault = if sql.ordered {
             plan_fault(&conn, &sql.page, sql.index, true)
         } else {
@@ -405,12 +405,15 @@ fn users_by_status_seek_or_walk_their_index() {
     }
     // The admin's tabs (all, active, deactivated, pending) each read their own range.
     let tab = |active, has_logged_in, kind: Option<&str>| {
-        status_statement(&StatusQuery {
-            active,
-            has_logged_in,
-            kind: kind.map(str::to_string),
-            ..Default::default()
-        })
+        status_statement(
+            &StatusQuery {
+                active,
+                has_logged_in,
+                kind: kind.map(str::to_string),
+                ..Default::default()
+            },
+            None,
+        )
         .index
     };
     assert_eq!(tab(Some(true), Some(true), None), "users_active_name");
@@ -664,6 +667,120 @@ fn the_trigram_index_follows_every_user_write() {
         .unwrap();
     let indexed: i64 = conn
         .query_row("SELECT count(*) FROM users_search", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((rows, indexed), (2, 2));
+}
+
+/// A plan reads the trigram table `fts` and the rows by primary key, `index`, with no
+/// other scan.
+fn assert_trigram_plan(conn: &Connection, sql: &str, fts: &str, index: &str) {
+    let lines = plan(conn, sql);
+    let virtual_scan = format!("SCAN {fts} VIRTUAL TABLE INDEX 0:M");
+    let reads_fts = lines.iter().any(|l| l.starts_with(&virtual_scan));
+    let by_id = lines
+        .iter()
+        .any(|l| l.starts_with("SEARCH") && l.contains(&format!("INDEX {index} (id=?)")));
+    let table_scan = lines
+        .iter()
+        .any(|l| l.starts_with("SCAN") && !l.starts_with(&virtual_scan));
+    assert!(reads_fts && by_id && !table_scan, "{sql}: {lines:#?}");
+}
+
+#[test]
+fn rare_room_searches_read_their_matches_only() {
+    // channels.list with a name filter: a rare term's rooms come from `rooms_search`,
+    // each fetched by primary key; no walk of the rooms of the type.
+    let conn = schema();
+    let lines = plan(&conn, ROOMS_SEARCH_CANDIDATE_COUNT);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("SCAN rooms_search VIRTUAL TABLE INDEX 0:M")),
+        "{lines:#?}"
+    );
+    for types in ["'c'", "'c','p'"] {
+        for key in [
+            SortKey::Name,
+            SortKey::Ts,
+            SortKey::UsersCount,
+            SortKey::Msgs,
+        ] {
+            for dir in [Direction::Asc, Direction::Desc] {
+                let (count, page) = rooms_search(types, Sort { key, dir });
+                for sql in [count, page] {
+                    assert_trigram_plan(&conn, &sql, "rooms_search", "sqlite_autoindex_rooms_1");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn rare_list_by_status_searches_read_their_matches_only() {
+    // users.listByStatus with a search term: every shape but an id list (bounded by
+    // the ask) reads the trigram index's users by primary key, and is counted.
+    let conn = schema();
+    for mut q in status_shapes() {
+        if q.search.is_none() {
+            q.search = Some("alice".into());
+        }
+        let sql = status_statement(&q, Some("\"alice\""));
+        if q.ids.is_some() {
+            assert!(!sql.page.contains("users_search"), "{q:?}");
+            continue;
+        }
+        assert!(sql.count.is_some(), "{q:?}: a rare search is counted");
+        for stmt in [sql.count.as_deref().unwrap_or_default(), sql.page.as_str()] {
+            assert_trigram_plan(&conn, stmt, "users_search", "sqlite_autoindex_users_1");
+        }
+    }
+}
+
+#[test]
+fn the_room_trigram_index_follows_every_room_write() {
+    let conn = schema();
+    let found = |term: &str| -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT rid FROM rooms_search WHERE rooms_search MATCH ?1 ORDER BY rid")
+            .unwrap();
+        let rows = stmt
+            .query_map([room_name_phrase(term).unwrap()], |r| r.get(0))
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    conn.execute(
+        r#"INSERT INTO rooms (id, t, name_key, doc) VALUES
+           ('r1', 'c', 'general', '{"fname": "General Chat"}'),
+           ('r2', 'p', 'generalists', '{}'),
+           ('r3', 'd', NULL, '{}')"#,
+        [],
+    )
+    .unwrap();
+    assert_eq!(found("NERAL"), ["r1", "r2"], "case folded");
+    assert_eq!(found("lists"), ["r2"]);
+    assert!(found("chat").is_empty(), "names only, not display names");
+    conn.execute(
+        r#"UPDATE rooms SET name_key = 'lounge', doc = '{"fname": "Lounge"}' WHERE id = 'r1'"#,
+        [],
+    )
+    .unwrap();
+    assert_eq!(found("general"), ["r2"]);
+    assert_eq!(found("oung"), ["r1"]);
+    // Writes that change neither name leave the index alone (every post bumps `msgs`).
+    conn.execute(
+        r#"UPDATE rooms SET doc = json_set(doc, '$.msgs', 5) WHERE id = 'r1'"#,
+        [],
+    )
+    .unwrap();
+    assert_eq!(found("lounge"), ["r1"]);
+    conn.execute("DELETE FROM rooms WHERE id = 'r2'", [])
+        .unwrap();
+    assert!(found("general").is_empty());
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM rooms_search_rows", [], |r| r.get(0))
+        .unwrap();
+    let indexed: i64 = conn
+        .query_row("SELECT count(*) FROM rooms_search", [], |r| r.get(0))
         .unwrap();
     assert_eq!((rows, indexed), (2, 2));
 }

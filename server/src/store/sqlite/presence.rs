@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection};
 
+use super::users::{trigram_phrase, SEARCH_CANDIDATES, SEARCH_CANDIDATE_COUNT};
 use super::{
     exec, like_pattern, map_err, page_args, query_count, query_doc, query_docs, to_json,
     SqliteStore,
@@ -52,7 +53,8 @@ fn remove_where(conn: &Connection, filter: &str, arg: SqlValue) -> StoreResult<V
 
 /// The statements of a `users_by_status` query, and the index its rows come from.
 pub(super) struct StatusSql {
-    /// `None`: a substring search, not counted (the page is probed, see [`Listing`]).
+    /// `None`: a substring search walking an index, not counted (the page is probed,
+    /// see [`Listing`]); a rare term's search (read through `users_search`) is counted.
     pub count: Option<String>,
     pub page: String,
     pub args: Vec<SqlValue>,
@@ -77,8 +79,12 @@ fn present_only(q: &StatusQuery) -> bool {
 /// (`listByStatus`: `active`, `hasLoggedIn`, `type`) walks an index whose leading
 /// keys are its filters and whose order is the username's, so the web admin's tabs
 /// (all, active, deactivated, pending: `hasLoggedIn=false&type=user`) each read a
-/// range of their own. A search term (a substring) is a filter on that walk.
-pub(super) fn status_statement(q: &StatusQuery) -> StatusSql {
+/// range of their own. A search term (a substring) is a filter on that walk — unless
+/// `rare` holds the term's trigram phrase (a term fewer than [`SEARCH_CANDIDATES`]
+/// users match, see [`status_search_phrase`]): then the users the trigram index finds
+/// are read by primary key, filtered and sorted, so the cost is those users, whatever
+/// the user base, and the total is exact.
+pub(super) fn status_statement(q: &StatusQuery, rare: Option<&str>) -> StatusSql {
     let mut args: Vec<SqlValue> = Vec::new();
     let mut filter: Vec<String> = Vec::new();
     let list = |values: &[String], args: &mut Vec<SqlValue>| {
@@ -135,7 +141,16 @@ pub(super) fn status_statement(q: &StatusQuery) -> StatusSql {
              OR lower(json_extract(doc, '$.name')) LIKE ?{n} ESCAPE '\\')"
         ));
     }
-    let (index, ordered) = if q.ids.is_some() {
+    // With ids the answer is already bounded by the ask.
+    let rare = rare.filter(|_| q.ids.is_none());
+    if let Some(phrase) = rare {
+        args.push(SqlValue::Text(phrase.to_string()));
+        filter.push(format!(
+            "id IN (SELECT uid FROM users_search WHERE users_search MATCH ?{})",
+            args.len()
+        ));
+    }
+    let (index, ordered) = if q.ids.is_some() || rare.is_some() {
         ("sqlite_autoindex_users_1", false)
     } else if present_only(q) {
         ("users_status", false)
@@ -158,9 +173,7 @@ pub(super) fn status_statement(q: &StatusQuery) -> StatusSql {
     let from = format!("users INDEXED BY {index}{filter}");
     let n = args.len();
     StatusSql {
-        count: q
-            .search
-            .is_none()
+        count: (q.search.is_none() || rare.is_some())
             .then(|| format!("SELECT count(*) FROM {from}")),
         page: format!(
             "SELECT doc FROM {from} ORDER BY username_key, id LIMIT ?{} OFFSET ?{}",
@@ -171,6 +184,21 @@ pub(super) fn status_statement(q: &StatusQuery) -> StatusSql {
         index,
         ordered,
     }
+}
+
+/// The trigram phrase of a search term if few enough users match it (fewer than
+/// [`SEARCH_CANDIDATES`], counted in the trigram index) for the search to read them
+/// rather than walk the listing's index.
+fn status_search_phrase(conn: &Connection, phrase: Option<String>) -> StoreResult<Option<String>> {
+    let Some(phrase) = phrase else {
+        return Ok(None);
+    };
+    let candidates = query_count(
+        conn,
+        SEARCH_CANDIDATE_COUNT,
+        params![phrase, SEARCH_CANDIDATES],
+    )?;
+    Ok((candidates < SEARCH_CANDIDATES as u64).then_some(phrase))
 }
 
 #[async_trait]
@@ -288,8 +316,11 @@ impl PresenceStore for SqliteStore {
                 total: 0,
             });
         }
-        let sql = status_statement(q);
+        let phrase = q.search.as_deref().and_then(trigram_phrase);
+        let q = q.clone();
         self.read(move |conn| {
+            let rare = status_search_phrase(conn, phrase)?;
+            let sql = status_statement(&q, rare.as_deref());
             let StatusSql {
                 count,
                 page: page_sql,

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 
+use super::users::{trigram_phrase, SEARCH_CANDIDATES};
 use super::{
     exec, like_pattern, page_args, query_count, query_doc, query_docs, to_json, SqliteStore,
 };
@@ -85,18 +86,9 @@ fn type_list(types: &[RoomType]) -> String {
 /// Several types are merged in a sort of all their rooms. The total counts the
 /// rooms of the types in the narrowest of those indexes; with a name filter (a
 /// substring no index serves) there is no count: the page is probed (see
-/// [`Listing`]).
+/// [`Listing`]). A term few rooms match takes [`rooms_search`] instead.
 pub(super) fn rooms_listing(types: &str, sort: Sort, filtered: bool) -> (Option<String>, String) {
-    let order = match sort.key {
-        SortKey::Name => "name_key",
-        SortKey::Ts => "json_extract(doc, '$.ts')",
-        SortKey::UsersCount => "json_extract(doc, '$.usersCount')",
-        SortKey::Msgs => "json_extract(doc, '$.msgs')",
-    };
-    let dir = match sort.dir {
-        Direction::Asc => "ASC",
-        Direction::Desc => "DESC",
-    };
+    let order = rooms_order(sort);
     let filter = if filtered {
         format!("t IN ({types}) AND name_key LIKE ?1 ESCAPE '\\'")
     } else {
@@ -106,11 +98,58 @@ pub(super) fn rooms_listing(types: &str, sort: Sort, filtered: bool) -> (Option<
     (
         (!filtered).then(|| format!("SELECT count(*) FROM rooms WHERE {filter}")),
         format!(
-            "SELECT doc FROM rooms WHERE {filter} ORDER BY {order} {dir}, id {dir}
+            "SELECT doc FROM rooms WHERE {filter} ORDER BY {order}
              LIMIT ?{n} OFFSET ?{}",
             n + 1
         ),
     )
+}
+
+/// How many rooms the trigram index finds with the phrase in their name, counting at
+/// most [`SEARCH_CANDIDATES`]: below that the search reads those rooms only.
+pub(super) const ROOMS_SEARCH_CANDIDATE_COUNT: &str = "SELECT count(*) FROM
+     (SELECT 1 FROM rooms_search WHERE rooms_search MATCH ?1 LIMIT ?2)";
+
+/// The term as an FTS5 query of room names (the `name` column of `rooms_search`), if
+/// it has the three characters a trigram needs.
+pub(super) fn room_name_phrase(term: &str) -> Option<String> {
+    trigram_phrase(term).map(|phrase| format!("{{name}} : {phrase}"))
+}
+
+/// The total and page statements of a rooms search the trigram index answers (a
+/// term fewer than [`SEARCH_CANDIDATES`] rooms' names hold): its matches by primary
+/// key, checked against the walk's own filter (types, `LIKE`, which folds case less
+/// widely than the index), then sorted — so the cost is the matches, whatever the
+/// number of rooms, and the total is exact. A commoner term walks the listing's index
+/// ([`rooms_listing`]), where matches are dense enough for the page to fill soon.
+pub(super) fn rooms_search(types: &str, sort: Sort) -> (String, String) {
+    let order = rooms_order(sort);
+    let filter = format!(
+        "WHERE id IN (SELECT rid FROM rooms_search WHERE rooms_search MATCH ?1)
+         AND t IN ({types}) AND name_key LIKE ?2 ESCAPE '\\'"
+    );
+    (
+        format!("SELECT count(*) FROM rooms INDEXED BY sqlite_autoindex_rooms_1 {filter}"),
+        format!(
+            "SELECT doc FROM rooms INDEXED BY sqlite_autoindex_rooms_1 {filter}
+             ORDER BY {order} LIMIT ?3 OFFSET ?4"
+        ),
+    )
+}
+
+/// A rooms listing's `ORDER BY`: the key, then `id`, both in the asked direction.
+fn rooms_order(sort: Sort) -> String {
+    let key = match sort.key {
+        SortKey::Name => "name_key",
+        SortKey::Ts => "json_extract(doc, '$.ts')",
+        SortKey::UsersCount => "json_extract(doc, '$.usersCount')",
+        SortKey::Msgs => "json_extract(doc, '$.msgs')",
+    };
+    let dir = match sort.dir {
+        Direction::Asc => "ASC",
+        Direction::Desc => "DESC",
+    };
+    format!("{key} {dir}, id {dir}")
 }
 
 /// The default rooms: a walk of the partial index `rooms_default`, which holds them
@@ -162,7 +201,30 @@ impl RoomStore for SqliteStore {
     ) -> StoreResult<Listing<Room>> {
         let types = type_list(types);
         let pattern = filter.map(like_pattern);
+        let phrase = filter.and_then(room_name_phrase);
         self.read(move |conn| {
+            if let (Some(phrase), Some(pattern)) = (&phrase, &pattern) {
+                let candidates = query_count(
+                    conn,
+                    ROOMS_SEARCH_CANDIDATE_COUNT,
+                    params![phrase, SEARCH_CANDIDATES],
+                )?;
+                if candidates < SEARCH_CANDIDATES as u64 {
+                    let (count_sql, page_sql) = rooms_search(&types, sort);
+                    let total = query_count(conn, &count_sql, params![phrase, pattern])?;
+                    let items = query_docs(
+                        conn,
+                        &page_sql,
+                        params![
+                            phrase,
+                            pattern,
+                            i64::try_from(page.count).unwrap_or(i64::MAX),
+                            i64::try_from(page.offset).unwrap_or(i64::MAX)
+                        ],
+                    )?;
+                    return Ok(Listing { items, total });
+                }
+            }
             let (count_sql, page_sql) = rooms_listing(&types, sort, pattern.is_some());
             let mut args: Vec<Value> = pattern.map(Value::from).into_iter().collect();
             page_args(&mut args, page, count_sql.is_none());

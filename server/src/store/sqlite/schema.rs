@@ -440,6 +440,42 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM messages_search_rows WHERE mid = old.id;
     END;
     "#,
+    // scale (search): room names and display names in a trigram index, as users'
+    // (FTS5, kept by triggers, rows mapped by room id), so that a rooms search for a
+    // term few rooms match reads those rooms, not every room of the types.
+    r#"
+    CREATE VIRTUAL TABLE rooms_search USING fts5(rid UNINDEXED, name, fname,
+        tokenize = 'trigram');
+    CREATE TABLE rooms_search_rows (
+        room_id TEXT PRIMARY KEY,
+        row INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO rooms_search (rid, name, fname)
+        SELECT id, coalesce(name_key, ''), lower(coalesce(json_extract(doc, '$.fname'), ''))
+        FROM rooms;
+    INSERT INTO rooms_search_rows (room_id, row) SELECT rid, rowid FROM rooms_search;
+    CREATE TRIGGER rooms_search_insert AFTER INSERT ON rooms BEGIN
+        INSERT INTO rooms_search (rid, name, fname) VALUES (new.id, coalesce(new.name_key, ''),
+            lower(coalesce(json_extract(new.doc, '$.fname'), '')));
+        INSERT INTO rooms_search_rows (room_id, row) VALUES (new.id, last_insert_rowid());
+    END;
+    CREATE TRIGGER rooms_search_update AFTER UPDATE OF name_key, doc ON rooms
+    WHEN old.name_key IS NOT new.name_key
+        OR json_extract(old.doc, '$.fname') IS NOT json_extract(new.doc, '$.fname')
+    BEGIN
+        DELETE FROM rooms_search
+            WHERE rowid = (SELECT row FROM rooms_search_rows WHERE room_id = old.id);
+        DELETE FROM rooms_search_rows WHERE room_id = old.id;
+        INSERT INTO rooms_search (rid, name, fname) VALUES (new.id, coalesce(new.name_key, ''),
+            lower(coalesce(json_extract(new.doc, '$.fname'), '')));
+        INSERT INTO rooms_search_rows (room_id, row) VALUES (new.id, last_insert_rowid());
+    END;
+    CREATE TRIGGER rooms_search_delete AFTER DELETE ON rooms BEGIN
+        DELETE FROM rooms_search
+            WHERE rowid = (SELECT row FROM rooms_search_rows WHERE room_id = old.id);
+        DELETE FROM rooms_search_rows WHERE room_id = old.id;
+    END;
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -480,6 +516,39 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn the_room_trigram_index_is_filled_from_existing_rooms() {
+        // A database from before the migration: its rooms are indexed by it.
+        let at = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("CREATE VIRTUAL TABLE rooms_search"))
+            .unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..at] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", at as i64).unwrap();
+        conn.execute(
+            r#"INSERT INTO rooms (id, t, name_key, doc) VALUES
+               ('r1', 'c', 'general', '{"fname": "General"}'), ('r2', 'd', NULL, '{}')"#,
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let found: Vec<String> = conn
+            .prepare("SELECT rid FROM rooms_search WHERE rooms_search MATCH '{name} : \"ener\"'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(found, ["r1"]);
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM rooms_search_rows", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 2);
     }
 
     #[test]
