@@ -101,7 +101,6 @@ perms! {
     SYNC_AUTH_SERVICES_USERS = "sync-auth-services-users",
     TEST_ADMIN_OPTIONS = "test-admin-options",
     UNARCHIVE_ROOM = "unarchive-room",
-    VIEW_C_ROOM = "view-c-room",
     VIEW_OTHER_USER_CHANNELS = "view-other-user-channels",
     VIEW_OUTSIDE_ROOM = "view-outside-room",
     VIEW_PRIVILEGED_SETTING = "view-privileged-setting",
