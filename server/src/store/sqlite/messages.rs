@@ -369,10 +369,14 @@ pub(super) fn history_statement(rid: &str, q: &HistoryQuery, count: bool) -> (St
     } else {
         ("<", ">")
     };
-    let mut sql = String::from(if count {
-        "SELECT count(*) FROM messages WHERE rid = ?1"
-    } else {
-        "SELECT doc FROM messages WHERE rid = ?1"
+    // A count has no ORDER BY to steer the planner, and without statistics it may
+    // pick another (rid, …) index that is not covering: name the one it must seek.
+    let mut sql = String::from(match (count, q.exclude_thread_replies) {
+        (true, false) => "SELECT count(*) FROM messages INDEXED BY messages_room_ts WHERE rid = ?1",
+        (true, true) => {
+            "SELECT count(*) FROM messages INDEXED BY messages_room_main WHERE rid = ?1"
+        }
+        (false, _) => "SELECT doc FROM messages WHERE rid = ?1",
     });
     let mut args = vec![Value::from(rid.to_string())];
     if q.exclude_thread_replies {
