@@ -4,6 +4,7 @@
 mod store_conformance;
 
 mod apps_build;
+mod apps_file_hooks;
 mod apps_hello;
 mod apps_hostile;
 mod apps_hostile_limits;

@@ -557,7 +557,7 @@ async fn registration_with_verification_mails_a_link_that_verifies_the_address()
     let (status, body) = srv
         .post_anon(
             "users.register",
-            json!({"username": "newbie", "email": "newbie@palaver.test", "pass": "Newbie-pass-1!", "name": "New <Bie>"}),
+            json!({"username": "newbie", "email": "newbie@palaver.test", "pass": "Newbie-pass-1!", "name": "New & \"Bie\""}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -568,7 +568,7 @@ async fn registration_with_verification_mails_a_link_that_verifies_the_address()
     assert_eq!(mail.to, vec!["newbie@palaver.test".to_string()]);
     assert_eq!(mail.subject, "Palaver <Test> - Verify your account");
     assert!(
-        mail.html.contains("Hello New &lt;Bie&gt;"),
+        mail.html.contains("Hello New &amp; &quot;Bie&quot;"),
         "escaped: {}",
         mail.html
     );

@@ -301,14 +301,22 @@ async fn only_holders_of_the_settings_permissions_may_read_or_change() {
         ]}),
     )
     .await;
-    let all = srv.get_ok("settings?count=500", &alice).await;
+    // Pages of at most `API_Upper_Count_Limit` (100): read them all.
+    let mut listed = Vec::new();
+    for offset in (0..).step_by(100) {
+        let page = srv
+            .get_ok(&format!("settings?count=100&offset={offset}"), &alice)
+            .await;
+        let items = page["settings"].as_array().expect("settings").clone();
+        let total = page["total"].as_u64().expect("total") as usize;
+        listed.extend(items);
+        if offset + 100 >= total {
+            break;
+        }
+    }
     assert!(
-        all["settings"]
-            .as_array()
-            .expect("settings")
-            .iter()
-            .any(|s| s["_id"] == "SMTP_Host"),
-        "with the permission, private settings are listed: {all}"
+        listed.iter().any(|s| s["_id"] == "SMTP_Host"),
+        "with the permission, private settings are listed: {listed:?}"
     );
     let (status, body) = set(&srv, &alice, "Site_Name", json!("Mine")).await;
     assert_error(status, &body, 403, None, "view is not edit");

@@ -127,7 +127,7 @@ async fn threads_count_replies_and_list_them_oldest_first() {
         status,
         &body,
         400,
-        Some("invalid-params"),
+        Some("error-invalid-params"),
         "chat.getThreadMessages without tmid",
     );
     let (status, body) = srv

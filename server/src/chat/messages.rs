@@ -115,7 +115,10 @@ impl Chat {
         new.emoji = new.emoji.take().filter(|s| !s.is_empty());
         self.message_limits().check(Content::from(&*new))?;
         super::message_validation::validate_attachments(&new.attachments)?;
-        if let Some(fields) = &new.custom_fields {
+        // Rocket.Chat checks custom fields in its `sendMessage` method, which people's
+        // clients call; apps and webhooks post through its function underneath, unchecked.
+        let from_person = new.app_id.is_none() && new.integration_id.is_none();
+        if let Some(fields) = new.custom_fields.as_ref().filter(|_| from_person) {
             let settings = self.settings();
             super::message_validation::validate_custom_fields(
                 fields,

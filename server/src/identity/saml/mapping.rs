@@ -112,14 +112,11 @@ pub(super) fn identity(
             .cloned()
             .collect()
     };
-    // The default roles, plus what the role attribute names (Rocket.Chat gives
-    // only the latter when present; keeping the defaults keeps `user`'s basics).
-    let mut initial_roles = known(&cfg.default_roles);
-    for r in c.roles.as_deref().map(known).unwrap_or_default() {
-        if !initial_roles.contains(&r) {
-            initial_roles.push(r);
-        }
-    }
+    // New accounts start with the default roles, and the role sync (the attribute is
+    // read only with it on, `SamlConfig::role_attr`) adds what the attribute names,
+    // recorded as its own so that a later sign-in without them takes them away.
+    // Rocket.Chat gives only the named roles; keeping the defaults keeps `user`'s.
+    let initial_roles = known(&cfg.default_roles);
     Ok(ExternalIdentity {
         service: SERVICE.to_string(),
         id,

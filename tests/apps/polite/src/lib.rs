@@ -1,7 +1,9 @@
 //! A well-behaved test app, to show that other apps keep working while one misbehaves.
 //!
 //! - `/polite` posts "polite reply" in the room (and shows it to the sender).
-//! - Its pre-send hook appends " (polite)" to messages containing "please".
+//! - Its pre-send hook appends " (polite)" to messages containing "please", and to
+//!   a message containing "polite-files" the titles of its attachments (`[files: a, b]`),
+//!   which shows what a hook sees of uploaded files.
 //! - `/polite-pick <words>` previews three polite phrasings of the words; the one
 //!   picked is posted in the room.
 //! - Its endpoints: `page` (and `private-page`) serve HTML whose script tries to read
@@ -133,6 +135,15 @@ impl App for Polite {
     }
 
     fn pre_message_sent(&self, message: &Message, _room: &Room) -> Result<PreSendDecision> {
+        if message.text.contains("polite-files") && !message.text.contains("[files: ") {
+            let titles: Vec<&str> = message
+                .attachments
+                .iter()
+                .filter_map(|a| a.title.as_deref())
+                .collect();
+            let text = format!("{} [files: {}]", message.text, titles.join(", "));
+            return Ok(PreSendDecision::modify(message.with_text(text)));
+        }
         if let Some(kind) = message.text.split_whitespace().find_map(|w| w.strip_prefix("polite-bloat-")) {
             if let Some(m) = bloated(message.clone(), kind) {
                 return Ok(PreSendDecision::modify(m));
