@@ -16,7 +16,7 @@ pub enum Part {
     Text,
     /// A file; `caption`: its event carries the message's text too (the
     /// message's only file).
-    File { upload: Upload, caption: bool },
+    File { upload: Box<Upload>, caption: bool },
 }
 
 fn store_error(e: impl std::fmt::Display) -> DeliveryError {
@@ -40,7 +40,7 @@ pub fn parts_of(text: &str, uploads: Vec<Upload>) -> Vec<Part> {
     if uploads.len() <= 1 {
         return match uploads.into_iter().next() {
             Some(upload) => vec![Part::File {
-                upload,
+                upload: Box::new(upload),
                 caption: true,
             }],
             None => vec![Part::Text],
@@ -49,7 +49,7 @@ pub fn parts_of(text: &str, uploads: Vec<Upload>) -> Vec<Part> {
     let text = (!text.trim().is_empty()).then_some(Part::Text);
     text.into_iter()
         .chain(uploads.into_iter().map(|upload| Part::File {
-            upload,
+            upload: Box::new(upload),
             caption: false,
         }))
         .collect()
