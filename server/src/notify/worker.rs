@@ -202,11 +202,8 @@ impl NoticeQueue for Fanout {
             return;
         }
         // The worker would otherwise find the item at its next poll.
-        let (outbox, delay) = (self.outbox.clone(), self.delay);
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            outbox.wake(OutboxKind::Notify);
-        });
+        self.outbox
+            .wake_at(OutboxKind::Notify, tokio::time::Instant::now() + self.delay);
     }
 }
 

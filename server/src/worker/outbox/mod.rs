@@ -73,6 +73,9 @@ pub struct Outbox {
     /// This instance's name on leases.
     owner: String,
     wake: HashMap<OutboxKind, Arc<Notify>>,
+    /// Per kind, the earliest moment its worker must look again (a retry, or an
+    /// item queued to start later), shared with the worker.
+    next_due: HashMap<OutboxKind, Arc<Mutex<Option<Instant>>>>,
     counters: HashMap<OutboxKind, Arc<KindCounters>>,
     workers: Mutex<Vec<Worker>>,
 }
@@ -83,6 +86,7 @@ impl Outbox {
         Arc::new(Outbox {
             store,
             wake: kinds.clone().map(|k| (k, Arc::default())).collect(),
+            next_due: kinds.clone().map(|k| (k, Arc::default())).collect(),
             counters: kinds.map(|k| (k, Arc::default())).collect(),
             config,
             owner,
@@ -113,6 +117,19 @@ impl Outbox {
         self.wake_kind(kind);
     }
 
+    /// Wakes this instance's worker of `kind` at `at` (an item queued to start
+    /// later), without waiting for its next poll.
+    pub fn wake_at(&self, kind: OutboxKind, at: Instant) {
+        if let Some(due) = self.next_due.get(&kind) {
+            let mut next = lock(due);
+            if next.is_none_or(|n| at < n) {
+                *next = Some(at);
+            }
+        }
+        // The worker recomputes how long to sleep.
+        self.wake_kind(kind);
+    }
+
     fn wake_kind(&self, kind: OutboxKind) {
         if let Some(n) = self.wake.get(&kind) {
             n.notify_one();
@@ -136,7 +153,7 @@ impl Outbox {
                 defaults: self.config.default_policy(),
                 in_flight: Arc::default(),
                 delivered: Arc::default(),
-                next_retry: Arc::default(),
+                next_retry: self.next_due.get(&kind).cloned().unwrap_or_default(),
                 counters: self.counters.get(&kind).cloned().unwrap_or_default(),
             };
             tracing::info!(kind = %kind, concurrency, "outbox worker started");
