@@ -17,7 +17,10 @@
 //!    queued (and deduplicated) but not sent while posting is measured.
 //!
 //! Members and devices are written through the store while the server is stopped.
-//! `cargo bench -p palaver-tests --bench notify`. Loopback only.
+//! The push gateway's fake and the measuring client run on runtimes of their own
+//! (the gateway's TLS work must not delay the client's clock).
+//! `cargo bench -p palaver-tests --bench notify`; `NOTIFY_BENCH_OUTBOX_NICE=0` runs
+//! the deliveries at the requests' priority, to compare. Loopback only.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -72,12 +75,16 @@ async fn bench(push: FakePush) {
     let sink = SmtpSink::start(SinkOptions::default()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("notify.db");
-    let mut srv = Palaver::builder()
+    let mut builder = Palaver::builder()
         .storage_uri(format!("sqlite:{}", db.display()))
         .envs(push.palaver_env())
-        .env("RUST_LOG", "warn")
-        .start()
-        .await;
+        .env("RUST_LOG", "warn");
+    // To compare: the background runtime's priority (`outbox.nice`; 0: as requests).
+    if let Ok(nice) = std::env::var("NOTIFY_BENCH_OUTBOX_NICE") {
+        println!("(outbox.nice = {nice})");
+        builder = builder.env("PALAVER_OUTBOX__NICE", nice);
+    }
+    let mut srv = builder.start().await;
     let admin = srv.admin().await;
     srv.post_ok(
         "users.create",
