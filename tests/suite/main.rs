@@ -67,6 +67,7 @@ mod rest_channels;
 mod rest_chat_marks;
 mod rest_chat_sync;
 mod rest_cookie_session;
+mod rest_discussions;
 mod rest_dm;
 mod rest_edge;
 mod rest_envelopes;

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod avatars;
 pub mod custom_fields;
 pub mod directory;
+pub mod discussions;
 pub mod error;
 pub mod events;
 pub mod external_accounts;

@@ -21,8 +21,17 @@ use crate::store::{Setting, Ts, User};
 #[path = "permission_defaults.rs"]
 mod defaults;
 
-/// Permissions Palaver has that Rocket.Chat's community edition does not list.
-const EXTRA_DEFAULTS: &[(&str, &[&str])] = &[("can-audit", &["admin"])];
+/// Permissions Palaver has that Rocket.Chat's community edition does not list in
+/// its table (the discussion ones it creates at start-up, from
+/// `app/discussion/server/permissions.ts`).
+const EXTRA_DEFAULTS: &[(&str, &[&str])] = &[
+    ("can-audit", &["admin"]),
+    ("start-discussion", &["admin", "user", "guest", "app"]),
+    (
+        "start-discussion-other-user",
+        &["admin", "user", "owner", "app"],
+    ),
+];
 
 /// A permission id (Rocket.Chat's `IPermission._id`). The constants are the ones
 /// Palaver checks; [`Perm::parse`] accepts every known id.
@@ -98,6 +107,8 @@ perms! {
     SET_READONLY = "set-readonly",
     SET_MODERATOR = "set-moderator",
     SET_OWNER = "set-owner",
+    START_DISCUSSION = "start-discussion",
+    START_DISCUSSION_OTHER_USER = "start-discussion-other-user",
     SYNC_AUTH_SERVICES_USERS = "sync-auth-services-users",
     TEST_ADMIN_OPTIONS = "test-admin-options",
     UNARCHIVE_ROOM = "unarchive-room",

@@ -7,6 +7,7 @@ mod chat;
 mod chat_lists;
 mod commands;
 mod directory;
+pub(crate) mod discussions;
 pub mod files;
 mod im;
 pub(crate) mod integrations;
@@ -145,6 +146,9 @@ pub fn routes() -> Router<AppState> {
             "/chat.getMessageReadReceipts",
             get(chat_lists::read_receipts),
         )
+        .route("/rooms.createDiscussion", post(discussions::create))
+        .route("/rooms.getDiscussions", get(discussions::room_discussions))
+        .route("/chat.getDiscussions", get(discussions::discussion_messages))
         .route("/rooms.get", get(misc::rooms_get))
         .route("/rooms.info", get(misc::rooms_info))
         .route("/subscriptions.get", get(misc::subscriptions_get))

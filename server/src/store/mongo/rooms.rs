@@ -361,6 +361,10 @@ impl RoomStore for MongoStore {
         room.map(|d| from_doc(d, "room")).transpose()
     }
 
+    async fn discussions(&self, prid: &str, page: Page) -> StoreResult<Listing<Room>> {
+        self.discussions_of(prid, page).await
+    }
+
     async fn delete_room(&self, id: &str) -> StoreResult<bool> {
         let now = Ts::now();
         // Tombstones first, the room document last: a failure midway leaves a state

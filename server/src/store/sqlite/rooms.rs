@@ -343,6 +343,10 @@ impl RoomStore for SqliteStore {
         .await
     }
 
+    async fn discussions(&self, prid: &str, page: Page) -> StoreResult<Listing<Room>> {
+        self.discussions_of(prid, page).await
+    }
+
     async fn delete_room(&self, id: &str) -> StoreResult<bool> {
         let id = id.to_string();
         let now = Ts::now();
