@@ -89,6 +89,7 @@ mod rest_rooms_moderation;
 mod rest_self_service;
 mod rest_settings;
 mod rest_storage_full;
+mod rest_teams;
 mod rest_threads;
 mod rest_users;
 mod rest_users_admin;

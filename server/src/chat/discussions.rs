@@ -198,6 +198,21 @@ impl Chat {
         Ok(room)
     }
 
+    /// A discussion of a channel is a channel, unless the channel is in a private
+    /// team; of a group or a DM, a group (Rocket.Chat's `getDiscussionType`).
+    async fn discussion_type(&self, parent: &Room) -> ChatResult<RoomType> {
+        if parent.t != RoomType::Channel {
+            return Ok(RoomType::Group);
+        }
+        if let Some(team_id) = &parent.extra.team_id {
+            let main = self.store.team_main_room(team_id).await?;
+            if main.is_some_and(|m| m.t == RoomType::Group) {
+                return Ok(RoomType::Group);
+            }
+        }
+        Ok(RoomType::Channel)
+    }
+
     async fn insert_discussion_room(
         &self,
         actor: &User,
@@ -206,11 +221,7 @@ impl Chat {
         message: Option<&Message>,
         members: &[User],
     ) -> ChatResult<Room> {
-        // A discussion of a channel is a channel; of a group or a DM, a group.
-        let kind = match parent.t {
-            RoomType::Channel => RoomType::Channel,
-            RoomType::Group | RoomType::Direct => RoomType::Group,
-        };
+        let kind = self.discussion_type(parent).await?;
         let now = Ts::now();
         let topic = new
             .topic

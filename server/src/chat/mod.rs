@@ -43,6 +43,7 @@ pub mod room_settings;
 pub mod rooms;
 pub mod settings;
 pub mod single_use;
+pub mod teams;
 pub mod tokens;
 mod user_admin;
 pub mod user_query;

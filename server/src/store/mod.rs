@@ -240,6 +240,14 @@ pub trait RoomStore: Send + Sync {
     /// The discussions of room `prid` (rooms whose `prid` it is), by `fname`
     /// (then id), with their exact total: a range of an index on `prid`.
     async fn discussions(&self, prid: &str, page: Page) -> StoreResult<Listing<Room>>;
+    /// The rooms of team `team_id` (its main room among them), by name (then id),
+    /// with their exact total: a range of an index on `teamId`.
+    async fn team_rooms(&self, team_id: &str, page: Page) -> StoreResult<Listing<Room>>;
+    /// The main room of team `team_id`.
+    async fn team_main_room(&self, team_id: &str) -> StoreResult<Option<Room>>;
+    /// Every team's main room, by name (then id), with their exact total: a
+    /// partial index of main rooms.
+    async fn team_main_rooms(&self, page: Page) -> StoreResult<Listing<Room>>;
 }
 
 /// Which messages `rooms.cleanHistory` deletes from one room: those with `ts`

@@ -343,6 +343,13 @@ pub struct RoomExtra {
     /// A discussion's parent room (Rocket.Chat's `prid`); set at creation only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prid: Option<String>,
+    /// The team this room belongs to (Rocket.Chat's `teamId`): the team's main
+    /// room carries it with `teamMain`, the team's other rooms without.
+    #[serde(rename = "teamId", default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
+    /// The room is its team's main room: the team's name, type and members.
+    #[serde(rename = "teamMain", default, skip_serializing_if = "is_false")]
+    pub team_main: bool,
 }
 
 /// A change to a room's `muted`/`unmuted` lists, as Rocket.Chat's `muteUserInRoom`

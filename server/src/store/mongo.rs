@@ -203,6 +203,7 @@ impl MongoStore {
         store.create_push_indexes().await?;
         store.create_message_list_indexes().await?;
         store.create_discussion_indexes().await?;
+        store.create_team_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
         store.backfill_search_grams().await?;
         tracing::info!(database, "mongodb storage open");

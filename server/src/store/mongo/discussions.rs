@@ -105,3 +105,86 @@ impl MongoStore {
         self.change_one(&id, update).await
     }
 }
+
+const IDX_TEAM: &str = "by_team_name";
+const IDX_TEAM_MAIN: &str = "by_team_main_name";
+
+/// Teams on MongoDB: a team's rooms (`by_team_name`, sparse on `teamId`) and the
+/// main rooms (`by_team_main_name`, sparse on `teamMain`).
+impl MongoStore {
+    pub(super) async fn create_team_indexes(&self) -> StoreResult<()> {
+        let sparse = |keys: Document, name: &str| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(
+                    IndexOptions::builder()
+                        .name(name.to_string())
+                        .sparse(true)
+                        .build(),
+                )
+                .build()
+        };
+        self.rooms
+            .create_indexes([
+                sparse(doc! { "teamId": 1, "nameKey": 1, "_id": 1 }, IDX_TEAM),
+                sparse(doc! { "teamMain": 1, "nameKey": 1, "_id": 1 }, IDX_TEAM_MAIN),
+            ])
+            .await
+            .map_err(|e| backend("creating team indexes", e))?;
+        Ok(())
+    }
+
+    async fn rooms_page(
+        &self,
+        filter: Document,
+        index: &str,
+        page: Page,
+    ) -> StoreResult<Listing<Room>> {
+        let total = self
+            .rooms
+            .count_documents(filter.clone())
+            .hint(Hint::Name(index.to_string()))
+            .await
+            .ctx("count team rooms")?;
+        if page.count == 0 {
+            return Ok(Listing {
+                items: Vec::new(),
+                total,
+            });
+        }
+        let cursor = self
+            .rooms
+            .find(filter)
+            .sort(doc! { "nameKey": 1, "_id": 1 })
+            .hint(Hint::Name(index.to_string()))
+            .skip(page.offset)
+            .limit(page_limit(page))
+            .await
+            .ctx("list team rooms")?;
+        Ok(Listing {
+            items: collect(cursor, "room").await?,
+            total,
+        })
+    }
+
+    pub(super) async fn rooms_of_team(&self, team_id: &str, page: Page) -> StoreResult<Listing<Room>> {
+        self.rooms_page(doc! { "teamId": team_id }, IDX_TEAM, page)
+            .await
+    }
+
+    pub(super) async fn main_room_of_team(&self, team_id: &str) -> StoreResult<Option<Room>> {
+        let found = self
+            .rooms
+            .find_one(doc! { "teamId": team_id, "teamMain": true })
+            .await
+            .ctx("find team main room")?;
+        found
+            .map(|d| super::from_doc(d, "room"))
+            .transpose()
+    }
+
+    pub(super) async fn main_rooms(&self, page: Page) -> StoreResult<Listing<Room>> {
+        self.rooms_page(doc! { "teamMain": true }, IDX_TEAM_MAIN, page)
+            .await
+    }
+}

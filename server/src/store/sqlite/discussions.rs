@@ -68,3 +68,60 @@ impl SqliteStore {
         .await
     }
 }
+
+/// Teams on SQLite: a team's rooms (`rooms_team`) and the main rooms (`rooms_team_main`).
+impl SqliteStore {
+    pub(super) async fn rooms_of_team(&self, team_id: &str, page: Page) -> StoreResult<Listing<Room>> {
+        let team_id = team_id.to_string();
+        self.read(move |conn| {
+            let total = query_count(
+                conn,
+                "SELECT count(*) FROM rooms WHERE json_extract(doc, '$.teamId') = ?1
+                   AND json_extract(doc, '$.teamId') IS NOT NULL",
+                [&team_id],
+            )?;
+            let items = query_docs(
+                conn,
+                "SELECT doc FROM rooms WHERE json_extract(doc, '$.teamId') = ?1
+                   AND json_extract(doc, '$.teamId') IS NOT NULL
+                 ORDER BY name_key, id LIMIT ?2 OFFSET ?3",
+                params![team_id, limit(page.count), limit(page.offset)],
+            )?;
+            Ok(Listing { items, total })
+        })
+        .await
+    }
+
+    pub(super) async fn main_room_of_team(&self, team_id: &str) -> StoreResult<Option<Room>> {
+        let team_id = team_id.to_string();
+        self.read(move |conn| {
+            let mut rooms: Vec<Room> = query_docs(
+                conn,
+                "SELECT doc FROM rooms WHERE json_extract(doc, '$.teamId') = ?1
+                   AND json_extract(doc, '$.teamId') IS NOT NULL
+                   AND json_extract(doc, '$.teamMain') = 1 LIMIT 1",
+                [&team_id],
+            )?;
+            Ok(rooms.pop())
+        })
+        .await
+    }
+
+    pub(super) async fn main_rooms(&self, page: Page) -> StoreResult<Listing<Room>> {
+        self.read(move |conn| {
+            let total = query_count(
+                conn,
+                "SELECT count(*) FROM rooms WHERE json_extract(doc, '$.teamMain') = 1",
+                [],
+            )?;
+            let items = query_docs(
+                conn,
+                "SELECT doc FROM rooms WHERE json_extract(doc, '$.teamMain') = 1
+                 ORDER BY name_key, id LIMIT ?1 OFFSET ?2",
+                params![limit(page.count), limit(page.offset)],
+            )?;
+            Ok(Listing { items, total })
+        })
+        .await
+    }
+}
