@@ -61,7 +61,13 @@ async fn discussions_of_a_room_and_of_a_message() {
             json!({ "prid": "no-such-room", "t_name": "x" }),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-invalid-room"), "unknown parent");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-room"),
+        "unknown parent",
+    );
     let (status, body) = srv
         .post(
             "rooms.createDiscussion",
@@ -69,7 +75,13 @@ async fn discussions_of_a_room_and_of_a_message() {
             json!({ "prid": rid, "t_name": "x", "pmid": "no-such-message" }),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-invalid-message"), "unknown message");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-message"),
+        "unknown message",
+    );
 
     // From the room: a channel of its own, owned by its creator, titled `fname`.
     let created = srv
@@ -95,11 +107,12 @@ async fn discussions_of_a_room_and_of_a_message() {
     assert_eq!(sub["roles"], json!(["owner"]), "{sub}");
     assert_eq!(sub["prid"], json!(rid), "{sub}");
     assert_eq!(sub["fname"], "Lunch plans", "{sub}");
-    assert!(subscription(&srv, &bob, &drid).await.is_some(), "bob invited");
+    assert!(
+        subscription(&srv, &bob, &drid).await.is_some(),
+        "bob invited"
+    );
     assert!(subscription(&srv, &carol, &drid).await.is_none());
-    let info = srv
-        .get_ok(&format!("rooms.info?roomId={drid}"), &bob)
-        .await;
+    let info = srv.get_ok(&format!("rooms.info?roomId={drid}"), &bob).await;
     assert_eq!(info["room"]["prid"], json!(rid), "{info}");
 
     // The parent announces it, and the announcement follows its activity.
@@ -114,9 +127,7 @@ async fn discussions_of_a_room_and_of_a_message() {
     let link = linking_message(&srv, &bob, &rid, &drid).await;
     assert_eq!(link["dcount"], 2, "{link}");
     let dlm = ts(&link["dlm"], "dlm");
-    let room = srv
-        .get_ok(&format!("rooms.info?roomId={drid}"), &bob)
-        .await;
+    let room = srv.get_ok(&format!("rooms.info?roomId={drid}"), &bob).await;
     assert_eq!(ts(&room["room"]["lm"], "lm"), dlm);
 
     // From a message: its author is invited, the announcement quotes it, a reply
@@ -131,11 +142,20 @@ async fn discussions_of_a_room_and_of_a_message() {
         )
         .await;
     let cake = id_of(&created["discussion"]);
-    assert_eq!(created["discussion"]["description"], "who is bringing the cake");
+    assert_eq!(
+        created["discussion"]["description"],
+        "who is bringing the cake"
+    );
     assert_eq!(created["discussion"]["msgs"], 1, "{created}");
-    assert!(subscription(&srv, &bob, &cake).await.is_some(), "author invited");
+    assert!(
+        subscription(&srv, &bob, &cake).await.is_some(),
+        "author invited"
+    );
     let link = linking_message(&srv, &alice, &rid, &cake).await;
-    assert_eq!(link["attachments"][0]["text"], "who is bringing the cake", "{link}");
+    assert_eq!(
+        link["attachments"][0]["text"], "who is bringing the cake",
+        "{link}"
+    );
     assert_eq!(link["attachments"][0]["author_name"], "bob", "{link}");
     assert_eq!(link["dcount"], 1, "{link}");
     let history = srv
@@ -159,7 +179,13 @@ async fn discussions_of_a_room_and_of_a_message() {
             json!({ "prid": id_of(&other), "pmid": pmid, "t_name": "x" }),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-invalid-arguments"), "mismatch");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-arguments"),
+        "mismatch",
+    );
 
     // No discussion of a discussion.
     let (status, body) = srv
@@ -169,7 +195,13 @@ async fn discussions_of_a_room_and_of_a_message() {
             json!({ "prid": drid, "t_name": "nested" }),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-nested-discussion"), "nested");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-nested-discussion"),
+        "nested",
+    );
 
     // rooms.getDiscussions: by title, paged, with Rocket.Chat's fields.
     let list = srv
@@ -218,7 +250,13 @@ async fn discussions_of_a_room_and_of_a_message() {
     assert_page(&list, "messages", 1, 0, 1, "filtered");
     assert_eq!(list["messages"][0]["drid"], json!(drid));
     let (status, body) = srv.get("chat.getDiscussions", &bob).await;
-    assert_error(status, &body, 400, Some("error-invalid-params"), "no roomId");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-params"),
+        "no roomId",
+    );
     let (status, body) = srv
         .get("chat.getDiscussions?roomId=no-such-room", &bob)
         .await;
@@ -234,9 +272,7 @@ async fn discussions_of_a_room_and_of_a_message() {
         json!({ "roomId": rid, "msgId": id_of(&link) }),
     )
     .await;
-    let (status, _) = srv
-        .get(&format!("rooms.info?roomId={cake2}"), &alice)
-        .await;
+    let (status, _) = srv.get(&format!("rooms.info?roomId={cake2}"), &alice).await;
     assert_eq!(status.as_u16(), 400, "the discussion went with its message");
 
     // Deleting a discussion unlinks its announcement.
@@ -250,10 +286,12 @@ async fn discussions_of_a_room_and_of_a_message() {
     // Deleting the parent deletes its discussions.
     srv.post_ok("channels.delete", &alice, json!({ "roomId": rid }))
         .await;
-    let (status, body) = srv
-        .get(&format!("rooms.info?roomId={drid}"), &alice)
-        .await;
-    assert_eq!(status.as_u16(), 400, "discussion gone with its parent: {body}");
+    let (status, body) = srv.get(&format!("rooms.info?roomId={drid}"), &alice).await;
+    assert_eq!(
+        status.as_u16(),
+        400,
+        "discussion gone with its parent: {body}"
+    );
     assert!(subscription(&srv, &bob, &drid).await.is_none());
 }
 
@@ -291,7 +329,10 @@ async fn discussions_follow_the_parent_type_permissions_and_setting() {
     let (status, body) = srv
         .get(&format!("chat.getDiscussions?roomId={gid}"), &carol)
         .await;
-    assert_eq!((status.as_u16(), &body["error"]), (400, &json!("error-not-allowed")));
+    assert_eq!(
+        (status.as_u16(), &body["error"]),
+        (400, &json!("error-not-allowed"))
+    );
     let list = srv
         .get_ok(&format!("rooms.getDiscussions?roomId={gid}"), &alice)
         .await;
@@ -330,7 +371,13 @@ async fn discussions_follow_the_parent_type_permissions_and_setting() {
             json!({ "prid": gid, "t_name": "Off" }),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-action-not-allowed"), "disabled");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "disabled",
+    );
     srv.post_ok(
         "settings/Discussion_enabled",
         &admin,
@@ -355,7 +402,13 @@ async fn discussions_follow_the_parent_type_permissions_and_setting() {
             json!({ "prid": gid, "t_name": "No right" }),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-action-not-allowed"), "no right");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "no right",
+    );
     srv.post_ok(
         "permissions.update",
         &admin,
@@ -396,7 +449,10 @@ async fn realtime_create_discussion() {
     assert_eq!(result["rid"], result["_id"], "{result}");
     assert!(result["ts"]["$date"].is_i64(), "EJSON dates: {result}");
     let drid = result["_id"].as_str().unwrap().to_string();
-    assert!(subscription(&srv, &bob, &drid).await.is_some(), "author invited");
+    assert!(
+        subscription(&srv, &bob, &drid).await.is_some(),
+        "author invited"
+    );
 
     let err = ddp
         .call_err(

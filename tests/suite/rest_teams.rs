@@ -46,7 +46,10 @@ async fn teams_members_and_rooms() {
     assert_eq!(info["room"]["teamId"], json!(team_id), "{info}");
     assert_eq!(info["room"]["t"], "c", "{info}");
     assert_eq!(info["team"]["_id"], json!(team_id), "{info}");
-    assert!(info.get("parent").is_none(), "a main room has no parent: {info}");
+    assert!(
+        info.get("parent").is_none(),
+        "a main room has no parent: {info}"
+    );
 
     // Errors: a taken name, no create-team, no such team.
     let (status, body) = srv
@@ -70,7 +73,13 @@ async fn teams_members_and_rooms() {
     )
     .await;
     let (status, body) = srv.get("teams.info?teamId=nope", &alice).await;
-    assert_error(status, &body, 400, Some("team-does-not-exist"), "unknown team");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("team-does-not-exist"),
+        "unknown team",
+    );
 
     // Info by id and by name; members; lists.
     for q in [format!("teamId={team_id}"), "teamName=core".to_string()] {
@@ -158,7 +167,10 @@ async fn teams_members_and_rooms() {
     let info = srv
         .get_ok(&format!("rooms.info?roomId={side}"), &alice)
         .await;
-    assert!(info.get("team").is_none() && info.get("parent").is_none(), "{info}");
+    assert!(
+        info.get("team").is_none() && info.get("parent").is_none(),
+        "{info}"
+    );
 
     // Deleting the team: the rooms named go with it, the others stay, teamless.
     let keep = id_of(&create_channel(&srv, &alice, "keep", &[]).await);
@@ -183,9 +195,7 @@ async fn teams_members_and_rooms() {
         .get(&format!("rooms.info?roomId={main_id}"), &alice)
         .await;
     assert_eq!(status.as_u16(), 400, "main room deleted");
-    let (status, _) = srv
-        .get(&format!("rooms.info?roomId={drop}"), &alice)
-        .await;
+    let (status, _) = srv.get(&format!("rooms.info?roomId={drop}"), &alice).await;
     assert_eq!(status.as_u16(), 400, "removed room deleted");
     let info = srv
         .get_ok(&format!("rooms.info?roomId={keep}"), &alice)
@@ -222,16 +232,22 @@ async fn conversions_and_private_teams() {
         .await;
     assert_eq!(status.as_u16(), 403, "bob may not edit the room: {body}");
     let converted = srv
-        .post_ok("channels.convertToTeam", &alice, json!({ "channelId": rid }))
+        .post_ok(
+            "channels.convertToTeam",
+            &alice,
+            json!({ "channelId": rid }),
+        )
         .await;
     assert_eq!(converted["team"]["roomId"], json!(rid), "{converted}");
     assert_eq!(converted["team"]["name"], "plaza", "{converted}");
-    let members = srv
-        .get_ok("teams.members?teamName=plaza", &alice)
-        .await;
+    let members = srv.get_ok("teams.members?teamName=plaza", &alice).await;
     assert_eq!(members["total"], 2, "the room's members are the team's");
     let (status, _) = srv
-        .post("channels.convertToTeam", &alice, json!({ "channelId": rid }))
+        .post(
+            "channels.convertToTeam",
+            &alice,
+            json!({ "channelId": rid }),
+        )
         .await;
     assert_eq!(status.as_u16(), 400, "already a team");
     srv.post_ok(
@@ -275,8 +291,12 @@ async fn conversions_and_private_teams() {
         .await;
     assert_eq!(d["discussion"]["t"], "p", "{d}");
     // bob does not see the private team.
-    let (status, body) = srv
-        .get(&format!("teams.info?teamId={team_id}"), &bob)
-        .await;
-    assert_error(status, &body, 400, Some("team-does-not-exist"), "private team");
+    let (status, body) = srv.get(&format!("teams.info?teamId={team_id}"), &bob).await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("team-does-not-exist"),
+        "private team",
+    );
 }

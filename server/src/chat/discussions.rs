@@ -169,9 +169,16 @@ impl Chat {
     /// `canSendMessage`, whose error names become the error types).
     async fn parent_for_discussion(&self, actor: &User, prid: &str) -> ChatResult<Room> {
         let Some(room) = self.store.room_by_id(prid).await? else {
-            return Err(ChatError::refused("error-invalid-room", "error-invalid-room"));
+            return Err(ChatError::refused(
+                "error-invalid-room",
+                "error-invalid-room",
+            ));
         };
-        let member = self.store.subscription(&room.id, &actor.id).await?.is_some();
+        let member = self
+            .store
+            .subscription(&room.id, &actor.id)
+            .await?
+            .is_some();
         let can_view = match room.t {
             RoomType::Channel => {
                 member || self.has_permission(actor, Perm::VIEW_C_ROOM, None).await?
@@ -193,7 +200,10 @@ impl Chat {
             ));
         }
         if room.is_muted(&actor.username) {
-            return Err(ChatError::refused("error-user-muted", "You_have_been_muted"));
+            return Err(ChatError::refused(
+                "error-user-muted",
+                "You_have_been_muted",
+            ));
         }
         Ok(room)
     }

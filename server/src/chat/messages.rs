@@ -8,8 +8,8 @@ use super::permissions::Perm;
 use super::rooms::RoomRef;
 use super::Chat;
 use crate::store::{
-    DiscussionLink, HistoryQuery, Listing, Message, Page, PostEffects, Room, StoreError, Ts,
-    User, UserRef,
+    DiscussionLink, HistoryQuery, Listing, Message, Page, PostEffects, Room, StoreError, Ts, User,
+    UserRef,
 };
 
 /// A message as a client submits it.

@@ -64,7 +64,11 @@ pub struct Team {
 impl Team {
     /// The team whose main room this is.
     pub fn of(main: &Room) -> Option<Team> {
-        let id = main.extra.team_id.clone().filter(|_| main.extra.team_main)?;
+        let id = main
+            .extra
+            .team_id
+            .clone()
+            .filter(|_| main.extra.team_main)?;
         Some(Team {
             id,
             name: main.name.clone().unwrap_or_default(),
@@ -109,8 +113,14 @@ impl Chat {
         }
         .ok_or_else(team_not_found)?;
         if main.t == RoomType::Group
-            && self.store.subscription(&main.id, &actor.id).await?.is_none()
-            && !self.has_permission(actor, Perm::VIEW_ALL_TEAMS, None).await?
+            && self
+                .store
+                .subscription(&main.id, &actor.id)
+                .await?
+                .is_none()
+            && !self
+                .has_permission(actor, Perm::VIEW_ALL_TEAMS, None)
+                .await?
         {
             return Err(team_not_found());
         }
@@ -174,7 +184,12 @@ impl Chat {
 
     /// `channels.convertToTeam` / `groups.convertToTeam`: the room becomes its own
     /// team's main room (`create-team` and `edit-room` there).
-    pub async fn convert_to_team(&self, actor: &User, r: RoomRef<'_>, kind: RoomType) -> ChatResult<Team> {
+    pub async fn convert_to_team(
+        &self,
+        actor: &User,
+        r: RoomRef<'_>,
+        kind: RoomType,
+    ) -> ChatResult<Team> {
         let (room, _) = self.readable_room(actor, r).await?;
         if room.t != kind {
             return Err(ChatError::room_not_found());
@@ -251,11 +266,7 @@ impl Chat {
         };
         loop {
             let page = self.store.team_rooms(&team_id, Page::new(0, 100)).await?;
-            let rooms: Vec<Room> = page
-                .items
-                .into_iter()
-                .filter(|r| r.id != main.id)
-                .collect();
+            let rooms: Vec<Room> = page.items.into_iter().filter(|r| r.id != main.id).collect();
             if rooms.is_empty() {
                 return Ok(());
             }
@@ -317,7 +328,12 @@ impl Chat {
     }
 
     /// `teams.removeRoom`: a room leaves the team (`remove-team-channel`).
-    pub async fn remove_team_room(&self, actor: &User, r: TeamRef<'_>, rid: &str) -> ChatResult<Room> {
+    pub async fn remove_team_room(
+        &self,
+        actor: &User,
+        r: TeamRef<'_>,
+        rid: &str,
+    ) -> ChatResult<Room> {
         let main = self.team_main(actor, r).await?;
         if !self
             .has_permission(actor, Perm::REMOVE_TEAM_CHANNEL, Some(&main.id))
@@ -327,7 +343,10 @@ impl Chat {
         }
         let room = self.room(RoomRef::Id(rid)).await?;
         if room.extra.team_id != main.extra.team_id || room.id == main.id {
-            return Err(ChatError::refused("error-room-not-found", "Room not found in this team"));
+            return Err(ChatError::refused(
+                "error-room-not-found",
+                "Room not found in this team",
+            ));
         }
         self.set_room_team(room, None).await
     }
@@ -355,7 +374,11 @@ impl Chat {
         for room in rooms.into_iter().filter(|r| r.id != main.id) {
             if all
                 || room.t == RoomType::Channel
-                || self.store.subscription(&room.id, &actor.id).await?.is_some()
+                || self
+                    .store
+                    .subscription(&room.id, &actor.id)
+                    .await?
+                    .is_some()
             {
                 visible.push(room);
             }
@@ -405,7 +428,10 @@ impl Chat {
 
     /// `teams.listAll`: every team (`view-all-teams`).
     pub async fn all_teams(&self, actor: &User, page: Page) -> ChatResult<Listing<Team>> {
-        if !self.has_permission(actor, Perm::VIEW_ALL_TEAMS, None).await? {
+        if !self
+            .has_permission(actor, Perm::VIEW_ALL_TEAMS, None)
+            .await?
+        {
             return Err(ChatError::unauthorized_bare());
         }
         let mains = self.store.team_main_rooms(page).await?;

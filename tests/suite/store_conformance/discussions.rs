@@ -51,7 +51,14 @@ pub async fn discussions(store: DynStore) {
         .await
         .unwrap();
     assert_eq!((ids(&l.items, |r| &r.id), l.total), (vec!["d-3".into()], 3));
-    assert_eq!(store.discussions("r-none", Page::new(0, 10)).await.unwrap().total, 0);
+    assert_eq!(
+        store
+            .discussions("r-none", Page::new(0, 10))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
     let s = store.subscription("d-1", "u-alice").await.unwrap().unwrap();
     assert_eq!(s.prid.as_deref(), Some("r-parent"));
 
@@ -74,7 +81,11 @@ pub async fn discussions(store: DynStore) {
         .unwrap();
 
     let l = store
-        .room_messages("r-parent", &MessageFilter::Discussions { text: None }, Page::new(0, 10))
+        .room_messages(
+            "r-parent",
+            &MessageFilter::Discussions { text: None },
+            Page::new(0, 10),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -91,7 +102,10 @@ pub async fn discussions(store: DynStore) {
         )
         .await
         .unwrap();
-    assert_eq!((ids(&l.items, |m| &m.id), l.total), (vec!["m-link-1".into()], 1));
+    assert_eq!(
+        (ids(&l.items, |m| &m.id), l.total),
+        (vec!["m-link-1".into()], 1)
+    );
 
     // Activity in the discussion reaches the linking message.
     let changed = store
@@ -131,10 +145,17 @@ pub async fn discussions(store: DynStore) {
     let stored = store.message("m-link-1").await.unwrap().unwrap();
     assert_eq!(stored.discussion, DiscussionLink::default());
     let l = store
-        .room_messages("r-parent", &MessageFilter::Discussions { text: None }, Page::new(0, 10))
+        .room_messages(
+            "r-parent",
+            &MessageFilter::Discussions { text: None },
+            Page::new(0, 10),
+        )
         .await
         .unwrap();
-    assert_eq!((ids(&l.items, |m| &m.id), l.total), (vec!["m-link-2".into()], 1));
+    assert_eq!(
+        (ids(&l.items, |m| &m.id), l.total),
+        (vec!["m-link-2".into()], 1)
+    );
 
     // Deleting a discussion takes it off its parent's list.
     assert!(store.delete_room("d-2").await.unwrap());
@@ -142,5 +163,8 @@ pub async fn discussions(store: DynStore) {
         .discussions("r-parent", Page::new(0, 10))
         .await
         .unwrap();
-    assert_eq!(ids(&l.items, |r| &r.id), vec!["d-3".to_string(), "d-1".into()]);
+    assert_eq!(
+        ids(&l.items, |r| &r.id),
+        vec!["d-3".to_string(), "d-1".into()]
+    );
 }

@@ -164,10 +164,16 @@ pub fn routes() -> Router<AppState> {
             "/channels.convertToTeam",
             post(teams::convert_to_team::<CHANNEL>),
         )
-        .route("/groups.convertToTeam", post(teams::convert_to_team::<GROUP>))
+        .route(
+            "/groups.convertToTeam",
+            post(teams::convert_to_team::<GROUP>),
+        )
         .route("/rooms.createDiscussion", post(discussions::create))
         .route("/rooms.getDiscussions", get(discussions::room_discussions))
-        .route("/chat.getDiscussions", get(discussions::discussion_messages))
+        .route(
+            "/chat.getDiscussions",
+            get(discussions::discussion_messages),
+        )
         .route("/rooms.get", get(misc::rooms_get))
         .route("/rooms.info", get(misc::rooms_info))
         .route("/subscriptions.get", get(misc::subscriptions_get))

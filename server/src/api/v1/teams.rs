@@ -31,7 +31,9 @@ fn team_ref<'a>(id: Option<&'a str>, name: Option<&'a str>) -> Result<TeamRef<'a
     match (id.filter(|s| !s.is_empty()), name.filter(|s| !s.is_empty())) {
         (Some(id), _) => Ok(TeamRef::Id(id)),
         (None, Some(name)) => Ok(TeamRef::Name(name)),
-        (None, None) => Err(ChatError::invalid("Provide either the \"teamId\" or \"teamName\"").into()),
+        (None, None) => {
+            Err(ChatError::invalid("Provide either the \"teamId\" or \"teamName\"").into())
+        }
     }
 }
 
@@ -109,7 +111,8 @@ pub async fn create(
 pub async fn info(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
     let r = team_ref(params.get("teamId"), params.get("teamName"))?;
     let main = state.chat.team_main(&session.user, r).await?;
-    let team = Team::of(&main).ok_or_else(|| ChatError::refused("team-does-not-exist", "Team not found"))?;
+    let team = Team::of(&main)
+        .ok_or_else(|| ChatError::refused("team-does-not-exist", "Team not found"))?;
     ok(json!({ "teamInfo": team_json(&team) }))
 }
 
@@ -153,13 +156,21 @@ pub async fn list(State(state): State<AppState>, Auth(session): Auth, params: Pa
     teams_page(&listing, page)
 }
 
-pub async fn list_all(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
+pub async fn list_all(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
     let page = params.page()?;
     let listing = state.chat.all_teams(&session.user, page).await?;
     teams_page(&listing, page)
 }
 
-pub async fn members(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
+pub async fn members(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
     let r = team_ref(params.get("teamId"), params.get("teamName"))?;
     let page = params.page()?;
     let (_, listing) = state.chat.team_members(&session.user, r, page).await?;
@@ -251,7 +262,11 @@ pub async fn remove_room(
     ok(json!({ "room": rest(&room) }))
 }
 
-pub async fn list_rooms(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
+pub async fn list_rooms(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
     let r = team_ref(params.get("teamId"), params.get("teamName"))?;
     let page = params.page()?;
     let listing = state.chat.team_room_list(&session.user, r, page).await?;
@@ -280,7 +295,10 @@ pub async fn convert_to_team<const K: u8>(
     } else {
         (body.channel_id, body.channel_name)
     };
-    let r = match (id.as_deref().filter(|s| !s.is_empty()), name.as_deref().filter(|s| !s.is_empty())) {
+    let r = match (
+        id.as_deref().filter(|s| !s.is_empty()),
+        name.as_deref().filter(|s| !s.is_empty()),
+    ) {
         (Some(_), Some(_)) => {
             return Err(ChatError::invalid("must match exactly one schema in oneOf").into())
         }

@@ -47,7 +47,11 @@ impl MongoStore {
         Ok(())
     }
 
-    pub(super) async fn discussions_of(&self, prid: &str, page: Page) -> StoreResult<Listing<Room>> {
+    pub(super) async fn discussions_of(
+        &self,
+        prid: &str,
+        page: Page,
+    ) -> StoreResult<Listing<Room>> {
         let filter = doc! { "prid": prid };
         let total = self
             .rooms
@@ -127,7 +131,10 @@ impl MongoStore {
         self.rooms
             .create_indexes([
                 sparse(doc! { "teamId": 1, "nameKey": 1, "_id": 1 }, IDX_TEAM),
-                sparse(doc! { "teamMain": 1, "nameKey": 1, "_id": 1 }, IDX_TEAM_MAIN),
+                sparse(
+                    doc! { "teamMain": 1, "nameKey": 1, "_id": 1 },
+                    IDX_TEAM_MAIN,
+                ),
             ])
             .await
             .map_err(|e| backend("creating team indexes", e))?;
@@ -167,7 +174,11 @@ impl MongoStore {
         })
     }
 
-    pub(super) async fn rooms_of_team(&self, team_id: &str, page: Page) -> StoreResult<Listing<Room>> {
+    pub(super) async fn rooms_of_team(
+        &self,
+        team_id: &str,
+        page: Page,
+    ) -> StoreResult<Listing<Room>> {
         self.rooms_page(doc! { "teamId": team_id }, IDX_TEAM, page)
             .await
     }
@@ -178,9 +189,7 @@ impl MongoStore {
             .find_one(doc! { "teamId": team_id, "teamMain": true })
             .await
             .ctx("find team main room")?;
-        found
-            .map(|d| super::from_doc(d, "room"))
-            .transpose()
+        found.map(|d| super::from_doc(d, "room")).transpose()
     }
 
     pub(super) async fn main_rooms(&self, page: Page) -> StoreResult<Listing<Room>> {

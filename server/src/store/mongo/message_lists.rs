@@ -69,11 +69,7 @@ fn listing_find(rid: &str, filter: &MessageFilter) -> (Document, Document, &'sta
             if let Some(text) = text.as_deref().filter(|t| !t.is_empty()) {
                 f.insert("msg", substring(text));
             }
-            (
-                f,
-                newest,
-                super::discussions::IDX_ROOM_DISCUSSIONS,
-            )
+            (f, newest, super::discussions::IDX_ROOM_DISCUSSIONS)
         }
     }
 }
@@ -161,7 +157,11 @@ impl MongoStore {
         })
     }
 
-    pub(super) async fn change_one(&self, id: &str, update: Document) -> StoreResult<Option<Message>> {
+    pub(super) async fn change_one(
+        &self,
+        id: &str,
+        update: Document,
+    ) -> StoreResult<Option<Message>> {
         let after = self
             .messages
             .find_one_and_update(doc! { "_id": id }, update)

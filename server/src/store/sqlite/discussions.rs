@@ -14,7 +14,11 @@ fn limit(n: u64) -> i64 {
 }
 
 impl SqliteStore {
-    pub(super) async fn discussions_of(&self, prid: &str, page: Page) -> StoreResult<Listing<Room>> {
+    pub(super) async fn discussions_of(
+        &self,
+        prid: &str,
+        page: Page,
+    ) -> StoreResult<Listing<Room>> {
         let prid = prid.to_string();
         self.read(move |conn| {
             let total = query_count(
@@ -71,7 +75,11 @@ impl SqliteStore {
 
 /// Teams on SQLite: a team's rooms (`rooms_team`) and the main rooms (`rooms_team_main`).
 impl SqliteStore {
-    pub(super) async fn rooms_of_team(&self, team_id: &str, page: Page) -> StoreResult<Listing<Room>> {
+    pub(super) async fn rooms_of_team(
+        &self,
+        team_id: &str,
+        page: Page,
+    ) -> StoreResult<Listing<Room>> {
         let team_id = team_id.to_string();
         self.read(move |conn| {
             let total = query_count(
@@ -112,7 +120,7 @@ impl SqliteStore {
             let total = query_count(
                 conn,
                 "SELECT count(*) FROM rooms WHERE json_extract(doc, '$.teamMain') = 1",
-                [],
+                params![],
             )?;
             let items = query_docs(
                 conn,
