@@ -217,7 +217,7 @@ async fn discussions_of_a_room_and_of_a_message() {
     assert_eq!(titles, vec!["Cake", "Cake 2", "Lunch plans"]);
     let list = srv
         .get_ok(
-            &format!("rooms.getDiscussions?roomName=town-square&count=1&offset=1"),
+            "rooms.getDiscussions?roomName=town-square&count=1&offset=1",
             &bob,
         )
         .await;
