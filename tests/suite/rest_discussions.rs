@@ -13,6 +13,18 @@ fn id_of(v: &Value) -> String {
     v["_id"].as_str().expect("an _id").to_string()
 }
 
+/// The texts of `discussion-created` messages, in order.
+fn link_texts(arr: &Value) -> Vec<String> {
+    arr.as_array()
+        .expect("a messages array")
+        .iter()
+        .map(|m| {
+            assert_eq!(m["t"], "discussion-created", "{m}");
+            m["msg"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
 /// The parent room's `discussion-created` message linking to `drid`.
 async fn linking_message(srv: &Palaver, who: &Session, rid: &str, drid: &str) -> Value {
     let list = srv
@@ -238,7 +250,7 @@ async fn discussions_of_a_room_and_of_a_message() {
         .await;
     assert_page(&list, "messages", 3, 0, 3, "linking messages");
     assert_eq!(
-        msg_texts(&list["messages"]),
+        link_texts(&list["messages"]),
         vec!["Cake 2", "Cake", "Lunch plans"]
     );
     let list = srv
@@ -281,7 +293,7 @@ async fn discussions_of_a_room_and_of_a_message() {
     let list = srv
         .get_ok(&format!("chat.getDiscussions?roomId={rid}"), &bob)
         .await;
-    assert_eq!(msg_texts(&list["messages"]), vec!["Lunch plans"]);
+    assert_eq!(link_texts(&list["messages"]), vec!["Lunch plans"]);
 
     // Deleting the parent deletes its discussions.
     srv.post_ok("channels.delete", &alice, json!({ "roomId": rid }))
