@@ -16,6 +16,7 @@ const DATE_KEYS: &[&str] = &[
     "ls",
     "createdAt",
     "tlm",
+    "dlm",
     "lastLogin",
     "_deletedAt",
     "pinnedAt",

@@ -23,6 +23,7 @@ const SYSTEM_TEXT = {
   r: (m) => `${m.u.username} renamed the room to ${m.msg}`,
   room_changed_topic: (m) => `${m.u.username} changed the topic to: ${m.msg}`,
   'message_pinned': (m) => `${m.u.username} pinned a message`,
+  'discussion-created': (m) => `${m.u.username} started a discussion: ${m.msg}`,
 };
 
 function emojiText(code) {
@@ -155,6 +156,14 @@ export function renderMessage(msg, opts) {
   if (!msg.ephemeral && !msg.pending) {
     const reactions = reactionsNode(msg, viewer, onAction);
     if (reactions) body.append(reactions);
+  }
+  // A discussion's announcement links to it, with its message count.
+  if (typeof msg.drid === 'string' && msg.drid) {
+    const n = msg.dcount || 0;
+    body.append(h('div', { class: 'thread-link' }, h('a', {
+      href: `#/rid/${encodeURIComponent(msg.drid)}`, class: 'link', testid: 'discussion-link',
+      text: `Open discussion · ${n} ${n === 1 ? 'message' : 'messages'}`,
+    })));
   }
   if (!inThread && msg.tcount) {
     body.append(h('div', { class: 'thread-link' }, h('button', {

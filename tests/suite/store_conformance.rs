@@ -4,6 +4,7 @@
 //! `store_conformance::mongo::<case>`.
 
 mod apps;
+mod discussions;
 mod fanout;
 mod history;
 mod indexed;
@@ -165,6 +166,7 @@ conformance! {
     once_keys::once_keys,
     search::search_paths,
     fanout::notify_fanout,
+    discussions::discussions,
 }
 
 /// On MongoDB (SecantusDB answers `explain` as mongod does), history and thread
@@ -628,6 +630,7 @@ pub fn sub(room: &Room, user: &User, at: Ts) -> Subscription {
         ts: at,
         updated_at: at,
         notify: Default::default(),
+        prid: None,
     }
 }
 
@@ -659,6 +662,7 @@ pub fn message(id: &str, rid: &str, from: &User, ts: i64, text: &str) -> Message
         files: Vec::new(),
         role: None,
         marks: Default::default(),
+        discussion: Default::default(),
     }
 }
 

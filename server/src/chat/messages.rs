@@ -8,7 +8,8 @@ use super::permissions::Perm;
 use super::rooms::RoomRef;
 use super::Chat;
 use crate::store::{
-    HistoryQuery, Listing, Message, Page, PostEffects, Room, StoreError, Ts, User, UserRef,
+    DiscussionLink, HistoryQuery, Listing, Message, Page, PostEffects, Room, StoreError, Ts, User,
+    UserRef,
 };
 
 /// A message as a client submits it.
@@ -249,6 +250,7 @@ impl Chat {
             files: new.files,
             role: None,
             marks: Default::default(),
+            discussion: Default::default(),
         };
         let message = match self.pre_send.get() {
             Some(hook) => {
@@ -290,6 +292,9 @@ impl Chat {
                 room: room.clone(),
                 message: parent,
             });
+        }
+        if room.extra.prid.is_some() {
+            self.refresh_discussion_activity(&room.id).await;
         }
         Ok((room, message))
     }
@@ -440,6 +445,20 @@ impl Chat {
             .await
     }
 
+    /// A system message linking to a discussion (`discussion-created`).
+    pub(crate) async fn insert_system_linked(
+        &self,
+        room: &Room,
+        actor: &User,
+        t: &str,
+        msg: &str,
+        attachments: Vec<serde_json::Value>,
+        link: DiscussionLink,
+    ) -> ChatResult<Message> {
+        self.insert_system_with(room, actor, t, msg, None, attachments, link)
+            .await
+    }
+
     async fn insert_system(
         &self,
         room: &Room,
@@ -448,6 +467,21 @@ impl Chat {
         msg: &str,
         role: Option<&str>,
         attachments: Vec<serde_json::Value>,
+    ) -> ChatResult<Message> {
+        self.insert_system_with(room, actor, t, msg, role, attachments, Default::default())
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_system_with(
+        &self,
+        room: &Room,
+        actor: &User,
+        t: &str,
+        msg: &str,
+        role: Option<&str>,
+        attachments: Vec<serde_json::Value>,
+        discussion: DiscussionLink,
     ) -> ChatResult<Message> {
         let now = Ts::now();
         let message = Message {
@@ -477,6 +511,7 @@ impl Chat {
             files: Vec::new(),
             role: role.map(str::to_string),
             marks: Default::default(),
+            discussion,
         };
         self.store
             .insert_message(&message, &PostEffects::default())
@@ -694,6 +729,7 @@ impl Chat {
                 room: room.clone(),
                 message: removed,
             });
+            self.after_message_deleted(&room, &message).await?;
             return Ok(message);
         }
         let deleted = self
@@ -710,11 +746,28 @@ impl Chat {
         // The parent's count went down: streamed again, as when a reply is sent.
         if let Some(parent) = deleted.thread_parent {
             self.bus.publish(Event::ThreadChanged {
-                room,
+                room: room.clone(),
                 message: parent,
             });
         }
+        self.after_message_deleted(&room, &message).await?;
         Ok(message)
+    }
+
+    /// What deleting a message does to discussions (Rocket.Chat's
+    /// `PropagateDiscussionMetadata` on delete): a discussion's activity is
+    /// propagated again; a message linking to a discussion takes it along.
+    async fn after_message_deleted(&self, room: &Room, message: &Message) -> ChatResult<()> {
+        if room.extra.prid.is_some() {
+            self.refresh_discussion_activity(&room.id).await;
+        }
+        if let Some(drid) = &message.discussion.drid {
+            if let Some(discussion) = self.store.room_by_id(drid).await? {
+                self.remove_room(&discussion).await?;
+                tracing::info!(room_id = %drid, message_id = %message.id, "discussion deleted with its message");
+            }
+        }
+        Ok(())
     }
 
     /// Adds, removes (`Some(false)`) or toggles (`None`) the actor's reaction.

@@ -131,6 +131,7 @@ impl Chat {
             files: Vec::new(),
             role: None,
             marks: Default::default(),
+            discussion: Default::default(),
         };
         tracing::debug!(user_id = %user_id, room_id = %message.rid, "ephemeral message");
         self.bus.publish(Event::Ephemeral {

@@ -21,8 +21,17 @@ use crate::store::{Setting, Ts, User};
 #[path = "permission_defaults.rs"]
 mod defaults;
 
-/// Permissions Palaver has that Rocket.Chat's community edition does not list.
-const EXTRA_DEFAULTS: &[(&str, &[&str])] = &[("can-audit", &["admin"])];
+/// Permissions Palaver has that Rocket.Chat's community edition does not list in
+/// its table (the discussion ones it creates at start-up, from
+/// `app/discussion/server/permissions.ts`).
+const EXTRA_DEFAULTS: &[(&str, &[&str])] = &[
+    ("can-audit", &["admin"]),
+    ("start-discussion", &["admin", "user", "guest", "app"]),
+    (
+        "start-discussion-other-user",
+        &["admin", "user", "owner", "app"],
+    ),
+];
 
 /// A permission id (Rocket.Chat's `IPermission._id`). The constants are the ones
 /// Palaver checks; [`Perm::parse`] accepts every known id.
@@ -53,6 +62,15 @@ perms! {
     CREATE_C = "create-c",
     CREATE_D = "create-d",
     CREATE_P = "create-p",
+    CREATE_TEAM = "create-team",
+    CONVERT_TEAM = "convert-team",
+    DELETE_TEAM = "delete-team",
+    ADD_TEAM_CHANNEL = "add-team-channel",
+    REMOVE_TEAM_CHANNEL = "remove-team-channel",
+    ADD_TEAM_MEMBER = "add-team-member",
+    EDIT_TEAM_MEMBER = "edit-team-member",
+    VIEW_ALL_TEAM_CHANNELS = "view-all-team-channels",
+    VIEW_ALL_TEAMS = "view-all-teams",
     CREATE_PERSONAL_ACCESS_TOKENS = "create-personal-access-tokens",
     CREATE_USER = "create-user",
     DELETE_C = "delete-c",
@@ -98,6 +116,8 @@ perms! {
     SET_READONLY = "set-readonly",
     SET_MODERATOR = "set-moderator",
     SET_OWNER = "set-owner",
+    START_DISCUSSION = "start-discussion",
+    START_DISCUSSION_OTHER_USER = "start-discussion-other-user",
     SYNC_AUTH_SERVICES_USERS = "sync-auth-services-users",
     TEST_ADMIN_OPTIONS = "test-admin-options",
     UNARCHIVE_ROOM = "unarchive-room",

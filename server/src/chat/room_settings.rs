@@ -132,7 +132,15 @@ impl Chat {
         let mut notes: Vec<(&'static str, String)> = Vec::new();
         let mut subs_patch = SubscriptionPatch::default();
         if let Some(name) = change.name.as_deref().map(str::trim) {
-            if !name.is_empty() && Some(name) != before.name.as_deref() {
+            // A discussion's name is generated: renaming one changes its title
+            // (`fname`) only, any text (Rocket.Chat's `saveRoomName`).
+            if before.extra.prid.is_some() {
+                if !name.is_empty() && Some(name) != before.fname.as_deref() {
+                    room.fname = Some(name.to_string());
+                    subs_patch.fname = Some(name.to_string());
+                    notes.push(("r", name.to_string()));
+                }
+            } else if !name.is_empty() && Some(name) != before.name.as_deref() {
                 if before.t == RoomType::Direct {
                     return Err(ChatError::refused("error-not-allowed", "Not allowed"));
                 }

@@ -101,10 +101,11 @@ fn subscription_for(
         ts: now,
         updated_at: now,
         notify: Default::default(),
+        prid: room.extra.prid.clone(),
     }
 }
 
-fn member_subscription(room: &Room, user: &User) -> Subscription {
+pub(crate) fn member_subscription(room: &Room, user: &User) -> Subscription {
     let name = room.name.clone().unwrap_or_default();
     let mut sub = subscription_for(room, &user.as_ref(), name, room.fname.clone());
     apply_user_notification_prefs(&mut sub, user);
@@ -470,6 +471,15 @@ impl Chat {
                 "Deleting room is not allowed",
             ));
         }
+        self.remove_room(&room).await?;
+        tracing::info!(room_id = %room.id, user_id = %actor.id, "room deleted");
+        self.after_room_deleted(&room).await?;
+        Ok(room)
+    }
+
+    /// Deletes a room with its messages, subscriptions and files, and tells its
+    /// members; no permission check (the caller's).
+    pub(crate) async fn remove_room(&self, room: &Room) -> ChatResult<()> {
         let member_ids = self
             .store
             .room_subscriptions(&room.id, Page::new(0, u64::MAX >> 1))
@@ -479,13 +489,13 @@ impl Chat {
             .map(|s| s.u.id)
             .collect();
         self.store.delete_room(&room.id).await?;
-        tracing::info!(room_id = %room.id, user_id = %actor.id, "room deleted");
+        tracing::debug!(room_id = %room.id, "room removed");
         self.remove_room_files(&room.id).await;
         self.bus.publish(Event::RoomDeleted {
             room: room.clone(),
             member_ids,
         });
-        Ok(room)
+        Ok(())
     }
 
     /// Members of a readable room, sorted by username.

@@ -196,6 +196,7 @@ mod tests {
             ts: Ts(0),
             updated_at: Ts(0),
             notify,
+            prid: None,
         }
     }
 

@@ -165,6 +165,7 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
             Ok(None)
         }
         "createDirectMessage" => create_direct(ctx, params).await,
+        "createDiscussion" => create_discussion(ctx, params).await,
         // `[{key: value, …}]`: the caller's preferences, as `users.setPreferences`.
         "saveUserPreferences" => {
             let user = ctx.user()?;
@@ -631,6 +632,42 @@ async fn create_direct(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
         "_id": room.id,
         "usernames": room.usernames,
     })))
+}
+
+/// `{prid, pmid, t_name, reply, users, encrypted}`, as Rocket.Chat's
+/// `createDiscussion`: the parent may be left out when `pmid` names it.
+async fn create_discussion(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
+    let user = ctx.user()?;
+    let data = obj_arg(params, 0)?;
+    let users = match data.get("users") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(users)) => users
+            .iter()
+            .map(|u| u.as_str().map(str::to_string))
+            .collect::<Option<Vec<String>>>()
+            .ok_or_else(DdpError::match_failed)?,
+        Some(_) => return Err(DdpError::match_failed()),
+    };
+    let encrypted = match data.get("encrypted") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(DdpError::match_failed()),
+    };
+    let new = crate::chat::discussions::NewDiscussion {
+        prid: non_empty(opt_str(data, "prid")?),
+        pmid: non_empty(opt_str(data, "pmid")?),
+        t_name: opt_str(data, "t_name")?.unwrap_or_default().to_string(),
+        reply: non_empty(opt_str(data, "reply")?),
+        users,
+        topic: None,
+        encrypted,
+    };
+    let room = ctx.chat.create_discussion(&user, new).await?;
+    let mut value = wire::room(&room, DateStyle::Ejson);
+    if let Value::Object(map) = &mut value {
+        map.insert("rid".into(), Value::String(room.id.clone()));
+    }
+    Ok(Some(value))
 }
 
 /// The id of a readable room named by id or name; `null` when there is none.

@@ -237,6 +237,17 @@ pub trait RoomStore: Send + Sync {
         change: MuteChange,
         at: Ts,
     ) -> StoreResult<Option<Room>>;
+    /// The discussions of room `prid` (rooms whose `prid` it is), by `fname`
+    /// (then id), with their exact total: a range of an index on `prid`.
+    async fn discussions(&self, prid: &str, page: Page) -> StoreResult<Listing<Room>>;
+    /// The rooms of team `team_id` (its main room among them), by name (then id),
+    /// with their exact total: a range of an index on `teamId`.
+    async fn team_rooms(&self, team_id: &str, page: Page) -> StoreResult<Listing<Room>>;
+    /// The main room of team `team_id`.
+    async fn team_main_room(&self, team_id: &str) -> StoreResult<Option<Room>>;
+    /// Every team's main room, by name (then id), with their exact total: a
+    /// partial index of main rooms.
+    async fn team_main_rooms(&self, page: Page) -> StoreResult<Listing<Room>>;
 }
 
 /// Which messages `rooms.cleanHistory` deletes from one room: those with `ts`
@@ -419,6 +430,16 @@ pub trait MessageStore: Send + Sync {
         words: &[String],
         page: Page,
     ) -> StoreResult<Vec<Message>>;
+    /// Sets the discussion activity (`dcount`, `dlm`) on the message linking to
+    /// discussion `drid`, stamping `_updatedAt`, or with `None` removes the link
+    /// (`drid`, `dcount`, `dlm`: the discussion is gone). Returns the message after
+    /// the change, `None` if no message links to it.
+    async fn refresh_discussion(
+        &self,
+        drid: &str,
+        activity: Option<(i64, Option<Ts>)>,
+        at: Ts,
+    ) -> StoreResult<Option<Message>>;
 }
 
 /// Which messages of one room a listing selects. Each is served by an index of its
@@ -438,6 +459,9 @@ pub enum MessageFilter {
         follower: Option<String>,
         ids: Option<Vec<String>>,
     },
+    /// Messages linking to a discussion (`drid`), newest first; `text` a
+    /// case-insensitive substring of the message's text.
+    Discussions { text: Option<String> },
 }
 
 /// Most words a message's search entry (MongoDB) or a search (both) keeps.

@@ -340,6 +340,16 @@ pub struct RoomExtra {
     /// Usernames that may post in a read-only room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unmuted: Option<Vec<String>>,
+    /// A discussion's parent room (Rocket.Chat's `prid`); set at creation only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prid: Option<String>,
+    /// The team this room belongs to (Rocket.Chat's `teamId`): the team's main
+    /// room carries it with `teamMain`, the team's other rooms without.
+    #[serde(rename = "teamId", default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
+    /// The room is its team's main room: the team's name, type and members.
+    #[serde(rename = "teamMain", default, skip_serializing_if = "is_false")]
+    pub team_main: bool,
 }
 
 /// A change to a room's `muted`/`unmuted` lists, as Rocket.Chat's `muteUserInRoom`
@@ -438,6 +448,9 @@ pub struct Subscription {
     /// The member's notification preferences for this room (`rooms.saveNotification`).
     #[serde(flatten)]
     pub notify: SubscriptionNotify,
+    /// The room is a discussion of this parent room (mirrors the room's `prid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prid: Option<String>,
 }
 
 /// A member's notification preferences for one room, as Rocket.Chat keeps them on
@@ -590,6 +603,23 @@ pub struct Message {
     /// Pins and stars: changed only through their own store calls, kept by edits.
     #[serde(flatten)]
     pub marks: MessageMarks,
+    /// The discussion a `discussion-created` message links to, with its activity.
+    #[serde(flatten)]
+    pub discussion: DiscussionLink,
+}
+
+/// A message's link to a discussion (Rocket.Chat's `drid`, `dcount`, `dlm`): set
+/// on the parent room's `discussion-created` message; the count and last message
+/// time follow the discussion's own (only through
+/// [`crate::store::MessageStore::refresh_discussion`]), and are kept by edits.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiscussionLink {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dcount: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dlm: Option<Ts>,
 }
 
 /// Who pinned and starred a message (Rocket.Chat's `pinned`, `pinnedAt`,

@@ -38,6 +38,7 @@
 //! write concern), so an acknowledged write is durable.
 
 mod apps;
+mod discussions;
 mod events;
 mod integrations;
 mod job_leases;
@@ -201,6 +202,8 @@ impl MongoStore {
         store.create_role_indexes().await?;
         store.create_push_indexes().await?;
         store.create_message_list_indexes().await?;
+        store.create_discussion_indexes().await?;
+        store.create_team_indexes().await?;
         events::create_indexes(&store.client.database(database)).await?;
         store.backfill_search_grams().await?;
         tracing::info!(database, "mongodb storage open");

@@ -6,7 +6,10 @@ use serde_json::{json, Value};
 use super::super::error::ApiResult;
 use super::super::extract::{Auth, JsonBody, Params};
 use super::super::AppState;
+use super::teams::team_json;
 use super::{ok, params_room_ref, rest};
+use crate::chat::rooms::RoomRef;
+use crate::chat::teams::Team;
 use crate::chat::ChatError;
 use crate::wire;
 
@@ -34,6 +37,21 @@ pub async fn rooms_info(
         .chat
         .readable_room(&session.user, params_room_ref(&params)?)
         .await?;
+    // The room's team, and its parent: a discussion's parent room, else for a
+    // team's room (not the main one) the team's main room (Rocket.Chat's
+    // projections of them).
+    let brief = |p: &crate::store::Room| json!({ "_id": p.id, "name": p.name, "fname": p.fname, "t": p.t, "u": p.u });
+    let team_main = state.chat.team_main_of(&room).await?;
+    let team = team_main.as_ref().and_then(Team::of).map(|t| team_json(&t));
+    let parent = match &room.extra.prid {
+        Some(prid) => state
+            .chat
+            .room(RoomRef::Id(prid))
+            .await
+            .ok()
+            .map(|p| brief(&p)),
+        None => team_main.as_ref().filter(|m| m.id != room.id).map(brief),
+    };
     let mut room = rest(&room);
     // Rocket.Chat's `fields={"name": 1}`: only those fields (and `_id`).
     if let Some(raw) = params.get("fields") {
@@ -50,7 +68,14 @@ pub async fn rooms_info(
             }
         }
     }
-    ok(json!({ "room": room }))
+    let mut body = json!({ "room": room });
+    if let Some(parent) = parent {
+        body["parent"] = parent;
+    }
+    if let Some(team) = team {
+        body["team"] = team;
+    }
+    ok(body)
 }
 
 pub async fn subscriptions_get(

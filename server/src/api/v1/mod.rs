@@ -7,6 +7,7 @@ mod chat;
 mod chat_lists;
 mod commands;
 mod directory;
+pub(crate) mod discussions;
 pub mod files;
 mod im;
 pub(crate) mod integrations;
@@ -26,6 +27,7 @@ mod room_settings;
 mod room_state;
 mod rooms;
 mod settings;
+mod teams;
 mod users;
 mod users_self;
 mod users_tokens;
@@ -144,6 +146,33 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/chat.getMessageReadReceipts",
             get(chat_lists::read_receipts),
+        )
+        .route("/teams.create", post(teams::create))
+        .route("/teams.info", get(teams::info))
+        .route("/teams.delete", post(teams::delete))
+        .route("/teams.convertToChannel", post(teams::convert_to_channel))
+        .route("/teams.list", get(teams::list))
+        .route("/teams.listAll", get(teams::list_all))
+        .route("/teams.members", get(teams::members))
+        .route("/teams.addMembers", post(teams::add_members))
+        .route("/teams.removeMember", post(teams::remove_member))
+        .route("/teams.leave", post(teams::leave))
+        .route("/teams.addRooms", post(teams::add_rooms))
+        .route("/teams.removeRoom", post(teams::remove_room))
+        .route("/teams.listRooms", get(teams::list_rooms))
+        .route(
+            "/channels.convertToTeam",
+            post(teams::convert_to_team::<CHANNEL>),
+        )
+        .route(
+            "/groups.convertToTeam",
+            post(teams::convert_to_team::<GROUP>),
+        )
+        .route("/rooms.createDiscussion", post(discussions::create))
+        .route("/rooms.getDiscussions", get(discussions::room_discussions))
+        .route(
+            "/chat.getDiscussions",
+            get(discussions::discussion_messages),
         )
         .route("/rooms.get", get(misc::rooms_get))
         .route("/rooms.info", get(misc::rooms_info))

@@ -663,6 +663,12 @@ pub static ALL: &[Def] = &[
         ..def("Threads_enabled", Kind::Boolean, "Threads", "")
     },
     Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Enable discussions",
+        ..def("Discussion_enabled", Kind::Boolean, "Discussion", "")
+    },
+    Def {
         default: Default::Int(0),
         public: true,
         label: "Block message editing after (n) minutes",

@@ -64,6 +64,13 @@ fn listing_find(rid: &str, filter: &MessageFilter) -> (Document, Document, &'sta
             }
             (f, doc! { "tlm": -1, "_id": -1 }, IDX_THREADS)
         }
+        MessageFilter::Discussions { text } => {
+            let mut f = doc! { "rid": rid, "drid": { "$exists": true } };
+            if let Some(text) = text.as_deref().filter(|t| !t.is_empty()) {
+                f.insert("msg", substring(text));
+            }
+            (f, newest, super::discussions::IDX_ROOM_DISCUSSIONS)
+        }
     }
 }
 
@@ -150,7 +157,11 @@ impl MongoStore {
         })
     }
 
-    async fn change_one(&self, id: &str, update: Document) -> StoreResult<Option<Message>> {
+    pub(super) async fn change_one(
+        &self,
+        id: &str,
+        update: Document,
+    ) -> StoreResult<Option<Message>> {
         let after = self
             .messages
             .find_one_and_update(doc! { "_id": id }, update)

@@ -49,6 +49,9 @@ const EDIT_KEEPS: &[&str] = &[
     "pinnedAt",
     "pinnedBy",
     "starred",
+    "drid",
+    "dcount",
+    "dlm",
 ];
 
 /// Tries of the compare-and-swap path of `set_reaction` before giving up.
@@ -544,6 +547,15 @@ impl MessageStore for MongoStore {
         page: Page,
     ) -> StoreResult<Listing<Tombstone>> {
         self.tombstones(scope, since, page).await
+    }
+
+    async fn refresh_discussion(
+        &self,
+        drid: &str,
+        activity: Option<(i64, Option<Ts>)>,
+        at: Ts,
+    ) -> StoreResult<Option<Message>> {
+        self.refresh_discussion_link(drid, activity, at).await
     }
 
     async fn search_messages(

@@ -311,6 +311,8 @@ impl RoomStore for MongoStore {
             "featured",
             "sysMes",
             "favorite",
+            "teamId",
+            "teamMain",
             "_updatedAt",
             SEARCH_GRAMS,
         ];
@@ -359,6 +361,22 @@ impl RoomStore for MongoStore {
             .await
             .ctx("mute in room")?;
         room.map(|d| from_doc(d, "room")).transpose()
+    }
+
+    async fn discussions(&self, prid: &str, page: Page) -> StoreResult<Listing<Room>> {
+        self.discussions_of(prid, page).await
+    }
+
+    async fn team_rooms(&self, team_id: &str, page: Page) -> StoreResult<Listing<Room>> {
+        self.rooms_of_team(team_id, page).await
+    }
+
+    async fn team_main_room(&self, team_id: &str) -> StoreResult<Option<Room>> {
+        self.main_room_of_team(team_id).await
+    }
+
+    async fn team_main_rooms(&self, page: Page) -> StoreResult<Listing<Room>> {
+        self.main_rooms(page).await
     }
 
     async fn delete_room(&self, id: &str) -> StoreResult<bool> {

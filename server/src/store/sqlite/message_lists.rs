@@ -78,6 +78,17 @@ fn filter_sql(filter: &MessageFilter, args: &mut Vec<Value>) -> (String, &'stati
             }
             (sql, "json_extract(doc, '$.tlm') DESC, rowid DESC")
         }
+        MessageFilter::Discussions { text } => {
+            let mut sql = String::from(" AND json_extract(doc, '$.drid') IS NOT NULL");
+            if let Some(text) = text.as_deref().filter(|t| !t.is_empty()) {
+                args.push(Value::from(text.to_lowercase()));
+                sql.push_str(&format!(
+                    " AND instr(lower(coalesce(json_extract(doc, '$.msg'), '')), ?{}) > 0",
+                    args.len()
+                ));
+            }
+            (sql, "ts DESC, rowid DESC")
+        }
     }
 }
 

@@ -194,6 +194,7 @@ impl MessageStore for SqliteStore {
             msg.replies = stored.replies;
             msg.reactions = stored.reactions;
             msg.marks = stored.marks;
+            msg.discussion = stored.discussion;
             save_message(conn, &msg)?;
             refresh_last_message(conn, &msg.rid, &msg.id)?;
             Ok(true)
@@ -334,6 +335,15 @@ impl MessageStore for SqliteStore {
         page: Page,
     ) -> StoreResult<Listing<Tombstone>> {
         self.tombstones(scope, since, page).await
+    }
+
+    async fn refresh_discussion(
+        &self,
+        drid: &str,
+        activity: Option<(i64, Option<Ts>)>,
+        at: Ts,
+    ) -> StoreResult<Option<Message>> {
+        self.refresh_discussion_link(drid, activity, at).await
     }
 
     async fn search_messages(

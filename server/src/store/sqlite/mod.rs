@@ -11,6 +11,7 @@
 //! unique.
 
 mod apps;
+mod discussions;
 mod integrations;
 mod job_leases;
 mod matrix;

@@ -307,6 +307,8 @@ impl RoomStore for SqliteStore {
             stored.extra.featured = given.extra.featured;
             stored.extra.sys_mes = given.extra.sys_mes.clone();
             stored.extra.favorite = given.extra.favorite;
+            stored.extra.team_id = given.extra.team_id.clone();
+            stored.extra.team_main = given.extra.team_main;
             stored.updated_at = given.updated_at;
             exec(
                 conn,
@@ -341,6 +343,22 @@ impl RoomStore for SqliteStore {
             Ok(Some(room))
         })
         .await
+    }
+
+    async fn discussions(&self, prid: &str, page: Page) -> StoreResult<Listing<Room>> {
+        self.discussions_of(prid, page).await
+    }
+
+    async fn team_rooms(&self, team_id: &str, page: Page) -> StoreResult<Listing<Room>> {
+        self.rooms_of_team(team_id, page).await
+    }
+
+    async fn team_main_room(&self, team_id: &str) -> StoreResult<Option<Room>> {
+        self.main_room_of_team(team_id).await
+    }
+
+    async fn team_main_rooms(&self, page: Page) -> StoreResult<Listing<Room>> {
+        self.main_rooms(page).await
     }
 
     async fn delete_room(&self, id: &str) -> StoreResult<bool> {

@@ -476,6 +476,22 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM rooms_search_rows WHERE room_id = old.id;
     END;
     "#,
+    // disc: discussions — a room's discussions by parent and name, the messages
+    // linking to one by discussion, and a room's linking messages by time; teams —
+    // a team's rooms by name, and the teams' main rooms by name (each a partial
+    // index of those rows only).
+    r#"
+    CREATE INDEX rooms_prid ON rooms(json_extract(doc, '$.prid'), json_extract(doc, '$.fname'), id)
+        WHERE json_extract(doc, '$.prid') IS NOT NULL;
+    CREATE INDEX messages_drid ON messages(json_extract(doc, '$.drid'))
+        WHERE json_extract(doc, '$.drid') IS NOT NULL;
+    CREATE INDEX messages_discussions ON messages(rid, ts)
+        WHERE json_extract(doc, '$.drid') IS NOT NULL;
+    CREATE INDEX rooms_team ON rooms(json_extract(doc, '$.teamId'), name_key, id)
+        WHERE json_extract(doc, '$.teamId') IS NOT NULL;
+    CREATE INDEX rooms_team_main ON rooms(name_key, id)
+        WHERE json_extract(doc, '$.teamMain') = 1;
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
