@@ -12,6 +12,7 @@ mod job_leases;
 mod matrix;
 mod message_marks;
 mod messages;
+mod moderation;
 mod once_keys;
 mod outbox;
 mod push;
@@ -155,6 +156,7 @@ conformance! {
     outbox::outbox_lease_expiry,
     outbox::outbox_lease_races,
     settings_audit::setting_changes,
+    moderation::message_reports,
     uploads::uploads,
     roles::roles,
     indexed::indexed_queries,

@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod presence;
 pub mod push;
 pub mod role_store;
+pub mod moderation;
 pub mod settings_audit;
 pub mod sqlite;
 pub mod uploads;
@@ -506,6 +507,7 @@ pub trait Store:
     + matrix::MatrixStore
     + outbox::OutboxStore
     + settings_audit::SettingAuditStore
+    + moderation::ModerationStore
     + uploads::UploadStore
     + presence::PresenceStore
     + role_store::RoleStore

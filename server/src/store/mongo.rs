@@ -52,6 +52,7 @@ mod push;
 mod roles;
 mod rooms;
 mod search;
+mod moderation;
 mod settings_audit;
 mod uploads;
 mod users;
@@ -196,6 +197,7 @@ impl MongoStore {
         store.create_matrix_indexes().await?;
         store.create_outbox_indexes().await?;
         store.create_setting_change_indexes().await?;
+        store.create_report_indexes().await?;
         store.create_upload_indexes().await?;
         store.create_presence_indexes().await?;
         store.create_role_indexes().await?;

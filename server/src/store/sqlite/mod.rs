@@ -23,6 +23,7 @@ mod push;
 mod roles;
 mod rooms;
 mod schema;
+mod moderation;
 mod settings_audit;
 mod uploads;
 mod users;
