@@ -30,13 +30,10 @@ async fn run(
 async fn run_ok(srv: &Palaver, who: &Session, rid: &str, command: &str, params: &str) -> Vec<String> {
     let (status, body) = run(srv, who, rid, command, params).await;
     assert_eq!(status, 200, "/{command} {params}: {body}");
+    // The notices, one per line, as one text (as an app's notice is).
     body["result"]["ephemeral"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
+        .as_str()
+        .map(|t| t.lines().map(str::to_string).collect())
         .unwrap_or_default()
 }
 

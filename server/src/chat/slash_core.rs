@@ -122,7 +122,7 @@ impl Chat {
     }
 
     /// Runs one of [`ROOM_COMMANDS`] for `user`. `Ok` with the notices shown (as
-    /// `{"ephemeral": [...]}`) when the command ran or only told the user why not;
+    /// `{"ephemeral": "<one per line>"}`) when the command ran or only told the user why not;
     /// `Err` where Rocket.Chat's command throws.
     pub async fn run_room_command(&self, user: &User, line: CoreLine<'_>) -> ChatResult<Value> {
         let mut notices = Notices {
@@ -588,7 +588,8 @@ impl Notices<'_> {
         if self.shown.is_empty() {
             json!({})
         } else {
-            json!({ "ephemeral": std::mem::take(&mut self.shown) })
+            // One text, as an app's notice is (`result.ephemeral`).
+            json!({ "ephemeral": std::mem::take(&mut self.shown).join("\n") })
         }
     }
 }
