@@ -155,6 +155,7 @@ conformance! {
     outbox::outbox_queue,
     outbox::outbox_lease_expiry,
     outbox::outbox_lease_races,
+    outbox::outbox_advancing,
     settings_audit::setting_changes,
     moderation::message_reports,
     uploads::uploads,
