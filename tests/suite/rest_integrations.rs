@@ -442,7 +442,13 @@ async fn only_admins_manage_and_bad_definitions_are_refused() {
                        "channel": "#ops", "username": "ci.bot", "scriptEnabled": false});
     let (status, body) = srv.post("integrations.create", &alice, valid.clone()).await;
     // Rocket.Chat's `addIncomingIntegration` refusal.
-    assert_error(status, &body, 400, Some("not_authorized"), "non-admin create");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("not_authorized"),
+        "non-admin create",
+    );
     let (status, body) = srv.get("integrations.list", &alice).await;
     assert_error(status, &body, 403, None, "non-admin list");
     let r = srv

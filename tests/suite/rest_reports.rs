@@ -24,11 +24,17 @@ async fn reported_messages_reach_the_moderators() {
         .post("chat.reportMessage", &alice, json!({"messageId": mid}))
         .await;
     assert_error(status, &body, 400, None, "no description");
-    assert_eq!(body["error"], "The required \"description\" param is missing.");
+    assert_eq!(
+        body["error"],
+        "The required \"description\" param is missing."
+    );
     let (status, body) = srv
         .post("chat.reportMessage", &alice, json!({"description": "spam"}))
         .await;
-    assert_eq!(body["error"], "The required \"messageId\" param is missing.");
+    assert_eq!(
+        body["error"],
+        "The required \"messageId\" param is missing."
+    );
     assert_eq!(status.as_u16(), 400);
     let (status, body) = srv
         .post(
@@ -37,7 +43,13 @@ async fn reported_messages_reach_the_moderators() {
             json!({"messageId": mid, "description": "   "}),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-invalid-description"), "blank");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-invalid-description"),
+        "blank",
+    );
     // Not there, or in a room alice cannot see: the same refusal.
     for id in ["NoSuchMessage", str_of(&hidden["_id"], "id")] {
         let (status, body) = srv
@@ -70,14 +82,20 @@ async fn reported_messages_reach_the_moderators() {
         .await;
     assert_eq!(reports["total"], 2, "{reports}");
     let first = &reports["reports"][0];
-    assert_eq!(first["description"], "advertising", "newest first: {reports}");
+    assert_eq!(
+        first["description"], "advertising",
+        "newest first: {reports}"
+    );
     assert_eq!(first["reportedBy"]["username"], "bob");
     assert_eq!(first["message"]["msg"], "buy cheap watches");
     assert_eq!(first["room"]["_id"], json!(lobby));
     assert_eq!(first["room"]["t"], "c");
     ts(&first["ts"], "report ts");
     let page = srv
-        .get_ok(&format!("moderation.reports?msgId={mid}&offset=1&count=1"), &admin)
+        .get_ok(
+            &format!("moderation.reports?msgId={mid}&offset=1&count=1"),
+            &admin,
+        )
         .await;
     assert_page(&page, "reports", 1, 1, 2, "second page");
     assert_eq!(page["reports"][0]["reportedBy"]["username"], "alice");

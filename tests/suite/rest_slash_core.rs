@@ -9,13 +9,7 @@ use serde_json::{json, Value};
 use crate::common::*;
 
 /// Runs `/command params` in `rid` as `who`; the status and body.
-async fn run(
-    srv: &Palaver,
-    who: &Session,
-    rid: &str,
-    command: &str,
-    params: &str,
-) -> (u16, Value) {
+async fn run(srv: &Palaver, who: &Session, rid: &str, command: &str, params: &str) -> (u16, Value) {
     let (status, body) = srv
         .post(
             "commands.run",
@@ -27,7 +21,13 @@ async fn run(
 }
 
 /// Runs a command that must succeed; the notices it showed.
-async fn run_ok(srv: &Palaver, who: &Session, rid: &str, command: &str, params: &str) -> Vec<String> {
+async fn run_ok(
+    srv: &Palaver,
+    who: &Session,
+    rid: &str,
+    command: &str,
+    params: &str,
+) -> Vec<String> {
     let (status, body) = run(srv, who, rid, command, params).await;
     assert_eq!(status, 200, "/{command} {params}: {body}");
     // The notices, one per line, as one text (as an app's notice is).
@@ -83,7 +83,10 @@ async fn archive_and_unarchive_follow_the_permission_and_tell_the_user() {
     assert_eq!(shown, vec!["An archived Channel with name `#lobby` exists"]);
 
     let (status, body) = run(&srv, &alice, &lobby, "unarchive", "").await;
-    assert_eq!((status, body["errorType"].clone()), (400, json!("error-not-authorized")));
+    assert_eq!(
+        (status, body["errorType"].clone()),
+        (400, json!("error-not-authorized"))
+    );
     let shown = run_ok(&srv, &admin, &lobby, "unarchive", "#lobby").await;
     assert_eq!(
         shown,
@@ -123,7 +126,10 @@ async fn invite_all_from_and_to_copy_members_the_caller_may_see() {
         shown,
         vec!["The room does not exist or you may not have access permission"]
     );
-    assert_eq!(members(&srv, &alice, "channels", &hall).await, vec!["alice"]);
+    assert_eq!(
+        members(&srv, &alice, "channels", &hall).await,
+        vec!["alice"]
+    );
 
     // Once in it, its members join her channel.
     srv.post_ok(
@@ -165,15 +171,24 @@ async fn member_and_room_commands() {
     // /invite: the known are added, the rest told.
     let shown = run_ok(&srv, &alice, &lobby, "invite", "@nobody").await;
     assert_eq!(shown, vec!["No user exists by the name of `@nobody`."]);
-    assert!(run_ok(&srv, &alice, &lobby, "invite", "@bob").await.is_empty());
-    assert_eq!(members(&srv, &alice, "channels", &lobby).await, vec!["alice", "bob"]);
+    assert!(run_ok(&srv, &alice, &lobby, "invite", "@bob")
+        .await
+        .is_empty());
+    assert_eq!(
+        members(&srv, &alice, "channels", &lobby).await,
+        vec!["alice", "bob"]
+    );
     let shown = run_ok(&srv, &alice, &lobby, "invite", "@bob").await;
     assert_eq!(shown, vec!["`@bob` is already in here."]);
 
     // /mute and /unmute: bob cannot post while muted.
     run_ok(&srv, &alice, &lobby, "mute", "@bob").await;
     let (status, body) = srv
-        .post("chat.postMessage", &bob, json!({"roomId": lobby, "text": "hi"}))
+        .post(
+            "chat.postMessage",
+            &bob,
+            json!({"roomId": lobby, "text": "hi"}),
+        )
         .await;
     assert_error(status, &body, 400, Some("error-user-muted"), "muted");
     run_ok(&srv, &alice, &lobby, "unmute", "@bob").await;
@@ -187,14 +202,23 @@ async fn member_and_room_commands() {
     // /topic by the owner; bob's is ignored (no edit-room), as in Rocket.Chat.
     run_ok(&srv, &alice, &lobby, "topic", "Weekly sync").await;
     run_ok(&srv, &bob, &lobby, "topic", "bob was here").await;
-    assert_eq!(room_info(&srv, &alice, &lobby).await["topic"], "Weekly sync");
+    assert_eq!(
+        room_info(&srv, &alice, &lobby).await["topic"],
+        "Weekly sync"
+    );
 
     // /kick, then /join brings bob back; joining twice fails.
     run_ok(&srv, &alice, &lobby, "kick", "@bob").await;
-    assert_eq!(members(&srv, &alice, "channels", &lobby).await, vec!["alice"]);
+    assert_eq!(
+        members(&srv, &alice, "channels", &lobby).await,
+        vec!["alice"]
+    );
     let general = id(&create_channel(&srv, &admin, "town", &["bob"]).await);
     run_ok(&srv, &bob, &general, "join", "#lobby").await;
-    assert_eq!(members(&srv, &alice, "channels", &lobby).await, vec!["alice", "bob"]);
+    assert_eq!(
+        members(&srv, &alice, "channels", &lobby).await,
+        vec!["alice", "bob"]
+    );
     let (status, body) = run(&srv, &bob, &general, "join", "#lobby").await;
     assert_eq!(
         (status, body["errorType"].clone()),
@@ -223,9 +247,7 @@ async fn member_and_room_commands() {
     run_ok(&srv, &alice, &lobby, "msg", "@bob see you at noon").await;
     let ims = srv.get_ok("im.list", &bob).await;
     let dm = id(&ims["ims"][0]);
-    let history = srv
-        .get_ok(&format!("im.history?roomId={dm}"), &bob)
-        .await;
+    let history = srv.get_ok(&format!("im.history?roomId={dm}"), &bob).await;
     assert_eq!(msg_texts(&history["messages"]), vec!["see you at noon"]);
 
     // /status sets the status text.
@@ -236,7 +258,10 @@ async fn member_and_room_commands() {
 
     // /hide closes the room in the sidebar; /leave leaves it.
     run_ok(&srv, &bob, &lobby, "hide", "").await;
-    assert_eq!(subscription(&srv, &bob, &lobby).await.unwrap()["open"], false);
+    assert_eq!(
+        subscription(&srv, &bob, &lobby).await.unwrap()["open"],
+        false
+    );
     let shown = run_ok(&srv, &bob, &lobby, "hide", "#planning").await;
     assert_eq!(shown, vec!["You are not in the room `#planning`"]);
     run_ok(&srv, &bob, &lobby, "leave", "").await;
@@ -251,9 +276,22 @@ async fn member_and_room_commands() {
         .filter_map(|c| c["command"].as_str())
         .collect();
     for name in [
-        "archive", "unarchive", "create", "hide", "invite", "invite-all-from",
-        "invite-all-to", "join", "kick", "leave", "part", "msg", "mute", "unmute",
-        "status", "topic",
+        "archive",
+        "unarchive",
+        "create",
+        "hide",
+        "invite",
+        "invite-all-from",
+        "invite-all-to",
+        "join",
+        "kick",
+        "leave",
+        "part",
+        "msg",
+        "mute",
+        "unmute",
+        "status",
+        "topic",
     ] {
         assert!(names.contains(&name), "{name} in {names:?}");
     }

@@ -28,11 +28,7 @@ impl Chat {
                 "Invalid description",
             ));
         }
-        let message = self
-            .store
-            .message(mid)
-            .await?
-            .ok_or_else(invalid_message)?;
+        let message = self.store.message(mid).await?.ok_or_else(invalid_message)?;
         let room = self
             .store
             .room_by_id(&message.rid)

@@ -133,7 +133,10 @@ impl Chat {
         };
         let params = line.params.trim();
         match line.command {
-            "archive" => self.slash_archive(user, &line, params, true, &mut notices).await,
+            "archive" => {
+                self.slash_archive(user, &line, params, true, &mut notices)
+                    .await
+            }
             "unarchive" => {
                 self.slash_archive(user, &line, params, false, &mut notices)
                     .await
@@ -219,10 +222,17 @@ impl Chat {
     }
 
     /// The room a command names (`#name`), or the room it was typed in.
-    async fn named_or_current(&self, rid: &str, params: &str) -> ChatResult<(Option<Room>, String)> {
+    async fn named_or_current(
+        &self,
+        rid: &str,
+        params: &str,
+    ) -> ChatResult<(Option<Room>, String)> {
         if params.is_empty() {
             let room = self.store.room_by_id(rid).await?;
-            let name = room.as_ref().and_then(|r| r.name.clone()).unwrap_or_default();
+            let name = room
+                .as_ref()
+                .and_then(|r| r.name.clone())
+                .unwrap_or_default();
             return Ok((room, name));
         }
         let name = strip_first(params, '#');
@@ -295,7 +305,11 @@ impl Chat {
         }
         let current = self.store.room_by_id(line.rid).await?;
         let named = self.store.room_by_name(&channel).await?;
-        let (base, target) = if to { (current, named) } else { (named, current) };
+        let (base, target) = if to {
+            (current, named)
+        } else {
+            (named, current)
+        };
         let Some(base) = base else {
             notices.show(texts::channel_doesnt_exist(&channel));
             return Ok(());

@@ -29,7 +29,10 @@ fn report(id: &str, mid: &str, ts: i64) -> MessageReport {
 }
 
 pub async fn message_reports(store: DynStore) {
-    let none = store.message_reports("m-1", Page::new(0, 10)).await.unwrap();
+    let none = store
+        .message_reports("m-1", Page::new(0, 10))
+        .await
+        .unwrap();
     assert!(none.items.is_empty());
     assert_eq!(none.total, 0);
 
@@ -42,7 +45,10 @@ pub async fn message_reports(store: DynStore) {
     }
     assert_conflict(store.insert_message_report(&a).await, "id");
 
-    let all = store.message_reports("m-1", Page::new(0, 10)).await.unwrap();
+    let all = store
+        .message_reports("m-1", Page::new(0, 10))
+        .await
+        .unwrap();
     assert_eq!(all.total, 3);
     assert_eq!(
         ids(&all.items, |r| &r.id),
@@ -53,6 +59,9 @@ pub async fn message_reports(store: DynStore) {
     let page = store.message_reports("m-1", Page::new(1, 1)).await.unwrap();
     assert_eq!(page.total, 3);
     assert_eq!(ids(&page.items, |r| &r.id), vec!["rep-c"]);
-    let two = store.message_reports("m-2", Page::new(0, 10)).await.unwrap();
+    let two = store
+        .message_reports("m-2", Page::new(0, 10))
+        .await
+        .unwrap();
     assert_eq!(ids(&two.items, |r| &r.id), vec!["rep-x"]);
 }

@@ -292,13 +292,12 @@ pub async fn message_reports(
     params: Params,
 ) -> ApiResult {
     let Some(mid) = params.get("msgId") else {
-        return Err(ChatError::refused("invalid-params", "must have required property 'msgId'").into());
+        return Err(
+            ChatError::refused("invalid-params", "must have required property 'msgId'").into(),
+        );
     };
     let page = params.page()?;
-    let listing = state
-        .chat
-        .message_reports(&session.user, mid, page)
-        .await?;
+    let listing = state.chat.message_reports(&session.user, mid, page).await?;
     let reports: Vec<Value> = listing
         .items
         .iter()

@@ -17,10 +17,26 @@ use crate::store::{Room, User};
 /// Commands the core provides (name, params hint, description); apps may not take
 /// these names.
 pub const CORE_COMMANDS: &[(&str, &str, &str)] = &[
-    ("archive", "#channel", "Archive a room (this one without a name)"),
-    ("unarchive", "#channel", "Unarchive a room (this one without a name)"),
-    ("create", "#channel", "Create a new channel (--private for a private group)"),
-    ("hide", "#room", "Hide a room from your sidebar (this one without a name)"),
+    (
+        "archive",
+        "#channel",
+        "Archive a room (this one without a name)",
+    ),
+    (
+        "unarchive",
+        "#channel",
+        "Unarchive a room (this one without a name)",
+    ),
+    (
+        "create",
+        "#channel",
+        "Create a new channel (--private for a private group)",
+    ),
+    (
+        "hide",
+        "#room",
+        "Hide a room from your sidebar (this one without a name)",
+    ),
     ("join", "#channel", "Join a channel"),
     ("leave", "", "Leave the current room"),
     ("part", "", "Leave the current room"),
@@ -40,7 +56,11 @@ pub const CORE_COMMANDS: &[(&str, &str, &str)] = &[
     ("mute", "@username", "Mute someone in the room"),
     ("unmute", "@username", "Unmute someone in the room"),
     ("status", "your status message", "Set your status message"),
-    ("topic", "topic message", "Set the topic of the current room"),
+    (
+        "topic",
+        "topic message",
+        "Set the topic of the current room",
+    ),
     (
         "me",
         "your message",

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use super::super::permissions::Perm;
 use super::super::error::{ChatError, ChatResult};
+use super::super::permissions::Perm;
 use super::super::{ids, Chat};
 use super::{integration_not_found, new_token};
 use crate::outbound::HttpError;
