@@ -19,6 +19,8 @@ async fn create_hook(srv: &Palaver, admin: &Session, extra: Value) -> Value {
         "channel": "#ops",
         "username": "ci.bot",
         "scriptEnabled": false,
+        // Rocket.Chat's default is false; these tests override the channel.
+        "overrideDestinationChannelEnabled": true,
     });
     for (k, v) in extra.as_object().expect("extra fields object") {
         body[k] = v.clone();
@@ -439,7 +441,14 @@ async fn only_admins_manage_and_bad_definitions_are_refused() {
     let valid = json!({"type": "webhook-incoming", "name": "CI", "enabled": true,
                        "channel": "#ops", "username": "ci.bot", "scriptEnabled": false});
     let (status, body) = srv.post("integrations.create", &alice, valid.clone()).await;
-    assert_error(status, &body, 403, None, "non-admin create");
+    // Rocket.Chat's `addIncomingIntegration` refusal.
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("not_authorized"),
+        "non-admin create",
+    );
     let (status, body) = srv.get("integrations.list", &alice).await;
     assert_error(status, &body, 403, None, "non-admin list");
     let r = srv
@@ -468,13 +477,14 @@ async fn only_admins_manage_and_bad_definitions_are_refused() {
         (with("username", json!("nobody")), "error-invalid-user"),
         (with("username", json!("")), "error-invalid-username"),
         (
-            with("scriptEnabled", json!(true)),
+            {
+                let mut b = with("scriptEnabled", json!(true));
+                b["script"] = json!("class Script { process_incoming_request() {} }");
+                b
+            },
             "error-scripts-not-supported",
         ),
-        (
-            with("type", json!("webhook-sideways")),
-            "error-invalid-type",
-        ),
+        (with("type", json!("webhook-sideways")), "invalid-params"),
         (
             with("avatar", json!("javascript:alert(1)")),
             "error-invalid-avatar",
@@ -529,16 +539,18 @@ async fn list_get_update_remove_and_restart(mut srv: Palaver) {
     let (status, body) = srv
         .get(&format!("integrations.get?integrationId={two_id}"), &alice)
         .await;
-    assert_error(status, &body, 403, None, "non-admin get");
+    assert_error(status, &body, 400, None, "non-admin get");
+    assert_eq!(body["error"], "not-authorized", "{body}");
     let (status, body) = srv
         .get("integrations.get?integrationId=NoSuchIntegration", &admin)
         .await;
-    assert_error(
-        status,
-        &body,
-        400,
-        Some("error-invalid-integration"),
-        "unknown get",
+    assert_error(status, &body, 400, None, "unknown get");
+    assert_eq!(body["error"], "The integration does not exists.", "{body}");
+    let (status, body) = srv.get("integrations.get", &admin).await;
+    assert_error(status, &body, 400, Some("invalid-params"), "no id");
+    assert_eq!(
+        body["error"],
+        "must have required property 'integrationId' [invalid-params]"
     );
 
     // Update: new name, user, destination and alias; the token stays.
@@ -563,10 +575,12 @@ async fn list_get_update_remove_and_restart(mut srv: Palaver) {
         ts(&updated["_updatedAt"], "updated") >= ts(&two["_updatedAt"], "created"),
         "{updated}"
     );
+    // A script to run is refused (Palaver runs none); `scriptEnabled` with an
+    // empty script is kept, as Rocket.Chat keeps it, and runs nothing.
     let (status, body) = update_hook(
         &srv,
         &admin,
-        json!({"integrationId": two_id, "scriptEnabled": true}),
+        json!({"integrationId": two_id, "scriptEnabled": true, "script": "return 1;"}),
     )
     .await;
     assert_error(
@@ -576,6 +590,23 @@ async fn list_get_update_remove_and_restart(mut srv: Palaver) {
         Some("error-scripts-not-supported"),
         "script",
     );
+    let (status, body) = update_hook(
+        &srv,
+        &admin,
+        json!({"integrationId": two_id, "scriptEnabled": true, "script": ""}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["integration"]["scriptEnabled"], true, "{body}");
+    let (status, body) = update_hook(
+        &srv,
+        &admin,
+        json!({"integrationId": two_id, "scriptEnabled": false}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let updated = body["integration"].clone();
+    assert_eq!(updated["scriptEnabled"], false, "{body}");
     let (status, body) =
         update_hook(&srv, &alice, json!({"integrationId": two_id, "name": "x"})).await;
     assert_error(status, &body, 403, None, "non-admin update");
@@ -623,12 +654,21 @@ async fn list_get_update_remove_and_restart(mut srv: Palaver) {
             json!({"type": "webhook-incoming", "integrationId": two_id}),
         )
         .await;
-    assert_error(
-        status,
-        &body,
-        400,
-        Some("error-invalid-integration"),
-        "removed twice",
+    assert_error(status, &body, 400, None, "removed twice");
+    assert_eq!(body["error"], "No integration found.", "{body}");
+    let (status, body) = srv
+        .post(
+            "integrations.remove",
+            &admin,
+            json!({"type": "webhook-sideways", "integrationId": two_id}),
+        )
+        .await;
+    assert_error(status, &body, 400, Some("invalid-params"), "bad type");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("must match exactly one schema in oneOf")),
+        "{body}"
     );
     let (status, body) = call_hook(&srv, &hook_path(&updated), json!({"text": "gone"})).await;
     assert_error(status, &body, 404, None, "removed hook");
@@ -652,4 +692,108 @@ async fn list_get_update_remove_and_restart_on_mongodb() {
         .await
         .expect("mongo_uri");
     list_get_update_remove_and_restart(Palaver::builder().storage_uri(uri).start().await).await;
+}
+
+async fn set_roles(srv: &Palaver, admin: &Session, perms: &[&str], roles: &[&str]) {
+    let updates: Vec<Value> = perms
+        .iter()
+        .map(|p| json!({"_id": p, "roles": roles}))
+        .collect();
+    srv.post_ok("permissions.update", admin, json!({"permissions": updates}))
+        .await;
+}
+
+/// Rocket.Chat's defaults and its words for refusals: overriding the channel is off
+/// unless asked for; without any integrations permission, listing, removing and
+/// reading history are its bare 403; creating without one is `not_authorized`.
+#[tokio::test]
+async fn rocket_chat_defaults_and_permission_refusals() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    srv.create_user(&admin, "ci.bot").await;
+    let ops = create_channel(&srv, &admin, "ops", &[]).await;
+    let alerts = create_channel(&srv, &admin, "alerts", &[]).await;
+    let hook = srv
+        .post_ok(
+            "integrations.create",
+            &admin,
+            json!({"type": "webhook-incoming", "name": "CI", "enabled": true,
+                   "channel": "#ops", "username": "ci.bot", "scriptEnabled": false}),
+        )
+        .await["integration"]
+        .clone();
+    assert_eq!(hook["overrideDestinationChannelEnabled"], false, "{hook}");
+    let path = hook_path(&hook);
+    for payload in [
+        json!({"text": "x", "channel": ["alerts"]}),
+        json!({"text": "x", "roomId": alerts["_id"]}),
+    ] {
+        let (status, body) = call_hook(&srv, &path, payload.clone()).await;
+        assert_error(status, &body, 400, None, &payload.to_string());
+        assert_eq!(
+            body["error"], "overriding destination channel is disabled for this integration",
+            "{body}"
+        );
+    }
+    let (status, body) = call_hook(&srv, &path, json!({"text": "to ops"})).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"success": true})));
+    let ops_rid = str_of(&ops["_id"], "room id").to_string();
+    assert_eq!(
+        msg_texts(&json!(channel_messages(&srv, &admin, &ops_rid).await)),
+        vec!["to ops"]
+    );
+
+    let incoming = [
+        "manage-incoming-integrations",
+        "manage-own-incoming-integrations",
+    ];
+    let outgoing = [
+        "manage-outgoing-integrations",
+        "manage-own-outgoing-integrations",
+    ];
+    set_roles(&srv, &admin, &incoming, &[]).await;
+    let (status, body) = srv
+        .post(
+            "integrations.create",
+            &admin,
+            json!({"type": "webhook-incoming", "name": "x", "enabled": true,
+                   "channel": "#ops", "username": "ci.bot", "scriptEnabled": false}),
+        )
+        .await;
+    assert_error(status, &body, 400, Some("not_authorized"), "create");
+    // Still managing outgoing ones: the list answers, without the incoming hook.
+    let listed = srv.get_ok("integrations.list", &admin).await;
+    assert_eq!(listed["integrations"], json!([]), "{listed}");
+    let id = str_of(&hook["_id"], "id").to_string();
+    let (status, body) = srv
+        .get(&format!("integrations.get?integrationId={id}"), &admin)
+        .await;
+    assert_error(status, &body, 400, None, "get");
+    assert_eq!(body["error"], "not-authorized");
+
+    set_roles(&srv, &admin, &outgoing, &[]).await;
+    let bare = json!({"success": false, "error": "unauthorized"});
+    let (status, body) = srv.get("integrations.list", &admin).await;
+    assert_eq!((status.as_u16(), body), (403, bare.clone()), "list");
+    let (status, body) = srv
+        .get(&format!("integrations.history?id={id}"), &admin)
+        .await;
+    assert_eq!((status.as_u16(), body), (403, bare.clone()), "history");
+    let (status, body) = srv
+        .post(
+            "integrations.remove",
+            &admin,
+            json!({"type": "webhook-incoming", "integrationId": id}),
+        )
+        .await;
+    assert_eq!((status.as_u16(), body), (403, bare), "remove");
+
+    set_roles(&srv, &admin, &incoming, &["admin"]).await;
+    set_roles(&srv, &admin, &outgoing, &["admin"]).await;
+    srv.post_ok(
+        "integrations.remove",
+        &admin,
+        json!({"type": "webhook-incoming", "integrationId": id}),
+    )
+    .await;
 }

@@ -13,6 +13,7 @@ mod job_leases;
 mod matrix;
 mod message_marks;
 mod messages;
+mod moderation;
 mod once_keys;
 mod outbox;
 mod push;
@@ -157,6 +158,7 @@ conformance! {
     outbox::outbox_lease_races,
     outbox::outbox_advancing,
     settings_audit::setting_changes,
+    moderation::message_reports,
     uploads::uploads,
     roles::roles,
     indexed::indexed_queries,

@@ -133,6 +133,10 @@ fn apps_error_response(e: AppsError) -> Response {
 fn chat_error_response(e: ChatError) -> Response {
     let error_type = e.error_type();
     match e {
+        ChatError::Failure { message, .. } => envelope(
+            StatusCode::BAD_REQUEST,
+            json!({"success": false, "error": message, "errorType": error_type}),
+        ),
         ChatError::InvalidParams(msg) => envelope(
             StatusCode::BAD_REQUEST,
             json!({"success": false, "error": msg, "errorType": error_type}),

@@ -15,7 +15,7 @@ use super::engine::{
 use super::{AppsEngine, AppsError};
 use crate::chat::messages::NewMessage;
 use crate::chat::notify::EphemeralMessage;
-use crate::chat::rooms::RoomRef;
+use crate::chat::slash_core::CoreLine;
 use crate::chat::{Chat, ChatError};
 use crate::store::User;
 
@@ -222,28 +222,14 @@ impl<'a> SlashCommands<'a> {
         let chat = self.chat;
         let (rid, params) = (line.rid, line.params.trim());
         match line.command {
-            "join" => {
-                let name = params.trim_start_matches('#');
-                if name.is_empty() {
-                    return Err(ChatError::invalid("Give a #channel to join"));
-                }
-                let room = chat.room(RoomRef::Name(name)).await?;
-                let room = chat.join_room(user, &room.id).await?;
-                Ok(json!({ "roomId": room.id }))
-            }
-            "leave" => {
-                chat.leave_room(user, rid).await?;
-                Ok(json!({}))
-            }
-            "invite" => {
-                let target = self.target_user(params).await?;
-                chat.invite(user, rid, &target).await?;
-                Ok(json!({}))
-            }
-            "kick" => {
-                let target = self.target_user(params).await?;
-                chat.kick(user, rid, &target).await?;
-                Ok(json!({}))
+            room_command if Chat::is_room_command(room_command) => {
+                let line = CoreLine {
+                    command: room_command,
+                    params: line.params,
+                    rid,
+                    tmid: line.tmid,
+                };
+                chat.run_room_command(user, line).await
             }
             art if ASCII_ART_COMMANDS.iter().any(|a| a.0 == art) => {
                 let (_, before, after) = ASCII_ART_COMMANDS
@@ -294,14 +280,6 @@ impl<'a> SlashCommands<'a> {
         };
         self.chat.notify_user(&user.id, message)?;
         Ok(json!({ "ephemeral": text }))
-    }
-
-    async fn target_user(&self, params: &str) -> Result<User, ChatError> {
-        let name = params.trim().trim_start_matches('@');
-        if name.is_empty() {
-            return Err(ChatError::invalid("Give a @username"));
-        }
-        self.chat.find_user(None, Some(name)).await
     }
 }
 

@@ -14,6 +14,13 @@ pub enum ChatError {
         error_type: &'static str,
         message: String,
     },
+    /// Rocket.Chat's plain `Error` (not a `Meteor.Error`): REST shows the message
+    /// alone, without the `[type]` suffix; `error_type` is still given to clients.
+    #[error("{message}")]
+    Failure {
+        error_type: &'static str,
+        message: String,
+    },
     /// Authenticated, but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
@@ -49,6 +56,12 @@ impl ChatError {
             message: message.into(),
         }
     }
+    pub fn failure(error_type: &'static str, message: impl Into<String>) -> ChatError {
+        ChatError::Failure {
+            error_type,
+            message: message.into(),
+        }
+    }
     pub fn invalid(message: impl Into<String>) -> ChatError {
         ChatError::InvalidParams(message.into())
     }
@@ -78,7 +91,9 @@ impl ChatError {
     pub fn error_type(&self) -> &'static str {
         match self {
             ChatError::InvalidParams(_) => "invalid-params",
-            ChatError::Refused { error_type, .. } => error_type,
+            ChatError::Refused { error_type, .. } | ChatError::Failure { error_type, .. } => {
+                error_type
+            }
             ChatError::Forbidden(_) => "error-not-allowed",
             ChatError::Unauthorized(_) => "error-unauthorized",
             ChatError::RateLimited { .. } => "error-too-many-requests",

@@ -29,6 +29,8 @@ pub struct Confirm {
     pub description: Option<String>,
     pub tmid: Option<String>,
     pub file_name: Option<String>,
+    /// The message's custom fields (checked as any person's message's are).
+    pub custom_fields: Option<serde_json::Value>,
 }
 
 /// Media types shown inline by browsers without risk; everything else downloads.
@@ -364,6 +366,7 @@ impl Chat {
             rid: rid.to_string(),
             msg: confirm.msg,
             tmid: confirm.tmid.filter(|t| !t.is_empty()),
+            custom_fields: confirm.custom_fields,
             attachments,
             files,
             groupable: Some(false),

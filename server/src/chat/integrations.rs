@@ -4,8 +4,10 @@
 //! integration's user, so pre-send app hooks, notifications and realtime delivery
 //! happen exactly as for any other message.
 //!
-//! Palaver runs no integration scripts (`scriptEnabled`): its apps engine replaces
-//! them, so an integration asking for one is refused.
+//! Palaver runs no integration scripts: its apps engine replaces them, so an
+//! integration with a script to run (`scriptEnabled` and a non-empty `script`) is
+//! refused; `scriptEnabled` with an empty script is kept (Rocket.Chat, too, runs
+//! nothing then).
 
 pub mod history;
 pub mod options;
@@ -42,6 +44,8 @@ pub struct IntegrationInput {
     pub avatar: Option<String>,
     pub emoji: Option<String>,
     pub script_enabled: Option<bool>,
+    /// The script's source; only an empty one is accepted.
+    pub script: Option<String>,
     pub override_channel: Option<bool>,
     /// Outgoing webhooks' own fields.
     pub outgoing: outgoing::OutgoingInput,
@@ -178,11 +182,14 @@ impl Chat {
     ) -> ChatResult<Integration> {
         check_kind(input.kind.as_deref(), true)?;
         let kind = input.kind.as_deref().unwrap_or(WEBHOOK_INCOMING);
-        self.require_integration(actor, kind, None).await?;
+        if !self.may_manage_integration(actor, kind, None).await? {
+            // Rocket.Chat's `addIncomingIntegration`/`addOutgoingIntegration`.
+            return Err(ChatError::refused("not_authorized", "Unauthorized"));
+        }
         if input.kind.as_deref() == Some(WEBHOOK_OUTGOING) {
             return self.create_outgoing(actor, input).await;
         }
-        check_no_script(input.script_enabled)?;
+        let script_enabled = check_no_script(input.script_enabled, input.script.as_deref())?;
         let name = check_name(input.name)?;
         let username = input.username.unwrap_or_default();
         let user = self.integration_user(&username).await?;
@@ -200,7 +207,9 @@ impl Chat {
             avatar: check_avatar(input.avatar)?,
             emoji: check_emoji(input.emoji)?,
             token: new_token(),
-            override_channel: input.override_channel.unwrap_or(true),
+            // Rocket.Chat: `overrideDestinationChannelEnabled ?? false`.
+            override_channel: input.override_channel.unwrap_or(false),
+            script_enabled,
             created_by: CreatedBy {
                 id: actor.id.clone(),
                 username: actor.username.clone(),
@@ -225,7 +234,7 @@ impl Chat {
             any |= self.may_manage_integration(actor, kind, None).await?;
         }
         if !any {
-            return Err(ChatError::not_allowed());
+            return Err(ChatError::unauthorized_bare());
         }
         let mut listing = self.store.list_integrations(page).await?;
         let mut kept = Vec::with_capacity(listing.items.len());
@@ -299,15 +308,20 @@ impl Chat {
         Ok(Listing { items, total })
     }
 
-    /// One integration (admins only).
+    /// One integration (admins only), refused in Rocket.Chat's words
+    /// (`findOneIntegration`: plain failures, no error type of their own).
     pub async fn get_integration(&self, actor: &User, id: &str) -> ChatResult<Integration> {
         let integration = self
             .store
             .integration(id)
             .await?
-            .ok_or_else(integration_not_found)?;
-        self.require_integration(actor, &integration.kind, Some(&integration.created_by.id))
-            .await?;
+            .ok_or_else(|| ChatError::invalid("The integration does not exists."))?;
+        if !self
+            .may_manage_integration(actor, &integration.kind, Some(&integration.created_by.id))
+            .await?
+        {
+            return Err(ChatError::invalid("not-authorized"));
+        }
         Ok(integration)
     }
 
@@ -319,7 +333,7 @@ impl Chat {
         input: IntegrationInput,
     ) -> ChatResult<Integration> {
         check_kind(input.kind.as_deref(), false)?;
-        check_no_script(input.script_enabled)?;
+        let script_enabled = check_no_script(input.script_enabled, input.script.as_deref())?;
         let mut integration = self
             .store
             .integration(id)
@@ -361,6 +375,9 @@ impl Chat {
         if let Some(allow) = input.override_channel {
             integration.override_channel = allow;
         }
+        if input.script_enabled.is_some() {
+            integration.script_enabled = script_enabled;
+        }
         integration.updated_at = Ts::now();
         if !self.store.update_integration(&integration).await? {
             return Err(integration_not_found());
@@ -376,14 +393,32 @@ impl Chat {
         id: &str,
         kind: Option<&str>,
     ) -> ChatResult<Integration> {
-        check_kind(kind, false)?;
+        // Rocket.Chat: any integrations permission at all, or its bare 403; then the
+        // request's shape; then the integration and the permission over it.
+        let mut any = false;
+        for kind in [WEBHOOK_INCOMING, WEBHOOK_OUTGOING] {
+            any |= self.may_manage_integration(actor, kind, None).await?;
+        }
+        if !any {
+            return Err(ChatError::unauthorized_bare());
+        }
+        if !matches!(kind, Some(WEBHOOK_INCOMING | WEBHOOK_OUTGOING)) {
+            return Err(ChatError::refused(
+                "invalid-params",
+                "must match exactly one schema in oneOf",
+            ));
+        }
         let integration = self
             .store
             .integration(id)
             .await?
-            .ok_or_else(integration_not_found)?;
-        self.require_integration(actor, &integration.kind, Some(&integration.created_by.id))
-            .await?;
+            .ok_or_else(|| ChatError::invalid("No integration found."))?;
+        if !self
+            .may_manage_integration(actor, &integration.kind, Some(&integration.created_by.id))
+            .await?
+        {
+            return Err(ChatError::refused("not_authorized", "Unauthorized"));
+        }
         if !self.store.delete_integration(id).await? {
             return Err(integration_not_found());
         }
@@ -423,8 +458,8 @@ impl Chat {
         }
         let hook = payload::parse(payload)?;
         if !hook.channels.is_empty() && !integration.override_channel {
-            return Err(ChatError::refused(
-                "error-invalid-channel",
+            // Rocket.Chat's `API.v1.failure(...)`: the text alone.
+            return Err(ChatError::invalid(
                 "overriding destination channel is disabled for this integration",
             )
             .into());
@@ -637,24 +672,22 @@ fn check_kind(kind: Option<&str>, required: bool) -> ChatResult<()> {
         None => Err(ChatError::invalid(
             "must have required property 'type' (\"webhook-incoming\" or \"webhook-outgoing\")",
         )),
-        Some(other) => Err(ChatError::refused(
-            "error-invalid-type",
-            format!(
-                "Invalid integration type {other:?}: \"webhook-incoming\" or \"webhook-outgoing\""
-            ),
-        )),
+        // Rocket.Chat's `API.v1.failure('Invalid integration type.')`.
+        Some(_) => Err(ChatError::invalid("Invalid integration type.")),
     }
 }
 
-fn check_no_script(script_enabled: Option<bool>) -> ChatResult<()> {
-    if script_enabled == Some(true) {
+/// `scriptEnabled` as kept: refused with a script to run, since Palaver runs none.
+fn check_no_script(script_enabled: Option<bool>, script: Option<&str>) -> ChatResult<bool> {
+    let enabled = script_enabled == Some(true);
+    if enabled && script.is_some_and(|s| !s.trim().is_empty()) {
         return Err(ChatError::refused(
             "error-scripts-not-supported",
-            "Palaver runs no integration scripts: set scriptEnabled to false, and use an app \
-             (the apps engine) to transform requests",
+            "Palaver runs no integration scripts: leave the script empty (or set \
+             scriptEnabled to false), and use an app (the apps engine) to transform requests",
         ));
     }
-    Ok(())
+    Ok(enabled)
 }
 
 fn check_name(name: Option<String>) -> ChatResult<String> {
@@ -691,7 +724,10 @@ mod tests {
         assert!(check_kind(None, false).is_ok());
         assert!(check_kind(Some("webhook-outgoing"), true).is_ok());
         assert!(check_kind(Some("webhook-other"), false).is_err());
-        assert!(check_no_script(Some(true)).is_err());
-        assert!(check_no_script(Some(false)).is_ok());
+        assert!(check_no_script(Some(true), Some("return {};")).is_err());
+        assert!(!check_no_script(Some(false), Some("return {};")).unwrap());
+        assert!(check_no_script(Some(true), Some("  ")).unwrap());
+        assert!(check_no_script(Some(true), None).unwrap());
+        assert!(!check_no_script(None, None).unwrap());
     }
 }

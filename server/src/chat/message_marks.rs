@@ -231,7 +231,8 @@ impl Chat {
     ) -> ChatResult<Listing<Message>> {
         let denied = match filter {
             MessageFilter::Pinned => ChatError::refused("error-not-allowed", "Not allowed"),
-            _ => ChatError::refused("error-not-allowed", ""),
+            // Rocket.Chat throws a plain `Error('error-not-allowed')` here.
+            _ => ChatError::failure("error-not-allowed", "error-not-allowed"),
         };
         let room = self.accessible(actor, rid, denied).await?;
         Ok(self.store.room_messages(&room.id, &filter, page).await?)

@@ -100,10 +100,8 @@ pub fn normalize_emoji(emoji: &str) -> ChatResult<String> {
 
 /// Refusal for an alias or avatar without `message-impersonate`.
 fn impersonation_refused() -> ChatError {
-    ChatError::refused(
-        "error-action-not-allowed",
-        "Not enough permission: an alias or avatar needs the message-impersonate permission",
-    )
+    // Rocket.Chat's `sendMessage` throws a plain `Error('Not enough permission')`.
+    ChatError::failure("error-action-not-allowed", "Not enough permission")
 }
 
 impl Chat {

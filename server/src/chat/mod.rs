@@ -25,6 +25,7 @@ pub mod message_limits;
 pub mod message_marks;
 pub mod message_validation;
 pub mod messages;
+pub mod moderation;
 pub mod notify;
 pub mod password;
 pub mod password_policy;
@@ -44,6 +45,7 @@ pub mod rooms;
 pub mod settings;
 pub mod single_use;
 pub mod teams;
+pub mod slash_core;
 pub mod tokens;
 mod user_admin;
 pub mod user_query;
@@ -160,6 +162,11 @@ impl Chat {
     /// what the chat services wrote.
     pub(crate) fn store(&self) -> &DynStore {
         &self.store
+    }
+
+    /// This process's instance id (`instances.get`, presence connections).
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
     }
 
     pub fn events(&self) -> &EventBus {

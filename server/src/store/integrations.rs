@@ -70,6 +70,10 @@ pub struct Integration {
     /// Whether a payload may name another `channel` than the configured one.
     #[serde(rename = "overrideDestinationChannelEnabled")]
     pub override_channel: bool,
+    /// Rocket.Chat's `scriptEnabled`. Palaver runs no scripts: it is kept only with
+    /// an empty `script` (what Rocket.Chat, too, treats as no script).
+    #[serde(rename = "scriptEnabled", default)]
+    pub script_enabled: bool,
     #[serde(rename = "_createdBy")]
     pub created_by: CreatedBy,
     #[serde(rename = "_createdAt")]

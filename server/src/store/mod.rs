@@ -10,6 +10,7 @@ pub mod integrations;
 pub mod job_leases;
 pub mod matrix;
 pub mod model;
+pub mod moderation;
 pub mod mongo;
 pub mod once;
 pub mod outbox;
@@ -530,6 +531,7 @@ pub trait Store:
     + matrix::MatrixStore
     + outbox::OutboxStore
     + settings_audit::SettingAuditStore
+    + moderation::ModerationStore
     + uploads::UploadStore
     + presence::PresenceStore
     + role_store::RoleStore

@@ -45,6 +45,7 @@ mod job_leases;
 mod matrix;
 mod message_lists;
 mod messages;
+mod moderation;
 mod once;
 mod outbox;
 mod plans;
@@ -197,6 +198,7 @@ impl MongoStore {
         store.create_matrix_indexes().await?;
         store.create_outbox_indexes().await?;
         store.create_setting_change_indexes().await?;
+        store.create_report_indexes().await?;
         store.create_upload_indexes().await?;
         store.create_presence_indexes().await?;
         store.create_role_indexes().await?;

@@ -22,6 +22,7 @@ fn integration(id: &str, created_at: i64) -> Integration {
         emoji: None,
         token: format!("{id}-{}", "t".repeat(44)),
         override_channel: true,
+        script_enabled: false,
         created_by: CreatedBy {
             id: "u-admin".into(),
             username: "admin".into(),
@@ -39,7 +40,9 @@ pub async fn integrations(store: DynStore) {
     assert_eq!(store.integration("i-none").await.unwrap(), None);
 
     let a = integration("i-a", 3_000);
-    let b = integration("i-b", 1_000);
+    let mut b = integration("i-b", 1_000);
+    // Rocket.Chat's `scriptEnabled` round-trips (an empty script, the only kind kept).
+    b.script_enabled = true;
     let mut c = integration("i-c", 2_000);
     c.kind = WEBHOOK_OUTGOING.into();
     c.outgoing = Some(OutgoingHook {
@@ -59,6 +62,11 @@ pub async fn integrations(store: DynStore) {
     }
     assert_conflict(store.insert_integration(&a).await, "id");
     assert_eq!(store.integration("i-a").await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        store.integration("i-b").await.unwrap(),
+        Some(b.clone()),
+        "scriptEnabled round-trips"
+    );
     assert_eq!(
         store.integration("i-c").await.unwrap(),
         Some(c.clone()),

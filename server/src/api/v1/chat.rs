@@ -117,6 +117,12 @@ pub struct SendMessage {
     id: Option<String>,
     rid: Option<String>,
     msg: Option<String>,
+    /// Rocket.Chat's newer clients (and its own test helpers) send the text here
+    /// instead of in `msg`; taken when `msg` is absent.
+    text: Option<String>,
+    /// A message type: clients may send only end-to-end encrypted ones (`e2e`);
+    /// system messages (`uj`, `subscription-role-added`, …) are the server's.
+    t: Option<String>,
     tmid: Option<String>,
     alias: Option<String>,
     emoji: Option<String>,
@@ -143,6 +149,14 @@ pub async fn send_message(
         )
         .into());
     };
+    if m.t.as_deref().is_some_and(|t| !t.is_empty() && t != "e2e") {
+        // Rocket.Chat's plain `Error`, before anything else is looked at.
+        return Err(ChatError::failure(
+            "error-invalid-message-type",
+            "Cannot send system messages using 'chat.sendMessage'",
+        )
+        .into());
+    }
     let Some(rid) = m.rid.filter(|r| !r.trim().is_empty()) else {
         return Err(ApiError::BadBody(
             "The 'rid' property on the message object is missing.".into(),
@@ -151,7 +165,7 @@ pub async fn send_message(
     let new = NewMessage {
         id: m.id.filter(|i| !i.is_empty()),
         rid,
-        msg: m.msg.unwrap_or_default(),
+        msg: m.msg.or(m.text).unwrap_or_default(),
         tmid: m.tmid.filter(|t| !t.is_empty()),
         alias: m.alias,
         emoji: m.emoji,
@@ -240,4 +254,63 @@ pub async fn get_message(
     };
     let (_, message) = state.chat.get_message(&session.user, mid).await?;
     ok(json!({"message": rest(&message)}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportBody {
+    message_id: Option<String>,
+    description: Option<String>,
+}
+
+/// `POST chat.reportMessage {messageId, description}`: flags a message for the
+/// moderators.
+pub async fn report_message(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<ReportBody>,
+) -> ApiResult {
+    // Rocket.Chat's own failures, before the method's checks.
+    let Some(mid) = body.message_id.as_deref().filter(|m| !m.is_empty()) else {
+        return Err(ChatError::invalid("The required \"messageId\" param is missing.").into());
+    };
+    let Some(description) = body.description.as_deref().filter(|d| !d.is_empty()) else {
+        return Err(ChatError::invalid("The required \"description\" param is missing.").into());
+    };
+    state
+        .chat
+        .report_message(&session.user, mid, description)
+        .await?;
+    ok(json!({}))
+}
+
+/// `GET moderation.reports?msgId=`: a message's reports, newest first
+/// (`view-moderation-console`).
+pub async fn message_reports(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    let Some(mid) = params.get("msgId") else {
+        return Err(
+            ChatError::refused("invalid-params", "must have required property 'msgId'").into(),
+        );
+    };
+    let page = params.page()?;
+    let listing = state.chat.message_reports(&session.user, mid, page).await?;
+    let reports: Vec<Value> = listing
+        .items
+        .iter()
+        .map(|r| {
+            let mut doc = serde_json::to_value(r).unwrap_or(Value::Null);
+            doc["ts"] = json!(crate::wire::iso(r.ts.0));
+            doc
+        })
+        .collect();
+    ok(json!({
+        "reports": reports,
+        "count": reports.len(),
+        "offset": page.offset,
+        "total": listing.total,
+    }))
 }

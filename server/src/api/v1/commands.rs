@@ -13,6 +13,7 @@ use super::ok;
 use crate::apps::engine::{CommandLine, PreviewItem};
 use crate::apps::slash::{command_name, refusals, SlashCommands};
 use crate::apps::AppsError;
+use crate::chat::rooms::RoomRef;
 use crate::chat::ChatError;
 
 fn slash(state: &AppState) -> SlashCommands<'_> {
@@ -105,6 +106,7 @@ pub async fn run(
             "The command provided does not exist (or is disabled).".into(),
         ));
     }
+    require_room_access(&state, &session.user, rid).await?;
     let tmid = tmid.filter(|t| !t.is_empty());
     if let Some(tmid) = tmid {
         if !state.chat.message_is_in_room(tmid, rid).await? {
@@ -123,6 +125,24 @@ pub async fn run(
         other => other?,
     };
     ok(json!({ "result": result }))
+}
+
+/// Rocket.Chat's `canAccessRoomIdAsync` before running anything in a room: a room
+/// that does not exist or that the user may not see is a bare 403 `unauthorized`.
+async fn require_room_access(
+    state: &AppState,
+    user: &crate::store::User,
+    rid: &str,
+) -> Result<(), ApiError> {
+    let room = match state.chat.room(RoomRef::Id(rid)).await {
+        Ok(room) => room,
+        Err(ChatError::Refused { .. }) => return Err(ChatError::unauthorized_bare().into()),
+        Err(e) => return Err(e.into()),
+    };
+    if !state.chat.can_access_room(user, &room).await? {
+        return Err(ChatError::unauthorized_bare().into());
+    }
+    Ok(())
 }
 
 /// Rocket.Chat's answer when no enabled app answers a previewed command.
@@ -147,7 +167,10 @@ pub async fn preview(
     };
     let command = command_name(command);
     let Some(rid) = params.get("roomId") else {
-        return Err(ChatError::invalid("The room id parameter must be a string.").into());
+        return Err(ChatError::invalid(
+            "The room's id where the previews are being displayed must be provided and be a string.",
+        )
+        .into());
     };
     let line = CommandLine {
         command: &command,
@@ -156,6 +179,7 @@ pub async fn preview(
         tmid: params.get("tmid"),
         trigger_id: None,
     };
+    require_room_access(&state, &session.user, rid).await?;
     let preview = slash(&state)
         .previews(&session.user, &line)
         .await
@@ -196,7 +220,10 @@ pub async fn execute_preview(
         );
     };
     let Some(rid) = body.room_id.as_deref() else {
-        return Err(ChatError::invalid("The room id parameter must be a string.").into());
+        return Err(ChatError::invalid(
+            "The room's id where the preview is being executed in must be provided and be a string.",
+        )
+        .into());
     };
     let Some(item) = body.preview_item else {
         return Err(ChatError::invalid("The preview item being executed must be provided.").into());
@@ -210,6 +237,7 @@ pub async fn execute_preview(
         return Err(wrong_format().into());
     }
     let command = command_name(command);
+    require_room_access(&state, &session.user, rid).await?;
     let line = CommandLine {
         command: &command,
         params: &body.params,

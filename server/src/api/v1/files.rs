@@ -150,6 +150,7 @@ struct ConfirmBody {
     description: Option<String>,
     tmid: Option<String>,
     file_name: Option<String>,
+    custom_fields: Option<Value>,
 }
 
 /// `POST /api/v1/rooms.mediaConfirm/:rid/:fileId` → `{message}`.
@@ -164,6 +165,7 @@ async fn media_confirm(
         description: body.description,
         tmid: body.tmid,
         file_name: body.file_name,
+        custom_fields: body.custom_fields.filter(|v| !v.is_null()),
     };
     let (_, message) = state
         .chat
@@ -182,11 +184,21 @@ async fn upload_one_call(
 ) -> ApiResult {
     let (upload, fields) = receive(&state, &session.user, &rid, multipart).await?;
     let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_string);
+    // `customFields` arrives as a form field holding JSON.
+    let custom_fields = match text("customFields").map(|raw| serde_json::from_str::<Value>(&raw)) {
+        None => None,
+        Some(Ok(fields)) => Some(fields),
+        Some(Err(e)) => {
+            state.chat.discard_upload(&upload).await;
+            return Err(ChatError::invalid(format!("customFields is not valid JSON: {e}")).into());
+        }
+    };
     let confirm = Confirm {
         msg: text("msg").unwrap_or_default(),
         description: text("description"),
         tmid: text("tmid"),
         file_name: None,
+        custom_fields,
     };
     let confirmed = state
         .chat

@@ -33,7 +33,7 @@ pub(super) fn render(i: &Integration) -> Value {
         "avatar": i.avatar.clone().unwrap_or_default(),
         "emoji": i.emoji.clone().unwrap_or_default(),
         "token": i.token,
-        "scriptEnabled": false,
+        "scriptEnabled": i.script_enabled,
         "script": "",
         "overrideDestinationChannelEnabled": i.override_channel,
         "_createdBy": {"_id": i.created_by.id, "username": i.created_by.username},
@@ -91,6 +91,7 @@ pub struct IntegrationBody {
     avatar: Option<String>,
     emoji: Option<String>,
     script_enabled: Option<bool>,
+    script: Option<String>,
     override_destination_channel_enabled: Option<bool>,
     event: Option<String>,
     urls: Option<StringList>,
@@ -117,6 +118,7 @@ impl IntegrationBody {
             avatar: self.avatar,
             emoji: self.emoji,
             script_enabled: self.script_enabled,
+            script: self.script,
             override_channel: self.override_destination_channel_enabled,
             outgoing: OutgoingInput {
                 event: self.event,
@@ -162,7 +164,11 @@ pub async fn list(State(state): State<AppState>, Auth(session): Auth, params: Pa
 
 pub async fn get(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
     let Some(id) = params.get("integrationId") else {
-        return Err(ChatError::invalid("must have required property 'integrationId'").into());
+        return Err(ChatError::refused(
+            "invalid-params",
+            "must have required property 'integrationId'",
+        )
+        .into());
     };
     let integration = state.chat.get_integration(&session.user, id).await?;
     ok(json!({"integration": render(&integration)}))

@@ -141,3 +141,58 @@ pub async fn subscriptions_read(
         Err(e) => Err(e.into()),
     }
 }
+
+/// `GET instances.get` (`view-statistics`, else Rocket.Chat's bare 403): the
+/// instance answering, in Rocket.Chat's shape. Palaver keeps no registry of the
+/// instances sharing a database, so only this one is listed.
+pub async fn instances_get(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
+    if !state
+        .chat
+        .has_permission(
+            &session.user,
+            crate::chat::permissions::Perm::VIEW_STATISTICS,
+            None,
+        )
+        .await?
+    {
+        return Err(ChatError::unauthorized_bare().into());
+    }
+    let site = state.chat.settings().string("Site_Url");
+    let url = url::Url::parse(&site).ok();
+    let host = url
+        .as_ref()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    let port = url.as_ref().and_then(url::Url::port_or_known_default);
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let now = crate::store::Ts::now();
+    ok(json!({
+        "instances": [{
+            "address": host,
+            "currentStatus": {
+                "connected": true,
+                "lastHeartbeatTime": now.0,
+                "local": true,
+            },
+            "instanceRecord": {
+                "_id": state.chat.instance_id(),
+                "name": "rocket.chat",
+                "pid": std::process::id(),
+                "_updatedAt": wire::iso(now.0),
+                "extraInformation": {
+                    "host": host,
+                    "port": port,
+                    "os": {
+                        "type": std::env::consts::OS,
+                        "arch": std::env::consts::ARCH,
+                        "cpus": cpus,
+                    },
+                    // Rocket.Chat's runtime field; Palaver runs no Node.js.
+                    "nodeVersion": null,
+                    "palaverVersion": env!("CARGO_PKG_VERSION"),
+                },
+            },
+            "broadcastAuth": true,
+        }],
+    }))
+}

@@ -17,10 +17,50 @@ use crate::store::{Room, User};
 /// Commands the core provides (name, params hint, description); apps may not take
 /// these names.
 pub const CORE_COMMANDS: &[(&str, &str, &str)] = &[
+    (
+        "archive",
+        "#channel",
+        "Archive a room (this one without a name)",
+    ),
+    (
+        "unarchive",
+        "#channel",
+        "Unarchive a room (this one without a name)",
+    ),
+    (
+        "create",
+        "#channel",
+        "Create a new channel (--private for a private group)",
+    ),
+    (
+        "hide",
+        "#room",
+        "Hide a room from your sidebar (this one without a name)",
+    ),
     ("join", "#channel", "Join a channel"),
     ("leave", "", "Leave the current room"),
+    ("part", "", "Leave the current room"),
     ("invite", "@username", "Invite a user to the current room"),
+    (
+        "invite-all-from",
+        "#room",
+        "Add all users of the given room to this one",
+    ),
+    (
+        "invite-all-to",
+        "#room",
+        "Add all users of this room to the given one",
+    ),
     ("kick", "@username", "Remove a user from the current room"),
+    ("msg", "@username <message>", "Direct message someone"),
+    ("mute", "@username", "Mute someone in the room"),
+    ("unmute", "@username", "Unmute someone in the room"),
+    ("status", "your status message", "Set your status message"),
+    (
+        "topic",
+        "topic message",
+        "Set the topic of the current room",
+    ),
     (
         "me",
         "your message",

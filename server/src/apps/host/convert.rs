@@ -177,6 +177,10 @@ pub fn chat_error(e: ChatError) -> wit::Error {
             _ => wit::Error::Invalid(format!("{message} [{error_type}]")),
         },
         ChatError::InvalidParams(m) => wit::Error::Invalid(m),
+        ChatError::Failure {
+            error_type,
+            message,
+        } => wit::Error::Invalid(format!("{message} [{error_type}]")),
         e @ ChatError::PasswordPolicy(_) => wit::Error::Invalid(e.to_string()),
         ChatError::Forbidden(m) => wit::Error::Invalid(format!("not allowed: {m}")),
         ChatError::Unauthorized(m) => wit::Error::Invalid(format!("not allowed: {m}")),

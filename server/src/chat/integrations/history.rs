@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::super::error::{ChatError, ChatResult};
+use super::super::permissions::Perm;
 use super::super::{ids, Chat};
 use super::{integration_not_found, new_token};
 use crate::outbound::HttpError;
@@ -104,6 +105,18 @@ impl Chat {
         id: &str,
         page: Page,
     ) -> ChatResult<Listing<IntegrationHistory>> {
+        // Rocket.Chat lets only those who manage outgoing webhooks (all or their
+        // own) read any history: others get its bare 403.
+        let mut outgoing = false;
+        for perm in [
+            Perm::MANAGE_OUTGOING_INTEGRATIONS,
+            Perm::MANAGE_OWN_OUTGOING_INTEGRATIONS,
+        ] {
+            outgoing |= self.has_permission(actor, perm, None).await?;
+        }
+        if !outgoing {
+            return Err(ChatError::unauthorized_bare());
+        }
         match self.store.integration(id).await? {
             Some(i) => {
                 if !self

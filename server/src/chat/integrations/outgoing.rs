@@ -414,7 +414,7 @@ impl Chat {
         actor: &User,
         input: IntegrationInput,
     ) -> ChatResult<Integration> {
-        check_no_script(input.script_enabled)?;
+        check_no_script(input.script_enabled, input.script.as_deref())?;
         let out = input.outgoing;
         let name = check_name(input.name)?;
         let user = self
@@ -453,6 +453,7 @@ impl Chat {
             emoji: check_emoji(input.emoji)?,
             token: check_token(out.token)?.unwrap_or_else(new_token),
             override_channel: false,
+            script_enabled: false,
             created_by: CreatedBy {
                 id: actor.id.clone(),
                 username: actor.username.clone(),
@@ -473,7 +474,7 @@ impl Chat {
         mut integration: Integration,
         input: IntegrationInput,
     ) -> ChatResult<Integration> {
-        check_no_script(input.script_enabled)?;
+        check_no_script(input.script_enabled, input.script.as_deref())?;
         let out = input.outgoing;
         let mut hook = integration
             .outgoing
@@ -716,6 +717,7 @@ mod tests {
             emoji: None,
             token: "tok".into(),
             override_channel: false,
+            script_enabled: false,
             created_by: CreatedBy {
                 id: "u-admin".into(),
                 username: "admin".into(),

@@ -17,6 +17,7 @@ mod job_leases;
 mod matrix;
 mod message_lists;
 mod messages;
+mod moderation;
 mod once;
 mod outbox;
 mod presence;

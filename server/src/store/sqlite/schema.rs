@@ -492,6 +492,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX rooms_team_main ON rooms(name_key, id)
         WHERE json_extract(doc, '$.teamMain') = 1;
     "#,
+    // cmds: messages reported to the moderators (`chat.reportMessage`), read per
+    // message newest first (`moderation.reports`).
+    r#"
+    CREATE TABLE message_reports (
+        id TEXT PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX message_reports_by_message ON message_reports(message_id, ts, id);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
