@@ -23,6 +23,9 @@ pub struct NewUser {
     pub bot: bool,
     /// As submitted; checked against `Accounts_CustomFields` by `create_user`.
     pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Leaves the default channels alone (`users.create` with
+    /// `joinDefaultChannels: false`); everyone else joins them.
+    pub skip_default_channels: bool,
 }
 
 /// Changes to an account; `None` leaves a field as it is.
@@ -164,7 +167,8 @@ impl Chat {
                 new.name.trim().to_string()
             },
             emails: vec![Email {
-                address: new.email.to_lowercase(),
+                // Rocket.Chat keeps the address as given; lookups ignore case.
+                address: new.email.trim().to_string(),
                 verified: new.verified,
             }],
             roles,
@@ -191,7 +195,9 @@ impl Chat {
             .map_err(|e| map_conflict(e, &new.username, &new.email))?;
         tracing::info!(user_id = %user.id, username = %user.username, "user created");
         self.bus.publish(Event::UserCreated { user: user.clone() });
-        self.join_default_channels(&user).await?;
+        if !new.skip_default_channels {
+            self.join_default_channels(&user).await?;
+        }
         Ok(user)
     }
 

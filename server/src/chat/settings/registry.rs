@@ -1142,6 +1142,18 @@ pub static ALL: &[Def] = &[
         ..def("Verification_Email", Kind::Code, "Email", "Verification")
     },
     Def {
+        default: Default::Str("Welcome to [Site_Name]"),
+        label: "Welcome e-mail subject (users an admin adds)",
+        ..def("Accounts_UserAddedEmail_Subject", Kind::String, "Email", "Registration via Admin")
+    },
+    Def {
+        default: Default::Str("<h2>Welcome to [Site_Name]</h2><p>Hello [name], an administrator created your account [username]. Visit <a href=\"[Site_URL]\">[Site_URL]</a> to sign in.</p>"),
+        max_chars: 65_536,
+        label: "Welcome e-mail body (HTML)",
+        description: "[name], [username], [Site_Name], [Site_URL].",
+        ..def("Accounts_UserAddedEmail_Email", Kind::Code, "Email", "Registration via Admin")
+    },
+    Def {
         default: Default::Str("[Site_Name] - SMTP Test Email"),
         label: "Test e-mail subject",
         ..def("SMTP_Test_Email_Subject", Kind::String, "Email", "SMTP")
