@@ -128,6 +128,32 @@ impl Chat {
         self.insert_user(new).await
     }
 
+    /// The roles of an account created without any named
+    /// (`Accounts_Registration_Users_Default_Roles`, comma-separated). Roles that
+    /// do not exist are skipped, so a mistyped setting cannot stop registration;
+    /// `user` when nothing is left.
+    async fn new_user_roles(&self) -> ChatResult<Vec<String>> {
+        let known = self.store.roles().await?;
+        let mut held: Vec<String> = Vec::new();
+        let setting = self
+            .settings()
+            .string("Accounts_Registration_Users_Default_Roles");
+        for role in setting.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            let exists = known
+                .iter()
+                .any(|k| k.id == role && k.scope == crate::store::role_store::RoleScope::Users);
+            if !exists {
+                tracing::warn!(role, "a default role for new users does not exist; skipped");
+            } else if !held.iter().any(|h| h == role) {
+                held.push(role.to_string());
+            }
+        }
+        if held.is_empty() {
+            held.push(roles::USER.to_string());
+        }
+        Ok(held)
+    }
+
     /// Refuses roles that do not exist (global ones only: room roles are held on
     /// subscriptions).
     pub(super) async fn validate_roles(&self, held: &[String]) -> ChatResult<()> {
@@ -150,9 +176,11 @@ impl Chat {
         validate_username(&new.username)?;
         validate_email(&new.email)?;
         validate_password(&new.password)?;
-        let roles = new
-            .roles
-            .unwrap_or_else(|| vec![if new.bot { roles::BOT } else { roles::USER }.to_string()]);
+        let roles = match new.roles {
+            Some(given) => given,
+            None if new.bot => vec![roles::BOT.to_string()],
+            None => self.new_user_roles().await?,
+        };
         self.validate_roles(&roles).await?;
         let now = Ts::now();
         let user = User {

@@ -182,10 +182,8 @@ impl Chat {
     /// reveals nothing about which addresses exist.
     pub async fn forgot_password(&self, email: &str) -> ChatResult<()> {
         if !self.settings().bool("Accounts_PasswordReset") {
-            return Err(ChatError::refused(
-                "error-not-allowed",
-                "Password reset is not enabled",
-            ));
+            // Rocket.Chat's bare `API.v1.failure`: the message without a suffix.
+            return Err(ChatError::invalid("Password reset is not enabled"));
         }
         let email = email.trim().to_lowercase();
         let Some(user) = self.store.user_by_email(&email).await? else {

@@ -133,6 +133,10 @@ pub fn routes() -> Router<AppState> {
         .route("/chat.getStarredMessages", get(chat_lists::starred))
         .route("/chat.getMentionedMessages", get(chat_lists::mentioned))
         .route("/chat.getThreadsList", get(chat_lists::threads))
+        .route(
+            "/channels.getAllUserMentionsByChannel",
+            get(chat_lists::mentions_by_channel),
+        )
         .route("/chat.syncThreadsList", get(chat_lists::sync_threads))
         .route(
             "/chat.syncThreadMessages",

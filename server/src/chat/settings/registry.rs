@@ -358,6 +358,13 @@ pub static ALL: &[Def] = &[
         ..def("Accounts_RegistrationForm_SecretURL", Kind::String, "Accounts", "Registration")
     },
     Def {
+        default: Default::Str("user"),
+        label: "Default roles of new users",
+        description: "Comma-separated roles given to accounts created without any named (registration, users.create).",
+        max_chars: 1000,
+        ..def("Accounts_Registration_Users_Default_Roles", Kind::String, "Accounts", "Registration")
+    },
+    Def {
         default: Default::Str("New user registration is currently disabled"),
         public: true,
         label: "Registration form link replacement text",
