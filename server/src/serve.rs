@@ -161,7 +161,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             crate::bridges::matrix::outbound::MatrixHandler::new(bridge.clone(), &outbox),
         ));
     }
-    outbox.start(handlers, outbox_grace);
+    // Deliveries run on their own, lowered threads: a large room's pushes and
+    // mails never take the cores the next request needs.
+    let background = crate::worker::background::BackgroundRuntime::start(
+        config.outbox.threads,
+        config.outbox.nice,
+    )?;
+    outbox.start(handlers, outbox_grace, background.handle());
     let matrix_triggers = matrix.as_ref().map(|(bridge, _)| {
         crate::bridges::matrix::outbound::start_triggers(bridge.clone(), outbox.clone())
     });
@@ -292,6 +298,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 
     // 4. Nothing may touch the store once it closes.
     chat.close().await?;
+    // Every worker on it has stopped.
+    background.shutdown();
     tracing::info!(
         took_ms = plan.started.elapsed().as_millis() as u64,
         "storage closed; bye"

@@ -66,6 +66,9 @@ pub(crate) fn run_apt(args: &[&str]) -> Result<(), String> {
         c
     };
     let out = cmd
+        // dpkg takes one install at a time: wait for another's (a peer's install
+        // in another test thread) rather than fail.
+        .args(["-o", "DPkg::Lock::Timeout=600"])
         .args(args)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .stdin(Stdio::null())

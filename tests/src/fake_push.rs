@@ -199,6 +199,11 @@ impl FakePush {
         lock(&self.inner).accepted.clone()
     }
 
+    /// How many pushes were accepted (without copying them: benchmarks poll this).
+    pub fn accepted_count(&self) -> usize {
+        lock(&self.inner).accepted.len()
+    }
+
     pub fn refusals(&self) -> Vec<String> {
         lock(&self.inner).refusals.clone()
     }

@@ -115,7 +115,11 @@ fn once(
 
 /// Runs a command to completion; on failure the error names it and ends with the
 /// tail of its output.
+/// The command dies with the thread that waits for it (an install started in the
+/// background by [`crate::prefetch`] does not outlive the test process; its
+/// marker is missing, so the next run installs again).
 pub fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+    crate::process::die_with_parent(cmd);
     let out = cmd
         .stdin(Stdio::null())
         .output()

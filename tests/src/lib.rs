@@ -17,6 +17,7 @@ pub mod images;
 pub mod installs;
 pub mod mongo;
 pub mod net;
+pub mod prefetch;
 pub mod oidc;
 pub mod process;
 pub mod rclone;

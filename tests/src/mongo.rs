@@ -78,11 +78,16 @@ pub fn with_database(uri: &str, db: &str) -> String {
     }
 }
 
-fn start_shared() -> Result<String, String> {
-    let venv = crate::installs::python(
+/// SecantusDB's virtualenv (created once).
+pub(crate) fn install() -> Result<crate::installs::Venv, String> {
+    crate::installs::python(
         "secantus-venv",
         &[&format!("SecantusDB=={SECANTUS_VERSION}")],
-    )?;
+    )
+}
+
+fn start_shared() -> Result<String, String> {
+    let venv = install()?;
     let daemon = venv.bin("secantusd-py");
     if !daemon.exists() {
         return Err(format!(

@@ -33,7 +33,7 @@ pub struct OidcPeer {
     http: reqwest::Client,
 }
 
-fn install() -> Result<PathBuf, String> {
+pub(crate) fn install() -> Result<PathBuf, String> {
     let dir = crate::installs::npm(
         &format!("oidc-provider-{VERSION}"),
         &[&format!("oidc-provider@{VERSION}")],

@@ -70,7 +70,7 @@ fn ensure_xmlsec1() {
 }
 
 /// The virtualenv's python and the script.
-fn install() -> Result<(PathBuf, PathBuf), String> {
+pub(crate) fn install() -> Result<(PathBuf, PathBuf), String> {
     ensure_xmlsec1();
     let venv = crate::installs::python(
         &format!("pysaml2-{VERSION}"),

@@ -102,6 +102,7 @@ impl PalaverBuilder {
     }
 
     pub async fn start(self) -> Palaver {
+        crate::prefetch::start();
         let data_dir = tempfile::Builder::new()
             .prefix("palaver-e2e-")
             .tempdir()

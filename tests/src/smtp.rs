@@ -101,7 +101,7 @@ pub struct SinkOptions {
     pub credentials: Option<(String, String)>,
 }
 
-fn ensure_venv() -> Result<PathBuf, String> {
+pub(crate) fn ensure_venv() -> Result<PathBuf, String> {
     let venv = crate::installs::python("smtp-venv", &[&format!("aiosmtpd=={AIOSMTPD_VERSION}")])?;
     Ok(venv.bin("python"))
 }

@@ -19,7 +19,7 @@ use crate::process::die_with_parent;
 /// The release the tests run against.
 pub const VERSION: &str = "1.2.2";
 
-fn install() -> Result<PathBuf, String> {
+pub(crate) fn install() -> Result<PathBuf, String> {
     let dir = crate::installs::npm(
         "web-push-testing",
         &[&format!("web-push-testing@{VERSION}")],

@@ -151,3 +151,108 @@ async fn notices_of_acknowledged_posts_survive_kill_9_and_arrive_once() {
     assert!(seen.values().all(|n| *n == 1), "{seen:?}");
     assert_eq!(queue_depth(&srv, &admin, "notify").await, 0);
 }
+
+/// A fan-out cut short (its instance died after queueing the first members'
+/// notices) resumes after the last member it got to: the members before get
+/// nothing more, those after get their push once.
+#[tokio::test]
+async fn a_fan_out_cut_short_resumes_where_it_stopped() {
+    use palaver_server::store::outbox::{OutboxKind, OutboxStore};
+    use palaver_server::store::sqlite::SqliteStore;
+    use palaver_server::store::{Store, Ts};
+
+    let fake = FakePush::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("resume.db");
+    let mut srv = Palaver::builder()
+        .storage_uri(format!("sqlite:{}", db.display()))
+        .envs(fake.palaver_env())
+        .env("PALAVER_OUTBOX__FANOUT_START_DELAY_MS", "3000")
+        .start()
+        .await;
+    let admin = srv.admin().await;
+    srv.post_ok(
+        "settings/Push_enable_gateway",
+        &admin,
+        json!({ "value": true }),
+    )
+    .await;
+    let people = ["ann", "ben", "cat", "dan"];
+    let mut ids = Vec::new();
+    for name in people {
+        let s = person(&srv, &admin, name).await;
+        srv.post_ok(
+            "push.token",
+            &s,
+            json!({"type": "gcm", "value": format!("gcm-{name}"), "appName": "chat.rocket.android"}),
+        )
+        .await;
+        ids.push((s.user_id.clone(), name));
+    }
+    let rid = str_of(
+        &srv.post_ok(
+            "channels.create",
+            &admin,
+            json!({"name": "resumed", "members": people}),
+        )
+        .await["channel"]["_id"],
+        "rid",
+    )
+    .to_string();
+    post(&srv, &admin, &rid, "@all resumed").await;
+    assert_eq!(queue_depth(&srv, &admin, "notify").await, 1);
+    srv.kill9();
+
+    // As a crashed instance leaves it: the marker leased (the lease since
+    // expired) with the progress of a first page that ended at the second member
+    // in the fan-out's order (by user id).
+    ids.sort();
+    let cursor = ids[1].0.clone();
+    {
+        let store = SqliteStore::open(&db, false).await.expect("open the store");
+        let later = Ts(Ts::now().0 + 60_000);
+        let leased = store
+            .lease_outbox(OutboxKind::Notify, later, "crashed", Ts(0), 10)
+            .await
+            .expect("lease");
+        assert_eq!(leased.len(), 1, "{leased:?}");
+        let mut payload = leased[0].payload.clone();
+        payload["after"] = json!(cursor);
+        let stepped = store
+            .enqueue_outbox_advancing(&[], &leased[0].id, "crashed", &payload)
+            .await
+            .expect("progress");
+        assert_eq!(stepped, Some(0));
+        store.close().await.expect("close");
+    }
+    srv.start_again().await;
+
+    let expected: Vec<String> = ids[2..]
+        .iter()
+        .map(|(_, name)| format!("gcm-{name}"))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fake.accepted().len() < expected.len() {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} pushes; refusals {:?}\n{}",
+            fake.accepted().len(),
+            expected.len(),
+            fake.refusals(),
+            srv.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let admin = srv.admin().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while queue_depth(&srv, &admin, "notify").await > 0 {
+        assert!(Instant::now() < deadline, "the fan-out never finished");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut got: Vec<String> = fake.accepted().iter().map(|a| a.token.clone()).collect();
+    got.sort();
+    let mut want = expected.clone();
+    want.sort();
+    assert_eq!(got, want, "only the members after the cursor, once each");
+}

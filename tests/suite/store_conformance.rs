@@ -154,6 +154,7 @@ conformance! {
     outbox::outbox_queue,
     outbox::outbox_lease_expiry,
     outbox::outbox_lease_races,
+    outbox::outbox_advancing,
     settings_audit::setting_changes,
     uploads::uploads,
     roles::roles,

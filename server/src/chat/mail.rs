@@ -122,6 +122,25 @@ fn constant_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// The queue items of these mails (dedupe key, mail), not yet queued: a missed-
+/// messages mail is due once its window closed (plus the grace), others at once.
+pub fn mail_items(mails: Vec<(String, Mail)>) -> ChatResult<Vec<OutboxItem>> {
+    let now = Ts::now();
+    let mut items = Vec::with_capacity(mails.len());
+    for (key, mail) in mails {
+        let due = match &mail {
+            Mail::Missed { until, .. } => Ts(until.0 + MISSED_GRACE_MS),
+            _ => now,
+        };
+        let payload = serde_json::to_value(&mail)
+            .map_err(|e| ChatError::invalid(format!("unencodable mail: {e}")))?;
+        let mut item = OutboxItem::new(ids::new_id(), OutboxKind::Email, key, payload, now);
+        item.next_attempt = due;
+        items.push(item);
+    }
+    Ok(items)
+}
+
 fn invalid_token() -> ChatError {
     ChatError::refused("error-invalid-token", "Token expired")
 }
@@ -140,19 +159,7 @@ impl Chat {
 
     /// Queues mail durably; a dedupe key already queued is skipped.
     pub async fn queue_mail(&self, mails: Vec<(String, Mail)>) -> ChatResult<u64> {
-        let now = Ts::now();
-        let mut items = Vec::with_capacity(mails.len());
-        for (key, mail) in mails {
-            let due = match &mail {
-                Mail::Missed { until, .. } => Ts(until.0 + MISSED_GRACE_MS),
-                _ => now,
-            };
-            let payload = serde_json::to_value(&mail)
-                .map_err(|e| ChatError::invalid(format!("unencodable mail: {e}")))?;
-            let mut item = OutboxItem::new(ids::new_id(), OutboxKind::Email, key, payload, now);
-            item.next_attempt = due;
-            items.push(item);
-        }
+        let items = mail_items(mails)?;
         let n = self.store.enqueue_outbox(&items).await?;
         if n > 0 {
             if let Some(sender) = self.mail.get() {

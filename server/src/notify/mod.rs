@@ -13,6 +13,7 @@ pub mod worker;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::store::outbox::OutboxItem;
 use crate::store::RoomType;
 
 /// Why a person is notified of a message, as Rocket.Chat's notification rules decide.
@@ -56,12 +57,12 @@ pub struct Notice {
 }
 
 /// Where push notices go: mobile devices (gateway, FCM, APNs) and browsers (Web Push).
-/// `enqueue` only queues durably, one delivery per registered device or subscription,
-/// deduplicated by message and device, in one write for all the notices given; it
-/// never waits for the outside world. Answers how many deliveries it queued.
+/// `items` answers the deliveries of the notices, one per registered device or
+/// subscription, deduplicated by message and device; the caller queues them (the
+/// fan-out, with its progress, in one write). It never waits for the outside world.
 #[async_trait]
 pub trait PushSink: Send + Sync {
-    async fn enqueue(&self, notices: &[Notice]) -> Result<usize, PushSinkError>;
+    async fn items(&self, notices: &[Notice]) -> Result<Vec<OutboxItem>, PushSinkError>;
 }
 
 /// A push notice that could not be queued.

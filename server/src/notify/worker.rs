@@ -27,8 +27,10 @@ use crate::worker::outbox::{DeliveryError, DeliveryHandler, Outbox};
 
 /// Members read per store call.
 const PAGE: u64 = 1000;
-/// Fan-outs under way at once on one instance.
-const FANOUTS_AT_ONCE: usize = 4;
+/// Fan-outs under way at once on one instance: one at a time reads a room's
+/// members and writes its notices in short steps, so a burst of large-room posts
+/// queues here instead of holding the store's readers and writer together.
+const FANOUTS_AT_ONCE: usize = 2;
 /// How long a marker whose message is not found waits for it (MongoDB writes the
 /// marker first).
 const UNCOMMITTED_GRACE_MS: i64 = 30_000;
@@ -135,11 +137,16 @@ fn room_name(room: &Room, sub: &Subscription, message: &Message) -> String {
     }
 }
 
-/// What a `notify` queue item carries: the message to fan out.
+/// What a `notify` queue item carries: the message to fan out, and how far the
+/// fan-out got (recorded with each page's notices, in the same write).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FanoutJob {
     pub mid: String,
     pub rid: String,
+    /// The last member whose notices are queued: a fan-out cut short (a crash, a
+    /// stop) resumes after them, so nobody already notified is notified again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 /// The fan-out's marker of `message`, due `delay` after `now`: keyed by the
@@ -148,6 +155,7 @@ pub fn marker(message: &Message, now: Ts, delay: Duration) -> OutboxItem {
     let job = FanoutJob {
         mid: message.id.clone(),
         rid: message.rid.clone(),
+        after: None,
     };
     let mut item = OutboxItem::new(
         crate::chat::ids::new_id(),
@@ -257,21 +265,52 @@ impl DeliveryHandler for FanoutHandler {
         else {
             return Ok(());
         };
-        fan_out(chat, self.0.push.as_ref(), &room, &message)
-            .await
-            .map_err(|e| transient("fan-out", e))
+        let step = Step {
+            outbox: &self.0.outbox,
+            marker: item,
+            job,
+        };
+        fan_out(chat, self.0.push.as_ref(), step, &room, &message).await
     }
 }
 
-/// Finds who is notified of `message` and queues their pushes and mails. Run
-/// again after a crash it queues nothing twice: pushes are keyed by message and
-/// device, mails by person, room and window (while queued).
+/// The `notify` item being worked, and where its fan-out stands.
+struct Step<'a> {
+    outbox: &'a Outbox,
+    marker: &'a OutboxItem,
+    job: FanoutJob,
+}
+
+/// Why a fan-out stopped short (it is tried again, from where it got).
+#[derive(Debug, thiserror::Error)]
+enum FanoutError {
+    #[error("reading the room's members: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("building the push deliveries: {0}")]
+    Push(#[from] super::PushSinkError),
+    #[error("building the mails: {0}")]
+    Mail(#[from] crate::chat::ChatError),
+    #[error("another instance took this fan-out over")]
+    LeaseLost,
+}
+
+impl From<FanoutError> for DeliveryError {
+    fn from(e: FanoutError) -> Self {
+        DeliveryError::transient(format!("fan-out: {e}"))
+    }
+}
+
+/// Finds who is notified of `message` and queues their pushes and mails, a page
+/// of members at a time: each page's deliveries are queued in one write with the
+/// fan-out's progress, so run again after a crash it starts after the last member
+/// whose notices were queued, and never queues (or delivers) one twice.
 async fn fan_out(
     chat: &Chat,
     push: Option<&Arc<dyn PushSink>>,
+    mut step: Step<'_>,
     room: &Room,
     message: &Message,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<(), DeliveryError> {
     let started = std::time::Instant::now();
     let facts = facts(chat, room, message).await;
     let defaults = defaults(chat);
@@ -279,15 +318,17 @@ async fn fan_out(
     let store = chat.store();
     let (from, until) = window_of(chat, message.ts);
     let (mut pushed, mut mailed) = (0usize, 0usize);
-    let mut after: Option<String> = None;
+    if step.job.after.is_some() {
+        tracing::info!(room_id = %room.id, message_id = %message.id, "notifications: resuming a fan-out cut short");
+    }
     loop {
         // Keyset: the page after the last member seen, a range of the
         // (room, user) index however deep in the room.
         let page = store
-            .room_members_after(&room.id, after.as_deref(), PAGE)
-            .await?;
+            .room_members_after(&room.id, step.job.after.as_deref(), PAGE)
+            .await
+            .map_err(FanoutError::from)?;
         let Some(last) = page.last() else { break };
-        after = Some(last.u.id.clone());
         let full = page.len() as u64 == PAGE;
         // The users' records are read only for members the rules may notify, in
         // one query for the page.
@@ -301,7 +342,8 @@ async fn fan_out(
         let ids: Vec<String> = candidates.iter().map(|s| s.u.id.clone()).collect();
         let users: HashMap<String, User> = store
             .users_by_ids(&ids)
-            .await?
+            .await
+            .map_err(FanoutError::from)?
             .into_iter()
             .map(|u| (u.id.clone(), u))
             .collect();
@@ -349,16 +391,13 @@ async fn fan_out(
                 mail_to.push(user.id.clone());
             }
         }
-        // One queue write per page of members.
-        if let (Some(sink), false) = (push, notices.is_empty()) {
-            pushed += sink
-                .enqueue(&notices)
-                .await
-                .map_err(|e| crate::store::StoreError::Backend(e.to_string()))?;
-        }
-        // The page's mails, in one write too (short, so posts do not wait long for
-        // the store's writer). Late or not is decided now, as they are queued:
-        // finding the members may have taken a while.
+        let mut items = match (push, notices.is_empty()) {
+            (Some(sink), false) => sink.items(&notices).await.map_err(FanoutError::from)?,
+            _ => Vec::new(),
+        };
+        pushed += items.len();
+        // Late or not is decided now, as the mails are queued: finding the
+        // members may have taken a while.
         if !mail_to.is_empty() {
             let late = Ts::now().0 + LATE_MARGIN_MS >= until.0 + MISSED_GRACE_MS;
             if late {
@@ -377,10 +416,18 @@ async fn fan_out(
                 })
                 .collect();
             mailed += mails.len();
-            chat.queue_mail(mails)
-                .await
-                .map_err(|e| crate::store::StoreError::Backend(e.to_string()))?;
+            items.extend(crate::chat::mail::mail_items(mails).map_err(FanoutError::from)?);
         }
+        // The page's pushes and mails and the progress, in one short write (the
+        // store's writer is shared with the people posting).
+        step.job.after = Some(last.u.id.clone());
+        let progress = serde_json::to_value(&step.job)
+            .map_err(|e| DeliveryError::permanent(format!("unencodable notify item: {e}")))?;
+        step.outbox
+            .enqueue_advancing(&items, step.marker, &progress)
+            .await
+            .map_err(FanoutError::from)?
+            .ok_or(FanoutError::LeaseLost)?;
         if !full {
             break;
         }

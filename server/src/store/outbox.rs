@@ -172,6 +172,20 @@ pub trait OutboxStore: Send + Sync {
     /// Inserts the items in one write; an item whose `(kind, dedupe_key)` is queued
     /// already is skipped. Returns how many were inserted.
     async fn enqueue_outbox(&self, items: &[OutboxItem]) -> StoreResult<u64>;
+    /// Queues `items` (as [`OutboxStore::enqueue_outbox`]) and records the
+    /// progress of the item `id`, which `owner` holds, as its new `payload`: a
+    /// handler that turns one item into many (the notification fan-out) resumes
+    /// where it left off after a crash, and never queues again what it queued (and
+    /// what may have been delivered since). `Ok(None)`: `owner` no longer holds
+    /// the item, and nothing was written. SQLite does both in one transaction;
+    /// MongoDB queues the items first, then records the progress.
+    async fn enqueue_outbox_advancing(
+        &self,
+        items: &[OutboxItem],
+        id: &str,
+        owner: &str,
+        payload: &serde_json::Value,
+    ) -> StoreResult<Option<u64>>;
     /// Leases up to `limit` pending items of `kind` due at `now` that nobody holds
     /// (or whose lease expired) to `owner` until `lease_until`, oldest due first.
     async fn lease_outbox(

@@ -29,6 +29,7 @@
 //! by the stop itself. A worker is not a disable: stopping one never runs an app's
 //! `on-disable` and never deletes jobs or state.
 
+pub mod background;
 pub mod outbox;
 pub mod upload_sweeper;
 
@@ -101,8 +102,22 @@ impl Worker {
         F: FnOnce(StopSignal) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        Self::spawn_on(&tokio::runtime::Handle::current(), name, run)
+    }
+
+    /// [`Worker::spawn`] on another runtime (the background runtime, see
+    /// [`background`]); it is stopped from any runtime alike.
+    pub fn spawn_on<F, Fut>(
+        runtime: &tokio::runtime::Handle,
+        name: impl Into<Cow<'static, str>>,
+        run: F,
+    ) -> Worker
+    where
+        F: FnOnce(StopSignal) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let (stop, signal) = watch::channel(State::Running);
-        let task = tokio::spawn(run(StopSignal(signal)));
+        let task = runtime.spawn(run(StopSignal(signal)));
         Worker {
             name: name.into(),
             stop,

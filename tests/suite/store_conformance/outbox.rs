@@ -261,3 +261,67 @@ pub async fn outbox_lease_races(store: DynStore) {
     }
     assert_eq!(count, 60);
 }
+
+/// A fan-out's step: its items queued and its progress recorded together, only by
+/// the holder of the item it works.
+pub async fn outbox_advancing(store: DynStore) {
+    let marker = OutboxItem::new(
+        "o-m".into(),
+        OutboxKind::Notify,
+        "m-1".into(),
+        json!({"mid": "m-1", "after": null}),
+        Ts(1_000),
+    );
+    store.enqueue_outbox(&[marker]).await.unwrap();
+    let leased = store
+        .lease_outbox(OutboxKind::Notify, Ts(1_000), "me", Ts(60_000), 1)
+        .await
+        .unwrap();
+    assert_eq!(ids(&leased), vec!["o-m"]);
+
+    let step = [item("o-s1", "s-1", 1_100), item("o-s2", "s-2", 1_100)];
+    let progress = json!({"mid": "m-1", "after": "u-2"});
+    assert_eq!(
+        store
+            .enqueue_outbox_advancing(&step, "o-m", "me", &progress)
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    let m = store.outbox_item("o-m").await.unwrap().unwrap();
+    assert_eq!(m.payload, progress);
+    assert_eq!(m.lease_owner.as_deref(), Some("me"), "still held");
+    assert!(store.outbox_item("o-s2").await.unwrap().is_some());
+
+    // The same step again (a retry): nothing queued twice, progress kept.
+    assert_eq!(
+        store
+            .enqueue_outbox_advancing(&step, "o-m", "me", &progress)
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    // Another instance (its lease is not mine): refused, nothing recorded.
+    let theirs = json!({"mid": "m-1", "after": "u-9"});
+    assert_eq!(
+        store
+            .enqueue_outbox_advancing(&[item("o-s3", "s-3", 1_200)], "o-m", "other", &theirs)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.outbox_item("o-m").await.unwrap().unwrap().payload,
+        progress
+    );
+    assert_eq!(store.outbox_item("o-s3").await.unwrap(), None);
+    // A marker gone (the fan-out finished elsewhere): refused too.
+    assert!(store.complete_outbox("o-m", "me").await.unwrap());
+    assert_eq!(
+        store
+            .enqueue_outbox_advancing(&[], "o-m", "me", &theirs)
+            .await
+            .unwrap(),
+        None
+    );
+}

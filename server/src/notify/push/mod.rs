@@ -611,21 +611,10 @@ impl PushService {
 
 #[async_trait]
 impl PushSink for PushService {
-    async fn enqueue(&self, notices: &[Notice]) -> Result<usize, PushSinkError> {
-        let items = self
-            .items_for_many(notices)
+    async fn items(&self, notices: &[Notice]) -> Result<Vec<OutboxItem>, PushSinkError> {
+        self.items_for_many(notices)
             .await
-            .map_err(|e| PushSinkError(Box::new(e)))?;
-        if items.is_empty() {
-            return Ok(0);
-        }
-        // One write for the lot: a large room's fan-out does not take the store's
-        // writer once per member, away from the people posting.
-        self.outbox
-            .enqueue(&items)
-            .await
-            .map_err(|e| PushSinkError(Box::new(e)))?;
-        Ok(items.len())
+            .map_err(|e| PushSinkError(Box::new(e)))
     }
 }
 

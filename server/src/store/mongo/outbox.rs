@@ -207,6 +207,38 @@ impl OutboxStore for MongoStore {
         }
     }
 
+    async fn enqueue_outbox_advancing(
+        &self,
+        items: &[OutboxItem],
+        id: &str,
+        owner: &str,
+        payload: &serde_json::Value,
+    ) -> StoreResult<Option<u64>> {
+        let held = doc! { "_id": id, "lease_owner": owner, "state": OutboxState::Pending.as_str() };
+        // Not one transaction (a standalone server has none): the lease is checked
+        // first, the items queued, then the progress recorded; a crash between the
+        // last two redoes one step, whose items are mostly still queued (deduplicated).
+        if self
+            .outbox()
+            .find_one(held.clone())
+            .projection(doc! { "_id": 1 })
+            .await
+            .ctx("check an outbox lease")?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let queued = self.enqueue_outbox(items).await?;
+        let payload = serde_json::to_string(payload)
+            .map_err(|e| StoreError::Backend(format!("encoding outbox payload: {e}")))?;
+        let updated = self
+            .outbox()
+            .update_one(held, doc! { "$set": { "payload": payload } })
+            .await
+            .ctx("record an outbox item's progress")?;
+        Ok((updated.matched_count > 0).then_some(queued))
+    }
+
     async fn lease_outbox(
         &self,
         kind: OutboxKind,

@@ -168,6 +168,30 @@ impl OutboxStore for SqliteStore {
         self.write(move |conn| insert_items(conn, &items)).await
     }
 
+    async fn enqueue_outbox_advancing(
+        &self,
+        items: &[OutboxItem],
+        id: &str,
+        owner: &str,
+        payload: &serde_json::Value,
+    ) -> StoreResult<Option<u64>> {
+        let items = items.to_vec();
+        let (id, owner, payload) = (id.to_string(), owner.to_string(), to_json(payload)?);
+        self.write(move |conn| {
+            let held = exec(
+                conn,
+                "UPDATE outbox SET payload = ?3
+                 WHERE id = ?1 AND lease_owner = ?2 AND state = 'pending'",
+                params![id, owner, payload],
+            )?;
+            if held == 0 {
+                return Ok(None);
+            }
+            insert_items(conn, &items).map(Some)
+        })
+        .await
+    }
+
     async fn complete_outbox_many(&self, ids: &[String], owner: &str) -> StoreResult<u64> {
         if ids.is_empty() {
             return Ok(0);

@@ -33,6 +33,12 @@ pub struct OutboxConfig {
     /// How long after a post its notification fan-out starts (kind `notify`): the
     /// post's own answer and realtime broadcast go first.
     pub fanout_start_delay_ms: u64,
+    /// Threads of the background runtime the deliveries run on (0: half the
+    /// cores, at least one); see `worker::background`.
+    pub threads: usize,
+    /// How far below the request threads the background threads are scheduled
+    /// (Linux `nice` steps, 0 to 19; 0: the same priority).
+    pub nice: i32,
 }
 
 impl Default for OutboxConfig {
@@ -48,6 +54,8 @@ impl Default for OutboxConfig {
             http_timeout_secs: 10,
             max_response_bytes: 64 * 1024,
             fanout_start_delay_ms: 20,
+            threads: 0,
+            nice: 10,
         }
     }
 }
@@ -97,6 +105,15 @@ impl OutboxConfig {
                 "outbox.fanout_start_delay_ms must be at most 60000, not {}",
                 self.fanout_start_delay_ms
             ));
+        }
+        if self.threads > 256 {
+            return Err(format!(
+                "outbox.threads must be 0 (half the cores) to 256, not {}",
+                self.threads
+            ));
+        }
+        if !(0..=19).contains(&self.nice) {
+            return Err(format!("outbox.nice must be 0 to 19, not {}", self.nice));
         }
         if self.max_response_bytes == 0 {
             return Err("outbox.max_response_bytes must be at least 1".into());
@@ -165,6 +182,9 @@ mod tests {
             "outbox.backoff_max_secs",
         );
         bad(|c| c.max_response_bytes = 0, "outbox.max_response_bytes");
+        bad(|c| c.nice = 20, "outbox.nice");
+        bad(|c| c.nice = -1, "outbox.nice");
+        bad(|c| c.threads = 1000, "outbox.threads");
         bad(
             |c| c.fanout_start_delay_ms = 60_001,
             "outbox.fanout_start_delay_ms",

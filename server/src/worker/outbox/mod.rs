@@ -112,6 +112,29 @@ impl Outbox {
         Ok(inserted)
     }
 
+    /// Queues `items` and records the progress of `marker` (held by this
+    /// instance) as its new payload, in one step (see
+    /// `OutboxStore::enqueue_outbox_advancing`). `Ok(None)`: the lease on
+    /// `marker` was lost; nothing was queued.
+    pub async fn enqueue_advancing(
+        &self,
+        items: &[OutboxItem],
+        marker: &OutboxItem,
+        payload: &serde_json::Value,
+    ) -> StoreResult<Option<u64>> {
+        let inserted = self
+            .store
+            .enqueue_outbox_advancing(items, &marker.id, &self.owner, payload)
+            .await?;
+        if inserted.is_some_and(|n| n > 0) {
+            let kinds: HashSet<OutboxKind> = items.iter().map(|i| i.kind).collect();
+            for kind in kinds {
+                self.wake_kind(kind);
+            }
+        }
+        Ok(inserted)
+    }
+
     /// Wakes this instance's worker of `kind` (items were queued elsewhere).
     pub fn wake(&self, kind: OutboxKind) {
         self.wake_kind(kind);
@@ -136,9 +159,15 @@ impl Outbox {
         }
     }
 
-    /// Starts one worker per handler. `grace` bounds how long stopping waits for
-    /// deliveries under way.
-    pub fn start(self: &Arc<Self>, handlers: Vec<Arc<dyn DeliveryHandler>>, grace: Duration) {
+    /// Starts one worker per handler on `runtime` (the background runtime: what
+    /// the deliveries spawn runs there too). `grace` bounds how long stopping waits
+    /// for deliveries under way.
+    pub fn start(
+        self: &Arc<Self>,
+        handlers: Vec<Arc<dyn DeliveryHandler>>,
+        grace: Duration,
+        runtime: &tokio::runtime::Handle,
+    ) {
         let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
         for handler in handlers {
             let kind = handler.kind();
@@ -157,7 +186,9 @@ impl Outbox {
                 counters: self.counters.get(&kind).cloned().unwrap_or_default(),
             };
             tracing::info!(kind = %kind, concurrency, "outbox worker started");
-            workers.push(Worker::spawn("outbox", move |stop| run.run(stop, grace)));
+            workers.push(Worker::spawn_on(runtime, "outbox", move |stop| {
+                run.run(stop, grace)
+            }));
         }
     }
 
