@@ -59,13 +59,13 @@ fn whole_suite() -> bool {
 fn spawn(what: &'static str, install: impl FnOnce() -> Result<(), String> + Send + 'static) {
     let started = thread::Builder::new()
         .name(format!("prefetch-{what}"))
-        .spawn(move || {
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(install)) {
+        .spawn(
+            move || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(install)) {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => eprintln!("palaver-tests: installing {what} in advance failed: {e}"),
                 Err(_) => eprintln!("palaver-tests: installing {what} in advance failed"),
-            }
-        });
+            },
+        );
     if let Err(e) = started {
         eprintln!("palaver-tests: cannot start installing {what}: {e}");
     }

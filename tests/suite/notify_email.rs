@@ -811,9 +811,7 @@ async fn welcome_mail_goes_to_a_known_address_when_smtp_is_configured() {
         .login("welcomed", &palaver_tests::server::password_for("welcomed"))
         .await;
 
-    let (status, body) = srv
-        .post("users.sendWelcomeEmail", &admin, json!({}))
-        .await;
+    let (status, body) = srv.post("users.sendWelcomeEmail", &admin, json!({})).await;
     assert_error(status, &body, 400, Some("invalid-params"), "no email");
     assert_eq!(
         body["error"],
@@ -835,7 +833,13 @@ async fn welcome_mail_goes_to_a_known_address_when_smtp_is_configured() {
             json!({"email": "welcomed.person@palaver.test"}),
         )
         .await;
-    assert_error(status, &body, 403, Some("error-unauthorized"), "no send-mail");
+    assert_error(
+        status,
+        &body,
+        403,
+        Some("error-unauthorized"),
+        "no send-mail",
+    );
 
     srv.post_ok(
         "users.sendWelcomeEmail",
@@ -845,7 +849,10 @@ async fn welcome_mail_goes_to_a_known_address_when_smtp_is_configured() {
     .await;
     let mails = sink.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(mails.len(), 1, "{mails:#?}");
-    assert_eq!(mails[0].to, vec!["welcomed.person@palaver.test".to_string()]);
+    assert_eq!(
+        mails[0].to,
+        vec!["welcomed.person@palaver.test".to_string()]
+    );
     assert_eq!(mails[0].subject, "Welcome to Palaver <Test>");
     assert!(mails[0].html.contains("Wel Comed"), "{}", mails[0].html);
 
@@ -858,7 +865,13 @@ async fn welcome_mail_goes_to_a_known_address_when_smtp_is_configured() {
             json!({"email": "welcomed.person@palaver.test"}),
         )
         .await;
-    assert_error(status, &body, 400, Some("error-email-send-failed"), "no SMTP");
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-email-send-failed"),
+        "no SMTP",
+    );
     assert_eq!(
         body["error"],
         json!("SMTP is not configured [error-email-send-failed]")

@@ -528,7 +528,10 @@ async fn mentions_by_channel_lists_the_callers_mentions_in_that_room() {
     texts.sort();
     assert_eq!(texts, vec!["@bob first", "again @bob"], "{body}");
     let body = srv.get_ok(&format!("{path}&count=1"), &bob).await;
-    assert_eq!((body["count"].clone(), body["total"].clone()), (json!(1), json!(2)));
+    assert_eq!(
+        (body["count"].clone(), body["total"].clone()),
+        (json!(1), json!(2))
+    );
     let body = srv.get_ok(&path, &alice).await;
     assert_eq!(body["total"], json!(0), "alice is not mentioned: {body}");
 
@@ -541,7 +544,10 @@ async fn mentions_by_channel_lists_the_callers_mentions_in_that_room() {
     let group = create_group(&srv, &alice, "hidden", &[]).await;
     let gid = group["_id"].as_str().unwrap();
     let (status, body) = srv
-        .get(&format!("channels.getAllUserMentionsByChannel?roomId={gid}"), &bob)
+        .get(
+            &format!("channels.getAllUserMentionsByChannel?roomId={gid}"),
+            &bob,
+        )
         .await;
     assert_eq!(status.as_u16(), 400, "{body}");
 }

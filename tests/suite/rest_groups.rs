@@ -331,7 +331,10 @@ async fn private_group_lifecycle_and_invisibility_to_non_members() {
     let after = srv
         .get_ok(&format!("groups.history?roomId={gid}"), &alice)
         .await;
-    assert_eq!(after["messages"], hist["messages"], "a no-op kick posts nothing");
+    assert_eq!(
+        after["messages"], hist["messages"],
+        "a no-op kick posts nothing"
+    );
 
     // leave
     let body = srv

@@ -661,21 +661,42 @@ async fn new_accounts_get_the_default_roles_setting() {
         json!("user, admin,no-such-role"),
     )
     .await;
-    let body = srv.post_ok("users.create", &admin, create("both", None)).await;
+    let body = srv
+        .post_ok("users.create", &admin, create("both", None))
+        .await;
     assert_eq!(roles_of(&body), vec!["admin", "user"], "{body}");
     let body = srv
-        .post_ok("users.create", &admin, create("guesty", Some(json!(["guest"]))))
+        .post_ok(
+            "users.create",
+            &admin,
+            create("guesty", Some(json!(["guest"]))),
+        )
         .await;
     assert_eq!(roles_of(&body), vec!["guest"], "{body}");
-    set(&srv, &admin, "Accounts_Registration_Users_Default_Roles", json!("nope")).await;
-    let body = srv.post_ok("users.create", &admin, create("plain", None)).await;
+    set(
+        &srv,
+        &admin,
+        "Accounts_Registration_Users_Default_Roles",
+        json!("nope"),
+    )
+    .await;
+    let body = srv
+        .post_ok("users.create", &admin, create("plain", None))
+        .await;
     assert_eq!(roles_of(&body), vec!["user"], "{body}");
 
     // Password reset switched off: Rocket.Chat's bare failure.
     set(&srv, &admin, "Accounts_PasswordReset", json!(false)).await;
     let (status, body) = srv
-        .post_anon("users.forgotPassword", json!({"email": "plain@palaver.test"}))
+        .post_anon(
+            "users.forgotPassword",
+            json!({"email": "plain@palaver.test"}),
+        )
         .await;
     assert_eq!(status.as_u16(), 400, "{body}");
-    assert_eq!(body["error"], json!("Password reset is not enabled"), "{body}");
+    assert_eq!(
+        body["error"],
+        json!("Password reset is not enabled"),
+        "{body}"
+    );
 }

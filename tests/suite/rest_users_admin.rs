@@ -461,7 +461,8 @@ async fn users_create_joins_default_channels_unless_told_not_to() {
         ("explicit", Some(true), vec!["general"]),
         ("loner", Some(false), vec![]),
     ] {
-        srv.post_ok("users.create", &admin, create(name, join)).await;
+        srv.post_ok("users.create", &admin, create(name, join))
+            .await;
         let who = srv
             .login(name, &palaver_tests::server::password_for(name))
             .await;

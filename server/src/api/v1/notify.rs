@@ -77,9 +77,6 @@ pub async fn send_welcome_email(
     let Some(email) = non_empty_str(&body, "email") else {
         return Err(ChatError::schema("must have required property 'email'").into());
     };
-    state
-        .chat
-        .send_welcome_email(&session.user, email)
-        .await?;
+    state.chat.send_welcome_email(&session.user, email).await?;
     ok(json!({}))
 }
