@@ -782,3 +782,98 @@ async fn password_reset_end_to_end_in_the_browser() {
     b2.wait_text(&tid("reset-error"), "expired or was already used")
         .await;
 }
+
+/// `users.sendWelcomeEmail` (Rocket.Chat's admin welcome): mails the account
+/// holding the address (matched without case, sent to the spelling it was given),
+/// after the `send-mail` permission, a configured SMTP host and a known address.
+#[tokio::test]
+async fn welcome_mail_goes_to_a_known_address_when_smtp_is_configured() {
+    let (srv, admin, sink) = start().await;
+    // Rocket.Chat keeps an address's case; lookups ignore it.
+    let created = srv
+        .post_ok(
+            "users.create",
+            &admin,
+            json!({
+                "username": "welcomed",
+                "name": "Wel Comed",
+                "email": "Welcomed.Person@Palaver.test",
+                "password": palaver_tests::server::password_for("welcomed"),
+            }),
+        )
+        .await;
+    assert_eq!(
+        created["user"]["emails"][0]["address"],
+        json!("Welcomed.Person@Palaver.test"),
+        "{created}"
+    );
+    let welcomed = srv
+        .login("welcomed", &palaver_tests::server::password_for("welcomed"))
+        .await;
+
+    let (status, body) = srv.post("users.sendWelcomeEmail", &admin, json!({})).await;
+    assert_error(status, &body, 400, Some("invalid-params"), "no email");
+    assert_eq!(
+        body["error"],
+        json!("must have required property 'email' [invalid-params]")
+    );
+    let (status, body) = srv
+        .post(
+            "users.sendWelcomeEmail",
+            &admin,
+            json!({"email": "nobody@palaver.test"}),
+        )
+        .await;
+    assert_error(status, &body, 400, Some("error-invalid-user"), "unknown");
+    assert_eq!(body["error"], json!("Invalid user [error-invalid-user]"));
+    let (status, body) = srv
+        .post(
+            "users.sendWelcomeEmail",
+            &welcomed,
+            json!({"email": "welcomed.person@palaver.test"}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        403,
+        Some("error-unauthorized"),
+        "no send-mail",
+    );
+
+    srv.post_ok(
+        "users.sendWelcomeEmail",
+        &admin,
+        json!({"email": "welcomed.person@palaver.test"}),
+    )
+    .await;
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert_eq!(
+        mails[0].to,
+        vec!["welcomed.person@palaver.test".to_string()]
+    );
+    assert_eq!(mails[0].subject, "Welcome to Palaver <Test>");
+    assert!(mails[0].html.contains("Wel Comed"), "{}", mails[0].html);
+
+    srv.post_ok("settings/SMTP_Host", &admin, json!({"value": ""}))
+        .await;
+    let (status, body) = srv
+        .post(
+            "users.sendWelcomeEmail",
+            &admin,
+            json!({"email": "welcomed.person@palaver.test"}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-email-send-failed"),
+        "no SMTP",
+    );
+    assert_eq!(
+        body["error"],
+        json!("SMTP is not configured [error-email-send-failed]")
+    );
+}

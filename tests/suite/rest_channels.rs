@@ -504,3 +504,50 @@ async fn read_only_channel_refuses_posts_from_non_owners() {
         "{hist}"
     );
 }
+
+/// `channels.getAllUserMentionsByChannel`: the messages of a room that mention the
+/// caller, paged, and nothing of a private group the caller is not in.
+#[tokio::test]
+async fn mentions_by_channel_lists_the_callers_mentions_in_that_room() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+    let chan = create_channel(&srv, &alice, "mentions", &["bob"]).await;
+    let rid = chan["_id"].as_str().unwrap().to_string();
+    post(&srv, &alice, &rid, "@bob first").await;
+    post(&srv, &alice, &rid, "nobody here").await;
+    post(&srv, &alice, &rid, "again @bob").await;
+
+    let path = format!("channels.getAllUserMentionsByChannel?roomId={rid}");
+    let body = srv.get_ok(&path, &bob).await;
+    assert_eq!(body["total"], json!(2), "{body}");
+    assert_eq!(body["count"], json!(2), "{body}");
+    assert_eq!(body["offset"], json!(0), "{body}");
+    let mut texts = msg_texts(&body["mentions"]);
+    texts.sort();
+    assert_eq!(texts, vec!["@bob first", "again @bob"], "{body}");
+    let body = srv.get_ok(&format!("{path}&count=1"), &bob).await;
+    assert_eq!(
+        (body["count"].clone(), body["total"].clone()),
+        (json!(1), json!(2))
+    );
+    let body = srv.get_ok(&path, &alice).await;
+    assert_eq!(body["total"], json!(0), "alice is not mentioned: {body}");
+
+    let (status, body) = srv.get("channels.getAllUserMentionsByChannel", &bob).await;
+    assert_error(status, &body, 400, Some("invalid-params"), "no roomId");
+    assert_eq!(
+        body["error"],
+        json!("must have required property 'roomId' [invalid-params]")
+    );
+    let group = create_group(&srv, &alice, "hidden", &[]).await;
+    let gid = group["_id"].as_str().unwrap();
+    let (status, body) = srv
+        .get(
+            &format!("channels.getAllUserMentionsByChannel?roomId={gid}"),
+            &bob,
+        )
+        .await;
+    assert_eq!(status.as_u16(), 400, "{body}");
+}

@@ -299,6 +299,42 @@ async fn private_group_lifecycle_and_invisibility_to_non_members() {
         )
         .await;
     assert_error(status, &body, 400, None, "groups.kick unknown user");
+    // Kicking someone who is not a member: refused to the owner (Rocket.Chat's
+    // `error-user-not-in-room`), a no-op success for whoever may kick from any
+    // group (the admin), with no `ru` message.
+    let (status, body) = srv
+        .post(
+            "groups.kick",
+            &alice,
+            json!({ "roomId": gid, "userId": carol.user_id }),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-user-not-in-room"),
+        "owner kicks a non-member",
+    );
+    srv.post_ok(
+        "permissions.update",
+        &admin,
+        json!({"permissions": [{"_id": "kick-user-from-any-p-room", "roles": ["admin"]}]}),
+    )
+    .await;
+    srv.post_ok(
+        "groups.kick",
+        &admin,
+        json!({ "roomId": gid, "userId": carol.user_id }),
+    )
+    .await;
+    let after = srv
+        .get_ok(&format!("groups.history?roomId={gid}"), &alice)
+        .await;
+    assert_eq!(
+        after["messages"], hist["messages"],
+        "a no-op kick posts nothing"
+    );
 
     // leave
     let body = srv

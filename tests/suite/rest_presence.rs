@@ -126,7 +126,9 @@ async fn status_and_presence_over_rest() {
             json!({"userId": dana.user_id, "status": "busy"}),
         )
         .await;
-    assert!(s.is_client_error(), "someone else's status: {s} {b}");
+    assert_eq!(s.as_u16(), 403, "someone else's status: {b}");
+    // Rocket.Chat's bare `API.v1.unauthorized()`.
+    assert_eq!(b, json!({"success": false, "error": "unauthorized"}));
     srv.post_ok(
         "users.setStatus",
         &admin,

@@ -39,7 +39,10 @@ async fn registration_follows_the_registration_form_and_password_policy() {
         .post_anon("users.register", json!({"username": "x"}))
         .await;
     assert_error(status, &body, 400, Some("invalid-params"), "missing fields");
-    assert_eq!(body["error"], json!("must have required property 'email'"));
+    assert_eq!(
+        body["error"],
+        json!("must have required property 'email' [invalid-params]")
+    );
     let (status, body) = srv
         .post_anon("users.register", form("reg1", "Reg1-Pa55word"))
         .await;
@@ -53,10 +56,13 @@ async fn registration_follows_the_registration_form_and_password_policy() {
     // Rocket.Chat's bare failure: the message is the whole `error`.
     assert_error(status, &body, 400, None, "taken");
     assert_eq!(body["error"], json!("Username is already in use"), "{body}");
-    let (status, body) = srv
-        .post("users.register", &admin, form("reg9", "Reg9-Pa55word"))
+    // The route needs no login and ignores one (Rocket.Chat's tests register
+    // users with the admin's credentials set).
+    let body = srv
+        .post_ok("users.register", &admin, form("reg9", "Reg9-Pa55word"))
         .await;
-    assert_error(status, &body, 400, None, "logged in");
+    assert_eq!(body["user"]["username"], json!("reg9"), "{body}");
+    assert_eq!(body["user"]["roles"], json!(["user"]), "{body}");
 
     // The policy, once enabled, refuses with every rule broken, as `details`.
     set(
@@ -437,6 +443,8 @@ async fn deleting_accounts_removes_memberships_and_keeps_messages() {
         .post("users.delete", &carol, json!({"username": "bob"}))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // Rocket.Chat's bare `API.v1.unauthorized()`.
+    assert_eq!(body, json!({"success": false, "error": "unauthorized"}));
     let (status, body) = srv
         .post("users.delete", &admin, json!({"username": "bob"}))
         .await;
@@ -616,4 +624,79 @@ async fn edit_and_delete_windows_are_enforced() {
     )
     .await;
     let _ = StatusCode::OK;
+}
+
+/// Accounts created without named roles get `Accounts_Registration_Users_Default_Roles`
+/// (unknown roles skipped, `user` when none is left); named roles replace them.
+#[tokio::test]
+async fn new_accounts_get_the_default_roles_setting() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let roles_of = |body: &Value| {
+        let mut r: Vec<String> = body["user"]["roles"]
+            .as_array()
+            .expect("roles")
+            .iter()
+            .filter_map(|r| r.as_str().map(str::to_string))
+            .collect();
+        r.sort();
+        r
+    };
+    let create = |name: &str, roles: Option<Value>| {
+        let mut body = json!({
+            "username": name,
+            "name": name,
+            "email": format!("{name}@palaver.test"),
+            "password": palaver_tests::server::password_for(name),
+        });
+        if let Some(roles) = roles {
+            body["roles"] = roles;
+        }
+        body
+    };
+    set(
+        &srv,
+        &admin,
+        "Accounts_Registration_Users_Default_Roles",
+        json!("user, admin,no-such-role"),
+    )
+    .await;
+    let body = srv
+        .post_ok("users.create", &admin, create("both", None))
+        .await;
+    assert_eq!(roles_of(&body), vec!["admin", "user"], "{body}");
+    let body = srv
+        .post_ok(
+            "users.create",
+            &admin,
+            create("guesty", Some(json!(["guest"]))),
+        )
+        .await;
+    assert_eq!(roles_of(&body), vec!["guest"], "{body}");
+    set(
+        &srv,
+        &admin,
+        "Accounts_Registration_Users_Default_Roles",
+        json!("nope"),
+    )
+    .await;
+    let body = srv
+        .post_ok("users.create", &admin, create("plain", None))
+        .await;
+    assert_eq!(roles_of(&body), vec!["user"], "{body}");
+
+    // Password reset switched off: Rocket.Chat's bare failure.
+    set(&srv, &admin, "Accounts_PasswordReset", json!(false)).await;
+    let (status, body) = srv
+        .post_anon(
+            "users.forgotPassword",
+            json!({"email": "plain@palaver.test"}),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 400, "{body}");
+    assert_eq!(
+        body["error"],
+        json!("Password reset is not enabled"),
+        "{body}"
+    );
 }

@@ -57,13 +57,13 @@ async fn users_create_validates_and_only_admins_may() {
     let bob = srv.login("bob", &password_for("bob")).await;
     assert_eq!(bob.user_id, user["_id"].as_str().unwrap());
 
-    // E-mail addresses are stored lower-cased.
+    // E-mail addresses keep their case (as in Rocket.Chat); lookups ignore it.
     let mut carol = new_user("carol");
     carol["email"] = json!("Carol.Mixed@Palaver.TEST");
     let body = srv.post_ok("users.create", &admin, carol).await;
     assert_eq!(
         body["user"]["emails"][0]["address"],
-        json!("carol.mixed@palaver.test"),
+        json!("Carol.Mixed@Palaver.TEST"),
         "{body}"
     );
     srv.login("carol.mixed@palaver.test", &password_for("carol"))

@@ -438,3 +438,41 @@ async fn username_availability() {
     let (status, body) = srv.get(&check("dave"), &bob).await;
     assert_error(status, &body, 400, Some("error-not-allowed"), "renames off");
 }
+
+/// `users.create` joins the default channels unless told `joinDefaultChannels: false`.
+#[tokio::test]
+async fn users_create_joins_default_channels_unless_told_not_to() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let create = |name: &str, join: Option<bool>| {
+        let mut body = json!({
+            "username": name,
+            "name": name,
+            "email": format!("{name}@palaver.test"),
+            "password": palaver_tests::server::password_for(name),
+        });
+        if let Some(join) = join {
+            body["joinDefaultChannels"] = json!(join);
+        }
+        body
+    };
+    for (name, join, expect) in [
+        ("joiner", None, vec!["general"]),
+        ("explicit", Some(true), vec!["general"]),
+        ("loner", Some(false), vec![]),
+    ] {
+        srv.post_ok("users.create", &admin, create(name, join))
+            .await;
+        let who = srv
+            .login(name, &palaver_tests::server::password_for(name))
+            .await;
+        let joined = srv.get_ok("channels.list.joined", &who).await;
+        let names: Vec<&str> = joined["channels"]
+            .as_array()
+            .expect("channels")
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(names, expect, "{name}: {joined}");
+    }
+}

@@ -23,6 +23,9 @@ pub struct NewUser {
     pub bot: bool,
     /// As submitted; checked against `Accounts_CustomFields` by `create_user`.
     pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Leaves the default channels alone (`users.create` with
+    /// `joinDefaultChannels: false`); everyone else joins them.
+    pub skip_default_channels: bool,
 }
 
 /// Changes to an account; `None` leaves a field as it is.
@@ -125,6 +128,32 @@ impl Chat {
         self.insert_user(new).await
     }
 
+    /// The roles of an account created without any named
+    /// (`Accounts_Registration_Users_Default_Roles`, comma-separated). Roles that
+    /// do not exist are skipped, so a mistyped setting cannot stop registration;
+    /// `user` when nothing is left.
+    async fn new_user_roles(&self) -> ChatResult<Vec<String>> {
+        let known = self.store.roles().await?;
+        let mut held: Vec<String> = Vec::new();
+        let setting = self
+            .settings()
+            .string("Accounts_Registration_Users_Default_Roles");
+        for role in setting.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            let exists = known
+                .iter()
+                .any(|k| k.id == role && k.scope == crate::store::role_store::RoleScope::Users);
+            if !exists {
+                tracing::warn!(role, "a default role for new users does not exist; skipped");
+            } else if !held.iter().any(|h| h == role) {
+                held.push(role.to_string());
+            }
+        }
+        if held.is_empty() {
+            held.push(roles::USER.to_string());
+        }
+        Ok(held)
+    }
+
     /// Refuses roles that do not exist (global ones only: room roles are held on
     /// subscriptions).
     pub(super) async fn validate_roles(&self, held: &[String]) -> ChatResult<()> {
@@ -147,9 +176,11 @@ impl Chat {
         validate_username(&new.username)?;
         validate_email(&new.email)?;
         validate_password(&new.password)?;
-        let roles = new
-            .roles
-            .unwrap_or_else(|| vec![if new.bot { roles::BOT } else { roles::USER }.to_string()]);
+        let roles = match new.roles {
+            Some(given) => given,
+            None if new.bot => vec![roles::BOT.to_string()],
+            None => self.new_user_roles().await?,
+        };
         self.validate_roles(&roles).await?;
         let now = Ts::now();
         let user = User {
@@ -164,7 +195,8 @@ impl Chat {
                 new.name.trim().to_string()
             },
             emails: vec![Email {
-                address: new.email.to_lowercase(),
+                // Rocket.Chat keeps the address as given; lookups ignore case.
+                address: new.email.trim().to_string(),
                 verified: new.verified,
             }],
             roles,
@@ -191,7 +223,9 @@ impl Chat {
             .map_err(|e| map_conflict(e, &new.username, &new.email))?;
         tracing::info!(user_id = %user.id, username = %user.username, "user created");
         self.bus.publish(Event::UserCreated { user: user.clone() });
-        self.join_default_channels(&user).await?;
+        if !new.skip_default_channels {
+            self.join_default_channels(&user).await?;
+        }
         Ok(user)
     }
 

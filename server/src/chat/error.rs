@@ -65,6 +65,12 @@ impl ChatError {
     pub fn invalid(message: impl Into<String>) -> ChatError {
         ChatError::InvalidParams(message.into())
     }
+    /// A request that fails Rocket.Chat's parameter schema (its `validateParams`):
+    /// a Meteor error of type `invalid-params`, so the message carries the
+    /// `[invalid-params]` suffix.
+    pub fn schema(message: impl Into<String>) -> ChatError {
+        ChatError::refused("invalid-params", message)
+    }
     pub fn room_not_found() -> ChatError {
         ChatError::refused(
             "error-room-not-found",

@@ -57,6 +57,8 @@ pub enum Mail {
     },
     /// The admin's SMTP test.
     Test { to: String },
+    /// The welcome an admin sends a person they added (`users.sendWelcomeEmail`).
+    Welcome { user_id: String, to: String },
 }
 
 /// Renders and sends mail; the e-mail channel implements it.
@@ -187,10 +189,8 @@ impl Chat {
     /// reveals nothing about which addresses exist.
     pub async fn forgot_password(&self, email: &str) -> ChatResult<()> {
         if !self.settings().bool("Accounts_PasswordReset") {
-            return Err(ChatError::refused(
-                "error-not-allowed",
-                "Password reset is not enabled",
-            ));
+            // Rocket.Chat's bare `API.v1.failure`: the message without a suffix.
+            return Err(ChatError::invalid("Password reset is not enabled"));
         }
         let email = email.trim().to_lowercase();
         let Some(user) = self.store.user_by_email(&email).await? else {
@@ -308,13 +308,19 @@ impl Chat {
     /// Queues a verification link for the user's address (`users.sendConfirmationEmail`,
     /// and after registration when `Accounts_EmailVerification` is on).
     pub async fn send_verification(&self, user: &User, address: &str) -> ChatResult<bool> {
-        let address = address.trim().to_lowercase();
-        let Some(email) = user.emails.iter().find(|e| e.address == address) else {
+        // Addresses keep the case they were given (as in Rocket.Chat) but match
+        // without it; the link is signed over the stored spelling `verifyEmail` checks.
+        let Some(email) = user
+            .emails
+            .iter()
+            .find(|e| e.address.eq_ignore_ascii_case(address.trim()))
+        else {
             return Ok(false);
         };
         if email.verified {
             return Ok(false);
         }
+        let address = email.address.clone();
         let expires = Ts::now().0 + VERIFY_TTL_MS;
         let token = make_token(&self.token_key()?, "verify", &user.id, expires, &address);
         self.queue_mail(vec![(
@@ -337,6 +343,34 @@ impl Chat {
             return Ok(false);
         };
         self.send_verification(&user, email).await
+    }
+
+    /// `users.sendWelcomeEmail {email}` (needs `send-mail`): queues the
+    /// `Accounts_UserAddedEmail_*` mail to an account's address. As in Rocket.Chat,
+    /// refused while SMTP is not configured or when no account holds the address.
+    pub async fn send_welcome_email(&self, actor: &User, email: &str) -> ChatResult<()> {
+        self.require_permission(actor, super::permissions::Perm::SEND_MAIL, None)
+            .await?;
+        if !self.mail_configured() {
+            return Err(ChatError::refused(
+                "error-email-send-failed",
+                "SMTP is not configured",
+            ));
+        }
+        let email = email.trim();
+        let Some(user) = self.store.user_by_email(email).await? else {
+            return Err(ChatError::refused("error-invalid-user", "Invalid user"));
+        };
+        self.queue_mail(vec![(
+            format!("welcome\u{1f}{}\u{1f}{}", user.id, ids::new_id()),
+            Mail::Welcome {
+                user_id: user.id.clone(),
+                to: email.to_string(),
+            },
+        )])
+        .await?;
+        tracing::info!(user_id = %user.id, "welcome mail queued");
+        Ok(())
     }
 
     /// `verifyEmail(token)`: marks the address verified.

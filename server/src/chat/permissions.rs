@@ -111,6 +111,7 @@ perms! {
     PIN_MESSAGE = "pin-message",
     POST_READONLY = "post-readonly",
     REMOVE_USER = "remove-user",
+    SEND_MAIL = "send-mail",
     SET_LEADER = "set-leader",
     SET_REACT_WHEN_READONLY = "set-react-when-readonly",
     SET_READONLY = "set-readonly",

@@ -196,12 +196,13 @@ impl Chat {
         }
         let user = match target {
             Some(t) if t.id != actor.id => {
-                self.require_permission(
-                    actor,
-                    super::permissions::Perm::EDIT_OTHER_USER_INFO,
-                    None,
-                )
-                .await?;
+                // Rocket.Chat's endpoint answers a bare `unauthorized` here.
+                let may = self
+                    .has_permission(actor, super::permissions::Perm::EDIT_OTHER_USER_INFO, None)
+                    .await?;
+                if !may {
+                    return Err(ChatError::unauthorized_bare());
+                }
                 t
             }
             _ => actor,

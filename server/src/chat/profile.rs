@@ -344,8 +344,10 @@ impl Chat {
         user: &User,
         confirm_relinquish: bool,
     ) -> ChatResult<()> {
-        self.require_permission(actor, Perm::DELETE_USER, None)
-            .await?;
+        // Rocket.Chat's endpoint checks `delete-user` itself: a bare `unauthorized`.
+        if !self.has_permission(actor, Perm::DELETE_USER, None).await? {
+            return Err(ChatError::unauthorized_bare());
+        }
         self.remove_account(actor, user, confirm_relinquish).await
     }
 

@@ -446,9 +446,19 @@ impl Chat {
             }
             return Err(ChatError::refused("error-not-allowed", "Not allowed"));
         }
-        if let Some(target) = self.store.subscription(&room.id, &user.id).await? {
-            self.check_not_last_owner(&room, &target, false).await?;
-        }
+        let Some(target) = self.store.subscription(&room.id, &user.id).await? else {
+            // Rocket.Chat checks membership only for those who may not kick from
+            // any room; for the others, kicking a non-member succeeds and changes
+            // nothing.
+            if any_room {
+                return Ok(room);
+            }
+            return Err(ChatError::refused(
+                "error-user-not-in-room",
+                "User is not in this room",
+            ));
+        };
+        self.check_not_last_owner(&room, &target, false).await?;
         self.remove_member(actor, &room, user, "ru").await
     }
 

@@ -144,7 +144,7 @@ impl Chat {
             return Err(not_allowed("Edit user real name is not allowed"));
         }
         if let Some(first) = before.emails.first() {
-            let new = patch.email.as_ref().map(|e| e.to_lowercase());
+            let new = patch.email.as_ref().map(|e| e.trim().to_string());
             if changes(&new, &first.address) && !may("Accounts_AllowEmailChange", can_info) {
                 return Err(not_allowed("Edit user email is not allowed"));
             }
@@ -173,7 +173,7 @@ impl Chat {
         if let Some(email) = &patch.email {
             validate_email(email)?;
             user.emails = vec![Email {
-                address: email.to_lowercase(),
+                address: email.trim().to_string(),
                 verified: patch.verified == Some(true),
             }];
         } else if let (Some(v), Some(first)) = (patch.verified, user.emails.first_mut()) {

@@ -311,6 +311,23 @@ impl EmailChannel {
                     html,
                 }))
             }
+            Mail::Welcome { user_id, to } => {
+                let Some(user) = user_of(user_id.clone()).await? else {
+                    return Ok(None);
+                };
+                let v = common(vec![
+                    ("name", display_name(&user), false),
+                    ("username", user.username.clone(), false),
+                ]);
+                let html = fill(&s.string("Accounts_UserAddedEmail_Email"), &v, true);
+                Ok(Some(Rendered {
+                    to: to.clone(),
+                    to_name: display_name(&user),
+                    subject: fill(&s.string("Accounts_UserAddedEmail_Subject"), &v, false),
+                    text: plain_text(&html),
+                    html,
+                }))
+            }
             Mail::Missed {
                 user_id,
                 rid,

@@ -145,6 +145,26 @@ pub async fn mentioned(State(state): State<AppState>, session: Auth, params: Par
     marked(state, session, params, MessageFilter::Mentioning(uid)).await
 }
 
+/// `channels.getAllUserMentionsByChannel?roomId`: the messages of a room that
+/// mention the caller, as `{mentions, count, offset, total}`.
+pub async fn mentions_by_channel(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    let rid = params
+        .get("roomId")
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ChatError::schema("must have required property 'roomId'"))?;
+    let page = params.page()?;
+    let filter = MessageFilter::Mentioning(session.user.id.clone());
+    let listing = state
+        .chat
+        .marked_messages(&session.user, rid, filter, page)
+        .await?;
+    paged("mentions", &listing, page)
+}
+
 pub async fn threads(
     State(state): State<AppState>,
     Auth(session): Auth,

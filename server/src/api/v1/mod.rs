@@ -138,6 +138,10 @@ pub fn routes() -> Router<AppState> {
         .route("/chat.getStarredMessages", get(chat_lists::starred))
         .route("/chat.getMentionedMessages", get(chat_lists::mentioned))
         .route("/chat.getThreadsList", get(chat_lists::threads))
+        .route(
+            "/channels.getAllUserMentionsByChannel",
+            get(chat_lists::mentions_by_channel),
+        )
         .route("/chat.syncThreadsList", get(chat_lists::sync_threads))
         .route(
             "/chat.syncThreadMessages",
@@ -219,6 +223,7 @@ pub fn routes() -> Router<AppState> {
         .route("/push.webKey", get(push::web_key))
         .route("/rooms.saveNotification", post(notify::save_notification))
         .route("/users.forgotPassword", post(notify::forgot_password))
+        .route("/users.sendWelcomeEmail", post(notify::send_welcome_email))
         .route(
             "/users.sendConfirmationEmail",
             post(notify::send_confirmation_email),
@@ -399,7 +404,7 @@ fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiErr
         .as_deref()
         .filter(|v| !v.trim().is_empty())
         .ok_or_else(|| {
-            ApiError::Chat(ChatError::InvalidParams(format!(
+            ApiError::Chat(ChatError::schema(format!(
                 "must have required property '{name}'"
             )))
         })

@@ -1,5 +1,5 @@
 //! Notification preferences and account e-mails over REST: `rooms.saveNotification`,
-//! `users.forgotPassword`, `users.sendConfirmationEmail`.
+//! `users.forgotPassword`, `users.sendConfirmationEmail`, `users.sendWelcomeEmail`.
 
 use axum::extract::State;
 use serde_json::{json, Value};
@@ -66,4 +66,17 @@ pub async fn send_confirmation_email(
     } else {
         Err(ChatError::refused("error-invalid-email", "Invalid email").into())
     }
+}
+
+/// `POST /api/v1/users.sendWelcomeEmail {email}` (needs `send-mail`).
+pub async fn send_welcome_email(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult {
+    let Some(email) = non_empty_str(&body, "email") else {
+        return Err(ChatError::schema("must have required property 'email'").into());
+    };
+    state.chat.send_welcome_email(&session.user, email).await?;
+    ok(json!({}))
 }

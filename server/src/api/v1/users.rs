@@ -35,6 +35,8 @@ pub struct CreateBody {
     #[serde(default)]
     require_password_change: bool,
     custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Rocket.Chat's default is to join them.
+    join_default_channels: Option<bool>,
 }
 
 pub async fn create(
@@ -56,6 +58,7 @@ pub async fn create(
         verified: body.verified,
         require_password_change: body.require_password_change,
         custom_fields: body.custom_fields,
+        skip_default_channels: body.join_default_channels == Some(false),
     };
     let user = state.chat.create_user(&session.user, new).await?;
     ok(json!({"user": wire::user_full(&user, DateStyle::Iso)}))

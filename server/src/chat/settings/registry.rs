@@ -358,6 +358,13 @@ pub static ALL: &[Def] = &[
         ..def("Accounts_RegistrationForm_SecretURL", Kind::String, "Accounts", "Registration")
     },
     Def {
+        default: Default::Str("user"),
+        label: "Default roles of new users",
+        description: "Comma-separated roles given to accounts created without any named (registration, users.create).",
+        max_chars: 1000,
+        ..def("Accounts_Registration_Users_Default_Roles", Kind::String, "Accounts", "Registration")
+    },
+    Def {
         default: Default::Str("New user registration is currently disabled"),
         public: true,
         label: "Registration form link replacement text",
@@ -1146,6 +1153,18 @@ pub static ALL: &[Def] = &[
         label: "Verification e-mail body (HTML)",
         description: "[name], [username], [Verification_Url], [Site_Name], [Site_URL].",
         ..def("Verification_Email", Kind::Code, "Email", "Verification")
+    },
+    Def {
+        default: Default::Str("Welcome to [Site_Name]"),
+        label: "Welcome e-mail subject (users an admin adds)",
+        ..def("Accounts_UserAddedEmail_Subject", Kind::String, "Email", "Registration via Admin")
+    },
+    Def {
+        default: Default::Str("<h2>Welcome to [Site_Name]</h2><p>Hello [name], an administrator created your account [username]. Visit <a href=\"[Site_URL]\">[Site_URL]</a> to sign in.</p>"),
+        max_chars: 65_536,
+        label: "Welcome e-mail body (HTML)",
+        description: "[name], [username], [Site_Name], [Site_URL].",
+        ..def("Accounts_UserAddedEmail_Email", Kind::Code, "Email", "Registration via Admin")
     },
     Def {
         default: Default::Str("[Site_Name] - SMTP Test Email"),
