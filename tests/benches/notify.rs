@@ -51,10 +51,27 @@ fn now_ms() -> i64 {
 fn main() {
     // The push gateway's fake answers on a runtime of its own: in production the
     // gateway is another machine, and its TLS work must not queue beside the
-    // measuring client's requests. (It still shares the cores with the server.)
+    // measuring client's requests. It still shares the cores with the server; with
+    // NOTIFY_BENCH_SINK_NICE=N its thread runs N nice steps lower (0 by default),
+    // closer to a gateway elsewhere.
+    let sink_nice: i32 = std::env::var("NOTIFY_BENCH_SINK_NICE")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    if sink_nice != 0 {
+        println!("(push gateway fake at nice +{sink_nice})");
+    }
     let sinks = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("fake-push")
+        .on_thread_start(move || {
+            if sink_nice != 0 {
+                // SAFETY: the calling thread's own priority.
+                unsafe {
+                    libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, sink_nice);
+                }
+            }
+        })
         .enable_all()
         .build()
         .expect("the fakes' runtime");

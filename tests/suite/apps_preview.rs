@@ -151,7 +151,7 @@ async fn preview_items_are_offered_and_the_picked_one_is_posted() {
         ),
         (
             json!({"command": "polite-pick", "previewItem": {"id": "please", "type": "text", "value": ""}}),
-            "The room id parameter must be a string.",
+            "The room's id where the preview is being executed in must be provided and be a string.",
         ),
         (
             json!({"command": "polite-pick", "roomId": rid}),

@@ -119,7 +119,9 @@ async fn oversized_messages_are_refused_on_every_path() {
             "integrations.create",
             &admin,
             json!({"type": "webhook-incoming", "name": "Limits", "enabled": true,
-                   "channel": "#limits", "username": "poster", "scriptEnabled": false}),
+                   "channel": "#limits", "username": "poster", "scriptEnabled": false,
+                   // The payloads name their room (the same one).
+                   "overrideDestinationChannelEnabled": true}),
         )
         .await["integration"]
         .clone();
