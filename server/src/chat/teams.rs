@@ -100,6 +100,21 @@ fn team_not_found() -> ChatError {
 }
 
 impl Chat {
+    /// [`Chat::team_main`], for an `actor` holding `perm` in the team (Rocket.Chat's
+    /// bare 403 otherwise).
+    async fn team_main_allowed(
+        &self,
+        actor: &User,
+        r: TeamRef<'_>,
+        perm: Perm,
+    ) -> ChatResult<Room> {
+        let main = self.team_main(actor, r).await?;
+        if !self.has_permission(actor, perm, Some(&main.id)).await? {
+            return Err(ChatError::unauthorized_bare());
+        }
+        Ok(main)
+    }
+
     /// The main room of the team `r` names; private teams only for their members
     /// and those who may see every team.
     pub async fn team_main(&self, actor: &User, r: TeamRef<'_>) -> ChatResult<Room> {
@@ -220,13 +235,7 @@ impl Chat {
         r: TeamRef<'_>,
         rooms_to_remove: &[String],
     ) -> ChatResult<()> {
-        let main = self.team_main(actor, r).await?;
-        if !self
-            .has_permission(actor, Perm::CONVERT_TEAM, Some(&main.id))
-            .await?
-        {
-            return Err(ChatError::unauthorized_bare());
-        }
+        let main = self.team_main_allowed(actor, r, Perm::CONVERT_TEAM).await?;
         self.dissolve_team(&main, rooms_to_remove).await?;
         let mut room = main;
         room.extra.team_id = None;
@@ -245,13 +254,7 @@ impl Chat {
         r: TeamRef<'_>,
         rooms_to_remove: &[String],
     ) -> ChatResult<()> {
-        let main = self.team_main(actor, r).await?;
-        if !self
-            .has_permission(actor, Perm::DELETE_TEAM, Some(&main.id))
-            .await?
-        {
-            return Err(ChatError::unauthorized_bare());
-        }
+        let main = self.team_main_allowed(actor, r, Perm::DELETE_TEAM).await?;
         self.dissolve_team(&main, rooms_to_remove).await?;
         self.remove_room(&main).await?;
         self.after_room_deleted(&main).await?;
@@ -298,13 +301,9 @@ impl Chat {
         r: TeamRef<'_>,
         rids: &[String],
     ) -> ChatResult<Vec<Room>> {
-        let main = self.team_main(actor, r).await?;
-        if !self
-            .has_permission(actor, Perm::ADD_TEAM_CHANNEL, Some(&main.id))
-            .await?
-        {
-            return Err(ChatError::unauthorized_bare());
-        }
+        let main = self
+            .team_main_allowed(actor, r, Perm::ADD_TEAM_CHANNEL)
+            .await?;
         let team_id = main.extra.team_id.clone().ok_or_else(team_not_found)?;
         let mut added = Vec::new();
         for rid in rids {
@@ -334,13 +333,9 @@ impl Chat {
         r: TeamRef<'_>,
         rid: &str,
     ) -> ChatResult<Room> {
-        let main = self.team_main(actor, r).await?;
-        if !self
-            .has_permission(actor, Perm::REMOVE_TEAM_CHANNEL, Some(&main.id))
-            .await?
-        {
-            return Err(ChatError::unauthorized_bare());
-        }
+        let main = self
+            .team_main_allowed(actor, r, Perm::REMOVE_TEAM_CHANNEL)
+            .await?;
         let room = self.room(RoomRef::Id(rid)).await?;
         if room.extra.team_id != main.extra.team_id || room.id == main.id {
             return Err(ChatError::refused(
@@ -455,13 +450,9 @@ impl Chat {
         r: TeamRef<'_>,
         user_ids: &[String],
     ) -> ChatResult<()> {
-        let main = self.team_main(actor, r).await?;
-        if !self
-            .has_permission(actor, Perm::ADD_TEAM_MEMBER, Some(&main.id))
-            .await?
-        {
-            return Err(ChatError::unauthorized_bare());
-        }
+        let main = self
+            .team_main_allowed(actor, r, Perm::ADD_TEAM_MEMBER)
+            .await?;
         for id in user_ids {
             let user = self
                 .store
@@ -482,13 +473,9 @@ impl Chat {
         r: TeamRef<'_>,
         user_id: &str,
     ) -> ChatResult<()> {
-        let main = self.team_main(actor, r).await?;
-        if !self
-            .has_permission(actor, Perm::EDIT_TEAM_MEMBER, Some(&main.id))
-            .await?
-        {
-            return Err(ChatError::unauthorized_bare());
-        }
+        let main = self
+            .team_main_allowed(actor, r, Perm::EDIT_TEAM_MEMBER)
+            .await?;
         let user = self
             .store
             .user_by_id(user_id)

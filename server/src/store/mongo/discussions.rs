@@ -52,30 +52,13 @@ impl MongoStore {
         prid: &str,
         page: Page,
     ) -> StoreResult<Listing<Room>> {
-        let filter = doc! { "prid": prid };
-        let total = self
-            .rooms
-            .count_documents(filter.clone())
-            .hint(Hint::Name(IDX_PRID.to_string()))
-            .await
-            .ctx("count discussions")?;
-        if page.count == 0 {
-            return Ok(Listing {
-                items: Vec::new(),
-                total,
-            });
-        }
-        let cursor = self
-            .rooms
-            .find(filter)
-            .sort(doc! { "fname": 1, "_id": 1 })
-            .hint(Hint::Name(IDX_PRID.to_string()))
-            .skip(page.offset)
-            .limit(page_limit(page))
-            .await
-            .ctx("list discussions")?;
-        let items: Vec<Room> = collect(cursor, "room").await?;
-        Ok(Listing { items, total })
+        self.rooms_page(
+            doc! { "prid": prid },
+            IDX_PRID,
+            doc! { "fname": 1, "_id": 1 },
+            page,
+        )
+        .await
     }
 
     pub(super) async fn refresh_discussion_link(
@@ -141,10 +124,13 @@ impl MongoStore {
         Ok(())
     }
 
+    /// A page of the rooms `filter` selects, in `sort` order (a range of `index`),
+    /// and their total.
     async fn rooms_page(
         &self,
         filter: Document,
         index: &str,
+        sort: Document,
         page: Page,
     ) -> StoreResult<Listing<Room>> {
         let total = self
@@ -152,7 +138,7 @@ impl MongoStore {
             .count_documents(filter.clone())
             .hint(Hint::Name(index.to_string()))
             .await
-            .ctx("count team rooms")?;
+            .ctx("count rooms")?;
         if page.count == 0 {
             return Ok(Listing {
                 items: Vec::new(),
@@ -162,12 +148,12 @@ impl MongoStore {
         let cursor = self
             .rooms
             .find(filter)
-            .sort(doc! { "nameKey": 1, "_id": 1 })
+            .sort(sort)
             .hint(Hint::Name(index.to_string()))
             .skip(page.offset)
             .limit(page_limit(page))
             .await
-            .ctx("list team rooms")?;
+            .ctx("list rooms")?;
         Ok(Listing {
             items: collect(cursor, "room").await?,
             total,
@@ -179,7 +165,7 @@ impl MongoStore {
         team_id: &str,
         page: Page,
     ) -> StoreResult<Listing<Room>> {
-        self.rooms_page(doc! { "teamId": team_id }, IDX_TEAM, page)
+        self.rooms_page(doc! { "teamId": team_id }, IDX_TEAM, by_name(), page)
             .await
     }
 
@@ -193,7 +179,12 @@ impl MongoStore {
     }
 
     pub(super) async fn main_rooms(&self, page: Page) -> StoreResult<Listing<Room>> {
-        self.rooms_page(doc! { "teamMain": true }, IDX_TEAM_MAIN, page)
+        self.rooms_page(doc! { "teamMain": true }, IDX_TEAM_MAIN, by_name(), page)
             .await
     }
+}
+
+/// Team rooms' order: by name (the key the team indexes end with).
+fn by_name() -> Document {
+    doc! { "nameKey": 1, "_id": 1 }
 }
