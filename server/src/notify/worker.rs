@@ -25,8 +25,9 @@ use crate::store::outbox::{OutboxItem, OutboxKind};
 use crate::store::{Message, Room, RoomType, Subscription, Ts, User};
 use crate::worker::outbox::{DeliveryError, DeliveryHandler, Outbox};
 
-/// Members read per store call.
-const PAGE: u64 = 1000;
+/// Members read per store call; their notices are one write, which a request's
+/// write may wait for (see `store::lane`): small enough to take a few ms.
+const PAGE: u64 = 250;
 /// Fan-outs under way at once on one instance: one at a time reads a room's
 /// members and writes its notices in short steps, so a burst of large-room posts
 /// queues here instead of holding the store's readers and writer together.

@@ -8,6 +8,7 @@ pub mod apps;
 mod full;
 pub mod integrations;
 pub mod job_leases;
+pub mod lane;
 pub mod matrix;
 pub mod model;
 pub mod moderation;

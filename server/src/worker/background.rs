@@ -11,11 +11,14 @@
 //!
 //! What a delivery spawns (an HTTP connection's task, a blocking store read) runs
 //! here too, at the same priority. Store writes go through the store's own writer
-//! thread, at normal priority, so a lowered thread never holds the writer.
+//! thread, at normal priority, so a lowered thread never holds the writer; they are
+//! marked background ([`WriteLane`]), so the writer serves requests' writes first.
 
 use std::io;
 
 use tokio::runtime::{Builder, Handle, Runtime};
+
+use crate::store::lane::{set_thread_lane, WriteLane};
 
 /// The runtime of background deliveries; shut down after the workers on it
 /// stopped (see `serve`).
@@ -38,7 +41,10 @@ impl BackgroundRuntime {
             // crowding the machine.
             .max_blocking_threads(threads.max(2) * 2)
             .thread_name("palaver-bg")
-            .on_thread_start(move || lower_priority(nice))
+            .on_thread_start(move || {
+                lower_priority(nice);
+                set_thread_lane(WriteLane::Background);
+            })
             .enable_all()
             .build()?;
         tracing::info!(threads, nice, "background runtime started");
@@ -106,6 +112,12 @@ mod tests {
             .handle()
             .block_on(async { tokio::spawn(async { current_nice() }).await.unwrap() });
         assert_eq!(seen, current_nice() + 7);
+        let lane = bg.handle().block_on(async {
+            tokio::spawn(async { crate::store::lane::thread_lane() })
+                .await
+                .unwrap()
+        });
+        assert_eq!(lane, WriteLane::Background);
         bg.shutdown();
     }
 

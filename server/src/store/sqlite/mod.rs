@@ -1,11 +1,9 @@
 //! Embedded SQLite backend (rusqlite, bundled).
 //!
-//! Writes go to one dedicated writer thread that *group-commits*: it takes every
-//! write queued at that moment, runs each inside its own savepoint of a single
-//! transaction, commits once (one fsync in WAL mode) and only then answers each
-//! caller. An `Ok` therefore always means "on disk", without paying one fsync per
-//! message. Reads use a small pool of read-only connections on tokio's blocking pool,
-//! so no SQLite call ever runs on an async worker thread.
+//! Writes go to one dedicated writer thread ([`writer`]) that group-commits, and
+//! serves requests' writes before background ones. Reads use a small pool of
+//! read-only connections on tokio's blocking pool, so no SQLite call ever runs on
+//! an async worker thread.
 //!
 //! Records are stored as JSON documents next to the few columns that are indexed or
 //! unique.
@@ -28,39 +26,27 @@ mod schema;
 mod settings_audit;
 mod uploads;
 mod users;
+mod writer;
 
 #[cfg(test)]
 mod plans;
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::{Store, StoreError, StoreResult};
 
-/// Most writes one transaction takes; bounds the latency a batch adds.
-const MAX_BATCH: usize = 512;
 const READERS: usize = 4;
 
-type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-/// Runs one write in the open transaction; returns how to answer its caller once the
-/// transaction ends, and the write's own error (if it failed).
-type Job = Box<dyn FnOnce(&Connection) -> (Completion, Option<StoreError>) + Send>;
-
-enum WriterMsg {
-    Job(Job),
-    Close(oneshot::Sender<()>),
-}
-
 pub struct SqliteStore {
-    writer: Mutex<Option<mpsc::Sender<WriterMsg>>>,
+    writer: writer::Writer,
     readers: Arc<Mutex<Vec<Connection>>>,
     read_slots: Arc<Semaphore>,
 }
@@ -262,14 +248,10 @@ impl SqliteStore {
             readers.push(r);
         }
 
-        let (tx, rx) = mpsc::channel::<WriterMsg>();
-        std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
-            .map_err(backend)?;
+        let writer = writer::Writer::start(conn).map_err(backend)?;
         tracing::info!(path = %path.display(), sync_full, "sqlite storage open");
         Ok(SqliteStore {
-            writer: Mutex::new(Some(tx)),
+            writer,
             readers: Arc::new(Mutex::new(readers)),
             read_slots: Arc::new(Semaphore::new(READERS)),
         })
@@ -282,36 +264,7 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel::<StoreResult<R>>();
-        let job: Job = Box::new(move |conn: &Connection| {
-            let result = run_in_savepoint(conn, f);
-            let failure = result.as_ref().err().cloned();
-            let completion: Completion = Box::new(move |committed: Result<(), StoreError>| {
-                let out = match committed {
-                    Ok(()) => result,
-                    Err(StoreError::Backend(e)) => {
-                        Err(StoreError::Backend(format!("commit failed: {e}")))
-                    }
-                    Err(e) => Err(e),
-                };
-                let _ = tx.send(out);
-            });
-            (completion, failure)
-        });
-        {
-            let guard = self
-                .writer
-                .lock()
-                .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
-            let sender = guard
-                .as_ref()
-                .ok_or_else(|| StoreError::Backend("storage is closed".into()))?;
-            sender
-                .send(WriterMsg::Job(job))
-                .map_err(|_| StoreError::Backend("storage writer stopped".into()))?;
-        }
-        rx.await
-            .map_err(|_| StoreError::Backend("storage writer stopped".into()))?
+        self.writer.write(f).await
     }
 
     /// Runs `f` on a pooled read-only connection on the blocking pool.
@@ -346,114 +299,6 @@ impl SqliteStore {
     }
 }
 
-fn run_in_savepoint<R>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> StoreResult<R>,
-) -> StoreResult<R> {
-    conn.execute_batch("SAVEPOINT job").map_err(map_err)?;
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
-        .unwrap_or_else(|_| Err(StoreError::Backend("write panicked".into())));
-    if conn.is_autocommit() {
-        // SQLite rolled the whole transaction back (SQLITE_FULL, an I/O error): the
-        // savepoint is gone with it; the batch learns of it from `is_autocommit`.
-        return result.and_then(|_| {
-            Err(StoreError::Backend(
-                "the transaction was rolled back by SQLite".into(),
-            ))
-        });
-    }
-    let end = if result.is_ok() {
-        "RELEASE job"
-    } else {
-        "ROLLBACK TO job; RELEASE job"
-    };
-    if let Err(e) = conn.execute_batch(end) {
-        return Err(map_err(e));
-    }
-    result
-}
-
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriterMsg>) {
-    let mut close_reply = None;
-    while let Ok(first) = rx.recv() {
-        let mut batch = Vec::new();
-        match first {
-            WriterMsg::Job(j) => batch.push(j),
-            WriterMsg::Close(reply) => {
-                close_reply = Some(reply);
-                break;
-            }
-        }
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(WriterMsg::Job(j)) => batch.push(j),
-                Ok(WriterMsg::Close(reply)) => {
-                    close_reply = Some(reply);
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        commit_batch(&conn, batch);
-        if close_reply.is_some() {
-            break;
-        }
-    }
-    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
-        tracing::warn!(error = %e, "sqlite checkpoint at close failed");
-    }
-    drop(conn);
-    if let Some(reply) = close_reply {
-        let _ = reply.send(());
-    }
-}
-
-fn commit_batch(conn: &Connection, batch: Vec<Job>) {
-    let mut jobs = batch.into_iter().peekable();
-    while jobs.peek().is_some() {
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let msg = e.to_string();
-            tracing::error!(error = %msg, "sqlite begin failed");
-            // The jobs never ran; dropping them answers their callers with an error.
-            return;
-        }
-        let mut completions: Vec<Completion> = Vec::new();
-        let (mut aborted, mut wrote) = (None, false);
-        for job in jobs.by_ref() {
-            let (completion, failure) = job(conn);
-            completions.push(completion);
-            wrote |= failure.is_none();
-            if conn.is_autocommit() {
-                // SQLite rolled the transaction back (a full disk, an I/O error):
-                // every write of it so far is undone and fails alike; the rest of the
-                // batch goes on in a new transaction.
-                aborted = Some(failure.unwrap_or_else(|| {
-                    StoreError::Backend("the transaction was rolled back by SQLite".into())
-                }));
-                break;
-            }
-        }
-        let committed = match aborted {
-            Some(e) => Err(e),
-            None => conn.execute_batch("COMMIT").map_err(map_err),
-        };
-        if committed.is_ok() && wrote {
-            super::full::write_succeeded();
-        }
-        if let Err(e) = &committed {
-            if !matches!(e, StoreError::Full(_)) {
-                tracing::error!(error = %e, "sqlite commit failed");
-            }
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
-        }
-        for done in completions {
-            done(committed.clone());
-        }
-    }
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     fn backend_name(&self) -> &'static str {
@@ -466,17 +311,6 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) -> StoreResult<()> {
-        let sender = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?
-            .take();
-        if let Some(sender) = sender {
-            let (tx, rx) = oneshot::channel();
-            if sender.send(WriterMsg::Close(tx)).is_ok() {
-                let _ = rx.await;
-            }
-        }
-        Ok(())
+        self.writer.close().await
     }
 }

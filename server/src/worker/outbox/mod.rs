@@ -41,6 +41,10 @@ use crate::store::outbox::{OutboxFailure, OutboxItem, OutboxKind, OutboxStats};
 use crate::store::{DynStore, Listing, Page, StoreResult, Ts};
 use policy::Verdict;
 
+/// Longest a busy kind waits before recording its deliveries and leasing more,
+/// whatever its free slots (a few slow deliveries do not hold the rest back).
+const REFILL_AFTER: Duration = Duration::from_millis(50);
+
 /// Delivers the items of one kind. A new kind (e-mail, push, the Matrix bridge)
 /// is a new handler; the worker does not change.
 #[async_trait]
@@ -277,9 +281,24 @@ impl KindRun {
         // Whether due items may be waiting: after a wake, a poll, or a batch that
         // filled every free slot.
         let mut lease_wanted = true;
+        // A busy queue refills (records what was delivered, leases more) once half
+        // its slots are free, or after REFILL_AFTER: two writes per half-batch
+        // rather than two per item, which the store's writer would carry.
+        let refill_at = (this.concurrency / 2).max(1);
+        let mut refilled = Instant::now();
         loop {
-            this.record_delivered().await;
             let free = slots.available_permits();
+            if !(tasks.is_empty() || free >= refill_at || refilled.elapsed() >= REFILL_AFTER) {
+                tokio::select! {
+                    _ = stop.stopped() => break,
+                    _ = wake.notified() => lease_wanted = true,
+                    _ = tokio::time::sleep(REFILL_AFTER.saturating_sub(refilled.elapsed())) => {}
+                    Some(_) = tasks.join_next() => {}
+                }
+                continue;
+            }
+            refilled = Instant::now();
+            this.record_delivered().await;
             if lease_wanted && free > 0 {
                 let now = Ts::now();
                 let until = Ts(now.0 + config.lease().as_millis() as i64);
