@@ -72,6 +72,7 @@ mod rest_dm;
 mod rest_edge;
 mod rest_envelopes;
 mod rest_files;
+mod rest_files_forms;
 mod rest_groups;
 mod rest_impersonation;
 mod rest_integrations;

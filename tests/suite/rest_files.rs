@@ -174,7 +174,7 @@ async fn upload_confirm_deliver_and_download_as_members_only() {
         m["attachments"],
         json!([{
             "title": "Q1 report.pdf", "type": "file", "description": "first quarter",
-            "title_link": url, "title_link_download": true, "format": "pdf", "size": data.len(),
+            "title_link": url, "title_link_download": true, "format": "PDF", "size": data.len(),
         }]),
         "{m}"
     );

@@ -81,11 +81,34 @@ pub fn file_path(upload: &Upload) -> String {
     )
 }
 
-fn extension(name: &str) -> String {
+/// An attachment's `format`: the name's extension upper-cased, `file` without
+/// one (Rocket.Chat's `getFileExtension`).
+fn format_of(name: &str) -> String {
     match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => ext.to_ascii_lowercase(),
-        _ => String::new(),
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => ext.to_uppercase(),
+        _ => "file".to_string(),
     }
+}
+
+/// The media type an upload is recorded with, as Rocket.Chat's `getMimeType`
+/// decides it: the declared type when it is a known one whose usual extension
+/// differs from the file's (the name may be wrong); else the type of the name's
+/// extension (`.lst` is text, as Rocket.Chat adds); else opaque bytes. Clients
+/// often declare `application/octet-stream` for anything they do not know.
+pub(crate) fn media_type_of(declared: &str, file_name: &str) -> String {
+    const OCTET: &str = "application/octet-stream";
+    let declared = declared.trim().to_ascii_lowercase();
+    let ext = file_name.rsplit('.').next().unwrap_or(file_name);
+    let usual = mime_guess::get_mime_extensions_str(&declared).and_then(|e| e.first());
+    if declared != OCTET && usual.is_some_and(|u| *u != ext) {
+        return declared;
+    }
+    if ext.eq_ignore_ascii_case("lst") {
+        return "text/plain".to_string();
+    }
+    mime_guess::from_ext(ext)
+        .first_raw()
+        .map_or_else(|| OCTET.to_string(), str::to_string)
 }
 
 /// The object key of an upload: its id (unique, safe on every backend).
@@ -229,6 +252,7 @@ impl Chat {
         content_type: &str,
         body: ByteStream,
     ) -> ChatResult<Upload> {
+        let content_type = &media_type_of(content_type, name);
         let room = self.check_upload(actor, rid, content_type).await?;
         let storage = self.file_storage()?;
         let name = sanitize_name(name);
@@ -646,7 +670,7 @@ fn file_message_parts(upload: &Upload, thumb: Option<&Upload>) -> (Vec<Value>, V
             attachment["video_size"] = json!(upload.size);
         }
         _ => {
-            attachment["format"] = json!(extension(&upload.name));
+            attachment["format"] = json!(format_of(&upload.name));
             attachment["size"] = json!(upload.size);
         }
     }
@@ -686,6 +710,20 @@ mod tests {
         ] {
             assert!(!inline_safe(t), "{t}");
         }
+    }
+
+    #[test]
+    fn media_types_follow_rocket_chat() {
+        assert_eq!(media_type_of("application/octet-stream", "a.lst"), "text/plain");
+        assert_eq!(media_type_of("application/octet-stream", "d.drawio"), "application/octet-stream");
+        assert_eq!(media_type_of("image/png", "logo.png"), "image/png");
+        assert_eq!(media_type_of("application/octet-stream", "logo.png"), "image/png");
+        assert_eq!(media_type_of("image/jpeg", "x.jpg"), "image/jpeg");
+        // A known declared type wins over a misleading name.
+        assert_eq!(media_type_of("image/png", "x.txt"), "image/png");
+        assert_eq!(format_of("a.lst"), "LST");
+        assert_eq!(format_of("noext"), "file");
+        assert_eq!(format_of(".hidden"), "file");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::io;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, FromRequestParts, Multipart, Path, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Multipart, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -46,11 +46,13 @@ pub fn routes() -> Router<AppState> {
         .route("/files.migrate", post(migrate))
 }
 
-/// The download routes (outside `/api/v1`).
+/// The download routes (outside `/api/v1`); `/ufs/:store/:fileId/:name` is the
+/// older form Rocket.Chat still serves (the store's name is not needed here).
 pub fn download_routes() -> Router<AppState> {
     Router::new()
         .route("/file-upload/{file_id}", get(download_unnamed))
         .route("/file-upload/{file_id}/{name}", get(download))
+        .route("/ufs/{store}/{file_id}/{name}", get(download_ufs))
 }
 
 struct RoomKind;
@@ -77,7 +79,15 @@ async fn receive(
             Err(e) => return Err(ApiError::BadBody(format!("Invalid multipart body: {e}"))),
         };
         let name = field.name().unwrap_or("").to_string();
-        if name != "file" || upload.is_some() {
+        // As Rocket.Chat's busboy limits: one file part, and only under `file`.
+        if field.file_name().is_some() && name != "file" {
+            return Err(refuse_multipart(state, upload, ChatError::refused("invalid-field", "")).await);
+        }
+        if field.file_name().is_some() && upload.is_some() {
+            let many = ChatError::failure("error-too-many-files", "Just 1 file is allowed");
+            return Err(refuse_multipart(state, upload, many).await);
+        }
+        if name != "file" {
             let text = field
                 .text()
                 .await
@@ -130,6 +140,14 @@ async fn receive(
         ))
     })?;
     Ok((upload, fields))
+}
+
+/// Refuses a multipart body, removing the file already stored from it.
+async fn refuse_multipart(state: &AppState, stored: Option<Upload>, e: ChatError) -> ApiError {
+    if let Some(upload) = stored {
+        state.chat.discard_upload(&upload).await;
+    }
+    e.into()
 }
 
 /// `POST /api/v1/rooms.media/:rid` → `{file: {_id, url}}`.
@@ -374,20 +392,35 @@ async fn downloader(parts: &mut Parts, state: &AppState) -> Result<Option<User>,
 async fn download_unnamed(
     State(state): State<AppState>,
     Path(file_id): Path<String>,
-    parts: Parts,
+    request: Request,
 ) -> Response {
-    serve_file(state, file_id, parts).await
+    serve_file(state, file_id, request).await
 }
 
 async fn download(
     State(state): State<AppState>,
     Path((file_id, _name)): Path<(String, String)>,
-    parts: Parts,
+    request: Request,
 ) -> Response {
-    serve_file(state, file_id, parts).await
+    serve_file(state, file_id, request).await
 }
 
-async fn serve_file(state: AppState, file_id: String, mut parts: Parts) -> Response {
+async fn download_ufs(
+    State(state): State<AppState>,
+    Path((_store, file_id, _name)): Path<(String, String, String)>,
+    request: Request,
+) -> Response {
+    serve_file(state, file_id, request).await
+}
+
+/// The most of a (pointless) request body a download reads before answering.
+const DOWNLOAD_BODY_DRAIN: usize = 1024 * 1024;
+
+async fn serve_file(state: AppState, file_id: String, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    // A GET may still carry a body; answering before it was read resets the
+    // connection under a client still writing it (it sees EPIPE, not our answer).
+    let _ = axum::body::to_bytes(body, DOWNLOAD_BODY_DRAIN).await;
     match try_serve_file(&state, &file_id, &mut parts).await {
         Ok(r) => r,
         Err(e) => {
