@@ -67,18 +67,49 @@ async fn upload_forms_types_and_old_download_paths() {
     let octet = "application/octet-stream";
     let (status, body) = upload(&srv, &alice, &path, "l.lst", octet, b"a\nb".to_vec(), &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["message"]["files"][0]["type"], json!("text/plain"), "{body}");
-    assert_eq!(body["message"]["attachments"][0]["format"], json!("LST"), "{body}");
-    let (status, body) = upload(&srv, &alice, &path, "d.drawio", octet, b"<x/>".to_vec(), &[]).await;
+    assert_eq!(
+        body["message"]["files"][0]["type"],
+        json!("text/plain"),
+        "{body}"
+    );
+    assert_eq!(
+        body["message"]["attachments"][0]["format"],
+        json!("LST"),
+        "{body}"
+    );
+    let (status, body) = upload(
+        &srv,
+        &alice,
+        &path,
+        "d.drawio",
+        octet,
+        b"<x/>".to_vec(),
+        &[],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["message"]["files"][0]["type"], json!(octet), "{body}");
-    assert_eq!(body["message"]["attachments"][0]["format"], json!("DRAWIO"), "{body}");
+    assert_eq!(
+        body["message"]["attachments"][0]["format"],
+        json!("DRAWIO"),
+        "{body}"
+    );
 
     // The blocked-types list applies to the type so decided.
-    set_setting(&srv, &admin, "FileUpload_MediaTypeBlackList", json!("text/plain")).await;
+    set_setting(
+        &srv,
+        &admin,
+        "FileUpload_MediaTypeBlackList",
+        json!("text/plain"),
+    )
+    .await;
     let (status, body) = upload(&srv, &alice, &path, "l.lst", octet, b"a".to_vec(), &[]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body["errorType"], json!("error-invalid-file-type"), "{body}");
+    assert_eq!(
+        body["errorType"],
+        json!("error-invalid-file-type"),
+        "{body}"
+    );
 
     // The older path serves the same file; access rules apply to both.
     let png = image_png();

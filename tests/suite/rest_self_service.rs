@@ -303,7 +303,10 @@ async fn preferences_default_as_rocket_chat_and_keep_what_users_set() {
     let srv = Palaver::start().await;
     let admin = srv.admin().await;
     let alice = srv.create_user(&admin, "alice").await;
-    let prefs = srv.get_ok("users.getPreferences", &alice).await["preferences"].clone();
+    // `/me` fills in the defaults; `users.getPreferences` answers only what the
+    // user set, as Rocket.Chat does.
+    let me = srv.get_ok("me", &alice).await;
+    let prefs = me["settings"]["preferences"].clone();
     for key in [
         "alsoSendThreadToChannel",
         "sidebarSortby",
@@ -313,6 +316,8 @@ async fn preferences_default_as_rocket_chat_and_keep_what_users_set() {
     ] {
         assert!(prefs.get(key).is_some(), "{key}: {prefs}");
     }
+    let prefs = srv.get_ok("users.getPreferences", &alice).await["preferences"].clone();
+    assert_eq!(prefs, json!({}));
     let body = srv
         .post_ok(
             "users.setPreferences",
@@ -324,6 +329,8 @@ async fn preferences_default_as_rocket_chat_and_keep_what_users_set() {
         body["user"]["settings"]["preferences"]["useEmojis"],
         json!(false)
     );
+    let prefs = srv.get_ok("users.getPreferences", &alice).await["preferences"].clone();
+    assert_eq!(prefs, json!({"useEmojis": false, "language": "pt-BR"}));
     let me = srv.get_ok("me", &alice).await;
     assert_eq!(me["settings"]["preferences"]["useEmojis"], json!(false));
     assert_eq!(

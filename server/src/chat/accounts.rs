@@ -250,10 +250,21 @@ impl Chat {
 
     pub async fn list_users(
         &self,
+        actor: &User,
         filter: Option<&str>,
         sort: Sort,
         page: Page,
     ) -> ChatResult<Listing<User>> {
+        // Rocket.Chat's temporary switch: off by default, users.list shows everyone.
+        if self
+            .settings()
+            .bool("API_Apply_permission_view-outside-room_on_users-list")
+            && !self
+                .has_permission(actor, Perm::VIEW_OUTSIDE_ROOM, None)
+                .await?
+        {
+            return Err(ChatError::unauthorized_bare());
+        }
         Ok(self.store.list_users(filter, sort, page).await?)
     }
 

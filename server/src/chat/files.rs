@@ -714,10 +714,19 @@ mod tests {
 
     #[test]
     fn media_types_follow_rocket_chat() {
-        assert_eq!(media_type_of("application/octet-stream", "a.lst"), "text/plain");
-        assert_eq!(media_type_of("application/octet-stream", "d.drawio"), "application/octet-stream");
+        assert_eq!(
+            media_type_of("application/octet-stream", "a.lst"),
+            "text/plain"
+        );
+        assert_eq!(
+            media_type_of("application/octet-stream", "d.drawio"),
+            "application/octet-stream"
+        );
         assert_eq!(media_type_of("image/png", "logo.png"), "image/png");
-        assert_eq!(media_type_of("application/octet-stream", "logo.png"), "image/png");
+        assert_eq!(
+            media_type_of("application/octet-stream", "logo.png"),
+            "image/png"
+        );
         assert_eq!(media_type_of("image/jpeg", "x.jpg"), "image/jpeg");
         // A known declared type wins over a misleading name.
         assert_eq!(media_type_of("image/png", "x.txt"), "image/png");

@@ -337,11 +337,19 @@ impl Chat {
     }
 
     /// `users.sendConfirmationEmail {email}`: anyone logged in may ask for a link to
-    /// an address; it is only sent when an account holds it unverified.
+    /// an address; `true` when an account holds it, as Rocket.Chat answers. The link
+    /// is only sent while the address is unverified (a verified one needs none).
     pub async fn send_confirmation_email(&self, email: &str) -> ChatResult<bool> {
         let Some(user) = self.store.user_by_email(email.trim()).await? else {
             return Ok(false);
         };
+        let verified = user
+            .emails
+            .iter()
+            .any(|e| e.verified && e.address.eq_ignore_ascii_case(email.trim()));
+        if verified {
+            return Ok(true);
+        }
         self.send_verification(&user, email).await
     }
 

@@ -40,6 +40,8 @@ pub struct BasicInfo {
     pub username: Option<String>,
     pub nickname: Option<String>,
     pub bio: Option<String>,
+    /// The status text; refused when `Accounts_AllowUserStatusMessageChange` is off.
+    pub status_text: Option<String>,
     pub new_password: Option<String>,
     /// The current password (plain, or its SHA-256 hex as Rocket.Chat's clients send).
     pub current_password: Option<String>,
@@ -159,6 +161,19 @@ impl Chat {
             .username
             .map(|u| u.trim().to_string())
             .filter(|u| *u != user.username);
+        if name.as_deref() == Some("") {
+            // Rocket.Chat's `saveUserIdentity` refuses a name of only blanks.
+            return Err(ChatError::refused(
+                "error-could-not-save-identity",
+                "Could not save user identity",
+            ));
+        }
+        if info.status_text.is_some() && !settings.bool("Accounts_AllowUserStatusMessageChange") {
+            return Err(ChatError::refused(
+                "error-not-allowed",
+                "Change status is not allowed",
+            ));
+        }
         if name.is_some() && !settings.bool("Accounts_AllowRealNameChange") {
             return Err(not_allowed("Editing user real name"));
         }
@@ -256,6 +271,10 @@ impl Chat {
         if let Some(hash) = new_hash {
             self.store.set_password_hash(&user.id, &hash).await?;
             self.end_other_sessions(&user, token_hash).await?;
+        }
+        if let Some(text) = &info.status_text {
+            self.set_status_text(&user.id, text).await?;
+            user.status_text = Some(text.trim().to_string()).filter(|t| !t.is_empty());
         }
         tracing::info!(user_id = %user.id, "own profile updated");
         if user.username != before.username || user.name != before.name {

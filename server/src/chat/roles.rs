@@ -44,6 +44,13 @@ pub enum RoomRole {
 }
 
 impl RoomRole {
+    /// The room role of a role id; `None` for global roles (and `member`).
+    pub fn from_id(id: &str) -> Option<RoomRole> {
+        [RoomRole::Owner, RoomRole::Moderator, RoomRole::Leader]
+            .into_iter()
+            .find(|r| r.id() == id)
+    }
+
     pub fn id(self) -> &'static str {
         match self {
             RoomRole::Owner => roles::OWNER,

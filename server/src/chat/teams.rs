@@ -9,6 +9,7 @@ use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::ids;
 use super::permissions::Perm;
+use super::roles::RoomRole;
 use super::rooms::{NewRoom, RoomRef};
 use super::Chat;
 use crate::store::{Listing, Page, Room, RoomType, Subscription, Ts, User, UserRef};
@@ -93,6 +94,13 @@ pub struct NewTeam {
     /// User ids to add besides the creator.
     pub members: Vec<String>,
     pub read_only: bool,
+}
+
+/// A user `teams.addMembers` adds, with the room roles they get in the team.
+#[derive(Clone, Debug)]
+pub struct NewTeamMember {
+    pub user_id: String,
+    pub roles: Vec<RoomRole>,
 }
 
 fn team_not_found() -> ChatError {
@@ -421,6 +429,49 @@ impl Chat {
         Ok(Listing { items, total })
     }
 
+    /// `users.listTeams`: the teams `user_id` is a member of, each with whether
+    /// they own it. Without `view-all-teams` the caller sees the public ones and
+    /// the private ones they are in too (Rocket.Chat's `findBySubscribedUserIds`).
+    pub async fn teams_of_user(
+        &self,
+        actor: &User,
+        user_id: &str,
+    ) -> ChatResult<Vec<(Team, bool)>> {
+        let sees_all = self
+            .has_permission(actor, Perm::VIEW_ALL_TEAMS, None)
+            .await?;
+        let subs = self.store.user_subscriptions(user_id, None).await?;
+        let owned: std::collections::HashSet<String> = subs
+            .iter()
+            .filter(|s| s.roles.iter().any(|r| r == "owner"))
+            .map(|s| s.rid.clone())
+            .collect();
+        let ids: Vec<String> = subs.into_iter().map(|s| s.rid).collect();
+        let mut mains: Vec<Room> = self
+            .store
+            .rooms_by_ids(&ids)
+            .await?
+            .into_iter()
+            .filter(|r| r.extra.team_main)
+            .collect();
+        mains.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        let mut teams = Vec::with_capacity(mains.len());
+        for main in mains {
+            let visible = sees_all
+                || main.t != RoomType::Group
+                || actor.id == user_id
+                || self
+                    .store
+                    .subscription(&main.id, &actor.id)
+                    .await?
+                    .is_some();
+            if let (true, Some(team)) = (visible, Team::of(&main)) {
+                teams.push((team, owned.contains(&main.id)));
+            }
+        }
+        Ok(teams)
+    }
+
     /// `teams.listAll`: every team (`view-all-teams`).
     pub async fn all_teams(&self, actor: &User, page: Page) -> ChatResult<Listing<Team>> {
         if !self
@@ -448,19 +499,36 @@ impl Chat {
         &self,
         actor: &User,
         r: TeamRef<'_>,
-        user_ids: &[String],
+        members: &[NewTeamMember],
     ) -> ChatResult<()> {
         let main = self
             .team_main_allowed(actor, r, Perm::ADD_TEAM_MEMBER)
             .await?;
-        for id in user_ids {
+        for member in members {
             let user = self
                 .store
-                .user_by_id(id)
+                .user_by_id(&member.user_id)
                 .await?
                 .ok_or_else(ChatError::user_not_found)?;
             self.add_member(actor, &main, &user, "added-user-to-team")
                 .await?;
+            if member.roles.is_empty() {
+                continue;
+            }
+            // A team's roles are its main room's: each needs its `set-*` permission.
+            let held = self
+                .store
+                .subscription(&main.id, &user.id)
+                .await?
+                .map(|s| s.roles)
+                .unwrap_or_default();
+            for role in &member.roles {
+                if held.contains(&role.id().to_string()) {
+                    continue;
+                }
+                self.set_room_role(actor, &main.id, &user.id, *role, true)
+                    .await?;
+            }
         }
         Ok(())
     }

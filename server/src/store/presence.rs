@@ -50,6 +50,9 @@ pub struct StatusQuery {
     pub has_logged_in: Option<bool>,
     /// Only users of this type (`user`, `bot`).
     pub kind: Option<String>,
+    /// Only users holding one of these roles; empty: any. A filter on the walk
+    /// the other fields choose (no index of its own).
+    pub roles: Vec<String>,
 }
 
 #[async_trait]

@@ -108,6 +108,24 @@ pub async fn indexed_queries(store: DynStore) {
         by_status(q(None, None, Some("bot")), all).await,
         (vec!["u-cat".into()], 1)
     );
+    // A role filter narrows any tab.
+    let with_roles = |roles: &[&str], active: Option<bool>| StatusQuery {
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        active,
+        ..Default::default()
+    };
+    assert_eq!(
+        by_status(with_roles(&["admin"], None), all).await,
+        (vec![], 0)
+    );
+    assert_eq!(
+        by_status(with_roles(&["bot", "user"], Some(true)), all).await,
+        (vec!["u-cat".into(), "u-zed".into()], 2)
+    );
+    assert_eq!(
+        by_status(with_roles(&["user"], Some(false)), all).await,
+        (vec!["u-bob".into(), "u-pat".into()], 2)
+    );
     let search = |term: &str| StatusQuery {
         search: Some(term.into()),
         ..Default::default()

@@ -81,7 +81,9 @@ async fn receive(
         let name = field.name().unwrap_or("").to_string();
         // As Rocket.Chat's busboy limits: one file part, and only under `file`.
         if field.file_name().is_some() && name != "file" {
-            return Err(refuse_multipart(state, upload, ChatError::refused("invalid-field", "")).await);
+            return Err(
+                refuse_multipart(state, upload, ChatError::refused("invalid-field", "")).await,
+            );
         }
         if field.file_name().is_some() && upload.is_some() {
             let many = ChatError::failure("error-too-many-files", "Just 1 file is allowed");

@@ -194,7 +194,7 @@ pub async fn set_status(
     ok(json!({}))
 }
 
-/// `GET users.listByStatus[?status=active|deactivated][&hasLoggedIn][&type][&searchTerm]`:
+/// `GET users.listByStatus[?status=active|deactivated][&hasLoggedIn][&type][&searchTerm][&roles[]]`:
 /// the admin's user list (`view-d-room`, as Rocket.Chat).
 pub async fn list_by_status(
     State(state): State<AppState>,
@@ -224,6 +224,18 @@ pub async fn list_by_status(
         has_logged_in: params.bool("hasLoggedIn")?,
         kind: params.get("type").map(str::to_string),
         search: params.get("searchTerm").map(str::to_string),
+        // `roles[]=admin` as Rocket.Chat's clients send it (or `roles=a,b`).
+        roles: params
+            .get("roles[]")
+            .or(params.get("roles"))
+            .map(|r| {
+                r.split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
         ..Default::default()
     };
     let listing = state.chat.users_by_status(&query, page).await?;

@@ -8,8 +8,9 @@ use super::super::error::{ApiError, ApiResult};
 use super::super::extract::{Auth, JsonBody, Params};
 use super::super::AppState;
 use super::{ok, paged, rest};
+use crate::chat::roles::RoomRole;
 use crate::chat::rooms::RoomRef;
-use crate::chat::teams::{NewTeam, Team, TeamRef, TeamType};
+use crate::chat::teams::{NewTeam, NewTeamMember, Team, TeamRef, TeamType};
 use crate::chat::ChatError;
 use crate::store::{Page, RoomType};
 use crate::wire;
@@ -56,6 +57,9 @@ pub struct TeamBody {
 #[serde(rename_all = "camelCase")]
 pub struct MemberBody {
     user_id: String,
+    /// `member` is every member's; `owner`, `moderator`, `leader` are room roles.
+    #[serde(default)]
+    roles: Vec<String>,
 }
 
 impl TeamBody {
@@ -156,6 +160,30 @@ pub async fn list(State(state): State<AppState>, Auth(session): Auth, params: Pa
     teams_page(&listing, page)
 }
 
+/// `GET users.listTeams?userId=`: the user's teams, with `isOwner`.
+pub async fn of_user(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    let user_id = params
+        .get("userId")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ChatError::schema("must have required property 'userId'"))?;
+    let teams: Vec<Value> = state
+        .chat
+        .teams_of_user(&session.user, user_id)
+        .await?
+        .iter()
+        .map(|(team, owner)| {
+            let mut v = team_json(team);
+            v["isOwner"] = json!(owner);
+            v
+        })
+        .collect();
+    ok(json!({ "teams": teams }))
+}
+
 pub async fn list_all(
     State(state): State<AppState>,
     Auth(session): Auth,
@@ -198,10 +226,21 @@ pub async fn add_members(
     Auth(session): Auth,
     JsonBody(body): JsonBody<TeamBody>,
 ) -> ApiResult {
-    let ids: Vec<String> = body.members.iter().map(|m| m.user_id.clone()).collect();
+    let members: Vec<NewTeamMember> = body
+        .members
+        .iter()
+        .map(|m| NewTeamMember {
+            user_id: m.user_id.clone(),
+            roles: m
+                .roles
+                .iter()
+                .filter_map(|r| RoomRole::from_id(r))
+                .collect(),
+        })
+        .collect();
     state
         .chat
-        .add_team_members(&session.user, body.team()?, &ids)
+        .add_team_members(&session.user, body.team()?, &members)
         .await?;
     ok(json!({}))
 }

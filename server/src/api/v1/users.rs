@@ -133,7 +133,10 @@ pub async fn list(State(state): State<AppState>, Auth(session): Auth, params: Pa
         dir: Direction::Asc,
     })?;
     let filter = params.name_filter()?;
-    let listing = state.chat.list_users(filter.as_deref(), sort, page).await?;
+    let listing = state
+        .chat
+        .list_users(&session.user, filter.as_deref(), sort, page)
+        .await?;
     let users: Vec<_> = listing
         .items
         .iter()

@@ -52,6 +52,7 @@ pub struct BasicInfoData {
     username: Option<String>,
     nickname: Option<String>,
     bio: Option<String>,
+    status_text: Option<String>,
     new_password: Option<String>,
     current_password: Option<String>,
 }
@@ -76,6 +77,7 @@ pub async fn update_own_basic_info(
         username: d.username,
         nickname: d.nickname,
         bio: d.bio,
+        status_text: d.status_text,
         new_password: d.new_password.filter(|p| !p.is_empty()),
         current_password: d.current_password,
     };
@@ -113,8 +115,10 @@ pub async fn set_preferences(
 }
 
 /// `GET /api/v1/users.getPreferences`.
-pub async fn get_preferences(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
-    ok(json!({"preferences": state.chat.preferences_of(&session.user)}))
+pub async fn get_preferences(Auth(session): Auth) -> ApiResult {
+    // Only what the user set, as Rocket.Chat answers (its clients add the
+    // defaults themselves; `/me` carries them filled in).
+    ok(json!({"preferences": session.user.settings.preferences}))
 }
 
 #[derive(Deserialize)]

@@ -237,6 +237,18 @@ pub static ALL: &[Def] = &[
     },
     Def {
         default: Default::Bool(false),
+        label: "Apply view-outside-room to users.list",
+        description: "`users.list` is refused to users without the `view-outside-room` \
+                      permission.",
+        ..def(
+            "API_Apply_permission_view-outside-room_on_users-list",
+            Kind::Boolean,
+            "General",
+            "REST API",
+        )
+    },
+    Def {
+        default: Default::Bool(false),
         label: "Enable the direct messages history endpoint",
         description: "Lets administrators read direct conversations they are not in \
                       (`im.messages.others`).",

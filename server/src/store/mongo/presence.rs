@@ -57,6 +57,9 @@ pub fn status_find(q: &StatusQuery, gram: Option<&str>) -> UsersFind {
     if let Some(kind) = &q.kind {
         filter.insert("type", kind.as_str());
     }
+    if !q.roles.is_empty() {
+        filter.insert("roles", doc! { "$in": &q.roles });
+    }
     if let Some(text) = &q.search {
         let re = substring(text);
         filter.insert(

@@ -133,6 +133,12 @@ pub(super) fn status_statement(q: &StatusQuery, rare: Option<&str>) -> StatusSql
         args.push(SqlValue::Text(kind.clone()));
         filter.push(format!("json_extract(doc, '$.type') = ?{}", args.len()));
     }
+    if !q.roles.is_empty() {
+        let marks = list(&q.roles, &mut args);
+        filter.push(format!(
+            "EXISTS (SELECT 1 FROM json_each(doc, '$.roles') WHERE value IN ({marks}))"
+        ));
+    }
     if let Some(search) = &q.search {
         args.push(SqlValue::Text(like_pattern(search)));
         let n = args.len();
