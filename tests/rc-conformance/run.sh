@@ -95,7 +95,8 @@ done
 
 # Rocket.Chat's test environment: its test admin holds the `admin` role only
 # (initialData.js in TEST_MODE gives it no `user` role), which tests granting a
-# permission to `user` rely on; and registration is open (Rocket.Chat's default).
+# permission to `user` rely on, and is named as there (tests of real names read
+# it); and registration is open (Rocket.Chat's default).
 python3 - "$port" <<'PY'
 import json, sys, urllib.request
 base = f"http://127.0.0.1:{sys.argv[1]}/api/v1/"
@@ -107,6 +108,7 @@ login = call("login", {"user": "rocketchat.internal.admin.test",
                        "password": "rocketchat.internal.admin.test"})["data"]
 auth = {"X-User-Id": login["userId"], "X-Auth-Token": login["authToken"]}
 call("roles.removeUserFromRole", {"roleId": "user", "username": "rocketchat.internal.admin.test"}, auth)
+call("users.updateOwnBasicInfo", {"data": {"name": "RocketChat Internal Admin Test"}}, auth)
 # Rocket.Chat's default registration form is public (Palaver's is disabled).
 call("settings/Accounts_RegistrationForm", {"value": "Public"}, auth)
 PY

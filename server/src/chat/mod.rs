@@ -20,6 +20,7 @@ pub mod integrations;
 pub mod login;
 pub mod mail;
 mod media;
+pub mod member_filter;
 pub mod memberships;
 pub mod message_limits;
 pub mod message_marks;

@@ -27,6 +27,10 @@ pub const STATUSES: [&str; 4] = [ONLINE, AWAY, BUSY, OFFLINE];
 /// Longest status text kept (Rocket.Chat trims to 120).
 const MAX_STATUS_TEXT: usize = 120;
 
+/// The instance of the presence leases `users.setStatus` takes: no heartbeat
+/// renews them, so each lapses one presence TTL after it was taken.
+const REST_LEASE_INSTANCE: &str = "rest";
+
 /// Rocket.Chat's status numbers on `stream-user-presence` and `user-status`.
 pub fn status_number(status: &str) -> u8 {
     match status {
@@ -211,6 +215,21 @@ impl Chat {
             self.set_status_text(&user.id, text).await?;
         }
         if let Some(status) = status {
+            if status != OFFLINE {
+                // Setting a status over REST is being there: it counts as a
+                // connection for one presence TTL (Rocket.Chat shows it until the
+                // next presence change; here it lapses like any unrenewed
+                // connection, so a REST-only client is offline a TTL later).
+                valid_status(status)?;
+                let lease = PresenceConn {
+                    id: format!("rest-{}", user.id),
+                    user_id: user.id.clone(),
+                    instance_id: REST_LEASE_INSTANCE.to_string(),
+                    status: ONLINE.to_string(),
+                    expires_at: ts_after(self.presence_ttl()),
+                };
+                self.store.put_presence_conn(&lease).await?;
+            }
             self.set_default_status(&user.id, status).await?;
         }
         Ok(())

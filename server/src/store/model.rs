@@ -293,12 +293,9 @@ pub struct Room {
         skip_serializing_if = "Option::is_none"
     )]
     pub avatar_file_id: Option<String>,
-    /// Room-level custom fields, client-supplied JSON (an object).
-    #[serde(
-        rename = "customFields",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// Room-level custom fields, client-supplied JSON (an object); written `{}`
+    /// when there are none, as Rocket.Chat's rooms carry it.
+    #[serde(rename = "customFields", default, with = "room_custom_fields")]
     pub custom_fields: Option<serde_json::Value>,
     /// The code a user must give to join; never sent to clients (see
     /// [`crate::wire::render`]), only `joinCodeRequired`.
@@ -326,8 +323,9 @@ pub struct RoomExtra {
     /// Shown in the directory's featured list (`saveRoomSettings` `featured`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub featured: bool,
-    /// The system message types hidden in this room (`systemMessages`).
-    #[serde(rename = "sysMes", default, skip_serializing_if = "Option::is_none")]
+    /// The system message types hidden in this room (`systemMessages`); `None`:
+    /// the workspace's (`Hide_System_Messages`), written `true` as Rocket.Chat does.
+    #[serde(rename = "sysMes", default, with = "room_sys_mes")]
     pub sys_mes: Option<Vec<String>>,
     /// A default room new members get as a favourite (`favorite.favorite` with
     /// `defaultValue`); only meaningful on default rooms.
@@ -499,6 +497,56 @@ pub struct SubscriptionNotify {
         skip_serializing_if = "is_false"
     )]
     pub disable_notifications: bool,
+}
+
+/// A room's `sysMes`: its own list of hidden system message types, or `true`
+/// (Rocket.Chat's value on the rooms it creates) for the workspace's list. Both
+/// forms are read; absence and `false` read as the workspace's too.
+mod room_sys_mes {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<String>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(types) => types.serialize(s),
+            None => s.serialize_bool(true),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Types(Vec<String>),
+        Other(serde::de::IgnoredAny),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        Ok(match Option::<Raw>::deserialize(d)? {
+            Some(Raw::Types(types)) => Some(types),
+            Some(Raw::Other(_)) | None => None,
+        })
+    }
+}
+
+/// A room's `customFields`: written `{}` when it has none (clients read the
+/// object unconditionally); an empty object reads as none.
+mod room_custom_fields {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    pub fn serialize<S: Serializer>(v: &Option<Value>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(fields) => fields.serialize(s),
+            None => serde_json::Map::new().serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+        Ok(Option::<Value>::deserialize(d)?.filter(|v| match v {
+            Value::Object(map) => !map.is_empty(),
+            Value::Null => false,
+            _ => true,
+        }))
+    }
 }
 
 fn is_false(b: &bool) -> bool {

@@ -321,6 +321,9 @@ pub async fn reactions(store: DynStore) {
     ]
     .into();
     assert_eq!(after.reactions, expected);
+    // The room's copy of its last message follows.
+    let room = room_of(&store, "r-1").await;
+    assert_eq!(room.last_message.as_deref(), Some(&after));
     // Everything else is untouched.
     assert_eq!(
         Message {
@@ -367,6 +370,8 @@ pub async fn reactions(store: DynStore) {
         .unwrap();
     assert!(after.reactions.is_empty());
     assert_eq!(after, get(&store, "m-1").await);
+    let room = room_of(&store, "r-1").await;
+    assert_eq!(room.last_message.as_deref(), Some(&after), "the last one out");
 
     assert_eq!(
         store
@@ -396,6 +401,8 @@ pub async fn reactions(store: DynStore) {
         assert_eq!(names(&after, odd), Some(vec!["alice".into(), "bob".into()]));
         assert_eq!(names(&after, ":+1:"), Some(vec!["bob".into()]));
         assert_eq!(after, get(&store, "m-1").await);
+        let room = room_of(&store, "r-1").await;
+        assert_eq!(room.last_message.as_deref(), Some(&after), "{odd}");
         store
             .set_reaction("m-1", odd, "alice", false, Ts(4_300))
             .await

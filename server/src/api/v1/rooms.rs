@@ -9,6 +9,7 @@ use super::super::error::{ApiError, ApiResult};
 use super::super::extract::{Auth, JsonBody, Params};
 use super::super::AppState;
 use super::{expect_kind, ok, paged, params_room_ref, required, rest, room_ref};
+use crate::chat::member_filter::MemberFilter;
 use crate::chat::rooms::{NewRoom, RoomRef};
 use crate::chat::ChatError;
 use crate::store::{Direction, HistoryQuery, Room, RoomType, Sort, SortKey, User};
@@ -270,7 +271,26 @@ pub async fn members_of(
     params: &Params,
 ) -> ApiResult {
     let page = params.page()?;
-    let (room, listing) = state.chat.room_members(user, r, page).await?;
+    // `status[]=online` as Rocket.Chat's clients send it (or `status=a,b`).
+    let statuses = params
+        .get("status[]")
+        .or(params.get("status"))
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let filter = MemberFilter {
+        text: params.get("filter").map(str::to_string),
+        statuses,
+    };
+    let (room, listing) = state
+        .chat
+        .room_members_filtered(user, r, &filter, page)
+        .await?;
     expect_kind(&room, room_kind)?;
     let statuses = state
         .chat

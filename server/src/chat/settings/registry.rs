@@ -236,6 +236,14 @@ pub static ALL: &[Def] = &[
         ..def("API_User_Limit", int(1, 100_000_000), "General", "REST API")
     },
     Def {
+        default: Default::Str("username, name, bio, nickname"),
+        label: "User fields searched in member lists",
+        description: "Comma-separated: `username`, `name`, `bio`, `nickname`; what a \
+                      room member listing's `filter` matches.",
+        max_chars: 256,
+        ..def("Accounts_SearchFields", Kind::String, "Accounts", "")
+    },
+    Def {
         default: Default::Bool(false),
         label: "Apply view-outside-room to users.list",
         description: "`users.list` is refused to users without the `view-outside-room` \

@@ -171,19 +171,26 @@ impl MongoStore {
         let Some(after) = after else {
             return Ok(None);
         };
-        // Keep the room's copy of its last message in step.
-        if let Ok(rid) = after.get_str("rid") {
-            let mut last = after.clone();
-            last.remove("_words");
-            self.rooms
-                .update_one(
-                    doc! { "_id": rid, "lastMessage._id": id },
-                    doc! { "$set": { "lastMessage": last } },
-                )
-                .await
-                .ctx("refresh last message")?;
-        }
+        self.refresh_room_last(&after).await?;
         from_doc(after, "message").map(Some)
+    }
+
+    /// Keeps the room's copy of its last message in step with a changed message
+    /// (`after`, the message's stored document).
+    pub(super) async fn refresh_room_last(&self, after: &Document) -> StoreResult<()> {
+        let (Ok(rid), Ok(id)) = (after.get_str("rid"), after.get_str("_id")) else {
+            return Ok(());
+        };
+        let mut last = after.clone();
+        last.remove("_words");
+        self.rooms
+            .update_one(
+                doc! { "_id": rid, "lastMessage._id": id },
+                doc! { "$set": { "lastMessage": last } },
+            )
+            .await
+            .ctx("refresh last message")?;
+        Ok(())
     }
 
     pub(super) async fn pin(

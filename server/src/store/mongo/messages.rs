@@ -236,6 +236,7 @@ impl MongoStore {
                 .await
                 .ctx("set reaction")?;
             if let Some(after) = after {
+                self.refresh_room_last(&after).await?;
                 return from_doc(after, "message").map(Some);
             }
         }
@@ -401,6 +402,7 @@ impl MessageStore for MongoStore {
             return Ok(None);
         };
         if react || usernames_of(&after, emoji) != Some(0) {
+            self.refresh_room_last(&after).await?;
             return from_doc(after, "message").map(Some);
         }
         // The last user took their reaction back: drop the emoji, unless someone
@@ -415,7 +417,11 @@ impl MessageStore for MongoStore {
             .await
             .ctx("set reaction")?;
         match cleaned {
-            Some(doc) => from_doc(doc, "message").map(Some),
+            Some(doc) => {
+                self.refresh_room_last(&doc).await?;
+                from_doc(doc, "message").map(Some)
+            }
+            // Someone reacted again in between; their change refreshed the room.
             None => self.message(id).await,
         }
     }

@@ -227,6 +227,7 @@ impl MessageStore for SqliteStore {
             }
             msg.updated_at = updated_at;
             save_message(conn, &msg)?;
+            refresh_last_message(conn, &msg.rid, &msg.id)?;
             Ok(Some(msg))
         })
         .await
