@@ -25,11 +25,24 @@ async fn room_shapes_member_filters_and_rest_presence() {
     let rid = str_of(&channel["_id"], "rid").to_string();
 
     // A new room has Rocket.Chat's keys, `sysMes: true` and `customFields: {}`.
-    let info = srv.get_ok(&format!("rooms.info?roomId={rid}"), &alice).await;
+    let info = srv
+        .get_ok(&format!("rooms.info?roomId={rid}"), &alice)
+        .await;
     let room = &info["room"];
     let mut want: Vec<String> = [
-        "_id", "name", "fname", "t", "msgs", "usersCount", "u", "customFields", "ts", "ro",
-        "sysMes", "default", "_updatedAt",
+        "_id",
+        "name",
+        "fname",
+        "t",
+        "msgs",
+        "usersCount",
+        "u",
+        "customFields",
+        "ts",
+        "ro",
+        "sysMes",
+        "default",
+        "_updatedAt",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -45,7 +58,9 @@ async fn room_shapes_member_filters_and_rest_presence() {
         json!({"rid": rid, "systemMessages": ["uj"]}),
     )
     .await;
-    let info = srv.get_ok(&format!("rooms.info?roomId={rid}"), &alice).await;
+    let info = srv
+        .get_ok(&format!("rooms.info?roomId={rid}"), &alice)
+        .await;
     assert_eq!(info["room"]["sysMes"], json!(["uj"]), "{info}");
 
     // The room's last message carries its reactions.
@@ -57,15 +72,24 @@ async fn room_shapes_member_filters_and_rest_presence() {
         json!({"messageId": mid, "emoji": ":tada:"}),
     )
     .await;
-    let info = srv.get_ok(&format!("channels.info?roomId={rid}"), &alice).await;
+    let info = srv
+        .get_ok(&format!("channels.info?roomId={rid}"), &alice)
+        .await;
     let last = &info["channel"]["lastMessage"];
     assert_eq!(last["_id"], json!(mid), "{last}");
-    assert_eq!(last["reactions"][":tada:"]["usernames"], json!(["bob"]), "{last}");
+    assert_eq!(
+        last["reactions"][":tada:"]["usernames"],
+        json!(["bob"]),
+        "{last}"
+    );
 
     // Member listings by text (username or name, per Accounts_SearchFields) and
     // by status.
     let members = |query: &str| members_of(&srv, &alice, &rid, query.to_string());
-    assert_eq!(members("filter=BO").await, (vec!["bob".to_string()], json!(1)));
+    assert_eq!(
+        members("filter=BO").await,
+        (vec!["bob".to_string()], json!(1))
+    );
     assert_eq!(
         members("filter=alice%20name").await,
         (vec!["alice".to_string()], json!(1))
@@ -79,8 +103,12 @@ async fn room_shapes_member_filters_and_rest_presence() {
     );
 
     // A status set over REST shows as present, in member lists and online lists.
-    srv.post_ok("users.setStatus", &bob, json!({"status": "online", "message": ""}))
-        .await;
+    srv.post_ok(
+        "users.setStatus",
+        &bob,
+        json!({"status": "online", "message": ""}),
+    )
+    .await;
     assert_eq!(
         members("status%5B%5D=online").await,
         (vec!["bob".to_string()], json!(1))
@@ -99,7 +127,12 @@ async fn room_shapes_member_filters_and_rest_presence() {
 }
 
 /// A room's member usernames (and total) for a `channels.members` query.
-async fn members_of(srv: &Palaver, who: &Session, rid: &str, query: String) -> (Vec<String>, Value) {
+async fn members_of(
+    srv: &Palaver,
+    who: &Session,
+    rid: &str,
+    query: String,
+) -> (Vec<String>, Value) {
     let body = srv
         .get_ok(&format!("channels.members?roomId={rid}&{query}"), who)
         .await;

@@ -133,6 +133,21 @@ pub async fn post_effects(store: DynStore) {
     assert_eq!(store.subscription("r-1", "u-dave").await.unwrap(), None);
     assert_eq!(counters(&store, "r-1", "u-bob").await, (2, true, 1, 0));
     assert_eq!(room_of(&store, "r-1").await.msgs, 3);
+
+    // A system message counts but is not the room's last message, nor is it
+    // chosen when the last message goes.
+    let mut joined = message("m-sys", "r-1", &w.carol, 6_000, "carol");
+    joined.t = Some("uj".into());
+    store
+        .insert_message(&joined, &PostEffects::default())
+        .await
+        .unwrap();
+    let room = room_of(&store, "r-1").await;
+    assert_eq!((room.msgs, room.lm), (4, Some(Ts(5_000))));
+    assert_eq!(room.last_message.as_deref(), Some(&m3));
+    assert!(store.delete_message("m-3").await.unwrap());
+    let room = room_of(&store, "r-1").await;
+    assert_eq!(room.last_message.as_deref(), Some(&m2));
 }
 
 pub async fn threads(store: DynStore) {
@@ -371,7 +386,11 @@ pub async fn reactions(store: DynStore) {
     assert!(after.reactions.is_empty());
     assert_eq!(after, get(&store, "m-1").await);
     let room = room_of(&store, "r-1").await;
-    assert_eq!(room.last_message.as_deref(), Some(&after), "the last one out");
+    assert_eq!(
+        room.last_message.as_deref(),
+        Some(&after),
+        "the last one out"
+    );
 
     assert_eq!(
         store

@@ -80,14 +80,18 @@ async fn receive(
         };
         let name = field.name().unwrap_or("").to_string();
         // As Rocket.Chat's busboy limits: one file part, and only under `file`.
-        if field.file_name().is_some() && name != "file" {
-            return Err(
-                refuse_multipart(state, upload, ChatError::refused("invalid-field", "")).await,
-            );
-        }
-        if field.file_name().is_some() && upload.is_some() {
-            let many = ChatError::failure("error-too-many-files", "Just 1 file is allowed");
-            return Err(refuse_multipart(state, upload, many).await);
+        let refusal = match (field.file_name().is_some(), name == "file") {
+            (true, false) => Some(ChatError::refused("invalid-field", "")),
+            (true, true) if upload.is_some() => Some(ChatError::failure(
+                "error-too-many-files",
+                "Just 1 file is allowed",
+            )),
+            _ => None,
+        };
+        if let Some(e) = refusal {
+            drop(field);
+            drain(&mut multipart).await;
+            return Err(refuse_multipart(state, upload, e).await);
         }
         if name != "file" {
             let text = field
@@ -142,6 +146,24 @@ async fn receive(
         ))
     })?;
     Ok((upload, fields))
+}
+
+/// The most of a refused multipart body read before answering.
+const REFUSED_BODY_DRAIN: usize = 64 * 1024 * 1024;
+
+/// Reads what is left of a refused body (up to [`REFUSED_BODY_DRAIN`]): answering
+/// while the client still writes resets the connection under it, and it sees a
+/// broken pipe instead of the refusal.
+async fn drain(multipart: &mut Multipart) {
+    let mut left = REFUSED_BODY_DRAIN;
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        while let Ok(Some(chunk)) = field.chunk().await {
+            left = left.saturating_sub(chunk.len());
+            if left == 0 {
+                return;
+            }
+        }
+    }
 }
 
 /// Refuses a multipart body, removing the file already stored from it.

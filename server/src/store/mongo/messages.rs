@@ -152,8 +152,8 @@ impl MongoStore {
             .ctx("explain")
     }
 
-    /// Points the room's `lastMessage` at the newest remaining message, if it was the
-    /// (now deleted) message `gone`.
+    /// Points the room's `lastMessage` at the newest remaining message that is not a
+    /// system message, if it was the (now deleted) message `gone`.
     async fn replace_last_message(&self, rid: &str, gone: &str) -> StoreResult<()> {
         let is_last = self
             .rooms
@@ -167,7 +167,7 @@ impl MongoStore {
         }
         let latest = self
             .messages
-            .find_one(doc! { "rid": rid })
+            .find_one(doc! { "rid": rid, "t": { "$exists": false } })
             .sort(doc! { "ts": -1, "_id": -1 })
             .await
             .ctx("find latest message")?;
@@ -271,26 +271,38 @@ impl MessageStore for MongoStore {
             .map_err(|e| write_error("insert message", e, &[(IDX_ID, "id")], "id"))?;
 
         // Room counters; `lastMessage` only moves forward in time. One round trip in
-        // the usual case (the new message is the newest).
-        let counters = doc! { "$inc": { "msgs": 1_i64 }, "$max": { "lm": ts, "_updatedAt": ts } };
-        let mut with_last = counters.clone();
-        with_last.insert("$set", doc! { "lastMessage": doc });
-        let newest = self
-            .rooms
-            .update_one(
-                doc! { "_id": &msg.rid, "$or": [
-                    { "lastMessage.ts": { "$lte": ts } },
-                    { "lastMessage": { "$exists": false } },
-                ] },
-                with_last,
-            )
-            .await
-            .ctx("update room after post")?;
-        if newest.matched_count == 0 {
+        // the usual case (the new message is the newest). System messages count
+        // but are not the last message (Rocket.Chat's `saveSystemMessage`).
+        if msg.t.is_some() {
             self.rooms
-                .update_one(doc! { "_id": &msg.rid }, counters)
+                .update_one(
+                    doc! { "_id": &msg.rid },
+                    doc! { "$inc": { "msgs": 1_i64 }, "$max": { "_updatedAt": ts } },
+                )
                 .await
                 .ctx("update room after post")?;
+        } else {
+            let counters =
+                doc! { "$inc": { "msgs": 1_i64 }, "$max": { "lm": ts, "_updatedAt": ts } };
+            let mut with_last = counters.clone();
+            with_last.insert("$set", doc! { "lastMessage": doc });
+            let newest = self
+                .rooms
+                .update_one(
+                    doc! { "_id": &msg.rid, "$or": [
+                        { "lastMessage.ts": { "$lte": ts } },
+                        { "lastMessage": { "$exists": false } },
+                    ] },
+                    with_last,
+                )
+                .await
+                .ctx("update room after post")?;
+            if newest.matched_count == 0 {
+                self.rooms
+                    .update_one(doc! { "_id": &msg.rid }, counters)
+                    .await
+                    .ctx("update room after post")?;
+            }
         }
 
         let thread_parent = match &msg.tmid {

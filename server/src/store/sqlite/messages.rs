@@ -24,7 +24,8 @@ pub(super) fn save_message(conn: &Connection, msg: &Message) -> StoreResult<bool
     )? > 0)
 }
 
-/// Keeps the room's `lastMessage` in step with an edited or deleted message.
+/// Keeps the room's `lastMessage` in step with an edited or deleted message (the
+/// newest message that is not a system message).
 pub(super) fn refresh_last_message(
     conn: &Connection,
     rid: &str,
@@ -38,7 +39,8 @@ pub(super) fn refresh_last_message(
     }
     let latest: Option<Message> = query_doc(
         conn,
-        "SELECT doc FROM messages WHERE rid = ?1 ORDER BY ts DESC, rowid DESC LIMIT 1",
+        "SELECT doc FROM messages WHERE rid = ?1 AND json_extract(doc, '$.t') IS NULL \
+         ORDER BY ts DESC, rowid DESC LIMIT 1",
         [rid],
     )?;
     room.last_message = latest.map(Box::new);
@@ -122,8 +124,12 @@ fn apply_post(
     super::outbox::insert_items(conn, &effects.queue)?;
     if let Some(mut room) = load_room(conn, &msg.rid)? {
         room.msgs += 1;
-        room.lm = Some(msg.ts);
-        room.last_message = Some(Box::new(msg.clone()));
+        // System messages count but are not the room's last message (Rocket.Chat's
+        // `saveSystemMessage` leaves `lastMessage` and `lm` alone).
+        if msg.t.is_none() {
+            room.lm = Some(msg.ts);
+            room.last_message = Some(Box::new(msg.clone()));
+        }
         room.updated_at = msg.ts;
         save_room(conn, &room)?;
     }
