@@ -155,3 +155,73 @@ async fn own_info_listing_switch_teams_roles_and_confirmation() {
         .await;
     assert_eq!(status.as_u16(), 400);
 }
+
+#[tokio::test]
+async fn default_teams_bring_their_auto_join_rooms() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let team = srv
+        .post_ok("teams.create", &admin, json!({"name": "crew", "type": 0}))
+        .await;
+    let team_id = str_of(&team["team"]["_id"], "team id").to_string();
+    let main = str_of(&team["team"]["roomId"], "main room").to_string();
+    // A group created in the team (`extraData.teamId`).
+    let group = srv
+        .post_ok(
+            "groups.create",
+            &admin,
+            json!({"name": "crew-ops", "extraData": {"teamId": team_id, "broadcast": false}}),
+        )
+        .await;
+    let gid = str_of(&group["group"]["_id"], "gid").to_string();
+    assert_eq!(group["group"]["teamId"], json!(team_id), "{group}");
+    let sub = |who: &Session, rid: &str| {
+        let (srv, path) = (&srv, format!("subscriptions.getOne?roomId={rid}"));
+        let who = who.clone();
+        async move { srv.get_ok(&path, &who).await["subscription"].clone() }
+    };
+
+    // Not default: a new user joins neither (and reads `null`, not an error).
+    let u1 = srv.create_user(&admin, "u1").await;
+    assert_eq!(sub(&u1, &main).await, json!(null));
+    assert_eq!(sub(&u1, &gid).await, json!(null));
+
+    // A default team: its main room, not its rooms that are not auto-join.
+    srv.post_ok(
+        "rooms.saveRoomSettings",
+        &admin,
+        json!({"rid": main, "default": true}),
+    )
+    .await;
+    let u2 = srv.create_user(&admin, "u2").await;
+    assert_eq!(sub(&u2, &main).await["rid"], json!(main));
+    assert_eq!(sub(&u2, &gid).await, json!(null));
+
+    // Auto-join: the team's members join it now, new users of a default team too.
+    let body = srv
+        .post_ok(
+            "teams.updateRoom",
+            &admin,
+            json!({"roomId": gid, "isDefault": true}),
+        )
+        .await;
+    assert_eq!(body["room"]["teamDefault"], json!(true), "{body}");
+    assert_eq!(sub(&u2, &gid).await["rid"], json!(gid));
+    let u3 = srv.create_user(&admin, "u3").await;
+    assert_eq!(sub(&u3, &gid).await["rid"], json!(gid));
+    assert_eq!(
+        sub(&u1, &gid).await,
+        json!(null),
+        "not a member of the team"
+    );
+
+    // Only who may edit the team's rooms marks them.
+    let (status, _) = srv
+        .post(
+            "teams.updateRoom",
+            &u3,
+            json!({"roomId": gid, "isDefault": false}),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 403);
+}

@@ -224,6 +224,7 @@ impl Chat {
                             topic: None,
                             description: None,
                             custom_fields: None,
+                            team_id: None,
                         },
                     )
                     .await?;

@@ -115,6 +115,24 @@ impl Chat {
         }
         for room in self.default_rooms().await? {
             self.add_member(user, &room, user, "uj").await?;
+            // A default team brings its auto-join rooms along.
+            if let Some(team_id) = room
+                .extra
+                .team_id
+                .as_deref()
+                .filter(|_| room.extra.team_main)
+            {
+                for team_room in self.team_default_rooms(team_id).await? {
+                    if self
+                        .store
+                        .subscription(&team_room.id, &user.id)
+                        .await?
+                        .is_none()
+                    {
+                        self.add_member(user, &team_room, user, "uj").await?;
+                    }
+                }
+            }
         }
         Ok(())
     }

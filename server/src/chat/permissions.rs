@@ -66,6 +66,7 @@ perms! {
     CONVERT_TEAM = "convert-team",
     DELETE_TEAM = "delete-team",
     ADD_TEAM_CHANNEL = "add-team-channel",
+    EDIT_TEAM_CHANNEL = "edit-team-channel",
     REMOVE_TEAM_CHANNEL = "remove-team-channel",
     ADD_TEAM_MEMBER = "add-team-member",
     EDIT_TEAM_MEMBER = "edit-team-member",

@@ -31,6 +31,9 @@ pub struct NewRoom {
     pub description: Option<String>,
     /// Room custom fields (a JSON object).
     pub custom_fields: Option<serde_json::Value>,
+    /// A team to create the room in (`extraData.teamId`); needs
+    /// `create-team-channel` or `create-team-group` in the team.
+    pub team_id: Option<String>,
 }
 
 /// A room the user no longer has (left, kicked, deleted), for `rooms.get` syncs.
@@ -184,6 +187,10 @@ impl Chat {
         };
         self.require_permission(actor, perm, None).await?;
         validate_room_name(&new.name)?;
+        let team_id = match new.team_id.as_deref().filter(|t| !t.is_empty()) {
+            Some(team_id) => Some(self.team_for_new_room(actor, team_id).await?),
+            None => None,
+        };
         let mut members = Vec::new();
         let mut seen = BTreeSet::from([actor.id.clone()]);
         for username in &new.members {
@@ -229,7 +236,10 @@ impl Chat {
             uids: None,
             ts: now,
             updated_at: now,
-            extra: Default::default(),
+            extra: crate::store::RoomExtra {
+                team_id,
+                ..Default::default()
+            },
         };
         let mut owner = member_subscription(&room, actor);
         owner.roles = vec![roles::OWNER.into()];

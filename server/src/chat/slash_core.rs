@@ -346,6 +346,7 @@ impl Chat {
                     topic: None,
                     description: None,
                     custom_fields: None,
+                    team_id: None,
                 };
                 self.create_room(user, new).await.map(|_| {
                     notices.show(texts::channel_created(&channel));
@@ -525,6 +526,7 @@ impl Chat {
             topic: None,
             description: None,
             custom_fields: None,
+            team_id: None,
         };
         self.create_room(user, new).await?;
         Ok(())

@@ -181,6 +181,7 @@ impl Chat {
                     topic: None,
                     description: None,
                     custom_fields: None,
+                    team_id: None,
                 },
             )
             .await
@@ -295,10 +296,104 @@ impl Chat {
     async fn set_room_team(&self, mut room: Room, team_id: Option<&str>) -> ChatResult<Room> {
         room.extra.team_id = team_id.map(str::to_string);
         room.extra.team_main = false;
+        room.extra.team_default = false;
         room.updated_at = Ts::now();
         self.store.update_room_settings(&room).await?;
         self.bus.publish(Event::RoomChanged { room: room.clone() });
         Ok(room)
+    }
+
+    /// The team a new room is created in (`extraData.teamId`): the team's id, once
+    /// the creator holds `add-team-channel` in it.
+    pub(super) async fn team_for_new_room(
+        &self,
+        actor: &User,
+        team_id: &str,
+    ) -> ChatResult<String> {
+        let main = self
+            .team_main_allowed(actor, TeamRef::Id(team_id), Perm::ADD_TEAM_CHANNEL)
+            .await?;
+        main.extra.team_id.ok_or_else(team_not_found)
+    }
+
+    /// `teams.updateRoom`: marks a team's room auto-join (`teamDefault`) or not
+    /// (`edit-team-channel` in the team). Marked, the team's members join it, up
+    /// to `API_User_Limit` of them, as Rocket.Chat's `Team.updateRoom`.
+    pub async fn update_team_room(
+        &self,
+        actor: &User,
+        rid: &str,
+        is_default: bool,
+    ) -> ChatResult<Room> {
+        let mut room = self.room(RoomRef::Id(rid)).await?;
+        let Some(team_id) = room.extra.team_id.clone().filter(|_| !room.extra.team_main) else {
+            return Err(ChatError::failure(
+                "team-does-not-exist",
+                "team-does-not-exist",
+            ));
+        };
+        let main = self
+            .store
+            .team_main_room(&team_id)
+            .await?
+            .ok_or_else(team_not_found)?;
+        if !self
+            .has_permission(actor, Perm::EDIT_TEAM_CHANNEL, Some(&main.id))
+            .await?
+        {
+            return Err(ChatError::unauthorized_bare());
+        }
+        let any = self
+            .has_permission(actor, Perm::VIEW_ALL_TEAM_CHANNELS, Some(&main.id))
+            .await?;
+        if !any && self.readable_room(actor, RoomRef::Id(rid)).await.is_err() {
+            return Err(ChatError::refused("invalid-room", "Invalid room"));
+        }
+        room.extra.team_default = is_default;
+        room.updated_at = Ts::now();
+        self.store.update_room_settings(&room).await?;
+        self.bus.publish(Event::RoomChanged { room: room.clone() });
+        if is_default {
+            let limit = u64::try_from(self.settings().int("API_User_Limit")).unwrap_or(500);
+            let members = self
+                .store
+                .room_subscriptions(&main.id, Page::new(0, limit))
+                .await?
+                .items;
+            for sub in members {
+                if self
+                    .store
+                    .subscription(&room.id, &sub.u.id)
+                    .await?
+                    .is_some()
+                {
+                    continue;
+                }
+                if let Some(user) = self.store.user_by_id(&sub.u.id).await? {
+                    self.add_member(actor, &room, &user, "au").await?;
+                }
+            }
+        }
+        self.room(RoomRef::Id(rid)).await
+    }
+
+    /// A team's auto-join rooms (`teamDefault`), read a page at a time.
+    pub(super) async fn team_default_rooms(&self, team_id: &str) -> ChatResult<Vec<Room>> {
+        const PAGE: u64 = 200;
+        let mut found = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = self
+                .store
+                .team_rooms(team_id, Page::new(offset, PAGE))
+                .await?;
+            let n = page.items.len() as u64;
+            found.extend(page.items.into_iter().filter(|r| r.extra.team_default));
+            if n < PAGE {
+                return Ok(found);
+            }
+            offset += PAGE;
+        }
     }
 
     /// `teams.addRooms`: rooms join the team (`add-team-channel` in the team; the

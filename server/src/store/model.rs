@@ -348,6 +348,10 @@ pub struct RoomExtra {
     /// The room is its team's main room: the team's name, type and members.
     #[serde(rename = "teamMain", default, skip_serializing_if = "is_false")]
     pub team_main: bool,
+    /// A team's room its members join (Rocket.Chat's `teamDefault`, "auto-join"):
+    /// when it is marked so, and new users joining a default team.
+    #[serde(rename = "teamDefault", default, skip_serializing_if = "is_false")]
+    pub team_default: bool,
 }
 
 /// A change to a room's `muted`/`unmuted` lists, as Rocket.Chat's `muteUserInRoom`

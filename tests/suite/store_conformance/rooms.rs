@@ -691,7 +691,19 @@ pub async fn room_settings(store: DynStore) {
     changed.avatar_file_id = Some("f-room-avatar".into());
     changed.updated_at = Ts(5_000);
     changed.users_count = 99;
+    // A team's auto-join room.
+    changed.extra.team_id = Some("t-1".into());
+    changed.extra.team_default = true;
     store.update_room_settings(&changed).await.unwrap();
+    let team_rooms = store.team_rooms("t-1", Page::new(0, 10)).await.unwrap();
+    assert_eq!(
+        team_rooms
+            .items
+            .iter()
+            .map(|r| (r.id.as_str(), r.extra.team_default))
+            .collect::<Vec<_>>(),
+        vec![("r-general", true)]
+    );
     let after = store.room_by_id("r-general").await.unwrap().unwrap();
     assert_eq!(
         after,
@@ -727,6 +739,7 @@ pub async fn room_settings(store: DynStore) {
     cleared.archived = false;
     cleared.avatar_etag = None;
     cleared.avatar_file_id = None;
+    cleared.extra.team_default = false;
     store.update_room_settings(&cleared).await.unwrap();
     assert_eq!(store.room_by_id("r-general").await.unwrap(), Some(cleared));
     // Renaming onto another room's name is a conflict.

@@ -101,8 +101,9 @@ pub async fn subscriptions_get_one(
             ChatError::refused("invalid-params", "must have required property 'roomId'").into(),
         );
     };
-    let sub = state.chat.subscription(&session.user, rid).await?;
-    ok(json!({"subscription": rest(&sub)}))
+    // Rocket.Chat answers `null` for a room the caller is not in (or that is not).
+    let sub = state.chat.subscription_of(rid, &session.user.id).await?;
+    ok(json!({"subscription": sub.as_ref().map(rest)}))
 }
 
 /// `subscriptions.read` `{rid}` or `{roomId}` (not both): marks the room read.

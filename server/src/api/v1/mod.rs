@@ -160,6 +160,7 @@ pub fn routes() -> Router<AppState> {
         .route("/teams.convertToChannel", post(teams::convert_to_channel))
         .route("/teams.list", get(teams::list))
         .route("/users.listTeams", get(teams::of_user))
+        .route("/teams.updateRoom", post(teams::update_room))
         .route("/teams.listAll", get(teams::list_all))
         .route("/teams.members", get(teams::members))
         .route("/teams.addMembers", post(teams::add_members))

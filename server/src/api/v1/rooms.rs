@@ -81,6 +81,18 @@ pub struct CreateBody {
     topic: Option<String>,
     description: Option<String>,
     custom_fields: Option<serde_json::Value>,
+    #[serde(default)]
+    extra_data: ExtraData,
+}
+
+/// `extraData` of `channels.create`/`groups.create`: what Palaver reads of it.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtraData {
+    team_id: Option<String>,
+    topic: Option<String>,
+    #[serde(default)]
+    broadcast: bool,
 }
 
 pub async fn create<const K: u8>(
@@ -97,10 +109,12 @@ pub async fn create<const K: u8>(
                 kind: kind(K),
                 name,
                 members: body.members,
-                read_only: body.read_only,
-                topic: body.topic,
+                // A broadcast room is read-only, as Rocket.Chat's `createRoom`.
+                read_only: body.read_only || body.extra_data.broadcast,
+                topic: body.topic.or(body.extra_data.topic),
                 description: body.description,
                 custom_fields: body.custom_fields.filter(|f| f.is_object()),
+                team_id: body.extra_data.team_id,
             },
         )
         .await?;

@@ -160,6 +160,30 @@ pub async fn list(State(state): State<AppState>, Auth(session): Auth, params: Pa
     teams_page(&listing, page)
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateRoomBody {
+    room_id: Option<String>,
+    is_default: Option<bool>,
+}
+
+/// `POST teams.updateRoom {roomId, isDefault}`: a team's room auto-join or not.
+pub async fn update_room(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<UpdateRoomBody>,
+) -> ApiResult {
+    let (Some(rid), Some(is_default)) = (body.room_id.filter(|r| !r.is_empty()), body.is_default)
+    else {
+        return Err(ChatError::invalid("Match error: roomId and isDefault are required").into());
+    };
+    let room = state
+        .chat
+        .update_team_room(&session.user, &rid, is_default)
+        .await?;
+    ok(json!({ "room": rest(&room) }))
+}
+
 /// `GET users.listTeams?userId=`: the user's teams, with `isOwner`.
 pub async fn of_user(
     State(state): State<AppState>,

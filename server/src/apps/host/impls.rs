@@ -233,6 +233,7 @@ impl rooms::Host for HostState {
                     topic: None,
                     description: None,
                     custom_fields: None,
+                    team_id: None,
                 },
             )
             .await

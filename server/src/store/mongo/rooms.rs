@@ -313,6 +313,7 @@ impl RoomStore for MongoStore {
             "favorite",
             "teamId",
             "teamMain",
+            "teamDefault",
             "_updatedAt",
             SEARCH_GRAMS,
         ];

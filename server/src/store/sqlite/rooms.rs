@@ -309,6 +309,7 @@ impl RoomStore for SqliteStore {
             stored.extra.favorite = given.extra.favorite;
             stored.extra.team_id = given.extra.team_id.clone();
             stored.extra.team_main = given.extra.team_main;
+            stored.extra.team_default = given.extra.team_default;
             stored.updated_at = given.updated_at;
             exec(
                 conn,
