@@ -144,3 +144,64 @@ async fn members_of(
         .collect();
     (names, body["total"].clone())
 }
+
+#[tokio::test]
+async fn team_sidepanel_is_saved_and_validated() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let team = srv
+        .post_ok("teams.create", &alice, json!({"name": "panel", "type": 0}))
+        .await;
+    let main = str_of(&team["team"]["roomId"], "main").to_string();
+    srv.post_ok(
+        "rooms.saveRoomSettings",
+        &alice,
+        json!({"rid": main, "sidepanel": {"items": ["channels", "discussions"]}}),
+    )
+    .await;
+    let info = srv
+        .get_ok(&format!("channels.info?roomId={main}"), &alice)
+        .await;
+    assert_eq!(
+        info["channel"]["sidepanel"],
+        json!({"items": ["channels", "discussions"]}),
+        "{info}"
+    );
+    for bad in [
+        json!(["wrong"]),
+        json!(["channels", "discussions", "extra"]),
+        json!(["channels", "channels"]),
+    ] {
+        let (status, body) = srv
+            .post(
+                "rooms.saveRoomSettings",
+                &alice,
+                json!({"rid": main, "sidepanel": {"items": bad}}),
+            )
+            .await;
+        assert_error(
+            status,
+            &body,
+            400,
+            Some("error-invalid-sidepanel"),
+            "bad items",
+        );
+    }
+    // Only a team's main room has one.
+    let other = create_channel(&srv, &alice, "plain", &[]).await;
+    let (status, body) = srv
+        .post(
+            "rooms.saveRoomSettings",
+            &alice,
+            json!({"rid": other["_id"], "sidepanel": {"items": ["channels"]}}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-action-not-allowed"),
+        "not a team",
+    );
+}

@@ -67,6 +67,7 @@ perms! {
     DELETE_TEAM = "delete-team",
     ADD_TEAM_CHANNEL = "add-team-channel",
     EDIT_TEAM_CHANNEL = "edit-team-channel",
+    EDIT_TEAM = "edit-team",
     REMOVE_TEAM_CHANNEL = "remove-team-channel",
     ADD_TEAM_MEMBER = "add-team-member",
     EDIT_TEAM_MEMBER = "edit-team-member",

@@ -34,6 +34,8 @@ pub struct RoomSettingsChange {
     /// Rocket.Chat's `favorite: {favorite, defaultValue}`: the room is a default
     /// favourite only when both are true.
     pub favorite: Option<bool>,
+    /// A team's side panel (its main room, `edit-team`).
+    pub sidepanel: Option<crate::store::Sidepanel>,
 }
 
 impl Chat {
@@ -93,6 +95,20 @@ impl Chat {
                 not_allowed,
                 "Viewing room administration is not allowed",
             ));
+        }
+        if change.sidepanel.is_some() {
+            if !before.extra.team_main {
+                return Err(ChatError::refused(not_allowed, "Invalid room"));
+            }
+            if !self
+                .has_permission(actor, Perm::EDIT_TEAM, Some(&before.id))
+                .await?
+            {
+                return Err(ChatError::refused(
+                    not_allowed,
+                    "You do not have permission to change sidepanel items",
+                ));
+            }
         }
         if let Some(kind) = change.kind.filter(|k| *k != before.t) {
             if before.t == RoomType::Direct {
@@ -173,6 +189,20 @@ impl Chat {
                 room.description = Some(text);
             }
         }
+        if change.sidepanel.is_some() {
+            if !before.extra.team_main {
+                return Err(ChatError::refused(not_allowed, "Invalid room"));
+            }
+            if !self
+                .has_permission(actor, Perm::EDIT_TEAM, Some(&before.id))
+                .await?
+            {
+                return Err(ChatError::refused(
+                    not_allowed,
+                    "You do not have permission to change sidepanel items",
+                ));
+            }
+        }
         if let Some(kind) = change.kind.filter(|k| *k != before.t) {
             room.t = kind;
             subs_patch.t = Some(kind);
@@ -220,6 +250,9 @@ impl Chat {
         }
         if let Some(favorite) = change.favorite {
             room.extra.favorite = favorite;
+        }
+        if let Some(sidepanel) = change.sidepanel {
+            room.extra.sidepanel = Some(sidepanel);
         }
         room.updated_at = Ts::now();
         self.store

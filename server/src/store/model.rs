@@ -352,6 +352,38 @@ pub struct RoomExtra {
     /// when it is marked so, and new users joining a default team.
     #[serde(rename = "teamDefault", default, skip_serializing_if = "is_false")]
     pub team_default: bool,
+    /// What a team's side panel lists (a team's main room only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidepanel: Option<Sidepanel>,
+}
+
+/// A team's side panel (Rocket.Chat's `sidepanel: {items}`): at most one of each.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sidepanel {
+    pub items: Vec<SidepanelItem>,
+}
+
+/// An item of a team's side panel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SidepanelItem {
+    Channels,
+    Discussions,
+}
+
+impl Sidepanel {
+    /// Rocket.Chat's `isValidSidepanel`: known items, at most two, none twice.
+    pub fn parse(items: &[serde_json::Value]) -> Option<Sidepanel> {
+        let mut parsed: Vec<SidepanelItem> = Vec::with_capacity(items.len());
+        for item in items {
+            let item: SidepanelItem = serde_json::from_value(item.clone()).ok()?;
+            if parsed.contains(&item) {
+                return None;
+            }
+            parsed.push(item);
+        }
+        (parsed.len() <= 2).then_some(Sidepanel { items: parsed })
+    }
 }
 
 /// A change to a room's `muted`/`unmuted` lists, as Rocket.Chat's `muteUserInRoom`

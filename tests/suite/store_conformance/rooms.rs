@@ -1,7 +1,8 @@
 //! Rooms and subscriptions.
 
 use palaver_server::store::{
-    Direction, DynStore, HistoryQuery, Page, PostEffects, Room, RoomType, Sort, SortKey, Ts,
+    Direction, DynStore, HistoryQuery, Page, PostEffects, Room, RoomType, Sidepanel, SidepanelItem,
+    Sort, SortKey, Ts,
 };
 
 use super::{assert_conflict, channel, ids, message, room, sub, user};
@@ -694,6 +695,9 @@ pub async fn room_settings(store: DynStore) {
     // A team's auto-join room.
     changed.extra.team_id = Some("t-1".into());
     changed.extra.team_default = true;
+    changed.extra.sidepanel = Some(Sidepanel {
+        items: vec![SidepanelItem::Discussions, SidepanelItem::Channels],
+    });
     store.update_room_settings(&changed).await.unwrap();
     let team_rooms = store.team_rooms("t-1", Page::new(0, 10)).await.unwrap();
     assert_eq!(
@@ -740,6 +744,7 @@ pub async fn room_settings(store: DynStore) {
     cleared.avatar_etag = None;
     cleared.avatar_file_id = None;
     cleared.extra.team_default = false;
+    cleared.extra.sidepanel = None;
     store.update_room_settings(&cleared).await.unwrap();
     assert_eq!(store.room_by_id("r-general").await.unwrap(), Some(cleared));
     // Renaming onto another room's name is a conflict.

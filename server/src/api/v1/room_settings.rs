@@ -13,7 +13,7 @@ use super::rooms::{kind, GROUP};
 use super::{expect_kind, ok, rest, room_ref};
 use crate::chat::room_settings::RoomSettingsChange;
 use crate::chat::{Chat, ChatError};
-use crate::store::{Room, RoomType, User};
+use crate::store::{Room, RoomType, Sidepanel, User};
 
 type Body = Map<String, Value>;
 
@@ -407,6 +407,15 @@ pub async fn save_room_settings(
             let part = |k: &str| f.get(k).and_then(Value::as_bool).unwrap_or(false);
             part("favorite") && part("defaultValue")
         }),
+        sidepanel: match body.get("sidepanel") {
+            None => None,
+            Some(v) => Some(
+                v.get("items")
+                    .and_then(Value::as_array)
+                    .and_then(|items| Sidepanel::parse(items))
+                    .ok_or_else(|| ChatError::refused("error-invalid-sidepanel", ""))?,
+            ),
+        },
     };
     let room = state
         .chat

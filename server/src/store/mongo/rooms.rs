@@ -314,6 +314,7 @@ impl RoomStore for MongoStore {
             "teamId",
             "teamMain",
             "teamDefault",
+            "sidepanel",
             "_updatedAt",
             SEARCH_GRAMS,
         ];

@@ -310,6 +310,7 @@ impl RoomStore for SqliteStore {
             stored.extra.team_id = given.extra.team_id.clone();
             stored.extra.team_main = given.extra.team_main;
             stored.extra.team_default = given.extra.team_default;
+            stored.extra.sidepanel = given.extra.sidepanel.clone();
             stored.updated_at = given.updated_at;
             exec(
                 conn,
