@@ -181,6 +181,7 @@ async fn main() {
                 topic: Some("where the benchmark talks".into()),
                 description: None,
                 custom_fields: None,
+                team_id: None,
             },
         )
         .await
