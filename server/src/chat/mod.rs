@@ -48,6 +48,7 @@ pub mod single_use;
 pub mod slash_core;
 pub mod teams;
 pub mod tokens;
+pub mod url_preview;
 mod user_admin;
 pub mod user_query;
 pub mod user_update;

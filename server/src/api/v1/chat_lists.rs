@@ -434,3 +434,27 @@ pub async fn read_receipts(Auth(_): Auth, params: Params) -> ApiResult {
     }
     Err(ChatError::refused("error-action-not-allowed", "This is an enterprise feature").into())
 }
+
+/// `GET chat.getURLPreview?roomId=&url=`: a link's preview for a reader of the room.
+pub async fn url_preview(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    let required = |k: &str| {
+        params
+            .get(k)
+            .ok_or_else(|| ChatError::schema(format!("must have required property '{k}'")))
+    };
+    let (rid, url) = (required("roomId")?, required("url")?);
+    let preview = state.chat.url_preview(&session.user, rid, url).await?;
+    let mut body = json!({
+        "url": preview.url,
+        "meta": preview.meta,
+        "ignoreParse": true,
+    });
+    if !preview.headers.is_empty() {
+        body["headers"] = json!(preview.headers);
+    }
+    ok(json!({ "urlPreview": body }))
+}

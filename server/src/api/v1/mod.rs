@@ -129,6 +129,7 @@ pub fn routes() -> Router<AppState> {
         .route("/chat.getMessage", get(chat::get_message))
         .route("/chat.getThreadMessages", get(chat_lists::thread_messages))
         .route("/chat.pinMessage", post(chat_lists::pin))
+        .route("/chat.getURLPreview", get(chat_lists::url_preview))
         .route("/chat.unPinMessage", post(chat_lists::unpin))
         .route("/chat.starMessage", post(chat_lists::star))
         .route("/chat.unStarMessage", post(chat_lists::unstar))
