@@ -83,6 +83,7 @@ mod rest_misc;
 mod rest_pagination;
 mod rest_permissions;
 mod rest_presence;
+mod rest_quotes;
 mod rest_ratelimit;
 mod rest_reports;
 mod rest_roles;

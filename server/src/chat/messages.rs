@@ -213,6 +213,8 @@ impl Chat {
         }
         let group_mention = group.any();
         let mentions = self.mentioned_users(names).await?;
+        let mut attachments = new.attachments;
+        self.quote_links(actor, &new.msg, &mut attachments).await?;
         let now = Ts::now();
         let message = Message {
             id: new.id.clone().unwrap_or_else(ids::new_id),
@@ -232,7 +234,7 @@ impl Chat {
             alias: new.alias,
             emoji: new.emoji,
             avatar: new.avatar,
-            attachments: new.attachments,
+            attachments,
             // Rocket.Chat's marker: `{i: <app or integration id>}` from an app or an
             // integration, `{}` from another bot.
             bot: match new.app_id.or(new.integration_id) {
@@ -619,6 +621,10 @@ impl Chat {
         // notifies nobody for an edit, and neither does Palaver.
         let (names, _) = parse_mentions(text);
         message.mentions = self.mentioned_users(names).await?;
+        // Quotes follow the new text (Rocket.Chat drops the old ones first).
+        message.attachments.retain(|a| !super::quotes::is_quote(a));
+        self.quote_links(actor, text, &mut message.attachments)
+            .await?;
         let now = Ts::now();
         message.msg = text.to_string();
         message.edited_at = Some(now);

@@ -34,6 +34,7 @@ pub mod permissions;
 pub mod preferences;
 pub mod presence;
 pub mod profile;
+mod quotes;
 pub mod ratelimit;
 mod relay;
 mod remote_users;
