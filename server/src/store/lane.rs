@@ -1,15 +1,16 @@
-//! Which lane a thread's writes take. Background work (the delivery queue's
-//! fan-outs and deliveries) writes a lot and can wait; a request's write is what a
-//! client waits for. A backend with one writer (SQLite) serves the request lane
-//! first and gives background writes short slices, so a post never queues behind
-//! thousands of queued notices. The lane belongs to the thread, set once where a
+//! Which lane a thread's store work takes. Background work (the delivery queue's
+//! fan-outs and deliveries) reads and writes a lot and can wait; a request's is
+//! what a client waits for. A backend with one writer and a few readers (SQLite)
+//! serves the request lane first: background writes get short slices, background
+//! reads some of the connections, so a post never queues behind thousands of
+//! queued notices. The lane belongs to the thread, set once where a
 //! runtime's threads start (`worker::background`), so no call site passes it.
 
 use std::cell::Cell;
 
-/// Whose writes these are.
+/// Whose store work this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteLane {
+pub enum Lane {
     /// A request, or anything a person waits for (the default).
     Request,
     /// Work that tolerates seconds of delay.
@@ -17,16 +18,16 @@ pub enum WriteLane {
 }
 
 thread_local! {
-    static LANE: Cell<WriteLane> = const { Cell::new(WriteLane::Request) };
+    static LANE: Cell<Lane> = const { Cell::new(Lane::Request) };
 }
 
-/// Marks the calling thread's writes as `lane`'s.
-pub fn set_thread_lane(lane: WriteLane) {
+/// Marks the calling thread's store work as `lane`'s.
+pub fn set_thread_lane(lane: Lane) {
     LANE.with(|l| l.set(lane));
 }
 
 /// The calling thread's lane.
-pub fn thread_lane() -> WriteLane {
+pub fn thread_lane() -> Lane {
     LANE.with(Cell::get)
 }
 
@@ -36,13 +37,13 @@ mod tests {
 
     #[test]
     fn a_thread_is_in_the_request_lane_until_marked() {
-        assert_eq!(thread_lane(), WriteLane::Request);
+        assert_eq!(thread_lane(), Lane::Request);
         std::thread::spawn(|| {
-            set_thread_lane(WriteLane::Background);
-            assert_eq!(thread_lane(), WriteLane::Background);
+            set_thread_lane(Lane::Background);
+            assert_eq!(thread_lane(), Lane::Background);
         })
         .join()
         .unwrap();
-        assert_eq!(thread_lane(), WriteLane::Request);
+        assert_eq!(thread_lane(), Lane::Request);
     }
 }

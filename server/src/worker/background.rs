@@ -12,13 +12,13 @@
 //! What a delivery spawns (an HTTP connection's task, a blocking store read) runs
 //! here too, at the same priority. Store writes go through the store's own writer
 //! thread, at normal priority, so a lowered thread never holds the writer; they are
-//! marked background ([`WriteLane`]), so the writer serves requests' writes first.
+//! marked background ([`Lane`]), so the writer serves requests' writes first.
 
 use std::io;
 
 use tokio::runtime::{Builder, Handle, Runtime};
 
-use crate::store::lane::{set_thread_lane, WriteLane};
+use crate::store::lane::{set_thread_lane, Lane};
 
 /// The runtime of background deliveries; shut down after the workers on it
 /// stopped (see `serve`).
@@ -43,7 +43,7 @@ impl BackgroundRuntime {
             .thread_name("palaver-bg")
             .on_thread_start(move || {
                 lower_priority(nice);
-                set_thread_lane(WriteLane::Background);
+                set_thread_lane(Lane::Background);
             })
             .enable_all()
             .build()?;
@@ -117,7 +117,7 @@ mod tests {
                 .await
                 .unwrap()
         });
-        assert_eq!(lane, WriteLane::Background);
+        assert_eq!(lane, Lane::Background);
         bg.shutdown();
     }
 

@@ -41,14 +41,20 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use super::lane::{thread_lane, Lane};
 use super::{Store, StoreError, StoreResult};
 
 const READERS: usize = 4;
+/// The writer connection's page cache, in KiB.
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+/// Readers background work may hold at once: the rest stay free for requests.
+const BACKGROUND_READERS: usize = 2;
 
 pub struct SqliteStore {
     writer: writer::Writer,
     readers: Arc<Mutex<Vec<Connection>>>,
     read_slots: Arc<Semaphore>,
+    background_read_slots: Arc<Semaphore>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -235,6 +241,11 @@ impl SqliteStore {
         let mut conn = open_connection(path, OpenFlags::default(), sync_full)
             .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
         schema::migrate(&mut conn)?;
+        // The writer's page cache holds a large room's subscriptions, which every
+        // post to it updates, beside the pages background writes pass through
+        // (SQLite's default is 2 MB).
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
+            .map_err(backend)?;
         if max_bytes > 0 {
             cap_size(&conn, max_bytes)?;
         }
@@ -254,6 +265,7 @@ impl SqliteStore {
             writer,
             readers: Arc::new(Mutex::new(readers)),
             read_slots: Arc::new(Semaphore::new(READERS)),
+            background_read_slots: Arc::new(Semaphore::new(BACKGROUND_READERS)),
         })
     }
 
@@ -267,12 +279,25 @@ impl SqliteStore {
         self.writer.write(f).await
     }
 
-    /// Runs `f` on a pooled read-only connection on the blocking pool.
+    /// Runs `f` on a pooled read-only connection on the blocking pool. Background
+    /// reads (a fan-out's pages, a push's device) take at most
+    /// [`BACKGROUND_READERS`] of the connections, so a request never queues
+    /// behind thousands of them.
     pub(crate) async fn read<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     {
+        let background = match thread_lane() {
+            Lane::Background => Some(
+                self.background_read_slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(backend)?,
+            ),
+            Lane::Request => None,
+        };
         let permit = self
             .read_slots
             .clone()
@@ -292,6 +317,7 @@ impl SqliteStore {
                 pool.push(conn);
             }
             drop(permit);
+            drop(background);
             result
         })
         .await

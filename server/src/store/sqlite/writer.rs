@@ -3,14 +3,17 @@
 //! once (one fsync in WAL mode); only then is each caller answered. An `Ok`
 //! therefore always means "on disk", without one fsync per message.
 //!
-//! Writes come in two lanes ([`WriteLane`]). A request's write runs in the next
+//! Writes come in two lanes ([`Lane`]). A request's write runs in the next
 //! transaction, before any background write queued ahead of it; background writes
 //! (a fan-out's page of notices, delivery receipts) run in slices of about
 //! [`BACKGROUND_SLICE`], and a request that arrives during a slice joins the open
 //! transaction after the write under way, which then commits. So a post waits for
 //! at most one background write, never for the thousands a large room's
 //! notifications queue; and each transaction takes at least one background write,
-//! so a steady stream of requests cannot starve the background.
+//! so a steady stream of requests cannot starve the background. While requests
+//! come, the writer rests after each background slice as long as the slice took:
+//! background writes get half its time, and the cores meanwhile serve the requests
+//! (a large room's notices arrive a little later, its posts do not).
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -21,13 +24,19 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::map_err;
-use crate::store::lane::{thread_lane, WriteLane};
+use crate::store::lane::{thread_lane, Lane};
 use crate::store::{StoreError, StoreResult};
 
 /// Most writes one transaction takes; bounds the latency a batch adds.
 const MAX_BATCH: usize = 512;
 /// How long background writes may run in one transaction before it commits.
 const BACKGROUND_SLICE: Duration = Duration::from_millis(4);
+/// How long after a request's write the background counts as competing with
+/// requests (see `Queues::rest`).
+const REQUESTS_ABOUT: Duration = Duration::from_millis(500);
+/// While requests are about, the writer rests this many times as long as a
+/// background transaction took: background writes get half its time.
+const REST_PER_SLICE: u32 = 1;
 
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// Runs one write in the open transaction; returns how to answer its caller once the
@@ -35,7 +44,7 @@ type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> (Completion, Option<StoreError>) + Send>;
 
 enum Msg {
-    Job(WriteLane, Job),
+    Job(Lane, Job),
     Close(oneshot::Sender<()>),
 }
 
@@ -144,6 +153,8 @@ fn run_in_savepoint<R>(
 struct Queues {
     request: VecDeque<Job>,
     background: VecDeque<Job>,
+    /// When a request's write last ran.
+    last_request: Option<Instant>,
     /// Set once `close` was asked: it was the last message.
     close: Option<oneshot::Sender<()>>,
 }
@@ -171,10 +182,34 @@ impl Queues {
         }
     }
 
+    /// Whether requests are about: then background writes get a share of the
+    /// writer's time only.
+    fn requests_about(&self) -> bool {
+        self.close.is_none()
+            && self
+                .last_request
+                .is_some_and(|at| at.elapsed() < REQUESTS_ABOUT)
+    }
+
+    /// Waits `spent` (or until a request comes), taking what arrives meanwhile.
+    fn rest(&mut self, rx: &mpsc::Receiver<Msg>, spent: Duration) {
+        let until = Instant::now() + spent.min(BACKGROUND_SLICE * 2 * REST_PER_SLICE);
+        while self.request.is_empty() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match rx.recv_timeout(left) {
+                Ok(msg) => self.take(msg),
+                Err(_) => break,
+            }
+        }
+    }
+
     fn take(&mut self, msg: Msg) {
         match msg {
-            Msg::Job(WriteLane::Request, job) => self.request.push_back(job),
-            Msg::Job(WriteLane::Background, job) => self.background.push_back(job),
+            Msg::Job(Lane::Request, job) => self.request.push_back(job),
+            Msg::Job(Lane::Background, job) => self.background.push_back(job),
             Msg::Close(reply) => self.close = Some(reply),
         }
     }
@@ -189,18 +224,23 @@ impl Queues {
     /// The next write this transaction runs, if any: requests first; background
     /// writes while the slice lasts and no request has been served in it, and
     /// always one per transaction.
-    fn next(&mut self, started: Instant, requests: usize, backgrounds: usize) -> Option<Job> {
+    fn next(&mut self, slice: Instant, requests: usize, backgrounds: usize) -> Option<(Job, Lane)> {
         if let Some(job) = self.request.pop_front() {
-            return Some(job);
+            return Some((job, Lane::Request));
         }
-        let in_slice = requests == 0 && started.elapsed() < BACKGROUND_SLICE;
+        let in_slice = requests == 0 && slice.elapsed() < BACKGROUND_SLICE;
         if backgrounds == 0 || in_slice {
-            return self.background.pop_front();
+            return self
+                .background
+                .pop_front()
+                .map(|job| (job, Lane::Background));
         }
         None
     }
 
-    /// Runs one transaction of queued writes and answers their callers.
+    /// Runs one transaction of queued writes and answers their callers; after
+    /// one of background writes only, while requests are about, rests
+    /// [`REST_PER_SLICE`] times as long as it took.
     fn transaction(&mut self, conn: &Connection, rx: &mpsc::Receiver<Msg>) {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "sqlite begin failed");
@@ -217,14 +257,12 @@ impl Queues {
         let mut completions: Vec<Completion> = Vec::new();
         let (mut aborted, mut wrote) = (None, false);
         while completions.len() < MAX_BATCH {
-            let was_request = !self.request.is_empty();
-            let Some(job) = self.next(started, requests, backgrounds) else {
+            let Some((job, lane)) = self.next(started, requests, backgrounds) else {
                 break;
             };
-            if was_request {
-                requests += 1;
-            } else {
-                backgrounds += 1;
+            match lane {
+                Lane::Request => requests += 1,
+                Lane::Background => backgrounds += 1,
             }
             let (completion, failure) = job(conn);
             completions.push(completion);
@@ -259,6 +297,11 @@ impl Queues {
         for done in completions {
             done(committed.clone());
         }
+        if requests > 0 {
+            self.last_request = Some(Instant::now());
+        } else if backgrounds > 0 && self.requests_about() {
+            self.rest(rx, started.elapsed() * REST_PER_SLICE);
+        }
     }
 }
 
@@ -275,7 +318,7 @@ mod tests {
         let writer = Arc::new(Writer::start(Connection::open_in_memory().unwrap()).unwrap());
         let background = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
-            .on_thread_start(|| set_thread_lane(WriteLane::Background))
+            .on_thread_start(|| set_thread_lane(Lane::Background))
             .enable_all()
             .build()
             .unwrap();
