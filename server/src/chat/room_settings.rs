@@ -189,20 +189,6 @@ impl Chat {
                 room.description = Some(text);
             }
         }
-        if change.sidepanel.is_some() {
-            if !before.extra.team_main {
-                return Err(ChatError::refused(not_allowed, "Invalid room"));
-            }
-            if !self
-                .has_permission(actor, Perm::EDIT_TEAM, Some(&before.id))
-                .await?
-            {
-                return Err(ChatError::refused(
-                    not_allowed,
-                    "You do not have permission to change sidepanel items",
-                ));
-            }
-        }
         if let Some(kind) = change.kind.filter(|k| *k != before.t) {
             room.t = kind;
             subs_patch.t = Some(kind);

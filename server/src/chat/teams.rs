@@ -502,9 +502,8 @@ impl Chat {
         Ok((main, members))
     }
 
-    /// `teams.list`: the teams the user is a member of, by name.
-    pub async fn user_teams(&self, actor: &User, page: Page) -> ChatResult<Listing<Team>> {
-        let subs = self.store.user_subscriptions(&actor.id, None).await?;
+    /// The team main rooms among `subs`' rooms, by name.
+    async fn team_mains_of(&self, subs: Vec<Subscription>) -> ChatResult<Vec<Room>> {
         let ids: Vec<String> = subs.into_iter().map(|s| s.rid).collect();
         let mut mains: Vec<Room> = self
             .store
@@ -514,6 +513,13 @@ impl Chat {
             .filter(|r| r.extra.team_main)
             .collect();
         mains.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        Ok(mains)
+    }
+
+    /// `teams.list`: the teams the user is a member of, by name.
+    pub async fn user_teams(&self, actor: &User, page: Page) -> ChatResult<Listing<Team>> {
+        let subs = self.store.user_subscriptions(&actor.id, None).await?;
+        let mains = self.team_mains_of(subs).await?;
         let total = mains.len() as u64;
         let items = mains
             .iter()
@@ -541,15 +547,7 @@ impl Chat {
             .filter(|s| s.roles.iter().any(|r| r == "owner"))
             .map(|s| s.rid.clone())
             .collect();
-        let ids: Vec<String> = subs.into_iter().map(|s| s.rid).collect();
-        let mut mains: Vec<Room> = self
-            .store
-            .rooms_by_ids(&ids)
-            .await?
-            .into_iter()
-            .filter(|r| r.extra.team_main)
-            .collect();
-        mains.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        let mains = self.team_mains_of(subs).await?;
         let mut teams = Vec::with_capacity(mains.len());
         for main in mains {
             let visible = sees_all
