@@ -83,7 +83,17 @@ async fn core_commands_and_refusals_over_ddp() {
     let admin = srv.admin().await;
     let alice = srv.create_user(&admin, "alice").await;
     let rid = channel(&srv, &admin, "lobby", &["alice"]).await;
-    let elsewhere = channel(&srv, &admin, "elsewhere", &[]).await;
+    let elsewhere = srv
+        .post_ok(
+            "groups.create",
+            &admin,
+            json!({"name": "elsewhere", "members": []}),
+        )
+        .await["group"]["_id"]
+        .as_str()
+        .expect("group id")
+        .to_string();
+    let unjoined = channel(&srv, &admin, "unjoined", &[]).await;
     channel(&srv, &admin, "random", &[]).await;
 
     // Not logged in: Rocket.Chat's `error-invalid-user`, naming the method it throws in.
@@ -241,15 +251,26 @@ async fn core_commands_and_refusals_over_ddp() {
         );
     }
 
-    // A room Alice is not in, and a command's own refusal: nothing is posted.
-    let before = history_texts(&srv, &admin, &elsewhere).await;
+    // A private group Alice is not in (not found: its existence does not leak),
+    // and a command's own refusal: nothing is posted.
+    let group_texts = |rid: String| {
+        let srv = &srv;
+        let admin = &admin;
+        async move {
+            let h = srv
+                .get_ok(&format!("groups.history?roomId={rid}&count=100"), admin)
+                .await;
+            h["messages"].to_string()
+        }
+    };
+    let before = group_texts(elsewhere.clone()).await;
     let err = ddp
         .call_err(
             "slashCommand",
             json!([{"cmd": "me", "params": "sneaks in", "msg": {"rid": elsewhere}}]),
         )
         .await;
-    assert_eq!(err["error"], "error-user-not-in-room", "{err}");
+    assert_eq!(err["error"], "error-room-not-found", "{err}");
     let err = ddp
         .call_err(
             "slashCommand",
@@ -257,7 +278,26 @@ async fn core_commands_and_refusals_over_ddp() {
         )
         .await;
     assert_eq!(err["error"], "invalid-params", "{err}");
-    assert_eq!(history_texts(&srv, &admin, &elsewhere).await, before);
+    assert_eq!(group_texts(elsewhere.clone()).await, before);
+
+    // A public channel Alice has not joined takes her post, as Rocket.Chat's
+    // `canSendMessage` (it asks whether she may read the room), and she stays out.
+    ddp.call_ok(
+        "slashCommand",
+        json!([{"cmd": "me", "params": "drops by", "msg": {"rid": unjoined}}]),
+    )
+    .await;
+    assert_eq!(
+        history_texts(&srv, &admin, &unjoined).await,
+        vec!["_drops by_"]
+    );
+    let joined = srv
+        .get_ok(
+            &format!("rooms.isMember?roomId={unjoined}&username=alice"),
+            &alice,
+        )
+        .await;
+    assert_eq!(joined["isMember"], false, "{joined}");
 }
 
 #[tokio::test]

@@ -153,7 +153,10 @@ impl Chat {
     /// Validates, authorizes and commits a message, then publishes it. Only returns
     /// once the message is durable.
     pub async fn send_message(&self, actor: &User, new: NewMessage) -> ChatResult<(Room, Message)> {
-        let (room, _) = self.joined_room(actor, RoomRef::Id(&new.rid)).await?;
+        // Whoever may read a room may post to it, joined or not: Rocket.Chat's
+        // `canSendMessage` asks `canAccessRoom`, so a bot posts to a public channel
+        // without joining it first.
+        let (room, _) = self.readable_room(actor, RoomRef::Id(&new.rid)).await?;
         Chat::check_not_archived(&room)?;
         // A read-only room takes posts from those holding `post-readonly` and
         // those unmuted there; a muted member posts nowhere (Rocket.Chat's
