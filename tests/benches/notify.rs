@@ -35,7 +35,9 @@ use palaver_tests::smtp::{SinkOptions, SmtpSink};
 use serde_json::json;
 
 const MEMBERS: usize = 5_000;
-const ROUNDS: usize = 3;
+/// Rounds of one `on` and one `off` phase; the ratio moves about ±0.1× between runs
+/// of three, so five.
+const ROUNDS: usize = 5;
 const POSTS_PER_PHASE: usize = 10;
 const WINDOW_SECS: i64 = 1;
 /// The grace a window's mail waits (chat::mail::MISSED_GRACE_MS).
