@@ -503,6 +503,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX message_reports_by_message ON message_reports(message_id, ts, id);
     "#,
+    // No table changes: rooms are now written with `sysMes: true` and
+    // `customFields: {}` when they have none (Rocket.Chat's shapes), which a palaver
+    // from before cannot read. The version moves so that such a palaver refuses the
+    // database at start instead of failing on every room.
+    "SELECT 1;",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
