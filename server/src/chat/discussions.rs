@@ -188,23 +188,15 @@ impl Chat {
         if !can_view {
             return Err(ChatError::refused("error-not-allowed", "error-not-allowed"));
         }
-        if room.ro
-            && !room.is_unmuted(&actor.username)
-            && !self
-                .has_permission(actor, Perm::POST_READONLY, Some(&room.id))
-                .await?
-        {
-            return Err(ChatError::refused(
+        self.check_may_post(
+            actor,
+            &room,
+            ChatError::refused(
                 "error-not-allowed",
                 "You can't send messages because the room is readonly.",
-            ));
-        }
-        if room.is_muted(&actor.username) {
-            return Err(ChatError::refused(
-                "error-user-muted",
-                "You_have_been_muted",
-            ));
-        }
+            ),
+        )
+        .await?;
         Ok(room)
     }
 

@@ -158,26 +158,12 @@ impl Chat {
         // without joining it first.
         let (room, _) = self.readable_room(actor, RoomRef::Id(&new.rid)).await?;
         Chat::check_not_archived(&room)?;
-        // A read-only room takes posts from those holding `post-readonly` and
-        // those unmuted there; a muted member posts nowhere (Rocket.Chat's
-        // `canSendMessage`).
-        if room.ro
-            && !room.is_unmuted(&actor.username)
-            && !self
-                .has_permission(actor, Perm::POST_READONLY, Some(&room.id))
-                .await?
-        {
-            return Err(ChatError::refused(
-                "error-action-not-allowed",
-                "This room is read only",
-            ));
-        }
-        if room.is_muted(&actor.username) {
-            return Err(ChatError::refused(
-                "error-user-muted",
-                "You_have_been_muted",
-            ));
-        }
+        self.check_may_post(
+            actor,
+            &room,
+            ChatError::refused("error-action-not-allowed", "This room is read only"),
+        )
+        .await?;
         if new.msg.trim().is_empty() && new.attachments.is_empty() {
             return Err(ChatError::invalid(
                 "The message must have text or attachments",
@@ -300,6 +286,33 @@ impl Chat {
             self.refresh_discussion_activity(&room.id).await;
         }
         Ok((room, message))
+    }
+
+    /// A read-only room takes posts from those holding `post-readonly` and those
+    /// unmuted there; a muted member posts nowhere (Rocket.Chat's
+    /// `canSendMessage`). `read_only` is the refusal the caller's Rocket.Chat
+    /// method gives for a read-only room.
+    pub(crate) async fn check_may_post(
+        &self,
+        actor: &User,
+        room: &Room,
+        read_only: ChatError,
+    ) -> ChatResult<()> {
+        if room.ro
+            && !room.is_unmuted(&actor.username)
+            && !self
+                .has_permission(actor, Perm::POST_READONLY, Some(&room.id))
+                .await?
+        {
+            return Err(read_only);
+        }
+        if room.is_muted(&actor.username) {
+            return Err(ChatError::refused(
+                "error-user-muted",
+                "You_have_been_muted",
+            ));
+        }
+        Ok(())
     }
 
     /// The users named by `@name` mentions (names of no user are left out).
