@@ -19,20 +19,35 @@ impl SqliteStore {
         prid: &str,
         page: Page,
     ) -> StoreResult<Listing<Room>> {
-        let prid = prid.to_string();
+        self.rooms_where("prid", prid, "json_extract(doc, '$.fname'), id", page)
+            .await
+    }
+
+    /// Rooms whose document field `field` is `value` (a partial index on
+    /// `json_extract(doc, '$.<field>')` serves it), a page in `order`.
+    async fn rooms_where(
+        &self,
+        field: &'static str,
+        value: &str,
+        order: &'static str,
+        page: Page,
+    ) -> StoreResult<Listing<Room>> {
+        let value = value.to_string();
+        let filter = format!(
+            "json_extract(doc, '$.{field}') = ?1 AND json_extract(doc, '$.{field}') IS NOT NULL"
+        );
         self.read(move |conn| {
             let total = query_count(
                 conn,
-                "SELECT count(*) FROM rooms WHERE json_extract(doc, '$.prid') = ?1
-                   AND json_extract(doc, '$.prid') IS NOT NULL",
-                [&prid],
+                &format!("SELECT count(*) FROM rooms WHERE {filter}"),
+                [&value],
             )?;
             let items = query_docs(
                 conn,
-                "SELECT doc FROM rooms WHERE json_extract(doc, '$.prid') = ?1
-                   AND json_extract(doc, '$.prid') IS NOT NULL
-                 ORDER BY json_extract(doc, '$.fname'), id LIMIT ?2 OFFSET ?3",
-                params![prid, limit(page.count), limit(page.offset)],
+                &format!(
+                    "SELECT doc FROM rooms WHERE {filter} ORDER BY {order} LIMIT ?2 OFFSET ?3"
+                ),
+                params![value, limit(page.count), limit(page.offset)],
             )?;
             Ok(Listing { items, total })
         })
@@ -80,24 +95,8 @@ impl SqliteStore {
         team_id: &str,
         page: Page,
     ) -> StoreResult<Listing<Room>> {
-        let team_id = team_id.to_string();
-        self.read(move |conn| {
-            let total = query_count(
-                conn,
-                "SELECT count(*) FROM rooms WHERE json_extract(doc, '$.teamId') = ?1
-                   AND json_extract(doc, '$.teamId') IS NOT NULL",
-                [&team_id],
-            )?;
-            let items = query_docs(
-                conn,
-                "SELECT doc FROM rooms WHERE json_extract(doc, '$.teamId') = ?1
-                   AND json_extract(doc, '$.teamId') IS NOT NULL
-                 ORDER BY name_key, id LIMIT ?2 OFFSET ?3",
-                params![team_id, limit(page.count), limit(page.offset)],
-            )?;
-            Ok(Listing { items, total })
-        })
-        .await
+        self.rooms_where("teamId", team_id, "name_key, id", page)
+            .await
     }
 
     pub(super) async fn main_room_of_team(&self, team_id: &str) -> StoreResult<Option<Room>> {
