@@ -95,6 +95,7 @@ mod rest_settings;
 mod rest_slash_core;
 mod rest_storage_full;
 mod rest_teams;
+mod rest_thread_unread;
 mod rest_threads;
 mod rest_url_preview;
 mod rest_users;

@@ -22,6 +22,7 @@ mod room_moderation;
 mod rooms;
 mod search;
 mod settings_audit;
+mod thread_unread;
 mod uploads;
 mod users;
 
@@ -136,6 +137,7 @@ conformance! {
     messages::deletes,
     messages::history,
     messages::concurrent_posts,
+    thread_unread::thread_unread,
     message_marks::pins_and_stars,
     message_marks::thread_lists,
     message_marks::changes_and_tombstones,
@@ -633,6 +635,7 @@ pub fn sub(room: &Room, user: &User, at: Ts) -> Subscription {
         updated_at: at,
         notify: Default::default(),
         prid: None,
+        threads: Default::default(),
     }
 }
 

@@ -70,7 +70,12 @@ impl Chat {
     }
 
     /// The room `rid` if it exists and `actor` may access it, else `denied`.
-    async fn accessible(&self, actor: &User, rid: &str, denied: ChatError) -> ChatResult<Room> {
+    pub(super) async fn accessible(
+        &self,
+        actor: &User,
+        rid: &str,
+        denied: ChatError,
+    ) -> ChatResult<Room> {
         let Some(room) = self.store.room_by_id(rid).await? else {
             return Err(denied);
         };
@@ -80,7 +85,7 @@ impl Chat {
         Ok(room)
     }
 
-    fn require_threads(&self) -> ChatResult<()> {
+    pub(super) fn require_threads(&self) -> ChatResult<()> {
         if self.settings().bool("Threads_enabled") {
             Ok(())
         } else {
@@ -207,6 +212,10 @@ impl Chat {
             .ok_or_else(|| ChatError::refused("error-invalid-message", "Invalid message"))?;
         let room = self.accessible(actor, &message.rid, denied()).await?;
         let tmid = message.tmid.clone().unwrap_or(message.id);
+        // Unfollowing also reads the thread (Rocket.Chat's `unfollow`).
+        if !follow {
+            self.thread_read(actor, &room.id, &tmid).await?;
+        }
         if let Some(parent) = self
             .store
             .set_thread_follower(&tmid, &actor.id, follow, Ts::now())
@@ -252,8 +261,16 @@ impl Chat {
         let filter = MessageFilter::Threads {
             text: text.map(str::to_string),
             follower: (kind == ThreadsKind::Following).then(|| actor.id.clone()),
-            // Palaver keeps no per-thread unread marks yet: no thread is unread.
-            ids: (kind == ThreadsKind::Unread).then(Vec::new),
+            ids: match kind {
+                ThreadsKind::Unread => Some(
+                    self.store
+                        .subscription(&room.id, &actor.id)
+                        .await?
+                        .map(|s| s.threads.tunread)
+                        .unwrap_or_default(),
+                ),
+                _ => None,
+            },
         };
         Ok(self.store.room_messages(&room.id, &filter, page).await?)
     }

@@ -178,24 +178,11 @@ impl Chat {
                 ));
             }
         }
-        let tmid = match &new.tmid {
-            Some(tmid) => {
-                let parent = self
-                    .store
-                    .message(tmid)
-                    .await?
-                    .filter(|p| p.rid == room.id)
-                    .ok_or_else(|| {
-                        ChatError::refused(
-                            "error-invalid-message",
-                            "Thread parent not found in this room",
-                        )
-                    })?;
-                // Replies to a reply belong to the same thread.
-                Some(parent.tmid.unwrap_or(parent.id))
-            }
+        let thread_root = match &new.tmid {
+            Some(tmid) => Some(self.thread_root(&room, tmid).await?),
             None => None,
         };
+        let tmid = thread_root.as_ref().map(|root| root.id.clone());
         let (names, group) = parse_mentions(&new.msg);
         if group.any() {
             self.check_group_mentions(actor, &room, group).await?;
@@ -256,6 +243,9 @@ impl Chat {
         let effects = PostEffects {
             mentioned_user_ids: message.mentions.iter().map(|m| m.id.clone()).collect(),
             group_mention,
+            thread: thread_root.as_ref().map(|root| {
+                super::thread_unread::reply_effects(&room, root, &message, group_mention)
+            }),
             // Committed with the message: who is notified is worked out off this
             // request, from the queue, and survives a crash.
             queue: notices.map(|q| q.marker(&message)).into_iter().collect(),
@@ -275,6 +265,9 @@ impl Chat {
             room: room.clone(),
             message: message.clone(),
         });
+        if let Some(thread) = &effects.thread {
+            self.publish_thread_unread(&room.id, thread).await;
+        }
         // Rocket.Chat streams the parent again with its new count.
         if let Some(parent) = thread_parent {
             self.bus.publish(Event::ThreadChanged {
@@ -763,6 +756,10 @@ impl Chat {
             room: room.clone(),
             message: message.clone(),
         });
+        // A thread gone is nobody's unread thread (Rocket.Chat's deleteMessage).
+        if message.tcount.unwrap_or(0) > 0 {
+            self.forget_unread_thread(&room.id, &message.id).await?;
+        }
         // The parent's count went down: streamed again, as when a reply is sent.
         if let Some(parent) = deleted.thread_parent {
             self.bus.publish(Event::ThreadChanged {

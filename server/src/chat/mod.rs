@@ -48,6 +48,7 @@ pub mod settings;
 pub mod single_use;
 pub mod slash_core;
 pub mod teams;
+mod thread_unread;
 pub mod tokens;
 pub mod url_preview;
 mod user_admin;

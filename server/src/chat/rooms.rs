@@ -105,6 +105,7 @@ fn subscription_for(
         updated_at: now,
         notify: Default::default(),
         prid: room.extra.prid.clone(),
+        threads: Default::default(),
     }
 }
 
@@ -779,10 +780,13 @@ impl Chat {
             .map(|(_, s)| s)
     }
 
-    /// Marks a room read for the user.
-    pub async fn mark_read(&self, actor: &User, rid: &str) -> ChatResult<()> {
+    /// Marks a room read for the user; with `read_threads` its threads too
+    /// (Rocket.Chat's `readMessages`).
+    pub async fn mark_read(&self, actor: &User, rid: &str, read_threads: bool) -> ChatResult<()> {
         let (_, _) = self.joined_room(actor, RoomRef::Id(rid)).await?;
-        self.store.mark_read(rid, &actor.id, Ts::now()).await?;
+        self.store
+            .mark_read(rid, &actor.id, Ts::now(), read_threads)
+            .await?;
         if let Some(sub) = self.store.subscription(rid, &actor.id).await? {
             self.bus.publish(Event::SubscriptionChanged {
                 user_id: actor.id.clone(),

@@ -197,6 +197,7 @@ mod tests {
             updated_at: Ts(0),
             notify,
             prid: None,
+            threads: Default::default(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Message methods beyond posting, Rocket.Chat's names and shapes: `pinMessage`,
 //! `unpinMessage`, `starMessage`, `followMessage`, `unfollowMessage`,
-//! `getThreadMessages`, `getThreadsList`, `readThreads`, `messages/get`,
+//! `getThreadMessages`, `getThreadsList`, `readThreads`, `readMessages`, `messages/get`,
 //! `loadMissedMessages`, `messageSearch`. Each calls the `chat` service the REST
 //! endpoint calls.
 
@@ -52,6 +52,7 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Option<Ou
         "getThreadMessages" => thread_messages(ctx, params).await,
         "getThreadsList" => threads_list(ctx, params).await,
         "readThreads" => read_threads(ctx, params).await,
+        "readMessages" => read_messages(ctx, params).await,
         "messages/get" => messages_get(ctx, params).await,
         "loadMissedMessages" => load_missed(ctx, params).await,
         "messageSearch" => search(ctx, params).await,
@@ -96,6 +97,10 @@ async fn thread_messages(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let tmid = id_of(o, "tmid")?;
     let page = Page::new(number(o.get("skip"), 0), number(o.get("limit"), MAX_PAGE));
     let listing = ctx.chat.thread_replies(&user, tmid, page).await?;
+    // Opening a thread reads it, as Rocket.Chat's `getThreadMessages` does.
+    if listing.total > 0 {
+        ctx.chat.read_thread(&user, tmid).await?;
+    }
     Ok(Some(list(&listing.items)))
 }
 
@@ -112,14 +117,23 @@ async fn threads_list(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     Ok(Some(list(&listing.items)))
 }
 
-/// `[tmid]`: the thread's replies read. Palaver keeps no per-thread unread marks
-/// (no thread is ever unread), so this only checks the caller may read it.
+/// `[tmid]`: the thread is read (off the caller's `tunread`).
 async fn read_threads(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;
     let tmid = arg(params, 0).as_str().ok_or_else(DdpError::match_failed)?;
-    ctx.chat
-        .thread_replies(&user, tmid, Page::new(0, 0))
-        .await?;
+    ctx.chat.read_thread(&user, tmid).await?;
+    Ok(None)
+}
+
+/// `[rid, readThreads?]`: the room read, and with `readThreads` its threads.
+async fn read_messages(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
+    let user = ctx.user()?;
+    let rid = arg(params, 0).as_str().ok_or_else(DdpError::match_failed)?;
+    let read_threads = match params.get(1) {
+        None | Some(Value::Null) => false,
+        Some(v) => v.as_bool().ok_or_else(DdpError::match_failed)?,
+    };
+    ctx.chat.mark_read(&user, rid, read_threads).await?;
     Ok(None)
 }
 

@@ -20,6 +20,7 @@ pub mod push;
 pub mod role_store;
 pub mod settings_audit;
 pub mod sqlite;
+pub mod thread_unread;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -305,8 +306,15 @@ pub trait SubscriptionStore: Send + Sync {
     /// Removes a member (recording the removal), lowering `usersCount`;
     /// `Ok(false)` if not a member.
     async fn remove_subscription(&self, rid: &str, user_id: &str) -> StoreResult<bool>;
-    /// Marks the room read up to `ls` for the user: unread, alert and mentions reset.
-    async fn mark_read(&self, rid: &str, user_id: &str, ls: Ts) -> StoreResult<bool>;
+    /// Marks the room read up to `ls` for the user: unread and mentions reset. With `read_threads` its unread threads go too; without, `alert` stays
+    /// while threads remain unread (Rocket.Chat's `setAsReadByRoomIdAndUserId`).
+    async fn mark_read(
+        &self,
+        rid: &str,
+        user_id: &str,
+        ls: Ts,
+        read_threads: bool,
+    ) -> StoreResult<bool>;
     /// Applies `patch` to one member's subscription (`Some(user_id)`) or to every
     /// member's (`None`), stamping `_updatedAt`; returns how many matched.
     async fn patch_subscriptions(
@@ -539,6 +547,7 @@ pub trait Store:
     + job_leases::JobLeaseStore
     + once::OnceStore
     + push::PushStore
+    + thread_unread::ThreadUnreadStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

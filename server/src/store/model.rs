@@ -485,6 +485,29 @@ pub struct Subscription {
     /// The room is a discussion of this parent room (mirrors the room's `prid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prid: Option<String>,
+    /// Threads of the room with replies the member has not read, which Rocket.Chat's
+    /// clients show as thread badges (thread replies leave `unread` alone).
+    #[serde(flatten)]
+    pub threads: ThreadUnread,
+}
+
+/// A member's unread threads in one room, by thread id (the parent's `_id`), as
+/// Rocket.Chat keeps them on the subscription. Absent when empty, as there.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadUnread {
+    /// Every unread thread.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tunread: Vec<String>,
+    /// Those whose unread replies mention the member by name.
+    #[serde(rename = "tunreadUser", default, skip_serializing_if = "Vec::is_empty")]
+    pub tunread_user: Vec<String>,
+    /// Those whose unread replies mention `@all`/`@here`.
+    #[serde(
+        rename = "tunreadGroup",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub tunread_group: Vec<String>,
 }
 
 /// A member's notification preferences for one room, as Rocket.Chat keeps them on
@@ -747,11 +770,40 @@ pub struct PostEffects {
     pub mentioned_user_ids: Vec<String>,
     /// `@all`/`@here`: every other member's `groupMentions` goes up.
     pub group_mention: bool,
+    /// A thread reply's effects (`None` for other messages): thread replies leave
+    /// the room's `unread` and mentions alone, as in Rocket.Chat.
+    pub thread: Option<ThreadReplyEffects>,
     /// Queue items that must exist whenever the message does (the notification
     /// fan-out's marker): on SQLite in the message's transaction; on MongoDB
     /// written before the message (an item whose message never committed finds
     /// nothing to do). Skipped when their dedupe key is queued already.
     pub queue: Vec<crate::store::outbox::OutboxItem>,
+}
+
+/// What a thread reply does to its thread and the room's members.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ThreadReplyEffects {
+    /// Users added to the thread's followers (the parent's `replies`).
+    pub followers: Vec<String>,
+    /// Members whose subscription now has the thread unread (`tunread`, and
+    /// `alert`/`open` set); never the sender.
+    pub unread: Vec<ThreadUnreadMark>,
+}
+
+/// One member for whom a thread reply is unread, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadUnreadMark {
+    pub user_id: String,
+    pub mention: ThreadMention,
+}
+
+/// Whether an unread thread reply mentions the member (`tunreadUser`), the
+/// whole room (`tunreadGroup`) or neither.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadMention {
+    None,
+    User,
+    Group,
 }
 
 /// What deleting a message changed besides removing it.

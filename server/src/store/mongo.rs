@@ -55,6 +55,7 @@ mod roles;
 mod rooms;
 mod search;
 mod settings_audit;
+mod thread_unread;
 mod uploads;
 mod users;
 

@@ -414,7 +414,7 @@ pub async fn subscriptions(store: DynStore) {
         (1, true, 1, 1)
     );
     assert!(store
-        .mark_read("r-general", "u-alice", Ts(6_000))
+        .mark_read("r-general", "u-alice", Ts(6_000), false)
         .await
         .unwrap());
     let s = store
@@ -443,11 +443,11 @@ pub async fn subscriptions(store: DynStore) {
         .unwrap();
     assert_eq!((c.unread, c.alert, c.group_mentions), (1, true, 1));
     assert!(!store
-        .mark_read("r-general", "u-nobody", Ts(6_000))
+        .mark_read("r-general", "u-nobody", Ts(6_000), false)
         .await
         .unwrap());
     assert!(!store
-        .mark_read("r-none", "u-alice", Ts(6_000))
+        .mark_read("r-none", "u-alice", Ts(6_000), false)
         .await
         .unwrap());
 

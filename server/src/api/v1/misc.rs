@@ -106,7 +106,8 @@ pub async fn subscriptions_get_one(
     ok(json!({"subscription": sub.as_ref().map(rest)}))
 }
 
-/// `subscriptions.read` `{rid}` or `{roomId}` (not both): marks the room read.
+/// `subscriptions.read` `{rid}` or `{roomId}` (not both), `readThreads?`: marks the
+/// room read, and with `readThreads` its threads too.
 /// A room the caller has no subscription to answers Rocket.Chat's bare
 /// `error-invalid-subscription`.
 pub async fn subscriptions_read(
@@ -125,7 +126,16 @@ pub async fn subscriptions_read(
         },
         (None, None) => return invalid("must have required property 'rid'"),
     };
-    match state.chat.mark_read(&session.user, &rid).await {
+    let read_threads = match body.get("readThreads") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return invalid("must be boolean"),
+    };
+    match state
+        .chat
+        .mark_read(&session.user, &rid, read_threads)
+        .await
+    {
         Ok(()) => ok(json!({})),
         Err(ChatError::Refused {
             error_type: "error-room-not-found" | "error-user-not-in-room",

@@ -305,22 +305,29 @@ impl MessageStore for MongoStore {
             }
         }
 
-        let thread_parent = match &msg.tmid {
-            Some(tmid) => self
+        if let Some(tmid) = &msg.tmid {
+            let mut followers = vec![msg.u.id.clone()];
+            followers.extend(effects.thread.iter().flat_map(|t| t.followers.clone()));
+            let parent = self
                 .messages
                 .find_one_and_update(
                     doc! { "_id": tmid },
                     doc! {
                         "$inc": { "tcount": 1_i64 },
                         "$max": { "tlm": ts, "_updatedAt": ts },
-                        "$addToSet": { "replies": &msg.u.id },
+                        "$addToSet": { "replies": { "$each": followers } },
                     },
                 )
                 .return_document(ReturnDocument::After)
                 .await
-                .ctx("update thread parent")?,
-            None => None,
-        };
+                .ctx("update thread parent")?;
+            // A thread reply marks its thread unread for the followers instead of
+            // the room for everyone (Rocket.Chat's thread hooks).
+            let marks = effects.thread.as_ref().map(|t| t.unread.as_slice());
+            self.mark_threads_unread(msg, marks.unwrap_or_default())
+                .await?;
+            return Ok(parent.and_then(|parent| committed_parent(parent, &msg.id)));
+        }
 
         self.subs
             .update_many(
@@ -351,7 +358,7 @@ impl MessageStore for MongoStore {
                 .await
                 .ctx("update mentions after post")?;
         }
-        Ok(thread_parent.and_then(|parent| committed_parent(parent, &msg.id)))
+        Ok(None)
     }
 
     async fn message(&self, id: &str) -> StoreResult<Option<Message>> {

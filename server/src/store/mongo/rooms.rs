@@ -611,22 +611,44 @@ impl SubscriptionStore for MongoStore {
         Ok(true)
     }
 
-    async fn mark_read(&self, rid: &str, user_id: &str, ls: Ts) -> StoreResult<bool> {
+    async fn mark_read(
+        &self,
+        rid: &str,
+        user_id: &str,
+        ls: Ts,
+        read_threads: bool,
+    ) -> StoreResult<bool> {
+        let mut set = doc! {
+            "unread": 0_i64,
+            "userMentions": 0_i64,
+            "groupMentions": 0_i64,
+            "ls": ls.0,
+            "_updatedAt": ls.0,
+        };
+        let mut update = doc! {};
+        if read_threads {
+            set.insert("alert", false);
+            update.insert(
+                "$unset",
+                doc! { "tunread": 1, "tunreadUser": 1, "tunreadGroup": 1 },
+            );
+        }
+        update.insert("$set", set);
         let result = self
             .subs
-            .update_one(
-                doc! { "rid": rid, "u._id": user_id },
-                doc! { "$set": {
-                    "unread": 0_i64,
-                    "alert": false,
-                    "userMentions": 0_i64,
-                    "groupMentions": 0_i64,
-                    "ls": ls.0,
-                    "_updatedAt": ls.0,
-                } },
-            )
+            .update_one(doc! { "rid": rid, "u._id": user_id }, update)
             .await
             .ctx("mark read")?;
+        if !read_threads && result.matched_count > 0 {
+            // The alert stays while threads remain unread (Rocket.Chat's readMessages).
+            self.subs
+                .update_one(
+                    doc! { "rid": rid, "u._id": user_id, "tunread.0": { "$exists": false } },
+                    doc! { "$set": { "alert": false } },
+                )
+                .await
+                .ctx("mark read")?;
+        }
         Ok(result.matched_count > 0)
     }
 

@@ -140,12 +140,20 @@ fn apply_post(
             parent.tlm = Some(msg.ts);
             parent.updated_at = parent.updated_at.max(msg.ts);
             let replies = parent.replies.get_or_insert_with(Vec::new);
-            if !replies.contains(&msg.u.id) {
-                replies.push(msg.u.id.clone());
+            let followers = effects.thread.iter().flat_map(|t| &t.followers);
+            for uid in std::iter::once(&msg.u.id).chain(followers) {
+                if !replies.contains(uid) {
+                    replies.push(uid.clone());
+                }
             }
             save_message(conn, &parent)?;
             thread_parent = Some(parent);
         }
+        // A thread reply marks its thread unread for the followers instead of the
+        // room for everyone (Rocket.Chat's thread hooks).
+        let marks = effects.thread.as_ref().map(|t| t.unread.as_slice());
+        return super::thread_unread::mark_threads_unread(conn, msg, marks.unwrap_or_default())
+            .map(|()| thread_parent);
     }
     let group = i64::from(effects.group_mention);
     exec(

@@ -24,6 +24,7 @@ mod roles;
 mod rooms;
 mod schema;
 mod settings_audit;
+mod thread_unread;
 mod uploads;
 mod users;
 mod writer;

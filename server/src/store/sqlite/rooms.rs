@@ -553,16 +553,27 @@ impl SubscriptionStore for SqliteStore {
         .await
     }
 
-    async fn mark_read(&self, rid: &str, user_id: &str, ls: Ts) -> StoreResult<bool> {
+    async fn mark_read(
+        &self,
+        rid: &str,
+        user_id: &str,
+        ls: Ts,
+        read_threads: bool,
+    ) -> StoreResult<bool> {
         let (rid, uid) = (rid.to_string(), user_id.to_string());
         self.write(move |conn| {
             let n = exec(
                 conn,
-                "UPDATE subscriptions SET updated_at = ?3, doc = json_set(doc,
-                    '$.unread', 0, '$.alert', json('false'), '$.userMentions', 0,
-                    '$.groupMentions', 0, '$.ls', ?3, '$._updatedAt', ?3)
+                "UPDATE subscriptions SET updated_at = ?3, doc = json_set(
+                    CASE WHEN ?4 THEN json_remove(doc, '$.tunread', '$.tunreadUser',
+                        '$.tunreadGroup') ELSE doc END,
+                    '$.unread', 0, '$.userMentions', 0, '$.groupMentions', 0,
+                    '$.alert', CASE WHEN NOT ?4 AND json_extract(doc, '$.alert')
+                        AND json_array_length(doc, '$.tunread') > 0
+                        THEN json('true') ELSE json('false') END,
+                    '$.ls', ?3, '$._updatedAt', ?3)
                  WHERE rid = ?1 AND uid = ?2",
-                params![rid, uid, ls.0],
+                params![rid, uid, ls.0, read_threads],
             )?;
             Ok(n > 0)
         })
