@@ -148,6 +148,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         )),
         push.handler(),
         Arc::new(crate::notify::email::EmailHandler(email)),
+        Arc::new(crate::chat::data_export::ExportHandler(chat.clone())),
     ];
     // Who is notified of each message: worked from the marker each post commits,
     // off the posting path; push notices go to the push channels

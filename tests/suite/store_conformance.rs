@@ -5,6 +5,7 @@
 
 mod apps;
 mod discussions;
+mod exports;
 mod fanout;
 mod history;
 mod indexed;
@@ -138,6 +139,7 @@ conformance! {
     messages::history,
     messages::concurrent_posts,
     thread_unread::thread_unread,
+    exports::export_operations,
     message_marks::pins_and_stars,
     message_marks::thread_lists,
     message_marks::changes_and_tombstones,

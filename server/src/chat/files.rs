@@ -15,7 +15,7 @@ use super::{ids, Chat};
 use crate::files::{
     ByteRange, ByteStream, FilesError, ObjectRead, S3Config, Storage, StorageConfig, WebDavConfig,
 };
-use crate::store::uploads::{Upload, UploadState, TYPE_GROUP_AVATAR};
+use crate::store::uploads::{Upload, UploadState, TYPE_GROUP_AVATAR, TYPE_GROUP_EXPORT};
 use crate::store::{Listing, Message, Page, Room, Ts, User};
 
 /// The storage built from the current settings, rebuilt when they change.
@@ -112,7 +112,7 @@ pub(crate) fn media_type_of(declared: &str, file_name: &str) -> String {
 }
 
 /// The object key of an upload: its id (unique, safe on every backend).
-fn object_key(id: &str) -> String {
+pub(super) fn object_key(id: &str) -> String {
     format!("uploads/{id}")
 }
 
@@ -426,6 +426,13 @@ impl Chat {
             // Avatars are served by /avatar only.
             .filter(|u| u.type_group.as_deref() != Some(TYPE_GROUP_AVATAR))
             .ok_or_else(not_found)?;
+        // An export is its owner's alone, whatever the file settings.
+        if upload.type_group.as_deref() == Some(TYPE_GROUP_EXPORT) {
+            return match actor {
+                Some(user) if user.id == upload.user_id => Ok(upload),
+                _ => Err(ChatError::Forbidden("You may not read this file".into())),
+            };
+        }
         let settings = self.settings();
         if !settings.bool("FileUpload_ProtectFiles") {
             return Ok(upload);

@@ -59,6 +59,24 @@ pub enum Mail {
     Test { to: String },
     /// The welcome an admin sends a person they added (`users.sendWelcomeEmail`).
     Welcome { user_id: String, to: String },
+    /// Messages of a room a member mails (`rooms.export` by e-mail), read again
+    /// at delivery: those deleted meanwhile are left out.
+    RoomMessages {
+        to: String,
+        sender_id: String,
+        rid: String,
+        subject: String,
+        message_ids: Vec<String>,
+    },
+    /// A data export is ready to download (`rooms.export` as a file,
+    /// `users.requestDataDownload`).
+    ExportReady {
+        user_id: String,
+        to: String,
+        subject: String,
+        file_id: String,
+        file_name: String,
+    },
 }
 
 /// Renders and sends mail; the e-mail channel implements it.

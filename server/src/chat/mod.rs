@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod avatars;
 pub mod custom_fields;
+pub mod data_export;
 pub mod directory;
 pub mod discussions;
 pub mod error;
@@ -52,6 +53,7 @@ mod thread_unread;
 pub mod tokens;
 pub mod url_preview;
 mod user_admin;
+mod user_export;
 pub mod user_query;
 pub mod user_update;
 

@@ -108,6 +108,7 @@ perms! {
     MANAGE_OWN_OUTGOING_INTEGRATIONS = "manage-own-outgoing-integrations",
     MENTION_ALL = "mention-all",
     MENTION_HERE = "mention-here",
+    MAIL_MESSAGES = "mail-messages",
     MESSAGE_IMPERSONATE = "message-impersonate",
     MUTE_USER = "mute-user",
     PIN_MESSAGE = "pin-message",

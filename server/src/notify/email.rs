@@ -14,17 +14,13 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message as Email, Tokio1Executor};
 
-use super::rules;
-use super::worker::{connected, defaults, facts, mail_address};
 use crate::chat::mail::{Mail, MailSender};
 use crate::chat::Chat;
 use crate::store::outbox::{OutboxItem, OutboxKind};
-use crate::store::{HistoryQuery, Message, Room, RoomType, User};
+use crate::store::{Room, RoomType, User};
 use crate::worker::outbox::policy::DeliveryError;
 use crate::worker::outbox::{DeliveryHandler, Outbox};
 
-/// Most messages listed in one missed-messages mail.
-const MAX_LISTED: u64 = 50;
 /// One SMTP exchange (connect, TLS, auth, send) may take this long.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -133,7 +129,7 @@ pub fn escape(s: &str) -> String {
 
 /// Fills `[name]` placeholders; `html` escapes the values (a `(name, value, raw)`
 /// with `raw` set is inserted as is: already-built HTML).
-fn fill(template: &str, values: &[(&str, String, bool)], html: bool) -> String {
+pub(super) fn fill(template: &str, values: &[(&str, String, bool)], html: bool) -> String {
     let mut out = template.to_string();
     for (name, value, raw) in values {
         let v = if html && !raw {
@@ -194,7 +190,7 @@ pub fn room_link(site_url: &str, room: &Room, dm_with: &str) -> String {
     format!("{base}/#/{kind}/{}", url_component(&name))
 }
 
-fn url_component(s: &str) -> String {
+pub(super) fn url_component(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
@@ -202,7 +198,7 @@ fn url_component(s: &str) -> String {
 
 /// Renders and sends mail; the outbox's handler of kind `email`.
 pub struct EmailChannel {
-    chat: Arc<Chat>,
+    pub(super) chat: Arc<Chat>,
     outbox: Arc<Outbox>,
     transport: Mutex<Option<(SmtpConfig, AsyncSmtpTransport<Tokio1Executor>)>>,
 }
@@ -230,7 +226,7 @@ impl EmailChannel {
         Ok(t)
     }
 
-    fn site(&self) -> (String, String) {
+    pub(super) fn site(&self) -> (String, String) {
         let s = self.chat.settings();
         (s.string("Site_Name"), s.string("Site_Url"))
     }
@@ -334,141 +330,27 @@ impl EmailChannel {
                 from,
                 until,
             } => self.render_missed(user_id, rid, *from, *until).await,
-        }
-    }
-
-    async fn render_missed(
-        &self,
-        user_id: &str,
-        rid: &str,
-        from: crate::store::Ts,
-        until: crate::store::Ts,
-    ) -> Result<Option<Rendered>, DeliveryError> {
-        let store = self.chat.store();
-        let transient = |what: &str, e: crate::store::StoreError| {
-            DeliveryError::transient(format!("reading the {what}: {e}"))
-        };
-        let Some(user) = store
-            .user_by_id(user_id)
-            .await
-            .map_err(|e| transient("user", e))?
-        else {
-            return Ok(None);
-        };
-        let Some(to) = mail_address(&user).map(str::to_string) else {
-            return Ok(None);
-        };
-        // Back meanwhile: they see the messages themselves.
-        if connected(&user) || !user.active {
-            tracing::info!(
-                user_id,
-                room_id = rid,
-                "missed-messages mail dropped: the user is connected"
-            );
-            return Ok(None);
-        }
-        let Some(room) = store
-            .room_by_id(rid)
-            .await
-            .map_err(|e| transient("room", e))?
-        else {
-            return Ok(None);
-        };
-        let Some(sub) = store
-            .subscription(rid, user_id)
-            .await
-            .map_err(|e| transient("subscription", e))?
-        else {
-            return Ok(None);
-        };
-        let mut messages = store
-            .history(
+            Mail::RoomMessages {
+                to,
+                sender_id,
                 rid,
-                &HistoryQuery {
-                    // `[from, until)`: the next window starts at `until`.
-                    oldest: Some(from),
-                    latest: Some(crate::store::Ts(until.0 - 1)),
-                    inclusive: true,
-                    count: MAX_LISTED * 4,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| transient("messages", e))?;
-        messages.reverse();
-        let defaults = defaults(&self.chat);
-        let mut listed: Vec<(Message, super::NoticeReason)> = Vec::new();
-        for m in messages {
-            if m.t.is_some() || m.u.id == user.id || sub.ls.is_some_and(|ls| ls >= m.ts) {
-                continue;
+                subject,
+                message_ids,
+            } => {
+                self.render_room_messages(to, sender_id, rid, subject, message_ids)
+                    .await
             }
-            let f = facts(&self.chat, &room, &m).await;
-            if let Some(d) = rules::decide(&f, &sub, &user.settings.preferences, &defaults) {
-                if d.email {
-                    listed.push((m, d.reason));
-                }
-            }
-            if listed.len() as u64 >= MAX_LISTED {
-                break;
-            }
-        }
-        let Some((first, _)) = listed.first() else {
-            tracing::info!(
+            Mail::ExportReady {
                 user_id,
-                room_id = rid,
-                "missed-messages mail dropped: nothing unread is left"
-            );
-            return Ok(None);
-        };
-        let s = self.chat.settings();
-        let sender = first.u.username.clone();
-        let room_name = match room.t {
-            RoomType::Direct => sender.clone(),
-            _ => room.fname.clone().or(room.name.clone()).unwrap_or_default(),
-        };
-        let subject_key = if room.t == RoomType::Direct {
-            "Offline_DM_Email"
-        } else if listed
-            .iter()
-            .any(|(_, r)| *r == super::NoticeReason::Mention)
-        {
-            "Offline_Mention_Email"
-        } else {
-            "Offline_Mention_All_Email"
-        };
-        let (site_name, site_url) = self.site();
-        let link = room_link(&site_url, &room, &sender);
-        let header = if room.t == RoomType::Direct {
-            format!("{sender} sent you a message")
-        } else {
-            format!("{sender} sent a message in #{room_name}")
-        };
-        let mut list = String::from("<ul>");
-        for (m, _) in &listed {
-            list.push_str(&format!(
-                "<li><b>{}</b>: {}</li>",
-                escape(&m.u.username),
-                escape(&m.msg).replace('\n', "<br/>")
-            ));
+                to,
+                subject,
+                file_id,
+                file_name,
+            } => {
+                self.render_export_ready(user_id, to, subject, file_id, file_name)
+                    .await
+            }
         }
-        list.push_str("</ul>");
-        let v = vec![
-            ("Site_Name", site_name, false),
-            ("Site_URL", site_url, false),
-            ("user", sender, false),
-            ("room", room_name, false),
-            ("room_path", link, false),
-            ("header", header, false),
-            ("messages", list, true),
-        ];
-        let html = fill(&s.string("Offline_Message_Email_Body"), &v, true);
-        Ok(Some(Rendered {
-            to,
-            to_name: display_name(&user),
-            subject: fill(&s.string(subject_key), &v, false),
-            text: plain_text(&html),
-            html,
-        }))
     }
 
     /// Sends one rendered mail; the SMTP server's reply, or the exact error.
@@ -533,7 +415,7 @@ fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
     out
 }
 
-fn display_name(user: &User) -> String {
+pub(super) fn display_name(user: &User) -> String {
     if user.name.is_empty() {
         user.username.clone()
     } else {

@@ -7,6 +7,8 @@
 //! never depend on how a device is reached.
 
 pub mod email;
+mod email_export;
+mod email_missed;
 pub mod rules;
 pub mod worker;
 

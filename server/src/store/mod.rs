@@ -5,6 +5,7 @@
 //! operations to clients only after that.
 
 pub mod apps;
+pub mod exports;
 mod full;
 pub mod integrations;
 pub mod job_leases;
@@ -548,6 +549,7 @@ pub trait Store:
     + once::OnceStore
     + push::PushStore
     + thread_unread::ThreadUnreadStore
+    + exports::ExportStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

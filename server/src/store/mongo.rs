@@ -40,6 +40,7 @@
 mod apps;
 mod discussions;
 mod events;
+mod exports;
 mod integrations;
 mod job_leases;
 mod matrix;
@@ -200,6 +201,7 @@ impl MongoStore {
         store.create_outbox_indexes().await?;
         store.create_setting_change_indexes().await?;
         store.create_report_indexes().await?;
+        store.create_export_indexes().await?;
         store.create_upload_indexes().await?;
         store.create_presence_indexes().await?;
         store.create_role_indexes().await?;

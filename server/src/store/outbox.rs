@@ -34,6 +34,10 @@ pub enum OutboxKind {
     /// (`notify::worker`): written with the message, so a crash loses none.
     #[serde(rename = "notify")]
     Notify,
+    /// A data export to build (`chat::data_export`): a room's messages as a file,
+    /// or a person's own data.
+    #[serde(rename = "export")]
+    Export,
 }
 
 impl OutboxKind {
@@ -44,6 +48,7 @@ impl OutboxKind {
         OutboxKind::Email,
         OutboxKind::Matrix,
         OutboxKind::Notify,
+        OutboxKind::Export,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +58,7 @@ impl OutboxKind {
             OutboxKind::Email => "email",
             OutboxKind::Matrix => "matrix",
             OutboxKind::Notify => "notify",
+            OutboxKind::Export => "export",
         }
     }
 

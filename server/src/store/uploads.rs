@@ -86,6 +86,9 @@ pub struct Upload {
 pub const TYPE_GROUP_THUMB: &str = "thumb";
 /// `type_group` of avatars.
 pub const TYPE_GROUP_AVATAR: &str = "avatar";
+/// `type_group` of data exports (`rooms.export`): only the person who asked for
+/// one may download it.
+pub const TYPE_GROUP_EXPORT: &str = "export";
 
 #[async_trait]
 pub trait UploadStore: Send + Sync {

@@ -22,6 +22,7 @@ mod presence;
 mod push;
 mod roles;
 mod room_admin;
+mod room_export;
 mod room_members;
 mod room_settings;
 mod room_state;
@@ -66,6 +67,10 @@ pub fn routes() -> Router<AppState> {
             get(users::check_username_availability),
         )
         .route("/users.register", post(users_self::register))
+        .route(
+            "/users.requestDataDownload",
+            get(users_self::request_data_download),
+        )
         .route(
             "/users.updateOwnBasicInfo",
             post(users_self::update_own_basic_info),
@@ -185,6 +190,7 @@ pub fn routes() -> Router<AppState> {
             get(discussions::discussion_messages),
         )
         .route("/rooms.get", get(misc::rooms_get))
+        .route("/rooms.export", post(room_export::export))
         .route("/rooms.info", get(misc::rooms_info))
         .route("/subscriptions.get", get(misc::subscriptions_get))
         .route("/subscriptions.getOne", get(misc::subscriptions_get_one))

@@ -239,3 +239,23 @@ pub async fn autocomplete(
 pub async fn password_policy(State(state): State<AppState>, Auth(_session): Auth) -> ApiResult {
     ok(state.chat.password_policy().describe())
 }
+
+/// `users.requestDataDownload?fullExport=true|false`: asks for a download of
+/// one's own data; `requested: false` when one of the same kind was asked for
+/// within a day (that one is answered, with its `url` once built).
+pub async fn request_data_download(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    params: Params,
+) -> ApiResult {
+    let full = params.bool("fullExport")?.unwrap_or(false);
+    let download = state
+        .chat
+        .request_data_download(&session.user, full)
+        .await?;
+    ok(json!({
+        "requested": download.requested,
+        "exportOperation": wire::render(&download.operation, DateStyle::Iso),
+        "url": download.url,
+    }))
+}

@@ -10,6 +10,7 @@
 
 mod apps;
 mod discussions;
+mod exports;
 mod integrations;
 mod job_leases;
 mod matrix;

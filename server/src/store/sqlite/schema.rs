@@ -508,6 +508,18 @@ const MIGRATIONS: &[&str] = &[
     // from before cannot read. The version moves so that such a palaver refuses the
     // database at start instead of failing on every room.
     "SELECT 1;",
+    // Data export operations (`users.requestDataDownload`), found by person, kind
+    // and time.
+    r#"
+    CREATE TABLE export_operations (
+        id TEXT PRIMARY KEY,
+        uid TEXT NOT NULL,
+        full INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX export_operations_user ON export_operations(uid, full, created_at, id);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
