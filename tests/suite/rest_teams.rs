@@ -300,3 +300,75 @@ async fn conversions_and_private_teams() {
         "private team",
     );
 }
+
+/// `directory` with `type: teams`: the teams' main rooms a person may see (public
+/// ones, private ones they are in), by name, each with its number of rooms.
+#[tokio::test]
+async fn directory_lists_the_teams_one_may_see() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+    let open = srv
+        .post_ok(
+            "teams.create",
+            &alice,
+            json!({ "name": "alpha-team", "type": 0 }),
+        )
+        .await;
+    srv.post_ok(
+        "teams.create",
+        &alice,
+        json!({ "name": "beta-team", "type": 1 }),
+    )
+    .await;
+    let side = create_channel(&srv, &alice, "alpha-side", &[]).await;
+    srv.post_ok(
+        "teams.addRooms",
+        &alice,
+        json!({ "teamName": "alpha-team", "rooms": [side["_id"]] }),
+    )
+    .await;
+    let teams = |text: &str| {
+        let query = serde_json::to_string(&json!({"text": text, "type": "teams"})).unwrap();
+        format!(
+            "directory?query={}&sort={}",
+            enc(&query),
+            enc(r#"{"name":1}"#)
+        )
+    };
+    let names = |body: &Value| -> Vec<String> {
+        body["result"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|r| r["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let body = srv.get_ok(&teams(""), &alice).await;
+    assert_eq!(names(&body), vec!["alpha-team", "beta-team"], "{body}");
+    assert_eq!(body["total"], json!(2));
+    let row = &body["result"][0];
+    assert_eq!(row["_id"], open["team"]["roomId"], "{row}");
+    assert_eq!(row["teamId"], open["team"]["_id"], "{row}");
+    assert_eq!(row["teamMain"], json!(true), "{row}");
+    assert_eq!(
+        row["roomsCount"],
+        json!(2),
+        "the main room and alpha-side: {row}"
+    );
+    assert_eq!(row["default"], json!(false), "{row}");
+    for key in ["fname", "t", "usersCount", "ts"] {
+        assert!(row.get(key).is_some(), "{key} in {row}");
+    }
+    // Bob is in neither: only the public one; a filter by name.
+    assert_eq!(
+        names(&srv.get_ok(&teams(""), &bob).await),
+        vec!["alpha-team"]
+    );
+    assert_eq!(
+        names(&srv.get_ok(&teams("BETA"), &alice).await),
+        vec!["beta-team"]
+    );
+    assert!(names(&srv.get_ok(&teams("beta"), &bob).await).is_empty());
+}

@@ -12,7 +12,7 @@ use crate::store::{Direction, Listing, Page, Room, RoomType, Sort, SortKey, User
 pub enum DirectoryKind {
     Users,
     Channels,
-    /// Teams: Palaver has none, so the listing is empty.
+    /// Teams: their main rooms, public ones and those the caller is in.
     Teams,
 }
 
@@ -34,7 +34,12 @@ pub enum DirectoryPage {
         show_emails: bool,
     },
     Rooms(Listing<Room>),
+    /// Teams' main rooms, each with how many rooms its team has.
+    Teams(Listing<(Room, u64)>),
 }
+
+/// Most teams one directory search looks through.
+const TEAMS_SCANNED: u64 = 2_000;
 
 /// How many users and rooms one spotlight search returns at most.
 const SPOTLIGHT_LIMIT: u64 = 10;
@@ -82,10 +87,7 @@ impl Chat {
                     return Err(verify_parameters());
                 }
                 if kind == DirectoryKind::Teams {
-                    return Ok(DirectoryPage::Rooms(Listing {
-                        items: Vec::new(),
-                        total: 0,
-                    }));
+                    return self.team_directory(actor, filter, sort, page).await;
                 }
                 let listing = self
                     .store
@@ -94,6 +96,63 @@ impl Chat {
                 Ok(DirectoryPage::Rooms(listing))
             }
         }
+    }
+
+    /// The teams `actor` may see (public ones, and private ones they are in) whose
+    /// name contains `filter`, by name (Rocket.Chat's `browseChannels` for teams),
+    /// with each team's number of rooms.
+    async fn team_directory(
+        &self,
+        actor: &User,
+        filter: Option<&str>,
+        sort: Sort,
+        page: Page,
+    ) -> ChatResult<DirectoryPage> {
+        let needle = filter.map(str::to_lowercase);
+        let mut visible = Vec::new();
+        for room in self
+            .store
+            .team_main_rooms(Page::new(0, TEAMS_SCANNED))
+            .await?
+            .items
+        {
+            let names = [room.name.as_deref(), room.fname.as_deref()];
+            let matches = needle.as_ref().is_none_or(|n| {
+                names
+                    .iter()
+                    .flatten()
+                    .any(|name| name.to_lowercase().contains(n))
+            });
+            if !matches {
+                continue;
+            }
+            if room.t == RoomType::Channel
+                || self
+                    .store
+                    .subscription(&room.id, &actor.id)
+                    .await?
+                    .is_some()
+            {
+                visible.push(room);
+            }
+        }
+        if sort.dir == Direction::Desc {
+            visible.reverse();
+        }
+        let total = visible.len() as u64;
+        let mut items = Vec::new();
+        for room in visible
+            .into_iter()
+            .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(page.count).unwrap_or(usize::MAX))
+        {
+            let rooms = match &room.extra.team_id {
+                Some(team) => self.store.team_rooms(team, Page::new(0, 0)).await?.total,
+                None => 0,
+            };
+            items.push((room, rooms));
+        }
+        Ok(DirectoryPage::Teams(Listing { items, total }))
     }
 
     /// `spotlight`: users and rooms whose name contains `text`; `@name` searches

@@ -201,7 +201,13 @@ pub async fn update(
         .chat
         .update_message_with(&session.user, rid, mid, text, body.custom_fields.clone())
         .await?;
-    ok(json!({"message": rest(&message)}))
+    let mut message = rest(&message);
+    // An edit rewrites the attachments (quotes follow the new text): Rocket.Chat
+    // answers them even when none are left.
+    if message.get("attachments").is_none() {
+        message["attachments"] = json!([]);
+    }
+    ok(json!({ "message": message }))
 }
 
 pub async fn delete(

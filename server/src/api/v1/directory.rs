@@ -104,6 +104,18 @@ async fn directory(
                 .collect(),
             listing.total,
         ),
+        DirectoryPage::Teams(listing) => (
+            listing
+                .items
+                .iter()
+                .map(|(r, rooms)| {
+                    let mut row = wire::room(r, DateStyle::Iso);
+                    row["roomsCount"] = json!(rooms);
+                    row
+                })
+                .collect(),
+            listing.total,
+        ),
         DirectoryPage::Rooms(listing) => (
             listing
                 .items
