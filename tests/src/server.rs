@@ -186,15 +186,14 @@ pub fn palaver_bin() -> &'static Path {
         if let Some(bin) = std::env::var_os("PALAVER_BIN") {
             return PathBuf::from(bin);
         }
+        // Features as `cargo test --workspace` resolved them, so this reuses what that
+        // run built and only links the binary: cargo unifies features over every
+        // selected member, and `--examples` (there are none) makes it count their
+        // dev-dependencies, as testing does. `-p palaver-server` alone would resolve
+        // fewer (no tokio test-util, none of the test-only crates' features) and
+        // rebuild the server and most of its dependencies a second time.
         let out = Command::new(cargo())
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "palaver-server",
-                "--bin",
-                "palaver",
-            ])
+            .args(["build", "--quiet", "--workspace", "--bins", "--examples"])
             .current_dir(repo_root())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,7 +1,8 @@
 //! Embedded SQLite backend (rusqlite, bundled).
 //!
 //! Writes go to one dedicated writer thread ([`writer`]) that group-commits, and
-//! serves requests' writes before background ones. Reads use a small pool of
+//! serves requests' writes before background ones; another thread checkpoints the
+//! write-ahead log ([`checkpoint`]), so no commit pays for it. Reads use a small pool of
 //! read-only connections on tokio's blocking pool, so no SQLite call ever runs on
 //! an async worker thread.
 //!
@@ -9,6 +10,7 @@
 //! unique.
 
 mod apps;
+mod checkpoint;
 mod discussions;
 mod exports;
 mod integrations;
@@ -261,7 +263,9 @@ impl SqliteStore {
             readers.push(r);
         }
 
-        let writer = writer::Writer::start(conn).map_err(backend)?;
+        let checkpoints =
+            open_connection(path, OpenFlags::default(), sync_full).map_err(backend)?;
+        let writer = writer::Writer::start(conn, Some(checkpoints)).map_err(backend)?;
         tracing::info!(path = %path.display(), sync_full, "sqlite storage open");
         Ok(SqliteStore {
             writer,

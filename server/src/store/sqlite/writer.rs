@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::checkpoint::Checkpointer;
 use super::map_err;
 use crate::store::lane::{thread_lane, Lane};
 use crate::store::{StoreError, StoreResult};
@@ -54,11 +55,35 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection) -> std::io::Result<Writer> {
+    /// Starts the thread on `conn`; with `checkpoints`, a second connection to
+    /// the same database, the log is checkpointed by a thread of its own
+    /// ([`Checkpointer`]) instead of inside the writer's commits.
+    pub(super) fn start(
+        conn: Connection,
+        checkpoints: Option<Connection>,
+    ) -> std::io::Result<Writer> {
+        let checkpointer = match checkpoints {
+            Some(c) => {
+                conn.pragma_update(
+                    None,
+                    "wal_autocheckpoint",
+                    super::checkpoint::WRITER_AUTOCHECKPOINT_PAGES,
+                )
+                .map_err(std::io::Error::other)?;
+                Some(Checkpointer::start(c)?)
+            }
+            None => None,
+        };
         let (tx, rx) = mpsc::channel::<Msg>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || Queues::default().run(&conn, &rx))?;
+            .spawn(move || {
+                Queues {
+                    checkpointer,
+                    ..Queues::default()
+                }
+                .run(&conn, &rx)
+            })?;
         Ok(Writer {
             tx: Mutex::new(Some(tx)),
         })
@@ -157,6 +182,7 @@ struct Queues {
     last_request: Option<Instant>,
     /// Set once `close` was asked: it was the last message.
     close: Option<oneshot::Sender<()>>,
+    checkpointer: Option<Checkpointer>,
 }
 
 impl Queues {
@@ -173,6 +199,9 @@ impl Queues {
             }
             self.receive(rx);
             self.transaction(conn, rx);
+        }
+        if let Some(checkpointer) = self.checkpointer.take() {
+            checkpointer.stop();
         }
         if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
             tracing::warn!(error = %e, "sqlite checkpoint at close failed");
@@ -283,8 +312,13 @@ impl Queues {
             Some(e) => Err(e),
             None => conn.execute_batch("COMMIT").map_err(map_err),
         };
-        if committed.is_ok() && wrote {
-            crate::store::full::write_succeeded();
+        if committed.is_ok() {
+            if wrote {
+                crate::store::full::write_succeeded();
+            }
+            if let Some(checkpointer) = &self.checkpointer {
+                checkpointer.committed();
+            }
         }
         if let Err(e) = &committed {
             if !matches!(e, StoreError::Full(_)) {
@@ -315,7 +349,7 @@ mod tests {
 
     #[test]
     fn a_request_write_overtakes_queued_background_writes() {
-        let writer = Arc::new(Writer::start(Connection::open_in_memory().unwrap()).unwrap());
+        let writer = Arc::new(Writer::start(Connection::open_in_memory().unwrap(), None).unwrap());
         let background = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .on_thread_start(|| set_thread_lane(Lane::Background))
