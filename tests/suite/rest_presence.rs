@@ -48,6 +48,41 @@ async fn status_and_presence_over_rest() {
         .unwrap_or_else(|| panic!("dana is present: {all}"));
     assert_eq!(listed["username"], "dana");
     assert_eq!(listed["status"], "online");
+    // The rocket.cat bot is online from the start, as in Rocket.Chat (it never
+    // connects), with a stored avatar; no status text, so none is listed.
+    let cat = all["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["username"] == "rocket.cat")
+        .cloned()
+        .unwrap_or_else(|| panic!("rocket.cat is present: {all}"));
+    let mut keys: Vec<&str> = cat
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "_id",
+            "avatarETag",
+            "name",
+            "status",
+            "username",
+            "utcOffset"
+        ],
+        "{cat}"
+    );
+    assert_eq!(cat["_id"], "rocket.cat", "{cat}");
+    assert_eq!(cat["name"], "Rocket.Cat", "{cat}");
+    assert_eq!(cat["status"], "online", "{cat}");
+    let etag = cat["avatarETag"].as_str().expect("avatarETag");
+    assert!(!etag.is_empty(), "{cat}");
+    let cat_info = srv.get_ok("users.info?username=rocket.cat", &eve).await;
+    assert_eq!(cat_info["user"]["avatarETag"], etag, "{cat_info}");
     let by_ids = srv
         .get_ok(
             &format!("users.presence?ids={},{}", dana.user_id, eve.user_id),

@@ -4,6 +4,7 @@
 
 use super::error::{ChatError, ChatResult};
 use super::permissions::Perm;
+use super::presence::ONLINE;
 use super::rooms::RoomRef;
 use super::Chat;
 use crate::store::{roles, Room, RoomType, StoreError, Ts, User};
@@ -61,8 +62,9 @@ impl Chat {
         Ok(())
     }
 
-    /// The `rocket.cat` bot, created when missing. It has no password, so nobody
-    /// logs in as it.
+    /// The `rocket.cat` bot, created when missing, as Rocket.Chat's: online (it never
+    /// connects, and presence leaves alone those who never did) with a stored
+    /// avatar. It has no password, so nobody logs in as it.
     pub async fn ensure_rocket_cat(&self) -> ChatResult<()> {
         if self.store.user_by_id(ROCKET_CAT_ID).await?.is_some()
             || self.store.user_by_username("rocket.cat").await?.is_some()
@@ -89,16 +91,21 @@ impl Chat {
             nickname: None,
             settings: Default::default(),
             custom_fields: None,
-            status: None,
+            status: Some(ONLINE.into()),
             status_connection: None,
-            status_default: None,
+            status_default: Some(ONLINE.into()),
             status_text: None,
             services: Default::default(),
         };
         match self.store.create_user(&user, None).await {
             Ok(()) => tracing::info!("created the rocket.cat bot"),
-            Err(StoreError::Conflict(_)) => {}
+            Err(StoreError::Conflict(_)) => return Ok(()),
             Err(e) => return Err(e.into()),
+        }
+        // Its picture is a nicety: a file storage that refuses it does not stop
+        // the start.
+        if let Err(e) = self.store_drawn_avatar(user).await {
+            tracing::warn!(error = %e, "cannot store the rocket.cat bot's avatar");
         }
         Ok(())
     }

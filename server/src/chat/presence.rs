@@ -329,7 +329,9 @@ impl Chat {
     }
 
     /// Users shown present although no connection is recorded (a crash between
-    /// removing connections and updating users): recomputed once at start.
+    /// removing connections and updating users): recomputed once at start. Those
+    /// who never connected (no connection status: the `rocket.cat` bot, created
+    /// online as in Rocket.Chat) keep the status they were given.
     async fn presence_repair(&self) -> ChatResult<()> {
         let query = StatusQuery {
             statuses: vec![ONLINE.into(), AWAY.into(), BUSY.into()],
@@ -341,7 +343,7 @@ impl Chat {
                 .store
                 .users_by_status(&query, Page::new(offset, 500))
                 .await?;
-            for user in &page.items {
+            for user in page.items.iter().filter(|u| u.status_connection.is_some()) {
                 self.update_presence(&user.id).await?;
             }
             if page.items.len() < 500 {

@@ -36,15 +36,23 @@ fn names_self(user: &User, user_id: Option<&str>, username: Option<&str>) -> boo
     }
 }
 
+/// Rocket.Chat's projection (`username`, `name`, `status`, `utcOffset`,
+/// `statusText`, `avatarETag`): the last two only when the user has them.
 fn presence_json(u: &User) -> Value {
-    json!({
+    let mut v = json!({
         "_id": u.id,
         "username": u.username,
         "name": u.name,
         "status": status_of(u),
-        "statusText": u.status_text.clone().unwrap_or_default(),
         "utcOffset": 0,
-    })
+    });
+    if let Some(text) = u.status_text.as_deref().filter(|t| !t.is_empty()) {
+        v["statusText"] = json!(text);
+    }
+    if let Some(etag) = &u.avatar_etag {
+        v["avatarETag"] = json!(etag);
+    }
+    v
 }
 
 /// `GET users.presence[?from=<date>][&ids=a,b]`.
