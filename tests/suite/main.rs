@@ -88,6 +88,7 @@ mod rest_ratelimit;
 mod rest_reports;
 mod rest_roles;
 mod rest_room_export;
+mod rest_room_names;
 mod rest_room_settings;
 mod rest_rooms_moderation;
 mod rest_rooms_rc;

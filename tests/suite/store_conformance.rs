@@ -125,6 +125,7 @@ conformance! {
     rooms::rooms,
     rooms::room_conflicts,
     rooms::list_rooms,
+    rooms::list_rooms_by_display_names,
     rooms::subscriptions,
     rooms::remove_subscriptions,
     rooms::delete_room,

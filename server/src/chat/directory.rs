@@ -5,7 +5,7 @@
 use super::error::{ChatError, ChatResult};
 use super::permissions::Perm;
 use super::Chat;
-use crate::store::{Direction, Listing, Page, Room, RoomType, Sort, SortKey, User};
+use crate::store::{Direction, Listing, Page, Room, RoomMatch, RoomType, Sort, SortKey, User};
 
 /// What a directory search lists (`query.type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,7 +155,8 @@ impl Chat {
         Ok(DirectoryPage::Teams(Listing { items, total }))
     }
 
-    /// `spotlight`: users and rooms whose name contains `text`; `@name` searches
+    /// `spotlight`: users and rooms whose name (a room's display name too) contains
+    /// `text`; `@name` searches
     /// users only, `#name` rooms only. Rooms are public channels and the caller's
     /// own rooms.
     pub async fn spotlight(&self, actor: &User, text: &str) -> ChatResult<(Vec<User>, Vec<Room>)> {
@@ -183,9 +184,13 @@ impl Chat {
         let mut rooms = Vec::new();
         if want_rooms {
             if self.has_permission(actor, Perm::VIEW_C_ROOM, None).await? {
+                let by_names = filter.map(|term| RoomMatch {
+                    term,
+                    display_names: true,
+                });
                 rooms = self
                     .store
-                    .list_rooms(&[RoomType::Channel], filter, sort, page)
+                    .list_rooms_matching(&[RoomType::Channel], by_names, sort, page)
                     .await?
                     .items;
             }
@@ -195,8 +200,9 @@ impl Chat {
                 .items;
             let needle = term.to_lowercase();
             for room in own {
-                let name = room.name.as_deref().unwrap_or_default().to_lowercase();
-                if name.contains(&needle) && !rooms.iter().any(|r| r.id == room.id) {
+                let holds = |n: Option<&str>| n.is_some_and(|n| n.to_lowercase().contains(&needle));
+                let matched = holds(room.name.as_deref()) || holds(room.fname.as_deref());
+                if matched && !rooms.iter().any(|r| r.id == room.id) {
                     rooms.push(room);
                 }
             }

@@ -42,6 +42,7 @@ mod remote_users;
 pub mod reserved_names;
 pub mod roles;
 pub mod room_admin;
+pub mod room_names;
 pub mod room_notify;
 pub mod room_settings;
 pub mod rooms;

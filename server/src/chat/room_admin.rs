@@ -7,7 +7,9 @@ use super::events::Event;
 use super::permissions::Perm;
 use super::rooms::RoomRef;
 use super::Chat;
-use crate::store::{CleanHistory, Listing, MuteChange, Page, Room, RoomType, Sort, Ts, User};
+use crate::store::{
+    CleanHistory, Listing, MuteChange, Page, Room, RoomMatch, RoomType, Sort, Ts, User,
+};
 
 /// How many rooms an autocomplete answers without paging (Rocket.Chat's limit).
 pub const AUTOCOMPLETE_LIMIT: u64 = 10;
@@ -157,8 +159,8 @@ impl Chat {
         Ok(self.store.room_by_id(rid).await?)
     }
 
-    /// Channels and groups whose name holds `name`, for administrators
-    /// (`rooms.autocomplete.adminRooms`).
+    /// Channels and groups (discussions among them) whose name or display name
+    /// holds `name`, for administrators (`rooms.autocomplete.adminRooms`).
     pub async fn autocomplete_admin_rooms(
         &self,
         actor: &User,
@@ -168,9 +170,12 @@ impl Chat {
         self.require_room_administration(actor).await?;
         let listing = self
             .store
-            .list_rooms(
+            .list_rooms_matching(
                 &[RoomType::Channel, RoomType::Group],
-                Some(name).filter(|n| !n.is_empty()),
+                Some(name).filter(|n| !n.is_empty()).map(|term| RoomMatch {
+                    term,
+                    display_names: true,
+                }),
                 sort,
                 Page::new(0, AUTOCOMPLETE_LIMIT),
             )

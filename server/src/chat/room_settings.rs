@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::error::{ChatError, ChatResult};
 use super::events::Event;
 use super::permissions::Perm;
-use super::rooms::{validate_room_name, RoomRef};
+use super::rooms::RoomRef;
 use super::Chat;
 use crate::store::{Page, Room, RoomType, StoreError, Subscription, SubscriptionPatch, Ts, User};
 
@@ -156,16 +156,19 @@ impl Chat {
                     subs_patch.fname = Some(name.to_string());
                     notes.push(("r", name.to_string()));
                 }
-            } else if !name.is_empty() && Some(name) != before.name.as_deref() {
+            } else if !name.is_empty()
+                && Some(name) != before.name.as_deref()
+                && Some(name) != before.fname.as_deref()
+            {
                 if before.t == RoomType::Direct {
                     return Err(ChatError::refused("error-not-allowed", "Not allowed"));
                 }
-                validate_room_name(name)?;
-                room.name = Some(name.to_string());
-                room.fname = Some(name.to_string());
-                subs_patch.name = Some(name.to_string());
-                subs_patch.fname = Some(name.to_string());
-                notes.push(("r", name.to_string()));
+                let (name, fname) = self.room_names(name, Some(&before.id)).await?;
+                room.name = Some(name.clone());
+                room.fname = Some(fname.clone());
+                subs_patch.name = Some(name);
+                subs_patch.fname = Some(fname.clone());
+                notes.push(("r", fname));
             }
         }
         if let Some(topic) = change.topic {

@@ -187,7 +187,7 @@ impl Chat {
             _ => Perm::CREATE_C,
         };
         self.require_permission(actor, perm, None).await?;
-        validate_room_name(&new.name)?;
+        let (name, fname) = self.room_names(&new.name, None).await?;
         let team_id = match new.team_id.as_deref().filter(|t| !t.is_empty()) {
             Some(team_id) => Some(self.team_for_new_room(actor, team_id).await?),
             None => None,
@@ -212,8 +212,8 @@ impl Chat {
             avatar_file_id: None,
             id: ids::new_id(),
             t: new.kind,
-            name: Some(new.name.clone()),
-            fname: Some(new.name.clone()),
+            name: Some(name.clone()),
+            fname: Some(fname),
             u: Some(UserRef {
                 id: actor.id.clone(),
                 username: actor.username.clone(),
@@ -252,11 +252,11 @@ impl Chat {
             .map_err(|e| match e {
                 StoreError::Conflict("room name") => ChatError::refused(
                     "error-duplicate-channel-name",
-                    format!("A channel with name '{}' exists", new.name),
+                    format!("A channel with name '{name}' exists"),
                 ),
                 other => ChatError::Store(other),
             })?;
-        tracing::info!(room_id = %room.id, user_id = %actor.id, name = %new.name, "room created");
+        tracing::info!(room_id = %room.id, user_id = %actor.id, name = %name, "room created");
         self.bus.publish(Event::RoomCreated { room: room.clone() });
         for sub in subs {
             self.bus.publish(Event::SubscriptionChanged {

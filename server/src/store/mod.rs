@@ -77,6 +77,15 @@ pub enum SortKey {
     Msgs,
 }
 
+/// A rooms listing's substring filter: the name, or the display name (`fname`)
+/// too, as Rocket.Chat's autocompletes and spotlight search. The display name's
+/// case is folded as the store's index folds it (beyond ASCII where it can).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoomMatch<'a> {
+    pub term: &'a str,
+    pub display_names: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sort {
     pub key: SortKey,
@@ -212,6 +221,21 @@ pub trait RoomStore: Send + Sync {
         &self,
         types: &[RoomType],
         filter: Option<&str>,
+        sort: Sort,
+        page: Page,
+    ) -> StoreResult<Listing<Room>> {
+        let filter = filter.map(|term| RoomMatch {
+            term,
+            display_names: false,
+        });
+        self.list_rooms_matching(types, filter, sort, page).await
+    }
+    /// Rooms of the given types whose name (or display name too, as the match
+    /// says) holds a case-insensitive substring.
+    async fn list_rooms_matching(
+        &self,
+        types: &[RoomType],
+        filter: Option<RoomMatch<'_>>,
         sort: Sort,
         page: Page,
     ) -> StoreResult<Listing<Room>>;

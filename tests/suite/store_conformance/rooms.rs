@@ -1,8 +1,8 @@
 //! Rooms and subscriptions.
 
 use palaver_server::store::{
-    Direction, DynStore, HistoryQuery, Page, PostEffects, Room, RoomType, Sidepanel, SidepanelItem,
-    Sort, SortKey, Ts,
+    Direction, DynStore, HistoryQuery, Page, PostEffects, Room, RoomMatch, RoomType, Sidepanel,
+    SidepanelItem, Sort, SortKey, Ts,
 };
 
 use super::{assert_conflict, channel, ids, message, room, sub, user};
@@ -296,6 +296,67 @@ pub async fn list_rooms(store: DynStore) {
         list(everything(), Some("a.*"), SortKey::Name, Asc, all).await,
         (vec![], 0)
     );
+}
+
+pub async fn list_rooms_by_display_names(store: DynStore) {
+    // (id, type, name, display name)
+    let specs = [
+        ("d-1", RoomType::Group, "Ellinika-talk", "Ελληνικά talk"),
+        ("d-2", RoomType::Group, "x7Gq2", "Ellinika-talk-discussion"),
+        ("d-3", RoomType::Channel, "plain", "Plain"),
+        ("d-4", RoomType::Direct, "dm", "Ελληνικά dm"),
+    ];
+    for (id, t, name, fname) in specs {
+        let mut r = room(id, t, Some(name), 1);
+        r.fname = Some(fname.into());
+        store.create_room(&r, &[]).await.unwrap();
+    }
+    let sort = Sort {
+        key: SortKey::Name,
+        dir: Direction::Asc,
+    };
+    let all = Page::new(0, 50);
+    let types = [RoomType::Channel, RoomType::Group];
+    let find = |term: &'static str, display_names: bool| {
+        let store = store.clone();
+        async move {
+            let l = store
+                .list_rooms_matching(
+                    &types,
+                    Some(RoomMatch {
+                        term,
+                        display_names,
+                    }),
+                    sort,
+                    all,
+                )
+                .await
+                .unwrap();
+            let mut found = ids(&l.items, |r| r.id.as_str());
+            found.sort();
+            (found, l.total)
+        }
+    };
+    // Names only.
+    assert_eq!(find("ellinika-talk", false).await, (vec!["d-1".into()], 1));
+    assert_eq!(find("ελληνικά", false).await, (vec![], 0));
+    // Names or display names, case folded beyond ASCII for terms an index holds.
+    assert_eq!(
+        find("ellinika-talk", true).await,
+        (vec!["d-1".into(), "d-2".into()], 2)
+    );
+    assert_eq!(find("ΕΛΛΗΝΙΚΆ TALK", true).await, (vec!["d-1".into()], 1));
+    assert_eq!(find("PLAIN", true).await, (vec!["d-3".into()], 1));
+    // A short term walks the listing, display names too (ASCII case folded).
+    assert_eq!(find("PL", true).await.0, ["d-3"]);
+    // The types still hold: the DM's display name is not searched.
+    assert_eq!(find("dm", true).await.0, Vec::<String>::new());
+    // The plain listing is the names-only one.
+    let plain = store
+        .list_rooms(&types, Some("talk"), sort, all)
+        .await
+        .unwrap();
+    assert_eq!(ids(&plain.items, |r| r.id.as_str()), ["d-1"]);
 }
 
 pub async fn subscriptions(store: DynStore) {

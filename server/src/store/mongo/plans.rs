@@ -9,7 +9,7 @@ use super::{page_limit, Ctx, MongoStore};
 use crate::store::outbox::OutboxKind;
 use crate::store::presence::StatusQuery;
 use crate::store::settings_audit::SettingChangeQuery;
-use crate::store::{Page, RoomType, Sort, StoreResult};
+use crate::store::{Page, RoomMatch, RoomType, Sort, StoreResult};
 
 /// A find the store makes, by what it is for.
 #[derive(Clone, Debug)]
@@ -68,7 +68,15 @@ impl MongoStore {
                 let gram = probe_grams(term).into_iter().next();
                 (
                     super::ROOMS,
-                    super::rooms::rooms_find(types, Some(term), sort, gram.as_deref()),
+                    super::rooms::rooms_find(
+                        types,
+                        Some(RoomMatch {
+                            term,
+                            display_names: false,
+                        }),
+                        sort,
+                        gram.as_deref(),
+                    ),
                 )
             }
             Planned::StatusSearch(q) => {
@@ -83,7 +91,15 @@ impl MongoStore {
                 sort,
             } => (
                 super::ROOMS,
-                super::rooms::rooms_find(types, filter, sort, None),
+                super::rooms::rooms_find(
+                    types,
+                    filter.map(|term| RoomMatch {
+                        term,
+                        display_names: false,
+                    }),
+                    sort,
+                    None,
+                ),
             ),
             Planned::Members { rid } => (super::SUBSCRIPTIONS, super::rooms::members_find(rid)),
             Planned::RoomRoles { rid, role } => (

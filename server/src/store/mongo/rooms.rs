@@ -10,8 +10,8 @@ use super::{
     MongoStore, IDX_ID, IDX_MEMBER, IDX_ROOM_NAME,
 };
 use crate::store::{
-    Listing, MuteChange, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort, SortKey,
-    StoreError, StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
+    Listing, MuteChange, Page, RemovedSubscription, Room, RoomMatch, RoomStore, RoomType, Sort,
+    SortKey, StoreError, StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
 };
 
 const ROOM_CONFLICTS: &[(&str, &str)] = &[(IDX_ROOM_NAME, "room name"), (IDX_ID, "id")];
@@ -55,14 +55,29 @@ fn member_id(sub: &Document) -> Option<&str> {
 /// `SEARCH_CANDIDATES`), rather than every room of the types walked.
 pub(super) fn rooms_find(
     types: &[RoomType],
-    filter: Option<&str>,
+    filter: Option<RoomMatch<'_>>,
     sort: Sort,
     gram: Option<&str>,
 ) -> (Document, Document, &'static str) {
     let codes: Vec<&str> = types.iter().map(|t| t.code()).collect();
     let mut query = doc! { "t": { "$in": codes } };
-    if let Some(text) = filter {
-        query.insert("nameKey", substring(text));
+    match filter {
+        Some(RoomMatch {
+            term,
+            display_names: true,
+        }) => {
+            query.insert(
+                "$or",
+                vec![
+                    doc! { "nameKey": substring(term) },
+                    doc! { "fname": substring(term) },
+                ],
+            );
+        }
+        Some(RoomMatch { term, .. }) => {
+            query.insert("nameKey", substring(term));
+        }
+        None => {}
     }
     if let Some(gram) = gram {
         query.insert(SEARCH_GRAMS, gram);
@@ -182,15 +197,15 @@ impl RoomStore for MongoStore {
             .await
     }
 
-    async fn list_rooms(
+    async fn list_rooms_matching(
         &self,
         types: &[RoomType],
-        filter: Option<&str>,
+        filter: Option<RoomMatch<'_>>,
         sort: Sort,
         page: Page,
     ) -> StoreResult<Listing<Room>> {
         let gram = match filter {
-            Some(term) => self.rare_gram(&self.rooms, term).await?,
+            Some(RoomMatch { term, .. }) => self.rare_gram(&self.rooms, term).await?,
             None => None,
         };
         let (query, order, index) = rooms_find(types, filter, sort, gram.as_deref());

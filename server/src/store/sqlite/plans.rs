@@ -15,8 +15,9 @@ use super::outbox::{
 use super::presence::status_statement;
 use super::roles::{ROLE_COUNT, ROLE_PAGE, ROOM_ROLED, ROOM_ROLE_MEMBERS};
 use super::rooms::{
-    room_name_phrase, rooms_listing, rooms_search, DEFAULT_ROOMS, MEMBERS_COUNT, MEMBERS_PAGE,
-    ROOMS_SEARCH_CANDIDATE_COUNT, SUBSCRIPTIONS_ALL, SUBSCRIPTIONS_SINCE,
+    room_fname_phrase, room_name_phrase, room_names_phrase, rooms_listing, rooms_search,
+    DEFAULT_ROOMS, MEMBERS_COUNT, MEMBERS_PAGE, ROOMS_SEARCH_CANDIDATE_COUNT, SUBSCRIPTIONS_ALL,
+    SUBSCRIPTIONS_SINCE,
 };
 use super::schema::migrate;
 use super::settings_audit::audit_filter;
@@ -228,8 +229,9 @@ fn room_listings_seek_the_type_index_in_order() {
         (SortKey::Msgs, "rooms_type_msgs"),
     ] {
         for dir in [Direction::Asc, Direction::Desc] {
-            for filtered in [false, true] {
-                let (count, page) = rooms_listing("'c'", Sort { key, dir }, filtered);
+            for (filtered, display_names) in [(false, false), (true, false), (true, true)] {
+                let (count, page) =
+                    rooms_listing("'c'", Sort { key, dir }, filtered, display_names);
                 assert_plan(&conn, &page, index);
                 assert_eq!(
                     count.is_none(),
@@ -706,9 +708,16 @@ fn rare_room_searches_read_their_matches_only() {
             SortKey::Msgs,
         ] {
             for dir in [Direction::Asc, Direction::Desc] {
-                let (count, page) = rooms_search(types, Sort { key, dir });
-                for sql in [count, page] {
-                    assert_trigram_plan(&conn, &sql, "rooms_search", "sqlite_autoindex_rooms_1");
+                for display_names in [false, true] {
+                    let (count, page) = rooms_search(types, Sort { key, dir }, display_names);
+                    for sql in [count, page] {
+                        assert_trigram_plan(
+                            &conn,
+                            &sql,
+                            "rooms_search",
+                            "sqlite_autoindex_rooms_1",
+                        );
+                    }
                 }
             }
         }
@@ -759,6 +768,16 @@ fn the_room_trigram_index_follows_every_room_write() {
     assert_eq!(found("NERAL"), ["r1", "r2"], "case folded");
     assert_eq!(found("lists"), ["r2"]);
     assert!(found("chat").is_empty(), "names only, not display names");
+    let found_by = |phrase: String| -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT rid FROM rooms_search WHERE rooms_search MATCH ?1 ORDER BY rid")
+            .unwrap();
+        let rows = stmt.query_map([phrase], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    assert_eq!(found_by(room_fname_phrase("CHAT").unwrap()), ["r1"]);
+    assert_eq!(found_by(room_names_phrase("chat").unwrap()), ["r1"]);
+    assert_eq!(found_by(room_names_phrase("eneral").unwrap()), ["r1", "r2"]);
     conn.execute(
         r#"UPDATE rooms SET name_key = 'lounge', doc = '{"fname": "Lounge"}' WHERE id = 'r1'"#,
         [],

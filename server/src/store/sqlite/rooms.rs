@@ -9,8 +9,8 @@ use super::{
     exec, like_pattern, page_args, query_count, query_doc, query_docs, to_json, SqliteStore,
 };
 use crate::store::{
-    Direction, Listing, MuteChange, Page, RemovedSubscription, Room, RoomStore, RoomType, Sort,
-    SortKey, StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
+    Direction, Listing, MuteChange, Page, RemovedSubscription, Room, RoomMatch, RoomStore,
+    RoomType, Sort, SortKey, StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
 };
 
 pub(super) fn load_room(conn: &Connection, id: &str) -> StoreResult<Option<Room>> {
@@ -87,9 +87,19 @@ fn type_list(types: &[RoomType]) -> String {
 /// rooms of the types in the narrowest of those indexes; with a name filter (a
 /// substring no index serves) there is no count: the page is probed (see
 /// [`Listing`]). A term few rooms match takes [`rooms_search`] instead.
-pub(super) fn rooms_listing(types: &str, sort: Sort, filtered: bool) -> (Option<String>, String) {
+pub(super) fn rooms_listing(
+    types: &str,
+    sort: Sort,
+    filtered: bool,
+    display_names: bool,
+) -> (Option<String>, String) {
     let order = rooms_order(sort);
-    let filter = if filtered {
+    let filter = if filtered && display_names {
+        format!(
+            "t IN ({types}) AND (name_key LIKE ?1 ESCAPE '\\'
+             OR lower(json_extract(doc, '$.fname')) LIKE ?1 ESCAPE '\\')"
+        )
+    } else if filtered {
         format!("t IN ({types}) AND name_key LIKE ?1 ESCAPE '\\'")
     } else {
         format!("t IN ({types})")
@@ -116,23 +126,52 @@ pub(super) fn room_name_phrase(term: &str) -> Option<String> {
     trigram_phrase(term).map(|phrase| format!("{{name}} : {phrase}"))
 }
 
+/// The term as an FTS5 query of room display names (`fname`), whose case the
+/// trigram index folds beyond ASCII (`LIKE` does not).
+pub(super) fn room_fname_phrase(term: &str) -> Option<String> {
+    trigram_phrase(term).map(|phrase| format!("{{fname}} : {phrase}"))
+}
+
+/// The term as an FTS5 query of room names or display names: a search's candidates.
+pub(super) fn room_names_phrase(term: &str) -> Option<String> {
+    trigram_phrase(term).map(|phrase| format!("{{name fname}} : {phrase}"))
+}
+
 /// The total and page statements of a rooms search the trigram index answers (a
-/// term fewer than [`SEARCH_CANDIDATES`] rooms' names hold): its matches by primary
-/// key, checked against the walk's own filter (types, `LIKE`, which folds case less
-/// widely than the index), then sorted — so the cost is the matches, whatever the
-/// number of rooms, and the total is exact. A commoner term walks the listing's index
-/// ([`rooms_listing`]), where matches are dense enough for the page to fill soon.
-pub(super) fn rooms_search(types: &str, sort: Sort) -> (String, String) {
+/// term fewer than [`SEARCH_CANDIDATES`] rooms' names or display names hold): its
+/// matches by primary key, checked against the walk's own filter (types, `LIKE` on
+/// the name, which folds case less widely than the index; a display name is taken
+/// as the index matched it, as Rocket.Chat's case-insensitive regex), then sorted —
+/// so the cost is the matches, whatever the number of rooms, and the total is exact.
+/// A commoner term walks the listing's index ([`rooms_listing`]), where matches are
+/// dense enough for the page to fill soon. Parameters: `?1` the names phrase, `?2`
+/// the pattern, `?3` the display names phrase (when they are searched), then the
+/// page's limit and offset.
+pub(super) fn rooms_search(types: &str, sort: Sort, display_names: bool) -> (String, String) {
     let order = rooms_order(sort);
-    let filter = format!(
-        "WHERE id IN (SELECT rid FROM rooms_search WHERE rooms_search MATCH ?1)
-         AND t IN ({types}) AND name_key LIKE ?2 ESCAPE '\\'"
-    );
+    let (filter, limit) = if display_names {
+        (
+            format!(
+                "WHERE id IN (SELECT rid FROM rooms_search WHERE rooms_search MATCH ?1)
+                 AND t IN ({types}) AND (name_key LIKE ?2 ESCAPE '\\'
+                 OR id IN (SELECT rid FROM rooms_search WHERE rooms_search MATCH ?3))"
+            ),
+            "LIMIT ?4 OFFSET ?5",
+        )
+    } else {
+        (
+            format!(
+                "WHERE id IN (SELECT rid FROM rooms_search WHERE rooms_search MATCH ?1)
+                 AND t IN ({types}) AND name_key LIKE ?2 ESCAPE '\\'"
+            ),
+            "LIMIT ?3 OFFSET ?4",
+        )
+    };
     (
         format!("SELECT count(*) FROM rooms INDEXED BY sqlite_autoindex_rooms_1 {filter}"),
         format!(
             "SELECT doc FROM rooms INDEXED BY sqlite_autoindex_rooms_1 {filter}
-             ORDER BY {order} LIMIT ?3 OFFSET ?4"
+             ORDER BY {order} {limit}"
         ),
     )
 }
@@ -192,16 +231,23 @@ impl RoomStore for SqliteStore {
             .await
     }
 
-    async fn list_rooms(
+    async fn list_rooms_matching(
         &self,
         types: &[RoomType],
-        filter: Option<&str>,
+        filter: Option<RoomMatch<'_>>,
         sort: Sort,
         page: Page,
     ) -> StoreResult<Listing<Room>> {
         let types = type_list(types);
+        let display_names = filter.is_some_and(|f| f.display_names);
+        let filter = filter.map(|f| f.term);
         let pattern = filter.map(like_pattern);
-        let phrase = filter.and_then(room_name_phrase);
+        let phrase = if display_names {
+            filter.and_then(room_names_phrase)
+        } else {
+            filter.and_then(room_name_phrase)
+        };
+        let fname_phrase = filter.filter(|_| display_names).and_then(room_fname_phrase);
         self.read(move |conn| {
             if let (Some(phrase), Some(pattern)) = (&phrase, &pattern) {
                 let candidates = query_count(
@@ -210,22 +256,18 @@ impl RoomStore for SqliteStore {
                     params![phrase, SEARCH_CANDIDATES],
                 )?;
                 if candidates < SEARCH_CANDIDATES as u64 {
-                    let (count_sql, page_sql) = rooms_search(&types, sort);
-                    let total = query_count(conn, &count_sql, params![phrase, pattern])?;
-                    let items = query_docs(
-                        conn,
-                        &page_sql,
-                        params![
-                            phrase,
-                            pattern,
-                            i64::try_from(page.count).unwrap_or(i64::MAX),
-                            i64::try_from(page.offset).unwrap_or(i64::MAX)
-                        ],
-                    )?;
+                    let (count_sql, page_sql) = rooms_search(&types, sort, display_names);
+                    let mut args: Vec<Value> = vec![phrase.clone().into(), pattern.clone().into()];
+                    args.extend(fname_phrase.clone().map(Value::from));
+                    let total = query_count(conn, &count_sql, params_from_iter(&args))?;
+                    args.push(i64::try_from(page.count).unwrap_or(i64::MAX).into());
+                    args.push(i64::try_from(page.offset).unwrap_or(i64::MAX).into());
+                    let items = query_docs(conn, &page_sql, params_from_iter(&args))?;
                     return Ok(Listing { items, total });
                 }
             }
-            let (count_sql, page_sql) = rooms_listing(&types, sort, pattern.is_some());
+            let (count_sql, page_sql) =
+                rooms_listing(&types, sort, pattern.is_some(), display_names);
             let mut args: Vec<Value> = pattern.map(Value::from).into_iter().collect();
             page_args(&mut args, page, count_sql.is_none());
             let items = query_docs(conn, &page_sql, params_from_iter(&args))?;
