@@ -37,7 +37,7 @@ pub fn start() {
 }
 
 /// Whether the test binary was started without a filter (`cargo test` with no
-/// test name): every argument is an option.
+/// test name): every argument is an option, and not as a benchmark.
 fn whole_suite() -> bool {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -46,6 +46,9 @@ fn whole_suite() -> bool {
             "--test-threads" | "--format" | "--color" | "--logfile" | "-Z" => {
                 args.next();
             }
+            // A benchmark (`cargo bench` passes `--bench`): installs running beside
+            // it would skew its figures, and it needs only its own peers.
+            "--bench" => return false,
             // `--skip X`: a filter.
             a if !a.starts_with('-') || a == "--skip" || a == "--exact" => return false,
             _ => {}
