@@ -49,7 +49,7 @@ async fn status_and_presence_over_rest() {
     assert_eq!(listed["username"], "dana");
     assert_eq!(listed["status"], "online");
     // The rocket.cat bot is online from the start, as in Rocket.Chat (it never
-    // connects), with a stored avatar; no status text, so none is listed.
+    // connects), with an avatar etag; no status text, so none is listed.
     let cat = all["users"]
         .as_array()
         .expect("users")

@@ -196,21 +196,6 @@ impl Chat {
         self.store_user_avatar(current, &bytes, origin, etag).await
     }
 
-    /// A drawn avatar (the initials image, as served when there is none) stored as
-    /// the user's own, so that it carries an `avatarETag` like any other: what
-    /// Rocket.Chat does for its `rocket.cat` bot, which it gives a picture at
-    /// creation. The etag is the image's digest.
-    pub(super) async fn store_drawn_avatar(&self, user: User) -> ChatResult<User> {
-        let name = user.username.clone();
-        let image = self
-            .image_job(move || media::initials_png(&name, MAX_SIZE))
-            .await?
-            .map_err(media_error)?;
-        let etag = hex::encode(&Sha256::digest(&image.bytes)[..12]);
-        self.store_user_avatar(user, &image.bytes, "local", etag)
-            .await
-    }
-
     /// Removes a deleted user's avatar file.
     pub(crate) async fn remove_user_avatar(&self, user: &User) {
         self.drop_avatar_file(user.avatar_file_id.clone()).await;

@@ -8,6 +8,7 @@ use super::presence::ONLINE;
 use super::rooms::RoomRef;
 use super::Chat;
 use crate::store::{roles, Room, RoomType, StoreError, Ts, User};
+use sha2::{Digest, Sha256};
 
 /// Rocket.Chat's ids for the first channel and the bot.
 pub const GENERAL_ID: &str = "GENERAL";
@@ -63,8 +64,8 @@ impl Chat {
     }
 
     /// The `rocket.cat` bot, created when missing, as Rocket.Chat's: online (it never
-    /// connects, and presence leaves alone those who never did) with a stored
-    /// avatar. It has no password, so nobody logs in as it.
+    /// connects, and presence leaves alone those who never did), with an avatar
+    /// etag. It has no password, so nobody logs in as it.
     pub async fn ensure_rocket_cat(&self) -> ChatResult<()> {
         if self.store.user_by_id(ROCKET_CAT_ID).await?.is_some()
             || self.store.user_by_username("rocket.cat").await?.is_some()
@@ -72,8 +73,13 @@ impl Chat {
             return Ok(());
         }
         let now = Ts::now();
+        // Its avatar is its initials, drawn on demand like anyone's without a
+        // picture, but named by an etag (the drawing's digest) as Rocket.Chat names
+        // the picture it gives the bot, so clients cache it.
+        let drawing = crate::media::initials_svg("rocket.cat", 200);
+        let etag = hex::encode(&Sha256::digest(drawing.as_bytes())[..12]);
         let user = User {
-            avatar_etag: None,
+            avatar_etag: Some(etag),
             avatar_origin: None,
             avatar_file_id: None,
             id: ROCKET_CAT_ID.into(),
@@ -101,11 +107,6 @@ impl Chat {
             Ok(()) => tracing::info!("created the rocket.cat bot"),
             Err(StoreError::Conflict(_)) => return Ok(()),
             Err(e) => return Err(e.into()),
-        }
-        // Its picture is a nicety: a file storage that refuses it does not stop
-        // the start.
-        if let Err(e) = self.store_drawn_avatar(user).await {
-            tracing::warn!(error = %e, "cannot store the rocket.cat bot's avatar");
         }
         Ok(())
     }
