@@ -260,6 +260,78 @@ async fn own_basic_info_needs_the_current_password_for_email_and_password() {
         "the other session ends with a password change",
     );
 
+    // Two-factor authentication off (Rocket.Chat's checkCodeForUser): no second
+    // factor, so no current password, for a new password or email; the password
+    // policy still applies.
+    set(
+        &srv,
+        &admin,
+        "Accounts_TwoFactorAuthentication_Enabled",
+        json!(false),
+    )
+    .await;
+    set(
+        &srv,
+        &admin,
+        "Accounts_Password_Policy_Enabled",
+        json!(true),
+    )
+    .await;
+    let (status, body) = srv
+        .post(
+            "users.updateOwnBasicInfo",
+            &alice,
+            json!({"data": {"newPassword": "2"}}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-password-policy-not-met"),
+        "policy without a second factor",
+    );
+    assert!(
+        body["details"]
+            .to_string()
+            .contains("error-password-policy-not-met-minLength"),
+        "{body}"
+    );
+    set(
+        &srv,
+        &admin,
+        "Accounts_Password_Policy_Enabled",
+        json!(false),
+    )
+    .await;
+    let body = srv
+        .post_ok(
+            "users.updateOwnBasicInfo",
+            &alice,
+            json!({"data": {"newPassword": "Newest-Pa55word", "email": "alice2@example.com"}}),
+        )
+        .await;
+    assert_eq!(
+        body["user"]["emails"][0]["address"], "alice2@example.com",
+        "{body}"
+    );
+    let alice = srv.login("alice", "Newest-Pa55word").await;
+    set(
+        &srv,
+        &admin,
+        "Accounts_TwoFactorAuthentication_Enabled",
+        json!(true),
+    )
+    .await;
+    let (status, body) = srv
+        .post(
+            "users.updateOwnBasicInfo",
+            &alice,
+            json!({"data": {"newPassword": "Other-Pa55word"}}),
+        )
+        .await;
+    assert_error(status, &body, 400, Some("totp-required"), "back on");
+
     set(&srv, &admin, "Accounts_AllowRealNameChange", json!(false)).await;
     let (status, body) = srv
         .post(

@@ -189,7 +189,10 @@ impl Chat {
         if info.new_password.is_some() {
             super::external_accounts::refuse_local_password(&before)?;
         }
-        if email.is_some() || info.new_password.is_some() {
+        // Rocket.Chat's second factor for these changes, whose fallback is the
+        // current password; none while two-factor authentication is off.
+        let second_factor = settings.bool("Accounts_TwoFactorAuthentication_Enabled");
+        if second_factor && (email.is_some() || info.new_password.is_some()) {
             let Some(current) = info.current_password.as_deref().filter(|p| !p.is_empty()) else {
                 return Err(ChatError::refused(
                     "totp-required",

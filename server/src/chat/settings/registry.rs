@@ -516,6 +516,19 @@ pub static ALL: &[Def] = &[
     Def {
         default: Default::Bool(true),
         public: true,
+        label: "Enable Two Factor Authentication",
+        description: "Off: changing one's password or email address needs no second factor \
+                      (here: the current password), as Rocket.Chat's checkCodeForUser.",
+        ..def(
+            "Accounts_TwoFactorAuthentication_Enabled",
+            Kind::Boolean,
+            "Accounts",
+            "Two Factor Authentication",
+        )
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
         label: "Allow avatar change",
         ..def("Accounts_AllowUserAvatarChange", Kind::Boolean, "Accounts", "")
     },
