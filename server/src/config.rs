@@ -111,6 +111,10 @@ pub struct Config {
     /// Largest size the SQLite database may grow to, in bytes (0: no cap). Past it,
     /// writes are refused as "storage full" (507) while reads go on.
     pub sqlite_max_bytes: u64,
+    /// The first admin's user id, used only when it is created; generated when
+    /// absent. (Rocket.Chat's API test environment names its admin's id after its
+    /// username, and some of its tests read one for the other.)
+    pub admin_id: Option<String>,
     pub admin_username: String,
     /// Generated and printed once when absent.
     pub admin_password: Option<String>,
@@ -187,6 +191,7 @@ impl Default for Config {
             storage: "sqlite".into(),
             sqlite_synchronous: "full".into(),
             sqlite_max_bytes: 0,
+            admin_id: None,
             admin_username: "admin".into(),
             admin_password: None,
             admin_email: "admin@localhost".into(),

@@ -90,6 +90,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let presence = chat.start_presence();
     if let Some((admin, generated)) = chat
         .bootstrap_admin(
+            config.admin_id.as_deref(),
             &config.admin_username,
             &config.admin_email,
             config.admin_password.as_deref(),

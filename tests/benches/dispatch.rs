@@ -166,7 +166,7 @@ async fn main() {
     let chat = Chat::new(store.clone(), config.chat_options());
     chat.seed_settings().await.expect("settings");
     let (admin, _) = chat
-        .bootstrap_admin("admin", "admin@localhost", Some("bench-password"))
+        .bootstrap_admin(None, "admin", "admin@localhost", Some("bench-password"))
         .await
         .expect("admin")
         .expect("a new admin");

@@ -80,7 +80,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 PALAVER_LISTEN=127.0.0.1:$port PALAVER_DATA_DIR=$data PALAVER_MARKETPLACE_DIR=$data/marketplace \
-  PALAVER_ADMIN_USERNAME=rocketchat.internal.admin.test \
+  PALAVER_ADMIN_ID=rocketchat.internal.admin.test PALAVER_ADMIN_USERNAME=rocketchat.internal.admin.test \
   PALAVER_ADMIN_PASSWORD=rocketchat.internal.admin.test \
   PALAVER_ADMIN_EMAIL=rocketchat.internal.admin.test@rocket.chat \
   PALAVER_LOGIN_RATE_LIMIT__PER_IP=1000000 PALAVER_LOGIN_RATE_LIMIT__PER_USER=1000000 \
@@ -93,7 +93,9 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-# Rocket.Chat's test environment: its test admin holds the `admin` role only
+# Rocket.Chat's test environment: its test admin's id is its username (TEST_MODE's
+# initialData inserts it so; tests of stars and exports read one for the other); it
+# holds the `admin` role only
 # (initialData.js in TEST_MODE gives it no `user` role), which tests granting a
 # permission to `user` rely on, and is named as there (tests of real names read
 # it); and registration is open (Rocket.Chat's default).

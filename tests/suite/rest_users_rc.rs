@@ -225,3 +225,45 @@ async fn default_teams_bring_their_auto_join_rooms() {
         .await;
     assert_eq!(status.as_u16(), 403);
 }
+
+/// `admin_id`: the first admin gets the configured id (Rocket.Chat's API test
+/// environment names its admin's id after its username), which everything that
+/// names the user carries — here a star.
+#[tokio::test]
+async fn the_first_admin_may_have_a_configured_id() {
+    let srv = Palaver::builder()
+        .env("PALAVER_ADMIN_ID", "the.admin")
+        .start()
+        .await;
+    let admin = srv.admin().await;
+    assert_eq!(admin.user_id, "the.admin");
+    let me = srv.get_ok("me", &admin).await;
+    assert_eq!(me["_id"], "the.admin", "{me}");
+    assert!(
+        me["roles"].to_string().contains("admin"),
+        "still the admin: {me}"
+    );
+    let room = create_channel(&srv, &admin, "stars", &[]).await;
+    let rid = room["_id"].as_str().expect("rid").to_string();
+    let sent = srv
+        .post_ok(
+            "chat.sendMessage",
+            &admin,
+            json!({"message": {"rid": rid, "msg": "shine"}}),
+        )
+        .await;
+    let mid = sent["message"]["_id"].as_str().expect("mid").to_string();
+    srv.post_ok("chat.starMessage", &admin, json!({ "messageId": mid }))
+        .await;
+    let messages = srv
+        .get_ok(&format!("channels.messages?roomId={rid}"), &admin)
+        .await;
+    let starred = messages["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| m["_id"] == mid.as_str())
+        .map(|m| m["starred"].clone())
+        .unwrap_or_default();
+    assert_eq!(starred, json!([{"_id": "the.admin"}]), "{messages}");
+}

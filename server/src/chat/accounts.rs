@@ -12,6 +12,9 @@ use crate::store::{roles, Email, Listing, Page, Sort, StoreError, Ts, User};
 /// Fields for a new account.
 #[derive(Clone, Debug, Default)]
 pub struct NewUser {
+    /// The account's id; generated when none (only the first admin's may be
+    /// configured, see `admin_id`).
+    pub id: Option<String>,
     pub username: String,
     pub name: String,
     pub email: String,
@@ -187,7 +190,7 @@ impl Chat {
             avatar_etag: None,
             avatar_origin: None,
             avatar_file_id: None,
-            id: ids::new_id(),
+            id: new.id.clone().unwrap_or_else(ids::new_id),
             username: new.username.clone(),
             name: if new.name.trim().is_empty() {
                 new.username.clone()
@@ -373,10 +376,12 @@ impl Chat {
         Ok(())
     }
 
-    /// On first start with no users, creates the admin. Returns the user and, when
-    /// no password was configured, the generated one (to print once).
+    /// On first start with no users, creates the admin (with the configured id, if
+    /// any). Returns the user and, when no password was configured, the generated
+    /// one (to print once).
     pub async fn bootstrap_admin(
         &self,
+        id: Option<&str>,
         username: &str,
         email: &str,
         password: Option<&str>,
@@ -391,6 +396,7 @@ impl Chat {
             .unwrap_or_default();
         let user = self
             .insert_user(NewUser {
+                id: id.map(str::to_string),
                 username: username.to_string(),
                 name: "Administrator".into(),
                 email: email.to_string(),

@@ -67,6 +67,18 @@ pub(super) fn options(c: &Config) -> Result<(), ConfigError> {
     if c.marketplace_dir.as_os_str().is_empty() {
         return Err(invalid("marketplace_dir", "must not be empty"));
     }
+    if let Some(id) = &c.admin_id {
+        let fits = (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !fits {
+            return Err(invalid(
+                "admin_id",
+                "must be 1 to 64 letters, digits, '.', '_' or '-'",
+            ));
+        }
+    }
     crate::chat::accounts::validate_username(&c.admin_username)
         .map_err(|e| invalid("admin_username", format!("is invalid: {e}")))?;
     crate::chat::accounts::validate_email(&c.admin_email)
@@ -380,6 +392,7 @@ mod tests {
                 Box::new(|c| c.admin_username = " ".into()),
             ),
             ("admin_email", Box::new(|c| c.admin_email = "nobody".into())),
+            ("admin_id", Box::new(|c| c.admin_id = Some("a b".into()))),
             (
                 "admin_password",
                 Box::new(|c| c.admin_password = Some(String::new())),

@@ -45,6 +45,7 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateBody>,
 ) -> ApiResult {
     let new = NewUser {
+        id: None,
         username: required(&body.username, "username")?.to_string(),
         email: required(&body.email, "email")?.to_string(),
         password: required(&body.password, "password")?.to_string(),
