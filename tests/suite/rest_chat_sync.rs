@@ -73,8 +73,12 @@ async fn threads_list_filters_follows_and_syncs() {
                 .await["threads"])
         }
     };
-    assert_eq!(following(alice.clone()).await, vec![p2.clone()]);
-    srv.post_ok("chat.followMessage", &alice, json!({ "mid": p1 }))
+    // The thread's author follows it from its first reply on (Rocket.Chat's `reply`).
+    assert_eq!(following(alice.clone()).await, vec![p2.clone(), p1.clone()]);
+    srv.post_ok("chat.unfollowMessage", &alice, json!({ "mid": p2 }))
+        .await;
+    assert_eq!(following(alice.clone()).await, vec![p1.clone()]);
+    srv.post_ok("chat.followMessage", &alice, json!({ "mid": p2 }))
         .await;
     assert_eq!(following(alice.clone()).await, vec![p2.clone(), p1.clone()]);
     srv.post_ok("chat.unfollowMessage", &alice, json!({ "mid": p2 }))
