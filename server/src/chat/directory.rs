@@ -126,13 +126,7 @@ impl Chat {
             if !matches {
                 continue;
             }
-            if room.t == RoomType::Channel
-                || self
-                    .store
-                    .subscription(&room.id, &actor.id)
-                    .await?
-                    .is_some()
-            {
+            if self.can_access_room(actor, &room).await? {
                 visible.push(room);
             }
         }
