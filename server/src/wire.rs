@@ -20,6 +20,7 @@ const DATE_KEYS: &[&str] = &[
     "lastLogin",
     "_deletedAt",
     "pinnedAt",
+    "expires",
 ];
 
 /// Keys holding client-supplied JSON that must be passed through untouched.
@@ -62,8 +63,10 @@ fn convert(value: &mut Value, style: DateStyle) {
     }
 }
 
-/// Stored fields no client may see (a room's join code), left out at the top level.
-const SECRET_KEYS: &[&str] = &["joinCode"];
+/// Stored fields no client may see (a room's join code, the invite link a user
+/// came by), left out at the top level: Rocket.Chat's API excludes them even when
+/// `fields` asks for them.
+const SECRET_KEYS: &[&str] = &["joinCode", "inviteToken"];
 
 /// A record as wire JSON with its dates in `style`.
 pub fn render<T: Serialize>(record: &T, style: DateStyle) -> Value {

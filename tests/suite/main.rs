@@ -76,6 +76,7 @@ mod rest_files_forms;
 mod rest_groups;
 mod rest_impersonation;
 mod rest_integrations;
+mod rest_invites;
 mod rest_message_limits;
 mod rest_messages;
 mod rest_method_call;

@@ -10,6 +10,7 @@ mod fanout;
 mod history;
 mod indexed;
 mod integrations;
+mod invites;
 mod job_leases;
 mod matrix;
 mod message_marks;
@@ -141,6 +142,7 @@ conformance! {
     messages::concurrent_posts,
     thread_unread::thread_unread,
     exports::export_operations,
+    invites::invites,
     message_marks::pins_and_stars,
     message_marks::thread_lists,
     message_marks::changes_and_tombstones,
@@ -540,6 +542,7 @@ pub fn user(id: &str, username: &str, email: Option<&str>) -> User {
         avatar_etag: None,
         avatar_origin: None,
         avatar_file_id: None,
+        invite_token: None,
         id: id.into(),
         username: username.into(),
         name: format!("{username} name"),

@@ -190,6 +190,7 @@ impl Chat {
             avatar_etag: None,
             avatar_origin: None,
             avatar_file_id: None,
+            invite_token: None,
             id: new.id.clone().unwrap_or_else(ids::new_id),
             username: new.username.clone(),
             name: if new.name.trim().is_empty() {
@@ -333,6 +334,7 @@ impl Chat {
             avatar_etag: None,
             avatar_origin: None,
             avatar_file_id: None,
+            invite_token: None,
             id: ids::new_id(),
             username: username.to_string(),
             name: name.to_string(),

@@ -62,6 +62,7 @@ impl Chat {
             avatar_etag: None,
             avatar_origin: None,
             avatar_file_id: None,
+            invite_token: None,
             id: ids::new_id(),
             username: profile.username.clone(),
             name: if profile.name.trim().is_empty() {

@@ -233,6 +233,7 @@ impl Chat {
             avatar_etag: None,
             avatar_origin: None,
             avatar_file_id: None,
+            invite_token: None,
             id: ids::new_id(),
             username: String::new(),
             name: ident.name.clone().unwrap_or_default(),

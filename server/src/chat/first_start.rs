@@ -82,6 +82,7 @@ impl Chat {
             avatar_etag: Some(etag),
             avatar_origin: None,
             avatar_file_id: None,
+            invite_token: None,
             id: ROCKET_CAT_ID.into(),
             username: "rocket.cat".into(),
             name: "Rocket.Cat".into(),

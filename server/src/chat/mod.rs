@@ -18,6 +18,7 @@ mod first_start;
 pub mod hooks;
 pub mod ids;
 pub mod integrations;
+pub mod invites;
 pub mod login;
 pub mod mail;
 mod media;

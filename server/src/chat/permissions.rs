@@ -61,6 +61,7 @@ perms! {
     CLEAN_CHANNEL_HISTORY = "clean-channel-history",
     CREATE_C = "create-c",
     CREATE_D = "create-d",
+    CREATE_INVITE_LINKS = "create-invite-links",
     CREATE_P = "create-p",
     CREATE_TEAM = "create-team",
     CONVERT_TEAM = "convert-team",

@@ -70,7 +70,8 @@ impl Chat {
     }
 
     /// Self-registration (`users.register`), as `Accounts_RegistrationForm` allows:
-    /// `Public`, `Secret URL` (with the secret) or `Disabled`. The password must meet
+    /// `Public`, `Secret URL` (with the secret or a usable invite token) or
+    /// `Disabled`. The password must meet
     /// the policy; with `Accounts_ManuallyApproveNewUsers` the account starts
     /// deactivated.
     pub async fn register(&self, form: Registration) -> ChatResult<User> {
@@ -78,8 +79,22 @@ impl Chat {
         match settings.string("Accounts_RegistrationForm").as_str() {
             "Public" => {}
             "Secret URL" => {
+                // The workspace's secret, or (as Rocket.Chat's `registerUser`) the
+                // token of an invite link that can still be used. The invite is
+                // not used up here: the new user joins its room with
+                // `useInviteToken` once logged in, as Rocket.Chat's clients do.
                 let secret = settings.string("Accounts_RegistrationForm_SecretURL");
-                if secret.is_empty() || form.secret.as_deref() != Some(secret.as_str()) {
+                let given = form.secret.as_deref().filter(|s| !s.is_empty());
+                let by_secret = !secret.is_empty() && given == Some(secret.as_str());
+                let by_invite = match given {
+                    Some(token) if !by_secret => match self.validate_invite_token(token).await {
+                        Ok(_) => true,
+                        Err(ChatError::Store(e)) => return Err(e.into()),
+                        Err(_) => false,
+                    },
+                    _ => false,
+                };
+                if !by_secret && !by_invite {
                     return Err(ChatError::refused(
                         "error-user-registration-secret",
                         "User registration is only allowed via Secret URL",

@@ -41,6 +41,7 @@ impl Chat {
             avatar_etag: None,
             avatar_origin: None,
             avatar_file_id: None,
+            invite_token: None,
             id: ids::new_id(),
             username: username.to_string(),
             name: name.to_string(),

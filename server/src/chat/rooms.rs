@@ -510,6 +510,8 @@ impl Chat {
             .map(|s| s.u.id)
             .collect();
         self.store.delete_room(&room.id).await?;
+        // Its invite links lead nowhere now.
+        self.store.delete_room_invites(&room.id).await?;
         tracing::debug!(room_id = %room.id, "room removed");
         self.remove_room_files(&room.id).await;
         self.bus.publish(Event::RoomDeleted {

@@ -98,8 +98,15 @@ impl Chat {
                 && (term.is_empty()
                     || u.username.to_lowercase().contains(&term)
                     || u.name.to_lowercase().contains(&term))
-                && conditions
-                    .is_none_or(|c| serde_json::to_value(u).is_ok_and(|doc| c.matches(&doc)))
+                && conditions.is_none_or(|c| {
+                    serde_json::to_value(u).is_ok_and(|mut doc| {
+                        // A condition on a secret field must not find who holds what.
+                        if let Value::Object(map) = &mut doc {
+                            map.remove("inviteToken");
+                        }
+                        c.matches(&doc)
+                    })
+                })
         };
         if self
             .has_permission(actor, Perm::VIEW_OUTSIDE_ROOM, None)

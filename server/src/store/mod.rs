@@ -8,6 +8,7 @@ pub mod apps;
 pub mod exports;
 mod full;
 pub mod integrations;
+pub mod invites;
 pub mod job_leases;
 pub mod lane;
 pub mod matrix;
@@ -574,6 +575,7 @@ pub trait Store:
     + push::PushStore
     + thread_unread::ThreadUnreadStore
     + exports::ExportStore
+    + invites::InviteStore
 {
     /// A short name for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;

@@ -131,6 +131,15 @@ pub struct User {
         skip_serializing_if = "Option::is_none"
     )]
     pub avatar_file_id: Option<String>,
+    /// The invite link the user last used (Rocket.Chat's `inviteToken`, set by
+    /// `useInviteToken`). A bearer secret of that link: no API ever returns it
+    /// (`wire::render` drops it).
+    #[serde(
+        rename = "inviteToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub invite_token: Option<String>,
 }
 
 /// One external identity of a user (Rocket.Chat's `services.<name>`).

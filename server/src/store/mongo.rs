@@ -42,6 +42,7 @@ mod discussions;
 mod events;
 mod exports;
 mod integrations;
+mod invites;
 mod job_leases;
 mod matrix;
 mod message_lists;
@@ -202,6 +203,7 @@ impl MongoStore {
         store.create_setting_change_indexes().await?;
         store.create_report_indexes().await?;
         store.create_export_indexes().await?;
+        store.create_invite_indexes().await?;
         store.create_upload_indexes().await?;
         store.create_presence_indexes().await?;
         store.create_role_indexes().await?;

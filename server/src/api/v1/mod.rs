@@ -11,6 +11,7 @@ pub(crate) mod discussions;
 pub mod files;
 mod im;
 pub(crate) mod integrations;
+mod invites;
 mod ldap;
 mod matrix;
 mod method_call;
@@ -53,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .merge(avatars::routes())
         .merge(users_tokens::routes())
         .merge(directory::routes())
+        .merge(invites::routes())
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout).get(auth::logout))
         .route("/me", get(auth::me))

@@ -127,12 +127,32 @@ pub async fn info(State(state): State<AppState>, Auth(session): Auth, params: Pa
     ok(json!({ "user": user }))
 }
 
+/// User fields the API never shows (`wire::render`'s secrets): a listing sorted
+/// by one would tell who holds what, so such a sort is left out (the default
+/// order applies), as the field itself is left out of `fields`.
+const HIDDEN_SORT_FIELDS: &[&str] = &["inviteToken"];
+
 pub async fn list(State(state): State<AppState>, Auth(session): Auth, params: Params) -> ApiResult {
     let page = params.page()?;
-    let sort = params.sort(Sort {
+    let default_sort = Sort {
         key: SortKey::Name,
         dir: Direction::Asc,
-    })?;
+    };
+    let hidden = params
+        .get("sort")
+        .and_then(|raw| {
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw).ok()
+        })
+        .is_some_and(|m| {
+            m.keys()
+                .next()
+                .is_some_and(|k| HIDDEN_SORT_FIELDS.contains(&k.as_str()))
+        });
+    let sort = if hidden {
+        default_sort
+    } else {
+        params.sort(default_sort)?
+    };
     let filter = params.name_filter()?;
     let listing = state
         .chat

@@ -11,6 +11,7 @@
 //! everywhere see the new value without a restart.
 
 pub mod audit;
+pub mod invites;
 pub mod ldap;
 pub mod oauth_family;
 pub mod registry;

@@ -1370,7 +1370,10 @@ pub static ALL: &[Def] = &[
 
 /// Every definition: [`ALL`], then the groups kept in files of their own.
 pub fn all() -> impl Iterator<Item = &'static Def> {
-    ALL.iter().chain(super::ldap::DEFS).chain(super::saml::DEFS)
+    ALL.iter()
+        .chain(super::ldap::DEFS)
+        .chain(super::saml::DEFS)
+        .chain(super::invites::DEFS)
 }
 
 /// The definition of `id` (exact id).

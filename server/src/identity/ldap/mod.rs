@@ -465,6 +465,7 @@ fn blank_user() -> User {
         avatar_etag: None,
         avatar_origin: None,
         avatar_file_id: None,
+        invite_token: None,
         id: String::new(),
         username: String::new(),
         name: String::new(),

@@ -27,6 +27,7 @@ const USER_OPTIONAL: &[&str] = &[
     "avatarOrigin",
     "avatarFileId",
     "customFields",
+    "inviteToken",
 ];
 const USER_CONFLICTS: &[(&str, &str)] = &[
     (IDX_USERNAME, "username"),
