@@ -26,8 +26,11 @@ use crate::store::{Message, Room, RoomType, Subscription, Ts, User};
 use crate::worker::outbox::{DeliveryError, DeliveryHandler, Outbox};
 
 /// Members read per store call; their notices are one write, which a request's
-/// write may wait for (see `store::lane`): small enough to take a few ms.
-const PAGE: u64 = 250;
+/// write may wait behind (see `store::lane`), so it is kept to about a
+/// millisecond: with 250 a post made during another large room's fan-out took
+/// 1.15–1.19× as long as without notifications, with 64 1.06–1.08×
+/// (`benches/notify.rs`), pushes arriving no later.
+const PAGE: u64 = 64;
 /// Fan-outs under way at once on one instance: one at a time reads a room's
 /// members and writes its notices in short steps, so a burst of large-room posts
 /// queues here instead of holding the store's readers and writer together.
