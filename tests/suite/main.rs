@@ -63,6 +63,7 @@ mod realtime_settings;
 mod realtime_slow;
 mod realtime_streams;
 mod rest_auth;
+mod rest_bad_words;
 mod rest_channels;
 mod rest_chat_marks;
 mod rest_chat_sync;

@@ -235,6 +235,12 @@ impl Chat {
             }
             None => message,
         };
+        // After the apps' hooks, as Rocket.Chat's `beforeSave`: what is stored
+        // (and seen by everyone) is the masked text.
+        let mut message = message;
+        if let Some(clean) = self.censor(&message.msg) {
+            message.msg = clean;
+        }
         // No marker while notifications are off (`Troubleshoot_Disable_Notifications`).
         let notices = self
             .notices
@@ -635,7 +641,7 @@ impl Chat {
         self.quote_links(actor, text, &mut message.attachments)
             .await?;
         let now = Ts::now();
-        message.msg = text.to_string();
+        message.msg = self.censor(text).unwrap_or_else(|| text.to_string());
         message.edited_at = Some(now);
         message.edited_by = Some(UserRef {
             id: actor.id.clone(),

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod avatars;
+mod bad_words;
 pub mod custom_fields;
 pub mod data_export;
 pub mod directory;
@@ -198,6 +199,20 @@ impl Chat {
             max_attachments: s.usize("Message_MaxAttachments"),
             max_bytes: s.usize("Message_MaxPayloadBytes"),
         }
+    }
+
+    /// `text` with its bad words masked, when the workspace filters them
+    /// (`Message_AllowBadWordsFilter`); `None` when it is to be stored as it is.
+    pub fn censor(&self, text: &str) -> Option<String> {
+        let s = &self.settings;
+        if !s.bool("Message_AllowBadWordsFilter") {
+            return None;
+        }
+        bad_words::BadWords::new(
+            &s.string("Message_BadWordsFilterList"),
+            &s.string("Message_BadWordsWhitelist"),
+        )
+        .clean(text)
     }
 
     /// The integrations' generation: changes when one is created, updated or removed here.

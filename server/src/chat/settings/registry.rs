@@ -662,6 +662,28 @@ pub static ALL: &[Def] = &[
     Def {
         default: Default::Bool(false),
         public: true,
+        label: "Filter bad words",
+        description: "Words of a built-in English list and of the list below are stored \
+                      with their letters replaced by *.",
+        ..def("Message_AllowBadWordsFilter", Kind::Boolean, "Message", "")
+    },
+    Def {
+        default: Default::Str(""),
+        public: true,
+        label: "Bad words",
+        description: "Comma-separated words to filter besides the built-in list.",
+        ..def("Message_BadWordsFilterList", Kind::String, "Message", "")
+    },
+    Def {
+        default: Default::Str(""),
+        public: true,
+        label: "Allowed words",
+        description: "Comma-separated words never filtered, even if listed.",
+        ..def("Message_BadWordsWhitelist", Kind::String, "Message", "")
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
         label: "Enable custom fields on messages",
         ..def("Message_CustomFields_Enabled", Kind::Boolean, "Message", "Custom Fields")
     },
