@@ -184,7 +184,9 @@ pub trait OutboxStore: Send + Sync {
     /// where it left off after a crash, and never queues again what it queued (and
     /// what may have been delivered since). `Ok(None)`: `owner` no longer holds
     /// the item, and nothing was written. SQLite does both in one transaction;
-    /// MongoDB queues the items first, then records the progress.
+    /// MongoDB queues the items held by `owner`, records the progress, then lets
+    /// them go, so a crash in between never makes a redo queue again (and deliver
+    /// twice) an item delivered meanwhile.
     async fn enqueue_outbox_advancing(
         &self,
         items: &[OutboxItem],

@@ -291,7 +291,10 @@ pub async fn outbox_advancing(store: DynStore) {
     let m = store.outbox_item("o-m").await.unwrap().unwrap();
     assert_eq!(m.payload, progress);
     assert_eq!(m.lease_owner.as_deref(), Some("me"), "still held");
-    assert!(store.outbox_item("o-s2").await.unwrap().is_some());
+    // Once the step is recorded its items are anybody's to deliver (MongoDB holds
+    // them only until then).
+    let s2 = store.outbox_item("o-s2").await.unwrap().unwrap();
+    assert_eq!((s2.lease_owner, s2.lease_until), (None, Ts(0)), "o-s2 free");
 
     // The same step again (a retry): nothing queued twice, progress kept.
     assert_eq!(

@@ -215,20 +215,33 @@ impl OutboxStore for MongoStore {
         payload: &serde_json::Value,
     ) -> StoreResult<Option<u64>> {
         let held = doc! { "_id": id, "lease_owner": owner, "state": OutboxState::Pending.as_str() };
-        // Not one transaction (a standalone server has none): the lease is checked
-        // first, the items queued, then the progress recorded; a crash between the
-        // last two redoes one step, whose items are mostly still queued (deduplicated).
-        if self
+        // Not one transaction (a standalone server has none), so the items are queued
+        // held (leased to `owner`), the progress recorded, then the items let go. A
+        // crash before the progress is recorded leaves them held until after the
+        // marker's lease ran out again: whoever redoes the step finds them all still
+        // queued, so none is queued again after being delivered (which would deliver
+        // it twice); they are delivered once their hold expires.
+        let Some(marker) = self
             .outbox()
             .find_one(held.clone())
-            .projection(doc! { "_id": 1 })
+            .projection(doc! { "lease_until": 1 })
             .await
             .ctx("check an outbox lease")?
-            .is_none()
-        {
+        else {
             return Ok(None);
-        }
-        let queued = self.enqueue_outbox(items).await?;
+        };
+        let marker_until = marker.get_i64("lease_until").unwrap_or(0);
+        let now = Ts::now().0;
+        let hold_until = Ts(marker_until.max(now) + (marker_until - now).max(1_000));
+        let held_items: Vec<OutboxItem> = items
+            .iter()
+            .map(|i| OutboxItem {
+                lease_owner: Some(owner.to_string()),
+                lease_until: hold_until,
+                ..i.clone()
+            })
+            .collect();
+        let queued = self.enqueue_outbox(&held_items).await?;
         let payload = serde_json::to_string(payload)
             .map_err(|e| StoreError::Backend(format!("encoding outbox payload: {e}")))?;
         let updated = self
@@ -236,7 +249,14 @@ impl OutboxStore for MongoStore {
             .update_one(held, doc! { "$set": { "payload": payload } })
             .await
             .ctx("record an outbox item's progress")?;
-        Ok((updated.matched_count > 0).then_some(queued))
+        if updated.matched_count == 0 {
+            // The marker was lost meanwhile: its next holder redoes the step and
+            // finds these items queued; they go out when their hold expires.
+            return Ok(None);
+        }
+        let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+        self.release_outbox(&ids, owner).await?;
+        Ok(Some(queued))
     }
 
     async fn lease_outbox(
