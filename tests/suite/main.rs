@@ -106,6 +106,7 @@ mod rest_users;
 mod rest_users_admin;
 mod rest_users_directory;
 mod rest_users_rc;
+mod rest_users_status_sort;
 mod rest_users_tokens;
 mod saml_login;
 mod saml_mapping;

@@ -27,6 +27,7 @@ mod settings_audit;
 mod thread_unread;
 mod uploads;
 mod users;
+mod users_status;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -119,6 +120,7 @@ conformance! {
     users::user_updates,
     users::user_services,
     users::list_users,
+    users_status::list_users_by_status,
     users::tokens,
     users::personal_tokens,
     users::user_custom_fields,

@@ -201,6 +201,34 @@ impl Params {
             .transpose()
     }
 
+    /// A user listing's `sort`: [`Params::sort`]'s keys, and `{"status": ±1}`
+    /// (presence, then `active`; see [`SortKey::Status`]).
+    pub fn user_sort(&self, default: Sort) -> Result<Sort, ApiError> {
+        let status = self
+            .get("sort")
+            .and_then(|raw| {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw).ok()
+            })
+            .and_then(|m| {
+                let (field, dir) = m.into_iter().next()?;
+                (field == "status").then_some(dir)
+            });
+        match status {
+            None => self.sort(default),
+            Some(dir) => match dir.as_i64() {
+                Some(1) => Ok(Sort {
+                    key: SortKey::Status,
+                    dir: Direction::Asc,
+                }),
+                Some(-1) => Ok(Sort {
+                    key: SortKey::Status,
+                    dir: Direction::Desc,
+                }),
+                _ => Err(invalid(format!("Invalid sort parameter {dir}"))),
+            },
+        }
+    }
+
     /// `sort` as Rocket.Chat's JSON (`{"name": 1}`, `{"ts": -1}`).
     pub fn sort(&self, default: Sort) -> Result<Sort, ApiError> {
         let Some(raw) = self.get("sort") else {

@@ -565,7 +565,7 @@ impl Chat {
         let mut rooms = self.store.rooms_by_ids(&ids).await?;
         rooms.sort_by(|a, b| {
             let ord = match sort.key {
-                SortKey::Name => a.name.cmp(&b.name),
+                SortKey::Name | SortKey::Status => a.name.cmp(&b.name),
                 SortKey::Ts => a.ts.cmp(&b.ts),
                 SortKey::UsersCount => a.users_count.cmp(&b.users_count),
                 SortKey::Msgs => a.msgs.cmp(&b.msgs),

@@ -76,6 +76,12 @@ pub enum SortKey {
     Ts,
     UsersCount,
     Msgs,
+    /// Users only (rooms have no presence; room listings never get it): the
+    /// presence `status` (absent counts as `offline`, as it is shown), then
+    /// `active`, then the username, all in the asked direction, as Rocket.Chat's
+    /// `users.list` adds `active` to a `status` sort. So a deactivated user comes
+    /// first among the offline ones in ascending order.
+    Status,
 }
 
 /// A rooms listing's substring filter: the name, or the display name (`fname`)

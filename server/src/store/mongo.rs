@@ -102,6 +102,8 @@ const IDX_ROOM_DEFAULT: &str = "by_default_name";
 /// scale: the listings' and the room role queries' indexes, each in its order.
 const IDX_USERNAME_ID: &str = "by_username_id";
 const IDX_CREATED_ID: &str = "by_created_id";
+/// `users.list` sorted by status: (status, active, username).
+pub(crate) const IDX_STATUS_ACTIVE: &str = "by_status_active_username";
 const IDX_TYPE_NAME_ID: &str = "by_type_name_id";
 const IDX_MEMBERS: &str = "by_room_username_id";
 const IDX_ROOM_ROLES: &str = "by_room_roles";
@@ -295,6 +297,10 @@ impl MongoStore {
                     // scale: the users listing in each order, `_id` breaking ties.
                     index(doc! { "usernameKey": 1, "_id": 1 }, IDX_USERNAME_ID),
                     index(doc! { "createdAt": 1, "_id": 1 }, IDX_CREATED_ID),
+                    index(
+                        doc! { "status": 1, "active": 1, "usernameKey": 1 },
+                        IDX_STATUS_ACTIVE,
+                    ),
                     // Substring search of usernames and names (see `search.rs`).
                     index(doc! { search::SEARCH_GRAMS: 1 }, search::IDX_SEARCH_GRAMS),
                 ],

@@ -151,7 +151,7 @@ pub async fn list(State(state): State<AppState>, Auth(session): Auth, params: Pa
     let sort = if hidden {
         default_sort
     } else {
-        params.sort(default_sort)?
+        params.user_sort(default_sort)?
     };
     let filter = params.name_filter()?;
     let listing = state

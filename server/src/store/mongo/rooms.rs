@@ -89,7 +89,8 @@ pub(super) fn rooms_find(
         );
     }
     let (key, index) = match sort.key {
-        SortKey::Name => ("nameKey", super::IDX_TYPE_NAME_ID),
+        // `Status` is a users' key; room listings are never asked for it.
+        SortKey::Name | SortKey::Status => ("nameKey", super::IDX_TYPE_NAME_ID),
         SortKey::Ts => ("ts", "by_type_ts"),
         SortKey::UsersCount => ("usersCount", "by_type_users"),
         SortKey::Msgs => ("msgs", "by_type_msgs"),
@@ -101,7 +102,7 @@ pub(super) fn rooms_find(
 /// The field a rooms listing sorts on.
 fn sort_key(key: SortKey) -> &'static str {
     match key {
-        SortKey::Name => "nameKey",
+        SortKey::Name | SortKey::Status => "nameKey",
         SortKey::Ts => "ts",
         SortKey::UsersCount => "usersCount",
         SortKey::Msgs => "msgs",

@@ -1,17 +1,17 @@
 //! Users, login tokens and settings on MongoDB.
 
 use async_trait::async_trait;
-use mongodb::bson::{doc, Document};
+use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::Hint;
 
 use super::search::{document_grams, IDX_SEARCH_GRAMS, SEARCH_GRAMS};
 use super::{
     backend, collect, from_doc, is_duplicate, page_limit, set_unset, sort_dir, substring, to_doc,
-    write_error, Ctx, MongoStore, IDX_EMAIL, IDX_ID, IDX_SERVICE, IDX_USERNAME,
+    write_error, Ctx, MongoStore, IDX_EMAIL, IDX_ID, IDX_SERVICE, IDX_STATUS_ACTIVE, IDX_USERNAME,
 };
 use crate::store::{
-    Listing, LoginToken, Page, Setting, SettingStore, Sort, SortKey, StoreResult, TokenStore, User,
-    UserStore,
+    Direction, Listing, LoginToken, Page, Setting, SettingStore, Sort, SortKey, StoreResult,
+    TokenStore, User, UserStore,
 };
 
 /// Fields of a user document that may be absent.
@@ -83,6 +83,90 @@ pub(super) fn users_find(
     }
     let dir = sort_dir(sort.dir);
     (query, doc! { key: dir, "_id": dir }, index)
+}
+
+/// The presence statuses in ascending order, each a group of `status` values a
+/// status sort reads as one: absent (never connected) is shown, and sorted, as
+/// `offline`. Anything else Palaver never writes comes last.
+const STATUS_GROUPS: &[&[Option<&str>]] = &[
+    &[Some("away")],
+    &[Some("busy")],
+    &[None, Some("offline")],
+    &[Some("online")],
+];
+
+impl MongoStore {
+    /// A users listing sorted by status (see [`SortKey::Status`]). An index
+    /// can't fold absent into `offline`, so the status groups are read one after
+    /// another, each a `$in` range of `by_status_active_username` merged in
+    /// (active, username) order, until `offset + count` users are had: the work
+    /// is the page and what it skips, as the other listings' walks.
+    async fn list_users_by_status(
+        &self,
+        filter: Option<&str>,
+        dir: Direction,
+        page: Page,
+    ) -> StoreResult<Listing<User>> {
+        let base = match filter {
+            Some(text) => {
+                let re = substring(text);
+                doc! { "$or": [ { "usernameKey": re.clone() }, { "name": re } ] }
+            }
+            None => Document::new(),
+        };
+        let as_bson = |s: &Option<&str>| s.map_or(Bson::Null, |s| Bson::String(s.into()));
+        let mut groups: Vec<Document> = STATUS_GROUPS
+            .iter()
+            .map(|g| doc! { "$in": g.iter().map(as_bson).collect::<Vec<_>>() })
+            .collect();
+        let known: Vec<Bson> = STATUS_GROUPS
+            .iter()
+            .flat_map(|g| g.iter().map(as_bson))
+            .collect();
+        groups.push(doc! { "$nin": known });
+        if dir == Direction::Desc {
+            groups.reverse();
+        }
+        let probe = filter.is_some();
+        let want = page
+            .offset
+            .saturating_add(page.count)
+            .saturating_add(u64::from(probe));
+        let d = sort_dir(dir);
+        let mut items: Vec<User> = Vec::new();
+        for status in groups {
+            let left = want.saturating_sub(items.len() as u64);
+            if left == 0 {
+                break;
+            }
+            let mut query = base.clone();
+            query.insert("status", status);
+            let cursor = self
+                .users
+                .find(query)
+                // Not by `status`: absent and `offline` are one group.
+                .sort(doc! { "active": d, "usernameKey": d })
+                .hint(Hint::Name(IDX_STATUS_ACTIVE.into()))
+                .limit(i64::try_from(left).unwrap_or(i64::MAX))
+                .projection(user_projection())
+                .await
+                .ctx("list users by status")?;
+            items.extend(collect::<User>(cursor, "user").await?);
+        }
+        let items: Vec<User> = items
+            .into_iter()
+            .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+            .collect();
+        if probe {
+            return Ok(Listing::probed(items, page));
+        }
+        let total = self
+            .users
+            .estimated_document_count()
+            .await
+            .ctx("count users")?;
+        Ok(Listing { items, total })
+    }
 }
 
 /// The accounts linked to `service`: the range of `uniq_service` holding the
@@ -221,6 +305,9 @@ impl UserStore for MongoStore {
         sort: Sort,
         page: Page,
     ) -> StoreResult<Listing<User>> {
+        if sort.key == SortKey::Status {
+            return self.list_users_by_status(filter, sort.dir, page).await;
+        }
         let gram = match filter {
             Some(term) => self.rare_gram(&self.users, term).await?,
             None => None,

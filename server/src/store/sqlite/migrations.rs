@@ -533,4 +533,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX invites_reuse ON invites(rid, uid, max_uses, days, created_at, id);
     CREATE INDEX invites_created ON invites(created_at, id);
     "#,
+    // `users.list` sorted by status: the status as shown (absent: offline), then
+    // `active`, then the username, as Rocket.Chat sorts `{status, active}`.
+    r#"
+    CREATE INDEX users_status_active ON users(
+        coalesce(json_extract(doc, '$.status'), 'offline'),
+        json_extract(doc, '$.active'),
+        username_key
+    );
+    "#,
 ];

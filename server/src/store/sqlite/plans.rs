@@ -209,6 +209,7 @@ fn user_listings_walk_an_index_in_order() {
     for (key, index) in [
         (SortKey::Name, "sqlite_autoindex_users_2"),
         (SortKey::Ts, "users_created"),
+        (SortKey::Status, "users_status_active"),
     ] {
         for dir in [Direction::Asc, Direction::Desc] {
             for filtered in [false, true] {
@@ -602,7 +603,7 @@ fn rare_search_terms_read_their_matches_only() {
             .any(|l| l.starts_with("SCAN users_search VIRTUAL TABLE INDEX 0:M")),
         "{lines:#?}"
     );
-    for key in [SortKey::Name, SortKey::Ts] {
+    for key in [SortKey::Name, SortKey::Ts, SortKey::Status] {
         for dir in [Direction::Asc, Direction::Desc] {
             let (count, page) = users_search(Sort { key, dir });
             for sql in [count, page] {

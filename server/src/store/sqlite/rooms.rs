@@ -179,7 +179,8 @@ pub(super) fn rooms_search(types: &str, sort: Sort, display_names: bool) -> (Str
 /// A rooms listing's `ORDER BY`: the key, then `id`, both in the asked direction.
 fn rooms_order(sort: Sort) -> String {
     let key = match sort.key {
-        SortKey::Name => "name_key",
+        // `Status` is a users' key; room listings are never asked for it.
+        SortKey::Name | SortKey::Status => "name_key",
         SortKey::Ts => "json_extract(doc, '$.ts')",
         SortKey::UsersCount => "json_extract(doc, '$.usersCount')",
         SortKey::Msgs => "json_extract(doc, '$.msgs')",

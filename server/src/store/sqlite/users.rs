@@ -39,15 +39,30 @@ fn insert_keys(conn: &Connection, user: &User) -> StoreResult<()> {
 /// index step per skipped user. The total counts the smallest index without a
 /// filter; with one (a substring, which no index serves) there is no count: the page
 /// is probed (see [`Listing`]).
-pub(super) fn users_listing(sort: Sort, filtered: bool) -> (Option<String>, String) {
-    let order = match sort.key {
-        SortKey::Ts => "created_at",
-        _ => "username_key",
-    };
+/// A users listing's `ORDER BY`, every term in the asked direction: the key's
+/// index columns (`users_status_active`'s expressions for a status sort, whose
+/// unique username ends the order), else the key then `id`.
+fn users_order(sort: Sort) -> String {
     let dir = match sort.dir {
         Direction::Asc => "ASC",
         Direction::Desc => "DESC",
     };
+    match sort.key {
+        SortKey::Status => {
+            format!("{STATUS_KEY} {dir}, json_extract(doc, '$.active') {dir}, username_key {dir}")
+        }
+        SortKey::Ts => format!("created_at {dir}, id {dir}"),
+        _ => format!("username_key {dir}, id {dir}"),
+    }
+}
+
+/// A user's status as shown (absent: never connected, `offline`): the first
+/// expression of the `users_status_active` index, written the same way here so
+/// SQLite matches it.
+const STATUS_KEY: &str = "coalesce(json_extract(doc, '$.status'), 'offline')";
+
+pub(super) fn users_listing(sort: Sort, filtered: bool) -> (Option<String>, String) {
+    let order = users_order(sort);
     let filter = if filtered {
         " WHERE (username_key LIKE ?1 ESCAPE '\\'
              OR lower(json_extract(doc, '$.name')) LIKE ?1 ESCAPE '\\')"
@@ -58,7 +73,7 @@ pub(super) fn users_listing(sort: Sort, filtered: bool) -> (Option<String>, Stri
     (
         (!filtered).then(|| "SELECT count(*) FROM users".to_string()),
         format!(
-            "SELECT doc FROM users{filter} ORDER BY {order} {dir}, id {dir}
+            "SELECT doc FROM users{filter} ORDER BY {order}
              LIMIT ?{n} OFFSET ?{}",
             n + 1
         ),
@@ -90,22 +105,13 @@ pub(super) fn trigram_phrase(term: &str) -> Option<String> {
 /// substring filter as the walk (the index folds case more widely than `LIKE`),
 /// sorted — fewer than `SEARCH_CANDIDATES` rows.
 pub(super) fn users_search(sort: Sort) -> (String, String) {
-    let order = match sort.key {
-        SortKey::Ts => "created_at",
-        _ => "username_key",
-    };
-    let dir = match sort.dir {
-        Direction::Asc => "ASC",
-        Direction::Desc => "DESC",
-    };
+    let order = users_order(sort);
     let filter = "WHERE id IN (SELECT uid FROM users_search WHERE users_search MATCH ?1)
          AND (username_key LIKE ?2 ESCAPE '\\'
              OR lower(json_extract(doc, '$.name')) LIKE ?2 ESCAPE '\\')";
     (
         format!("SELECT count(*) FROM users {filter}"),
-        format!(
-            "SELECT doc FROM users {filter} ORDER BY {order} {dir}, id {dir} LIMIT ?3 OFFSET ?4"
-        ),
+        format!("SELECT doc FROM users {filter} ORDER BY {order} LIMIT ?3 OFFSET ?4"),
     )
 }
 
