@@ -10,10 +10,17 @@
 //! re-read the value from the store before passing the event on, so readers
 //! everywhere see the new value without a restart.
 
+mod accounts;
 pub mod audit;
+mod email;
+mod file_upload;
+mod general;
 pub mod invites;
 pub mod ldap;
+mod message;
 pub mod oauth_family;
+mod push;
+mod realtime;
 pub mod registry;
 pub mod saml;
 pub mod values;
