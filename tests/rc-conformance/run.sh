@@ -12,6 +12,10 @@
 # RC_WORK         where packages are cached and tests staged (default: target/rc-conformance)
 # RC_REPORT_JSON  where to write the counts and every failure with its reason
 #                 (default: $RC_WORK/report.json)
+# RC_MONGODB      a MongoDB server (mongodb://host:port) to run Palaver on instead of
+#                 SQLite, in a fresh database of its own, given to the tests as
+#                 MONGO_URL: the few tests that write to Rocket.Chat's database
+#                 directly (users.ts's updateUserInDb) then reach Palaver's data
 #
 # node and npm must be installed; the test's npm packages are cached under
 # target/rc-conformance. The server gets a temp data dir and a free loopback port and
@@ -79,7 +83,13 @@ cleanup() {
   rm -rf "$data"
 }
 trap cleanup EXIT INT TERM
-PALAVER_LISTEN=127.0.0.1:$port PALAVER_DATA_DIR=$data PALAVER_MARKETPLACE_DIR=$data/marketplace \
+storage=sqlite
+mongo_url=${MONGO_URL:-}
+if [ -n "${RC_MONGODB:-}" ]; then
+  storage="${RC_MONGODB%/}/rc_conformance_$(date +%s)_$$"
+  mongo_url=$storage
+fi
+PALAVER_STORAGE=$storage PALAVER_LISTEN=127.0.0.1:$port PALAVER_DATA_DIR=$data PALAVER_MARKETPLACE_DIR=$data/marketplace \
   PALAVER_ADMIN_ID=rocketchat.internal.admin.test PALAVER_ADMIN_USERNAME=rocketchat.internal.admin.test \
   PALAVER_ADMIN_PASSWORD=rocketchat.internal.admin.test \
   PALAVER_ADMIN_EMAIL=rocketchat.internal.admin.test@rocket.chat \
@@ -120,7 +130,7 @@ PY
 specs=()
 for f in "$@"; do specs+=("tests/end-to-end/api/$f.ts"); done
 cd "$stage"
-TEST_API_URL=http://127.0.0.1:$port BASE_URL=http://127.0.0.1:$port \
+MONGO_URL=$mongo_url TEST_API_URL=http://127.0.0.1:$port BASE_URL=http://127.0.0.1:$port \
   TS_NODE_TRANSPILE_ONLY=true TS_NODE_PROJECT="$stage/tsconfig.json" \
   node node_modules/mocha/bin/_mocha --require ts-node/register --require ./tests/setup/chaiPlugins.ts \
   --timeout 10000 --file tests/end-to-end/teardown.ts --reporter ./reporter.js \

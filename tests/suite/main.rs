@@ -105,6 +105,7 @@ mod rest_url_preview;
 mod rest_users;
 mod rest_users_admin;
 mod rest_users_directory;
+mod rest_users_password_reason;
 mod rest_users_rc;
 mod rest_users_status_sort;
 mod rest_users_tokens;

@@ -26,6 +26,7 @@ mod search;
 mod settings_audit;
 mod thread_unread;
 mod uploads;
+mod user_fields;
 mod users;
 mod users_status;
 
@@ -121,6 +122,7 @@ conformance! {
     users::user_services,
     users::list_users,
     users_status::list_users_by_status,
+    user_fields::optional_user_fields,
     users::tokens,
     users::personal_tokens,
     users::user_custom_fields,
@@ -545,6 +547,7 @@ pub fn user(id: &str, username: &str, email: Option<&str>) -> User {
         avatar_origin: None,
         avatar_file_id: None,
         invite_token: None,
+        require_password_change_reason: None,
         id: id.into(),
         username: username.into(),
         name: format!("{username} name"),

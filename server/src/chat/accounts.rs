@@ -191,6 +191,7 @@ impl Chat {
             avatar_origin: None,
             avatar_file_id: None,
             invite_token: None,
+            require_password_change_reason: None,
             id: new.id.clone().unwrap_or_else(ids::new_id),
             username: new.username.clone(),
             name: if new.name.trim().is_empty() {
@@ -335,6 +336,7 @@ impl Chat {
             avatar_origin: None,
             avatar_file_id: None,
             invite_token: None,
+            require_password_change_reason: None,
             id: ids::new_id(),
             username: username.to_string(),
             name: name.to_string(),

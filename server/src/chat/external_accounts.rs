@@ -63,6 +63,7 @@ impl Chat {
             avatar_origin: None,
             avatar_file_id: None,
             invite_token: None,
+            require_password_change_reason: None,
             id: ids::new_id(),
             username: profile.username.clone(),
             name: if profile.name.trim().is_empty() {

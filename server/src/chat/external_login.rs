@@ -234,6 +234,7 @@ impl Chat {
             avatar_origin: None,
             avatar_file_id: None,
             invite_token: None,
+            require_password_change_reason: None,
             id: ids::new_id(),
             username: String::new(),
             name: ident.name.clone().unwrap_or_default(),

@@ -83,6 +83,7 @@ impl Chat {
             avatar_origin: None,
             avatar_file_id: None,
             invite_token: None,
+            require_password_change_reason: None,
             id: ROCKET_CAT_ID.into(),
             username: "rocket.cat".into(),
             name: "Rocket.Cat".into(),

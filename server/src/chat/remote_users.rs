@@ -42,6 +42,7 @@ impl Chat {
             avatar_origin: None,
             avatar_file_id: None,
             invite_token: None,
+            require_password_change_reason: None,
             id: ids::new_id(),
             username: username.to_string(),
             name: name.to_string(),

@@ -200,6 +200,9 @@ impl Chat {
         }
         if let Some(r) = patch.require_password_change {
             user.require_password_change = r;
+            if !r {
+                user.require_password_change_reason = None;
+            }
         }
         self.keep_an_admin(&before, &user).await?;
         // As Rocket.Chat, a password is set only by a holder of

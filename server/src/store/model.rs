@@ -65,6 +65,15 @@ pub struct User {
     pub last_login: Option<Ts>,
     #[serde(rename = "requirePasswordChange", default)]
     pub require_password_change: bool,
+    /// Why the password must be changed (Rocket.Chat's
+    /// `requirePasswordChangeReason`, an i18n key its clients show); it goes when
+    /// `requirePasswordChange` is turned off, as Rocket.Chat's `saveUser` unsets it.
+    #[serde(
+        rename = "requirePasswordChangeReason",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub require_password_change_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bio: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -466,6 +466,7 @@ fn blank_user() -> User {
         avatar_origin: None,
         avatar_file_id: None,
         invite_token: None,
+        require_password_change_reason: None,
         id: String::new(),
         username: String::new(),
         name: String::new(),

@@ -28,6 +28,7 @@ const USER_OPTIONAL: &[&str] = &[
     "avatarFileId",
     "customFields",
     "inviteToken",
+    "requirePasswordChangeReason",
 ];
 const USER_CONFLICTS: &[(&str, &str)] = &[
     (IDX_USERNAME, "username"),
