@@ -13,7 +13,7 @@
 use serde_json::json;
 
 use super::error::{ChatError, ChatResult};
-use super::files::storage_type_of;
+use super::file_storage::storage_type_of;
 use super::permissions::EDIT_PRIVILEGED_SETTING;
 use super::settings::{Change, ChangeClient};
 use super::Chat;

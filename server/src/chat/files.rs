@@ -1,9 +1,8 @@
 //! Uploaded files: who may upload where and what, recording each object in the
 //! store, posting it as a message the way Rocket.Chat does (`file`, `files`,
 //! `attachments`), serving it to those who may read the room, and removing files
-//! with their message or room, or when never confirmed.
-
-use std::sync::Mutex;
+//! with their message or room, or when never confirmed (`file_cleanup`); the
+//! storage itself is `file_storage`'s.
 
 use serde_json::{json, Value};
 
@@ -12,15 +11,9 @@ use super::messages::NewMessage;
 use super::permissions::Perm;
 use super::rooms::RoomRef;
 use super::{ids, Chat};
-use crate::files::{
-    ByteRange, ByteStream, FilesError, ObjectRead, S3Config, Storage, StorageConfig, WebDavConfig,
-};
+use crate::files::{ByteRange, ByteStream, FilesError, ObjectRead};
 use crate::store::uploads::{Upload, UploadState, TYPE_GROUP_AVATAR, TYPE_GROUP_EXPORT};
 use crate::store::{Listing, Message, Page, Room, Ts, User};
-
-/// The storage built from the current settings, rebuilt when they change.
-#[derive(Default)]
-pub(crate) struct StorageCache(Mutex<Option<(StorageConfig, Storage)>>);
 
 /// What a confirmation adds to an upload (`rooms.mediaConfirm`'s body).
 #[derive(Clone, Debug, Default)]
@@ -117,97 +110,6 @@ pub(super) fn object_key(id: &str) -> String {
 }
 
 impl Chat {
-    /// The file storage the settings name (built again when they changed).
-    pub fn file_storage(&self) -> ChatResult<Storage> {
-        let config = self.storage_config()?;
-        let mut cache = self.files.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((c, s)) = cache.as_ref() {
-            if *c == config {
-                return Ok(s.clone());
-            }
-        }
-        let storage = Storage::open(&config)?;
-        *cache = Some((config, storage.clone()));
-        Ok(storage)
-    }
-
-    fn storage_config(&self) -> ChatResult<StorageConfig> {
-        self.storage_config_of(&self.settings().string("FileUpload_Storage_Type"))
-    }
-
-    /// The storage a record names (`local`, `s3`, `webdav`), built from that
-    /// backend's settings: files stay readable on the backend they were written to
-    /// while the configured one changes (`palaver files migrate`).
-    pub(crate) fn storage_for(&self, backend: &str) -> ChatResult<Storage> {
-        let current = self.file_storage()?;
-        if current.backend_name() == backend {
-            return Ok(current);
-        }
-        let storage_type = storage_type_of(backend).ok_or_else(|| {
-            ChatError::Files(FilesError::Backend {
-                backend: "unknown",
-                op: "open",
-                detail: format!("no storage backend named {backend:?}"),
-            })
-        })?;
-        Ok(Storage::open(&self.storage_config_of(storage_type)?)?)
-    }
-
-    /// The configuration of the storage type `storage_type` (the values of
-    /// `FileUpload_Storage_Type`) from its settings.
-    pub(crate) fn storage_config_of(&self, storage_type: &str) -> ChatResult<StorageConfig> {
-        let s = self.settings();
-        Ok(match storage_type {
-            "AmazonS3" => {
-                let region = s.string("FileUpload_S3_Region");
-                let mut endpoint = s.string("FileUpload_S3_BucketURL");
-                if endpoint.is_empty() {
-                    let r = if region.is_empty() {
-                        "us-east-1"
-                    } else {
-                        &region
-                    };
-                    endpoint = format!("https://s3.{r}.amazonaws.com");
-                }
-                StorageConfig::S3(S3Config {
-                    endpoint,
-                    region,
-                    bucket: s.string("FileUpload_S3_Bucket"),
-                    path_style: s.bool("FileUpload_S3_ForcePathStyle"),
-                    access_key: s.string("FileUpload_S3_AWSAccessKeyId"),
-                    secret_key: s.string("FileUpload_S3_AWSSecretAccessKey"),
-                    prefix: s.string("FileUpload_S3_Prefix"),
-                })
-            }
-            "Webdav" => StorageConfig::WebDav(WebDavConfig {
-                url: s.string("FileUpload_Webdav_Server_URL"),
-                username: s.string("FileUpload_Webdav_Username"),
-                password: s.string("FileUpload_Webdav_Password"),
-                folder: s.string("FileUpload_Webdav_Upload_Folder_Path"),
-            }),
-            _ => {
-                let path = s.string("FileUpload_FileSystemPath");
-                let root = if path.trim().is_empty() {
-                    self.opts.files_root.clone()
-                } else {
-                    path.into()
-                };
-                StorageConfig::Local { root }
-            }
-        })
-    }
-
-    /// The admin's "test connection": a probe object written, read and deleted.
-    pub(crate) async fn test_file_storage(&self) -> ChatResult<()> {
-        let storage = self.file_storage()?;
-        storage.probe().await.map_err(|e| {
-            ChatError::refused(
-                "error-file-storage-test-failed",
-                format!("The {} storage test failed: {e}", storage.backend_name()),
-            )
-        })
-    }
-
     /// Checks the user may upload into the room (as posting) and the type is allowed.
     async fn check_upload(&self, actor: &User, rid: &str, content_type: &str) -> ChatResult<Room> {
         if !self.settings().bool("FileUpload_Enabled") {
@@ -481,122 +383,6 @@ impl Chat {
         let (room, _) = self.readable_room(actor, room).await?;
         let listing = self.store.room_uploads(&room.id, name, page).await?;
         Ok((room, listing))
-    }
-
-    /// Removes files' objects and records (a deleted message or room, the sweeper).
-    pub(crate) async fn remove_uploads(&self, uploads: Vec<Upload>) -> u64 {
-        let mut removed = 0;
-        for upload in uploads {
-            // Each object goes from the backend its record names.
-            let storage = match self.storage_for(&upload.store) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(file_id = %upload.id, error = %e, "cannot open the file storage to remove a file");
-                    continue;
-                }
-            };
-            if let Err(e) = storage.delete(&upload.key).await {
-                // The record stays so a later sweep retries.
-                tracing::warn!(file_id = %upload.id, error = %e, "cannot delete a file's object");
-                continue;
-            }
-            match self.store.delete_upload(&upload.id).await {
-                Ok(_) => removed += 1,
-                Err(e) => {
-                    tracing::warn!(file_id = %upload.id, error = %e, "cannot delete a file's record")
-                }
-            }
-        }
-        removed
-    }
-
-    /// Removes an upload that will not be posted (the one-call upload failed to post).
-    pub async fn discard_upload(&self, upload: &Upload) {
-        let mut gone = vec![upload.clone()];
-        if let Ok(Some(thumb)) = self.thumbnail_of(upload).await {
-            gone.push(thumb);
-        }
-        self.remove_uploads(gone).await;
-    }
-
-    /// Deletes the files of a message being deleted.
-    pub(crate) async fn remove_message_files(&self, message_id: &str) {
-        match self.store.message_uploads(message_id).await {
-            Ok(uploads) if !uploads.is_empty() => {
-                self.remove_uploads(uploads).await;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(message_id, error = %e, "cannot list a deleted message's files")
-            }
-        }
-    }
-
-    /// Deletes the files of a room being deleted.
-    pub(crate) async fn remove_room_files(&self, rid: &str) {
-        match self.store.all_room_uploads(rid).await {
-            Ok(uploads) if !uploads.is_empty() => {
-                self.remove_uploads(uploads).await;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(room_id = rid, error = %e, "cannot list a deleted room's files")
-            }
-        }
-    }
-
-    /// Removes unconfirmed uploads past their expiry; returns how many went.
-    pub async fn sweep_expired_uploads(&self, now: Ts) -> ChatResult<u64> {
-        let mut total = 0;
-        loop {
-            let due = self.store.expired_uploads(now, 100).await?;
-            let n = due.len();
-            let removed = self.remove_uploads(due).await;
-            total += removed;
-            // A batch that could not be removed is retried on the next sweep.
-            if n < 100 || removed == 0 {
-                break;
-            }
-        }
-        if total > 0 {
-            tracing::info!(removed = total, "expired unconfirmed uploads removed");
-        }
-        Ok(total)
-    }
-}
-
-/// Where in the storage Palaver writes objects large enough for a multipart
-/// upload: files people post (and thumbnails, avatars) and app packages.
-const MULTIPART_PREFIXES: [&str; 2] = ["uploads/", "apps/packages/"];
-
-impl Chat {
-    /// Aborts the unfinished uploads a crash left on the configured storage (S3's
-    /// incomplete multipart uploads) under Palaver's own key prefixes, started
-    /// more than `max_age` ago; returns how many.
-    pub async fn abort_stale_uploads(&self, max_age: std::time::Duration) -> ChatResult<u64> {
-        let storage = self.file_storage()?;
-        let mut total = 0;
-        for prefix in MULTIPART_PREFIXES {
-            total += storage.abort_stale_uploads(prefix, max_age).await?;
-        }
-        if total > 0 {
-            tracing::info!(
-                aborted = total,
-                storage = storage.backend_name(),
-                "unfinished uploads left by a crash aborted"
-            );
-        }
-        Ok(total)
-    }
-}
-
-/// The `FileUpload_Storage_Type` value of a backend name.
-pub(crate) fn storage_type_of(backend: &str) -> Option<&'static str> {
-    match backend {
-        "local" => Some("FileSystem"),
-        "s3" => Some("AmazonS3"),
-        "webdav" => Some("Webdav"),
-        _ => None,
     }
 }
 

@@ -13,7 +13,9 @@ pub mod error;
 pub mod events;
 pub mod external_accounts;
 pub mod external_login;
+mod file_cleanup;
 pub mod file_migration;
+mod file_storage;
 pub mod files;
 mod first_start;
 pub mod hooks;
@@ -125,7 +127,7 @@ pub struct Chat {
     integrations_gen: std::sync::atomic::AtomicU64,
     /// Calls per incoming webhook (`None`: unlimited).
     hook_limiter: Option<RateLimiter>,
-    files: files::StorageCache,
+    files: file_storage::StorageCache,
     /// Image decoding slots, the avatar cache and the avatar fetcher.
     media: media::MediaState,
     /// This process's name on the presence connections it records.
