@@ -2,7 +2,8 @@
 //! as Rocket.Chat's `getValidRoomName`: the text asked becomes the display name
 //! (`fname`) and the name its transliterated slug, numbered when taken; searches
 //! that read display names (`rooms.autocomplete.adminRooms`, `spotlight`) find
-//! rooms and discussions by it, `rooms.adminRooms` by name.
+//! rooms and discussions by it; `rooms.adminRooms` finds rooms by name or display
+//! name, leaving discussions out unless its `types` ask for them.
 
 use serde_json::{json, Value};
 
@@ -107,12 +108,65 @@ async fn special_character_names_are_display_names_with_a_slug() {
         vec![("Ellinika-x".to_string(), "Ελληνικά-x".to_string())],
         "{greek}"
     );
-    // rooms.adminRooms filters names.
+    // rooms.adminRooms filters names and display names; discussions only when
+    // its types ask for them.
     let listed = srv
         .get_ok("rooms.adminRooms?filter=Ellinika-x&types[]=p", &admin)
         .await;
     assert_eq!(listed["total"], 1, "{listed}");
     assert_eq!(listed["rooms"][0]["fname"], "Ελληνικά-x", "{listed}");
+    let by_fname = srv
+        .get_ok(
+            &format!("rooms.adminRooms?filter={}", urlencode("Ελληνικά-x")),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        names(&by_fname["rooms"]),
+        vec![("Ellinika-x".to_string(), "Ελληνικά-x".to_string())],
+        "{by_fname}"
+    );
+    assert_eq!(by_fname["total"], 1, "{by_fname}");
+    let no_discussions = srv
+        .get_ok("rooms.adminRooms?filter=Ellinika-x", &admin)
+        .await;
+    assert_eq!(
+        names(&no_discussions["rooms"]),
+        vec![
+            ("Ellinika-x".to_string(), "Ελληνικά-x".to_string()),
+            ("Ellinika-x-1".to_string(), "Ελληνικά x".to_string()),
+        ],
+        "{no_discussions}"
+    );
+    let with_discussions = srv
+        .get_ok(
+            "rooms.adminRooms?filter=Ellinika-x&types[]=c&types[]=p&types[]=discussions",
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        names(&with_discussions["rooms"]),
+        expected,
+        "{with_discussions}"
+    );
+    // Unfiltered, the total counts the rooms kept: the discussion is not among them.
+    let all = srv.get_ok("rooms.adminRooms?count=100", &admin).await;
+    let all_total = all["total"].as_u64().expect("total");
+    assert!(
+        all["rooms"]
+            .as_array()
+            .expect("rooms")
+            .iter()
+            .all(|r| r["prid"].is_null()),
+        "{all}"
+    );
+    let with = srv
+        .get_ok(
+            "rooms.adminRooms?count=100&types[]=c&types[]=p&types[]=d&types[]=discussions",
+            &admin,
+        )
+        .await;
+    assert_eq!(with["total"].as_u64(), Some(all_total + 1), "{with}");
 
     // spotlight finds the channel by its display name.
     let found = srv

@@ -20,6 +20,7 @@ mod once_keys;
 mod outbox;
 mod push;
 mod roles;
+mod room_kinds;
 mod room_moderation;
 mod rooms;
 mod search;
@@ -131,6 +132,7 @@ conformance! {
     rooms::room_conflicts,
     rooms::list_rooms,
     rooms::list_rooms_by_display_names,
+    room_kinds::list_rooms_of_kinds,
     rooms::subscriptions,
     rooms::remove_subscriptions,
     rooms::delete_room,

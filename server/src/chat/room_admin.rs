@@ -8,7 +8,7 @@ use super::permissions::Perm;
 use super::rooms::RoomRef;
 use super::Chat;
 use crate::store::{
-    CleanHistory, Listing, MuteChange, Page, Room, RoomMatch, RoomType, Sort, Ts, User,
+    CleanHistory, Listing, MuteChange, Page, Room, RoomKinds, RoomMatch, RoomType, Sort, Ts, User,
 };
 
 /// How many rooms an autocomplete answers without paging (Rocket.Chat's limit).
@@ -134,12 +134,18 @@ impl Chat {
         }
     }
 
-    /// Every room of the given types (all when empty) for administrators
-    /// (`rooms.adminRooms`); `filter` is a name substring.
+    /// The rooms of the given types (all when empty) for administrators
+    /// (`rooms.adminRooms`), as Rocket.Chat's `findAdminRooms`: `filter` is a
+    /// case-insensitive substring of the name or the display name (so a room named
+    /// with special characters is found by what it was called); discussions and
+    /// teams' main rooms are left out unless `kinds` keeps them (`types` holding
+    /// `discussions`, `teams`). Asking only for those keeps the plain rooms of
+    /// every type too, where Rocket.Chat would list those kinds alone.
     pub async fn admin_rooms(
         &self,
         actor: &User,
         types: &[RoomType],
+        kinds: RoomKinds,
         filter: Option<&str>,
         sort: Sort,
         page: Page,
@@ -147,9 +153,16 @@ impl Chat {
         self.require_room_administration(actor).await?;
         let all = [RoomType::Channel, RoomType::Group, RoomType::Direct];
         let types = if types.is_empty() { &all[..] } else { types };
+        let filter = filter
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(|term| RoomMatch {
+                term,
+                display_names: true,
+            });
         Ok(self
             .store
-            .list_rooms(types, filter.filter(|f| !f.is_empty()), sort, page)
+            .list_rooms_of_kinds(types, filter, kinds, sort, page)
             .await?)
     }
 

@@ -93,6 +93,23 @@ pub struct RoomMatch<'a> {
     pub display_names: bool,
 }
 
+/// Which rooms of its types a listing keeps besides plain rooms: discussions
+/// (rooms with a `prid`) and teams' main rooms. Rocket.Chat's admin listing
+/// (`rooms.adminRooms`) leaves both out unless its `types` ask for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoomKinds {
+    pub discussions: bool,
+    pub team_mains: bool,
+}
+
+impl RoomKinds {
+    /// Every room of the types.
+    pub const ALL: RoomKinds = RoomKinds {
+        discussions: true,
+        team_mains: true,
+    };
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sort {
     pub key: SortKey,
@@ -243,6 +260,19 @@ pub trait RoomStore: Send + Sync {
         &self,
         types: &[RoomType],
         filter: Option<RoomMatch<'_>>,
+        sort: Sort,
+        page: Page,
+    ) -> StoreResult<Listing<Room>> {
+        self.list_rooms_of_kinds(types, filter, RoomKinds::ALL, sort, page)
+            .await
+    }
+    /// [`RoomStore::list_rooms_matching`] keeping only the `kinds` of rooms asked
+    /// (a filter on the same walk, counted in the total).
+    async fn list_rooms_of_kinds(
+        &self,
+        types: &[RoomType],
+        filter: Option<RoomMatch<'_>>,
+        kinds: RoomKinds,
         sort: Sort,
         page: Page,
     ) -> StoreResult<Listing<Room>>;

@@ -13,7 +13,7 @@ use super::super::AppState;
 use super::{ok, rest, room_ref};
 use crate::chat::room_admin::AUTOCOMPLETE_LIMIT;
 use crate::chat::ChatError;
-use crate::store::{CleanHistory, Direction, Page, Room, RoomType, Sort, SortKey, Ts};
+use crate::store::{CleanHistory, Direction, Page, Room, RoomKinds, RoomType, Sort, SortKey, Ts};
 
 type Body = Map<String, Value>;
 
@@ -156,16 +156,29 @@ pub async fn clean_history(
 /// Room types from `types`, `types[]` or `types[N]` (however the query string
 /// spelled the array); unknown codes are ignored.
 fn types_param(params: &Params) -> Vec<RoomType> {
-    let mut types: Vec<RoomType> = params
+    let mut types: Vec<RoomType> = type_words(params).filter_map(RoomType::from_code).collect();
+    types.sort_by_key(|t| t.code());
+    types.dedup();
+    types
+}
+
+/// The `types` values (`types[]=c&types[]=discussions`, or comma-separated).
+fn type_words(params: &Params) -> impl Iterator<Item = &str> {
+    params
         .0
         .iter()
         .filter(|(k, _)| *k == "types" || k.starts_with("types["))
         .flat_map(|(_, v)| v.split(','))
-        .filter_map(|code| RoomType::from_code(code.trim()))
-        .collect();
-    types.sort_by_key(|t| t.code());
-    types.dedup();
-    types
+        .map(str::trim)
+}
+
+/// The kinds of rooms besides plain ones `types` asks for (`discussions`,
+/// `teams`); without them the admin listing leaves both out, as Rocket.Chat's.
+fn kinds_param(params: &Params) -> RoomKinds {
+    RoomKinds {
+        discussions: type_words(params).any(|w| w == "discussions"),
+        team_mains: type_words(params).any(|w| w == "teams"),
+    }
 }
 
 /// Rocket.Chat's `API.v1.failure('error-not-authorized')` (the bare word) for a
@@ -198,6 +211,7 @@ pub async fn admin_rooms(
         .admin_rooms(
             &session.user,
             &types_param(&params),
+            kinds_param(&params),
             params.get("filter"),
             sort,
             page,

@@ -9,7 +9,7 @@ use super::{page_limit, Ctx, MongoStore};
 use crate::store::outbox::OutboxKind;
 use crate::store::presence::StatusQuery;
 use crate::store::settings_audit::SettingChangeQuery;
-use crate::store::{Page, RoomMatch, RoomType, Sort, StoreResult};
+use crate::store::{Page, RoomKinds, RoomMatch, RoomType, Sort, StoreResult};
 
 /// A find the store makes, by what it is for.
 #[derive(Clone, Debug)]
@@ -74,6 +74,7 @@ impl MongoStore {
                             term,
                             display_names: false,
                         }),
+                        RoomKinds::ALL,
                         sort,
                         gram.as_deref(),
                     ),
@@ -97,6 +98,7 @@ impl MongoStore {
                         term,
                         display_names: false,
                     }),
+                    RoomKinds::ALL,
                     sort,
                     None,
                 ),

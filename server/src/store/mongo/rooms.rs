@@ -10,8 +10,9 @@ use super::{
     MongoStore, IDX_ID, IDX_MEMBER, IDX_ROOM_NAME,
 };
 use crate::store::{
-    Listing, MuteChange, Page, RemovedSubscription, Room, RoomMatch, RoomStore, RoomType, Sort,
-    SortKey, StoreError, StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
+    Listing, MuteChange, Page, RemovedSubscription, Room, RoomKinds, RoomMatch, RoomStore,
+    RoomType, Sort, SortKey, StoreError, StoreResult, Subscription, SubscriptionPatch,
+    SubscriptionStore, Ts,
 };
 
 const ROOM_CONFLICTS: &[(&str, &str)] = &[(IDX_ROOM_NAME, "room name"), (IDX_ID, "id")];
@@ -56,11 +57,19 @@ fn member_id(sub: &Document) -> Option<&str> {
 pub(super) fn rooms_find(
     types: &[RoomType],
     filter: Option<RoomMatch<'_>>,
+    kinds: RoomKinds,
     sort: Sort,
     gram: Option<&str>,
 ) -> (Document, Document, &'static str) {
     let codes: Vec<&str> = types.iter().map(|t| t.code()).collect();
     let mut query = doc! { "t": { "$in": codes } };
+    // The kinds left out: filters on the same walk.
+    if !kinds.discussions {
+        query.insert("prid", doc! { "$exists": false });
+    }
+    if !kinds.team_mains {
+        query.insert("teamMain", doc! { "$ne": true });
+    }
     match filter {
         Some(RoomMatch {
             term,
@@ -198,10 +207,11 @@ impl RoomStore for MongoStore {
             .await
     }
 
-    async fn list_rooms_matching(
+    async fn list_rooms_of_kinds(
         &self,
         types: &[RoomType],
         filter: Option<RoomMatch<'_>>,
+        kinds: RoomKinds,
         sort: Sort,
         page: Page,
     ) -> StoreResult<Listing<Room>> {
@@ -209,7 +219,7 @@ impl RoomStore for MongoStore {
             Some(RoomMatch { term, .. }) => self.rare_gram(&self.rooms, term).await?,
             None => None,
         };
-        let (query, order, index) = rooms_find(types, filter, sort, gram.as_deref());
+        let (query, order, index) = rooms_find(types, filter, kinds, sort, gram.as_deref());
         // A substring filter walking the index is not counted: the page is probed
         // (see `Listing`); otherwise the count is a range of the type's index, or
         // of a rare term's gram (fewer than `SEARCH_CANDIDATES` rooms).

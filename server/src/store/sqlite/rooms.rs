@@ -9,8 +9,9 @@ use super::{
     exec, like_pattern, page_args, query_count, query_doc, query_docs, to_json, SqliteStore,
 };
 use crate::store::{
-    Direction, Listing, MuteChange, Page, RemovedSubscription, Room, RoomMatch, RoomStore,
-    RoomType, Sort, SortKey, StoreResult, Subscription, SubscriptionPatch, SubscriptionStore, Ts,
+    Direction, Listing, MuteChange, Page, RemovedSubscription, Room, RoomKinds, RoomMatch,
+    RoomStore, RoomType, Sort, SortKey, StoreResult, Subscription, SubscriptionPatch,
+    SubscriptionStore, Ts,
 };
 
 pub(super) fn load_room(conn: &Connection, id: &str) -> StoreResult<Option<Room>> {
@@ -92,8 +93,10 @@ pub(super) fn rooms_listing(
     sort: Sort,
     filtered: bool,
     display_names: bool,
+    kinds: RoomKinds,
 ) -> (Option<String>, String) {
     let order = rooms_order(sort);
+    let kinds = kinds_condition(kinds);
     let filter = if filtered && display_names {
         format!(
             "t IN ({types}) AND (name_key LIKE ?1 ESCAPE '\\'
@@ -104,6 +107,7 @@ pub(super) fn rooms_listing(
     } else {
         format!("t IN ({types})")
     };
+    let filter = format!("{filter}{kinds}");
     let n = if filtered { 2 } else { 1 };
     (
         (!filtered).then(|| format!("SELECT count(*) FROM rooms WHERE {filter}")),
@@ -147,14 +151,20 @@ pub(super) fn room_names_phrase(term: &str) -> Option<String> {
 /// dense enough for the page to fill soon. Parameters: `?1` the names phrase, `?2`
 /// the pattern, `?3` the display names phrase (when they are searched), then the
 /// page's limit and offset.
-pub(super) fn rooms_search(types: &str, sort: Sort, display_names: bool) -> (String, String) {
+pub(super) fn rooms_search(
+    types: &str,
+    sort: Sort,
+    display_names: bool,
+    kinds: RoomKinds,
+) -> (String, String) {
     let order = rooms_order(sort);
+    let kinds = kinds_condition(kinds);
     let (filter, limit) = if display_names {
         (
             format!(
                 "WHERE id IN (SELECT rid FROM rooms_search WHERE rooms_search MATCH ?1)
                  AND t IN ({types}) AND (name_key LIKE ?2 ESCAPE '\\'
-                 OR id IN (SELECT rid FROM rooms_search WHERE rooms_search MATCH ?3))"
+                 OR id IN (SELECT rid FROM rooms_search WHERE rooms_search MATCH ?3)){kinds}"
             ),
             "LIMIT ?4 OFFSET ?5",
         )
@@ -162,7 +172,7 @@ pub(super) fn rooms_search(types: &str, sort: Sort, display_names: bool) -> (Str
         (
             format!(
                 "WHERE id IN (SELECT rid FROM rooms_search WHERE rooms_search MATCH ?1)
-                 AND t IN ({types}) AND name_key LIKE ?2 ESCAPE '\\'"
+                 AND t IN ({types}) AND name_key LIKE ?2 ESCAPE '\\'{kinds}"
             ),
             "LIMIT ?3 OFFSET ?4",
         )
@@ -174,6 +184,19 @@ pub(super) fn rooms_search(types: &str, sort: Sort, display_names: bool) -> (Str
              ORDER BY {order} {limit}"
         ),
     )
+}
+
+/// The condition (`AND …`, or nothing) leaving out the kinds of rooms a listing
+/// does not keep: a filter on its walk.
+fn kinds_condition(kinds: RoomKinds) -> String {
+    let mut out = String::new();
+    if !kinds.discussions {
+        out.push_str(" AND json_extract(doc, '$.prid') IS NULL");
+    }
+    if !kinds.team_mains {
+        out.push_str(" AND json_extract(doc, '$.teamMain') IS NOT 1");
+    }
+    out
 }
 
 /// A rooms listing's `ORDER BY`: the key, then `id`, both in the asked direction.
@@ -232,10 +255,11 @@ impl RoomStore for SqliteStore {
             .await
     }
 
-    async fn list_rooms_matching(
+    async fn list_rooms_of_kinds(
         &self,
         types: &[RoomType],
         filter: Option<RoomMatch<'_>>,
+        kinds: RoomKinds,
         sort: Sort,
         page: Page,
     ) -> StoreResult<Listing<Room>> {
@@ -257,7 +281,7 @@ impl RoomStore for SqliteStore {
                     params![phrase, SEARCH_CANDIDATES],
                 )?;
                 if candidates < SEARCH_CANDIDATES as u64 {
-                    let (count_sql, page_sql) = rooms_search(&types, sort, display_names);
+                    let (count_sql, page_sql) = rooms_search(&types, sort, display_names, kinds);
                     let mut args: Vec<Value> = vec![phrase.clone().into(), pattern.clone().into()];
                     args.extend(fname_phrase.clone().map(Value::from));
                     let total = query_count(conn, &count_sql, params_from_iter(&args))?;
@@ -268,7 +292,7 @@ impl RoomStore for SqliteStore {
                 }
             }
             let (count_sql, page_sql) =
-                rooms_listing(&types, sort, pattern.is_some(), display_names);
+                rooms_listing(&types, sort, pattern.is_some(), display_names, kinds);
             let mut args: Vec<Value> = pattern.map(Value::from).into_iter().collect();
             page_args(&mut args, page, count_sql.is_none());
             let items = query_docs(conn, &page_sql, params_from_iter(&args))?;
