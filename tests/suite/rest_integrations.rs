@@ -436,7 +436,6 @@ async fn only_admins_manage_and_bad_definitions_are_refused() {
     let alice = srv.create_user(&admin, "alice").await;
     srv.create_user(&admin, "ci.bot").await;
     create_channel(&srv, &admin, "ops", &[]).await;
-    create_group(&srv, &admin, "secret", &[]).await;
 
     let valid = json!({"type": "webhook-incoming", "name": "CI", "enabled": true,
                        "channel": "#ops", "username": "ci.bot", "scriptEnabled": false});
@@ -473,7 +472,6 @@ async fn only_admins_manage_and_bad_definitions_are_refused() {
         ),
         (with("channel", json!("@nobody")), "error-invalid-user"),
         (with("channel", json!("")), "error-invalid-channel"),
-        (with("channel", json!("#secret")), "error-invalid-channel"),
         (with("username", json!("nobody")), "error-invalid-user"),
         (with("username", json!("")), "error-invalid-username"),
         (
@@ -796,4 +794,74 @@ async fn rocket_chat_defaults_and_permission_refusals() {
         json!({"type": "webhook-incoming", "integrationId": id}),
     )
     .await;
+}
+
+/// Who may point an incoming integration at a private room, as Rocket.Chat's
+/// `addIncomingIntegration`/`updateIncomingIntegration`: a member of it, or whoever
+/// may manage every incoming integration and their own; whether the integration's
+/// user can post there is found when the hook is called.
+#[tokio::test]
+async fn private_destinations_need_the_creator_in_them_or_both_permissions() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let bob = srv.create_user(&admin, "bob").await;
+    srv.create_user(&admin, "ci.bot").await;
+    let secret = create_group(&srv, &bob, "secret", &[]).await;
+    let secret_rid = str_of(&secret["_id"], "room id").to_string();
+    let body = |name: &str| {
+        json!({"type": "webhook-incoming", "name": name, "enabled": true,
+               "channel": "#secret", "username": "ci.bot", "scriptEnabled": false})
+    };
+
+    // Alice may manage her own integrations only: not into a room she is not in.
+    set_roles(
+        &srv,
+        &admin,
+        &["manage-own-incoming-integrations"],
+        &["admin", "user"],
+    )
+    .await;
+    let (status, resp) = srv.post("integrations.create", &alice, body("mine")).await;
+    assert_error(
+        status,
+        &resp,
+        400,
+        Some("error-invalid-channel"),
+        "alice, not a member",
+    );
+    srv.post_ok(
+        "groups.invite",
+        &bob,
+        json!({"roomId": secret_rid, "username": "alice"}),
+    )
+    .await;
+    let mine = srv
+        .post_ok("integrations.create", &alice, body("mine"))
+        .await;
+    assert_eq!(mine["integration"]["channel"], json!(["#secret"]), "{mine}");
+
+    // The admin holds both permissions: a private room they are not in is accepted,
+    // and the hook's call is refused while its user cannot post there.
+    let hook = srv
+        .post_ok("integrations.create", &admin, body("admin's"))
+        .await["integration"]
+        .clone();
+    let (status, resp) = call_hook(&srv, &hook_path(&hook), json!({"text": "hello"})).await;
+    assert_error(status, &resp, 400, None, "ci.bot is not in #secret");
+    srv.post_ok(
+        "groups.invite",
+        &bob,
+        json!({"roomId": secret_rid, "username": "ci.bot"}),
+    )
+    .await;
+    let (status, resp) = call_hook(&srv, &hook_path(&hook), json!({"text": "hello"})).await;
+    assert_eq!((status, resp), (StatusCode::OK, json!({"success": true})));
+    let history = srv
+        .get_ok(&format!("groups.history?roomId={secret_rid}"), &bob)
+        .await;
+    assert_eq!(
+        msg_texts(&json!(user_messages(&history["messages"]))),
+        vec!["hello"]
+    );
 }

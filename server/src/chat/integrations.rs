@@ -162,6 +162,18 @@ impl Chat {
         Ok(owner.is_none_or(|o| o == actor.id) && self.has_permission(actor, own, None).await?)
     }
 
+    /// Rocket.Chat's `hasAllPermission(['manage-incoming-integrations',
+    /// 'manage-own-incoming-integrations'])`: may point an incoming integration at
+    /// rooms they are not in.
+    async fn manages_all_incoming(&self, actor: &User) -> ChatResult<bool> {
+        Ok(self
+            .has_permission(actor, Perm::MANAGE_INCOMING_INTEGRATIONS, None)
+            .await?
+            && self
+                .has_permission(actor, Perm::MANAGE_OWN_INCOMING_INTEGRATIONS, None)
+                .await?)
+    }
+
     async fn require_integration(
         &self,
         actor: &User,
@@ -193,7 +205,7 @@ impl Chat {
         let name = check_name(input.name)?;
         let username = input.username.unwrap_or_default();
         let user = self.integration_user(&username).await?;
-        let channel = self.check_channels(&user, input.channel.as_deref()).await?;
+        let channel = self.check_channels(actor, input.channel.as_deref()).await?;
         let now = Ts::now();
         let integration = Integration {
             id: ids::new_id(),
@@ -355,11 +367,10 @@ impl Chat {
                 Some(username) => self.integration_user(&username).await?,
                 None => self.integration_user_by_id(&integration).await?,
             };
-            // A new user must be able to post where the integration posts.
             let channels = input
                 .channel
                 .unwrap_or_else(|| integration.channel.join(","));
-            integration.channel = self.check_channels(&user, Some(&channels)).await?;
+            integration.channel = self.check_channels(actor, Some(&channels)).await?;
             integration.user_id = user.id.clone();
             integration.username = user.username.clone();
         }
@@ -534,8 +545,12 @@ impl Chat {
         require_active(user, "The integration's user")
     }
 
-    /// Checks an integration's destinations for `user` and returns them normalized.
-    async fn check_channels(&self, user: &User, channel: Option<&str>) -> ChatResult<Vec<String>> {
+    /// Checks an integration's destinations and returns them normalized. As
+    /// Rocket.Chat's `addIncomingIntegration`: whoever sets them up (`actor`) must be
+    /// in each room that is not public, unless they may manage every incoming
+    /// integration and their own; whether the integration's user can post there is
+    /// found when it posts (`webhook_destination`).
+    async fn check_channels(&self, actor: &User, channel: Option<&str>) -> ChatResult<Vec<String>> {
         let channels = split_channels(channel.unwrap_or_default());
         if channels.is_empty() {
             return Err(ChatError::refused(
@@ -563,14 +578,16 @@ impl Chat {
                 )
             })?;
             if room.t != RoomType::Channel
-                && self.store.subscription(&room.id, &user.id).await?.is_none()
+                && self
+                    .store
+                    .subscription(&room.id, &actor.id)
+                    .await?
+                    .is_none()
+                && !self.manages_all_incoming(actor).await?
             {
                 return Err(ChatError::refused(
                     "error-invalid-channel",
-                    format!(
-                        "{:?} is not a member of {target:?}, so it could not post there",
-                        user.username
-                    ),
+                    format!("You are not a member of {target:?}"),
                 ));
             }
         }
