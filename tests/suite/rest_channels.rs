@@ -35,6 +35,19 @@ async fn channel_lifecycle_create_join_invite_leave_delete() {
     assert_eq!(chan["msgs"], json!(0), "{chan}");
     assert_eq!(chan["ro"], json!(false), "{chan}");
     assert_eq!(chan["fname"], json!("team"), "fname: {chan}");
+    // Members who do not exist are left out, as Rocket.Chat's createRoom does.
+    let body = srv
+        .post_ok(
+            "channels.create",
+            &carol,
+            json!({ "name": "partial", "members": ["dave", "nobody-here"] }),
+        )
+        .await;
+    assert_eq!(
+        body["channel"]["usersCount"],
+        json!(2),
+        "carol + dave: {body}"
+    );
 
     // create failures
     let (status, body) = srv

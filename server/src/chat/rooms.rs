@@ -195,13 +195,16 @@ impl Chat {
         let mut members = Vec::new();
         let mut seen = BTreeSet::from([actor.id.clone()]);
         for username in &new.members {
-            let user = self
+            // Rocket.Chat's `createRoom` adds the members it finds
+            // (`findUsersByUsernames`): a name of nobody is left out, not refused.
+            let Some(user) = self
                 .store
                 .user_by_username(username.trim_start_matches('@'))
                 .await?
-                .ok_or_else(|| {
-                    ChatError::refused("error-invalid-user", format!("No user named {username:?}"))
-                })?;
+            else {
+                tracing::debug!(user_id = %actor.id, username = %username, "room creation: no such member, left out");
+                continue;
+            };
             if seen.insert(user.id.clone()) {
                 members.push(user);
             }
