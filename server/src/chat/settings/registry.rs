@@ -155,8 +155,6 @@ pub(super) const fn int(min: i64, max: i64) -> Kind {
 pub(super) const MIB: i64 = 1024 * 1024;
 pub(super) const HOUR_MS: i64 = 3_600_000;
 
-/// Every setting, in display order (group, then section).
-
 /// Every definition, in display order (group, then section); each group is
 /// defined in a file of its own.
 pub fn all() -> impl Iterator<Item = &'static Def> {
