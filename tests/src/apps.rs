@@ -197,6 +197,7 @@ fn build_now(workspace: &Path) -> PathBuf {
     for var in SCRUBBED_ENV {
         command.env_remove(var);
     }
+    crate::process::scrub_test_env(&mut command);
     let out = command.output().unwrap_or_else(|e| {
         panic!(
             "run cargo to build the apps in {}: {e}",

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::apps::repo_root;
-use crate::process::{cargo, target_dir};
+use crate::process::{cargo, scrub_test_env, target_dir};
 
 /// Builds the release `palaver` (cargo's output shown: it takes minutes) and points
 /// `PALAVER_BIN` at it, so [`crate::server::Palaver`] starts it instead of the debug
@@ -24,7 +24,8 @@ pub fn use_release_bin() -> PathBuf {
         std::env::set_var("PALAVER_BIN", &bin);
         return bin;
     }
-    let status = Command::new(cargo())
+    let mut build = Command::new(cargo());
+    build
         .args([
             "build",
             "--release",
@@ -33,9 +34,9 @@ pub fn use_release_bin() -> PathBuf {
             "--bin",
             "palaver",
         ])
-        .current_dir(repo_root())
-        .status()
-        .expect("run cargo build --release");
+        .current_dir(repo_root());
+    scrub_test_env(&mut build);
+    let status = build.status().expect("run cargo build --release");
     assert!(status.success(), "building the release binary failed");
     let bin = target_dir().join("release").join("palaver");
     std::env::set_var("PALAVER_BIN", &bin);

@@ -27,6 +27,32 @@ pub fn cargo() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(option_env!("CARGO").unwrap_or("cargo")))
 }
 
+/// Removes from `cmd`'s environment what cargo sets for a test or bench binary
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, …), so a cargo started from a test builds
+/// as one started from the shell. Build scripts watch some of these (ring reruns
+/// when `CARGO_MANIFEST_DIR` changes): inherited, they made every test run rebuild
+/// ring, rustls and everything above them, twice (once here, once in the next
+/// `cargo test`).
+pub fn scrub_test_env(cmd: &mut Command) {
+    const SET_FOR_TESTS: &[&str] = &[
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_CRATE_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+    ];
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if SET_FOR_TESTS.contains(&name)
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_EXE_")
+        {
+            cmd.env_remove(name);
+        }
+    }
+}
+
 /// Makes the kernel SIGKILL the child when the thread that started it dies
 /// (`PR_SET_PDEATHSIG`): a test process killed before any `Drop` runs must not leave
 /// servers or browsers behind.

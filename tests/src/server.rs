@@ -25,7 +25,7 @@ use tempfile::TempDir;
 
 use crate::apps::repo_root;
 use crate::net::free_port;
-use crate::process::{cargo, die_with_parent, log_tail, target_dir};
+use crate::process::{cargo, die_with_parent, log_tail, scrub_test_env, target_dir};
 
 /// Admin account created by every test server on first start.
 pub const ADMIN_USERNAME: &str = "admin";
@@ -192,11 +192,14 @@ pub fn palaver_bin() -> &'static Path {
         // dev-dependencies, as testing does. `-p palaver-server` alone would resolve
         // fewer (no tokio test-util, none of the test-only crates' features) and
         // rebuild the server and most of its dependencies a second time.
-        let out = Command::new(cargo())
+        let mut build = Command::new(cargo());
+        build
             .args(["build", "--quiet", "--workspace", "--bins", "--examples"])
             .current_dir(repo_root())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        scrub_test_env(&mut build);
+        let out = build
             .output()
             .expect("run cargo build for the palaver binary");
         if !out.status.success() {
