@@ -249,7 +249,7 @@ impl MessageStore for SqliteStore {
 
     async fn delete_message_and_parent(&self, id: &str) -> StoreResult<Option<DeletedMessage>> {
         let id = id.to_string();
-        self.write(move |conn| {
+        self.write_freeing(move |conn| {
             let Some(msg) = load_message(conn, &id)? else {
                 return Ok(None);
             };
@@ -260,7 +260,7 @@ impl MessageStore for SqliteStore {
 
     async fn clean_history(&self, rid: &str, clean: &CleanHistory) -> StoreResult<Vec<Message>> {
         let (sql, args) = clean_statement(rid, clean);
-        self.write(move |conn| {
+        self.write_freeing(move |conn| {
             let doomed: Vec<Message> = query_docs(conn, &sql, params_from_iter(args))?;
             for msg in &doomed {
                 remove_message(conn, msg)?;

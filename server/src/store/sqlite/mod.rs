@@ -58,6 +58,8 @@ const BACKGROUND_READERS: usize = 2;
 
 pub struct SqliteStore {
     writer: writer::Writer,
+    /// The size cap in pages (`max_page_count`), when there is one.
+    cap_pages: Option<u64>,
     readers: Arc<Mutex<Vec<Connection>>>,
     read_slots: Arc<Semaphore>,
     background_read_slots: Arc<Semaphore>,
@@ -197,23 +199,34 @@ fn open_connection(path: &Path, flags: OpenFlags, sync_full: bool) -> rusqlite::
 
 /// Caps the database at `max_bytes` with `max_page_count` (on the writer, the only
 /// connection that grows the file). SQLite never sets it below the current size.
-fn cap_size(conn: &Connection, max_bytes: u64) -> StoreResult<()> {
+/// Returns the cap in pages.
+fn cap_size(conn: &Connection, max_bytes: u64) -> StoreResult<u64> {
     let page_size: i64 = conn
         .query_row("PRAGMA page_size", [], |r| r.get(0))
         .map_err(backend)?;
     let pages = (max_bytes / page_size.max(512) as u64).max(1);
-    let set: i64 = conn
-        .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
-            r.get(0)
-        })
-        .map_err(backend)?;
+    let set = set_max_pages(conn, pages)?;
     tracing::info!(
         max_bytes,
         max_pages = set,
         page_size,
         "sqlite database size capped"
     );
-    Ok(())
+    Ok(pages)
+}
+
+fn set_max_pages(conn: &Connection, pages: u64) -> StoreResult<i64> {
+    conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+        r.get(0)
+    })
+    .map_err(backend)
+}
+
+/// Pages beyond the cap a write that frees space may use: deleting still writes a
+/// little (the search index records deletions, a deleted message leaves a
+/// tombstone), and a full database must let an administrator delete.
+fn freeing_reserve(cap_pages: u64) -> u64 {
+    (cap_pages / 100).max(64)
 }
 
 impl SqliteStore {
@@ -259,9 +272,11 @@ impl SqliteStore {
         // notifications). In memory it stays, bounded by what one write touches.
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(backend)?;
-        if max_bytes > 0 {
-            cap_size(&conn, max_bytes)?;
-        }
+        let cap_pages = if max_bytes > 0 {
+            Some(cap_size(&conn, max_bytes)?)
+        } else {
+            None
+        };
 
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -278,6 +293,7 @@ impl SqliteStore {
         tracing::info!(path = %path.display(), sync_full, "sqlite storage open");
         Ok(SqliteStore {
             writer,
+            cap_pages,
             readers: Arc::new(Mutex::new(readers)),
             read_slots: Arc::new(Semaphore::new(READERS)),
             background_read_slots: Arc::new(Semaphore::new(BACKGROUND_READERS)),
@@ -292,6 +308,31 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     {
         self.writer.write(f).await
+    }
+
+    /// [`SqliteStore::write`] for a write that frees space (deleting messages,
+    /// rooms, files, users): it may grow the file a little past the size cap
+    /// ([`freeing_reserve`]), so a full database can always be emptied. The cap is
+    /// back for the next write (SQLite keeps it at the file's size if that is
+    /// larger by then).
+    pub(crate) async fn write_freeing<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    {
+        let Some(cap) = self.cap_pages else {
+            return self.write(f).await;
+        };
+        self.writer
+            .write(move |conn| {
+                set_max_pages(conn, cap + freeing_reserve(cap))?;
+                let result = f(conn);
+                let restored = set_max_pages(conn, cap);
+                let out = result?;
+                restored?;
+                Ok(out)
+            })
+            .await
     }
 
     /// Runs `f` on a pooled read-only connection on the blocking pool. Background

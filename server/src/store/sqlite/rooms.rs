@@ -433,7 +433,7 @@ impl RoomStore for SqliteStore {
     async fn delete_room(&self, id: &str) -> StoreResult<bool> {
         let id = id.to_string();
         let now = Ts::now();
-        self.write(move |conn| {
+        self.write_freeing(move |conn| {
             exec(
                 conn,
                 "INSERT INTO removed_subscriptions (id, rid, uid, deleted_at)

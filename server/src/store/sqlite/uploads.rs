@@ -102,8 +102,10 @@ impl UploadStore for SqliteStore {
 
     async fn delete_upload(&self, id: &str) -> StoreResult<bool> {
         let id = id.to_string();
-        self.write(move |conn| Ok(exec(conn, "DELETE FROM uploads WHERE id = ?1", [&id])? > 0))
-            .await
+        self.write_freeing(move |conn| {
+            Ok(exec(conn, "DELETE FROM uploads WHERE id = ?1", [&id])? > 0)
+        })
+        .await
     }
 
     async fn room_uploads(

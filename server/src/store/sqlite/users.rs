@@ -353,7 +353,7 @@ impl TokenStore for SqliteStore {
 
     async fn delete_user(&self, id: &str) -> StoreResult<bool> {
         let id = id.to_string();
-        self.write(move |conn| {
+        self.write_freeing(move |conn| {
             exec(conn, "DELETE FROM tokens WHERE user_id = ?1", [&id])?;
             // Its e-mails and linked identities go with it (ON DELETE CASCADE).
             Ok(exec(conn, "DELETE FROM users WHERE id = ?1", [&id])? > 0)
