@@ -79,6 +79,7 @@ mod rest_impersonation;
 mod rest_integrations;
 mod rest_invites;
 mod rest_message_limits;
+mod rest_message_md;
 mod rest_messages;
 mod rest_method_call;
 mod rest_misc;

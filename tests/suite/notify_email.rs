@@ -783,6 +783,68 @@ async fn password_reset_end_to_end_in_the_browser() {
         .await;
 }
 
+/// `sendInvitationEmail` (Rocket.Chat's "invite users by e-mail"): needs
+/// `bulk-register-user`; mails the workspace's invitation to each well-formed
+/// address given, leaving the rest out, and refuses when none is left.
+#[tokio::test]
+async fn invitation_mails_go_to_each_valid_address() {
+    let (srv, admin, sink) = start().await;
+    let user = srv.create_user(&admin, "inviter").await;
+
+    let (status, body) = srv.post("sendInvitationEmail", &admin, json!({})).await;
+    assert_error(status, &body, 400, Some("invalid-params"), "no emails");
+    let (status, body) = srv
+        .post("sendInvitationEmail", &admin, json!({"emails": "a@b.test"}))
+        .await;
+    assert_error(status, &body, 400, Some("invalid-params"), "not a list");
+    let (status, body) = srv
+        .post(
+            "sendInvitationEmail",
+            &user,
+            json!({"emails": ["new@palaver.test"]}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        403,
+        Some("error-unauthorized"),
+        "no bulk-register-user",
+    );
+    let (status, body) = srv
+        .post(
+            "sendInvitationEmail",
+            &admin,
+            json!({"emails": ["not an address", ""]}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        Some("error-email-send-failed"),
+        "none valid",
+    );
+    assert_eq!(
+        body["error"],
+        json!("No valid email addresses [error-email-send-failed]")
+    );
+
+    srv.post_ok(
+        "sendInvitationEmail",
+        &admin,
+        json!({"emails": ["first@palaver.test", "no-at-sign", "second@palaver.test"]}),
+    )
+    .await;
+    let mut mails = sink.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    mails.sort_by(|a, b| a.to.cmp(&b.to));
+    assert_eq!(mails[0].to, vec!["first@palaver.test".to_string()]);
+    assert_eq!(mails[1].to, vec!["second@palaver.test".to_string()]);
+    assert_eq!(mails[0].subject, "You have been invited to Palaver <Test>");
+    assert!(mails[0].html.contains("Join the chat"), "{}", mails[0].html);
+}
+
 /// `users.sendWelcomeEmail` (Rocket.Chat's admin welcome): mails the account
 /// holding the address (matched without case, sent to the spelling it was given),
 /// after the `send-mail` permission, a configured SMTP host and a known address.

@@ -175,6 +175,8 @@ async fn upload_confirm_deliver_and_download_as_members_only() {
         json!([{
             "title": "Q1 report.pdf", "type": "file", "description": "first quarter",
             "title_link": url, "title_link_download": true, "format": "PDF", "size": data.len(),
+            // The description parsed, as Rocket.Chat stores it.
+            "descriptionMd": [{"type": "PARAGRAPH", "value": [{"type": "PLAIN_TEXT", "value": "first quarter"}]}],
         }]),
         "{m}"
     );

@@ -681,6 +681,7 @@ pub fn message(id: &str, rid: &str, from: &User, ts: i64, text: &str) -> Message
         role: None,
         marks: Default::default(),
         discussion: Default::default(),
+        md: None,
     }
 }
 

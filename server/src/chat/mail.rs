@@ -57,6 +57,8 @@ pub enum Mail {
     },
     /// The admin's SMTP test.
     Test { to: String },
+    /// An invitation to the workspace (`sendInvitationEmail`).
+    Invitation { to: String },
     /// The welcome an admin sends a person they added (`users.sendWelcomeEmail`).
     Welcome { user_id: String, to: String },
     /// Messages of a room a member mails (`rooms.export` by e-mail), read again
@@ -397,6 +399,57 @@ impl Chat {
         .await?;
         tracing::info!(user_id = %user.id, "welcome mail queued");
         Ok(())
+    }
+
+    /// `sendInvitationEmail {emails}` (needs `bulk-register-user`): queues the
+    /// `Invitation_*` mail to each well-formed address, as Rocket.Chat, which leaves
+    /// the others out and refuses when none is left, when the subject is empty, or
+    /// (here, before anything is queued) while SMTP is not configured. Answers how
+    /// many were queued.
+    pub async fn send_invitation_email(
+        &self,
+        actor: &User,
+        emails: &[String],
+    ) -> ChatResult<usize> {
+        self.require_permission(actor, super::permissions::Perm::BULK_REGISTER_USER, None)
+            .await?;
+        let valid: Vec<&str> = emails
+            .iter()
+            .map(|e| e.trim())
+            .filter(|e| super::accounts::validate_email(e).is_ok())
+            .collect();
+        if valid.is_empty() {
+            return Err(ChatError::refused(
+                "error-email-send-failed",
+                "No valid email addresses",
+            ));
+        }
+        if self
+            .settings()
+            .string("Invitation_Subject")
+            .trim()
+            .is_empty()
+        {
+            return Err(ChatError::refused("error-email-send-failed", "No subject"));
+        }
+        if !self.mail_configured() {
+            return Err(ChatError::refused(
+                "error-email-send-failed",
+                "SMTP is not configured",
+            ));
+        }
+        let mails = valid
+            .iter()
+            .map(|to| {
+                (
+                    format!("invitation\u{1f}{to}\u{1f}{}", ids::new_id()),
+                    Mail::Invitation { to: to.to_string() },
+                )
+            })
+            .collect();
+        self.queue_mail(mails).await?;
+        tracing::info!(user_id = %actor.id, count = valid.len(), "invitation mails queued");
+        Ok(valid.len())
     }
 
     /// `verifyEmail(token)`: marks the address verified.

@@ -88,6 +88,7 @@ impl Chat {
             .await?;
         let now = Ts::now();
         message.msg = self.censor(text).unwrap_or_else(|| text.to_string());
+        self.parse_message_text(&mut message);
         message.edited_at = Some(now);
         message.edited_by = Some(UserRef {
             id: actor.id.clone(),

@@ -150,6 +150,31 @@ impl Chat {
         Ok(())
     }
 
+    /// Stores the parsed text with the message, as Rocket.Chat's `beforeSave`: `md`
+    /// for its text, `descriptionMd` for its first attachment's description.
+    pub(super) fn parse_message_text(&self, message: &mut Message) {
+        message.md = self.parse_text(&message.msg);
+        if let Some(attachment) = message
+            .attachments
+            .first_mut()
+            .and_then(|a| a.as_object_mut())
+        {
+            let parsed = attachment
+                .get("description")
+                .and_then(|d| d.as_str())
+                .and_then(|d| self.parse_text(d))
+                .and_then(|tree| serde_json::to_value(tree).ok());
+            match parsed {
+                Some(tree) => {
+                    attachment.insert("descriptionMd".into(), tree);
+                }
+                None => {
+                    attachment.remove("descriptionMd");
+                }
+            }
+        }
+    }
+
     /// Validates, authorizes and commits a message, then publishes it. Only returns
     /// once the message is durable.
     pub async fn send_message(&self, actor: &User, new: NewMessage) -> ChatResult<(Room, Message)> {
@@ -227,6 +252,7 @@ impl Chat {
             role: None,
             marks: Default::default(),
             discussion: Default::default(),
+            md: None,
         };
         let message = match self.pre_send.get() {
             Some(hook) => {
@@ -241,6 +267,7 @@ impl Chat {
         if let Some(clean) = self.censor(&message.msg) {
             message.msg = clean;
         }
+        self.parse_message_text(&mut message);
         // No marker while notifications are off (`Troubleshoot_Disable_Notifications`).
         let notices = self
             .notices

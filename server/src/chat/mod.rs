@@ -24,6 +24,7 @@ pub mod integrations;
 pub mod invites;
 pub mod login;
 pub mod mail;
+pub mod markdown;
 mod media;
 pub mod member_filter;
 pub mod memberships;
@@ -217,6 +218,27 @@ impl Chat {
             &s.string("Message_BadWordsWhitelist"),
         )
         .clean(text)
+    }
+
+    /// The parsed form of a message's text (its `md`), with the workspace's parser
+    /// options (colours, KaTeX delimiters, custom link domains).
+    pub fn parse_text(&self, text: &str) -> Option<Vec<crate::store::message_md::MdNode>> {
+        let s = &self.settings;
+        let options = markdown::Options {
+            colors: s.bool("HexColorPreview_Enabled"),
+            emoticons: true,
+            katex: s.bool("Katex_Enabled").then(|| markdown::KatexSyntax {
+                dollar: s.bool("Katex_Dollar_Syntax"),
+                parenthesis: s.bool("Katex_Parenthesis_Syntax"),
+            }),
+            custom_domains: s
+                .string("Message_CustomDomain_AutoLink")
+                .split(',')
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty())
+                .collect(),
+        };
+        markdown::parse(text, &options)
     }
 
     /// The integrations' generation: changes when one is created, updated or removed here.

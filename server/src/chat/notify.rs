@@ -104,6 +104,8 @@ impl Chat {
             username: NOTICE_SENDER_ID.into(),
             name: Some(self.settings().string("Site_Name")),
         });
+        // Parsed as a posted message is (Rocket.Chat's ephemeral listener does).
+        let md = self.parse_text(&message.msg);
         let message = Message {
             id: ids::new_id(),
             rid: message.rid,
@@ -132,6 +134,7 @@ impl Chat {
             role: None,
             marks: Default::default(),
             discussion: Default::default(),
+            md,
         };
         tracing::debug!(user_id = %user_id, room_id = %message.rid, "ephemeral message");
         self.bus.publish(Event::Ephemeral {

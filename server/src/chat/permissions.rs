@@ -101,6 +101,7 @@ perms! {
     LEAVE_C = "leave-c",
     LEAVE_P = "leave-p",
     LOGOUT_OTHER_USER = "logout-other-user",
+    BULK_REGISTER_USER = "bulk-register-user",
     MANAGE_APPS = "manage-apps",
     MANAGE_INCOMING_INTEGRATIONS = "manage-incoming-integrations",
     MANAGE_MODERATION_ACTIONS = "manage-moderation-actions",

@@ -112,6 +112,8 @@ impl Chat {
             role: role.map(str::to_string),
             marks: Default::default(),
             discussion,
+            // Rocket.Chat parses only what people write.
+            md: None,
         };
         self.store
             .insert_message(&message, &PostEffects::default())

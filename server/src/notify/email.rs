@@ -263,6 +263,17 @@ impl EmailChannel {
                     html,
                 }))
             }
+            Mail::Invitation { to } => {
+                let v = common(vec![("email", to.clone(), false)]);
+                let html = fill(&s.string("Invitation_Email"), &v, true);
+                Ok(Some(Rendered {
+                    to: to.clone(),
+                    to_name: String::new(),
+                    subject: fill(&s.string("Invitation_Subject"), &v, false),
+                    text: plain_text(&html),
+                    html,
+                }))
+            }
             Mail::PasswordReset { user_id, to, token } => {
                 let Some(user) = user_of(user_id.clone()).await? else {
                     return Ok(None);

@@ -12,6 +12,7 @@ pub mod invites;
 pub mod job_leases;
 pub mod lane;
 pub mod matrix;
+pub mod message_md;
 pub mod model;
 pub mod moderation;
 pub mod mongo;

@@ -731,6 +731,10 @@ pub struct Message {
     /// The discussion a `discussion-created` message links to, with its activity.
     #[serde(flatten)]
     pub discussion: DiscussionLink,
+    /// The parsed text, stored as Rocket.Chat does when the message is sent or
+    /// edited (none for system messages, nor for messages older than the parser).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md: Option<Vec<super::message_md::MdNode>>,
 }
 
 /// A message's link to a discussion (Rocket.Chat's `drid`, `dcount`, `dlm`): set

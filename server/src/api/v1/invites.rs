@@ -1,5 +1,6 @@
 //! Invite links over REST, as Rocket.Chat's `v1/invites.ts`: `findOrCreateInvite`,
-//! `listInvites`, `removeInvite/:_id`, `useInviteToken`, `validateInviteToken`.
+//! `listInvites`, `removeInvite/:_id`, `useInviteToken`, `validateInviteToken`, and
+//! the invitation e-mail (`sendInvitationEmail`).
 //! Bodies are checked as Rocket.Chat's parameter schemas check them (required
 //! fields, no others, integers given as numbers or numeric strings).
 
@@ -25,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/removeInvite/{_id}", delete(remove))
         .route("/useInviteToken", post(use_token))
         .route("/validateInviteToken", post(validate_token))
+        .route("/sendInvitationEmail", post(send_invitation_email))
 }
 
 fn schema(message: impl Into<String>) -> ApiError {
@@ -142,4 +144,30 @@ pub async fn validate_token(
         Err(_) => false,
     };
     ok(json!({ "valid": valid }))
+}
+
+/// `POST sendInvitationEmail` `{emails: string[]}` (needs `bulk-register-user`):
+/// mails the workspace's invitation to each well-formed address.
+pub async fn send_invitation_email(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody<Body>,
+) -> ApiResult {
+    let emails = match body.get("emails") {
+        None => return Err(schema("must have required property 'emails'")),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(schema(format!("/emails/{i} must be string"))),
+            })
+            .collect::<Result<Vec<String>, ApiError>>()?,
+        Some(_) => return Err(schema("/emails must be array")),
+    };
+    state
+        .chat
+        .send_invitation_email(&session.user, &emails)
+        .await?;
+    ok(json!({}))
 }

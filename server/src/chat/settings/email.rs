@@ -189,6 +189,18 @@ pub static DEFS: &[Def] = &[
         ..def("Accounts_UserAddedEmail_Email", Kind::Code, "Email", "Registration via Admin")
     },
     Def {
+        default: Default::Str("You have been invited to [Site_Name]"),
+        label: "Invitation e-mail subject",
+        ..def("Invitation_Subject", Kind::String, "Email", "Invitation")
+    },
+    Def {
+        default: Default::Str("<h2>Welcome to [Site_Name]</h2><p>Go to [Site_URL] and try the best open source chat solution available today!</p><a class=\"btn\" href=\"[Site_URL]\">Join the chat</a>"),
+        max_chars: 65_536,
+        label: "Invitation e-mail body (HTML)",
+        description: "[email], [Site_Name], [Site_URL].",
+        ..def("Invitation_Email", Kind::Code, "Email", "Invitation")
+    },
+    Def {
         default: Default::Str("[Site_Name] - SMTP Test Email"),
         label: "Test e-mail subject",
         ..def("SMTP_Test_Email_Subject", Kind::String, "Email", "SMTP")

@@ -1,5 +1,5 @@
 //! Message: limits, editing and deleting, pins and stars, custom fields, the bad-words
-//! filter, threads and discussions.
+//! filter, how text is parsed (links, colours, KaTeX), threads and discussions.
 
 use super::registry::{def, int, Def, Default, Kind, MIB};
 
@@ -56,6 +56,50 @@ pub static DEFS: &[Def] = &[
         label: "Allowed words",
         description: "Comma-separated words never filtered, even if listed.",
         ..def("Message_BadWordsWhitelist", Kind::String, "Message", "")
+    },
+    Def {
+        default: Default::Str(""),
+        public: true,
+        label: "Custom domains to link",
+        description: "Comma-separated domains whose bare addresses in messages become links \
+                      although they are not under a public suffix (an intranet's, say).",
+        ..def("Message_CustomDomain_AutoLink", Kind::String, "Message", "")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "Colour previews",
+        description: "color:#rrggbb in a message shows the colour.",
+        ..def(
+            "HexColorPreview_Enabled",
+            Kind::Boolean,
+            "Message",
+            "Hex_Color_Preview",
+        )
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "KaTeX formulas",
+        description: "Formulas between KaTeX delimiters are typeset.",
+        ..def("Katex_Enabled", Kind::Boolean, "Message", "Katex")
+    },
+    Def {
+        default: Default::Bool(true),
+        public: true,
+        label: "KaTeX with \\[ \\] and \\( \\)",
+        ..def(
+            "Katex_Parenthesis_Syntax",
+            Kind::Boolean,
+            "Message",
+            "Katex",
+        )
+    },
+    Def {
+        default: Default::Bool(false),
+        public: true,
+        label: "KaTeX with $$ and $",
+        ..def("Katex_Dollar_Syntax", Kind::Boolean, "Message", "Katex")
     },
     Def {
         default: Default::Bool(false),

@@ -38,6 +38,7 @@ const MESSAGE_OPTIONAL: &[&str] = &[
     "pinnedAt",
     "pinnedBy",
     "starred",
+    "md",
 ];
 /// What an edit keeps from the stored copy.
 const EDIT_KEEPS: &[&str] = &[
