@@ -37,6 +37,8 @@ function parseHash() {
   if (ROOM_ROUTES[head] && rest.length) return { kind: 'room', t: ROOM_ROUTES[head], name: rest.join('/') };
   // A room by id (links in push notifications).
   if (head === 'rid' && rest.length) return { kind: 'rid', rid: rest[0] };
+  // An invite link (/invite/<token> redirects here).
+  if (head === 'invite' && rest.length) return { kind: 'invite', token: rest[0] };
   return { kind: 'home' };
 }
 
@@ -298,6 +300,7 @@ class App {
     if (r.kind === 'admin') return this.routeAdmin(r.route);
     if (r.kind === 'room') return this.routeRoom(r.t, r.name);
     if (r.kind === 'rid') return this.openRid(r.rid, true);
+    if (r.kind === 'invite') return this.useInvite(r.token);
     this.unmountView();
     this.sidebar.setActive(null);
     this.topTitle.textContent = '';
@@ -305,6 +308,28 @@ class App {
       h('h1', { text: `Welcome, ${this.user.name}` }),
       h('p', { text: 'Pick a room on the left, browse the channel directory, or start a direct message.' })));
     this.updateTitle();
+  }
+
+  /**
+   * An invite link: joins its room, then opens it (a person not logged in logs in
+   * first; the link waits in the address). A link that cannot be used says why.
+   */
+  async useInvite(token) {
+    let room;
+    try {
+      room = (await api('POST', '/api/v1/useInviteToken', { token })).room;
+      // Known before the room opens, so it opens with its composer.
+      const res = await api('GET', '/api/v1/subscriptions.getOne', { roomId: room.rid });
+      if (res.subscription) this.onSubscription('inserted', res.subscription);
+    } catch (err) {
+      history.replaceState(null, '', '#/');
+      this.route();
+      announce(`This invite link cannot be used: ${err.message}`, 'error');
+      return;
+    }
+    const sub = this.subs.get(room.rid) || { t: room.t, name: room.name };
+    history.replaceState(null, '', roomHash(sub));
+    this.route();
   }
 
   /** Opens the room with this id (from a notification); `replace` for a #/rid link. */

@@ -24,6 +24,7 @@ mod browser_chat;
 mod browser_chat_apps;
 mod browser_desktop;
 mod browser_files;
+mod browser_invites;
 mod browser_outbox;
 mod browser_presence;
 mod browser_push;

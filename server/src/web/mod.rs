@@ -120,6 +120,7 @@ pub fn routes() -> Router<AppState> {
         .route("/manifest.webmanifest", get(manifest))
         .route("/reset-password/{token}", get(reset_password))
         .route("/verify-email/{token}", get(verify_email))
+        .route("/invite/{token}", get(invite))
 }
 
 async fn service_worker(headers: HeaderMap) -> Response {
@@ -142,6 +143,18 @@ async fn reset_password(Path(token): Path<String>) -> Response {
     match mail_token(&token) {
         Some(t) => axum::response::Redirect::to(&format!("/#/reset-password/{t}")).into_response(),
         None => ApiError::NotFound.into_response(),
+    }
+}
+
+/// An invite link (`<Site_Url>/invite/<token>`): the client joins the room once
+/// the person is logged in.
+async fn invite(Path(token): Path<String>) -> Response {
+    let valid =
+        !token.is_empty() && token.len() <= 64 && token.bytes().all(|b| b.is_ascii_alphanumeric());
+    if valid {
+        axum::response::Redirect::to(&format!("/#/invite/{token}")).into_response()
+    } else {
+        ApiError::NotFound.into_response()
     }
 }
 
