@@ -8,6 +8,7 @@
 //! regenerates both. Ported from Rocket.Chat's MIT-licensed source: see `NOTICE`.
 
 mod classes;
+mod context;
 mod grammar;
 mod hosts;
 mod nodes;
@@ -63,7 +64,7 @@ pub fn parse(text: &str, options: &Options) -> Option<Vec<MdNode>> {
         return None;
     }
     let budget = STEPS_BASE + STEPS_PER_CHAR * text.len() as u64;
-    let state = grammar::Context::new(text, budget);
+    let state = context::Context::new(text, budget);
     let parsed = grammar::message::start(text, options, &state);
     if state.steps() > budget {
         tracing::warn!(
