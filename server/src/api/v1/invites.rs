@@ -153,18 +153,10 @@ pub async fn send_invitation_email(
     Auth(session): Auth,
     JsonBody(body): JsonBody<Body>,
 ) -> ApiResult {
-    let emails = match body.get("emails") {
-        None => return Err(schema("must have required property 'emails'")),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                Value::String(s) => Ok(s.clone()),
-                _ => Err(schema(format!("/emails/{i} must be string"))),
-            })
-            .collect::<Result<Vec<String>, ApiError>>()?,
-        Some(_) => return Err(schema("/emails must be array")),
-    };
+    if !body.contains_key("emails") {
+        return Err(schema("must have required property 'emails'"));
+    }
+    let emails = super::strings(&body, "emails")?;
     state
         .chat
         .send_invitation_email(&session.user, &emails)

@@ -349,6 +349,22 @@ fn role_routes() -> Router<AppState> {
 }
 
 /// A success envelope around `body`.
+/// An optional array of strings in a JSON body (`null` as absent: empty).
+fn strings(body: &serde_json::Map<String, Value>, key: &str) -> Result<Vec<String>, ChatError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| ChatError::schema(format!("must be string (/{key})")))
+            })
+            .collect(),
+        Some(_) => Err(ChatError::schema(format!("must be array (/{key})"))),
+    }
+}
+
 fn ok(body: Value) -> ApiResult {
     Ok(Json(wire::success(body)).into_response())
 }

@@ -65,22 +65,6 @@ fn day(body: &Map<String, Value>, key: &str) -> Result<Option<Ts>, ChatError> {
     Ok(Some(Ts(start.timestamp_millis())))
 }
 
-/// An optional array of strings (`null` as absent).
-fn strings(body: &Map<String, Value>, key: &str) -> Result<Vec<String>, ChatError> {
-    match body.get(key) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| schema(format!("must be string (/{key})")))
-            })
-            .collect(),
-        Some(_) => Err(schema(format!("must be array (/{key})"))),
-    }
-}
-
 pub async fn export(
     State(state): State<AppState>,
     Auth(session): Auth,
@@ -107,7 +91,7 @@ pub async fn export(
                 Value::Array(a) if a.is_empty() => {
                     return Err(schema("must NOT have fewer than 1 items (/messages)").into())
                 }
-                Value::Array(_) => strings(&body, "messages")?,
+                Value::Array(_) => super::strings(&body, "messages")?,
                 _ => return Err(schema("must be array (/messages)").into()),
             };
             let subject = match body.get("subject") {
@@ -116,8 +100,8 @@ pub async fn export(
                 Some(_) => return Err(schema("must be string (/subject)").into()),
             };
             let export = MailExport {
-                to_users: strings(&body, "toUsers")?,
-                to_emails: strings(&body, "toEmails")?,
+                to_users: super::strings(&body, "toUsers")?,
+                to_emails: super::strings(&body, "toEmails")?,
                 subject,
                 message_ids,
             };

@@ -71,6 +71,7 @@ pub(super) struct Context {
 
 impl Context {
     pub(super) fn new(text: &str, budget: u64) -> Context {
+        let after = after_extras(text);
         Context {
             domain_runs: runs(text, |pos| domain_char_at(text, pos)),
             local_part_runs: local_part_runs(text),
@@ -79,8 +80,8 @@ impl Context {
                 c.is_ascii_alphanumeric().then_some(pos + 1)
             }),
             same_char_runs: same_char_runs(text),
-            url_body_runs: url_body_runs(text),
-            auto_link_body_runs: auto_link_body_runs(text),
+            url_body_runs: url_body_runs(text, &after),
+            auto_link_body_runs: auto_link_body_runs(text, &after),
             bold: Cell::new(false),
             italic: Cell::new(false),
             strike: Cell::new(false),
@@ -120,10 +121,7 @@ impl Context {
 fn domain_char_at(text: &str, pos: usize) -> Option<usize> {
     let mut chars = text.get(pos..)?.chars();
     let first = chars.next()?;
-    if matches!(
-        first,
-        '.' | ',' | '!' | '%' | '~' | '*' | '"' | '\'' | ':' | ';' | '(' | ')' | '='
-    ) {
+    if is_extra(first) {
         return None;
     }
     let (last, end) = if matches!(first, '_' | '-') {
@@ -183,8 +181,8 @@ fn after_extras(text: &str) -> Vec<Option<char>> {
 
 /// `url_body()+`: characters of text and URL punctuation, up to a space, or up to
 /// punctuation that ends the URL (`extra` characters before a space or line end).
-fn url_body_runs(text: &str) -> Vec<u32> {
-    let after = after_extras(text);
+/// `after` is [`after_extras`] of the text.
+fn url_body_runs(text: &str, after: &[Option<char>]) -> Vec<u32> {
     runs(text, |pos| {
         let c = text[pos..].chars().next()?;
         let ends_url = is_extra(c) && matches!(after[pos], Some(' ' | '\t' | '\r' | '\n'));
@@ -203,8 +201,7 @@ fn url_body_runs(text: &str) -> Vec<u32> {
 
 /// `auto_link_url_body()+`: any characters up to a space or line end, less the
 /// `extra` characters right before it.
-fn auto_link_body_runs(text: &str) -> Vec<u32> {
-    let after = after_extras(text);
+fn auto_link_body_runs(text: &str, after: &[Option<char>]) -> Vec<u32> {
     runs(text, |pos| {
         let c = text[pos..].chars().next()?;
         (!matches!(after[pos], Some(' ' | '\t' | '\r' | '\n'))).then(|| pos + c.len_utf8())
@@ -262,11 +259,10 @@ fn is_local_part_special(c: char) -> bool {
 /// repeated): a run of letters, digits, marks, emoji and specials that starts
 /// with one of the first four.
 fn local_part_runs(text: &str) -> Vec<u32> {
-    let any = runs(text, |pos| {
+    let mut starts = runs(text, |pos| {
         let c = text[pos..].chars().next()?;
         (is_alpha_numeric_or_mark(c) || is_local_part_special(c)).then(|| pos + c.len_utf8())
     });
-    let mut starts = any;
     for (pos, end) in starts.iter_mut().enumerate() {
         let first = text.get(pos..).and_then(|t| t.chars().next());
         if !first.is_some_and(is_alpha_numeric_or_mark) {

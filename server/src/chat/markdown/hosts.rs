@@ -41,7 +41,7 @@ const fn unit(c: char) -> u16 {
 /// fragment; lower-cases a host with ASCII capitals. `None` when there is none.
 fn extract_hostname(url: &[u16]) -> Option<Vec<u16>> {
     let at = |i: usize| url.get(i).copied().unwrap_or(0);
-    if url.starts_with(&"data:".encode_utf16().collect::<Vec<_>>()) {
+    if url.iter().copied().take(5).eq("data:".encode_utf16()) {
         return None;
     }
     let mut start = 0;

@@ -86,12 +86,9 @@ pub(super) fn color(rgba: &[u8]) -> MdNode {
     }
 }
 
+/// A `:short_code:`: an emoji written as its own name.
 pub(super) fn emoji(short_code: &str) -> MdNode {
-    MdNode::Emoji {
-        value: Some(Box::new(MdNode::plain(short_code))),
-        short_code: Some(short_code.to_string()),
-        unicode: None,
-    }
+    emoticon(short_code, short_code)
 }
 
 pub(super) fn emoji_unicode(unicode: &str) -> MdNode {
