@@ -12,6 +12,7 @@ pub mod notify;
 pub mod outbound;
 pub mod realtime;
 pub mod serve;
+pub mod server_log;
 pub mod store;
 pub mod web;
 pub mod wire;

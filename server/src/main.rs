@@ -89,7 +89,12 @@ fn main() -> ExitCode {
             finish(cli::run_apps(args))
         }
         Command::Serve { config } => {
-            init_logging("info");
+            // Kept in memory too, for administrators; `Log_Level` takes over once
+            // the settings are read.
+            let log = palaver_server::server_log::install(
+                palaver_server::server_log::LogLevel::Information,
+                colour_logs(),
+            );
             let config = match Config::load(config.as_deref()) {
                 Ok(c) => c,
                 Err(e) => {
@@ -104,7 +109,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let served = runtime.block_on(palaver_server::serve::serve(config));
+            let served = runtime.block_on(palaver_server::serve::serve(config, log));
             // Whatever is still detached (an app call past the deadline, a blocking
             // task) must not hold the exit: the shutdown already had its grace.
             runtime.shutdown_timeout(std::time::Duration::from_millis(500));

@@ -60,8 +60,9 @@ pub fn engine_config(config: &Config) -> EngineConfig {
     }
 }
 
-/// Runs the server until a shutdown signal.
-pub async fn serve(config: Config) -> Result<(), ServeError> {
+/// Runs the server until a shutdown signal; `log` is the process's kept log
+/// ([`crate::server_log::install`]), which the log settings then govern.
+pub async fn serve(config: Config, log: crate::server_log::ServerLog) -> Result<(), ServeError> {
     let addr = config.listen_addr()?;
     let target = config.storage_target()?;
     // The port first: when it is taken, nothing has been created yet.
@@ -86,6 +87,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let chat = Chat::new(store.clone(), config.chat_options());
     chat.seed_settings().await?;
     chat.prepare_first_start().await?;
+    let log_settings = crate::worker::log_settings::start(chat.clone(), log.clone());
     let relay = chat.start_relay();
     let presence = chat.start_presence();
     if let Some((admin, generated)) = chat
@@ -150,6 +152,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         push.handler(),
         Arc::new(crate::notify::email::EmailHandler(email)),
         Arc::new(crate::chat::data_export::ExportHandler(chat.clone())),
+        Arc::new(crate::chat::link_previews::PreviewHandler(chat.clone())),
     ];
     // Who is notified of each message: worked from the marker each post commits,
     // off the posting path; push notices go to the push channels
@@ -175,6 +178,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     });
     let webhook_triggers =
         crate::bridges::outgoing_webhooks::start_triggers(chat.clone(), outbox.clone());
+    let link_previews = crate::worker::link_previews::start(chat.clone(), outbox.clone());
 
     let upload_sweeper = crate::worker::upload_sweeper::start(
         chat.clone(),
@@ -200,6 +204,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         ldap,
         push: push.clone(),
         matrix: matrix.as_ref().map(|(bridge, _)| bridge.clone()),
+        server_log: log,
     });
     // The store is open and the apps engine started: ready for traffic.
     ops.health.set_ready(true);
@@ -290,6 +295,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     upload_sweeper.stop_by(plan.flush).await;
     ldap_sync.stop_by(plan.flush).await;
     webhook_triggers.stop_by(plan.flush).await;
+    link_previews.stop_by(plan.flush).await;
     if let Some(w) = &matrix_triggers {
         w.stop_by(plan.flush).await;
     }
@@ -297,6 +303,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // Before the relay, so other instances hear of the users who went offline.
     presence.stop_by(plan.flush).await;
     relay.stop_by(plan.flush).await;
+    log_settings.stop_by(plan.flush).await;
 
     // 4. Nothing may touch the store once it closes.
     chat.close().await?;

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::store::{Room, User};
+use crate::store::{Room, Subscription, User};
 
 /// Keys whose integer values are dates in our records.
 const DATE_KEYS: &[&str] = &[
@@ -118,6 +118,16 @@ pub fn user_full(user: &User, style: DateStyle) -> Value {
 /// A room; DMs also get `rid` as some clients expect.
 pub fn room(room: &Room, style: DateStyle) -> Value {
     render(room, style)
+}
+
+/// A member holding room roles, as `channels.roles` and `getRoomRoles` list them.
+pub fn room_role_member(sub: &Subscription) -> Value {
+    json!({
+        "_id": sub.id,
+        "rid": sub.rid,
+        "u": {"_id": sub.u.id, "username": sub.u.username, "name": sub.u.name},
+        "roles": sub.roles,
+    })
 }
 
 /// Adds `"success": true` to an object.

@@ -2,13 +2,14 @@
 // logs), users and workspace settings. Mounted by the chat shell on `#/admin/...` with
 // `mountAdmin(container, {api, user, route, navigate})`; it speaks only the public
 // admin APIs (/api/apps/*, /api/v1/users.*, /api/v1/integrations.*, /api/v1/settings, /api/v1/roles.*,
-// /api/v1/permissions.*).
+// /api/v1/permissions.*, /api/v1/stdout.queue).
 
 import { h, replace } from './admin-ui.js';
 import { marketplaceView, installedView } from './admin-apps.js';
 import { appView } from './admin-app.js';
 import { usersView } from './admin-users.js';
 import { outboxView } from './admin-outbox.js';
+import { logsView } from './admin-logs.js';
 import { integrationsView } from './admin-integrations.js';
 import { ldapView } from './admin-ldap.js';
 import { settingsView } from './admin-settings.js';
@@ -21,6 +22,7 @@ const TABS = [
   { id: 'users', label: 'Users', hash: '#/admin/users' },
   { id: 'integrations', label: 'Integrations', hash: '#/admin/integrations' },
   { id: 'outbox', label: 'Delivery queue', hash: '#/admin/outbox' },
+  { id: 'logs', label: 'Server log', hash: '#/admin/logs' },
   { id: 'ldap', label: 'LDAP', hash: '#/admin/ldap' },
   { id: 'settings', label: 'Settings', hash: '#/admin/settings' },
   { id: 'roles', label: 'Roles & permissions', hash: '#/admin/roles' },
@@ -38,6 +40,7 @@ function parseRoute(route) {
   if (parts[0] === 'users') return { tab: 'users', view: 'users' };
   if (parts[0] === 'integrations') return { tab: 'integrations', view: 'integrations' };
   if (parts[0] === 'outbox') return { tab: 'outbox', view: 'outbox' };
+  if (parts[0] === 'logs') return { tab: 'logs', view: 'logs' };
   if (parts[0] === 'ldap') return { tab: 'ldap', view: 'ldap' };
   if (parts[0] === 'roles') return { tab: 'roles', view: 'roles' };
   if (parts[0] === 'matrix') return { tab: 'matrix', view: 'matrix' };
@@ -106,6 +109,7 @@ export function mountAdmin(container, ctx) {
     if (r.view === 'users') view.instance = usersView(el, env);
     else if (r.view === 'integrations') view.instance = integrationsView(el, env);
     else if (r.view === 'outbox') view.instance = outboxView(el, env);
+    else if (r.view === 'logs') view.instance = logsView(el, env);
     else if (r.view === 'ldap') view.instance = ldapView(el, env);
     else if (r.view === 'settings') view.instance = settingsView(el, env, r.group);
     else if (r.view === 'roles') view.instance = rolesView(el, env);

@@ -264,6 +264,16 @@ impl Browser {
         }
     }
 
+    /// Opens the web client at `base_url` and logs in with the form; returns once
+    /// the chat shell shows.
+    pub async fn log_in(&self, base_url: &str, username: &str, password: &str) {
+        self.goto(&format!("{base_url}/")).await;
+        self.fill("[data-testid=login-username]", username).await;
+        self.fill("[data-testid=login-password]", password).await;
+        self.click("[data-testid=login-submit]").await;
+        self.wait_for("[data-testid=app-shell]").await;
+    }
+
     /// The page's URL.
     pub async fn url(&self) -> String {
         match self.client.current_url().await {

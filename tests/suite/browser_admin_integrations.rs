@@ -44,11 +44,8 @@ async fn admin_manages_both_kinds_of_webhooks_and_reads_their_history() {
     let rid = chan["_id"].as_str().expect("room id").to_string();
 
     let b = Browser::start().await;
-    b.goto(&format!("{}/", srv.base_url())).await;
-    b.fill("[data-testid=login-username]", ADMIN_USERNAME).await;
-    b.fill("[data-testid=login-password]", ADMIN_PASSWORD).await;
-    b.click("[data-testid=login-submit]").await;
-    b.wait_for("[data-testid=app-shell]").await;
+    b.log_in(&srv.base_url(), ADMIN_USERNAME, ADMIN_PASSWORD)
+        .await;
     b.click("[data-testid=admin-link]").await;
     b.click("[data-testid=admin-tab-integrations]").await;
     b.wait_for("[data-testid=integrations-empty]").await;

@@ -8,11 +8,8 @@ use palaver_tests::server::{Palaver, Session, ADMIN_PASSWORD, ADMIN_USERNAME};
 use serde_json::{json, Value};
 
 async fn log_in(b: &Browser, srv: &Palaver) {
-    b.goto(&format!("{}/", srv.base_url())).await;
-    b.fill("[data-testid=login-username]", ADMIN_USERNAME).await;
-    b.fill("[data-testid=login-password]", ADMIN_PASSWORD).await;
-    b.click("[data-testid=login-submit]").await;
-    b.wait_for("[data-testid=app-shell]").await;
+    b.log_in(&srv.base_url(), ADMIN_USERNAME, ADMIN_PASSWORD)
+        .await;
 }
 
 async fn go(b: &Browser, hash: &str) {

@@ -35,11 +35,8 @@ async fn admin_sees_dead_letters_retries_and_drops_them() {
     sink.wait_for("/refuse", 1, Duration::from_secs(30)).await;
 
     let b = Browser::start().await;
-    b.goto(&format!("{}/", srv.base_url())).await;
-    b.fill("[data-testid=login-username]", ADMIN_USERNAME).await;
-    b.fill("[data-testid=login-password]", ADMIN_PASSWORD).await;
-    b.click("[data-testid=login-submit]").await;
-    b.wait_for("[data-testid=app-shell]").await;
+    b.log_in(&srv.base_url(), ADMIN_USERNAME, ADMIN_PASSWORD)
+        .await;
     b.click("[data-testid=admin-link]").await;
     b.click("[data-testid=admin-tab-outbox]").await;
     let row = "[data-testid=outbox-queue-row][data-kind=webhook]";

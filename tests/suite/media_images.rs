@@ -377,3 +377,77 @@ async fn decompression_bombs_are_refused_and_thumbnails_go_with_their_message_an
         .await;
     assert_eq!(objects(&srv), 0);
 }
+
+#[tokio::test]
+async fn svg_drawings_get_a_png_thumbnail_when_administrators_allow_them() {
+    let srv = Palaver::start().await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let room = create_channel(&srv, &alice, "drawings", &[]).await;
+    let rid = str_of(&room["_id"], "rid").to_string();
+    let logo = br##"<svg width="768" height="221" viewBox="0 0 768 221" xmlns="http://www.w3.org/2000/svg">
+        <rect width="384" height="221" fill="#F5455C"/><circle cx="576" cy="110" r="100" fill="#2F343D"/></svg>"##;
+
+    // Blocked by default (an SVG can carry script), as Rocket.Chat.
+    let (status, body) = upload(
+        &srv,
+        &alice,
+        &format!("rooms.media/{rid}"),
+        "logo.svg",
+        "image/svg+xml",
+        logo.to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    srv.post_ok(
+        "settings/FileUpload_MediaTypeBlackList",
+        &admin,
+        json!({"value": ""}),
+    )
+    .await;
+    let m = post_image(
+        &srv,
+        &alice,
+        &rid,
+        "logo.svg",
+        "image/svg+xml",
+        logo.to_vec(),
+    )
+    .await;
+    let files = m["files"].as_array().expect("files");
+    assert_eq!(files.len(), 2, "{m}");
+    assert_eq!(files[0]["type"], json!("image/svg+xml"), "{m}");
+    assert_eq!(files[1]["name"], json!("thumb-logo.svg"), "{m}");
+    assert_eq!(files[1]["type"], json!("image/png"), "{m}");
+    let att = &m["attachments"][0];
+    assert_eq!(att["title"], json!("logo.svg"));
+    assert_eq!(att["image_type"], json!("image/png"), "{att}");
+    assert_eq!(
+        att["image_dimensions"],
+        json!({"width": 480, "height": 138}),
+        "fitted into the 480×360 box: {att}"
+    );
+    assert!(
+        att["image_preview"].as_str().is_some_and(|p| !p.is_empty()),
+        "{att}"
+    );
+    let (status, ct, thumb) = fetch_as(&srv, &alice, str_of(&att["image_url"], "url")).await;
+    assert_eq!((status, ct.as_str()), (StatusCode::OK, "image/png"));
+    assert_eq!(images::dimensions(&thumb), ("png".into(), 480, 138));
+    let (_, _, back) = fetch_as(&srv, &alice, str_of(&att["title_link"], "link")).await;
+    assert_eq!(back, logo.to_vec(), "the drawing itself is kept as sent");
+
+    // Not a drawing: posted as a file, without a thumbnail.
+    let m = post_image(
+        &srv,
+        &alice,
+        &rid,
+        "broken.svg",
+        "image/svg+xml",
+        b"<svg".to_vec(),
+    )
+    .await;
+    assert_eq!(m["files"].as_array().map(Vec::len), Some(1), "{m}");
+}

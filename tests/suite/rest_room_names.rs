@@ -167,6 +167,36 @@ async fn special_character_names_are_display_names_with_a_slug() {
         )
         .await;
     assert_eq!(with["total"].as_u64(), Some(all_total + 1), "{with}");
+    // The kinds alone: every discussion, whatever its type, and nothing else.
+    let only = srv
+        .get_ok("rooms.adminRooms?count=100&types[]=discussions", &admin)
+        .await;
+    let rooms = only["rooms"].as_array().expect("rooms");
+    assert!(
+        !rooms.is_empty() && rooms.iter().all(|r| r["prid"].is_string()),
+        "{only}"
+    );
+    assert_eq!(only["total"].as_u64(), Some(rooms.len() as u64), "{only}");
+    // A type and a kind: the type's rooms and every discussion (here a group's).
+    let channels_and = srv
+        .get_ok(
+            "rooms.adminRooms?count=100&types[]=c&types[]=discussions",
+            &admin,
+        )
+        .await;
+    let listed = channels_and["rooms"].as_array().expect("rooms");
+    assert!(
+        listed
+            .iter()
+            .all(|r| r["t"] == "c" || r["prid"].is_string()),
+        "{channels_and}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|r| r["prid"].is_string() && r["t"] == "p"),
+        "{channels_and}"
+    );
 
     // spotlight finds the channel by its display name.
     let found = srv

@@ -1,12 +1,16 @@
-//! `chat.getURLPreview` as Rocket.Chat answers it: the page's Open Graph and
-//! title metadata (camel-cased) with its content type, fetched through the guarded
-//! client (a loopback page only when the operator's allow-list names it); required
-//! parameters; readers of the room only.
+//! Link previews as Rocket.Chat makes them: `chat.getURLPreview` (the page's Open
+//! Graph and title metadata, camel-cased, with its content type; required
+//! parameters; readers of the room only) and the `urls` of posted messages, listed
+//! when sent and filled shortly after, as the sender chose (`previewUrls`) and the
+//! embed settings allow (`API_Embed`, `API_EmbedIgnoredHosts`,
+//! `API_EmbedSafePorts`). Pages come through the guarded client: a loopback page
+//! only when the operator's allow-list names it.
 
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::*;
+use palaver_tests::ddp::Ddp;
 
 /// A server answering every request with `html`.
 async fn html_server(html: &'static str) -> (u16, tokio::task::JoinHandle<()>) {
@@ -43,6 +47,7 @@ async fn url_previews_read_the_pages_metadata() {
         .start()
         .await;
     let admin = srv.admin().await;
+    allow_loopback_previews(&srv, &admin, &[allowed, refused]).await;
     let alice = srv.create_user(&admin, "alice").await;
     let bob = srv.create_user(&admin, "bob").await;
     let group = create_group(&srv, &alice, "links", &[]).await;
@@ -91,4 +96,207 @@ async fn url_previews_read_the_pages_metadata() {
         Some("error-not-allowed"),
         "not a member",
     );
+}
+
+/// Lets the embed settings read loopback pages on `ports` (Rocket.Chat's defaults
+/// ignore private hosts and allow ports 80 and 443 only), as Rocket.Chat's own
+/// tests do for its port.
+async fn allow_loopback_previews(srv: &Palaver, admin: &Session, ports: &[u16]) {
+    srv.post_ok(
+        "settings/API_EmbedIgnoredHosts",
+        admin,
+        json!({"value": ""}),
+    )
+    .await;
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    srv.post_ok(
+        "settings/API_EmbedSafePorts",
+        admin,
+        json!({"value": format!("80, 443, {}", ports.join(", "))}),
+    )
+    .await;
+}
+
+/// The message `mid` once `done` holds for it (previews are read after sending).
+async fn message_when(
+    srv: &Palaver,
+    who: &Session,
+    mid: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..100 {
+        last = srv
+            .get_ok(&format!("chat.getMessage?msgId={mid}"), who)
+            .await["message"]
+            .clone();
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the message never got there: {last}");
+}
+
+#[tokio::test]
+async fn posted_links_get_their_previews_as_the_sender_chose() {
+    let page = r#"<html><head><title>Linked page</title>
+        <meta property="og:description" content="What it is about"></head></html>"#;
+    let (port, _server) = html_server(page).await;
+    let (ignored_port, _other) = html_server(page).await;
+    let srv = Palaver::builder()
+        .config_toml(format!(
+            "[apps]\nhttp_allow = [\"127.0.0.1:{port}\", \"127.0.0.1:{ignored_port}\"]\n"
+        ))
+        .start()
+        .await;
+    let admin = srv.admin().await;
+    let alice = srv.create_user(&admin, "alice").await;
+    let room = create_channel(&srv, &alice, "linked", &[]).await;
+    let rid = str_of(&room["_id"], "rid").to_string();
+    let url = format!("http://127.0.0.1:{port}/page");
+
+    // Rocket.Chat's defaults ignore loopback hosts and other ports: listed,
+    // never read.
+    let sent = srv
+        .post_ok(
+            "chat.sendMessage",
+            &alice,
+            json!({"message": {"rid": rid, "msg": format!("see {url} `http://in.code/`")}}),
+        )
+        .await;
+    let m = &sent["message"];
+    assert_eq!(m["urls"], json!([{"url": url, "meta": {}}]), "{m}");
+    let mid = str_of(&m["_id"], "mid").to_string();
+
+    // With loopback allowed but `localhost` still ignored, one message with both:
+    // what a reader over the websocket sees is the message changed with its
+    // previews.
+    allow_loopback_previews(&srv, &admin, &[port, ignored_port]).await;
+    srv.post_ok(
+        "settings/API_EmbedIgnoredHosts",
+        &admin,
+        json!({"value": "localhost, 10.0.0.0/8"}),
+    )
+    .await;
+    let mut ddp = Ddp::connect_as(&srv, &alice).await;
+    ddp.sub("stream-room-messages", json!([rid, false])).await;
+    let ignored = format!("http://localhost:{port}/page");
+    let sent = srv
+        .post_ok(
+            "chat.sendMessage",
+            &alice,
+            json!({"message": {"rid": rid, "msg": format!("see {ignored} and {url}")}}),
+        )
+        .await;
+    let mid2 = str_of(&sent["message"]["_id"], "mid").to_string();
+    let frame = ddp
+        .wait_for("the message with its previews", |f| {
+            f["collection"] == "stream-room-messages"
+                && f["fields"]["args"][0]["_id"] == json!(mid2)
+                && f["fields"]["args"][0]["urls"][1]["meta"] != json!({})
+        })
+        .await;
+    let m = &frame["fields"]["args"][0];
+    assert_eq!(m["urls"][0]["url"], json!(ignored), "{m}");
+    assert_eq!(m["urls"][0]["meta"], json!({}), "an ignored host: {m}");
+    assert_eq!(
+        m["urls"][1]["meta"],
+        json!({"pageTitle": "Linked page", "ogDescription": "What it is about"}),
+        "{m}"
+    );
+    assert_eq!(
+        m["urls"][1]["headers"]["contentType"],
+        json!("text/html; charset=utf-8"),
+        "{m}"
+    );
+    let stored = srv
+        .get_ok(&format!("chat.getMessage?msgId={mid2}"), &alice)
+        .await;
+    assert_eq!(stored["message"]["urls"], m["urls"], "{stored}");
+    let first = srv
+        .get_ok(&format!("chat.getMessage?msgId={mid}"), &alice)
+        .await;
+    assert_eq!(
+        first["message"]["urls"].as_array().map(Vec::len),
+        Some(1),
+        "{first}"
+    );
+
+    // previewUrls: only the chosen links are read; the others are marked.
+    let other = format!("http://127.0.0.1:{ignored_port}/other");
+    let sent = srv
+        .post_ok(
+            "chat.sendMessage",
+            &alice,
+            json!({
+                "message": {"rid": rid, "msg": format!("{other} and {url}")},
+                "previewUrls": [url],
+            }),
+        )
+        .await;
+    let m = &sent["message"];
+    assert_eq!(m["urls"][0]["ignoreParse"], json!(true), "{m}");
+    assert!(m["urls"][1].get("ignoreParse").is_none(), "{m}");
+    let mid3 = str_of(&m["_id"], "mid").to_string();
+    let m = message_when(&srv, &alice, &mid3, |m| m["urls"][1]["meta"] != json!({})).await;
+    assert_eq!(m["urls"][0]["meta"], json!({}), "{m}");
+
+    // An edit lists the new text's links and reads them again.
+    srv.post_ok(
+        "chat.update",
+        &alice,
+        json!({"roomId": rid, "msgId": mid3, "text": format!("now only {url}#part")}),
+    )
+    .await;
+    let m = message_when(&srv, &alice, &mid3, |m| {
+        m["urls"].as_array().is_some_and(|u| u.len() == 1) && m["urls"][0]["meta"] != json!({})
+    })
+    .await;
+    assert_eq!(m["urls"][0]["url"], json!(format!("{url}#part")), "{m}");
+
+    // More than five external links, or API_Embed off: listed, none read.
+    let many: Vec<String> = (0..6).map(|i| format!("{url}?n={i}")).collect();
+    let sent = srv
+        .post_ok(
+            "chat.sendMessage",
+            &alice,
+            json!({"message": {"rid": rid, "msg": many.join(" ")}, "previewUrls": many}),
+        )
+        .await;
+    let many_id = str_of(&sent["message"]["_id"], "mid").to_string();
+    srv.post_ok("settings/API_Embed", &admin, json!({"value": false}))
+        .await;
+    let sent = srv
+        .post_ok(
+            "chat.sendMessage",
+            &alice,
+            json!({"message": {"rid": rid, "msg": format!("{url}?off")}}),
+        )
+        .await;
+    let off_id = str_of(&sent["message"]["_id"], "mid").to_string();
+    // A message sent after them is read: the queue is past both.
+    srv.post_ok("settings/API_Embed", &admin, json!({"value": true}))
+        .await;
+    let sent = srv
+        .post_ok(
+            "chat.sendMessage",
+            &alice,
+            json!({"message": {"rid": rid, "msg": format!("{url}?last")}}),
+        )
+        .await;
+    let last = str_of(&sent["message"]["_id"], "mid").to_string();
+    message_when(&srv, &alice, &last, |m| m["urls"][0]["meta"] != json!({})).await;
+    for id in [many_id, off_id] {
+        let m = srv
+            .get_ok(&format!("chat.getMessage?msgId={id}"), &alice)
+            .await;
+        let urls = m["message"]["urls"].as_array().expect("urls").clone();
+        assert!(!urls.is_empty(), "{m}");
+        assert!(
+            urls.iter()
+                .all(|u| u["meta"] == json!({}) && u.get("ignoreParse").is_none()),
+            "{m}"
+        );
+    }
 }

@@ -14,6 +14,7 @@ mod invites;
 mod job_leases;
 mod matrix;
 mod message_marks;
+mod message_urls;
 mod messages;
 mod moderation;
 mod once_keys;
@@ -142,6 +143,7 @@ conformance! {
     messages::post_effects,
     messages::threads,
     messages::edits,
+    message_urls::message_urls,
     messages::reactions,
     messages::deletes,
     messages::history,
@@ -682,6 +684,7 @@ pub fn message(id: &str, rid: &str, from: &User, ts: i64, text: &str) -> Message
         marks: Default::default(),
         discussion: Default::default(),
         md: None,
+        urls: Vec::new(),
     }
 }
 

@@ -103,9 +103,15 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     serde_json::from_slice(bytes).map_err(|e| ApiError::BadBody(format!("Invalid JSON body: {e}")))
 }
 
-/// Query-string parameters with typed accessors, and the listing page sizes in
-/// force (the `API_Default_Count` and `API_Upper_Count_Limit` settings).
-pub struct Params(pub HashMap<String, String>, pub PageSizes);
+/// Query-string parameters with typed accessors (a repeated key: its last value),
+/// the listing page sizes in force (the `API_Default_Count` and
+/// `API_Upper_Count_Limit` settings), and every pair in order, for the arrays
+/// clients send as repeated keys (`types[]=c&types[]=p`).
+pub struct Params(
+    pub HashMap<String, String>,
+    pub PageSizes,
+    pub Vec<(String, String)>,
+);
 
 /// A listing's default and largest page size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,8 +143,8 @@ where
             default: u64::try_from(settings.int("API_Default_Count")).unwrap_or(50),
             max: u64::try_from(settings.int("API_Upper_Count_Limit")).unwrap_or(100),
         };
-        serde_urlencoded::from_str(query)
-            .map(|map| Params(map, sizes))
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .map(|pairs| Params(pairs.iter().cloned().collect(), sizes, pairs))
             .map_err(|e| ApiError::BadBody(format!("Invalid query string: {e}")))
     }
 }
@@ -292,13 +298,11 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        Params(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            PageSizes::default(),
-        )
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Params(pairs.iter().cloned().collect(), PageSizes::default(), pairs)
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct AppState {
     pub push: Arc<crate::notify::push::PushService>,
     /// The Matrix bridge, when enabled.
     pub matrix: Option<Arc<crate::bridges::matrix::MatrixBridge>>,
+    /// The last lines of this instance's log (`stdout.queue`).
+    pub server_log: crate::server_log::ServerLog,
 }
 
 /// The whole HTTP surface.

@@ -26,11 +26,13 @@ const DECODED_TYPES: &[&str] = &[
 /// Scaled avatars kept in memory (each a few KiB).
 const AVATAR_CACHE_ENTRIES: usize = 512;
 
-/// Decoding slots, scaled avatars and the client fetching avatar URLs.
+/// Decoding slots, scaled avatars, link previews read lately and the client
+/// fetching avatar URLs and linked pages.
 pub(crate) struct MediaState {
     slots: tokio::sync::Semaphore,
     pub(super) scaled: Mutex<ScaledCache>,
     pub(super) http: OnceLock<OutboundHttp>,
+    pub(super) previews: super::url_preview::PreviewCache,
 }
 
 impl Default for MediaState {
@@ -41,6 +43,7 @@ impl Default for MediaState {
             slots: tokio::sync::Semaphore::new((cores / 2).clamp(1, 4)),
             scaled: Mutex::new(ScaledCache::default()),
             http: OnceLock::new(),
+            previews: Default::default(),
         }
     }
 }
@@ -88,10 +91,22 @@ pub(crate) fn body_of(bytes: Vec<u8>) -> ByteStream {
     Box::pin(futures::stream::iter([Ok(Bytes::from(bytes))]))
 }
 
-/// Whether uploads of this type are decoded.
-fn decoded(content_type: &str) -> bool {
+/// How an upload of this type is read: decoded, rasterized (SVG), or not at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ImageKind {
+    Raster,
+    Svg,
+}
+
+fn image_kind(content_type: &str) -> Option<ImageKind> {
     let base = content_type.split(';').next().unwrap_or("").trim();
-    DECODED_TYPES.iter().any(|t| t.eq_ignore_ascii_case(base))
+    if base.eq_ignore_ascii_case("image/svg+xml") {
+        Some(ImageKind::Svg)
+    } else if DECODED_TYPES.iter().any(|t| t.eq_ignore_ascii_case(base)) {
+        Some(ImageKind::Raster)
+    } else {
+        None
+    }
 }
 
 impl Chat {
@@ -116,7 +131,8 @@ impl Chat {
     }
 
     /// Reads a stored image upload: records its dimensions, format and preview and
-    /// stores its thumbnail (unconfirmed, expiring with it). A decompression bomb
+    /// stores its thumbnail (unconfirmed, expiring with it); an SVG is rasterized
+    /// into a PNG thumbnail whatever its size. A decompression bomb
     /// is `Err` (the caller removes the upload); an image that does not decode
     /// stays a plain file.
     pub(super) async fn describe_image(
@@ -124,7 +140,10 @@ impl Chat {
         storage: &Storage,
         upload: &mut Upload,
     ) -> ChatResult<()> {
-        if !decoded(&upload.content_type) || upload.size > self.opts.image_max_bytes {
+        let Some(kind) = image_kind(&upload.content_type) else {
+            return Ok(());
+        };
+        if upload.size > self.opts.image_max_bytes {
             return Ok(());
         }
         let bytes = storage
@@ -140,7 +159,10 @@ impl Chat {
         });
         let max = self.image_max_pixels();
         let processed = match self
-            .image_job(move || media::process_upload(&bytes, max, thumb_box))
+            .image_job(move || match kind {
+                ImageKind::Raster => media::process_upload(&bytes, max, thumb_box),
+                ImageKind::Svg => media::process_svg(&bytes, thumb_box),
+            })
             .await?
         {
             Ok(p) => p,
@@ -153,11 +175,15 @@ impl Chat {
                 return Ok(());
             }
         };
-        upload.dimensions = Some(ImageDimensions {
-            width: processed.info.width,
-            height: processed.info.height,
-        });
-        upload.format = Some(processed.info.format.to_string());
+        // Rocket.Chat identifies raster images only: an SVG has no size or format
+        // of its own on record, its thumbnail has.
+        if kind == ImageKind::Raster {
+            upload.dimensions = Some(ImageDimensions {
+                width: processed.info.width,
+                height: processed.info.height,
+            });
+            upload.format = Some(processed.info.format.to_string());
+        }
         upload.preview = Some(processed.preview);
         if let Some(thumb) = processed.thumbnail {
             let id = ids::new_id();

@@ -89,6 +89,7 @@ impl Chat {
         let now = Ts::now();
         message.msg = self.censor(text).unwrap_or_else(|| text.to_string());
         self.parse_message_text(&mut message);
+        self.find_links(&mut message, None);
         message.edited_at = Some(now);
         message.edited_by = Some(UserRef {
             id: actor.id.clone(),

@@ -38,6 +38,9 @@ pub struct NewMessage {
     pub files: Vec<serde_json::Value>,
     /// `groupable: false` for file messages, as Rocket.Chat.
     pub groupable: Option<bool>,
+    /// The links the sender wants previews of (Rocket.Chat's `previewUrls`);
+    /// `None`: all of them.
+    pub preview_urls: Option<Vec<String>>,
 }
 
 /// Which group mentions a text makes.
@@ -214,6 +217,7 @@ impl Chat {
         }
         let group_mention = group.any();
         let mentions = self.mentioned_users(names).await?;
+        let preview_urls = new.preview_urls;
         let mut attachments = new.attachments;
         self.quote_links(actor, &new.msg, &mut attachments).await?;
         let now = Ts::now();
@@ -253,6 +257,7 @@ impl Chat {
             marks: Default::default(),
             discussion: Default::default(),
             md: None,
+            urls: Vec::new(),
         };
         let message = match self.pre_send.get() {
             Some(hook) => {
@@ -268,6 +273,7 @@ impl Chat {
             message.msg = clean;
         }
         self.parse_message_text(&mut message);
+        self.find_links(&mut message, preview_urls.as_deref());
         // No marker while notifications are off (`Troubleshoot_Disable_Notifications`).
         let notices = self
             .notices

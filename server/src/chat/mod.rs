@@ -22,6 +22,7 @@ pub mod hooks;
 pub mod ids;
 pub mod integrations;
 pub mod invites;
+pub mod link_previews;
 pub mod login;
 pub mod mail;
 pub mod markdown;

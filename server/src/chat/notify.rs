@@ -135,6 +135,7 @@ impl Chat {
             marks: Default::default(),
             discussion: Default::default(),
             md,
+            urls: Vec::new(),
         };
         tracing::debug!(user_id = %user_id, room_id = %message.rid, "ephemeral message");
         self.bus.publish(Event::Ephemeral {

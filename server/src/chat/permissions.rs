@@ -129,6 +129,7 @@ perms! {
     UNARCHIVE_ROOM = "unarchive-room",
     VIEW_OTHER_USER_CHANNELS = "view-other-user-channels",
     VIEW_OUTSIDE_ROOM = "view-outside-room",
+    VIEW_LOGS = "view-logs",
     VIEW_MODERATION_CONSOLE = "view-moderation-console",
     VIEW_PRIVILEGED_SETTING = "view-privileged-setting",
     VIEW_ROOM_ADMINISTRATION = "view-room-administration",

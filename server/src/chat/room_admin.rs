@@ -139,8 +139,8 @@ impl Chat {
     /// case-insensitive substring of the name or the display name (so a room named
     /// with special characters is found by what it was called); discussions and
     /// teams' main rooms are left out unless `kinds` keeps them (`types` holding
-    /// `discussions`, `teams`). Asking only for those keeps the plain rooms of
-    /// every type too, where Rocket.Chat would list those kinds alone.
+    /// `discussions`, `teams`), and then listed whatever their type: asking only
+    /// for discussions lists every discussion and nothing else.
     pub async fn admin_rooms(
         &self,
         actor: &User,
@@ -152,7 +152,16 @@ impl Chat {
     ) -> ChatResult<Listing<Room>> {
         self.require_room_administration(actor).await?;
         let all = [RoomType::Channel, RoomType::Group, RoomType::Direct];
-        let types = if types.is_empty() { &all[..] } else { types };
+        let kinds = RoomKinds {
+            of_any_type: true,
+            ..kinds
+        };
+        // No type and no kind asked: every room; kinds alone: those rooms only.
+        let types = if types.is_empty() && !kinds.widen_types() {
+            &all[..]
+        } else {
+            types
+        };
         let filter = filter
             .map(str::trim)
             .filter(|f| !f.is_empty())

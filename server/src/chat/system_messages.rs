@@ -114,6 +114,7 @@ impl Chat {
             discussion,
             // Rocket.Chat parses only what people write.
             md: None,
+            urls: Vec::new(),
         };
         self.store
             .insert_message(&message, &PostEffects::default())

@@ -2,9 +2,14 @@
 //! reads it: the page's relevant `<meta>` tags (camel-cased: `og:title` becomes
 //! `ogTitle`) and `<title>` (`pageTitle`), and its content type and length. The
 //! page is fetched through the guarded outbound client (public addresses only,
-//! unless the operator allows more; bounded size and time).
+//! unless the operator allows more; bounded size and time), when the embed
+//! settings allow its host and port. Also what fills posted messages' link
+//! previews (`chat::link_previews`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::rooms::RoomRef;
 use super::{Chat, ChatError, ChatResult};
@@ -30,15 +35,33 @@ impl Chat {
         self.readable_room(actor, RoomRef::Id(rid))
             .await
             .map_err(|_| ChatError::refused("error-not-allowed", "Not allowed"))?;
-        let mut preview = UrlPreview {
+        Ok(self.fetch_preview(url).await.unwrap_or_else(|| UrlPreview {
             url: url.to_string(),
             ..Default::default()
-        };
-        let Ok(parsed) = url::Url::parse(url) else {
-            return Ok(preview);
-        };
+        }))
+    }
+
+    /// Reads the page at `url` for its preview, or takes it from the cache; `None`
+    /// when the link may not be read (not http(s), an ignored host, a port not
+    /// listed: `API_EmbedIgnoredHosts`, `API_EmbedSafePorts`) or could not be.
+    pub(super) async fn fetch_preview(&self, url: &str) -> Option<UrlPreview> {
+        let parsed = url::Url::parse(url).ok()?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Ok(preview);
+            return None;
+        }
+        let settings = self.settings();
+        if let Err(why) = embeddable(
+            &parsed,
+            &settings.string("API_EmbedIgnoredHosts"),
+            &settings.string("API_EmbedSafePorts"),
+        ) {
+            tracing::debug!(url, why, "URL not previewed");
+            return None;
+        }
+        let ttl_days = u64::try_from(settings.int("API_EmbedCacheExpirationDays")).unwrap_or(0);
+        let ttl = Duration::from_secs(ttl_days * 24 * 3600);
+        if let Some(hit) = self.media.previews.get(url, ttl) {
+            return Some(hit);
         }
         let allow: Vec<OperatorAllow> = self
             .opts
@@ -48,15 +71,23 @@ impl Chat {
             .collect();
         let mut policy = HttpPolicy::public(allow);
         policy.max_response_bytes = PREVIEW_MAX_BYTES;
-        let response = match self
-            .avatar_http()
-            .send(&policy, OutboundRequest::get(url))
-            .await
-        {
+        let mut request = OutboundRequest::get(url);
+        request.headers = vec![
+            (
+                "User-Agent".into(),
+                format!(
+                    "{} Palaver/{}",
+                    settings.string("API_Embed_UserAgent"),
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ),
+            ("Accept-Language".into(), settings.string("Language")),
+        ];
+        let response = match self.avatar_http().send(&policy, request).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::info!(url, error = %e, "URL preview not fetched");
-                return Ok(preview);
+                return None;
             }
         };
         let header = |name: &str| {
@@ -65,6 +96,10 @@ impl Chat {
                 .iter()
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
+        };
+        let mut preview = UrlPreview {
+            url: url.to_string(),
+            ..Default::default()
         };
         let content_type = header("content-type");
         if let Some(t) = &content_type {
@@ -79,7 +114,86 @@ impl Chat {
         if response.status == 200 && html {
             preview.meta = page_meta(&String::from_utf8_lossy(&response.body));
         }
-        Ok(preview)
+        if ttl > Duration::ZERO {
+            self.media.previews.put(preview.clone());
+        }
+        Some(preview)
+    }
+}
+
+/// Whether `API_EmbedIgnoredHosts` and `API_EmbedSafePorts` let the link be read,
+/// as Rocket.Chat's `getUrlContent` decides: the host is neither named nor in a
+/// listed address range; its port (or its scheme's, when it names none) is listed.
+fn embeddable(url: &url::Url, ignored: &str, safe_ports: &str) -> Result<(), &'static str> {
+    let list = |s: &str| -> Vec<String> {
+        s.split(',')
+            .map(|p| p.chars().filter(|c| !c.is_whitespace()).collect::<String>())
+            .filter(|p| !p.is_empty())
+            .collect()
+    };
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => d.to_ascii_lowercase(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        None => return Err("no host"),
+    };
+    let ip: Option<IpAddr> = host.parse().ok();
+    for entry in list(ignored) {
+        let entry = entry.to_ascii_lowercase();
+        let hit = entry == host
+            || match (ip, entry.parse::<ipnet::IpNet>()) {
+                (Some(ip), Ok(net)) => net.contains(&ip),
+                _ => false,
+            };
+        if hit {
+            return Err("an ignored host");
+        }
+    }
+    let ports = list(safe_ports);
+    if ports.is_empty() {
+        return Ok(());
+    }
+    let port = match url.port() {
+        Some(p) => p,
+        None if url.scheme() == "https" => 443,
+        None => 80,
+    };
+    if ports.iter().any(|p| p.parse::<u16>() == Ok(port)) {
+        Ok(())
+    } else {
+        Err("a port not listed as safe")
+    }
+}
+
+/// Previews read lately, by URL (`API_EmbedCacheExpirationDays`): a bounded
+/// memory, so a link posted again is not read again.
+#[derive(Default)]
+pub(super) struct PreviewCache(Mutex<HashMap<String, (Instant, UrlPreview)>>);
+
+/// Pages whose previews are kept.
+const PREVIEW_CACHE_ENTRIES: usize = 1024;
+
+impl PreviewCache {
+    fn get(&self, url: &str, ttl: Duration) -> Option<UrlPreview> {
+        let cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .get(url)
+            .filter(|(at, _)| at.elapsed() < ttl)
+            .map(|(_, p)| p.clone())
+    }
+
+    fn put(&self, preview: UrlPreview) {
+        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= PREVIEW_CACHE_ENTRIES {
+            // The oldest half goes: a full sort only once per half of the cache.
+            let mut ages: Vec<(Instant, String)> =
+                cache.iter().map(|(k, (at, _))| (*at, k.clone())).collect();
+            ages.sort();
+            for (_, k) in ages.into_iter().take(PREVIEW_CACHE_ENTRIES / 2) {
+                cache.remove(&k);
+            }
+        }
+        cache.insert(preview.url.clone(), (Instant::now(), preview));
     }
 }
 
@@ -193,6 +307,33 @@ fn unescape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ignored_hosts_and_safe_ports_as_rocket_chat() {
+        let ignored = "localhost, 127.0.0.1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16";
+        let ok = |u: &str, ports: &str| embeddable(&url::Url::parse(u).unwrap(), ignored, ports);
+        assert_eq!(ok("https://example.com/x", "80, 443"), Ok(()));
+        assert_eq!(ok("http://example.com/x", "80, 443"), Ok(()));
+        assert!(ok("http://localhost/x", "80, 443").is_err());
+        assert!(ok("http://10.1.2.3/x", "80, 443").is_err());
+        assert!(ok("http://172.20.0.1/x", "80, 443").is_err());
+        assert_eq!(ok("http://172.32.0.1/x", "80, 443"), Ok(()));
+        assert!(ok("https://example.com:8443/x", "80, 443").is_err());
+        assert_eq!(ok("https://example.com:8443/x", "80,443, 8443"), Ok(()));
+        assert_eq!(
+            ok("https://example.com:8443/x", ""),
+            Ok(()),
+            "no list: any port"
+        );
+        assert_eq!(
+            embeddable(
+                &url::Url::parse("http://127.0.0.1:3000/").unwrap(),
+                "",
+                "3000"
+            ),
+            Ok(())
+        );
+    }
 
     #[test]
     fn reads_meta_as_rocket_chat() {

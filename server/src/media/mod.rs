@@ -9,6 +9,7 @@
 //! functions on blocking threads, bounded (see `chat::media`).
 
 mod initials;
+mod svg;
 
 use std::io::Cursor;
 
@@ -17,6 +18,7 @@ use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::imageops::FilterType;
 pub use initials::{initials_png, initials_svg};
+pub use svg::process_svg;
 
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits};
 
@@ -43,7 +45,7 @@ pub type MediaResult<T> = Result<T, MediaError>;
 pub struct ImageInfo {
     pub width: u32,
     pub height: u32,
-    /// `jpeg`, `png`, `gif` or `webp` (Rocket.Chat's `identify.format`).
+    /// `jpeg`, `png`, `gif`, `webp` (Rocket.Chat's `identify.format`) or `svg`.
     pub format: &'static str,
 }
 

@@ -171,6 +171,7 @@ pub async fn run(
     socket: WebSocket,
     peer: SocketAddr,
     cookie: Option<crate::api::session_cookie::CookieCredentials>,
+    headers: axum::http::HeaderMap,
 ) {
     let id = hub.next_conn_id();
     let opts = super::RealtimeOptions::from_settings(chat.settings());
@@ -197,6 +198,7 @@ pub async fn run(
             conn: conn.clone(),
             peer,
             cookie,
+            trace: super::trace::ConnTrace::new(conn.session.clone(), peer.ip(), &headers),
         };
         // Detached when the connection ends: it finishes the call in flight, if
         // any, then sees the request channel close.

@@ -33,6 +33,8 @@ pub struct Caller<'a> {
     pub chat: &'a Arc<Chat>,
     pub apps: &'a Arc<AppsEngine>,
     pub ip: IpAddr,
+    /// The connection as traces show it.
+    conn: &'a super::trace::ConnTrace,
     link: Link<'a>,
 }
 
@@ -48,6 +50,7 @@ impl<'a> Caller<'a> {
             chat: &ctx.chat,
             apps: &ctx.apps,
             ip: ctx.peer.ip(),
+            conn: &ctx.trace,
             link: Link::Socket(ctx),
         }
     }
@@ -55,13 +58,14 @@ impl<'a> Caller<'a> {
     pub fn rest(
         chat: &'a Arc<Chat>,
         apps: &'a Arc<AppsEngine>,
-        ip: IpAddr,
+        conn: &'a super::trace::ConnTrace,
         session: Option<&'a Session>,
     ) -> Caller<'a> {
         Caller {
             chat,
             apps,
-            ip,
+            ip: conn.client_address,
+            conn,
             link: Link::Rest(session),
         }
     }
@@ -123,6 +127,19 @@ impl<'a> Caller<'a> {
 
 /// Runs one method: the one dispatcher of realtime and REST method calls.
 pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
+    let user_id = || match &ctx.link {
+        Link::Socket(socket) => socket.login().map(|l| l.user.id),
+        Link::Rest(session) => session.map(|s| s.user.id.clone()),
+    };
+    if ctx.chat.settings().bool("Log_Trace_Methods") {
+        super::trace::trace(
+            ctx.chat,
+            super::trace::Traced::Method,
+            method,
+            ctx.conn,
+            user_id().as_deref(),
+        );
+    }
     if let Some(outcome) = super::presence::call(ctx, method, params).await {
         return outcome;
     }
@@ -133,6 +150,9 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
         return outcome;
     }
     if let Some(outcome) = super::message_methods::call(ctx, method, params).await {
+        return outcome;
+    }
+    if let Some(outcome) = super::room_methods::call(ctx, method, params).await {
         return outcome;
     }
     match method {
@@ -201,8 +221,6 @@ pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
                 .collect();
             Ok(Some(Value::Array(users)))
         }
-        "getRoomIdByNameOrId" => room_id_by_name_or_id(ctx, params).await,
-        "getRoomNameById" => room_name_by_id(ctx, params).await,
         "rooms/get" => rooms_get(ctx, params).await,
         "subscriptions/get" => subscriptions_get(ctx, params).await,
         "loadHistory" => load_history(ctx, params).await,
@@ -222,7 +240,7 @@ pub(super) fn arg(params: &[Value], i: usize) -> &Value {
     params.get(i).unwrap_or(&Value::Null)
 }
 
-fn str_arg(params: &[Value], i: usize) -> Result<&str, DdpError> {
+pub(super) fn str_arg(params: &[Value], i: usize) -> Result<&str, DdpError> {
     arg(params, i).as_str().ok_or_else(DdpError::match_failed)
 }
 
@@ -253,7 +271,7 @@ fn non_empty(s: Option<&str>) -> Option<String> {
 }
 
 /// A room lookup that failed because the room is not there (or not readable).
-fn is_room_not_found(e: &ChatError) -> bool {
+pub(super) fn is_room_not_found(e: &ChatError) -> bool {
     matches!(
         e,
         ChatError::Refused {
@@ -491,6 +509,16 @@ async fn send_message(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
         avatar: non_empty(opt_str(m, "avatar")?),
         attachments,
         custom_fields: m.get("customFields").filter(|v| !v.is_null()).cloned(),
+        preview_urls: match params.get(1) {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(urls)) => Some(
+                urls.iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect::<Option<_>>()
+                    .ok_or_else(DdpError::match_failed)?,
+            ),
+            Some(_) => return Err(DdpError::match_failed()),
+        },
         ..Default::default()
     };
     // Rocket.Chat 7: `sendMessage(message, previewUrls, filesToConfirm)` posts
@@ -671,29 +699,6 @@ async fn create_discussion(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
 }
 
 /// The id of a readable room named by id or name; `null` when there is none.
-async fn room_id_by_name_or_id(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
-    let user = ctx.user()?;
-    let name_or_id = str_arg(params, 0)?;
-    for r in [RoomRef::Id(name_or_id), RoomRef::Name(name_or_id)] {
-        match ctx.chat.readable_room(&user, r).await {
-            Ok((room, _)) => return Ok(Some(json!(room.id))),
-            Err(e) if is_room_not_found(&e) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(Some(Value::Null))
-}
-
-async fn room_name_by_id(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
-    let user = ctx.user()?;
-    let rid = str_arg(params, 0)?;
-    match ctx.chat.readable_room(&user, RoomRef::Id(rid)).await {
-        Ok((room, _)) => Ok(room.name.map(Value::String)),
-        Err(e) if is_room_not_found(&e) => Err(DdpError::new("error-not-allowed", "Not allowed")),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// `[]` → the user's rooms; `[date]` → `{update, remove}` since then.
 async fn rooms_get(ctx: &Caller<'_>, params: &[Value]) -> Outcome {
     let user = ctx.user()?;

@@ -27,8 +27,10 @@ mod methods;
 mod presence;
 mod protocol;
 mod registry;
+mod room_methods;
 mod session;
 mod subscriptions;
+pub mod trace;
 mod user_methods;
 mod writer;
 
@@ -62,7 +64,7 @@ pub struct InvalidMethodCall;
 pub async fn call_method_over_rest(
     chat: &Arc<Chat>,
     apps: &Arc<crate::apps::AppsEngine>,
-    ip: std::net::IpAddr,
+    conn: &trace::ConnTrace,
     session: Option<&crate::chat::accounts::Session>,
     message: &str,
 ) -> Result<String, InvalidMethodCall> {
@@ -71,7 +73,7 @@ pub async fn call_method_over_rest(
     else {
         return Err(InvalidMethodCall);
     };
-    let caller = methods::Caller::rest(chat, apps, ip, session);
+    let caller = methods::Caller::rest(chat, apps, conn, session);
     let outcome = methods::call(&caller, &method, &params).await;
     if let Err(e) = &outcome {
         tracing::debug!(
@@ -425,7 +427,7 @@ async fn upgrade(
     ws.max_message_size(state.max_body_bytes)
         .max_frame_size(state.max_body_bytes)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
-        .on_upgrade(move |socket| connection::run(hub, chat, apps, socket, peer, cookie))
+        .on_upgrade(move |socket| connection::run(hub, chat, apps, socket, peer, cookie, headers))
 }
 
 /// The web client's session cookie, when the upgrade came from a page of this

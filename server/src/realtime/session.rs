@@ -45,6 +45,8 @@ pub struct Ctx {
     /// The web client's session cookie sent with the upgrade (same origin only):
     /// `login {"cookie": true}` logs in with it.
     pub cookie: Option<crate::api::session_cookie::CookieCredentials>,
+    /// The connection as method and subscription traces show it.
+    pub trace: super::trace::ConnTrace,
 }
 
 impl Ctx {

@@ -13,6 +13,7 @@ pub mod job_leases;
 pub mod lane;
 pub mod matrix;
 pub mod message_md;
+pub mod message_urls;
 pub mod model;
 pub mod moderation;
 pub mod mongo;
@@ -94,13 +95,18 @@ pub struct RoomMatch<'a> {
     pub display_names: bool,
 }
 
-/// Which rooms of its types a listing keeps besides plain rooms: discussions
-/// (rooms with a `prid`) and teams' main rooms. Rocket.Chat's admin listing
-/// (`rooms.adminRooms`) leaves both out unless its `types` ask for them.
+/// Which rooms a listing keeps besides plain rooms: discussions (rooms with a
+/// `prid`) and teams' main rooms. Rocket.Chat's admin listing (`rooms.adminRooms`)
+/// leaves both out unless its `types` ask for them, and lists the kinds asked
+/// whatever their type (`of_any_type`): `types=discussions` alone is every
+/// discussion, `types=c&types=teams` the channels and every team.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RoomKinds {
     pub discussions: bool,
     pub team_mains: bool,
+    /// The kinds kept are listed whatever their type, beside the rooms of the
+    /// listing's types (which may then be none).
+    pub of_any_type: bool,
 }
 
 impl RoomKinds {
@@ -108,7 +114,13 @@ impl RoomKinds {
     pub const ALL: RoomKinds = RoomKinds {
         discussions: true,
         team_mains: true,
+        of_any_type: false,
     };
+
+    /// Whether rooms outside the listing's types may be listed.
+    pub fn widen_types(self) -> bool {
+        self.of_any_type && (self.discussions || self.team_mains)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -412,6 +424,16 @@ pub trait MessageStore: Send + Sync {
     /// Replaces a message's content (edit); keeps `tcount`/`tlm`/`replies`/reactions
     /// of the stored copy.
     async fn update_message(&self, msg: &Message) -> StoreResult<bool>;
+    /// Sets a message's link previews (`urls`) and `_updatedAt`, if its text is
+    /// still `msg` (an edit since makes them stale); the message after the change,
+    /// `None` when it is gone or was edited.
+    async fn set_message_urls(
+        &self,
+        id: &str,
+        msg: &str,
+        urls: &[message_urls::MessageUrl],
+        updated_at: Ts,
+    ) -> StoreResult<Option<Message>>;
     /// Adds or removes `username` from the reaction `emoji`, atomically; returns the
     /// message after the change, `None` if it does not exist.
     async fn set_reaction(

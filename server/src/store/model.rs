@@ -735,6 +735,9 @@ pub struct Message {
     /// edited (none for system messages, nor for messages older than the parser).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub md: Option<Vec<super::message_md::MdNode>>,
+    /// The links of the text, with their previews once read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<super::message_urls::MessageUrl>,
 }
 
 /// A message's link to a discussion (Rocket.Chat's `drid`, `dcount`, `dlm`): set

@@ -38,6 +38,9 @@ pub enum OutboxKind {
     /// or a person's own data.
     #[serde(rename = "export")]
     Export,
+    /// The link previews of a message to read (`chat::link_previews`).
+    #[serde(rename = "preview")]
+    Preview,
 }
 
 impl OutboxKind {
@@ -49,6 +52,7 @@ impl OutboxKind {
         OutboxKind::Matrix,
         OutboxKind::Notify,
         OutboxKind::Export,
+        OutboxKind::Preview,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +63,7 @@ impl OutboxKind {
             OutboxKind::Matrix => "matrix",
             OutboxKind::Notify => "notify",
             OutboxKind::Export => "export",
+            OutboxKind::Preview => "preview",
         }
     }
 

@@ -80,6 +80,7 @@ static ASSETS: &[Asset] = &[
     asset!("admin-app.js", JS),
     asset!("admin-users.js", JS),
     asset!("admin-outbox.js", JS),
+    asset!("admin-logs.js", JS),
     asset!("admin-integrations.js", JS),
     asset!("admin-ldap.js", JS),
     asset!("admin-settings.js", JS),

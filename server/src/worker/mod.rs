@@ -30,6 +30,8 @@
 //! `on-disable` and never deletes jobs or state.
 
 pub mod background;
+pub mod link_previews;
+pub mod log_settings;
 pub mod outbox;
 pub mod upload_sweeper;
 

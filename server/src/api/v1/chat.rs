@@ -133,8 +133,11 @@ pub struct SendMessage {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SendBody {
     message: Option<SendMessage>,
+    /// The links to preview (Rocket.Chat's `previewUrls`); absent: all.
+    preview_urls: Option<Vec<String>>,
 }
 
 pub async fn send_message(
@@ -172,6 +175,7 @@ pub async fn send_message(
         avatar: m.avatar,
         attachments: m.attachments,
         custom_fields: m.custom_fields,
+        preview_urls: body.preview_urls,
         ..Default::default()
     };
     let (_, message) = state.chat.send_message(&session.user, new).await?;

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use serde_json::{json, Value};
 
 use super::super::error::{ApiError, ApiResult};
@@ -14,10 +15,12 @@ use super::super::AppState;
 use super::ok;
 use crate::chat::accounts::Session;
 use crate::chat::ChatError;
+use crate::realtime::trace::ConnTrace;
 
 async fn run(
     state: &AppState,
     peer: SocketAddr,
+    headers: &HeaderMap,
     session: Option<&Session>,
     body: &Value,
 ) -> ApiResult {
@@ -28,15 +31,12 @@ async fn run(
             return Err(ChatError::invalid("must have required property 'message'").into());
         }
     };
-    let answer = crate::realtime::call_method_over_rest(
-        &state.chat,
-        &state.apps,
-        peer.ip(),
-        session,
-        message,
-    )
-    .await
-    .map_err(|e| ApiError::BadBody(e.to_string()))?;
+    // Each call is a connection of its own, as Rocket.Chat's REST wrapper makes.
+    let conn = ConnTrace::new(crate::chat::ids::new_id(), peer.ip(), headers);
+    let answer =
+        crate::realtime::call_method_over_rest(&state.chat, &state.apps, &conn, session, message)
+            .await
+            .map_err(|e| ApiError::BadBody(e.to_string()))?;
     ok(json!({ "message": answer }))
 }
 
@@ -44,10 +44,11 @@ async fn run(
 pub async fn call(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Auth(session): Auth,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
-    run(&state, peer, Some(&session), &body).await
+    run(&state, peer, &headers, Some(&session), &body).await
 }
 
 /// `POST /api/v1/method.callAnon/:method`: the method runs without a user, so only
@@ -55,7 +56,8 @@ pub async fn call(
 pub async fn call_anon(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
-    run(&state, peer, None, &body).await
+    run(&state, peer, &headers, None, &body).await
 }

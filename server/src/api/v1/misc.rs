@@ -153,6 +153,29 @@ pub async fn subscriptions_read(
     }
 }
 
+/// `GET stdout.queue` (`view-logs`, else Rocket.Chat's bare 403): the last lines
+/// of this instance's log, oldest first (`Log_View_Limit` of them).
+pub async fn stdout_queue(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
+    if !state
+        .chat
+        .has_permission(
+            &session.user,
+            crate::chat::permissions::Perm::VIEW_LOGS,
+            None,
+        )
+        .await?
+    {
+        return Err(ChatError::unauthorized_bare().into());
+    }
+    let queue: Vec<Value> = state
+        .server_log
+        .lines()
+        .into_iter()
+        .map(|l| json!({"id": l.id, "string": l.string, "ts": crate::wire::iso(l.ts.0)}))
+        .collect();
+    ok(json!({ "queue": queue }))
+}
+
 /// `GET instances.get` (`view-statistics`, else Rocket.Chat's bare 403): the
 /// instance answering, in Rocket.Chat's shape. Palaver keeps no registry of the
 /// instances sharing a database, so only this one is listed.

@@ -127,6 +127,7 @@ pub fn routes() -> Router<AppState> {
         .route("/dm.members", get(im::members))
         .route("/chat.postMessage", post(chat::post_message))
         .route("/instances.get", get(misc::instances_get))
+        .route("/stdout.queue", get(misc::stdout_queue))
         .route("/chat.reportMessage", post(chat::report_message))
         .route("/moderation.reports", get(chat::message_reports))
         .route("/chat.sendMessage", post(chat::send_message))

@@ -222,17 +222,7 @@ pub async fn room_roles<const K: u8>(
         .room_roles(&session.user, params_room_ref(&params)?)
         .await?;
     expect_kind(&room, super::rooms::kind(K))?;
-    let roles: Vec<Value> = subs
-        .iter()
-        .map(|s| {
-            json!({
-                "_id": s.id,
-                "rid": s.rid,
-                "u": {"_id": s.u.id, "username": s.u.username, "name": s.u.name},
-                "roles": s.roles,
-            })
-        })
-        .collect();
+    let roles: Vec<Value> = subs.iter().map(crate::wire::room_role_member).collect();
     ok(json!({ "roles": roles }))
 }
 

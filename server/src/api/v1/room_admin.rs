@@ -165,7 +165,7 @@ fn types_param(params: &Params) -> Vec<RoomType> {
 /// The `types` values (`types[]=c&types[]=discussions`, or comma-separated).
 fn type_words(params: &Params) -> impl Iterator<Item = &str> {
     params
-        .0
+        .2
         .iter()
         .filter(|(k, _)| *k == "types" || k.starts_with("types["))
         .flat_map(|(_, v)| v.split(','))
@@ -178,6 +178,7 @@ fn kinds_param(params: &Params) -> RoomKinds {
     RoomKinds {
         discussions: type_words(params).any(|w| w == "discussions"),
         team_mains: type_words(params).any(|w| w == "teams"),
+        of_any_type: true,
     }
 }
 

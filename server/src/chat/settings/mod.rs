@@ -13,10 +13,12 @@
 mod accounts;
 pub mod audit;
 mod email;
+mod embed;
 mod file_upload;
 mod general;
 pub mod invites;
 pub mod ldap;
+mod logs;
 mod message;
 pub mod oauth_family;
 mod push;

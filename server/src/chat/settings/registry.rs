@@ -73,6 +73,8 @@ pub enum Check {
     Language,
     /// A release version `major.minor.patch` (semver, no pre-release).
     Version,
+    /// A regular expression (`regex` syntax), or empty (unset).
+    RegexOrEmpty,
 }
 
 /// Where a default comes from.
@@ -162,6 +164,7 @@ pub fn all() -> impl Iterator<Item = &'static Def> {
         .iter()
         .chain(super::accounts::DEFS)
         .chain(super::message::DEFS)
+        .chain(super::embed::DEFS)
         .chain(super::file_upload::DEFS)
         .chain(super::email::DEFS)
         .chain(super::realtime::DEFS)
@@ -169,6 +172,7 @@ pub fn all() -> impl Iterator<Item = &'static Def> {
         .chain(super::ldap::DEFS)
         .chain(super::saml::DEFS)
         .chain(super::invites::DEFS)
+        .chain(super::logs::DEFS)
 }
 
 /// The definition of `id` (exact id).

@@ -96,6 +96,10 @@ fn check(rule: Check, s: &str) -> Result<(), String> {
         Check::HostOrEmpty if s.is_empty() => Ok(()),
         Check::HostOrEmpty => host(s),
         Check::Pattern => pattern(s),
+        Check::RegexOrEmpty if s.is_empty() => Ok(()),
+        Check::RegexOrEmpty => regex::Regex::new(s)
+            .map(|_| ())
+            .map_err(|e| format!("is not a regular expression: {e}")),
         Check::Version => {
             let parts: Vec<&str> = s.split('.').collect();
             let ok = parts.len() == 3

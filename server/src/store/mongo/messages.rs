@@ -12,6 +12,7 @@ use super::{
     backend, collect, from_doc, page_limit, set_unset, to_doc, write_error, Ctx, MongoStore,
     IDX_ID, IDX_ROOM_TS, IDX_THREAD_TS, MESSAGES,
 };
+use crate::store::message_urls::MessageUrl;
 use crate::store::{
     CleanHistory, DeletedMessage, HistoryQuery, Listing, Message, MessageFilter, MessageStore,
     Page, PostEffects, Reaction, StoreResult, SyncScope, Tombstone, Ts, UserRef,
@@ -39,6 +40,7 @@ const MESSAGE_OPTIONAL: &[&str] = &[
     "pinnedBy",
     "starred",
     "md",
+    "urls",
 ];
 /// What an edit keeps from the stored copy.
 const EDIT_KEEPS: &[&str] = &[
@@ -392,6 +394,30 @@ impl MessageStore for MongoStore {
             .await
             .ctx("refresh last message")?;
         Ok(true)
+    }
+
+    async fn set_message_urls(
+        &self,
+        id: &str,
+        msg: &str,
+        urls: &[MessageUrl],
+        updated_at: Ts,
+    ) -> StoreResult<Option<Message>> {
+        let urls = mongodb::bson::to_bson(urls).map_err(|e| backend("encode urls", e))?;
+        let after = self
+            .messages
+            .find_one_and_update(
+                doc! { "_id": id, "msg": msg },
+                doc! { "$set": { "urls": urls, "_updatedAt": updated_at.0 } },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .ctx("set message urls")?;
+        let Some(after) = after else {
+            return Ok(None);
+        };
+        self.refresh_room_last(&after).await?;
+        from_doc(after, "message").map(Some)
     }
 
     async fn set_reaction(

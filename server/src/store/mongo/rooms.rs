@@ -62,7 +62,22 @@ pub(super) fn rooms_find(
     gram: Option<&str>,
 ) -> (Document, Document, &'static str) {
     let codes: Vec<&str> = types.iter().map(|t| t.code()).collect();
-    let mut query = doc! { "t": { "$in": codes } };
+    let mut query = if kinds.widen_types() {
+        // Every type's rooms are walked; the listing's own types are one way in.
+        let mut any = vec![doc! { "t": { "$in": codes } }];
+        if kinds.discussions {
+            any.push(doc! { "prid": { "$exists": true } });
+        }
+        if kinds.team_mains {
+            any.push(doc! { "teamMain": true });
+        }
+        doc! {
+            "t": { "$in": ["c", "p", "d"] },
+            "$and": [{ "$or": any }],
+        }
+    } else {
+        doc! { "t": { "$in": codes } }
+    };
     // The kinds left out: filters on the same walk.
     if !kinds.discussions {
         query.insert("prid", doc! { "$exists": false });

@@ -7,6 +7,7 @@ use rusqlite::{params, params_from_iter, Connection};
 
 use super::rooms::{load_room, save_room};
 use super::{exec, query_count, query_doc, query_docs, to_json, SqliteStore};
+use crate::store::message_urls::MessageUrl;
 use crate::store::{
     CleanHistory, DeletedMessage, HistoryQuery, Listing, Message, MessageFilter, MessageStore,
     Page, PostEffects, StoreResult, SyncScope, Tombstone, Ts, UserRef,
@@ -212,6 +213,30 @@ impl MessageStore for SqliteStore {
             save_message(conn, &msg)?;
             refresh_last_message(conn, &msg.rid, &msg.id)?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn set_message_urls(
+        &self,
+        id: &str,
+        msg: &str,
+        urls: &[MessageUrl],
+        updated_at: Ts,
+    ) -> StoreResult<Option<Message>> {
+        let (id, msg, urls) = (id.to_string(), msg.to_string(), urls.to_vec());
+        self.write(move |conn| {
+            let Some(mut stored) = load_message(conn, &id)? else {
+                return Ok(None);
+            };
+            if stored.msg != msg {
+                return Ok(None);
+            }
+            stored.urls = urls;
+            stored.updated_at = updated_at;
+            save_message(conn, &stored)?;
+            refresh_last_message(conn, &stored.rid, &stored.id)?;
+            Ok(Some(stored))
         })
         .await
     }

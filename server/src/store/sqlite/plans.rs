@@ -15,9 +15,9 @@ use super::outbox::{
 use super::presence::status_statement;
 use super::roles::{ROLE_COUNT, ROLE_PAGE, ROOM_ROLED, ROOM_ROLE_MEMBERS};
 use super::rooms::{
-    room_fname_phrase, room_name_phrase, room_names_phrase, rooms_listing, rooms_search,
-    DEFAULT_ROOMS, MEMBERS_COUNT, MEMBERS_PAGE, ROOMS_SEARCH_CANDIDATE_COUNT, SUBSCRIPTIONS_ALL,
-    SUBSCRIPTIONS_SINCE,
+    kinds_condition, room_fname_phrase, room_name_phrase, room_names_phrase, rooms_listing,
+    rooms_search, DEFAULT_ROOMS, MEMBERS_COUNT, MEMBERS_PAGE, ROOMS_SEARCH_CANDIDATE_COUNT,
+    SUBSCRIPTIONS_ALL, SUBSCRIPTIONS_SINCE,
 };
 use super::schema::migrate;
 use super::settings_audit::audit_filter;
@@ -136,7 +136,47 @@ wanted the seek {seek}; plan: {lines:#?}"
 const ADMIN_KINDS: RoomKinds = RoomKinds {
     discussions: false,
     team_mains: false,
+    of_any_type: true,
 };
+
+/// `rooms.adminRooms?types=c&types=discussions`: the channels and every discussion.
+const ADMIN_DISCUSSIONS: RoomKinds = RoomKinds {
+    discussions: true,
+    team_mains: false,
+    of_any_type: true,
+};
+
+#[test]
+fn admin_listings_of_kinds_whatever_their_type_walk_as_every_type() {
+    // Kinds of any type walk every type's rooms, as the admin's listing of all
+    // rooms does (a range of the type index per type, merged in one sort): the
+    // kinds and the listing's own types are filters on that walk, not a scan.
+    let conn = schema();
+    for key in [SortKey::Name, SortKey::Msgs] {
+        for filtered in [false, true] {
+            let sort = Sort {
+                key,
+                dir: Direction::Asc,
+            };
+            let all = "'c','p','d'";
+            let kinds = kinds_condition(ADMIN_DISCUSSIONS, "'c'");
+            let (_, page) = rooms_listing(all, sort, filtered, true, &kinds);
+            let (_, every) = rooms_listing(
+                all,
+                sort,
+                filtered,
+                true,
+                &kinds_condition(ADMIN_KINDS, all),
+            );
+            let lines = plan(&conn, &page);
+            assert_eq!(lines, plan(&conn, &every), "{page}");
+            assert!(
+                lines.iter().any(|l| l.starts_with("SEARCH rooms USING")),
+                "{page}: {lines:#?}"
+            );
+        }
+    }
+}
 
 #[test]
 fn history_pages_seek_the_room_index() {
@@ -245,8 +285,13 @@ fn room_listings_seek_the_type_index_in_order() {
                 (true, true, ADMIN_KINDS),
             ];
             for (filtered, display_names, kinds) in shapes {
-                let (count, page) =
-                    rooms_listing("'c'", Sort { key, dir }, filtered, display_names, kinds);
+                let (count, page) = rooms_listing(
+                    "'c'",
+                    Sort { key, dir },
+                    filtered,
+                    display_names,
+                    &kinds_condition(kinds, "'c'"),
+                );
                 assert_plan(&conn, &page, index);
                 assert_eq!(
                     count.is_none(),
@@ -733,8 +778,12 @@ fn rare_room_searches_read_their_matches_only() {
                     (true, RoomKinds::ALL),
                     (true, ADMIN_KINDS),
                 ] {
-                    let (count, page) =
-                        rooms_search(types, Sort { key, dir }, display_names, kinds);
+                    let (count, page) = rooms_search(
+                        types,
+                        Sort { key, dir },
+                        display_names,
+                        &kinds_condition(kinds, types),
+                    );
                     for sql in [count, page] {
                         assert_trigram_plan(
                             &conn,

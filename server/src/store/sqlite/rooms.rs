@@ -93,10 +93,9 @@ pub(super) fn rooms_listing(
     sort: Sort,
     filtered: bool,
     display_names: bool,
-    kinds: RoomKinds,
+    kinds: &str,
 ) -> (Option<String>, String) {
     let order = rooms_order(sort);
-    let kinds = kinds_condition(kinds);
     let filter = if filtered && display_names {
         format!(
             "t IN ({types}) AND (name_key LIKE ?1 ESCAPE '\\'
@@ -155,10 +154,9 @@ pub(super) fn rooms_search(
     types: &str,
     sort: Sort,
     display_names: bool,
-    kinds: RoomKinds,
+    kinds: &str,
 ) -> (String, String) {
     let order = rooms_order(sort);
-    let kinds = kinds_condition(kinds);
     let (filter, limit) = if display_names {
         (
             format!(
@@ -187,9 +185,21 @@ pub(super) fn rooms_search(
 }
 
 /// The condition (`AND …`, or nothing) leaving out the kinds of rooms a listing
-/// does not keep: a filter on its walk.
-fn kinds_condition(kinds: RoomKinds) -> String {
+/// does not keep, and, when the kinds kept are listed whatever their type, the
+/// rooms of other types (than `plain`, a [`type_list`]) not of those kinds: a
+/// filter on its walk.
+pub(super) fn kinds_condition(kinds: RoomKinds, plain: &str) -> String {
     let mut out = String::new();
+    if kinds.widen_types() {
+        let mut any = vec![format!("t IN ({plain})")];
+        if kinds.discussions {
+            any.push("json_extract(doc, '$.prid') IS NOT NULL".into());
+        }
+        if kinds.team_mains {
+            any.push("json_extract(doc, '$.teamMain') IS 1".into());
+        }
+        out.push_str(&format!(" AND ({})", any.join(" OR ")));
+    }
     if !kinds.discussions {
         out.push_str(" AND json_extract(doc, '$.prid') IS NULL");
     }
@@ -263,7 +273,15 @@ impl RoomStore for SqliteStore {
         sort: Sort,
         page: Page,
     ) -> StoreResult<Listing<Room>> {
-        let types = type_list(types);
+        // Kinds listed whatever their type walk every type's rooms; the listing's
+        // own types are then a filter on that walk (see `kinds_condition`).
+        let plain = type_list(types);
+        let types = if kinds.widen_types() {
+            type_list(&[RoomType::Channel, RoomType::Group, RoomType::Direct])
+        } else {
+            plain.clone()
+        };
+        let kinds = kinds_condition(kinds, &plain);
         let display_names = filter.is_some_and(|f| f.display_names);
         let filter = filter.map(|f| f.term);
         let pattern = filter.map(like_pattern);
@@ -281,7 +299,7 @@ impl RoomStore for SqliteStore {
                     params![phrase, SEARCH_CANDIDATES],
                 )?;
                 if candidates < SEARCH_CANDIDATES as u64 {
-                    let (count_sql, page_sql) = rooms_search(&types, sort, display_names, kinds);
+                    let (count_sql, page_sql) = rooms_search(&types, sort, display_names, &kinds);
                     let mut args: Vec<Value> = vec![phrase.clone().into(), pattern.clone().into()];
                     args.extend(fname_phrase.clone().map(Value::from));
                     let total = query_count(conn, &count_sql, params_from_iter(&args))?;
@@ -292,7 +310,7 @@ impl RoomStore for SqliteStore {
                 }
             }
             let (count_sql, page_sql) =
-                rooms_listing(&types, sort, pattern.is_some(), display_names, kinds);
+                rooms_listing(&types, sort, pattern.is_some(), display_names, &kinds);
             let mut args: Vec<Value> = pattern.map(Value::from).into_iter().collect();
             page_args(&mut args, page, count_sql.is_none());
             let items = query_docs(conn, &page_sql, params_from_iter(&args))?;
