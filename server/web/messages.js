@@ -76,6 +76,31 @@ function attachmentNode(att, viewer) {
   return box.childNodes.length ? box : null;
 }
 
+/**
+ * A link's preview card (the message's `urls`, read by the server): site, title
+ * and description. Images and players of other sites are not loaded (the page's
+ * policy keeps readers' browsers from contacting them); the card links to the page.
+ */
+function linkPreviewNode(item) {
+  if (!item || typeof item !== 'object' || item.ignoreParse) return null;
+  const meta = item.meta && typeof item.meta === 'object' ? item.meta : {};
+  const href = safeUrl(String(item.url || ''));
+  if (!href) return null;
+  const first = (...keys) => keys.map((k) => meta[k]).find((v) => typeof v === 'string' && v.trim());
+  const title = first('oembedTitle', 'ogTitle', 'twitterTitle', 'title', 'pageTitle');
+  const description = first('ogDescription', 'twitterDescription', 'description');
+  if (!title && !description) return null;
+  let host = '';
+  try { host = new URL(href).host; } catch { host = ''; }
+  const site = first('oembedProviderName', 'ogSiteName') || host;
+  return h('div', { class: 'attachment link-preview', testid: 'link-preview' },
+    site ? h('div', { class: 'att-pretext', testid: 'link-preview-site', text: site }) : null,
+    title ? h('div', { class: 'att-title' }, h('a', {
+      href, text: title, target: '_blank', rel: 'noopener noreferrer', testid: 'link-preview-title',
+    })) : null,
+    description ? h('div', { class: 'att-text', testid: 'link-preview-description', text: description }) : null);
+}
+
 function reactionsNode(msg, viewer, onAction) {
   const entries = Object.entries(msg.reactions || {}).filter(([, r]) => r && r.usernames && r.usernames.length);
   if (!entries.length) return null;
@@ -151,6 +176,10 @@ export function renderMessage(msg, opts) {
   if (msg.ephemeral) body.append(h('div', { class: 'ephemeral-tag', testid: 'ephemeral-tag', text: 'Only you can see this message.' }));
   for (const att of Array.isArray(msg.attachments) ? msg.attachments : []) {
     const node = attachmentNode(att, { username: viewer.username });
+    if (node) body.append(node);
+  }
+  for (const item of Array.isArray(msg.urls) ? msg.urls : []) {
+    const node = linkPreviewNode(item);
     if (node) body.append(node);
   }
   if (!msg.ephemeral && !msg.pending) {

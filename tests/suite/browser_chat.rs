@@ -23,11 +23,7 @@ pub(crate) fn tid(id: &str) -> String {
 
 /// Logs in through the form and waits for the app shell.
 pub(crate) async fn log_in(b: &Browser, srv: &Palaver, username: &str, password: &str) {
-    b.goto(&format!("{}/", srv.base_url())).await;
-    b.fill(&tid("login-username"), username).await;
-    b.fill(&tid("login-password"), password).await;
-    b.click(&tid("login-submit")).await;
-    b.wait_for(&tid("app-shell")).await;
+    b.log_in(&srv.base_url(), username, password).await;
     b.wait_text(&tid("connection-status"), "Connected").await;
 }
 

@@ -26,6 +26,7 @@ mod browser_chat_apps;
 mod browser_desktop;
 mod browser_files;
 mod browser_invites;
+mod browser_link_previews;
 mod browser_outbox;
 mod browser_presence;
 mod browser_push;

@@ -13,7 +13,7 @@ use crate::common::*;
 use palaver_tests::ddp::Ddp;
 
 /// A server answering every request with `html`.
-async fn html_server(html: &'static str) -> (u16, tokio::task::JoinHandle<()>) {
+pub(crate) async fn html_server(html: &'static str) -> (u16, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();
@@ -101,7 +101,7 @@ async fn url_previews_read_the_pages_metadata() {
 /// Lets the embed settings read loopback pages on `ports` (Rocket.Chat's defaults
 /// ignore private hosts and allow ports 80 and 443 only), as Rocket.Chat's own
 /// tests do for its port.
-async fn allow_loopback_previews(srv: &Palaver, admin: &Session, ports: &[u16]) {
+pub(crate) async fn allow_loopback_previews(srv: &Palaver, admin: &Session, ports: &[u16]) {
     srv.post_ok(
         "settings/API_EmbedIgnoredHosts",
         admin,
@@ -299,4 +299,83 @@ async fn posted_links_get_their_previews_as_the_sender_chose() {
             "{m}"
         );
     }
+}
+
+/// A YouTube link is previewed from YouTube's oEmbed answer (a fake of it over
+/// TLS at its real host name): the player's markup sized as Rocket.Chat sizes it,
+/// its title and thumbnail as `oembed*` fields.
+#[tokio::test]
+async fn provider_links_get_the_providers_embed() {
+    use axum::routing::get;
+    use palaver_tests::fake_tls::TlsFake;
+
+    let router = axum::Router::new().route(
+        "/oembed",
+        get(|| async {
+            axum::Json(json!({
+                "type": "video",
+                "title": "A film",
+                "thumbnail_url": "https://i.ytimg.com/vi/T2v29gK8fP4/hqdefault.jpg",
+                "html": "<iframe width=\"356\" height=\"200\" src=\"https://www.youtube.com/embed/T2v29gK8fP4\"></iframe>",
+                "width": 356,
+            }))
+        }),
+    );
+    let youtube = TlsFake::start(&["www.youtube.com"], router).await;
+    let srv = Palaver::builder().envs(youtube.palaver_env()).start().await;
+    let admin = srv.admin().await;
+    let room = create_channel(&srv, &admin, "films", &[]).await;
+    let rid = str_of(&room["_id"], "rid").to_string();
+    let link = "https://www.youtube.com/watch?v=T2v29gK8fP4";
+    let sent = srv
+        .post_ok(
+            "chat.sendMessage",
+            &admin,
+            json!({"message": {"rid": rid, "msg": link}}),
+        )
+        .await;
+    let mid = str_of(&sent["message"]["_id"], "mid").to_string();
+    let m = message_when(&srv, &admin, &mid, |m| m["urls"][0]["meta"] != json!({})).await;
+    let meta = &m["urls"][0]["meta"];
+    assert_eq!(meta["oembedUrl"], json!(link), "{m}");
+    assert_eq!(meta["oembedTitle"], json!("A film"), "{m}");
+    assert_eq!(
+        meta["oembedThumbnailUrl"],
+        json!("https://i.ytimg.com/vi/T2v29gK8fP4/hqdefault.jpg"),
+        "{m}"
+    );
+    assert!(
+        meta["oembedHtml"].as_str().is_some_and(
+            |h| h.starts_with("<iframe style=\"max-width: 100%;width:400px;height:225px\"")
+        ),
+        "{m}"
+    );
+    assert_eq!(
+        m["urls"][0]["headers"]["contentType"],
+        json!("application/json"),
+        "{m}"
+    );
+    // YouTube was asked for the embed of the link, as Rocket.Chat asks it.
+    let asked = youtube.requests_to("www.youtube.com", "/oembed");
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0].query_param("url").as_deref(), Some(link));
+    assert_eq!(asked[0].query_param("maxheight").as_deref(), Some("200"));
+    assert!(
+        asked[0]
+            .header("user-agent")
+            .is_some_and(|ua| ua.contains("Palaver/")),
+        "{asked:?}"
+    );
+
+    // The same link again is not asked twice (the previews kept).
+    let sent = srv
+        .post_ok(
+            "chat.sendMessage",
+            &admin,
+            json!({"message": {"rid": rid, "msg": format!("again {link}")}}),
+        )
+        .await;
+    let again = str_of(&sent["message"]["_id"], "mid").to_string();
+    message_when(&srv, &admin, &again, |m| m["urls"][0]["meta"] != json!({})).await;
+    assert_eq!(youtube.requests_to("www.youtube.com", "/oembed").len(), 1);
 }

@@ -36,6 +36,7 @@ pub mod message_validation;
 pub mod messages;
 pub mod moderation;
 pub mod notify;
+mod oembed;
 pub mod password;
 pub mod password_policy;
 pub mod permissions;

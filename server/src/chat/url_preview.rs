@@ -71,7 +71,9 @@ impl Chat {
             .collect();
         let mut policy = HttpPolicy::public(allow);
         policy.max_response_bytes = PREVIEW_MAX_BYTES;
-        let mut request = OutboundRequest::get(url);
+        // A site with an oEmbed provider is asked for its embed instead of its page.
+        let consumer = super::oembed::consumer_url(url);
+        let mut request = OutboundRequest::get(consumer.as_deref().unwrap_or(url));
         request.headers = vec![
             (
                 "User-Agent".into(),
@@ -111,7 +113,9 @@ impl Chat {
         let html = content_type
             .as_deref()
             .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
-        if response.status == 200 && html {
+        if response.status == 200 && consumer.is_some() {
+            preview.meta = super::oembed::provider_meta(url, &response.body);
+        } else if response.status == 200 && html {
             preview.meta = page_meta(&String::from_utf8_lossy(&response.body));
         }
         if ttl > Duration::ZERO {
@@ -264,7 +268,7 @@ fn attributes(tag: &str) -> Vec<(String, String)> {
 }
 
 /// lodash's `camelCase` for meta names: `og:image:width` → `ogImageWidth`.
-fn camel_case(name: &str) -> String {
+pub(super) fn camel_case(name: &str) -> String {
     let mut out = String::new();
     for (i, word) in name
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -286,11 +290,13 @@ fn camel_case(name: &str) -> String {
 }
 
 /// The tags Rocket.Chat keeps: Open Graph, Facebook, Twitter, oEmbed,
-/// `msapplication`, the description and the page title.
+/// `msapplication`, the description and the page title. Never a page's own
+/// `oembedHtml`: markup comes only from an oEmbed provider's answer.
 fn relevant(key: &str) -> bool {
-    ["og", "fb", "twitter", "oembed", "msapplication"]
-        .iter()
-        .any(|p| key.starts_with(p))
+    key != "oembedHtml"
+        && ["og", "fb", "twitter", "oembed", "msapplication"]
+            .iter()
+            .any(|p| key.starts_with(p))
         || key == "description"
         || key == "pageTitle"
 }
@@ -342,6 +348,7 @@ mod tests {
             <meta content='https://x/img.png' name='og:image'>
             <meta name="twitter:card" content="summary">
             <meta name="viewport" content="width=device-width">
+            <meta name="oembed:html" content="<script>x</script>">
             <meta name="description" content="&quot;quoted&quot;"></head></html>"#;
         let meta = page_meta(html);
         assert_eq!(meta["pageTitle"], "A & B");
@@ -350,6 +357,10 @@ mod tests {
         assert_eq!(meta["twitterCard"], "summary");
         assert_eq!(meta["description"], "\"quoted\"");
         assert!(!meta.contains_key("viewport"));
+        assert!(
+            !meta.contains_key("oembedHtml"),
+            "a page cannot inject markup"
+        );
         assert_eq!(camel_case("og:image:width"), "ogImageWidth");
     }
 }
