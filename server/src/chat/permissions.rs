@@ -292,6 +292,16 @@ impl Chat {
         }
     }
 
+    /// Like [`Chat::require_permission`], refusing with Rocket.Chat's bare
+    /// `API.v1.unauthorized()` (403 `{success: false, error: "unauthorized"}`).
+    pub async fn permission_or_unauthorized(&self, user: &User, perm: Perm) -> ChatResult<()> {
+        if self.has_permission(user, perm, None).await? {
+            Ok(())
+        } else {
+            Err(ChatError::unauthorized_bare())
+        }
+    }
+
     /// Sets the roles of the given permissions (`access-permissions`); all are
     /// checked before any is changed. Returns every permission.
     pub async fn update_permissions(

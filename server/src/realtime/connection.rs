@@ -198,7 +198,7 @@ pub async fn run(
             conn: conn.clone(),
             peer,
             cookie,
-            trace: super::trace::ConnTrace::new(conn.session.clone(), peer.ip(), &headers),
+            trace: super::trace::ConnTrace::new(Some(conn.session.clone()), peer.ip(), headers),
         };
         // Detached when the connection ends: it finishes the call in flight, if
         // any, then sees the request channel close.

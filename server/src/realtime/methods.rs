@@ -127,19 +127,16 @@ impl<'a> Caller<'a> {
 
 /// Runs one method: the one dispatcher of realtime and REST method calls.
 pub async fn call(ctx: &Caller<'_>, method: &str, params: &[Value]) -> Outcome {
-    let user_id = || match &ctx.link {
-        Link::Socket(socket) => socket.login().map(|l| l.user.id),
-        Link::Rest(session) => session.map(|s| s.user.id.clone()),
-    };
-    if ctx.chat.settings().bool("Log_Trace_Methods") {
-        super::trace::trace(
-            ctx.chat,
-            super::trace::Traced::Method,
-            method,
-            ctx.conn,
-            user_id().as_deref(),
-        );
-    }
+    super::trace::trace(
+        ctx.chat,
+        super::trace::Traced::Method,
+        method,
+        ctx.conn,
+        || match &ctx.link {
+            Link::Socket(socket) => socket.login().map(|l| l.user.id),
+            Link::Rest(session) => session.map(|s| s.user.id.clone()),
+        },
+    );
     if let Some(outcome) = super::presence::call(ctx, method, params).await {
         return outcome;
     }

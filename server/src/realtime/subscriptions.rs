@@ -156,16 +156,13 @@ async fn subscribe_settings(ctx: &Ctx, sub_id: &str, name: &str, params: &[Value
 
 /// Runs one `sub` to `ready` or `nosub`.
 pub async fn subscribe(ctx: &Ctx, sub_id: &str, name: &str, params: &[Value]) {
-    if ctx.chat.settings().bool("Log_Trace_Subscriptions") {
-        let user_id = ctx.login().map(|l| l.user.id);
-        super::trace::trace(
-            &ctx.chat,
-            super::trace::Traced::Subscription,
-            name,
-            &ctx.trace,
-            user_id.as_deref(),
-        );
-    }
+    super::trace::trace(
+        &ctx.chat,
+        super::trace::Traced::Subscription,
+        name,
+        &ctx.trace,
+        || ctx.login().map(|l| l.user.id),
+    );
     if name == super::protocol::USER_PRESENCE {
         return super::presence::subscribe(ctx, sub_id, params);
     }

@@ -13,30 +13,19 @@ use axum::http::HeaderMap;
 use crate::chat::Chat;
 use crate::server_log::TRACE_TARGET;
 
-/// The connection a call came on, as a trace shows it (credentials redacted).
+/// The connection a call came on, as a trace shows it. Kept as received: the
+/// credentials are redacted when (if ever) a trace is written.
 #[derive(Clone, Debug)]
 pub struct ConnTrace {
-    /// The DDP session id, or a new id per REST call (Rocket.Chat's).
-    pub id: String,
+    /// The DDP session id; `None` over REST, where each traced call gets a new
+    /// id (Rocket.Chat's).
+    id: Option<String>,
     pub client_address: IpAddr,
-    headers: Vec<(String, String)>,
+    headers: HeaderMap,
 }
 
 impl ConnTrace {
-    pub fn new(id: String, client_address: IpAddr, headers: &HeaderMap) -> ConnTrace {
-        let headers = headers
-            .iter()
-            .map(|(name, value)| {
-                let name = name.as_str().to_string();
-                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                let value = match name.as_str() {
-                    "x-auth-token" | "authorization" => "[redacted]".to_string(),
-                    "cookie" => redact_cookies(&value),
-                    _ => value,
-                };
-                (name, value)
-            })
-            .collect();
+    pub fn new(id: Option<String>, client_address: IpAddr, headers: HeaderMap) -> ConnTrace {
         ConnTrace {
             id,
             client_address,
@@ -49,11 +38,20 @@ impl ConnTrace {
         let headers: Vec<String> = self
             .headers
             .iter()
-            .map(|(k, v)| format!("{}: {}", js_key(k), js_string(v)))
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes());
+                let value = match name.as_str() {
+                    "x-auth-token" | "authorization" => "[redacted]".into(),
+                    "cookie" => redact_cookies(&value),
+                    _ => value.into_owned(),
+                };
+                format!("{}: {}", js_key(name.as_str()), js_string(&value))
+            })
             .collect();
+        let id = self.id.clone().unwrap_or_else(crate::chat::ids::new_id);
         format!(
             "{{ id: {}, clientAddress: {}, httpHeaders: {{ {} }}, userId: {} }}",
-            js_string(&self.id),
+            js_string(&id),
             js_string(&self.client_address.to_string()),
             headers.join(", "),
             user_id.map_or("null".to_string(), js_string),
@@ -77,8 +75,15 @@ impl Traced {
     }
 }
 
-/// Logs the call when its kind is traced and `name` passes the filter.
-pub fn trace(chat: &Chat, kind: Traced, name: &str, conn: &ConnTrace, user_id: Option<&str>) {
+/// Logs the call when its kind is traced and `name` passes the filter; the
+/// caller's user is looked up only then.
+pub fn trace(
+    chat: &Chat,
+    kind: Traced,
+    name: &str,
+    conn: &ConnTrace,
+    user_id: impl FnOnce() -> Option<String>,
+) {
     let (enabled, filter) = kind.settings();
     let settings = chat.settings();
     if !settings.bool(enabled) {
@@ -88,7 +93,8 @@ pub fn trace(chat: &Chat, kind: Traced, name: &str, conn: &ConnTrace, user_id: O
     if !pattern.is_empty() && !FILTERS.matches(kind, &pattern, name) {
         return;
     }
-    tracing::info!(target: TRACE_TARGET, "{name} {}", conn.render(user_id));
+    let line = conn.render(user_id().as_deref());
+    tracing::info!(target: TRACE_TARGET, "{name} {line}");
 }
 
 /// The compiled filters, kept until their setting changes.
@@ -183,7 +189,7 @@ mod tests {
             "cookie",
             "a=1; rc_token=secret-token; rc_uid=u1".parse().unwrap(),
         );
-        let conn = ConnTrace::new("c1".into(), "127.0.0.1".parse().unwrap(), &headers);
+        let conn = ConnTrace::new(Some("c1".into()), "127.0.0.1".parse().unwrap(), headers);
         let line = conn.render(Some("u1"));
         assert!(!line.contains("secret-token"), "{line}");
         assert!(line.contains("'x-auth-token': '[redacted]'"), "{line}");
@@ -199,6 +205,11 @@ mod tests {
         );
         assert!(line.ends_with("userId: 'u1' }"), "{line}");
         assert!(conn.render(None).ends_with("userId: null }"));
+        let rest = ConnTrace::new(None, "127.0.0.1".parse().unwrap(), HeaderMap::new());
+        assert!(
+            rest.render(None).starts_with("{ id: '"),
+            "a new id per call"
+        );
     }
 
     #[test]

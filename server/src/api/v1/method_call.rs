@@ -20,7 +20,7 @@ use crate::realtime::trace::ConnTrace;
 async fn run(
     state: &AppState,
     peer: SocketAddr,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     session: Option<&Session>,
     body: &Value,
 ) -> ApiResult {
@@ -32,7 +32,7 @@ async fn run(
         }
     };
     // Each call is a connection of its own, as Rocket.Chat's REST wrapper makes.
-    let conn = ConnTrace::new(crate::chat::ids::new_id(), peer.ip(), headers);
+    let conn = ConnTrace::new(None, peer.ip(), headers);
     let answer =
         crate::realtime::call_method_over_rest(&state.chat, &state.apps, &conn, session, message)
             .await
@@ -48,7 +48,7 @@ pub async fn call(
     Auth(session): Auth,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
-    run(&state, peer, &headers, Some(&session), &body).await
+    run(&state, peer, headers, Some(&session), &body).await
 }
 
 /// `POST /api/v1/method.callAnon/:method`: the method runs without a user, so only
@@ -59,5 +59,5 @@ pub async fn call_anon(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
-    run(&state, peer, &headers, None, &body).await
+    run(&state, peer, headers, None, &body).await
 }

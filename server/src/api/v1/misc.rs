@@ -156,17 +156,10 @@ pub async fn subscriptions_read(
 /// `GET stdout.queue` (`view-logs`, else Rocket.Chat's bare 403): the last lines
 /// of this instance's log, oldest first (`Log_View_Limit` of them).
 pub async fn stdout_queue(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
-    if !state
+    state
         .chat
-        .has_permission(
-            &session.user,
-            crate::chat::permissions::Perm::VIEW_LOGS,
-            None,
-        )
-        .await?
-    {
-        return Err(ChatError::unauthorized_bare().into());
-    }
+        .permission_or_unauthorized(&session.user, crate::chat::permissions::Perm::VIEW_LOGS)
+        .await?;
     let queue: Vec<Value> = state
         .server_log
         .lines()
@@ -180,17 +173,13 @@ pub async fn stdout_queue(State(state): State<AppState>, Auth(session): Auth) ->
 /// instance answering, in Rocket.Chat's shape. Palaver keeps no registry of the
 /// instances sharing a database, so only this one is listed.
 pub async fn instances_get(State(state): State<AppState>, Auth(session): Auth) -> ApiResult {
-    if !state
+    state
         .chat
-        .has_permission(
+        .permission_or_unauthorized(
             &session.user,
             crate::chat::permissions::Perm::VIEW_STATISTICS,
-            None,
         )
-        .await?
-    {
-        return Err(ChatError::unauthorized_bare().into());
-    }
+        .await?;
     let site = state.chat.settings().string("Site_Url");
     let url = url::Url::parse(&site).ok();
     let host = url
